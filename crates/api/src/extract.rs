@@ -1,0 +1,243 @@
+//! Extractors that fail with problem documents naming the offending field.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::web::{BytesMut, Data};
+use actix_web::{FromRequest, HttpMessage, HttpRequest};
+use futures_util::StreamExt;
+use ordercrm_kernel::error::problems;
+use ordercrm_kernel::{Actor, Ctx, Error, FieldError};
+use serde::de::DeserializeOwned;
+
+use crate::error::ApiError;
+use crate::middleware::request_id::RequestId;
+use crate::state::AppState;
+
+fn state(req: &HttpRequest) -> Result<Data<AppState>, ApiError> {
+    req.app_data::<Data<AppState>>()
+        .cloned()
+        .ok_or_else(|| ApiError(Error::new(problems::INTERNAL, "application state missing")))
+}
+
+/// The request's context: actor, one "now", request id.
+pub struct RequestCtx(pub Ctx);
+
+impl FromRequest for RequestCtx {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        std::future::ready(state(req).map(|s| {
+            let request_id = req
+                .extensions()
+                .get::<RequestId>()
+                .map(|r| r.0.clone())
+                .unwrap_or_default();
+            RequestCtx(s.ctx(Actor::Anonymous, request_id))
+        }))
+    }
+}
+
+/// A JSON body: `application/json` only (415 otherwise), size-limited (413), and
+/// deserialized with the path of the first offending field (400).
+pub struct Json<T>(pub T);
+
+impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let limit = state(req).map(|s| s.limits.max_body_bytes);
+        let is_json = req
+            .mime_type()
+            .ok()
+            .flatten()
+            .is_some_and(|m| m.subtype() == "json" || m.suffix().is_some_and(|s| s == "json"));
+        let mut payload = payload.take();
+        Box::pin(async move {
+            let limit = limit?;
+            if !is_json {
+                return Err(ApiError(Error::new(
+                    problems::UNSUPPORTED_MEDIA_TYPE,
+                    "send the body as Content-Type: application/json",
+                )));
+            }
+            let mut buf = BytesMut::new();
+            while let Some(chunk) = payload.next().await {
+                let chunk = chunk.map_err(|e| {
+                    ApiError(Error::new(
+                        problems::MALFORMED_REQUEST,
+                        format!("could not read body: {e}"),
+                    ))
+                })?;
+                if buf.len() + chunk.len() > limit {
+                    return Err(ApiError(crate::middleware::idempotency::too_large(limit)));
+                }
+                buf.extend_from_slice(&chunk);
+            }
+            parse_json(&buf).map(Json).map_err(ApiError)
+        })
+    }
+}
+
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(Error::new(
+            problems::MALFORMED_REQUEST,
+            "the request body is empty",
+        ));
+    }
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(de).map_err(|err| {
+        let path = err.path().to_string();
+        let inner = err.into_inner();
+        match inner.classify() {
+            serde_json::error::Category::Data => {
+                Error::validation(vec![data_error(&path, &inner.to_string())])
+            }
+            _ => Error::new(
+                problems::MALFORMED_REQUEST,
+                format!("the body is not valid JSON: {inner}"),
+            )
+            .with_extension(
+                "errors",
+                serde_json::json!([{
+                    "field": if path == "." { String::new() } else { path },
+                    "code": "syntax",
+                    "message": inner.to_string(),
+                }]),
+            ),
+        }
+    })
+}
+
+/// serde reports unknown and missing fields at the parent's path with the name in
+/// the message; move the name into the path so clients get `lines[0].quantity`.
+fn data_error(path: &str, message: &str) -> FieldError {
+    let message = message
+        .split(" at line ")
+        .next()
+        .unwrap_or(message)
+        .to_owned();
+    let named = |prefix: &str| {
+        message
+            .strip_prefix(prefix)
+            .and_then(|rest| rest.split('`').next())
+            .map(|name| join(path, name))
+    };
+    if message.starts_with("unknown field `") {
+        // serde_path_to_error already ends this path with the unknown name.
+        FieldError::new(path, "unknown_field", "is not a field of this resource")
+    } else if let Some(field) = named("missing field `") {
+        FieldError::new(field, "required", "is required")
+    } else {
+        let field = if path == "." {
+            String::new()
+        } else {
+            path.to_owned()
+        };
+        FieldError::new(field, "invalid_type", message)
+    }
+}
+
+fn join(path: &str, name: &str) -> String {
+    if path.is_empty() || path == "." {
+        name.to_owned()
+    } else {
+        format!("{path}.{name}")
+    }
+}
+
+/// Query parameters, with unknown or malformed parameters a 400 naming them.
+pub struct Query<T>(pub T);
+
+impl<T: DeserializeOwned> FromRequest for Query<T> {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        std::future::ready(parse_query(req.query_string()).map(Query).map_err(ApiError))
+    }
+}
+
+pub fn parse_query<T: DeserializeOwned>(query: &str) -> Result<T, Error> {
+    let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+    serde_path_to_error::deserialize(de).map_err(|err| {
+        let path = err.path().to_string();
+        let message = err.into_inner().to_string();
+        let field_error = if let Some(name) = message
+            .strip_prefix("unknown field `")
+            .and_then(|r| r.split('`').next())
+        {
+            FieldError::new(
+                name,
+                "unknown_parameter",
+                "is not a parameter of this endpoint",
+            )
+        } else if let Some(name) = message
+            .strip_prefix("duplicate field `")
+            .and_then(|r| r.split('`').next())
+        {
+            FieldError::new(name, "duplicate_parameter", "may be given only once")
+        } else {
+            FieldError::new(path, "invalid_value", message)
+        };
+        Error::validation(vec![field_error])
+    })
+}
+
+/// `If-Match: "<version>"`. `None` when absent or `*`.
+pub struct IfMatch(pub Option<i64>);
+
+impl FromRequest for IfMatch {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let parsed = match req.headers().get(header::IF_MATCH) {
+            None => Ok(IfMatch(None)),
+            Some(v) => match v.to_str().map(str::trim) {
+                Ok("*") => Ok(IfMatch(None)),
+                Ok(s) => s
+                    .strip_prefix('"')
+                    .and_then(|s| s.strip_suffix('"'))
+                    .and_then(|s| s.parse::<i64>().ok())
+                    .map(|v| IfMatch(Some(v)))
+                    .ok_or_else(|| {
+                        ApiError(Error::invalid_field(
+                            "If-Match",
+                            "invalid_header",
+                            "must be an ETag this API returned, such as \"3\"",
+                        ))
+                    }),
+                Err(_) => Err(ApiError(Error::invalid_field(
+                    "If-Match",
+                    "invalid_header",
+                    "must be ASCII",
+                ))),
+            },
+        };
+        std::future::ready(parsed)
+    }
+}
+
+/// The strong ETag of a versioned resource.
+pub fn etag(version: i64) -> String {
+    format!("\"{version}\"")
+}
+
+/// Whether `If-None-Match` already names this version (answer 304).
+pub fn not_modified(req: &HttpRequest, version: i64) -> bool {
+    let tag = etag(version);
+    req.headers()
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.split(',')
+                .map(|t| t.trim().trim_start_matches("W/"))
+                .any(|t| t == tag || t == "*")
+        })
+}

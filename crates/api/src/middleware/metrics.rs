@@ -1,0 +1,183 @@
+//! Prometheus metrics: requests by route and status, a latency histogram, and the
+//! database pools, in the text exposition format at `/metrics`.
+
+use std::sync::Mutex;
+use std::time::Instant;
+
+use actix_web::Error;
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::middleware::Next;
+use actix_web::web::Data;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+use sea_orm::DatabaseBackend;
+
+use crate::state::AppState;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    method: String,
+    route: String,
+    status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RouteLabels {
+    method: String,
+    route: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PoolLabels {
+    pool: &'static str,
+    state: &'static str,
+}
+
+type LatencyFamily = Family<RouteLabels, Histogram, fn() -> Histogram>;
+
+fn latency_histogram() -> Histogram {
+    // 1 ms .. ~16 s
+    Histogram::new(exponential_buckets(0.001, 2.0, 15))
+}
+
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    latency: LatencyFamily,
+    pool: Family<PoolLabels, Gauge>,
+    // Encoding needs exclusive access to nothing, but gauges are refreshed per scrape;
+    // serialising scrapes keeps two concurrent scrapes from interleaving updates.
+    scrape: Mutex<()>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("ordercrm");
+        let requests = Family::<RequestLabels, Counter>::default();
+        let latency: LatencyFamily = Family::new_with_constructor(latency_histogram);
+        let pool = Family::<PoolLabels, Gauge>::default();
+        registry.register(
+            "http_requests",
+            "HTTP requests by method, route template and status",
+            requests.clone(),
+        );
+        registry.register(
+            "http_request_duration_seconds",
+            "HTTP request latency by method and route template",
+            latency.clone(),
+        );
+        registry.register(
+            "db_pool_connections",
+            "Database pool connections by pool (read, write) and state (idle, in_use, max)",
+            pool.clone(),
+        );
+        Self {
+            registry,
+            requests,
+            latency,
+            pool,
+            scrape: Mutex::new(()),
+        }
+    }
+
+    fn observe(&self, method: &str, route: &str, status: u16, seconds: f64) {
+        self.requests
+            .get_or_create(&RequestLabels {
+                method: method.to_owned(),
+                route: route.to_owned(),
+                status,
+            })
+            .inc();
+        self.latency
+            .get_or_create(&RouteLabels {
+                method: method.to_owned(),
+                route: route.to_owned(),
+            })
+            .observe(seconds);
+    }
+
+    /// The exposition text, with pool gauges read at this moment.
+    pub fn render(&self, state: &AppState) -> String {
+        let _guard = self
+            .scrape
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let pools: Vec<(&'static str, u32, usize, u32)> = match state.db.backend() {
+            DatabaseBackend::Sqlite => {
+                let r = state.db.reader().get_sqlite_connection_pool();
+                let w = state.db.writer().get_sqlite_connection_pool();
+                vec![
+                    (
+                        "read",
+                        r.size(),
+                        r.num_idle(),
+                        r.options().get_max_connections(),
+                    ),
+                    (
+                        "write",
+                        w.size(),
+                        w.num_idle(),
+                        w.options().get_max_connections(),
+                    ),
+                ]
+            }
+            _ => {
+                let p = state.db.writer().get_postgres_connection_pool();
+                vec![(
+                    "shared",
+                    p.size(),
+                    p.num_idle(),
+                    p.options().get_max_connections(),
+                )]
+            }
+        };
+        for (pool, size, idle, max) in pools {
+            let set = |state: &'static str, v: i64| {
+                self.pool.get_or_create(&PoolLabels { pool, state }).set(v);
+            };
+            set("idle", idle as i64);
+            set("in_use", i64::from(size).saturating_sub(idle as i64));
+            set("max", i64::from(max));
+        }
+        let mut out = String::new();
+        // Writing into a String cannot fail.
+        let _ = encode(&mut out, &self.registry);
+        out
+    }
+}
+
+pub async fn record(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    let started = Instant::now();
+    let method = req.method().to_string();
+    // The route template, never the raw path: ids in paths would explode cardinality.
+    let route = req
+        .match_pattern()
+        .unwrap_or_else(|| "unmatched".to_owned());
+    let metrics = req.app_data::<Data<AppState>>().map(|s| s.metrics.clone());
+    let res = next.call(req).await?;
+    if let Some(metrics) = metrics {
+        metrics.observe(
+            &method,
+            &route,
+            res.status().as_u16(),
+            started.elapsed().as_secs_f64(),
+        );
+    }
+    Ok(res)
+}

@@ -1,0 +1,4 @@
+pub mod idempotency;
+pub mod metrics;
+pub mod problem;
+pub mod request_id;

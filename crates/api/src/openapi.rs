@@ -1,0 +1,207 @@
+//! The OpenAPI document: collected from the handlers' annotations by
+//! utoipa-actix-web, then completed with what every operation shares (problem
+//! responses, the `Idempotency-Key` header) so no handler can forget them.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use ordercrm_kernel::error::{ProblemType, problems};
+use ordercrm_kernel::{FieldError, Problem};
+use utoipa::OpenApi;
+use utoipa::openapi::path::{Operation, ParameterBuilder, ParameterIn};
+use utoipa::openapi::{ContentBuilder, Ref, RefOr, Required, Response, ResponseBuilder, Schema};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "OrderCRM API",
+        version = "1",
+        description = "OrderCRM",
+        license(name = "Apache-2.0", identifier = "Apache-2.0"),
+    ),
+    tags(
+        (name = "settings", description = "Company settings: company name, default currency, document-number prefixes, and any small JSON a front end wants to keep."),
+        (name = "operations", description = "Health, readiness and metrics for operators and orchestrators."),
+        (name = "meta", description = "This document and its interactive rendering."),
+    ),
+    components(schemas(Problem, FieldError)),
+)]
+struct ApiDoc;
+
+pub fn base() -> utoipa::openapi::OpenApi {
+    ApiDoc::openapi()
+}
+
+/// Problem types the domains add to the kernel's. Each new domain appends its own.
+fn all_problem_types() -> Vec<ProblemType> {
+    problems::ALL.to_vec()
+}
+
+const INTRO: &str = "\
+A headless customer and order management backend.
+
+**Conventions.** JSON in and out, `snake_case` fields, RFC 3339 UTC timestamps. Money is \
+`{\"amount\": 1999, \"currency\": \"CNY\"}`: an integer in the currency's minor unit. Lists \
+page with `limit` (1..200, default 50) and the opaque `cursor` from the previous page's \
+`next_cursor`. Unknown fields and unknown query parameters are rejected with 400.
+
+**Retries.** Every `POST` accepts an `Idempotency-Key` header: the first response is kept \
+for 24 hours and replayed (with `Idempotent-Replayed: true`) for a retry with the same body; \
+the same key with a different body is 422; a retry while the first is still running is 409.
+
+**Concurrency.** Editable resources return an `ETag`; send it back as `If-Match` on `PATCH` \
+or `DELETE` and you get 412 instead of overwriting someone else's change.
+
+**Errors** are RFC 9457 `application/problem+json` with a stable `type`, the request's \
+`request_id` (also in the `X-Request-Id` header), and per-field `errors` on 400.
+";
+
+/// Complete the collected document.
+pub fn finish(mut doc: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
+    let mut description = String::from(INTRO);
+    description.push_str(
+        "\n### Problem types\n\n| type | status | title | meaning |\n|---|---|---|---|\n",
+    );
+    for p in all_problem_types() {
+        description.push_str(&format!(
+            "| `{}` | {} | {} | {} |\n",
+            p.type_uri(),
+            p.status,
+            p.title,
+            p.description
+        ));
+    }
+    doc.info.description = Some(description);
+
+    for item in doc.paths.paths.values_mut() {
+        let ops = [
+            (&mut item.get, "GET"),
+            (&mut item.post, "POST"),
+            (&mut item.put, "PUT"),
+            (&mut item.patch, "PATCH"),
+            (&mut item.delete, "DELETE"),
+        ];
+        for (op, method) in ops {
+            if let Some(op) = op.as_mut() {
+                complete_operation(op, method);
+            }
+        }
+    }
+    doc
+}
+
+fn complete_operation(op: &mut Operation, method: &str) {
+    let has_body = op.request_body.is_some();
+    let mut add = |status: u16, text: &str| {
+        op.responses
+            .responses
+            .entry(status.to_string())
+            .or_insert_with(|| RefOr::T(problem(text)));
+    };
+    if has_body {
+        add(
+            400,
+            "Malformed JSON, an unknown field, or invalid values (see `errors`).",
+        );
+        add(413, "The body is larger than the configured limit.");
+        add(415, "The body is not `application/json`.");
+    }
+    if method == "POST" {
+        add(
+            409,
+            "A request with this `Idempotency-Key` is still in progress.",
+        );
+        add(
+            422,
+            "This `Idempotency-Key` was used with a different request.",
+        );
+    }
+    add(500, "Internal error; quote `request_id` when reporting it.");
+
+    if method == "POST" {
+        let param = ParameterBuilder::new()
+            .name("Idempotency-Key")
+            .parameter_in(ParameterIn::Header)
+            .required(Required::False)
+            .description(Some(
+                "Any unique string (a UUID is ideal), 1-255 visible ASCII characters. \
+                 Retrying with the same key and body replays the first response.",
+            ))
+            .schema(Some(
+                utoipa::openapi::ObjectBuilder::new()
+                    .schema_type(utoipa::openapi::schema::Type::String)
+                    .min_length(Some(1))
+                    .max_length(Some(255)),
+            ))
+            .build();
+        let params = op.parameters.get_or_insert_with(Vec::new);
+        if !params
+            .iter()
+            .any(|p| matches!(p, RefOr::T(p) if p.name == "Idempotency-Key"))
+        {
+            params.push(RefOr::T(param));
+        }
+    }
+}
+
+fn problem(description: &str) -> Response {
+    ResponseBuilder::new()
+        .description(description)
+        .content(
+            "application/problem+json",
+            ContentBuilder::new()
+                .schema(Some(RefOr::<Schema>::Ref(Ref::from_schema_name("Problem"))))
+                .build(),
+        )
+        .build()
+}
+
+/// The finished document as served, and which methods each path template allows
+/// (for the `Allow` header of a 405).
+#[derive(Debug, Clone)]
+pub struct Document {
+    pub json: Arc<str>,
+    methods: Arc<BTreeMap<String, Vec<&'static str>>>,
+}
+
+impl Document {
+    pub fn new(doc: utoipa::openapi::OpenApi) -> Self {
+        let json = to_json(&doc);
+        let methods = doc
+            .paths
+            .paths
+            .iter()
+            .map(|(path, item)| {
+                let mut m = Vec::new();
+                for (op, name) in [
+                    (&item.get, "GET"),
+                    (&item.post, "POST"),
+                    (&item.put, "PUT"),
+                    (&item.patch, "PATCH"),
+                    (&item.delete, "DELETE"),
+                ] {
+                    if op.is_some() {
+                        m.push(name);
+                    }
+                }
+                (path.clone(), m)
+            })
+            .collect();
+        Self {
+            json: json.into(),
+            methods: Arc::new(methods),
+        }
+    }
+
+    pub fn methods_of(&self, pattern: &str) -> Vec<&'static str> {
+        self.methods.get(pattern).cloned().unwrap_or_default()
+    }
+}
+
+/// The canonical serialization, shared by `/openapi.json`, `ordercrm openapi` and the
+/// committed `openapi/openapi.json`.
+pub fn to_json(doc: &utoipa::openapi::OpenApi) -> String {
+    let mut s = doc.to_pretty_json().unwrap_or_default();
+    s.push('\n');
+    s
+}

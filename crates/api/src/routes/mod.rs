@@ -1,0 +1,64 @@
+//! The route table. Every route is registered through `utoipa_actix_web`'s
+//! `service`, so the OpenAPI document lists exactly the routes that exist.
+
+pub mod docs;
+pub mod ops;
+pub mod settings;
+
+use actix_web::HttpRequest;
+use actix_web::http::header;
+use actix_web::web::Data;
+use ordercrm_kernel::error::problems;
+
+use crate::openapi::Document;
+use ordercrm_kernel::Error;
+use utoipa_actix_web::scope;
+use utoipa_actix_web::service_config::ServiceConfig;
+
+use crate::error::ApiError;
+
+pub fn configure(cfg: &mut ServiceConfig) {
+    cfg.service(ops::healthz)
+        .service(ops::readyz)
+        .service(ops::metrics)
+        .service(docs::openapi_json)
+        .service(docs::docs_page)
+        .service(docs::docs_asset)
+        .service(
+            scope::scope("/v1")
+                .service(settings::list)
+                .service(settings::create)
+                .service(settings::get)
+                .service(settings::update)
+                .service(settings::delete),
+        );
+}
+
+/// No route matched: 405 with `Allow` when the path exists under other methods
+/// (route guards send a wrong method here), 404 otherwise.
+pub async fn not_found(req: HttpRequest) -> Result<actix_web::HttpResponse, ApiError> {
+    let allowed = match (req.match_pattern(), req.app_data::<Data<Document>>()) {
+        (Some(pattern), Some(doc)) => doc.methods_of(&pattern),
+        _ => Vec::new(),
+    };
+    if allowed.is_empty() {
+        return Err(ApiError(Error::new(
+            problems::NOT_FOUND,
+            format!("no resource at {} {}", req.method(), req.path()),
+        )));
+    }
+    let err = Error::new(
+        problems::METHOD_NOT_ALLOWED,
+        format!(
+            "{} is not supported on {}; use {}",
+            req.method(),
+            req.path(),
+            allowed.join(", ")
+        ),
+    );
+    let mut res = actix_web::ResponseError::error_response(&ApiError(err));
+    if let Ok(v) = header::HeaderValue::from_str(&allowed.join(", ")) {
+        res.headers_mut().insert(header::ALLOW, v);
+    }
+    Ok(res)
+}

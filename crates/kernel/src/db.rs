@@ -1,0 +1,55 @@
+//! The database handle. On SQLite, reads go to a pool of connections that run in
+//! parallel under WAL, and writes go to a single connection that begins every
+//! transaction IMMEDIATE: writers queue in the pool (fair, async) instead of
+//! spinning in SQLite's busy handler, and a read that later upgrades to a write
+//! can never fail with SQLITE_BUSY mid-transaction. On PostgreSQL both are one pool.
+
+use sea_orm::{
+    DatabaseBackend, DatabaseConnection, DatabaseTransaction, DbErr, SqliteTransactionMode,
+    TransactionOptions, TransactionTrait,
+};
+
+#[derive(Debug, Clone)]
+pub struct Db {
+    read: DatabaseConnection,
+    write: DatabaseConnection,
+}
+
+impl Db {
+    pub fn new(read: DatabaseConnection, write: DatabaseConnection) -> Self {
+        Self { read, write }
+    }
+
+    /// For reads outside a transaction.
+    pub fn reader(&self) -> &DatabaseConnection {
+        &self.read
+    }
+
+    /// For single statements that write outside a domain transaction (and migrations).
+    pub fn writer(&self) -> &DatabaseConnection {
+        &self.write
+    }
+
+    pub fn backend(&self) -> DatabaseBackend {
+        self.write.get_database_backend()
+    }
+
+    /// Begin a write transaction (IMMEDIATE on SQLite).
+    pub async fn begin(&self) -> Result<DatabaseTransaction, DbErr> {
+        self.write
+            .begin_with_options(TransactionOptions {
+                sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+                ..Default::default()
+            })
+            .await
+    }
+
+    pub async fn close(self) -> Result<(), DbErr> {
+        let one_pool = self.backend() != DatabaseBackend::Sqlite;
+        self.write.close().await?;
+        if !one_pool {
+            self.read.close().await?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,23 @@
+//! Building blocks every OrderCRM domain stands on. Nothing here knows about HTTP:
+//! the `api` crate maps these types to the wire.
+
+pub mod clock;
+pub mod context;
+pub mod db;
+pub mod error;
+pub mod events;
+pub mod id;
+pub mod money;
+pub mod pagination;
+pub mod patch;
+pub mod validation;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use context::{Actor, Ctx};
+pub use db::Db;
+pub use error::{Error, FieldError, Problem, ProblemType};
+pub use money::{Currency, Money};
+pub use pagination::{Cursor, Page, PageRequest};
+
+/// Result alias used by every domain command and query.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,203 @@
+//! Cursor pagination on keyset queries. A cursor is the sort key of the last row a
+//! client saw, so page 1000 costs what page 1 costs, and rows inserted meanwhile
+//! neither shift nor repeat the pages that follow.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use sea_orm::sea_query::{Condition, IntoCondition};
+use sea_orm::{ColumnTrait, Order, Value};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::error::Error;
+
+pub const DEFAULT_LIMIT: u64 = 50;
+pub const MAX_LIMIT: u64 = 200;
+
+/// The opaque `cursor` parameter: the sort it was issued for and the sort-key
+/// values of the last row returned. Clients must treat it as an opaque string.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Cursor {
+    #[serde(rename = "s")]
+    pub sort: String,
+    #[serde(rename = "k")]
+    pub key: Vec<serde_json::Value>,
+}
+
+impl Cursor {
+    pub fn encode(&self) -> String {
+        // Serializing a struct of strings and JSON values cannot fail.
+        let json = serde_json::to_vec(self).unwrap_or_default();
+        URL_SAFE_NO_PAD.encode(json)
+    }
+
+    pub fn decode(raw: &str) -> Result<Self, Error> {
+        URL_SAFE_NO_PAD
+            .decode(raw)
+            .ok()
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+            .ok_or_else(|| {
+                Error::invalid_field(
+                    "cursor",
+                    "invalid_cursor",
+                    "is not a cursor this API issued",
+                )
+            })
+    }
+
+    /// The key value at `index`, as the type the sort column has.
+    pub fn key_at<T: serde::de::DeserializeOwned>(&self, index: usize) -> Result<T, Error> {
+        self.key
+            .get(index)
+            .cloned()
+            .and_then(|v| serde_json::from_value(v).ok())
+            .ok_or_else(|| {
+                Error::invalid_field(
+                    "cursor",
+                    "invalid_cursor",
+                    "is not a cursor this API issued",
+                )
+            })
+    }
+}
+
+/// A validated `limit` + `cursor` pair for one sort order.
+#[derive(Debug, Clone)]
+pub struct PageRequest {
+    pub limit: u64,
+    pub after: Option<Cursor>,
+    pub sort: String,
+}
+
+impl PageRequest {
+    pub fn new(limit: Option<u64>, cursor: Option<&str>, sort: &str) -> Result<Self, Error> {
+        let limit = limit.unwrap_or(DEFAULT_LIMIT);
+        if !(1..=MAX_LIMIT).contains(&limit) {
+            return Err(Error::invalid_field(
+                "limit",
+                "range",
+                format!("must be between 1 and {MAX_LIMIT}"),
+            ));
+        }
+        let after = cursor.map(Cursor::decode).transpose()?;
+        if let Some(c) = &after
+            && c.sort != sort
+        {
+            return Err(Error::invalid_field(
+                "cursor",
+                "cursor_sort_mismatch",
+                format!("was issued for sort '{}', not '{sort}'", c.sort),
+            ));
+        }
+        Ok(Self {
+            limit,
+            after,
+            sort: sort.to_owned(),
+        })
+    }
+
+    /// Rows to fetch: one more than the page, to learn whether another page exists.
+    pub fn fetch_limit(&self) -> u64 {
+        self.limit + 1
+    }
+}
+
+/// One page of a list: `{"data": [...], "next_cursor": "..." | null, "has_more": bool}`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Page<T> {
+    pub data: Vec<T>,
+    /// Pass as `cursor` to get the next page; `null` on the last page.
+    pub next_cursor: Option<String>,
+    pub has_more: bool,
+}
+
+impl<T> Page<T> {
+    /// Build a page from up to `fetch_limit()` rows; `key` gives a row's sort key.
+    pub fn from_rows<R>(
+        mut rows: Vec<R>,
+        req: &PageRequest,
+        key: impl Fn(&R) -> Vec<serde_json::Value>,
+        view: impl FnMut(R) -> T,
+    ) -> Self {
+        let has_more = rows.len() as u64 > req.limit;
+        rows.truncate(req.limit as usize);
+        let next_cursor = has_more.then(|| rows.last()).flatten().map(|last| {
+            Cursor {
+                sort: req.sort.clone(),
+                key: key(last),
+            }
+            .encode()
+        });
+        Self {
+            data: rows.into_iter().map(view).collect(),
+            next_cursor,
+            has_more,
+        }
+    }
+}
+
+/// Rows strictly after `values` in the order `columns` (each ascending or descending):
+/// `(a > x) OR (a = x AND b > y) ...`. Together with ORDER BY the same columns and a
+/// unique last column, this is a keyset page boundary an index can seek to.
+pub fn keyset_after<C: ColumnTrait>(columns: &[(C, Order)], values: Vec<Value>) -> Condition {
+    let mut any = Condition::any();
+    for i in 0..columns.len().min(values.len()) {
+        let mut all = Condition::all();
+        for j in 0..i {
+            all = all.add(columns[j].0.eq(values[j].clone()));
+        }
+        let (col, order) = &columns[i];
+        let step = match order {
+            Order::Desc => col.lt(values[i].clone()),
+            _ => col.gt(values[i].clone()),
+        };
+        any = any.add(all.add(step).into_condition());
+    }
+    any
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursor_round_trips_and_rejects_garbage() {
+        let c = Cursor {
+            sort: "-updated_at".into(),
+            key: vec![
+                serde_json::json!("2026-01-01T00:00:00Z"),
+                serde_json::json!("k"),
+            ],
+        };
+        assert_eq!(Cursor::decode(&c.encode()).unwrap(), c);
+        assert!(Cursor::decode("not-a-cursor").is_err());
+        assert!(Cursor::decode("").is_err());
+    }
+
+    #[test]
+    fn limits_are_bounded_and_cursor_tied_to_sort() {
+        assert_eq!(PageRequest::new(None, None, "key").unwrap().limit, 50);
+        assert!(PageRequest::new(Some(0), None, "key").is_err());
+        assert!(PageRequest::new(Some(201), None, "key").is_err());
+        let c = Cursor {
+            sort: "key".into(),
+            key: vec![],
+        }
+        .encode();
+        assert!(PageRequest::new(None, Some(&c), "key").is_ok());
+        assert!(PageRequest::new(None, Some(&c), "-key").is_err());
+    }
+
+    #[test]
+    fn page_has_more_only_when_extra_row_fetched() {
+        let req = PageRequest::new(Some(2), None, "key").unwrap();
+        let page = Page::from_rows(vec![1, 2, 3], &req, |r| vec![serde_json::json!(r)], |r| r);
+        assert_eq!(page.data, vec![1, 2]);
+        assert!(page.has_more);
+        let next = Cursor::decode(page.next_cursor.as_deref().unwrap()).unwrap();
+        assert_eq!(next.key, vec![serde_json::json!(2)]);
+        let last = Page::from_rows(vec![1, 2], &req, |r| vec![serde_json::json!(r)], |r| r);
+        assert!(!last.has_more);
+        assert!(last.next_cursor.is_none());
+    }
+}

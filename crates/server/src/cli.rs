@@ -1,0 +1,38 @@
+//! The command line.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::Settings;
+
+/// OrderCRM: a headless customer and order management backend.
+///
+/// Every setting can be given as a flag, as the environment variable named in
+/// brackets, or in a TOML file (--config) with the flag's name in snake_case.
+/// Flags and environment win over the file; the file wins over defaults.
+#[derive(Debug, Parser)]
+#[command(name = "ordercrm", version, about, long_about)]
+pub struct Cli {
+    /// A TOML file with settings, e.g. `listen = "0.0.0.0:8080"`
+    #[arg(long, env = "ORDERCRM_CONFIG", global = true)]
+    pub config: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub settings: Settings,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP server (the default): migrates the database first
+    Serve,
+    /// Apply pending database migrations and exit
+    Migrate,
+    /// Print the OpenAPI document and exit
+    Openapi,
+    /// Print the version and exit
+    Version,
+}

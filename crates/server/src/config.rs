@@ -1,0 +1,264 @@
+//! Configuration: defaults, then an optional TOML file, then environment variables
+//! (or the equivalent command-line flags). Validated as a whole before anything
+//! starts; an invalid setting stops startup with one line naming it.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use clap::Args;
+use serde::Deserialize;
+
+/// Every setting, as a flag or an environment variable. Unset ones fall back to the
+/// TOML file given by `--config`/`ORDERCRM_CONFIG`, then to the default.
+#[derive(Debug, Clone, Default, Args, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// Address to listen on [default: 127.0.0.1:8080]
+    #[arg(long, env = "ORDERCRM_LISTEN", global = true)]
+    pub listen: Option<String>,
+    /// Database URL: sqlite://PATH or postgres://USER@HOST/DB [default: sqlite://<data dir>/ordercrm.db]
+    #[arg(long, env = "DATABASE_URL", global = true)]
+    pub database_url: Option<String>,
+    /// Directory for the SQLite database and generated keys [default: ./data]
+    #[arg(long, env = "ORDERCRM_DATA_DIR", global = true)]
+    pub data_dir: Option<String>,
+    /// Log format: `pretty` (for a terminal) or `json` [default: pretty]
+    #[arg(long, env = "LOG_FORMAT", global = true)]
+    pub log_format: Option<String>,
+    /// HTTP worker threads [default: number of CPUs]
+    #[arg(long, env = "ORDERCRM_WORKERS", global = true)]
+    pub workers: Option<String>,
+    /// Maximum database connections (the read pool, on SQLite) [default: 16]
+    #[arg(long, env = "ORDERCRM_DB_MAX_CONNECTIONS", global = true)]
+    pub db_max_connections: Option<String>,
+    /// Largest accepted request body, in bytes [default: 1048576]
+    #[arg(long, env = "ORDERCRM_MAX_BODY_BYTES", global = true)]
+    pub max_body_bytes: Option<String>,
+    /// Seconds in-flight requests get to finish on SIGTERM/SIGINT [default: 30]
+    #[arg(long, env = "ORDERCRM_SHUTDOWN_TIMEOUT", global = true)]
+    pub shutdown_timeout: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub database_url: String,
+    pub data_dir: PathBuf,
+    pub log_format: LogFormat,
+    pub workers: usize,
+    pub db_max_connections: u32,
+    pub max_body_bytes: usize,
+    pub shutdown_timeout: Duration,
+    /// Off in tests that run many servers in one process.
+    pub handle_signals: bool,
+}
+
+/// One line, naming the setting.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid {setting}: {message}")]
+pub struct ConfigError {
+    pub setting: &'static str,
+    pub message: String,
+}
+
+fn bad(setting: &'static str, message: impl Into<String>) -> ConfigError {
+    ConfigError {
+        setting,
+        message: message.into(),
+    }
+}
+
+impl Settings {
+    /// `self` with the unset fields taken from `other`.
+    fn or(self, other: Settings) -> Settings {
+        Settings {
+            listen: self.listen.or(other.listen),
+            database_url: self.database_url.or(other.database_url),
+            data_dir: self.data_dir.or(other.data_dir),
+            log_format: self.log_format.or(other.log_format),
+            workers: self.workers.or(other.workers),
+            db_max_connections: self.db_max_connections.or(other.db_max_connections),
+            max_body_bytes: self.max_body_bytes.or(other.max_body_bytes),
+            shutdown_timeout: self.shutdown_timeout.or(other.shutdown_timeout),
+        }
+    }
+
+    pub fn from_file(path: &Path) -> Result<Settings, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            bad(
+                "ORDERCRM_CONFIG",
+                format!("cannot read {}: {e}", path.display()),
+            )
+        })?;
+        toml::from_str(&text).map_err(|e| {
+            bad(
+                "ORDERCRM_CONFIG",
+                format!("{}: {}", path.display(), e.message()),
+            )
+        })
+    }
+}
+
+fn parse<T: std::str::FromStr>(
+    value: Option<String>,
+    setting: &'static str,
+    default: T,
+    expected: &str,
+) -> Result<T, ConfigError> {
+    match value {
+        None => Ok(default),
+        Some(v) => v
+            .trim()
+            .parse()
+            .map_err(|_| bad(setting, format!("'{v}' is not {expected}"))),
+    }
+}
+
+impl Config {
+    /// Flags/environment first, then the file, then defaults.
+    pub fn load(cli: Settings, file: Option<&Path>) -> Result<Config, ConfigError> {
+        let from_file = match file {
+            Some(path) => Settings::from_file(path)?,
+            None => Settings::default(),
+        };
+        Self::from_settings(cli.or(from_file))
+    }
+
+    pub fn from_settings(s: Settings) -> Result<Config, ConfigError> {
+        let listen = parse(
+            s.listen,
+            "ORDERCRM_LISTEN",
+            SocketAddr::from(([127, 0, 0, 1], 8080)),
+            "a socket address such as 127.0.0.1:8080",
+        )?;
+        let data_dir = PathBuf::from(s.data_dir.unwrap_or_else(|| "./data".into()));
+        if data_dir.as_os_str().is_empty() {
+            return Err(bad("ORDERCRM_DATA_DIR", "must not be empty"));
+        }
+        let database_url = s
+            .database_url
+            .unwrap_or_else(|| format!("sqlite://{}", data_dir.join("ordercrm.db").display()));
+        if !(database_url.starts_with("sqlite:")
+            || database_url.starts_with("postgres://")
+            || database_url.starts_with("postgresql://"))
+        {
+            return Err(bad(
+                "DATABASE_URL",
+                "must start with sqlite:, postgres:// or postgresql://",
+            ));
+        }
+        let log_format = match s.log_format.as_deref().map(str::trim) {
+            None | Some("pretty") => LogFormat::Pretty,
+            Some("json") => LogFormat::Json,
+            Some(other) => {
+                return Err(bad(
+                    "LOG_FORMAT",
+                    format!("'{other}' is not pretty or json"),
+                ));
+            }
+        };
+        let cpus = std::thread::available_parallelism().map_or(2, usize::from);
+        let workers: usize = parse(s.workers, "ORDERCRM_WORKERS", cpus, "a positive number")?;
+        if workers == 0 || workers > 256 {
+            return Err(bad("ORDERCRM_WORKERS", "must be between 1 and 256"));
+        }
+        let db_max_connections: u32 = parse(
+            s.db_max_connections,
+            "ORDERCRM_DB_MAX_CONNECTIONS",
+            16,
+            "a positive number",
+        )?;
+        if db_max_connections < 2 || db_max_connections > 1000 {
+            return Err(bad(
+                "ORDERCRM_DB_MAX_CONNECTIONS",
+                "must be between 2 and 1000",
+            ));
+        }
+        let max_body_bytes: usize = parse(
+            s.max_body_bytes,
+            "ORDERCRM_MAX_BODY_BYTES",
+            1024 * 1024,
+            "a number of bytes",
+        )?;
+        if max_body_bytes < 1024 {
+            return Err(bad("ORDERCRM_MAX_BODY_BYTES", "must be at least 1024"));
+        }
+        let shutdown_secs: u64 = parse(
+            s.shutdown_timeout,
+            "ORDERCRM_SHUTDOWN_TIMEOUT",
+            30,
+            "a number of seconds",
+        )?;
+        Ok(Config {
+            listen,
+            database_url,
+            data_dir,
+            log_format,
+            workers,
+            db_max_connections,
+            max_body_bytes,
+            shutdown_timeout: Duration::from_secs(shutdown_secs),
+            handle_signals: true,
+        })
+    }
+
+    pub fn is_sqlite(&self) -> bool {
+        self.database_url.starts_with("sqlite:")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_sane() {
+        let c = Config::from_settings(Settings::default()).unwrap();
+        assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.database_url, "sqlite://./data/ordercrm.db");
+        assert_eq!(c.log_format, LogFormat::Pretty);
+    }
+
+    #[test]
+    fn errors_name_the_setting() {
+        let err = Config::from_settings(Settings {
+            listen: Some("nowhere".into()),
+            ..Default::default()
+        })
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "invalid ORDERCRM_LISTEN: 'nowhere' is not a socket address such as 127.0.0.1:8080"
+        );
+        let err = Config::from_settings(Settings {
+            database_url: Some("mysql://x".into()),
+            ..Default::default()
+        })
+        .unwrap_err();
+        assert!(err.to_string().starts_with("invalid DATABASE_URL"));
+    }
+
+    #[test]
+    fn flags_win_over_file() {
+        let file = Settings {
+            listen: Some("0.0.0.0:1".into()),
+            workers: Some("3".into()),
+            ..Default::default()
+        };
+        let cli = Settings {
+            listen: Some("127.0.0.1:2".into()),
+            ..Default::default()
+        };
+        let c = Config::from_settings(cli.or(file)).unwrap();
+        assert_eq!(c.listen.port(), 2);
+        assert_eq!(c.workers, 3);
+    }
+}

@@ -1,0 +1,73 @@
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::Parser;
+use ordercrm_kernel::SystemClock;
+use ordercrm_server::cli::{Cli, Command};
+use ordercrm_server::{Application, Config, database, telemetry};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let command = cli.command.unwrap_or(Command::Serve);
+    let out = |s: &str| {
+        use std::io::Write;
+        let _ = std::io::stdout().write_all(s.as_bytes());
+    };
+    match command {
+        Command::Version => {
+            out(&format!("ordercrm {}\n", env!("CARGO_PKG_VERSION")));
+            return ExitCode::SUCCESS;
+        }
+        Command::Openapi => {
+            out(&ordercrm_api::openapi::to_json(&ordercrm_api::openapi()));
+            return ExitCode::SUCCESS;
+        }
+        Command::Serve | Command::Migrate => {}
+    }
+
+    let config = match Config::load(cli.settings, cli.config.as_deref()) {
+        Ok(config) => config,
+        Err(err) => {
+            eprintln!("ordercrm: {err}");
+            return ExitCode::from(2);
+        }
+    };
+    telemetry::init(config.log_format, std::io::stderr);
+
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(err) => {
+            eprintln!("ordercrm: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async move {
+        match command {
+            Command::Migrate => {
+                let db = database::connect(&config).await?;
+                let applied = database::migrate(&db).await?;
+                if applied.is_empty() {
+                    tracing::info!("database is up to date");
+                } else {
+                    tracing::info!(migrations = ?applied, "database migrated");
+                }
+                db.close().await?;
+                Ok(())
+            }
+            _ => {
+                let app = Application::build(&config, Arc::new(SystemClock)).await?;
+                app.run_until_stopped().await
+            }
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            tracing::error!("ordercrm: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,112 @@
+//! Build the server from a configuration, bind (port 0 picks a free port), report
+//! the address. Production and the tests start exactly this.
+
+use std::net::{SocketAddr, TcpListener};
+use std::time::Duration;
+
+use actix_web::HttpServer;
+use actix_web::dev::{Server, ServerHandle};
+use anyhow::Context;
+use ordercrm_api::{AppState, Limits};
+use ordercrm_kernel::Db;
+use ordercrm_kernel::clock::SharedClock;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::config::Config;
+use crate::database;
+
+pub struct Application {
+    address: SocketAddr,
+    server: Server,
+    db: Db,
+    stop_workers: watch::Sender<bool>,
+    workers: Vec<JoinHandle<()>>,
+}
+
+impl Application {
+    /// Connect, migrate, bind. Returns once the server accepts connections.
+    pub async fn build(config: &Config, clock: SharedClock) -> anyhow::Result<Self> {
+        let db = database::connect(config).await?;
+        let applied = database::migrate(&db).await?;
+        if !applied.is_empty() {
+            tracing::info!(migrations = ?applied, "database migrated");
+        }
+
+        let listener = TcpListener::bind(config.listen)
+            .with_context(|| format!("cannot listen on {} (ORDERCRM_LISTEN)", config.listen))?;
+        let address = listener.local_addr()?;
+        let state = AppState::new(
+            db.clone(),
+            clock.clone(),
+            Limits {
+                max_body_bytes: config.max_body_bytes,
+                ..Limits::default()
+            },
+        );
+        let mut server = HttpServer::new(move || ordercrm_api::app(state.clone()))
+            .workers(config.workers)
+            .shutdown_timeout(config.shutdown_timeout.as_secs())
+            .listen(listener)?;
+        if !config.handle_signals {
+            server = server.disable_signals();
+        }
+        let server = server.run();
+
+        let (stop_workers, stopped) = watch::channel(false);
+        let workers = vec![tokio::spawn(purge_idempotency_keys(
+            db.clone(),
+            clock,
+            stopped,
+        ))];
+        tracing::info!(%address, database = %database::redact(&config.database_url), "listening");
+        Ok(Self {
+            address,
+            server,
+            db,
+            stop_workers,
+            workers,
+        })
+    }
+
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    pub fn port(&self) -> u16 {
+        self.address.port()
+    }
+
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    /// Serve until stopped (SIGTERM/SIGINT, or the handle): in-flight requests
+    /// finish, background workers stop, the database closes.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        let served = self.server.await;
+        let _ = self.stop_workers.send(true);
+        for worker in self.workers {
+            let _ = worker.await;
+        }
+        self.db.close().await?;
+        tracing::info!("stopped");
+        served.map_err(Into::into)
+    }
+}
+
+async fn purge_idempotency_keys(db: Db, clock: SharedClock, mut stop: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(600));
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {
+                match ordercrm_api::middleware::idempotency::purge_expired(&db, clock.now()).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(purged = n, "expired idempotency keys removed"),
+                    Err(err) => tracing::warn!(error = %err, "idempotency purge failed"),
+                }
+            }
+            _ = stop.changed() => return,
+        }
+    }
+}

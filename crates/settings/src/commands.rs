@@ -1,0 +1,141 @@
+//! Use cases that change settings. Each takes the caller's transaction, so it
+//! composes with other commands, and records its event in that transaction.
+
+use ordercrm_kernel::{Ctx, Result};
+use sea_orm::ActiveValue::Set;
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{ActiveModelTrait, DatabaseTransaction, EntityTrait, QueryFilter};
+use validator::Validate;
+
+use crate::dto::{CreateSetting, SettingView, UpdateSetting};
+use crate::entity::{self, COLUMN, Entity};
+use crate::error::SettingsError;
+use crate::{events, model, queries};
+
+#[tracing::instrument(skip(txn, ctx, input), fields(key = %input.key))]
+pub async fn create(
+    txn: &DatabaseTransaction,
+    ctx: &Ctx,
+    input: CreateSetting,
+) -> Result<SettingView> {
+    let mut errors = input
+        .validate()
+        .err()
+        .map(|e| ordercrm_kernel::validation::field_errors(&e))
+        .unwrap_or_default();
+    errors.extend(model::check_key(&input.key).err());
+    errors.extend(model::check_value(&input.key, &input.value).err());
+    if !errors.is_empty() {
+        return Err(SettingsError::Invalid(errors).into());
+    }
+    if Entity::find_by_id(input.key.clone())
+        .one(txn)
+        .await?
+        .is_some()
+    {
+        return Err(SettingsError::AlreadyExists(input.key).into());
+    }
+    let row = entity::ActiveModel {
+        key: Set(input.key),
+        value: Set(input.value),
+        description: Set(input.description),
+        version: Set(1),
+        created_at: Set(ctx.now),
+        updated_at: Set(ctx.now),
+    }
+    .insert(txn)
+    .await?;
+    let view = SettingView::from(row);
+    events::record(txn, ctx, events::CREATED, &view).await?;
+    Ok(view)
+}
+
+/// Apply `patch`; with `if_match`, only if the setting is still at that version.
+#[tracing::instrument(skip(txn, ctx, patch))]
+pub async fn update(
+    txn: &DatabaseTransaction,
+    ctx: &Ctx,
+    key: &str,
+    if_match: Option<i64>,
+    patch: UpdateSetting,
+) -> Result<SettingView> {
+    let mut errors = patch
+        .validate()
+        .err()
+        .map(|e| ordercrm_kernel::validation::field_errors(&e))
+        .unwrap_or_default();
+    if let Some(value) = &patch.value {
+        errors.extend(model::check_value(key, value).err());
+    }
+    if !errors.is_empty() {
+        return Err(SettingsError::Invalid(errors).into());
+    }
+    let current = queries::find_model(txn, key).await?;
+    check_version(&current, if_match)?;
+    if patch.value.is_none() && patch.description.is_none() {
+        return Ok(current.into());
+    }
+
+    let mut update = Entity::update_many()
+        .col_expr(COLUMN.version, Expr::col(COLUMN.version).add(1))
+        .col_expr(COLUMN.updated_at, Expr::value(ctx.now));
+    if let Some(value) = patch.value {
+        update = update.col_expr(COLUMN.value, Expr::value(value));
+    }
+    if let Some(description) = patch.description {
+        update = update.col_expr(COLUMN.description, Expr::value(description));
+    }
+    // The version in the WHERE clause makes this a compare-and-swap: of two
+    // concurrent editors holding the same ETag, exactly one gets through.
+    let done = update
+        .filter(COLUMN.key.eq(key))
+        .filter(COLUMN.version.eq(current.version))
+        .exec(txn)
+        .await?;
+    if done.rows_affected == 0 {
+        return Err(SettingsError::VersionMismatch {
+            current: current.version + 1,
+        }
+        .into());
+    }
+    let view: SettingView = queries::find_model(txn, key).await?.into();
+    events::record(txn, ctx, events::UPDATED, &view).await?;
+    Ok(view)
+}
+
+#[tracing::instrument(skip(txn, ctx))]
+pub async fn delete(
+    txn: &DatabaseTransaction,
+    ctx: &Ctx,
+    key: &str,
+    if_match: Option<i64>,
+) -> Result<()> {
+    let current = queries::find_model(txn, key).await?;
+    check_version(&current, if_match)?;
+    let done = Entity::delete_many()
+        .filter(COLUMN.key.eq(key))
+        .filter(COLUMN.version.eq(current.version))
+        .exec(txn)
+        .await?;
+    if done.rows_affected == 0 {
+        return Err(SettingsError::VersionMismatch {
+            current: current.version + 1,
+        }
+        .into());
+    }
+    let mut view = SettingView::from(current);
+    view.version += 1;
+    view.updated_at = ctx.now;
+    events::record(txn, ctx, events::DELETED, &view).await?;
+    Ok(())
+}
+
+fn check_version(current: &entity::Model, if_match: Option<i64>) -> Result<()> {
+    match if_match {
+        Some(expected) if expected != current.version => Err(SettingsError::VersionMismatch {
+            current: current.version,
+        }
+        .into()),
+        _ => Ok(()),
+    }
+}

@@ -1,0 +1,31 @@
+use ordercrm_kernel::error::problems;
+use ordercrm_kernel::{Error, FieldError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error("setting '{0}' was not found")]
+    NotFound(String),
+    #[error("setting '{0}' already exists")]
+    AlreadyExists(String),
+    #[error("If-Match does not match the current version")]
+    VersionMismatch { current: i64 },
+    #[error("invalid setting")]
+    Invalid(Vec<FieldError>),
+}
+
+impl From<SettingsError> for Error {
+    fn from(err: SettingsError) -> Self {
+        match err {
+            SettingsError::NotFound(key) => Error::not_found("setting", key),
+            SettingsError::AlreadyExists(ref key) => {
+                let key = key.clone();
+                Error::new(problems::ALREADY_EXISTS, err.to_string()).with_extension(
+                    "existing",
+                    serde_json::json!({ "key": key, "href": format!("/v1/settings/{key}") }),
+                )
+            }
+            SettingsError::VersionMismatch { current } => Error::precondition_failed(current),
+            SettingsError::Invalid(errors) => Error::validation(errors),
+        }
+    }
+}

@@ -1,0 +1,123 @@
+//! What a valid setting is.
+
+use ordercrm_kernel::{Currency, FieldError};
+use serde_json::Value;
+
+pub const MAX_VALUE_BYTES: usize = 8 * 1024;
+
+/// Keys the system itself reads, with the shape their value must have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WellKnown {
+    CompanyName,
+    DefaultCurrency,
+    NumberPrefix,
+}
+
+impl WellKnown {
+    pub fn of(key: &str) -> Option<Self> {
+        match key {
+            "company_name" => Some(Self::CompanyName),
+            "default_currency" => Some(Self::DefaultCurrency),
+            "order_number_prefix"
+            | "invoice_number_prefix"
+            | "customer_number_prefix"
+            | "contract_number_prefix"
+            | "purchase_order_number_prefix"
+            | "ticket_number_prefix" => Some(Self::NumberPrefix),
+            _ => None,
+        }
+    }
+}
+
+/// Keys are lowercase identifiers: `order_number_prefix`, `ui.theme`.
+pub fn check_key(key: &str) -> Result<(), FieldError> {
+    let mut chars = key.chars();
+    let first_ok = chars.next().is_some_and(|c| c.is_ascii_lowercase());
+    let rest_ok =
+        chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '.');
+    if first_ok && rest_ok && key.len() <= 64 {
+        Ok(())
+    } else {
+        Err(FieldError::new(
+            "key",
+            "pattern",
+            "must be 1 to 64 characters: a lowercase letter, then lowercase letters, digits, '_' or '.'",
+        ))
+    }
+}
+
+pub fn check_value(key: &str, value: &Value) -> Result<(), FieldError> {
+    let invalid = |code: &str, message: String| Err(FieldError::new("value", code, message));
+    if value.is_null() {
+        return invalid(
+            "required",
+            "must not be null; delete the setting instead".into(),
+        );
+    }
+    if value.to_string().len() > MAX_VALUE_BYTES {
+        return invalid(
+            "length",
+            format!("must be at most {MAX_VALUE_BYTES} bytes as JSON"),
+        );
+    }
+    match WellKnown::of(key) {
+        None => Ok(()),
+        Some(WellKnown::CompanyName) => match value.as_str() {
+            Some(s) if !s.trim().is_empty() && s.chars().count() <= 200 => Ok(()),
+            _ => invalid(
+                "invalid_company_name",
+                "must be a non-blank string of at most 200 characters".into(),
+            ),
+        },
+        Some(WellKnown::DefaultCurrency) => match value.as_str().map(str::parse::<Currency>) {
+            Some(Ok(_)) => Ok(()),
+            Some(Err(e)) => invalid("invalid_currency", e.to_string()),
+            None => invalid(
+                "invalid_currency",
+                "must be an ISO 4217 code such as \"CNY\"".into(),
+            ),
+        },
+        Some(WellKnown::NumberPrefix) => match value.as_str() {
+            Some(s)
+                if (1..=10).contains(&s.len())
+                    && s.chars()
+                        .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '-') =>
+            {
+                Ok(())
+            }
+            _ => invalid(
+                "invalid_prefix",
+                "must be 1 to 10 characters of A-Z, 0-9 and '-', such as \"SO-\"".into(),
+            ),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn keys() {
+        assert!(check_key("company_name").is_ok());
+        assert!(check_key("ui.theme2").is_ok());
+        assert!(check_key("").is_err());
+        assert!(check_key("Company").is_err());
+        assert!(check_key("1abc").is_err());
+        assert!(check_key(&"a".repeat(65)).is_err());
+    }
+
+    #[test]
+    fn well_known_values_are_typed() {
+        assert!(check_value("default_currency", &json!("CNY")).is_ok());
+        assert!(check_value("default_currency", &json!("RMB")).is_err());
+        assert!(check_value("default_currency", &json!(156)).is_err());
+        assert!(check_value("order_number_prefix", &json!("SO-")).is_ok());
+        assert!(check_value("order_number_prefix", &json!("so-")).is_err());
+        assert!(check_value("company_name", &json!("  ")).is_err());
+        assert!(check_value("ui.theme", &json!({"dark": true})).is_ok());
+        assert!(check_value("ui.theme", &json!(null)).is_err());
+        assert!(check_value("ui.blob", &json!("x".repeat(9000))).is_err());
+    }
+}

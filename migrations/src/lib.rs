@@ -1,0 +1,24 @@
+//! Schema migrations, one file per change, applied in order at startup and by
+//! `ordercrm migrate`. A migration never imports a domain crate: an old migration
+//! must not change meaning when an entity does.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261123_000001_platform;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261123_000001_platform::Migration)]
+    }
+}
+
+/// Names of the migrations this build knows, oldest first.
+pub fn known_versions() -> Vec<String> {
+    Migrator::migrations()
+        .iter()
+        .map(|m| m.name().to_owned())
+        .collect()
+}
