@@ -1,1 +1,388 @@
+//! The black-box test harness: the real server, on a random port, against a fresh
+//! database per test (a SQLite temp file, or a PostgreSQL database cloned from a
+//! migrated template and dropped afterwards).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use ordercrm_kernel::ManualClock;
+use ordercrm_server::config::{Config, Settings};
+use ordercrm_server::{Application, database};
+use reqwest::Method;
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
+use serde_json::Value;
+use tokio::sync::OnceCell;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    Sqlite,
+    Postgres,
+}
+
+/// Run a test body once per engine: `both_engines!(name)` makes `name::sqlite` and
+/// `name::postgres` from `async fn name(engine: Engine)`.
+#[macro_export]
+macro_rules! both_engines {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn sqlite() {
+                super::$name($crate::Engine::Sqlite).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn postgres() {
+                if $crate::postgres_available().await {
+                    super::$name($crate::Engine::Postgres).await;
+                }
+            }
+        }
+    )*};
+}
+
+/// The admin URL of the PostgreSQL server tests create databases on.
+pub fn postgres_admin_url() -> String {
+    std::env::var("DATABASE_URL_PG")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+}
+
+/// Whether to run the PostgreSQL variant. With `DATABASE_URL_PG` or
+/// `ORDERCRM_REQUIRE_PG=1` an unreachable server fails the test; otherwise the
+/// variant is skipped with a loud line (and `make test` says so too).
+pub async fn postgres_available() -> bool {
+    static REACHABLE: OnceCell<bool> = OnceCell::const_new();
+    let reachable = *REACHABLE
+        .get_or_init(|| async {
+            match Database::connect(postgres_admin_url()).await {
+                Ok(conn) => {
+                    let _ = conn.close().await;
+                    true
+                }
+                Err(_) => false,
+            }
+        })
+        .await;
+    let required = std::env::var("DATABASE_URL_PG").is_ok()
+        || std::env::var("ORDERCRM_REQUIRE_PG").is_ok_and(|v| v == "1");
+    if !reachable && required {
+        panic!(
+            "PostgreSQL is required but {} is unreachable",
+            postgres_admin_url()
+        );
+    }
+    if !reachable {
+        eprintln!(
+            "!!! SKIPPED: PostgreSQL variant (no server at {})",
+            postgres_admin_url()
+        );
+    }
+    reachable
+}
+
+fn replace_db(url: &str, db: &str) -> String {
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url, None), |(b, q)| (b, Some(q)));
+    let base = base.rsplit_once('/').map_or(base, |(b, _)| b);
+    match query {
+        Some(q) => format!("{base}/{db}?{q}"),
+        None => format!("{base}/{db}"),
+    }
+}
+
+/// Migrate a template database once per schema (named by a hash of the migration
+/// sources), so each test's database is a cheap `CREATE DATABASE ... TEMPLATE`.
+async fn postgres_template() -> String {
+    static TEMPLATE: OnceCell<String> = OnceCell::const_new();
+    TEMPLATE
+        .get_or_init(|| async {
+            let mut hasher = std::collections::hash_map::DefaultHasher::new();
+            let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../migrations/src");
+            let mut files: Vec<_> = std::fs::read_dir(&dir)
+                .unwrap()
+                .flatten()
+                .map(|e| e.path())
+                .collect();
+            files.sort();
+            for f in files {
+                std::hash::Hash::hash(&std::fs::read(&f).unwrap(), &mut hasher);
+            }
+            let name = format!("ordercrm_tpl_{:016x}", std::hash::Hasher::finish(&hasher));
+            let admin = Database::connect(postgres_admin_url()).await.unwrap();
+            // Test processes racing to build the same template take turns.
+            admin
+                .execute_unprepared("SELECT pg_advisory_lock(7324010099)")
+                .await
+                .unwrap();
+            let exists = admin
+                .query_one_raw(sea_orm::Statement::from_string(
+                    sea_orm::DatabaseBackend::Postgres,
+                    format!("SELECT 1 FROM pg_database WHERE datname = '{name}'"),
+                ))
+                .await
+                .unwrap()
+                .is_some();
+            if !exists {
+                let building = format!("{name}_building");
+                admin
+                    .execute_unprepared(&format!("DROP DATABASE IF EXISTS {building} WITH (FORCE)"))
+                    .await
+                    .unwrap();
+                admin
+                    .execute_unprepared(&format!("CREATE DATABASE {building}"))
+                    .await
+                    .unwrap();
+                let config = test_config(replace_db(&postgres_admin_url(), &building));
+                let db = database::connect(&config).await.unwrap();
+                database::migrate(&db).await.unwrap();
+                db.close().await.unwrap();
+                admin
+                    .execute_unprepared(&format!("ALTER DATABASE {building} RENAME TO {name}"))
+                    .await
+                    .unwrap();
+            }
+            admin
+                .execute_unprepared("SELECT pg_advisory_unlock(7324010099)")
+                .await
+                .unwrap();
+            admin.close().await.unwrap();
+            name
+        })
+        .await
+        .clone()
+}
+
+pub fn test_config(database_url: String) -> Config {
+    let mut config = Config::from_settings(Settings {
+        listen: Some("127.0.0.1:0".into()),
+        database_url: Some(database_url),
+        workers: Some("2".into()),
+        db_max_connections: Some("8".into()),
+        ..Default::default()
+    })
+    .unwrap();
+    config.handle_signals = false;
+    config
+}
+
+/// A fresh, empty (migrated) database for one test.
+pub struct TestDb {
+    pub url: String,
+    pub engine: Engine,
+    _dir: Option<tempfile::TempDir>,
+    pg_name: Option<String>,
+}
+
+impl TestDb {
+    pub async fn new(engine: Engine) -> TestDb {
+        match engine {
+            Engine::Sqlite => {
+                let dir = tempfile::tempdir().unwrap();
+                let url = format!("sqlite://{}", dir.path().join("test.db").display());
+                TestDb {
+                    url,
+                    engine,
+                    _dir: Some(dir),
+                    pg_name: None,
+                }
+            }
+            Engine::Postgres => {
+                let template = postgres_template().await;
+                let name = format!("ordercrm_t_{}", uuid::Uuid::now_v7().simple());
+                let admin = Database::connect(postgres_admin_url()).await.unwrap();
+                admin
+                    .execute_unprepared(&format!("CREATE DATABASE {name} TEMPLATE {template}"))
+                    .await
+                    .unwrap();
+                admin.close().await.unwrap();
+                let url = replace_db(&postgres_admin_url(), &name);
+                TestDb {
+                    url,
+                    engine,
+                    _dir: None,
+                    pg_name: Some(name),
+                }
+            }
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Some(name) = self.pg_name.take() {
+            // Drop runs outside async; a short-lived runtime on its own thread does the cleanup.
+            let _ = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                rt.block_on(async {
+                    if let Ok(admin) = Database::connect(postgres_admin_url()).await {
+                        let _ = admin
+                            .execute_unprepared(&format!(
+                                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                            ))
+                            .await;
+                        let _ = admin.close().await;
+                    }
+                });
+            })
+            .join();
+        }
+    }
+}
+
+/// A running server and a client for it.
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub clock: ManualClock,
+    pub db: TestDb,
+    handle: actix_web::dev::ServerHandle,
+    task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+}
+
+pub fn start_time() -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339("2026-11-23T08:00:00Z")
+        .unwrap()
+        .with_timezone(&Utc)
+}
+
+impl TestApp {
+    pub async fn spawn(engine: Engine) -> TestApp {
+        Self::spawn_with(engine, |_| {}).await
+    }
+
+    pub async fn spawn_with(engine: Engine, tweak: impl FnOnce(&mut Config)) -> TestApp {
+        init_test_logging();
+        let db = TestDb::new(engine).await;
+        let mut config = test_config(db.url.clone());
+        tweak(&mut config);
+        let clock = ManualClock::new(start_time());
+        let app = Application::build(&config, Arc::new(clock.clone()))
+            .await
+            .unwrap();
+        let address = format!("http://{}", app.address());
+        let handle = app.handle();
+        let task = tokio::spawn(app.run_until_stopped());
+        TestApp {
+            address,
+            client: reqwest::Client::builder().build().unwrap(),
+            clock,
+            db,
+            handle,
+            task: Some(task),
+        }
+    }
+
+    pub fn clock_now(&self) -> DateTime<Utc> {
+        ordercrm_kernel::Clock::now(&self.clock)
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    pub fn request(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
+        self.client.request(method, self.url(path))
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.request(Method::GET, path).send().await.unwrap()
+    }
+
+    pub async fn post(&self, path: &str, body: &Value) -> reqwest::Response {
+        self.request(Method::POST, path)
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn patch(&self, path: &str, body: &Value) -> reqwest::Response {
+        self.request(Method::PATCH, path)
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// A direct connection to this test's database, for assertions on raw rows.
+    pub async fn raw_db(&self) -> DatabaseConnection {
+        Database::connect(self.db.url.as_str()).await.unwrap()
+    }
+
+    /// Stop the server gracefully and wait for it.
+    pub async fn stop(mut self) {
+        self.handle.stop(true).await;
+        if let Some(task) = self.task.take() {
+            task.await.unwrap().unwrap();
+        }
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if self.task.is_some() {
+            // Not stopped explicitly: stop without waiting so the database can be dropped.
+            let handle = self.handle.clone();
+            tokio::spawn(async move { handle.stop(false).await });
+        }
+    }
+}
+
+/// The body of a response that must be problem+json, with its status checked.
+pub async fn problem(res: reqwest::Response, status: u16) -> Value {
+    assert_eq!(res.status().as_u16(), status, "unexpected status");
+    let content_type = res
+        .headers()
+        .get("content-type")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(content_type, "application/problem+json");
+    let request_id = res
+        .headers()
+        .get("x-request-id")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["status"], status);
+    assert!(
+        body["type"].as_str().unwrap().starts_with("/problems/") || body["type"] == "about:blank"
+    );
+    assert!(body["title"].is_string());
+    assert_eq!(
+        body["request_id"],
+        request_id.as_str(),
+        "problem carries the request id"
+    );
+    body
+}
+
+/// Set `TEST_LOG=1` to see the server's logs.
+fn init_test_logging() {
+    if std::env::var("TEST_LOG").is_ok() {
+        ordercrm_server::telemetry::init(
+            ordercrm_server::config::LogFormat::Pretty,
+            std::io::stderr,
+        );
+    }
+}
+
+/// The `ordercrm` binary built next to this test binary (`make test` builds it).
+pub fn ordercrm_binary() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().and_then(|d| d.parent()).unwrap();
+    let bin = dir.join("ordercrm");
+    assert!(
+        bin.exists(),
+        "{} is missing: run `cargo build -p ordercrm-server` first (make test does)",
+        bin.display()
+    );
+    bin
+}

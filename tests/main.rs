@@ -1,1 +1,8 @@
+//! One test binary for every black-box test (one link, not dozens).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod idempotency;
+mod openapi;
+mod platform;
+mod process;
+mod settings;

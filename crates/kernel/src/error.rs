@@ -102,9 +102,13 @@ impl FieldError {
     }
 }
 
-/// The error every command and query returns.
+/// The error every command and query returns. Boxed, so `Result<T, Error>` stays
+/// one pointer wide on the happy path.
 #[derive(Debug)]
-pub struct Error {
+pub struct Error(Box<ErrorInner>);
+
+#[derive(Debug)]
+pub struct ErrorInner {
     pub problem: ProblemType,
     pub detail: Cow<'static, str>,
     pub errors: Vec<FieldError>,
@@ -114,15 +118,27 @@ pub struct Error {
     pub source: Option<Box<dyn std::error::Error + Send + Sync>>,
 }
 
+impl std::ops::Deref for Error {
+    type Target = ErrorInner;
+    fn deref(&self) -> &ErrorInner {
+        &self.0
+    }
+}
+
 impl Error {
     pub fn new(problem: ProblemType, detail: impl Into<Cow<'static, str>>) -> Self {
-        Self {
+        Self(Box::new(ErrorInner {
             problem,
             detail: detail.into(),
             errors: Vec::new(),
             extensions: None,
             source: None,
-        }
+        }))
+    }
+
+    fn with_source(mut self, source: impl std::error::Error + Send + Sync + 'static) -> Self {
+        self.0.source = Some(Box::new(source));
+        self
     }
 
     pub fn validation(errors: Vec<FieldError>) -> Self {
@@ -130,10 +146,9 @@ impl Error {
             [one] => format!("{}: {}", one.field, one.message),
             many => format!("{} fields are invalid", many.len()),
         };
-        Self {
-            errors,
-            ..Self::new(problems::VALIDATION, detail)
-        }
+        let mut err = Self::new(problems::VALIDATION, detail);
+        err.0.errors = errors;
+        err
     }
 
     pub fn invalid_field(
@@ -156,14 +171,12 @@ impl Error {
     }
 
     pub fn internal(source: impl std::error::Error + Send + Sync + 'static) -> Self {
-        Self {
-            source: Some(Box::new(source)),
-            ..Self::new(problems::INTERNAL, "internal error")
-        }
+        Self::new(problems::INTERNAL, "internal error").with_source(source)
     }
 
     pub fn with_extension(mut self, key: &str, value: serde_json::Value) -> Self {
-        self.extensions
+        self.0
+            .extensions
             .get_or_insert_with(Default::default)
             .insert(key.to_owned(), value);
         self
@@ -217,20 +230,16 @@ impl From<sea_orm::DbErr> for Error {
         match err.sql_err() {
             // Constraint races that slipped past a domain's own check are still a
             // client-visible conflict, never a 500.
-            Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => Self {
-                source: Some(Box::new(err)),
-                ..Self::new(
-                    problems::ALREADY_EXISTS,
-                    "a resource with the same key already exists",
-                )
-            },
-            Some(sea_orm::SqlErr::ForeignKeyConstraintViolation(_)) => Self {
-                source: Some(Box::new(err)),
-                ..Self::new(
-                    problems::CONFLICT,
-                    "a referenced resource does not exist or is still in use",
-                )
-            },
+            Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => Self::new(
+                problems::ALREADY_EXISTS,
+                "a resource with the same key already exists",
+            )
+            .with_source(err),
+            Some(sea_orm::SqlErr::ForeignKeyConstraintViolation(_)) => Self::new(
+                problems::CONFLICT,
+                "a referenced resource does not exist or is still in use",
+            )
+            .with_source(err),
             _ => Self::internal(err),
         }
     }

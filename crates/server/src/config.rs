@@ -167,7 +167,7 @@ impl Config {
         };
         let cpus = std::thread::available_parallelism().map_or(2, usize::from);
         let workers: usize = parse(s.workers, "ORDERCRM_WORKERS", cpus, "a positive number")?;
-        if workers == 0 || workers > 256 {
+        if !(1..=256).contains(&workers) {
             return Err(bad("ORDERCRM_WORKERS", "must be between 1 and 256"));
         }
         let db_max_connections: u32 = parse(
@@ -176,7 +176,7 @@ impl Config {
             16,
             "a positive number",
         )?;
-        if db_max_connections < 2 || db_max_connections > 1000 {
+        if !(2..=1000).contains(&db_max_connections) {
             return Err(bad(
                 "ORDERCRM_DB_MAX_CONNECTIONS",
                 "must be between 2 and 1000",

@@ -105,14 +105,16 @@ pub async fn begin(
                 .await?;
             continue;
         }
+        // In flight wins over a body mismatch: until the first request answers, a
+        // client learns nothing about it but "wait".
+        if row.state == IN_FLIGHT && row.locked_until > now {
+            return Ok(Begin::InFlight);
+        }
         if row.request_hash != fingerprint {
             return Ok(Begin::Mismatch);
         }
         if row.state == COMPLETED {
             return Ok(Begin::Replay(stored(row)));
-        }
-        if row.locked_until > now {
-            return Ok(Begin::InFlight);
         }
         // The request holding the key stopped without an answer (the process died):
         // take the lease over, but only if nobody else did first.

@@ -1,0 +1,201 @@
+//! `Idempotency-Key` on POST: replay, mismatch, in flight, per-caller scope, expiry.
+
+use chrono::Duration;
+use futures_util::future::join_all;
+use ordercrm_tests::{Engine, TestApp, both_engines, problem};
+use reqwest::Method;
+use sea_orm::{ConnectionTrait, Statement};
+use serde_json::{Value, json};
+
+both_engines!(
+    retry_replays_and_other_body_is_422,
+    concurrent_retries_create_once,
+    key_held_by_a_running_request_is_409,
+    keys_expire_after_a_day,
+);
+
+fn post_with_key(app: &TestApp, key: &str, body: &Value) -> reqwest::RequestBuilder {
+    app.request(Method::POST, "/v1/settings")
+        .header("idempotency-key", key)
+        .json(body)
+}
+
+async fn count(app: &TestApp, sql: &str) -> i64 {
+    let db = app.raw_db().await;
+    let row = db
+        .query_one_raw(Statement::from_string(db.get_database_backend(), sql))
+        .await
+        .unwrap()
+        .unwrap();
+    row.try_get_by_index::<i64>(0).unwrap()
+}
+
+async fn retry_replays_and_other_body_is_422(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let body = json!({"key": "company_name", "value": "Acme"});
+    let first = post_with_key(&app, "k-1", &body).send().await.unwrap();
+    assert_eq!(first.status(), 201);
+    assert!(first.headers().get("idempotent-replayed").is_none());
+    let first_location = first.headers()["location"].clone();
+    let first_body = first.text().await.unwrap();
+
+    app.clock.advance(Duration::hours(23));
+    let again = post_with_key(&app, "k-1", &body).send().await.unwrap();
+    assert_eq!(again.status(), 201);
+    assert_eq!(again.headers()["idempotent-replayed"], "true");
+    assert_eq!(again.headers()["location"], first_location);
+    assert_eq!(again.headers()["etag"], "\"1\"");
+    assert_eq!(
+        again.text().await.unwrap(),
+        first_body,
+        "byte-for-byte the first answer"
+    );
+
+    let other = post_with_key(
+        &app,
+        "k-1",
+        &json!({"key": "company_name", "value": "Other"}),
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(
+        problem(other, 422).await["type"],
+        "/problems/idempotency-key-reused"
+    );
+
+    // Errors are answers too: a retried 409 replays as a 409.
+    let dup = post_with_key(&app, "k-2", &body).send().await.unwrap();
+    assert_eq!(dup.status(), 409);
+    let dup_again = post_with_key(&app, "k-2", &body).send().await.unwrap();
+    assert_eq!(dup_again.status(), 409);
+    assert_eq!(dup_again.headers()["idempotent-replayed"], "true");
+    assert_eq!(
+        dup_again.headers()["content-type"],
+        "application/problem+json"
+    );
+
+    // Another caller's identical key is theirs alone.
+    let other_caller = post_with_key(&app, "k-1", &json!({"key": "ui.x", "value": 1}))
+        .header("authorization", "Bearer someone-else")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(other_caller.status(), 201);
+    assert!(other_caller.headers().get("idempotent-replayed").is_none());
+
+    let bad = post_with_key(&app, "has spaces", &body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        problem(bad, 400).await["errors"][0]["field"],
+        "Idempotency-Key"
+    );
+    let long = "x".repeat(256);
+    let bad = post_with_key(&app, &long, &body).send().await.unwrap();
+    problem(bad, 400).await;
+
+    assert_eq!(
+        count(
+            &app,
+            "SELECT COUNT(*) FROM events WHERE event_type = 'setting.created'"
+        )
+        .await,
+        2
+    );
+    app.stop().await;
+}
+
+async fn concurrent_retries_create_once(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let body = json!({"key": "ui.banner", "value": "hello"});
+    let results = join_all((0..24).map(|_| post_with_key(&app, "storm", &body).send())).await;
+    let mut original = 0;
+    let mut replayed = 0;
+    let mut in_flight = 0;
+    for res in results {
+        let res = res.unwrap();
+        match (
+            res.status().as_u16(),
+            res.headers().contains_key("idempotent-replayed"),
+        ) {
+            (201, false) => original += 1,
+            (201, true) => replayed += 1,
+            (409, false) => {
+                assert_eq!(res.headers()["retry-after"], "1");
+                assert_eq!(
+                    problem(res, 409).await["type"],
+                    "/problems/idempotency-in-flight"
+                );
+                in_flight += 1;
+            }
+            (status, _) => panic!("unexpected {status}"),
+        }
+    }
+    assert_eq!(original, 1, "exactly one request ran");
+    assert_eq!(original + replayed + in_flight, 24);
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM settings").await, 1);
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM events").await, 1);
+    app.stop().await;
+}
+
+async fn key_held_by_a_running_request_is_409(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    // A request that holds the key and has not answered (its process may have died).
+    let db = app.raw_db().await;
+    let now = "2026-11-23T08:00:00+00:00";
+    let sql = format!(
+        "INSERT INTO idempotency_keys (scope, key, request_hash, state, created_at, locked_until, expires_at) \
+         VALUES ('anonymous', 'held', 'h', 'in_flight', '{now}', '2026-11-23T08:01:00+00:00', '2026-11-24T08:00:00+00:00')"
+    );
+    db.execute_unprepared(&sql).await.unwrap();
+    let body = json!({"key": "ui.a", "value": 1});
+    let res = post_with_key(&app, "held", &body).send().await.unwrap();
+    assert_eq!(res.headers()["retry-after"], "1");
+    assert_eq!(
+        problem(res, 409).await["type"],
+        "/problems/idempotency-in-flight"
+    );
+
+    // After the lease, the held key is no longer "in flight"; this body differs from
+    // the one that claimed it, so it is a reuse.
+    app.clock.advance(Duration::minutes(2));
+    let res = post_with_key(&app, "held", &body).send().await.unwrap();
+    assert_eq!(
+        problem(res, 422).await["type"],
+        "/problems/idempotency-key-reused"
+    );
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM settings").await, 0);
+    app.stop().await;
+}
+
+async fn keys_expire_after_a_day(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let body = json!({"key": "ui.a", "value": 1});
+    assert_eq!(
+        post_with_key(&app, "day", &body)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        201
+    );
+    app.clock
+        .advance(Duration::hours(24) + Duration::seconds(1));
+    // Not replayed: the request runs again and meets the existing setting.
+    let res = post_with_key(&app, "day", &body).send().await.unwrap();
+    assert!(res.headers().get("idempotent-replayed").is_none());
+    assert_eq!(problem(res, 409).await["type"], "/problems/already-exists");
+
+    let purged = ordercrm_api::middleware::idempotency::purge_expired(
+        &ordercrm_server::database::connect(&ordercrm_tests::test_config(app.db.url.clone()))
+            .await
+            .unwrap(),
+        app.clock_now() + Duration::days(2),
+    )
+    .await
+    .unwrap();
+    assert_eq!(purged, 1);
+    app.stop().await;
+}

@@ -1,0 +1,247 @@
+//! Health, readiness, metrics, request ids, and framework errors as problem+json.
+
+use ordercrm_tests::{Engine, TestApp, both_engines, problem};
+use reqwest::Method;
+use serde_json::json;
+
+both_engines!(
+    health_and_readiness,
+    framework_errors_are_problem_json,
+    metrics_count_requests_by_route
+);
+
+async fn health_and_readiness(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let res = app.get("/healthz").await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(
+        res.json::<serde_json::Value>().await.unwrap(),
+        json!({"status": "ok"})
+    );
+
+    let res = app.get("/readyz").await;
+    assert_eq!(res.status(), 200);
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["status"], "ready");
+    let expected = match engine {
+        Engine::Sqlite => "sqlite",
+        Engine::Postgres => "postgres",
+    };
+    assert_eq!(body["database"], expected);
+    assert_eq!(
+        body["schema_version"],
+        ordercrm_migrations::known_versions()
+            .last()
+            .unwrap()
+            .as_str()
+    );
+    app.stop().await;
+}
+
+async fn framework_errors_are_problem_json(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+
+    let body = problem(app.get("/no/such/route").await, 404).await;
+    assert_eq!(body["type"], "/problems/not-found");
+    assert_eq!(body["instance"], "/no/such/route");
+
+    let res = app
+        .request(Method::PUT, "/v1/settings/x")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.headers()["allow"], "GET, PATCH, DELETE");
+    let body = problem(res, 405).await;
+    assert_eq!(body["type"], "/problems/method-not-allowed");
+
+    let malformed = app
+        .request(Method::POST, "/v1/settings")
+        .header("content-type", "application/json")
+        .body("{\"key\": ")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        problem(malformed, 400).await["type"],
+        "/problems/malformed-request"
+    );
+
+    let empty = app
+        .request(Method::POST, "/v1/settings")
+        .header("content-type", "application/json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        problem(empty, 400).await["type"],
+        "/problems/malformed-request"
+    );
+
+    let unknown = app
+        .post(
+            "/v1/settings",
+            &json!({"key": "a", "value": 1, "colour": "red"}),
+        )
+        .await;
+    let body = problem(unknown, 400).await;
+    assert_eq!(body["type"], "/problems/validation");
+    assert_eq!(body["errors"][0]["field"], "colour");
+    assert_eq!(body["errors"][0]["code"], "unknown_field");
+
+    let wrong_type = app
+        .post("/v1/settings", &json!({"key": 5, "value": 1}))
+        .await;
+    let body = problem(wrong_type, 400).await;
+    assert_eq!(body["errors"][0]["field"], "key");
+    assert_eq!(body["errors"][0]["code"], "invalid_type");
+
+    let missing = app.post("/v1/settings", &json!({"key": "a"})).await;
+    let body = problem(missing, 400).await;
+    assert_eq!(body["errors"][0]["field"], "value");
+    assert_eq!(body["errors"][0]["code"], "required");
+
+    let text = app
+        .request(Method::POST, "/v1/settings")
+        .header("content-type", "text/plain")
+        .body("{\"key\": \"a\", \"value\": 1}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        problem(text, 415).await["type"],
+        "/problems/unsupported-media-type"
+    );
+
+    let huge = json!({"key": "big", "value": "x".repeat(2 * 1024 * 1024)});
+    let body = problem(app.post("/v1/settings", &huge).await, 413).await;
+    assert_eq!(body["type"], "/problems/payload-too-large");
+    // The same through the idempotency layer, which reads the body first.
+    let res = app
+        .request(Method::POST, "/v1/settings")
+        .header("idempotency-key", "big-1")
+        .json(&huge)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        problem(res, 413).await["type"],
+        "/problems/payload-too-large"
+    );
+
+    let body = problem(app.get("/v1/settings?colour=red").await, 400).await;
+    assert_eq!(body["errors"][0]["field"], "colour");
+    assert_eq!(body["errors"][0]["code"], "unknown_parameter");
+    let body = problem(app.get("/v1/settings?limit=lots").await, 400).await;
+    assert_eq!(body["errors"][0]["field"], "limit");
+    let body = problem(app.get("/v1/settings?limit=0").await, 400).await;
+    assert_eq!(body["errors"][0]["code"], "range");
+    let body = problem(app.get("/v1/settings?sort=colour").await, 400).await;
+    assert_eq!(body["errors"][0]["field"], "sort");
+
+    let res = app
+        .request(Method::PATCH, "/v1/settings/x")
+        .header("if-match", "yesterday")
+        .json(&json!({"value": 1}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(problem(res, 400).await["errors"][0]["field"], "If-Match");
+
+    // Nothing above changed anything.
+    let list: serde_json::Value = app.get("/v1/settings").await.json().await.unwrap();
+    assert_eq!(list["data"], json!([]));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn request_ids_are_echoed_or_generated() {
+    let app = TestApp::spawn(Engine::Sqlite).await;
+    let res = app
+        .request(Method::GET, "/healthz")
+        .header("x-request-id", "lb-7f3a.42")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.headers()["x-request-id"], "lb-7f3a.42");
+
+    // Unsafe ids (spaces, too long) are replaced, not echoed into logs.
+    let res = app
+        .request(Method::GET, "/healthz")
+        .header("x-request-id", "bad id with spaces")
+        .send()
+        .await
+        .unwrap();
+    let replaced = res.headers()["x-request-id"].to_str().unwrap().to_owned();
+    assert!(uuid::Uuid::parse_str(&replaced).is_ok());
+
+    let a = app.get("/healthz").await.headers()["x-request-id"].clone();
+    let b = app.get("/healthz").await.headers()["x-request-id"].clone();
+    assert_ne!(a, b);
+
+    let res = app
+        .request(Method::GET, "/nowhere")
+        .header("x-request-id", "trace-1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(problem(res, 404).await["request_id"], "trace-1");
+    app.stop().await;
+}
+
+async fn metrics_count_requests_by_route(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    for _ in 0..3 {
+        app.get("/v1/settings/missing").await;
+    }
+    app.get("/healthz").await;
+    let res = app.get("/metrics").await;
+    assert_eq!(res.status(), 200);
+    assert!(
+        res.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/openmetrics-text")
+    );
+    let text = res.text().await.unwrap();
+    assert!(
+        text.contains(r#"ordercrm_http_requests_total{method="GET",route="/v1/settings/{key}",status="404"} 3"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            r#"ordercrm_http_requests_total{method="GET",route="/healthz",status="200"} 1"#
+        )
+    );
+    assert!(text.contains(r#"ordercrm_http_request_duration_seconds_bucket{le="0.001",method="GET",route="/healthz"}"#)
+        || text.contains(r#"ordercrm_http_request_duration_seconds_bucket{method="GET",route="/healthz",le="0.001"}"#));
+    assert!(text.contains("ordercrm_db_pool_connections{"), "{text}");
+    assert!(text.contains(r#"state="max""#));
+    // Raw paths never become labels.
+    assert!(!text.contains("/v1/settings/missing"));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn docs_page_works_offline() {
+    let app = TestApp::spawn(Engine::Sqlite).await;
+    let res = app.get("/docs").await;
+    assert_eq!(res.status(), 200);
+    let csp = res.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        csp.contains("default-src 'self'"),
+        "the browser may load nothing from elsewhere"
+    );
+    let html = res.text().await.unwrap();
+    assert!(html.contains("src=\"/docs/scalar.js\""));
+    assert!(
+        !html.contains("http://") && !html.contains("https://"),
+        "no external asset: {html}"
+    );
+    let js = app.get("/docs/scalar.js").await;
+    assert_eq!(js.status(), 200);
+    assert!(js.bytes().await.unwrap().len() > 100_000);
+    app.stop().await;
+}

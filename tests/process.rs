@@ -1,0 +1,282 @@
+//! The real `ordercrm` binary: CLI, configuration errors, JSON logs, refusal of a
+//! newer database, graceful shutdown, PostgreSQL.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use ordercrm_tests::{Engine, TestDb, ordercrm_binary, postgres_available};
+use sea_orm::{ConnectionTrait, Database};
+use serde_json::Value;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+fn ordercrm(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+    let mut cmd = Command::new(ordercrm_binary());
+    cmd.args(args)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().unwrap()
+}
+
+#[test]
+fn invalid_setting_stops_startup_with_one_line() {
+    for (env, needle) in [
+        (
+            ("ORDERCRM_LISTEN", "not-an-address"),
+            "invalid ORDERCRM_LISTEN: 'not-an-address'",
+        ),
+        (("DATABASE_URL", "mysql://x/y"), "invalid DATABASE_URL"),
+        (
+            ("LOG_FORMAT", "xml"),
+            "invalid LOG_FORMAT: 'xml' is not pretty or json",
+        ),
+        (("ORDERCRM_WORKERS", "0"), "invalid ORDERCRM_WORKERS"),
+    ] {
+        let out = ordercrm(&["serve"], &[env]);
+        assert_eq!(out.status.code(), Some(2));
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(stderr.contains(needle), "{stderr}");
+    }
+}
+
+#[test]
+fn help_documents_every_setting_and_subcommand() {
+    let out = ordercrm(&["--help"], &[]);
+    assert!(out.status.success());
+    let help = String::from_utf8(out.stdout).unwrap();
+    for name in [
+        "ORDERCRM_LISTEN",
+        "DATABASE_URL",
+        "ORDERCRM_DATA_DIR",
+        "LOG_FORMAT",
+        "ORDERCRM_CONFIG",
+        "ORDERCRM_WORKERS",
+        "ORDERCRM_DB_MAX_CONNECTIONS",
+        "ORDERCRM_MAX_BODY_BYTES",
+        "ORDERCRM_SHUTDOWN_TIMEOUT",
+        "serve",
+        "migrate",
+        "openapi",
+        "version",
+    ] {
+        assert!(help.contains(name), "--help does not mention {name}");
+    }
+    let out = ordercrm(&["version"], &[]);
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        format!("ordercrm {}\n", env!("CARGO_PKG_VERSION"))
+    );
+    let out = ordercrm(&["openapi"], &[]);
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        ordercrm_api::openapi::to_json(&ordercrm_api::openapi())
+    );
+}
+
+#[tokio::test]
+async fn config_file_is_read_and_env_wins() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("ordercrm.toml");
+    std::fs::write(&file, "listen = \"bogus\"\nlog_format = \"json\"\n").unwrap();
+    let out = ordercrm(&["migrate", "--config", file.to_str().unwrap()], &[]);
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        stderr.contains("invalid ORDERCRM_LISTEN: 'bogus'"),
+        "{stderr}"
+    );
+    let url = format!("sqlite://{}", dir.path().join("x.db").display());
+    let out = ordercrm(
+        &["migrate", "--config", file.to_str().unwrap()],
+        &[("ORDERCRM_LISTEN", "127.0.0.1:0"), ("DATABASE_URL", &url)],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    let line: Value = serde_json::from_str(stderr.lines().last().unwrap()).unwrap();
+    assert_eq!(
+        line["message"], "database migrated",
+        "log_format from the file took effect"
+    );
+
+    std::fs::write(&file, "listen = \"127.0.0.1:0\"\ncolour = \"red\"\n").unwrap();
+    let out = ordercrm(&["migrate", "--config", file.to_str().unwrap()], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8(out.stderr)
+            .unwrap()
+            .contains("unknown field `colour`")
+    );
+}
+
+#[tokio::test]
+async fn a_database_from_a_newer_version_is_refused() {
+    let db = TestDb::new(Engine::Sqlite).await;
+    let out = ordercrm(&["migrate"], &[("DATABASE_URL", &db.url)]);
+    assert!(out.status.success());
+    let conn = Database::connect(db.url.as_str()).await.unwrap();
+    conn.execute_unprepared(
+        "INSERT INTO seaql_migrations (version, applied_at) VALUES ('m29990101_000001_from_the_future', 0)",
+    )
+    .await
+    .unwrap();
+    conn.close().await.unwrap();
+    let out = ordercrm(
+        &["serve"],
+        &[
+            ("DATABASE_URL", &db.url),
+            ("ORDERCRM_LISTEN", "127.0.0.1:0"),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.contains("migrated by a newer ordercrm"), "{stderr}");
+    assert!(
+        stderr.contains("m29990101_000001_from_the_future"),
+        "{stderr}"
+    );
+}
+
+/// A server process, its stderr as JSON lines.
+struct Server {
+    child: Child,
+    port: u16,
+    logs: std::sync::mpsc::Receiver<Value>,
+}
+
+fn start_server(database_url: &str) -> Server {
+    let mut child = Command::new(ordercrm_binary())
+        .arg("serve")
+        .env_clear()
+        .env("DATABASE_URL", database_url)
+        .env("ORDERCRM_LISTEN", "127.0.0.1:0")
+        .env("LOG_FORMAT", "json")
+        .env("ORDERCRM_WORKERS", "2")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let value: Value = serde_json::from_str(&line)
+                .unwrap_or_else(|_| panic!("not a JSON log line: {line}"));
+            if tx.send(value).is_err() {
+                break;
+            }
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let Ok(line) = rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) else {
+            let _ = child.kill();
+            let status = child.wait();
+            panic!("server did not start: {status:?}");
+        };
+        if line["message"] == "listening" {
+            let address: std::net::SocketAddr = line["address"].as_str().unwrap().parse().unwrap();
+            return Server {
+                child,
+                port: address.port(),
+                logs: rx,
+            };
+        }
+    }
+}
+
+#[tokio::test]
+async fn sigterm_finishes_in_flight_requests_and_logs_carry_request_ids() {
+    let db = TestDb::new(Engine::Sqlite).await;
+    let mut server = start_server(&db.url);
+
+    // A request whose body is still arriving when the signal comes.
+    let body = br#"{"key": "company_name", "value": "Acme"}"#;
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", server.port))
+        .await
+        .unwrap();
+    let head = format!(
+        "POST /v1/settings HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nX-Request-Id: in-flight-1\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(&body[..10]).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let pid = server.child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    stream.write_all(&body[10..]).await.unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    assert!(response.starts_with("HTTP/1.1 201"), "{response}");
+    assert!(
+        response
+            .to_lowercase()
+            .contains("x-request-id: in-flight-1")
+    );
+
+    // New connections are refused once shutdown began, and the process exits cleanly.
+    let status = tokio::task::spawn_blocking(move || server.child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.success(), "exit {status:?}");
+    let lines: Vec<Value> = server.logs.try_iter().collect();
+    let completed: Vec<&Value> = lines
+        .iter()
+        .filter(|l| l["message"] == "request completed")
+        .collect();
+    assert_eq!(completed.len(), 1);
+    assert_eq!(completed[0]["span"]["request_id"], "in-flight-1");
+    assert_eq!(completed[0]["status"], 201);
+    assert!(lines.iter().any(|l| l["message"] == "stopped"));
+}
+
+#[tokio::test]
+async fn serves_on_postgresql_the_same() {
+    if !postgres_available().await {
+        return;
+    }
+    let db = TestDb::new(Engine::Postgres).await;
+    let mut server = start_server(&db.url);
+    let client = reqwest::Client::new();
+    let base = format!("http://127.0.0.1:{}", server.port);
+    let ready: Value = client
+        .get(format!("{base}/readyz"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(ready["database"], "postgres");
+    let res = client
+        .post(format!("{base}/v1/settings"))
+        .json(&serde_json::json!({"key": "default_currency", "value": "CNY"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let got: Value = client
+        .get(format!("{base}/v1/settings/default_currency"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(got["value"], "CNY");
+    server.child.kill().unwrap();
+    let _ = server.child.wait();
+}
