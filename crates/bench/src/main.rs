@@ -1,0 +1,255 @@
+//! `make bench`: start the release `ordercrm` on SQLite and on PostgreSQL, measure
+//! startup-to-ready and idle RSS, then drive fixed-duration load at 1 and 64
+//! concurrent connections and print a table of throughput and p50/p99 latency.
+//!
+//! The load generator shares the machine with the server, so the figures are a
+//! floor for what the server alone would do.
+#![allow(clippy::print_stdout, clippy::expect_used)]
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use clap::Parser;
+use sea_orm::{ConnectionTrait, Database};
+
+#[derive(Parser)]
+struct Args {
+    /// The release binary.
+    #[arg(long, default_value = "target/release/ordercrm")]
+    binary: PathBuf,
+    /// PostgreSQL admin URL; a scratch database is created and dropped on it.
+    #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/postgres")]
+    pg_url: String,
+    /// Seconds per scenario.
+    #[arg(long, default_value_t = 5)]
+    seconds: u64,
+}
+
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+fn rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
+async fn start(binary: &PathBuf, database_url: &str) -> anyhow::Result<(Server, Duration)> {
+    let port = free_port()?;
+    let started = Instant::now();
+    let child = Command::new(binary)
+        .arg("serve")
+        .env("DATABASE_URL", database_url)
+        .env("ORDERCRM_LISTEN", format!("127.0.0.1:{port}"))
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .with_context(|| format!("cannot start {}", binary.display()))?;
+    let server = Server {
+        child,
+        base: format!("http://127.0.0.1:{port}"),
+    };
+    let client = reqwest::Client::new();
+    loop {
+        if let Ok(res) = client.get(format!("{}/readyz", server.base)).send().await
+            && res.status() == 200
+        {
+            return Ok((server, started.elapsed()));
+        }
+        if started.elapsed() > Duration::from_secs(30) {
+            bail!("server did not become ready");
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+struct Outcome {
+    requests: usize,
+    errors: usize,
+    elapsed: Duration,
+    p50: Duration,
+    p99: Duration,
+}
+
+async fn load(url: String, concurrency: usize, seconds: u64) -> Outcome {
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(concurrency)
+        .build()
+        .expect("client");
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let url = Arc::new(url);
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..concurrency)
+        .map(|_| {
+            let client = client.clone();
+            let url = url.clone();
+            tokio::spawn(async move {
+                let mut latencies = Vec::with_capacity(100_000);
+                let mut errors = 0;
+                while Instant::now() < deadline {
+                    let t = Instant::now();
+                    match client.get(url.as_str()).send().await {
+                        Ok(res) if res.status().is_success() => {
+                            let _ = res.bytes().await;
+                            latencies.push(t.elapsed());
+                        }
+                        _ => errors += 1,
+                    }
+                }
+                (latencies, errors)
+            })
+        })
+        .collect();
+    let mut all = Vec::new();
+    let mut errors = 0;
+    for task in tasks {
+        let (l, e) = task.await.expect("load task");
+        all.extend(l);
+        errors += e;
+    }
+    let elapsed = started.elapsed();
+    all.sort_unstable();
+    let pct = |p: f64| {
+        all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or_default()
+    };
+    Outcome {
+        requests: all.len(),
+        errors,
+        elapsed,
+        p50: pct(0.50),
+        p99: pct(0.99),
+    }
+}
+
+async fn seed(base: &str) -> anyhow::Result<()> {
+    let client = reqwest::Client::new();
+    for (key, value) in [
+        ("company_name", serde_json::json!("Acme Trading Co.")),
+        ("default_currency", serde_json::json!("CNY")),
+        ("order_number_prefix", serde_json::json!("SO-")),
+    ] {
+        let res = client
+            .post(format!("{base}/v1/settings"))
+            .json(&serde_json::json!({"key": key, "value": value}))
+            .send()
+            .await?;
+        if res.status() != 201 {
+            bail!("seeding {key}: {}", res.status());
+        }
+    }
+    for i in 0..200 {
+        client
+            .post(format!("{base}/v1/settings"))
+            .json(&serde_json::json!({"key": format!("ui.pref{i:03}"), "value": {"n": i}}))
+            .send()
+            .await?;
+    }
+    Ok(())
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2}", d.as_secs_f64() * 1000.0)
+}
+
+async fn run_engine(args: &Args, engine: &str, url: &str) -> anyhow::Result<()> {
+    // Startup on an existing database: migrate it once, then time a fresh start.
+    let (first, _) = start(&args.binary, url).await?;
+    seed(&first.base).await?;
+    drop(first);
+    let (server, ready_after) = start(&args.binary, url).await?;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let idle = rss_kib(server.child.id()).unwrap_or(0);
+    println!(
+        "{engine}: startup to ready on an existing database {} ms, idle RSS {:.1} MiB",
+        ms(ready_after),
+        idle as f64 / 1024.0
+    );
+    for (name, path) in [
+        ("GET /healthz", "/healthz"),
+        ("GET /v1/settings/{key}", "/v1/settings/company_name"),
+        ("GET /v1/settings?limit=50", "/v1/settings?limit=50"),
+    ] {
+        for concurrency in [1, 64] {
+            let o = load(format!("{}{path}", server.base), concurrency, args.seconds).await;
+            println!(
+                "| {engine:<8} | {name:<26} | {concurrency:>3} | {:>9.0} | {:>8} | {:>8} | {:>6} |",
+                o.requests as f64 / o.elapsed.as_secs_f64(),
+                ms(o.p50),
+                ms(o.p99),
+                o.errors
+            );
+        }
+    }
+    let loaded = rss_kib(server.child.id()).unwrap_or(0);
+    println!("{engine}: RSS after load {:.1} MiB", loaded as f64 / 1024.0);
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    println!(
+        "ordercrm bench: {} s per scenario, {} CPUs shared by server and load generator",
+        args.seconds,
+        std::thread::available_parallelism().map_or(0, usize::from)
+    );
+    println!(
+        "| engine   | endpoint                   | con |   req/s   | p50 ms   | p99 ms   | errors |"
+    );
+    println!(
+        "|----------|----------------------------|-----|-----------|----------|----------|--------|"
+    );
+
+    let dir = tempfile::tempdir()?;
+    let sqlite = format!("sqlite://{}", dir.path().join("bench.db").display());
+    run_engine(&args, "sqlite", &sqlite).await?;
+
+    match Database::connect(args.pg_url.as_str()).await {
+        Ok(admin) => {
+            let name = format!("ordercrm_bench_{}", uuid::Uuid::now_v7().simple());
+            admin
+                .execute_unprepared(&format!("CREATE DATABASE {name}"))
+                .await?;
+            let base = args
+                .pg_url
+                .rsplit_once('/')
+                .map_or(args.pg_url.as_str(), |(b, _)| b);
+            let result = run_engine(&args, "postgres", &format!("{base}/{name}")).await;
+            admin
+                .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                .await?;
+            result?;
+        }
+        Err(err) => println!(
+            "!!! PostgreSQL at {} unreachable, skipped: {err}",
+            args.pg_url
+        ),
+    }
+    Ok(())
+}
