@@ -5,7 +5,7 @@ use std::pin::Pin;
 
 use actix_web::dev::Payload;
 use actix_web::http::header;
-use actix_web::web::{BytesMut, Data};
+use actix_web::web::{Bytes, BytesMut, Data};
 use actix_web::{FromRequest, HttpMessage, HttpRequest};
 use futures_util::StreamExt;
 use ordercrm_kernel::error::problems;
@@ -65,22 +65,31 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
                     "send the body as Content-Type: application/json",
                 )));
             }
-            let mut buf = BytesMut::new();
-            while let Some(chunk) = payload.next().await {
-                let chunk = chunk.map_err(|e| {
-                    ApiError(Error::new(
-                        problems::MALFORMED_REQUEST,
-                        format!("could not read body: {e}"),
-                    ))
-                })?;
-                if buf.len() + chunk.len() > limit {
-                    return Err(ApiError(crate::middleware::idempotency::too_large(limit)));
-                }
-                buf.extend_from_slice(&chunk);
-            }
-            parse_json(&buf).map(Json).map_err(ApiError)
+            let body = read_body(&mut payload, limit).await?;
+            parse_json(&body).map(Json).map_err(ApiError)
         })
     }
+}
+
+/// The whole body, or 413 as soon as it grows past `limit` (never buffered beyond it).
+pub async fn read_body(payload: &mut Payload, limit: usize) -> Result<Bytes, Error> {
+    let mut buf = BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| {
+            Error::new(
+                problems::MALFORMED_REQUEST,
+                format!("could not read body: {e}"),
+            )
+        })?;
+        if buf.len() + chunk.len() > limit {
+            return Err(Error::new(
+                problems::PAYLOAD_TOO_LARGE,
+                format!("request body exceeds {limit} bytes"),
+            ));
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    Ok(buf.freeze())
 }
 
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {

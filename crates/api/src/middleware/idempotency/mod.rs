@@ -10,9 +10,8 @@ use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::http::{Method, StatusCode};
 use actix_web::middleware::Next;
-use actix_web::web::{Bytes, BytesMut, Data};
+use actix_web::web::{Bytes, Data};
 use actix_web::{Error, HttpMessage, HttpResponse};
-use futures_util::StreamExt;
 use ordercrm_kernel::error::problems;
 use ordercrm_kernel::{Actor, FieldError};
 use sha2::{Digest, Sha256};
@@ -21,6 +20,7 @@ pub use store::purge_expired;
 use store::{Begin, Stored};
 
 use crate::error::problem_response;
+use crate::extract::read_body;
 use crate::state::AppState;
 
 pub const HEADER: HeaderName = HeaderName::from_static("idempotency-key");
@@ -55,7 +55,7 @@ pub async fn handle(
         }
     };
 
-    let body = match read_body(&mut req, state.limits.max_body_bytes).await {
+    let body = match read_body(&mut req.take_payload(), state.limits.max_body_bytes).await {
         Ok(body) => body,
         Err(err) => return Ok(respond(req, &err)),
     };
@@ -194,34 +194,6 @@ fn fingerprint(req: &ServiceRequest, body: &Bytes) -> String {
     h.update(b"\n");
     h.update(body);
     hex(&h.finalize())
-}
-
-async fn read_body(
-    req: &mut ServiceRequest,
-    limit: usize,
-) -> Result<Bytes, ordercrm_kernel::Error> {
-    let mut payload = req.take_payload();
-    let mut buf = BytesMut::new();
-    while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|e| {
-            ordercrm_kernel::Error::new(
-                problems::MALFORMED_REQUEST,
-                format!("could not read body: {e}"),
-            )
-        })?;
-        if buf.len() + chunk.len() > limit {
-            return Err(too_large(limit));
-        }
-        buf.extend_from_slice(&chunk);
-    }
-    Ok(buf.freeze())
-}
-
-pub(crate) fn too_large(limit: usize) -> ordercrm_kernel::Error {
-    ordercrm_kernel::Error::new(
-        problems::PAYLOAD_TOO_LARGE,
-        format!("request body exceeds {limit} bytes"),
-    )
 }
 
 fn hex(bytes: &[u8]) -> String {
