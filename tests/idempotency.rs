@@ -31,7 +31,7 @@ async fn count(app: &TestApp, sql: &str) -> i64 {
 }
 
 async fn retry_replays_and_other_body_is_422(engine: Engine) {
-    let app = TestApp::spawn(engine).await;
+    let mut app = TestApp::spawn(engine).await;
     let body = json!({"key": "company_name", "value": "Acme"});
     let first = post_with_key(&app, "k-1", &body).send().await.unwrap();
     assert_eq!(first.status(), 201);
@@ -40,6 +40,8 @@ async fn retry_replays_and_other_body_is_422(engine: Engine) {
     let first_body = first.text().await.unwrap();
 
     app.clock.advance(Duration::hours(23));
+    // A new access token, the same user: the key belongs to the user, not the token.
+    app.relogin().await;
     let again = post_with_key(&app, "k-1", &body).send().await.unwrap();
     assert_eq!(again.status(), 201);
     assert_eq!(again.headers()["idempotent-replayed"], "true");
@@ -76,8 +78,11 @@ async fn retry_replays_and_other_body_is_422(engine: Engine) {
     );
 
     // Another caller's identical key is theirs alone.
-    let other_caller = post_with_key(&app, "k-1", &json!({"key": "ui.x", "value": 1}))
-        .header("authorization", "Bearer someone-else")
+    let (_, other_admin) = app.user("second.admin@example.com", "admin", None).await;
+    let other_caller = app
+        .request_as(&other_admin, Method::POST, "/v1/settings")
+        .header("idempotency-key", "k-1")
+        .json(&json!({"key": "ui.x", "value": 1}))
         .send()
         .await
         .unwrap();
@@ -147,7 +152,8 @@ async fn key_held_by_a_running_request_is_409(engine: Engine) {
     let now = "2026-11-23T08:00:00+00:00";
     let sql = format!(
         "INSERT INTO idempotency_keys (scope, key, request_hash, state, created_at, locked_until, expires_at) \
-         VALUES ('anonymous', 'held', 'h', 'in_flight', '{now}', '2026-11-23T08:01:00+00:00', '2026-11-24T08:00:00+00:00')"
+         VALUES ('user:{}', 'held', 'h', 'in_flight', '{now}', '2026-11-23T08:01:00+00:00', '2026-11-24T08:00:00+00:00')",
+        app.admin_id
     );
     db.execute_unprepared(&sql).await.unwrap();
     let body = json!({"key": "ui.a", "value": 1});
@@ -171,7 +177,7 @@ async fn key_held_by_a_running_request_is_409(engine: Engine) {
 }
 
 async fn keys_expire_after_a_day(engine: Engine) {
-    let app = TestApp::spawn(engine).await;
+    let mut app = TestApp::spawn(engine).await;
     let body = json!({"key": "ui.a", "value": 1});
     assert_eq!(
         post_with_key(&app, "day", &body)
@@ -183,6 +189,7 @@ async fn keys_expire_after_a_day(engine: Engine) {
     );
     app.clock
         .advance(Duration::hours(24) + Duration::seconds(1));
+    app.relogin().await;
     // Not replayed: the request runs again and meets the existing setting.
     let res = post_with_key(&app, "day", &body).send().await.unwrap();
     assert!(res.headers().get("idempotent-replayed").is_none());

@@ -153,12 +153,15 @@ async fn postgres_template() -> String {
         .clone()
 }
 
+pub const TEST_JWT_SECRET: &str = "test-only-secret-0123456789abcdefghijklmnopqrstuvwxyz";
+
 pub fn test_config(database_url: String) -> Config {
     let mut config = Config::from_settings(Settings {
         listen: Some("127.0.0.1:0".into()),
         database_url: Some(database_url),
         workers: Some("2".into()),
         db_max_connections: Some("8".into()),
+        jwt_secret: Some(TEST_JWT_SECRET.into()),
         ..Default::default()
     })
     .unwrap();
@@ -233,12 +236,19 @@ impl Drop for TestDb {
     }
 }
 
-/// A running server and a client for it.
+pub const ADMIN_EMAIL: &str = "admin@example.com";
+pub const PASSWORD: &str = "correct horse battery staple";
+
+/// A running server and a client for it, signed in as an admin by default.
 pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
     pub clock: ManualClock,
     pub db: TestDb,
+    pub config: Config,
+    /// The bootstrap admin's id and access token; `request` sends it.
+    pub admin_id: String,
+    pub token: String,
     handle: actix_web::dev::ServerHandle,
     task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
 }
@@ -260,20 +270,83 @@ impl TestApp {
         let mut config = test_config(db.url.clone());
         tweak(&mut config);
         let clock = ManualClock::new(start_time());
+        let admin = ordercrm_server::users::create(
+            &config,
+            &clock,
+            ADMIN_EMAIL.to_owned(),
+            "admin",
+            Some("Ada Admin".to_owned()),
+            PASSWORD.to_owned(),
+        )
+        .await
+        .unwrap();
         let app = Application::build(&config, Arc::new(clock.clone()))
             .await
             .unwrap();
         let address = format!("http://{}", app.address());
         let handle = app.handle();
         let task = tokio::spawn(app.run_until_stopped());
-        TestApp {
+        let mut app = TestApp {
             address,
             client: reqwest::Client::builder().build().unwrap(),
             clock,
             db,
+            config,
+            admin_id: admin.id.to_string(),
+            token: String::new(),
             handle,
             task: Some(task),
-        }
+        };
+        app.token = app.login(ADMIN_EMAIL, PASSWORD).await;
+        app
+    }
+
+    /// Sign the admin in again (after moving the clock past the token's life).
+    pub async fn relogin(&mut self) {
+        self.token = self.login(ADMIN_EMAIL, PASSWORD).await;
+    }
+
+    /// Sign in; the access token.
+    pub async fn login(&self, email: &str, password: &str) -> String {
+        let res = self
+            .anonymous(Method::POST, "/v1/auth/token")
+            .json(&serde_json::json!({"email": email, "password": password}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200, "sign-in as {email}");
+        let body: Value = res.json().await.unwrap();
+        body["access_token"].as_str().unwrap().to_owned()
+    }
+
+    /// Create a user as the admin and sign in as them: (id, access token).
+    pub async fn user(
+        &self,
+        email: &str,
+        role: &str,
+        manager_id: Option<&str>,
+    ) -> (String, String) {
+        let res = self
+            .post(
+                "/v1/users",
+                &serde_json::json!({"email": email, "display_name": email, "role": role,
+                    "manager_id": manager_id, "password": PASSWORD}),
+            )
+            .await;
+        assert_eq!(res.status(), 201);
+        let body: Value = res.json().await.unwrap();
+        let id = body["id"].as_str().unwrap().to_owned();
+        (id, self.login(email, PASSWORD).await)
+    }
+
+    /// A request without credentials.
+    pub fn anonymous(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
+        self.client.request(method, self.url(path))
+    }
+
+    /// A request with someone else's bearer token or API key.
+    pub fn request_as(&self, token: &str, method: Method, path: &str) -> reqwest::RequestBuilder {
+        self.anonymous(method, path).bearer_auth(token)
     }
 
     pub fn clock_now(&self) -> DateTime<Utc> {
@@ -284,8 +357,9 @@ impl TestApp {
         format!("{}{}", self.address, path)
     }
 
+    /// A request as the bootstrap admin.
     pub fn request(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
-        self.client.request(method, self.url(path))
+        self.request_as(&self.token, method, path)
     }
 
     pub async fn get(&self, path: &str) -> reqwest::Response {

@@ -83,7 +83,7 @@ fn document_is_complete_and_consistent() {
                 }
             }
             assert!(op["responses"].get("500").is_some(), "{id}: no 500");
-            if method == "post" {
+            if method == "post" && !ordercrm_api::middleware::idempotency::stores_secrets(path) {
                 let params = op["parameters"].as_array().unwrap();
                 assert!(
                     params.iter().any(|p| p["name"] == "Idempotency-Key"),
@@ -101,7 +101,9 @@ async fn every_documented_operation_is_routed() {
     let app = TestApp::spawn(Engine::Sqlite).await;
     let doc: Value = serde_json::from_str(&generated()).unwrap();
     for (path, item) in doc["paths"].as_object().unwrap() {
-        let concrete = path.replace(['{', '}'], "");
+        let concrete = path
+            .replace("{id}", "00000000-0000-0000-0000-000000000000")
+            .replace(['{', '}'], "");
         for method in METHODS {
             if item.get(method).is_none() {
                 continue;

@@ -150,11 +150,77 @@ struct Server {
     logs: std::sync::mpsc::Receiver<Value>,
 }
 
-fn start_server(database_url: &str) -> Server {
+/// Create a user with the CLI, password on standard input.
+fn cli_user(database_url: &str, email: &str, role: &str, password: &str) -> std::process::Output {
+    let mut child = Command::new(ordercrm_binary())
+        .args([
+            "user",
+            "create",
+            "--email",
+            email,
+            "--role",
+            role,
+            "--password-stdin",
+        ])
+        .env_clear()
+        .env("DATABASE_URL", database_url)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        writeln!(stdin, "{password}").unwrap();
+    }
+    child.wait_with_output().unwrap()
+}
+
+#[tokio::test]
+async fn the_first_admin_comes_from_the_cli() {
+    let db = TestDb::new(Engine::Sqlite).await;
+    let out = cli_user(&db.url, "root@example.com", "admin", "short");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("password must be 12 to 256 characters"));
+    let out = cli_user(
+        &db.url,
+        "root@example.com",
+        "admin",
+        "a perfectly long passphrase",
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        stdout.starts_with("created admin root@example.com ("),
+        "{stdout}"
+    );
+    let out = cli_user(
+        &db.url,
+        "ROOT@example.com",
+        "admin",
+        "a perfectly long passphrase",
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("already exists"));
+    let out = cli_user(
+        &db.url,
+        "x@example.com",
+        "emperor",
+        "a perfectly long passphrase",
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--role must be one of"));
+}
+
+fn start_server(database_url: &str, data_dir: &std::path::Path) -> Server {
     let mut child = Command::new(ordercrm_binary())
         .arg("serve")
         .env_clear()
         .env("DATABASE_URL", database_url)
+        .env("ORDERCRM_DATA_DIR", data_dir)
         .env("ORDERCRM_LISTEN", "127.0.0.1:0")
         .env("LOG_FORMAT", "json")
         .env("ORDERCRM_WORKERS", "2")
@@ -193,15 +259,30 @@ fn start_server(database_url: &str) -> Server {
 #[tokio::test]
 async fn sigterm_finishes_in_flight_requests_and_logs_carry_request_ids() {
     let db = TestDb::new(Engine::Sqlite).await;
-    let mut server = start_server(&db.url);
+    assert!(
+        cli_user(
+            &db.url,
+            "ops@example.com",
+            "admin",
+            "a perfectly long passphrase"
+        )
+        .status
+        .success()
+    );
+    let data_dir = tempfile::tempdir().unwrap();
+    let mut server = start_server(&db.url, data_dir.path());
+    assert!(
+        data_dir.path().join("jwt-secret").exists(),
+        "a signing secret was generated"
+    );
 
     // A request whose body is still arriving when the signal comes.
-    let body = br#"{"key": "company_name", "value": "Acme"}"#;
+    let body = br#"{"email": "ops@example.com", "password": "a perfectly long passphrase"}"#;
     let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", server.port))
         .await
         .unwrap();
     let head = format!(
-        "POST /v1/settings HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nX-Request-Id: in-flight-1\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        "POST /v1/auth/token HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nX-Request-Id: in-flight-1\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
         body.len()
     );
     stream.write_all(head.as_bytes()).await.unwrap();
@@ -219,7 +300,8 @@ async fn sigterm_finishes_in_flight_requests_and_logs_carry_request_ids() {
     stream.write_all(&body[10..]).await.unwrap();
     let mut response = String::new();
     stream.read_to_string(&mut response).await.unwrap();
-    assert!(response.starts_with("HTTP/1.1 201"), "{response}");
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    assert!(response.contains("access_token"));
     assert!(
         response
             .to_lowercase()
@@ -239,7 +321,17 @@ async fn sigterm_finishes_in_flight_requests_and_logs_carry_request_ids() {
         .collect();
     assert_eq!(completed.len(), 1);
     assert_eq!(completed[0]["span"]["request_id"], "in-flight-1");
-    assert_eq!(completed[0]["status"], 201);
+    assert_eq!(completed[0]["status"], 200);
+    let all = lines
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(
+        !all.contains("perfectly long passphrase"),
+        "a password reached the logs"
+    );
+    assert!(!all.contains("$argon2"), "a password hash reached the logs");
     assert!(lines.iter().any(|l| l["message"] == "stopped"));
 }
 
@@ -249,9 +341,30 @@ async fn serves_on_postgresql_the_same() {
         return;
     }
     let db = TestDb::new(Engine::Postgres).await;
-    let mut server = start_server(&db.url);
+    assert!(
+        cli_user(
+            &db.url,
+            "ops@example.com",
+            "admin",
+            "a perfectly long passphrase"
+        )
+        .status
+        .success()
+    );
+    let data_dir = tempfile::tempdir().unwrap();
+    let mut server = start_server(&db.url, data_dir.path());
     let client = reqwest::Client::new();
     let base = format!("http://127.0.0.1:{}", server.port);
+    let tokens: Value = client
+        .post(format!("{base}/v1/auth/token"))
+        .json(&serde_json::json!({"email": "ops@example.com", "password": "a perfectly long passphrase"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = tokens["access_token"].as_str().unwrap().to_owned();
     let ready: Value = client
         .get(format!("{base}/readyz"))
         .send()
@@ -263,6 +376,7 @@ async fn serves_on_postgresql_the_same() {
     assert_eq!(ready["database"], "postgres");
     let res = client
         .post(format!("{base}/v1/settings"))
+        .bearer_auth(&token)
         .json(&serde_json::json!({"key": "default_currency", "value": "CNY"}))
         .send()
         .await
@@ -270,6 +384,7 @@ async fn serves_on_postgresql_the_same() {
     assert_eq!(res.status(), 201);
     let got: Value = client
         .get(format!("{base}/v1/settings/default_currency"))
+        .bearer_auth(&token)
         .send()
         .await
         .unwrap()

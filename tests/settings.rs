@@ -397,7 +397,7 @@ async fn cursor_pagination_walks_every_row_once(engine: Engine) {
 }
 
 async fn filters_and_search(engine: Engine) {
-    let app = TestApp::spawn(engine).await;
+    let mut app = TestApp::spawn(engine).await;
     for (key, description) in [
         ("company_name_alt", "Legal name of 张伟's company"),
         ("ui.theme", "Dark MODE for the shop"),
@@ -413,6 +413,7 @@ async fn filters_and_search(engine: Engine) {
         assert_eq!(res.status(), 201);
         if key == "company_name_alt" {
             app.clock.advance(Duration::hours(1));
+            app.relogin().await;
         }
     }
 

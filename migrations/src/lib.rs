@@ -5,13 +5,17 @@
 pub use sea_orm_migration::prelude::*;
 
 mod m20261123_000001_platform;
+mod m20261123_000002_identity;
 
 pub struct Migrator;
 
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261123_000001_platform::Migration)]
+        vec![
+            Box::new(m20261123_000001_platform::Migration),
+            Box::new(m20261123_000002_identity::Migration),
+        ]
     }
 }
 

@@ -45,6 +45,7 @@ impl ResponseError for ApiError {
         let mut res = HttpResponse::build(self.status_code()).json(&problem);
         res.headers_mut()
             .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+        protocol_headers(&mut res, &self.0);
         res.extensions_mut().insert(ProblemBody(problem));
         res
     }
@@ -61,7 +62,27 @@ pub fn problem_response(req: &HttpRequest, err: &Error) -> HttpResponse {
     .json(&problem);
     res.headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+    protocol_headers(&mut res, err);
     res
+}
+
+/// Headers HTTP asks for with some statuses: a challenge with 401, a wait with 429.
+fn protocol_headers(res: &mut HttpResponse, err: &Error) {
+    if err.status() == 401 {
+        res.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Bearer realm=\"ordercrm\""),
+        );
+    }
+    if let Some(secs) = err
+        .extensions
+        .as_ref()
+        .and_then(|e| e.get("retry_after"))
+        .and_then(serde_json::Value::as_i64)
+        && let Ok(v) = HeaderValue::from_str(&secs.to_string())
+    {
+        res.headers_mut().insert(header::RETRY_AFTER, v);
+    }
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;

@@ -22,7 +22,7 @@ fn state(req: &HttpRequest) -> Result<Data<AppState>, ApiError> {
         .ok_or_else(|| ApiError(Error::new(problems::INTERNAL, "application state missing")))
 }
 
-/// The request's context: actor, one "now", request id.
+/// The request's context: the authenticated actor, one "now", request id, origin.
 pub struct RequestCtx(pub Ctx);
 
 impl FromRequest for RequestCtx {
@@ -30,14 +30,26 @@ impl FromRequest for RequestCtx {
     type Future = std::future::Ready<Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        std::future::ready(state(req).map(|s| {
-            let request_id = req
-                .extensions()
-                .get::<RequestId>()
-                .map(|r| r.0.clone())
-                .unwrap_or_default();
-            RequestCtx(s.ctx(Actor::Anonymous, request_id))
-        }))
+        std::future::ready(state(req).map(|s| RequestCtx(request_ctx(req, &s))))
+    }
+}
+
+pub fn request_ctx(req: &HttpRequest, state: &AppState) -> Ctx {
+    let ext = req.extensions();
+    Ctx {
+        actor: ext.get::<Actor>().cloned().unwrap_or(Actor::Anonymous),
+        now: state.clock.now(),
+        request_id: ext
+            .get::<RequestId>()
+            .map(|r| r.0.clone())
+            .unwrap_or_default(),
+        // The peer address, not X-Forwarded-For: a client can write that header.
+        ip: req.peer_addr().map(|a| a.ip().to_string()),
+        user_agent: req
+            .headers()
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.chars().take(256).collect()),
     }
 }
 

@@ -6,6 +6,7 @@ pub mod error;
 pub mod extract;
 pub mod middleware;
 pub mod openapi;
+pub mod rate_limit;
 pub mod routes;
 pub mod state;
 
@@ -29,6 +30,7 @@ pub fn app(
         InitError = (),
     >,
 > {
+    let cors = middleware::cors::build(&state.limits.cors_origins);
     let (app, doc) = App::new()
         .into_utoipa_app()
         .openapi(openapi::base())
@@ -44,7 +46,11 @@ pub fn app(
         .wrap(actix_web::middleware::from_fn(
             middleware::idempotency::handle,
         ))
+        .wrap(actix_web::middleware::from_fn(
+            middleware::auth::authenticate,
+        ))
         .wrap(actix_web::middleware::from_fn(middleware::metrics::record))
+        .wrap(cors)
         .wrap(actix_web::middleware::from_fn(
             middleware::request_id::assign,
         ))

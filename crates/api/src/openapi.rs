@@ -19,7 +19,12 @@ use utoipa::openapi::{ContentBuilder, Ref, RefOr, Required, Response, ResponseBu
         description = "OrderCRM",
         license(name = "Apache-2.0", identifier = "Apache-2.0"),
     ),
+    modifiers(&SecuritySchemes),
     tags(
+        (name = "auth", description = "Sign in, refresh and sign out; your own profile and password."),
+        (name = "users", description = "People who use the system, their roles and their managers."),
+        (name = "api-keys", description = "Keys for integrations (e-commerce, logistics, ERP), with scopes."),
+        (name = "audit", description = "Who did what, when and from where. Read-only."),
         (name = "settings", description = "Company settings: company name, default currency, document-number prefixes, and any small JSON a front end wants to keep."),
         (name = "operations", description = "Health, readiness and metrics for operators and orchestrators."),
         (name = "meta", description = "This document and its interactive rendering."),
@@ -27,6 +32,39 @@ use utoipa::openapi::{ContentBuilder, Ref, RefOr, Required, Response, ResponseBu
     components(schemas(Problem, FieldError)),
 )]
 struct ApiDoc;
+
+struct SecuritySchemes;
+
+impl utoipa::Modify for SecuritySchemes {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = doc.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "userToken",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .description(Some(
+                        "A person's access token from `POST /v1/auth/token` (15 minutes).",
+                    ))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "apiKey",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("ocrm_live_…")
+                    .description(Some(
+                        "An integration's API key from `POST /v1/api-keys`, limited to its scopes.",
+                    ))
+                    .build(),
+            ),
+        );
+    }
+}
 
 pub fn base() -> utoipa::openapi::OpenApi {
     ApiDoc::openapi()
@@ -71,9 +109,14 @@ pub fn finish(mut doc: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
             p.description
         ));
     }
+    description.push_str("\n### Permissions\n\nWhat each role may do, and the scope an API key needs. \
+        Objects a caller may not see answer 404, never 403: a `sales` user sees the records they own, \
+        a `manager` their team's.\n\n");
+    description.push_str(&ordercrm_kernel::authz::permission_table());
     doc.info.description = Some(description);
 
-    for item in doc.paths.paths.values_mut() {
+    for (path, item) in doc.paths.paths.iter_mut() {
+        let idempotent = !crate::middleware::idempotency::stores_secrets(path);
         let ops = [
             (&mut item.get, "GET"),
             (&mut item.post, "POST"),
@@ -83,15 +126,20 @@ pub fn finish(mut doc: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
         ];
         for (op, method) in ops {
             if let Some(op) = op.as_mut() {
-                complete_operation(op, method);
+                complete_operation(op, method, idempotent);
             }
         }
     }
     doc
 }
 
-fn complete_operation(op: &mut Operation, method: &str) {
+fn complete_operation(op: &mut Operation, method: &str, idempotent: bool) {
     let has_body = op.request_body.is_some();
+    let secured = op.security.as_ref().is_some_and(|reqs| {
+        reqs.iter().any(|r| {
+            serde_json::to_value(r).is_ok_and(|v| v.as_object().is_some_and(|o| !o.is_empty()))
+        })
+    });
     let mut add = |status: u16, text: &str| {
         op.responses
             .responses
@@ -106,7 +154,21 @@ fn complete_operation(op: &mut Operation, method: &str) {
         add(413, "The body is larger than the configured limit.");
         add(415, "The body is not `application/json`.");
     }
-    if method == "POST" {
+    if secured {
+        add(
+            401,
+            "No credentials, or an invalid, expired or revoked token or key.",
+        );
+        add(
+            403,
+            "Your role, or your API key's scopes, do not allow this.",
+        );
+        add(
+            429,
+            "Too many requests for this user or key; see `Retry-After` and `RateLimit-*`.",
+        );
+    }
+    if method == "POST" && idempotent {
         add(
             409,
             "A request with this `Idempotency-Key` is still in progress.",
@@ -118,7 +180,7 @@ fn complete_operation(op: &mut Operation, method: &str) {
     }
     add(500, "Internal error; quote `request_id` when reporting it.");
 
-    if method == "POST" {
+    if method == "POST" && idempotent {
         let param = ParameterBuilder::new()
             .name("Idempotency-Key")
             .parameter_in(ParameterIn::Header)

@@ -1,10 +1,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use ordercrm_identity::IdentityConfig;
+use ordercrm_kernel::Db;
 use ordercrm_kernel::clock::SharedClock;
-use ordercrm_kernel::{Actor, Ctx, Db};
 
 use crate::middleware::metrics::Metrics;
+use crate::rate_limit::RateLimits;
 
 /// Limits the edge enforces, from configuration.
 #[derive(Debug, Clone)]
@@ -16,6 +18,10 @@ pub struct Limits {
     /// How long a request may hold its idempotency key before a retry may take it over
     /// (covers a process that died mid-request).
     pub idempotency_lease: Duration,
+    /// Requests a user or API key may make per minute (the burst), refilled evenly.
+    pub requests_per_minute: u32,
+    /// Origins allowed to call the API from a browser; none by default.
+    pub cors_origins: Vec<String>,
 }
 
 impl Default for Limits {
@@ -24,6 +30,8 @@ impl Default for Limits {
             max_body_bytes: 1024 * 1024,
             idempotency_ttl: Duration::from_secs(24 * 3600),
             idempotency_lease: Duration::from_secs(60),
+            requests_per_minute: 600,
+            cors_origins: Vec::new(),
         }
     }
 }
@@ -34,24 +42,20 @@ pub struct AppState {
     pub db: Db,
     pub clock: SharedClock,
     pub limits: Limits,
+    pub identity: Arc<IdentityConfig>,
+    pub rate_limits: Arc<RateLimits>,
     pub metrics: Arc<Metrics>,
 }
 
 impl AppState {
-    pub fn new(db: Db, clock: SharedClock, limits: Limits) -> Self {
+    pub fn new(db: Db, clock: SharedClock, limits: Limits, identity: IdentityConfig) -> Self {
         Self {
+            rate_limits: Arc::new(RateLimits::new(limits.requests_per_minute, clock.clone())),
             db,
             clock,
             limits,
+            identity: Arc::new(identity),
             metrics: Arc::new(Metrics::new()),
-        }
-    }
-
-    pub fn ctx(&self, actor: Actor, request_id: String) -> Ctx {
-        Ctx {
-            actor,
-            now: self.clock.now(),
-            request_id,
         }
     }
 }

@@ -2,24 +2,7 @@
 
 use chrono::{DateTime, Utc};
 
-/// The acting principal. Identity (issue #3) adds users and integration keys; until
-/// then every HTTP caller is anonymous and background work acts as the system.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Actor {
-    Anonymous,
-    System,
-}
-
-impl Actor {
-    /// A stable string naming the principal, used to scope per-caller state such as
-    /// idempotency keys and recorded in events.
-    pub fn principal(&self) -> String {
-        match self {
-            Actor::Anonymous => "anonymous".to_owned(),
-            Actor::System => "system".to_owned(),
-        }
-    }
-}
+pub use crate::authz::Actor;
 
 /// Everything a command needs besides its input: who acts, the single "now" of the
 /// request (so every row a request writes carries the same time), and the request id.
@@ -28,6 +11,9 @@ pub struct Ctx {
     pub actor: Actor,
     pub now: DateTime<Utc>,
     pub request_id: String,
+    /// Where the request came from, for the audit log.
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
 }
 
 impl Ctx {
@@ -36,6 +22,8 @@ impl Ctx {
             actor: Actor::System,
             now,
             request_id: String::new(),
+            ip: None,
+            user_agent: None,
         }
     }
 }

@@ -1,6 +1,8 @@
 //! Building blocks every OrderCRM domain stands on. Nothing here knows about HTTP:
 //! the `api` crate maps these types to the wire.
 
+pub mod audit;
+pub mod authz;
 pub mod clock;
 pub mod context;
 pub mod db;

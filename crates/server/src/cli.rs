@@ -35,4 +35,28 @@ pub enum Command {
     Openapi,
     /// Print the version and exit
     Version,
+    /// Manage users from the command line (the first admin, a lost password)
+    User {
+        #[command(subcommand)]
+        action: UserCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user; asks for the password, or reads it from standard input
+    Create {
+        /// Email address, used to sign in
+        #[arg(long)]
+        email: String,
+        /// admin, manager, sales, warehouse, finance, support or auditor
+        #[arg(long)]
+        role: String,
+        /// Name shown to others [default: the part of the email before @]
+        #[arg(long)]
+        display_name: Option<String>,
+        /// Read the password from the first line of standard input (for scripts)
+        #[arg(long)]
+        password_stdin: bool,
+    },
 }

@@ -38,6 +38,24 @@ pub struct Settings {
     /// Seconds in-flight requests get to finish on SIGTERM/SIGINT [default: 30]
     #[arg(long, env = "ORDERCRM_SHUTDOWN_TIMEOUT", global = true)]
     pub shutdown_timeout: Option<String>,
+    /// Secret signing access tokens, at least 32 bytes; share it between instances
+    /// [default: generated once into <data dir>/jwt-secret]
+    #[arg(
+        long,
+        env = "ORDERCRM_JWT_SECRET",
+        global = true,
+        hide_env_values = true
+    )]
+    pub jwt_secret: Option<String>,
+    /// Lifetime of access tokens in seconds [default: 900]
+    #[arg(long, env = "ORDERCRM_ACCESS_TOKEN_TTL", global = true)]
+    pub access_token_ttl: Option<String>,
+    /// Requests a user or API key may make per minute [default: 600]
+    #[arg(long, env = "ORDERCRM_RATE_LIMIT", global = true)]
+    pub rate_limit: Option<String>,
+    /// Comma-separated origins allowed to call the API from browsers (CORS) [default: none]
+    #[arg(long, env = "ORDERCRM_CORS_ORIGINS", global = true)]
+    pub cors_origins: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,6 +77,21 @@ pub struct Config {
     pub shutdown_timeout: Duration,
     /// Off in tests that run many servers in one process.
     pub handle_signals: bool,
+    /// `None`: use (or create) the secret file in the data directory.
+    pub jwt_secret: Option<Secret>,
+    pub access_token_ttl: Duration,
+    pub rate_limit_per_minute: u32,
+    pub cors_origins: Vec<String>,
+}
+
+/// A value that must never reach a log line or a panic message.
+#[derive(Clone)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
 }
 
 /// One line, naming the setting.
@@ -88,6 +121,10 @@ impl Settings {
             db_max_connections: self.db_max_connections.or(other.db_max_connections),
             max_body_bytes: self.max_body_bytes.or(other.max_body_bytes),
             shutdown_timeout: self.shutdown_timeout.or(other.shutdown_timeout),
+            jwt_secret: self.jwt_secret.or(other.jwt_secret),
+            access_token_ttl: self.access_token_ttl.or(other.access_token_ttl),
+            rate_limit: self.rate_limit.or(other.rate_limit),
+            cors_origins: self.cors_origins.or(other.cors_origins),
         }
     }
 
@@ -197,7 +234,54 @@ impl Config {
             30,
             "a number of seconds",
         )?;
+        let jwt_secret = match s.jwt_secret {
+            Some(v) if v.len() < 32 => {
+                return Err(bad("ORDERCRM_JWT_SECRET", "must be at least 32 bytes"));
+            }
+            other => other.map(Secret),
+        };
+        let ttl: u64 = parse(
+            s.access_token_ttl,
+            "ORDERCRM_ACCESS_TOKEN_TTL",
+            900,
+            "a number of seconds",
+        )?;
+        if !(60..=86_400).contains(&ttl) {
+            return Err(bad(
+                "ORDERCRM_ACCESS_TOKEN_TTL",
+                "must be between 60 and 86400 seconds",
+            ));
+        }
+        let rate_limit_per_minute: u32 = parse(
+            s.rate_limit,
+            "ORDERCRM_RATE_LIMIT",
+            600,
+            "a number of requests",
+        )?;
+        if rate_limit_per_minute == 0 {
+            return Err(bad("ORDERCRM_RATE_LIMIT", "must be at least 1"));
+        }
+        let cors_origins: Vec<String> = s
+            .cors_origins
+            .unwrap_or_default()
+            .split(',')
+            .map(|o| o.trim().trim_end_matches('/').to_owned())
+            .filter(|o| !o.is_empty())
+            .collect();
+        if let Some(bad_origin) = cors_origins
+            .iter()
+            .find(|o| !(o.starts_with("http://") || o.starts_with("https://")))
+        {
+            return Err(bad(
+                "ORDERCRM_CORS_ORIGINS",
+                format!("'{bad_origin}' is not an origin such as https://shop.example.com"),
+            ));
+        }
         Ok(Config {
+            jwt_secret,
+            access_token_ttl: Duration::from_secs(ttl),
+            rate_limit_per_minute,
+            cors_origins,
             listen,
             database_url,
             data_dir,

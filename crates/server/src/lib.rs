@@ -4,8 +4,10 @@
 pub mod cli;
 pub mod config;
 pub mod database;
+pub mod keys;
 pub mod startup;
 pub mod telemetry;
+pub mod users;
 
 pub use config::Config;
 pub use startup::Application;

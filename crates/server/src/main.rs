@@ -3,8 +3,8 @@ use std::sync::Arc;
 
 use clap::Parser;
 use ordercrm_kernel::SystemClock;
-use ordercrm_server::cli::{Cli, Command};
-use ordercrm_server::{Application, Config, database, telemetry};
+use ordercrm_server::cli::{Cli, Command, UserCommand};
+use ordercrm_server::{Application, Config, database, telemetry, users};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -22,7 +22,7 @@ fn main() -> ExitCode {
             out(&ordercrm_api::openapi::to_json(&ordercrm_api::openapi()));
             return ExitCode::SUCCESS;
         }
-        Command::Serve | Command::Migrate => {}
+        Command::Serve | Command::Migrate | Command::User { .. } => {}
     }
 
     let config = match Config::load(cli.settings, cli.config.as_deref()) {
@@ -55,6 +55,27 @@ fn main() -> ExitCode {
                     tracing::info!(migrations = ?applied, "database migrated");
                 }
                 db.close().await?;
+                Ok(())
+            }
+            Command::User {
+                action:
+                    UserCommand::Create {
+                        email,
+                        role,
+                        display_name,
+                        password_stdin,
+                    },
+            } => {
+                let password = users::read_password(password_stdin)?;
+                let user =
+                    users::create(&config, &SystemClock, email, &role, display_name, password)
+                        .await?;
+                out(&format!(
+                    "created {} {} ({})\n",
+                    user.role.as_str(),
+                    user.email,
+                    user.id
+                ));
                 Ok(())
             }
             _ => {

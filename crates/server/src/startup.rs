@@ -14,7 +14,8 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::config::Config;
-use crate::database;
+use crate::{database, keys};
+use ordercrm_identity::IdentityConfig;
 
 pub struct Application {
     address: SocketAddr,
@@ -36,13 +37,18 @@ impl Application {
         let listener = TcpListener::bind(config.listen)
             .with_context(|| format!("cannot listen on {} (ORDERCRM_LISTEN)", config.listen))?;
         let address = listener.local_addr()?;
+        let mut identity = IdentityConfig::new(keys::load(config)?);
+        identity.access_ttl = config.access_token_ttl;
         let state = AppState::new(
             db.clone(),
             clock.clone(),
             Limits {
                 max_body_bytes: config.max_body_bytes,
+                requests_per_minute: config.rate_limit_per_minute,
+                cors_origins: config.cors_origins.clone(),
                 ..Limits::default()
             },
+            identity,
         );
         let mut server = HttpServer::new(move || ordercrm_api::app(state.clone()))
             .workers(config.workers)

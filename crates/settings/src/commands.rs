@@ -1,10 +1,13 @@
 //! Use cases that change settings. Each takes the caller's transaction, so it
 //! composes with other commands, and records its event in that transaction.
 
+use ordercrm_kernel::audit::{self, Entry};
+use ordercrm_kernel::authz::Action;
 use ordercrm_kernel::{Ctx, Result};
 use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{ActiveModelTrait, DatabaseTransaction, EntityTrait, QueryFilter};
+use serde_json::Value;
 use validator::Validate;
 
 use crate::dto::{CreateSetting, SettingView, UpdateSetting};
@@ -18,6 +21,7 @@ pub async fn create(
     ctx: &Ctx,
     input: CreateSetting,
 ) -> Result<SettingView> {
+    ctx.actor.require(Action::SettingsWrite)?;
     let mut errors = input
         .validate()
         .err()
@@ -47,6 +51,13 @@ pub async fn create(
     .await?;
     let view = SettingView::from(row);
     events::record(txn, ctx, events::CREATED, &view).await?;
+    audit::record(
+        txn,
+        ctx,
+        Entry::new("setting.create", "setting", &view.key)
+            .changes(audit::diff(&Value::Null, &json(&view))),
+    )
+    .await?;
     Ok(view)
 }
 
@@ -59,6 +70,7 @@ pub async fn update(
     if_match: Option<i64>,
     patch: UpdateSetting,
 ) -> Result<SettingView> {
+    ctx.actor.require(Action::SettingsWrite)?;
     let mut errors = patch
         .validate()
         .err()
@@ -100,6 +112,13 @@ pub async fn update(
     }
     let view: SettingView = queries::find_model(txn, key).await?.into();
     events::record(txn, ctx, events::UPDATED, &view).await?;
+    let before = json(&SettingView::from(current));
+    audit::record(
+        txn,
+        ctx,
+        Entry::new("setting.update", "setting", key).changes(audit::diff(&before, &json(&view))),
+    )
+    .await?;
     Ok(view)
 }
 
@@ -110,6 +129,7 @@ pub async fn delete(
     key: &str,
     if_match: Option<i64>,
 ) -> Result<()> {
+    ctx.actor.require(Action::SettingsWrite)?;
     let current = queries::find_model(txn, key).await?;
     check_version(&current, if_match)?;
     let done = Entity::delete_many()
@@ -124,10 +144,21 @@ pub async fn delete(
         .into());
     }
     let mut view = SettingView::from(current);
+    let before = json(&view);
     view.version += 1;
     view.updated_at = ctx.now;
     events::record(txn, ctx, events::DELETED, &view).await?;
+    audit::record(
+        txn,
+        ctx,
+        Entry::new("setting.delete", "setting", key).changes(audit::diff(&before, &Value::Null)),
+    )
+    .await?;
     Ok(())
+}
+
+fn json(view: &SettingView) -> Value {
+    serde_json::to_value(view).unwrap_or_default()
 }
 
 fn check_version(current: &entity::Model, if_match: Option<i64>) -> Result<()> {

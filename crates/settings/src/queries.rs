@@ -1,8 +1,9 @@
 //! Reads.
 
 use chrono::{DateTime, Utc};
+use ordercrm_kernel::authz::Action;
 use ordercrm_kernel::pagination::{PageRequest, keyset_after};
-use ordercrm_kernel::{Page, Result};
+use ordercrm_kernel::{Actor, Page, Result};
 use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, EntityTrait, Order, QueryFilter, QueryOrder,
@@ -13,7 +14,8 @@ use crate::dto::{ListSettings, SettingSort, SettingView};
 use crate::entity::{self, COLUMN, Column, Entity};
 use crate::error::SettingsError;
 
-pub async fn get(conn: &impl ConnectionTrait, key: &str) -> Result<SettingView> {
+pub async fn get(conn: &impl ConnectionTrait, actor: &Actor, key: &str) -> Result<SettingView> {
+    actor.require(Action::SettingsRead)?;
     Ok(find_model(conn, key).await?.into())
 }
 
@@ -32,7 +34,12 @@ pub(crate) async fn find_model(conn: &impl ConnectionTrait, key: &str) -> Result
         .ok_or_else(|| SettingsError::NotFound(key.to_owned()).into())
 }
 
-pub async fn list(conn: &impl ConnectionTrait, query: ListSettings) -> Result<Page<SettingView>> {
+pub async fn list(
+    conn: &impl ConnectionTrait,
+    actor: &Actor,
+    query: ListSettings,
+) -> Result<Page<SettingView>> {
+    actor.require(Action::SettingsRead)?;
     let sort = query.sort.unwrap_or_default();
     let page = PageRequest::new(query.limit, query.cursor.as_deref(), sort.as_str())?;
 

@@ -1,3 +1,5 @@
+pub mod auth;
+pub mod cors;
 pub mod idempotency;
 pub mod metrics;
 pub mod problem;

@@ -1,9 +1,13 @@
 //! The route table. Every route is registered through `utoipa_actix_web`'s
 //! `service`, so the OpenAPI document lists exactly the routes that exist.
 
+pub mod api_keys;
+pub mod audit;
+pub mod auth;
 pub mod docs;
 pub mod ops;
 pub mod settings;
+pub mod users;
 
 use actix_web::HttpRequest;
 use actix_web::http::header;
@@ -30,7 +34,20 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .service(settings::create)
                 .service(settings::get)
                 .service(settings::update)
-                .service(settings::delete),
+                .service(settings::delete)
+                .service(auth::token)
+                .service(auth::refresh)
+                .service(auth::logout)
+                .service(auth::me)
+                .service(auth::change_password)
+                .service(users::list)
+                .service(users::create)
+                .service(users::get)
+                .service(users::update)
+                .service(api_keys::list)
+                .service(api_keys::create)
+                .service(api_keys::revoke)
+                .service(audit::list),
         );
 }
 

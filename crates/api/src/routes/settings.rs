@@ -23,6 +23,7 @@ fn with_etag(mut res: HttpResponse, view: &SettingView) -> HttpResponse {
 #[utoipa::path(
     operation_id = "listSettings",
     tag = "settings",
+    security(("userToken" = []), ("apiKey" = [])),
     params(ListSettings),
     responses(
         (status = 200, description = "One page of settings", body = Page<SettingView>),
@@ -33,9 +34,10 @@ fn with_etag(mut res: HttpResponse, view: &SettingView) -> HttpResponse {
 #[get("/settings")]
 pub async fn list(
     state: Data<AppState>,
+    RequestCtx(ctx): RequestCtx,
     Query(query): Query<ListSettings>,
 ) -> ApiResult<HttpResponse> {
-    let page = queries::list(state.db.reader(), query).await?;
+    let page = queries::list(state.db.reader(), &ctx.actor, query).await?;
     Ok(HttpResponse::Ok().json(page))
 }
 
@@ -43,6 +45,7 @@ pub async fn list(
 #[utoipa::path(
     operation_id = "createSetting",
     tag = "settings",
+    security(("userToken" = []), ("apiKey" = [])),
     request_body = CreateSetting,
     responses(
         (status = 201, description = "Created", body = SettingView, headers(
@@ -72,6 +75,7 @@ pub async fn create(
 #[utoipa::path(
     operation_id = "getSetting",
     tag = "settings",
+    security(("userToken" = []), ("apiKey" = [])),
     params(
         ("key" = String, Path, description = "The setting's key", example = "order_number_prefix"),
         ("If-None-Match" = Option<String>, Header, description = "An ETag you hold; 304 if still current"),
@@ -87,9 +91,10 @@ pub async fn create(
 pub async fn get(
     req: HttpRequest,
     state: Data<AppState>,
+    RequestCtx(ctx): RequestCtx,
     key: Path<String>,
 ) -> ApiResult<HttpResponse> {
-    let view = queries::get(state.db.reader(), &key).await?;
+    let view = queries::get(state.db.reader(), &ctx.actor, &key).await?;
     if not_modified(&req, view.version) {
         return Ok(with_etag(HttpResponse::NotModified().finish(), &view));
     }
@@ -103,6 +108,7 @@ pub async fn get(
 #[utoipa::path(
     operation_id = "updateSetting",
     tag = "settings",
+    security(("userToken" = []), ("apiKey" = [])),
     request_body = UpdateSetting,
     params(
         ("key" = String, Path, description = "The setting's key", example = "order_number_prefix"),
@@ -134,6 +140,7 @@ pub async fn update(
 #[utoipa::path(
     operation_id = "deleteSetting",
     tag = "settings",
+    security(("userToken" = []), ("apiKey" = [])),
     params(
         ("key" = String, Path, description = "The setting's key", example = "order_number_prefix"),
         ("If-Match" = Option<String>, Header, description = "The ETag you read, e.g. `\"3\"`"),

@@ -166,17 +166,17 @@ fn valid_key(value: &HeaderValue) -> Option<String> {
     ((1..=255).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_graphic())).then(|| s.to_owned())
 }
 
-/// Identifies the caller whose keys these are. Until identity lands every caller is
-/// anonymous, so the credential presented (hashed) separates callers.
+/// Responses of these endpoints carry secrets (tokens, a new API key), which must
+/// not sit in the idempotency store; a retry there simply runs again.
+pub fn stores_secrets(path: &str) -> bool {
+    path.starts_with("/v1/auth/") || path == "/v1/api-keys" || path == "/v1/me/password"
+}
+
+/// The caller whose keys these are (set by the authentication middleware).
 fn caller_scope(req: &ServiceRequest) -> String {
-    let actor = Actor::Anonymous;
-    match req.headers().get(header::AUTHORIZATION) {
-        Some(auth) => {
-            let digest = Sha256::digest(auth.as_bytes());
-            format!("{}:{}", actor.principal(), hex(&digest[..16]))
-        }
-        None => actor.principal(),
-    }
+    req.extensions()
+        .get::<Actor>()
+        .map_or_else(|| Actor::Anonymous.principal(), Actor::principal)
 }
 
 /// What makes two requests "the same": method, path with query, media type, body.

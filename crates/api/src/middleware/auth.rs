@@ -1,0 +1,105 @@
+//! Authentication and the per-principal rate limit, once per request. A request
+//! without `Authorization` is anonymous (endpoints that need a caller answer 401);
+//! one with a bad credential is refused here, whatever the endpoint.
+
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{self, HeaderName, HeaderValue};
+use actix_web::middleware::Next;
+use actix_web::web::Data;
+use actix_web::{Error, HttpMessage};
+use ordercrm_kernel::Actor;
+use ordercrm_kernel::error::problems;
+
+use crate::error::problem_response;
+use crate::rate_limit::Verdict;
+use crate::state::AppState;
+
+pub async fn authenticate(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, Error> {
+    let Some(state) = req.app_data::<Data<AppState>>().cloned() else {
+        return next
+            .call(req)
+            .await
+            .map(ServiceResponse::map_into_boxed_body);
+    };
+    let credential = match req.headers().get(header::AUTHORIZATION) {
+        None => None,
+        Some(value) => match value.to_str().ok().and_then(|v| v.strip_prefix("Bearer ")) {
+            Some(token) if !token.trim().is_empty() => Some(token.trim().to_owned()),
+            _ => {
+                let err = ordercrm_kernel::Error::new(
+                    problems::UNAUTHENTICATED,
+                    "Authorization must be `Bearer <access token or API key>`",
+                );
+                return Ok(refuse(req, &err));
+            }
+        },
+    };
+    let actor = match credential {
+        None => Actor::Anonymous,
+        Some(token) => {
+            let now = state.clock.now();
+            match ordercrm_identity::authenticate::authenticate(
+                state.db.reader(),
+                state.db.writer(),
+                &state.identity.keys,
+                &token,
+                now,
+            )
+            .await
+            {
+                Ok(actor) => actor,
+                Err(err) => return Ok(refuse(req, &err)),
+            }
+        }
+    };
+
+    let verdict = match &actor {
+        Actor::User(_) | Actor::ApiKey(_) => {
+            Some(state.rate_limits.principal.check(&actor.principal()))
+        }
+        _ => None,
+    };
+    req.extensions_mut().insert(actor);
+    if let Some(v) = verdict
+        && !v.allowed
+    {
+        let err = ordercrm_kernel::Error::new(
+            problems::RATE_LIMITED,
+            format!(
+                "more than {} requests a minute; retry in {} s",
+                v.limit, v.reset
+            ),
+        );
+        let mut res = refuse(req, &err);
+        rate_limit_headers(res.headers_mut(), v);
+        return Ok(res);
+    }
+    let mut res = next.call(req).await?.map_into_boxed_body();
+    if let Some(v) = verdict {
+        rate_limit_headers(res.headers_mut(), v);
+    }
+    Ok(res)
+}
+
+fn refuse(req: ServiceRequest, err: &ordercrm_kernel::Error) -> ServiceResponse<BoxBody> {
+    let res = problem_response(req.request(), err);
+    req.into_response(res)
+}
+
+const LIMIT: HeaderName = HeaderName::from_static("ratelimit-limit");
+const REMAINING: HeaderName = HeaderName::from_static("ratelimit-remaining");
+const RESET: HeaderName = HeaderName::from_static("ratelimit-reset");
+
+/// `RateLimit-*` (IETF draft) on every limited response, `Retry-After` on a 429.
+pub fn rate_limit_headers(headers: &mut actix_web::http::header::HeaderMap, v: Verdict) {
+    headers.insert(LIMIT, HeaderValue::from(v.limit));
+    headers.insert(REMAINING, HeaderValue::from(v.remaining));
+    headers.insert(RESET, HeaderValue::from(v.reset));
+    if !v.allowed {
+        headers.insert(header::RETRY_AFTER, HeaderValue::from(v.reset));
+    }
+}

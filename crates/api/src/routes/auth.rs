@@ -1,0 +1,161 @@
+//! `/v1/auth/*` and `/v1/me`.
+
+use actix_web::web::Data;
+use actix_web::{HttpRequest, HttpResponse, get, post};
+use ordercrm_identity::commands::auth::{self, LoginOutcome};
+use ordercrm_identity::commands::users;
+use ordercrm_identity::dto::{
+    ChangePassword, RefreshRequest, TokenRequest, TokenResponse, UserView,
+};
+use ordercrm_identity::{model, queries};
+use ordercrm_kernel::Problem;
+use ordercrm_kernel::error::problems;
+
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{Json, RequestCtx};
+use crate::middleware::auth::rate_limit_headers;
+use crate::state::AppState;
+
+fn outcome(result: LoginOutcome) -> ApiResult<HttpResponse> {
+    match result {
+        LoginOutcome::Success(tokens) => Ok(HttpResponse::Ok()
+            .insert_header(("Cache-Control", "no-store"))
+            .json(tokens)),
+        LoginOutcome::Refused(err) => Err(ApiError(err)),
+    }
+}
+
+/// Sign in with email and password.
+///
+/// Returns a 15-minute access token and a single-use refresh token. Sign-ins are
+/// limited per client address and per account; five wrong passwords in a row lock
+/// the account for 15 minutes.
+#[utoipa::path(
+    operation_id = "createToken",
+    tag = "auth",
+    security(()),
+    request_body = TokenRequest,
+    responses(
+        (status = 200, description = "Signed in", body = TokenResponse),
+        (status = 401, description = "Wrong email or password, or the account is disabled",
+            body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many attempts from this address or for this account, or the account is locked; see `Retry-After`",
+            body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[post("/auth/token")]
+pub async fn token(
+    req: HttpRequest,
+    state: Data<AppState>,
+    RequestCtx(ctx): RequestCtx,
+    Json(input): Json<TokenRequest>,
+) -> ApiResult<HttpResponse> {
+    let ip = req
+        .peer_addr()
+        .map(|a| a.ip().to_string())
+        .unwrap_or_default();
+    for verdict in [
+        state.rate_limits.login_ip.check(&ip),
+        state
+            .rate_limits
+            .login_account
+            .check(&model::normalize_email(&input.email)),
+    ] {
+        if !verdict.allowed {
+            let err = ordercrm_kernel::Error::new(
+                problems::RATE_LIMITED,
+                format!("too many sign-in attempts; retry in {} s", verdict.reset),
+            );
+            let mut res = actix_web::ResponseError::error_response(&ApiError(err));
+            rate_limit_headers(res.headers_mut(), verdict);
+            return Ok(res);
+        }
+    }
+    let txn = state.db.begin().await?;
+    let result = auth::login(&txn, &ctx, &state.identity, input).await?;
+    txn.commit().await?;
+    outcome(result)
+}
+
+/// Exchange a refresh token for a new access token and refresh token.
+///
+/// Each refresh token works once. Presenting a used one again means it leaked: every
+/// token of that sign-in is revoked and the user must sign in again.
+#[utoipa::path(
+    operation_id = "refreshToken",
+    tag = "auth",
+    security(()),
+    request_body = RefreshRequest,
+    responses(
+        (status = 200, description = "New tokens", body = TokenResponse),
+        (status = 401, description = "Unknown, expired, revoked or reused refresh token",
+            body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[post("/auth/refresh")]
+pub async fn refresh(
+    state: Data<AppState>,
+    RequestCtx(ctx): RequestCtx,
+    Json(input): Json<RefreshRequest>,
+) -> ApiResult<HttpResponse> {
+    let txn = state.db.begin().await?;
+    let result = auth::refresh(&txn, &ctx, &state.identity, &input.refresh_token).await?;
+    txn.commit().await?;
+    outcome(result)
+}
+
+/// Sign out: revoke the refresh token and every token rotated from the same sign-in.
+#[utoipa::path(
+    operation_id = "revokeToken",
+    tag = "auth",
+    security(()),
+    request_body = RefreshRequest,
+    responses((status = 204, description = "Signed out (also when the token was unknown)")),
+)]
+#[post("/auth/logout")]
+pub async fn logout(
+    state: Data<AppState>,
+    RequestCtx(ctx): RequestCtx,
+    Json(input): Json<RefreshRequest>,
+) -> ApiResult<HttpResponse> {
+    let txn = state.db.begin().await?;
+    auth::logout(&txn, &ctx, &input.refresh_token).await?;
+    txn.commit().await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// The signed-in user.
+#[utoipa::path(
+    operation_id = "getMe",
+    tag = "auth",
+    security(("userToken" = [])),
+    responses(
+        (status = 200, description = "Your profile", body = UserView),
+    ),
+)]
+#[get("/me")]
+pub async fn me(state: Data<AppState>, RequestCtx(ctx): RequestCtx) -> ApiResult<HttpResponse> {
+    Ok(HttpResponse::Ok().json(queries::me(state.db.reader(), &ctx.actor).await?))
+}
+
+/// Change your password. Every refresh token you hold stops working.
+#[utoipa::path(
+    operation_id = "changeMyPassword",
+    tag = "auth",
+    security(("userToken" = [])),
+    request_body = ChangePassword,
+    responses((status = 204, description = "Password changed")),
+)]
+#[post("/me/password")]
+pub async fn change_password(
+    state: Data<AppState>,
+    RequestCtx(ctx): RequestCtx,
+    Json(input): Json<ChangePassword>,
+) -> ApiResult<HttpResponse> {
+    let txn = state.db.begin().await?;
+    let result = users::change_password(&txn, &ctx, input).await;
+    // A wrong current password is audited as a failure: keep that row.
+    txn.commit().await?;
+    result?;
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -1,0 +1,126 @@
+use ordercrm_kernel::audit::{self, Entry};
+use ordercrm_kernel::authz::{Action, SCOPES};
+use ordercrm_kernel::{Ctx, FieldError, Result, id::new_id};
+use sea_orm::ActiveValue::Set;
+use sea_orm::sea_query::Expr;
+use sea_orm::{ActiveModelTrait, DatabaseTransaction, EntityTrait, QueryFilter};
+use uuid::Uuid;
+
+use crate::dto::{ApiKeyCreated, ApiKeyView, CreateApiKey};
+use crate::entity::api_key;
+use crate::error::IdentityError;
+use crate::model::KEY_KINDS;
+use crate::tokens::{hash_secret, random_secret};
+
+pub const KEY_PREFIX: &str = "ocrm_live_";
+
+pub async fn create(
+    txn: &DatabaseTransaction,
+    ctx: &Ctx,
+    input: CreateApiKey,
+) -> Result<ApiKeyCreated> {
+    ctx.actor.require(Action::ApiKeysManage)?;
+    let mut errors = Vec::new();
+    if !(1..=100).contains(&input.name.trim().chars().count()) {
+        errors.push(FieldError::new(
+            "name",
+            "length",
+            "must be 1 to 100 characters",
+        ));
+    }
+    if !KEY_KINDS.contains(&input.kind.as_str()) {
+        errors.push(FieldError::new(
+            "kind",
+            "invalid_kind",
+            format!("must be one of {}", KEY_KINDS.join(", ")),
+        ));
+    }
+    if input.scopes.is_empty() {
+        errors.push(FieldError::new(
+            "scopes",
+            "required",
+            "give at least one scope",
+        ));
+    }
+    for (i, scope) in input.scopes.iter().enumerate() {
+        if !SCOPES.contains(&scope.as_str()) {
+            errors.push(FieldError::new(
+                format!("scopes[{i}]"),
+                "invalid_scope",
+                format!("'{scope}' is not a scope"),
+            ));
+        }
+    }
+    if input.expires_at.is_some_and(|t| t <= ctx.now) {
+        errors.push(FieldError::new(
+            "expires_at",
+            "in_past",
+            "must be in the future",
+        ));
+    }
+    if !errors.is_empty() {
+        return Err(IdentityError::Invalid(errors).into());
+    }
+    let mut scopes = input.scopes;
+    scopes.sort();
+    scopes.dedup();
+    let secret = random_secret(KEY_PREFIX);
+    let row = api_key::ActiveModel {
+        id: Set(new_id()),
+        name: Set(input.name.trim().to_owned()),
+        kind: Set(input.kind),
+        scopes: Set(serde_json::json!(scopes)),
+        prefix: Set(secret.chars().take(KEY_PREFIX.len() + 6).collect()),
+        secret_hash: Set(hash_secret(&secret)),
+        expires_at: Set(input.expires_at),
+        last_used_at: Set(None),
+        revoked_at: Set(None),
+        created_by: Set(ctx.actor.user_id()),
+        created_at: Set(ctx.now),
+    }
+    .insert(txn)
+    .await?;
+    let key = ApiKeyView::from(row);
+    audit::record(
+        txn,
+        ctx,
+        Entry::new("api_key.create", "api_key", key.id)
+            .changes(serde_json::json!({"name": key.name, "kind": key.kind, "scopes": key.scopes, "expires_at": key.expires_at})),
+    )
+    .await?;
+    Ok(ApiKeyCreated { key, secret })
+}
+
+pub async fn revoke(txn: &DatabaseTransaction, ctx: &Ctx, id: Uuid) -> Result<()> {
+    ctx.actor.require(Action::ApiKeysManage)?;
+    let row = api_key::Entity::find_by_id(id)
+        .one(txn)
+        .await?
+        .ok_or_else(|| IdentityError::KeyNotFound(id.to_string()))?;
+    if row.revoked_at.is_none() {
+        api_key::Entity::update_many()
+            .col_expr(api_key::COLUMN.revoked_at, Expr::value(ctx.now))
+            .filter(api_key::COLUMN.id.eq(id))
+            .exec(txn)
+            .await?;
+        audit::record(txn, ctx, Entry::new("api_key.revoke", "api_key", id)).await?;
+    }
+    Ok(())
+}
+
+impl From<api_key::Model> for ApiKeyView {
+    fn from(m: api_key::Model) -> Self {
+        Self {
+            id: m.id,
+            name: m.name,
+            kind: m.kind,
+            scopes: serde_json::from_value(m.scopes).unwrap_or_default(),
+            prefix: m.prefix,
+            expires_at: m.expires_at,
+            last_used_at: m.last_used_at,
+            revoked_at: m.revoked_at,
+            created_by: m.created_by,
+            created_at: m.created_at,
+        }
+    }
+}

@@ -1,0 +1,253 @@
+//! Sign-in, token refresh with rotation and reuse detection, sign-out.
+
+use chrono::Duration;
+use ordercrm_kernel::audit::{self, Entry};
+use ordercrm_kernel::authz::{Actor, Role, UserActor};
+use ordercrm_kernel::{Ctx, Error, Result, id::new_id};
+use sea_orm::ActiveValue::Set;
+use sea_orm::sea_query::Expr;
+use sea_orm::{ActiveModelTrait, DatabaseTransaction, EntityTrait, QueryFilter};
+use uuid::Uuid;
+
+use crate::config::IdentityConfig;
+use crate::dto::{TokenRequest, TokenResponse};
+use crate::entity::{refresh_token, user};
+use crate::error::IdentityError;
+use crate::tokens::{hash_secret, random_secret};
+use crate::{model, password};
+
+pub const REFRESH_PREFIX: &str = "ocrm_rt_";
+
+/// A sign-in either succeeds or is refused; a refusal still commits (the failure
+/// counter, the lock and the audit row must persist).
+pub enum LoginOutcome {
+    Success(TokenResponse),
+    Refused(Error),
+}
+
+fn secs(d: std::time::Duration) -> i64 {
+    i64::try_from(d.as_secs()).unwrap_or(i64::MAX)
+}
+
+/// The actor a sign-in acts as in the audit log: the user once known.
+fn as_user(ctx: &Ctx, u: &user::Model) -> Ctx {
+    Ctx {
+        actor: Actor::User(UserActor {
+            id: u.id,
+            role: Role::parse(&u.role).unwrap_or(Role::Auditor),
+            team: vec![],
+        }),
+        ..ctx.clone()
+    }
+}
+
+pub async fn login(
+    txn: &DatabaseTransaction,
+    ctx: &Ctx,
+    config: &IdentityConfig,
+    input: TokenRequest,
+) -> Result<LoginOutcome> {
+    let normalized = model::normalize_email(&input.email);
+    let found = user::Entity::find()
+        .filter(user::COLUMN.email_normalized.eq(&normalized))
+        .one(txn)
+        .await?;
+    let Some(u) = found else {
+        password::verify_dummy(input.password).await?;
+        audit::record(
+            txn,
+            ctx,
+            Entry {
+                action: "auth.login_failed",
+                entity_type: "user",
+                entity_id: None,
+                changes: Some(serde_json::json!({"email": normalized, "reason": "unknown_email"})),
+                success: false,
+            },
+        )
+        .await?;
+        return Ok(LoginOutcome::Refused(IdentityError::BadCredentials.into()));
+    };
+    let uctx = as_user(ctx, &u);
+    if let Some(until) = u.locked_until.filter(|t| *t > ctx.now) {
+        audit::record(
+            txn,
+            &uctx,
+            Entry::new("auth.login_locked", "user", u.id).failed(),
+        )
+        .await?;
+        let retry_after = std::cmp::max((until - ctx.now).num_seconds(), 1);
+        return Ok(LoginOutcome::Refused(
+            IdentityError::Locked { retry_after }.into(),
+        ));
+    }
+    let password_ok = password::verify(u.password_hash.clone(), input.password).await?;
+    if !password_ok || !u.active {
+        let failures = u.failed_logins + 1;
+        let lock = failures >= config.lockout_threshold;
+        let locked_until = lock.then(|| {
+            ctx.now + Duration::from_std(config.lockout_duration).unwrap_or(Duration::MAX)
+        });
+        user::Entity::update_many()
+            .col_expr(
+                user::COLUMN.failed_logins,
+                Expr::value(if lock { 0 } else { failures }),
+            )
+            .col_expr(
+                user::COLUMN.locked_until,
+                Expr::value(locked_until.or(u.locked_until)),
+            )
+            .filter(user::COLUMN.id.eq(u.id))
+            .exec(txn)
+            .await?;
+        let reason = if u.active { "bad_password" } else { "inactive" };
+        audit::record(
+            txn,
+            &uctx,
+            Entry::new("auth.login_failed", "user", u.id)
+                .changes(serde_json::json!({"reason": reason, "consecutive_failures": failures}))
+                .failed(),
+        )
+        .await?;
+        if lock {
+            audit::record(
+                txn,
+                &uctx,
+                Entry::new("auth.account_locked", "user", u.id)
+                    .changes(serde_json::json!({"until": locked_until})),
+            )
+            .await?;
+        }
+        return Ok(LoginOutcome::Refused(IdentityError::BadCredentials.into()));
+    }
+    if u.failed_logins != 0 || u.locked_until.is_some() {
+        user::Entity::update_many()
+            .col_expr(user::COLUMN.failed_logins, Expr::value(0))
+            .col_expr(
+                user::COLUMN.locked_until,
+                Expr::value(Option::<chrono::DateTime<chrono::Utc>>::None),
+            )
+            .filter(user::COLUMN.id.eq(u.id))
+            .exec(txn)
+            .await?;
+    }
+    let tokens = issue(txn, &uctx, config, u.id, new_id()).await?;
+    audit::record(txn, &uctx, Entry::new("auth.login", "user", u.id)).await?;
+    Ok(LoginOutcome::Success(tokens))
+}
+
+async fn issue(
+    txn: &DatabaseTransaction,
+    ctx: &Ctx,
+    config: &IdentityConfig,
+    user_id: Uuid,
+    family: Uuid,
+) -> Result<TokenResponse> {
+    let access_token = config
+        .keys
+        .issue(user_id, ctx.now, secs(config.access_ttl))?;
+    let refresh = random_secret(REFRESH_PREFIX);
+    refresh_token::ActiveModel {
+        id: Set(new_id()),
+        family_id: Set(family),
+        user_id: Set(user_id),
+        token_hash: Set(hash_secret(&refresh)),
+        created_at: Set(ctx.now),
+        expires_at: Set(ctx.now + Duration::from_std(config.refresh_ttl).unwrap_or(Duration::MAX)),
+        used_at: Set(None),
+        revoked_at: Set(None),
+    }
+    .insert(txn)
+    .await?;
+    Ok(TokenResponse {
+        access_token,
+        token_type: "Bearer",
+        expires_in: secs(config.access_ttl),
+        refresh_token: refresh,
+        refresh_expires_in: secs(config.refresh_ttl),
+    })
+}
+
+/// Exchange a refresh token for a new pair. A token used twice means it leaked:
+/// the whole family is revoked and the caller must sign in again.
+pub async fn refresh(
+    txn: &DatabaseTransaction,
+    ctx: &Ctx,
+    config: &IdentityConfig,
+    token: &str,
+) -> Result<LoginOutcome> {
+    let refused = || Ok(LoginOutcome::Refused(IdentityError::BadRefreshToken.into()));
+    let Some(row) = refresh_token::Entity::find()
+        .filter(refresh_token::COLUMN.token_hash.eq(hash_secret(token)))
+        .one(txn)
+        .await?
+    else {
+        return refused();
+    };
+    let Some(u) = user::Entity::find_by_id(row.user_id).one(txn).await? else {
+        return refused();
+    };
+    let uctx = as_user(ctx, &u);
+    if row.revoked_at.is_some() || row.expires_at <= ctx.now || !u.active {
+        audit::record(
+            txn,
+            &uctx,
+            Entry::new("auth.refresh", "user", u.id).failed(),
+        )
+        .await?;
+        return refused();
+    }
+    // Claim the token; of two concurrent uses, only one can.
+    let claimed = refresh_token::Entity::update_many()
+        .col_expr(refresh_token::COLUMN.used_at, Expr::value(ctx.now))
+        .filter(refresh_token::COLUMN.id.eq(row.id))
+        .filter(refresh_token::COLUMN.used_at.is_null())
+        .exec(txn)
+        .await?;
+    if claimed.rows_affected == 0 {
+        let revoked = refresh_token::Entity::update_many()
+            .col_expr(refresh_token::COLUMN.revoked_at, Expr::value(ctx.now))
+            .filter(refresh_token::COLUMN.family_id.eq(row.family_id))
+            .filter(refresh_token::COLUMN.revoked_at.is_null())
+            .exec(txn)
+            .await?;
+        audit::record(
+            txn,
+            &uctx,
+            Entry::new("auth.refresh_reuse_detected", "user", u.id)
+                .changes(serde_json::json!({"family_revoked": revoked.rows_affected}))
+                .failed(),
+        )
+        .await?;
+        return refused();
+    }
+    let tokens = issue(txn, &uctx, config, u.id, row.family_id).await?;
+    audit::record(txn, &uctx, Entry::new("auth.refresh", "user", u.id)).await?;
+    Ok(LoginOutcome::Success(tokens))
+}
+
+/// Revoke the refresh token's family (this device's session). Unknown tokens are
+/// accepted silently: signing out twice is not an error.
+pub async fn logout(txn: &DatabaseTransaction, ctx: &Ctx, token: &str) -> Result<()> {
+    if let Some(row) = refresh_token::Entity::find()
+        .filter(refresh_token::COLUMN.token_hash.eq(hash_secret(token)))
+        .one(txn)
+        .await?
+    {
+        refresh_token::Entity::update_many()
+            .col_expr(refresh_token::COLUMN.revoked_at, Expr::value(ctx.now))
+            .filter(refresh_token::COLUMN.family_id.eq(row.family_id))
+            .filter(refresh_token::COLUMN.revoked_at.is_null())
+            .exec(txn)
+            .await?;
+        if let Some(u) = user::Entity::find_by_id(row.user_id).one(txn).await? {
+            audit::record(
+                txn,
+                &as_user(ctx, &u),
+                Entry::new("auth.logout", "user", u.id),
+            )
+            .await?;
+        }
+    }
+    Ok(())
+}

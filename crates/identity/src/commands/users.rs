@@ -1,0 +1,264 @@
+use ordercrm_kernel::audit::{self, Entry};
+use ordercrm_kernel::authz::{Action, Actor, Role};
+use ordercrm_kernel::{Ctx, FieldError, Result, id::new_id};
+use sea_orm::ActiveValue::Set;
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{ActiveModelTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter};
+use uuid::Uuid;
+
+use crate::dto::{ChangePassword, CreateUser, UpdateUser, UserView};
+use crate::entity::{refresh_token, user};
+use crate::error::IdentityError;
+use crate::{model, password, queries};
+
+fn json(view: &UserView) -> serde_json::Value {
+    serde_json::to_value(view).unwrap_or_default()
+}
+
+async fn check_manager(
+    conn: &impl ConnectionTrait,
+    manager_id: Option<Uuid>,
+    errors: &mut Vec<FieldError>,
+) -> Result<()> {
+    if let Some(id) = manager_id {
+        let ok = user::Entity::find_by_id(id)
+            .one(conn)
+            .await?
+            .is_some_and(|m| {
+                m.active && matches!(Role::parse(&m.role), Some(Role::Manager | Role::Admin))
+            });
+        if !ok {
+            errors.push(FieldError::new(
+                "manager_id",
+                "invalid_manager",
+                "must be an active manager or admin",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Create a user (admins; the CLI acts as the system for the first one).
+pub async fn create(txn: &DatabaseTransaction, ctx: &Ctx, input: CreateUser) -> Result<UserView> {
+    ctx.actor.require(Action::UsersWrite)?;
+    let mut errors = Vec::new();
+    errors.extend(model::check_email(&input.email).err());
+    errors.extend(model::check_display_name(&input.display_name).err());
+    errors.extend(model::check_password("password", &input.password, &input.email).err());
+    check_manager(txn, input.manager_id, &mut errors).await?;
+    if !errors.is_empty() {
+        return Err(IdentityError::Invalid(errors).into());
+    }
+    let normalized = model::normalize_email(&input.email);
+    if user::Entity::find()
+        .filter(user::COLUMN.email_normalized.eq(&normalized))
+        .one(txn)
+        .await?
+        .is_some()
+    {
+        return Err(IdentityError::EmailTaken(normalized).into());
+    }
+    let hash = password::hash(input.password).await?;
+    let row = user::ActiveModel {
+        id: Set(new_id()),
+        email: Set(input.email.trim().to_owned()),
+        email_normalized: Set(normalized),
+        display_name: Set(input.display_name.trim().to_owned()),
+        role: Set(input.role.as_str().to_owned()),
+        active: Set(true),
+        manager_id: Set(input.manager_id),
+        password_hash: Set(hash),
+        password_changed_at: Set(ctx.now),
+        failed_logins: Set(0),
+        locked_until: Set(None),
+        version: Set(1),
+        created_at: Set(ctx.now),
+        updated_at: Set(ctx.now),
+    }
+    .insert(txn)
+    .await?;
+    let view = UserView::from(row);
+    audit::record(
+        txn,
+        ctx,
+        Entry::new("user.create", "user", view.id)
+            .changes(audit::diff(&serde_json::Value::Null, &json(&view))),
+    )
+    .await?;
+    Ok(view)
+}
+
+/// Admins change anything; a manager may rename or deactivate their own reports.
+pub async fn update(
+    txn: &DatabaseTransaction,
+    ctx: &Ctx,
+    id: Uuid,
+    if_match: Option<i64>,
+    patch: UpdateUser,
+) -> Result<UserView> {
+    let current = queries::find_visible(txn, &ctx.actor, id).await?;
+    let manager_of_target =
+        matches!(&ctx.actor, Actor::User(u) if u.role == Role::Manager && u.team.contains(&id));
+    if !ctx.actor.may(Action::UsersWrite) {
+        let limited = patch.role.is_none() && patch.manager_id.is_none();
+        if !(manager_of_target && limited) {
+            return Err(IdentityError::Forbidden(
+                "only admins change users; managers may rename or deactivate their reports".into(),
+            )
+            .into());
+        }
+    }
+    if let Some(expected) = if_match
+        && expected != current.version
+    {
+        return Err(ordercrm_kernel::Error::precondition_failed(current.version));
+    }
+    let mut errors = Vec::new();
+    if let Some(name) = &patch.display_name {
+        errors.extend(model::check_display_name(name).err());
+    }
+    if let Some(manager) = patch.manager_id {
+        if manager == Some(id) {
+            errors.push(FieldError::new(
+                "manager_id",
+                "invalid_manager",
+                "a user cannot manage themselves",
+            ));
+        }
+        check_manager(txn, manager, &mut errors).await?;
+    }
+    if ctx.actor.user_id() == Some(id)
+        && (patch.active == Some(false) || patch.role.is_some_and(|r| r != Role::Admin))
+    {
+        errors.push(FieldError::new(
+            "active",
+            "self_lockout",
+            "you cannot deactivate or demote yourself",
+        ));
+    }
+    if !errors.is_empty() {
+        return Err(IdentityError::Invalid(errors).into());
+    }
+
+    let before = UserView::from(current.clone());
+    let mut update = user::Entity::update_many()
+        .col_expr(user::COLUMN.version, Expr::col(user::COLUMN.version).add(1))
+        .col_expr(user::COLUMN.updated_at, Expr::value(ctx.now));
+    if let Some(name) = patch.display_name {
+        update = update.col_expr(
+            user::COLUMN.display_name,
+            Expr::value(name.trim().to_owned()),
+        );
+    }
+    if let Some(role) = patch.role {
+        update = update.col_expr(user::COLUMN.role, Expr::value(role.as_str()));
+    }
+    if let Some(manager) = patch.manager_id {
+        update = update.col_expr(user::COLUMN.manager_id, Expr::value(manager));
+    }
+    if let Some(active) = patch.active {
+        update = update.col_expr(user::COLUMN.active, Expr::value(active));
+    }
+    let done = update
+        .filter(user::COLUMN.id.eq(id))
+        .filter(user::COLUMN.version.eq(current.version))
+        .exec(txn)
+        .await?;
+    if done.rows_affected == 0 {
+        return Err(ordercrm_kernel::Error::precondition_failed(
+            current.version + 1,
+        ));
+    }
+    let after = queries::find_visible(txn, &ctx.actor, id).await?;
+    let view = UserView::from(after);
+    if !view.active || view.role != before.role {
+        revoke_refresh_tokens(txn, ctx, id).await?;
+    }
+    audit::record(
+        txn,
+        ctx,
+        Entry::new("user.update", "user", id).changes(audit::diff(&json(&before), &json(&view))),
+    )
+    .await?;
+    Ok(view)
+}
+
+/// The signed-in user changes their own password; every refresh token dies.
+pub async fn change_password(
+    txn: &DatabaseTransaction,
+    ctx: &Ctx,
+    input: ChangePassword,
+) -> Result<()> {
+    let Some(id) = ctx.actor.user_id() else {
+        return Err(IdentityError::Forbidden("only people have passwords".into()).into());
+    };
+    let current = user::Entity::find_by_id(id)
+        .one(txn)
+        .await?
+        .ok_or_else(|| IdentityError::UserNotFound(id.to_string()))?;
+    if !password::verify(current.password_hash.clone(), input.current_password).await? {
+        audit::record(
+            txn,
+            ctx,
+            Entry::new("user.password_change", "user", id).failed(),
+        )
+        .await?;
+        return Err(IdentityError::Invalid(vec![FieldError::new(
+            "current_password",
+            "mismatch",
+            "is not your current password",
+        )])
+        .into());
+    }
+    if let Err(e) = model::check_password("new_password", &input.new_password, &current.email) {
+        return Err(IdentityError::Invalid(vec![e]).into());
+    }
+    let hash = password::hash(input.new_password).await?;
+    user::Entity::update_many()
+        .col_expr(user::COLUMN.password_hash, Expr::value(hash))
+        .col_expr(user::COLUMN.password_changed_at, Expr::value(ctx.now))
+        .col_expr(user::COLUMN.version, Expr::col(user::COLUMN.version).add(1))
+        .col_expr(user::COLUMN.updated_at, Expr::value(ctx.now))
+        .filter(user::COLUMN.id.eq(id))
+        .exec(txn)
+        .await?;
+    revoke_refresh_tokens(txn, ctx, id).await?;
+    audit::record(
+        txn,
+        ctx,
+        Entry::new("user.password_change", "user", id)
+            .changes(serde_json::json!({"password": {"changed": true}})),
+    )
+    .await?;
+    Ok(())
+}
+
+pub(crate) async fn revoke_refresh_tokens(
+    conn: &impl ConnectionTrait,
+    ctx: &Ctx,
+    user_id: Uuid,
+) -> Result<u64> {
+    let done = refresh_token::Entity::update_many()
+        .col_expr(refresh_token::COLUMN.revoked_at, Expr::value(ctx.now))
+        .filter(refresh_token::COLUMN.user_id.eq(user_id))
+        .filter(refresh_token::COLUMN.revoked_at.is_null())
+        .exec(conn)
+        .await?;
+    Ok(done.rows_affected)
+}
+
+impl From<user::Model> for UserView {
+    fn from(m: user::Model) -> Self {
+        Self {
+            id: m.id,
+            email: m.email,
+            display_name: m.display_name,
+            role: Role::parse(&m.role).unwrap_or(Role::Auditor),
+            active: m.active,
+            manager_id: m.manager_id,
+            version: m.version,
+            created_at: m.created_at,
+            updated_at: m.updated_at,
+        }
+    }
+}

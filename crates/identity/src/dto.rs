@@ -1,0 +1,186 @@
+//! What goes over the wire. Password hashes and secrets never appear in a view.
+
+use chrono::{DateTime, Utc};
+use ordercrm_kernel::authz::Role;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"email": "admin@example.com", "password": "correct horse battery staple"}))]
+pub struct TokenRequest {
+    pub email: String,
+    pub password: String,
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RefreshRequest {
+    pub refresh_token: String,
+}
+
+/// A new access token and the refresh token that replaces the one you sent.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(example = json!({"access_token": "eyJhbGciOiJIUzI1NiIsImtpZCI6Ii4uLiJ9...", "token_type": "Bearer",
+    "expires_in": 900, "refresh_token": "ocrm_rt_Q2hhbmdlIG1lIQ...", "refresh_expires_in": 2592000}))]
+pub struct TokenResponse {
+    pub access_token: String,
+    pub token_type: &'static str,
+    /// Seconds until the access token expires.
+    pub expires_in: i64,
+    /// Single use: exchange it at `/v1/auth/refresh`; reusing it signs out everywhere.
+    pub refresh_token: String,
+    pub refresh_expires_in: i64,
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"email": "li.na@example.com", "display_name": "Li Na", "role": "sales",
+    "manager_id": "0193a6f2-7c1e-7d2a-9b8e-2f0c7b1d4e5f", "password": "a long initial passphrase"}))]
+pub struct CreateUser {
+    pub email: String,
+    pub display_name: String,
+    pub role: Role,
+    pub manager_id: Option<Uuid>,
+    /// At least 12 characters. The user should change it at first sign-in.
+    pub password: String,
+}
+
+/// Change a user. Absent fields stay; `"manager_id": null` removes the manager.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateUser {
+    pub display_name: Option<String>,
+    pub role: Option<Role>,
+    #[serde(default, deserialize_with = "ordercrm_kernel::patch::nullable")]
+    #[schema(value_type = Option<Uuid>)]
+    pub manager_id: Option<Option<Uuid>>,
+    /// `false` signs the user out everywhere and refuses new sign-ins.
+    pub active: Option<bool>,
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChangePassword {
+    pub current_password: String,
+    pub new_password: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[schema(example = json!({"id": "0193a6f2-7c1e-7d2a-9b8e-2f0c7b1d4e5f", "email": "li.na@example.com",
+    "display_name": "Li Na", "role": "sales", "active": true, "manager_id": null, "version": 1,
+    "created_at": "2026-11-23T08:00:00Z", "updated_at": "2026-11-23T08:00:00Z"}))]
+pub struct UserView {
+    pub id: Uuid,
+    pub email: String,
+    pub display_name: String,
+    pub role: Role,
+    pub active: bool,
+    pub manager_id: Option<Uuid>,
+    pub version: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ListUsers {
+    /// Case-insensitive substring of the email or display name.
+    pub q: Option<String>,
+    #[param(inline)]
+    pub role: Option<Role>,
+    pub active: Option<bool>,
+    pub manager_id: Option<Uuid>,
+    #[param(minimum = 1, maximum = 200)]
+    pub limit: Option<u64>,
+    pub cursor: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"name": "Shop storefront", "kind": "ecommerce", "scopes": ["orders:write", "events:read"],
+    "expires_at": "2027-11-23T00:00:00Z"}))]
+pub struct CreateApiKey {
+    pub name: String,
+    /// `ecommerce`, `logistics`, `erp` or `other`.
+    pub kind: String,
+    pub scopes: Vec<String>,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct ApiKeyView {
+    pub id: Uuid,
+    pub name: String,
+    pub kind: String,
+    pub scopes: Vec<String>,
+    /// The start of the secret, to recognise the key.
+    pub prefix: String,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+    pub created_by: Option<Uuid>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// The key and, this once, its secret.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ApiKeyCreated {
+    #[serde(flatten)]
+    pub key: ApiKeyView,
+    /// Shown only in this response; store it now. Send as `Authorization: Bearer <secret>`.
+    #[schema(example = "ocrm_live_3q2+7w...")]
+    pub secret: String,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ListApiKeys {
+    /// Include revoked keys (default false).
+    pub include_revoked: Option<bool>,
+    #[param(minimum = 1, maximum = 200)]
+    pub limit: Option<u64>,
+    pub cursor: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct AuditEventView {
+    pub id: Uuid,
+    pub seq: i64,
+    pub occurred_at: DateTime<Utc>,
+    /// `user`, `api_key`, `anonymous` or `system`.
+    pub actor_type: String,
+    pub actor_id: Option<String>,
+    pub action: String,
+    pub entity_type: String,
+    pub entity_id: Option<String>,
+    pub changes: Option<serde_json::Value>,
+    /// `success` or `failure`.
+    pub outcome: String,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub request_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ListAuditEvents {
+    pub actor_id: Option<String>,
+    /// Exact action, e.g. `auth.login_failed`.
+    pub action: Option<String>,
+    pub entity_type: Option<String>,
+    pub entity_id: Option<String>,
+    /// `success` or `failure`.
+    pub outcome: Option<String>,
+    pub occurred_after: Option<DateTime<Utc>>,
+    pub occurred_before: Option<DateTime<Utc>>,
+    /// `-seq` (newest first, default) or `seq`.
+    pub sort: Option<String>,
+    #[param(minimum = 1, maximum = 200)]
+    pub limit: Option<u64>,
+    pub cursor: Option<String>,
+}

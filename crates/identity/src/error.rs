@@ -1,0 +1,45 @@
+use ordercrm_kernel::error::problems;
+use ordercrm_kernel::{Error, FieldError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum IdentityError {
+    #[error("invalid email or password")]
+    BadCredentials,
+    #[error("the access token is invalid or expired")]
+    BadToken,
+    #[error("the refresh token is invalid, expired or already used")]
+    BadRefreshToken,
+    #[error("the API key is invalid, revoked or expired")]
+    BadApiKey,
+    #[error("too many failed sign-ins: the account is locked for {retry_after} s")]
+    Locked { retry_after: i64 },
+    #[error("user '{0}' was not found")]
+    UserNotFound(String),
+    #[error("API key '{0}' was not found")]
+    KeyNotFound(String),
+    #[error("a user with email {0} already exists")]
+    EmailTaken(String),
+    #[error("invalid input")]
+    Invalid(Vec<FieldError>),
+    #[error("{0}")]
+    Forbidden(String),
+}
+
+impl From<IdentityError> for Error {
+    fn from(err: IdentityError) -> Self {
+        let detail = err.to_string();
+        match err {
+            IdentityError::BadCredentials
+            | IdentityError::BadToken
+            | IdentityError::BadRefreshToken
+            | IdentityError::BadApiKey => Error::new(problems::UNAUTHENTICATED, detail),
+            IdentityError::Locked { retry_after } => Error::new(problems::RATE_LIMITED, detail)
+                .with_extension("retry_after", serde_json::json!(retry_after)),
+            IdentityError::UserNotFound(id) => Error::not_found("user", id),
+            IdentityError::KeyNotFound(id) => Error::not_found("API key", id),
+            IdentityError::EmailTaken(_) => Error::new(problems::ALREADY_EXISTS, detail),
+            IdentityError::Invalid(errors) => Error::validation(errors),
+            IdentityError::Forbidden(why) => Error::new(problems::FORBIDDEN, why),
+        }
+    }
+}

@@ -1,0 +1,214 @@
+//! Reads, each scoped to what the actor may see.
+
+use ordercrm_kernel::audit::entity as audit_entity;
+use ordercrm_kernel::authz::{Action, Actor, Role, Visibility};
+use ordercrm_kernel::pagination::{PageRequest, keyset_after};
+use ordercrm_kernel::{Error, Page, Result};
+use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, Order, QueryFilter, QueryOrder,
+    QuerySelect, Select,
+};
+use uuid::Uuid;
+
+use crate::dto::{ApiKeyView, AuditEventView, ListApiKeys, ListAuditEvents, ListUsers, UserView};
+use crate::entity::{api_key, user};
+use crate::error::IdentityError;
+
+/// Users this actor may see: admins and auditors all; a manager their reports and
+/// themselves; everyone else themselves.
+fn visible_users(actor: &Actor) -> Select<user::Entity> {
+    let select = user::Entity::find();
+    let visibility = match actor {
+        Actor::System => Visibility::All,
+        Actor::User(u) => match u.role {
+            Role::Admin | Role::Auditor => Visibility::All,
+            Role::Manager => actor.visibility(),
+            _ => Visibility::OwnedBy(vec![u.id]),
+        },
+        Actor::Anonymous | Actor::ApiKey(_) => Visibility::Nothing,
+    };
+    match visibility {
+        Visibility::All => select,
+        Visibility::OwnedBy(ids) => select.filter(user::COLUMN.id.is_in(ids)),
+        Visibility::Nothing => select.filter(Expr::value(false)),
+    }
+}
+
+/// A user the actor may see, or 404 (never 403: existence is not revealed).
+pub(crate) async fn find_visible(
+    conn: &impl ConnectionTrait,
+    actor: &Actor,
+    id: Uuid,
+) -> Result<user::Model> {
+    visible_users(actor)
+        .filter(user::COLUMN.id.eq(id))
+        .one(conn)
+        .await?
+        .ok_or_else(|| IdentityError::UserNotFound(id.to_string()).into())
+}
+
+pub async fn get_user(conn: &impl ConnectionTrait, actor: &Actor, id: Uuid) -> Result<UserView> {
+    actor.require(Action::UsersRead)?;
+    Ok(find_visible(conn, actor, id).await?.into())
+}
+
+pub async fn me(conn: &impl ConnectionTrait, actor: &Actor) -> Result<UserView> {
+    match actor.user_id() {
+        Some(id) => Ok(find_visible(conn, actor, id).await?.into()),
+        None => Err(actor.require(Action::UsersWrite).err().unwrap_or_else(|| {
+            IdentityError::Forbidden("only people have a profile".into()).into()
+        })),
+    }
+}
+
+fn like(q: &str) -> LikeExpr {
+    let escaped = q
+        .to_lowercase()
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    LikeExpr::new(format!("%{escaped}%")).escape('\\')
+}
+
+pub async fn list_users(
+    conn: &impl ConnectionTrait,
+    actor: &Actor,
+    query: ListUsers,
+) -> Result<Page<UserView>> {
+    actor.require(Action::UsersRead)?;
+    let page = PageRequest::new(query.limit, query.cursor.as_deref(), "id")?;
+    let mut select = visible_users(actor);
+    if let Some(q) = query.q.as_deref().filter(|q| !q.is_empty()) {
+        select = select.filter(
+            Condition::any()
+                .add(user::Column::EmailNormalized.like(like(q)))
+                .add(Expr::expr(Func::lower(Expr::col(user::Column::DisplayName))).like(like(q))),
+        );
+    }
+    if let Some(role) = query.role {
+        select = select.filter(user::COLUMN.role.eq(role.as_str()));
+    }
+    if let Some(active) = query.active {
+        select = select.filter(user::COLUMN.active.eq(active));
+    }
+    if let Some(manager) = query.manager_id {
+        select = select.filter(user::COLUMN.manager_id.eq(manager));
+    }
+    let columns = [(user::Column::Id, Order::Asc)];
+    if let Some(c) = &page.after {
+        select = select.filter(keyset_after(&columns, vec![c.key_at::<Uuid>(0)?.into()]));
+    }
+    let rows = select
+        .order_by(user::Column::Id, Order::Asc)
+        .limit(page.fetch_limit())
+        .all(conn)
+        .await?;
+    Ok(Page::from_rows(
+        rows,
+        &page,
+        |r| vec![serde_json::json!(r.id)],
+        UserView::from,
+    ))
+}
+
+pub async fn list_api_keys(
+    conn: &impl ConnectionTrait,
+    actor: &Actor,
+    query: ListApiKeys,
+) -> Result<Page<ApiKeyView>> {
+    actor.require(Action::ApiKeysManage)?;
+    let page = PageRequest::new(query.limit, query.cursor.as_deref(), "id")?;
+    let mut select = api_key::Entity::find();
+    if !query.include_revoked.unwrap_or(false) {
+        select = select.filter(api_key::COLUMN.revoked_at.is_null());
+    }
+    let columns = [(api_key::Column::Id, Order::Asc)];
+    if let Some(c) = &page.after {
+        select = select.filter(keyset_after(&columns, vec![c.key_at::<Uuid>(0)?.into()]));
+    }
+    let rows = select
+        .order_by(api_key::Column::Id, Order::Asc)
+        .limit(page.fetch_limit())
+        .all(conn)
+        .await?;
+    Ok(Page::from_rows(
+        rows,
+        &page,
+        |r| vec![serde_json::json!(r.id)],
+        ApiKeyView::from,
+    ))
+}
+
+pub async fn list_audit_events(
+    conn: &impl ConnectionTrait,
+    actor: &Actor,
+    query: ListAuditEvents,
+) -> Result<Page<AuditEventView>> {
+    actor.require(Action::AuditRead)?;
+    let sort = query.sort.as_deref().unwrap_or("-seq");
+    let order = match sort {
+        "-seq" => Order::Desc,
+        "seq" => Order::Asc,
+        _ => {
+            return Err(Error::invalid_field(
+                "sort",
+                "invalid_value",
+                "must be seq or -seq",
+            ));
+        }
+    };
+    let page = PageRequest::new(query.limit, query.cursor.as_deref(), sort)?;
+    let c = audit_entity::COLUMN;
+    let mut select = audit_entity::Entity::find();
+    if let Some(v) = query.actor_id {
+        select = select.filter(c.actor_id.eq(v));
+    }
+    if let Some(v) = query.action {
+        select = select.filter(c.action.eq(v));
+    }
+    if let Some(v) = query.entity_type {
+        select = select.filter(c.entity_type.eq(v));
+    }
+    if let Some(v) = query.entity_id {
+        select = select.filter(c.entity_id.eq(v));
+    }
+    if let Some(v) = query.outcome {
+        select = select.filter(c.outcome.eq(v));
+    }
+    if let Some(v) = query.occurred_after {
+        select = select.filter(c.occurred_at.gte(v));
+    }
+    if let Some(v) = query.occurred_before {
+        select = select.filter(c.occurred_at.lt(v));
+    }
+    let columns = [(audit_entity::Column::Seq, order.clone())];
+    if let Some(cur) = &page.after {
+        select = select.filter(keyset_after(&columns, vec![cur.key_at::<i64>(0)?.into()]));
+    }
+    let rows = select
+        .order_by(audit_entity::Column::Seq, order)
+        .limit(page.fetch_limit())
+        .all(conn)
+        .await?;
+    Ok(Page::from_rows(
+        rows,
+        &page,
+        |r| vec![serde_json::json!(r.seq)],
+        |r| AuditEventView {
+            id: r.id,
+            seq: r.seq,
+            occurred_at: r.occurred_at,
+            actor_type: r.actor_type,
+            actor_id: r.actor_id,
+            action: r.action,
+            entity_type: r.entity_type,
+            entity_id: r.entity_id,
+            changes: r.changes,
+            outcome: r.outcome,
+            ip: r.ip,
+            user_agent: r.user_agent,
+            request_id: r.request_id,
+        },
+    ))
+}

@@ -1,0 +1,337 @@
+//! Who may do what: roles, actions, API-key scopes and object visibility, in one
+//! place. Domains ask `actor.require(Action::…)` and filter their finders with
+//! `actor.visibility()`, so no handler decides access and no query forgets it.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::error::{Error, problems};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Admin,
+    Manager,
+    Sales,
+    Warehouse,
+    Finance,
+    Support,
+    /// Reads everything, changes nothing.
+    Auditor,
+}
+
+impl Role {
+    pub const ALL: [Role; 7] = [
+        Role::Admin,
+        Role::Manager,
+        Role::Sales,
+        Role::Warehouse,
+        Role::Finance,
+        Role::Support,
+        Role::Auditor,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Manager => "manager",
+            Role::Sales => "sales",
+            Role::Warehouse => "warehouse",
+            Role::Finance => "finance",
+            Role::Support => "support",
+            Role::Auditor => "auditor",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Role> {
+        Role::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+}
+
+/// Something a caller can attempt. Each domain adds its own as it arrives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Action {
+    SettingsRead,
+    SettingsWrite,
+    UsersRead,
+    UsersWrite,
+    ApiKeysManage,
+    AuditRead,
+}
+
+impl Action {
+    pub const ALL: [Action; 6] = [
+        Action::SettingsRead,
+        Action::SettingsWrite,
+        Action::UsersRead,
+        Action::UsersWrite,
+        Action::ApiKeysManage,
+        Action::AuditRead,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Action::SettingsRead => "settings.read",
+            Action::SettingsWrite => "settings.write",
+            Action::UsersRead => "users.read",
+            Action::UsersWrite => "users.write",
+            Action::ApiKeysManage => "api_keys.manage",
+            Action::AuditRead => "audit.read",
+        }
+    }
+
+    pub fn is_read(self) -> bool {
+        matches!(
+            self,
+            Action::SettingsRead | Action::UsersRead | Action::AuditRead
+        )
+    }
+
+    /// The API-key scope that grants this action; `None`: people only.
+    pub fn scope(self) -> Option<&'static str> {
+        match self {
+            Action::SettingsRead => Some("settings:read"),
+            Action::SettingsWrite => Some("settings:write"),
+            Action::UsersRead | Action::UsersWrite | Action::ApiKeysManage | Action::AuditRead => {
+                None
+            }
+        }
+    }
+}
+
+/// The permission table. Auditors get every read and nothing else; admins get all.
+pub fn role_allows(role: Role, action: Action) -> bool {
+    use Action::*;
+    match role {
+        Role::Admin => true,
+        Role::Auditor => action.is_read(),
+        // Everyone signed in reads company settings (currency, prefixes) and the
+        // users they can see; the visibility rule narrows which users.
+        Role::Manager | Role::Sales | Role::Warehouse | Role::Finance | Role::Support => {
+            matches!(action, SettingsRead | UsersRead)
+        }
+    }
+}
+
+/// Every scope an API key may carry. Scopes of domains still to come are accepted
+/// now so integrations can be provisioned once.
+pub const SCOPES: &[&str] = &[
+    "settings:read",
+    "settings:write",
+    "customers:read",
+    "customers:write",
+    "inventory:read",
+    "inventory:write",
+    "orders:read",
+    "orders:write",
+    "tracking:write",
+    "payments:read",
+    "payments:write",
+    "events:read",
+];
+
+/// Which rows of owner-scoped resources an actor may see.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Visibility {
+    All,
+    /// Rows owned by one of these users.
+    OwnedBy(Vec<Uuid>),
+    Nothing,
+}
+
+impl Visibility {
+    pub fn allows(&self, owner: Option<Uuid>) -> bool {
+        match self {
+            Visibility::All => true,
+            Visibility::OwnedBy(ids) => owner.is_some_and(|o| ids.contains(&o)),
+            Visibility::Nothing => false,
+        }
+    }
+}
+
+/// A signed-in person.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserActor {
+    pub id: Uuid,
+    pub role: Role,
+    /// Direct reports, for managers; empty otherwise.
+    pub team: Vec<Uuid>,
+}
+
+/// An integration's API key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyActor {
+    pub id: Uuid,
+    pub name: String,
+    pub scopes: Vec<String>,
+}
+
+/// The acting principal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Actor {
+    Anonymous,
+    System,
+    User(UserActor),
+    ApiKey(KeyActor),
+}
+
+impl Actor {
+    /// A stable string naming the principal: `user:<id>`, `key:<id>`, `system`.
+    pub fn principal(&self) -> String {
+        match self {
+            Actor::Anonymous => "anonymous".to_owned(),
+            Actor::System => "system".to_owned(),
+            Actor::User(u) => format!("user:{}", u.id),
+            Actor::ApiKey(k) => format!("key:{}", k.id),
+        }
+    }
+
+    pub fn user_id(&self) -> Option<Uuid> {
+        match self {
+            Actor::User(u) => Some(u.id),
+            _ => None,
+        }
+    }
+
+    pub fn may(&self, action: Action) -> bool {
+        match self {
+            Actor::Anonymous => false,
+            Actor::System => true,
+            Actor::User(u) => role_allows(u.role, action),
+            Actor::ApiKey(k) => action
+                .scope()
+                .is_some_and(|s| k.scopes.iter().any(|have| have == s)),
+        }
+    }
+
+    /// 401 for nobody, 403 for somebody not allowed.
+    pub fn require(&self, action: Action) -> Result<(), Error> {
+        if self.may(action) {
+            return Ok(());
+        }
+        Err(match self {
+            Actor::Anonymous => Error::new(problems::UNAUTHENTICATED, "sign in or send an API key"),
+            Actor::ApiKey(_) => Error::new(
+                problems::FORBIDDEN,
+                match action.scope() {
+                    Some(scope) => format!("this API key lacks the scope {scope}"),
+                    None => format!("API keys may not {}", action.name()),
+                },
+            ),
+            _ => Error::new(
+                problems::FORBIDDEN,
+                format!("your role may not {}", action.name()),
+            ),
+        })
+    }
+
+    /// Owner-scoped rows this actor may see: a sales rep their own, a manager their
+    /// team's and their own, every other role (and keys, within their scopes) all.
+    pub fn visibility(&self) -> Visibility {
+        match self {
+            Actor::Anonymous => Visibility::Nothing,
+            Actor::System | Actor::ApiKey(_) => Visibility::All,
+            Actor::User(u) => match u.role {
+                Role::Sales => Visibility::OwnedBy(vec![u.id]),
+                Role::Manager => {
+                    let mut ids = u.team.clone();
+                    ids.push(u.id);
+                    Visibility::OwnedBy(ids)
+                }
+                _ => Visibility::All,
+            },
+        }
+    }
+}
+
+/// The permission table as Markdown, for the OpenAPI description.
+pub fn permission_table() -> String {
+    let mut out = String::from("| action | ");
+    out.push_str(&Role::ALL.map(Role::as_str).join(" | "));
+    out.push_str(" | API key scope |\n|---|");
+    out.push_str(&"---|".repeat(Role::ALL.len() + 1));
+    out.push('\n');
+    for action in Action::ALL {
+        out.push_str(&format!("| `{}` |", action.name()));
+        for role in Role::ALL {
+            out.push_str(if role_allows(role, action) {
+                " ✓ |"
+            } else {
+                " |"
+            });
+        }
+        out.push_str(&format!(
+            " {} |\n",
+            action.scope().map_or("—".to_owned(), |s| format!("`{s}`"))
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user(role: Role) -> Actor {
+        Actor::User(UserActor {
+            id: Uuid::nil(),
+            role,
+            team: vec![],
+        })
+    }
+
+    #[test]
+    fn auditor_reads_everything_and_writes_nothing() {
+        for action in Action::ALL {
+            assert_eq!(
+                user(Role::Auditor).may(action),
+                action.is_read(),
+                "{action:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn keys_need_the_scope() {
+        let key = Actor::ApiKey(KeyActor {
+            id: Uuid::nil(),
+            name: "k".into(),
+            scopes: vec!["settings:read".into()],
+        });
+        assert!(key.may(Action::SettingsRead));
+        assert!(!key.may(Action::SettingsWrite));
+        assert!(!key.may(Action::UsersRead));
+        assert_eq!(
+            key.require(Action::SettingsWrite).unwrap_err().status(),
+            403
+        );
+        assert_eq!(
+            Actor::Anonymous
+                .require(Action::SettingsRead)
+                .unwrap_err()
+                .status(),
+            401
+        );
+    }
+
+    #[test]
+    fn visibility_by_role() {
+        let me = Uuid::now_v7();
+        let rep = Uuid::now_v7();
+        let sales = Actor::User(UserActor {
+            id: me,
+            role: Role::Sales,
+            team: vec![],
+        });
+        assert!(sales.visibility().allows(Some(me)));
+        assert!(!sales.visibility().allows(Some(rep)));
+        let manager = Actor::User(UserActor {
+            id: me,
+            role: Role::Manager,
+            team: vec![rep],
+        });
+        assert!(manager.visibility().allows(Some(rep)));
+        assert!(user(Role::Finance).visibility().allows(Some(rep)));
+    }
+}
