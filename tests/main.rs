@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod idempotency;
+mod identity;
 mod openapi;
 mod platform;
 mod process;

@@ -35,7 +35,7 @@ pub async fn authenticate(
         .await?
         .ok_or(IdentityError::BadToken)?;
     // A token issued before the password changed belongs to whoever knew the old one.
-    if !u.active || claims.iat < u.password_changed_at.timestamp() {
+    if !u.active || claims.pwd != u.password_changed_at.timestamp_micros() {
         return Err(IdentityError::BadToken.into());
     }
     let role = Role::parse(&u.role).ok_or(IdentityError::BadToken)?;

@@ -16,6 +16,7 @@ pub struct TokenRequest {
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"refresh_token": "ocrm_rt_Q2hhbmdlIG1lIQ..."}))]
 pub struct RefreshRequest {
     pub refresh_token: String,
 }
@@ -50,6 +51,7 @@ pub struct CreateUser {
 /// Change a user. Absent fields stay; `"manager_id": null` removes the manager.
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"display_name": "Li Na (East)", "active": true}))]
 pub struct UpdateUser {
     pub display_name: Option<String>,
     pub role: Option<Role>,
@@ -62,6 +64,7 @@ pub struct UpdateUser {
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"current_password": "the one you have now", "new_password": "a new, longer passphrase"}))]
 pub struct ChangePassword {
     pub current_password: String,
     pub new_password: String,

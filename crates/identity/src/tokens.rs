@@ -29,6 +29,8 @@ pub struct Claims {
     pub nbf: i64,
     pub exp: i64,
     pub jti: String,
+    /// When the user's password last changed (µs): a token from before a change is void.
+    pub pwd: i64,
 }
 
 struct Key {
@@ -72,6 +74,7 @@ impl JwtKeys {
     pub fn issue(
         &self,
         user_id: Uuid,
+        password_changed_at: DateTime<Utc>,
         now: DateTime<Utc>,
         ttl_secs: i64,
     ) -> Result<String, IdentityError> {
@@ -83,6 +86,7 @@ impl JwtKeys {
             nbf: now.timestamp(),
             exp: now.timestamp() + ttl_secs,
             jti: Uuid::now_v7().simple().to_string(),
+            pwd: password_changed_at.timestamp_micros(),
         };
         let mut header = Header::new(Algorithm::HS256);
         header.kid = Some(self.current.clone());
@@ -151,7 +155,7 @@ mod tests {
         let k = keys("0123456789abcdef0123456789abcdef");
         let now = Utc::now();
         let user = Uuid::now_v7();
-        let token = k.issue(user, now, 900).unwrap();
+        let token = k.issue(user, now, now, 900).unwrap();
         assert_eq!(k.verify(&token, now).unwrap().sub, user.to_string());
         assert!(
             k.verify(&token, now + chrono::Duration::seconds(1000))
@@ -167,7 +171,7 @@ mod tests {
     fn other_keys_and_short_secrets_are_refused() {
         let now = Utc::now();
         let token = keys("0123456789abcdef0123456789abcdef")
-            .issue(Uuid::nil(), now, 900)
+            .issue(Uuid::nil(), now, now, 900)
             .unwrap();
         assert!(
             keys("ffffffffffffffffffffffffffffffff")

@@ -11,6 +11,7 @@ use crate::openapi::Document;
 #[utoipa::path(
     operation_id = "getOpenApi",
     tag = "meta",
+    security(()),
     responses((status = 200, description = "The OpenAPI 3.1 document", content_type = "application/json", body = Object)),
 )]
 #[get("/openapi.json")]
@@ -49,6 +50,7 @@ const PAGE: &str = r#"<!doctype html>
 #[utoipa::path(
     operation_id = "getDocs",
     tag = "meta",
+    security(()),
     responses((status = 200, description = "An HTML page rendering this document", content_type = "text/html", body = String)),
 )]
 #[get("/docs")]
@@ -66,6 +68,7 @@ pub async fn docs_page() -> HttpResponse {
 #[utoipa::path(
     operation_id = "getDocsScript",
     tag = "meta",
+    security(()),
     responses((status = 200, description = "JavaScript", content_type = "text/javascript", body = String)),
 )]
 #[get("/docs/scalar.js")]

@@ -32,6 +32,7 @@ pub struct Readiness {
 #[utoipa::path(
     operation_id = "getHealth",
     tag = "operations",
+    security(()),
     responses((status = 200, description = "The process is up", body = Health)),
 )]
 #[get("/healthz")]
@@ -43,6 +44,7 @@ pub async fn healthz() -> HttpResponse {
 #[utoipa::path(
     operation_id = "getReadiness",
     tag = "operations",
+    security(()),
     responses(
         (status = 200, description = "Ready for traffic", body = Readiness),
         (status = 503, description = "The database is unreachable or not migrated",
@@ -77,6 +79,7 @@ pub async fn readyz(state: Data<AppState>) -> ApiResult<HttpResponse> {
 #[utoipa::path(
     operation_id = "getMetrics",
     tag = "operations",
+    security(()),
     responses((status = 200, description = "Metrics in OpenMetrics text format",
         content_type = "application/openmetrics-text", body = String,
         example = "# TYPE ordercrm_http_requests counter\nordercrm_http_requests_total{method=\"GET\",route=\"/healthz\",status=\"200\"} 3\n")),

@@ -5,7 +5,7 @@ use ordercrm_kernel::audit::{self, Entry};
 use ordercrm_kernel::authz::{Actor, Role, UserActor};
 use ordercrm_kernel::{Ctx, Error, Result, id::new_id};
 use sea_orm::ActiveValue::Set;
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{ActiveModelTrait, DatabaseTransaction, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
@@ -83,23 +83,29 @@ pub async fn login(
     }
     let password_ok = password::verify(u.password_hash.clone(), input.password).await?;
     if !password_ok || !u.active {
-        let failures = u.failed_logins + 1;
+        // Counted in the database, atomically: concurrent wrong guesses must each count.
+        let failures = user::Entity::update_many()
+            .col_expr(
+                user::COLUMN.failed_logins,
+                Expr::col(user::COLUMN.failed_logins).add(1),
+            )
+            .filter(user::COLUMN.id.eq(u.id))
+            .exec_with_returning(txn)
+            .await?
+            .first()
+            .map_or(u.failed_logins + 1, |row| row.failed_logins);
         let lock = failures >= config.lockout_threshold;
         let locked_until = lock.then(|| {
             ctx.now + Duration::from_std(config.lockout_duration).unwrap_or(Duration::MAX)
         });
-        user::Entity::update_many()
-            .col_expr(
-                user::COLUMN.failed_logins,
-                Expr::value(if lock { 0 } else { failures }),
-            )
-            .col_expr(
-                user::COLUMN.locked_until,
-                Expr::value(locked_until.or(u.locked_until)),
-            )
-            .filter(user::COLUMN.id.eq(u.id))
-            .exec(txn)
-            .await?;
+        if lock {
+            user::Entity::update_many()
+                .col_expr(user::COLUMN.failed_logins, Expr::value(0))
+                .col_expr(user::COLUMN.locked_until, Expr::value(locked_until))
+                .filter(user::COLUMN.id.eq(u.id))
+                .exec(txn)
+                .await?;
+        }
         let reason = if u.active { "bad_password" } else { "inactive" };
         audit::record(
             txn,
@@ -131,7 +137,7 @@ pub async fn login(
             .exec(txn)
             .await?;
     }
-    let tokens = issue(txn, &uctx, config, u.id, new_id()).await?;
+    let tokens = issue(txn, &uctx, config, &u, new_id()).await?;
     audit::record(txn, &uctx, Entry::new("auth.login", "user", u.id)).await?;
     Ok(LoginOutcome::Success(tokens))
 }
@@ -140,12 +146,16 @@ async fn issue(
     txn: &DatabaseTransaction,
     ctx: &Ctx,
     config: &IdentityConfig,
-    user_id: Uuid,
+    u: &user::Model,
     family: Uuid,
 ) -> Result<TokenResponse> {
-    let access_token = config
-        .keys
-        .issue(user_id, ctx.now, secs(config.access_ttl))?;
+    let user_id = u.id;
+    let access_token = config.keys.issue(
+        user_id,
+        u.password_changed_at,
+        ctx.now,
+        secs(config.access_ttl),
+    )?;
     let refresh = random_secret(REFRESH_PREFIX);
     refresh_token::ActiveModel {
         id: Set(new_id()),
@@ -221,7 +231,7 @@ pub async fn refresh(
         .await?;
         return refused();
     }
-    let tokens = issue(txn, &uctx, config, u.id, row.family_id).await?;
+    let tokens = issue(txn, &uctx, config, &u, row.family_id).await?;
     audit::record(txn, &uctx, Entry::new("auth.refresh", "user", u.id)).await?;
     Ok(LoginOutcome::Success(tokens))
 }
