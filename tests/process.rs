@@ -395,3 +395,79 @@ async fn serves_on_postgresql_the_same() {
     server.child.kill().unwrap();
     let _ = server.child.wait();
 }
+
+/// Passwords and their hashes never reach a log line, even at the most verbose level.
+#[tokio::test]
+async fn secrets_stay_out_of_debug_logs() {
+    let db = TestDb::new(Engine::Sqlite).await;
+    assert!(cli_user(&db.url, "ops@example.com", "admin", "a perfectly long passphrase").status.success());
+    let data_dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(ordercrm_binary())
+        .arg("serve")
+        .env_clear()
+        .env("DATABASE_URL", &db.url)
+        .env("ORDERCRM_DATA_DIR", data_dir.path())
+        .env("ORDERCRM_LISTEN", "127.0.0.1:0")
+        .env("LOG_FORMAT", "json")
+        .env("RUST_LOG", "trace")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let port = loop {
+        let Ok(line) = rx.recv_timeout(Duration::from_secs(20)) else {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("server did not start");
+        };
+        let v: Value = serde_json::from_str(&line).unwrap_or(Value::Null);
+        if v["message"] == "listening" {
+            break v["address"].as_str().unwrap().parse::<std::net::SocketAddr>().unwrap().port();
+        }
+    };
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    let tokens: Value = client
+        .post(format!("{base}/v1/auth/token"))
+        .json(&serde_json::json!({"email": "ops@example.com", "password": "a perfectly long passphrase"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = tokens["access_token"].as_str().unwrap();
+    let res = client
+        .post(format!("{base}/v1/users"))
+        .bearer_auth(token)
+        .json(&serde_json::json!({"email": "new@example.com", "display_name": "New", "role": "sales",
+            "password": "the new user's secret words"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let body = res.text().await.unwrap();
+    assert!(!body.contains("secret words") && !body.contains("$argon2"));
+    let res = client
+        .post(format!("{base}/v1/auth/token"))
+        .json(&serde_json::json!({"email": "new@example.com", "password": "wrong guess, logged?"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let _ = child.kill();
+    let _ = child.wait();
+    let logs: Vec<String> = rx.try_iter().collect();
+    assert!(logs.len() > 5, "trace logging produced lines");
+    let all = logs.join("\n");
+    for secret in ["perfectly long passphrase", "secret words", "wrong guess", "$argon2", "ocrm_rt_", token] {
+        assert!(!all.contains(secret), "{secret} reached the logs");
+    }
+}
