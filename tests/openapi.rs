@@ -98,17 +98,39 @@ fn document_is_complete_and_consistent() {
     assert_eq!(schemes["userToken"]["scheme"], "bearer");
     assert_eq!(schemes["userToken"]["bearerFormat"], "JWT");
     assert_eq!(schemes["apiKey"]["scheme"], "bearer");
-    assert!(description.contains("### Permissions") && description.contains("| `settings.write` |"));
-    let public = ["/healthz", "/readyz", "/metrics", "/openapi.json", "/docs", "/docs/scalar.js",
-        "/v1/auth/token", "/v1/auth/refresh", "/v1/auth/logout"];
+    assert!(
+        description.contains("### Permissions") && description.contains("| `settings.write` |")
+    );
+    let public = [
+        "/healthz",
+        "/readyz",
+        "/metrics",
+        "/openapi.json",
+        "/docs",
+        "/docs/scalar.js",
+        "/v1/auth/token",
+        "/v1/auth/refresh",
+        "/v1/auth/logout",
+    ];
     for (path, item) in doc["paths"].as_object().unwrap() {
         for method in METHODS {
             let Some(op) = item.get(method) else { continue };
-            let security = op["security"].as_array().unwrap_or_else(|| panic!("{method} {path}: no security requirement"));
-            let open = security.iter().all(|s| s.as_object().is_some_and(|o| o.is_empty()));
-            assert_eq!(open, public.contains(&path.as_str()), "{method} {path}: security {security:?}");
+            let security = op["security"]
+                .as_array()
+                .unwrap_or_else(|| panic!("{method} {path}: no security requirement"));
+            let open = security
+                .iter()
+                .all(|s| s.as_object().is_some_and(|o| o.is_empty()));
+            assert_eq!(
+                open,
+                public.contains(&path.as_str()),
+                "{method} {path}: security {security:?}"
+            );
             if !open {
-                assert!(op["responses"].get("401").is_some() && op["responses"].get("403").is_some(), "{method} {path}");
+                assert!(
+                    op["responses"].get("401").is_some() && op["responses"].get("403").is_some(),
+                    "{method} {path}"
+                );
             }
         }
     }

@@ -400,7 +400,16 @@ async fn serves_on_postgresql_the_same() {
 #[tokio::test]
 async fn secrets_stay_out_of_debug_logs() {
     let db = TestDb::new(Engine::Sqlite).await;
-    assert!(cli_user(&db.url, "ops@example.com", "admin", "a perfectly long passphrase").status.success());
+    assert!(
+        cli_user(
+            &db.url,
+            "ops@example.com",
+            "admin",
+            "a perfectly long passphrase"
+        )
+        .status
+        .success()
+    );
     let data_dir = tempfile::tempdir().unwrap();
     let mut child = Command::new(ordercrm_binary())
         .arg("serve")
@@ -428,7 +437,12 @@ async fn secrets_stay_out_of_debug_logs() {
         };
         let v: Value = serde_json::from_str(&line).unwrap_or(Value::Null);
         if v["message"] == "listening" {
-            break v["address"].as_str().unwrap().parse::<std::net::SocketAddr>().unwrap().port();
+            break v["address"]
+                .as_str()
+                .unwrap()
+                .parse::<std::net::SocketAddr>()
+                .unwrap()
+                .port();
         }
     };
     let base = format!("http://127.0.0.1:{port}");
@@ -446,8 +460,10 @@ async fn secrets_stay_out_of_debug_logs() {
     let res = client
         .post(format!("{base}/v1/users"))
         .bearer_auth(token)
-        .json(&serde_json::json!({"email": "new@example.com", "display_name": "New", "role": "sales",
-            "password": "the new user's secret words"}))
+        .json(
+            &serde_json::json!({"email": "new@example.com", "display_name": "New", "role": "sales",
+            "password": "the new user's secret words"}),
+        )
         .send()
         .await
         .unwrap();
@@ -467,7 +483,14 @@ async fn secrets_stay_out_of_debug_logs() {
     let logs: Vec<String> = rx.try_iter().collect();
     assert!(logs.len() > 5, "trace logging produced lines");
     let all = logs.join("\n");
-    for secret in ["perfectly long passphrase", "secret words", "wrong guess", "$argon2", "ocrm_rt_", token] {
+    for secret in [
+        "perfectly long passphrase",
+        "secret words",
+        "wrong guess",
+        "$argon2",
+        "ocrm_rt_",
+        token,
+    ] {
         assert!(!all.contains(secret), "{secret} reached the logs");
     }
 }
