@@ -65,6 +65,12 @@ async fn start(binary: &PathBuf, database_url: &str) -> anyhow::Result<(Server, 
         .env("DATABASE_URL", database_url)
         .env("ORDERCRM_LISTEN", format!("127.0.0.1:{port}"))
         .env("RUST_LOG", "warn")
+        // The bench measures the server, not the per-user limiter.
+        .env("ORDERCRM_RATE_LIMIT", "1000000000")
+        .env(
+            "ORDERCRM_JWT_SECRET",
+            "bench-only-secret-0123456789abcdefghijklmnop",
+        )
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -95,7 +101,8 @@ struct Outcome {
     p99: Duration,
 }
 
-async fn load(url: String, concurrency: usize, seconds: u64) -> Outcome {
+async fn load(url: String, token: &str, concurrency: usize, seconds: u64) -> Outcome {
+    let token = Arc::new(format!("Bearer {token}"));
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(concurrency)
         .build()
@@ -107,12 +114,18 @@ async fn load(url: String, concurrency: usize, seconds: u64) -> Outcome {
         .map(|_| {
             let client = client.clone();
             let url = url.clone();
+            let token = token.clone();
             tokio::spawn(async move {
                 let mut latencies = Vec::with_capacity(100_000);
                 let mut errors = 0;
                 while Instant::now() < deadline {
                     let t = Instant::now();
-                    match client.get(url.as_str()).send().await {
+                    let mut req = client.get(url.as_str());
+                    // Probes call /healthz without credentials; the API with them.
+                    if url.contains("/v1/") {
+                        req = req.header("authorization", token.as_str());
+                    }
+                    match req.send().await {
                         Ok(res) if res.status().is_success() => {
                             let _ = res.bytes().await;
                             latencies.push(t.elapsed());
@@ -147,7 +160,47 @@ async fn load(url: String, concurrency: usize, seconds: u64) -> Outcome {
     }
 }
 
-async fn seed(base: &str) -> anyhow::Result<()> {
+const PASSWORD: &str = "bench passphrase, long enough";
+
+/// The first admin, as the README creates it: `ordercrm user create --password-stdin`.
+fn create_admin(binary: &PathBuf, database_url: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut child = Command::new(binary)
+        .args([
+            "user",
+            "create",
+            "--email",
+            "bench@example.com",
+            "--role",
+            "admin",
+            "--password-stdin",
+        ])
+        .env("DATABASE_URL", database_url)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()?;
+    writeln!(child.stdin.take().context("stdin")?, "{PASSWORD}")?;
+    if !child.wait()?.success() {
+        bail!("user create failed");
+    }
+    Ok(())
+}
+
+async fn sign_in(base: &str) -> anyhow::Result<String> {
+    let res: serde_json::Value = reqwest::Client::new()
+        .post(format!("{base}/v1/auth/token"))
+        .json(&serde_json::json!({"email": "bench@example.com", "password": PASSWORD}))
+        .send()
+        .await?
+        .json()
+        .await?;
+    res["access_token"]
+        .as_str()
+        .map(str::to_owned)
+        .context("no access token")
+}
+
+async fn seed(base: &str, token: &str) -> anyhow::Result<()> {
     let client = reqwest::Client::new();
     for (key, value) in [
         ("company_name", serde_json::json!("Acme Trading Co.")),
@@ -156,6 +209,7 @@ async fn seed(base: &str) -> anyhow::Result<()> {
     ] {
         let res = client
             .post(format!("{base}/v1/settings"))
+            .bearer_auth(token)
             .json(&serde_json::json!({"key": key, "value": value}))
             .send()
             .await?;
@@ -166,6 +220,7 @@ async fn seed(base: &str) -> anyhow::Result<()> {
     for i in 0..200 {
         client
             .post(format!("{base}/v1/settings"))
+            .bearer_auth(token)
             .json(&serde_json::json!({"key": format!("ui.pref{i:03}"), "value": {"n": i}}))
             .send()
             .await?;
@@ -179,10 +234,12 @@ fn ms(d: Duration) -> String {
 
 async fn run_engine(args: &Args, engine: &str, url: &str) -> anyhow::Result<()> {
     // Startup on an existing database: migrate it once, then time a fresh start.
+    create_admin(&args.binary, url)?;
     let (first, _) = start(&args.binary, url).await?;
-    seed(&first.base).await?;
+    seed(&first.base, &sign_in(&first.base).await?).await?;
     drop(first);
     let (server, ready_after) = start(&args.binary, url).await?;
+    let token = sign_in(&server.base).await?;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let idle = rss_kib(server.child.id()).unwrap_or(0);
     println!(
@@ -196,7 +253,13 @@ async fn run_engine(args: &Args, engine: &str, url: &str) -> anyhow::Result<()> 
         ("GET /v1/settings?limit=50", "/v1/settings?limit=50"),
     ] {
         for concurrency in [1, 64] {
-            let o = load(format!("{}{path}", server.base), concurrency, args.seconds).await;
+            let o = load(
+                format!("{}{path}", server.base),
+                &token,
+                concurrency,
+                args.seconds,
+            )
+            .await;
             println!(
                 "| {engine:<8} | {name:<26} | {concurrency:>3} | {:>9.0} | {:>8} | {:>8} | {:>6} |",
                 o.requests as f64 / o.elapsed.as_secs_f64(),
