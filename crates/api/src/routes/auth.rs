@@ -71,8 +71,9 @@ pub async fn token(
             return Ok(res);
         }
     }
+    let attempt = auth::check_password(state.db.reader(), &ctx, input).await?;
     let txn = state.db.begin().await?;
-    let result = auth::login(&txn, &ctx, &state.identity, input).await?;
+    let result = auth::login(&txn, &ctx, &state.identity, attempt).await?;
     txn.commit().await?;
     outcome(result)
 }

@@ -6,7 +6,7 @@ use ordercrm_kernel::authz::{Actor, Role, UserActor};
 use ordercrm_kernel::{Ctx, Error, Result, id::new_id};
 use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{ActiveModelTrait, DatabaseTransaction, EntityTrait, QueryFilter};
+use sea_orm::{ActiveModelTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
 use crate::config::IdentityConfig;
@@ -41,19 +41,52 @@ fn as_user(ctx: &Ctx, u: &user::Model) -> Ctx {
     }
 }
 
+/// The expensive half of a sign-in (argon2), done before any write transaction so a
+/// flood of guesses never holds the database's writer.
+pub struct Attempt {
+    email: String,
+    user: Option<user::Model>,
+    password_ok: bool,
+}
+
+pub async fn check_password(
+    reader: &impl ConnectionTrait,
+    ctx: &Ctx,
+    input: TokenRequest,
+) -> Result<Attempt> {
+    let email = model::normalize_email(&input.email);
+    let found = user::Entity::find()
+        .filter(user::COLUMN.email_normalized.eq(&email))
+        .one(reader)
+        .await?;
+    let password_ok = match &found {
+        None => {
+            password::verify_dummy(input.password).await?;
+            false
+        }
+        // A locked account is refused without spending a hash on it.
+        Some(u) if u.locked_until.is_some_and(|t| t > ctx.now) => false,
+        Some(u) => password::verify(u.password_hash.clone(), input.password).await?,
+    };
+    Ok(Attempt {
+        email,
+        user: found,
+        password_ok,
+    })
+}
+
+/// The recording half: counters, lock, tokens and audit, on fresh state.
 pub async fn login(
     txn: &DatabaseTransaction,
     ctx: &Ctx,
     config: &IdentityConfig,
-    input: TokenRequest,
+    attempt: Attempt,
 ) -> Result<LoginOutcome> {
-    let normalized = model::normalize_email(&input.email);
-    let found = user::Entity::find()
-        .filter(user::COLUMN.email_normalized.eq(&normalized))
-        .one(txn)
-        .await?;
-    let Some(u) = found else {
-        password::verify_dummy(input.password).await?;
+    let fresh = match &attempt.user {
+        Some(checked) => user::Entity::find_by_id(checked.id).one(txn).await?,
+        None => None,
+    };
+    let Some(u) = fresh else {
         audit::record(
             txn,
             ctx,
@@ -61,13 +94,21 @@ pub async fn login(
                 action: "auth.login_failed",
                 entity_type: "user",
                 entity_id: None,
-                changes: Some(serde_json::json!({"email": normalized, "reason": "unknown_email"})),
+                changes: Some(
+                    serde_json::json!({"email": attempt.email, "reason": "unknown_email"}),
+                ),
                 success: false,
             },
         )
         .await?;
         return Ok(LoginOutcome::Refused(IdentityError::BadCredentials.into()));
     };
+    // The password checked must still be the password (no change in between).
+    let password_ok = attempt.password_ok
+        && attempt
+            .user
+            .as_ref()
+            .is_some_and(|c| c.password_hash == u.password_hash);
     let uctx = as_user(ctx, &u);
     if let Some(until) = u.locked_until.filter(|t| *t > ctx.now) {
         audit::record(
@@ -81,7 +122,6 @@ pub async fn login(
             IdentityError::Locked { retry_after }.into(),
         ));
     }
-    let password_ok = password::verify(u.password_hash.clone(), input.password).await?;
     if !password_ok || !u.active {
         // Counted in the database, atomically: concurrent wrong guesses must each count.
         let failures = user::Entity::update_many()
