@@ -216,9 +216,14 @@ async fn the_first_admin_comes_from_the_cli() {
 }
 
 fn start_server(database_url: &str, data_dir: &std::path::Path) -> Server {
+    start_server_with(database_url, data_dir, "info")
+}
+
+fn start_server_with(database_url: &str, data_dir: &std::path::Path, rust_log: &str) -> Server {
     let mut child = Command::new(ordercrm_binary())
         .arg("serve")
         .env_clear()
+        .env("RUST_LOG", rust_log)
         .env("DATABASE_URL", database_url)
         .env("ORDERCRM_DATA_DIR", data_dir)
         .env("ORDERCRM_LISTEN", "127.0.0.1:0")
@@ -411,40 +416,8 @@ async fn secrets_stay_out_of_debug_logs() {
         .success()
     );
     let data_dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(ordercrm_binary())
-        .arg("serve")
-        .env_clear()
-        .env("DATABASE_URL", &db.url)
-        .env("ORDERCRM_DATA_DIR", data_dir.path())
-        .env("ORDERCRM_LISTEN", "127.0.0.1:0")
-        .env("LOG_FORMAT", "json")
-        .env("RUST_LOG", "trace")
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel::<String>();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let port = loop {
-        let Ok(line) = rx.recv_timeout(Duration::from_secs(20)) else {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("server did not start");
-        };
-        let v: Value = serde_json::from_str(&line).unwrap_or(Value::Null);
-        if v["message"] == "listening" {
-            break v["address"]
-                .as_str()
-                .unwrap()
-                .parse::<std::net::SocketAddr>()
-                .unwrap()
-                .port();
-        }
-    };
+    let mut server = start_server_with(&db.url, data_dir.path(), "trace");
+    let port = server.port;
     let base = format!("http://127.0.0.1:{port}");
     let client = reqwest::Client::new();
     let tokens: Value = client
@@ -478,9 +451,9 @@ async fn secrets_stay_out_of_debug_logs() {
         .unwrap();
     assert_eq!(res.status(), 401);
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let _ = child.kill();
-    let _ = child.wait();
-    let logs: Vec<String> = rx.try_iter().collect();
+    let _ = server.child.kill();
+    let _ = server.child.wait();
+    let logs: Vec<String> = server.logs.try_iter().map(|v| v.to_string()).collect();
     assert!(logs.len() > 5, "trace logging produced lines");
     let all = logs.join("\n");
     for secret in [

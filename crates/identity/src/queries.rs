@@ -95,15 +95,7 @@ pub async fn list_users(
     if let Some(manager) = query.manager_id {
         select = select.filter(user::COLUMN.manager_id.eq(manager));
     }
-    let columns = [(user::Column::Id, Order::Asc)];
-    if let Some(c) = &page.after {
-        select = select.filter(keyset_after(&columns, vec![c.key_at::<Uuid>(0)?.into()]));
-    }
-    let rows = select
-        .order_by(user::Column::Id, Order::Asc)
-        .limit(page.fetch_limit())
-        .all(conn)
-        .await?;
+    let rows = by_id(conn, select, user::Column::Id, &page).await?;
     Ok(Page::from_rows(
         rows,
         &page,
@@ -123,21 +115,33 @@ pub async fn list_api_keys(
     if !query.include_revoked.unwrap_or(false) {
         select = select.filter(api_key::COLUMN.revoked_at.is_null());
     }
-    let columns = [(api_key::Column::Id, Order::Asc)];
-    if let Some(c) = &page.after {
-        select = select.filter(keyset_after(&columns, vec![c.key_at::<Uuid>(0)?.into()]));
-    }
-    let rows = select
-        .order_by(api_key::Column::Id, Order::Asc)
-        .limit(page.fetch_limit())
-        .all(conn)
-        .await?;
+    let rows = by_id(conn, select, api_key::Column::Id, &page).await?;
     Ok(Page::from_rows(
         rows,
         &page,
         |r| vec![serde_json::json!(r.id)],
         ApiKeyView::from,
     ))
+}
+
+/// One keyset page of `select` in id order (UUID v7 ids sort by creation).
+async fn by_id<E: EntityTrait>(
+    conn: &impl ConnectionTrait,
+    mut select: Select<E>,
+    id: E::Column,
+    page: &PageRequest,
+) -> Result<Vec<E::Model>> {
+    if let Some(c) = &page.after {
+        select = select.filter(keyset_after(
+            &[(id, Order::Asc)],
+            vec![c.key_at::<Uuid>(0)?.into()],
+        ));
+    }
+    Ok(select
+        .order_by(id, Order::Asc)
+        .limit(page.fetch_limit())
+        .all(conn)
+        .await?)
 }
 
 pub async fn list_audit_events(
