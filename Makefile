@@ -32,10 +32,7 @@ test: build
 lint:
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets -- -D warnings
-	@for c in ordercrm-kernel ordercrm-settings ordercrm-identity ordercrm-migrations; do \
-		cargo tree -e normal -p $$c -i actix-web 2>&1 | grep -q "did not match any packages" \
-			|| { echo "$$c depends on actix-web: domain crates must not know HTTP"; exit 1; }; \
-	done; echo "domain crates are free of actix-web"
+	.ci/check-boundaries
 
 fmt:
 	cargo fmt --all
