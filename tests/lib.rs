@@ -155,6 +155,9 @@ async fn postgres_template() -> String {
 
 pub const TEST_JWT_SECRET: &str = "test-only-secret-0123456789abcdefghijklmnopqrstuvwxyz";
 
+/// 32 bytes, base64: the tests' field-encryption key.
+pub const TEST_DATA_KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+
 pub fn test_config(database_url: String) -> Config {
     let mut config = Config::from_settings(Settings {
         listen: Some("127.0.0.1:0".into()),
@@ -162,6 +165,7 @@ pub fn test_config(database_url: String) -> Config {
         workers: Some("2".into()),
         db_max_connections: Some("8".into()),
         jwt_secret: Some(TEST_JWT_SECRET.into()),
+        data_key: Some(TEST_DATA_KEY.into()),
         ..Default::default()
     })
     .unwrap();

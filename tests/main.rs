@@ -1,6 +1,7 @@
 //! One test binary for every black-box test (one link, not dozens).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod customers;
 mod idempotency;
 mod identity;
 mod openapi;

@@ -25,6 +25,7 @@ use utoipa::openapi::{ContentBuilder, Ref, RefOr, Required, Response, ResponseBu
         (name = "users", description = "People who use the system, their roles and their managers."),
         (name = "api-keys", description = "Keys for integrations (e-commerce, logistics, ERP), with scopes."),
         (name = "audit", description = "Who did what, when and from where. Read-only."),
+        (name = "customers", description = "Customers (people and companies): profiles, search, duplicates. A sales rep sees their own, a manager their team's."),
         (name = "settings", description = "Company settings: company name, default currency, document-number prefixes, and any small JSON a front end wants to keep."),
         (name = "operations", description = "Health, readiness and metrics for operators and orchestrators."),
         (name = "meta", description = "This document and its interactive rendering."),
@@ -72,7 +73,7 @@ pub fn base() -> utoipa::openapi::OpenApi {
 
 /// Problem types the domains add to the kernel's. Each new domain appends its own.
 fn all_problem_types() -> Vec<ProblemType> {
-    problems::ALL.to_vec()
+    [problems::ALL, ordercrm_customer::error::ALL].concat()
 }
 
 const INTRO: &str = "\

@@ -4,6 +4,7 @@ use std::time::Duration;
 use ordercrm_identity::IdentityConfig;
 use ordercrm_kernel::Db;
 use ordercrm_kernel::clock::SharedClock;
+use ordercrm_kernel::crypto::FieldCipher;
 
 use crate::middleware::metrics::Metrics;
 use crate::rate_limit::RateLimits;
@@ -43,13 +44,22 @@ pub struct AppState {
     pub clock: SharedClock,
     pub limits: Limits,
     pub identity: Arc<IdentityConfig>,
+    /// Seals sensitive fields (tax ids, bank accounts) at rest.
+    pub cipher: FieldCipher,
     pub rate_limits: Arc<RateLimits>,
     pub metrics: Arc<Metrics>,
 }
 
 impl AppState {
-    pub fn new(db: Db, clock: SharedClock, limits: Limits, identity: IdentityConfig) -> Self {
+    pub fn new(
+        db: Db,
+        clock: SharedClock,
+        limits: Limits,
+        identity: IdentityConfig,
+        cipher: FieldCipher,
+    ) -> Self {
         Self {
+            cipher,
             rate_limits: Arc::new(RateLimits::new(limits.requests_per_minute, clock.clone())),
             db,
             clock,

@@ -58,16 +58,23 @@ pub enum Action {
     UsersWrite,
     ApiKeysManage,
     AuditRead,
+    CustomersRead,
+    CustomersWrite,
+    /// See tax ids and bank accounts unmasked.
+    CustomersReadSensitive,
 }
 
 impl Action {
-    pub const ALL: [Action; 6] = [
+    pub const ALL: [Action; 9] = [
         Action::SettingsRead,
         Action::SettingsWrite,
         Action::UsersRead,
         Action::UsersWrite,
         Action::ApiKeysManage,
         Action::AuditRead,
+        Action::CustomersRead,
+        Action::CustomersWrite,
+        Action::CustomersReadSensitive,
     ];
 
     pub fn name(self) -> &'static str {
@@ -78,6 +85,9 @@ impl Action {
             Action::UsersWrite => "users.write",
             Action::ApiKeysManage => "api_keys.manage",
             Action::AuditRead => "audit.read",
+            Action::CustomersRead => "customers.read",
+            Action::CustomersWrite => "customers.write",
+            Action::CustomersReadSensitive => "customers.read_sensitive",
         }
     }
 
@@ -93,9 +103,13 @@ impl Action {
         match self {
             Action::SettingsRead => Some("settings:read"),
             Action::SettingsWrite => Some("settings:write"),
-            Action::UsersRead | Action::UsersWrite | Action::ApiKeysManage | Action::AuditRead => {
-                None
-            }
+            Action::CustomersRead => Some("customers:read"),
+            Action::CustomersWrite => Some("customers:write"),
+            Action::UsersRead
+            | Action::UsersWrite
+            | Action::ApiKeysManage
+            | Action::AuditRead
+            | Action::CustomersReadSensitive => None,
         }
     }
 }
@@ -105,12 +119,22 @@ pub fn role_allows(role: Role, action: Action) -> bool {
     use Action::*;
     match role {
         Role::Admin => true,
-        Role::Auditor => action.is_read(),
+        // Everything readable, except unmasked sensitive fields.
+        Role::Auditor => action.is_read() && action != CustomersReadSensitive,
         // Everyone signed in reads company settings (currency, prefixes) and the
-        // users they can see; the visibility rule narrows which users.
-        Role::Manager | Role::Sales | Role::Warehouse | Role::Finance | Role::Support => {
-            matches!(action, SettingsRead | UsersRead)
+        // users they can see; the visibility rule narrows which users and customers.
+        Role::Manager | Role::Sales => {
+            matches!(
+                action,
+                SettingsRead | UsersRead | CustomersRead | CustomersWrite
+            )
         }
+        Role::Finance => matches!(
+            action,
+            SettingsRead | UsersRead | CustomersRead | CustomersReadSensitive
+        ),
+        Role::Support => matches!(action, SettingsRead | UsersRead | CustomersRead),
+        Role::Warehouse => matches!(action, SettingsRead | UsersRead),
     }
 }
 

@@ -47,6 +47,10 @@ pub struct Settings {
         hide_env_values = true
     )]
     pub jwt_secret: Option<String>,
+    /// Key sealing sensitive fields at rest: 32 bytes, base64; keep it safe and share it
+    /// between instances [default: generated once into <data dir>/data-key]
+    #[arg(long, env = "ORDERCRM_DATA_KEY", global = true, hide_env_values = true)]
+    pub data_key: Option<String>,
     /// Lifetime of access tokens in seconds [default: 900]
     #[arg(long, env = "ORDERCRM_ACCESS_TOKEN_TTL", global = true)]
     pub access_token_ttl: Option<String>,
@@ -79,6 +83,8 @@ pub struct Config {
     pub handle_signals: bool,
     /// `None`: use (or create) the secret file in the data directory.
     pub jwt_secret: Option<Secret>,
+    /// `None`: use (or create) the key file in the data directory.
+    pub data_key: Option<Secret>,
     pub access_token_ttl: Duration,
     pub rate_limit_per_minute: u32,
     pub cors_origins: Vec<String>,
@@ -122,6 +128,7 @@ impl Settings {
             max_body_bytes: self.max_body_bytes.or(other.max_body_bytes),
             shutdown_timeout: self.shutdown_timeout.or(other.shutdown_timeout),
             jwt_secret: self.jwt_secret.or(other.jwt_secret),
+            data_key: self.data_key.or(other.data_key),
             access_token_ttl: self.access_token_ttl.or(other.access_token_ttl),
             rate_limit: self.rate_limit.or(other.rate_limit),
             cors_origins: self.cors_origins.or(other.cors_origins),
@@ -277,7 +284,14 @@ impl Config {
                 format!("'{bad_origin}' is not an origin such as https://shop.example.com"),
             ));
         }
+        let data_key = s.data_key.map(Secret);
+        if let Some(key) = &data_key
+            && crate::keys::decode_data_key(&key.0).is_none()
+        {
+            return Err(bad("ORDERCRM_DATA_KEY", "must be 32 bytes, base64-encoded"));
+        }
         Ok(Config {
+            data_key,
             jwt_secret,
             access_token_ttl: Duration::from_secs(ttl),
             rate_limit_per_minute,

@@ -49,6 +49,7 @@ impl Application {
                 ..Limits::default()
             },
             identity,
+            keys::load_data_key(config)?,
         );
         let mut server = HttpServer::new(move || ordercrm_api::app(state.clone()))
             .workers(config.workers)

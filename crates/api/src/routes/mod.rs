@@ -4,6 +4,7 @@
 pub mod api_keys;
 pub mod audit;
 pub mod auth;
+pub mod customers;
 pub mod docs;
 pub mod ops;
 pub mod settings;
@@ -47,7 +48,13 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .service(api_keys::list)
                 .service(api_keys::create)
                 .service(api_keys::revoke)
-                .service(audit::list),
+                .service(audit::list)
+                .service(customers::list)
+                .service(customers::create)
+                .service(customers::get)
+                .service(customers::update)
+                .service(customers::archive)
+                .service(customers::possible_duplicates),
         );
 }
 

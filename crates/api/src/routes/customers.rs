@@ -1,0 +1,199 @@
+//! `/v1/customers`
+
+use actix_web::http::header;
+use actix_web::web::{Data, Path};
+use actix_web::{HttpRequest, HttpResponse, get, patch, post};
+use ordercrm_customer::dto::{
+    CreateCustomer, CreateCustomerParams, CustomerView, ListCustomers, UpdateCustomer,
+};
+use ordercrm_customer::{commands, queries};
+use ordercrm_kernel::{Page, Problem};
+use uuid::Uuid;
+
+use crate::error::ApiResult;
+use crate::extract::{IfMatch, Json, Query, RequestCtx, etag, not_modified};
+use crate::state::AppState;
+
+fn with_etag(builder: &mut actix_web::HttpResponseBuilder, view: &CustomerView) -> HttpResponse {
+    builder
+        .insert_header((header::ETAG, etag(view.version)))
+        .json(view)
+}
+
+/// List customers you can see: sales reps their own, managers their team's, other roles all.
+#[utoipa::path(
+    operation_id = "listCustomers",
+    tag = "customers",
+    security(("userToken" = []), ("apiKey" = [])),
+    params(ListCustomers),
+    responses(
+        (status = 200, description = "One page of customers", body = Page<CustomerView>),
+        (status = 400, description = "An unknown or invalid parameter, or a bad cursor",
+            body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[get("/customers")]
+pub async fn list(
+    state: Data<AppState>,
+    RequestCtx(ctx): RequestCtx,
+    Query(q): Query<ListCustomers>,
+) -> ApiResult<HttpResponse> {
+    Ok(HttpResponse::Ok()
+        .json(queries::list(state.db.reader(), &ctx.actor, &state.cipher, q).await?))
+}
+
+/// Create a customer. A matching email or phone is 409 `/problems/duplicate-customer`
+/// unless `allow_duplicate=true`.
+#[utoipa::path(
+    operation_id = "createCustomer",
+    tag = "customers",
+    security(("userToken" = []), ("apiKey" = [])),
+    params(CreateCustomerParams),
+    request_body = CreateCustomer,
+    responses(
+        (status = 201, description = "Created", body = CustomerView, headers(
+            ("Location" = String, description = "URL of the new customer"),
+            ("ETag" = String, description = "Version, for If-Match"))),
+        (status = 409, description = "A possible duplicate (`existing.id`), or an external reference in use",
+            body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[post("/customers")]
+pub async fn create(
+    state: Data<AppState>,
+    RequestCtx(ctx): RequestCtx,
+    Query(params): Query<CreateCustomerParams>,
+    Json(input): Json<CreateCustomer>,
+) -> ApiResult<HttpResponse> {
+    let txn = state.db.begin().await?;
+    let view = commands::create(
+        &txn,
+        &ctx,
+        &state.cipher,
+        input,
+        params.allow_duplicate.unwrap_or(false),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(with_etag(
+        HttpResponse::Created()
+            .insert_header((header::LOCATION, format!("/v1/customers/{}", view.id))),
+        &view,
+    ))
+}
+
+/// A customer you can see.
+#[utoipa::path(
+    operation_id = "getCustomer",
+    tag = "customers",
+    security(("userToken" = []), ("apiKey" = [])),
+    params(
+        ("id" = Uuid, Path, description = "Customer id"),
+        ("If-None-Match" = Option<String>, Header, description = "An ETag you hold; 304 if still current"),
+    ),
+    responses(
+        (status = 200, description = "The customer", body = CustomerView, headers(("ETag" = String, description = "Version"))),
+        (status = 304, description = "Not modified"),
+        (status = 404, description = "No such customer, or not one you can see", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[get("/customers/{id}")]
+pub async fn get(
+    req: HttpRequest,
+    state: Data<AppState>,
+    RequestCtx(ctx): RequestCtx,
+    id: Path<Uuid>,
+) -> ApiResult<HttpResponse> {
+    let view = queries::get(state.db.reader(), &ctx.actor, &state.cipher, *id).await?;
+    if not_modified(&req, view.version) {
+        return Ok(HttpResponse::NotModified()
+            .insert_header((header::ETAG, etag(view.version)))
+            .finish());
+    }
+    Ok(with_etag(&mut HttpResponse::Ok(), &view))
+}
+
+/// Change a customer. Send the ETag you read as `If-Match`: 412 if it changed since.
+#[utoipa::path(
+    operation_id = "updateCustomer",
+    tag = "customers",
+    security(("userToken" = []), ("apiKey" = [])),
+    request_body = UpdateCustomer,
+    params(
+        ("id" = Uuid, Path, description = "Customer id"),
+        ("If-Match" = Option<String>, Header, description = "The ETag you read"),
+    ),
+    responses(
+        (status = 200, description = "The changed customer", body = CustomerView, headers(("ETag" = String, description = "New version"))),
+        (status = 404, description = "No such customer, or not one you can see", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The new email or phone belongs to another customer", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "Changed since your ETag", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[patch("/customers/{id}")]
+pub async fn update(
+    state: Data<AppState>,
+    RequestCtx(ctx): RequestCtx,
+    id: Path<Uuid>,
+    IfMatch(if_match): IfMatch,
+    Json(patch): Json<UpdateCustomer>,
+) -> ApiResult<HttpResponse> {
+    let txn = state.db.begin().await?;
+    let view = commands::update(&txn, &ctx, &state.cipher, *id, if_match, patch).await?;
+    txn.commit().await?;
+    Ok(with_etag(&mut HttpResponse::Ok(), &view))
+}
+
+/// Archive a customer: it leaves lists and duplicate checks; its history stays.
+#[utoipa::path(
+    operation_id = "archiveCustomer",
+    tag = "customers",
+    security(("userToken" = []), ("apiKey" = [])),
+    params(
+        ("id" = Uuid, Path, description = "Customer id"),
+        ("If-Match" = Option<String>, Header, description = "The ETag you read"),
+    ),
+    responses(
+        (status = 200, description = "The archived customer", body = CustomerView),
+        (status = 404, description = "No such customer, or not one you can see", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "Changed since your ETag", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[post("/customers/{id}/archive")]
+pub async fn archive(
+    state: Data<AppState>,
+    RequestCtx(ctx): RequestCtx,
+    id: Path<Uuid>,
+    IfMatch(if_match): IfMatch,
+) -> ApiResult<HttpResponse> {
+    let txn = state.db.begin().await?;
+    let view = commands::archive(&txn, &ctx, &state.cipher, *id, if_match).await?;
+    txn.commit().await?;
+    Ok(with_etag(&mut HttpResponse::Ok(), &view))
+}
+
+/// Customers you can see that share this one's email or phone.
+#[utoipa::path(
+    operation_id = "listPossibleDuplicates",
+    tag = "customers",
+    security(("userToken" = []), ("apiKey" = [])),
+    params(("id" = Uuid, Path, description = "Customer id")),
+    responses(
+        (status = 200, description = "Possible duplicates, oldest first (at most 50, one page)", body = Page<CustomerView>),
+        (status = 404, description = "No such customer, or not one you can see", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[get("/customers/{id}/possible-duplicates")]
+pub async fn possible_duplicates(
+    state: Data<AppState>,
+    RequestCtx(ctx): RequestCtx,
+    id: Path<Uuid>,
+) -> ApiResult<HttpResponse> {
+    let found =
+        queries::possible_duplicates(state.db.reader(), &ctx.actor, &state.cipher, *id).await?;
+    Ok(HttpResponse::Ok().json(Page {
+        data: found,
+        next_cursor: None,
+        has_more: false,
+    }))
+}

@@ -1,0 +1,113 @@
+//! Use cases that change customers. Each takes the caller's transaction, checks
+//! access, applies the rules, writes rows, and records its event and audit entry.
+
+mod archive;
+mod create;
+mod update;
+
+pub use archive::archive;
+pub use create::create;
+pub use update::update;
+
+use ordercrm_kernel::authz::{Actor, Role};
+use ordercrm_kernel::{FieldError, Result};
+use sea_orm::{Condition, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter};
+use uuid::Uuid;
+
+use crate::entity::{customer, external_ref};
+use crate::error::CustomerError;
+use crate::queries;
+
+/// Who may own a customer the actor assigns: reps themselves, managers their team.
+fn check_owner(actor: &Actor, owner: Option<Uuid>, errors: &mut Vec<FieldError>) {
+    if let (Some(owner), Actor::User(u)) = (owner, actor) {
+        let allowed = match u.role {
+            Role::Sales => owner == u.id,
+            Role::Manager => owner == u.id || u.team.contains(&owner),
+            _ => true,
+        };
+        if !allowed {
+            errors.push(FieldError::new(
+                "owner_id",
+                "invalid_owner",
+                "you may assign only yourself or your team",
+            ));
+        }
+    }
+}
+
+/// Another live customer with this email or phone: 409 unless duplicates are allowed.
+async fn check_duplicate(
+    txn: &DatabaseTransaction,
+    actor: &Actor,
+    email: Option<&str>,
+    phone: Option<&str>,
+    except: Option<Uuid>,
+) -> Result<()> {
+    for (field, value) in [("email", email), ("phone", phone)] {
+        let Some(value) = value else { continue };
+        let column = if field == "email" {
+            customer::COLUMN.email_normalized
+        } else {
+            customer::COLUMN.phone_normalized
+        };
+        let mut find = customer::Entity::find()
+            .filter(column.eq(value))
+            .filter(customer::COLUMN.archived.eq(false));
+        if let Some(id) = except {
+            find = find.filter(customer::COLUMN.id.ne(id));
+        }
+        if let Some(existing) = find.one(txn).await? {
+            // The id only when the caller may see that customer: never reveal more.
+            let visible = queries::find_visible(txn, actor, existing.id).await.is_ok();
+            return Err(CustomerError::Duplicate {
+                field,
+                existing: visible.then_some(existing.id),
+            }
+            .into());
+        }
+    }
+    Ok(())
+}
+
+/// External references are unique per channel.
+async fn check_refs(
+    conn: &impl ConnectionTrait,
+    actor: &Actor,
+    refs: &[crate::dto::ExternalRef],
+    except: Option<Uuid>,
+    errors: &mut Vec<FieldError>,
+) -> Result<()> {
+    for (i, r) in refs.iter().enumerate() {
+        if !(1..=50).contains(&r.channel.trim().len())
+            || !(1..=200).contains(&r.external_id.trim().len())
+        {
+            errors.push(FieldError::new(
+                format!("external_refs[{i}]"),
+                "length",
+                "channel 1-50 and external_id 1-200 characters",
+            ));
+            continue;
+        }
+        let taken = external_ref::Entity::find()
+            .filter(
+                Condition::all()
+                    .add(external_ref::COLUMN.channel.eq(r.channel.trim()))
+                    .add(external_ref::COLUMN.external_id.eq(r.external_id.trim())),
+            )
+            .one(conn)
+            .await?;
+        if let Some(t) = taken.filter(|t| Some(t.customer_id) != except) {
+            let visible = queries::find_visible(conn, actor, t.customer_id)
+                .await
+                .is_ok();
+            return Err(CustomerError::ExternalRefTaken {
+                channel: r.channel.clone(),
+                external_id: r.external_id.clone(),
+                existing: visible.then_some(t.customer_id),
+            }
+            .into());
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,2 @@
+pub mod customer;
+pub mod external_ref;

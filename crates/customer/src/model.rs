@@ -1,0 +1,227 @@
+//! What a valid customer is, and the derived forms the database keeps.
+
+use ordercrm_kernel::{Currency, FieldError};
+
+pub const KINDS: &[&str] = &["person", "company"];
+pub const SIZE_BANDS: &[&str] = &["1-9", "10-49", "50-249", "250-999", "1000+"];
+pub const MAX_TAGS: usize = 20;
+pub const MAX_ATTRIBUTES_BYTES: usize = 4 * 1024;
+
+/// Emails compare case-insensitively, without surrounding spaces.
+pub fn normalize_email(email: &str) -> String {
+    email.trim().to_lowercase()
+}
+
+/// Phones compare by their digits (a leading `+` kept): `+86 138-0013-8000` and
+/// `+8613800138000` are the same number.
+pub fn normalize_phone(phone: &str) -> String {
+    let trimmed = phone.trim();
+    let digits: String = trimmed.chars().filter(char::is_ascii_digit).collect();
+    if trimmed.starts_with('+') {
+        format!("+{digits}")
+    } else {
+        digits
+    }
+}
+
+/// One lower-cased haystack per customer for `q`: substring search that behaves
+/// the same on SQLite and PostgreSQL, for Latin and Chinese names alike.
+pub fn search_text(parts: &[Option<&str>], tags: &[String]) -> String {
+    parts
+        .iter()
+        .flatten()
+        .copied()
+        .chain(tags.iter().map(String::as_str))
+        .filter(|p| !p.trim().is_empty())
+        .map(str::to_lowercase)
+        .collect::<Vec<_>>()
+        .join("\u{1f}")
+}
+
+fn text(
+    errors: &mut Vec<FieldError>,
+    field: &str,
+    value: Option<&str>,
+    max: usize,
+    required: bool,
+) {
+    match value.map(str::trim) {
+        None | Some("") if required => {
+            errors.push(FieldError::new(field, "required", "is required"))
+        }
+        Some(v) if v.chars().count() > max => errors.push(FieldError::new(
+            field,
+            "length",
+            format!("must be at most {max} characters"),
+        )),
+        _ => {}
+    }
+}
+
+/// Checks shared by create and update; `None` fields are not being set.
+#[allow(clippy::too_many_arguments)]
+pub fn check(
+    errors: &mut Vec<FieldError>,
+    kind: Option<&str>,
+    name: Option<&str>,
+    email: Option<&str>,
+    phone: Option<&str>,
+    size_band: Option<&str>,
+    currency: Option<&str>,
+    tags: Option<&[String]>,
+    attributes: Option<&serde_json::Value>,
+    payment_terms_days: Option<i32>,
+) {
+    if let Some(kind) = kind
+        && !KINDS.contains(&kind)
+    {
+        errors.push(FieldError::new(
+            "kind",
+            "invalid_kind",
+            "must be person or company",
+        ));
+    }
+    if name.is_some() {
+        text(errors, "name", name, 200, true);
+    }
+    if let Some(email) = email.map(str::trim).filter(|e| !e.is_empty()) {
+        let (local, domain) = email.split_once('@').unwrap_or(("", ""));
+        if local.is_empty() || !domain.contains('.') || email.len() > 254 || email.contains(' ') {
+            errors.push(FieldError::new(
+                "email",
+                "email",
+                "must be an email address",
+            ));
+        }
+    }
+    if let Some(phone) = phone.map(str::trim).filter(|p| !p.is_empty()) {
+        let digits = normalize_phone(phone).trim_start_matches('+').len();
+        let allowed = phone
+            .chars()
+            .all(|c| c.is_ascii_digit() || " +-().".contains(c));
+        if !(5..=20).contains(&digits) || !allowed {
+            errors.push(FieldError::new(
+                "phone",
+                "phone",
+                "must be a phone number of 5 to 20 digits",
+            ));
+        }
+    }
+    if let Some(band) = size_band
+        && !SIZE_BANDS.contains(&band)
+    {
+        errors.push(FieldError::new(
+            "size_band",
+            "invalid_size_band",
+            format!("must be one of {}", SIZE_BANDS.join(", ")),
+        ));
+    }
+    if let Some(code) = currency
+        && code.parse::<Currency>().is_err()
+    {
+        errors.push(FieldError::new(
+            "preferred_currency",
+            "invalid_currency",
+            format!("'{code}' is not an ISO 4217 currency code"),
+        ));
+    }
+    if let Some(tags) = tags {
+        if tags.len() > MAX_TAGS {
+            errors.push(FieldError::new(
+                "tags",
+                "length",
+                format!("at most {MAX_TAGS} tags"),
+            ));
+        }
+        for (i, tag) in tags.iter().enumerate() {
+            if !(1..=50).contains(&tag.trim().chars().count()) {
+                errors.push(FieldError::new(
+                    format!("tags[{i}]"),
+                    "length",
+                    "must be 1 to 50 characters",
+                ));
+            }
+        }
+    }
+    if let Some(attributes) = attributes {
+        if !attributes.is_object() {
+            errors.push(FieldError::new(
+                "attributes",
+                "invalid_type",
+                "must be a JSON object",
+            ));
+        } else if attributes.to_string().len() > MAX_ATTRIBUTES_BYTES {
+            errors.push(FieldError::new(
+                "attributes",
+                "length",
+                format!("must be at most {MAX_ATTRIBUTES_BYTES} bytes as JSON"),
+            ));
+        }
+    }
+    if let Some(days) = payment_terms_days
+        && !(0..=365).contains(&days)
+    {
+        errors.push(FieldError::new(
+            "payment_terms_days",
+            "range",
+            "must be between 0 and 365",
+        ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn phones_compare_by_digits() {
+        assert_eq!(normalize_phone("+86 138-0013-8000"), "+8613800138000");
+        assert_eq!(normalize_phone(" (010) 6552 9988 "), "01065529988");
+    }
+
+    #[test]
+    fn search_text_is_lowercase_and_keeps_chinese() {
+        let s = search_text(
+            &[
+                Some("张伟"),
+                Some("C-000001"),
+                None,
+                Some("Zhang@Example.com"),
+            ],
+            &["VIP".into()],
+        );
+        assert!(s.contains("张伟") && s.contains("zhang@example.com") && s.contains("vip"));
+    }
+
+    #[test]
+    fn checks_name_the_field() {
+        let mut errors = Vec::new();
+        check(
+            &mut errors,
+            Some("robot"),
+            Some(""),
+            Some("nope"),
+            Some("12"),
+            Some("huge"),
+            Some("RMB"),
+            Some(&["".into()]),
+            Some(&serde_json::json!([1])),
+            Some(999),
+        );
+        let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            vec![
+                "kind",
+                "name",
+                "email",
+                "phone",
+                "size_band",
+                "preferred_currency",
+                "tags[0]",
+                "attributes",
+                "payment_terms_days"
+            ]
+        );
+    }
+}

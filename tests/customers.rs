@@ -1,0 +1,631 @@
+//! `/v1/customers`: the first business domain.
+
+use chrono::Duration;
+use ordercrm_tests::{Engine, TestApp, both_engines, problem};
+use reqwest::Method;
+use sea_orm::{ConnectionTrait, Statement};
+use serde_json::{Value, json};
+
+both_engines!(
+    create_read_update_archive,
+    invalid_input_names_every_field,
+    duplicates_are_409_unless_allowed,
+    reps_never_see_each_others_customers,
+    tax_ids_are_encrypted_and_masked,
+    search_filters_and_pages,
+);
+
+fn company(name: &str, email: &str) -> Value {
+    json!({"kind": "company", "name": name, "email": email, "tags": ["east"]})
+}
+
+async fn create(app: &TestApp, token: &str, body: &Value) -> Value {
+    let res = app
+        .request_as(token, Method::POST, "/v1/customers")
+        .json(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.status(),
+        201,
+        "{}",
+        res.text().await.unwrap_or_default()
+    );
+    res.json().await.unwrap()
+}
+
+async fn create_read_update_archive(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    app.post(
+        "/v1/settings",
+        &json!({"key": "customer_number_prefix", "value": "CU-"}),
+    )
+    .await;
+    let res = app
+        .post(
+            "/v1/customers",
+            &json!({"kind": "person", "name": "张伟", "email": " Zhang.Wei@Example.com ", "phone": "+86 138-0013-8000",
+                "birthday": "1990-05-17", "preferred_currency": "CNY", "tags": ["vip", "north"],
+                "credit_limit": {"amount": 500000, "currency": "CNY"}, "payment_terms_days": 30,
+                "marketing_consent": true, "attributes": {"wechat": "zw1990"},
+                "external_refs": [{"channel": "tmall", "external_id": "TM-1"}]}),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    assert_eq!(res.headers()["etag"], "\"1\"");
+    let location = res.headers()["location"].to_str().unwrap().to_owned();
+    let created: Value = res.json().await.unwrap();
+    assert_eq!(
+        created["number"], "CU-000001",
+        "numbered with the configured prefix"
+    );
+    assert_eq!(created["email"], "Zhang.Wei@Example.com");
+    assert_eq!(created["marketing_consent_at"], "2026-11-23T08:00:00Z");
+    assert_eq!(
+        created["credit_limit"],
+        json!({"amount": 500000, "currency": "CNY"})
+    );
+    assert_eq!(
+        created["external_refs"],
+        json!([{"channel": "tmall", "external_id": "TM-1"}])
+    );
+    assert_eq!(
+        location,
+        format!("/v1/customers/{}", created["id"].as_str().unwrap())
+    );
+
+    let second: Value = app
+        .post("/v1/customers", &company("Acme", "buy@acme.example"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(second["number"], "CU-000002");
+
+    let got: Value = app.get(&location).await.json().await.unwrap();
+    assert_eq!(got, created);
+
+    app.clock.advance(Duration::minutes(1));
+    let res = app
+        .request(Method::PATCH, &location)
+        .header("if-match", "\"1\"")
+        .json(&json!({"phone": null, "tags": ["vip"], "marketing_consent": false, "name": "张伟 (Wei)"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["etag"], "\"2\"");
+    let updated: Value = res.json().await.unwrap();
+    assert_eq!(updated["phone"], Value::Null);
+    assert_eq!(updated["tags"], json!(["vip"]));
+    assert_eq!(updated["marketing_consent_at"], Value::Null);
+    assert_eq!(
+        updated["email"], "Zhang.Wei@Example.com",
+        "untouched fields stay"
+    );
+
+    let stale = app
+        .request(Method::PATCH, &location)
+        .header("if-match", "\"1\"")
+        .json(&json!({"name": "Someone else's edit"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        problem(stale, 412).await["type"],
+        "/problems/precondition-failed"
+    );
+
+    let res = app
+        .request(Method::POST, &format!("{location}/archive"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let archived: Value = res.json().await.unwrap();
+    assert_eq!(archived["archived"], true);
+    let active: Value = app.get("/v1/customers").await.json().await.unwrap();
+    assert_eq!(
+        active["data"].as_array().unwrap().len(),
+        1,
+        "archived customers leave the list"
+    );
+    let gone: Value = app
+        .get("/v1/customers?archived=true")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(gone["data"][0]["id"], created["id"]);
+
+    let db = app.raw_db().await;
+    let rows = db
+        .query_all_raw(Statement::from_string(
+            db.get_database_backend(),
+            "SELECT event_type, resource_version FROM events WHERE resource_type = 'customer' ORDER BY seq",
+        ))
+        .await
+        .unwrap();
+    let events: Vec<(String, i64)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r.try_get("", "event_type").unwrap(),
+                r.try_get("", "resource_version").unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        events,
+        vec![
+            ("customer.created".to_owned(), 1),
+            ("customer.created".to_owned(), 1),
+            ("customer.updated".to_owned(), 2),
+            ("customer.archived".to_owned(), 3),
+        ]
+    );
+    let audit: Value = app
+        .get("/v1/audit-events?entity_type=customer")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let actions: Vec<&str> = audit["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        vec![
+            "customer.archive",
+            "customer.update",
+            "customer.create",
+            "customer.create"
+        ]
+    );
+    app.stop().await;
+}
+
+async fn invalid_input_names_every_field(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let res = app
+        .post(
+            "/v1/customers",
+            &json!({"kind": "robot", "name": "", "email": "not-an-email", "phone": "12", "size_band": "huge",
+                "preferred_currency": "RMB", "tags": [""], "attributes": [1], "payment_terms_days": 999,
+                "credit_limit": {"amount": -1, "currency": "CNY"}}),
+        )
+        .await;
+    let p = problem(res, 400).await;
+    let mut fields: Vec<&str> = p["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    fields.sort();
+    assert_eq!(
+        fields,
+        vec![
+            "attributes",
+            "credit_limit.amount",
+            "email",
+            "kind",
+            "name",
+            "payment_terms_days",
+            "phone",
+            "preferred_currency",
+            "size_band",
+            "tags[0]"
+        ]
+    );
+    let p = problem(
+        app.post(
+            "/v1/customers",
+            &json!({"kind": "company", "name": "X", "birthday": "2000-01-01"}),
+        )
+        .await,
+        400,
+    )
+    .await;
+    assert_eq!(p["errors"][0]["field"], "birthday");
+    let p = problem(app.post("/v1/customers", &json!({"kind": "person", "name": "X", "credit_limit": {"amount": 1, "currency": "XYZ"}})).await, 400).await;
+    assert_eq!(p["errors"][0]["field"], "credit_limit.currency");
+    let p = problem(
+        app.post(
+            "/v1/customers",
+            &json!({"kind": "person", "name": "X", "id": "mine"}),
+        )
+        .await,
+        400,
+    )
+    .await;
+    assert_eq!(p["errors"][0]["code"], "unknown_field");
+    let p = problem(
+        app.post(
+            "/v1/customers",
+            &json!({"kind": "person", "name": "X", "version": 7}),
+        )
+        .await,
+        400,
+    )
+    .await;
+    assert_eq!(
+        p["errors"][0]["field"], "version",
+        "read-only fields cannot be set"
+    );
+    let list: Value = app.get("/v1/customers").await.json().await.unwrap();
+    assert_eq!(list["data"], json!([]), "nothing was created");
+    app.stop().await;
+}
+
+async fn duplicates_are_409_unless_allowed(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let first: Value = app
+        .post("/v1/customers", &json!({"kind": "person", "name": "Li Na", "email": "li.na@example.com", "phone": "+86 138 0000 0001"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    for body in [
+        json!({"kind": "person", "name": "Na Li", "email": "LI.NA@example.com"}),
+        json!({"kind": "person", "name": "Na Li", "phone": "+8613800000001"}),
+    ] {
+        let p = problem(app.post("/v1/customers", &body).await, 409).await;
+        assert_eq!(p["type"], "/problems/duplicate-customer");
+        assert_eq!(p["existing"]["id"], first["id"]);
+    }
+    let res = app
+        .request(Method::POST, "/v1/customers?allow_duplicate=true")
+        .json(&json!({"kind": "person", "name": "Na Li", "email": "li.na@example.com"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let dups: Value = app
+        .get(&format!(
+            "/v1/customers/{}/possible-duplicates",
+            first["id"].as_str().unwrap()
+        ))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(dups["data"].as_array().unwrap().len(), 1);
+    assert_eq!(dups["data"][0]["name"], "Na Li");
+
+    let taken = app
+        .post("/v1/customers", &json!({"kind": "person", "name": "A", "external_refs": [{"channel": "jd", "external_id": "J1"}]}))
+        .await;
+    assert_eq!(taken.status(), 201);
+    let p = problem(
+        app.post("/v1/customers", &json!({"kind": "person", "name": "B", "external_refs": [{"channel": "jd", "external_id": "J1"}]})).await,
+        409,
+    )
+    .await;
+    assert_eq!(p["type"], "/problems/already-exists");
+    app.stop().await;
+}
+
+async fn reps_never_see_each_others_customers(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let (manager, manager_token) = app.user("mgr@example.com", "manager", None).await;
+    let (rep_a, a) = app.user("a@example.com", "sales", Some(&manager)).await;
+    let (_, b) = app.user("b@example.com", "sales", None).await;
+    let (_, warehouse) = app.user("wh@example.com", "warehouse", None).await;
+    let (_, support) = app.user("support@example.com", "support", None).await;
+
+    let mine = create(&app, &a, &company("A's client", "client@a.example")).await;
+    assert_eq!(
+        mine["owner_id"],
+        rep_a.as_str(),
+        "a rep owns what they create"
+    );
+    let id = mine["id"].as_str().unwrap();
+    let url = format!("/v1/customers/{id}");
+
+    problem(
+        app.request_as(&b, Method::GET, &url).send().await.unwrap(),
+        404,
+    )
+    .await;
+    let res = app
+        .request_as(&b, Method::PATCH, &url)
+        .json(&json!({"name": "Stolen"}))
+        .send()
+        .await
+        .unwrap();
+    problem(res, 404).await;
+    problem(
+        app.request_as(&b, Method::POST, &format!("{url}/archive"))
+            .send()
+            .await
+            .unwrap(),
+        404,
+    )
+    .await;
+    let b_list: Value = app
+        .request_as(&b, Method::GET, "/v1/customers")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        b_list["data"],
+        json!([]),
+        "B's list never shows A's customer"
+    );
+    let b_search: Value = app
+        .request_as(&b, Method::GET, "/v1/customers?q=client")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(b_search["data"], json!([]));
+    // B may not even learn the id through a duplicate check.
+    let res = app
+        .request_as(&b, Method::POST, "/v1/customers")
+        .json(&company("Copy", "client@a.example"))
+        .send()
+        .await
+        .unwrap();
+    let p = problem(res, 409).await;
+    assert_eq!(p["existing"]["id"], Value::Null);
+    // Nor hand a customer to someone else.
+    let res = app
+        .request_as(&b, Method::POST, "/v1/customers")
+        .json(&json!({"kind": "person", "name": "X", "owner_id": rep_a}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(problem(res, 400).await["errors"][0]["field"], "owner_id");
+
+    // A's manager sees and edits it; support reads it; warehouse may not read customers.
+    assert_eq!(
+        app.request_as(&manager_token, Method::GET, &url)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let res = app
+        .request_as(&manager_token, Method::PATCH, &url)
+        .json(&json!({"name": "Renamed by mgr"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(
+        app.request_as(&support, Method::GET, &url)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let res = app
+        .request_as(&support, Method::PATCH, &url)
+        .json(&json!({"name": "x"}))
+        .send()
+        .await
+        .unwrap();
+    problem(res, 403).await;
+    problem(
+        app.request_as(&warehouse, Method::GET, "/v1/customers")
+            .send()
+            .await
+            .unwrap(),
+        403,
+    )
+    .await;
+
+    // Integration keys by scope.
+    let key: Value = app
+        .post(
+            "/v1/api-keys",
+            &json!({"name": "Shop", "kind": "ecommerce", "scopes": ["customers:read"]}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let secret = key["secret"].as_str().unwrap();
+    assert_eq!(
+        app.request_as(secret, Method::GET, &url)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let res = app
+        .request_as(secret, Method::POST, "/v1/customers")
+        .json(&company("K", "k@k.example"))
+        .send()
+        .await
+        .unwrap();
+    problem(res, 403).await;
+    app.stop().await;
+}
+
+async fn tax_ids_are_encrypted_and_masked(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let (_, finance) = app.user("fin@example.com", "finance", None).await;
+    let (_, support) = app.user("sup@example.com", "support", None).await;
+    let created: Value = app
+        .post(
+            "/v1/customers",
+            &json!({"kind": "company", "name": "Tax Co", "tax_id": "91310000MA1FL1234X"}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        created["tax_id"], "91310000MA1FL1234X",
+        "admins see it in full"
+    );
+    let url = format!("/v1/customers/{}", created["id"].as_str().unwrap());
+    let as_finance: Value = app
+        .request_as(&finance, Method::GET, &url)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(as_finance["tax_id"], "91310000MA1FL1234X");
+    let as_support: Value = app
+        .request_as(&support, Method::GET, &url)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(as_support["tax_id"], "••••••••••••••234X");
+
+    let db = app.raw_db().await;
+    let row = db
+        .query_one_raw(Statement::from_string(
+            db.get_database_backend(),
+            "SELECT * FROM customers",
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    let stored: String = row.try_get("", "tax_id_encrypted").unwrap();
+    assert!(stored.starts_with("v1:"), "{stored}");
+    assert!(!stored.contains("1234X"), "ciphertext only");
+    let dump = format!("{row:?}");
+    assert!(
+        !dump.contains("91310000MA1FL1234X"),
+        "no plain copy anywhere in the row"
+    );
+    let events = db
+        .query_one_raw(Statement::from_string(
+            db.get_database_backend(),
+            "SELECT payload FROM events WHERE resource_type = 'customer'",
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        !format!("{events:?}").contains("91310000MA1FL1234X"),
+        "nor in the event feed"
+    );
+    let audit: Value = app
+        .get("/v1/audit-events?entity_type=customer")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        !audit.to_string().contains("91310000MA1FL1234X"),
+        "nor in the audit log"
+    );
+    app.stop().await;
+}
+
+async fn search_filters_and_pages(engine: Engine) {
+    let mut app = TestApp::spawn(engine).await;
+    let names = [
+        "张伟",
+        "王伟",
+        "李娜",
+        "Acme Trading",
+        "acme retail",
+        "Zhou Bo",
+    ];
+    for (i, name) in names.iter().enumerate() {
+        app.clock.advance(Duration::seconds(1));
+        let kind = if name.contains("cme") {
+            "company"
+        } else {
+            "person"
+        };
+        let tags = if i % 2 == 0 {
+            json!(["vip"])
+        } else {
+            json!([])
+        };
+        let body = json!({"kind": kind, "name": name, "phone": format!("+86 138 0000 00{i:02}"), "tags": tags, "industry": if kind == "company" { Some("retail") } else { None }});
+        assert_eq!(app.post("/v1/customers", &body).await.status(), 201);
+    }
+    app.relogin().await;
+    let names_of = |v: &Value| -> Vec<String> {
+        v["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let get = |q: String| {
+        let app = &app;
+        async move {
+            app.get(&format!("/v1/customers?{q}"))
+                .await
+                .json::<Value>()
+                .await
+                .unwrap()
+        }
+    };
+    let mut found = names_of(&get("q=%E4%BC%9F".into()).await);
+    found.sort();
+    assert_eq!(found, vec!["张伟", "王伟"], "q=伟 finds 张伟");
+    assert_eq!(
+        names_of(&get("q=ACME&sort=name".into()).await),
+        vec!["Acme Trading", "acme retail"]
+    );
+    assert_eq!(
+        names_of(&get("q=8613800000005".into()).await),
+        vec!["Zhou Bo"],
+        "phones by digits"
+    );
+    assert_eq!(
+        names_of(&get("q=c-000003".into()).await),
+        vec!["李娜"],
+        "by number"
+    );
+    let vip = names_of(&get("tag=vip&sort=created_at".into()).await);
+    assert_eq!(vip, vec!["张伟", "李娜", "acme retail"]);
+    assert_eq!(
+        names_of(&get("kind=company&sort=-name".into()).await),
+        vec!["acme retail", "Acme Trading"]
+    );
+    assert_eq!(
+        names_of(&get("industry=retail&sort=created_at".into()).await).len(),
+        2
+    );
+    assert_eq!(
+        names_of(&get("created_after=2026-11-23T08:00:05Z&sort=created_at".into()).await),
+        vec!["acme retail", "Zhou Bo"]
+    );
+
+    // Pages of two, newest first, every row once.
+    let mut seen = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let page = get(format!("limit=2{cursor}")).await;
+        seen.extend(names_of(&page));
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = format!("&cursor={c}"),
+            None => break,
+        }
+    }
+    let mut expected: Vec<String> = names.iter().map(|s| s.to_string()).collect();
+    expected.reverse();
+    assert_eq!(seen, expected);
+    let p = problem(app.get("/v1/customers?sort=email").await, 400).await;
+    assert_eq!(p["errors"][0]["field"], "sort");
+    app.stop().await;
+}
