@@ -629,3 +629,418 @@ async fn search_filters_and_pages(engine: Engine) {
     assert_eq!(p["errors"][0]["field"], "sort");
     app.stop().await;
 }
+
+both_engines!(contacts_and_addresses);
+
+async fn contacts_and_addresses(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let company: Value = app
+        .post("/v1/customers", &company("Xingchen", "p@xc.example"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let base = format!("/v1/customers/{}", company["id"].as_str().unwrap());
+    let person: Value = app
+        .post("/v1/customers", &json!({"kind": "person", "name": "Solo"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+
+    let res = app
+        .post(
+            &format!("{base}/contacts"),
+            &json!({"name": "王芳", "title": "采购经理", "email": "wf@xc.example"}),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    let first: Value = res.json().await.unwrap();
+    assert_eq!(first["is_primary"], true, "the first contact is primary");
+    let second: Value = app
+        .post(
+            &format!("{base}/contacts"),
+            &json!({"name": "Li Lei", "phone": "+86 139 0000 0000", "is_primary": true}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let list: Value = app
+        .get(&format!("{base}/contacts"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let primaries: Vec<&str> = list["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["is_primary"] == true)
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(primaries, vec!["Li Lei"], "exactly one primary");
+    let p = problem(
+        app.post(
+            &format!("{base}/contacts"),
+            &json!({"name": "", "email": "nope", "phone": "1", "ext": 1}),
+        )
+        .await,
+        400,
+    )
+    .await;
+    assert_eq!(p["errors"][0]["code"], "unknown_field");
+    let p = problem(
+        app.post(
+            &format!("{base}/contacts"),
+            &json!({"name": "", "email": "nope", "phone": "1"}),
+        )
+        .await,
+        400,
+    )
+    .await;
+    let fields: Vec<&str> = p["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, vec!["name", "email", "phone"]);
+    let p = problem(
+        app.post(
+            &format!("/v1/customers/{}/contacts", person["id"].as_str().unwrap()),
+            &json!({"name": "Nobody"}),
+        )
+        .await,
+        400,
+    )
+    .await;
+    assert_eq!(p["errors"][0]["code"], "not_a_company");
+
+    let contact_url = format!("{base}/contacts/{}", second["id"].as_str().unwrap());
+    let res = app
+        .request(Method::PATCH, &contact_url)
+        .header("if-match", "\"1\"")
+        .json(&json!({"title": "CEO"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let res = app
+        .request(Method::PATCH, &contact_url)
+        .header("if-match", "\"1\"")
+        .json(&json!({"title": "CTO"}))
+        .send()
+        .await
+        .unwrap();
+    problem(res, 412).await;
+    let res = app
+        .request(Method::DELETE, &contact_url)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 204);
+    let list: Value = app
+        .get(&format!("{base}/contacts"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list["data"].as_array().unwrap().len(), 1);
+    assert_eq!(list["data"][0]["id"], first["id"]);
+    assert_eq!(
+        list["data"][0]["is_primary"], true,
+        "the remaining contact became primary"
+    );
+    problem(
+        app.request(Method::DELETE, &contact_url)
+            .send()
+            .await
+            .unwrap(),
+        404,
+    )
+    .await;
+
+    let address = |kind: &str, line1: &str, default: bool| json!({"kind": kind, "line1": line1, "city": "上海", "country": "CN", "is_default": default});
+    let a1: Value = app
+        .post(
+            &format!("{base}/addresses"),
+            &address("shipping", "A road 1", false),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        a1["is_default"], true,
+        "the first of its kind is the default"
+    );
+    let a2: Value = app
+        .post(
+            &format!("{base}/addresses"),
+            &address("shipping", "B road 2", true),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let b1: Value = app
+        .post(
+            &format!("{base}/addresses"),
+            &address("billing", "C road 3", false),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(a2["is_default"], true);
+    assert_eq!(b1["is_default"], true, "defaults are per kind");
+    let list: Value = app
+        .get(&format!("{base}/addresses"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let defaults: Vec<&str> = list["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["is_default"] == true)
+        .map(|a| a["line1"].as_str().unwrap())
+        .collect();
+    assert_eq!(defaults, vec!["C road 3", "B road 2"]);
+    let p = problem(
+        app.post(
+            &format!("{base}/addresses"),
+            &json!({"kind": "home", "line1": "", "city": "", "country": "China"}),
+        )
+        .await,
+        400,
+    )
+    .await;
+    let fields: Vec<&str> = p["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, vec!["kind", "line1", "city", "country"]);
+
+    // Another rep cannot reach the customer's details at all.
+    let (_, rep) = app.user("rep@example.com", "sales", None).await;
+    problem(
+        app.request_as(&rep, Method::GET, &format!("{base}/contacts"))
+            .send()
+            .await
+            .unwrap(),
+        404,
+    )
+    .await;
+    let res = app
+        .request_as(&rep, Method::POST, &format!("{base}/addresses"))
+        .json(&address("billing", "Sneaky 1", true))
+        .send()
+        .await
+        .unwrap();
+    problem(res, 404).await;
+    app.stop().await;
+}
+
+both_engines!(timeline_follow_ups_and_birthdays);
+
+async fn timeline_follow_ups_and_birthdays(engine: Engine) {
+    let mut app = TestApp::spawn(engine).await;
+    let (manager, manager_token) = app.user("mgr@example.com", "manager", None).await;
+    let (rep, rep_token) = app.user("rep@example.com", "sales", Some(&manager)).await;
+    let (other, other_token) = app.user("other@example.com", "sales", None).await;
+    let client = create(
+        &app,
+        &rep_token,
+        &json!({"kind": "person", "name": "生日客户", "birthday": "1988-11-25"}),
+    )
+    .await;
+    let base = format!("/v1/customers/{}", client["id"].as_str().unwrap());
+
+    for (kind, body, at) in [
+        ("call", "first call", "2026-11-20T09:00:00Z"),
+        ("visit", "visited the shop", "2026-11-22T09:00:00Z"),
+        ("email", "sent the catalogue", "2026-11-21T09:00:00Z"),
+    ] {
+        let res = app
+            .request_as(&rep_token, Method::POST, &format!("{base}/notes"))
+            .json(&json!({"kind": kind, "body": body, "occurred_at": at}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 201);
+        let note: Value = res.json().await.unwrap();
+        assert_eq!(note["author"], format!("user:{rep}"));
+    }
+    let page: Value = app
+        .request_as(&rep_token, Method::GET, &format!("{base}/notes?limit=2"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let bodies: Vec<&str> = page["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["body"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        bodies,
+        vec!["visited the shop", "sent the catalogue"],
+        "newest first"
+    );
+    assert_eq!(page["has_more"], true);
+    let p = problem(
+        app.post(
+            &format!("{base}/notes"),
+            &json!({"kind": "telepathy", "body": ""}),
+        )
+        .await,
+        400,
+    )
+    .await;
+    assert_eq!(p["errors"].as_array().unwrap().len(), 2);
+    problem(
+        app.request_as(&other_token, Method::GET, &format!("{base}/notes"))
+            .send()
+            .await
+            .unwrap(),
+        404,
+    )
+    .await;
+
+    // Follow-ups: a rep's to-do list.
+    let res = app
+        .request_as(&rep_token, Method::POST, &format!("{base}/follow-ups"))
+        .json(&json!({"title": "Send quote", "due_at": "2026-11-24T08:00:00Z"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let due_soon: Value = res.json().await.unwrap();
+    assert_eq!(due_soon["assignee_id"], rep.as_str());
+    app.request_as(&rep_token, Method::POST, &format!("{base}/follow-ups"))
+        .json(&json!({"title": "Quarterly review", "due_at": "2027-02-01T08:00:00Z"}))
+        .send()
+        .await
+        .unwrap();
+    let res = app
+        .request_as(&rep_token, Method::POST, &format!("{base}/follow-ups"))
+        .json(&json!({"title": "Not mine to give", "due_at": "2026-11-24T08:00:00Z", "assignee_id": other}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(problem(res, 400).await["errors"][0]["field"], "assignee_id");
+
+    let mine = todo(
+        &app,
+        &rep_token,
+        "assignee=me&due_before=2026-12-01T00:00:00Z",
+    )
+    .await;
+    let titles: Vec<&str> = mine["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["title"].as_str().unwrap())
+        .collect();
+    assert_eq!(titles, vec!["Send quote"]);
+    assert_eq!(mine["data"][0]["overdue"], false);
+    let team = todo(&app, &manager_token, "").await;
+    assert_eq!(
+        team["data"].as_array().unwrap().len(),
+        2,
+        "the manager sees the team's follow-ups"
+    );
+    let none = todo(&app, &other_token, "").await;
+    assert_eq!(none["data"], json!([]), "another rep sees none of them");
+
+    app.clock.advance(Duration::days(2));
+    app.relogin().await;
+    let rep_token = app.login("rep@example.com", ordercrm_tests::PASSWORD).await;
+    let overdue = todo(&app, &rep_token, "assignee=me").await;
+    assert_eq!(
+        overdue["data"][0]["overdue"], true,
+        "overdue is computed when read"
+    );
+    let url = format!("/v1/follow-ups/{}", due_soon["id"].as_str().unwrap());
+    let res = app
+        .request_as(&rep_token, Method::PATCH, &url)
+        .header("if-match", "\"1\"")
+        .json(&json!({"status": "done"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let done: Value = res.json().await.unwrap();
+    assert_eq!(done["status"], "done");
+    assert_eq!(done["closed_at"], "2026-11-25T08:00:00Z");
+    assert_eq!(done["overdue"], false);
+    let open = todo(&app, &rep_token, "assignee=me").await;
+    assert_eq!(open["data"].as_array().unwrap().len(), 1);
+    // The other rep's token was issued before the clock moved: sign in again.
+    let other_token = app
+        .login("other@example.com", ordercrm_tests::PASSWORD)
+        .await;
+    let res = app
+        .request_as(&other_token, Method::PATCH, &url)
+        .json(&json!({"status": "open"}))
+        .send()
+        .await
+        .unwrap();
+    problem(res, 404).await;
+    problem(todo_status(&app, &rep_token, "status=finished").await, 400).await;
+
+    // Birthdays: today is 2026-11-25, the client's birthday.
+    let b: Value = app
+        .request_as(
+            &rep_token,
+            Method::GET,
+            "/v1/customers/birthdays?within_days=0",
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(b["data"][0]["name"], "生日客户");
+    assert_eq!(b["data"][0]["next_birthday"], "2026-11-25");
+    assert_eq!(b["data"][0]["days_until"], 0);
+    let none: Value = app
+        .request_as(
+            &other_token,
+            Method::GET,
+            "/v1/customers/birthdays?within_days=30",
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(none["data"], json!([]), "only visible customers");
+    problem(
+        app.get("/v1/customers/birthdays?within_days=999").await,
+        400,
+    )
+    .await;
+    app.stop().await;
+}
+
+async fn todo(app: &TestApp, token: &str, q: &str) -> Value {
+    todo_status(app, token, q).await.json().await.unwrap()
+}
+
+async fn todo_status(app: &TestApp, token: &str, q: &str) -> reqwest::Response {
+    app.request_as(token, Method::GET, &format!("/v1/follow-ups?{q}"))
+        .send()
+        .await
+        .unwrap()
+}

@@ -7,6 +7,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261123_000001_platform;
 mod m20261123_000002_identity;
 mod m20261123_000003_customers;
+mod m20261123_000004_customer_activity;
 
 pub struct Migrator;
 
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000001_platform::Migration),
             Box::new(m20261123_000002_identity::Migration),
             Box::new(m20261123_000003_customers::Migration),
+            Box::new(m20261123_000004_customer_activity::Migration),
         ]
     }
 }

@@ -194,3 +194,228 @@ pub struct ListCustomers {
     pub limit: Option<u64>,
     pub cursor: Option<String>,
 }
+
+/// A person at a company customer.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"name": "王芳", "title": "采购经理", "email": "wang.fang@xingchen.example.cn",
+    "phone": "+86 139 1234 5678", "is_primary": true}))]
+pub struct CreateContact {
+    pub name: String,
+    pub title: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    /// One contact per customer is primary; setting this moves the flag here.
+    #[serde(default)]
+    pub is_primary: bool,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"title": "采购总监", "is_primary": true}))]
+pub struct UpdateContact {
+    pub name: Option<String>,
+    #[serde(default, deserialize_with = "ordercrm_kernel::patch::nullable")]
+    #[schema(value_type = Option<String>)]
+    pub title: Option<Option<String>>,
+    #[serde(default, deserialize_with = "ordercrm_kernel::patch::nullable")]
+    #[schema(value_type = Option<String>)]
+    pub email: Option<Option<String>>,
+    #[serde(default, deserialize_with = "ordercrm_kernel::patch::nullable")]
+    #[schema(value_type = Option<String>)]
+    pub phone: Option<Option<String>>,
+    pub is_primary: Option<bool>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct ContactView {
+    pub id: Uuid,
+    pub customer_id: Uuid,
+    pub name: String,
+    pub title: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub is_primary: bool,
+    pub version: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"kind": "shipping", "recipient": "王芳", "line1": "浦东新区世纪大道100号", "line2": "15楼",
+    "city": "上海", "region": "上海市", "postal_code": "200120", "country": "CN", "phone": "+86 21 6555 0199",
+    "is_default": true}))]
+pub struct CreateAddress {
+    /// `billing` or `shipping`.
+    pub kind: String,
+    pub recipient: Option<String>,
+    pub line1: String,
+    pub line2: Option<String>,
+    pub city: String,
+    pub region: Option<String>,
+    pub postal_code: Option<String>,
+    /// ISO 3166-1 alpha-2, e.g. `CN`.
+    pub country: String,
+    pub phone: Option<String>,
+    /// One default per kind; setting this moves the flag here.
+    #[serde(default)]
+    pub is_default: bool,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"line2": "16楼", "is_default": true}))]
+pub struct UpdateAddress {
+    #[serde(default, deserialize_with = "ordercrm_kernel::patch::nullable")]
+    #[schema(value_type = Option<String>)]
+    pub recipient: Option<Option<String>>,
+    pub line1: Option<String>,
+    #[serde(default, deserialize_with = "ordercrm_kernel::patch::nullable")]
+    #[schema(value_type = Option<String>)]
+    pub line2: Option<Option<String>>,
+    pub city: Option<String>,
+    #[serde(default, deserialize_with = "ordercrm_kernel::patch::nullable")]
+    #[schema(value_type = Option<String>)]
+    pub region: Option<Option<String>>,
+    #[serde(default, deserialize_with = "ordercrm_kernel::patch::nullable")]
+    #[schema(value_type = Option<String>)]
+    pub postal_code: Option<Option<String>>,
+    pub country: Option<String>,
+    #[serde(default, deserialize_with = "ordercrm_kernel::patch::nullable")]
+    #[schema(value_type = Option<String>)]
+    pub phone: Option<Option<String>>,
+    pub is_default: Option<bool>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct AddressView {
+    pub id: Uuid,
+    pub customer_id: Uuid,
+    pub kind: String,
+    pub recipient: Option<String>,
+    pub line1: String,
+    pub line2: Option<String>,
+    pub city: String,
+    pub region: Option<String>,
+    pub postal_code: Option<String>,
+    pub country: String,
+    pub phone: Option<String>,
+    pub is_default: bool,
+    pub version: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A past interaction, for the activity timeline.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"kind": "call", "body": "谈了春季订单，下周报价。", "occurred_at": "2026-11-23T09:30:00Z"}))]
+pub struct CreateNote {
+    /// `call`, `visit`, `email`, `meeting`, `complaint` or `other`.
+    pub kind: String,
+    pub body: String,
+    /// When it happened; defaults to now.
+    pub occurred_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct NoteView {
+    pub id: Uuid,
+    pub customer_id: Uuid,
+    pub kind: String,
+    pub body: String,
+    pub occurred_at: DateTime<Utc>,
+    /// Who wrote it: `user:<id>` or `key:<id>`.
+    pub author: String,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ListNotes {
+    /// Only this kind.
+    pub kind: Option<String>,
+    #[param(minimum = 1, maximum = 200)]
+    pub limit: Option<u64>,
+    pub cursor: Option<String>,
+}
+
+/// A planned contact with a customer.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"title": "发送春季报价", "details": "含批量折扣", "due_at": "2026-11-30T02:00:00Z"}))]
+pub struct CreateFollowUp {
+    pub title: String,
+    pub details: Option<String>,
+    pub due_at: DateTime<Utc>,
+    /// Defaults to you. Reps assign themselves, managers their team.
+    pub assignee_id: Option<Uuid>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"status": "done"}))]
+pub struct UpdateFollowUp {
+    pub title: Option<String>,
+    #[serde(default, deserialize_with = "ordercrm_kernel::patch::nullable")]
+    #[schema(value_type = Option<String>)]
+    pub details: Option<Option<String>>,
+    pub due_at: Option<DateTime<Utc>>,
+    pub assignee_id: Option<Uuid>,
+    /// `open`, `done` or `cancelled`.
+    pub status: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct FollowUpView {
+    pub id: Uuid,
+    pub customer_id: Uuid,
+    pub title: String,
+    pub details: Option<String>,
+    pub due_at: DateTime<Utc>,
+    pub assignee_id: Uuid,
+    pub status: String,
+    /// Open and past due, as of this response (computed, never stored).
+    pub overdue: bool,
+    pub closed_at: Option<DateTime<Utc>>,
+    pub version: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ListFollowUps {
+    /// `me`, or a user id.
+    pub assignee: Option<String>,
+    /// `open` (default), `done`, `cancelled` or `all`.
+    pub status: Option<String>,
+    pub customer_id: Option<Uuid>,
+    pub due_before: Option<DateTime<Utc>>,
+    pub due_after: Option<DateTime<Utc>>,
+    #[param(minimum = 1, maximum = 200)]
+    pub limit: Option<u64>,
+    pub cursor: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ListBirthdays {
+    /// Birthdays from today through this many days ahead (0..=366, default 7).
+    pub within_days: Option<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct BirthdayView {
+    pub customer_id: Uuid,
+    pub name: String,
+    pub birthday: NaiveDate,
+    /// The coming date of the birthday.
+    pub next_birthday: NaiveDate,
+    pub days_until: u32,
+    pub owner_id: Option<Uuid>,
+}

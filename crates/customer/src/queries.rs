@@ -6,7 +6,7 @@ use ordercrm_kernel::authz::{Action, Actor, Visibility};
 use ordercrm_kernel::crypto::{FieldCipher, mask};
 use ordercrm_kernel::pagination::{PageRequest, keyset_after};
 use ordercrm_kernel::{Currency, Money, Page, Result};
-use sea_orm::sea_query::{Expr, LikeExpr};
+use sea_orm::sea_query::{Expr, ExprTrait, LikeExpr};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, Order, QueryFilter, QueryOrder,
     QuerySelect, Select, Value,
@@ -285,4 +285,290 @@ pub async fn possible_duplicates(
         .all(conn)
         .await?;
     views(conn, actor, cipher, rows).await
+}
+
+/// A visible customer's contacts, primary first.
+pub async fn contacts(
+    conn: &impl ConnectionTrait,
+    actor: &Actor,
+    customer_id: Uuid,
+) -> Result<Page<crate::dto::ContactView>> {
+    use crate::entity::contact;
+    actor.require(Action::CustomersRead)?;
+    find_visible(conn, actor, customer_id).await?;
+    let rows = contact::Entity::find()
+        .filter(contact::COLUMN.customer_id.eq(customer_id))
+        .order_by(contact::Column::IsPrimary, Order::Desc)
+        .order_by(contact::Column::CreatedAt, Order::Asc)
+        .all(conn)
+        .await?;
+    Ok(Page {
+        data: rows.into_iter().map(Into::into).collect(),
+        next_cursor: None,
+        has_more: false,
+    })
+}
+
+/// A visible customer's addresses, defaults first.
+pub async fn addresses(
+    conn: &impl ConnectionTrait,
+    actor: &Actor,
+    customer_id: Uuid,
+) -> Result<Page<crate::dto::AddressView>> {
+    use crate::entity::address;
+    actor.require(Action::CustomersRead)?;
+    find_visible(conn, actor, customer_id).await?;
+    let rows = address::Entity::find()
+        .filter(address::COLUMN.customer_id.eq(customer_id))
+        .order_by(address::Column::Kind, Order::Asc)
+        .order_by(address::Column::IsDefault, Order::Desc)
+        .order_by(address::Column::CreatedAt, Order::Asc)
+        .all(conn)
+        .await?;
+    Ok(Page {
+        data: rows.into_iter().map(Into::into).collect(),
+        next_cursor: None,
+        has_more: false,
+    })
+}
+
+/// A visible customer's notes, newest first.
+pub async fn notes(
+    conn: &impl ConnectionTrait,
+    actor: &Actor,
+    customer_id: Uuid,
+    query: crate::dto::ListNotes,
+) -> Result<Page<crate::dto::NoteView>> {
+    use crate::entity::note;
+    actor.require(Action::CustomersRead)?;
+    find_visible(conn, actor, customer_id).await?;
+    let page = PageRequest::new(query.limit, query.cursor.as_deref(), "-occurred_at")?;
+    let mut select = note::Entity::find().filter(note::COLUMN.customer_id.eq(customer_id));
+    if let Some(kind) = query.kind {
+        select = select.filter(note::COLUMN.kind.eq(kind));
+    }
+    let columns = [
+        (note::Column::OccurredAt, Order::Desc),
+        (note::Column::Id, Order::Desc),
+    ];
+    if let Some(c) = &page.after {
+        select = select.filter(keyset_after(
+            &columns,
+            vec![
+                c.key_at::<DateTime<Utc>>(0)?.into(),
+                c.key_at::<Uuid>(1)?.into(),
+            ],
+        ));
+    }
+    let rows = select
+        .order_by(note::Column::OccurredAt, Order::Desc)
+        .order_by(note::Column::Id, Order::Desc)
+        .limit(page.fetch_limit())
+        .all(conn)
+        .await?;
+    Ok(Page::from_rows(
+        rows,
+        &page,
+        |r| vec![serde_json::json!(r.occurred_at), serde_json::json!(r.id)],
+        Into::into,
+    ))
+}
+
+pub(crate) fn follow_up_view(
+    m: crate::entity::follow_up::Model,
+    now: DateTime<Utc>,
+) -> crate::dto::FollowUpView {
+    crate::dto::FollowUpView {
+        overdue: m.status == "open" && m.due_at < now,
+        id: m.id,
+        customer_id: m.customer_id,
+        title: m.title,
+        details: m.details,
+        due_at: m.due_at,
+        assignee_id: m.assignee_id,
+        status: m.status,
+        closed_at: m.closed_at,
+        version: m.version,
+        created_at: m.created_at,
+        updated_at: m.updated_at,
+    }
+}
+
+/// Follow-ups the actor may see: those on visible customers, and their own.
+fn visible_follow_ups(actor: &Actor) -> Select<crate::entity::follow_up::Entity> {
+    use crate::entity::follow_up;
+    let select = follow_up::Entity::find();
+    match actor.visibility() {
+        Visibility::All => select,
+        Visibility::OwnedBy(ids) => {
+            let customers = sea_orm::sea_query::Query::select()
+                .column(customer::Column::Id)
+                .from(customer::Entity)
+                .and_where(Expr::col(customer::Column::OwnerId).is_in(ids.clone()))
+                .to_owned();
+            select.filter(
+                sea_orm::Condition::any()
+                    .add(follow_up::COLUMN.assignee_id.is_in(ids))
+                    .add(follow_up::Column::CustomerId.in_subquery(customers)),
+            )
+        }
+        Visibility::Nothing => select.filter(Expr::value(false)),
+    }
+}
+
+pub(crate) async fn find_follow_up(
+    conn: &impl ConnectionTrait,
+    actor: &Actor,
+    id: Uuid,
+) -> Result<crate::entity::follow_up::Model> {
+    use crate::entity::follow_up;
+    visible_follow_ups(actor)
+        .filter(follow_up::COLUMN.id.eq(id))
+        .one(conn)
+        .await?
+        .ok_or_else(|| CustomerError::NotFound(format!("follow-up {id}")).into())
+}
+
+/// A to-do list: `assignee=me&due_before=…` is a rep's day.
+pub async fn follow_ups(
+    conn: &impl ConnectionTrait,
+    actor: &Actor,
+    now: DateTime<Utc>,
+    query: crate::dto::ListFollowUps,
+) -> Result<Page<crate::dto::FollowUpView>> {
+    use crate::entity::follow_up;
+    actor.require(Action::CustomersRead)?;
+    let page = PageRequest::new(query.limit, query.cursor.as_deref(), "due_at")?;
+    let mut select = visible_follow_ups(actor);
+    match query.assignee.as_deref() {
+        None => {}
+        Some("me") => {
+            let me = actor.user_id().ok_or_else(|| {
+                ordercrm_kernel::Error::invalid_field(
+                    "assignee",
+                    "invalid_value",
+                    "`me` needs a signed-in user",
+                )
+            })?;
+            select = select.filter(follow_up::COLUMN.assignee_id.eq(me));
+        }
+        Some(id) => {
+            let id: Uuid = id.parse().map_err(|_| {
+                ordercrm_kernel::Error::invalid_field(
+                    "assignee",
+                    "invalid_value",
+                    "must be `me` or a user id",
+                )
+            })?;
+            select = select.filter(follow_up::COLUMN.assignee_id.eq(id));
+        }
+    }
+    match query.status.as_deref().unwrap_or("open") {
+        "all" => {}
+        s if crate::commands::activity::STATUSES.contains(&s) => {
+            select = select.filter(follow_up::COLUMN.status.eq(s))
+        }
+        _ => {
+            return Err(ordercrm_kernel::Error::invalid_field(
+                "status",
+                "invalid_value",
+                "must be open, done, cancelled or all",
+            ));
+        }
+    }
+    if let Some(c) = query.customer_id {
+        select = select.filter(follow_up::COLUMN.customer_id.eq(c));
+    }
+    if let Some(t) = query.due_before {
+        select = select.filter(follow_up::COLUMN.due_at.lt(t));
+    }
+    if let Some(t) = query.due_after {
+        select = select.filter(follow_up::COLUMN.due_at.gte(t));
+    }
+    let columns = [
+        (follow_up::Column::DueAt, Order::Asc),
+        (follow_up::Column::Id, Order::Asc),
+    ];
+    if let Some(c) = &page.after {
+        select = select.filter(keyset_after(
+            &columns,
+            vec![
+                c.key_at::<DateTime<Utc>>(0)?.into(),
+                c.key_at::<Uuid>(1)?.into(),
+            ],
+        ));
+    }
+    let rows = select
+        .order_by(follow_up::Column::DueAt, Order::Asc)
+        .order_by(follow_up::Column::Id, Order::Asc)
+        .limit(page.fetch_limit())
+        .all(conn)
+        .await?;
+    Ok(Page::from_rows(
+        rows,
+        &page,
+        |r| vec![serde_json::json!(r.due_at), serde_json::json!(r.id)],
+        |r| follow_up_view(r, now),
+    ))
+}
+
+/// Visible people whose birthday falls within the next `within_days` days (today
+/// included), soonest first. February 29th is celebrated on the 28th in other years.
+pub async fn birthdays(
+    conn: &impl ConnectionTrait,
+    actor: &Actor,
+    today: chrono::NaiveDate,
+    query: crate::dto::ListBirthdays,
+) -> Result<Page<crate::dto::BirthdayView>> {
+    use chrono::Datelike;
+    actor.require(Action::CustomersRead)?;
+    let within = query.within_days.unwrap_or(7);
+    if within > 366 {
+        return Err(ordercrm_kernel::Error::invalid_field(
+            "within_days",
+            "range",
+            "must be between 0 and 366",
+        ));
+    }
+    let rows = visible(actor)
+        .filter(customer::COLUMN.archived.eq(false))
+        .filter(customer::COLUMN.kind.eq("person"))
+        .filter(customer::COLUMN.birthday.is_not_null())
+        .all(conn)
+        .await?;
+    let next = |b: chrono::NaiveDate| {
+        let on = |year: i32| {
+            chrono::NaiveDate::from_ymd_opt(year, b.month(), b.day())
+                .or_else(|| chrono::NaiveDate::from_ymd_opt(year, 2, 28))
+        };
+        on(today.year())
+            .filter(|d| *d >= today)
+            .or_else(|| on(today.year() + 1))
+    };
+    let mut out: Vec<crate::dto::BirthdayView> = rows
+        .into_iter()
+        .filter_map(|r| {
+            let birthday = r.birthday?;
+            let next_birthday = next(birthday)?;
+            let days_until = u32::try_from((next_birthday - today).num_days()).ok()?;
+            (days_until <= within).then_some(crate::dto::BirthdayView {
+                customer_id: r.id,
+                name: r.name,
+                birthday,
+                next_birthday,
+                days_until,
+                owner_id: r.owner_id,
+            })
+        })
+        .collect();
+    out.sort_by(|a, b| {
+        a.days_until
+            .cmp(&b.days_until)
+            .then_with(|| a.name.cmp(&b.name))
+    });
+    Ok(Page {
+        data: out,
+        next_cursor: None,
+        has_more: false,
+    })
 }

@@ -4,6 +4,8 @@
 pub mod api_keys;
 pub mod audit;
 pub mod auth;
+pub mod customer_activity;
+pub mod customer_details;
 pub mod customers;
 pub mod docs;
 pub mod ops;
@@ -51,10 +53,25 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .service(audit::list)
                 .service(customers::list)
                 .service(customers::create)
+                // Before `/customers/{id}`, which would try to read "birthdays" as an id.
+                .service(customer_activity::birthdays)
                 .service(customers::get)
                 .service(customers::update)
                 .service(customers::archive)
-                .service(customers::possible_duplicates),
+                .service(customers::possible_duplicates)
+                .service(customer_details::list_contacts)
+                .service(customer_details::create_contact)
+                .service(customer_details::update_contact)
+                .service(customer_details::delete_contact)
+                .service(customer_details::list_addresses)
+                .service(customer_details::create_address)
+                .service(customer_details::update_address)
+                .service(customer_details::delete_address)
+                .service(customer_activity::list_notes)
+                .service(customer_activity::create_note)
+                .service(customer_activity::create_follow_up)
+                .service(customer_activity::list_follow_ups)
+                .service(customer_activity::update_follow_up),
         );
 }
 

@@ -1,6 +1,10 @@
 //! Use cases that change customers. Each takes the caller's transaction, checks
 //! access, applies the rules, writes rows, and records its event and audit entry.
 
+pub mod activity;
+pub mod addresses;
+pub mod contacts;
+
 mod archive;
 mod create;
 mod update;
@@ -110,4 +114,51 @@ async fn check_refs(
         }
     }
     Ok(())
+}
+
+/// The customer whose details the actor changes: 403 without the permission, 404 when
+/// not visible.
+pub(crate) async fn parent_for_write(
+    txn: &DatabaseTransaction,
+    actor: &Actor,
+    id: Uuid,
+) -> Result<customer::Model> {
+    actor.require(ordercrm_kernel::authz::Action::CustomersWrite)?;
+    queries::find_visible(txn, actor, id).await
+}
+
+/// Optional text: trimmed, empty as absent, bounded.
+pub(crate) fn optional(
+    errors: &mut Vec<FieldError>,
+    field: &str,
+    value: Option<String>,
+    max: usize,
+) -> Option<String> {
+    let v = value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+    if v.as_ref().is_some_and(|v| v.chars().count() > max) {
+        errors.push(FieldError::new(
+            field,
+            "length",
+            format!("must be at most {max} characters"),
+        ));
+    }
+    v
+}
+
+/// Required text: trimmed, 1..=max characters.
+pub(crate) fn required(
+    errors: &mut Vec<FieldError>,
+    field: &str,
+    value: &str,
+    max: usize,
+) -> String {
+    let v = value.trim().to_owned();
+    if !(1..=max).contains(&v.chars().count()) {
+        errors.push(FieldError::new(
+            field,
+            "length",
+            format!("must be 1 to {max} characters"),
+        ));
+    }
+    v
 }

@@ -1,2 +1,6 @@
+pub mod address;
+pub mod contact;
 pub mod customer;
 pub mod external_ref;
+pub mod follow_up;
+pub mod note;

@@ -1,0 +1,236 @@
+//! The activity timeline: notes of past interactions and planned follow-ups.
+
+use ordercrm_kernel::audit::{self, Entry};
+use ordercrm_kernel::authz::{Action, Actor, Role};
+use ordercrm_kernel::{Ctx, FieldError, Result, id::new_id};
+use sea_orm::ActiveValue::{NotSet, Set};
+use sea_orm::{ActiveModelTrait, DatabaseTransaction, EntityTrait, QueryFilter};
+use uuid::Uuid;
+
+use super::{optional, parent_for_write, required};
+use crate::dto::{CreateFollowUp, CreateNote, FollowUpView, NoteView, UpdateFollowUp};
+use crate::entity::{follow_up, note};
+use crate::error::CustomerError;
+use crate::queries;
+
+pub const NOTE_KINDS: &[&str] = &["call", "visit", "email", "meeting", "complaint", "other"];
+pub const STATUSES: &[&str] = &["open", "done", "cancelled"];
+
+pub async fn add_note(
+    txn: &DatabaseTransaction,
+    ctx: &Ctx,
+    customer_id: Uuid,
+    input: CreateNote,
+) -> Result<NoteView> {
+    parent_for_write(txn, &ctx.actor, customer_id).await?;
+    let mut errors = Vec::new();
+    if !NOTE_KINDS.contains(&input.kind.as_str()) {
+        errors.push(FieldError::new(
+            "kind",
+            "invalid_kind",
+            format!("must be one of {}", NOTE_KINDS.join(", ")),
+        ));
+    }
+    let body = required(&mut errors, "body", &input.body, 10_000);
+    if input
+        .occurred_at
+        .is_some_and(|t| t > ctx.now + chrono::Duration::minutes(5))
+    {
+        errors.push(FieldError::new(
+            "occurred_at",
+            "in_future",
+            "a note records something that happened",
+        ));
+    }
+    if !errors.is_empty() {
+        return Err(CustomerError::Invalid(errors).into());
+    }
+    let row = note::ActiveModel {
+        id: Set(new_id()),
+        customer_id: Set(customer_id),
+        kind: Set(input.kind),
+        body: Set(body),
+        occurred_at: Set(input.occurred_at.unwrap_or(ctx.now)),
+        author: Set(ctx.actor.principal()),
+        created_at: Set(ctx.now),
+    }
+    .insert(txn)
+    .await?;
+    let view = NoteView::from(row);
+    audit::record(
+        txn,
+        ctx,
+        Entry::new("customer.note_add", "customer", customer_id)
+            .changes(serde_json::json!({"note_id": view.id, "kind": view.kind})),
+    )
+    .await?;
+    Ok(view)
+}
+
+/// Whom the actor may give a follow-up to: reps themselves, managers their team.
+fn check_assignee(actor: &Actor, assignee: Uuid, errors: &mut Vec<FieldError>) {
+    if let Actor::User(u) = actor {
+        let ok = match u.role {
+            Role::Sales => assignee == u.id,
+            Role::Manager => assignee == u.id || u.team.contains(&assignee),
+            _ => true,
+        };
+        if !ok {
+            errors.push(FieldError::new(
+                "assignee_id",
+                "invalid_assignee",
+                "you may assign only yourself or your team",
+            ));
+        }
+    }
+}
+
+pub async fn add_follow_up(
+    txn: &DatabaseTransaction,
+    ctx: &Ctx,
+    customer_id: Uuid,
+    input: CreateFollowUp,
+) -> Result<FollowUpView> {
+    parent_for_write(txn, &ctx.actor, customer_id).await?;
+    let mut errors = Vec::new();
+    let title = required(&mut errors, "title", &input.title, 200);
+    let details = optional(&mut errors, "details", input.details, 5_000);
+    let assignee = match input.assignee_id.or(ctx.actor.user_id()) {
+        Some(a) => a,
+        None => {
+            errors.push(FieldError::new(
+                "assignee_id",
+                "required",
+                "an API key must name the assignee",
+            ));
+            Uuid::nil()
+        }
+    };
+    check_assignee(&ctx.actor, assignee, &mut errors);
+    if !errors.is_empty() {
+        return Err(CustomerError::Invalid(errors).into());
+    }
+    let row = follow_up::ActiveModel {
+        id: Set(new_id()),
+        customer_id: Set(customer_id),
+        title: Set(title),
+        details: Set(details),
+        due_at: Set(input.due_at),
+        assignee_id: Set(assignee),
+        status: Set("open".to_owned()),
+        closed_at: Set(None),
+        version: Set(1),
+        created_at: Set(ctx.now),
+        updated_at: Set(ctx.now),
+    }
+    .insert(txn)
+    .await?;
+    let view = queries::follow_up_view(row, ctx.now);
+    audit::record(
+        txn,
+        ctx,
+        Entry::new("customer.follow_up_add", "customer", customer_id)
+            .changes(serde_json::json!({"follow_up_id": view.id, "assignee_id": view.assignee_id, "due_at": view.due_at})),
+    )
+    .await?;
+    Ok(view)
+}
+
+pub async fn update_follow_up(
+    txn: &DatabaseTransaction,
+    ctx: &Ctx,
+    id: Uuid,
+    if_match: Option<i64>,
+    patch: UpdateFollowUp,
+) -> Result<FollowUpView> {
+    ctx.actor.require(Action::CustomersWrite)?;
+    let current = queries::find_follow_up(txn, &ctx.actor, id).await?;
+    if let Some(expected) = if_match
+        && expected != current.version
+    {
+        return Err(CustomerError::VersionMismatch {
+            current: current.version,
+        }
+        .into());
+    }
+    let mut errors = Vec::new();
+    let title = patch.title.map(|t| required(&mut errors, "title", &t, 200));
+    let details = patch
+        .details
+        .map(|d| optional(&mut errors, "details", d, 5_000));
+    if let Some(a) = patch.assignee_id {
+        check_assignee(&ctx.actor, a, &mut errors);
+    }
+    if let Some(s) = &patch.status
+        && !STATUSES.contains(&s.as_str())
+    {
+        errors.push(FieldError::new(
+            "status",
+            "invalid_status",
+            "must be open, done or cancelled",
+        ));
+    }
+    if !errors.is_empty() {
+        return Err(CustomerError::Invalid(errors).into());
+    }
+    let closed_at = match patch.status.as_deref() {
+        Some("open") => Set(None),
+        Some(s) if s != current.status => Set(Some(ctx.now)),
+        _ => NotSet,
+    };
+    let row = follow_up::ActiveModel {
+        id: Set(id),
+        title: title.map_or(NotSet, Set),
+        details: details.map_or(NotSet, Set),
+        due_at: patch.due_at.map_or(NotSet, Set),
+        assignee_id: patch.assignee_id.map_or(NotSet, Set),
+        status: patch.status.clone().map_or(NotSet, Set),
+        closed_at,
+        version: Set(current.version + 1),
+        updated_at: Set(ctx.now),
+        ..Default::default()
+    };
+    let done = follow_up::Entity::update_many()
+        .set(row)
+        .filter(follow_up::COLUMN.id.eq(id))
+        .filter(follow_up::COLUMN.version.eq(current.version))
+        .exec(txn)
+        .await?;
+    if done.rows_affected == 0 {
+        return Err(CustomerError::VersionMismatch {
+            current: current.version + 1,
+        }
+        .into());
+    }
+    let updated = follow_up::Entity::find_by_id(id)
+        .one(txn)
+        .await?
+        .ok_or_else(|| CustomerError::NotFound(id.to_string()))?;
+    let view = queries::follow_up_view(updated, ctx.now);
+    let before =
+        serde_json::to_value(queries::follow_up_view(current, ctx.now)).unwrap_or_default();
+    audit::record(
+        txn,
+        ctx,
+        Entry::new("customer.follow_up_update", "follow_up", id).changes(audit::diff(
+            &before,
+            &serde_json::to_value(&view).unwrap_or_default(),
+        )),
+    )
+    .await?;
+    Ok(view)
+}
+
+impl From<note::Model> for NoteView {
+    fn from(m: note::Model) -> Self {
+        Self {
+            id: m.id,
+            customer_id: m.customer_id,
+            kind: m.kind,
+            body: m.body,
+            occurred_at: m.occurred_at,
+            author: m.author,
+            created_at: m.created_at,
+        }
+    }
+}

@@ -1,0 +1,239 @@
+//! People at a company customer.
+
+use ordercrm_kernel::audit::{self, Entry};
+use ordercrm_kernel::{Ctx, FieldError, Result, id::new_id};
+use sea_orm::ActiveValue::{NotSet, Set};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, DatabaseTransaction, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+};
+use uuid::Uuid;
+
+use super::{optional, parent_for_write, required};
+use crate::dto::{ContactView, CreateContact, UpdateContact};
+use crate::entity::contact;
+use crate::error::CustomerError;
+use crate::model;
+
+pub const MAX_PER_CUSTOMER: u64 = 100;
+
+fn check_email_phone(errors: &mut Vec<FieldError>, email: Option<&str>, phone: Option<&str>) {
+    model::check(
+        errors, None, None, email, phone, None, None, None, None, None,
+    );
+}
+
+/// Only one primary contact: make room for a new one.
+async fn clear_primary(
+    txn: &DatabaseTransaction,
+    customer_id: Uuid,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<()> {
+    contact::Entity::update_many()
+        .col_expr(contact::COLUMN.is_primary, Expr::value(false))
+        .col_expr(contact::COLUMN.updated_at, Expr::value(now))
+        .filter(contact::COLUMN.customer_id.eq(customer_id))
+        .filter(contact::COLUMN.is_primary.eq(true))
+        .exec(txn)
+        .await?;
+    Ok(())
+}
+
+pub async fn create(
+    txn: &DatabaseTransaction,
+    ctx: &Ctx,
+    customer_id: Uuid,
+    input: CreateContact,
+) -> Result<ContactView> {
+    let parent = parent_for_write(txn, &ctx.actor, customer_id).await?;
+    let mut errors = Vec::new();
+    if parent.kind != "company" {
+        errors.push(FieldError::new(
+            "customer_id",
+            "not_a_company",
+            "contacts belong to company customers",
+        ));
+    }
+    let name = required(&mut errors, "name", &input.name, 200);
+    let title = optional(&mut errors, "title", input.title, 100);
+    let email = optional(&mut errors, "email", input.email, 254);
+    let phone = optional(&mut errors, "phone", input.phone, 40);
+    check_email_phone(&mut errors, email.as_deref(), phone.as_deref());
+    let count = contact::Entity::find()
+        .filter(contact::COLUMN.customer_id.eq(customer_id))
+        .count(txn)
+        .await?;
+    if count >= MAX_PER_CUSTOMER {
+        errors.push(FieldError::new(
+            "customer_id",
+            "too_many",
+            format!("at most {MAX_PER_CUSTOMER} contacts"),
+        ));
+    }
+    if !errors.is_empty() {
+        return Err(CustomerError::Invalid(errors).into());
+    }
+    // The first contact is primary whatever the request says.
+    let is_primary = input.is_primary || count == 0;
+    if is_primary {
+        clear_primary(txn, customer_id, ctx.now).await?;
+    }
+    let row = contact::ActiveModel {
+        id: Set(new_id()),
+        customer_id: Set(customer_id),
+        name: Set(name),
+        title: Set(title),
+        email: Set(email),
+        phone: Set(phone),
+        is_primary: Set(is_primary),
+        version: Set(1),
+        created_at: Set(ctx.now),
+        updated_at: Set(ctx.now),
+    }
+    .insert(txn)
+    .await?;
+    let view = ContactView::from(row);
+    audit::record(
+        txn,
+        ctx,
+        Entry::new("customer.contact_create", "customer", customer_id)
+            .changes(serde_json::json!({"contact_id": view.id, "name": view.name})),
+    )
+    .await?;
+    Ok(view)
+}
+
+async fn find(txn: &DatabaseTransaction, customer_id: Uuid, id: Uuid) -> Result<contact::Model> {
+    contact::Entity::find_by_id(id)
+        .filter(contact::COLUMN.customer_id.eq(customer_id))
+        .one(txn)
+        .await?
+        .ok_or_else(|| CustomerError::NotFound(format!("{customer_id}/contacts/{id}")).into())
+}
+
+pub async fn update(
+    txn: &DatabaseTransaction,
+    ctx: &Ctx,
+    customer_id: Uuid,
+    id: Uuid,
+    if_match: Option<i64>,
+    patch: UpdateContact,
+) -> Result<ContactView> {
+    parent_for_write(txn, &ctx.actor, customer_id).await?;
+    let current = find(txn, customer_id, id).await?;
+    if let Some(expected) = if_match
+        && expected != current.version
+    {
+        return Err(CustomerError::VersionMismatch {
+            current: current.version,
+        }
+        .into());
+    }
+    let mut errors = Vec::new();
+    let name = patch.name.map(|n| required(&mut errors, "name", &n, 200));
+    let title = patch.title.map(|t| optional(&mut errors, "title", t, 100));
+    let email = patch.email.map(|e| optional(&mut errors, "email", e, 254));
+    let phone = patch.phone.map(|p| optional(&mut errors, "phone", p, 40));
+    check_email_phone(
+        &mut errors,
+        email.clone().flatten().as_deref(),
+        phone.clone().flatten().as_deref(),
+    );
+    if patch.is_primary == Some(false) && current.is_primary {
+        errors.push(FieldError::new(
+            "is_primary",
+            "primary_required",
+            "make another contact primary instead",
+        ));
+    }
+    if !errors.is_empty() {
+        return Err(CustomerError::Invalid(errors).into());
+    }
+    if patch.is_primary == Some(true) && !current.is_primary {
+        clear_primary(txn, customer_id, ctx.now).await?;
+    }
+    let opt = |v: Option<Option<String>>| v.map_or(NotSet, Set);
+    let row = contact::ActiveModel {
+        id: Set(id),
+        name: name.map_or(NotSet, Set),
+        title: opt(title),
+        email: opt(email),
+        phone: opt(phone),
+        is_primary: patch.is_primary.map_or(NotSet, Set),
+        version: Set(current.version + 1),
+        updated_at: Set(ctx.now),
+        ..Default::default()
+    };
+    let done = contact::Entity::update_many()
+        .set(row)
+        .filter(contact::COLUMN.id.eq(id))
+        .filter(contact::COLUMN.version.eq(current.version))
+        .exec(txn)
+        .await?;
+    if done.rows_affected == 0 {
+        return Err(CustomerError::VersionMismatch {
+            current: current.version + 1,
+        }
+        .into());
+    }
+    let view = ContactView::from(find(txn, customer_id, id).await?);
+    let before = serde_json::to_value(ContactView::from(current)).unwrap_or_default();
+    audit::record(
+        txn,
+        ctx,
+        Entry::new("customer.contact_update", "customer", customer_id)
+            .changes(serde_json::json!({"contact_id": id, "changes": audit::diff(&before, &serde_json::to_value(&view).unwrap_or_default())})),
+    )
+    .await?;
+    Ok(view)
+}
+
+pub async fn delete(
+    txn: &DatabaseTransaction,
+    ctx: &Ctx,
+    customer_id: Uuid,
+    id: Uuid,
+) -> Result<()> {
+    parent_for_write(txn, &ctx.actor, customer_id).await?;
+    let current = find(txn, customer_id, id).await?;
+    contact::Entity::delete_by_id(id).exec(txn).await?;
+    // Promote the oldest remaining contact, so a company always has a primary one.
+    if current.is_primary
+        && let Some(next) = contact::Entity::find()
+            .filter(contact::COLUMN.customer_id.eq(customer_id))
+            .order_by_asc(contact::Column::CreatedAt)
+            .one(txn)
+            .await?
+    {
+        contact::Entity::update_many()
+            .col_expr(contact::COLUMN.is_primary, Expr::value(true))
+            .filter(contact::COLUMN.id.eq(next.id))
+            .exec(txn)
+            .await?;
+    }
+    audit::record(
+        txn,
+        ctx,
+        Entry::new("customer.contact_delete", "customer", customer_id)
+            .changes(serde_json::json!({"contact_id": id, "name": current.name})),
+    )
+    .await?;
+    Ok(())
+}
+
+impl From<contact::Model> for ContactView {
+    fn from(m: contact::Model) -> Self {
+        Self {
+            id: m.id,
+            customer_id: m.customer_id,
+            name: m.name,
+            title: m.title,
+            email: m.email,
+            phone: m.phone,
+            is_primary: m.is_primary,
+            version: m.version,
+            created_at: m.created_at,
+            updated_at: m.updated_at,
+        }
+    }
+}
