@@ -1044,3 +1044,236 @@ async fn todo_status(app: &TestApp, token: &str, q: &str) -> reqwest::Response {
         .await
         .unwrap()
 }
+
+both_engines!(merge_moves_every_child_row, erase_removes_personal_data);
+
+async fn count(app: &TestApp, sql: &str) -> i64 {
+    let db = app.raw_db().await;
+    let row = db
+        .query_one_raw(Statement::from_string(db.get_database_backend(), sql))
+        .await
+        .unwrap()
+        .unwrap();
+    row.try_get_by_index::<i64>(0).unwrap()
+}
+
+async fn merge_moves_every_child_row(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let keep: Value = app
+        .post("/v1/customers", &company("Keep Co", "keep@co.example"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let dup: Value = app
+        .post(
+            "/v1/customers",
+            &json!({"kind": "company", "name": "Keep Company", "email": "other@co.example",
+                "external_refs": [{"channel": "jd", "external_id": "JD-7"}]}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let keep_url = format!("/v1/customers/{}", keep["id"].as_str().unwrap());
+    let dup_url = format!("/v1/customers/{}", dup["id"].as_str().unwrap());
+    app.post(&format!("{keep_url}/contacts"), &json!({"name": "Keeper"}))
+        .await;
+    app.post(
+        &format!("{dup_url}/contacts"),
+        &json!({"name": "Dup contact"}),
+    )
+    .await;
+    app.post(
+        &format!("{dup_url}/addresses"),
+        &json!({"kind": "billing", "line1": "L1", "city": "C", "country": "CN"}),
+    )
+    .await;
+    app.post(
+        &format!("{dup_url}/notes"),
+        &json!({"kind": "call", "body": "called dup"}),
+    )
+    .await;
+    app.post(
+        &format!("{dup_url}/follow-ups"),
+        &json!({"title": "Dup task", "due_at": "2026-12-01T00:00:00Z"}),
+    )
+    .await;
+
+    let p = problem(
+        app.post(
+            &format!("{keep_url}/merge"),
+            &json!({"source_id": keep["id"]}),
+        )
+        .await,
+        400,
+    )
+    .await;
+    assert_eq!(p["errors"][0]["code"], "same_customer");
+
+    let res = app
+        .post(
+            &format!("{keep_url}/merge"),
+            &json!({"source_id": dup["id"]}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let merged: Value = res.json().await.unwrap();
+    assert_eq!(
+        merged["external_refs"],
+        json!([{"channel": "jd", "external_id": "JD-7"}])
+    );
+    let kid = keep["id"].as_str().unwrap();
+    let did = dup["id"].as_str().unwrap();
+    let db = app.raw_db().await;
+    let backend = db.get_database_backend();
+    let rows_of = |table: &str, id: &str| {
+        let sql = match backend {
+            sea_orm::DatabaseBackend::Postgres => {
+                format!("SELECT COUNT(*) FROM {table} WHERE customer_id = $1")
+            }
+            _ => format!("SELECT COUNT(*) FROM {table} WHERE customer_id = ?"),
+        };
+        let id: uuid::Uuid = id.parse().unwrap();
+        let db = &db;
+        async move {
+            let row = db
+                .query_one_raw(Statement::from_sql_and_values(backend, sql, [id.into()]))
+                .await
+                .unwrap()
+                .unwrap();
+            row.try_get_by_index::<i64>(0).unwrap()
+        }
+    };
+    for table in [
+        "customer_contacts",
+        "customer_addresses",
+        "customer_notes",
+        "customer_follow_ups",
+        "customer_external_refs",
+    ] {
+        assert_eq!(rows_of(table, did).await, 0, "{table} left behind");
+        assert!(rows_of(table, kid).await >= 1, "{table} not moved");
+    }
+    let contacts: Value = app
+        .get(&format!("{keep_url}/contacts"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let primaries = contacts["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["is_primary"] == true)
+        .count();
+    assert_eq!(primaries, 1, "still exactly one primary contact");
+    let gone: Value = app.get(&dup_url).await.json().await.unwrap();
+    assert_eq!(gone["archived"], true);
+    assert_eq!(gone["merged_into_id"], keep["id"]);
+    let p = problem(
+        app.post(
+            &format!("{keep_url}/merge"),
+            &json!({"source_id": dup["id"]}),
+        )
+        .await,
+        400,
+    )
+    .await;
+    assert_eq!(p["errors"][0]["code"], "already_merged");
+    assert_eq!(
+        count(
+            &app,
+            "SELECT COUNT(*) FROM events WHERE event_type = 'customer.merged'"
+        )
+        .await,
+        1
+    );
+    let audit: Value = app
+        .get("/v1/audit-events?action=customer.merge")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(audit["data"][0]["changes"]["moved"]["contacts"], 1);
+    app.stop().await;
+}
+
+async fn erase_removes_personal_data(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let (_, manager) = app.user("mgr@example.com", "manager", None).await;
+    let c: Value = app
+        .post(
+            "/v1/customers",
+            &json!({"kind": "person", "name": "Forget Me", "email": "forget@me.example", "phone": "+86 138 1111 2222",
+                "tax_id": "ID-SECRET-1234", "birthday": "1990-01-01", "external_refs": [{"channel": "web", "external_id": "w-1"}]}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let url = format!("/v1/customers/{}", c["id"].as_str().unwrap());
+    app.post(
+        &format!("{url}/notes"),
+        &json!({"kind": "call", "body": "She said her address is 1 Secret Street"}),
+    )
+    .await;
+    problem(
+        app.request_as(&manager, Method::POST, &format!("{url}/erase"))
+            .send()
+            .await
+            .unwrap(),
+        403,
+    )
+    .await;
+    let res = app
+        .request(Method::POST, &format!("{url}/erase"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let erased: Value = res.json().await.unwrap();
+    assert_eq!(
+        erased["name"],
+        format!("Erased customer {}", c["number"].as_str().unwrap())
+    );
+    for field in ["email", "phone", "tax_id", "birthday"] {
+        assert_eq!(erased[field], Value::Null, "{field}");
+    }
+    assert_eq!(
+        erased["number"], c["number"],
+        "the number stays for accounting"
+    );
+    assert!(erased["erased_at"].is_string());
+    let db = app.raw_db().await;
+    for (table, sql) in [
+        ("customers", "SELECT * FROM customers"),
+        ("notes", "SELECT * FROM customer_notes"),
+        ("audit", "SELECT * FROM audit_events"),
+        ("events", "SELECT * FROM events"),
+        ("refs", "SELECT * FROM customer_external_refs"),
+    ] {
+        let rows = db
+            .query_all_raw(Statement::from_string(db.get_database_backend(), sql))
+            .await
+            .unwrap();
+        let dump = format!("{rows:?}");
+        for secret in [
+            "Forget Me",
+            "forget@me.example",
+            "13811112222",
+            "Secret Street",
+            "w-1",
+        ] {
+            assert!(!dump.contains(secret), "{secret} survives in {table}");
+        }
+    }
+    let search: Value = app
+        .get("/v1/customers?archived=true&q=forget")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(search["data"], json!([]));
+    app.stop().await;
+}

@@ -8,6 +8,7 @@ mod m20261123_000001_platform;
 mod m20261123_000002_identity;
 mod m20261123_000003_customers;
 mod m20261123_000004_customer_activity;
+mod m20261123_000005_customer_lifecycle;
 
 pub struct Migrator;
 
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000002_identity::Migration),
             Box::new(m20261123_000003_customers::Migration),
             Box::new(m20261123_000004_customer_activity::Migration),
+            Box::new(m20261123_000005_customer_lifecycle::Migration),
         ]
     }
 }

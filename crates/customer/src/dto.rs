@@ -134,9 +134,22 @@ pub struct CustomerView {
     pub external_refs: Vec<ExternalRef>,
     pub archived: bool,
     pub archived_at: Option<DateTime<Utc>>,
+    /// The customer this one was merged into, if any.
+    pub merged_into_id: Option<Uuid>,
+    /// When personal data was erased, if it was.
+    pub erased_at: Option<DateTime<Utc>>,
     pub version: i64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+/// Fold `source_id` into this customer.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"source_id": "0193a6f2-7c1e-7d2a-9b8e-2f0c7b1d4e5f"}))]
+pub struct MergeCustomers {
+    /// The duplicate to fold in; it is archived and points here afterwards.
+    pub source_id: Uuid,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, IntoParams)]

@@ -9,6 +9,7 @@ use crate::dto::CustomerView;
 pub const CREATED: &str = "customer.created";
 pub const UPDATED: &str = "customer.updated";
 pub const ARCHIVED: &str = "customer.archived";
+pub const MERGED: &str = "customer.merged";
 
 /// Payloads never carry the tax id, whoever reads the feed.
 pub(crate) async fn record(

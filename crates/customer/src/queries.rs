@@ -252,6 +252,8 @@ fn view(
         external_refs,
         archived: r.archived,
         archived_at: r.archived_at,
+        merged_into_id: r.merged_into_id,
+        erased_at: r.erased_at,
         version: r.version,
         created_at: r.created_at,
         updated_at: r.updated_at,

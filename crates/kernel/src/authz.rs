@@ -62,10 +62,12 @@ pub enum Action {
     CustomersWrite,
     /// See tax ids and bank accounts unmasked.
     CustomersReadSensitive,
+    /// Irreversibly anonymise a customer's personal data.
+    CustomersErase,
 }
 
 impl Action {
-    pub const ALL: [Action; 9] = [
+    pub const ALL: [Action; 10] = [
         Action::SettingsRead,
         Action::SettingsWrite,
         Action::UsersRead,
@@ -75,6 +77,7 @@ impl Action {
         Action::CustomersRead,
         Action::CustomersWrite,
         Action::CustomersReadSensitive,
+        Action::CustomersErase,
     ];
 
     pub fn name(self) -> &'static str {
@@ -88,6 +91,7 @@ impl Action {
             Action::CustomersRead => "customers.read",
             Action::CustomersWrite => "customers.write",
             Action::CustomersReadSensitive => "customers.read_sensitive",
+            Action::CustomersErase => "customers.erase",
         }
     }
 
@@ -109,7 +113,8 @@ impl Action {
             | Action::UsersWrite
             | Action::ApiKeysManage
             | Action::AuditRead
-            | Action::CustomersReadSensitive => None,
+            | Action::CustomersReadSensitive
+            | Action::CustomersErase => None,
         }
     }
 }

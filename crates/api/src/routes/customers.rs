@@ -4,7 +4,8 @@ use actix_web::http::header;
 use actix_web::web::{Data, Path};
 use actix_web::{HttpRequest, HttpResponse, get, patch, post};
 use ordercrm_customer::dto::{
-    CreateCustomer, CreateCustomerParams, CustomerView, ListCustomers, UpdateCustomer,
+    CreateCustomer, CreateCustomerParams, CustomerView, ListCustomers, MergeCustomers,
+    UpdateCustomer,
 };
 use ordercrm_customer::{commands, queries};
 use ordercrm_kernel::{Page, Problem};
@@ -196,4 +197,60 @@ pub async fn possible_duplicates(
         next_cursor: None,
         has_more: false,
     }))
+}
+
+/// Fold a duplicate into this customer: its contacts, addresses, notes, follow-ups and
+/// external references move here in one transaction; the duplicate is archived with
+/// `merged_into_id` pointing here.
+#[utoipa::path(
+    operation_id = "mergeCustomers",
+    tag = "customers",
+    security(("userToken" = []), ("apiKey" = [])),
+    params(
+        ("id" = Uuid, Path, description = "The customer that stays"),
+        ("If-Match" = Option<String>, Header, description = "The ETag you read of the one that stays"),
+    ),
+    request_body = MergeCustomers,
+    responses(
+        (status = 200, description = "The customer that stayed", body = CustomerView),
+        (status = 404, description = "No such customer, or not one you can see", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "Changed since your ETag", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[post("/customers/{id}/merge")]
+pub async fn merge(
+    state: Data<AppState>,
+    RequestCtx(ctx): RequestCtx,
+    id: Path<Uuid>,
+    IfMatch(if_match): IfMatch,
+    Json(input): Json<MergeCustomers>,
+) -> ApiResult<HttpResponse> {
+    let txn = state.db.begin().await?;
+    let view = commands::merge(&txn, &ctx, &state.cipher, *id, input.source_id, if_match).await?;
+    txn.commit().await?;
+    Ok(with_etag(&mut HttpResponse::Ok(), &view))
+}
+
+/// Erase a customer's personal data, irreversibly (admins). The row, its id and
+/// number stay for accounting; earlier audit entries and events about it are redacted.
+#[utoipa::path(
+    operation_id = "eraseCustomer",
+    tag = "customers",
+    security(("userToken" = [])),
+    params(("id" = Uuid, Path, description = "Customer id")),
+    responses(
+        (status = 200, description = "What remains", body = CustomerView),
+        (status = 404, description = "No such customer", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[post("/customers/{id}/erase")]
+pub async fn erase(
+    state: Data<AppState>,
+    RequestCtx(ctx): RequestCtx,
+    id: Path<Uuid>,
+) -> ApiResult<HttpResponse> {
+    let txn = state.db.begin().await?;
+    let view = commands::erase(&txn, &ctx, &state.cipher, *id).await?;
+    txn.commit().await?;
+    Ok(with_etag(&mut HttpResponse::Ok(), &view))
 }

@@ -59,6 +59,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .service(customers::update)
                 .service(customers::archive)
                 .service(customers::possible_duplicates)
+                .service(customers::merge)
+                .service(customers::erase)
                 .service(customer_details::list_contacts)
                 .service(customer_details::create_contact)
                 .service(customer_details::update_contact)

@@ -133,6 +133,8 @@ pub async fn create(
         attributes: Set(input.attributes.unwrap_or_else(|| serde_json::json!({}))),
         archived: Set(false),
         archived_at: Set(None),
+        merged_into_id: Set(None),
+        erased_at: Set(None),
         version: Set(1),
         created_at: Set(ctx.now),
         updated_at: Set(ctx.now),

@@ -7,10 +7,14 @@ pub mod contacts;
 
 mod archive;
 mod create;
+mod erase;
+mod merge;
 mod update;
 
 pub use archive::archive;
 pub use create::create;
+pub use erase::erase;
+pub use merge::merge;
 pub use update::update;
 
 use ordercrm_kernel::authz::{Actor, Role};

@@ -34,6 +34,10 @@ pub struct Model {
     pub archived: bool,
     pub archived_at: Option<DateTimeUtc>,
     pub search_text: String,
+    /// Set when this customer was folded into another by a merge.
+    pub merged_into_id: Option<Uuid>,
+    /// Set when personal data was erased; the row stays for accounting.
+    pub erased_at: Option<DateTimeUtc>,
     pub version: i64,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,

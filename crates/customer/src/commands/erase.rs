@@ -1,0 +1,120 @@
+//! The right to be forgotten: personal data is removed for good while the row (its
+//! id and number) stays, so invoices and orders still add up.
+
+use ordercrm_kernel::audit::{self, Entry};
+use ordercrm_kernel::authz::Action;
+use ordercrm_kernel::crypto::FieldCipher;
+use ordercrm_kernel::{Ctx, Result};
+use sea_orm::ActiveValue::Set;
+use sea_orm::sea_query::Expr;
+use sea_orm::{DatabaseTransaction, EntityTrait, QueryFilter};
+use uuid::Uuid;
+
+use crate::dto::CustomerView;
+use crate::entity::{address, contact, customer, external_ref, note};
+use crate::{events, queries};
+
+pub async fn erase(
+    txn: &DatabaseTransaction,
+    ctx: &Ctx,
+    cipher: &FieldCipher,
+    id: Uuid,
+) -> Result<CustomerView> {
+    ctx.actor.require(Action::CustomersErase)?;
+    let current = queries::find_visible(txn, &ctx.actor, id).await?;
+    if current.erased_at.is_some() {
+        return queries::get(txn, &ctx.actor, cipher, id).await;
+    }
+    let row = customer::ActiveModel {
+        id: Set(id),
+        name: Set(format!("Erased customer {}", current.number)),
+        email: Set(None),
+        email_normalized: Set(None),
+        phone: Set(None),
+        phone_normalized: Set(None),
+        legal_name: Set(None),
+        tax_id_encrypted: Set(None),
+        birthday: Set(None),
+        tags: Set(serde_json::json!([])),
+        attributes: Set(serde_json::json!({})),
+        marketing_consent: Set(false),
+        marketing_consent_at: Set(None),
+        search_text: Set(current.number.to_lowercase()),
+        archived: Set(true),
+        archived_at: Set(current.archived_at.or(Some(ctx.now))),
+        erased_at: Set(Some(ctx.now)),
+        version: Set(current.version + 1),
+        updated_at: Set(ctx.now),
+        ..Default::default()
+    };
+    customer::Entity::update_many()
+        .set(row)
+        .filter(customer::COLUMN.id.eq(id))
+        .exec(txn)
+        .await?;
+    // People, places and free text about them go; the fact that notes existed stays.
+    contact::Entity::delete_many()
+        .filter(contact::COLUMN.customer_id.eq(id))
+        .exec(txn)
+        .await?;
+    address::Entity::delete_many()
+        .filter(address::COLUMN.customer_id.eq(id))
+        .exec(txn)
+        .await?;
+    external_ref::Entity::delete_many()
+        .filter(external_ref::COLUMN.customer_id.eq(id))
+        .exec(txn)
+        .await?;
+    note::Entity::update_many()
+        .col_expr(note::COLUMN.body, Expr::value("[erased]"))
+        .filter(note::COLUMN.customer_id.eq(id))
+        .exec(txn)
+        .await?;
+    // Earlier audit rows and outbox payloads carried the same personal data.
+    ordercrm_kernel::audit::entity::Entity::update_many()
+        .col_expr(
+            ordercrm_kernel::audit::entity::COLUMN.changes,
+            Expr::value(serde_json::json!({"redacted": "customer erased"})),
+        )
+        .filter(
+            ordercrm_kernel::audit::entity::COLUMN
+                .entity_type
+                .eq("customer"),
+        )
+        .filter(
+            ordercrm_kernel::audit::entity::COLUMN
+                .entity_id
+                .eq(id.to_string()),
+        )
+        .exec(txn)
+        .await?;
+    ordercrm_kernel::events::entity::Entity::update_many()
+        .col_expr(
+            ordercrm_kernel::events::entity::COLUMN.payload,
+            Expr::value(serde_json::json!({"id": id, "redacted": "customer erased"})),
+        )
+        .filter(
+            ordercrm_kernel::events::entity::COLUMN
+                .resource_type
+                .eq("customer"),
+        )
+        .filter(
+            ordercrm_kernel::events::entity::COLUMN
+                .resource_id
+                .eq(id.to_string()),
+        )
+        .exec(txn)
+        .await?;
+    let view = queries::get(txn, &ctx.actor, cipher, id).await?;
+    events::record(txn, ctx, events::UPDATED, &view).await?;
+    // The audit row names what was erased, never the values.
+    audit::record(
+        txn,
+        ctx,
+        Entry::new("customer.erase", "customer", id)
+            .changes(serde_json::json!({"erased": ["name", "email", "phone", "legal_name", "tax_id", "birthday",
+                "tags", "attributes", "contacts", "addresses", "external_refs", "note bodies"]})),
+    )
+    .await?;
+    Ok(view)
+}

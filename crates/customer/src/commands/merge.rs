@@ -1,0 +1,173 @@
+//! Fold a duplicate into the customer that stays. Every child row moves in one
+//! transaction; the duplicate is archived and points at the survivor. Later domains
+//! (orders, invoices, tickets) add their tables to `move_children`.
+
+use ordercrm_kernel::audit::{self, Entry};
+use ordercrm_kernel::crypto::FieldCipher;
+use ordercrm_kernel::{Ctx, FieldError, Result};
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{DatabaseTransaction, EntityTrait, QueryFilter};
+use uuid::Uuid;
+
+use super::parent_for_write;
+use crate::dto::CustomerView;
+use crate::entity::{address, contact, customer, external_ref, follow_up, note};
+use crate::error::CustomerError;
+use crate::{events, queries};
+
+pub async fn merge(
+    txn: &DatabaseTransaction,
+    ctx: &Ctx,
+    cipher: &FieldCipher,
+    target_id: Uuid,
+    source_id: Uuid,
+    if_match: Option<i64>,
+) -> Result<CustomerView> {
+    if source_id == target_id {
+        return Err(CustomerError::Invalid(vec![FieldError::new(
+            "source_id",
+            "same_customer",
+            "cannot merge a customer into itself",
+        )])
+        .into());
+    }
+    let target = parent_for_write(txn, &ctx.actor, target_id).await?;
+    let source = parent_for_write(txn, &ctx.actor, source_id)
+        .await
+        .map_err(|_| {
+            CustomerError::Invalid(vec![FieldError::new(
+                "source_id",
+                "not_found",
+                "no such customer, or not one you can change",
+            )])
+        })?;
+    if let Some(expected) = if_match
+        && expected != target.version
+    {
+        return Err(CustomerError::VersionMismatch {
+            current: target.version,
+        }
+        .into());
+    }
+    if source.merged_into_id.is_some() {
+        return Err(CustomerError::Invalid(vec![FieldError::new(
+            "source_id",
+            "already_merged",
+            "this customer was already merged",
+        )])
+        .into());
+    }
+    let moved = move_children(txn, source_id, target_id).await?;
+
+    customer::Entity::update_many()
+        .col_expr(customer::COLUMN.merged_into_id, Expr::value(target_id))
+        .col_expr(customer::COLUMN.archived, Expr::value(true))
+        .col_expr(customer::COLUMN.archived_at, Expr::value(ctx.now))
+        .col_expr(
+            customer::COLUMN.version,
+            Expr::col(customer::COLUMN.version).add(1),
+        )
+        .col_expr(customer::COLUMN.updated_at, Expr::value(ctx.now))
+        .filter(customer::COLUMN.id.eq(source_id))
+        .exec(txn)
+        .await?;
+    let done = customer::Entity::update_many()
+        .col_expr(
+            customer::COLUMN.version,
+            Expr::col(customer::COLUMN.version).add(1),
+        )
+        .col_expr(customer::COLUMN.updated_at, Expr::value(ctx.now))
+        .filter(customer::COLUMN.id.eq(target_id))
+        .filter(customer::COLUMN.version.eq(target.version))
+        .exec(txn)
+        .await?;
+    if done.rows_affected == 0 {
+        return Err(CustomerError::VersionMismatch {
+            current: target.version + 1,
+        }
+        .into());
+    }
+    let view = queries::get(txn, &ctx.actor, cipher, target_id).await?;
+    events::record(txn, ctx, events::MERGED, &view).await?;
+    audit::record(
+        txn,
+        ctx,
+        Entry::new("customer.merge", "customer", target_id)
+            .changes(serde_json::json!({"source_id": source_id, "source_number": source.number, "moved": moved})),
+    )
+    .await?;
+    Ok(view)
+}
+
+/// Re-point every row that belongs to `from` at `to`; the counts, for the audit log.
+async fn move_children(
+    txn: &DatabaseTransaction,
+    from: Uuid,
+    to: Uuid,
+) -> Result<serde_json::Value> {
+    // The survivor keeps its primary contact and default addresses.
+    let target_has_primary = contact::Entity::find()
+        .filter(contact::COLUMN.customer_id.eq(to))
+        .filter(contact::COLUMN.is_primary.eq(true))
+        .one(txn)
+        .await?
+        .is_some();
+    if target_has_primary {
+        contact::Entity::update_many()
+            .col_expr(contact::COLUMN.is_primary, Expr::value(false))
+            .filter(contact::COLUMN.customer_id.eq(from))
+            .exec(txn)
+            .await?;
+    }
+    for kind in ["billing", "shipping"] {
+        let has_default = address::Entity::find()
+            .filter(address::COLUMN.customer_id.eq(to))
+            .filter(address::COLUMN.kind.eq(kind))
+            .filter(address::COLUMN.is_default.eq(true))
+            .one(txn)
+            .await?
+            .is_some();
+        if has_default {
+            address::Entity::update_many()
+                .col_expr(address::COLUMN.is_default, Expr::value(false))
+                .filter(address::COLUMN.customer_id.eq(from))
+                .filter(address::COLUMN.kind.eq(kind))
+                .exec(txn)
+                .await?;
+        }
+    }
+    let contacts = contact::Entity::update_many()
+        .col_expr(contact::COLUMN.customer_id, Expr::value(to))
+        .filter(contact::COLUMN.customer_id.eq(from))
+        .exec(txn)
+        .await?
+        .rows_affected;
+    let addresses = address::Entity::update_many()
+        .col_expr(address::COLUMN.customer_id, Expr::value(to))
+        .filter(address::COLUMN.customer_id.eq(from))
+        .exec(txn)
+        .await?
+        .rows_affected;
+    let notes = note::Entity::update_many()
+        .col_expr(note::COLUMN.customer_id, Expr::value(to))
+        .filter(note::COLUMN.customer_id.eq(from))
+        .exec(txn)
+        .await?
+        .rows_affected;
+    let follow_ups = follow_up::Entity::update_many()
+        .col_expr(follow_up::COLUMN.customer_id, Expr::value(to))
+        .filter(follow_up::COLUMN.customer_id.eq(from))
+        .exec(txn)
+        .await?
+        .rows_affected;
+    let external_refs = external_ref::Entity::update_many()
+        .col_expr(external_ref::COLUMN.customer_id, Expr::value(to))
+        .filter(external_ref::COLUMN.customer_id.eq(from))
+        .exec(txn)
+        .await?
+        .rows_affected;
+    Ok(serde_json::json!({
+        "contacts": contacts, "addresses": addresses, "notes": notes,
+        "follow_ups": follow_ups, "external_refs": external_refs,
+    }))
+}
