@@ -1277,3 +1277,159 @@ async fn erase_removes_personal_data(engine: Engine) {
     assert_eq!(search["data"], json!([]));
     app.stop().await;
 }
+
+both_engines!(csv_import_is_all_or_nothing_and_round_trips);
+
+async fn import_csv(app: &TestApp, query: &str, body: &str) -> reqwest::Response {
+    app.request(Method::POST, &format!("/v1/customers/import{query}"))
+        .header("content-type", "text/csv")
+        .body(body.to_owned())
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn csv_import_is_all_or_nothing_and_round_trips(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let good = "\u{feff}kind,name,email,phone,tags,credit_limit_amount,credit_limit_currency,external_refs,birthday\n\
+        company,Acme Trading,buy@acme.example,+86 21 5555 0001,vip;east,100000,CNY,shopify:1001,\n\
+        person,张伟,zhang.wei@example.com,,,,,,1990-05-17\n\
+        person,\"Smith, Jane\",jane@example.com,,north,,,tmall:T-9,\n";
+    let res = import_csv(&app, "?dry_run=true", good).await;
+    assert_eq!(res.status(), 200);
+    let report: Value = res.json().await.unwrap();
+    assert_eq!(
+        report,
+        json!({"dry_run": true, "applied": false, "rows": 3, "created": 3, "updated": 0, "failed": 0, "errors": []})
+    );
+    let list: Value = app.get("/v1/customers").await.json().await.unwrap();
+    assert_eq!(list["data"], json!([]), "a dry run writes nothing");
+
+    let bad = "kind,name,email,birthday,credit_limit_amount\n\
+        company,Fine Co,fine@co.example,,\n\
+        robot,,not-an-email,someday,12\n\
+        person,Also Fine,also@fine.example,,\n";
+    let res = import_csv(&app, "?dry_run=true", bad).await;
+    let report: Value = res.json().await.unwrap();
+    assert_eq!(report["failed"], 1);
+    let fields: Vec<(u64, &str)> = report["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["row"].as_u64().unwrap(), e["field"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        fields,
+        vec![(3, "birthday"), (3, "credit_limit_amount")],
+        "row numbers count the header as line 1"
+    );
+    let res = import_csv(&app, "", bad).await;
+    let p = problem(res, 400).await;
+    assert_eq!(p["type"], "/problems/import-failed");
+    assert_eq!(p["report"]["applied"], false);
+    assert!(
+        p["errors"][0]["field"]
+            .as_str()
+            .unwrap()
+            .starts_with("row 3: ")
+    );
+    let list: Value = app.get("/v1/customers").await.json().await.unwrap();
+    assert_eq!(list["data"], json!([]), "one bad row: nothing applied");
+
+    let res = import_csv(&app, "", good).await;
+    assert_eq!(res.status(), 200);
+    let report: Value = res.json().await.unwrap();
+    assert_eq!(report["applied"], true);
+    assert_eq!(report["created"], 3);
+
+    // Export, then import the export: every row updates its customer, nothing changes.
+    let before: Value = app
+        .get("/v1/customers?sort=name")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let res = app
+        .request(Method::GET, "/v1/customers?sort=name")
+        .header("accept", "text/csv")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(
+        res.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/csv")
+    );
+    let exported = res.text().await.unwrap();
+    assert_eq!(exported.lines().count(), 4, "{exported}");
+    assert!(exported.starts_with("number,kind,name,email"));
+    assert!(exported.contains("\"Smith, Jane\""));
+    let report: Value = import_csv(&app, "", &exported).await.json().await.unwrap();
+    assert_eq!(
+        (report["created"].as_u64(), report["updated"].as_u64()),
+        (Some(0), Some(3)),
+        "{report}"
+    );
+    let after: Value = app
+        .get("/v1/customers?sort=name")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let strip = |v: &Value| -> Vec<Value> {
+        v["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| {
+                let mut c = c.clone();
+                for volatile in ["version", "updated_at"] {
+                    c.as_object_mut().unwrap().remove(volatile);
+                }
+                c
+            })
+            .collect()
+    };
+    assert_eq!(strip(&before), strip(&after), "the round trip is lossless");
+
+    // Rows naming a known external reference update that customer.
+    let report: Value = import_csv(
+        &app,
+        "",
+        "kind,name,external_refs\ncompany,Acme Trading Ltd,shopify:1001\n",
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(report["updated"], 1);
+    let acme: Value = app.get("/v1/customers?q=acme").await.json().await.unwrap();
+    assert_eq!(acme["data"][0]["name"], "Acme Trading Ltd");
+
+    let res = app
+        .request(Method::POST, "/v1/customers/import")
+        .header("content-type", "application/json")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    problem(res, 415).await;
+    let p = problem(import_csv(&app, "", "colour,name\nred,x\n").await, 400).await;
+    assert_eq!(p["errors"][0]["field"], "header");
+
+    // An export shows only what the caller may see.
+    let (_, rep) = app.user("rep@example.com", "sales", None).await;
+    let csv = app
+        .request_as(&rep, Method::GET, "/v1/customers")
+        .header("accept", "text/csv")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(csv.lines().count(), 1, "only the header: {csv}");
+    app.stop().await;
+}

@@ -73,7 +73,12 @@ pub fn base() -> utoipa::openapi::OpenApi {
 
 /// Problem types the domains add to the kernel's. Each new domain appends its own.
 fn all_problem_types() -> Vec<ProblemType> {
-    [problems::ALL, ordercrm_customer::error::ALL].concat()
+    [
+        problems::ALL,
+        ordercrm_customer::error::ALL,
+        &[crate::routes::customer_transfer::IMPORT_FAILED],
+    ]
+    .concat()
 }
 
 const INTRO: &str = "\

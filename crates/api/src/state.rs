@@ -14,6 +14,8 @@ use crate::rate_limit::RateLimits;
 pub struct Limits {
     /// Largest request body accepted, in bytes (413 beyond).
     pub max_body_bytes: usize,
+    /// Largest CSV import, in bytes; spooled to a temporary file, never held in memory.
+    pub max_import_bytes: u64,
     /// How long a completed idempotent response is replayed.
     pub idempotency_ttl: Duration,
     /// How long a request may hold its idempotency key before a retry may take it over
@@ -29,6 +31,7 @@ impl Default for Limits {
     fn default() -> Self {
         Self {
             max_body_bytes: 1024 * 1024,
+            max_import_bytes: 256 * 1024 * 1024,
             idempotency_ttl: Duration::from_secs(24 * 3600),
             idempotency_lease: Duration::from_secs(60),
             requests_per_minute: 600,

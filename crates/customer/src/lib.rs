@@ -11,5 +11,6 @@ pub mod error;
 pub mod events;
 pub mod model;
 pub mod queries;
+pub mod transfer;
 
 pub use error::CustomerError;

@@ -174,6 +174,12 @@ impl Error {
         Self::new(problems::INTERNAL, "internal error").with_source(source)
     }
 
+    /// Attach per-field problems to an error of any type.
+    pub fn with_errors(mut self, errors: Vec<FieldError>) -> Self {
+        self.0.errors = errors;
+        self
+    }
+
     pub fn with_extension(mut self, key: &str, value: serde_json::Value) -> Self {
         self.0
             .extensions

@@ -28,17 +28,26 @@ fn with_etag(builder: &mut actix_web::HttpResponseBuilder, view: &CustomerView) 
     security(("userToken" = []), ("apiKey" = [])),
     params(ListCustomers),
     responses(
-        (status = 200, description = "One page of customers", body = Page<CustomerView>),
+        (status = 200, description = "One page of customers; with `Accept: text/csv`, every matching customer as CSV \
+            (the import's columns), streamed",
+            content((Page<CustomerView> = "application/json"), (String = "text/csv"))),
         (status = 400, description = "An unknown or invalid parameter, or a bad cursor",
             body = Problem, content_type = "application/problem+json"),
     ),
 )]
 #[get("/customers")]
 pub async fn list(
+    req: HttpRequest,
     state: Data<AppState>,
     RequestCtx(ctx): RequestCtx,
     Query(q): Query<ListCustomers>,
 ) -> ApiResult<HttpResponse> {
+    if super::customer_transfer::wants_csv(&req) {
+        // Refuse up front: once streaming starts, the status is sent.
+        ctx.actor
+            .require(ordercrm_kernel::authz::Action::CustomersRead)?;
+        return Ok(super::customer_transfer::export(state, ctx, q));
+    }
     Ok(HttpResponse::Ok()
         .json(queries::list(state.db.reader(), &ctx.actor, &state.cipher, q).await?))
 }

@@ -6,6 +6,7 @@ pub mod audit;
 pub mod auth;
 pub mod customer_activity;
 pub mod customer_details;
+pub mod customer_transfer;
 pub mod customers;
 pub mod docs;
 pub mod ops;
@@ -53,6 +54,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .service(audit::list)
                 .service(customers::list)
                 .service(customers::create)
+                .service(customer_transfer::import)
                 // Before `/customers/{id}`, which would try to read "birthdays" as an id.
                 .service(customer_activity::birthdays)
                 .service(customers::get)

@@ -166,10 +166,14 @@ fn valid_key(value: &HeaderValue) -> Option<String> {
     ((1..=255).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_graphic())).then(|| s.to_owned())
 }
 
-/// Responses of these endpoints carry secrets (tokens, a new API key), which must
-/// not sit in the idempotency store; a retry there simply runs again.
+/// POSTs the idempotency store stays out of: responses carrying secrets (tokens, a
+/// new API key) must not sit in it, and a CSV import's body is too large to keep (an
+/// import is atomic and upserts by number or external reference instead).
 pub fn stores_secrets(path: &str) -> bool {
-    path.starts_with("/v1/auth/") || path == "/v1/api-keys" || path == "/v1/me/password"
+    path.starts_with("/v1/auth/")
+        || path == "/v1/api-keys"
+        || path == "/v1/me/password"
+        || path == "/v1/customers/import"
 }
 
 /// The caller whose keys these are (set by the authentication middleware).

@@ -1,0 +1,394 @@
+//! CSV export and import. One documented header set both ways, so an export
+//! re-imports unchanged. Import is all or nothing: every row is applied inside the
+//! caller's transaction and the caller commits only when no row failed (a dry run
+//! rolls back always, after running every check, database checks included).
+
+use std::io::{BufRead, Read};
+
+use chrono::NaiveDate;
+use ordercrm_kernel::crypto::FieldCipher;
+use ordercrm_kernel::{Ctx, Money, Result};
+use sea_orm::{DatabaseTransaction, EntityTrait, QueryFilter};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::commands;
+use crate::dto::{CreateCustomer, CustomerView, ExternalRef, UpdateCustomer};
+use crate::entity::{customer, external_ref};
+
+/// The columns, in order. `tags` are `;`-separated; `external_refs` are
+/// `channel:external_id` pairs, `;`-separated. Empty cells are absent values.
+pub const HEADERS: &[&str] = &[
+    "number",
+    "kind",
+    "name",
+    "email",
+    "phone",
+    "legal_name",
+    "industry",
+    "size_band",
+    "tax_id",
+    "birthday",
+    "preferred_language",
+    "preferred_currency",
+    "tags",
+    "source_channel",
+    "owner_id",
+    "credit_limit_amount",
+    "credit_limit_currency",
+    "payment_terms_days",
+    "marketing_consent",
+    "external_refs",
+];
+
+/// Errors beyond this many are counted, not listed.
+pub const MAX_LISTED_ERRORS: usize = 1000;
+
+pub fn header_row() -> Vec<String> {
+    HEADERS.iter().map(|h| (*h).to_owned()).collect()
+}
+
+pub fn row(c: &CustomerView) -> Vec<String> {
+    let opt = |v: &Option<String>| v.clone().unwrap_or_default();
+    vec![
+        c.number.clone(),
+        c.kind.clone(),
+        c.name.clone(),
+        opt(&c.email),
+        opt(&c.phone),
+        opt(&c.legal_name),
+        opt(&c.industry),
+        opt(&c.size_band),
+        opt(&c.tax_id),
+        c.birthday.map(|d| d.to_string()).unwrap_or_default(),
+        opt(&c.preferred_language),
+        opt(&c.preferred_currency),
+        c.tags.join(";"),
+        opt(&c.source_channel),
+        c.owner_id.map(|o| o.to_string()).unwrap_or_default(),
+        c.credit_limit
+            .map(|m| m.amount.to_string())
+            .unwrap_or_default(),
+        c.credit_limit
+            .map(|m| m.currency.code().to_owned())
+            .unwrap_or_default(),
+        c.payment_terms_days
+            .map(|d| d.to_string())
+            .unwrap_or_default(),
+        c.marketing_consent.to_string(),
+        c.external_refs
+            .iter()
+            .map(|r| format!("{}:{}", r.channel, r.external_id))
+            .collect::<Vec<_>>()
+            .join(";"),
+    ]
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct RowError {
+    /// 1-based line number of the record in the file (the header is line 1).
+    pub row: u64,
+    pub field: String,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, ToSchema)]
+#[schema(example = json!({"dry_run": true, "applied": false, "rows": 3, "created": 2, "updated": 1, "failed": 0, "errors": []}))]
+pub struct ImportReport {
+    pub dry_run: bool,
+    /// Whether the rows were written. Never partly: any failed row means none were.
+    pub applied: bool,
+    pub rows: u64,
+    /// Rows that would create (dry run) or created a customer.
+    pub created: u64,
+    /// Rows that matched an existing customer by number or external reference.
+    pub updated: u64,
+    pub failed: u64,
+    /// The first 1000 problems, by row and field.
+    pub errors: Vec<RowError>,
+}
+
+/// Skip a UTF-8 byte-order mark, as spreadsheet programs write one.
+fn without_bom<R: BufRead>(mut reader: R) -> std::io::Result<R> {
+    if reader.fill_buf()?.starts_with(&[0xEF, 0xBB, 0xBF]) {
+        reader.consume(3);
+    }
+    Ok(reader)
+}
+
+/// Run every row of `input` in `txn`. The caller commits only if
+/// `report.failed == 0 && !dry_run`.
+pub async fn import<R: Read>(
+    txn: &DatabaseTransaction,
+    ctx: &Ctx,
+    cipher: &FieldCipher,
+    input: R,
+    dry_run: bool,
+    allow_duplicates: bool,
+) -> Result<ImportReport> {
+    ctx.actor
+        .require(ordercrm_kernel::authz::Action::CustomersWrite)?;
+    let mut report = ImportReport {
+        dry_run,
+        ..Default::default()
+    };
+    let reader = without_bom(std::io::BufReader::new(input))
+        .map_err(|e| ordercrm_kernel::Error::invalid_field("body", "unreadable", e.to_string()))?;
+    let mut csv = csv::ReaderBuilder::new()
+        .flexible(false)
+        .from_reader(reader);
+    let headers: Vec<String> = csv
+        .headers()
+        .map_err(|e| ordercrm_kernel::Error::invalid_field("body", "csv", e.to_string()))?
+        .iter()
+        .map(|h| h.trim().to_owned())
+        .collect();
+    let unknown: Vec<&String> = headers
+        .iter()
+        .filter(|h| !HEADERS.contains(&h.as_str()))
+        .collect();
+    if !unknown.is_empty()
+        || !headers.iter().any(|h| h == "name") && !headers.iter().any(|h| h == "number")
+    {
+        return Err(ordercrm_kernel::Error::invalid_field(
+            "header",
+            "invalid_header",
+            format!(
+                "unknown columns {unknown:?}; the columns are: {}",
+                HEADERS.join(",")
+            ),
+        ));
+    }
+    let mut record = csv::StringRecord::new();
+    loop {
+        let line = csv.position().line() + 1;
+        match csv.read_record(&mut record) {
+            Ok(false) => break,
+            Ok(true) => {}
+            Err(e) => {
+                fail(&mut report, line, "row", e.to_string());
+                report.rows += 1;
+                continue;
+            }
+        }
+        report.rows += 1;
+        let line = record.position().map_or(line, |p| p.line());
+        let cell = |name: &str| -> Option<String> {
+            headers
+                .iter()
+                .position(|h| h == name)
+                .and_then(|i| record.get(i))
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .map(str::to_owned)
+        };
+        match apply_row(txn, ctx, cipher, &cell, allow_duplicates).await {
+            Ok(true) => report.created += 1,
+            Ok(false) => report.updated += 1,
+            Err(errors) => {
+                for (field, message) in errors {
+                    fail(&mut report, line, &field, message);
+                }
+                report.failed += 1;
+            }
+        }
+    }
+    report.applied = !dry_run && report.failed == 0;
+    Ok(report)
+}
+
+fn fail(report: &mut ImportReport, row: u64, field: &str, message: String) {
+    if report.errors.len() < MAX_LISTED_ERRORS {
+        report.errors.push(RowError {
+            row,
+            field: field.to_owned(),
+            message,
+        });
+    }
+}
+
+type RowErrors = Vec<(String, String)>;
+
+fn parse<T: std::str::FromStr>(
+    cell: Option<String>,
+    field: &str,
+    errors: &mut RowErrors,
+) -> Option<T> {
+    let v = cell?;
+    match v.parse() {
+        Ok(t) => Some(t),
+        Err(_) => {
+            errors.push((field.to_owned(), format!("'{v}' is not a valid {field}")));
+            None
+        }
+    }
+}
+
+/// Upsert one row: by `number`, else by an external reference, else create.
+/// `Ok(true)` created, `Ok(false)` updated.
+async fn apply_row(
+    txn: &DatabaseTransaction,
+    ctx: &Ctx,
+    cipher: &FieldCipher,
+    cell: &dyn Fn(&str) -> Option<String>,
+    allow_duplicates: bool,
+) -> std::result::Result<bool, RowErrors> {
+    let mut errors = RowErrors::new();
+    let tags: Vec<String> = cell("tags")
+        .map(|t| {
+            t.split(';')
+                .map(|s| s.trim().to_owned())
+                .filter(|s| !s.is_empty())
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut refs = Vec::new();
+    for pair in cell("external_refs")
+        .unwrap_or_default()
+        .split(';')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+    {
+        match pair.split_once(':') {
+            Some((channel, id)) => refs.push(ExternalRef {
+                channel: channel.trim().to_owned(),
+                external_id: id.trim().to_owned(),
+            }),
+            None => errors.push((
+                "external_refs".into(),
+                format!("'{pair}' is not channel:external_id"),
+            )),
+        }
+    }
+    let birthday: Option<NaiveDate> = parse(cell("birthday"), "birthday", &mut errors);
+    let owner_id = parse(cell("owner_id"), "owner_id", &mut errors);
+    let terms = parse(
+        cell("payment_terms_days"),
+        "payment_terms_days",
+        &mut errors,
+    );
+    let consent: Option<bool> = parse(cell("marketing_consent"), "marketing_consent", &mut errors);
+    let amount: Option<i64> = parse(
+        cell("credit_limit_amount"),
+        "credit_limit_amount",
+        &mut errors,
+    );
+    let credit_limit = match (amount, cell("credit_limit_currency")) {
+        (Some(a), Some(c)) => match c.parse() {
+            Ok(cur) => Some(Money::new(a, cur)),
+            Err(_) => {
+                errors.push((
+                    "credit_limit_currency".into(),
+                    format!("'{c}' is not an ISO 4217 currency code"),
+                ));
+                None
+            }
+        },
+        (None, None) => None,
+        _ => {
+            errors.push((
+                "credit_limit_amount".into(),
+                "amount and currency go together".into(),
+            ));
+            None
+        }
+    };
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+
+    // Which customer is this row about?
+    let mut target = None;
+    if let Some(number) = cell("number") {
+        match customer::Entity::find()
+            .filter(customer::COLUMN.number.eq(&number))
+            .one(txn)
+            .await
+        {
+            Ok(Some(found)) => target = Some(found.id),
+            Ok(None) => {
+                return Err(vec![(
+                    "number".into(),
+                    format!("no customer {number}; leave it empty to create one"),
+                )]);
+            }
+            Err(e) => return Err(vec![("row".into(), e.to_string())]),
+        }
+    }
+    if target.is_none() {
+        for r in &refs {
+            if let Ok(Some(found)) =
+                external_ref::Entity::find_by_id((r.channel.clone(), r.external_id.clone()))
+                    .one(txn)
+                    .await
+            {
+                target = Some(found.customer_id);
+                break;
+            }
+        }
+    }
+    let to_errors = |e: ordercrm_kernel::Error| -> RowErrors {
+        if e.errors.is_empty() {
+            vec![("row".into(), e.detail.to_string())]
+        } else {
+            e.errors
+                .iter()
+                .map(|f| (f.field.clone(), f.message.clone()))
+                .collect()
+        }
+    };
+    match target {
+        Some(id) => {
+            let patch = UpdateCustomer {
+                name: cell("name"),
+                email: Some(cell("email")),
+                phone: Some(cell("phone")),
+                legal_name: Some(cell("legal_name")),
+                industry: Some(cell("industry")),
+                size_band: Some(cell("size_band")),
+                // A masked export cell cannot be the real value: keep what is stored.
+                tax_id: cell("tax_id").filter(|t| !t.contains('•')).map(Some),
+                birthday: Some(birthday),
+                preferred_language: Some(cell("preferred_language")),
+                preferred_currency: Some(cell("preferred_currency")),
+                tags: Some(tags),
+                owner_id: owner_id.map(Some),
+                credit_limit: Some(credit_limit),
+                payment_terms_days: Some(terms),
+                marketing_consent: consent,
+                attributes: None,
+            };
+            commands::update(txn, ctx, cipher, id, None, patch)
+                .await
+                .map_err(to_errors)?;
+            Ok(false)
+        }
+        None => {
+            let input = CreateCustomer {
+                kind: cell("kind").unwrap_or_default(),
+                name: cell("name").unwrap_or_default(),
+                email: cell("email"),
+                phone: cell("phone"),
+                legal_name: cell("legal_name"),
+                industry: cell("industry"),
+                size_band: cell("size_band"),
+                tax_id: cell("tax_id").filter(|t| !t.contains('•')),
+                birthday,
+                preferred_language: cell("preferred_language"),
+                preferred_currency: cell("preferred_currency"),
+                tags,
+                source_channel: cell("source_channel"),
+                owner_id,
+                credit_limit,
+                payment_terms_days: terms,
+                marketing_consent: consent.unwrap_or(false),
+                attributes: None,
+                external_refs: refs,
+            };
+            commands::create(txn, ctx, cipher, input, allow_duplicates)
+                .await
+                .map_err(to_errors)?;
+            Ok(true)
+        }
+    }
+}
