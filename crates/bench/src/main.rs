@@ -12,6 +12,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
+
+mod customers;
 use clap::Parser;
 use sea_orm::{ConnectionTrait, Database};
 
@@ -26,6 +28,9 @@ struct Args {
     /// Seconds per scenario.
     #[arg(long, default_value_t = 5)]
     seconds: u64,
+    /// Customers to seed for the list and search scenarios (0 skips them).
+    #[arg(long, default_value_t = 100_000)]
+    customers: usize,
 }
 
 struct Server {
@@ -262,6 +267,45 @@ async fn run_engine(args: &Args, engine: &str, url: &str) -> anyhow::Result<()> 
             .await;
             println!(
                 "| {engine:<8} | {name:<26} | {concurrency:>3} | {:>9.0} | {:>8} | {:>8} | {:>6} |",
+                o.requests as f64 / o.elapsed.as_secs_f64(),
+                ms(o.p50),
+                ms(o.p99),
+                o.errors
+            );
+        }
+    }
+    if args.customers > 0 {
+        let (took, keys) = customers::seed(url, args.customers).await?;
+        println!(
+            "{engine}: seeded {} customers in {:.1} s",
+            args.customers,
+            took.as_secs_f64()
+        );
+        let deep = customers::cursor_for_page(&keys, 1000, 50)
+            .context("not enough customers for page 1000")?;
+        for (name, path) in [
+            ("customers page 1", "/v1/customers?limit=50".to_owned()),
+            (
+                "customers page 1000",
+                format!("/v1/customers?limit=50&cursor={deep}"),
+            ),
+            (
+                "customers q=伟 (Chinese)",
+                "/v1/customers?limit=50&q=%E4%BC%9F".to_owned(),
+            ),
+            (
+                "customers q=customer4242@",
+                "/v1/customers?limit=50&q=customer4242%40".to_owned(),
+            ),
+            (
+                "customers q=no match",
+                "/v1/customers?limit=50&q=zzzz-nothing".to_owned(),
+            ),
+        ] {
+            let o = load(format!("{}{path}", server.base), &token, 1, args.seconds).await;
+            println!(
+                "| {engine:<8} | {name:<26} | {:>3} | {:>9.0} | {:>8} | {:>8} | {:>6} |",
+                1,
                 o.requests as f64 / o.elapsed.as_secs_f64(),
                 ms(o.p50),
                 ms(o.p99),

@@ -4,7 +4,7 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use sea_orm::sea_query::{Condition, IntoCondition};
+use sea_orm::sea_query::{Condition, Expr, ExprTrait, IntoCondition};
 use sea_orm::{ColumnTrait, Order, Value};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -136,12 +136,24 @@ impl<T> Page<T> {
     }
 }
 
-/// Rows strictly after `values` in the order `columns` (each ascending or descending):
-/// `(a > x) OR (a = x AND b > y) ...`. Together with ORDER BY the same columns and a
-/// unique last column, this is a keyset page boundary an index can seek to.
+/// Rows strictly after `values` in the order `columns`. With one direction for all
+/// columns (every sort here) this is a row-value comparison, `(a, b) < (x, y)`, which
+/// both SQLite and PostgreSQL turn into an index range seek: page 1000 costs what page
+/// 1 costs. Mixed directions fall back to `(a > x) OR (a = x AND b > y) ...`.
 pub fn keyset_after<C: ColumnTrait>(columns: &[(C, Order)], values: Vec<Value>) -> Condition {
+    let n = columns.len().min(values.len());
+    let uniform = columns.iter().all(|(_, o)| *o == columns[0].1);
+    if n > 1 && uniform {
+        let left = Expr::tuple(columns[..n].iter().map(|(c, _)| c.into_expr()));
+        let right = Expr::tuple(values[..n].iter().cloned().map(Expr::val));
+        let step = match columns[0].1 {
+            Order::Desc => left.lt(right),
+            _ => left.gt(right),
+        };
+        return Condition::all().add(step);
+    }
     let mut any = Condition::any();
-    for i in 0..columns.len().min(values.len()) {
+    for i in 0..n {
         let mut all = Condition::all();
         for j in 0..i {
             all = all.add(columns[j].0.eq(values[j].clone()));
