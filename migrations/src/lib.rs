@@ -9,6 +9,7 @@ mod m20261123_000002_identity;
 mod m20261123_000003_customers;
 mod m20261123_000004_customer_activity;
 mod m20261123_000005_customer_lifecycle;
+mod m20261123_000006_customer_search;
 
 pub struct Migrator;
 
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000003_customers::Migration),
             Box::new(m20261123_000004_customer_activity::Migration),
             Box::new(m20261123_000005_customer_lifecycle::Migration),
+            Box::new(m20261123_000006_customer_search::Migration),
         ]
     }
 }

@@ -74,7 +74,7 @@ pub async fn list(
     let c = customer::COLUMN;
     let mut select = visible(actor).filter(c.archived.eq(query.archived.unwrap_or(false)));
     if let Some(q) = query.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
-        select = select.filter(customer::Column::SearchText.like(like(q)));
+        select = select.filter(search(conn.get_database_backend(), q));
     }
     if let Some(tag) = query.tag.as_deref().filter(|t| !t.is_empty()) {
         select = select.filter(has_tag(conn.get_database_backend(), tag));
@@ -157,6 +157,21 @@ pub async fn list(
         next_cursor,
         has_more,
     })
+}
+
+/// `q` as a case-insensitive substring of the search text. On SQLite a pattern of
+/// three or more characters goes through the FTS5 trigram index (a plain LIKE would
+/// read every row); PostgreSQL's trigram index serves the LIKE itself.
+fn search(backend: DatabaseBackend, q: &str) -> sea_orm::sea_query::SimpleExpr {
+    let lowered = q.to_lowercase();
+    let plain = !lowered.contains(['%', '_', '\\']);
+    if backend == DatabaseBackend::Sqlite && plain && lowered.chars().count() >= 3 {
+        return Expr::cust_with_values(
+            "customers.rowid IN (SELECT rowid FROM customers_fts WHERE customers_fts.search_text LIKE ?)",
+            [format!("%{lowered}%")],
+        );
+    }
+    Expr::col((customer::Entity, customer::Column::SearchText)).like(like(q))
 }
 
 fn has_tag(backend: DatabaseBackend, tag: &str) -> sea_orm::sea_query::SimpleExpr {
