@@ -259,6 +259,57 @@ async fn invalid_input_names_every_field(engine: Engine) {
     );
     let list: Value = app.get("/v1/customers").await.json().await.unwrap();
     assert_eq!(list["data"], json!([]), "nothing was created");
+
+    // The same rules on PATCH, and a failed PATCH changes nothing.
+    let c: Value = app
+        .post(
+            "/v1/customers",
+            &json!({"kind": "company", "name": "Valid Co"}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let url = format!("/v1/customers/{}", c["id"].as_str().unwrap());
+    let res = app
+        .patch(
+            &url,
+            &json!({"name": "", "email": "nope", "phone": "x", "size_band": "huge", "preferred_currency": "RMB",
+                "tags": ["ok", ""], "attributes": "text", "payment_terms_days": -1, "birthday": "2000-01-01",
+                "credit_limit": {"amount": -5, "currency": "CNY"}}),
+        )
+        .await;
+    let p = problem(res, 400).await;
+    let mut fields: Vec<&str> = p["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    fields.sort();
+    assert_eq!(
+        fields,
+        vec![
+            "attributes",
+            "birthday",
+            "credit_limit.amount",
+            "email",
+            "name",
+            "payment_terms_days",
+            "phone",
+            "preferred_currency",
+            "size_band",
+            "tags[1]"
+        ]
+    );
+    let p = problem(app.patch(&url, &json!({"number": "C-999999"})).await, 400).await;
+    assert_eq!(
+        p["errors"][0]["code"], "unknown_field",
+        "the number is read-only"
+    );
+    let unchanged: Value = app.get(&url).await.json().await.unwrap();
+    assert_eq!(unchanged["version"], 1);
+    assert_eq!(unchanged["name"], "Valid Co");
     app.stop().await;
 }
 
