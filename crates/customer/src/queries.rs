@@ -6,7 +6,7 @@ use ordercrm_kernel::authz::{Action, Actor, Visibility};
 use ordercrm_kernel::crypto::{FieldCipher, mask};
 use ordercrm_kernel::pagination::{PageRequest, keyset_after};
 use ordercrm_kernel::{Currency, Money, Page, Result};
-use sea_orm::sea_query::{Expr, ExprTrait, LikeExpr};
+use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, Order, QueryFilter, QueryOrder,
     QuerySelect, Select, Value,
@@ -51,15 +51,6 @@ pub async fn get(
     views
         .pop()
         .ok_or_else(|| CustomerError::NotFound(id.to_string()).into())
-}
-
-fn like(q: &str) -> LikeExpr {
-    let escaped = q
-        .to_lowercase()
-        .replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_");
-    LikeExpr::new(format!("%{escaped}%")).escape('\\')
 }
 
 pub async fn list(
@@ -171,7 +162,8 @@ fn search(backend: DatabaseBackend, q: &str) -> sea_orm::sea_query::SimpleExpr {
             [format!("%{lowered}%")],
         );
     }
-    Expr::col((customer::Entity, customer::Column::SearchText)).like(like(q))
+    Expr::col((customer::Entity, customer::Column::SearchText))
+        .like(ordercrm_kernel::text::contains(q))
 }
 
 fn has_tag(backend: DatabaseBackend, tag: &str) -> sea_orm::sea_query::SimpleExpr {

@@ -4,7 +4,7 @@ use ordercrm_kernel::audit::entity as audit_entity;
 use ordercrm_kernel::authz::{Action, Actor, Role, Visibility};
 use ordercrm_kernel::pagination::{PageRequest, keyset_after};
 use ordercrm_kernel::{Error, Page, Result};
-use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
+use sea_orm::sea_query::{Expr, ExprTrait, Func};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, EntityTrait, Order, QueryFilter, QueryOrder,
     QuerySelect, Select,
@@ -62,15 +62,6 @@ pub async fn me(conn: &impl ConnectionTrait, actor: &Actor) -> Result<UserView> 
     }
 }
 
-fn like(q: &str) -> LikeExpr {
-    let escaped = q
-        .to_lowercase()
-        .replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_");
-    LikeExpr::new(format!("%{escaped}%")).escape('\\')
-}
-
 pub async fn list_users(
     conn: &impl ConnectionTrait,
     actor: &Actor,
@@ -82,8 +73,11 @@ pub async fn list_users(
     if let Some(q) = query.q.as_deref().filter(|q| !q.is_empty()) {
         select = select.filter(
             Condition::any()
-                .add(user::Column::EmailNormalized.like(like(q)))
-                .add(Expr::expr(Func::lower(Expr::col(user::Column::DisplayName))).like(like(q))),
+                .add(user::Column::EmailNormalized.like(ordercrm_kernel::text::contains(q)))
+                .add(
+                    Expr::expr(Func::lower(Expr::col(user::Column::DisplayName)))
+                        .like(ordercrm_kernel::text::contains(q)),
+                ),
         );
     }
     if let Some(role) = query.role {

@@ -14,6 +14,7 @@ pub mod money;
 pub mod numbers;
 pub mod pagination;
 pub mod patch;
+pub mod text;
 pub mod validation;
 
 pub use clock::{Clock, ManualClock, SystemClock};

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use ordercrm_kernel::authz::Action;
 use ordercrm_kernel::pagination::{PageRequest, keyset_after};
 use ordercrm_kernel::{Actor, Page, Result};
-use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
+use sea_orm::sea_query::{Expr, ExprTrait, Func};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, EntityTrait, Order, QueryFilter, QueryOrder,
     QuerySelect, Value,
@@ -45,7 +45,7 @@ pub async fn list(
 
     let mut select = Entity::find();
     if let Some(q) = query.q.as_deref().filter(|q| !q.is_empty()) {
-        let pattern = contains_pattern(q);
+        let pattern = ordercrm_kernel::text::contains(q);
         select = select.filter(
             Condition::any()
                 .add(lower(Column::Key).like(pattern.clone()))
@@ -53,9 +53,7 @@ pub async fn list(
         );
     }
     if let Some(prefix) = query.key_prefix.as_deref().filter(|p| !p.is_empty()) {
-        select = select.filter(
-            Column::Key.like(LikeExpr::new(format!("{}%", escape_like(prefix))).escape('\\')),
-        );
+        select = select.filter(Column::Key.like(ordercrm_kernel::text::starts_with(prefix)));
     }
     if let Some(after) = query.updated_after {
         select = select.filter(COLUMN.updated_at.gte(after));
@@ -102,16 +100,6 @@ pub async fn list(
 
 fn lower(col: Column) -> Expr {
     Expr::expr(Func::lower(Expr::col(col)))
-}
-
-fn contains_pattern(q: &str) -> LikeExpr {
-    LikeExpr::new(format!("%{}%", escape_like(&q.to_lowercase()))).escape('\\')
-}
-
-fn escape_like(s: &str) -> String {
-    s.replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_")
 }
 
 impl From<entity::Model> for SettingView {
