@@ -261,6 +261,16 @@ fn start_server_with(database_url: &str, data_dir: &std::path::Path, rust_log: &
     }
 }
 
+/// Every log line until the process's stderr closes (it has exited), at most 10 s.
+fn drain(logs: &std::sync::mpsc::Receiver<Value>) -> Vec<Value> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut out = Vec::new();
+    while let Ok(line) = logs.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+        out.push(line);
+    }
+    out
+}
+
 #[tokio::test]
 async fn sigterm_finishes_in_flight_requests_and_logs_carry_request_ids() {
     let db = TestDb::new(Engine::Sqlite).await;
@@ -319,7 +329,7 @@ async fn sigterm_finishes_in_flight_requests_and_logs_carry_request_ids() {
         .unwrap()
         .unwrap();
     assert!(status.success(), "exit {status:?}");
-    let lines: Vec<Value> = server.logs.try_iter().collect();
+    let lines = drain(&server.logs);
     let completed: Vec<&Value> = lines
         .iter()
         .filter(|l| l["message"] == "request completed")
@@ -453,7 +463,10 @@ async fn secrets_stay_out_of_debug_logs() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     let _ = server.child.kill();
     let _ = server.child.wait();
-    let logs: Vec<String> = server.logs.try_iter().map(|v| v.to_string()).collect();
+    let logs: Vec<String> = drain(&server.logs)
+        .iter()
+        .map(ToString::to_string)
+        .collect();
     assert!(logs.len() > 5, "trace logging produced lines");
     let all = logs.join("\n");
     for secret in [
