@@ -16,6 +16,7 @@ pub mod pagination;
 pub mod patch;
 pub mod text;
 pub mod validation;
+pub mod version;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use context::{Actor, Ctx};

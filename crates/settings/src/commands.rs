@@ -83,7 +83,7 @@ pub async fn update(
         return Err(SettingsError::Invalid(errors).into());
     }
     let current = queries::find_model(txn, key).await?;
-    check_version(&current, if_match)?;
+    ordercrm_kernel::version::check_if_match(if_match, current.version)?;
     if patch.value.is_none() && patch.description.is_none() {
         return Ok(current.into());
     }
@@ -131,7 +131,7 @@ pub async fn delete(
 ) -> Result<()> {
     ctx.actor.require(Action::SettingsWrite)?;
     let current = queries::find_model(txn, key).await?;
-    check_version(&current, if_match)?;
+    ordercrm_kernel::version::check_if_match(if_match, current.version)?;
     let done = Entity::delete_many()
         .filter(COLUMN.key.eq(key))
         .filter(COLUMN.version.eq(current.version))
@@ -159,14 +159,4 @@ pub async fn delete(
 
 fn json(view: &SettingView) -> Value {
     serde_json::to_value(view).unwrap_or_default()
-}
-
-fn check_version(current: &entity::Model, if_match: Option<i64>) -> Result<()> {
-    match if_match {
-        Some(expected) if expected != current.version => Err(SettingsError::VersionMismatch {
-            current: current.version,
-        }
-        .into()),
-        _ => Ok(()),
-    }
 }

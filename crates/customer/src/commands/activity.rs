@@ -145,14 +145,7 @@ pub async fn update_follow_up(
 ) -> Result<FollowUpView> {
     ctx.actor.require(Action::CustomersWrite)?;
     let current = queries::find_follow_up(txn, &ctx.actor, id).await?;
-    if let Some(expected) = if_match
-        && expected != current.version
-    {
-        return Err(CustomerError::VersionMismatch {
-            current: current.version,
-        }
-        .into());
-    }
+    ordercrm_kernel::version::check_if_match(if_match, current.version)?;
     let mut errors = Vec::new();
     let title = patch.title.map(|t| required(&mut errors, "title", &t, 200));
     let details = patch

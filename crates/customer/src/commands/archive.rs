@@ -22,14 +22,7 @@ pub async fn archive(
 ) -> Result<CustomerView> {
     ctx.actor.require(Action::CustomersWrite)?;
     let current = queries::find_visible(txn, &ctx.actor, id).await?;
-    if let Some(expected) = if_match
-        && expected != current.version
-    {
-        return Err(CustomerError::VersionMismatch {
-            current: current.version,
-        }
-        .into());
-    }
+    ordercrm_kernel::version::check_if_match(if_match, current.version)?;
     if current.archived {
         return queries::get(txn, &ctx.actor, cipher, id).await;
     }

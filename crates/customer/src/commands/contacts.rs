@@ -121,14 +121,7 @@ pub async fn update(
 ) -> Result<ContactView> {
     parent_for_write(txn, &ctx.actor, customer_id).await?;
     let current = find(txn, customer_id, id).await?;
-    if let Some(expected) = if_match
-        && expected != current.version
-    {
-        return Err(CustomerError::VersionMismatch {
-            current: current.version,
-        }
-        .into());
-    }
+    ordercrm_kernel::version::check_if_match(if_match, current.version)?;
     let mut errors = Vec::new();
     let name = patch.name.map(|n| required(&mut errors, "name", &n, 200));
     let title = patch.title.map(|t| optional(&mut errors, "title", t, 100));

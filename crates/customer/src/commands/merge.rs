@@ -41,14 +41,7 @@ pub async fn merge(
                 "no such customer, or not one you can change",
             )])
         })?;
-    if let Some(expected) = if_match
-        && expected != target.version
-    {
-        return Err(CustomerError::VersionMismatch {
-            current: target.version,
-        }
-        .into());
-    }
+    ordercrm_kernel::version::check_if_match(if_match, target.version)?;
     if source.merged_into_id.is_some() {
         return Err(CustomerError::Invalid(vec![FieldError::new(
             "source_id",

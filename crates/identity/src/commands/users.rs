@@ -108,11 +108,7 @@ pub async fn update(
             .into());
         }
     }
-    if let Some(expected) = if_match
-        && expected != current.version
-    {
-        return Err(ordercrm_kernel::Error::precondition_failed(current.version));
-    }
+    ordercrm_kernel::version::check_if_match(if_match, current.version)?;
     let mut errors = Vec::new();
     if let Some(name) = &patch.display_name {
         errors.extend(model::check_display_name(name).err());
