@@ -19,12 +19,7 @@ use crate::error::CustomerError;
 
 /// Customers `actor` may see.
 pub(crate) fn visible(actor: &Actor) -> Select<customer::Entity> {
-    let select = customer::Entity::find();
-    match actor.visibility() {
-        Visibility::All => select,
-        Visibility::OwnedBy(ids) => select.filter(customer::COLUMN.owner_id.is_in(ids)),
-        Visibility::Nothing => select.filter(Expr::value(false)),
-    }
+    customer::Entity::find().filter(actor.visibility().condition(customer::Column::OwnerId))
 }
 
 pub(crate) async fn find_visible(

@@ -28,11 +28,7 @@ fn visible_users(actor: &Actor) -> Select<user::Entity> {
         },
         Actor::Anonymous | Actor::ApiKey(_) => Visibility::Nothing,
     };
-    match visibility {
-        Visibility::All => select,
-        Visibility::OwnedBy(ids) => select.filter(user::COLUMN.id.is_in(ids)),
-        Visibility::Nothing => select.filter(Expr::value(false)),
-    }
+    select.filter(visibility.condition(user::Column::Id))
 }
 
 /// A user the actor may see, or 404 (never 403: existence is not revealed).

@@ -170,6 +170,16 @@ pub enum Visibility {
 }
 
 impl Visibility {
+    /// The rows whose `owner` column this visibility admits, for a finder's WHERE.
+    pub fn condition<C: sea_orm::ColumnTrait>(&self, owner: C) -> sea_orm::Condition {
+        use sea_orm::sea_query::Expr;
+        match self {
+            Visibility::All => sea_orm::Condition::all(),
+            Visibility::OwnedBy(ids) => sea_orm::Condition::all().add(owner.is_in(ids.clone())),
+            Visibility::Nothing => sea_orm::Condition::all().add(Expr::value(false)),
+        }
+    }
+
     pub fn allows(&self, owner: Option<Uuid>) -> bool {
         match self {
             Visibility::All => true,
