@@ -17,10 +17,11 @@ use utoipa_actix_web::AppExt;
 
 pub use state::{AppState, Limits};
 
-/// Build the application: middleware, every route, and the OpenAPI document that
-/// describes exactly those routes.
+/// Build the application: middleware and every route. `doc` is [`openapi()`] made
+/// once by the caller: this runs once per worker thread.
 pub fn app(
     state: AppState,
+    doc: openapi::Document,
 ) -> App<
     impl ServiceFactory<
         ServiceRequest,
@@ -31,14 +32,12 @@ pub fn app(
     >,
 > {
     let cors = middleware::cors::build(&state.limits.cors_origins);
-    let (app, doc) = App::new()
+    let app = App::new()
         .into_utoipa_app()
-        .openapi(openapi::base())
         .app_data(actix_web::web::Data::new(state))
         .configure(routes::configure)
         .default_service(actix_web::web::to(routes::not_found))
-        .split_for_parts();
-    let doc = openapi::Document::new(openapi::finish(doc));
+        .into_app();
     // Outermost last: the request id wraps everything, so every log line and every
     // response (including framework errors) carries it.
     app.app_data(actix_web::web::Data::new(doc))

@@ -51,7 +51,8 @@ impl Application {
             identity,
             keys::load_data_key(config)?,
         );
-        let mut server = HttpServer::new(move || ordercrm_api::app(state.clone()))
+        let doc = ordercrm_api::openapi::Document::new(ordercrm_api::openapi());
+        let mut server = HttpServer::new(move || ordercrm_api::app(state.clone(), doc.clone()))
             .workers(config.workers)
             .shutdown_timeout(config.shutdown_timeout.as_secs())
             .listen(listener)?;
