@@ -58,6 +58,8 @@ fn help_documents_every_setting_and_subcommand() {
         "ORDERCRM_DB_MAX_CONNECTIONS",
         "ORDERCRM_MAX_BODY_BYTES",
         "ORDERCRM_SHUTDOWN_TIMEOUT",
+        "ORDERCRM_RESERVATION_SWEEP_SECS",
+        "inventory",
         "serve",
         "migrate",
         "openapi",
@@ -144,10 +146,18 @@ async fn a_database_from_a_newer_version_is_refused() {
 }
 
 /// A server process, its stderr as JSON lines.
-struct Server {
-    child: Child,
-    port: u16,
+pub(crate) struct Server {
+    pub(crate) child: Child,
+    pub(crate) port: u16,
     logs: std::sync::mpsc::Receiver<Value>,
+}
+
+impl Drop for Server {
+    /// A failed assertion must not leave a server running (and holding the test's pipes).
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 /// Create a user with the CLI, password on standard input.
@@ -220,15 +230,30 @@ fn start_server(database_url: &str, data_dir: &std::path::Path) -> Server {
 }
 
 fn start_server_with(database_url: &str, data_dir: &std::path::Path, rust_log: &str) -> Server {
-    let mut child = Command::new(ordercrm_binary())
-        .arg("serve")
+    start_server_env(database_url, data_dir, rust_log, &[])
+}
+
+/// The real binary serving `database_url`, with extra environment.
+pub(crate) fn start_server_env(
+    database_url: &str,
+    data_dir: &std::path::Path,
+    rust_log: &str,
+    env: &[(&str, &str)],
+) -> Server {
+    let mut cmd = Command::new(ordercrm_binary());
+    cmd.arg("serve")
         .env_clear()
         .env("RUST_LOG", rust_log)
         .env("DATABASE_URL", database_url)
         .env("ORDERCRM_DATA_DIR", data_dir)
         .env("ORDERCRM_LISTEN", "127.0.0.1:0")
         .env("LOG_FORMAT", "json")
-        .env("ORDERCRM_WORKERS", "2")
+        .env("ORDERCRM_WORKERS", "2");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd
+        .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
@@ -324,10 +349,13 @@ async fn sigterm_finishes_in_flight_requests_and_logs_carry_request_ids() {
     );
 
     // New connections are refused once shutdown began, and the process exits cleanly.
-    let status = tokio::task::spawn_blocking(move || server.child.wait())
-        .await
-        .unwrap()
-        .unwrap();
+    let (status, server) = tokio::task::spawn_blocking(move || {
+        let status = server.child.wait();
+        (status, server)
+    })
+    .await
+    .unwrap();
+    let status = status.unwrap();
     assert!(status.success(), "exit {status:?}");
     let lines = drain(&server.logs);
     let completed: Vec<&Value> = lines

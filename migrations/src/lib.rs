@@ -10,6 +10,7 @@ mod m20261123_000003_customers;
 mod m20261123_000004_customer_activity;
 mod m20261123_000005_customer_lifecycle;
 mod m20261123_000006_customer_search;
+mod m20261125_000007_inventory;
 
 pub struct Migrator;
 
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000004_customer_activity::Migration),
             Box::new(m20261123_000005_customer_lifecycle::Migration),
             Box::new(m20261123_000006_customer_search::Migration),
+            Box::new(m20261125_000007_inventory::Migration),
         ]
     }
 }

@@ -83,6 +83,30 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
     }
 }
 
+/// A JSON body that may be left out: no body at all is `None`; a body that is there
+/// must be valid JSON, exactly as for [`Json`] (a typo must not turn into "no options").
+pub struct OptionalJson<T>(pub Option<T>);
+
+impl<T: DeserializeOwned + 'static> FromRequest for OptionalJson<T> {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let empty = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.trim() == "0")
+            || (req.headers().get(header::CONTENT_LENGTH).is_none()
+                && req.headers().get(header::TRANSFER_ENCODING).is_none());
+        if empty {
+            return Box::pin(async { Ok(OptionalJson(None)) });
+        }
+        let inner = Json::<T>::from_request(req, payload);
+        Box::pin(async move { inner.await.map(|Json(v)| OptionalJson(Some(v))) })
+    }
+}
+
 /// The whole body, or 413 as soon as it grows past `limit` (never buffered beyond it).
 pub async fn read_body(payload: &mut Payload, limit: usize) -> Result<Bytes, Error> {
     let mut buf = BytesMut::new();
@@ -261,4 +285,15 @@ pub fn not_modified(req: &HttpRequest, version: i64) -> bool {
                 .map(|t| t.trim().trim_start_matches("W/"))
                 .any(|t| t == tag || t == "*")
         })
+}
+
+/// A JSON body with its version as the `ETag`.
+pub fn json_with_etag<T: serde::Serialize>(
+    builder: &mut actix_web::HttpResponseBuilder,
+    version: i64,
+    body: &T,
+) -> actix_web::HttpResponse {
+    builder
+        .insert_header((header::ETAG, etag(version)))
+        .json(body)
 }

@@ -26,6 +26,11 @@ use utoipa::openapi::{ContentBuilder, Ref, RefOr, Required, Response, ResponseBu
         (name = "api-keys", description = "Keys for integrations (e-commerce, logistics, ERP), with scopes."),
         (name = "audit", description = "Who did what, when and from where. Read-only."),
         (name = "customers", description = "Customers (people and companies): profiles, search, duplicates. A sales rep sees their own, a manager their team's."),
+        (name = "catalog", description = "Products (SKU unique in any case, prices, tax, warranty) and warehouses."),
+        (name = "inventory", description = "Stock per product and warehouse, the append-only movement ledger, WMS counts, low-stock alerts. \
+            `available = on_hand - reserved` never goes negative through a reservation."),
+        (name = "reservations", description = "Holding stock for orders and carts: all lines or none, never oversold, optional expiry."),
+        (name = "purchasing", description = "Suppliers, purchase orders (draft → ordered → partially_received → received) and replenishment suggestions."),
         (name = "settings", description = "Company settings: company name, default currency, document-number prefixes, and any small JSON a front end wants to keep."),
         (name = "operations", description = "Health, readiness and metrics for operators and orchestrators."),
         (name = "meta", description = "This document and its interactive rendering."),
@@ -76,7 +81,8 @@ fn all_problem_types() -> Vec<ProblemType> {
     [
         problems::ALL,
         ordercrm_customer::error::ALL,
-        &[crate::routes::customer_transfer::IMPORT_FAILED],
+        ordercrm_inventory::error::ALL,
+        &[crate::routes::csv_transfer::IMPORT_FAILED],
     ]
     .concat()
 }

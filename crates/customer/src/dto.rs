@@ -6,16 +6,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-/// An order's or a customer's identity in another system.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ExternalRef {
-    /// The system, e.g. `shopify`, `tmall`, `erp`.
-    #[schema(example = "tmall")]
-    pub channel: String,
-    #[schema(example = "TM-99812")]
-    pub external_id: String,
-}
+pub use ordercrm_kernel::validation::ExternalRef;
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

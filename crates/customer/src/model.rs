@@ -5,7 +5,7 @@ use ordercrm_kernel::{Currency, FieldError};
 pub const KINDS: &[&str] = &["person", "company"];
 pub const SIZE_BANDS: &[&str] = &["1-9", "10-49", "50-249", "250-999", "1000+"];
 pub const MAX_TAGS: usize = 20;
-pub const MAX_ATTRIBUTES_BYTES: usize = 4 * 1024;
+pub use ordercrm_kernel::validation::MAX_ATTRIBUTES_BYTES;
 
 /// Emails compare case-insensitively, without surrounding spaces.
 pub fn normalize_email(email: &str) -> String {
@@ -143,21 +143,7 @@ pub fn check(
             }
         }
     }
-    if let Some(attributes) = attributes {
-        if !attributes.is_object() {
-            errors.push(FieldError::new(
-                "attributes",
-                "invalid_type",
-                "must be a JSON object",
-            ));
-        } else if attributes.to_string().len() > MAX_ATTRIBUTES_BYTES {
-            errors.push(FieldError::new(
-                "attributes",
-                "length",
-                format!("must be at most {MAX_ATTRIBUTES_BYTES} bytes as JSON"),
-            ));
-        }
-    }
+    ordercrm_kernel::validation::attributes(errors, attributes);
     if let Some(days) = payment_terms_days
         && !(0..=365).contains(&days)
     {

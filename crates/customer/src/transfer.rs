@@ -3,14 +3,14 @@
 //! caller's transaction and the caller commits only when no row failed (a dry run
 //! rolls back always, after running every check, database checks included).
 
-use std::io::{BufRead, Read};
+use std::io::Read;
 
 use chrono::NaiveDate;
 use ordercrm_kernel::crypto::FieldCipher;
+use ordercrm_kernel::csv_import::{Import, Row, RowErrors, row_errors};
+pub use ordercrm_kernel::csv_import::{ImportReport, RowError};
 use ordercrm_kernel::{Ctx, Money, Result};
 use sea_orm::{DatabaseTransaction, EntityTrait, QueryFilter};
-use serde::Serialize;
-use utoipa::ToSchema;
 
 use crate::commands;
 use crate::dto::{CreateCustomer, CustomerView, ExternalRef, UpdateCustomer};
@@ -40,9 +40,6 @@ pub const HEADERS: &[&str] = &[
     "marketing_consent",
     "external_refs",
 ];
-
-/// Errors beyond this many are counted, not listed.
-pub const MAX_LISTED_ERRORS: usize = 1000;
 
 pub fn header_row() -> Vec<String> {
     HEADERS.iter().map(|h| (*h).to_owned()).collect()
@@ -84,40 +81,7 @@ pub fn row(c: &CustomerView) -> Vec<String> {
     ]
 }
 
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct RowError {
-    /// 1-based line number of the record in the file (the header is line 1).
-    pub row: u64,
-    pub field: String,
-    pub message: String,
-}
-
-#[derive(Debug, Clone, Default, Serialize, ToSchema)]
-#[schema(example = json!({"dry_run": true, "applied": false, "rows": 3, "created": 2, "updated": 1, "failed": 0, "errors": []}))]
-pub struct ImportReport {
-    pub dry_run: bool,
-    /// Whether the rows were written. Never partly: any failed row means none were.
-    pub applied: bool,
-    pub rows: u64,
-    /// Rows that would create (dry run) or created a customer.
-    pub created: u64,
-    /// Rows that matched an existing customer by number or external reference.
-    pub updated: u64,
-    pub failed: u64,
-    /// The first 1000 problems, by row and field.
-    pub errors: Vec<RowError>,
-}
-
-/// Skip a UTF-8 byte-order mark, as spreadsheet programs write one.
-fn without_bom<R: BufRead>(mut reader: R) -> std::io::Result<R> {
-    if reader.fill_buf()?.starts_with(&[0xEF, 0xBB, 0xBF]) {
-        reader.consume(3);
-    }
-    Ok(reader)
-}
-
-/// Run every row of `input` in `txn`. The caller commits only if
-/// `report.failed == 0 && !dry_run`.
+/// Run every row of `input` in `txn`. The caller commits only if `report.applied`.
 pub async fn import<R: Read>(
     txn: &DatabaseTransaction,
     ctx: &Ctx,
@@ -128,100 +92,12 @@ pub async fn import<R: Read>(
 ) -> Result<ImportReport> {
     ctx.actor
         .require(ordercrm_kernel::authz::Action::CustomersWrite)?;
-    let mut report = ImportReport {
-        dry_run,
-        ..Default::default()
-    };
-    let reader = without_bom(std::io::BufReader::new(input))
-        .map_err(|e| ordercrm_kernel::Error::invalid_field("body", "unreadable", e.to_string()))?;
-    let mut csv = csv::ReaderBuilder::new()
-        .flexible(false)
-        .from_reader(reader);
-    let headers: Vec<String> = csv
-        .headers()
-        .map_err(|e| ordercrm_kernel::Error::invalid_field("body", "csv", e.to_string()))?
-        .iter()
-        .map(|h| h.trim().to_owned())
-        .collect();
-    let unknown: Vec<&String> = headers
-        .iter()
-        .filter(|h| !HEADERS.contains(&h.as_str()))
-        .collect();
-    if !unknown.is_empty()
-        || !headers.iter().any(|h| h == "name") && !headers.iter().any(|h| h == "number")
-    {
-        return Err(ordercrm_kernel::Error::invalid_field(
-            "header",
-            "invalid_header",
-            format!(
-                "unknown columns {unknown:?}; the columns are: {}",
-                HEADERS.join(",")
-            ),
-        ));
+    let mut import = Import::open(input, dry_run, HEADERS, &["name", "number"])?;
+    while let Some(row) = import.next_row() {
+        let outcome = apply_row(txn, ctx, cipher, &row, allow_duplicates).await;
+        import.record(&row, outcome);
     }
-    let mut record = csv::StringRecord::new();
-    loop {
-        let line = csv.position().line() + 1;
-        match csv.read_record(&mut record) {
-            Ok(false) => break,
-            Ok(true) => {}
-            Err(e) => {
-                fail(&mut report, line, "row", e.to_string());
-                report.rows += 1;
-                continue;
-            }
-        }
-        report.rows += 1;
-        let line = record.position().map_or(line, |p| p.line());
-        let cell = |name: &str| -> Option<String> {
-            headers
-                .iter()
-                .position(|h| h == name)
-                .and_then(|i| record.get(i))
-                .map(str::trim)
-                .filter(|v| !v.is_empty())
-                .map(str::to_owned)
-        };
-        match apply_row(txn, ctx, cipher, &cell, allow_duplicates).await {
-            Ok(true) => report.created += 1,
-            Ok(false) => report.updated += 1,
-            Err(errors) => {
-                for (field, message) in errors {
-                    fail(&mut report, line, &field, message);
-                }
-                report.failed += 1;
-            }
-        }
-    }
-    report.applied = !dry_run && report.failed == 0;
-    Ok(report)
-}
-
-fn fail(report: &mut ImportReport, row: u64, field: &str, message: String) {
-    if report.errors.len() < MAX_LISTED_ERRORS {
-        report.errors.push(RowError {
-            row,
-            field: field.to_owned(),
-            message,
-        });
-    }
-}
-
-type RowErrors = Vec<(String, String)>;
-
-fn parse<T: std::str::FromStr>(
-    cell: Option<String>,
-    field: &str,
-    errors: &mut RowErrors,
-) -> Option<T> {
-    let v = cell?;
-    match v.parse() {
-        Ok(t) => Some(t),
-        Err(_) => {
-            errors.push((field.to_owned(), format!("'{v}' is not a valid {field}")));
-            None
-        }
-    }
+    Ok(import.finish())
 }
 
 /// Upsert one row: by `number`, else by an external reference, else create.
@@ -230,9 +106,10 @@ async fn apply_row(
     txn: &DatabaseTransaction,
     ctx: &Ctx,
     cipher: &FieldCipher,
-    cell: &dyn Fn(&str) -> Option<String>,
+    row: &Row,
     allow_duplicates: bool,
 ) -> std::result::Result<bool, RowErrors> {
+    let cell = |name: &str| row.get(name);
     let mut errors = RowErrors::new();
     let tags: Vec<String> = cell("tags")
         .map(|t| {
@@ -260,19 +137,11 @@ async fn apply_row(
             )),
         }
     }
-    let birthday: Option<NaiveDate> = parse(cell("birthday"), "birthday", &mut errors);
-    let owner_id = parse(cell("owner_id"), "owner_id", &mut errors);
-    let terms = parse(
-        cell("payment_terms_days"),
-        "payment_terms_days",
-        &mut errors,
-    );
-    let consent: Option<bool> = parse(cell("marketing_consent"), "marketing_consent", &mut errors);
-    let amount: Option<i64> = parse(
-        cell("credit_limit_amount"),
-        "credit_limit_amount",
-        &mut errors,
-    );
+    let birthday: Option<NaiveDate> = row.parse("birthday", &mut errors);
+    let owner_id = row.parse("owner_id", &mut errors);
+    let terms = row.parse("payment_terms_days", &mut errors);
+    let consent: Option<bool> = row.parse("marketing_consent", &mut errors);
+    let amount: Option<i64> = row.parse("credit_limit_amount", &mut errors);
     let credit_limit = match (amount, cell("credit_limit_currency")) {
         (Some(a), Some(c)) => match c.parse() {
             Ok(cur) => Some(Money::new(a, cur)),
@@ -327,16 +196,7 @@ async fn apply_row(
             }
         }
     }
-    let to_errors = |e: ordercrm_kernel::Error| -> RowErrors {
-        if e.errors.is_empty() {
-            vec![("row".into(), e.detail.to_string())]
-        } else {
-            e.errors
-                .iter()
-                .map(|f| (f.field.clone(), f.message.clone()))
-                .collect()
-        }
-    };
+    let to_errors = row_errors;
     match target {
         Some(id) => {
             let patch = UpdateCustomer {

@@ -64,10 +64,19 @@ pub enum Action {
     CustomersReadSensitive,
     /// Irreversibly anonymise a customer's personal data.
     CustomersErase,
+    /// Products, warehouses and suppliers.
+    CatalogRead,
+    CatalogWrite,
+    /// Stock levels, movements, reservations, alerts, replenishment suggestions.
+    InventoryRead,
+    /// Receive, adjust, transfer, count, reserve, ship and return stock.
+    InventoryWrite,
+    PurchasingRead,
+    PurchasingWrite,
 }
 
 impl Action {
-    pub const ALL: [Action; 10] = [
+    pub const ALL: [Action; 16] = [
         Action::SettingsRead,
         Action::SettingsWrite,
         Action::UsersRead,
@@ -78,6 +87,12 @@ impl Action {
         Action::CustomersWrite,
         Action::CustomersReadSensitive,
         Action::CustomersErase,
+        Action::CatalogRead,
+        Action::CatalogWrite,
+        Action::InventoryRead,
+        Action::InventoryWrite,
+        Action::PurchasingRead,
+        Action::PurchasingWrite,
     ];
 
     pub fn name(self) -> &'static str {
@@ -92,13 +107,25 @@ impl Action {
             Action::CustomersWrite => "customers.write",
             Action::CustomersReadSensitive => "customers.read_sensitive",
             Action::CustomersErase => "customers.erase",
+            Action::CatalogRead => "catalog.read",
+            Action::CatalogWrite => "catalog.write",
+            Action::InventoryRead => "inventory.read",
+            Action::InventoryWrite => "inventory.write",
+            Action::PurchasingRead => "purchasing.read",
+            Action::PurchasingWrite => "purchasing.write",
         }
     }
 
     pub fn is_read(self) -> bool {
         matches!(
             self,
-            Action::SettingsRead | Action::UsersRead | Action::AuditRead
+            Action::SettingsRead
+                | Action::UsersRead
+                | Action::AuditRead
+                | Action::CustomersRead
+                | Action::CatalogRead
+                | Action::InventoryRead
+                | Action::PurchasingRead
         )
     }
 
@@ -109,6 +136,12 @@ impl Action {
             Action::SettingsWrite => Some("settings:write"),
             Action::CustomersRead => Some("customers:read"),
             Action::CustomersWrite => Some("customers:write"),
+            Action::CatalogRead | Action::InventoryRead | Action::PurchasingRead => {
+                Some("inventory:read")
+            }
+            Action::CatalogWrite | Action::InventoryWrite | Action::PurchasingWrite => {
+                Some("inventory:write")
+            }
             Action::UsersRead
             | Action::UsersWrite
             | Action::ApiKeysManage
@@ -128,18 +161,49 @@ pub fn role_allows(role: Role, action: Action) -> bool {
         Role::Auditor => action.is_read() && action != CustomersReadSensitive,
         // Everyone signed in reads company settings (currency, prefixes) and the
         // users they can see; the visibility rule narrows which users and customers.
-        Role::Manager | Role::Sales => {
-            matches!(
-                action,
-                SettingsRead | UsersRead | CustomersRead | CustomersWrite
-            )
-        }
+        // Managers run the business: everything but people, keys and erasure.
+        Role::Manager => matches!(
+            action,
+            SettingsRead
+                | UsersRead
+                | CustomersRead
+                | CustomersWrite
+                | CatalogRead
+                | CatalogWrite
+                | InventoryRead
+                | InventoryWrite
+                | PurchasingRead
+                | PurchasingWrite
+        ),
+        // Sales sells from what is available; it does not move stock.
+        Role::Sales => matches!(
+            action,
+            SettingsRead | UsersRead | CustomersRead | CustomersWrite | CatalogRead | InventoryRead
+        ),
         Role::Finance => matches!(
             action,
-            SettingsRead | UsersRead | CustomersRead | CustomersReadSensitive
+            SettingsRead
+                | UsersRead
+                | CustomersRead
+                | CustomersReadSensitive
+                | CatalogRead
+                | InventoryRead
+                | PurchasingRead
         ),
-        Role::Support => matches!(action, SettingsRead | UsersRead | CustomersRead),
-        Role::Warehouse => matches!(action, SettingsRead | UsersRead),
+        Role::Support => matches!(
+            action,
+            SettingsRead | UsersRead | CustomersRead | CatalogRead | InventoryRead
+        ),
+        Role::Warehouse => matches!(
+            action,
+            SettingsRead
+                | UsersRead
+                | CatalogRead
+                | InventoryRead
+                | InventoryWrite
+                | PurchasingRead
+                | PurchasingWrite
+        ),
     }
 }
 

@@ -6,6 +6,7 @@ pub mod authz;
 pub mod clock;
 pub mod context;
 pub mod crypto;
+pub mod csv_import;
 pub mod db;
 pub mod error;
 pub mod events;

@@ -63,3 +63,74 @@ fn default_message(
         other => format!("failed check '{other}'"),
     }
 }
+
+/// Optional text: trimmed, empty as absent, at most `max` characters.
+pub fn optional(
+    errors: &mut Vec<FieldError>,
+    field: &str,
+    value: Option<String>,
+    max: usize,
+) -> Option<String> {
+    let v = value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+    if v.as_ref().is_some_and(|v| v.chars().count() > max) {
+        errors.push(FieldError::new(
+            field,
+            "length",
+            format!("must be at most {max} characters"),
+        ));
+    }
+    v
+}
+
+/// Required text: trimmed, 1..=max characters.
+pub fn required(errors: &mut Vec<FieldError>, field: &str, value: &str, max: usize) -> String {
+    let v = value.trim().to_owned();
+    if !(1..=max).contains(&v.chars().count()) {
+        errors.push(FieldError::new(
+            field,
+            "length",
+            format!("must be 1 to {max} characters"),
+        ));
+    }
+    v
+}
+
+pub const MAX_ATTRIBUTES_BYTES: usize = 4096;
+
+/// A small JSON object for a client's own fields.
+pub fn attributes(errors: &mut Vec<FieldError>, value: Option<&serde_json::Value>) {
+    if let Some(v) = value {
+        if !v.is_object() {
+            errors.push(FieldError::new(
+                "attributes",
+                "invalid_type",
+                "must be a JSON object",
+            ));
+        } else if v.to_string().len() > MAX_ATTRIBUTES_BYTES {
+            errors.push(FieldError::new(
+                "attributes",
+                "length",
+                format!("must be at most {MAX_ATTRIBUTES_BYTES} bytes as JSON"),
+            ));
+        }
+    }
+}
+
+/// An identity in another system: `shopify:1001`, `erp:MAT-7`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExternalRef {
+    /// The system, e.g. `shopify`, `tmall`, `erp`.
+    #[schema(example = "tmall")]
+    pub channel: String,
+    #[schema(example = "TM-99812")]
+    pub external_id: String,
+}
+
+impl ExternalRef {
+    /// Channel 1-50 and id 1-200 characters.
+    pub fn is_well_formed(&self) -> bool {
+        (1..=50).contains(&self.channel.trim().len())
+            && (1..=200).contains(&self.external_id.trim().len())
+    }
+}

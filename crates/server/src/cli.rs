@@ -40,6 +40,18 @@ pub enum Command {
         #[command(subcommand)]
         action: UserCommand,
     },
+    /// Inventory maintenance
+    Inventory {
+        #[command(subcommand)]
+        action: InventoryCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum InventoryCommand {
+    /// Check that every stock level equals the sum of its ledger and its open
+    /// reservations; prints the report as JSON, exits 1 on any mismatch
+    Verify,
 }
 
 #[derive(Debug, Subcommand)]

@@ -60,6 +60,9 @@ pub struct Settings {
     /// Comma-separated origins allowed to call the API from browsers (CORS) [default: none]
     #[arg(long, env = "ORDERCRM_CORS_ORIGINS", global = true)]
     pub cors_origins: Option<String>,
+    /// Seconds between sweeps that release expired reservations [default: 15]
+    #[arg(long, env = "ORDERCRM_RESERVATION_SWEEP_SECS", global = true)]
+    pub reservation_sweep_secs: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,6 +91,7 @@ pub struct Config {
     pub access_token_ttl: Duration,
     pub rate_limit_per_minute: u32,
     pub cors_origins: Vec<String>,
+    pub reservation_sweep_interval: Duration,
 }
 
 /// A value that must never reach a log line or a panic message.
@@ -132,6 +136,7 @@ impl Settings {
             access_token_ttl: self.access_token_ttl.or(other.access_token_ttl),
             rate_limit: self.rate_limit.or(other.rate_limit),
             cors_origins: self.cors_origins.or(other.cors_origins),
+            reservation_sweep_secs: self.reservation_sweep_secs.or(other.reservation_sweep_secs),
         }
     }
 
@@ -268,6 +273,18 @@ impl Config {
         if rate_limit_per_minute == 0 {
             return Err(bad("ORDERCRM_RATE_LIMIT", "must be at least 1"));
         }
+        let sweep_secs: u64 = parse(
+            s.reservation_sweep_secs,
+            "ORDERCRM_RESERVATION_SWEEP_SECS",
+            15,
+            "a number of seconds",
+        )?;
+        if !(1..=3600).contains(&sweep_secs) {
+            return Err(bad(
+                "ORDERCRM_RESERVATION_SWEEP_SECS",
+                "must be between 1 and 3600",
+            ));
+        }
         let cors_origins: Vec<String> = s
             .cors_origins
             .unwrap_or_default()
@@ -296,6 +313,7 @@ impl Config {
             access_token_ttl: Duration::from_secs(ttl),
             rate_limit_per_minute,
             cors_origins,
+            reservation_sweep_interval: Duration::from_secs(sweep_secs),
             listen,
             database_url,
             data_dir,

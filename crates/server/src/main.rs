@@ -3,7 +3,7 @@ use std::sync::Arc;
 
 use clap::Parser;
 use ordercrm_kernel::SystemClock;
-use ordercrm_server::cli::{Cli, Command, UserCommand};
+use ordercrm_server::cli::{Cli, Command, InventoryCommand, UserCommand};
 use ordercrm_server::{Application, Config, database, telemetry, users};
 
 fn main() -> ExitCode {
@@ -22,7 +22,7 @@ fn main() -> ExitCode {
             out(&ordercrm_api::openapi::to_json(&ordercrm_api::openapi()));
             return ExitCode::SUCCESS;
         }
-        Command::Serve | Command::Migrate | Command::User { .. } => {}
+        Command::Serve | Command::Migrate | Command::User { .. } | Command::Inventory { .. } => {}
     }
 
     let config = match Config::load(cli.settings, cli.config.as_deref()) {
@@ -56,6 +56,23 @@ fn main() -> ExitCode {
                 }
                 db.close().await?;
                 Ok(())
+            }
+            Command::Inventory {
+                action: InventoryCommand::Verify,
+            } => {
+                let db = database::connect(&config).await?;
+                let report = ordercrm_inventory::queries::verify::run(db.reader()).await?;
+                db.close().await?;
+                out(&format!("{}\n", serde_json::to_string_pretty(&report)?));
+                if report.mismatches.is_empty() {
+                    Ok(())
+                } else {
+                    Err(anyhow::anyhow!(
+                        "{} of {} stock levels disagree with the ledger",
+                        report.mismatches.len(),
+                        report.levels_checked
+                    ))
+                }
             }
             Command::User {
                 action:

@@ -62,11 +62,19 @@ impl Application {
         let server = server.run();
 
         let (stop_workers, stopped) = watch::channel(false);
-        let workers = vec![tokio::spawn(purge_idempotency_keys(
-            db.clone(),
-            clock,
-            stopped,
-        ))];
+        let workers = vec![
+            tokio::spawn(purge_idempotency_keys(
+                db.clone(),
+                clock.clone(),
+                stopped.clone(),
+            )),
+            tokio::spawn(release_expired_reservations(
+                db.clone(),
+                clock,
+                config.reservation_sweep_interval,
+                stopped,
+            )),
+        ];
         tracing::info!(%address, database = %database::redact(&config.database_url), "listening");
         Ok(Self {
             address,
@@ -112,6 +120,29 @@ async fn purge_idempotency_keys(db: Db, clock: SharedClock, mut stop: watch::Rec
                     Ok(0) => {}
                     Ok(n) => tracing::info!(purged = n, "expired idempotency keys removed"),
                     Err(err) => tracing::warn!(error = %err, "idempotency purge failed"),
+                }
+            }
+            _ = stop.changed() => return,
+        }
+    }
+}
+
+/// Carts hold stock with `expires_at`; this lets go of the holds that lapsed.
+async fn release_expired_reservations(
+    db: Db,
+    clock: SharedClock,
+    every: Duration,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {
+                match ordercrm_inventory::commands::reservations::sweep_expired(&db, clock.now()).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(released = n, "expired reservations released"),
+                    Err(err) => tracing::warn!(error = %err, "reservation sweep failed"),
                 }
             }
             _ = stop.changed() => return,

@@ -42,7 +42,7 @@ pub async fn list(
     RequestCtx(ctx): RequestCtx,
     Query(q): Query<ListCustomers>,
 ) -> ApiResult<HttpResponse> {
-    if super::customer_transfer::wants_csv(&req) {
+    if super::csv_transfer::wants_csv(&req) {
         // Refuse up front: once streaming starts, the status is sent.
         ctx.actor
             .require(ordercrm_kernel::authz::Action::CustomersRead)?;

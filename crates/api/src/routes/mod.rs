@@ -4,14 +4,21 @@
 pub mod api_keys;
 pub mod audit;
 pub mod auth;
+pub mod csv_transfer;
 pub mod customer_activity;
 pub mod customer_details;
 pub mod customer_transfer;
 pub mod customers;
 pub mod docs;
+pub mod inventory;
 pub mod ops;
+pub mod product_transfer;
+pub mod products;
+pub mod purchasing;
+pub mod reservations;
 pub mod settings;
 pub mod users;
+pub mod warehouses;
 
 use actix_web::HttpRequest;
 use actix_web::http::header;
@@ -75,7 +82,43 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .service(customer_activity::create_note)
                 .service(customer_activity::create_follow_up)
                 .service(customer_activity::list_follow_ups)
-                .service(customer_activity::update_follow_up),
+                .service(customer_activity::update_follow_up)
+                .service(products::list)
+                .service(products::create)
+                .service(product_transfer::import)
+                .service(products::get)
+                .service(products::update)
+                .service(warehouses::list_warehouses)
+                .service(warehouses::create_warehouse)
+                .service(warehouses::get_warehouse)
+                .service(warehouses::update_warehouse)
+                .service(warehouses::list_suppliers)
+                .service(warehouses::create_supplier)
+                .service(warehouses::get_supplier)
+                .service(warehouses::update_supplier)
+                .service(inventory::list_levels)
+                .service(inventory::get_level)
+                .service(inventory::put_count)
+                .service(inventory::update_level)
+                .service(inventory::receive)
+                .service(inventory::adjust)
+                .service(inventory::transfer)
+                .service(inventory::return_goods)
+                .service(inventory::list_movements)
+                .service(inventory::list_alerts)
+                .service(reservations::create)
+                .service(reservations::list)
+                .service(reservations::get)
+                .service(reservations::release)
+                .service(reservations::consume)
+                .service(purchasing::list)
+                .service(purchasing::create)
+                .service(purchasing::get)
+                .service(purchasing::place)
+                .service(purchasing::cancel)
+                .service(purchasing::receive)
+                .service(purchasing::suggestions)
+                .service(purchasing::from_suggestions),
         );
 }
 

@@ -87,9 +87,7 @@ async fn check_refs(
     errors: &mut Vec<FieldError>,
 ) -> Result<()> {
     for (i, r) in refs.iter().enumerate() {
-        if !(1..=50).contains(&r.channel.trim().len())
-            || !(1..=200).contains(&r.external_id.trim().len())
-        {
+        if !r.is_well_formed() {
             errors.push(FieldError::new(
                 format!("external_refs[{i}]"),
                 "length",
@@ -131,38 +129,4 @@ pub(crate) async fn parent_for_write(
     queries::find_visible(txn, actor, id).await
 }
 
-/// Optional text: trimmed, empty as absent, bounded.
-pub(crate) fn optional(
-    errors: &mut Vec<FieldError>,
-    field: &str,
-    value: Option<String>,
-    max: usize,
-) -> Option<String> {
-    let v = value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
-    if v.as_ref().is_some_and(|v| v.chars().count() > max) {
-        errors.push(FieldError::new(
-            field,
-            "length",
-            format!("must be at most {max} characters"),
-        ));
-    }
-    v
-}
-
-/// Required text: trimmed, 1..=max characters.
-pub(crate) fn required(
-    errors: &mut Vec<FieldError>,
-    field: &str,
-    value: &str,
-    max: usize,
-) -> String {
-    let v = value.trim().to_owned();
-    if !(1..=max).contains(&v.chars().count()) {
-        errors.push(FieldError::new(
-            field,
-            "length",
-            format!("must be 1 to {max} characters"),
-        ));
-    }
-    v
-}
+pub(crate) use ordercrm_kernel::validation::{optional, required};

@@ -1,0 +1,153 @@
+//! CSV over HTTP, shared by every resource that exports and imports: streamed
+//! exports page by page (memory stays flat however many rows match), imports
+//! spooled to a temporary file and answered with the all-or-nothing report.
+
+use std::future::Future;
+use std::io::{Seek, Write};
+
+use actix_web::http::header;
+use actix_web::web::{Bytes, Payload};
+use actix_web::{HttpRequest, HttpResponse};
+use futures_util::StreamExt;
+use ordercrm_kernel::csv_import::ImportReport;
+use ordercrm_kernel::error::problems;
+use ordercrm_kernel::{Error, FieldError, Page, ProblemType};
+
+use crate::error::{ApiError, ApiResult};
+
+/// An import with failing rows; nothing was written.
+pub const IMPORT_FAILED: ProblemType = ProblemType {
+    slug: "import-failed",
+    title: "Import failed",
+    status: 400,
+    description: "Some rows of the CSV are invalid, so no row was written. `errors[].field` is `row N: column`; \
+        `report` has the counts. Fix the rows and send the whole file again, or try it first with `dry_run=true`.",
+};
+
+/// Whether the client asked for CSV.
+pub fn wants_csv(req: &HttpRequest) -> bool {
+    req.headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim().starts_with("text/csv")))
+}
+
+fn csv_line(fields: &[String]) -> Bytes {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let _ = w.write_record(fields);
+    Bytes::from(w.into_inner().unwrap_or_default())
+}
+
+/// Stream every page `fetch` returns, starting from `first`, as CSV. `next` turns a
+/// page's cursor into the following query.
+pub fn export<Q, T, F, Fut>(
+    filename: &str,
+    header_row: Vec<String>,
+    first: Q,
+    fetch: F,
+    next: fn(Q, String) -> Q,
+    row: fn(&T) -> Vec<String>,
+) -> HttpResponse
+where
+    Q: Clone + 'static,
+    T: 'static,
+    F: Fn(Q) -> Fut + Clone + 'static,
+    Fut: Future<Output = ordercrm_kernel::Result<Page<T>>> + 'static,
+{
+    let head =
+        futures_util::stream::once(async move { Ok::<_, actix_web::Error>(csv_line(&header_row)) });
+    let rows = futures_util::stream::unfold(Some(first), move |query| {
+        let fetch = fetch.clone();
+        async move {
+            let query = query?;
+            match fetch(query.clone()).await {
+                Ok(page) => {
+                    let mut chunk = Vec::new();
+                    for item in &page.data {
+                        chunk.extend_from_slice(&csv_line(&row(item)));
+                    }
+                    let following = page.next_cursor.map(|cursor| next(query, cursor));
+                    Some((Ok(Bytes::from(chunk)), following))
+                }
+                Err(err) => {
+                    // Headers are gone already; the truncated body and this log line tell.
+                    tracing::error!(error = %err, "CSV export stopped");
+                    Some((
+                        Err(actix_web::error::ErrorInternalServerError("export failed")),
+                        None,
+                    ))
+                }
+            }
+        }
+    });
+    HttpResponse::Ok()
+        .content_type("text/csv; charset=utf-8")
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"{filename}\""),
+        ))
+        .streaming(head.chain(rows))
+}
+
+/// The request body, which must be `text/csv` and at most `limit` bytes, in a
+/// temporary file: a large import never sits in memory.
+pub async fn spool(req: &HttpRequest, mut body: Payload, limit: u64) -> ApiResult<std::fs::File> {
+    let is_csv = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/csv"));
+    if !is_csv {
+        return Err(ApiError(Error::new(
+            problems::UNSUPPORTED_MEDIA_TYPE,
+            "send the file as Content-Type: text/csv",
+        )));
+    }
+    let mut file = tempfile::tempfile().map_err(Error::internal)?;
+    let mut size = 0u64;
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk.map_err(|e| {
+            Error::new(
+                problems::MALFORMED_REQUEST,
+                format!("could not read body: {e}"),
+            )
+        })?;
+        size += chunk.len() as u64;
+        if size > limit {
+            return Err(ApiError(Error::new(
+                problems::PAYLOAD_TOO_LARGE,
+                format!("imports are limited to {limit} bytes"),
+            )));
+        }
+        file.write_all(&chunk).map_err(Error::internal)?;
+    }
+    file.rewind().map_err(Error::internal)?;
+    Ok(file)
+}
+
+/// 200 with the report, or 400 `import-failed` when rows failed (and it was no dry run).
+pub fn respond(report: ImportReport) -> ApiResult<HttpResponse> {
+    if !report.dry_run && report.failed > 0 {
+        let errors = report
+            .errors
+            .iter()
+            .map(|e| {
+                FieldError::new(
+                    format!("row {}: {}", e.row, e.field),
+                    "invalid",
+                    e.message.clone(),
+                )
+            })
+            .collect();
+        let detail = format!(
+            "{} of {} rows failed; nothing was imported",
+            report.failed, report.rows
+        );
+        return Err(ApiError(
+            Error::new(IMPORT_FAILED, detail)
+                .with_errors(errors)
+                .with_extension("report", serde_json::to_value(&report).unwrap_or_default()),
+        ));
+    }
+    Ok(HttpResponse::Ok().json(report))
+}

@@ -1,0 +1,87 @@
+//! Product CSV: export (`GET /v1/products` with `Accept: text/csv`) and import.
+
+use actix_web::web::{Data, Payload};
+use actix_web::{HttpRequest, HttpResponse, post};
+use ordercrm_inventory::dto::ListProducts;
+use ordercrm_inventory::{queries, transfer};
+use ordercrm_kernel::csv_import::ImportReport;
+use ordercrm_kernel::{Ctx, Problem};
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use super::csv_transfer;
+use crate::error::ApiResult;
+use crate::extract::{Query, RequestCtx};
+use crate::state::AppState;
+
+/// Every product matching `query`, as CSV.
+pub fn export(state: Data<AppState>, ctx: Ctx, mut query: ListProducts) -> ApiResult<HttpResponse> {
+    // Refuse up front: once streaming starts, the status is sent.
+    ctx.actor
+        .require(ordercrm_kernel::authz::Action::CatalogRead)?;
+    query.limit = Some(200);
+    Ok(csv_transfer::export(
+        "products.csv",
+        transfer::header_row(),
+        query,
+        move |q| {
+            let state = state.clone();
+            let actor = ctx.actor.clone();
+            async move { queries::products::list(state.db.reader(), &actor, q).await }
+        },
+        |q, cursor| ListProducts {
+            cursor: Some(cursor),
+            ..q
+        },
+        transfer::row,
+    ))
+}
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ProductImportParams {
+    /// Check every row (database checks included) and report, writing nothing.
+    pub dry_run: Option<bool>,
+}
+
+/// Import products from CSV (UTF-8, with or without BOM). Columns:
+/// `sku,name,description,category,unit,barcode,list_price_amount,list_price_currency,
+/// cost_amount,cost_currency,tax_rate_bps,warranty_days,tracks_inventory,active,supplier_id,external_refs`
+/// (any subset that includes `sku`, in any order). A row whose SKU exists (any case)
+/// updates that product, else it creates one. All or nothing.
+#[utoipa::path(
+    operation_id = "importProducts",
+    tag = "catalog",
+    security(("userToken" = []), ("apiKey" = [])),
+    params(ProductImportParams),
+    request_body(content = String, content_type = "text/csv",
+        example = "sku,name,list_price_amount,list_price_currency,category\nTEA-LJ-250,Longjing tea 250 g,16800,CNY,tea\n"),
+    responses(
+        (status = 200, description = "Imported (or, with `dry_run`, checked)", body = ImportReport),
+        (status = 400, description = "Rows failed (`/problems/import-failed`, nothing written) or the header is wrong",
+            body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Larger than the import limit", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not `text/csv`", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[post("/products/import")]
+pub async fn import(
+    req: HttpRequest,
+    state: Data<AppState>,
+    RequestCtx(ctx): RequestCtx,
+    Query(params): Query<ProductImportParams>,
+    body: Payload,
+) -> ApiResult<HttpResponse> {
+    ctx.actor
+        .require(ordercrm_kernel::authz::Action::CatalogWrite)?;
+    let file = csv_transfer::spool(&req, body, state.limits.max_import_bytes).await?;
+    let txn = state.db.begin().await?;
+    let report = transfer::import(&txn, &ctx, file, params.dry_run.unwrap_or(false)).await?;
+    if report.applied {
+        txn.commit().await?;
+    } else {
+        txn.rollback().await?;
+    }
+    csv_transfer::respond(report)
+}

@@ -1,0 +1,411 @@
+//! The primitives every stock change goes through: find the product and warehouse,
+//! make sure the level row exists, change it with one conditional statement, write
+//! the ledger line, and open or close the low-stock alert.
+
+use std::collections::HashMap;
+
+use ordercrm_kernel::{Ctx, FieldError, Result, id::new_id};
+use sea_orm::ActiveValue::Set;
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{ActiveModelTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter};
+use uuid::Uuid;
+
+use crate::dto::{LevelView, MovementView, ShortLine};
+use crate::entity::{alert, level, movement, product, warehouse};
+use crate::error::InventoryError;
+use crate::events;
+use crate::model::{self, MovementKind};
+
+/// A product and a warehouse a stock operation is about.
+#[derive(Debug, Clone)]
+pub(crate) struct Place {
+    pub product: product::Model,
+    pub warehouse: warehouse::Model,
+}
+
+impl Place {
+    pub fn key(&self) -> (Uuid, Uuid) {
+        (self.product.id, self.warehouse.id)
+    }
+
+    pub fn short(&self, requested: i64, available: i64) -> ShortLine {
+        ShortLine {
+            sku: self.product.sku.clone(),
+            warehouse_code: self.warehouse.code.clone(),
+            requested,
+            available,
+        }
+    }
+
+    pub fn level_view(&self, l: &level::Model) -> LevelView {
+        level_view(l, &self.product, &self.warehouse)
+    }
+}
+
+pub(crate) fn level_view(l: &level::Model, p: &product::Model, w: &warehouse::Model) -> LevelView {
+    LevelView {
+        sku: p.sku.clone(),
+        product_id: p.id,
+        product_name: p.name.clone(),
+        warehouse_code: w.code.clone(),
+        warehouse_id: w.id,
+        on_hand: l.on_hand,
+        reserved: l.reserved,
+        available: l.available(),
+        reorder_point: l.reorder_point,
+        reorder_quantity: l.reorder_quantity,
+        safety_stock: l.safety_stock,
+        low_stock: l.low_stock,
+        counted_at: l.counted_at,
+        version: l.version,
+        updated_at: l.updated_at,
+    }
+}
+
+pub(crate) fn movement_view(m: &movement::Model, place: &Place) -> MovementView {
+    MovementView {
+        id: m.id,
+        sku: place.product.sku.clone(),
+        product_id: m.product_id,
+        warehouse_code: place.warehouse.code.clone(),
+        warehouse_id: m.warehouse_id,
+        kind: MovementKind::parse(&m.kind).unwrap_or(MovementKind::Adjustment),
+        units: m.units,
+        quantity: m.quantity,
+        on_hand_after: m.on_hand_after,
+        reason: m.reason.clone(),
+        reference: m.reference.clone(),
+        transfer_id: m.transfer_id,
+        reservation_id: m.reservation_id,
+        purchase_order_id: m.purchase_order_id,
+        actor: m.actor.clone(),
+        created_at: m.created_at,
+    }
+}
+
+/// Products by SKU (any case), in one query.
+pub(crate) async fn products_by_sku(
+    conn: &impl ConnectionTrait,
+    skus: &[&str],
+) -> Result<HashMap<String, product::Model>> {
+    let keys: Vec<String> = skus.iter().map(|s| model::normalize_sku(s)).collect();
+    Ok(product::Entity::find()
+        .filter(product::COLUMN.sku_normalized.is_in(keys))
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|p| (p.sku_normalized.clone(), p))
+        .collect())
+}
+
+/// Warehouses by code (any case), in one query.
+pub(crate) async fn warehouses_by_code(
+    conn: &impl ConnectionTrait,
+    codes: &[&str],
+) -> Result<HashMap<String, warehouse::Model>> {
+    let keys: Vec<String> = codes.iter().map(|s| model::normalize_code(s)).collect();
+    Ok(warehouse::Entity::find()
+        .filter(warehouse::COLUMN.code_normalized.is_in(keys))
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|w| (w.code_normalized.clone(), w))
+        .collect())
+}
+
+/// Resolve `(sku, warehouse_code)` pairs for stock operations: unknown, inactive
+/// or untracked products and unknown or inactive warehouses are field errors at
+/// `{prefix}sku` / `{prefix}warehouse_code`.
+pub(crate) async fn resolve(
+    conn: &impl ConnectionTrait,
+    pairs: &[(String, &str, &str)],
+    errors: &mut Vec<FieldError>,
+) -> Result<Vec<Option<Place>>> {
+    let skus: Vec<&str> = pairs.iter().map(|p| p.1).collect();
+    let codes: Vec<&str> = pairs.iter().map(|p| p.2).collect();
+    let products = products_by_sku(conn, &skus).await?;
+    let warehouses = warehouses_by_code(conn, &codes).await?;
+    let mut out = Vec::with_capacity(pairs.len());
+    for (prefix, sku, code) in pairs {
+        let p = products.get(&model::normalize_sku(sku));
+        let w = warehouses.get(&model::normalize_code(code));
+        match p {
+            None => errors.push(FieldError::new(
+                format!("{prefix}sku"),
+                "unknown_sku",
+                format!("no product with SKU '{sku}'"),
+            )),
+            Some(p) if !p.tracks_inventory => errors.push(FieldError::new(
+                format!("{prefix}sku"),
+                "not_stocked",
+                format!("'{}' does not track inventory", p.sku),
+            )),
+            Some(p) if !p.active => errors.push(FieldError::new(
+                format!("{prefix}sku"),
+                "inactive",
+                format!("'{}' is inactive", p.sku),
+            )),
+            _ => {}
+        }
+        match w {
+            None => errors.push(FieldError::new(
+                format!("{prefix}warehouse_code"),
+                "unknown_warehouse",
+                format!("no warehouse with code '{code}'"),
+            )),
+            Some(w) if !w.active => errors.push(FieldError::new(
+                format!("{prefix}warehouse_code"),
+                "inactive",
+                format!("warehouse '{}' is inactive", w.code),
+            )),
+            _ => {}
+        }
+        out.push(match (p, w) {
+            (Some(p), Some(w)) => Some(Place {
+                product: p.clone(),
+                warehouse: w.clone(),
+            }),
+            _ => None,
+        });
+    }
+    Ok(out)
+}
+
+/// One place, or 400 naming the bad field.
+pub(crate) async fn resolve_one(
+    conn: &impl ConnectionTrait,
+    sku: &str,
+    code: &str,
+    code_field: &str,
+) -> Result<Place> {
+    let mut errors = Vec::new();
+    let mut places = resolve(conn, &[(String::new(), sku, code)], &mut errors).await?;
+    for e in &mut errors {
+        if e.field == "warehouse_code" {
+            e.field = code_field.to_owned();
+        }
+    }
+    match places.pop().flatten() {
+        Some(place) if errors.is_empty() => Ok(place),
+        _ => Err(InventoryError::Invalid(errors).into()),
+    }
+}
+
+/// The level row, created empty when this product was never stocked here.
+pub(crate) async fn ensure(txn: &DatabaseTransaction, ctx: &Ctx, place: &Place) -> Result<()> {
+    level::Entity::insert(level::ActiveModel {
+        product_id: Set(place.product.id),
+        warehouse_id: Set(place.warehouse.id),
+        on_hand: Set(0),
+        reserved: Set(0),
+        reorder_point: Set(0),
+        reorder_quantity: Set(0),
+        safety_stock: Set(0),
+        low_stock: Set(false),
+        counted_at: Set(None),
+        version: Set(1),
+        updated_at: Set(ctx.now),
+    })
+    .on_conflict_do_nothing()
+    .exec_without_returning(txn)
+    .await?;
+    Ok(())
+}
+
+pub(crate) async fn current(
+    conn: &impl ConnectionTrait,
+    key: (Uuid, Uuid),
+) -> Result<Option<level::Model>> {
+    Ok(level::Entity::find_by_id(key).one(conn).await?)
+}
+
+/// How far an on-hand change may go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Floor {
+    /// Not below zero.
+    Zero,
+    /// Not below what is reserved: promised stock stays.
+    Reserved,
+}
+
+/// Change on-hand by `delta` (and reserved by `reserved_delta`) in one conditional
+/// UPDATE: the row comes back only when the result stays above `floor`, so two
+/// writers can never both take the last unit. `None`: refused.
+pub(crate) async fn change(
+    txn: &DatabaseTransaction,
+    ctx: &Ctx,
+    key: (Uuid, Uuid),
+    delta: i64,
+    reserved_delta: i64,
+    floor: Floor,
+) -> Result<Option<level::Model>> {
+    let c = level::COLUMN;
+    let on_hand = Expr::col(level::Column::OnHand);
+    let reserved = Expr::col(level::Column::Reserved);
+    let mut update = level::Entity::update_many()
+        .col_expr(level::Column::OnHand, on_hand.clone().add(delta))
+        .col_expr(
+            level::Column::Reserved,
+            reserved.clone().add(reserved_delta),
+        )
+        .col_expr(
+            level::Column::Version,
+            Expr::col(level::Column::Version).add(1),
+        )
+        .col_expr(level::Column::UpdatedAt, Expr::value(ctx.now))
+        .filter(c.product_id.eq(key.0))
+        .filter(c.warehouse_id.eq(key.1))
+        .filter(on_hand.clone().add(delta).gte(0))
+        .filter(reserved.clone().add(reserved_delta).gte(0));
+    if floor == Floor::Reserved {
+        update = update.filter(on_hand.add(delta).sub(reserved.add(reserved_delta)).gte(0));
+    }
+    Ok(update.exec_with_returning(txn).await?.pop())
+}
+
+/// Hold `quantity` more of a level, only if that much is available: the
+/// check-and-reserve is this one statement, so it cannot race.
+pub(crate) async fn reserve(
+    txn: &DatabaseTransaction,
+    ctx: &Ctx,
+    key: (Uuid, Uuid),
+    quantity: i64,
+) -> Result<Option<level::Model>> {
+    let c = level::COLUMN;
+    Ok(level::Entity::update_many()
+        .col_expr(
+            level::Column::Reserved,
+            Expr::col(level::Column::Reserved).add(quantity),
+        )
+        .col_expr(
+            level::Column::Version,
+            Expr::col(level::Column::Version).add(1),
+        )
+        .col_expr(level::Column::UpdatedAt, Expr::value(ctx.now))
+        .filter(c.product_id.eq(key.0))
+        .filter(c.warehouse_id.eq(key.1))
+        .filter(
+            Expr::col(level::Column::OnHand)
+                .sub(Expr::col(level::Column::Reserved))
+                .gte(quantity),
+        )
+        .exec_with_returning(txn)
+        .await?
+        .pop())
+}
+
+/// What a ledger line says besides its level and quantities.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Note {
+    pub reason: Option<String>,
+    pub reference: Option<String>,
+    pub transfer_id: Option<Uuid>,
+    pub reservation_id: Option<Uuid>,
+    pub purchase_order_id: Option<Uuid>,
+}
+
+/// What moved: the kind, the units it is about, and the signed change to on-hand.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Moved {
+    pub kind: MovementKind,
+    pub units: i64,
+    pub quantity: i64,
+}
+
+impl Moved {
+    pub fn new(kind: MovementKind, units: i64, quantity: i64) -> Self {
+        Self {
+            kind,
+            units,
+            quantity,
+        }
+    }
+}
+
+/// Append one ledger line for a change already applied to `after`.
+pub(crate) async fn record(
+    txn: &DatabaseTransaction,
+    ctx: &Ctx,
+    place: &Place,
+    after: &level::Model,
+    moved: Moved,
+    note: Note,
+) -> Result<MovementView> {
+    let Moved {
+        kind,
+        units,
+        quantity,
+    } = moved;
+    let row = movement::ActiveModel {
+        id: Set(new_id()),
+        product_id: Set(place.product.id),
+        warehouse_id: Set(place.warehouse.id),
+        kind: Set(kind.as_str().to_owned()),
+        units: Set(units),
+        quantity: Set(quantity),
+        on_hand_after: Set(after.on_hand),
+        reason: Set(note.reason),
+        reference: Set(note.reference),
+        transfer_id: Set(note.transfer_id),
+        reservation_id: Set(note.reservation_id),
+        purchase_order_id: Set(note.purchase_order_id),
+        actor: Set(ctx.actor.principal()),
+        request_id: Set(Some(ctx.request_id.clone()).filter(|r| !r.is_empty())),
+        created_at: Set(ctx.now),
+    }
+    .insert(txn)
+    .await?;
+    Ok(movement_view(&row, place))
+}
+
+/// Open an alert when available first drops below the reorder point, close it when
+/// available recovers: one event per crossing, not one per movement. The flag flips
+/// with a conditional UPDATE, so two writers cannot both open the same alert.
+pub(crate) async fn check_alert(
+    txn: &DatabaseTransaction,
+    ctx: &Ctx,
+    place: &Place,
+    after: &level::Model,
+) -> Result<()> {
+    let below = after.available() < after.reorder_point;
+    if below == after.low_stock {
+        return Ok(());
+    }
+    let c = level::COLUMN;
+    let flipped = level::Entity::update_many()
+        .col_expr(level::Column::LowStock, Expr::value(below))
+        .filter(c.product_id.eq(after.product_id))
+        .filter(c.warehouse_id.eq(after.warehouse_id))
+        .filter(c.low_stock.eq(!below))
+        .exec(txn)
+        .await?
+        .rows_affected;
+    if flipped == 0 {
+        return Ok(());
+    }
+    if below {
+        let opened = alert::ActiveModel {
+            id: Set(new_id()),
+            product_id: Set(after.product_id),
+            warehouse_id: Set(after.warehouse_id),
+            available_at_open: Set(after.available()),
+            reorder_point: Set(after.reorder_point),
+            opened_at: Set(ctx.now),
+            closed_at: Set(None),
+        }
+        .insert(txn)
+        .await?;
+        let mut level = after.clone();
+        level.low_stock = true;
+        events::low_stock(txn, ctx, &opened, &place.level_view(&level)).await?;
+    } else {
+        alert::Entity::update_many()
+            .col_expr(alert::Column::ClosedAt, Expr::value(Some(ctx.now)))
+            .filter(alert::COLUMN.product_id.eq(after.product_id))
+            .filter(alert::COLUMN.warehouse_id.eq(after.warehouse_id))
+            .filter(alert::COLUMN.closed_at.is_null())
+            .exec(txn)
+            .await?;
+    }
+    Ok(())
+}

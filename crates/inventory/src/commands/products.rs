@@ -1,0 +1,334 @@
+//! Creating and changing products.
+
+use ordercrm_kernel::audit::{self, Entry};
+use ordercrm_kernel::authz::Action;
+use ordercrm_kernel::validation::{ExternalRef, optional, required};
+use ordercrm_kernel::{Ctx, FieldError, Money, Result, id::new_id};
+use sea_orm::ActiveValue::Set;
+use sea_orm::{ActiveModelTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter};
+use uuid::Uuid;
+
+use crate::dto::{CreateProduct, ProductView, UpdateProduct};
+use crate::entity::{product, product_ref, supplier};
+use crate::error::InventoryError;
+use crate::{events, model, queries};
+
+fn check_fields(
+    errors: &mut Vec<FieldError>,
+    list_price: Option<&Money>,
+    cost: Option<&Money>,
+    tax_rate_bps: Option<i32>,
+    warranty_days: Option<i32>,
+) {
+    if list_price.is_some_and(|m| m.is_negative()) {
+        errors.push(FieldError::new(
+            "list_price.amount",
+            "range",
+            "must not be negative",
+        ));
+    }
+    if cost.is_some_and(|m| m.is_negative()) {
+        errors.push(FieldError::new(
+            "cost.amount",
+            "range",
+            "must not be negative",
+        ));
+    }
+    if tax_rate_bps.is_some_and(|t| !(0..=10_000).contains(&t)) {
+        errors.push(FieldError::new(
+            "tax_rate_bps",
+            "range",
+            "must be between 0 and 10000 (100 %)",
+        ));
+    }
+    if warranty_days.is_some_and(|d| !(0..=36_500).contains(&d)) {
+        errors.push(FieldError::new(
+            "warranty_days",
+            "range",
+            "must be between 0 and 36500",
+        ));
+    }
+}
+
+async fn check_supplier(
+    conn: &impl ConnectionTrait,
+    supplier_id: Option<Uuid>,
+    errors: &mut Vec<FieldError>,
+) -> Result<()> {
+    if let Some(id) = supplier_id
+        && supplier::Entity::find_by_id(id).one(conn).await?.is_none()
+    {
+        errors.push(FieldError::new(
+            "supplier_id",
+            "unknown_supplier",
+            format!("no supplier {id}"),
+        ));
+    }
+    Ok(())
+}
+
+/// External references are unique per channel across products.
+async fn check_refs(
+    conn: &impl ConnectionTrait,
+    refs: &[ExternalRef],
+    except: Option<Uuid>,
+    errors: &mut Vec<FieldError>,
+) -> Result<()> {
+    for (i, r) in refs.iter().enumerate() {
+        if !r.is_well_formed() {
+            errors.push(FieldError::new(
+                format!("external_refs[{i}]"),
+                "length",
+                "channel 1-50 and external_id 1-200 characters",
+            ));
+            continue;
+        }
+        let taken = product_ref::Entity::find_by_id((
+            r.channel.trim().to_owned(),
+            r.external_id.trim().to_owned(),
+        ))
+        .one(conn)
+        .await?;
+        if taken.is_some_and(|t| Some(t.product_id) != except) {
+            return Err(InventoryError::AlreadyExists(format!(
+                "{} reference {} belongs to another product",
+                r.channel, r.external_id
+            ))
+            .into());
+        }
+    }
+    Ok(())
+}
+
+async fn check_sku_free(
+    conn: &impl ConnectionTrait,
+    sku: &str,
+    except: Option<Uuid>,
+) -> Result<()> {
+    let taken = product::Entity::find()
+        .filter(product::COLUMN.sku_normalized.eq(model::normalize_sku(sku)))
+        .one(conn)
+        .await?;
+    if let Some(t) = taken.filter(|t| Some(t.id) != except) {
+        return Err(
+            ordercrm_kernel::Error::from(InventoryError::AlreadyExists(format!(
+                "SKU '{}' is taken (any case)",
+                t.sku
+            )))
+            .with_extension(
+                "existing",
+                serde_json::json!({"id": t.id, "href": format!("/v1/products/{}", t.id)}),
+            ),
+        );
+    }
+    Ok(())
+}
+
+async fn write_refs(txn: &DatabaseTransaction, id: Uuid, refs: &[ExternalRef]) -> Result<()> {
+    product_ref::Entity::delete_many()
+        .filter(product_ref::COLUMN.product_id.eq(id))
+        .exec(txn)
+        .await?;
+    if !refs.is_empty() {
+        product_ref::Entity::insert_many(refs.iter().map(|r| product_ref::ActiveModel {
+            product_id: Set(id),
+            channel: Set(r.channel.trim().to_owned()),
+            external_id: Set(r.external_id.trim().to_owned()),
+        }))
+        .exec_without_returning(txn)
+        .await?;
+    }
+    Ok(())
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn create(
+    txn: &DatabaseTransaction,
+    ctx: &Ctx,
+    input: CreateProduct,
+) -> Result<ProductView> {
+    ctx.actor.require(Action::CatalogWrite)?;
+    let mut errors = Vec::new();
+    model::check_sku(&mut errors, "sku", &input.sku);
+    let name = required(&mut errors, "name", &input.name, 200);
+    let description = optional(&mut errors, "description", input.description, 10_000);
+    let category = optional(&mut errors, "category", input.category, 100);
+    let unit = optional(&mut errors, "unit", input.unit, 20).unwrap_or_else(|| "each".to_owned());
+    let barcode = optional(&mut errors, "barcode", input.barcode, 64);
+    check_fields(
+        &mut errors,
+        Some(&input.list_price),
+        input.cost.as_ref(),
+        Some(input.tax_rate_bps),
+        input.warranty_days,
+    );
+    ordercrm_kernel::validation::attributes(&mut errors, input.attributes.as_ref());
+    check_supplier(txn, input.supplier_id, &mut errors).await?;
+    check_refs(txn, &input.external_refs, None, &mut errors).await?;
+    if !errors.is_empty() {
+        return Err(InventoryError::Invalid(errors).into());
+    }
+    let sku = input.sku.trim().to_owned();
+    check_sku_free(txn, &sku, None).await?;
+    let id = new_id();
+    product::ActiveModel {
+        id: Set(id),
+        search_text: Set(model::search_text(&sku, &name, barcode.as_deref())),
+        sku_normalized: Set(model::normalize_sku(&sku)),
+        sku: Set(sku),
+        name: Set(name),
+        description: Set(description),
+        category: Set(category),
+        unit: Set(unit),
+        barcode: Set(barcode),
+        list_price_amount: Set(input.list_price.amount),
+        list_price_currency: Set(input.list_price.currency.code().to_owned()),
+        cost_amount: Set(input.cost.map(|m| m.amount)),
+        cost_currency: Set(input.cost.map(|m| m.currency.code().to_owned())),
+        tax_rate_bps: Set(input.tax_rate_bps),
+        warranty_days: Set(input.warranty_days),
+        tracks_inventory: Set(input.tracks_inventory),
+        active: Set(input.active),
+        attributes: Set(input.attributes.unwrap_or_else(|| serde_json::json!({}))),
+        supplier_id: Set(input.supplier_id),
+        version: Set(1),
+        created_at: Set(ctx.now),
+        updated_at: Set(ctx.now),
+    }
+    .insert(txn)
+    .await?;
+    write_refs(txn, id, &input.external_refs).await?;
+    let view = queries::products::get_in(txn, id).await?;
+    events::product(txn, ctx, events::PRODUCT_CREATED, &view).await?;
+    audit::record(
+        txn,
+        ctx,
+        Entry::new("product.create", "product", id).changes(audit::diff(
+            &serde_json::Value::Null,
+            &serde_json::to_value(&view).unwrap_or_default(),
+        )),
+    )
+    .await?;
+    Ok(view)
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn update(
+    txn: &DatabaseTransaction,
+    ctx: &Ctx,
+    id: Uuid,
+    if_match: Option<i64>,
+    input: UpdateProduct,
+) -> Result<ProductView> {
+    ctx.actor.require(Action::CatalogWrite)?;
+    let row = product::Entity::find_by_id(id)
+        .one(txn)
+        .await?
+        .ok_or_else(|| InventoryError::not_found("product", id))?;
+    ordercrm_kernel::version::check_if_match(if_match, row.version)?;
+    let before = queries::products::get_in(txn, id).await?;
+    let mut errors = Vec::new();
+    if let Some(sku) = &input.sku {
+        model::check_sku(&mut errors, "sku", sku);
+    }
+    let name = input
+        .name
+        .as_deref()
+        .map(|n| required(&mut errors, "name", n, 200));
+    let description = input
+        .description
+        .map(|d| optional(&mut errors, "description", d, 10_000));
+    let category = input
+        .category
+        .map(|c| optional(&mut errors, "category", c, 100));
+    let unit = input
+        .unit
+        .as_deref()
+        .map(|u| required(&mut errors, "unit", u, 20));
+    let barcode = input
+        .barcode
+        .map(|b| optional(&mut errors, "barcode", b, 64));
+    check_fields(
+        &mut errors,
+        input.list_price.as_ref(),
+        input.cost.flatten().as_ref(),
+        input.tax_rate_bps,
+        input.warranty_days.flatten(),
+    );
+    ordercrm_kernel::validation::attributes(&mut errors, input.attributes.as_ref());
+    check_supplier(txn, input.supplier_id.flatten(), &mut errors).await?;
+    if let Some(refs) = &input.external_refs {
+        check_refs(txn, refs, Some(id), &mut errors).await?;
+    }
+    if !errors.is_empty() {
+        return Err(InventoryError::Invalid(errors).into());
+    }
+    let mut active: product::ActiveModel = row.clone().into();
+    let sku = input
+        .sku
+        .map(|s| s.trim().to_owned())
+        .unwrap_or(row.sku.clone());
+    if model::normalize_sku(&sku) != row.sku_normalized {
+        check_sku_free(txn, &sku, Some(id)).await?;
+    }
+    let name = name.unwrap_or(row.name.clone());
+    let barcode = barcode.unwrap_or(row.barcode.clone());
+    active.search_text = Set(model::search_text(&sku, &name, barcode.as_deref()));
+    active.sku_normalized = Set(model::normalize_sku(&sku));
+    active.sku = Set(sku);
+    active.name = Set(name);
+    active.barcode = Set(barcode);
+    if let Some(d) = description {
+        active.description = Set(d);
+    }
+    if let Some(c) = category {
+        active.category = Set(c);
+    }
+    if let Some(u) = unit {
+        active.unit = Set(u);
+    }
+    if let Some(p) = input.list_price {
+        active.list_price_amount = Set(p.amount);
+        active.list_price_currency = Set(p.currency.code().to_owned());
+    }
+    if let Some(c) = input.cost {
+        active.cost_amount = Set(c.map(|m| m.amount));
+        active.cost_currency = Set(c.map(|m| m.currency.code().to_owned()));
+    }
+    if let Some(t) = input.tax_rate_bps {
+        active.tax_rate_bps = Set(t);
+    }
+    if let Some(w) = input.warranty_days {
+        active.warranty_days = Set(w);
+    }
+    if let Some(t) = input.tracks_inventory {
+        active.tracks_inventory = Set(t);
+    }
+    if let Some(a) = input.active {
+        active.active = Set(a);
+    }
+    if let Some(a) = input.attributes {
+        active.attributes = Set(a);
+    }
+    if let Some(s) = input.supplier_id {
+        active.supplier_id = Set(s);
+    }
+    if let Some(refs) = &input.external_refs {
+        write_refs(txn, id, refs).await?;
+    }
+    active.version = Set(row.version + 1);
+    active.updated_at = Set(ctx.now);
+    active.update(txn).await?;
+    let view = queries::products::get_in(txn, id).await?;
+    events::product(txn, ctx, events::PRODUCT_UPDATED, &view).await?;
+    audit::record(
+        txn,
+        ctx,
+        Entry::new("product.update", "product", id).changes(audit::diff(
+            &serde_json::to_value(&before).unwrap_or_default(),
+            &serde_json::to_value(&view).unwrap_or_default(),
+        )),
+    )
+    .await?;
+    Ok(view)
+}

@@ -1,0 +1,442 @@
+//! Holding stock for orders and carts. Orders call these with their own
+//! transaction, so a hold commits or rolls back with the order that made it.
+//!
+//! Each line is held by one conditional UPDATE (`reserved = reserved + n WHERE
+//! on_hand - reserved >= n`), so no read-then-write race exists on either engine;
+//! lines are taken in (product, warehouse) order, so two reservations touching the
+//! same levels in opposite order queue instead of deadlocking.
+
+use std::collections::{BTreeMap, HashMap};
+
+use ordercrm_kernel::audit::{self, Entry};
+use ordercrm_kernel::authz::Action;
+use ordercrm_kernel::validation::optional;
+use ordercrm_kernel::{Ctx, FieldError, Result, id::new_id};
+use sea_orm::ActiveValue::Set;
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{ActiveModelTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder};
+use serde_json::json;
+use uuid::Uuid;
+
+use super::levels::{self, Floor, Moved, Note, Place};
+use crate::dto::{Consume, CreateReservation, ReservationView};
+use crate::entity::{reservation, reservation_line};
+use crate::error::InventoryError;
+use crate::model::{self, MovementKind, ReservationStatus};
+use crate::queries;
+
+pub const MAX_LINES: usize = 500;
+
+/// Hold every line or none. 409 `insufficient-stock` names each short line.
+#[tracing::instrument(skip_all)]
+pub async fn reserve(
+    txn: &DatabaseTransaction,
+    ctx: &Ctx,
+    input: CreateReservation,
+) -> Result<ReservationView> {
+    ctx.actor.require(Action::InventoryWrite)?;
+    let mut errors = Vec::new();
+    if input.lines.is_empty() || input.lines.len() > MAX_LINES {
+        errors.push(FieldError::new(
+            "lines",
+            "length",
+            format!("must hold 1 to {MAX_LINES} lines"),
+        ));
+    }
+    for (i, line) in input.lines.iter().enumerate() {
+        model::check_positive(&mut errors, &format!("lines[{i}].quantity"), line.quantity);
+    }
+    let reference = optional(&mut errors, "reference", input.reference, 200);
+    if input.expires_at.is_some_and(|at| at <= ctx.now) {
+        errors.push(FieldError::new(
+            "expires_at",
+            "in_past",
+            "must be in the future",
+        ));
+    }
+    let pairs: Vec<(String, &str, &str)> = input
+        .lines
+        .iter()
+        .enumerate()
+        .map(|(i, l)| {
+            (
+                format!("lines[{i}]."),
+                l.sku.as_str(),
+                l.warehouse_code.as_str(),
+            )
+        })
+        .collect();
+    let places = levels::resolve(txn, &pairs, &mut errors).await?;
+    if !errors.is_empty() {
+        return Err(InventoryError::Invalid(errors).into());
+    }
+
+    // Sum per level, in key order: a bundle listing one item twice is checked as
+    // one demand, and every reservation locks levels in the same order.
+    let mut wanted: BTreeMap<(Uuid, Uuid), (i64, &Place)> = BTreeMap::new();
+    for (line, place) in input.lines.iter().zip(places.iter().flatten()) {
+        let entry = wanted.entry(place.key()).or_insert((0, place));
+        entry.0 += line.quantity;
+    }
+    let mut held = Vec::new();
+    let mut short = Vec::new();
+    for (key, (quantity, place)) in &wanted {
+        match levels::reserve(txn, ctx, *key, *quantity).await? {
+            Some(after) => held.push((after, *place, *quantity)),
+            None => {
+                let now = levels::current(txn, *key).await?;
+                let available = now.as_ref().map_or(0, |l| std::cmp::max(l.available(), 0));
+                short.push(place.short(*quantity, available));
+            }
+        }
+    }
+    if !short.is_empty() {
+        // Give back what this call took, so even a caller that keeps its transaction
+        // after the error holds nothing it did not get in full. The rows are still
+        // locked by us, so this is exact.
+        for (_, place, quantity) in &held {
+            levels::change(txn, ctx, place.key(), 0, -quantity, Floor::Zero).await?;
+        }
+        return Err(InventoryError::Insufficient(short).into());
+    }
+    for (after, place, _) in &held {
+        levels::check_alert(txn, ctx, place, after).await?;
+    }
+
+    let id = new_id();
+    reservation::ActiveModel {
+        id: Set(id),
+        reference: Set(reference),
+        status: Set(ReservationStatus::Active.as_str().to_owned()),
+        expires_at: Set(input.expires_at),
+        actor: Set(ctx.actor.principal()),
+        version: Set(1),
+        created_at: Set(ctx.now),
+        updated_at: Set(ctx.now),
+    }
+    .insert(txn)
+    .await?;
+    reservation_line::Entity::insert_many(
+        input
+            .lines
+            .iter()
+            .zip(places.iter().flatten())
+            .enumerate()
+            .map(|(i, (line, place))| reservation_line::ActiveModel {
+                id: Set(new_id()),
+                reservation_id: Set(id),
+                line_no: Set(i as i32 + 1),
+                product_id: Set(place.product.id),
+                warehouse_id: Set(place.warehouse.id),
+                quantity: Set(line.quantity),
+                consumed: Set(0),
+                released: Set(0),
+            }),
+    )
+    .exec_without_returning(txn)
+    .await?;
+    let view = queries::reservations::get_in(txn, id).await?;
+    audit::record(
+        txn,
+        ctx,
+        Entry::new("reservation.create", "reservation", id)
+            .changes(json!({"lines": view.lines, "reference": view.reference, "expires_at": view.expires_at})),
+    )
+    .await?;
+    Ok(view)
+}
+
+/// Take the reservation for this change: bump its version while it is still open.
+/// The UPDATE locks the row, so a concurrent release and consume of the same
+/// reservation run one after the other, and the second sees the first's status.
+async fn claim(
+    txn: &DatabaseTransaction,
+    ctx: &Ctx,
+    id: Uuid,
+    if_match: Option<i64>,
+) -> Result<reservation::Model> {
+    let open = [
+        ReservationStatus::Active.as_str(),
+        ReservationStatus::PartiallyConsumed.as_str(),
+    ];
+    let claimed = reservation::Entity::update_many()
+        .col_expr(
+            reservation::Column::Version,
+            Expr::col(reservation::Column::Version).add(1),
+        )
+        .col_expr(reservation::Column::UpdatedAt, Expr::value(ctx.now))
+        .filter(reservation::COLUMN.id.eq(id))
+        .filter(reservation::COLUMN.status.is_in(open))
+        .exec_with_returning(txn)
+        .await?
+        .pop();
+    match claimed {
+        Some(r) => {
+            ordercrm_kernel::version::check_if_match(if_match, r.version - 1)?;
+            Ok(r)
+        }
+        None => {
+            let found = reservation::Entity::find_by_id(id)
+                .one(txn)
+                .await?
+                .ok_or_else(|| InventoryError::not_found("reservation", id))?;
+            Err(InventoryError::InvalidState {
+                what: "the reservation",
+                status: found.status,
+                allowed: "active or partially_consumed",
+            }
+            .into())
+        }
+    }
+}
+
+async fn lines_of(
+    txn: &DatabaseTransaction,
+    id: Uuid,
+) -> Result<Vec<(reservation_line::Model, Place)>> {
+    let lines = reservation_line::Entity::find()
+        .filter(reservation_line::COLUMN.reservation_id.eq(id))
+        .order_by_asc(reservation_line::Column::LineNo)
+        .all(txn)
+        .await?;
+    let places = queries::places(txn, lines.iter().map(|l| (l.product_id, l.warehouse_id))).await?;
+    Ok(lines
+        .into_iter()
+        .filter_map(|l| {
+            places
+                .get(&(l.product_id, l.warehouse_id))
+                .cloned()
+                .map(|p| (l, p))
+        })
+        .collect())
+}
+
+/// Let go of everything still held. `expired` is the sweeper's variant.
+#[tracing::instrument(skip_all)]
+pub async fn release(
+    txn: &DatabaseTransaction,
+    ctx: &Ctx,
+    id: Uuid,
+    if_match: Option<i64>,
+) -> Result<ReservationView> {
+    ctx.actor.require(Action::InventoryWrite)?;
+    claim(txn, ctx, id, if_match).await?;
+    let_go(txn, ctx, id, ReservationStatus::Released).await
+}
+
+async fn let_go(
+    txn: &DatabaseTransaction,
+    ctx: &Ctx,
+    id: Uuid,
+    status: ReservationStatus,
+) -> Result<ReservationView> {
+    let mut lines = lines_of(txn, id).await?;
+    lines.sort_by_key(|(l, _)| (l.product_id, l.warehouse_id, l.line_no));
+    for (line, place) in &lines {
+        let open = line.open();
+        if open == 0 {
+            continue;
+        }
+        let after = levels::change(txn, ctx, place.key(), 0, -open, Floor::Zero)
+            .await?
+            .ok_or_else(|| {
+                InventoryError::Conflict(
+                    "reserved stock is out of step; run `ordercrm inventory verify`".into(),
+                )
+            })?;
+        reservation_line::Entity::update_many()
+            .col_expr(
+                reservation_line::Column::Released,
+                Expr::col(reservation_line::Column::Released).add(open),
+            )
+            .filter(reservation_line::COLUMN.id.eq(line.id))
+            .exec(txn)
+            .await?;
+        levels::check_alert(txn, ctx, place, &after).await?;
+    }
+    let any_consumed = lines.iter().any(|(l, _)| l.consumed > 0);
+    let final_status = if any_consumed && status == ReservationStatus::Released {
+        // Part shipped, the rest let go: what happened to it is "consumed" as far as
+        // it went; the lines show the split.
+        ReservationStatus::Consumed
+    } else {
+        status
+    };
+    reservation::Entity::update_many()
+        .col_expr(
+            reservation::Column::Status,
+            Expr::value(final_status.as_str()),
+        )
+        .filter(reservation::COLUMN.id.eq(id))
+        .exec(txn)
+        .await?;
+    let view = queries::reservations::get_in(txn, id).await?;
+    audit::record(
+        txn,
+        ctx,
+        Entry::new(
+            if status == ReservationStatus::Expired {
+                "reservation.expire"
+            } else {
+                "reservation.release"
+            },
+            "reservation",
+            id,
+        )
+        .changes(json!({"status": view.status})),
+    )
+    .await?;
+    Ok(view)
+}
+
+/// Ship held stock: on-hand and reserved fall together, one `shipment` ledger line
+/// per line shipped. Without `lines`, everything still held ships.
+#[tracing::instrument(skip_all)]
+pub async fn consume(
+    txn: &DatabaseTransaction,
+    ctx: &Ctx,
+    id: Uuid,
+    if_match: Option<i64>,
+    input: Consume,
+) -> Result<ReservationView> {
+    ctx.actor.require(Action::InventoryWrite)?;
+    let mut errors = Vec::new();
+    let reference = optional(&mut errors, "reference", input.reference, 200);
+    let claimed = claim(txn, ctx, id, if_match).await?;
+    if claimed.expires_at.is_some_and(|at| at <= ctx.now) {
+        return Err(InventoryError::InvalidState {
+            what: "the reservation",
+            status: "expired".into(),
+            allowed: "active or partially_consumed, not past expires_at",
+        }
+        .into());
+    }
+    let lines = lines_of(txn, id).await?;
+    let mut take: HashMap<i32, i64> = HashMap::new();
+    match &input.lines {
+        None => {
+            for (l, _) in &lines {
+                take.insert(l.line_no, l.open());
+            }
+        }
+        Some(chosen) => {
+            if chosen.is_empty() {
+                errors.push(FieldError::new("lines", "length", "must not be empty"));
+            }
+            for (i, c) in chosen.iter().enumerate() {
+                match lines.iter().find(|(l, _)| l.line_no == c.line_no) {
+                    None => errors.push(FieldError::new(
+                        format!("lines[{i}].line_no"),
+                        "unknown_line",
+                        format!("the reservation has no line {}", c.line_no),
+                    )),
+                    Some((l, _)) => {
+                        let total = take.get(&c.line_no).copied().unwrap_or(0) + c.quantity;
+                        if c.quantity < 1 || total > l.open() {
+                            errors.push(FieldError::new(
+                                format!("lines[{i}].quantity"),
+                                "range",
+                                format!("must be between 1 and {} (still held)", l.open()),
+                            ));
+                        }
+                        take.insert(c.line_no, total);
+                    }
+                }
+            }
+        }
+    }
+    if !errors.is_empty() {
+        return Err(InventoryError::Invalid(errors).into());
+    }
+    let mut ordered: Vec<&(reservation_line::Model, Place)> = lines.iter().collect();
+    ordered.sort_by_key(|(l, _)| (l.product_id, l.warehouse_id, l.line_no));
+    for (line, place) in ordered {
+        let q = take.get(&line.line_no).copied().unwrap_or(0);
+        if q == 0 {
+            continue;
+        }
+        let after = levels::change(txn, ctx, place.key(), -q, -q, Floor::Zero)
+            .await?
+            .ok_or_else(|| InventoryError::Insufficient(vec![place.short(q, 0)]))?;
+        levels::record(
+            txn,
+            ctx,
+            place,
+            &after,
+            Moved::new(MovementKind::Shipment, q, -q),
+            Note {
+                reference: reference.clone().or_else(|| claimed.reference.clone()),
+                reservation_id: Some(id),
+                ..Default::default()
+            },
+        )
+        .await?;
+        reservation_line::Entity::update_many()
+            .col_expr(
+                reservation_line::Column::Consumed,
+                Expr::col(reservation_line::Column::Consumed).add(q),
+            )
+            .filter(reservation_line::COLUMN.id.eq(line.id))
+            .exec(txn)
+            .await?;
+    }
+    let still_open: i64 = lines
+        .iter()
+        .map(|(l, _)| l.open() - take.get(&l.line_no).copied().unwrap_or(0))
+        .sum();
+    let status = if still_open == 0 {
+        ReservationStatus::Consumed
+    } else {
+        ReservationStatus::PartiallyConsumed
+    };
+    reservation::Entity::update_many()
+        .col_expr(reservation::Column::Status, Expr::value(status.as_str()))
+        .filter(reservation::COLUMN.id.eq(id))
+        .exec(txn)
+        .await?;
+    let view = queries::reservations::get_in(txn, id).await?;
+    audit::record(
+        txn,
+        ctx,
+        Entry::new("reservation.consume", "reservation", id)
+            .changes(json!({"shipped": take, "status": view.status})),
+    )
+    .await?;
+    Ok(view)
+}
+
+/// Release holds whose `expires_at` has passed, each in its own transaction so one
+/// bad row cannot stall the rest. Returns how many were released.
+pub async fn sweep_expired(
+    db: &ordercrm_kernel::Db,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<u64> {
+    let open = [
+        ReservationStatus::Active.as_str(),
+        ReservationStatus::PartiallyConsumed.as_str(),
+    ];
+    let due: Vec<Uuid> = reservation::Entity::find()
+        .filter(reservation::COLUMN.status.is_in(open))
+        .filter(reservation::COLUMN.expires_at.lte(now))
+        .order_by_asc(reservation::Column::ExpiresAt)
+        .all(db.reader())
+        .await?
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
+    let ctx = Ctx::system(now);
+    let mut released = 0;
+    for id in due {
+        let txn = db.begin().await?;
+        match claim(&txn, &ctx, id, None).await {
+            Ok(_) => {
+                let_go(&txn, &ctx, id, ReservationStatus::Expired).await?;
+                txn.commit().await?;
+                released += 1;
+            }
+            // Released or consumed meanwhile: nothing to do.
+            Err(_) => txn.rollback().await?,
+        }
+    }
+    Ok(released)
+}

@@ -1,0 +1,498 @@
+//! Receipts, adjustments, transfers, returns, WMS counts and reorder settings.
+//! Shipments happen by consuming a reservation (see `reservations`).
+
+use ordercrm_kernel::audit::{self, Entry};
+use ordercrm_kernel::authz::Action;
+use ordercrm_kernel::validation::optional;
+use ordercrm_kernel::{Ctx, FieldError, Result, id::new_id};
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{DatabaseTransaction, EntityTrait, QueryFilter};
+use serde_json::json;
+
+use super::levels::{self, Floor, Moved, Note, Place};
+use crate::dto::{
+    Adjust, CountResult, Disposition, LevelView, Receive, Return, StockChange, Transfer,
+    UpdateLevel, WmsCount,
+};
+use crate::entity::level;
+use crate::error::InventoryError;
+use crate::events;
+use crate::model::{self, MovementKind};
+
+fn invalid(errors: Vec<FieldError>) -> ordercrm_kernel::Error {
+    InventoryError::Invalid(errors).into()
+}
+
+/// A lookup error with this request's other field errors added.
+fn merge(e: ordercrm_kernel::Error, mut errors: Vec<FieldError>) -> ordercrm_kernel::Error {
+    let mut all = e.errors.clone();
+    all.append(&mut errors);
+    e.with_errors(all)
+}
+
+fn level_key(place: &Place) -> String {
+    format!("{}@{}", place.product.sku, place.warehouse.code)
+}
+
+async fn audit_change(
+    txn: &DatabaseTransaction,
+    ctx: &Ctx,
+    action: &str,
+    change: &StockChange,
+) -> Result<()> {
+    let id = change
+        .levels
+        .first()
+        .map(|l| format!("{}@{}", l.sku, l.warehouse_code))
+        .unwrap_or_default();
+    audit::record(
+        txn,
+        ctx,
+        Entry::new(action, "stock_level", id).changes(json!({"movements": change.movements})),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Goods in: on-hand rises by `quantity`.
+#[tracing::instrument(skip_all)]
+pub async fn receive(txn: &DatabaseTransaction, ctx: &Ctx, input: Receive) -> Result<StockChange> {
+    ctx.actor.require(Action::InventoryWrite)?;
+    let mut errors = Vec::new();
+    model::check_positive(&mut errors, "quantity", input.quantity);
+    let reference = optional(&mut errors, "reference", input.reference, 200);
+    let place = levels::resolve_one(txn, &input.sku, &input.warehouse_code, "warehouse_code").await;
+    let place = match place {
+        Ok(p) if errors.is_empty() => p,
+        Ok(_) => return Err(invalid(errors)),
+        Err(e) => return Err(merge(e, errors)),
+    };
+    let change = receive_at(
+        txn,
+        ctx,
+        &place,
+        input.quantity,
+        MovementKind::Receipt,
+        Note {
+            reference,
+            ..Default::default()
+        },
+    )
+    .await?;
+    audit_change(txn, ctx, "inventory.receive", &change).await?;
+    Ok(change)
+}
+
+/// On-hand up by `quantity` at `place`, as `kind`: receipts, restocked returns and
+/// purchase-order receipts share it.
+pub(crate) async fn receive_at(
+    txn: &DatabaseTransaction,
+    ctx: &Ctx,
+    place: &Place,
+    quantity: i64,
+    kind: MovementKind,
+    note: Note,
+) -> Result<StockChange> {
+    levels::ensure(txn, ctx, place).await?;
+    let after = levels::change(txn, ctx, place.key(), quantity, 0, Floor::Zero)
+        .await?
+        .ok_or_else(|| InventoryError::Conflict("the stock level changed; retry".into()))?;
+    let movement = levels::record(
+        txn,
+        ctx,
+        place,
+        &after,
+        Moved::new(kind, quantity, quantity),
+        note,
+    )
+    .await?;
+    levels::check_alert(txn, ctx, place, &after).await?;
+    Ok(StockChange {
+        movements: vec![movement],
+        levels: vec![place.level_view(&after)],
+    })
+}
+
+/// A correction with a reason. It may not take on-hand below zero, nor below what is
+/// reserved: release the reservations first.
+#[tracing::instrument(skip_all)]
+pub async fn adjust(txn: &DatabaseTransaction, ctx: &Ctx, input: Adjust) -> Result<StockChange> {
+    ctx.actor.require(Action::InventoryWrite)?;
+    let mut errors = Vec::new();
+    if input.quantity == 0 || input.quantity.abs() > model::MAX_QUANTITY {
+        errors.push(FieldError::new(
+            "quantity",
+            "range",
+            format!(
+                "must be a non-zero change between -{0} and {0}",
+                model::MAX_QUANTITY
+            ),
+        ));
+    }
+    let reason = ordercrm_kernel::validation::required(&mut errors, "reason", &input.reason, 500);
+    let reference = optional(&mut errors, "reference", input.reference, 200);
+    let place = levels::resolve_one(txn, &input.sku, &input.warehouse_code, "warehouse_code").await;
+    let place = match place {
+        Ok(p) if errors.is_empty() => p,
+        Ok(_) => return Err(invalid(errors)),
+        Err(e) => return Err(merge(e, errors)),
+    };
+    levels::ensure(txn, ctx, &place).await?;
+    let Some(after) =
+        levels::change(txn, ctx, place.key(), input.quantity, 0, Floor::Reserved).await?
+    else {
+        let now = levels::current(txn, place.key()).await?;
+        let available = now.as_ref().map_or(0, level::Model::available);
+        return Err(
+            InventoryError::Insufficient(vec![place.short(-input.quantity, available)]).into(),
+        );
+    };
+    let movement = levels::record(
+        txn,
+        ctx,
+        &place,
+        &after,
+        Moved::new(
+            MovementKind::Adjustment,
+            input.quantity.abs(),
+            input.quantity,
+        ),
+        Note {
+            reason: Some(reason),
+            reference,
+            ..Default::default()
+        },
+    )
+    .await?;
+    levels::check_alert(txn, ctx, &place, &after).await?;
+    let change = StockChange {
+        movements: vec![movement],
+        levels: vec![place.level_view(&after)],
+    };
+    events::adjusted(txn, ctx, &change.movements[0], &change.levels[0]).await?;
+    audit_change(txn, ctx, "inventory.adjust", &change).await?;
+    Ok(change)
+}
+
+/// Move available stock between warehouses: both legs in this transaction, the
+/// two levels changed in a fixed order so opposite transfers cannot deadlock.
+#[tracing::instrument(skip_all)]
+pub async fn transfer(
+    txn: &DatabaseTransaction,
+    ctx: &Ctx,
+    input: Transfer,
+) -> Result<StockChange> {
+    ctx.actor.require(Action::InventoryWrite)?;
+    let mut errors = Vec::new();
+    model::check_positive(&mut errors, "quantity", input.quantity);
+    let reference = optional(&mut errors, "reference", input.reference, 200);
+    if model::normalize_code(&input.from_warehouse_code)
+        == model::normalize_code(&input.to_warehouse_code)
+    {
+        errors.push(FieldError::new(
+            "to_warehouse_code",
+            "same_warehouse",
+            "must differ from from_warehouse_code",
+        ));
+    }
+    let from = levels::resolve_one(
+        txn,
+        &input.sku,
+        &input.from_warehouse_code,
+        "from_warehouse_code",
+    )
+    .await;
+    let to = levels::resolve_one(
+        txn,
+        &input.sku,
+        &input.to_warehouse_code,
+        "to_warehouse_code",
+    )
+    .await;
+    let (from, to) = match (from, to) {
+        (Ok(f), Ok(t)) if errors.is_empty() => (f, t),
+        (f, t) => {
+            for e in [f.err(), t.err()].into_iter().flatten() {
+                for fe in e.errors.iter() {
+                    if !errors.contains(fe) {
+                        errors.push(fe.clone());
+                    }
+                }
+            }
+            return Err(invalid(errors));
+        }
+    };
+    let q = input.quantity;
+    let transfer_id = new_id();
+    levels::ensure(txn, ctx, &from).await?;
+    levels::ensure(txn, ctx, &to).await?;
+    let mut legs = [(&from, -q), (&to, q)];
+    legs.sort_by_key(|(place, _)| place.key());
+    let mut movements = Vec::new();
+    let mut after_levels = Vec::new();
+    for (place, delta) in legs {
+        let floor = if delta < 0 {
+            Floor::Reserved
+        } else {
+            Floor::Zero
+        };
+        let Some(after) = levels::change(txn, ctx, place.key(), delta, 0, floor).await? else {
+            let now = levels::current(txn, place.key()).await?;
+            return Err(InventoryError::Insufficient(vec![
+                place.short(q, now.as_ref().map_or(0, level::Model::available)),
+            ])
+            .into());
+        };
+        let kind = if delta < 0 {
+            MovementKind::TransferOut
+        } else {
+            MovementKind::TransferIn
+        };
+        let note = Note {
+            reference: reference.clone(),
+            transfer_id: Some(transfer_id),
+            ..Default::default()
+        };
+        movements
+            .push(levels::record(txn, ctx, place, &after, Moved::new(kind, q, delta), note).await?);
+        levels::check_alert(txn, ctx, place, &after).await?;
+        after_levels.push(place.level_view(&after));
+    }
+    // Out leg first in the answer, whatever order the rows were locked in.
+    movements.sort_by_key(|m| m.quantity);
+    after_levels.sort_by_key(|l| l.warehouse_id != from.warehouse.id);
+    let change = StockChange {
+        movements,
+        levels: after_levels,
+    };
+    audit_change(txn, ctx, "inventory.transfer", &change).await?;
+    Ok(change)
+}
+
+/// Goods back from a customer: restocked (on-hand rises) or scrapped (recorded,
+/// on-hand unchanged).
+#[tracing::instrument(skip_all)]
+pub async fn return_goods(
+    txn: &DatabaseTransaction,
+    ctx: &Ctx,
+    input: Return,
+) -> Result<StockChange> {
+    ctx.actor.require(Action::InventoryWrite)?;
+    let mut errors = Vec::new();
+    model::check_positive(&mut errors, "quantity", input.quantity);
+    let reason = optional(&mut errors, "reason", input.reason, 500);
+    let reference = optional(&mut errors, "reference", input.reference, 200);
+    let place = levels::resolve_one(txn, &input.sku, &input.warehouse_code, "warehouse_code").await;
+    let place = match place {
+        Ok(p) if errors.is_empty() => p,
+        Ok(_) => return Err(invalid(errors)),
+        Err(e) => return Err(merge(e, errors)),
+    };
+    let note = Note {
+        reason,
+        reference,
+        ..Default::default()
+    };
+    let change = match input.disposition {
+        Disposition::Restock => {
+            receive_at(
+                txn,
+                ctx,
+                &place,
+                input.quantity,
+                MovementKind::ReturnRestock,
+                note,
+            )
+            .await?
+        }
+        Disposition::Scrap => {
+            levels::ensure(txn, ctx, &place).await?;
+            // A no-op change still locks the row and returns it, so the ledger line
+            // carries an on-hand that no concurrent writer can make stale.
+            let after = levels::change(txn, ctx, place.key(), 0, 0, Floor::Zero)
+                .await?
+                .ok_or_else(|| InventoryError::Conflict("the stock level changed; retry".into()))?;
+            let movement = levels::record(
+                txn,
+                ctx,
+                &place,
+                &after,
+                Moved::new(MovementKind::ReturnScrap, input.quantity, 0),
+                note,
+            )
+            .await?;
+            StockChange {
+                movements: vec![movement],
+                levels: vec![place.level_view(&after)],
+            }
+        }
+    };
+    audit_change(txn, ctx, "inventory.return", &change).await?;
+    Ok(change)
+}
+
+/// Apply a WMS count: the newest count wins, older or repeated ones change nothing.
+/// The difference to the books becomes a `count` movement.
+#[tracing::instrument(skip_all)]
+pub async fn count(
+    txn: &DatabaseTransaction,
+    ctx: &Ctx,
+    sku: &str,
+    warehouse_code: &str,
+    input: WmsCount,
+) -> Result<CountResult> {
+    ctx.actor.require(Action::InventoryWrite)?;
+    let mut errors = Vec::new();
+    model::check_non_negative(&mut errors, "quantity", input.quantity);
+    let reference = optional(&mut errors, "reference", input.reference, 200);
+    if input.counted_at > ctx.now + chrono::Duration::minutes(5) {
+        errors.push(FieldError::new(
+            "counted_at",
+            "in_future",
+            "must not be in the future",
+        ));
+    }
+    let place = levels::resolve_one(txn, sku, warehouse_code, "warehouse_code").await;
+    let place = match place {
+        Ok(p) if errors.is_empty() => p,
+        Ok(_) => return Err(invalid(errors)),
+        Err(e) => return Err(merge(e, errors)),
+    };
+    levels::ensure(txn, ctx, &place).await?;
+    let c = level::COLUMN;
+    // Claim the count first: only a count newer than the last applied one passes,
+    // and the row stays locked until commit, so the on-hand read next is current.
+    let claimed = level::Entity::update_many()
+        .col_expr(
+            level::Column::CountedAt,
+            Expr::value(Some(input.counted_at)),
+        )
+        .filter(c.product_id.eq(place.product.id))
+        .filter(c.warehouse_id.eq(place.warehouse.id))
+        .filter(
+            c.counted_at
+                .is_null()
+                .or(Expr::col(level::Column::CountedAt).lt(input.counted_at)),
+        )
+        .exec_with_returning(txn)
+        .await?
+        .pop();
+    let Some(claimed) = claimed else {
+        let now = levels::current(txn, place.key())
+            .await?
+            .ok_or_else(|| InventoryError::not_found("stock level", level_key(&place)))?;
+        return Ok(CountResult {
+            applied: false,
+            level: place.level_view(&now),
+            movement: None,
+        });
+    };
+    let delta = input.quantity - claimed.on_hand;
+    let after = levels::change(txn, ctx, place.key(), delta, 0, Floor::Zero)
+        .await?
+        .ok_or_else(|| InventoryError::Conflict("the stock level changed; retry".into()))?;
+    let movement = if delta != 0 {
+        let m = levels::record(
+            txn,
+            ctx,
+            &place,
+            &after,
+            Moved::new(MovementKind::Count, delta.abs(), delta),
+            Note {
+                reason: Some(format!("WMS count at {}", input.counted_at.to_rfc3339())),
+                reference,
+                ..Default::default()
+            },
+        )
+        .await?;
+        levels::check_alert(txn, ctx, &place, &after).await?;
+        Some(m)
+    } else {
+        None
+    };
+    let level = place.level_view(&after);
+    if let Some(m) = &movement {
+        events::adjusted(txn, ctx, m, &level).await?;
+    }
+    audit::record(
+        txn,
+        ctx,
+        Entry::new("inventory.count", "stock_level", level_key(&place)).changes(json!({
+            "counted": input.quantity, "counted_at": input.counted_at, "delta": delta,
+        })),
+    )
+    .await?;
+    Ok(CountResult {
+        applied: true,
+        level,
+        movement,
+    })
+}
+
+/// Reorder point, reorder quantity and safety stock of one level.
+#[tracing::instrument(skip_all)]
+pub async fn update_level(
+    txn: &DatabaseTransaction,
+    ctx: &Ctx,
+    sku: &str,
+    warehouse_code: &str,
+    if_match: Option<i64>,
+    input: UpdateLevel,
+) -> Result<LevelView> {
+    ctx.actor.require(Action::InventoryWrite)?;
+    let mut errors = Vec::new();
+    for (field, v) in [
+        ("reorder_point", input.reorder_point),
+        ("reorder_quantity", input.reorder_quantity),
+        ("safety_stock", input.safety_stock),
+    ] {
+        if let Some(v) = v {
+            model::check_non_negative(&mut errors, field, v);
+        }
+    }
+    let place = levels::resolve_one(txn, sku, warehouse_code, "warehouse_code").await;
+    let place = match place {
+        Ok(p) if errors.is_empty() => p,
+        Ok(_) => return Err(invalid(errors)),
+        Err(e) => return Err(merge(e, errors)),
+    };
+    levels::ensure(txn, ctx, &place).await?;
+    let before = levels::change(txn, ctx, place.key(), 0, 0, Floor::Zero)
+        .await?
+        .ok_or_else(|| InventoryError::not_found("stock level", level_key(&place)))?;
+    // The no-op change above bumped the version; the client's ETag is the one before.
+    ordercrm_kernel::version::check_if_match(if_match, before.version - 1)?;
+    let c = level::COLUMN;
+    let mut update = level::Entity::update_many()
+        .filter(c.product_id.eq(place.product.id))
+        .filter(c.warehouse_id.eq(place.warehouse.id));
+    if let Some(v) = input.reorder_point {
+        update = update.col_expr(level::Column::ReorderPoint, Expr::value(v));
+    }
+    if let Some(v) = input.reorder_quantity {
+        update = update.col_expr(level::Column::ReorderQuantity, Expr::value(v));
+    }
+    if let Some(v) = input.safety_stock {
+        update = update.col_expr(level::Column::SafetyStock, Expr::value(v));
+    }
+    let after = update
+        .col_expr(level::Column::UpdatedAt, Expr::value(ctx.now))
+        .exec_with_returning(txn)
+        .await?
+        .pop()
+        .ok_or_else(|| InventoryError::not_found("stock level", level_key(&place)))?;
+    levels::check_alert(txn, ctx, &place, &after).await?;
+    let after = levels::current(txn, place.key()).await?.unwrap_or(after);
+    audit::record(
+        txn,
+        ctx,
+        Entry::new("inventory.level_update", "stock_level", level_key(&place)).changes(
+            audit::diff(
+                &json!({"reorder_point": before.reorder_point, "reorder_quantity": before.reorder_quantity, "safety_stock": before.safety_stock}),
+                &json!({"reorder_point": after.reorder_point, "reorder_quantity": after.reorder_quantity, "safety_stock": after.safety_stock}),
+            ),
+        ),
+    )
+    .await?;
+    Ok(place.level_view(&after))
+}

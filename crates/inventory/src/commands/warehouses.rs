@@ -1,0 +1,161 @@
+//! Creating and changing warehouses.
+
+use ordercrm_kernel::audit::{self, Entry};
+use ordercrm_kernel::authz::Action;
+use ordercrm_kernel::validation::{optional, required};
+use ordercrm_kernel::{Ctx, FieldError, Result, id::new_id};
+use sea_orm::ActiveValue::Set;
+use sea_orm::{ActiveModelTrait, DatabaseTransaction, EntityTrait, QueryFilter};
+use uuid::Uuid;
+
+use crate::dto::{CreateWarehouse, UpdateWarehouse, WarehouseAddress, WarehouseView};
+use crate::entity::warehouse;
+use crate::error::InventoryError;
+use crate::{model, queries};
+
+fn check_address(errors: &mut Vec<FieldError>, a: &WarehouseAddress) -> WarehouseAddress {
+    let mut e = Vec::new();
+    let out = WarehouseAddress {
+        line1: required(&mut e, "address.line1", &a.line1, 200),
+        line2: optional(&mut e, "address.line2", a.line2.clone(), 200),
+        city: required(&mut e, "address.city", &a.city, 100),
+        region: optional(&mut e, "address.region", a.region.clone(), 100),
+        postal_code: optional(&mut e, "address.postal_code", a.postal_code.clone(), 20),
+        country: a.country.trim().to_uppercase(),
+    };
+    if out.country.len() != 2 || !out.country.chars().all(|c| c.is_ascii_uppercase()) {
+        e.push(FieldError::new(
+            "address.country",
+            "invalid_country",
+            "must be an ISO 3166-1 alpha-2 code such as CN or DE",
+        ));
+    }
+    errors.extend(e);
+    out
+}
+
+fn check_code(errors: &mut Vec<FieldError>, code: &str) -> String {
+    let code = code.trim().to_owned();
+    if !(1..=32).contains(&code.chars().count())
+        || !code
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    {
+        errors.push(FieldError::new(
+            "code",
+            "invalid_code",
+            "must be 1 to 32 letters, digits, '-', '_' or '.'",
+        ));
+    }
+    code
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn create(
+    txn: &DatabaseTransaction,
+    ctx: &Ctx,
+    input: CreateWarehouse,
+) -> Result<WarehouseView> {
+    ctx.actor.require(Action::CatalogWrite)?;
+    let mut errors = Vec::new();
+    let code = check_code(&mut errors, &input.code);
+    let name = required(&mut errors, "name", &input.name, 200);
+    let address = input
+        .address
+        .as_ref()
+        .map(|a| check_address(&mut errors, a));
+    if !errors.is_empty() {
+        return Err(InventoryError::Invalid(errors).into());
+    }
+    if let Some(t) = warehouse::Entity::find()
+        .filter(
+            warehouse::COLUMN
+                .code_normalized
+                .eq(model::normalize_code(&code)),
+        )
+        .one(txn)
+        .await?
+    {
+        return Err(InventoryError::AlreadyExists(format!(
+            "warehouse code '{}' is taken (any case)",
+            t.code
+        ))
+        .into());
+    }
+    let id = new_id();
+    let row = warehouse::ActiveModel {
+        id: Set(id),
+        code_normalized: Set(model::normalize_code(&code)),
+        code: Set(code),
+        name: Set(name),
+        address: Set(address.map(|a| serde_json::to_value(a).unwrap_or_default())),
+        active: Set(input.active),
+        version: Set(1),
+        created_at: Set(ctx.now),
+        updated_at: Set(ctx.now),
+    }
+    .insert(txn)
+    .await?;
+    let view = queries::warehouses::view(row);
+    audit::record(
+        txn,
+        ctx,
+        Entry::new("warehouse.create", "warehouse", id).changes(audit::diff(
+            &serde_json::Value::Null,
+            &serde_json::to_value(&view).unwrap_or_default(),
+        )),
+    )
+    .await?;
+    Ok(view)
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn update(
+    txn: &DatabaseTransaction,
+    ctx: &Ctx,
+    id: Uuid,
+    if_match: Option<i64>,
+    input: UpdateWarehouse,
+) -> Result<WarehouseView> {
+    ctx.actor.require(Action::CatalogWrite)?;
+    let row = warehouse::Entity::find_by_id(id)
+        .one(txn)
+        .await?
+        .ok_or_else(|| InventoryError::not_found("warehouse", id))?;
+    ordercrm_kernel::version::check_if_match(if_match, row.version)?;
+    let before = queries::warehouses::view(row.clone());
+    let mut errors = Vec::new();
+    let name = input
+        .name
+        .as_deref()
+        .map(|n| required(&mut errors, "name", n, 200));
+    let address = input
+        .address
+        .map(|a| a.map(|a| check_address(&mut errors, &a)));
+    if !errors.is_empty() {
+        return Err(InventoryError::Invalid(errors).into());
+    }
+    let mut active: warehouse::ActiveModel = row.clone().into();
+    if let Some(n) = name {
+        active.name = Set(n);
+    }
+    if let Some(a) = address {
+        active.address = Set(a.map(|a| serde_json::to_value(a).unwrap_or_default()));
+    }
+    if let Some(a) = input.active {
+        active.active = Set(a);
+    }
+    active.version = Set(row.version + 1);
+    active.updated_at = Set(ctx.now);
+    let view = queries::warehouses::view(active.update(txn).await?);
+    audit::record(
+        txn,
+        ctx,
+        Entry::new("warehouse.update", "warehouse", id).changes(audit::diff(
+            &serde_json::to_value(&before).unwrap_or_default(),
+            &serde_json::to_value(&view).unwrap_or_default(),
+        )),
+    )
+    .await?;
+    Ok(view)
+}

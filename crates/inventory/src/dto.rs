@@ -1,0 +1,739 @@
+//! What goes over the wire.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use ordercrm_kernel::Money;
+pub use ordercrm_kernel::validation::ExternalRef;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use crate::model::{MovementKind, PurchaseOrderStatus, ReservationStatus};
+
+// ---------------------------------------------------------------- products
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "sku": "TEA-LJ-250", "name": "西湖龙井 Longjing green tea 250 g", "category": "tea",
+    "unit": "each", "barcode": "6901234567892",
+    "list_price": {"amount": 16800, "currency": "CNY"}, "cost": {"amount": 9200, "currency": "CNY"},
+    "tax_rate_bps": 1300, "warranty_days": null, "tracks_inventory": true,
+    "attributes": {"origin": "Hangzhou"}, "external_refs": [{"channel": "tmall", "external_id": "TM-SKU-7781"}]
+}))]
+pub struct CreateProduct {
+    /// Unique without regard to case; 1-64 characters, no spaces.
+    pub sku: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub category: Option<String>,
+    /// Unit of measure for quantities (`each`, `box`, `kg`); quantities are whole units of it.
+    pub unit: Option<String>,
+    pub barcode: Option<String>,
+    pub list_price: Money,
+    pub cost: Option<Money>,
+    /// Tax rate in basis points: 1300 is 13 %.
+    #[serde(default)]
+    pub tax_rate_bps: i32,
+    /// How long after delivery a unit is under warranty.
+    pub warranty_days: Option<i32>,
+    /// `false` for services: they are never stocked or reserved.
+    #[serde(default = "yes")]
+    pub tracks_inventory: bool,
+    #[serde(default = "yes")]
+    pub active: bool,
+    /// A small JSON object (4 KiB) for your own fields.
+    pub attributes: Option<serde_json::Value>,
+    /// The preferred supplier, whom replenishment orders from.
+    pub supplier_id: Option<Uuid>,
+    #[serde(default)]
+    pub external_refs: Vec<ExternalRef>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// Absent fields stay as they are; `null` clears a nullable one.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"list_price": {"amount": 15800, "currency": "CNY"}, "active": true}))]
+pub struct UpdateProduct {
+    pub sku: Option<String>,
+    pub name: Option<String>,
+    #[serde(default, deserialize_with = "ordercrm_kernel::patch::nullable")]
+    #[schema(value_type = Option<String>)]
+    pub description: Option<Option<String>>,
+    #[serde(default, deserialize_with = "ordercrm_kernel::patch::nullable")]
+    #[schema(value_type = Option<String>)]
+    pub category: Option<Option<String>>,
+    pub unit: Option<String>,
+    #[serde(default, deserialize_with = "ordercrm_kernel::patch::nullable")]
+    #[schema(value_type = Option<String>)]
+    pub barcode: Option<Option<String>>,
+    pub list_price: Option<Money>,
+    #[serde(default, deserialize_with = "ordercrm_kernel::patch::nullable")]
+    #[schema(value_type = Option<Money>)]
+    pub cost: Option<Option<Money>>,
+    pub tax_rate_bps: Option<i32>,
+    #[serde(default, deserialize_with = "ordercrm_kernel::patch::nullable")]
+    #[schema(value_type = Option<i32>)]
+    pub warranty_days: Option<Option<i32>>,
+    pub tracks_inventory: Option<bool>,
+    pub active: Option<bool>,
+    pub attributes: Option<serde_json::Value>,
+    #[serde(default, deserialize_with = "ordercrm_kernel::patch::nullable")]
+    #[schema(value_type = Option<Uuid>)]
+    pub supplier_id: Option<Option<Uuid>>,
+    /// Replaces the whole list when present.
+    pub external_refs: Option<Vec<ExternalRef>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct ProductView {
+    pub id: Uuid,
+    pub sku: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub category: Option<String>,
+    pub unit: String,
+    pub barcode: Option<String>,
+    pub list_price: Money,
+    pub cost: Option<Money>,
+    pub tax_rate_bps: i32,
+    pub warranty_days: Option<i32>,
+    pub tracks_inventory: bool,
+    pub active: bool,
+    pub attributes: serde_json::Value,
+    pub supplier_id: Option<Uuid>,
+    pub external_refs: Vec<ExternalRef>,
+    pub version: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, ToSchema)]
+pub enum ProductSort {
+    #[default]
+    #[serde(rename = "-created_at")]
+    CreatedAtDesc,
+    #[serde(rename = "created_at")]
+    CreatedAt,
+    #[serde(rename = "sku")]
+    Sku,
+    #[serde(rename = "name")]
+    Name,
+}
+
+impl ProductSort {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::CreatedAtDesc => "-created_at",
+            Self::CreatedAt => "created_at",
+            Self::Sku => "sku",
+            Self::Name => "name",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ListProducts {
+    /// Case-insensitive substring of the SKU, name or barcode.
+    pub q: Option<String>,
+    pub category: Option<String>,
+    pub active: Option<bool>,
+    pub tracks_inventory: Option<bool>,
+    pub supplier_id: Option<Uuid>,
+    /// `-created_at` (default), `created_at`, `sku` or `name`.
+    #[param(inline)]
+    pub sort: Option<ProductSort>,
+    #[param(minimum = 1, maximum = 200)]
+    pub limit: Option<u64>,
+    pub cursor: Option<String>,
+}
+
+// ---------------------------------------------------------------- warehouses, suppliers
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WarehouseAddress {
+    pub line1: String,
+    pub line2: Option<String>,
+    pub city: String,
+    pub region: Option<String>,
+    pub postal_code: Option<String>,
+    /// ISO 3166-1 alpha-2.
+    #[schema(example = "CN")]
+    pub country: String,
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"code": "SH-01", "name": "Shanghai Pudong DC",
+    "address": {"line1": "88 Jinke Road", "city": "Shanghai", "postal_code": "201203", "country": "CN"}}))]
+pub struct CreateWarehouse {
+    /// Unique without regard to case; what integrations send as `warehouse_code`.
+    pub code: String,
+    pub name: String,
+    pub address: Option<WarehouseAddress>,
+    #[serde(default = "yes")]
+    pub active: bool,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"name": "Shanghai Pudong DC 2", "active": true}))]
+pub struct UpdateWarehouse {
+    pub name: Option<String>,
+    #[serde(default, deserialize_with = "ordercrm_kernel::patch::nullable")]
+    #[schema(value_type = Option<WarehouseAddress>)]
+    pub address: Option<Option<WarehouseAddress>>,
+    /// An inactive warehouse takes no receipts, transfers or reservations.
+    pub active: Option<bool>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct WarehouseView {
+    pub id: Uuid,
+    pub code: String,
+    pub name: String,
+    pub address: Option<WarehouseAddress>,
+    pub active: bool,
+    pub version: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"name": "Hangzhou Tea Cooperative", "contact_name": "Li Wei",
+    "email": "orders@hz-tea.example.cn", "phone": "+86 571 8888 0000", "lead_time_days": 7, "currency": "CNY"}))]
+pub struct CreateSupplier {
+    pub name: String,
+    pub contact_name: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    /// Days from ordering to goods on the dock; replenishment plans with it.
+    pub lead_time_days: i32,
+    /// ISO 4217; purchase orders to this supplier are in it.
+    pub currency: String,
+    #[serde(default = "yes")]
+    pub active: bool,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"lead_time_days": 10}))]
+pub struct UpdateSupplier {
+    pub name: Option<String>,
+    #[serde(default, deserialize_with = "ordercrm_kernel::patch::nullable")]
+    #[schema(value_type = Option<String>)]
+    pub contact_name: Option<Option<String>>,
+    #[serde(default, deserialize_with = "ordercrm_kernel::patch::nullable")]
+    #[schema(value_type = Option<String>)]
+    pub email: Option<Option<String>>,
+    #[serde(default, deserialize_with = "ordercrm_kernel::patch::nullable")]
+    #[schema(value_type = Option<String>)]
+    pub phone: Option<Option<String>>,
+    pub lead_time_days: Option<i32>,
+    pub currency: Option<String>,
+    pub active: Option<bool>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct SupplierView {
+    pub id: Uuid,
+    pub name: String,
+    pub contact_name: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub lead_time_days: i32,
+    pub currency: String,
+    pub active: bool,
+    pub version: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ListSimple {
+    pub active: Option<bool>,
+    #[param(minimum = 1, maximum = 200)]
+    pub limit: Option<u64>,
+    pub cursor: Option<String>,
+}
+
+// ---------------------------------------------------------------- stock
+
+/// Stock of one product in one warehouse.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct LevelView {
+    pub sku: String,
+    pub product_id: Uuid,
+    pub product_name: String,
+    pub warehouse_code: String,
+    pub warehouse_id: Uuid,
+    pub on_hand: i64,
+    pub reserved: i64,
+    /// `on_hand - reserved`: what can still be promised.
+    pub available: i64,
+    pub reorder_point: i64,
+    pub reorder_quantity: i64,
+    pub safety_stock: i64,
+    /// A low-stock alert is open for this level.
+    pub low_stock: bool,
+    /// When the newest applied WMS count was taken.
+    pub counted_at: Option<DateTime<Utc>>,
+    pub version: i64,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ListLevels {
+    /// Exact SKU (any case).
+    pub sku: Option<String>,
+    /// Warehouse code (any case).
+    pub warehouse: Option<String>,
+    /// Only levels whose available quantity is below their reorder point.
+    pub below_reorder_point: Option<bool>,
+    #[param(minimum = 1, maximum = 200)]
+    pub limit: Option<u64>,
+    pub cursor: Option<String>,
+}
+
+/// Reorder settings of one level; absent fields stay.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"reorder_point": 20, "reorder_quantity": 100, "safety_stock": 10}))]
+pub struct UpdateLevel {
+    pub reorder_point: Option<i64>,
+    pub reorder_quantity: Option<i64>,
+    pub safety_stock: Option<i64>,
+}
+
+/// An absolute count from a WMS. Counts older than the newest applied one are
+/// ignored, so retries and out-of-order deliveries are harmless.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"quantity": 118, "counted_at": "2026-11-25T06:00:00Z", "reference": "WMS-CC-20261125-0042"}))]
+pub struct WmsCount {
+    pub quantity: i64,
+    pub counted_at: DateTime<Utc>,
+    pub reference: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CountResult {
+    /// `false` when a newer count was already applied (or this one was): nothing changed.
+    pub applied: bool,
+    pub level: LevelView,
+    /// The adjustment the count caused; absent when it matched the books or was not applied.
+    pub movement: Option<MovementView>,
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"sku": "TEA-LJ-250", "warehouse_code": "SH-01", "quantity": 200, "reference": "PO-000012"}))]
+pub struct Receive {
+    pub sku: String,
+    pub warehouse_code: String,
+    pub quantity: i64,
+    pub reference: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"sku": "TEA-LJ-250", "warehouse_code": "SH-01", "quantity": -3, "reason": "damaged in handling"}))]
+pub struct Adjust {
+    pub sku: String,
+    pub warehouse_code: String,
+    /// Signed change to on-hand; not zero.
+    pub quantity: i64,
+    pub reason: String,
+    pub reference: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"sku": "TEA-LJ-250", "from_warehouse_code": "SH-01", "to_warehouse_code": "BJ-01", "quantity": 40}))]
+pub struct Transfer {
+    pub sku: String,
+    pub from_warehouse_code: String,
+    pub to_warehouse_code: String,
+    pub quantity: i64,
+    pub reference: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Disposition {
+    /// Back on the shelf: on-hand rises.
+    Restock,
+    /// Recorded, then scrapped: on-hand does not change.
+    Scrap,
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"sku": "TEA-LJ-250", "warehouse_code": "SH-01", "quantity": 1, "disposition": "restock", "reference": "RMA-0007"}))]
+pub struct Return {
+    pub sku: String,
+    pub warehouse_code: String,
+    pub quantity: i64,
+    pub disposition: Disposition,
+    pub reason: Option<String>,
+    pub reference: Option<String>,
+}
+
+/// One line of the ledger. Never changed or deleted.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct MovementView {
+    pub id: Uuid,
+    pub sku: String,
+    pub product_id: Uuid,
+    pub warehouse_code: String,
+    pub warehouse_id: Uuid,
+    pub kind: MovementKind,
+    /// Units moved, shipped, returned or counted off (always positive).
+    pub units: i64,
+    /// Signed change to on-hand (0 for a scrapped return).
+    pub quantity: i64,
+    pub on_hand_after: i64,
+    pub reason: Option<String>,
+    pub reference: Option<String>,
+    /// Both legs of a transfer carry the same id.
+    pub transfer_id: Option<Uuid>,
+    pub reservation_id: Option<Uuid>,
+    pub purchase_order_id: Option<Uuid>,
+    /// `user:<id>`, `key:<id>` or `system`.
+    pub actor: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// What a stock operation did: its ledger lines and the levels after them.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct StockChange {
+    pub movements: Vec<MovementView>,
+    pub levels: Vec<LevelView>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ListMovements {
+    pub sku: Option<String>,
+    pub warehouse: Option<String>,
+    #[param(inline)]
+    pub kind: Option<MovementKind>,
+    pub reference: Option<String>,
+    pub since: Option<DateTime<Utc>>,
+    pub until: Option<DateTime<Utc>>,
+    #[param(minimum = 1, maximum = 200)]
+    pub limit: Option<u64>,
+    pub cursor: Option<String>,
+}
+
+// ---------------------------------------------------------------- reservations
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReserveLine {
+    pub sku: String,
+    pub warehouse_code: String,
+    pub quantity: i64,
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"lines": [{"sku": "TEA-LJ-250", "warehouse_code": "SH-01", "quantity": 2},
+    {"sku": "CUP-CELADON", "warehouse_code": "SH-01", "quantity": 4}],
+    "reference": "cart:9f1c2e", "expires_at": "2026-11-25T10:30:00Z"}))]
+pub struct CreateReservation {
+    /// All lines are held or none is. Lines for the same SKU and warehouse are summed.
+    pub lines: Vec<ReserveLine>,
+    /// Your key for what holds the stock: an order, a cart.
+    pub reference: Option<String>,
+    /// The hold lapses then (carts); none: until released or consumed.
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct ReservationLineView {
+    pub line_no: i32,
+    pub sku: String,
+    pub product_id: Uuid,
+    pub warehouse_code: String,
+    pub warehouse_id: Uuid,
+    pub quantity: i64,
+    pub consumed: i64,
+    pub released: i64,
+    /// Still held.
+    pub open: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct ReservationView {
+    pub id: Uuid,
+    pub reference: Option<String>,
+    pub status: ReservationStatus,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub lines: Vec<ReservationLineView>,
+    pub version: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConsumeLine {
+    pub line_no: i32,
+    pub quantity: i64,
+}
+
+/// Ship held stock. Without `lines`, everything still held ships.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"lines": [{"line_no": 1, "quantity": 1}], "reference": "SHIP-0042"}))]
+pub struct Consume {
+    pub lines: Option<Vec<ConsumeLine>>,
+    pub reference: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ListReservations {
+    #[param(inline)]
+    pub status: Option<ReservationStatus>,
+    pub reference: Option<String>,
+    #[param(minimum = 1, maximum = 200)]
+    pub limit: Option<u64>,
+    pub cursor: Option<String>,
+}
+
+/// A line that could not be reserved (or moved) in full.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct ShortLine {
+    pub sku: String,
+    pub warehouse_code: String,
+    pub requested: i64,
+    pub available: i64,
+}
+
+// ---------------------------------------------------------------- alerts
+
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct AlertView {
+    pub id: Uuid,
+    pub sku: String,
+    pub product_id: Uuid,
+    pub warehouse_code: String,
+    pub warehouse_id: Uuid,
+    /// Available when the alert opened.
+    pub available_at_open: i64,
+    pub reorder_point: i64,
+    /// Available now.
+    pub available: i64,
+    pub opened_at: DateTime<Utc>,
+    /// When available rose back to the reorder point; `null` while open.
+    pub closed_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ListAlerts {
+    /// `true` (default): open alerts; `false`: closed ones.
+    pub open: Option<bool>,
+    #[param(minimum = 1, maximum = 200)]
+    pub limit: Option<u64>,
+    pub cursor: Option<String>,
+}
+
+// ---------------------------------------------------------------- replenishment
+
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct SuggestionQuery {
+    /// Days of shipments the average daily demand is taken over (1-365, default 30).
+    #[param(minimum = 1, maximum = 365)]
+    pub window_days: Option<i64>,
+    pub warehouse: Option<String>,
+    pub supplier_id: Option<Uuid>,
+}
+
+/// Why to order how much, with every input shown.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct Suggestion {
+    pub sku: String,
+    pub product_id: Uuid,
+    pub product_name: String,
+    pub warehouse_code: String,
+    pub warehouse_id: Uuid,
+    pub supplier_id: Option<Uuid>,
+    pub supplier_name: Option<String>,
+    pub on_hand: i64,
+    pub reserved: i64,
+    pub available: i64,
+    /// Ordered from suppliers and not yet received.
+    pub on_order: i64,
+    pub window_days: i64,
+    /// Units shipped in the window.
+    pub shipped_in_window: i64,
+    /// `shipped_in_window / window_days`.
+    pub average_daily_demand: f64,
+    /// The supplier's; 0 without a supplier.
+    pub lead_time_days: i64,
+    /// `ceil(average_daily_demand * lead_time_days)`.
+    pub demand_during_lead_time: i64,
+    pub safety_stock: i64,
+    pub reorder_point: i64,
+    pub reorder_quantity: i64,
+    /// `max(reorder_point, demand_during_lead_time + safety_stock)`.
+    pub reorder_level: i64,
+    /// `available + on_order`.
+    pub position: i64,
+    /// `max(reorder_quantity, reorder_level - position)` when `position < reorder_level`.
+    pub suggested_quantity: i64,
+    pub unit_cost: Option<Money>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Suggestions {
+    pub window_days: i64,
+    pub computed_at: DateTime<Utc>,
+    pub data: Vec<Suggestion>,
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChosenSuggestion {
+    pub sku: String,
+    pub warehouse_code: String,
+    /// Defaults to the suggested quantity.
+    pub quantity: Option<i64>,
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"lines": [{"sku": "TEA-LJ-250", "warehouse_code": "SH-01"}], "window_days": 30}))]
+pub struct CreateFromSuggestions {
+    pub lines: Vec<ChosenSuggestion>,
+    pub window_days: Option<i64>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CreatedPurchaseOrders {
+    /// One draft per supplier and warehouse.
+    pub purchase_orders: Vec<PurchaseOrderView>,
+}
+
+// ---------------------------------------------------------------- purchase orders
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PurchaseOrderLineInput {
+    pub sku: String,
+    pub quantity: i64,
+    /// In minor units of the order's currency; defaults to the product's cost when that is in the same currency.
+    pub unit_cost: Option<i64>,
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"supplier_id": "01936f7e-8a4b-7c3d-9e2f-1a2b3c4d5e6f", "warehouse_code": "SH-01",
+    "lines": [{"sku": "TEA-LJ-250", "quantity": 200}], "expected_on": "2026-12-02"}))]
+pub struct CreatePurchaseOrder {
+    pub supplier_id: Uuid,
+    /// Where the goods will be received.
+    pub warehouse_code: String,
+    pub lines: Vec<PurchaseOrderLineInput>,
+    pub expected_on: Option<NaiveDate>,
+    pub notes: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct PurchaseOrderLineView {
+    pub line_no: i32,
+    pub sku: String,
+    pub product_id: Uuid,
+    pub quantity: i64,
+    pub received_quantity: i64,
+    pub open_quantity: i64,
+    pub unit_cost: Money,
+    pub line_total: Money,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct PurchaseOrderView {
+    pub id: Uuid,
+    pub number: String,
+    pub supplier_id: Uuid,
+    pub warehouse_code: String,
+    pub warehouse_id: Uuid,
+    pub status: PurchaseOrderStatus,
+    pub currency: String,
+    pub expected_on: Option<NaiveDate>,
+    pub notes: Option<String>,
+    pub lines: Vec<PurchaseOrderLineView>,
+    pub total: Money,
+    pub ordered_at: Option<DateTime<Utc>>,
+    pub received_at: Option<DateTime<Utc>>,
+    pub cancelled_at: Option<DateTime<Utc>>,
+    pub version: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReceiveLine {
+    pub line_no: i32,
+    pub quantity: i64,
+}
+
+/// Goods that arrived. Partial receipts are fine; more than ordered is refused.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"lines": [{"line_no": 1, "quantity": 120}], "reference": "GRN-5531"}))]
+pub struct ReceivePurchaseOrder {
+    pub lines: Vec<ReceiveLine>,
+    pub reference: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ListPurchaseOrders {
+    #[param(inline)]
+    pub status: Option<PurchaseOrderStatus>,
+    pub supplier_id: Option<Uuid>,
+    #[param(minimum = 1, maximum = 200)]
+    pub limit: Option<u64>,
+    pub cursor: Option<String>,
+}
+
+/// The result of `ordercrm inventory verify`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct VerifyReport {
+    pub levels_checked: u64,
+    /// Levels whose on-hand differs from the sum of their ledger, or whose reserved
+    /// differs from their open reservation lines.
+    pub mismatches: Vec<Mismatch>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Mismatch {
+    pub product_id: Uuid,
+    pub warehouse_id: Uuid,
+    pub on_hand: i64,
+    pub ledger_on_hand: i64,
+    pub reserved: i64,
+    pub open_reservations: i64,
+}

@@ -1,0 +1,11 @@
+pub mod alert;
+pub mod level;
+pub mod movement;
+pub mod product;
+pub mod product_ref;
+pub mod purchase_order;
+pub mod purchase_order_line;
+pub mod reservation;
+pub mod reservation_line;
+pub mod supplier;
+pub mod warehouse;

@@ -1,0 +1,14 @@
+use sea_orm::entity::prelude::*;
+
+#[sea_orm::model]
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "product_external_refs")]
+pub struct Model {
+    pub product_id: Uuid,
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub channel: String,
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub external_id: String,
+}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,169 @@
+//! The rules: what a valid SKU, quantity and status change are.
+
+use ordercrm_kernel::FieldError;
+
+/// The largest quantity one request may move: far beyond any real warehouse, small
+/// enough that no sum of a request's lines overflows.
+pub const MAX_QUANTITY: i64 = 1_000_000_000;
+
+/// SKUs compare without case: `ab-1` and `AB-1` are one product.
+pub fn normalize_sku(sku: &str) -> String {
+    sku.trim().to_lowercase()
+}
+
+/// Warehouse codes compare without case too.
+pub fn normalize_code(code: &str) -> String {
+    code.trim().to_lowercase()
+}
+
+/// What `q` searches: SKU, name and barcode, lower-cased.
+pub fn search_text(sku: &str, name: &str, barcode: Option<&str>) -> String {
+    [Some(sku), Some(name), barcode]
+        .into_iter()
+        .flatten()
+        .map(|s| s.trim().to_lowercase())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+pub fn check_sku(errors: &mut Vec<FieldError>, field: &str, sku: &str) {
+    let sku = sku.trim();
+    if !(1..=64).contains(&sku.chars().count())
+        || sku.chars().any(|c| c.is_whitespace() || c.is_control())
+    {
+        errors.push(FieldError::new(
+            field,
+            "invalid_sku",
+            "must be 1 to 64 characters without spaces",
+        ));
+    }
+}
+
+/// A positive quantity within [`MAX_QUANTITY`].
+pub fn check_positive(errors: &mut Vec<FieldError>, field: &str, quantity: i64) {
+    if !(1..=MAX_QUANTITY).contains(&quantity) {
+        errors.push(FieldError::new(
+            field,
+            "range",
+            format!("must be between 1 and {MAX_QUANTITY}"),
+        ));
+    }
+}
+
+/// Zero or more, within [`MAX_QUANTITY`] (reorder points, counts).
+pub fn check_non_negative(errors: &mut Vec<FieldError>, field: &str, quantity: i64) {
+    if !(0..=MAX_QUANTITY).contains(&quantity) {
+        errors.push(FieldError::new(
+            field,
+            "range",
+            format!("must be between 0 and {MAX_QUANTITY}"),
+        ));
+    }
+}
+
+macro_rules! string_enum {
+    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident = $text:literal),* $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+        #[serde(rename_all = "snake_case")]
+        pub enum $name { $($(#[$vmeta])* $variant),* }
+
+        impl $name {
+            pub const ALL: &[$name] = &[$($name::$variant),*];
+
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),* }
+            }
+
+            pub fn parse(s: &str) -> Option<Self> {
+                Self::ALL.iter().copied().find(|v| v.as_str() == s)
+            }
+        }
+    };
+}
+
+string_enum! {
+    /// Why on-hand changed.
+    MovementKind {
+        Receipt = "receipt",
+        Adjustment = "adjustment",
+        /// A WMS count that differed from the book quantity.
+        Count = "count",
+        TransferOut = "transfer_out",
+        TransferIn = "transfer_in",
+        /// Goods left the warehouse against a reservation.
+        Shipment = "shipment",
+        /// Goods came back and are sellable again.
+        ReturnRestock = "return_restock",
+        /// A return recorded for the ledger only: the goods were scrapped.
+        ReturnScrap = "return_scrap",
+    }
+}
+
+string_enum! {
+    ReservationStatus {
+        /// Holding stock.
+        Active = "active",
+        /// Some lines or units shipped, the rest still held.
+        PartiallyConsumed = "partially_consumed",
+        /// Everything held was shipped.
+        Consumed = "consumed",
+        /// Let go by a caller.
+        Released = "released",
+        /// Let go by the sweeper at `expires_at`.
+        Expired = "expired",
+    }
+}
+
+impl ReservationStatus {
+    pub fn is_open(self) -> bool {
+        matches!(self, Self::Active | Self::PartiallyConsumed)
+    }
+}
+
+string_enum! {
+    PurchaseOrderStatus {
+        Draft = "draft",
+        Ordered = "ordered",
+        PartiallyReceived = "partially_received",
+        Received = "received",
+        Cancelled = "cancelled",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn skus_compare_without_case_and_reject_spaces() {
+        assert_eq!(normalize_sku(" AB-1 "), normalize_sku("ab-1"));
+        let mut errors = Vec::new();
+        check_sku(&mut errors, "sku", "AB 1");
+        check_sku(&mut errors, "sku", "");
+        check_sku(&mut errors, "sku", "ÄPFEL-1");
+        assert_eq!(errors.len(), 2);
+    }
+
+    #[test]
+    fn quantities_are_bounded() {
+        let mut errors = Vec::new();
+        check_positive(&mut errors, "q", 0);
+        check_positive(&mut errors, "q", MAX_QUANTITY + 1);
+        check_positive(&mut errors, "q", 1);
+        check_non_negative(&mut errors, "q", 0);
+        check_non_negative(&mut errors, "q", -1);
+        assert_eq!(errors.len(), 3);
+    }
+
+    #[test]
+    fn statuses_round_trip() {
+        for s in ReservationStatus::ALL {
+            assert_eq!(ReservationStatus::parse(s.as_str()), Some(*s));
+        }
+        assert_eq!(
+            serde_json::to_value(MovementKind::ReturnScrap).unwrap(),
+            "return_scrap"
+        );
+    }
+}

@@ -1,0 +1,83 @@
+use chrono::{DateTime, Utc};
+use ordercrm_kernel::authz::{Action, Actor};
+use ordercrm_kernel::pagination::{PageRequest, keyset_after};
+use ordercrm_kernel::{Page, Result};
+use sea_orm::{ConnectionTrait, EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect};
+use uuid::Uuid;
+
+use crate::dto::{AlertView, ListAlerts};
+use crate::entity::{alert, level};
+
+/// Open alerts (default) or closed ones, newest first.
+pub async fn list(
+    conn: &impl ConnectionTrait,
+    actor: &Actor,
+    query: ListAlerts,
+) -> Result<Page<AlertView>> {
+    actor.require(Action::InventoryRead)?;
+    let open = query.open.unwrap_or(true);
+    let page = PageRequest::new(
+        query.limit,
+        query.cursor.as_deref(),
+        if open { "open" } else { "closed" },
+    )?;
+    let mut select = alert::Entity::find();
+    select = if open {
+        select.filter(alert::COLUMN.closed_at.is_null())
+    } else {
+        select.filter(alert::COLUMN.closed_at.is_not_null())
+    };
+    let columns = [
+        (alert::Column::OpenedAt, Order::Desc),
+        (alert::Column::Id, Order::Desc),
+    ];
+    if let Some(c) = &page.after {
+        select = select.filter(keyset_after(
+            &columns,
+            vec![
+                c.key_at::<DateTime<Utc>>(0)?.into(),
+                c.key_at::<Uuid>(1)?.into(),
+            ],
+        ));
+    }
+    let rows = select
+        .order_by(alert::Column::OpenedAt, Order::Desc)
+        .order_by(alert::Column::Id, Order::Desc)
+        .limit(page.fetch_limit())
+        .all(conn)
+        .await?;
+    let keys: Vec<(Uuid, Uuid)> = rows
+        .iter()
+        .map(|r| (r.product_id, r.warehouse_id))
+        .collect();
+    let places = super::places(conn, keys.iter().copied()).await?;
+    let mut levels = std::collections::HashMap::new();
+    for key in &keys {
+        if let Some(l) = level::Entity::find_by_id(*key).one(conn).await? {
+            levels.insert(*key, l.available());
+        }
+    }
+    Ok(Page::from_rows(
+        rows,
+        &page,
+        |r| vec![serde_json::json!(r.opened_at), serde_json::json!(r.id)],
+        |r| {
+            let place = &places[&(r.product_id, r.warehouse_id)];
+            AlertView {
+                id: r.id,
+                sku: place.product.sku.clone(),
+                product_id: r.product_id,
+                warehouse_code: place.warehouse.code.clone(),
+                warehouse_id: r.warehouse_id,
+                available_at_open: r.available_at_open,
+                reorder_point: r.reorder_point,
+                available: levels
+                    .get(&(r.product_id, r.warehouse_id))
+                    .copied()
+                    .unwrap_or(0),
+                opened_at: r.opened_at,
+                closed_at: r.closed_at,
+            }
+        },
+    ))
+}

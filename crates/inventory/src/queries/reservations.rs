@@ -1,0 +1,122 @@
+use chrono::{DateTime, Utc};
+use ordercrm_kernel::authz::{Action, Actor};
+use ordercrm_kernel::pagination::{PageRequest, keyset_after};
+use ordercrm_kernel::{Page, Result};
+use sea_orm::{ConnectionTrait, EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect};
+use uuid::Uuid;
+
+use crate::dto::{ListReservations, ReservationLineView, ReservationView};
+use crate::entity::{reservation, reservation_line};
+use crate::error::InventoryError;
+use crate::model::ReservationStatus;
+
+pub async fn get(conn: &impl ConnectionTrait, actor: &Actor, id: Uuid) -> Result<ReservationView> {
+    actor.require(Action::InventoryRead)?;
+    get_in(conn, id).await
+}
+
+pub(crate) async fn get_in(conn: &impl ConnectionTrait, id: Uuid) -> Result<ReservationView> {
+    let row = reservation::Entity::find_by_id(id)
+        .one(conn)
+        .await?
+        .ok_or_else(|| InventoryError::not_found("reservation", id))?;
+    views(conn, vec![row])
+        .await?
+        .pop()
+        .ok_or_else(|| InventoryError::not_found("reservation", id).into())
+}
+
+pub async fn list(
+    conn: &impl ConnectionTrait,
+    actor: &Actor,
+    query: ListReservations,
+) -> Result<Page<ReservationView>> {
+    actor.require(Action::InventoryRead)?;
+    let page = PageRequest::new(query.limit, query.cursor.as_deref(), "-created_at")?;
+    let mut select = reservation::Entity::find();
+    if let Some(status) = query.status {
+        select = select.filter(reservation::COLUMN.status.eq(status.as_str()));
+    }
+    if let Some(reference) = query.reference {
+        select = select.filter(reservation::COLUMN.reference.eq(reference));
+    }
+    let columns = [
+        (reservation::Column::CreatedAt, Order::Desc),
+        (reservation::Column::Id, Order::Desc),
+    ];
+    if let Some(c) = &page.after {
+        select = select.filter(keyset_after(
+            &columns,
+            vec![
+                c.key_at::<DateTime<Utc>>(0)?.into(),
+                c.key_at::<Uuid>(1)?.into(),
+            ],
+        ));
+    }
+    let rows = select
+        .order_by(reservation::Column::CreatedAt, Order::Desc)
+        .order_by(reservation::Column::Id, Order::Desc)
+        .limit(page.fetch_limit())
+        .all(conn)
+        .await?;
+    let keys: Vec<Vec<serde_json::Value>> = rows
+        .iter()
+        .map(|r| vec![serde_json::json!(r.created_at), serde_json::json!(r.id)])
+        .collect();
+    let views = views(conn, rows).await?;
+    let paired: Vec<(Vec<serde_json::Value>, ReservationView)> =
+        keys.into_iter().zip(views).collect();
+    Ok(Page::from_rows(
+        paired,
+        &page,
+        |(k, _)| k.clone(),
+        |(_, v)| v,
+    ))
+}
+
+async fn views(
+    conn: &impl ConnectionTrait,
+    rows: Vec<reservation::Model>,
+) -> Result<Vec<ReservationView>> {
+    let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
+    let lines = if ids.is_empty() {
+        Vec::new()
+    } else {
+        reservation_line::Entity::find()
+            .filter(reservation_line::COLUMN.reservation_id.is_in(ids))
+            .order_by_asc(reservation_line::Column::LineNo)
+            .all(conn)
+            .await?
+    };
+    let places = super::places(conn, lines.iter().map(|l| (l.product_id, l.warehouse_id))).await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| ReservationView {
+            id: r.id,
+            reference: r.reference,
+            status: ReservationStatus::parse(&r.status).unwrap_or(ReservationStatus::Active),
+            expires_at: r.expires_at,
+            lines: lines
+                .iter()
+                .filter(|l| l.reservation_id == r.id)
+                .map(|l| {
+                    let place = places.get(&(l.product_id, l.warehouse_id));
+                    ReservationLineView {
+                        line_no: l.line_no,
+                        sku: place.map(|p| p.product.sku.clone()).unwrap_or_default(),
+                        product_id: l.product_id,
+                        warehouse_code: place.map(|p| p.warehouse.code.clone()).unwrap_or_default(),
+                        warehouse_id: l.warehouse_id,
+                        quantity: l.quantity,
+                        consumed: l.consumed,
+                        released: l.released,
+                        open: l.open(),
+                    }
+                })
+                .collect(),
+            version: r.version,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        })
+        .collect())
+}

@@ -1,0 +1,229 @@
+//! CSV imports, the part every domain shares: BOM handling, header checks, reading
+//! rows with their line numbers, and the all-or-nothing report. A domain only says
+//! how one row becomes a create or an update; it runs every row inside the caller's
+//! transaction, and the caller commits only when `report.applied`.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read};
+
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::error::Error;
+
+/// Errors beyond this many are counted, not listed.
+pub const MAX_LISTED_ERRORS: usize = 1000;
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct RowError {
+    /// 1-based line number of the record in the file (the header is line 1).
+    pub row: u64,
+    pub field: String,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, ToSchema)]
+#[schema(example = json!({"dry_run": true, "applied": false, "rows": 3, "created": 2, "updated": 1, "failed": 0, "errors": []}))]
+pub struct ImportReport {
+    pub dry_run: bool,
+    /// Whether the rows were written. Never partly: any failed row means none were.
+    pub applied: bool,
+    pub rows: u64,
+    /// Rows that would create (dry run) or created a record.
+    pub created: u64,
+    /// Rows that matched an existing record and updated it.
+    pub updated: u64,
+    pub failed: u64,
+    /// The first 1000 problems, by row and field.
+    pub errors: Vec<RowError>,
+}
+
+/// What went wrong with one row: `(field, message)` pairs.
+pub type RowErrors = Vec<(String, String)>;
+
+/// One record, by column name.
+#[derive(Debug, Clone)]
+pub struct Row {
+    pub line: u64,
+    cells: HashMap<String, String>,
+}
+
+impl Row {
+    /// The trimmed cell, `None` when the column is absent or the cell empty.
+    pub fn get(&self, column: &str) -> Option<String> {
+        self.cells
+            .get(column)
+            .map(|v| v.trim())
+            .filter(|v| !v.is_empty())
+            .map(str::to_owned)
+    }
+
+    /// The cell parsed as `T`, noting a parse failure in `errors`.
+    pub fn parse<T: std::str::FromStr>(&self, column: &str, errors: &mut RowErrors) -> Option<T> {
+        let v = self.get(column)?;
+        match v.parse() {
+            Ok(t) => Some(t),
+            Err(_) => {
+                errors.push((column.to_owned(), format!("'{v}' is not a valid {column}")));
+                None
+            }
+        }
+    }
+}
+
+/// A domain error as row errors: its field errors, or its detail.
+pub fn row_errors(e: Error) -> RowErrors {
+    if e.errors.is_empty() {
+        vec![("row".into(), e.detail.to_string())]
+    } else {
+        e.errors
+            .iter()
+            .map(|f| (f.field.clone(), f.message.clone()))
+            .collect()
+    }
+}
+
+/// A CSV file being imported.
+pub struct Import<R: Read> {
+    csv: csv::Reader<BufReader<R>>,
+    headers: Vec<String>,
+    pub report: ImportReport,
+}
+
+impl<R: Read> Import<R> {
+    /// Read the header: every column must be one of `known`, and at least one of
+    /// `identifying` must be present.
+    pub fn open(
+        input: R,
+        dry_run: bool,
+        known: &[&str],
+        identifying: &[&str],
+    ) -> Result<Self, Error> {
+        let mut reader = BufReader::new(input);
+        // Spreadsheet programs write a UTF-8 byte-order mark.
+        let bom = reader
+            .fill_buf()
+            .map_err(|e| Error::invalid_field("body", "unreadable", e.to_string()))?
+            .starts_with(&[0xEF, 0xBB, 0xBF]);
+        if bom {
+            reader.consume(3);
+        }
+        let mut csv = csv::ReaderBuilder::new()
+            .flexible(false)
+            .from_reader(reader);
+        let headers: Vec<String> = csv
+            .headers()
+            .map_err(|e| Error::invalid_field("body", "csv", e.to_string()))?
+            .iter()
+            .map(|h| h.trim().to_owned())
+            .collect();
+        let unknown: Vec<&String> = headers
+            .iter()
+            .filter(|h| !known.contains(&h.as_str()))
+            .collect();
+        if !unknown.is_empty() || !headers.iter().any(|h| identifying.contains(&h.as_str())) {
+            return Err(Error::invalid_field(
+                "header",
+                "invalid_header",
+                format!(
+                    "unknown columns {unknown:?} or none of {identifying:?}; the columns are: {}",
+                    known.join(",")
+                ),
+            ));
+        }
+        Ok(Self {
+            csv,
+            headers,
+            report: ImportReport {
+                dry_run,
+                ..Default::default()
+            },
+        })
+    }
+
+    /// The next well-formed record; malformed ones are counted as failed and skipped.
+    pub fn next_row(&mut self) -> Option<Row> {
+        let mut record = csv::StringRecord::new();
+        loop {
+            let line = self.csv.position().line() + 1;
+            match self.csv.read_record(&mut record) {
+                Ok(false) => return None,
+                Ok(true) => {
+                    self.report.rows += 1;
+                    let line = record.position().map_or(line, |p| p.line());
+                    let cells = self
+                        .headers
+                        .iter()
+                        .cloned()
+                        .zip(record.iter().map(str::to_owned))
+                        .collect();
+                    return Some(Row { line, cells });
+                }
+                Err(e) => {
+                    self.report.rows += 1;
+                    self.report.failed += 1;
+                    self.fail(line, "row", e.to_string());
+                }
+            }
+        }
+    }
+
+    /// Count one row's outcome: `Ok(true)` created, `Ok(false)` updated.
+    pub fn record(&mut self, row: &Row, outcome: Result<bool, RowErrors>) {
+        match outcome {
+            Ok(true) => self.report.created += 1,
+            Ok(false) => self.report.updated += 1,
+            Err(errors) => {
+                for (field, message) in errors {
+                    self.fail(row.line, &field, message);
+                }
+                self.report.failed += 1;
+            }
+        }
+    }
+
+    fn fail(&mut self, row: u64, field: &str, message: String) {
+        if self.report.errors.len() < MAX_LISTED_ERRORS {
+            self.report.errors.push(RowError {
+                row,
+                field: field.to_owned(),
+                message,
+            });
+        }
+    }
+
+    pub fn finish(mut self) -> ImportReport {
+        self.report.applied = !self.report.dry_run && self.report.failed == 0;
+        self.report
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_rows_with_line_numbers_and_skips_bom() {
+        let data = "\u{feff}sku,name\nA-1,Tea\n\"B-2\",\"Cup, celadon\"\n";
+        let mut import = Import::open(data.as_bytes(), false, &["sku", "name"], &["sku"]).unwrap();
+        let first = import.next_row().unwrap();
+        assert_eq!((first.line, first.get("sku").as_deref()), (2, Some("A-1")));
+        let second = import.next_row().unwrap();
+        assert_eq!(second.get("name").as_deref(), Some("Cup, celadon"));
+        import.record(&first, Ok(true));
+        import.record(&second, Err(vec![("name".into(), "bad".into())]));
+        assert!(import.next_row().is_none());
+        let report = import.finish();
+        assert_eq!(
+            (report.rows, report.created, report.failed, report.applied),
+            (2, 1, 1, false)
+        );
+        assert_eq!(report.errors[0].row, 3);
+    }
+
+    #[test]
+    fn refuses_unknown_columns() {
+        assert!(Import::open("sku,colour\n".as_bytes(), false, &["sku"], &["sku"]).is_err());
+        assert!(Import::open("name\n".as_bytes(), false, &["sku", "name"], &["sku"]).is_err());
+    }
+}
