@@ -4,10 +4,14 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Condition, Expr, ExprTrait, IntoCondition};
-use sea_orm::{ColumnTrait, Order, Value};
+use sea_orm::{
+    ColumnTrait, EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect, Select, Value,
+};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
+use uuid::Uuid;
 
 use crate::error::Error;
 
@@ -134,6 +138,48 @@ impl<T> Page<T> {
             has_more,
         }
     }
+
+    /// Like [`Page::from_rows`], for views built from all rows in one batch (one query
+    /// for their children): `views` holds one view per row, in row order.
+    pub fn from_batch<R>(
+        rows: &[R],
+        req: &PageRequest,
+        key: impl Fn(&R) -> Vec<serde_json::Value>,
+        views: Vec<T>,
+    ) -> Self {
+        let paired: Vec<(Vec<serde_json::Value>, T)> = rows.iter().map(key).zip(views).collect();
+        Page::from_rows(paired, req, |(k, _)| k.clone(), |(_, v)| v)
+    }
+}
+
+/// Newest first, the order of every log-like list: `(time, id)` descending, after the
+/// cursor's key, one row more than the page. Pair it with [`time_id_key`].
+pub fn newest_first<E: EntityTrait>(
+    select: Select<E>,
+    page: &PageRequest,
+    time: E::Column,
+    id: E::Column,
+) -> Result<Select<E>, Error> {
+    let columns = [(time, Order::Desc), (id, Order::Desc)];
+    let mut select = select;
+    if let Some(c) = &page.after {
+        select = select.filter(keyset_after(
+            &columns,
+            vec![
+                c.key_at::<DateTime<Utc>>(0)?.into(),
+                c.key_at::<Uuid>(1)?.into(),
+            ],
+        ));
+    }
+    Ok(select
+        .order_by(time, Order::Desc)
+        .order_by(id, Order::Desc)
+        .limit(page.fetch_limit()))
+}
+
+/// The cursor key of a row in a [`newest_first`] list.
+pub fn time_id_key(time: &DateTime<Utc>, id: &Uuid) -> Vec<serde_json::Value> {
+    vec![serde_json::json!(time), serde_json::json!(id)]
 }
 
 /// Rows strictly after `values` in the order `columns`. With one direction for all

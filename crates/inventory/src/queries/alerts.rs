@@ -1,8 +1,7 @@
-use chrono::{DateTime, Utc};
 use ordercrm_kernel::authz::{Action, Actor};
-use ordercrm_kernel::pagination::{PageRequest, keyset_after};
+use ordercrm_kernel::pagination::{PageRequest, newest_first, time_id_key};
 use ordercrm_kernel::{Page, Result};
-use sea_orm::{ConnectionTrait, EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{ConnectionTrait, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
 use crate::dto::{AlertView, ListAlerts};
@@ -27,23 +26,7 @@ pub async fn list(
     } else {
         select.filter(alert::COLUMN.closed_at.is_not_null())
     };
-    let columns = [
-        (alert::Column::OpenedAt, Order::Desc),
-        (alert::Column::Id, Order::Desc),
-    ];
-    if let Some(c) = &page.after {
-        select = select.filter(keyset_after(
-            &columns,
-            vec![
-                c.key_at::<DateTime<Utc>>(0)?.into(),
-                c.key_at::<Uuid>(1)?.into(),
-            ],
-        ));
-    }
-    let rows = select
-        .order_by(alert::Column::OpenedAt, Order::Desc)
-        .order_by(alert::Column::Id, Order::Desc)
-        .limit(page.fetch_limit())
+    let rows = newest_first(select, &page, alert::Column::OpenedAt, alert::Column::Id)?
         .all(conn)
         .await?;
     let keys: Vec<(Uuid, Uuid)> = rows
@@ -60,7 +43,7 @@ pub async fn list(
     Ok(Page::from_rows(
         rows,
         &page,
-        |r| vec![serde_json::json!(r.opened_at), serde_json::json!(r.id)],
+        |r| time_id_key(&r.opened_at, &r.id),
         |r| {
             let place = &places[&(r.product_id, r.warehouse_id)];
             AlertView {

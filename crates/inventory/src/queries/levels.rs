@@ -1,6 +1,5 @@
-use chrono::{DateTime, Utc};
 use ordercrm_kernel::authz::{Action, Actor};
-use ordercrm_kernel::pagination::{PageRequest, keyset_after};
+use ordercrm_kernel::pagination::{PageRequest, keyset_after, newest_first, time_id_key};
 use ordercrm_kernel::{Page, Result};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
@@ -134,30 +133,19 @@ pub async fn movements(
     if let Some(until) = query.until {
         select = select.filter(movement::COLUMN.created_at.lt(until));
     }
-    let columns = [
-        (movement::Column::CreatedAt, Order::Desc),
-        (movement::Column::Id, Order::Desc),
-    ];
-    if let Some(c) = &page.after {
-        select = select.filter(keyset_after(
-            &columns,
-            vec![
-                c.key_at::<DateTime<Utc>>(0)?.into(),
-                c.key_at::<Uuid>(1)?.into(),
-            ],
-        ));
-    }
-    let rows = select
-        .order_by(movement::Column::CreatedAt, Order::Desc)
-        .order_by(movement::Column::Id, Order::Desc)
-        .limit(page.fetch_limit())
-        .all(conn)
-        .await?;
+    let rows = newest_first(
+        select,
+        &page,
+        movement::Column::CreatedAt,
+        movement::Column::Id,
+    )?
+    .all(conn)
+    .await?;
     let places = super::places(conn, rows.iter().map(|r| (r.product_id, r.warehouse_id))).await?;
     Ok(Page::from_rows(
         rows,
         &page,
-        |r| vec![serde_json::json!(r.created_at), serde_json::json!(r.id)],
+        |r| time_id_key(&r.created_at, &r.id),
         |r| movement_view(&r, &places[&(r.product_id, r.warehouse_id)]),
     ))
 }

@@ -95,27 +95,16 @@ pub async fn list(
         .limit(page.fetch_limit())
         .all(conn)
         .await?;
-    let keys: Vec<Vec<serde_json::Value>> = rows
-        .iter()
-        .map(|r| {
-            let first = match sort {
-                ProductSort::CreatedAt | ProductSort::CreatedAtDesc => {
-                    serde_json::json!(r.created_at)
-                }
-                ProductSort::Sku => serde_json::json!(r.sku_normalized),
-                ProductSort::Name => serde_json::json!(r.name),
-            };
-            vec![first, serde_json::json!(r.id)]
-        })
-        .collect();
-    let data = views(conn, rows).await?;
-    let paired: Vec<_> = keys.into_iter().zip(data).collect();
-    Ok(Page::from_rows(
-        paired,
-        &page,
-        |(k, _)| k.clone(),
-        |(_, v)| v,
-    ))
+    let key = |r: &product::Model| {
+        let first = match sort {
+            ProductSort::CreatedAt | ProductSort::CreatedAtDesc => serde_json::json!(r.created_at),
+            ProductSort::Sku => serde_json::json!(r.sku_normalized),
+            ProductSort::Name => serde_json::json!(r.name),
+        };
+        vec![first, serde_json::json!(r.id)]
+    };
+    let data = views(conn, rows.clone()).await?;
+    Ok(Page::from_batch(&rows, &page, key, data))
 }
 
 /// Substring search, through the trigram index on both engines (see the customer

@@ -1,8 +1,7 @@
-use chrono::{DateTime, Utc};
 use ordercrm_kernel::authz::{Action, Actor};
-use ordercrm_kernel::pagination::{PageRequest, keyset_after};
+use ordercrm_kernel::pagination::{PageRequest, newest_first, time_id_key};
 use ordercrm_kernel::{Currency, Money, Page, Result};
-use sea_orm::{ConnectionTrait, EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 use uuid::Uuid;
 
 use crate::dto::{ListPurchaseOrders, PurchaseOrderLineView, PurchaseOrderView};
@@ -44,36 +43,20 @@ pub async fn list(
     if let Some(s) = query.supplier_id {
         select = select.filter(purchase_order::COLUMN.supplier_id.eq(s));
     }
-    let columns = [
-        (purchase_order::Column::CreatedAt, Order::Desc),
-        (purchase_order::Column::Id, Order::Desc),
-    ];
-    if let Some(c) = &page.after {
-        select = select.filter(keyset_after(
-            &columns,
-            vec![
-                c.key_at::<DateTime<Utc>>(0)?.into(),
-                c.key_at::<Uuid>(1)?.into(),
-            ],
-        ));
-    }
-    let rows = select
-        .order_by(purchase_order::Column::CreatedAt, Order::Desc)
-        .order_by(purchase_order::Column::Id, Order::Desc)
-        .limit(page.fetch_limit())
-        .all(conn)
-        .await?;
-    let keys: Vec<Vec<serde_json::Value>> = rows
-        .iter()
-        .map(|r| vec![serde_json::json!(r.created_at), serde_json::json!(r.id)])
-        .collect();
-    let data = views(conn, rows).await?;
-    let paired: Vec<_> = keys.into_iter().zip(data).collect();
-    Ok(Page::from_rows(
-        paired,
+    let rows = newest_first(
+        select,
         &page,
-        |(k, _)| k.clone(),
-        |(_, v)| v,
+        purchase_order::Column::CreatedAt,
+        purchase_order::Column::Id,
+    )?
+    .all(conn)
+    .await?;
+    let data = views(conn, rows.clone()).await?;
+    Ok(Page::from_batch(
+        &rows,
+        &page,
+        |r| time_id_key(&r.created_at, &r.id),
+        data,
     ))
 }
 
