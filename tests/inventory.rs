@@ -203,6 +203,27 @@ async fn products_are_unique_by_sku_in_any_case_and_searchable(engine: Engine) {
         .await,
         4
     );
+    // Never stocked: deletable. Stocked: 409, deactivate instead.
+    warehouse(&app, "SH-01").await;
+    receive(&app, "CUP-1", "SH-01", 1).await;
+    let cup = json_of(app.get("/v1/products?q=cup-1").await, 200).await;
+    let cup_id = cup["data"][0]["id"].as_str().unwrap();
+    let used = problem(
+        app.request(Method::DELETE, &format!("/v1/products/{cup_id}"))
+            .send()
+            .await
+            .unwrap(),
+        409,
+    )
+    .await;
+    assert!(used["detail"].as_str().unwrap().contains("active=false"));
+    let res = app
+        .request(Method::DELETE, &format!("/v1/products/{id}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 204);
+    problem(app.get(&format!("/v1/products/{id}")).await, 404).await;
 }
 
 fn urlencode(s: &str) -> String {

@@ -88,6 +88,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .service(product_transfer::import)
                 .service(products::get)
                 .service(products::update)
+                .service(products::delete)
                 .service(warehouses::list_warehouses)
                 .service(warehouses::create_warehouse)
                 .service(warehouses::get_warehouse)

@@ -2,7 +2,7 @@
 
 use actix_web::http::header;
 use actix_web::web::{Data, Path};
-use actix_web::{HttpRequest, HttpResponse, get, patch, post};
+use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post};
 use ordercrm_inventory::dto::{CreateProduct, ListProducts, ProductView, UpdateProduct};
 use ordercrm_inventory::{commands, queries};
 use ordercrm_kernel::{Page, Problem};
@@ -130,4 +130,34 @@ pub async fn update(
     let view = commands::products::update(&txn, &ctx, *id, if_match, input).await?;
     txn.commit().await?;
     Ok(json_with_etag(&mut HttpResponse::Ok(), view.version, &view))
+}
+
+/// Delete a product that was never stocked, reserved or ordered; otherwise 409:
+/// deactivate it (`active: false`) so its history stays readable.
+#[utoipa::path(
+    operation_id = "deleteProduct",
+    tag = "catalog",
+    security(("userToken" = []), ("apiKey" = [])),
+    params(
+        ("id" = Uuid, Path, description = "Product id"),
+        ("If-Match" = Option<String>, Header, description = "The ETag you read"),
+    ),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 404, description = "No such product", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The product has stock history or purchase orders", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "Changed since your ETag", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[delete("/products/{id}")]
+pub async fn delete(
+    state: Data<AppState>,
+    RequestCtx(ctx): RequestCtx,
+    id: Path<Uuid>,
+    IfMatch(if_match): IfMatch,
+) -> ApiResult<HttpResponse> {
+    let txn = state.db.begin().await?;
+    commands::products::delete(&txn, &ctx, *id, if_match).await?;
+    txn.commit().await?;
+    Ok(HttpResponse::NoContent().finish())
 }

@@ -332,3 +332,53 @@ pub async fn update(
     .await?;
     Ok(view)
 }
+
+/// Delete a product nobody has used yet. Once it has stock history, reservations or
+/// purchase orders it stays (the ledger must keep explaining itself): deactivate it.
+#[tracing::instrument(skip_all)]
+pub async fn delete(
+    txn: &DatabaseTransaction,
+    ctx: &Ctx,
+    id: Uuid,
+    if_match: Option<i64>,
+) -> Result<()> {
+    ctx.actor.require(Action::CatalogWrite)?;
+    let row = product::Entity::find_by_id(id)
+        .one(txn)
+        .await?
+        .ok_or_else(|| InventoryError::not_found("product", id))?;
+    ordercrm_kernel::version::check_if_match(if_match, row.version)?;
+    let used = crate::entity::level::Entity::find()
+        .filter(crate::entity::level::COLUMN.product_id.eq(id))
+        .one(txn)
+        .await?
+        .is_some()
+        || crate::entity::purchase_order_line::Entity::find()
+            .filter(crate::entity::purchase_order_line::COLUMN.product_id.eq(id))
+            .one(txn)
+            .await?
+            .is_some();
+    if used {
+        return Err(InventoryError::Conflict(format!(
+            "'{}' has stock history or purchase orders; set active=false instead",
+            row.sku
+        ))
+        .into());
+    }
+    let before = queries::products::get_in(txn, id).await?;
+    product_ref::Entity::delete_many()
+        .filter(product_ref::COLUMN.product_id.eq(id))
+        .exec(txn)
+        .await?;
+    product::Entity::delete_by_id(id).exec(txn).await?;
+    audit::record(
+        txn,
+        ctx,
+        Entry::new("product.delete", "product", id).changes(audit::diff(
+            &serde_json::to_value(&before).unwrap_or_default(),
+            &serde_json::Value::Null,
+        )),
+    )
+    .await?;
+    Ok(())
+}

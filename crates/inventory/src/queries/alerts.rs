@@ -34,12 +34,19 @@ pub async fn list(
         .map(|r| (r.product_id, r.warehouse_id))
         .collect();
     let places = super::places(conn, keys.iter().copied()).await?;
-    let mut levels = std::collections::HashMap::new();
-    for key in &keys {
-        if let Some(l) = level::Entity::find_by_id(*key).one(conn).await? {
-            levels.insert(*key, l.available());
-        }
-    }
+    // Current availability of every level on the page, in one query.
+    let levels: std::collections::HashMap<(Uuid, Uuid), i64> = if keys.is_empty() {
+        Default::default()
+    } else {
+        level::Entity::find()
+            .filter(level::COLUMN.product_id.is_in(keys.iter().map(|k| k.0)))
+            .filter(level::COLUMN.warehouse_id.is_in(keys.iter().map(|k| k.1)))
+            .all(conn)
+            .await?
+            .into_iter()
+            .map(|l| ((l.product_id, l.warehouse_id), l.available()))
+            .collect()
+    };
     Ok(Page::from_rows(
         rows,
         &page,

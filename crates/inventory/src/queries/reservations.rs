@@ -73,32 +73,47 @@ async fn views(
     let places = super::places(conn, lines.iter().map(|l| (l.product_id, l.warehouse_id))).await?;
     Ok(rows
         .into_iter()
-        .map(|r| ReservationView {
-            id: r.id,
-            reference: r.reference,
-            status: ReservationStatus::parse(&r.status).unwrap_or(ReservationStatus::Active),
-            expires_at: r.expires_at,
-            lines: lines
+        .map(|r| {
+            let mine = lines
                 .iter()
                 .filter(|l| l.reservation_id == r.id)
-                .map(|l| {
-                    let place = places.get(&(l.product_id, l.warehouse_id));
-                    ReservationLineView {
-                        line_no: l.line_no,
-                        sku: place.map(|p| p.product.sku.clone()).unwrap_or_default(),
-                        product_id: l.product_id,
-                        warehouse_code: place.map(|p| p.warehouse.code.clone()).unwrap_or_default(),
-                        warehouse_id: l.warehouse_id,
-                        quantity: l.quantity,
-                        consumed: l.consumed,
-                        released: l.released,
-                        open: l.open(),
-                    }
+                .filter_map(|l| {
+                    places
+                        .get(&(l.product_id, l.warehouse_id))
+                        .map(|p| (l.clone(), p.clone()))
                 })
-                .collect(),
-            version: r.version,
-            created_at: r.created_at,
-            updated_at: r.updated_at,
+                .collect();
+            view(r, mine)
         })
         .collect())
+}
+
+/// A reservation with its lines (in line order) and where each line is.
+pub(crate) fn view(
+    r: reservation::Model,
+    lines: Vec<(reservation_line::Model, crate::commands::levels::Place)>,
+) -> ReservationView {
+    ReservationView {
+        id: r.id,
+        reference: r.reference,
+        status: ReservationStatus::parse(&r.status).unwrap_or(ReservationStatus::Active),
+        expires_at: r.expires_at,
+        lines: lines
+            .into_iter()
+            .map(|(l, place)| ReservationLineView {
+                line_no: l.line_no,
+                sku: place.product.sku,
+                product_id: l.product_id,
+                warehouse_code: place.warehouse.code,
+                warehouse_id: l.warehouse_id,
+                quantity: l.quantity,
+                consumed: l.consumed,
+                released: l.released,
+                open: l.open(),
+            })
+            .collect(),
+        version: r.version,
+        created_at: r.created_at,
+        updated_at: r.updated_at,
+    }
 }
