@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 
 mod customers;
+mod reservations;
 use clap::Parser;
 use sea_orm::{ConnectionTrait, Database};
 
@@ -31,6 +32,9 @@ struct Args {
     /// Customers to seed for the list and search scenarios (0 skips them).
     #[arg(long, default_value_t = 100_000)]
     customers: usize,
+    /// Skip the reservation scenarios.
+    #[arg(long)]
+    no_reservations: bool,
 }
 
 struct Server {
@@ -98,7 +102,7 @@ async fn start(binary: &PathBuf, database_url: &str) -> anyhow::Result<(Server, 
     }
 }
 
-struct Outcome {
+pub(crate) struct Outcome {
     requests: usize,
     errors: usize,
     elapsed: Duration,
@@ -142,6 +146,13 @@ async fn load(url: String, token: &str, concurrency: usize, seconds: u64) -> Out
             })
         })
         .collect();
+    collect(tasks, started).await
+}
+
+type Task = tokio::task::JoinHandle<(Vec<Duration>, usize)>;
+
+/// Merge the load tasks' latencies into one outcome.
+pub(crate) async fn collect(tasks: Vec<Task>, started: Instant) -> Outcome {
     let mut all = Vec::new();
     let mut errors = 0;
     for task in tasks {
@@ -311,6 +322,44 @@ async fn run_engine(args: &Args, engine: &str, url: &str) -> anyhow::Result<()> 
                 ms(o.p99),
                 o.errors
             );
+        }
+    }
+    if !args.no_reservations {
+        let took = reservations::seed(&server.base, &token).await?;
+        println!(
+            "{engine}: seeded {} SKUs with stock in {:.1} s",
+            reservations::SKUS,
+            took.as_secs_f64()
+        );
+        for (name, spread) in [
+            ("reserve: one hot SKU", false),
+            ("reserve: 1000 SKUs", true),
+        ] {
+            for concurrency in [1, 32] {
+                let o = reservations::load(&server.base, &token, concurrency, args.seconds, spread)
+                    .await;
+                println!(
+                    "| {engine:<8} | {name:<26} | {concurrency:>3} | {:>9.0} | {:>8} | {:>8} | {:>6} |",
+                    o.requests as f64 / o.elapsed.as_secs_f64(),
+                    ms(o.p50),
+                    ms(o.p99),
+                    o.errors
+                );
+                if engine == "postgres" {
+                    match reservations::pgbench_ceiling(url, concurrency, args.seconds, spread)
+                        .await
+                    {
+                        Ok((tps, p50, p99)) => println!(
+                            "| {engine:<8} | {:<26} | {concurrency:>3} | {tps:>9.0} | {:>8} | {:>8} |      - |   (ours = {:.0} % of it)",
+                            format!("  ceiling: pgbench UPDATE"),
+                            ms(p50),
+                            ms(p99),
+                            100.0 * (o.requests as f64 / o.elapsed.as_secs_f64()) / tps
+                        ),
+                        Err(err) => println!("!!! pgbench ceiling skipped: {err}"),
+                    }
+                }
+            }
         }
     }
     let loaded = rss_kib(server.child.id()).unwrap_or(0);

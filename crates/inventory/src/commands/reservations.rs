@@ -273,14 +273,8 @@ async fn let_go(
             .await?;
         levels::check_alert(txn, ctx, place, &after).await?;
     }
-    let any_consumed = lines.iter().any(|(l, _)| l.consumed > 0);
-    let final_status = if any_consumed && status == ReservationStatus::Released {
-        // Part shipped, the rest let go: what happened to it is "consumed" as far as
-        // it went; the lines show the split.
-        ReservationStatus::Consumed
-    } else {
-        status
-    };
+    // Part shipped and the rest let go is still "released": the lines show the split.
+    let final_status = status;
     reservation::Entity::update_many()
         .col_expr(
             reservation::Column::Status,
