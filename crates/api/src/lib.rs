@@ -33,11 +33,9 @@ pub fn app(
 > {
     let cors = middleware::cors::build(&state.limits.cors_origins);
     let app = App::new()
-        .into_utoipa_app()
         .app_data(actix_web::web::Data::new(state))
-        .configure(routes::configure)
-        .default_service(actix_web::web::to(routes::not_found))
-        .into_app();
+        .configure(routes::configure_plain)
+        .default_service(actix_web::web::to(routes::not_found));
     // Outermost last: the request id wraps everything, so every log line and every
     // response (including framework errors) carries it.
     app.app_data(actix_web::web::Data::new(doc))

@@ -1,5 +1,4 @@
-//! The route table. Every route is registered through `utoipa_actix_web`'s
-//! `service`, so the OpenAPI document lists exactly the routes that exist.
+//! The route table: one list, registered for the OpenAPI document and for serving.
 
 pub mod api_keys;
 pub mod audit;
@@ -32,95 +31,114 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::error::ApiError;
 
-pub fn configure(cfg: &mut ServiceConfig) {
-    cfg.service(ops::healthz)
-        .service(ops::readyz)
-        .service(ops::metrics)
-        .service(docs::openapi_json)
-        .service(docs::docs_page)
-        .service(docs::docs_asset)
-        .service(
-            scope::scope("/v1")
-                .service(settings::list)
-                .service(settings::create)
-                .service(settings::get)
-                .service(settings::update)
-                .service(settings::delete)
-                .service(auth::token)
-                .service(auth::refresh)
-                .service(auth::logout)
-                .service(auth::me)
-                .service(auth::change_password)
-                .service(users::list)
-                .service(users::create)
-                .service(users::get)
-                .service(users::update)
-                .service(api_keys::list)
-                .service(api_keys::create)
-                .service(api_keys::revoke)
-                .service(audit::list)
-                .service(customers::list)
-                .service(customers::create)
-                .service(customer_transfer::import)
-                // Before `/customers/{id}`, which would try to read "birthdays" as an id.
-                .service(customer_activity::birthdays)
-                .service(customers::get)
-                .service(customers::update)
-                .service(customers::archive)
-                .service(customers::possible_duplicates)
-                .service(customers::merge)
-                .service(customers::erase)
-                .service(customer_details::list_contacts)
-                .service(customer_details::create_contact)
-                .service(customer_details::update_contact)
-                .service(customer_details::delete_contact)
-                .service(customer_details::list_addresses)
-                .service(customer_details::create_address)
-                .service(customer_details::update_address)
-                .service(customer_details::delete_address)
-                .service(customer_activity::list_notes)
-                .service(customer_activity::create_note)
-                .service(customer_activity::create_follow_up)
-                .service(customer_activity::list_follow_ups)
-                .service(customer_activity::update_follow_up)
-                .service(products::list)
-                .service(products::create)
-                .service(product_transfer::import)
-                .service(products::get)
-                .service(products::update)
-                .service(products::delete)
-                .service(warehouses::list_warehouses)
-                .service(warehouses::create_warehouse)
-                .service(warehouses::get_warehouse)
-                .service(warehouses::update_warehouse)
-                .service(warehouses::list_suppliers)
-                .service(warehouses::create_supplier)
-                .service(warehouses::get_supplier)
-                .service(warehouses::update_supplier)
-                .service(inventory::list_levels)
-                .service(inventory::get_level)
-                .service(inventory::put_count)
-                .service(inventory::update_level)
-                .service(inventory::receive)
-                .service(inventory::adjust)
-                .service(inventory::transfer)
-                .service(inventory::return_goods)
-                .service(inventory::list_movements)
-                .service(inventory::list_alerts)
-                .service(reservations::create)
-                .service(reservations::list)
-                .service(reservations::get)
-                .service(reservations::release)
-                .service(reservations::consume)
-                .service(purchasing::list)
-                .service(purchasing::create)
-                .service(purchasing::get)
-                .service(purchasing::place)
-                .service(purchasing::cancel)
-                .service(purchasing::receive)
-                .service(purchasing::suggestions)
-                .service(purchasing::from_suggestions),
-        );
+/// One list of routes, two registrations: `configure` through `utoipa_actix_web`, so
+/// the OpenAPI document lists exactly the routes that exist, and `configure_plain`
+/// straight into actix-web for the workers, which then do not rebuild the document's
+/// paths and schemas each (that cost ~10 MiB per worker, kept for the process's life).
+macro_rules! route_table {
+    (top: [$($top:path),* $(,)?], v1: [$($v1:path),* $(,)?] $(,)?) => {
+        pub fn configure(cfg: &mut ServiceConfig) {
+            cfg$(.service($top))*
+                .service(scope::scope("/v1")$(.service($v1))*);
+        }
+
+        pub fn configure_plain(cfg: &mut actix_web::web::ServiceConfig) {
+            cfg$(.service($top))*
+                .service(actix_web::web::scope("/v1")$(.service($v1))*);
+        }
+    };
+}
+
+route_table! {
+    top: [
+        ops::healthz,
+        ops::readyz,
+        ops::metrics,
+        docs::openapi_json,
+        docs::docs_page,
+        docs::docs_asset,
+    ],
+    v1: [
+        settings::list,
+        settings::create,
+        settings::get,
+        settings::update,
+        settings::delete,
+        auth::token,
+        auth::refresh,
+        auth::logout,
+        auth::me,
+        auth::change_password,
+        users::list,
+        users::create,
+        users::get,
+        users::update,
+        api_keys::list,
+        api_keys::create,
+        api_keys::revoke,
+        audit::list,
+        customers::list,
+        customers::create,
+        customer_transfer::import,
+        // Before `/customers/{id}`, which would try to read "birthdays" as an id.
+        customer_activity::birthdays,
+        customers::get,
+        customers::update,
+        customers::archive,
+        customers::possible_duplicates,
+        customers::merge,
+        customers::erase,
+        customer_details::list_contacts,
+        customer_details::create_contact,
+        customer_details::update_contact,
+        customer_details::delete_contact,
+        customer_details::list_addresses,
+        customer_details::create_address,
+        customer_details::update_address,
+        customer_details::delete_address,
+        customer_activity::list_notes,
+        customer_activity::create_note,
+        customer_activity::create_follow_up,
+        customer_activity::list_follow_ups,
+        customer_activity::update_follow_up,
+        products::list,
+        products::create,
+        product_transfer::import,
+        products::get,
+        products::update,
+        products::delete,
+        warehouses::list_warehouses,
+        warehouses::create_warehouse,
+        warehouses::get_warehouse,
+        warehouses::update_warehouse,
+        warehouses::list_suppliers,
+        warehouses::create_supplier,
+        warehouses::get_supplier,
+        warehouses::update_supplier,
+        inventory::list_levels,
+        inventory::get_level,
+        inventory::put_count,
+        inventory::update_level,
+        inventory::receive,
+        inventory::adjust,
+        inventory::transfer,
+        inventory::return_goods,
+        inventory::list_movements,
+        inventory::list_alerts,
+        reservations::create,
+        reservations::list,
+        reservations::get,
+        reservations::release,
+        reservations::consume,
+        purchasing::list,
+        purchasing::create,
+        purchasing::get,
+        purchasing::place,
+        purchasing::cancel,
+        purchasing::receive,
+        purchasing::suggestions,
+        purchasing::from_suggestions,
+    ],
 }
 
 /// No route matched: 405 with `Allow` when the path exists under other methods
