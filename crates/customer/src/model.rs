@@ -84,29 +84,8 @@ pub fn check(
     if name.is_some() {
         text(errors, "name", name, 200, true);
     }
-    if let Some(email) = email.map(str::trim).filter(|e| !e.is_empty()) {
-        let (local, domain) = email.split_once('@').unwrap_or(("", ""));
-        if local.is_empty() || !domain.contains('.') || email.len() > 254 || email.contains(' ') {
-            errors.push(FieldError::new(
-                "email",
-                "email",
-                "must be an email address",
-            ));
-        }
-    }
-    if let Some(phone) = phone.map(str::trim).filter(|p| !p.is_empty()) {
-        let digits = normalize_phone(phone).trim_start_matches('+').len();
-        let allowed = phone
-            .chars()
-            .all(|c| c.is_ascii_digit() || " +-().".contains(c));
-        if !(5..=20).contains(&digits) || !allowed {
-            errors.push(FieldError::new(
-                "phone",
-                "phone",
-                "must be a phone number of 5 to 20 digits",
-            ));
-        }
-    }
+    ordercrm_kernel::validation::email(errors, "email", email);
+    ordercrm_kernel::validation::phone(errors, "phone", phone);
     if let Some(band) = size_band
         && !SIZE_BANDS.contains(&band)
     {

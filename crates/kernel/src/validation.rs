@@ -134,3 +134,30 @@ impl ExternalRef {
             && (1..=200).contains(&self.external_id.trim().len())
     }
 }
+
+/// An email address: something@domain.tld, no spaces, at most 254 characters.
+pub fn email(errors: &mut Vec<FieldError>, field: &str, value: Option<&str>) {
+    if let Some(email) = value.map(str::trim).filter(|e| !e.is_empty()) {
+        let (local, domain) = email.split_once('@').unwrap_or(("", ""));
+        if local.is_empty() || !domain.contains('.') || email.len() > 254 || email.contains(' ') {
+            errors.push(FieldError::new(field, "email", "must be an email address"));
+        }
+    }
+}
+
+/// A phone number: 5 to 20 digits, written with digits, spaces and `+-().`.
+pub fn phone(errors: &mut Vec<FieldError>, field: &str, value: Option<&str>) {
+    if let Some(phone) = value.map(str::trim).filter(|p| !p.is_empty()) {
+        let digits = phone.chars().filter(char::is_ascii_digit).count();
+        let allowed = phone
+            .chars()
+            .all(|c| c.is_ascii_digit() || " +-().".contains(c));
+        if !(5..=20).contains(&digits) || !allowed {
+            errors.push(FieldError::new(
+                field,
+                "phone",
+                "must be a phone number of 5 to 20 digits",
+            ));
+        }
+    }
+}

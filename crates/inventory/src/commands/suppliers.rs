@@ -37,17 +37,9 @@ fn check_currency(errors: &mut Vec<FieldError>, code: &str) -> String {
     }
 }
 
-fn check_email(errors: &mut Vec<FieldError>, email: &Option<String>) {
-    if email
-        .as_deref()
-        .is_some_and(|e| !validator::ValidateEmail::validate_email(&e))
-    {
-        errors.push(FieldError::new(
-            "email",
-            "email",
-            "must be an email address",
-        ));
-    }
+fn check_contact(errors: &mut Vec<FieldError>, email: Option<&str>, phone: Option<&str>) {
+    ordercrm_kernel::validation::email(errors, "email", email);
+    ordercrm_kernel::validation::phone(errors, "phone", phone);
 }
 
 #[tracing::instrument(skip_all)]
@@ -61,8 +53,8 @@ pub async fn create(
     let name = required(&mut errors, "name", &input.name, 200);
     let contact_name = optional(&mut errors, "contact_name", input.contact_name, 200);
     let email = optional(&mut errors, "email", input.email, 254);
-    check_email(&mut errors, &email);
     let phone = optional(&mut errors, "phone", input.phone, 50);
+    check_contact(&mut errors, email.as_deref(), phone.as_deref());
     check_lead_time(&mut errors, input.lead_time_days);
     let currency = check_currency(&mut errors, &input.currency);
     if !errors.is_empty() {
@@ -121,10 +113,12 @@ pub async fn update(
         .contact_name
         .map(|c| optional(&mut errors, "contact_name", c, 200));
     let email = input.email.map(|e| optional(&mut errors, "email", e, 254));
-    if let Some(e) = &email {
-        check_email(&mut errors, e);
-    }
     let phone = input.phone.map(|p| optional(&mut errors, "phone", p, 50));
+    check_contact(
+        &mut errors,
+        email.as_ref().and_then(|e| e.as_deref()),
+        phone.as_ref().and_then(|p| p.as_deref()),
+    );
     if let Some(d) = input.lead_time_days {
         check_lead_time(&mut errors, d);
     }
