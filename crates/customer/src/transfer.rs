@@ -7,13 +7,13 @@ use std::io::Read;
 
 use chrono::NaiveDate;
 use ordercrm_kernel::crypto::FieldCipher;
-use ordercrm_kernel::csv_import::{Import, Row, RowErrors, row_errors};
+use ordercrm_kernel::csv_import::{Import, Row, RowErrors, money_cells, refs_cell, row_errors};
 pub use ordercrm_kernel::csv_import::{ImportReport, RowError};
-use ordercrm_kernel::{Ctx, Money, Result};
+use ordercrm_kernel::{Ctx, Result};
 use sea_orm::{DatabaseTransaction, EntityTrait, QueryFilter};
 
 use crate::commands;
-use crate::dto::{CreateCustomer, CustomerView, ExternalRef, UpdateCustomer};
+use crate::dto::{CreateCustomer, CustomerView, UpdateCustomer};
 use crate::entity::{customer, external_ref};
 
 /// The columns, in order. `tags` are `;`-separated; `external_refs` are
@@ -47,6 +47,7 @@ pub fn header_row() -> Vec<String> {
 
 pub fn row(c: &CustomerView) -> Vec<String> {
     let opt = |v: &Option<String>| v.clone().unwrap_or_default();
+    let [limit_amount, limit_currency] = money_cells(c.credit_limit);
     vec![
         c.number.clone(),
         c.kind.clone(),
@@ -63,21 +64,13 @@ pub fn row(c: &CustomerView) -> Vec<String> {
         c.tags.join(";"),
         opt(&c.source_channel),
         c.owner_id.map(|o| o.to_string()).unwrap_or_default(),
-        c.credit_limit
-            .map(|m| m.amount.to_string())
-            .unwrap_or_default(),
-        c.credit_limit
-            .map(|m| m.currency.code().to_owned())
-            .unwrap_or_default(),
+        limit_amount,
+        limit_currency,
         c.payment_terms_days
             .map(|d| d.to_string())
             .unwrap_or_default(),
         c.marketing_consent.to_string(),
-        c.external_refs
-            .iter()
-            .map(|r| format!("{}:{}", r.channel, r.external_id))
-            .collect::<Vec<_>>()
-            .join(";"),
+        refs_cell(&c.external_refs),
     ]
 }
 
@@ -119,49 +112,12 @@ async fn apply_row(
                 .collect()
         })
         .unwrap_or_default();
-    let mut refs = Vec::new();
-    for pair in cell("external_refs")
-        .unwrap_or_default()
-        .split(';')
-        .map(str::trim)
-        .filter(|p| !p.is_empty())
-    {
-        match pair.split_once(':') {
-            Some((channel, id)) => refs.push(ExternalRef {
-                channel: channel.trim().to_owned(),
-                external_id: id.trim().to_owned(),
-            }),
-            None => errors.push((
-                "external_refs".into(),
-                format!("'{pair}' is not channel:external_id"),
-            )),
-        }
-    }
+    let refs = row.external_refs("external_refs", &mut errors);
     let birthday: Option<NaiveDate> = row.parse("birthday", &mut errors);
     let owner_id = row.parse("owner_id", &mut errors);
     let terms = row.parse("payment_terms_days", &mut errors);
     let consent: Option<bool> = row.parse("marketing_consent", &mut errors);
-    let amount: Option<i64> = row.parse("credit_limit_amount", &mut errors);
-    let credit_limit = match (amount, cell("credit_limit_currency")) {
-        (Some(a), Some(c)) => match c.parse() {
-            Ok(cur) => Some(Money::new(a, cur)),
-            Err(_) => {
-                errors.push((
-                    "credit_limit_currency".into(),
-                    format!("'{c}' is not an ISO 4217 currency code"),
-                ));
-                None
-            }
-        },
-        (None, None) => None,
-        _ => {
-            errors.push((
-                "credit_limit_amount".into(),
-                "amount and currency go together".into(),
-            ));
-            None
-        }
-    };
+    let credit_limit = row.money("credit_limit_amount", "credit_limit_currency", &mut errors);
     if !errors.is_empty() {
         return Err(errors);
     }

@@ -4,12 +4,14 @@
 
 use std::io::Read;
 
-use ordercrm_kernel::csv_import::{Import, ImportReport, Row, RowErrors, row_errors};
-use ordercrm_kernel::{Ctx, Currency, Money, Result};
+use ordercrm_kernel::csv_import::{
+    Import, ImportReport, Row, RowErrors, money_cells, refs_cell, row_errors,
+};
+use ordercrm_kernel::{Ctx, Result};
 use sea_orm::{DatabaseTransaction, EntityTrait, QueryFilter};
 
 use crate::commands;
-use crate::dto::{CreateProduct, ExternalRef, ProductView, UpdateProduct};
+use crate::dto::{CreateProduct, ProductView, UpdateProduct};
 use crate::entity::product;
 use crate::model;
 
@@ -40,6 +42,8 @@ pub fn header_row() -> Vec<String> {
 
 pub fn row(p: &ProductView) -> Vec<String> {
     let opt = |v: &Option<String>| v.clone().unwrap_or_default();
+    let [price_amount, price_currency] = money_cells(Some(p.list_price));
+    let [cost_amount, cost_currency] = money_cells(p.cost);
     vec![
         p.sku.clone(),
         p.name.clone(),
@@ -47,22 +51,16 @@ pub fn row(p: &ProductView) -> Vec<String> {
         opt(&p.category),
         p.unit.clone(),
         opt(&p.barcode),
-        p.list_price.amount.to_string(),
-        p.list_price.currency.code().to_owned(),
-        p.cost.map(|m| m.amount.to_string()).unwrap_or_default(),
-        p.cost
-            .map(|m| m.currency.code().to_owned())
-            .unwrap_or_default(),
+        price_amount,
+        price_currency,
+        cost_amount,
+        cost_currency,
         p.tax_rate_bps.to_string(),
         p.warranty_days.map(|d| d.to_string()).unwrap_or_default(),
         p.tracks_inventory.to_string(),
         p.active.to_string(),
         p.supplier_id.map(|s| s.to_string()).unwrap_or_default(),
-        p.external_refs
-            .iter()
-            .map(|r| format!("{}:{}", r.channel, r.external_id))
-            .collect::<Vec<_>>()
-            .join(";"),
+        refs_cell(&p.external_refs),
     ]
 }
 
@@ -83,54 +81,15 @@ pub async fn import<R: Read>(
     Ok(import.finish())
 }
 
-fn money(row: &Row, amount: &str, currency: &str, errors: &mut RowErrors) -> Option<Money> {
-    let a: Option<i64> = row.parse(amount, errors);
-    match (a, row.get(currency)) {
-        (Some(a), Some(c)) => match c.parse::<Currency>() {
-            Ok(cur) => Some(Money::new(a, cur)),
-            Err(_) => {
-                errors.push((
-                    currency.into(),
-                    format!("'{c}' is not an ISO 4217 currency code"),
-                ));
-                None
-            }
-        },
-        (None, None) => None,
-        _ => {
-            errors.push((amount.into(), "amount and currency go together".into()));
-            None
-        }
-    }
-}
-
 async fn apply_row(
     txn: &DatabaseTransaction,
     ctx: &Ctx,
     row: &Row,
 ) -> std::result::Result<bool, RowErrors> {
     let mut errors = RowErrors::new();
-    let mut refs = Vec::new();
-    for pair in row
-        .get("external_refs")
-        .unwrap_or_default()
-        .split(';')
-        .map(str::trim)
-        .filter(|p| !p.is_empty())
-    {
-        match pair.split_once(':') {
-            Some((channel, id)) => refs.push(ExternalRef {
-                channel: channel.trim().to_owned(),
-                external_id: id.trim().to_owned(),
-            }),
-            None => errors.push((
-                "external_refs".into(),
-                format!("'{pair}' is not channel:external_id"),
-            )),
-        }
-    }
-    let list_price = money(row, "list_price_amount", "list_price_currency", &mut errors);
-    let cost = money(row, "cost_amount", "cost_currency", &mut errors);
+    let refs = row.external_refs("external_refs", &mut errors);
+    let list_price = row.money("list_price_amount", "list_price_currency", &mut errors);
+    let cost = row.money("cost_amount", "cost_currency", &mut errors);
     let tax_rate_bps = row.parse("tax_rate_bps", &mut errors);
     let warranty_days = row.parse("warranty_days", &mut errors);
     let tracks_inventory = row.parse("tracks_inventory", &mut errors);

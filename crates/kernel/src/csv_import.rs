@@ -10,6 +10,8 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::error::Error;
+use crate::money::{Currency, Money};
+use crate::validation::ExternalRef;
 
 /// Errors beyond this many are counted, not listed.
 pub const MAX_LISTED_ERRORS: usize = 1000;
@@ -58,6 +60,53 @@ impl Row {
             .map(str::to_owned)
     }
 
+    /// Money from an amount column and a currency column (see [`money_cells`]); both
+    /// or neither must be given.
+    pub fn money(&self, amount: &str, currency: &str, errors: &mut RowErrors) -> Option<Money> {
+        let a: Option<i64> = self.parse(amount, errors);
+        match (a, self.get(currency)) {
+            (Some(a), Some(c)) => match c.parse::<Currency>() {
+                Ok(cur) => Some(Money::new(a, cur)),
+                Err(_) => {
+                    errors.push((
+                        currency.to_owned(),
+                        format!("'{c}' is not an ISO 4217 currency code"),
+                    ));
+                    None
+                }
+            },
+            (None, None) => None,
+            _ => {
+                errors.push((amount.to_owned(), "amount and currency go together".into()));
+                None
+            }
+        }
+    }
+
+    /// External references from one cell (see [`refs_cell`]).
+    pub fn external_refs(&self, column: &str, errors: &mut RowErrors) -> Vec<ExternalRef> {
+        let mut refs = Vec::new();
+        for pair in self
+            .get(column)
+            .unwrap_or_default()
+            .split(';')
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+        {
+            match pair.split_once(':') {
+                Some((channel, id)) => refs.push(ExternalRef {
+                    channel: channel.trim().to_owned(),
+                    external_id: id.trim().to_owned(),
+                }),
+                None => errors.push((
+                    column.to_owned(),
+                    format!("'{pair}' is not channel:external_id"),
+                )),
+            }
+        }
+        refs
+    }
+
     /// The cell parsed as `T`, noting a parse failure in `errors`.
     pub fn parse<T: std::str::FromStr>(&self, column: &str, errors: &mut RowErrors) -> Option<T> {
         let v = self.get(column)?;
@@ -68,6 +117,22 @@ impl Row {
                 None
             }
         }
+    }
+}
+
+/// External references as one cell: `channel:external_id` pairs, `;`-separated.
+pub fn refs_cell(refs: &[ExternalRef]) -> String {
+    refs.iter()
+        .map(|r| format!("{}:{}", r.channel, r.external_id))
+        .collect::<Vec<_>>()
+        .join(";")
+}
+
+/// Money as two cells: the amount in minor units and the currency code.
+pub fn money_cells(money: Option<Money>) -> [String; 2] {
+    match money {
+        Some(m) => [m.amount.to_string(), m.currency.code().to_owned()],
+        None => [String::new(), String::new()],
     }
 }
 
