@@ -291,6 +291,13 @@ pub struct LevelView {
     pub updated_at: DateTime<Utc>,
 }
 
+impl LevelView {
+    /// `SKU@WAREHOUSE`: how the audit log and the event feed name a stock level.
+    pub fn label(&self) -> String {
+        format!("{}@{}", self.sku, self.warehouse_code)
+    }
+}
+
 #[derive(Debug, Clone, Default, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]

@@ -35,11 +35,6 @@ pub(crate) async fn product(
     .map(drop)
 }
 
-/// A level's identity on the feed: `<sku>@<warehouse_code>`.
-fn level_id(level: &LevelView) -> String {
-    format!("{}@{}", level.sku, level.warehouse_code)
-}
-
 #[derive(Serialize)]
 struct Adjusted<'a> {
     movement: &'a MovementView,
@@ -59,7 +54,7 @@ pub(crate) async fn adjusted(
         NewEvent {
             event_type: INVENTORY_ADJUSTED,
             resource_type: "stock_level",
-            resource_id: level_id(level),
+            resource_id: level.label(),
             resource_version: level.version,
             data: &Adjusted { movement, level },
         },
@@ -86,7 +81,7 @@ pub(crate) async fn low_stock(
         NewEvent {
             event_type: INVENTORY_LOW_STOCK,
             resource_type: "stock_level",
-            resource_id: level_id(level),
+            resource_id: level.label(),
             resource_version: level.version,
             data: &LowStock {
                 alert_id: alert.id,

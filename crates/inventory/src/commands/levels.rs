@@ -28,6 +28,11 @@ impl Place {
         (self.product.id, self.warehouse.id)
     }
 
+    /// `SKU@WAREHOUSE`: how the audit log and the event feed name a stock level.
+    pub fn label(&self) -> String {
+        format!("{}@{}", self.product.sku, self.warehouse.code)
+    }
+
     pub fn short(&self, requested: i64, available: i64) -> ShortLine {
         ShortLine {
             sku: self.product.sku.clone(),
@@ -171,21 +176,36 @@ pub(crate) async fn resolve(
     Ok(out)
 }
 
-/// One place, or 400 naming the bad field.
-pub(crate) async fn resolve_one(
+/// One place; its problems go into `errors` (the code's under `code_field`), next to
+/// whatever else the caller found wrong with the request.
+pub(crate) async fn resolve_into(
     conn: &impl ConnectionTrait,
     sku: &str,
     code: &str,
     code_field: &str,
-) -> Result<Place> {
-    let mut errors = Vec::new();
-    let mut places = resolve(conn, &[(String::new(), sku, code)], &mut errors).await?;
-    for e in &mut errors {
+    errors: &mut Vec<FieldError>,
+) -> Result<Option<Place>> {
+    let mut own = Vec::new();
+    let mut places = resolve(conn, &[(String::new(), sku, code)], &mut own).await?;
+    for mut e in own {
         if e.field == "warehouse_code" {
             e.field = code_field.to_owned();
         }
+        if !errors.contains(&e) {
+            errors.push(e);
+        }
     }
-    match places.pop().flatten() {
+    Ok(places.pop().flatten())
+}
+
+/// One place, or 400 listing its problems together with the request's other `errors`.
+pub(crate) async fn resolve_one(
+    conn: &impl ConnectionTrait,
+    sku: &str,
+    code: &str,
+    mut errors: Vec<FieldError>,
+) -> Result<Place> {
+    match resolve_into(conn, sku, code, "warehouse_code", &mut errors).await? {
         Some(place) if errors.is_empty() => Ok(place),
         _ => Err(InventoryError::Invalid(errors).into()),
     }

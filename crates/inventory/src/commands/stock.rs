@@ -23,17 +23,6 @@ fn invalid(errors: Vec<FieldError>) -> ordercrm_kernel::Error {
     InventoryError::Invalid(errors).into()
 }
 
-/// A lookup error with this request's other field errors added.
-fn merge(e: ordercrm_kernel::Error, mut errors: Vec<FieldError>) -> ordercrm_kernel::Error {
-    let mut all = e.errors.clone();
-    all.append(&mut errors);
-    e.with_errors(all)
-}
-
-fn level_key(place: &Place) -> String {
-    format!("{}@{}", place.product.sku, place.warehouse.code)
-}
-
 async fn audit_change(
     txn: &DatabaseTransaction,
     ctx: &Ctx,
@@ -43,7 +32,7 @@ async fn audit_change(
     let id = change
         .levels
         .first()
-        .map(|l| format!("{}@{}", l.sku, l.warehouse_code))
+        .map(LevelView::label)
         .unwrap_or_default();
     audit::record(
         txn,
@@ -61,12 +50,7 @@ pub async fn receive(txn: &DatabaseTransaction, ctx: &Ctx, input: Receive) -> Re
     let mut errors = Vec::new();
     model::check_positive(&mut errors, "quantity", input.quantity);
     let reference = optional(&mut errors, "reference", input.reference, 200);
-    let place = levels::resolve_one(txn, &input.sku, &input.warehouse_code, "warehouse_code").await;
-    let place = match place {
-        Ok(p) if errors.is_empty() => p,
-        Ok(_) => return Err(invalid(errors)),
-        Err(e) => return Err(merge(e, errors)),
-    };
+    let place = levels::resolve_one(txn, &input.sku, &input.warehouse_code, errors).await?;
     let change = receive_at(
         txn,
         ctx,
@@ -131,12 +115,7 @@ pub async fn adjust(txn: &DatabaseTransaction, ctx: &Ctx, input: Adjust) -> Resu
     }
     let reason = ordercrm_kernel::validation::required(&mut errors, "reason", &input.reason, 500);
     let reference = optional(&mut errors, "reference", input.reference, 200);
-    let place = levels::resolve_one(txn, &input.sku, &input.warehouse_code, "warehouse_code").await;
-    let place = match place {
-        Ok(p) if errors.is_empty() => p,
-        Ok(_) => return Err(invalid(errors)),
-        Err(e) => return Err(merge(e, errors)),
-    };
+    let place = levels::resolve_one(txn, &input.sku, &input.warehouse_code, errors).await?;
     levels::ensure(txn, ctx, &place).await?;
     let Some(after) =
         levels::change(txn, ctx, place.key(), input.quantity, 0, Floor::Reserved).await?
@@ -195,33 +174,28 @@ pub async fn transfer(
             "must differ from from_warehouse_code",
         ));
     }
-    let from = levels::resolve_one(
+    let from = levels::resolve_into(
         txn,
         &input.sku,
         &input.from_warehouse_code,
         "from_warehouse_code",
+        &mut errors,
     )
-    .await;
-    let to = levels::resolve_one(
+    .await?;
+    let to = levels::resolve_into(
         txn,
         &input.sku,
         &input.to_warehouse_code,
         "to_warehouse_code",
+        &mut errors,
     )
-    .await;
-    let (from, to) = match (from, to) {
-        (Ok(f), Ok(t)) if errors.is_empty() => (f, t),
-        (f, t) => {
-            for e in [f.err(), t.err()].into_iter().flatten() {
-                for fe in e.errors.iter() {
-                    if !errors.contains(fe) {
-                        errors.push(fe.clone());
-                    }
-                }
-            }
-            return Err(invalid(errors));
-        }
+    .await?;
+    let (Some(from), Some(to)) = (from, to) else {
+        return Err(invalid(errors));
     };
+    if !errors.is_empty() {
+        return Err(invalid(errors));
+    }
     let q = input.quantity;
     let transfer_id = new_id();
     levels::ensure(txn, ctx, &from).await?;
@@ -282,12 +256,7 @@ pub async fn return_goods(
     model::check_positive(&mut errors, "quantity", input.quantity);
     let reason = optional(&mut errors, "reason", input.reason, 500);
     let reference = optional(&mut errors, "reference", input.reference, 200);
-    let place = levels::resolve_one(txn, &input.sku, &input.warehouse_code, "warehouse_code").await;
-    let place = match place {
-        Ok(p) if errors.is_empty() => p,
-        Ok(_) => return Err(invalid(errors)),
-        Err(e) => return Err(merge(e, errors)),
-    };
+    let place = levels::resolve_one(txn, &input.sku, &input.warehouse_code, errors).await?;
     let note = Note {
         reason,
         reference,
@@ -352,12 +321,7 @@ pub async fn count(
             "must not be in the future",
         ));
     }
-    let place = levels::resolve_one(txn, sku, warehouse_code, "warehouse_code").await;
-    let place = match place {
-        Ok(p) if errors.is_empty() => p,
-        Ok(_) => return Err(invalid(errors)),
-        Err(e) => return Err(merge(e, errors)),
-    };
+    let place = levels::resolve_one(txn, sku, warehouse_code, errors).await?;
     levels::ensure(txn, ctx, &place).await?;
     let c = level::COLUMN;
     // Claim the count first: only a count newer than the last applied one passes,
@@ -380,7 +344,7 @@ pub async fn count(
     let Some(claimed) = claimed else {
         let now = levels::current(txn, place.key())
             .await?
-            .ok_or_else(|| InventoryError::not_found("stock level", level_key(&place)))?;
+            .ok_or_else(|| InventoryError::not_found("stock level", place.label()))?;
         return Ok(CountResult {
             applied: false,
             level: place.level_view(&now),
@@ -417,7 +381,7 @@ pub async fn count(
     audit::record(
         txn,
         ctx,
-        Entry::new("inventory.count", "stock_level", level_key(&place)).changes(json!({
+        Entry::new("inventory.count", "stock_level", place.label()).changes(json!({
             "counted": input.quantity, "counted_at": input.counted_at, "delta": delta,
         })),
     )
@@ -450,16 +414,11 @@ pub async fn update_level(
             model::check_non_negative(&mut errors, field, v);
         }
     }
-    let place = levels::resolve_one(txn, sku, warehouse_code, "warehouse_code").await;
-    let place = match place {
-        Ok(p) if errors.is_empty() => p,
-        Ok(_) => return Err(invalid(errors)),
-        Err(e) => return Err(merge(e, errors)),
-    };
+    let place = levels::resolve_one(txn, sku, warehouse_code, errors).await?;
     levels::ensure(txn, ctx, &place).await?;
     let before = levels::change(txn, ctx, place.key(), 0, 0, Floor::Zero)
         .await?
-        .ok_or_else(|| InventoryError::not_found("stock level", level_key(&place)))?;
+        .ok_or_else(|| InventoryError::not_found("stock level", place.label()))?;
     // The no-op change above bumped the version; the client's ETag is the one before.
     ordercrm_kernel::version::check_if_match(if_match, before.version - 1)?;
     let c = level::COLUMN;
@@ -480,13 +439,13 @@ pub async fn update_level(
         .exec_with_returning(txn)
         .await?
         .pop()
-        .ok_or_else(|| InventoryError::not_found("stock level", level_key(&place)))?;
+        .ok_or_else(|| InventoryError::not_found("stock level", place.label()))?;
     levels::check_alert(txn, ctx, &place, &after).await?;
     let after = levels::current(txn, place.key()).await?.unwrap_or(after);
     audit::record(
         txn,
         ctx,
-        Entry::new("inventory.level_update", "stock_level", level_key(&place)).changes(
+        Entry::new("inventory.level_update", "stock_level", place.label()).changes(
             audit::diff(
                 &json!({"reorder_point": before.reorder_point, "reorder_quantity": before.reorder_quantity, "safety_stock": before.safety_stock}),
                 &json!({"reorder_point": after.reorder_point, "reorder_quantity": after.reorder_quantity, "safety_stock": after.safety_stock}),
