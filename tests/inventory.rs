@@ -991,6 +991,18 @@ async fn low_stock_alerts_fire_once_per_crossing(engine: Engine) {
     json_of(reserve(9).await.unwrap(), 201).await;
     assert_eq!(alerts().await, 1);
     assert_eq!(count_rows(&app, events).await, 2);
+    // The change that recovers the level answers with the alert already closed.
+    let recovered = json_of(
+        app.post(
+            "/v1/inventory/receipts",
+            &json!({"sku": "A-1", "warehouse_code": "SH-01", "quantity": 20}),
+        )
+        .await,
+        201,
+    )
+    .await;
+    assert_eq!(recovered["levels"][0]["low_stock"], false);
+    assert_eq!(alerts().await, 0);
 }
 
 async fn expired_reservations_are_released_by_the_sweeper(engine: Engine) {

@@ -381,15 +381,17 @@ pub(crate) async fn record(
 /// Open an alert when available first drops below the reorder point, close it when
 /// available recovers: one event per crossing, not one per movement. The flag flips
 /// with a conditional UPDATE, so two writers cannot both open the same alert.
+/// Returns the level with its `low_stock` flag as it now stands.
 pub(crate) async fn check_alert(
     txn: &DatabaseTransaction,
     ctx: &Ctx,
     place: &Place,
     after: &level::Model,
-) -> Result<()> {
+) -> Result<level::Model> {
     let below = after.available() < after.reorder_point;
+    let mut level = after.clone();
     if below == after.low_stock {
-        return Ok(());
+        return Ok(level);
     }
     let c = level::COLUMN;
     let flipped = level::Entity::update_many()
@@ -401,8 +403,9 @@ pub(crate) async fn check_alert(
         .await?
         .rows_affected;
     if flipped == 0 {
-        return Ok(());
+        return Ok(level);
     }
+    level.low_stock = below;
     if below {
         let opened = alert::ActiveModel {
             id: Set(new_id()),
@@ -415,8 +418,6 @@ pub(crate) async fn check_alert(
         }
         .insert(txn)
         .await?;
-        let mut level = after.clone();
-        level.low_stock = true;
         events::low_stock(txn, ctx, &opened, &place.level_view(&level)).await?;
     } else {
         alert::Entity::update_many()
@@ -427,5 +428,5 @@ pub(crate) async fn check_alert(
             .exec(txn)
             .await?;
     }
-    Ok(())
+    Ok(level)
 }

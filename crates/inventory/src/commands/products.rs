@@ -226,7 +226,10 @@ pub async fn update(
         .await?
         .ok_or_else(|| InventoryError::not_found("product", id))?;
     ordercrm_kernel::version::check_if_match(if_match, row.version)?;
-    let before = queries::products::get_in(txn, id).await?;
+    let before = queries::products::views(txn, vec![row.clone()])
+        .await?
+        .pop()
+        .ok_or_else(|| InventoryError::not_found("product", id))?;
     let mut errors = Vec::new();
     if let Some(sku) = &input.sku {
         model::check_sku(&mut errors, "sku", sku);
@@ -365,7 +368,10 @@ pub async fn delete(
         ))
         .into());
     }
-    let before = queries::products::get_in(txn, id).await?;
+    let before = queries::products::views(txn, vec![row.clone()])
+        .await?
+        .pop()
+        .ok_or_else(|| InventoryError::not_found("product", id))?;
     product_ref::Entity::delete_many()
         .filter(product_ref::COLUMN.product_id.eq(id))
         .exec(txn)

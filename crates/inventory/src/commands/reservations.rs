@@ -230,6 +230,31 @@ async fn lines_of(
         .collect())
 }
 
+async fn set_status(txn: &DatabaseTransaction, id: Uuid, status: ReservationStatus) -> Result<()> {
+    reservation::Entity::update_many()
+        .col_expr(reservation::Column::Status, Expr::value(status.as_str()))
+        .filter(reservation::COLUMN.id.eq(id))
+        .exec(txn)
+        .await?;
+    Ok(())
+}
+
+/// The reservation as it stands after a change: the claimed row with its new status,
+/// and its lines (read before the change) with `apply` done to each.
+fn finished(
+    mut claimed: reservation::Model,
+    status: ReservationStatus,
+    mut lines: Vec<(reservation_line::Model, Place)>,
+    apply: impl Fn(&mut reservation_line::Model),
+) -> ReservationView {
+    claimed.status = status.as_str().to_owned();
+    for (l, _) in &mut lines {
+        apply(l);
+    }
+    lines.sort_by_key(|(l, _)| l.line_no);
+    queries::reservations::view(claimed, lines)
+}
+
 /// Let go of everything still held. `expired` is the sweeper's variant.
 #[tracing::instrument(skip_all)]
 pub async fn release(
@@ -239,16 +264,18 @@ pub async fn release(
     if_match: Option<i64>,
 ) -> Result<ReservationView> {
     ctx.actor.require(Action::InventoryWrite)?;
-    claim(txn, ctx, id, if_match).await?;
-    let_go(txn, ctx, id, ReservationStatus::Released).await
+    let claimed = claim(txn, ctx, id, if_match).await?;
+    let_go(txn, ctx, claimed, ReservationStatus::Released).await
 }
 
+/// Release everything `claimed` still holds, ending as `status`.
 async fn let_go(
     txn: &DatabaseTransaction,
     ctx: &Ctx,
-    id: Uuid,
+    claimed: reservation::Model,
     status: ReservationStatus,
 ) -> Result<ReservationView> {
+    let id = claimed.id;
     let mut lines = lines_of(txn, id).await?;
     lines.sort_by_key(|(l, _)| (l.product_id, l.warehouse_id, l.line_no));
     for (line, place) in &lines {
@@ -274,16 +301,8 @@ async fn let_go(
         levels::check_alert(txn, ctx, place, &after).await?;
     }
     // Part shipped and the rest let go is still "released": the lines show the split.
-    let final_status = status;
-    reservation::Entity::update_many()
-        .col_expr(
-            reservation::Column::Status,
-            Expr::value(final_status.as_str()),
-        )
-        .filter(reservation::COLUMN.id.eq(id))
-        .exec(txn)
-        .await?;
-    let view = queries::reservations::get_in(txn, id).await?;
+    set_status(txn, id, status).await?;
+    let view = finished(claimed, status, lines, |l| l.released += l.open());
     audit::record(
         txn,
         ctx,
@@ -402,12 +421,10 @@ pub async fn consume(
     } else {
         ReservationStatus::PartiallyConsumed
     };
-    reservation::Entity::update_many()
-        .col_expr(reservation::Column::Status, Expr::value(status.as_str()))
-        .filter(reservation::COLUMN.id.eq(id))
-        .exec(txn)
-        .await?;
-    let view = queries::reservations::get_in(txn, id).await?;
+    set_status(txn, id, status).await?;
+    let view = finished(claimed, status, lines, |l| {
+        l.consumed += take.get(&l.line_no).copied().unwrap_or(0)
+    });
     audit::record(
         txn,
         ctx,
@@ -442,8 +459,8 @@ pub async fn sweep_expired(
     for id in due {
         let txn = db.begin().await?;
         match claim(&txn, &ctx, id, None).await {
-            Ok(_) => {
-                let_go(&txn, &ctx, id, ReservationStatus::Expired).await?;
+            Ok(claimed) => {
+                let_go(&txn, &ctx, claimed, ReservationStatus::Expired).await?;
                 txn.commit().await?;
                 released += 1;
             }

@@ -90,7 +90,7 @@ pub(crate) async fn receive_at(
         note,
     )
     .await?;
-    levels::check_alert(txn, ctx, place, &after).await?;
+    let after = levels::check_alert(txn, ctx, place, &after).await?;
     Ok(StockChange {
         movements: vec![movement],
         levels: vec![place.level_view(&after)],
@@ -143,7 +143,7 @@ pub async fn adjust(txn: &DatabaseTransaction, ctx: &Ctx, input: Adjust) -> Resu
         },
     )
     .await?;
-    levels::check_alert(txn, ctx, &place, &after).await?;
+    let after = levels::check_alert(txn, ctx, &place, &after).await?;
     let change = StockChange {
         movements: vec![movement],
         levels: vec![place.level_view(&after)],
@@ -229,7 +229,7 @@ pub async fn transfer(
         };
         movements
             .push(levels::record(txn, ctx, place, &after, Moved::new(kind, q, delta), note).await?);
-        levels::check_alert(txn, ctx, place, &after).await?;
+        let after = levels::check_alert(txn, ctx, place, &after).await?;
         after_levels.push(place.level_view(&after));
     }
     // Out leg first in the answer, whatever order the rows were locked in.
@@ -355,7 +355,7 @@ pub async fn count(
     let after = levels::change(txn, ctx, place.key(), delta, 0, Floor::Zero)
         .await?
         .ok_or_else(|| InventoryError::Conflict("the stock level changed; retry".into()))?;
-    let movement = if delta != 0 {
+    let (movement, after) = if delta != 0 {
         let m = levels::record(
             txn,
             ctx,
@@ -369,10 +369,12 @@ pub async fn count(
             },
         )
         .await?;
-        levels::check_alert(txn, ctx, &place, &after).await?;
-        Some(m)
+        (
+            Some(m),
+            levels::check_alert(txn, ctx, &place, &after).await?,
+        )
     } else {
-        None
+        (None, after)
     };
     let level = place.level_view(&after);
     if let Some(m) = &movement {
@@ -440,8 +442,7 @@ pub async fn update_level(
         .await?
         .pop()
         .ok_or_else(|| InventoryError::not_found("stock level", place.label()))?;
-    levels::check_alert(txn, ctx, &place, &after).await?;
-    let after = levels::current(txn, place.key()).await?.unwrap_or(after);
+    let after = levels::check_alert(txn, ctx, &place, &after).await?;
     audit::record(
         txn,
         ctx,
