@@ -3,11 +3,13 @@
 //! migrated template and dropped afterwards).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
+use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
-use ordercrm_kernel::ManualClock;
+use ordercrm_api::rate_limit::RateLimits;
+use ordercrm_kernel::{Hooks, ManualClock};
 use ordercrm_server::config::{Config, Settings};
 use ordercrm_server::{Application, database};
 use reqwest::Method;
@@ -253,6 +255,9 @@ pub struct TestApp {
     /// The bootstrap admin's id and access token; `request` sends it.
     pub admin_id: String,
     pub token: String,
+    /// Counts the server's hook points and can hold a request at one.
+    pub probe: Probe,
+    pub rate_limits: Arc<RateLimits>,
     handle: actix_web::dev::ServerHandle,
     task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
 }
@@ -272,6 +277,8 @@ impl TestApp {
         init_test_logging();
         let db = TestDb::new(engine).await;
         let mut config = test_config(db.url.clone());
+        let probe = Probe::default();
+        config.hooks = probe.hooks();
         tweak(&mut config);
         let clock = ManualClock::new(start_time());
         let admin = ordercrm_server::users::create(
@@ -289,6 +296,7 @@ impl TestApp {
             .unwrap();
         let address = format!("http://{}", app.address());
         let handle = app.handle();
+        let rate_limits = app.rate_limits();
         let task = tokio::spawn(app.run_until_stopped());
         let mut app = TestApp {
             address,
@@ -298,11 +306,29 @@ impl TestApp {
             config,
             admin_id: admin.id.to_string(),
             token: String::new(),
+            probe,
+            rate_limits,
             handle,
             task: Some(task),
         };
         app.token = app.login(ADMIN_EMAIL, PASSWORD).await;
         app
+    }
+
+    /// Stop the server the way a killed process stops: requests in flight are dropped
+    /// where they are, nothing is flushed. Then start it again on the same database.
+    pub async fn crash_and_restart(&mut self) {
+        self.handle.stop(false).await;
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+        let app = Application::build(&self.config, Arc::new(self.clock.clone()))
+            .await
+            .unwrap();
+        self.address = format!("http://{}", app.address());
+        self.handle = app.handle();
+        self.rate_limits = app.rate_limits();
+        self.task = Some(tokio::spawn(app.run_until_stopped()));
     }
 
     /// Sign the admin in again (after moving the clock past the token's life).
@@ -407,6 +433,79 @@ impl Drop for TestApp {
             let handle = self.handle.clone();
             tokio::spawn(async move { handle.stop(false).await });
         }
+    }
+}
+
+/// Watches the server's hook points (`ordercrm_kernel::hooks`): counts every pass,
+/// and can hold the next request that reaches a point until the test lets it go.
+#[derive(Clone, Default)]
+pub struct Probe(Arc<ProbeInner>);
+
+#[derive(Default)]
+struct ProbeInner {
+    counts: Mutex<HashMap<&'static str, usize>>,
+    holds: Mutex<Vec<(&'static str, Held)>>,
+}
+
+/// A request held at a hook point.
+#[derive(Clone)]
+pub struct Held {
+    reached: Arc<tokio::sync::Notify>,
+    open: Arc<tokio::sync::Semaphore>,
+}
+
+impl Held {
+    /// Wait until a request is held here.
+    pub async fn reached(&self) {
+        self.reached.notified().await;
+    }
+
+    /// Let it go on.
+    pub fn release(&self) {
+        self.open.add_permits(1);
+    }
+}
+
+impl Probe {
+    pub fn hooks(&self) -> Hooks {
+        let probe = self.clone();
+        Hooks::new(move |point| {
+            *probe.0.counts.lock().unwrap().entry(point).or_default() += 1;
+            let held = {
+                let mut holds = probe.0.holds.lock().unwrap();
+                holds
+                    .iter()
+                    .position(|(p, _)| *p == point)
+                    .map(|i| holds.remove(i).1)
+            };
+            async move {
+                if let Some(held) = held {
+                    held.reached.notify_one();
+                    let _ = held.open.acquire().await;
+                }
+            }
+        })
+    }
+
+    /// How many times requests passed `point`.
+    pub fn count(&self, point: &str) -> usize {
+        self.0
+            .counts
+            .lock()
+            .unwrap()
+            .get(point)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Hold the next request that reaches `point`.
+    pub fn hold(&self, point: &'static str) -> Held {
+        let held = Held {
+            reached: Arc::new(tokio::sync::Notify::new()),
+            open: Arc::new(tokio::sync::Semaphore::new(0)),
+        };
+        self.0.holds.lock().unwrap().push((point, held.clone()));
+        held
     }
 }
 

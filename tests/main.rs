@@ -8,4 +8,5 @@ mod inventory;
 mod openapi;
 mod platform;
 mod process;
+mod security;
 mod settings;

@@ -508,3 +508,98 @@ async fn secrets_stay_out_of_debug_logs() {
         assert!(!all.contains(secret), "{secret} reached the logs");
     }
 }
+
+/// `ordercrm user …` with `stdin` on standard input.
+fn cli_with_stdin(database_url: &str, args: &[&str], stdin: &str) -> std::process::Output {
+    let mut child = Command::new(ordercrm_binary())
+        .args(args)
+        .env_clear()
+        .env("DATABASE_URL", database_url)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        let mut input = child.stdin.take().unwrap();
+        writeln!(input, "{stdin}").unwrap();
+    }
+    child.wait_with_output().unwrap()
+}
+
+/// Issue 9, defect 4: a lost admin password, or an admin whose address was made to
+/// wait, needed SQL.
+#[tokio::test]
+async fn a_lost_admin_password_and_a_waiting_address_are_fixed_from_the_cli() {
+    let db = TestDb::new(Engine::Sqlite).await;
+    let old = "a perfectly long passphrase";
+    let new = "another long passphrase";
+    assert!(
+        cli_user(&db.url, "root@example.com", "admin", old)
+            .status
+            .success()
+    );
+    let data_dir = tempfile::tempdir().unwrap();
+    let server = start_server(&db.url, data_dir.path());
+    let client = reqwest::Client::new();
+    let sign_in = |password: &'static str| {
+        client
+            .post(format!("http://127.0.0.1:{}/v1/auth/token", server.port))
+            .json(&serde_json::json!({"email": "root@example.com", "password": password}))
+            .send()
+    };
+    for _ in 0..5 {
+        assert_eq!(sign_in("not the password").await.unwrap().status(), 401);
+    }
+    assert_eq!(sign_in(old).await.unwrap().status(), 429);
+
+    let out = cli_with_stdin(
+        &db.url,
+        &["user", "unlock", "--email", "ROOT@example.com"],
+        "",
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .starts_with("root@example.com ("),
+    );
+    assert_eq!(sign_in(old).await.unwrap().status(), 200);
+
+    let args = [
+        "user",
+        "set-password",
+        "--email",
+        "root@example.com",
+        "--password-stdin",
+    ];
+    let out = cli_with_stdin(&db.url, &args, "short");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("password must be 12 to 256 characters"));
+    let out = cli_with_stdin(&db.url, &args, new);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .starts_with("password set for root@example.com")
+    );
+    assert_eq!(sign_in(old).await.unwrap().status(), 401);
+    assert_eq!(sign_in(new).await.unwrap().status(), 200);
+
+    let out = cli_with_stdin(
+        &db.url,
+        &["user", "unlock", "--email", "nobody@example.com"],
+        "",
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("was not found"));
+}

@@ -11,6 +11,7 @@ mod m20261123_000004_customer_activity;
 mod m20261123_000005_customer_lifecycle;
 mod m20261123_000006_customer_search;
 mod m20261125_000007_inventory;
+mod m20261128_000008_security;
 
 pub struct Migrator;
 
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000005_customer_lifecycle::Migration),
             Box::new(m20261123_000006_customer_search::Migration),
             Box::new(m20261125_000007_inventory::Migration),
+            Box::new(m20261128_000008_security::Migration),
         ]
     }
 }

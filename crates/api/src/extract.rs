@@ -12,6 +12,7 @@ use ordercrm_kernel::error::problems;
 use ordercrm_kernel::{Actor, Ctx, Error, FieldError};
 use serde::de::DeserializeOwned;
 
+use crate::client_addr::ClientAddr;
 use crate::error::ApiError;
 use crate::middleware::request_id::RequestId;
 use crate::state::AppState;
@@ -43,13 +44,14 @@ pub fn request_ctx(req: &HttpRequest, state: &AppState) -> Ctx {
             .get::<RequestId>()
             .map(|r| r.0.clone())
             .unwrap_or_default(),
-        // The peer address, not X-Forwarded-For: a client can write that header.
-        ip: req.peer_addr().map(|a| a.ip().to_string()),
+        // Resolved once: X-Forwarded-For counts only from trusted proxies.
+        ip: ext.get::<ClientAddr>().map(ToString::to_string),
         user_agent: req
             .headers()
             .get(header::USER_AGENT)
             .and_then(|v| v.to_str().ok())
             .map(|v| v.chars().take(256).collect()),
+        hooks: state.hooks.clone(),
     }
 }
 

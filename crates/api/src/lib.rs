@@ -2,6 +2,7 @@
 //! response; every rule lives in the domain crates. Cross-cutting machinery
 //! (request ids, problem+json, idempotency, ETags, metrics) is implemented once here.
 
+pub mod client_addr;
 pub mod error;
 pub mod extract;
 pub mod middleware;
@@ -9,6 +10,7 @@ pub mod openapi;
 pub mod rate_limit;
 pub mod routes;
 pub mod state;
+pub mod tx;
 
 use actix_web::App;
 use actix_web::body::MessageBody;

@@ -127,8 +127,7 @@ pub fn finish(mut doc: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
     description.push_str(&ordercrm_kernel::authz::permission_table());
     doc.info.description = Some(description);
 
-    for (path, item) in doc.paths.paths.iter_mut() {
-        let idempotent = !crate::middleware::idempotency::stores_secrets(path);
+    for item in doc.paths.paths.values_mut() {
         let ops = [
             (&mut item.get, "GET"),
             (&mut item.post, "POST"),
@@ -138,14 +137,14 @@ pub fn finish(mut doc: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
         ];
         for (op, method) in ops {
             if let Some(op) = op.as_mut() {
-                complete_operation(op, method, idempotent);
+                complete_operation(op, method);
             }
         }
     }
     doc
 }
 
-fn complete_operation(op: &mut Operation, method: &str, idempotent: bool) {
+fn complete_operation(op: &mut Operation, method: &str) {
     let has_body = op.request_body.is_some();
     let secured = op.security.as_ref().is_some_and(|reqs| {
         reqs.iter().any(|r| {
@@ -180,10 +179,13 @@ fn complete_operation(op: &mut Operation, method: &str, idempotent: bool) {
             "Too many requests for this user or key; see `Retry-After` and `RateLimit-*`.",
         );
     }
-    if method == "POST" && idempotent {
+    // Keys are kept per caller; anonymous requests (sign-in, refresh) keep nothing.
+    let idempotent = method == "POST" && secured;
+    if idempotent {
         add(
             409,
-            "A request with this `Idempotency-Key` is still in progress.",
+            "A request with this `Idempotency-Key` is still in progress, or it succeeded but its \
+             answer carried a secret and was not kept (`/problems/idempotency-response-withheld`).",
         );
         add(
             422,
@@ -192,14 +194,15 @@ fn complete_operation(op: &mut Operation, method: &str, idempotent: bool) {
     }
     add(500, "Internal error; quote `request_id` when reporting it.");
 
-    if method == "POST" && idempotent {
+    if idempotent {
         let param = ParameterBuilder::new()
             .name("Idempotency-Key")
             .parameter_in(ParameterIn::Header)
             .required(Required::False)
             .description(Some(
                 "Any unique string (a UUID is ideal), 1-255 visible ASCII characters. \
-                 Retrying with the same key and body replays the first response.",
+                 Retrying with the same key and body replays the first answer for 24 h; \
+                 an answer that carried a secret is never kept.",
             ))
             .schema(Some(
                 utoipa::openapi::ObjectBuilder::new()

@@ -1,8 +1,15 @@
-//! Request rate limits (governor's GCRA), keyed by principal, by client IP and by
-//! account for sign-ins. They run on the server's clock, so tests can move time.
-//! Limits are per process: N instances allow N times the rate.
+//! Request rate limits (governor's GCRA), keyed by principal and by client source.
+//! They run on the server's clock, so tests can move time. Limits are per process:
+//! N instances allow N times the rate (sign-in failures, which must not multiply,
+//! are counted in the database instead: see `ordercrm_identity::sign_in_failures`).
+//!
+//! Memory is bounded: idle keys are swept every minute, and a limiter never tracks
+//! more than `max_keys` keys. When a flood of distinct sources fills it, new checks
+//! are refused until keys go idle: a cap that fails closed, because failing open
+//! would hand the flood what the limit exists to deny.
 
 use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use governor::clock::Clock as GovernorClock;
@@ -42,6 +49,10 @@ pub struct Limiter {
     clock: ServerClock,
     burst: u32,
     period: Duration,
+    max_keys: usize,
+    /// When the last sweep forced by a full table ran (µs since the epoch), so a
+    /// flood does not turn every check into a scan.
+    last_forced_sweep: AtomicU64,
 }
 
 impl std::fmt::Debug for Limiter {
@@ -53,8 +64,8 @@ impl std::fmt::Debug for Limiter {
 }
 
 impl Limiter {
-    /// `burst` requests at once, refilled evenly over `period`.
-    pub fn new(burst: u32, period: Duration, clock: SharedClock) -> Self {
+    /// `burst` requests at once, refilled evenly over `period`; at most `max_keys` keys.
+    pub fn new(burst: u32, period: Duration, max_keys: usize, clock: SharedClock) -> Self {
         let burst = burst.max(1);
         let quota = Quota::with_period(period / burst)
             .unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN))
@@ -66,10 +77,32 @@ impl Limiter {
             clock,
             burst,
             period,
+            max_keys: max_keys.max(1),
+            last_forced_sweep: AtomicU64::new(0),
         }
     }
 
     pub fn check(&self, key: &str) -> Verdict {
+        if self.inner.len() >= self.max_keys {
+            let now = u64::try_from(self.clock.now().as_micros()).unwrap_or(u64::MAX);
+            let last = self.last_forced_sweep.load(Ordering::Relaxed);
+            if now.saturating_sub(last) >= 1_000_000
+                && self
+                    .last_forced_sweep
+                    .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                    .is_ok()
+            {
+                self.sweep();
+            }
+            if self.inner.len() >= self.max_keys {
+                return Verdict {
+                    limit: self.burst,
+                    remaining: 0,
+                    reset: (self.period.as_secs() / u64::from(self.burst)).max(1),
+                    allowed: false,
+                };
+            }
+        }
         match self.inner.check_key(&key.to_owned()) {
             Ok(state) => {
                 let remaining = state.remaining_burst_capacity();
@@ -90,9 +123,19 @@ impl Limiter {
         }
     }
 
-    /// Forget keys that are back at full capacity (bounded memory).
-    pub fn shrink(&self) {
+    /// Forget keys that are back at full capacity, and give their memory back.
+    pub fn sweep(&self) {
         self.inner.retain_recent();
+        self.inner.shrink_to_fit();
+    }
+
+    /// Keys tracked now.
+    pub fn len(&self) -> usize {
+        self.inner.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.inner.is_empty()
     }
 }
 
@@ -101,19 +144,32 @@ impl Limiter {
 pub struct RateLimits {
     /// Per user or API key, on every authenticated request.
     pub principal: Limiter,
-    /// Sign-in attempts per client IP.
-    pub login_ip: Limiter,
-    /// Sign-in attempts per account (normalised email).
-    pub login_account: Limiter,
+    /// Per client source, on every unauthenticated request but health checks.
+    pub anonymous: Limiter,
+    /// Sign-in attempts per client source, checked before anything else of a sign-in.
+    pub sign_in: Limiter,
 }
 
 impl RateLimits {
-    pub fn new(per_minute: u32, clock: SharedClock) -> Self {
+    pub fn new(limits: &crate::Limits, clock: SharedClock) -> Self {
         let minute = Duration::from_secs(60);
+        let max_keys = limits.max_tracked_sources;
         Self {
-            principal: Limiter::new(per_minute, minute, clock.clone()),
-            login_ip: Limiter::new(20, minute, clock.clone()),
-            login_account: Limiter::new(10, Duration::from_secs(300), clock),
+            principal: Limiter::new(limits.requests_per_minute, minute, max_keys, clock.clone()),
+            anonymous: Limiter::new(
+                limits.anonymous_requests_per_minute,
+                minute,
+                max_keys,
+                clock.clone(),
+            ),
+            sign_in: Limiter::new(20, minute, max_keys, clock),
         }
+    }
+
+    /// Forget idle keys in every limiter (run every minute by the server).
+    pub fn sweep(&self) {
+        self.principal.sweep();
+        self.anonymous.sweep();
+        self.sign_in.sweep();
     }
 }

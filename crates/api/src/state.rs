@@ -2,9 +2,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ordercrm_identity::IdentityConfig;
-use ordercrm_kernel::Db;
 use ordercrm_kernel::clock::SharedClock;
 use ordercrm_kernel::crypto::FieldCipher;
+use ordercrm_kernel::{Db, Hooks};
 
 use crate::middleware::metrics::Metrics;
 use crate::rate_limit::RateLimits;
@@ -18,11 +18,17 @@ pub struct Limits {
     pub max_import_bytes: u64,
     /// How long a completed idempotent response is replayed.
     pub idempotency_ttl: Duration,
-    /// How long a request may hold its idempotency key before a retry may take it over
-    /// (covers a process that died mid-request).
-    pub idempotency_lease: Duration,
+    /// How long a retry waits for the request holding its key to finish before it is
+    /// told 409 (on SQLite, also how long it waits for the writer).
+    pub idempotency_wait: Duration,
     /// Requests a user or API key may make per minute (the burst), refilled evenly.
     pub requests_per_minute: u32,
+    /// Unauthenticated requests one client source may make per minute.
+    pub anonymous_requests_per_minute: u32,
+    /// Most keys (sources, principals) one rate limiter tracks.
+    pub max_tracked_sources: usize,
+    /// Proxies whose `X-Forwarded-For` names the client; none by default.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Origins allowed to call the API from a browser; none by default.
     pub cors_origins: Vec<String>,
 }
@@ -33,8 +39,11 @@ impl Default for Limits {
             max_body_bytes: 1024 * 1024,
             max_import_bytes: 256 * 1024 * 1024,
             idempotency_ttl: Duration::from_secs(24 * 3600),
-            idempotency_lease: Duration::from_secs(60),
+            idempotency_wait: Duration::from_secs(5),
             requests_per_minute: 600,
+            anonymous_requests_per_minute: 120,
+            max_tracked_sources: 100_000,
+            trusted_proxies: Vec::new(),
             cors_origins: Vec::new(),
         }
     }
@@ -51,6 +60,8 @@ pub struct AppState {
     pub cipher: FieldCipher,
     pub rate_limits: Arc<RateLimits>,
     pub metrics: Arc<Metrics>,
+    /// Test hooks; none in production.
+    pub hooks: Hooks,
 }
 
 impl AppState {
@@ -63,7 +74,8 @@ impl AppState {
     ) -> Self {
         Self {
             cipher,
-            rate_limits: Arc::new(RateLimits::new(limits.requests_per_minute, clock.clone())),
+            rate_limits: Arc::new(RateLimits::new(&limits, clock.clone())),
+            hooks: Hooks::default(),
             db,
             clock,
             limits,

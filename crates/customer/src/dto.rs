@@ -164,6 +164,14 @@ pub enum CustomerSort {
     NameDesc,
 }
 
+impl CustomerView {
+    /// Whether this view, as `actor` gets it, shows a sensitive field unmasked (a tax
+    /// id, for roles that may see it): such an answer must not be kept anywhere.
+    pub fn reveals_sensitive(&self, actor: &ordercrm_kernel::Actor) -> bool {
+        self.tax_id.is_some() && actor.may(ordercrm_kernel::authz::Action::CustomersReadSensitive)
+    }
+}
+
 impl CustomerSort {
     pub fn as_str(self) -> &'static str {
         match self {

@@ -8,10 +8,8 @@ pub struct IdentityConfig {
     pub keys: JwtKeys,
     pub access_ttl: Duration,
     pub refresh_ttl: Duration,
-    /// Consecutive failed logins that lock an account ...
-    pub lockout_threshold: i32,
-    /// ... for this long.
-    pub lockout_duration: Duration,
+    /// How wrong passwords for one account from one source are answered.
+    pub throttle: crate::throttle::Policy,
 }
 
 impl std::fmt::Debug for IdentityConfig {
@@ -30,8 +28,7 @@ impl IdentityConfig {
             keys,
             access_ttl: Duration::from_secs(15 * 60),
             refresh_ttl: Duration::from_secs(30 * 24 * 3600),
-            lockout_threshold: 5,
-            lockout_duration: Duration::from_secs(15 * 60),
+            throttle: crate::throttle::Policy::default(),
         }
     }
 }

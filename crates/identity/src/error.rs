@@ -11,8 +11,10 @@ pub enum IdentityError {
     BadRefreshToken,
     #[error("the API key is invalid, revoked or expired")]
     BadApiKey,
-    #[error("too many failed sign-ins: the account is locked for {retry_after} s")]
-    Locked { retry_after: i64 },
+    #[error(
+        "too many failed attempts for this account from your address; retry in {retry_after} s"
+    )]
+    Throttled { retry_after: i64 },
     #[error("user '{0}' was not found")]
     UserNotFound(String),
     #[error("API key '{0}' was not found")]
@@ -33,7 +35,7 @@ impl From<IdentityError> for Error {
             | IdentityError::BadToken
             | IdentityError::BadRefreshToken
             | IdentityError::BadApiKey => Error::new(problems::UNAUTHENTICATED, detail),
-            IdentityError::Locked { retry_after } => Error::new(problems::RATE_LIMITED, detail)
+            IdentityError::Throttled { retry_after } => Error::new(problems::RATE_LIMITED, detail)
                 .with_extension("retry_after", serde_json::json!(retry_after)),
             IdentityError::UserNotFound(id) => Error::not_found("user", id),
             IdentityError::KeyNotFound(id) => Error::not_found("API key", id),

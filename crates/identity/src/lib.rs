@@ -12,6 +12,7 @@ pub mod error;
 pub mod model;
 pub mod password;
 pub mod queries;
+pub mod throttle;
 pub mod tokens;
 
 pub use config::IdentityConfig;

@@ -5,6 +5,10 @@ use validator::ValidateEmail;
 
 pub const MIN_PASSWORD_CHARS: usize = 12;
 pub const MAX_PASSWORD_CHARS: usize = 256;
+/// The longest password a request may carry (256 characters of 4-byte UTF-8).
+pub const MAX_PASSWORD_BYTES: usize = 4 * MAX_PASSWORD_CHARS;
+/// RFC 5321's limit on a forward path, so no longer email can be an account's.
+pub const MAX_EMAIL_BYTES: usize = 254;
 
 /// Emails are unique regardless of case and surrounding spaces.
 pub fn normalize_email(email: &str) -> String {
@@ -12,7 +16,7 @@ pub fn normalize_email(email: &str) -> String {
 }
 
 pub fn check_email(email: &str) -> Result<(), FieldError> {
-    if email.trim().validate_email() && email.len() <= 254 {
+    if email.trim().validate_email() && email.len() <= MAX_EMAIL_BYTES {
         Ok(())
     } else {
         Err(FieldError::new(

@@ -132,6 +132,16 @@ pub fn random_secret(prefix: &str) -> String {
     format!("{prefix}{}", URL_SAFE_NO_PAD.encode(bytes))
 }
 
+/// Whether `s` has the shape of a secret [`random_secret`] made with `prefix`.
+pub fn looks_like_secret(s: &str, prefix: &str) -> bool {
+    s.strip_prefix(prefix).is_some_and(|rest| {
+        rest.len() == 43
+            && rest
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    })
+}
+
 /// Secrets with 256 bits of entropy need no slow hash: SHA-256 is enough to make the
 /// stored value useless to a thief.
 pub fn hash_secret(secret: &str) -> String {

@@ -14,6 +14,8 @@ pub struct Ctx {
     /// Where the request came from, for the audit log.
     pub ip: Option<String>,
     pub user_agent: Option<String>,
+    /// Test hooks (none in production): see [`crate::hooks`].
+    pub hooks: crate::Hooks,
 }
 
 impl Ctx {
@@ -24,6 +26,7 @@ impl Ctx {
             request_id: String::new(),
             ip: None,
             user_agent: None,
+            hooks: crate::Hooks::default(),
         }
     }
 }

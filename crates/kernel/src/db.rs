@@ -53,3 +53,19 @@ impl Db {
         Ok(())
     }
 }
+
+/// The SQLSTATE (PostgreSQL) or extended result code (SQLite) of a database error,
+/// for the few codes a caller handles: `55P03` lock_not_available, `40001`
+/// serialization_failure.
+pub fn error_code(err: &DbErr) -> Option<String> {
+    use sea_orm::RuntimeErr;
+    match err {
+        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => {
+            match &**e {
+                sea_orm::sqlx::Error::Database(db) => db.code().map(|c| c.into_owned()),
+                _ => None,
+            }
+        }
+        _ => None,
+    }
+}

@@ -60,6 +60,8 @@ pub mod problems {
             "A resource with the same unique key already exists.");
         IDEMPOTENCY_IN_FLIGHT = ("idempotency-in-flight", 409, "Request with this key in progress",
             "A request with the same `Idempotency-Key` is still being processed; retry after it completes.");
+        IDEMPOTENCY_RESPONSE_WITHHELD = ("idempotency-response-withheld", 409, "Answer not kept",
+            "The request with this `Idempotency-Key` succeeded, but its answer carried a secret (a token, a key secret, unmasked personal data), which is never stored. `original_status` is the status it had; `location` (also the `Location` header), when there is one, is what it created.");
         PRECONDITION_FAILED = ("precondition-failed", 412, "Precondition failed",
             "`If-Match` does not match the current `ETag`: someone else changed the resource. Fetch it again and reapply your change.");
         PAYLOAD_TOO_LARGE = ("payload-too-large", 413, "Payload too large",

@@ -10,6 +10,7 @@ pub mod csv_import;
 pub mod db;
 pub mod error;
 pub mod events;
+pub mod hooks;
 pub mod id;
 pub mod money;
 pub mod numbers;
@@ -23,6 +24,7 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use context::{Actor, Ctx};
 pub use db::Db;
 pub use error::{Error, FieldError, Problem, ProblemType};
+pub use hooks::Hooks;
 pub use money::{Currency, Money};
 pub use pagination::{Cursor, Page, PageRequest};
 

@@ -71,4 +71,19 @@ pub enum UserCommand {
         #[arg(long)]
         password_stdin: bool,
     },
+    /// Set a user's password (a forgotten admin password); their sessions end
+    SetPassword {
+        /// The user's email address
+        #[arg(long)]
+        email: String,
+        /// Read the password from the first line of standard input (for scripts)
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Let every address try a user's password again at once
+    Unlock {
+        /// The user's email address
+        #[arg(long)]
+        email: String,
+    },
 }

@@ -57,6 +57,13 @@ pub struct Settings {
     /// Requests a user or API key may make per minute [default: 600]
     #[arg(long, env = "ORDERCRM_RATE_LIMIT", global = true)]
     pub rate_limit: Option<String>,
+    /// Unauthenticated requests one client address may make per minute [default: 120]
+    #[arg(long, env = "ORDERCRM_ANONYMOUS_RATE_LIMIT", global = true)]
+    pub anonymous_rate_limit: Option<String>,
+    /// Comma-separated addresses or CIDRs of the proxies in front of this server, whose
+    /// X-Forwarded-For names the client [default: none; the header is ignored]
+    #[arg(long, env = "ORDERCRM_TRUSTED_PROXIES", global = true)]
+    pub trusted_proxies: Option<String>,
     /// Comma-separated origins allowed to call the API from browsers (CORS) [default: none]
     #[arg(long, env = "ORDERCRM_CORS_ORIGINS", global = true)]
     pub cors_origins: Option<String>,
@@ -90,8 +97,14 @@ pub struct Config {
     pub data_key: Option<Secret>,
     pub access_token_ttl: Duration,
     pub rate_limit_per_minute: u32,
+    pub anonymous_rate_limit_per_minute: u32,
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     pub cors_origins: Vec<String>,
     pub reservation_sweep_interval: Duration,
+    /// The edge's other limits; tests tighten them (not settable from outside).
+    pub limits: ordercrm_api::Limits,
+    /// Test hooks (none in production; not settable from outside).
+    pub hooks: ordercrm_kernel::Hooks,
 }
 
 /// A value that must never reach a log line or a panic message.
@@ -135,6 +148,8 @@ impl Settings {
             data_key: self.data_key.or(other.data_key),
             access_token_ttl: self.access_token_ttl.or(other.access_token_ttl),
             rate_limit: self.rate_limit.or(other.rate_limit),
+            anonymous_rate_limit: self.anonymous_rate_limit.or(other.anonymous_rate_limit),
+            trusted_proxies: self.trusted_proxies.or(other.trusted_proxies),
             cors_origins: self.cors_origins.or(other.cors_origins),
             reservation_sweep_secs: self.reservation_sweep_secs.or(other.reservation_sweep_secs),
         }
@@ -273,6 +288,18 @@ impl Config {
         if rate_limit_per_minute == 0 {
             return Err(bad("ORDERCRM_RATE_LIMIT", "must be at least 1"));
         }
+        let anonymous_rate_limit_per_minute: u32 = parse(
+            s.anonymous_rate_limit,
+            "ORDERCRM_ANONYMOUS_RATE_LIMIT",
+            120,
+            "a number of requests",
+        )?;
+        if anonymous_rate_limit_per_minute == 0 {
+            return Err(bad("ORDERCRM_ANONYMOUS_RATE_LIMIT", "must be at least 1"));
+        }
+        let trusted_proxies =
+            ordercrm_api::client_addr::parse_trusted(s.trusted_proxies.as_deref().unwrap_or(""))
+                .map_err(|e| bad("ORDERCRM_TRUSTED_PROXIES", e))?;
         let sweep_secs: u64 = parse(
             s.reservation_sweep_secs,
             "ORDERCRM_RESERVATION_SWEEP_SECS",
@@ -312,7 +339,11 @@ impl Config {
             jwt_secret,
             access_token_ttl: Duration::from_secs(ttl),
             rate_limit_per_minute,
+            anonymous_rate_limit_per_minute,
+            trusted_proxies,
             cors_origins,
+            limits: ordercrm_api::Limits::default(),
+            hooks: ordercrm_kernel::Hooks::default(),
             reservation_sweep_interval: Duration::from_secs(sweep_secs),
             listen,
             database_url,

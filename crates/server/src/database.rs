@@ -80,6 +80,7 @@ pub async fn migrate(db: &Db) -> anyhow::Result<Vec<String>> {
     if pending.is_empty() {
         return Ok(pending);
     }
+    #[allow(clippy::disallowed_methods)] // migrations run outside any request
     let txn = db.begin().await?;
     if txn.get_database_backend() == DatabaseBackend::Postgres {
         // Instances starting together must not migrate together.

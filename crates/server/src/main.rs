@@ -95,6 +95,31 @@ fn main() -> ExitCode {
                 ));
                 Ok(())
             }
+            Command::User {
+                action:
+                    UserCommand::SetPassword {
+                        email,
+                        password_stdin,
+                    },
+            } => {
+                let password = users::read_password(password_stdin)?;
+                let user = users::set_password(&config, &SystemClock, &email, password).await?;
+                out(&format!(
+                    "password set for {} ({}); their sessions have ended\n",
+                    user.email, user.id
+                ));
+                Ok(())
+            }
+            Command::User {
+                action: UserCommand::Unlock { email },
+            } => {
+                let user = users::unlock(&config, &SystemClock, &email).await?;
+                out(&format!(
+                    "{} ({}) may be tried from every address again\n",
+                    user.email, user.id
+                ));
+                Ok(())
+            }
             _ => {
                 let app = Application::build(&config, Arc::new(SystemClock)).await?;
                 app.run_until_stopped().await

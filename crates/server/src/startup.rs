@@ -19,6 +19,7 @@ use ordercrm_identity::IdentityConfig;
 
 pub struct Application {
     address: SocketAddr,
+    rate_limits: std::sync::Arc<ordercrm_api::rate_limit::RateLimits>,
     server: Server,
     db: Db,
     stop_workers: watch::Sender<bool>,
@@ -39,18 +40,24 @@ impl Application {
         let address = listener.local_addr()?;
         let mut identity = IdentityConfig::new(keys::load(config)?);
         identity.access_ttl = config.access_token_ttl;
-        let state = AppState::new(
+        let mut state = AppState::new(
             db.clone(),
             clock.clone(),
             Limits {
                 max_body_bytes: config.max_body_bytes,
                 requests_per_minute: config.rate_limit_per_minute,
+                anonymous_requests_per_minute: config.anonymous_rate_limit_per_minute,
+                trusted_proxies: config.trusted_proxies.clone(),
                 cors_origins: config.cors_origins.clone(),
-                ..Limits::default()
+                ..config.limits.clone()
             },
             identity,
             keys::load_data_key(config)?,
         );
+        state.hooks = config.hooks.clone();
+        let rate_limits = state.rate_limits.clone();
+        let limiters = rate_limits.clone();
+        let throttle = state.identity.throttle;
         // Building the document allocates ~10 MiB of short-lived structures. On a thread
         // of its own they live in that thread's malloc arena, which is handed back to
         // the OS when freed, instead of staying in the main heap for the process's life.
@@ -74,6 +81,13 @@ impl Application {
                 clock.clone(),
                 stopped.clone(),
             )),
+            tokio::spawn(forget_idle_limits(
+                db.clone(),
+                clock.clone(),
+                rate_limits,
+                throttle,
+                stopped.clone(),
+            )),
             tokio::spawn(release_expired_reservations(
                 db.clone(),
                 clock,
@@ -84,6 +98,7 @@ impl Application {
         tracing::info!(%address, database = %database::redact(&config.database_url), "listening");
         Ok(Self {
             address,
+            rate_limits: limiters,
             server,
             db,
             stop_workers,
@@ -93,6 +108,11 @@ impl Application {
 
     pub fn address(&self) -> SocketAddr {
         self.address
+    }
+
+    /// The edge's rate limiters (tests look at how many keys they hold).
+    pub fn rate_limits(&self) -> std::sync::Arc<ordercrm_api::rate_limit::RateLimits> {
+        self.rate_limits.clone()
     }
 
     pub fn port(&self) -> u16 {
@@ -126,6 +146,31 @@ async fn purge_idempotency_keys(db: Db, clock: SharedClock, mut stop: watch::Rec
                     Ok(0) => {}
                     Ok(n) => tracing::info!(purged = n, "expired idempotency keys removed"),
                     Err(err) => tracing::warn!(error = %err, "idempotency purge failed"),
+                }
+            }
+            _ = stop.changed() => return,
+        }
+    }
+}
+
+/// Rate limiters forget idle keys every minute, and sign-in failure counts nobody
+/// added to for a day are dropped: memory and the table stay bounded.
+async fn forget_idle_limits(
+    db: Db,
+    clock: SharedClock,
+    limits: std::sync::Arc<ordercrm_api::rate_limit::RateLimits>,
+    throttle: ordercrm_identity::throttle::Policy,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut tick = tokio::time::interval(Duration::from_secs(60));
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {
+                limits.sweep();
+                match ordercrm_identity::throttle::purge(db.writer(), &throttle, clock.now()).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(forgotten = n, "idle sign-in failure counts removed"),
+                    Err(err) => tracing::warn!(error = %err, "sign-in failure purge failed"),
                 }
             }
             _ = stop.changed() => return,

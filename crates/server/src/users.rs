@@ -1,4 +1,5 @@
-//! `ordercrm user create`: how a fresh install gets its first admin.
+//! `ordercrm user …`: how a fresh install gets its first admin, and how an admin
+//! who forgot their password (or whose address was made to wait) gets back in.
 
 use anyhow::{Context, bail};
 use ordercrm_identity::commands::users;
@@ -40,10 +41,8 @@ pub async fn create(
     database::migrate(&db).await?;
     let display_name =
         display_name.unwrap_or_else(|| email.split('@').next().unwrap_or(&email).to_owned());
-    let ctx = Ctx {
-        request_id: "cli".to_owned(),
-        ..Ctx::system(clock.now())
-    };
+    let ctx = cli_ctx(clock);
+    #[allow(clippy::disallowed_methods)] // no HTTP request here
     let txn = db.begin().await?;
     let created = users::create(
         &txn,
@@ -57,20 +56,61 @@ pub async fn create(
         },
     )
     .await;
-    let view = match created {
-        Ok(view) => view,
-        Err(err) => {
-            let fields: Vec<String> = err
-                .errors
-                .iter()
-                .map(|e| format!("{} {}", e.field, e.message))
-                .collect();
-            if fields.is_empty() {
-                bail!("{}", err.detail);
-            }
-            bail!("{}", fields.join("; "));
-        }
-    };
+    let view = created.map_err(explain)?;
+    txn.commit().await?;
+    db.close().await?;
+    Ok(view)
+}
+
+fn cli_ctx(clock: &dyn Clock) -> Ctx {
+    Ctx {
+        request_id: "cli".to_owned(),
+        ..Ctx::system(clock.now())
+    }
+}
+
+/// A domain error as one line: the fields that failed, or the detail.
+fn explain(err: ordercrm_kernel::Error) -> anyhow::Error {
+    let fields: Vec<String> = err
+        .errors
+        .iter()
+        .map(|e| format!("{} {}", e.field, e.message))
+        .collect();
+    if fields.is_empty() {
+        anyhow::anyhow!("{}", err.detail)
+    } else {
+        anyhow::anyhow!("{}", fields.join("; "))
+    }
+}
+
+/// `ordercrm user set-password`.
+pub async fn set_password(
+    config: &Config,
+    clock: &dyn Clock,
+    email: &str,
+    password: String,
+) -> anyhow::Result<UserView> {
+    let db = database::connect(config).await?;
+    database::migrate(&db).await?;
+    #[allow(clippy::disallowed_methods)] // no HTTP request here
+    let txn = db.begin().await?;
+    let view = users::set_password(&txn, &cli_ctx(clock), email, password)
+        .await
+        .map_err(explain)?;
+    txn.commit().await?;
+    db.close().await?;
+    Ok(view)
+}
+
+/// `ordercrm user unlock`.
+pub async fn unlock(config: &Config, clock: &dyn Clock, email: &str) -> anyhow::Result<UserView> {
+    let db = database::connect(config).await?;
+    database::migrate(&db).await?;
+    #[allow(clippy::disallowed_methods)] // no HTTP request here
+    let txn = db.begin().await?;
+    let view = users::unlock(&txn, &cli_ctx(clock), users::Unlock::Email(email))
+        .await
+        .map_err(explain)?;
     txn.commit().await?;
     db.close().await?;
     Ok(view)

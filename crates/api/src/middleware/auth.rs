@@ -1,6 +1,8 @@
-//! Authentication and the per-principal rate limit, once per request. A request
-//! without `Authorization` is anonymous (endpoints that need a caller answer 401);
-//! one with a bad credential is refused here, whatever the endpoint.
+//! Authentication and the rate limit, once per request: per principal for callers
+//! who authenticated, per client source for those who did not (health checks are
+//! never limited: a load balancer must always be able to ask). A request without
+//! `Authorization` is anonymous (endpoints that need a caller answer 401); one with
+//! a bad credential is refused here, whatever the endpoint.
 
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -11,6 +13,7 @@ use actix_web::{Error, HttpMessage};
 use ordercrm_kernel::Actor;
 use ordercrm_kernel::error::problems;
 
+use crate::client_addr::ClientAddr;
 use crate::error::problem_response;
 use crate::rate_limit::Verdict;
 use crate::state::AppState;
@@ -61,6 +64,14 @@ pub async fn authenticate(
         Actor::User(_) | Actor::ApiKey(_) => {
             Some(state.rate_limits.principal.check(&actor.principal()))
         }
+        Actor::Anonymous if !is_health_check(req.path()) => {
+            let source = req
+                .extensions()
+                .get::<ClientAddr>()
+                .map(ClientAddr::source)
+                .unwrap_or_default();
+            Some(state.rate_limits.anonymous.check(&source))
+        }
         _ => None,
     };
     req.extensions_mut().insert(actor);
@@ -83,6 +94,10 @@ pub async fn authenticate(
         rate_limit_headers(res.headers_mut(), v);
     }
     Ok(res)
+}
+
+fn is_health_check(path: &str) -> bool {
+    path == "/healthz" || path == "/readyz"
 }
 
 fn refuse(req: ServiceRequest, err: &ordercrm_kernel::Error) -> ServiceResponse<BoxBody> {

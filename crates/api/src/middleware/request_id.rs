@@ -1,6 +1,7 @@
 //! Every request gets an id: the caller's `X-Request-Id` when it is sane, a fresh
 //! UUID v7 otherwise. It is echoed in the response, put in problem documents, and
-//! every log line of the request carries it through the request span.
+//! every log line of the request carries it through the request span. The client's
+//! address is resolved here too, once, for every later layer (limits, audit, logs).
 
 use std::time::Instant;
 
@@ -10,7 +11,11 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
+use actix_web::web::Data;
 use tracing::Instrument;
+
+use crate::client_addr::ClientAddr;
+use crate::state::AppState;
 
 pub const HEADER: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -35,11 +40,21 @@ pub async fn assign(
         .and_then(accept)
         .unwrap_or_else(|| ordercrm_kernel::id::new_id().to_string());
     req.extensions_mut().insert(RequestId(id.clone()));
+    let client = req.peer_addr().map(|peer| {
+        let trusted = req
+            .app_data::<Data<AppState>>()
+            .map_or(&[][..], |s| &s.limits.trusted_proxies[..]);
+        ClientAddr::resolve(peer.ip(), req.headers(), trusted)
+    });
+    if let Some(client) = client {
+        req.extensions_mut().insert(client);
+    }
     let span = tracing::info_span!(
         "request",
         request_id = %id,
         method = %req.method(),
         path = %req.path(),
+        client = client.map(tracing::field::display),
     );
     let started = Instant::now();
     let mut res = next.call(req).instrument(span.clone()).await?;

@@ -11,7 +11,9 @@ use uuid::Uuid;
 
 use crate::error::ApiResult;
 use crate::extract::{Json, Query, RequestCtx};
+use crate::middleware::idempotency::carries_secret;
 use crate::state::AppState;
+use crate::tx::Writer;
 
 /// List API keys (never their secrets).
 #[utoipa::path(
@@ -41,17 +43,18 @@ pub async fn list(
 )]
 #[post("/api-keys")]
 pub async fn create(
-    state: Data<AppState>,
+    writer: Writer,
     RequestCtx(ctx): RequestCtx,
     Json(input): Json<CreateApiKey>,
 ) -> ApiResult<HttpResponse> {
-    let txn = state.db.begin().await?;
+    let txn = writer.begin().await?;
     let created = api_keys::create(&txn, &ctx, input).await?;
     txn.commit().await?;
-    Ok(HttpResponse::Created()
-        .insert_header((header::LOCATION, format!("/v1/api-keys/{}", created.key.id)))
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(created))
+    Ok(carries_secret(
+        HttpResponse::Created()
+            .insert_header((header::LOCATION, format!("/v1/api-keys/{}", created.key.id)))
+            .json(created),
+    ))
 }
 
 /// Revoke an API key; requests with it are refused from now on.
@@ -67,11 +70,11 @@ pub async fn create(
 )]
 #[delete("/api-keys/{id}")]
 pub async fn revoke(
-    state: Data<AppState>,
+    writer: Writer,
     RequestCtx(ctx): RequestCtx,
     id: Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
-    let txn = state.db.begin().await?;
+    let txn = writer.begin().await?;
     api_keys::revoke(&txn, &ctx, *id).await?;
     txn.commit().await?;
     Ok(HttpResponse::NoContent().finish())

@@ -15,6 +15,7 @@ use uuid::Uuid;
 use crate::error::ApiResult;
 use crate::extract::{IfMatch, Json, Query, RequestCtx, etag};
 use crate::state::AppState;
+use crate::tx::Writer;
 
 /// A customer's notes of past interactions, newest first.
 #[utoipa::path(
@@ -49,12 +50,12 @@ pub async fn list_notes(
 )]
 #[post("/customers/{id}/notes")]
 pub async fn create_note(
-    state: Data<AppState>,
+    writer: Writer,
     RequestCtx(ctx): RequestCtx,
     id: Path<Uuid>,
     Json(input): Json<CreateNote>,
 ) -> ApiResult<HttpResponse> {
-    let txn = state.db.begin().await?;
+    let txn = writer.begin().await?;
     let view = activity::add_note(&txn, &ctx, *id, input).await?;
     txn.commit().await?;
     Ok(HttpResponse::Created().json(view))
@@ -73,12 +74,12 @@ pub async fn create_note(
 )]
 #[post("/customers/{id}/follow-ups")]
 pub async fn create_follow_up(
-    state: Data<AppState>,
+    writer: Writer,
     RequestCtx(ctx): RequestCtx,
     id: Path<Uuid>,
     Json(input): Json<CreateFollowUp>,
 ) -> ApiResult<HttpResponse> {
-    let txn = state.db.begin().await?;
+    let txn = writer.begin().await?;
     let view = activity::add_follow_up(&txn, &ctx, *id, input).await?;
     txn.commit().await?;
     Ok(HttpResponse::Created()
@@ -121,13 +122,13 @@ pub async fn list_follow_ups(
 )]
 #[patch("/follow-ups/{id}")]
 pub async fn update_follow_up(
-    state: Data<AppState>,
+    writer: Writer,
     RequestCtx(ctx): RequestCtx,
     id: Path<Uuid>,
     IfMatch(if_match): IfMatch,
     Json(patch): Json<UpdateFollowUp>,
 ) -> ApiResult<HttpResponse> {
-    let txn = state.db.begin().await?;
+    let txn = writer.begin().await?;
     let view = activity::update_follow_up(&txn, &ctx, *id, if_match, patch).await?;
     txn.commit().await?;
     Ok(HttpResponse::Ok()

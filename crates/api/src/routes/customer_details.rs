@@ -14,6 +14,7 @@ use uuid::Uuid;
 use crate::error::ApiResult;
 use crate::extract::{IfMatch, Json, RequestCtx, etag};
 use crate::state::AppState;
+use crate::tx::Writer;
 
 fn created<T: serde::Serialize>(location: String, version: i64, body: &T) -> HttpResponse {
     HttpResponse::Created()
@@ -60,12 +61,12 @@ pub async fn list_contacts(
 )]
 #[post("/customers/{id}/contacts")]
 pub async fn create_contact(
-    state: Data<AppState>,
+    writer: Writer,
     RequestCtx(ctx): RequestCtx,
     id: Path<Uuid>,
     Json(input): Json<CreateContact>,
 ) -> ApiResult<HttpResponse> {
-    let txn = state.db.begin().await?;
+    let txn = writer.begin().await?;
     let view = contacts::create(&txn, &ctx, *id, input).await?;
     txn.commit().await?;
     Ok(created(
@@ -93,14 +94,14 @@ pub async fn create_contact(
 )]
 #[patch("/customers/{id}/contacts/{contact_id}")]
 pub async fn update_contact(
-    state: Data<AppState>,
+    writer: Writer,
     RequestCtx(ctx): RequestCtx,
     path: Path<(Uuid, Uuid)>,
     IfMatch(if_match): IfMatch,
     Json(patch): Json<UpdateContact>,
 ) -> ApiResult<HttpResponse> {
     let (customer_id, id) = path.into_inner();
-    let txn = state.db.begin().await?;
+    let txn = writer.begin().await?;
     let view = contacts::update(&txn, &ctx, customer_id, id, if_match, patch).await?;
     txn.commit().await?;
     Ok(ok(view.version, &view))
@@ -118,12 +119,12 @@ pub async fn update_contact(
 )]
 #[delete("/customers/{id}/contacts/{contact_id}")]
 pub async fn delete_contact(
-    state: Data<AppState>,
+    writer: Writer,
     RequestCtx(ctx): RequestCtx,
     path: Path<(Uuid, Uuid)>,
 ) -> ApiResult<HttpResponse> {
     let (customer_id, id) = path.into_inner();
-    let txn = state.db.begin().await?;
+    let txn = writer.begin().await?;
     contacts::delete(&txn, &ctx, customer_id, id).await?;
     txn.commit().await?;
     Ok(HttpResponse::NoContent().finish())
@@ -161,12 +162,12 @@ pub async fn list_addresses(
 )]
 #[post("/customers/{id}/addresses")]
 pub async fn create_address(
-    state: Data<AppState>,
+    writer: Writer,
     RequestCtx(ctx): RequestCtx,
     id: Path<Uuid>,
     Json(input): Json<CreateAddress>,
 ) -> ApiResult<HttpResponse> {
-    let txn = state.db.begin().await?;
+    let txn = writer.begin().await?;
     let view = addresses::create(&txn, &ctx, *id, input).await?;
     txn.commit().await?;
     Ok(created(
@@ -194,14 +195,14 @@ pub async fn create_address(
 )]
 #[patch("/customers/{id}/addresses/{address_id}")]
 pub async fn update_address(
-    state: Data<AppState>,
+    writer: Writer,
     RequestCtx(ctx): RequestCtx,
     path: Path<(Uuid, Uuid)>,
     IfMatch(if_match): IfMatch,
     Json(patch): Json<UpdateAddress>,
 ) -> ApiResult<HttpResponse> {
     let (customer_id, id) = path.into_inner();
-    let txn = state.db.begin().await?;
+    let txn = writer.begin().await?;
     let view = addresses::update(&txn, &ctx, customer_id, id, if_match, patch).await?;
     txn.commit().await?;
     Ok(ok(view.version, &view))
@@ -219,12 +220,12 @@ pub async fn update_address(
 )]
 #[delete("/customers/{id}/addresses/{address_id}")]
 pub async fn delete_address(
-    state: Data<AppState>,
+    writer: Writer,
     RequestCtx(ctx): RequestCtx,
     path: Path<(Uuid, Uuid)>,
 ) -> ApiResult<HttpResponse> {
     let (customer_id, id) = path.into_inner();
-    let txn = state.db.begin().await?;
+    let txn = writer.begin().await?;
     addresses::delete(&txn, &ctx, customer_id, id).await?;
     txn.commit().await?;
     Ok(HttpResponse::NoContent().finish())

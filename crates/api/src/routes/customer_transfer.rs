@@ -13,6 +13,7 @@ use super::csv_transfer;
 use crate::error::ApiResult;
 use crate::extract::{Query, RequestCtx};
 use crate::state::AppState;
+use crate::tx::Writer;
 
 /// Every customer matching `query`, page by page, as CSV.
 pub fn export(state: Data<AppState>, ctx: Ctx, mut query: ListCustomers) -> HttpResponse {
@@ -71,6 +72,7 @@ pub struct ImportParams {
 pub async fn import(
     req: HttpRequest,
     state: Data<AppState>,
+    writer: Writer,
     RequestCtx(ctx): RequestCtx,
     Query(params): Query<ImportParams>,
     body: Payload,
@@ -80,7 +82,7 @@ pub async fn import(
         .require(ordercrm_kernel::authz::Action::CustomersWrite)?;
     let file = csv_transfer::spool(&req, body, state.limits.max_import_bytes).await?;
     let dry_run = params.dry_run.unwrap_or(false);
-    let txn = state.db.begin().await?;
+    let txn = writer.begin().await?;
     let report = transfer::import(
         &txn,
         &ctx,

@@ -8,17 +8,28 @@ use ordercrm_customer::dto::{
     UpdateCustomer,
 };
 use ordercrm_customer::{commands, queries};
-use ordercrm_kernel::{Page, Problem};
+use ordercrm_kernel::{Actor, Page, Problem};
 use uuid::Uuid;
 
 use crate::error::ApiResult;
 use crate::extract::{IfMatch, Json, Query, RequestCtx, etag, not_modified};
+use crate::middleware::idempotency::carries_secret;
 use crate::state::AppState;
+use crate::tx::Writer;
 
-fn with_etag(builder: &mut actix_web::HttpResponseBuilder, view: &CustomerView) -> HttpResponse {
-    builder
+fn with_etag(
+    builder: &mut actix_web::HttpResponseBuilder,
+    actor: &Actor,
+    view: &CustomerView,
+) -> HttpResponse {
+    let res = builder
         .insert_header((header::ETAG, etag(view.version)))
-        .json(view)
+        .json(view);
+    if view.reveals_sensitive(actor) {
+        carries_secret(res)
+    } else {
+        res
+    }
 }
 
 /// List customers you can see: sales reps their own, managers their team's, other roles all.
@@ -71,11 +82,12 @@ pub async fn list(
 #[post("/customers")]
 pub async fn create(
     state: Data<AppState>,
+    writer: Writer,
     RequestCtx(ctx): RequestCtx,
     Query(params): Query<CreateCustomerParams>,
     Json(input): Json<CreateCustomer>,
 ) -> ApiResult<HttpResponse> {
-    let txn = state.db.begin().await?;
+    let txn = writer.begin().await?;
     let view = commands::create(
         &txn,
         &ctx,
@@ -88,6 +100,7 @@ pub async fn create(
     Ok(with_etag(
         HttpResponse::Created()
             .insert_header((header::LOCATION, format!("/v1/customers/{}", view.id))),
+        &ctx.actor,
         &view,
     ))
 }
@@ -120,7 +133,7 @@ pub async fn get(
             .insert_header((header::ETAG, etag(view.version)))
             .finish());
     }
-    Ok(with_etag(&mut HttpResponse::Ok(), &view))
+    Ok(with_etag(&mut HttpResponse::Ok(), &ctx.actor, &view))
 }
 
 /// Change a customer. Send the ETag you read as `If-Match`: 412 if it changed since.
@@ -143,15 +156,16 @@ pub async fn get(
 #[patch("/customers/{id}")]
 pub async fn update(
     state: Data<AppState>,
+    writer: Writer,
     RequestCtx(ctx): RequestCtx,
     id: Path<Uuid>,
     IfMatch(if_match): IfMatch,
     Json(patch): Json<UpdateCustomer>,
 ) -> ApiResult<HttpResponse> {
-    let txn = state.db.begin().await?;
+    let txn = writer.begin().await?;
     let view = commands::update(&txn, &ctx, &state.cipher, *id, if_match, patch).await?;
     txn.commit().await?;
-    Ok(with_etag(&mut HttpResponse::Ok(), &view))
+    Ok(with_etag(&mut HttpResponse::Ok(), &ctx.actor, &view))
 }
 
 /// Archive a customer: it leaves lists and duplicate checks; its history stays.
@@ -172,14 +186,15 @@ pub async fn update(
 #[post("/customers/{id}/archive")]
 pub async fn archive(
     state: Data<AppState>,
+    writer: Writer,
     RequestCtx(ctx): RequestCtx,
     id: Path<Uuid>,
     IfMatch(if_match): IfMatch,
 ) -> ApiResult<HttpResponse> {
-    let txn = state.db.begin().await?;
+    let txn = writer.begin().await?;
     let view = commands::archive(&txn, &ctx, &state.cipher, *id, if_match).await?;
     txn.commit().await?;
-    Ok(with_etag(&mut HttpResponse::Ok(), &view))
+    Ok(with_etag(&mut HttpResponse::Ok(), &ctx.actor, &view))
 }
 
 /// Customers you can see that share this one's email or phone.
@@ -229,15 +244,16 @@ pub async fn possible_duplicates(
 #[post("/customers/{id}/merge")]
 pub async fn merge(
     state: Data<AppState>,
+    writer: Writer,
     RequestCtx(ctx): RequestCtx,
     id: Path<Uuid>,
     IfMatch(if_match): IfMatch,
     Json(input): Json<MergeCustomers>,
 ) -> ApiResult<HttpResponse> {
-    let txn = state.db.begin().await?;
+    let txn = writer.begin().await?;
     let view = commands::merge(&txn, &ctx, &state.cipher, *id, input.source_id, if_match).await?;
     txn.commit().await?;
-    Ok(with_etag(&mut HttpResponse::Ok(), &view))
+    Ok(with_etag(&mut HttpResponse::Ok(), &ctx.actor, &view))
 }
 
 /// Erase a customer's personal data, irreversibly (admins). The row, its id and
@@ -255,11 +271,12 @@ pub async fn merge(
 #[post("/customers/{id}/erase")]
 pub async fn erase(
     state: Data<AppState>,
+    writer: Writer,
     RequestCtx(ctx): RequestCtx,
     id: Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
-    let txn = state.db.begin().await?;
+    let txn = writer.begin().await?;
     let view = commands::erase(&txn, &ctx, &state.cipher, *id).await?;
     txn.commit().await?;
-    Ok(with_etag(&mut HttpResponse::Ok(), &view))
+    Ok(with_etag(&mut HttpResponse::Ok(), &ctx.actor, &view))
 }

@@ -12,6 +12,7 @@ use ordercrm_kernel::{Page, Problem};
 use crate::error::ApiResult;
 use crate::extract::{IfMatch, Json, Query, RequestCtx, json_with_etag};
 use crate::state::AppState;
+use crate::tx::Writer;
 
 /// Stock levels: on hand, reserved, available, reorder settings.
 #[utoipa::path(
@@ -73,13 +74,13 @@ pub async fn get_level(
 )]
 #[put("/inventory/levels/{sku}/{warehouse_code}")]
 pub async fn put_count(
-    state: Data<AppState>,
+    writer: Writer,
     RequestCtx(ctx): RequestCtx,
     path: Path<(String, String)>,
     Json(input): Json<WmsCount>,
 ) -> ApiResult<HttpResponse> {
     let (sku, code) = path.into_inner();
-    let txn = state.db.begin().await?;
+    let txn = writer.begin().await?;
     let result = commands::stock::count(&txn, &ctx, &sku, &code, input).await?;
     txn.commit().await?;
     Ok(HttpResponse::Ok().json(result))
@@ -103,14 +104,14 @@ pub async fn put_count(
 )]
 #[patch("/inventory/levels/{sku}/{warehouse_code}")]
 pub async fn update_level(
-    state: Data<AppState>,
+    writer: Writer,
     RequestCtx(ctx): RequestCtx,
     path: Path<(String, String)>,
     IfMatch(if_match): IfMatch,
     Json(input): Json<UpdateLevel>,
 ) -> ApiResult<HttpResponse> {
     let (sku, code) = path.into_inner();
-    let txn = state.db.begin().await?;
+    let txn = writer.begin().await?;
     let view = commands::stock::update_level(&txn, &ctx, &sku, &code, if_match, input).await?;
     txn.commit().await?;
     Ok(json_with_etag(&mut HttpResponse::Ok(), view.version, &view))
@@ -126,11 +127,11 @@ pub async fn update_level(
 )]
 #[post("/inventory/receipts")]
 pub async fn receive(
-    state: Data<AppState>,
+    writer: Writer,
     RequestCtx(ctx): RequestCtx,
     Json(input): Json<Receive>,
 ) -> ApiResult<HttpResponse> {
-    let txn = state.db.begin().await?;
+    let txn = writer.begin().await?;
     let change = commands::stock::receive(&txn, &ctx, input).await?;
     txn.commit().await?;
     Ok(HttpResponse::Created().json(change))
@@ -150,11 +151,11 @@ pub async fn receive(
 )]
 #[post("/inventory/adjustments")]
 pub async fn adjust(
-    state: Data<AppState>,
+    writer: Writer,
     RequestCtx(ctx): RequestCtx,
     Json(input): Json<Adjust>,
 ) -> ApiResult<HttpResponse> {
-    let txn = state.db.begin().await?;
+    let txn = writer.begin().await?;
     let change = commands::stock::adjust(&txn, &ctx, input).await?;
     txn.commit().await?;
     Ok(HttpResponse::Created().json(change))
@@ -173,11 +174,11 @@ pub async fn adjust(
 )]
 #[post("/inventory/transfers")]
 pub async fn transfer(
-    state: Data<AppState>,
+    writer: Writer,
     RequestCtx(ctx): RequestCtx,
     Json(input): Json<Transfer>,
 ) -> ApiResult<HttpResponse> {
-    let txn = state.db.begin().await?;
+    let txn = writer.begin().await?;
     let change = commands::stock::transfer(&txn, &ctx, input).await?;
     txn.commit().await?;
     Ok(HttpResponse::Created().json(change))
@@ -193,11 +194,11 @@ pub async fn transfer(
 )]
 #[post("/inventory/returns")]
 pub async fn return_goods(
-    state: Data<AppState>,
+    writer: Writer,
     RequestCtx(ctx): RequestCtx,
     Json(input): Json<Return>,
 ) -> ApiResult<HttpResponse> {
-    let txn = state.db.begin().await?;
+    let txn = writer.begin().await?;
     let change = commands::stock::return_goods(&txn, &ctx, input).await?;
     txn.commit().await?;
     Ok(HttpResponse::Created().json(change))

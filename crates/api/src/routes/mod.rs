@@ -73,6 +73,7 @@ route_table! {
         users::create,
         users::get,
         users::update,
+        users::unlock,
         api_keys::list,
         api_keys::create,
         api_keys::revoke,

@@ -13,6 +13,7 @@ use super::csv_transfer;
 use crate::error::ApiResult;
 use crate::extract::{Query, RequestCtx};
 use crate::state::AppState;
+use crate::tx::Writer;
 
 /// Every product matching `query`, as CSV.
 pub fn export(state: Data<AppState>, ctx: Ctx, mut query: ListProducts) -> ApiResult<HttpResponse> {
@@ -69,6 +70,7 @@ pub struct ProductImportParams {
 pub async fn import(
     req: HttpRequest,
     state: Data<AppState>,
+    writer: Writer,
     RequestCtx(ctx): RequestCtx,
     Query(params): Query<ProductImportParams>,
     body: Payload,
@@ -76,7 +78,7 @@ pub async fn import(
     ctx.actor
         .require(ordercrm_kernel::authz::Action::CatalogWrite)?;
     let file = csv_transfer::spool(&req, body, state.limits.max_import_bytes).await?;
-    let txn = state.db.begin().await?;
+    let txn = writer.begin().await?;
     let report = transfer::import(&txn, &ctx, file, params.dry_run.unwrap_or(false)).await?;
     if report.applied {
         txn.commit().await?;

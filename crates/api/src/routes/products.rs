@@ -11,6 +11,7 @@ use uuid::Uuid;
 use crate::error::ApiResult;
 use crate::extract::{IfMatch, Json, Query, RequestCtx, etag, json_with_etag, not_modified};
 use crate::state::AppState;
+use crate::tx::Writer;
 
 /// List products. `q` searches SKU, name and barcode.
 #[utoipa::path(
@@ -55,11 +56,11 @@ pub async fn list(
 )]
 #[post("/products")]
 pub async fn create(
-    state: Data<AppState>,
+    writer: Writer,
     RequestCtx(ctx): RequestCtx,
     Json(input): Json<CreateProduct>,
 ) -> ApiResult<HttpResponse> {
-    let txn = state.db.begin().await?;
+    let txn = writer.begin().await?;
     let view = commands::products::create(&txn, &ctx, input).await?;
     txn.commit().await?;
     Ok(json_with_etag(
@@ -120,13 +121,13 @@ pub async fn get(
 )]
 #[patch("/products/{id}")]
 pub async fn update(
-    state: Data<AppState>,
+    writer: Writer,
     RequestCtx(ctx): RequestCtx,
     id: Path<Uuid>,
     IfMatch(if_match): IfMatch,
     Json(input): Json<UpdateProduct>,
 ) -> ApiResult<HttpResponse> {
-    let txn = state.db.begin().await?;
+    let txn = writer.begin().await?;
     let view = commands::products::update(&txn, &ctx, *id, if_match, input).await?;
     txn.commit().await?;
     Ok(json_with_etag(&mut HttpResponse::Ok(), view.version, &view))
@@ -151,12 +152,12 @@ pub async fn update(
 )]
 #[delete("/products/{id}")]
 pub async fn delete(
-    state: Data<AppState>,
+    writer: Writer,
     RequestCtx(ctx): RequestCtx,
     id: Path<Uuid>,
     IfMatch(if_match): IfMatch,
 ) -> ApiResult<HttpResponse> {
-    let txn = state.db.begin().await?;
+    let txn = writer.begin().await?;
     commands::products::delete(&txn, &ctx, *id, if_match).await?;
     txn.commit().await?;
     Ok(HttpResponse::NoContent().finish())

@@ -14,6 +14,7 @@ use uuid::Uuid;
 use crate::error::ApiResult;
 use crate::extract::{IfMatch, Json, Query, RequestCtx, json_with_etag};
 use crate::state::AppState;
+use crate::tx::Writer;
 
 #[utoipa::path(
     operation_id = "listPurchaseOrders",
@@ -46,11 +47,11 @@ pub async fn list(
 )]
 #[post("/purchase-orders")]
 pub async fn create(
-    state: Data<AppState>,
+    writer: Writer,
     RequestCtx(ctx): RequestCtx,
     Json(input): Json<CreatePurchaseOrder>,
 ) -> ApiResult<HttpResponse> {
-    let txn = state.db.begin().await?;
+    let txn = writer.begin().await?;
     let view = commands::purchase_orders::create(&txn, &ctx, input).await?;
     txn.commit().await?;
     Ok(json_with_etag(
@@ -97,12 +98,12 @@ pub async fn get(
 )]
 #[post("/purchase-orders/{id}/order")]
 pub async fn place(
-    state: Data<AppState>,
+    writer: Writer,
     RequestCtx(ctx): RequestCtx,
     id: Path<Uuid>,
     IfMatch(if_match): IfMatch,
 ) -> ApiResult<HttpResponse> {
-    let txn = state.db.begin().await?;
+    let txn = writer.begin().await?;
     let view = commands::purchase_orders::place_order(&txn, &ctx, *id, if_match).await?;
     txn.commit().await?;
     Ok(json_with_etag(&mut HttpResponse::Ok(), view.version, &view))
@@ -124,12 +125,12 @@ pub async fn place(
 )]
 #[post("/purchase-orders/{id}/cancel")]
 pub async fn cancel(
-    state: Data<AppState>,
+    writer: Writer,
     RequestCtx(ctx): RequestCtx,
     id: Path<Uuid>,
     IfMatch(if_match): IfMatch,
 ) -> ApiResult<HttpResponse> {
-    let txn = state.db.begin().await?;
+    let txn = writer.begin().await?;
     let view = commands::purchase_orders::cancel(&txn, &ctx, *id, if_match).await?;
     txn.commit().await?;
     Ok(json_with_etag(&mut HttpResponse::Ok(), view.version, &view))
@@ -153,13 +154,13 @@ pub async fn cancel(
 )]
 #[post("/purchase-orders/{id}/receipts")]
 pub async fn receive(
-    state: Data<AppState>,
+    writer: Writer,
     RequestCtx(ctx): RequestCtx,
     id: Path<Uuid>,
     IfMatch(if_match): IfMatch,
     Json(input): Json<ReceivePurchaseOrder>,
 ) -> ApiResult<HttpResponse> {
-    let txn = state.db.begin().await?;
+    let txn = writer.begin().await?;
     let view = commands::purchase_orders::receive(&txn, &ctx, *id, if_match, input).await?;
     txn.commit().await?;
     Ok(json_with_etag(&mut HttpResponse::Ok(), view.version, &view))
@@ -196,11 +197,11 @@ pub async fn suggestions(
 )]
 #[post("/replenishment/purchase-orders")]
 pub async fn from_suggestions(
-    state: Data<AppState>,
+    writer: Writer,
     RequestCtx(ctx): RequestCtx,
     Json(input): Json<CreateFromSuggestions>,
 ) -> ApiResult<HttpResponse> {
-    let txn = state.db.begin().await?;
+    let txn = writer.begin().await?;
     let created = commands::replenishment::create_purchase_orders(&txn, &ctx, input).await?;
     txn.commit().await?;
     Ok(HttpResponse::Created().json(created))

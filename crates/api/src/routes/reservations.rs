@@ -11,6 +11,7 @@ use uuid::Uuid;
 use crate::error::ApiResult;
 use crate::extract::{IfMatch, Json, OptionalJson, Query, RequestCtx, json_with_etag};
 use crate::state::AppState;
+use crate::tx::Writer;
 
 /// Hold stock: every line or none. Lines for the same SKU and warehouse are summed
 /// before the check. 409 `insufficient-stock` lists each short line with what is available.
@@ -27,11 +28,11 @@ use crate::state::AppState;
 )]
 #[post("/inventory/reservations")]
 pub async fn create(
-    state: Data<AppState>,
+    writer: Writer,
     RequestCtx(ctx): RequestCtx,
     Json(input): Json<CreateReservation>,
 ) -> ApiResult<HttpResponse> {
-    let txn = state.db.begin().await?;
+    let txn = writer.begin().await?;
     let view = commands::reservations::reserve(&txn, &ctx, input).await?;
     txn.commit().await?;
     Ok(json_with_etag(
@@ -99,12 +100,12 @@ pub async fn get(
 )]
 #[post("/inventory/reservations/{id}/release")]
 pub async fn release(
-    state: Data<AppState>,
+    writer: Writer,
     RequestCtx(ctx): RequestCtx,
     id: Path<Uuid>,
     IfMatch(if_match): IfMatch,
 ) -> ApiResult<HttpResponse> {
-    let txn = state.db.begin().await?;
+    let txn = writer.begin().await?;
     let view = commands::reservations::release(&txn, &ctx, *id, if_match).await?;
     txn.commit().await?;
     Ok(json_with_etag(&mut HttpResponse::Ok(), view.version, &view))
@@ -129,14 +130,14 @@ pub async fn release(
 )]
 #[post("/inventory/reservations/{id}/consume")]
 pub async fn consume(
-    state: Data<AppState>,
+    writer: Writer,
     RequestCtx(ctx): RequestCtx,
     id: Path<Uuid>,
     IfMatch(if_match): IfMatch,
     OptionalJson(input): OptionalJson<Consume>,
 ) -> ApiResult<HttpResponse> {
     let input = input.unwrap_or_default();
-    let txn = state.db.begin().await?;
+    let txn = writer.begin().await?;
     let view = commands::reservations::consume(&txn, &ctx, *id, if_match, input).await?;
     txn.commit().await?;
     Ok(json_with_etag(&mut HttpResponse::Ok(), view.version, &view))

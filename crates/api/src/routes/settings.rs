@@ -11,6 +11,7 @@ use ordercrm_settings::{
 use crate::error::ApiResult;
 use crate::extract::{IfMatch, Json, Query, RequestCtx, etag, not_modified};
 use crate::state::AppState;
+use crate::tx::Writer;
 
 fn with_etag(mut res: HttpResponse, view: &SettingView) -> HttpResponse {
     if let Ok(v) = header::HeaderValue::from_str(&etag(view.version)) {
@@ -58,11 +59,11 @@ pub async fn list(
 )]
 #[post("/settings")]
 pub async fn create(
-    state: Data<AppState>,
+    writer: Writer,
     RequestCtx(ctx): RequestCtx,
     Json(input): Json<CreateSetting>,
 ) -> ApiResult<HttpResponse> {
-    let txn = state.db.begin().await?;
+    let txn = writer.begin().await?;
     let view = commands::create(&txn, &ctx, input).await?;
     txn.commit().await?;
     let res = HttpResponse::Created()
@@ -124,13 +125,13 @@ pub async fn get(
 )]
 #[patch("/settings/{key}")]
 pub async fn update(
-    state: Data<AppState>,
+    writer: Writer,
     RequestCtx(ctx): RequestCtx,
     key: Path<String>,
     IfMatch(if_match): IfMatch,
     Json(patch): Json<UpdateSetting>,
 ) -> ApiResult<HttpResponse> {
-    let txn = state.db.begin().await?;
+    let txn = writer.begin().await?;
     let view = commands::update(&txn, &ctx, &key, if_match, patch).await?;
     txn.commit().await?;
     Ok(with_etag(HttpResponse::Ok().json(&view), &view))
@@ -154,12 +155,12 @@ pub async fn update(
 )]
 #[delete("/settings/{key}")]
 pub async fn delete(
-    state: Data<AppState>,
+    writer: Writer,
     RequestCtx(ctx): RequestCtx,
     key: Path<String>,
     IfMatch(if_match): IfMatch,
 ) -> ApiResult<HttpResponse> {
-    let txn = state.db.begin().await?;
+    let txn = writer.begin().await?;
     commands::delete(&txn, &ctx, &key, if_match).await?;
     txn.commit().await?;
     Ok(HttpResponse::NoContent().finish())

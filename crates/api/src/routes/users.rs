@@ -12,6 +12,7 @@ use uuid::Uuid;
 use crate::error::ApiResult;
 use crate::extract::{IfMatch, Json, Query, RequestCtx, etag};
 use crate::state::AppState;
+use crate::tx::Writer;
 
 fn with_etag(builder: &mut actix_web::HttpResponseBuilder, view: &UserView) -> HttpResponse {
     builder
@@ -50,11 +51,11 @@ pub async fn list(
 )]
 #[post("/users")]
 pub async fn create(
-    state: Data<AppState>,
+    writer: Writer,
     RequestCtx(ctx): RequestCtx,
     Json(input): Json<CreateUser>,
 ) -> ApiResult<HttpResponse> {
-    let txn = state.db.begin().await?;
+    let txn = writer.begin().await?;
     let view = users::create(&txn, &ctx, input).await?;
     txn.commit().await?;
     Ok(with_etag(
@@ -103,14 +104,41 @@ pub async fn get(
 )]
 #[patch("/users/{id}")]
 pub async fn update(
-    state: Data<AppState>,
+    writer: Writer,
     RequestCtx(ctx): RequestCtx,
     id: Path<Uuid>,
     IfMatch(if_match): IfMatch,
     Json(patch): Json<UpdateUser>,
 ) -> ApiResult<HttpResponse> {
-    let txn = state.db.begin().await?;
+    let txn = writer.begin().await?;
     let view = users::update(&txn, &ctx, *id, if_match, patch).await?;
+    txn.commit().await?;
+    Ok(with_etag(&mut HttpResponse::Ok(), &view))
+}
+
+/// Let every address try this user's password again at once (admins). Wrong
+/// passwords make only the address they came from wait, never the account itself;
+/// this clears those waits, for instance after the user's own office was caught.
+#[utoipa::path(
+    operation_id = "unlockUser",
+    tag = "users",
+    security(("userToken" = [])),
+    params(("id" = Uuid, Path, description = "User id")),
+    responses(
+        (status = 200, description = "The user; no address waits for it any more", body = UserView,
+            headers(("ETag" = String, description = "Version"))),
+        (status = 403, description = "Only admins unlock", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[post("/users/{id}/unlock")]
+pub async fn unlock(
+    writer: Writer,
+    RequestCtx(ctx): RequestCtx,
+    id: Path<Uuid>,
+) -> ApiResult<HttpResponse> {
+    let txn = writer.begin().await?;
+    let view = users::unlock(&txn, &ctx, users::Unlock::Id(*id)).await?;
     txn.commit().await?;
     Ok(with_etag(&mut HttpResponse::Ok(), &view))
 }

@@ -14,6 +14,7 @@ use uuid::Uuid;
 use crate::error::ApiResult;
 use crate::extract::{IfMatch, Json, Query, RequestCtx, json_with_etag};
 use crate::state::AppState;
+use crate::tx::Writer;
 
 /// Warehouses, by code.
 #[utoipa::path(
@@ -45,11 +46,11 @@ pub async fn list_warehouses(
 )]
 #[post("/warehouses")]
 pub async fn create_warehouse(
-    state: Data<AppState>,
+    writer: Writer,
     RequestCtx(ctx): RequestCtx,
     Json(input): Json<CreateWarehouse>,
 ) -> ApiResult<HttpResponse> {
-    let txn = state.db.begin().await?;
+    let txn = writer.begin().await?;
     let view = commands::warehouses::create(&txn, &ctx, input).await?;
     txn.commit().await?;
     Ok(json_with_etag(
@@ -98,13 +99,13 @@ pub async fn get_warehouse(
 )]
 #[patch("/warehouses/{id}")]
 pub async fn update_warehouse(
-    state: Data<AppState>,
+    writer: Writer,
     RequestCtx(ctx): RequestCtx,
     id: Path<Uuid>,
     IfMatch(if_match): IfMatch,
     Json(input): Json<UpdateWarehouse>,
 ) -> ApiResult<HttpResponse> {
-    let txn = state.db.begin().await?;
+    let txn = writer.begin().await?;
     let view = commands::warehouses::update(&txn, &ctx, *id, if_match, input).await?;
     txn.commit().await?;
     Ok(json_with_etag(&mut HttpResponse::Ok(), view.version, &view))
@@ -138,11 +139,11 @@ pub async fn list_suppliers(
 )]
 #[post("/suppliers")]
 pub async fn create_supplier(
-    state: Data<AppState>,
+    writer: Writer,
     RequestCtx(ctx): RequestCtx,
     Json(input): Json<CreateSupplier>,
 ) -> ApiResult<HttpResponse> {
-    let txn = state.db.begin().await?;
+    let txn = writer.begin().await?;
     let view = commands::suppliers::create(&txn, &ctx, input).await?;
     txn.commit().await?;
     Ok(json_with_etag(
@@ -190,13 +191,13 @@ pub async fn get_supplier(
 )]
 #[patch("/suppliers/{id}")]
 pub async fn update_supplier(
-    state: Data<AppState>,
+    writer: Writer,
     RequestCtx(ctx): RequestCtx,
     id: Path<Uuid>,
     IfMatch(if_match): IfMatch,
     Json(input): Json<UpdateSupplier>,
 ) -> ApiResult<HttpResponse> {
-    let txn = state.db.begin().await?;
+    let txn = writer.begin().await?;
     let view = commands::suppliers::update(&txn, &ctx, *id, if_match, input).await?;
     txn.commit().await?;
     Ok(json_with_etag(&mut HttpResponse::Ok(), view.version, &view))

@@ -3,9 +3,9 @@
 use chrono::Duration;
 use ordercrm_kernel::audit::{self, Entry};
 use ordercrm_kernel::authz::{Actor, Role, UserActor};
-use ordercrm_kernel::{Ctx, Error, Result, id::new_id};
+use ordercrm_kernel::{Ctx, Error, FieldError, Result, id::new_id};
 use sea_orm::ActiveValue::Set;
-use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveModelTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
@@ -13,13 +13,13 @@ use crate::config::IdentityConfig;
 use crate::dto::{TokenRequest, TokenResponse};
 use crate::entity::{refresh_token, user};
 use crate::error::IdentityError;
-use crate::tokens::{hash_secret, random_secret};
-use crate::{model, password};
+use crate::tokens::{hash_secret, looks_like_secret, random_secret};
+use crate::{model, password, throttle};
 
 pub const REFRESH_PREFIX: &str = "ocrm_rt_";
 
-/// A sign-in either succeeds or is refused; a refusal still commits (the failure
-/// counter, the lock and the audit row must persist).
+/// A sign-in either succeeds or is refused; a refusal still commits (its audit row
+/// must persist).
 pub enum LoginOutcome {
     Success(TokenResponse),
     Refused(Error),
@@ -41,6 +41,48 @@ fn as_user(ctx: &Ctx, u: &user::Model) -> Ctx {
     }
 }
 
+/// What a sign-in request must look like before anything else happens: no limiter
+/// entry, lookup or audit row for an email no account can have or a password no
+/// account can have (an unbounded one would also cost an unbounded hash).
+pub fn check_request(input: &TokenRequest) -> Result<()> {
+    let mut errors = Vec::new();
+    if input.email.len() > model::MAX_EMAIL_BYTES {
+        errors.push(FieldError::new(
+            "email",
+            "length",
+            format!("must be at most {} bytes", model::MAX_EMAIL_BYTES),
+        ));
+    }
+    if input.password.len() > model::MAX_PASSWORD_BYTES {
+        errors.push(FieldError::new(
+            "password",
+            "length",
+            format!("must be at most {} bytes", model::MAX_PASSWORD_BYTES),
+        ));
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(IdentityError::Invalid(errors).into())
+    }
+}
+
+/// Count this attempt against (email, source) before the password is checked, or
+/// refuse it for now; the same for unknown emails (see [`crate::throttle`]).
+pub async fn take_turn(
+    conn: &impl ConnectionTrait,
+    ctx: &Ctx,
+    config: &IdentityConfig,
+    email: &str,
+    source: &str,
+) -> Result<()> {
+    let email = model::normalize_email(email);
+    match throttle::take_turn(conn, &config.throttle, &email, source, ctx.now).await? {
+        throttle::Turn::Go => Ok(()),
+        throttle::Turn::Wait(retry_after) => Err(IdentityError::Throttled { retry_after }.into()),
+    }
+}
+
 /// The expensive half of a sign-in (argon2), done before any write transaction so a
 /// flood of guesses never holds the database's writer.
 pub struct Attempt {
@@ -59,15 +101,13 @@ pub async fn check_password(
         .filter(user::COLUMN.email_normalized.eq(&email))
         .one(reader)
         .await?;
-    let password_ok = match &found {
-        None => {
-            password::verify_dummy(input.password).await?;
-            false
-        }
-        // A locked account is refused without spending a hash on it.
-        Some(u) if u.locked_until.is_some_and(|t| t > ctx.now) => false,
-        Some(u) => password::verify(u.password_hash.clone(), input.password).await?,
-    };
+    // Exactly one hash on every path, known email or not, so timing says nothing.
+    let hash = found.as_ref().map_or_else(
+        || password::DUMMY_HASH.to_owned(),
+        |u| u.password_hash.clone(),
+    );
+    ctx.hooks.at("password.verify").await;
+    let password_ok = password::verify(hash, input.password).await? && found.is_some();
     Ok(Attempt {
         email,
         user: found,
@@ -75,11 +115,13 @@ pub async fn check_password(
     })
 }
 
-/// The recording half: counters, lock, tokens and audit, on fresh state.
+/// The recording half: tokens and audit on success (and this source's failures
+/// forgotten), the audit row on failure (the failure was counted by [`take_turn`]).
 pub async fn login(
     txn: &DatabaseTransaction,
     ctx: &Ctx,
     config: &IdentityConfig,
+    source: &str,
     attempt: Attempt,
 ) -> Result<LoginOutcome> {
     let fresh = match &attempt.user {
@@ -110,76 +152,35 @@ pub async fn login(
             .as_ref()
             .is_some_and(|c| c.password_hash == u.password_hash);
     let uctx = as_user(ctx, &u);
-    if let Some(until) = u.locked_until.filter(|t| *t > ctx.now) {
-        audit::record(
-            txn,
-            &uctx,
-            Entry::new("auth.login_locked", "user", u.id).failed(),
-        )
-        .await?;
-        let retry_after = std::cmp::max((until - ctx.now).num_seconds(), 1);
-        return Ok(LoginOutcome::Refused(
-            IdentityError::Locked { retry_after }.into(),
-        ));
-    }
     if !password_ok || !u.active {
-        // Counted in the database, atomically: concurrent wrong guesses must each count.
-        let failures = user::Entity::update_many()
-            .col_expr(
-                user::COLUMN.failed_logins,
-                Expr::col(user::COLUMN.failed_logins).add(1),
-            )
-            .filter(user::COLUMN.id.eq(u.id))
-            .exec_with_returning(txn)
-            .await?
-            .first()
-            .map_or(u.failed_logins + 1, |row| row.failed_logins);
-        let lock = failures >= config.lockout_threshold;
-        let locked_until = lock.then(|| {
-            ctx.now + Duration::from_std(config.lockout_duration).unwrap_or(Duration::MAX)
-        });
-        if lock {
-            user::Entity::update_many()
-                .col_expr(user::COLUMN.failed_logins, Expr::value(0))
-                .col_expr(user::COLUMN.locked_until, Expr::value(locked_until))
-                .filter(user::COLUMN.id.eq(u.id))
-                .exec(txn)
-                .await?;
-        }
         let reason = if u.active { "bad_password" } else { "inactive" };
         audit::record(
             txn,
             &uctx,
             Entry::new("auth.login_failed", "user", u.id)
-                .changes(serde_json::json!({"reason": reason, "consecutive_failures": failures}))
+                .changes(serde_json::json!({"reason": reason}))
                 .failed(),
         )
         .await?;
-        if lock {
-            audit::record(
-                txn,
-                &uctx,
-                Entry::new("auth.account_locked", "user", u.id)
-                    .changes(serde_json::json!({"until": locked_until})),
-            )
-            .await?;
-        }
         return Ok(LoginOutcome::Refused(IdentityError::BadCredentials.into()));
     }
-    if u.failed_logins != 0 || u.locked_until.is_some() {
-        user::Entity::update_many()
-            .col_expr(user::COLUMN.failed_logins, Expr::value(0))
-            .col_expr(
-                user::COLUMN.locked_until,
-                Expr::value(Option::<chrono::DateTime<chrono::Utc>>::None),
-            )
-            .filter(user::COLUMN.id.eq(u.id))
-            .exec(txn)
-            .await?;
-    }
+    throttle::clear(txn, &attempt.email, source).await?;
     let tokens = issue(txn, &uctx, config, &u, new_id()).await?;
     audit::record(txn, &uctx, Entry::new("auth.login", "user", u.id)).await?;
     Ok(LoginOutcome::Success(tokens))
+}
+
+/// Whether `token` is a refresh token we issued, checked on a reader: a malformed or
+/// unknown token is refused without opening a write transaction.
+pub async fn known_refresh_token(reader: &impl ConnectionTrait, token: &str) -> Result<bool> {
+    if !looks_like_secret(token, REFRESH_PREFIX) {
+        return Ok(false);
+    }
+    Ok(refresh_token::Entity::find()
+        .filter(refresh_token::COLUMN.token_hash.eq(hash_secret(token)))
+        .one(reader)
+        .await?
+        .is_some())
 }
 
 async fn issue(

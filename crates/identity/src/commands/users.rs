@@ -6,10 +6,11 @@ use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{ActiveModelTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
+use crate::config::IdentityConfig;
 use crate::dto::{ChangePassword, CreateUser, UpdateUser, UserView};
 use crate::entity::{refresh_token, user};
 use crate::error::IdentityError;
-use crate::{model, password, queries};
+use crate::{model, password, queries, throttle};
 
 fn json(view: &UserView) -> serde_json::Value {
     serde_json::to_value(view).unwrap_or_default()
@@ -69,8 +70,6 @@ pub async fn create(txn: &DatabaseTransaction, ctx: &Ctx, input: CreateUser) -> 
         manager_id: Set(input.manager_id),
         password_hash: Set(hash),
         password_changed_at: Set(ctx.now),
-        failed_logins: Set(0),
-        locked_until: Set(None),
         version: Set(1),
         created_at: Set(ctx.now),
         updated_at: Set(ctx.now),
@@ -179,10 +178,13 @@ pub async fn update(
     Ok(view)
 }
 
-/// The signed-in user changes their own password; every refresh token dies.
+/// The signed-in user changes their own password; every refresh token dies. A wrong
+/// current password counts against (account, source) exactly as a failed sign-in does.
 pub async fn change_password(
     txn: &DatabaseTransaction,
     ctx: &Ctx,
+    config: &IdentityConfig,
+    source: &str,
     input: ChangePassword,
 ) -> Result<()> {
     let Some(id) = ctx.actor.user_id() else {
@@ -192,6 +194,16 @@ pub async fn change_password(
         .one(txn)
         .await?
         .ok_or_else(|| IdentityError::UserNotFound(id.to_string()))?;
+    if input.current_password.len() > model::MAX_PASSWORD_BYTES {
+        return Err(IdentityError::Invalid(vec![FieldError::new(
+            "current_password",
+            "mismatch",
+            "is not your current password",
+        )])
+        .into());
+    }
+    crate::commands::auth::take_turn(txn, ctx, config, &current.email, source).await?;
+    ctx.hooks.at("password.verify").await;
     if !password::verify(current.password_hash.clone(), input.current_password).await? {
         audit::record(
             txn,
@@ -206,19 +218,11 @@ pub async fn change_password(
         )])
         .into());
     }
+    throttle::clear(txn, &current.email_normalized, source).await?;
     if let Err(e) = model::check_password("new_password", &input.new_password, &current.email) {
         return Err(IdentityError::Invalid(vec![e]).into());
     }
-    let hash = password::hash(input.new_password).await?;
-    user::Entity::update_many()
-        .col_expr(user::COLUMN.password_hash, Expr::value(hash))
-        .col_expr(user::COLUMN.password_changed_at, Expr::value(ctx.now))
-        .col_expr(user::COLUMN.version, Expr::col(user::COLUMN.version).add(1))
-        .col_expr(user::COLUMN.updated_at, Expr::value(ctx.now))
-        .filter(user::COLUMN.id.eq(id))
-        .exec(txn)
-        .await?;
-    revoke_refresh_tokens(txn, ctx, id).await?;
+    store_password(txn, ctx, &current, input.new_password).await?;
     audit::record(
         txn,
         ctx,
@@ -227,6 +231,89 @@ pub async fn change_password(
     )
     .await?;
     Ok(())
+}
+
+/// Hash and store a new password: every refresh token dies, every access token
+/// issued before now stops working, and no source has to wait any more.
+async fn store_password(
+    txn: &DatabaseTransaction,
+    ctx: &Ctx,
+    current: &user::Model,
+    new_password: String,
+) -> Result<()> {
+    let hash = password::hash(new_password).await?;
+    user::Entity::update_many()
+        .col_expr(user::COLUMN.password_hash, Expr::value(hash))
+        .col_expr(user::COLUMN.password_changed_at, Expr::value(ctx.now))
+        .col_expr(user::COLUMN.version, Expr::col(user::COLUMN.version).add(1))
+        .col_expr(user::COLUMN.updated_at, Expr::value(ctx.now))
+        .filter(user::COLUMN.id.eq(current.id))
+        .exec(txn)
+        .await?;
+    revoke_refresh_tokens(txn, ctx, current.id).await?;
+    throttle::clear_account(txn, &current.email_normalized).await?;
+    Ok(())
+}
+
+/// Set a user's password without knowing the old one: the CLI's way back in when the
+/// last admin forgot theirs (the system acts; admins through the API use their own).
+pub async fn set_password(
+    txn: &DatabaseTransaction,
+    ctx: &Ctx,
+    email: &str,
+    new_password: String,
+) -> Result<UserView> {
+    ctx.actor.require(Action::UsersWrite)?;
+    let current = find_by_email(txn, email).await?;
+    if let Err(e) = model::check_password("password", &new_password, &current.email) {
+        return Err(IdentityError::Invalid(vec![e]).into());
+    }
+    store_password(txn, ctx, &current, new_password).await?;
+    audit::record(
+        txn,
+        ctx,
+        Entry::new("user.password_set", "user", current.id)
+            .changes(serde_json::json!({"password": {"changed": true}})),
+    )
+    .await?;
+    let after = user::Entity::find_by_id(current.id)
+        .one(txn)
+        .await?
+        .ok_or_else(|| IdentityError::UserNotFound(current.id.to_string()))?;
+    Ok(UserView::from(after))
+}
+
+/// Let every source try this account's password again at once (admins; the CLI).
+pub async fn unlock(txn: &DatabaseTransaction, ctx: &Ctx, target: Unlock<'_>) -> Result<UserView> {
+    ctx.actor.require(Action::UsersWrite)?;
+    let current = match target {
+        Unlock::Id(id) => queries::find_visible(txn, &ctx.actor, id).await?,
+        Unlock::Email(email) => find_by_email(txn, email).await?,
+    };
+    let cleared = throttle::clear_account(txn, &current.email_normalized).await?;
+    audit::record(
+        txn,
+        ctx,
+        Entry::new("user.unlock", "user", current.id)
+            .changes(serde_json::json!({"sources_cleared": cleared})),
+    )
+    .await?;
+    Ok(UserView::from(current))
+}
+
+/// Whom [`unlock`] is for.
+pub enum Unlock<'a> {
+    Id(Uuid),
+    Email(&'a str),
+}
+
+async fn find_by_email(conn: &impl ConnectionTrait, email: &str) -> Result<user::Model> {
+    let normalized = model::normalize_email(email);
+    user::Entity::find()
+        .filter(user::COLUMN.email_normalized.eq(&normalized))
+        .one(conn)
+        .await?
+        .ok_or_else(|| IdentityError::UserNotFound(normalized).into())
 }
 
 pub(crate) async fn revoke_refresh_tokens(

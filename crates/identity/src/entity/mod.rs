@@ -1,3 +1,4 @@
 pub mod api_key;
 pub mod refresh_token;
+pub mod sign_in_failure;
 pub mod user;

@@ -15,8 +15,6 @@ pub struct Model {
     pub manager_id: Option<Uuid>,
     pub password_hash: String,
     pub password_changed_at: DateTimeUtc,
-    pub failed_logins: i32,
-    pub locked_until: Option<DateTimeUtc>,
     pub version: i64,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,

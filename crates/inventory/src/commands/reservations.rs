@@ -457,6 +457,7 @@ pub async fn sweep_expired(
     let ctx = Ctx::system(now);
     let mut released = 0;
     for id in due {
+        #[allow(clippy::disallowed_methods)] // a background sweep, one transaction per hold
         let txn = db.begin().await?;
         match claim(&txn, &ctx, id, None).await {
             Ok(claimed) => {

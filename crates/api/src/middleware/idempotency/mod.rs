@@ -1,41 +1,121 @@
-//! `Idempotency-Key` for POST: the first response to a key is stored for 24 h and
-//! replayed for a retry with the same body (`Idempotent-Replayed: true`); the same key
-//! with another body is 422; a retry while the first request is still running is 409.
-//! Keys are scoped to the caller, so two callers can never see each other's responses.
+//! `Idempotency-Key` on POST: the first answer to a key is kept for 24 h and replayed
+//! for a retry with the same request (`Idempotent-Replayed: true`); the same key with
+//! another request is 422. Keys belong to the caller, so two callers never see each
+//! other's answers; anonymous callers get nothing stored.
+//!
+//! A success is recorded in the same transaction as the change it made: the handler's
+//! [`crate::tx::Writer`] claims the key when it begins, and its commit hands the
+//! transaction back here, where the answer is written into it before the one commit.
+//! An answer that changed nothing (an error, a dry run) is recorded on its own. A
+//! retry that arrives while the first request runs waits for it and replays its
+//! answer, or gets 409 if it is still running after `idempotency_wait`. Answers a
+//! handler marked with [`carries_secret`] are never stored: a retry learns that the
+//! first request succeeded (and where its result is), not the secret.
 
+mod body;
 mod store;
 
+use std::sync::{Arc, Mutex, PoisonError};
+
 use actix_web::body::{BoxBody, MessageBody, to_bytes_limited};
-use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::http::{Method, StatusCode};
 use actix_web::middleware::Next;
-use actix_web::web::{Bytes, Data};
+use actix_web::web::Data;
 use actix_web::{Error, HttpMessage, HttpResponse};
 use ordercrm_kernel::error::problems;
 use ordercrm_kernel::{Actor, FieldError};
-use sha2::{Digest, Sha256};
+use sea_orm::DatabaseTransaction;
 
-pub use store::purge_expired;
-use store::{Begin, Stored};
+pub use store::{Claim, KeyRef, claim, purge_expired, still_running};
+use store::{Found, Stored};
 
 use crate::error::problem_response;
-use crate::extract::read_body;
 use crate::state::AppState;
 
 pub const HEADER: HeaderName = HeaderName::from_static("idempotency-key");
 pub const REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
 
 /// Response headers worth replaying; hop-by-hop and per-request ones are not.
-const KEPT_HEADERS: [HeaderName; 3] = [header::CONTENT_TYPE, header::LOCATION, header::ETAG];
+const KEPT_HEADERS: [HeaderName; 4] = [
+    header::CONTENT_TYPE,
+    header::LOCATION,
+    header::ETAG,
+    header::CACHE_CONTROL,
+];
+
+/// Largest answer kept for replay.
+const MAX_STORED_BODY: usize = 16 * 1024 * 1024;
+
+/// Marks a response that carries a secret (a token, a key secret, unmasked personal
+/// data): it is sent with `Cache-Control: no-store` and never kept anywhere.
+#[derive(Debug, Clone, Copy)]
+pub struct CarriesSecret;
+
+pub fn carries_secret(mut res: HttpResponse) -> HttpResponse {
+    res.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res.extensions_mut().insert(CarriesSecret);
+    res
+}
+
+/// What the middleware and the request's transaction share.
+#[derive(Debug)]
+pub struct Slot {
+    pub key: KeyRef,
+    state: Mutex<SlotState>,
+}
+
+#[derive(Debug, Default)]
+struct SlotState {
+    /// A transaction was begun for this request (one is all an idempotent request gets).
+    began: bool,
+    /// Committed by the handler: waiting for its answer before the real commit.
+    parked: Option<DatabaseTransaction>,
+    /// Another request with this key finished first; replay its answer.
+    superseded: bool,
+    /// Another request with this key was still running after the wait: this one's
+    /// 409 is no answer to keep.
+    gave_up: bool,
+}
+
+impl Slot {
+    fn with<T>(&self, f: impl FnOnce(&mut SlotState) -> T) -> T {
+        f(&mut self.state.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// `false` if a transaction was begun already.
+    pub(crate) fn begin(&self) -> bool {
+        self.with(|s| !std::mem::replace(&mut s.began, true))
+    }
+
+    pub(crate) fn park(&self, txn: DatabaseTransaction) {
+        self.with(|s| s.parked = Some(txn));
+    }
+
+    pub(crate) fn supersede(&self) {
+        self.with(|s| s.superseded = true);
+    }
+
+    pub(crate) fn give_up(&self) {
+        self.with(|s| s.gave_up = true);
+    }
+}
 
 pub async fn handle(
     mut req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, Error> {
     let state = req.app_data::<Data<AppState>>().cloned();
-    let (Some(state), true) = (
+    let scope = req
+        .extensions()
+        .get::<Actor>()
+        .filter(|a| !matches!(a, Actor::Anonymous))
+        .map(Actor::principal);
+    let (Some(state), Some(scope), true) = (
         state,
+        scope,
         req.method() == Method::POST && req.headers().contains_key(&HEADER),
     ) else {
         return next
@@ -43,80 +123,76 @@ pub async fn handle(
             .await
             .map(ServiceResponse::map_into_boxed_body);
     };
-    let key = match req.headers().get(&HEADER).and_then(valid_key) {
-        Some(key) => key,
-        None => {
-            let err = ordercrm_kernel::Error::validation(vec![FieldError::new(
-                "Idempotency-Key",
-                "invalid_header",
-                "must be 1 to 255 visible ASCII characters",
-            )]);
-            return Ok(respond(req, &err));
-        }
+    let Some(key) = req.headers().get(&HEADER).and_then(valid_key) else {
+        let err = ordercrm_kernel::Error::validation(vec![FieldError::new(
+            "Idempotency-Key",
+            "invalid_header",
+            "must be 1 to 255 visible ASCII characters",
+        )]);
+        return Ok(respond(req, &err));
     };
-
-    let body = match read_body(&mut req.take_payload(), state.limits.max_body_bytes).await {
-        Ok(body) => body,
+    let fingerprint = match body::fingerprint(
+        &mut req,
+        state.limits.max_body_bytes,
+        state.limits.max_import_bytes,
+    )
+    .await
+    {
+        Ok(f) => f,
         Err(err) => return Ok(respond(req, &err)),
     };
-    let fingerprint = fingerprint(&req, &body);
-    req.set_payload(Payload::from(body));
-
-    let scope = caller_scope(&req);
-    let now = state.clock.now();
-    let begin = store::begin(&state, &scope, &key, &fingerprint, now).await;
-    match begin {
-        Err(err) => Ok(respond(req, &err)),
-        Ok(Begin::Replay(stored)) => {
-            let res = replay(stored);
-            Ok(req.into_response(res))
-        }
-        Ok(Begin::InFlight) => {
-            let err = ordercrm_kernel::Error::new(
-                problems::IDEMPOTENCY_IN_FLIGHT,
-                "a request with this Idempotency-Key is still being processed",
-            );
-            let mut res = respond(req, &err);
-            res.headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-            Ok(res)
-        }
-        Ok(Begin::Mismatch) => {
-            let err = ordercrm_kernel::Error::new(
-                problems::IDEMPOTENCY_KEY_REUSED,
-                "this Idempotency-Key was used with a different request",
-            );
-            Ok(respond(req, &err))
-        }
-        Ok(Begin::Proceed) => {
-            let res = next
-                .call(req)
-                .await
-                .map(ServiceResponse::map_into_boxed_body);
-            finish(&state, &scope, &key, res).await
-        }
+    let key = KeyRef {
+        scope,
+        key,
+        fingerprint,
+    };
+    match store::find(state.db.reader(), &key, state.clock.now()).await {
+        Err(err) => return Ok(respond(req, &err)),
+        Ok(Some(found)) => return Ok(answer_from(req, &key, found)),
+        Ok(None) => {}
     }
+
+    let slot = Arc::new(Slot {
+        key,
+        state: Mutex::default(),
+    });
+    req.extensions_mut().insert(slot.clone());
+    let res = next.call(req).await;
+    let (parked, superseded, gave_up) = slot.with(|s| (s.parked.take(), s.superseded, s.gave_up));
+    let res = res?.map_into_boxed_body();
+    if gave_up {
+        return Ok(res);
+    }
+    if superseded {
+        // The first request committed its answer while this one waited.
+        drop(parked);
+        let (req, res) = res.into_parts();
+        let req = ServiceRequest::from_request(req);
+        return match store::find(state.db.reader(), &slot.key, state.clock.now()).await {
+            Ok(Some(found)) => Ok(answer_from(req, &slot.key, found)),
+            Ok(None) => Ok(req.into_response(res)),
+            Err(err) => Ok(respond(req, &err)),
+        };
+    }
+    finish(&state, &slot.key, parked, res).await
 }
 
-/// Store what the handler answered (or give the key back if it failed on our side).
+/// Record the handler's answer: in its parked transaction, then commit; or on its
+/// own when it changed nothing.
 async fn finish(
     state: &AppState,
-    scope: &str,
-    key: &str,
-    res: Result<ServiceResponse<BoxBody>, Error>,
+    key: &KeyRef,
+    parked: Option<DatabaseTransaction>,
+    res: ServiceResponse<BoxBody>,
 ) -> Result<ServiceResponse<BoxBody>, Error> {
-    let res = match res {
-        Ok(res) if !res.status().is_server_error() => res,
-        other => {
-            // A 5xx is not an answer: let the client retry with the same key.
-            if let Err(err) = store::release(state, scope, key).await {
-                tracing::error!(error = %err, "could not release idempotency key");
-            }
-            return other;
-        }
-    };
-    let (req, res) = res.into_parts();
     let status = res.status();
+    // A 5xx or a 429 is not an answer: the change (if any) is rolled back and the
+    // client may retry with the same key.
+    if status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS {
+        drop(parked);
+        return Ok(res);
+    }
+    let secret = res.response().extensions().contains::<CarriesSecret>();
     let headers: Vec<(String, String)> = KEPT_HEADERS
         .iter()
         .filter_map(|name| {
@@ -124,26 +200,102 @@ async fn finish(
             Some((name.as_str().to_owned(), value.to_owned()))
         })
         .collect();
+    let (req, res) = res.into_parts();
     let (res, body) = res.into_parts();
-    let bytes = match to_bytes_limited(body, 16 * 1024 * 1024).await {
-        Ok(Ok(bytes)) => bytes,
-        _ => {
-            let _ = store::release(state, scope, key).await;
-            return Ok(ServiceResponse::new(
-                req,
-                HttpResponse::InternalServerError().finish(),
-            ));
-        }
+    let Ok(Ok(bytes)) = to_bytes_limited(body, MAX_STORED_BODY).await else {
+        drop(parked);
+        tracing::error!("response too large to keep for Idempotency-Key; not committed");
+        return Ok(ServiceResponse::new(
+            req,
+            HttpResponse::InternalServerError().finish(),
+        ));
     };
     let stored = Stored {
         status: status.as_u16(),
         headers,
-        body: bytes.to_vec(),
+        body: (!secret).then(|| bytes.to_vec()),
     };
-    if let Err(err) = store::complete(state, scope, key, &stored).await {
-        tracing::error!(error = %err, "could not store idempotent response");
+    let now = state.clock.now();
+    let ttl =
+        chrono::Duration::from_std(state.limits.idempotency_ttl).unwrap_or(chrono::Duration::MAX);
+    match parked {
+        Some(txn) => {
+            let committed = async {
+                store::answer(&txn, key, &stored).await?;
+                state.hooks.at("idempotency.before_commit").await;
+                txn.commit().await?;
+                Ok::<_, ordercrm_kernel::Error>(())
+            }
+            .await;
+            if let Err(err) = committed {
+                // Nothing was changed: the client sees a 500 and may retry.
+                let req = ServiceRequest::from_request(req);
+                return Ok(respond(req, &ordercrm_kernel::Error::internal(err)));
+            }
+        }
+        None if !secret => {
+            let wait = state.limits.idempotency_wait;
+            if let Err(err) = store::answer_alone(&state.db, key, &stored, now, ttl, wait).await {
+                tracing::error!(error = %err, "could not keep the answer for an Idempotency-Key");
+            }
+        }
+        None => {}
     }
     Ok(ServiceResponse::new(req, res.set_body(BoxBody::new(bytes))))
+}
+
+/// A stored answer, a reuse with another request, or one still running.
+fn answer_from(req: ServiceRequest, key: &KeyRef, found: Found) -> ServiceResponse<BoxBody> {
+    let (fingerprint, stored) = match found {
+        Found::Unfinished => return respond(req, &still_running()),
+        Found::Answer {
+            fingerprint,
+            stored,
+        } => (fingerprint, stored),
+    };
+    if fingerprint != key.fingerprint {
+        let err = ordercrm_kernel::Error::new(
+            problems::IDEMPOTENCY_KEY_REUSED,
+            "this Idempotency-Key was used with a different request",
+        );
+        return respond(req, &err);
+    }
+    let Some(body) = stored.body else {
+        let location = stored
+            .headers
+            .iter()
+            .find(|(name, _)| name == header::LOCATION.as_str())
+            .map(|(_, v)| v.clone());
+        let mut err = ordercrm_kernel::Error::new(
+            problems::IDEMPOTENCY_RESPONSE_WITHHELD,
+            format!(
+                "the request with this Idempotency-Key succeeded ({}), but its answer carried a secret and was not kept{}",
+                stored.status,
+                location
+                    .as_deref()
+                    .map(|l| format!("; what it created is at {l}"))
+                    .unwrap_or_default()
+            ),
+        )
+        .with_extension("original_status", serde_json::json!(stored.status));
+        if let Some(l) = &location {
+            err = err.with_extension("location", serde_json::json!(l));
+        }
+        let mut res = respond(req, &err);
+        if let Some(l) = location.and_then(|l| HeaderValue::from_str(&l).ok()) {
+            res.headers_mut().insert(header::LOCATION, l);
+        }
+        res.headers_mut()
+            .insert(REPLAYED, HeaderValue::from_static("true"));
+        return res;
+    };
+    let status = StatusCode::from_u16(stored.status).unwrap_or(StatusCode::OK);
+    let mut res = HttpResponse::build(status);
+    for (name, value) in &stored.headers {
+        res.insert_header((name.as_str(), value.as_str()));
+    }
+    res.insert_header((REPLAYED, "true"));
+    req.into_response(res.body(body))
 }
 
 fn respond(req: ServiceRequest, err: &ordercrm_kernel::Error) -> ServiceResponse<BoxBody> {
@@ -151,55 +303,7 @@ fn respond(req: ServiceRequest, err: &ordercrm_kernel::Error) -> ServiceResponse
     req.into_response(res)
 }
 
-fn replay(stored: Stored) -> HttpResponse {
-    let status = StatusCode::from_u16(stored.status).unwrap_or(StatusCode::OK);
-    let mut res = HttpResponse::build(status);
-    for (name, value) in &stored.headers {
-        res.insert_header((name.as_str(), value.as_str()));
-    }
-    res.insert_header((REPLAYED, "true"));
-    res.body(stored.body)
-}
-
 fn valid_key(value: &HeaderValue) -> Option<String> {
     let s = value.to_str().ok()?;
     ((1..=255).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_graphic())).then(|| s.to_owned())
-}
-
-/// POSTs the idempotency store stays out of: responses carrying secrets (tokens, a
-/// new API key) must not sit in it, and a CSV import's body is too large to keep (an
-/// import is atomic and upserts by number or external reference instead).
-pub fn stores_secrets(path: &str) -> bool {
-    path.starts_with("/v1/auth/")
-        || path == "/v1/api-keys"
-        || path == "/v1/me/password"
-        || path.ends_with("/import")
-}
-
-/// The caller whose keys these are (set by the authentication middleware).
-fn caller_scope(req: &ServiceRequest) -> String {
-    req.extensions()
-        .get::<Actor>()
-        .map_or_else(|| Actor::Anonymous.principal(), Actor::principal)
-}
-
-/// What makes two requests "the same": method, path with query, media type, body.
-fn fingerprint(req: &ServiceRequest, body: &Bytes) -> String {
-    let mut h = Sha256::new();
-    h.update(req.method().as_str());
-    h.update(b" ");
-    h.update(req.uri().path_and_query().map_or("", |p| p.as_str()));
-    h.update(b"\n");
-    h.update(
-        req.headers()
-            .get(header::CONTENT_TYPE)
-            .map_or(&b""[..], HeaderValue::as_bytes),
-    );
-    h.update(b"\n");
-    h.update(body);
-    hex(&h.finalize())
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -1,13 +1,16 @@
-//! The `idempotency_keys` table.
+//! The `idempotency_keys` table. A key is claimed by inserting its row inside the
+//! request's own write transaction, and the response is written into that row before
+//! the same commit: the change and its recorded answer exist together or not at all.
+//! A duplicate that arrives meanwhile waits on the row (PostgreSQL's unique index, or
+//! SQLite's single writer) and then finds the answer.
 
 use chrono::{DateTime, Utc};
 use ordercrm_kernel::Error;
+use ordercrm_kernel::error::problems;
 use sea_orm::ActiveValue::Set;
 use sea_orm::entity::prelude::*;
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{EntityTrait, QueryFilter};
-
-use crate::state::AppState;
+use sea_orm::{DatabaseBackend, DatabaseTransaction, EntityTrait, QueryFilter};
 
 mod entity {
     use sea_orm::entity::prelude::*;
@@ -21,145 +24,233 @@ mod entity {
         #[sea_orm(primary_key, auto_increment = false)]
         pub key: String,
         pub request_hash: String,
-        pub state: String,
+        /// `claimed` (only ever seen inside the claiming transaction), `response`, or
+        /// `withheld` (the answer carried a secret and was not kept).
+        pub outcome: String,
         pub status_code: Option<i32>,
         pub response_headers: Option<Json>,
         pub response_body: Option<Vec<u8>>,
         pub created_at: DateTimeUtc,
-        pub locked_until: DateTimeUtc,
         pub expires_at: DateTimeUtc,
     }
 
     impl ActiveModelBehavior for ActiveModel {}
 }
 
-use entity::{COLUMN, Entity};
+use entity::{COLUMN, Column, Entity};
 
-const IN_FLIGHT: &str = "in_flight";
-const COMPLETED: &str = "completed";
+const CLAIMED: &str = "claimed";
+const RESPONSE: &str = "response";
+const WITHHELD: &str = "withheld";
 
+/// An answer to keep: status, the headers worth replaying, and the body (`None`
+/// when it carried a secret).
+#[derive(Debug, Clone)]
 pub struct Stored {
     pub status: u16,
     pub headers: Vec<(String, String)>,
-    pub body: Vec<u8>,
+    pub body: Option<Vec<u8>>,
 }
 
-pub enum Begin {
-    /// The key is ours: run the request.
-    Proceed,
-    Replay(Stored),
-    InFlight,
-    Mismatch,
+/// What the store holds for a key.
+pub enum Found {
+    Answer {
+        fingerprint: String,
+        stored: Stored,
+    },
+    /// Claimed by a transaction that has not finished: cannot be seen from outside
+    /// it, so this only appears if something committed a bare claim.
+    Unfinished,
 }
 
-fn chrono_dur(d: std::time::Duration) -> chrono::Duration {
-    chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
+/// The key's identity: whose it is and what it is.
+#[derive(Debug, Clone)]
+pub struct KeyRef {
+    pub scope: String,
+    pub key: String,
+    pub fingerprint: String,
 }
 
-/// Claim `key` for this request, or say why not.
-pub async fn begin(
-    state: &AppState,
-    scope: &str,
-    key: &str,
-    fingerprint: &str,
+pub async fn find(
+    conn: &impl ConnectionTrait,
+    k: &KeyRef,
     now: DateTime<Utc>,
-) -> Result<Begin, Error> {
-    let db = state.db.writer();
-    // Two rounds at most: the second after clearing an expired row.
-    for _ in 0..2 {
-        let inserted = Entity::insert(entity::ActiveModel {
-            scope: Set(scope.to_owned()),
-            key: Set(key.to_owned()),
-            request_hash: Set(fingerprint.to_owned()),
-            state: Set(IN_FLIGHT.to_owned()),
-            status_code: Set(None),
-            response_headers: Set(None),
-            response_body: Set(None),
-            created_at: Set(now),
-            locked_until: Set(now + chrono_dur(state.limits.idempotency_lease)),
-            expires_at: Set(now + chrono_dur(state.limits.idempotency_ttl)),
-        })
+) -> Result<Option<Found>, Error> {
+    let row = Entity::find_by_id((k.scope.clone(), k.key.clone()))
+        .filter(COLUMN.expires_at.gt(now))
+        .one(conn)
+        .await?;
+    Ok(row.map(|row| {
+        if row.outcome == CLAIMED {
+            return Found::Unfinished;
+        }
+        let stored = Stored {
+            status: row
+                .status_code
+                .and_then(|s| u16::try_from(s).ok())
+                .unwrap_or(200),
+            headers: row
+                .response_headers
+                .and_then(|h| serde_json::from_value(h).ok())
+                .unwrap_or_default(),
+            body: if row.outcome == WITHHELD {
+                None
+            } else {
+                Some(row.response_body.unwrap_or_default())
+            },
+        };
+        Found::Answer {
+            fingerprint: row.request_hash,
+            stored,
+        }
+    }))
+}
+
+fn row(
+    k: &KeyRef,
+    outcome: &str,
+    stored: Option<&Stored>,
+    now: DateTime<Utc>,
+    ttl: chrono::Duration,
+) -> entity::ActiveModel {
+    entity::ActiveModel {
+        scope: Set(k.scope.clone()),
+        key: Set(k.key.clone()),
+        request_hash: Set(k.fingerprint.clone()),
+        outcome: Set(outcome.to_owned()),
+        status_code: Set(stored.map(|s| i32::from(s.status))),
+        response_headers: Set(stored.map(|s| serde_json::to_value(&s.headers).unwrap_or_default())),
+        response_body: Set(stored.and_then(|s| s.body.clone())),
+        created_at: Set(now),
+        expires_at: Set(now + ttl),
+    }
+}
+
+/// Insert the row, or replace one that has expired; `false` when a live row holds
+/// the key (its transaction committed first).
+async fn upsert(
+    conn: &impl ConnectionTrait,
+    model: entity::ActiveModel,
+    now: DateTime<Utc>,
+) -> Result<bool, DbErr> {
+    let done = Entity::insert(model)
         .on_conflict(
             OnConflict::columns([COLUMN.scope, COLUMN.key])
-                .do_nothing()
+                .update_columns([
+                    Column::RequestHash,
+                    Column::Outcome,
+                    Column::StatusCode,
+                    Column::ResponseHeaders,
+                    Column::ResponseBody,
+                    Column::CreatedAt,
+                    Column::ExpiresAt,
+                ])
+                .action_and_where(COLUMN.expires_at.lte(now))
                 .to_owned(),
         )
-        .exec_without_returning(db)
+        .exec_without_returning(conn)
         .await?;
-        if inserted == 1 {
-            return Ok(Begin::Proceed);
-        }
+    Ok(done == 1)
+}
 
-        let Some(row) = Entity::find_by_id((scope.to_owned(), key.to_owned()))
-            .one(db)
-            .await?
-        else {
-            continue;
-        };
-        if row.expires_at <= now {
-            Entity::delete_many()
-                .filter(COLUMN.scope.eq(scope))
-                .filter(COLUMN.key.eq(key))
-                .filter(COLUMN.expires_at.lte(now))
-                .exec(db)
-                .await?;
-            continue;
-        }
-        // In flight wins over a body mismatch: until the first request answers, a
-        // client learns nothing about it but "wait".
-        if row.state == IN_FLIGHT && row.locked_until > now {
-            return Ok(Begin::InFlight);
-        }
-        if row.request_hash != fingerprint {
-            return Ok(Begin::Mismatch);
-        }
-        if row.state == COMPLETED {
-            return Ok(Begin::Replay(stored(row)));
-        }
-        // The request holding the key stopped without an answer (the process died):
-        // take the lease over, but only if nobody else did first.
-        let taken = Entity::update_many()
-            .col_expr(
-                COLUMN.locked_until,
-                Expr::value(now + chrono_dur(state.limits.idempotency_lease)),
-            )
-            .filter(COLUMN.scope.eq(scope))
-            .filter(COLUMN.key.eq(key))
-            .filter(COLUMN.state.eq(IN_FLIGHT))
-            .filter(COLUMN.locked_until.eq(row.locked_until))
-            .exec(db)
-            .await?;
-        return Ok(if taken.rows_affected == 1 {
-            Begin::Proceed
-        } else {
-            Begin::InFlight
-        });
+/// How a claim came out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Claim {
+    /// The key is this transaction's.
+    Claimed,
+    /// A request with the key committed its answer first.
+    Answered,
+    /// A request with the key was still running after the wait.
+    StillRunning,
+}
+
+/// Claim the key inside `txn`. Waits at most `wait` for a transaction holding the
+/// same key (PostgreSQL; on SQLite the writer was already ours).
+pub async fn claim(
+    txn: &DatabaseTransaction,
+    k: &KeyRef,
+    now: DateTime<Utc>,
+    ttl: chrono::Duration,
+    wait: std::time::Duration,
+) -> Result<Claim, Error> {
+    let pg = txn.get_database_backend() == DatabaseBackend::Postgres;
+    if pg {
+        txn.execute_unprepared(&format!(
+            "SET LOCAL lock_timeout = {}",
+            wait.as_millis().max(1)
+        ))
+        .await?;
     }
-    Ok(Begin::InFlight)
+    let claimed = match upsert(txn, row(k, CLAIMED, None, now, ttl), now).await {
+        Err(err) if pg && ordercrm_kernel::db::error_code(&err).as_deref() == Some("55P03") => {
+            return Ok(Claim::StillRunning);
+        }
+        other => other?,
+    };
+    if !claimed {
+        return Ok(Claim::Answered);
+    }
+    if pg {
+        txn.execute_unprepared("SET LOCAL lock_timeout TO DEFAULT")
+            .await?;
+    }
+    Ok(Claim::Claimed)
 }
 
-pub async fn complete(state: &AppState, scope: &str, key: &str, res: &Stored) -> Result<(), Error> {
-    let headers = serde_json::to_value(&res.headers).unwrap_or_default();
+/// Put the answer into the row this transaction claimed.
+pub async fn answer(txn: &DatabaseTransaction, k: &KeyRef, stored: &Stored) -> Result<(), Error> {
     Entity::update_many()
-        .col_expr(COLUMN.state, Expr::value(COMPLETED))
-        .col_expr(COLUMN.status_code, Expr::value(i32::from(res.status)))
-        .col_expr(COLUMN.response_headers, Expr::value(headers))
-        .col_expr(COLUMN.response_body, Expr::value(res.body.clone()))
-        .filter(COLUMN.scope.eq(scope))
-        .filter(COLUMN.key.eq(key))
-        .exec(state.db.writer())
+        .col_expr(
+            COLUMN.outcome,
+            Expr::value(if stored.body.is_some() {
+                RESPONSE
+            } else {
+                WITHHELD
+            }),
+        )
+        .col_expr(COLUMN.status_code, Expr::value(i32::from(stored.status)))
+        .col_expr(
+            COLUMN.response_headers,
+            Expr::value(serde_json::to_value(&stored.headers).unwrap_or_default()),
+        )
+        .col_expr(COLUMN.response_body, Expr::value(stored.body.clone()))
+        .filter(COLUMN.scope.eq(&k.scope))
+        .filter(COLUMN.key.eq(&k.key))
+        .exec(txn)
         .await?;
     Ok(())
 }
 
-pub async fn release(state: &AppState, scope: &str, key: &str) -> Result<(), Error> {
-    Entity::delete_many()
-        .filter(COLUMN.scope.eq(scope))
-        .filter(COLUMN.key.eq(key))
-        .filter(COLUMN.state.eq(IN_FLIGHT))
-        .exec(state.db.writer())
+/// Keep an answer that changed nothing (an error, a dry run), on its own. A request
+/// with the same key may hold the row meanwhile; then this waits at most `wait` and
+/// keeps nothing (that request's answer will be the one kept).
+pub async fn answer_alone(
+    db: &ordercrm_kernel::Db,
+    k: &KeyRef,
+    stored: &Stored,
+    now: DateTime<Utc>,
+    ttl: chrono::Duration,
+    wait: std::time::Duration,
+) -> Result<(), Error> {
+    let outcome = if stored.body.is_some() {
+        RESPONSE
+    } else {
+        WITHHELD
+    };
+    #[allow(clippy::disallowed_methods)] // the store's own short transaction
+    let txn = db.begin().await?;
+    if txn.get_database_backend() == DatabaseBackend::Postgres {
+        txn.execute_unprepared(&format!(
+            "SET LOCAL lock_timeout = {}",
+            wait.as_millis().max(1)
+        ))
         .await?;
-    Ok(())
+    }
+    match upsert(&txn, row(k, outcome, Some(stored), now, ttl), now).await {
+        Err(err) if ordercrm_kernel::db::error_code(&err).as_deref() == Some("55P03") => Ok(()),
+        Err(err) => Err(err.into()),
+        Ok(_) => Ok(txn.commit().await?),
+    }
 }
 
 /// Forget keys past their 24 hours; run periodically by the server.
@@ -171,16 +262,10 @@ pub async fn purge_expired(db: &ordercrm_kernel::Db, now: DateTime<Utc>) -> Resu
     Ok(done.rows_affected)
 }
 
-fn stored(row: entity::Model) -> Stored {
-    Stored {
-        status: row
-            .status_code
-            .and_then(|s| u16::try_from(s).ok())
-            .unwrap_or(200),
-        headers: row
-            .response_headers
-            .and_then(|h| serde_json::from_value(h).ok())
-            .unwrap_or_default(),
-        body: row.response_body.unwrap_or_default(),
-    }
+pub fn still_running() -> Error {
+    Error::new(
+        problems::IDEMPOTENCY_IN_FLIGHT,
+        "a request with this Idempotency-Key is still being processed",
+    )
+    .with_extension("retry_after", serde_json::json!(1))
 }
