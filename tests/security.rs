@@ -26,6 +26,9 @@ both_engines!(
     admins_unlock_an_account,
     anonymous_requests_store_nothing,
     forwarded_for_counts_only_from_trusted_proxies,
+    made_up_credentials_count_against_the_address,
+    nul_characters_are_refused_not_stored,
+    retry_with_another_precondition_is_another_request,
 );
 
 /// A server whose clients can be told apart by `X-Forwarded-For` (the test client is
@@ -191,6 +194,31 @@ async fn idempotency_store_keeps_no_secrets(engine: Engine) {
     assert_eq!(count(&app, "SELECT COUNT(*) FROM customers").await, 1);
     secrets.push(tax_id.to_owned());
 
+    // A 400 may quote what was sent (here a tax id sent as a number): not kept, and a
+    // corrected retry may use the same key.
+    let typo = app
+        .request(Method::POST, "/v1/customers")
+        .header("idempotency-key", "customer-2")
+        .json(&json!({"kind": "company", "name": "Typo", "tax_id": 987_654_321_012_u64}))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        problem(typo, 400).await["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("987654321012")
+    );
+    let fixed = app
+        .request(Method::POST, "/v1/customers")
+        .header("idempotency-key", "customer-2")
+        .json(&json!({"kind": "company", "name": "Typo"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(fixed.status(), 201);
+    secrets.push("987654321012".to_owned());
+
     // An answer without secrets is still kept and replayed.
     let settings = || {
         app.request(Method::POST, "/v1/settings")
@@ -351,6 +379,52 @@ async fn import_above_the_json_limit_takes_a_key(engine: Engine) {
     assert_eq!(again.headers()["idempotent-replayed"], "true");
     assert_eq!(again.json::<Value>().await.unwrap(), report);
     assert_eq!(count(&app, "SELECT COUNT(*) FROM customers").await, rows);
+
+    // Only an upload may exceed the JSON limit, and a declared length beyond it is
+    // refused before the body is read.
+    let big = json!({"kind": "person", "name": "x".repeat(20 * 1024)});
+    let res = app
+        .request(Method::POST, "/v1/customers")
+        .header("idempotency-key", "big-1")
+        .json(&big)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        problem(res, 413).await["type"],
+        "/problems/payload-too-large"
+    );
+    app.stop().await;
+}
+
+/// Audit of this fix: on SQLite a request with an unrelated key waiting for the
+/// writer was told its key was "still being processed".
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn unrelated_keys_wait_for_the_writer_on_sqlite() {
+    let app = TestApp::spawn_with(Engine::Sqlite, |c| {
+        c.limits.idempotency_wait = StdDuration::from_millis(200);
+    })
+    .await;
+    let held = app.probe.hold("idempotency.claimed");
+    let send = |key: &'static str| {
+        app.request(Method::POST, "/v1/customers")
+            .header("idempotency-key", key)
+            .json(&json!({"kind": "person", "name": key}))
+            .send()
+    };
+    let first = tokio::spawn(send("writer-1"));
+    held.reached().await;
+    let second = tokio::spawn(send("writer-2"));
+    tokio::time::sleep(StdDuration::from_millis(600)).await;
+    assert!(
+        !second.is_finished(),
+        "waits for the writer, longer than the key wait"
+    );
+    held.release();
+    assert_eq!(first.await.unwrap().unwrap().status(), 201);
+    let second = second.await.unwrap().unwrap();
+    assert_eq!(second.status(), 201);
+    assert!(second.headers().get("idempotent-replayed").is_none());
     app.stop().await;
 }
 
@@ -821,5 +895,88 @@ async fn garbage_refresh_and_logout_never_open_the_writer() {
         assert_eq!(logout.status(), 204);
     }
     blocker.execute_unprepared("ROLLBACK").await.unwrap();
+    app.stop().await;
+}
+
+/// Audit of this fix: a made-up credential skipped the per-address limit.
+async fn made_up_credentials_count_against_the_address(engine: Engine) {
+    let app = TestApp::spawn_with(engine, |c| c.anonymous_rate_limit_per_minute = 3).await;
+    let mut statuses = Vec::new();
+    for token in ["ocrm_live_madeup", "not.a.jwt", "ocrm_live_other"] {
+        let res = app
+            .request_as(token, Method::GET, "/v1/customers")
+            .send()
+            .await
+            .unwrap();
+        statuses.push(res.status().as_u16());
+    }
+    // spawn()'s sign-in spent one of the address's three.
+    assert_eq!(statuses, vec![401, 401, 429]);
+    app.stop().await;
+}
+
+/// Audit of this fix: a NUL character reached PostgreSQL, which cannot store it (500).
+async fn nul_characters_are_refused_not_stored(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let res = app
+        .anonymous(Method::POST, "/v1/auth/token")
+        .header("content-type", "application/json")
+        .body(r#"{"email": "ad\u0000min@example.com", "password": "whatever it is"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        problem(res, 400).await["type"],
+        "/problems/malformed-request"
+    );
+    let res = app
+        .request(Method::POST, "/v1/customers")
+        .header("content-type", "application/json")
+        .body(r#"{"kind": "person", "name": "a\u0000b"}"#)
+        .send()
+        .await
+        .unwrap();
+    problem(res, 400).await;
+    problem(app.get("/v1/customers?q=%00").await, 400).await;
+    problem(app.get("/v1/settings/a%00b").await, 400).await;
+    let res = app
+        .request(Method::POST, "/v1/customers/import")
+        .header("content-type", "text/csv")
+        .body("kind,name\nperson,a\0b\n")
+        .send()
+        .await
+        .unwrap();
+    problem(res, 400).await;
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM customers").await, 0);
+    app.stop().await;
+}
+
+/// Audit of this fix: a 412 was replayed to a retry that sent another `If-Match`.
+async fn retry_with_another_precondition_is_another_request(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let created: Value = app
+        .post(
+            "/v1/customers",
+            &json!({"kind": "person", "name": "Archived Soon"}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let archive = |etag: &'static str| {
+        app.request(
+            Method::POST,
+            &format!("/v1/customers/{}/archive", created["id"].as_str().unwrap()),
+        )
+        .header("idempotency-key", "arch-1")
+        .header("if-match", etag)
+        .send()
+    };
+    problem(archive("\"99\"").await.unwrap(), 412).await;
+    let res = archive("\"1\"").await.unwrap();
+    assert_eq!(
+        problem(res, 422).await["type"],
+        "/problems/idempotency-key-reused"
+    );
     app.stop().await;
 }

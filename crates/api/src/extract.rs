@@ -137,6 +137,9 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
             "the request body is empty",
         ));
     }
+    if has_nul_escape(bytes) {
+        return Err(nul_refused());
+    }
     let de = &mut serde_json::Deserializer::from_slice(bytes);
     serde_path_to_error::deserialize(de).map_err(|err| {
         let path = err.path().to_string();
@@ -159,6 +162,30 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
             ),
         }
     })
+}
+
+/// Whether a JSON text holds the escape `\u0000` (raw control characters are not
+/// JSON at all). No string we keep may hold NUL: PostgreSQL cannot store it.
+fn has_nul_escape(bytes: &[u8]) -> bool {
+    bytes.windows(6).enumerate().any(|(i, w)| {
+        w == br"\u0000"
+            && bytes
+                .iter()
+                .take(i)
+                .rev()
+                .take_while(|b| **b == b'\\')
+                .count()
+                % 2
+                == 0
+    })
+}
+
+/// The answer to a NUL character anywhere in a request.
+pub fn nul_refused() -> Error {
+    Error::new(
+        problems::MALFORMED_REQUEST,
+        "text must not contain NUL (U+0000) characters",
+    )
 }
 
 /// serde reports unknown and missing fields at the parent's path with the name in
@@ -298,4 +325,17 @@ pub fn json_with_etag<T: serde::Serialize>(
     builder
         .insert_header((header::ETAG, etag(version)))
         .json(body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nul_escapes_are_found_but_an_escaped_backslash_is_not_one() {
+        assert!(has_nul_escape(br#"{"name": "a\u0000b"}"#));
+        assert!(has_nul_escape(br#"{"name": "a\\\u0000b"}"#));
+        assert!(!has_nul_escape(br#"{"name": "a\\u0000b"}"#));
+        assert!(!has_nul_escape(br#"{"name": "u0000"}"#));
+    }
 }

@@ -127,7 +127,8 @@ pub fn finish(mut doc: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
     description.push_str(&ordercrm_kernel::authz::permission_table());
     doc.info.description = Some(description);
 
-    for item in doc.paths.paths.values_mut() {
+    for (path, item) in doc.paths.paths.iter_mut() {
+        let health = path == "/healthz" || path == "/readyz";
         let ops = [
             (&mut item.get, "GET"),
             (&mut item.post, "POST"),
@@ -137,14 +138,14 @@ pub fn finish(mut doc: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
         ];
         for (op, method) in ops {
             if let Some(op) = op.as_mut() {
-                complete_operation(op, method);
+                complete_operation(op, method, health);
             }
         }
     }
     doc
 }
 
-fn complete_operation(op: &mut Operation, method: &str) {
+fn complete_operation(op: &mut Operation, method: &str, health: bool) {
     let has_body = op.request_body.is_some();
     let secured = op.security.as_ref().is_some_and(|reqs| {
         reqs.iter().any(|r| {
@@ -179,8 +180,15 @@ fn complete_operation(op: &mut Operation, method: &str) {
             "Too many requests for this user or key; see `Retry-After` and `RateLimit-*`.",
         );
     }
-    // Keys are kept per caller; anonymous requests (sign-in, refresh) keep nothing.
-    let idempotent = method == "POST" && secured;
+    if !secured && !health {
+        add(
+            429,
+            "Too many requests without credentials from this address; see `Retry-After` and `RateLimit-*`.",
+        );
+    }
+    // Every POST honours a key for a caller who authenticated (even one whose
+    // operation needs no credentials); requests without credentials keep nothing.
+    let idempotent = method == "POST";
     if idempotent {
         add(
             409,
@@ -201,8 +209,9 @@ fn complete_operation(op: &mut Operation, method: &str) {
             .required(Required::False)
             .description(Some(
                 "Any unique string (a UUID is ideal), 1-255 visible ASCII characters. \
-                 Retrying with the same key and body replays the first answer for 24 h; \
-                 an answer that carried a secret is never kept.",
+                 Retrying with the same key and request replays the first answer for 24 h \
+                 (kept per authenticated caller; requests without credentials keep nothing, \
+                 nor do 400 and 429 answers, and an answer that carried a secret is never kept).",
             ))
             .schema(Some(
                 utoipa::openapi::ObjectBuilder::new()

@@ -6,6 +6,7 @@ use ordercrm_kernel::clock::SharedClock;
 use ordercrm_kernel::crypto::FieldCipher;
 use ordercrm_kernel::{Db, Hooks};
 
+use crate::middleware::idempotency::InFlight;
 use crate::middleware::metrics::Metrics;
 use crate::rate_limit::RateLimits;
 
@@ -19,7 +20,7 @@ pub struct Limits {
     /// How long a completed idempotent response is replayed.
     pub idempotency_ttl: Duration,
     /// How long a retry waits for the request holding its key to finish before it is
-    /// told 409 (on SQLite, also how long it waits for the writer).
+    /// told 409.
     pub idempotency_wait: Duration,
     /// Requests a user or API key may make per minute (the burst), refilled evenly.
     pub requests_per_minute: u32,
@@ -60,6 +61,8 @@ pub struct AppState {
     pub cipher: FieldCipher,
     pub rate_limits: Arc<RateLimits>,
     pub metrics: Arc<Metrics>,
+    /// Idempotency keys requests of this process are working on.
+    pub idempotency: Arc<InFlight>,
     /// Test hooks; none in production.
     pub hooks: Hooks,
 }
@@ -75,6 +78,7 @@ impl AppState {
         Self {
             cipher,
             rate_limits: Arc::new(RateLimits::new(&limits, clock.clone())),
+            idempotency: Arc::default(),
             hooks: Hooks::default(),
             db,
             clock,

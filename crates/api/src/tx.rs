@@ -65,13 +65,7 @@ impl Writer {
             )));
         }
         let limits = &self.state.limits;
-        // On SQLite the writer is held by whoever writes now, perhaps the request
-        // with this very key: wait as long as a retry waits for that, no longer.
-        let Ok(txn) = tokio::time::timeout(limits.idempotency_wait, db.begin()).await else {
-            slot.give_up();
-            return Err(ApiError(idempotency::still_running()));
-        };
-        let txn = txn?;
+        let txn = db.begin().await?;
         let now = self.state.clock.now();
         let ttl =
             chrono::Duration::from_std(limits.idempotency_ttl).unwrap_or(chrono::Duration::MAX);

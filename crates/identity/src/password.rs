@@ -1,11 +1,13 @@
-//! Argon2id password hashing. Hashing is CPU-bound on purpose, so it runs on the
-//! blocking pool and never stalls the request threads; and each hash takes 19 MiB,
-//! so at most two per core run at once (a flood of sign-ins queues instead of
-//! growing memory by 19 MiB a request).
+//! Argon2id password hashing. Hashing is CPU-bound on purpose, and each hash takes
+//! 19 MiB, so it runs on a small pool of its own threads (two per core), never on the
+//! request threads or tokio's blocking pool. The pool bounds both the CPU a flood of
+//! sign-ins can take (the rest queue) and the memory: glibc keeps a freed 19 MiB block
+//! in the arena of the thread that used it, so hashing on whichever of the blocking
+//! pool's hundreds of threads happened to be free grew the process past a gigabyte,
+//! while a fixed few threads reuse their one block each.
 
-use std::sync::OnceLock;
-
-use tokio::sync::Semaphore;
+use std::sync::mpsc::{Sender, channel};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
@@ -22,37 +24,68 @@ fn internal(e: impl std::fmt::Display) -> Error {
     Error::internal(std::io::Error::other(format!("password hashing: {e}")))
 }
 
-fn permits() -> &'static Semaphore {
-    static PERMITS: OnceLock<Semaphore> = OnceLock::new();
-    PERMITS.get_or_init(|| {
-        let cores = std::thread::available_parallelism().map_or(2, usize::from);
-        Semaphore::new(cores * 2)
+type Job = Box<dyn FnOnce() + Send>;
+
+/// The hashing threads, started on first use.
+fn pool() -> &'static Mutex<Sender<Job>> {
+    static POOL: OnceLock<Mutex<Sender<Job>>> = OnceLock::new();
+    POOL.get_or_init(|| {
+        let (tx, rx) = channel::<Job>();
+        let rx = Arc::new(Mutex::new(rx));
+        let threads = 2 * std::thread::available_parallelism().map_or(1, usize::from);
+        for i in 0..threads {
+            let rx = rx.clone();
+            let spawned = std::thread::Builder::new()
+                .name(format!("argon2-{i}"))
+                .spawn(move || {
+                    loop {
+                        let job = rx.lock().unwrap_or_else(PoisonError::into_inner).recv();
+                        match job {
+                            Ok(job) => job(),
+                            Err(_) => return,
+                        }
+                    }
+                });
+            if let Err(e) = spawned {
+                tracing::error!(error = %e, "cannot start a password-hashing thread");
+            }
+        }
+        Mutex::new(tx)
     })
 }
 
+/// Run `f` on a hashing thread.
+async fn on_pool<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, Error> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    pool()
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .send(Box::new(move || {
+            let _ = tx.send(f());
+        }))
+        .map_err(internal)?;
+    rx.await.map_err(internal)
+}
+
 pub async fn hash(password: String) -> Result<String, Error> {
-    let _permit = permits().acquire().await.map_err(internal)?;
-    tokio::task::spawn_blocking(move || {
+    on_pool(move || {
         let salt = SaltString::generate(&mut OsRng);
         argon2()
             .hash_password(password.as_bytes(), &salt)
             .map(|h| h.to_string())
             .map_err(internal)
     })
-    .await
-    .map_err(internal)?
+    .await?
 }
 
 pub async fn verify(hash: String, password: String) -> Result<bool, Error> {
-    let _permit = permits().acquire().await.map_err(internal)?;
-    tokio::task::spawn_blocking(move || {
+    on_pool(move || {
         let parsed = PasswordHash::new(&hash).map_err(internal)?;
         Ok(argon2()
             .verify_password(password.as_bytes(), &parsed)
             .is_ok())
     })
-    .await
-    .map_err(internal)?
+    .await?
 }
 
 /// A hash of a random password nobody knows, with the same parameters as real ones:

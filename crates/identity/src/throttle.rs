@@ -66,7 +66,9 @@ impl Policy {
         if now >= until {
             Ok(row.failures.saturating_add(1))
         } else {
-            Err(((until - now).num_milliseconds() + 999) / 1000)
+            // A concurrent request may have counted with a later "now" than ours.
+            let left = ((until - now).num_milliseconds() + 999) / 1000;
+            Err(left.min(i64::try_from(wait.as_secs()).unwrap_or(i64::MAX)))
         }
     }
 }
@@ -196,5 +198,10 @@ mod tests {
         assert_eq!(p.decide(Some(&row(7, t)), t), Err(240));
         assert_eq!(p.decide(Some(&row(i32::MAX, t)), t), Err(3600), "capped");
         assert_eq!(p.decide(Some(&row(9, t)), t + Duration::hours(24)), Ok(1));
+        assert_eq!(
+            p.decide(Some(&row(5, t + Duration::seconds(1))), t),
+            Err(60),
+            "never more than the wait"
+        );
     }
 }

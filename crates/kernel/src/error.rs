@@ -248,6 +248,13 @@ impl From<sea_orm::DbErr> for Error {
                 "a referenced resource does not exist or is still in use",
             )
             .with_source(err),
+            // Every connection busy for the pool's whole wait (the SQLite writer held
+            // by a long import, say): the client should come back, not report a bug.
+            _ if matches!(err, sea_orm::DbErr::ConnectionAcquire(_)) => {
+                Self::new(problems::UNAVAILABLE, "the database is busy; retry shortly")
+                    .with_extension("retry_after", serde_json::json!(1))
+                    .with_source(err)
+            }
             _ => Self::internal(err),
         }
     }

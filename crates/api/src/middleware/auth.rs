@@ -37,7 +37,7 @@ pub async fn authenticate(
                     problems::UNAUTHENTICATED,
                     "Authorization must be `Bearer <access token or API key>`",
                 );
-                return Ok(refuse(req, &err));
+                return Ok(refuse_unauthenticated(req, &state, &err));
             }
         },
     };
@@ -55,7 +55,7 @@ pub async fn authenticate(
             .await
             {
                 Ok(actor) => actor,
-                Err(err) => return Ok(refuse(req, &err)),
+                Err(err) => return Ok(refuse_unauthenticated(req, &state, &err)),
             }
         }
     };
@@ -64,28 +64,14 @@ pub async fn authenticate(
         Actor::User(_) | Actor::ApiKey(_) => {
             Some(state.rate_limits.principal.check(&actor.principal()))
         }
-        Actor::Anonymous if !is_health_check(req.path()) => {
-            let source = req
-                .extensions()
-                .get::<ClientAddr>()
-                .map(ClientAddr::source)
-                .unwrap_or_default();
-            Some(state.rate_limits.anonymous.check(&source))
-        }
+        Actor::Anonymous if !is_health_check(req.path()) => Some(anonymous_check(&req, &state)),
         _ => None,
     };
     req.extensions_mut().insert(actor);
     if let Some(v) = verdict
         && !v.allowed
     {
-        let err = ordercrm_kernel::Error::new(
-            problems::RATE_LIMITED,
-            format!(
-                "more than {} requests a minute; retry in {} s",
-                v.limit, v.reset
-            ),
-        );
-        let mut res = refuse(req, &err);
+        let mut res = refuse(req, &too_many(v));
         rate_limit_headers(res.headers_mut(), v);
         return Ok(res);
     }
@@ -94,6 +80,43 @@ pub async fn authenticate(
         rate_limit_headers(res.headers_mut(), v);
     }
     Ok(res)
+}
+
+fn anonymous_check(req: &ServiceRequest, state: &AppState) -> Verdict {
+    let source = req
+        .extensions()
+        .get::<ClientAddr>()
+        .map(ClientAddr::source)
+        .unwrap_or_default();
+    state.rate_limits.anonymous.check(&source)
+}
+
+/// A credential that does not authenticate counts against the caller's address like
+/// no credential at all: a made-up token must not buy unlimited lookups.
+fn refuse_unauthenticated(
+    req: ServiceRequest,
+    state: &AppState,
+    err: &ordercrm_kernel::Error,
+) -> ServiceResponse<BoxBody> {
+    let verdict = anonymous_check(&req, state);
+    if verdict.allowed {
+        let mut res = refuse(req, err);
+        rate_limit_headers(res.headers_mut(), verdict);
+        return res;
+    }
+    let mut res = refuse(req, &too_many(verdict));
+    rate_limit_headers(res.headers_mut(), verdict);
+    res
+}
+
+fn too_many(v: Verdict) -> ordercrm_kernel::Error {
+    ordercrm_kernel::Error::new(
+        problems::RATE_LIMITED,
+        format!(
+            "more than {} requests a minute; retry in {} s",
+            v.limit, v.reset
+        ),
+    )
 }
 
 fn is_health_check(path: &str) -> bool {

@@ -32,7 +32,7 @@ fn accept(value: &HeaderValue) -> Option<String> {
 
 pub async fn assign(
     req: ServiceRequest,
-    next: Next<impl MessageBody>,
+    next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody>, Error> {
     let id = req
         .headers()
@@ -49,6 +49,19 @@ pub async fn assign(
     if let Some(client) = client {
         req.extensions_mut().insert(client);
     }
+    // No text we keep may hold NUL (PostgreSQL cannot store it): refuse it in the path
+    // and query here, once; JSON bodies and CSV files are checked where they are read.
+    if req
+        .uri()
+        .path_and_query()
+        .is_some_and(|pq| pq.as_str().to_ascii_lowercase().contains("%00"))
+    {
+        let mut res = crate::error::problem_response(req.request(), &crate::extract::nul_refused());
+        if let Ok(value) = HeaderValue::from_str(&id) {
+            res.headers_mut().insert(HEADER, value);
+        }
+        return Ok(req.into_response(res).map_into_right_body());
+    }
     let span = tracing::info_span!(
         "request",
         request_id = %id,
@@ -57,7 +70,11 @@ pub async fn assign(
         client = client.map(tracing::field::display),
     );
     let started = Instant::now();
-    let mut res = next.call(req).instrument(span.clone()).await?;
+    let mut res = next
+        .call(req)
+        .instrument(span.clone())
+        .await?
+        .map_into_left_body();
     let status = res.status().as_u16();
     span.in_scope(|| {
         tracing::info!(

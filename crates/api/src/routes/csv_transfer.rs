@@ -112,6 +112,9 @@ pub async fn spool(req: &HttpRequest, mut body: Payload, limit: u64) -> ApiResul
                 format!("could not read body: {e}"),
             )
         })?;
+        if chunk.contains(&0) {
+            return Err(ApiError(crate::extract::nul_refused()));
+        }
         size += chunk.len() as u64;
         if size > limit {
             return Err(ApiError(Error::new(

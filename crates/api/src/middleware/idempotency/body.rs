@@ -19,8 +19,16 @@ enum Spool {
     File(std::fs::File),
 }
 
+/// Whether the body is a file upload (CSV), which may be larger than a JSON body.
+pub fn is_upload(req: &ServiceRequest) -> bool {
+    req.headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/csv") || v.starts_with("multipart/form-data"))
+}
+
 /// Read the body, put it back, and return what makes two requests "the same":
-/// method, path with query, media type and body.
+/// method, path with query, media type, precondition and body.
 pub async fn fingerprint(
     req: &mut ServiceRequest,
     in_memory: usize,
@@ -37,7 +45,27 @@ pub async fn fingerprint(
             .map_or(&b""[..], HeaderValue::as_bytes),
     );
     h.update(b"\n");
+    h.update(
+        req.headers()
+            .get(header::IF_MATCH)
+            .map_or(&b""[..], HeaderValue::as_bytes),
+    );
+    h.update(b"\n");
 
+    let too_large = || {
+        Error::new(
+            problems::PAYLOAD_TOO_LARGE,
+            format!("request body exceeds {max} bytes"),
+        )
+    };
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > max) {
+        return Err(too_large());
+    }
     let mut payload = req.take_payload();
     let mut spool = Spool::Memory(BytesMut::new());
     let mut size = 0u64;
@@ -50,10 +78,7 @@ pub async fn fingerprint(
         })?;
         size += chunk.len() as u64;
         if size > max {
-            return Err(Error::new(
-                problems::PAYLOAD_TOO_LARGE,
-                format!("request body exceeds {max} bytes"),
-            ));
+            return Err(too_large());
         }
         h.update(&chunk);
         spool = match spool {

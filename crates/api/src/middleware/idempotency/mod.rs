@@ -13,6 +13,7 @@
 //! first request succeeded (and where its result is), not the secret.
 
 mod body;
+mod in_flight;
 mod store;
 
 use std::sync::{Arc, Mutex, PoisonError};
@@ -28,6 +29,7 @@ use ordercrm_kernel::error::problems;
 use ordercrm_kernel::{Actor, FieldError};
 use sea_orm::DatabaseTransaction;
 
+pub use in_flight::InFlight;
 pub use store::{Claim, KeyRef, claim, purge_expired, still_running};
 use store::{Found, Stored};
 
@@ -123,21 +125,26 @@ pub async fn handle(
             .await
             .map(ServiceResponse::map_into_boxed_body);
     };
-    let Some(key) = req.headers().get(&HEADER).and_then(valid_key) else {
+    let key = match req.headers().get_all(&HEADER).collect::<Vec<_>>()[..] {
+        [one] => valid_key(one),
+        _ => None,
+    };
+    let Some(key) = key else {
         let err = ordercrm_kernel::Error::validation(vec![FieldError::new(
             "Idempotency-Key",
             "invalid_header",
-            "must be 1 to 255 visible ASCII characters",
+            "must be one header of 1 to 255 visible ASCII characters",
         )]);
         return Ok(respond(req, &err));
     };
-    let fingerprint = match body::fingerprint(
-        &mut req,
-        state.limits.max_body_bytes,
-        state.limits.max_import_bytes,
-    )
-    .await
-    {
+    // Only a file upload may be larger than a JSON body; a declared length beyond the
+    // limit is refused before a byte is read.
+    let max = if body::is_upload(&req) {
+        state.limits.max_import_bytes
+    } else {
+        u64::try_from(state.limits.max_body_bytes).unwrap_or(u64::MAX)
+    };
+    let fingerprint = match body::fingerprint(&mut req, state.limits.max_body_bytes, max).await {
         Ok(f) => f,
         Err(err) => return Ok(respond(req, &err)),
     };
@@ -145,6 +152,19 @@ pub async fn handle(
         scope,
         key,
         fingerprint,
+    };
+    match store::find(state.db.reader(), &key, state.clock.now()).await {
+        Err(err) => return Ok(respond(req, &err)),
+        Ok(Some(found)) => return Ok(answer_from(req, &key, found)),
+        Ok(None) => {}
+    }
+    // A request of this process holding the key: wait for it, then look again.
+    let Some(_entry) = state
+        .idempotency
+        .enter(&key, state.limits.idempotency_wait)
+        .await
+    else {
+        return Ok(respond(req, &still_running()));
     };
     match store::find(state.db.reader(), &key, state.clock.now()).await {
         Err(err) => return Ok(respond(req, &err)),
@@ -186,10 +206,17 @@ async fn finish(
     res: ServiceResponse<BoxBody>,
 ) -> Result<ServiceResponse<BoxBody>, Error> {
     let status = res.status();
-    // A 5xx or a 429 is not an answer: the change (if any) is rolled back and the
-    // client may retry with the same key.
-    if status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS {
+    // A 5xx is no answer: the change (if any) is rolled back and the client may retry
+    // with the same key.
+    if status.is_server_error() {
         drop(parked);
+        return Ok(res);
+    }
+    // Neither is a 429 (come back later), nor a 400: it describes the request, not the
+    // state, so running the request again gives it again; and it may quote what the
+    // client sent, which is not ours to keep.
+    let keep = !(status == StatusCode::BAD_REQUEST || status == StatusCode::TOO_MANY_REQUESTS);
+    if !keep && parked.is_none() {
         return Ok(res);
     }
     let secret = res.response().extensions().contains::<CarriesSecret>();
@@ -221,7 +248,11 @@ async fn finish(
     match parked {
         Some(txn) => {
             let committed = async {
-                store::answer(&txn, key, &stored).await?;
+                if keep {
+                    store::answer(&txn, key, &stored).await?;
+                } else {
+                    store::unclaim(&txn, key).await?;
+                }
                 state.hooks.at("idempotency.before_commit").await;
                 txn.commit().await?;
                 Ok::<_, ordercrm_kernel::Error>(())

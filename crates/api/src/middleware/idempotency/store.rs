@@ -221,6 +221,16 @@ pub async fn answer(txn: &DatabaseTransaction, k: &KeyRef, stored: &Stored) -> R
     Ok(())
 }
 
+/// Give up this transaction's claim: its answer is not one to keep.
+pub async fn unclaim(txn: &DatabaseTransaction, k: &KeyRef) -> Result<(), Error> {
+    Entity::delete_many()
+        .filter(COLUMN.scope.eq(&k.scope))
+        .filter(COLUMN.key.eq(&k.key))
+        .exec(txn)
+        .await?;
+    Ok(())
+}
+
 /// Keep an answer that changed nothing (an error, a dry run), on its own. A request
 /// with the same key may hold the row meanwhile; then this waits at most `wait` and
 /// keeps nothing (that request's answer will be the one kept).
