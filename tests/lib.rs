@@ -13,7 +13,7 @@ use ordercrm_kernel::{Hooks, ManualClock};
 use ordercrm_server::config::{Config, Settings};
 use ordercrm_server::{Application, database};
 use reqwest::Method;
-use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement};
 use serde_json::Value;
 use tokio::sync::OnceCell;
 
@@ -507,6 +507,48 @@ impl Probe {
         self.0.holds.lock().unwrap().push((point, held.clone()));
         held
     }
+}
+
+/// Everything the database holds, as text: every column of every row of every
+/// table (blobs as lossy UTF-8, so a secret inside a stored response body is found).
+pub async fn everything_stored(app: &TestApp) -> String {
+    let db = app.raw_db().await;
+    let backend = db.get_database_backend();
+    let tables_sql = match app.db.engine {
+        Engine::Sqlite => "SELECT name FROM sqlite_master WHERE type = 'table'",
+        Engine::Postgres => {
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'"
+        }
+    };
+    let tables = db
+        .query_all_raw(Statement::from_string(backend, tables_sql))
+        .await
+        .unwrap();
+    let mut text = String::new();
+    for t in tables {
+        let name: String = t.try_get_by_index(0).unwrap();
+        let rows = db
+            .query_all_raw(Statement::from_string(
+                backend,
+                format!("SELECT * FROM \"{name}\""),
+            ))
+            .await
+            .unwrap();
+        for row in rows {
+            for i in 0..row.column_names().len() {
+                if let Ok(Some(v)) = row.try_get_by_index::<Option<String>>(i) {
+                    text.push_str(&v);
+                } else if let Ok(Some(v)) = row.try_get_by_index::<Option<Vec<u8>>>(i) {
+                    text.push_str(&String::from_utf8_lossy(&v));
+                } else if let Ok(Some(v)) = row.try_get_by_index::<Option<serde_json::Value>>(i) {
+                    text.push_str(&v.to_string());
+                }
+                text.push('\t');
+            }
+            text.push('\n');
+        }
+    }
+    text
 }
 
 /// The body of a response that must be problem+json, with its status checked.

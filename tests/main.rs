@@ -4,6 +4,7 @@
 mod customers;
 mod idempotency;
 mod identity;
+mod integrity;
 mod inventory;
 mod openapi;
 mod platform;

@@ -418,7 +418,11 @@ pub struct ListFollowUps {
 #[into_params(parameter_in = Query)]
 pub struct ListBirthdays {
     /// Birthdays from today through this many days ahead (0..=366, default 7).
+    #[param(minimum = 0, maximum = 366)]
     pub within_days: Option<u32>,
+    #[param(minimum = 1, maximum = 200)]
+    pub limit: Option<u64>,
+    pub cursor: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]

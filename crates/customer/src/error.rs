@@ -11,7 +11,16 @@ pub const DUPLICATE: ProblemType = ProblemType {
         Send `allow_duplicate=true` to create it anyway.",
 };
 
-pub const ALL: &[ProblemType] = &[DUPLICATE];
+/// A write to a customer whose personal data was erased.
+pub const ERASED: ProblemType = ProblemType {
+    slug: "erased",
+    title: "Customer erased",
+    status: 409,
+    description: "This customer's personal data was erased for good. It cannot be changed, \
+        merged, given new contacts or details, or brought back by an import; create a new customer instead.",
+};
+
+pub const ALL: &[ProblemType] = &[DUPLICATE, ERASED];
 
 #[derive(Debug, thiserror::Error)]
 pub enum CustomerError {
@@ -32,6 +41,8 @@ pub enum CustomerError {
     Invalid(Vec<FieldError>),
     #[error("If-Match does not match the current version")]
     VersionMismatch { current: i64 },
+    #[error("customer {0} was erased and cannot be changed")]
+    Erased(String),
 }
 
 fn existing(id: Option<Uuid>) -> serde_json::Value {
@@ -57,6 +68,7 @@ impl From<CustomerError> for Error {
             }
             CustomerError::Invalid(errors) => Error::validation(errors),
             CustomerError::VersionMismatch { current } => Error::precondition_failed(current),
+            CustomerError::Erased(_) => Error::new(ERASED, detail),
         }
     }
 }

@@ -8,8 +8,8 @@ use ordercrm_kernel::pagination::{PageRequest, keyset_after};
 use ordercrm_kernel::{Currency, Money, Page, Result};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, Order, QueryFilter, QueryOrder,
-    QuerySelect, Select, Value,
+    ColumnTrait, Condition, ConnectionTrait, DatabaseBackend, EntityTrait, Order, QueryFilter,
+    QueryOrder, QuerySelect, Select, Value,
 };
 use uuid::Uuid;
 
@@ -534,10 +534,75 @@ pub async fn birthdays(
             "must be between 0 and 366",
         ));
     }
-    let rows = visible(actor)
+    let page = PageRequest::new(query.limit, query.cursor.as_deref(), "days_until")?;
+    let md = |d: chrono::NaiveDate| i64::from(d.month() * 100 + d.day());
+    let last = today + chrono::Duration::days(i64::from(within));
+    let start = md(today);
+    let mut end = md(last);
+    // A 29 February birthday falls on the 28th in other years.
+    if end == 228 && !last.leap_year() {
+        end = 229;
+    }
+    // The birthday's month and day as MMDD, in SQL, so the database pages through
+    // the calendar from today on and nothing is read into memory beyond a page.
+    let month_day = match conn.get_database_backend() {
+        DatabaseBackend::Postgres => {
+            "CAST(EXTRACT(MONTH FROM customers.birthday) * 100 + EXTRACT(DAY FROM customers.birthday) AS BIGINT)"
+        }
+        _ => "CAST(strftime('%m%d', customers.birthday) AS INTEGER)",
+    };
+    // Birthdays still to come this year first (0), then those in the next (1).
+    let wrapped = format!("(CASE WHEN {month_day} >= {start} THEN 0 ELSE 1 END)");
+    let in_window = if within >= 365 {
+        Condition::all()
+    } else if end >= start {
+        Condition::all()
+            .add(Expr::cust(month_day).gte(start))
+            .add(Expr::cust(month_day).lte(end))
+    } else {
+        Condition::any()
+            .add(Expr::cust(month_day).gte(start))
+            .add(Expr::cust(month_day).lte(end))
+    };
+    let mut select = visible(actor)
         .filter(customer::COLUMN.archived.eq(false))
         .filter(customer::COLUMN.kind.eq("person"))
         .filter(customer::COLUMN.birthday.is_not_null())
+        .filter(in_window);
+    if let Some(after) = &page.after {
+        let (w, m): (i64, i64) = (after.key_at(0)?, after.key_at(1)?);
+        let (name, id): (String, Uuid) = (after.key_at(2)?, after.key_at(3)?);
+        let w_eq = Expr::cust(wrapped.clone()).eq(w);
+        let m_eq = Expr::cust(month_day).eq(m);
+        select = select.filter(
+            Condition::any()
+                .add(Expr::cust(wrapped.clone()).gt(w))
+                .add(
+                    Condition::all()
+                        .add(w_eq.clone())
+                        .add(Expr::cust(month_day).gt(m)),
+                )
+                .add(
+                    Condition::all()
+                        .add(w_eq.clone())
+                        .add(m_eq.clone())
+                        .add(customer::COLUMN.name.gt(name.clone())),
+                )
+                .add(
+                    Condition::all()
+                        .add(w_eq)
+                        .add(m_eq)
+                        .add(customer::COLUMN.name.eq(name))
+                        .add(customer::COLUMN.id.gt(id)),
+                ),
+        );
+    }
+    let rows = select
+        .order_by(Expr::cust(wrapped), Order::Asc)
+        .order_by(Expr::cust(month_day), Order::Asc)
+        .order_by(customer::Column::Name, Order::Asc)
+        .order_by(customer::Column::Id, Order::Asc)
+        .limit(page.fetch_limit())
         .all(conn)
         .await?;
     let next = |b: chrono::NaiveDate| {
@@ -549,30 +614,29 @@ pub async fn birthdays(
             .filter(|d| *d >= today)
             .or_else(|| on(today.year() + 1))
     };
-    let mut out: Vec<crate::dto::BirthdayView> = rows
-        .into_iter()
-        .filter_map(|r| {
-            let birthday = r.birthday?;
-            let next_birthday = next(birthday)?;
-            let days_until = u32::try_from((next_birthday - today).num_days()).ok()?;
-            (days_until <= within).then_some(crate::dto::BirthdayView {
+    let key = |r: &customer::Model| {
+        let m = r.birthday.map_or(0, md);
+        vec![
+            serde_json::json!(i64::from(m < start)),
+            serde_json::json!(m),
+            serde_json::json!(r.name),
+            serde_json::json!(r.id),
+        ]
+    };
+    let views = rows
+        .iter()
+        .map(|r| {
+            let birthday = r.birthday.unwrap_or(today);
+            let next_birthday = next(birthday).unwrap_or(today);
+            crate::dto::BirthdayView {
                 customer_id: r.id,
-                name: r.name,
+                name: r.name.clone(),
                 birthday,
                 next_birthday,
-                days_until,
+                days_until: u32::try_from((next_birthday - today).num_days()).unwrap_or(0),
                 owner_id: r.owner_id,
-            })
+            }
         })
         .collect();
-    out.sort_by(|a, b| {
-        a.days_until
-            .cmp(&b.days_until)
-            .then_with(|| a.name.cmp(&b.name))
-    });
-    Ok(Page {
-        data: out,
-        next_cursor: None,
-        has_more: false,
-    })
+    Ok(Page::from_batch(&rows, &page, key, views))
 }

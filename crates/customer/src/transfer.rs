@@ -122,10 +122,11 @@ async fn apply_row(
         return Err(errors);
     }
 
-    // Which customer is this row about?
+    // Which customer is this row about? Only customers the importer may see count:
+    // an error must never name, or hint at, one they may not.
     let mut target = None;
     if let Some(number) = cell("number") {
-        match customer::Entity::find()
+        match crate::queries::visible(&ctx.actor)
             .filter(customer::COLUMN.number.eq(&number))
             .one(txn)
             .await
@@ -146,6 +147,9 @@ async fn apply_row(
                 external_ref::Entity::find_by_id((r.channel.clone(), r.external_id.clone()))
                     .one(txn)
                     .await
+                && crate::queries::find_visible(txn, &ctx.actor, found.customer_id)
+                    .await
+                    .is_ok()
             {
                 target = Some(found.customer_id);
                 break;

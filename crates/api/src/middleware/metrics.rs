@@ -164,7 +164,17 @@ pub async fn record(
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, Error> {
     let started = Instant::now();
-    let method = req.method().to_string();
+    // Known methods only: a made-up method must not become a new label (and series).
+    let method: &'static str = match req.method().as_str() {
+        "GET" => "GET",
+        "HEAD" => "HEAD",
+        "POST" => "POST",
+        "PUT" => "PUT",
+        "PATCH" => "PATCH",
+        "DELETE" => "DELETE",
+        "OPTIONS" => "OPTIONS",
+        _ => "OTHER",
+    };
     // The route template, never the raw path: ids in paths would explode cardinality.
     let route = req
         .match_pattern()
@@ -173,7 +183,7 @@ pub async fn record(
     let res = next.call(req).await?;
     if let Some(metrics) = metrics {
         metrics.observe(
-            &method,
+            method,
             &route,
             res.status().as_u16(),
             started.elapsed().as_secs_f64(),

@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use crate::error::ApiResult;
 use crate::extract::{IfMatch, Json, Query, RequestCtx, etag, not_modified};
-use crate::middleware::idempotency::carries_secret;
+use crate::middleware::idempotency::{self, carries_secret};
 use crate::state::AppState;
 use crate::tx::Writer;
 
@@ -276,7 +276,13 @@ pub async fn erase(
     id: Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
     let txn = writer.begin().await?;
-    let view = commands::erase(&txn, &ctx, &state.cipher, *id).await?;
+    let erasure = commands::erase(&txn, &ctx, &state.cipher, *id).await?;
+    // Answers kept for Idempotency-Key replays may hold what was just erased.
+    idempotency::forget_mentions(&txn, &erasure.erased_ids).await?;
     txn.commit().await?;
-    Ok(with_etag(&mut HttpResponse::Ok(), &ctx.actor, &view))
+    Ok(with_etag(
+        &mut HttpResponse::Ok(),
+        &ctx.actor,
+        &erasure.customer,
+    ))
 }

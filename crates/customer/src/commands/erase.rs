@@ -1,5 +1,6 @@
 //! The right to be forgotten: personal data is removed for good while the row (its
-//! id and number) stays, so invoices and orders still add up.
+//! id and number) stays, so invoices and orders still add up. Duplicates merged into
+//! the customer are the same person, so they are erased with it.
 
 use ordercrm_kernel::audit::{self, Entry};
 use ordercrm_kernel::authz::Action;
@@ -11,20 +12,56 @@ use sea_orm::{DatabaseTransaction, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
 use crate::dto::CustomerView;
-use crate::entity::{address, contact, customer, external_ref, note};
+use crate::entity::{address, contact, customer, external_ref, follow_up, note};
 use crate::{events, queries};
+
+/// What an erasure did: the customer as it remains, and every customer erased (it
+/// and the duplicates merged into it), so the caller can forget what it kept of them.
+pub struct Erasure {
+    pub customer: CustomerView,
+    pub erased_ids: Vec<Uuid>,
+}
 
 pub async fn erase(
     txn: &DatabaseTransaction,
     ctx: &Ctx,
     cipher: &FieldCipher,
     id: Uuid,
-) -> Result<CustomerView> {
+) -> Result<Erasure> {
     ctx.actor.require(Action::CustomersErase)?;
     let current = queries::find_visible(txn, &ctx.actor, id).await?;
-    if current.erased_at.is_some() {
-        return queries::get(txn, &ctx.actor, cipher, id).await;
+    let mut erased_ids = Vec::new();
+    // The customer, then whatever was merged into it, and into those, ...
+    let mut due = vec![current];
+    while let Some(row) = due.pop() {
+        // A cycle of merges (possible before merges claimed their rows) ends here.
+        if erased_ids.contains(&row.id) {
+            continue;
+        }
+        due.extend(
+            customer::Entity::find()
+                .filter(customer::COLUMN.merged_into_id.eq(row.id))
+                .all(txn)
+                .await?,
+        );
+        erased_ids.push(row.id);
+        if row.erased_at.is_none() {
+            erase_one(txn, ctx, cipher, row).await?;
+        }
     }
+    Ok(Erasure {
+        customer: queries::get(txn, &ctx.actor, cipher, id).await?,
+        erased_ids,
+    })
+}
+
+async fn erase_one(
+    txn: &DatabaseTransaction,
+    ctx: &Ctx,
+    cipher: &FieldCipher,
+    current: customer::Model,
+) -> Result<()> {
+    let id = current.id;
     let row = customer::ActiveModel {
         id: Set(id),
         name: Set(format!("Erased customer {}", current.number)),
@@ -70,6 +107,15 @@ pub async fn erase(
         .filter(note::COLUMN.customer_id.eq(id))
         .exec(txn)
         .await?;
+    follow_up::Entity::update_many()
+        .col_expr(follow_up::COLUMN.title, Expr::value("[erased]"))
+        .col_expr(
+            follow_up::COLUMN.details,
+            Expr::value(Option::<String>::None),
+        )
+        .filter(follow_up::COLUMN.customer_id.eq(id))
+        .exec(txn)
+        .await?;
     // Earlier audit rows and outbox payloads carried the same personal data.
     ordercrm_kernel::audit::entity::Entity::update_many()
         .col_expr(
@@ -113,8 +159,9 @@ pub async fn erase(
         ctx,
         Entry::new("customer.erase", "customer", id)
             .changes(serde_json::json!({"erased": ["name", "email", "phone", "legal_name", "tax_id", "birthday",
-                "tags", "attributes", "contacts", "addresses", "external_refs", "note bodies"]})),
+                "tags", "attributes", "contacts", "addresses", "external_refs", "note bodies",
+                "follow-up titles and details"]})),
     )
     .await?;
-    Ok(view)
+    Ok(())
 }

@@ -1,12 +1,17 @@
 //! Fold a duplicate into the customer that stays. Every child row moves in one
 //! transaction; the duplicate is archived and points at the survivor. Later domains
 //! (orders, invoices, tickets) add their tables to `move_children`.
+//!
+//! Both rows are claimed with conditional updates before anything moves (the source
+//! must not be merged yet, the target must be neither merged nor archived), in the
+//! order of their ids: of two merges racing over the same customers one wins and the
+//! other is refused, A→B and B→A cannot both happen, and the two never deadlock.
 
 use ordercrm_kernel::audit::{self, Entry};
 use ordercrm_kernel::crypto::FieldCipher;
 use ordercrm_kernel::{Ctx, FieldError, Result};
 use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{DatabaseTransaction, EntityTrait, QueryFilter};
+use sea_orm::{DatabaseTransaction, EntityTrait, QueryFilter, QueryTrait};
 use uuid::Uuid;
 
 use super::parent_for_write;
@@ -34,52 +39,80 @@ pub async fn merge(
     let target = parent_for_write(txn, &ctx.actor, target_id).await?;
     let source = parent_for_write(txn, &ctx.actor, source_id)
         .await
-        .map_err(|_| {
-            CustomerError::Invalid(vec![FieldError::new(
-                "source_id",
-                "not_found",
-                "no such customer, or not one you can change",
-            )])
+        .map_err(|e| {
+            if e.status() == 404 {
+                CustomerError::Invalid(vec![FieldError::new(
+                    "source_id",
+                    "not_found",
+                    "no such customer, or not one you can change",
+                )])
+                .into()
+            } else {
+                e
+            }
         })?;
     ordercrm_kernel::version::check_if_match(if_match, target.version)?;
     if source.merged_into_id.is_some() {
-        return Err(CustomerError::Invalid(vec![FieldError::new(
-            "source_id",
-            "already_merged",
-            "this customer was already merged",
-        )])
-        .into());
+        return Err(already_merged());
+    }
+    if target.merged_into_id.is_some() || target.archived {
+        return Err(unfit_target());
+    }
+    ctx.hooks.at("customer.merge.checked").await;
+
+    // Claim both rows, lower id first; each claim re-checks what was read above.
+    let mut claims = [(source_id, true), (target_id, false)];
+    claims.sort_by_key(|(id, _)| *id);
+    for (id, is_source) in claims {
+        if is_source {
+            let done = customer::Entity::update_many()
+                .col_expr(customer::COLUMN.merged_into_id, Expr::value(target_id))
+                .col_expr(customer::COLUMN.archived, Expr::value(true))
+                .col_expr(
+                    customer::COLUMN.archived_at,
+                    Expr::value(source.archived_at.unwrap_or(ctx.now)),
+                )
+                .col_expr(
+                    customer::COLUMN.version,
+                    Expr::col(customer::COLUMN.version).add(1),
+                )
+                .col_expr(customer::COLUMN.updated_at, Expr::value(ctx.now))
+                .filter(customer::COLUMN.id.eq(id))
+                .filter(customer::COLUMN.merged_into_id.is_null())
+                .filter(customer::COLUMN.erased_at.is_null())
+                .exec(txn)
+                .await?;
+            if done.rows_affected == 0 {
+                return Err(already_merged());
+            }
+        } else {
+            // The version only when the caller named one: without If-Match a merge
+            // into a target that just changed is still the merge they asked for.
+            let done = customer::Entity::update_many()
+                .col_expr(
+                    customer::COLUMN.version,
+                    Expr::col(customer::COLUMN.version).add(1),
+                )
+                .col_expr(customer::COLUMN.updated_at, Expr::value(ctx.now))
+                .filter(customer::COLUMN.id.eq(id))
+                .filter(customer::COLUMN.merged_into_id.is_null())
+                .filter(customer::COLUMN.archived.eq(false))
+                .filter(customer::COLUMN.erased_at.is_null())
+                .apply_if(if_match, |q, v| q.filter(customer::COLUMN.version.eq(v)))
+                .exec(txn)
+                .await?;
+            if done.rows_affected == 0 {
+                let now = customer::Entity::find_by_id(id).one(txn).await?;
+                return Err(match now {
+                    Some(t) if t.merged_into_id.is_none() && !t.archived => {
+                        CustomerError::VersionMismatch { current: t.version }.into()
+                    }
+                    _ => unfit_target(),
+                });
+            }
+        }
     }
     let moved = move_children(txn, source_id, target_id).await?;
-
-    customer::Entity::update_many()
-        .col_expr(customer::COLUMN.merged_into_id, Expr::value(target_id))
-        .col_expr(customer::COLUMN.archived, Expr::value(true))
-        .col_expr(customer::COLUMN.archived_at, Expr::value(ctx.now))
-        .col_expr(
-            customer::COLUMN.version,
-            Expr::col(customer::COLUMN.version).add(1),
-        )
-        .col_expr(customer::COLUMN.updated_at, Expr::value(ctx.now))
-        .filter(customer::COLUMN.id.eq(source_id))
-        .exec(txn)
-        .await?;
-    let done = customer::Entity::update_many()
-        .col_expr(
-            customer::COLUMN.version,
-            Expr::col(customer::COLUMN.version).add(1),
-        )
-        .col_expr(customer::COLUMN.updated_at, Expr::value(ctx.now))
-        .filter(customer::COLUMN.id.eq(target_id))
-        .filter(customer::COLUMN.version.eq(target.version))
-        .exec(txn)
-        .await?;
-    if done.rows_affected == 0 {
-        return Err(CustomerError::VersionMismatch {
-            current: target.version + 1,
-        }
-        .into());
-    }
     let view = queries::get(txn, &ctx.actor, cipher, target_id).await?;
     events::record(txn, ctx, events::MERGED, &view).await?;
     audit::record(
@@ -90,6 +123,22 @@ pub async fn merge(
     )
     .await?;
     Ok(view)
+}
+
+fn already_merged() -> ordercrm_kernel::Error {
+    CustomerError::Invalid(vec![FieldError::new(
+        "source_id",
+        "already_merged",
+        "this customer was already merged",
+    )])
+    .into()
+}
+
+fn unfit_target() -> ordercrm_kernel::Error {
+    ordercrm_kernel::Error::new(
+        ordercrm_kernel::error::problems::CONFLICT,
+        "the customer to keep was archived or merged into another; merge into that one instead",
+    )
 }
 
 /// Re-point every row that belongs to `from` at `to`; the counts, for the audit log.

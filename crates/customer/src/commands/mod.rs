@@ -13,7 +13,7 @@ mod update;
 
 pub use archive::archive;
 pub use create::create;
-pub use erase::erase;
+pub use erase::{Erasure, erase};
 pub use merge::merge;
 pub use update::update;
 
@@ -26,21 +26,23 @@ use crate::entity::{customer, external_ref};
 use crate::error::CustomerError;
 use crate::queries;
 
-/// Who may own a customer the actor assigns: reps themselves, managers their team.
+/// Who may own a customer the actor assigns: reps themselves, managers themselves or
+/// their team. Neither may leave it unowned: only roles that see every customer would
+/// see it then, so a rep could hide a customer from everyone who works it.
 fn check_owner(actor: &Actor, owner: Option<Uuid>, errors: &mut Vec<FieldError>) {
-    if let (Some(owner), Actor::User(u)) = (owner, actor) {
-        let allowed = match u.role {
-            Role::Sales => owner == u.id,
-            Role::Manager => owner == u.id || u.team.contains(&owner),
-            _ => true,
-        };
-        if !allowed {
-            errors.push(FieldError::new(
-                "owner_id",
-                "invalid_owner",
-                "you may assign only yourself or your team",
-            ));
-        }
+    let Actor::User(u) = actor else { return };
+    let allowed = match (u.role, owner) {
+        (Role::Sales, owner) => owner == Some(u.id),
+        (Role::Manager, Some(owner)) => owner == u.id || u.team.contains(&owner),
+        (Role::Manager, None) => false,
+        _ => true,
+    };
+    if !allowed {
+        errors.push(FieldError::new(
+            "owner_id",
+            "invalid_owner",
+            "you may assign only yourself or your team, and not leave it empty",
+        ));
     }
 }
 
@@ -119,14 +121,23 @@ async fn check_refs(
 }
 
 /// The customer whose details the actor changes: 403 without the permission, 404 when
-/// not visible.
+/// not visible, 409 `erased` once erased (nothing may bring its data back).
 pub(crate) async fn parent_for_write(
     txn: &DatabaseTransaction,
     actor: &Actor,
     id: Uuid,
 ) -> Result<customer::Model> {
     actor.require(ordercrm_kernel::authz::Action::CustomersWrite)?;
-    queries::find_visible(txn, actor, id).await
+    let row = queries::find_visible(txn, actor, id).await?;
+    refuse_erased(&row)?;
+    Ok(row)
+}
+
+pub(crate) fn refuse_erased(row: &customer::Model) -> Result<()> {
+    match row.erased_at {
+        Some(_) => Err(CustomerError::Erased(row.number.clone()).into()),
+        None => Ok(()),
+    }
 }
 
 pub(crate) use ordercrm_kernel::validation::{optional, required};

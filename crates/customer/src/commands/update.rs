@@ -31,6 +31,7 @@ pub async fn update(
     // Lacking the permission at all is 403; a customer you may not see is 404.
     ctx.actor.require(Action::CustomersWrite)?;
     let current = queries::find_visible(txn, &ctx.actor, id).await?;
+    super::refuse_erased(&current)?;
     ordercrm_kernel::version::check_if_match(if_match, current.version)?;
     let mut errors = Vec::new();
     let email = patch

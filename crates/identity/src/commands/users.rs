@@ -96,13 +96,20 @@ pub async fn update(
     patch: UpdateUser,
 ) -> Result<UserView> {
     let current = queries::find_visible(txn, &ctx.actor, id).await?;
-    let manager_of_target =
-        matches!(&ctx.actor, Actor::User(u) if u.role == Role::Manager && u.team.contains(&id));
+    // Managers change their own reports, and only those below them: never an admin
+    // or another manager, whoever that one reports to.
+    let below_manager = !matches!(
+        Role::parse(&current.role),
+        Some(Role::Admin | Role::Manager) | None
+    );
+    let manager_of_target = below_manager
+        && matches!(&ctx.actor, Actor::User(u) if u.role == Role::Manager && u.team.contains(&id));
     if !ctx.actor.may(Action::UsersWrite) {
         let limited = patch.role.is_none() && patch.manager_id.is_none();
         if !(manager_of_target && limited) {
             return Err(IdentityError::Forbidden(
-                "only admins change users; managers may rename or deactivate their reports".into(),
+                "only admins change users; managers may rename or deactivate their reports below manager"
+                    .into(),
             )
             .into());
         }

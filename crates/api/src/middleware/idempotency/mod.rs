@@ -30,7 +30,7 @@ use ordercrm_kernel::{Actor, FieldError};
 use sea_orm::DatabaseTransaction;
 
 pub use in_flight::InFlight;
-pub use store::{Claim, KeyRef, claim, purge_expired, still_running};
+pub use store::{Claim, KeyRef, claim, forget_mentions, purge_expired, still_running};
 use store::{Found, Stored};
 
 use crate::error::problem_response;

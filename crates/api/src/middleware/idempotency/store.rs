@@ -263,6 +263,38 @@ pub async fn answer_alone(
     }
 }
 
+/// Drop every kept answer that mentions one of `ids` (in its body or its `Location`):
+/// after a customer is erased, no replay may bring their data back.
+pub async fn forget_mentions(
+    conn: &impl ConnectionTrait,
+    ids: &[uuid::Uuid],
+) -> Result<u64, Error> {
+    let backend = conn.get_database_backend();
+    let mut forgotten = 0;
+    for id in ids {
+        let id = id.to_string();
+        let (sql, values): (&str, Vec<sea_orm::Value>) = match backend {
+            DatabaseBackend::Postgres => (
+                "DELETE FROM idempotency_keys WHERE position(convert_to($1, 'UTF8') in response_body) > 0 \
+                 OR response_headers::text LIKE $2",
+                vec![id.clone().into(), format!("%{id}%").into()],
+            ),
+            _ => (
+                "DELETE FROM idempotency_keys WHERE instr(CAST(response_body AS TEXT), ?) > 0 \
+                 OR CAST(response_headers AS TEXT) LIKE ?",
+                vec![id.clone().into(), format!("%{id}%").into()],
+            ),
+        };
+        forgotten += conn
+            .execute_raw(sea_orm::Statement::from_sql_and_values(
+                backend, sql, values,
+            ))
+            .await?
+            .rows_affected();
+    }
+    Ok(forgotten)
+}
+
 /// Forget keys past their 24 hours; run periodically by the server.
 pub async fn purge_expired(db: &ordercrm_kernel::Db, now: DateTime<Utc>) -> Result<u64, Error> {
     let done = Entity::delete_many()

@@ -1,0 +1,547 @@
+//! Regression tests for the second security review (issue 10): data integrity. One
+//! or more per case, named after it; races held at the server's hook points.
+
+use futures_util::future::join_all;
+use ordercrm_tests::{Engine, TestApp, both_engines, everything_stored, problem};
+use reqwest::Method;
+use sea_orm::{ConnectionTrait, Statement};
+use serde_json::{Value, json};
+
+both_engines!(
+    erase_scrubs_follow_ups_merged_duplicates_and_kept_answers,
+    erased_customer_cannot_be_brought_back,
+    concurrent_merges_of_one_source_one_wins,
+    merges_back_and_forth_are_refused,
+    sales_rep_cannot_leave_a_customer_unowned,
+    managers_change_only_users_below_them,
+    birthdays_are_paged,
+    import_errors_never_name_customers_the_importer_cannot_see,
+);
+
+async fn count(app: &TestApp, sql: &str) -> i64 {
+    let db = app.raw_db().await;
+    let row = db
+        .query_one_raw(Statement::from_string(db.get_database_backend(), sql))
+        .await
+        .unwrap()
+        .unwrap();
+    row.try_get_by_index::<i64>(0).unwrap()
+}
+
+async fn customer(app: &TestApp, token: &str, body: Value) -> Value {
+    let res = app
+        .request_as(token, Method::POST, "/v1/customers?allow_duplicate=true")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    res.json().await.unwrap()
+}
+
+fn id(v: &Value) -> &str {
+    v["id"].as_str().unwrap()
+}
+
+async fn merge(app: &TestApp, target: &str, source: &str) -> reqwest::Response {
+    app.request(Method::POST, &format!("/v1/customers/{target}/merge"))
+        .json(&json!({"source_id": source}))
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Erase left follow-ups, the duplicates merged into the customer, and the answers
+/// kept for Idempotency-Key replays.
+async fn erase_scrubs_follow_ups_merged_duplicates_and_kept_answers(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let keep = customer(
+        &app,
+        &app.token,
+        json!({"kind": "person", "name": "Jane Keeper"}),
+    )
+    .await;
+    let dup = app
+        .request(Method::POST, "/v1/customers?allow_duplicate=true")
+        .header("idempotency-key", "dup-create")
+        .json(&json!({"kind": "person", "name": "Jane Duplicate", "email": "jane@dup.example"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(dup.status(), 201);
+    let dup: Value = dup.json().await.unwrap();
+    let res = app
+        .request(
+            Method::POST,
+            &format!("/v1/customers/{}/follow-ups", id(&keep)),
+        )
+        .json(
+            &json!({"title": "Call Jane about the divorce", "details": "she asked for discretion",
+            "due_at": "2026-12-01T09:00:00Z"}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    assert_eq!(merge(&app, id(&keep), id(&dup)).await.status(), 200);
+
+    let res = app
+        .request(Method::POST, &format!("/v1/customers/{}/erase", id(&keep)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let stored = everything_stored(&app).await;
+    for secret in [
+        "Jane Keeper",
+        "Jane Duplicate",
+        "jane@dup.example",
+        "divorce",
+        "discretion",
+    ] {
+        assert!(!stored.contains(secret), "{secret} survived the erasure");
+    }
+    let dup_now: Value = app
+        .get(&format!("/v1/customers/{}", id(&dup)))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        dup_now["erased_at"].is_string(),
+        "the merged duplicate is erased too"
+    );
+    // The kept answer is gone: the retry runs again (and creates a new customer).
+    let retry = app
+        .request(Method::POST, "/v1/customers?allow_duplicate=true")
+        .header("idempotency-key", "dup-create")
+        .json(&json!({"kind": "person", "name": "Jane Duplicate", "email": "jane@dup.example"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(retry.headers().get("idempotent-replayed").is_none());
+    app.stop().await;
+}
+
+/// An erased customer could be updated, or re-imported, back to life.
+async fn erased_customer_cannot_be_brought_back(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let c = customer(
+        &app,
+        &app.token,
+        json!({"kind": "person", "name": "Gone Forever"}),
+    )
+    .await;
+    let other = customer(
+        &app,
+        &app.token,
+        json!({"kind": "person", "name": "Someone Else"}),
+    )
+    .await;
+    let url = format!("/v1/customers/{}", id(&c));
+    app.request(Method::POST, &format!("{url}/erase"))
+        .send()
+        .await
+        .unwrap();
+
+    let res = app
+        .patch(
+            &url,
+            &json!({"name": "Back Again", "email": "back@again.example"}),
+        )
+        .await;
+    assert_eq!(problem(res, 409).await["type"], "/problems/erased");
+    let res = app
+        .post(&format!("{url}/contacts"), &json!({"name": "Her Sister"}))
+        .await;
+    assert_eq!(problem(res, 409).await["type"], "/problems/erased");
+    let res = app
+        .post(
+            &format!("{url}/notes"),
+            &json!({"kind": "call", "body": "she called"}),
+        )
+        .await;
+    assert_eq!(problem(res, 409).await["type"], "/problems/erased");
+    assert_eq!(
+        problem(merge(&app, id(&other), id(&c)).await, 409).await["type"],
+        "/problems/erased"
+    );
+    assert_eq!(
+        problem(merge(&app, id(&c), id(&other)).await, 409).await["type"],
+        "/problems/erased"
+    );
+
+    let csv = format!(
+        "number,name,email\n{},Back Again,back@again.example\n",
+        c["number"].as_str().unwrap()
+    );
+    let res = app
+        .request(Method::POST, "/v1/customers/import")
+        .header("content-type", "text/csv")
+        .body(csv)
+        .send()
+        .await
+        .unwrap();
+    let body = problem(res, 400).await;
+    assert_eq!(body["type"], "/problems/import-failed");
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("erased"),
+        "{body}"
+    );
+    let now: Value = app.get(&url).await.json().await.unwrap();
+    assert_eq!(
+        now["name"],
+        format!("Erased customer {}", c["number"].as_str().unwrap())
+    );
+    assert_eq!(now["email"], Value::Null);
+    app.stop().await;
+}
+
+/// Two concurrent merges of one source both succeeded.
+async fn concurrent_merges_of_one_source_one_wins(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let source = customer(
+        &app,
+        &app.token,
+        json!({"kind": "person", "name": "Source"}),
+    )
+    .await;
+    let t1 = customer(
+        &app,
+        &app.token,
+        json!({"kind": "person", "name": "Target One"}),
+    )
+    .await;
+    let t2 = customer(
+        &app,
+        &app.token,
+        json!({"kind": "person", "name": "Target Two"}),
+    )
+    .await;
+    app.post(
+        &format!("/v1/customers/{}/notes", id(&source)),
+        &json!({"kind": "call", "body": "moves once"}),
+    )
+    .await;
+    let held = app.probe.hold("customer.merge.checked");
+    let first = {
+        let req = app
+            .request(Method::POST, &format!("/v1/customers/{}/merge", id(&t1)))
+            .json(&json!({"source_id": id(&source)}));
+        tokio::spawn(req.send())
+    };
+    held.reached().await;
+    let second = {
+        let req = app
+            .request(Method::POST, &format!("/v1/customers/{}/merge", id(&t2)))
+            .json(&json!({"source_id": id(&source)}));
+        tokio::spawn(req.send())
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    held.release();
+    let mut statuses = vec![
+        first.await.unwrap().unwrap().status().as_u16(),
+        second.await.unwrap().unwrap().status().as_u16(),
+    ];
+    statuses.sort_unstable();
+    assert_eq!(statuses, vec![200, 400], "exactly one merge");
+    let merged_into: Value = app
+        .get(&format!("/v1/customers/{}", id(&source)))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let winner = merged_into["merged_into_id"].as_str().unwrap().to_owned();
+    assert!(winner == id(&t1) || winner == id(&t2));
+    let winner_name = if winner == id(&t1) {
+        "Target One"
+    } else {
+        "Target Two"
+    };
+    assert_eq!(
+        count(
+            &app,
+            &format!(
+                "SELECT COUNT(*) FROM customer_notes n JOIN customers c ON c.id = n.customer_id \
+                 WHERE c.name = '{winner_name}'"
+            )
+        )
+        .await,
+        1
+    );
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM customer_notes").await, 1);
+    app.stop().await;
+}
+
+/// A→B then B→A archived both customers.
+async fn merges_back_and_forth_are_refused(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let a = customer(&app, &app.token, json!({"kind": "person", "name": "A"})).await;
+    let b = customer(&app, &app.token, json!({"kind": "person", "name": "B"})).await;
+    assert_eq!(merge(&app, id(&b), id(&a)).await.status(), 200);
+    let res = merge(&app, id(&a), id(&b)).await;
+    assert_eq!(problem(res, 409).await["type"], "/problems/conflict");
+    let b_now: Value = app
+        .get(&format!("/v1/customers/{}", id(&b)))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(b_now["archived"], false, "the survivor survives");
+
+    // The same two merges at once: one of them.
+    let c = customer(&app, &app.token, json!({"kind": "person", "name": "C"})).await;
+    let d = customer(&app, &app.token, json!({"kind": "person", "name": "D"})).await;
+    let held = app.probe.hold("customer.merge.checked");
+    let first = {
+        let req = app
+            .request(Method::POST, &format!("/v1/customers/{}/merge", id(&d)))
+            .json(&json!({"source_id": id(&c)}));
+        tokio::spawn(req.send())
+    };
+    held.reached().await;
+    let second = {
+        let req = app
+            .request(Method::POST, &format!("/v1/customers/{}/merge", id(&c)))
+            .json(&json!({"source_id": id(&d)}));
+        tokio::spawn(req.send())
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    held.release();
+    let statuses = [
+        first.await.unwrap().unwrap().status().as_u16(),
+        second.await.unwrap().unwrap().status().as_u16(),
+    ];
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 200).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        count(
+            &app,
+            "SELECT COUNT(*) FROM customers WHERE archived = false AND name IN ('C', 'D')"
+        )
+        .await,
+        1,
+        "one of the two stays live"
+    );
+    app.stop().await;
+}
+
+/// A sales rep could set `owner_id: null` and hide a customer from everyone.
+async fn sales_rep_cannot_leave_a_customer_unowned(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let (manager_id, manager) = app.user("mgr@example.com", "manager", None).await;
+    let (_, rep) = app
+        .user("rep@example.com", "sales", Some(&manager_id))
+        .await;
+    for token in [&rep, &manager] {
+        let c = customer(&app, token, json!({"kind": "person", "name": "Mine"})).await;
+        let res = app
+            .request_as(token, Method::PATCH, &format!("/v1/customers/{}", id(&c)))
+            .json(&json!({"owner_id": null}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            problem(res, 400).await["errors"][0]["code"],
+            "invalid_owner"
+        );
+    }
+    let c = customer(&app, &rep, json!({"kind": "person", "name": "Reassigned"})).await;
+    let res = app
+        .patch(
+            &format!("/v1/customers/{}", id(&c)),
+            &json!({"owner_id": null}),
+        )
+        .await;
+    assert_eq!(res.status(), 200, "an admin may");
+    app.stop().await;
+}
+
+/// A manager could deactivate an admin.
+async fn managers_change_only_users_below_them(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let (manager_id, _) = app.user("mgr@example.com", "manager", None).await;
+    let (admin_id, _) = app
+        .user("admin2@example.com", "admin", Some(&manager_id))
+        .await;
+    let (peer_id, _) = app
+        .user("mgr2@example.com", "manager", Some(&manager_id))
+        .await;
+    let (rep_id, _) = app
+        .user("rep@example.com", "sales", Some(&manager_id))
+        .await;
+    let manager = app.login("mgr@example.com", ordercrm_tests::PASSWORD).await;
+    for target in [&admin_id, &peer_id] {
+        let res = app
+            .request_as(&manager, Method::PATCH, &format!("/v1/users/{target}"))
+            .json(&json!({"active": false}))
+            .send()
+            .await
+            .unwrap();
+        problem(res, 403).await;
+    }
+    let res = app
+        .request_as(&manager, Method::PATCH, &format!("/v1/users/{rep_id}"))
+        .json(&json!({"active": false}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let admin: Value = app
+        .get(&format!("/v1/users/{admin_id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(admin["active"], true);
+    app.stop().await;
+}
+
+/// `/v1/customers/birthdays` read every match into memory and returned one page.
+async fn birthdays_are_paged(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    // Today is 2026-11-23.
+    for (name, birthday) in [
+        ("Today", "1980-11-23"),
+        ("Soon", "1990-11-25"),
+        ("New Year's Eve", "1985-12-31"),
+        ("January", "1970-01-02"),
+        ("Leap Day", "1996-02-29"),
+        ("Yesterday", "1999-11-22"),
+        ("Also Today", "2001-11-23"),
+    ] {
+        customer(
+            &app,
+            &app.token,
+            json!({"kind": "person", "name": name, "birthday": birthday}),
+        )
+        .await;
+    }
+    let mut names = Vec::new();
+    let mut days = Vec::new();
+    let mut url = "/v1/customers/birthdays?within_days=366&limit=2".to_owned();
+    loop {
+        let page: Value = app.get(&url).await.json().await.unwrap();
+        let data = page["data"].as_array().unwrap();
+        assert!(data.len() <= 2);
+        for b in data {
+            names.push(b["name"].as_str().unwrap().to_owned());
+            days.push(b["days_until"].as_i64().unwrap());
+        }
+        match page["next_cursor"].as_str() {
+            Some(c) => url = format!("/v1/customers/birthdays?within_days=366&limit=2&cursor={c}"),
+            None => break,
+        }
+    }
+    assert_eq!(
+        names,
+        [
+            "Also Today",
+            "Today",
+            "Soon",
+            "New Year's Eve",
+            "January",
+            "Leap Day",
+            "Yesterday"
+        ]
+    );
+    assert_eq!(days, [0, 0, 2, 38, 40, 97, 364]);
+    let week: Value = app
+        .get("/v1/customers/birthdays")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        week["data"].as_array().unwrap().len(),
+        3,
+        "7 days by default"
+    );
+    let leap: Value = app
+        .get("/v1/customers/birthdays?within_days=97&limit=200")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let last = leap["data"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["name"], "Leap Day");
+    assert_eq!(last["next_birthday"], "2027-02-28");
+    problem(
+        app.get("/v1/customers/birthdays?cursor=nonsense").await,
+        400,
+    )
+    .await;
+    app.stop().await;
+}
+
+/// Import row errors named the ids of customers the importer may not see.
+async fn import_errors_never_name_customers_the_importer_cannot_see(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let (_, rep_a) = app.user("a@example.com", "sales", None).await;
+    let (_, rep_b) = app.user("b@example.com", "sales", None).await;
+    let hidden = customer(
+        &app,
+        &rep_b,
+        json!({"kind": "person", "name": "B's", "external_refs": [{"channel": "shop", "external_id": "77"}]}),
+    )
+    .await;
+    for csv in [
+        format!(
+            "number,name\n{},Taken Over\n",
+            hidden["number"].as_str().unwrap()
+        ),
+        "kind,name,external_refs\nperson,Taken Over,shop:77\n".to_owned(),
+    ] {
+        let res = app
+            .request_as(&rep_a, Method::POST, "/v1/customers/import")
+            .header("content-type", "text/csv")
+            .body(csv)
+            .send()
+            .await
+            .unwrap();
+        let text = res.text().await.unwrap();
+        assert!(text.contains("import-failed"), "{text}");
+        assert!(!text.contains(id(&hidden)), "{text}");
+    }
+    let still: Value = app
+        .get(&format!("/v1/customers/{}", id(&hidden)))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(still["name"], "B's");
+    app.stop().await;
+}
+
+/// A made-up HTTP method became a new Prometheus label.
+#[tokio::test]
+async fn made_up_methods_share_one_metrics_label() {
+    let app = TestApp::spawn(Engine::Sqlite).await;
+    let results = join_all((0..3).map(|i| {
+        let method = Method::from_bytes(format!("BOGUS{i}").as_bytes()).unwrap();
+        app.anonymous(method, "/v1/customers").send()
+    }))
+    .await;
+    assert!(
+        results
+            .iter()
+            .all(|r| r.as_ref().unwrap().status().is_client_error())
+    );
+    let metrics = app
+        .anonymous(Method::GET, "/metrics")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!metrics.contains("BOGUS"), "{metrics}");
+    assert!(metrics.contains("method=\"OTHER\""));
+    app.stop().await;
+}
