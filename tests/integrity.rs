@@ -16,6 +16,7 @@ both_engines!(
     managers_change_only_users_below_them,
     birthdays_are_paged,
     import_errors_never_name_customers_the_importer_cannot_see,
+    lost_updates_are_impossible,
 );
 
 async fn count(app: &TestApp, sql: &str) -> i64 {
@@ -543,5 +544,128 @@ async fn made_up_methods_share_one_metrics_label() {
         .unwrap();
     assert!(!metrics.contains("BOGUS"), "{metrics}");
     assert!(metrics.contains("method=\"OTHER\""));
+    app.stop().await;
+}
+
+async fn created(app: &TestApp, path: &str, body: Value) -> Value {
+    let res = app.post(path, &body).await;
+    let status = res.status();
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(status, 201, "{path}: {body}");
+    body
+}
+
+/// Products, warehouses and suppliers checked If-Match, then updated without a
+/// version condition: 8 concurrent PATCHes carrying one ETag, 3 answered 200.
+async fn lost_updates_are_impossible(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let w = created(
+        &app,
+        "/v1/warehouses",
+        json!({"code": "SH-01", "name": "Shanghai"}),
+    )
+    .await;
+    let s = created(
+        &app,
+        "/v1/suppliers",
+        json!({"name": "Tea Co-op", "email": "orders@tea.example", "lead_time_days": 10, "currency": "CNY"}),
+    )
+    .await;
+    let p = created(
+        &app,
+        "/v1/products",
+        json!({"sku": "TEA-1", "name": "Tea", "list_price": {"amount": 1000, "currency": "CNY"}}),
+    )
+    .await;
+    let c = customer(
+        &app,
+        &app.token,
+        json!({"kind": "company", "name": "Edited"}),
+    )
+    .await;
+    let contact = created(
+        &app,
+        &format!("/v1/customers/{}/contacts", id(&c)),
+        json!({"name": "Li"}),
+    )
+    .await;
+    let (user_id, _) = app.user("rep@example.com", "sales", None).await;
+    created(
+        &app,
+        "/v1/settings",
+        json!({"key": "company_name", "value": "Acme"}),
+    )
+    .await;
+    created(
+        &app,
+        "/v1/inventory/receipts",
+        json!({"sku": "TEA-1", "warehouse_code": "SH-01", "quantity": 5}),
+    )
+    .await;
+    let targets = [
+        (format!("/v1/warehouses/{}", id(&w)), json!({"name": "N"})),
+        (format!("/v1/suppliers/{}", id(&s)), json!({"name": "N"})),
+        (format!("/v1/products/{}", id(&p)), json!({"name": "N"})),
+        (format!("/v1/customers/{}", id(&c)), json!({"name": "N"})),
+        (
+            format!("/v1/customers/{}/contacts/{}", id(&c), id(&contact)),
+            json!({"name": "N"}),
+        ),
+        (format!("/v1/users/{user_id}"), json!({"display_name": "N"})),
+        (
+            "/v1/settings/company_name".to_owned(),
+            json!({"value": "N"}),
+        ),
+        (
+            "/v1/inventory/levels/TEA-1/SH-01".to_owned(),
+            json!({"reorder_point": 3}),
+        ),
+    ];
+    for (path, body) in &targets {
+        // Contacts have no GET of their own; their version came with the create.
+        let etag = match app.get(path).await {
+            res if res.status() == 200 => res.headers()["etag"].to_str().unwrap().to_owned(),
+            _ => format!("\"{}\"", contact["version"]),
+        };
+        let statuses: Vec<u16> = join_all((0..8).map(|_| {
+            app.request(Method::PATCH, path)
+                .header("if-match", etag.as_str())
+                .json(body)
+                .send()
+        }))
+        .await
+        .into_iter()
+        .map(|r| r.unwrap().status().as_u16())
+        .collect();
+        assert_eq!(
+            statuses.iter().filter(|s| **s == 200).count(),
+            1,
+            "{path}: {statuses:?}"
+        );
+        assert_eq!(
+            statuses.iter().filter(|s| **s == 412).count(),
+            7,
+            "{path}: {statuses:?}"
+        );
+    }
+    // Without If-Match nobody is refused, and every change counts once.
+    let path = format!("/v1/warehouses/{}", id(&w));
+    let before: i64 = app.get(&path).await.json::<Value>().await.unwrap()["version"]
+        .as_i64()
+        .unwrap();
+    let statuses: Vec<u16> = join_all((0..8).map(|i| {
+        app.request(Method::PATCH, &path)
+            .json(&json!({"name": format!("W{i}")}))
+            .send()
+    }))
+    .await
+    .into_iter()
+    .map(|r| r.unwrap().status().as_u16())
+    .collect();
+    assert_eq!(statuses, vec![200; 8]);
+    let after: i64 = app.get(&path).await.json::<Value>().await.unwrap()["version"]
+        .as_i64()
+        .unwrap();
+    assert_eq!(after, before + 8);
     app.stop().await;
 }

@@ -39,8 +39,6 @@ pub enum CustomerError {
     },
     #[error("invalid customer")]
     Invalid(Vec<FieldError>),
-    #[error("If-Match does not match the current version")]
-    VersionMismatch { current: i64 },
     #[error("customer {0} was erased and cannot be changed")]
     Erased(String),
 }
@@ -67,7 +65,6 @@ impl From<CustomerError> for Error {
                     .with_extension("existing", existing(id))
             }
             CustomerError::Invalid(errors) => Error::validation(errors),
-            CustomerError::VersionMismatch { current } => Error::precondition_failed(current),
             CustomerError::Erased(_) => Error::new(ERASED, detail),
         }
     }

@@ -1,5 +1,17 @@
 //! Optimistic concurrency: an editable row carries a `version`, the API shows it as
 //! the `ETag`, and a write names the version it read (`If-Match`).
+//!
+//! Every versioned row changes through [`claim`]: one statement bumps the version of
+//! the row, only if it still carries the version the caller named
+//! (`… WHERE id = $1 AND version = $2`, no row → 412). The row comes back as it now
+//! is and stays locked to the transaction (PostgreSQL; SQLite has one writer), so
+//! what the command then reads of it is what it changes: nothing written between a
+//! read and a write is lost, whether or not the caller sent `If-Match`.
+
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, ModelTrait, QueryFilter, Select, UpdateMany, Value,
+};
 
 use crate::error::Error;
 
@@ -9,5 +21,79 @@ pub fn check_if_match(if_match: Option<i64>, current: i64) -> Result<(), Error> 
     match if_match {
         Some(expected) if expected != current => Err(Error::precondition_failed(current)),
         _ => Ok(()),
+    }
+}
+
+/// Claim the row `update` names (its filters say which row, and any state it must be
+/// in; its SET list may add changes) at version `if_match` when given, bumping its
+/// version. When nothing matches, `row` is read again: a row that is there with
+/// another version than `if_match` is 412; otherwise `refuse` says why (`None`: no
+/// such row, `Some`: the row, in a state `update` does not accept).
+pub async fn claim<E>(
+    conn: &impl ConnectionTrait,
+    update: UpdateMany<E>,
+    row: Select<E>,
+    version: E::Column,
+    if_match: Option<i64>,
+    refuse: impl FnOnce(Option<E::Model>) -> Error,
+) -> Result<E::Model, Error>
+where
+    E: EntityTrait,
+{
+    if let Some(claimed) = try_claim(conn, update, version, if_match).await? {
+        return Ok(claimed);
+    }
+    let found = row.one(conn).await?;
+    if let (Some(found), Some(expected)) = (&found, if_match) {
+        let current = version_of::<E>(found, version);
+        if current != expected {
+            return Err(Error::precondition_failed(current));
+        }
+    }
+    Err(refuse(found))
+}
+
+/// [`claim`] without the explanation: `None` when no row matched (conditional stock
+/// changes, whose misses the caller explains from its own numbers).
+pub async fn try_claim<E>(
+    conn: &impl ConnectionTrait,
+    update: UpdateMany<E>,
+    version: E::Column,
+    if_match: Option<i64>,
+) -> Result<Option<E::Model>, Error>
+where
+    E: EntityTrait,
+{
+    let mut update = update.col_expr(version, Expr::col(version).add(1));
+    if let Some(v) = if_match {
+        update = update.filter(version.eq(v));
+    }
+    Ok(update.exec_with_returning(conn).await?.pop())
+}
+
+/// Change every row `update` names and bump each one's version (a side effect on
+/// siblings, such as the previous primary contact losing the flag): their ETags move
+/// with them. How many rows changed.
+pub async fn bump_all<E>(
+    conn: &impl ConnectionTrait,
+    update: UpdateMany<E>,
+    version: E::Column,
+) -> Result<u64, Error>
+where
+    E: EntityTrait,
+{
+    Ok(update
+        .col_expr(version, Expr::col(version).add(1))
+        .exec(conn)
+        .await?
+        .rows_affected)
+}
+
+/// The version a model carries.
+pub fn version_of<E: EntityTrait>(model: &E::Model, version: E::Column) -> i64 {
+    match model.get(version) {
+        Value::BigInt(Some(v)) => v,
+        Value::Int(Some(v)) => i64::from(v),
+        _ => 0,
     }
 }

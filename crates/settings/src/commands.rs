@@ -3,15 +3,16 @@
 
 use ordercrm_kernel::audit::{self, Entry};
 use ordercrm_kernel::authz::Action;
+use ordercrm_kernel::version::claim;
 use ordercrm_kernel::{Ctx, Result};
 use sea_orm::ActiveValue::Set;
-use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveModelTrait, DatabaseTransaction, EntityTrait, QueryFilter};
 use serde_json::Value;
 use validator::Validate;
 
 use crate::dto::{CreateSetting, SettingView, UpdateSetting};
-use crate::entity::{self, COLUMN, Entity};
+use crate::entity::{self, COLUMN, Column, Entity};
 use crate::error::SettingsError;
 use crate::{events, model, queries};
 
@@ -88,29 +89,24 @@ pub async fn update(
         return Ok(current.into());
     }
 
-    let mut update = Entity::update_many()
-        .col_expr(COLUMN.version, Expr::col(COLUMN.version).add(1))
-        .col_expr(COLUMN.updated_at, Expr::value(ctx.now));
+    let mut update = Entity::update_many().col_expr(COLUMN.updated_at, Expr::value(ctx.now));
     if let Some(value) = patch.value {
         update = update.col_expr(COLUMN.value, Expr::value(value));
     }
     if let Some(description) = patch.description {
         update = update.col_expr(COLUMN.description, Expr::value(description));
     }
-    // The version in the WHERE clause makes this a compare-and-swap: of two
-    // concurrent editors holding the same ETag, exactly one gets through.
-    let done = update
-        .filter(COLUMN.key.eq(key))
-        .filter(COLUMN.version.eq(current.version))
-        .exec(txn)
-        .await?;
-    if done.rows_affected == 0 {
-        return Err(SettingsError::VersionMismatch {
-            current: current.version + 1,
-        }
-        .into());
-    }
-    let view: SettingView = queries::find_model(txn, key).await?.into();
+    // Of two concurrent editors holding the same ETag, exactly one gets through.
+    let view: SettingView = claim(
+        txn,
+        update.filter(COLUMN.key.eq(key)),
+        Entity::find().filter(COLUMN.key.eq(key)),
+        Column::Version,
+        if_match,
+        |_| SettingsError::NotFound(key.to_owned()).into(),
+    )
+    .await?
+    .into();
     events::record(txn, ctx, events::UPDATED, &view).await?;
     let before = json(&SettingView::from(current));
     audit::record(
@@ -130,23 +126,26 @@ pub async fn delete(
     if_match: Option<i64>,
 ) -> Result<()> {
     ctx.actor.require(Action::SettingsWrite)?;
-    let current = queries::find_model(txn, key).await?;
-    ordercrm_kernel::version::check_if_match(if_match, current.version)?;
-    let done = Entity::delete_many()
+    let claimed = claim(
+        txn,
+        Entity::update_many()
+            .col_expr(COLUMN.updated_at, Expr::value(ctx.now))
+            .filter(COLUMN.key.eq(key)),
+        Entity::find().filter(COLUMN.key.eq(key)),
+        Column::Version,
+        if_match,
+        |_| SettingsError::NotFound(key.to_owned()).into(),
+    )
+    .await?;
+    Entity::delete_many()
         .filter(COLUMN.key.eq(key))
-        .filter(COLUMN.version.eq(current.version))
         .exec(txn)
         .await?;
-    if done.rows_affected == 0 {
-        return Err(SettingsError::VersionMismatch {
-            current: current.version + 1,
-        }
-        .into());
-    }
-    let mut view = SettingView::from(current);
-    let before = json(&view);
-    view.version += 1;
-    view.updated_at = ctx.now;
+    let view = SettingView::from(claimed);
+    let before = json(&SettingView {
+        version: view.version - 1,
+        ..view.clone()
+    });
     events::record(txn, ctx, events::DELETED, &view).await?;
     audit::record(
         txn,

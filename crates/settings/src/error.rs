@@ -7,8 +7,6 @@ pub enum SettingsError {
     NotFound(String),
     #[error("setting '{0}' already exists")]
     AlreadyExists(String),
-    #[error("If-Match does not match the current version")]
-    VersionMismatch { current: i64 },
     #[error("invalid setting")]
     Invalid(Vec<FieldError>),
 }
@@ -24,7 +22,6 @@ impl From<SettingsError> for Error {
                     serde_json::json!({ "key": key, "href": format!("/v1/settings/{key}") }),
                 )
             }
-            SettingsError::VersionMismatch { current } => Error::precondition_failed(current),
             SettingsError::Invalid(errors) => Error::validation(errors),
         }
     }

@@ -4,6 +4,7 @@ use ordercrm_kernel::audit::{self, Entry};
 use ordercrm_kernel::authz::{Action, Actor, Role};
 use ordercrm_kernel::{Ctx, FieldError, Result, id::new_id};
 use sea_orm::ActiveValue::{NotSet, Set};
+use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveModelTrait, DatabaseTransaction, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
@@ -144,8 +145,18 @@ pub async fn update_follow_up(
     patch: UpdateFollowUp,
 ) -> Result<FollowUpView> {
     ctx.actor.require(Action::CustomersWrite)?;
-    let current = queries::find_follow_up(txn, &ctx.actor, id).await?;
-    ordercrm_kernel::version::check_if_match(if_match, current.version)?;
+    queries::find_follow_up(txn, &ctx.actor, id).await?;
+    let current = ordercrm_kernel::version::claim(
+        txn,
+        follow_up::Entity::update_many()
+            .col_expr(follow_up::COLUMN.updated_at, Expr::value(ctx.now))
+            .filter(follow_up::COLUMN.id.eq(id)),
+        follow_up::Entity::find_by_id(id),
+        follow_up::Column::Version,
+        if_match,
+        |_| CustomerError::NotFound(format!("follow-ups/{id}")).into(),
+    )
+    .await?;
     let mut errors = Vec::new();
     let title = patch.title.map(|t| required(&mut errors, "title", &t, 200));
     let details = patch
@@ -179,22 +190,14 @@ pub async fn update_follow_up(
         assignee_id: patch.assignee_id.map_or(NotSet, Set),
         status: patch.status.clone().map_or(NotSet, Set),
         closed_at,
-        version: Set(current.version + 1),
         updated_at: Set(ctx.now),
         ..Default::default()
     };
-    let done = follow_up::Entity::update_many()
+    follow_up::Entity::update_many()
         .set(row)
         .filter(follow_up::COLUMN.id.eq(id))
-        .filter(follow_up::COLUMN.version.eq(current.version))
         .exec(txn)
         .await?;
-    if done.rows_affected == 0 {
-        return Err(CustomerError::VersionMismatch {
-            current: current.version + 1,
-        }
-        .into());
-    }
     let updated = follow_up::Entity::find_by_id(id)
         .one(txn)
         .await?

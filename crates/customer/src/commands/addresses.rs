@@ -28,13 +28,16 @@ fn check_country(errors: &mut Vec<FieldError>, country: &str) {
 }
 
 async fn clear_default(txn: &DatabaseTransaction, customer_id: Uuid, kind: &str) -> Result<()> {
-    address::Entity::update_many()
-        .col_expr(address::COLUMN.is_default, Expr::value(false))
-        .filter(address::COLUMN.customer_id.eq(customer_id))
-        .filter(address::COLUMN.kind.eq(kind))
-        .filter(address::COLUMN.is_default.eq(true))
-        .exec(txn)
-        .await?;
+    ordercrm_kernel::version::bump_all(
+        txn,
+        address::Entity::update_many()
+            .col_expr(address::COLUMN.is_default, Expr::value(false))
+            .filter(address::COLUMN.customer_id.eq(customer_id))
+            .filter(address::COLUMN.kind.eq(kind))
+            .filter(address::COLUMN.is_default.eq(true)),
+        address::Column::Version,
+    )
+    .await?;
     Ok(())
 }
 
@@ -132,8 +135,22 @@ pub async fn update(
     patch: UpdateAddress,
 ) -> Result<AddressView> {
     parent_for_write(txn, &ctx.actor, customer_id).await?;
-    let current = find(txn, customer_id, id).await?;
-    ordercrm_kernel::version::check_if_match(if_match, current.version)?;
+    let current = ordercrm_kernel::version::claim(
+        txn,
+        address::Entity::update_many()
+            .col_expr(address::COLUMN.updated_at, Expr::value(ctx.now))
+            .filter(address::COLUMN.id.eq(id))
+            .filter(address::COLUMN.customer_id.eq(customer_id)),
+        address::Entity::find_by_id(id).filter(address::COLUMN.customer_id.eq(customer_id)),
+        address::Column::Version,
+        if_match,
+        |_| CustomerError::NotFound(format!("{customer_id}/addresses/{id}")).into(),
+    )
+    .await?;
+    let before = address::Model {
+        version: current.version - 1,
+        ..current.clone()
+    };
     let mut errors = Vec::new();
     let recipient = patch
         .recipient
@@ -176,24 +193,16 @@ pub async fn update(
         country: country.map_or(NotSet, Set),
         phone: phone.map_or(NotSet, Set),
         is_default: patch.is_default.map_or(NotSet, Set),
-        version: Set(current.version + 1),
         updated_at: Set(ctx.now),
         ..Default::default()
     };
-    let done = address::Entity::update_many()
+    address::Entity::update_many()
         .set(row)
         .filter(address::COLUMN.id.eq(id))
-        .filter(address::COLUMN.version.eq(current.version))
         .exec(txn)
         .await?;
-    if done.rows_affected == 0 {
-        return Err(CustomerError::VersionMismatch {
-            current: current.version + 1,
-        }
-        .into());
-    }
     let view = AddressView::from(find(txn, customer_id, id).await?);
-    let before = serde_json::to_value(AddressView::from(current)).unwrap_or_default();
+    let before = serde_json::to_value(AddressView::from(before)).unwrap_or_default();
     audit::record(
         txn,
         ctx,

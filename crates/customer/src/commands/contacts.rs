@@ -29,13 +29,16 @@ async fn clear_primary(
     customer_id: Uuid,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<()> {
-    contact::Entity::update_many()
-        .col_expr(contact::COLUMN.is_primary, Expr::value(false))
-        .col_expr(contact::COLUMN.updated_at, Expr::value(now))
-        .filter(contact::COLUMN.customer_id.eq(customer_id))
-        .filter(contact::COLUMN.is_primary.eq(true))
-        .exec(txn)
-        .await?;
+    ordercrm_kernel::version::bump_all(
+        txn,
+        contact::Entity::update_many()
+            .col_expr(contact::COLUMN.is_primary, Expr::value(false))
+            .col_expr(contact::COLUMN.updated_at, Expr::value(now))
+            .filter(contact::COLUMN.customer_id.eq(customer_id))
+            .filter(contact::COLUMN.is_primary.eq(true)),
+        contact::Column::Version,
+    )
+    .await?;
     Ok(())
 }
 
@@ -120,8 +123,22 @@ pub async fn update(
     patch: UpdateContact,
 ) -> Result<ContactView> {
     parent_for_write(txn, &ctx.actor, customer_id).await?;
-    let current = find(txn, customer_id, id).await?;
-    ordercrm_kernel::version::check_if_match(if_match, current.version)?;
+    let current = ordercrm_kernel::version::claim(
+        txn,
+        contact::Entity::update_many()
+            .col_expr(contact::COLUMN.updated_at, Expr::value(ctx.now))
+            .filter(contact::COLUMN.id.eq(id))
+            .filter(contact::COLUMN.customer_id.eq(customer_id)),
+        contact::Entity::find_by_id(id).filter(contact::COLUMN.customer_id.eq(customer_id)),
+        contact::Column::Version,
+        if_match,
+        |_| CustomerError::NotFound(format!("{customer_id}/contacts/{id}")).into(),
+    )
+    .await?;
+    let before = contact::Model {
+        version: current.version - 1,
+        ..current.clone()
+    };
     let mut errors = Vec::new();
     let name = patch.name.map(|n| required(&mut errors, "name", &n, 200));
     let title = patch.title.map(|t| optional(&mut errors, "title", t, 100));
@@ -153,24 +170,16 @@ pub async fn update(
         email: opt(email),
         phone: opt(phone),
         is_primary: patch.is_primary.map_or(NotSet, Set),
-        version: Set(current.version + 1),
         updated_at: Set(ctx.now),
         ..Default::default()
     };
-    let done = contact::Entity::update_many()
+    contact::Entity::update_many()
         .set(row)
         .filter(contact::COLUMN.id.eq(id))
-        .filter(contact::COLUMN.version.eq(current.version))
         .exec(txn)
         .await?;
-    if done.rows_affected == 0 {
-        return Err(CustomerError::VersionMismatch {
-            current: current.version + 1,
-        }
-        .into());
-    }
     let view = ContactView::from(find(txn, customer_id, id).await?);
-    let before = serde_json::to_value(ContactView::from(current)).unwrap_or_default();
+    let before = serde_json::to_value(ContactView::from(before)).unwrap_or_default();
     audit::record(
         txn,
         ctx,

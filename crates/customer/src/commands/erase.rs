@@ -80,15 +80,18 @@ async fn erase_one(
         archived: Set(true),
         archived_at: Set(current.archived_at.or(Some(ctx.now))),
         erased_at: Set(Some(ctx.now)),
-        version: Set(current.version + 1),
         updated_at: Set(ctx.now),
         ..Default::default()
     };
-    customer::Entity::update_many()
-        .set(row)
-        .filter(customer::COLUMN.id.eq(id))
-        .exec(txn)
-        .await?;
+    ordercrm_kernel::version::try_claim(
+        txn,
+        customer::Entity::update_many()
+            .set(row)
+            .filter(customer::COLUMN.id.eq(id)),
+        customer::Column::Version,
+        None,
+    )
+    .await?;
     // People, places and free text about them go; the fact that notes existed stays.
     contact::Entity::delete_many()
         .filter(contact::COLUMN.customer_id.eq(id))

@@ -9,9 +9,10 @@
 
 use ordercrm_kernel::audit::{self, Entry};
 use ordercrm_kernel::crypto::FieldCipher;
+use ordercrm_kernel::version::{claim, try_claim};
 use ordercrm_kernel::{Ctx, FieldError, Result};
-use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{DatabaseTransaction, EntityTrait, QueryFilter, QueryTrait};
+use sea_orm::sea_query::Expr;
+use sea_orm::{DatabaseTransaction, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
 use super::parent_for_write;
@@ -65,51 +66,38 @@ pub async fn merge(
     claims.sort_by_key(|(id, _)| *id);
     for (id, is_source) in claims {
         if is_source {
-            let done = customer::Entity::update_many()
+            let source_claim = customer::Entity::update_many()
                 .col_expr(customer::COLUMN.merged_into_id, Expr::value(target_id))
                 .col_expr(customer::COLUMN.archived, Expr::value(true))
                 .col_expr(
                     customer::COLUMN.archived_at,
                     Expr::value(source.archived_at.unwrap_or(ctx.now)),
                 )
-                .col_expr(
-                    customer::COLUMN.version,
-                    Expr::col(customer::COLUMN.version).add(1),
-                )
                 .col_expr(customer::COLUMN.updated_at, Expr::value(ctx.now))
                 .filter(customer::COLUMN.id.eq(id))
                 .filter(customer::COLUMN.merged_into_id.is_null())
-                .filter(customer::COLUMN.erased_at.is_null())
-                .exec(txn)
-                .await?;
-            if done.rows_affected == 0 {
-                return Err(already_merged());
-            }
+                .filter(customer::COLUMN.erased_at.is_null());
+            try_claim(txn, source_claim, customer::Column::Version, None)
+                .await?
+                .ok_or_else(already_merged)?;
         } else {
             // The version only when the caller named one: without If-Match a merge
             // into a target that just changed is still the merge they asked for.
-            let done = customer::Entity::update_many()
-                .col_expr(
-                    customer::COLUMN.version,
-                    Expr::col(customer::COLUMN.version).add(1),
-                )
+            let target_claim = customer::Entity::update_many()
                 .col_expr(customer::COLUMN.updated_at, Expr::value(ctx.now))
                 .filter(customer::COLUMN.id.eq(id))
                 .filter(customer::COLUMN.merged_into_id.is_null())
                 .filter(customer::COLUMN.archived.eq(false))
-                .filter(customer::COLUMN.erased_at.is_null())
-                .apply_if(if_match, |q, v| q.filter(customer::COLUMN.version.eq(v)))
-                .exec(txn)
-                .await?;
-            if done.rows_affected == 0 {
-                let now = customer::Entity::find_by_id(id).one(txn).await?;
-                return Err(match now {
-                    Some(t) if t.merged_into_id.is_none() && !t.archived => {
-                        CustomerError::VersionMismatch { current: t.version }.into()
-                    }
-                    _ => unfit_target(),
-                });
-            }
+                .filter(customer::COLUMN.erased_at.is_null());
+            claim(
+                txn,
+                target_claim,
+                customer::Entity::find_by_id(id),
+                customer::Column::Version,
+                if_match,
+                |_| unfit_target(),
+            )
+            .await?;
         }
     }
     let moved = move_children(txn, source_id, target_id).await?;

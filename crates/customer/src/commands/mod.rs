@@ -133,6 +133,44 @@ pub(crate) async fn parent_for_write(
     Ok(row)
 }
 
+/// The customer the actor changes, claimed for this transaction at `if_match` (see
+/// `ordercrm_kernel::version`): 404 when not visible, 409 once erased, 412 when stale.
+/// The row comes back with its version already bumped.
+pub(crate) async fn claim_for_write(
+    txn: &DatabaseTransaction,
+    ctx: &ordercrm_kernel::Ctx,
+    id: Uuid,
+    if_match: Option<i64>,
+) -> Result<customer::Model> {
+    parent_for_write(txn, &ctx.actor, id).await?;
+    ordercrm_kernel::version::claim(
+        txn,
+        customer::Entity::update_many()
+            .col_expr(
+                customer::Column::UpdatedAt,
+                sea_orm::sea_query::Expr::value(ctx.now),
+            )
+            .filter(customer::COLUMN.id.eq(id))
+            .filter(customer::COLUMN.erased_at.is_null()),
+        customer::Entity::find_by_id(id),
+        customer::Column::Version,
+        if_match,
+        |found| match found {
+            Some(row) if row.erased_at.is_some() => CustomerError::Erased(row.number).into(),
+            _ => CustomerError::NotFound(id.to_string()).into(),
+        },
+    )
+    .await
+}
+
+/// `row` as it was before [`claim_for_write`] bumped its version.
+pub(crate) fn as_read(row: &customer::Model) -> customer::Model {
+    customer::Model {
+        version: row.version - 1,
+        ..row.clone()
+    }
+}
+
 pub(crate) fn refuse_erased(row: &customer::Model) -> Result<()> {
     match row.erased_at {
         Some(_) => Err(CustomerError::Erased(row.number.clone()).into()),

@@ -30,9 +30,7 @@ pub async fn update(
 ) -> Result<CustomerView> {
     // Lacking the permission at all is 403; a customer you may not see is 404.
     ctx.actor.require(Action::CustomersWrite)?;
-    let current = queries::find_visible(txn, &ctx.actor, id).await?;
-    super::refuse_erased(&current)?;
-    ordercrm_kernel::version::check_if_match(if_match, current.version)?;
+    let current = super::claim_for_write(txn, ctx, id, if_match).await?;
     let mut errors = Vec::new();
     let email = patch
         .email
@@ -101,7 +99,7 @@ pub async fn update(
     )
     .await?;
 
-    let before = queries::views(txn, &ctx.actor, cipher, vec![current.clone()]).await?;
+    let before = queries::views(txn, &ctx.actor, cipher, vec![super::as_read(&current)]).await?;
     let tags = patch.tags.map(|t| {
         t.into_iter()
             .map(|t| t.trim().to_owned())
@@ -133,7 +131,6 @@ pub async fn update(
             .map(|m| m.map(|m| m.currency.code().to_owned()))),
         payment_terms_days: set(patch.payment_terms_days),
         attributes: set(patch.attributes),
-        version: Set(current.version + 1),
         updated_at: Set(ctx.now),
         ..Default::default()
     };
@@ -163,19 +160,12 @@ pub async fn update(
         ],
         &merged_tags,
     ));
-    // Compare-and-swap on the version: two editors with one ETag, one winner.
-    let done = customer::Entity::update_many()
+    // The row is this transaction's since the claim: no one else's write is lost.
+    customer::Entity::update_many()
         .set(row)
         .filter(customer::COLUMN.id.eq(id))
-        .filter(customer::COLUMN.version.eq(current.version))
         .exec(txn)
         .await?;
-    if done.rows_affected == 0 {
-        return Err(CustomerError::VersionMismatch {
-            current: current.version + 1,
-        }
-        .into());
-    }
     // Read back without the visibility filter: a rep who hands the customer to
     // someone else no longer sees it, but is still told what they did.
     let updated = customer::Entity::find_by_id(id)

@@ -2,7 +2,7 @@ use ordercrm_kernel::audit::{self, Entry};
 use ordercrm_kernel::authz::{Action, Actor, Role};
 use ordercrm_kernel::{Ctx, FieldError, Result, id::new_id};
 use sea_orm::ActiveValue::Set;
-use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveModelTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
@@ -95,7 +95,20 @@ pub async fn update(
     if_match: Option<i64>,
     patch: UpdateUser,
 ) -> Result<UserView> {
-    let current = queries::find_visible(txn, &ctx.actor, id).await?;
+    queries::find_visible(txn, &ctx.actor, id).await?;
+    // Claimed before anything is decided on it: the role checked below is the role
+    // the change applies to.
+    let current = ordercrm_kernel::version::claim(
+        txn,
+        user::Entity::update_many()
+            .col_expr(user::COLUMN.updated_at, Expr::value(ctx.now))
+            .filter(user::COLUMN.id.eq(id)),
+        user::Entity::find_by_id(id),
+        user::Column::Version,
+        if_match,
+        |_| IdentityError::UserNotFound(id.to_string()).into(),
+    )
+    .await?;
     // Managers change their own reports, and only those below them: never an admin
     // or another manager, whoever that one reports to.
     let below_manager = !matches!(
@@ -114,7 +127,6 @@ pub async fn update(
             .into());
         }
     }
-    ordercrm_kernel::version::check_if_match(if_match, current.version)?;
     let mut errors = Vec::new();
     if let Some(name) = &patch.display_name {
         errors.extend(model::check_display_name(name).err());
@@ -142,10 +154,12 @@ pub async fn update(
         return Err(IdentityError::Invalid(errors).into());
     }
 
-    let before = UserView::from(current.clone());
-    let mut update = user::Entity::update_many()
-        .col_expr(user::COLUMN.version, Expr::col(user::COLUMN.version).add(1))
-        .col_expr(user::COLUMN.updated_at, Expr::value(ctx.now));
+    let before = UserView::from(user::Model {
+        version: current.version - 1,
+        ..current.clone()
+    });
+    let mut update =
+        user::Entity::update_many().col_expr(user::COLUMN.updated_at, Expr::value(ctx.now));
     if let Some(name) = patch.display_name {
         update = update.col_expr(
             user::COLUMN.display_name,
@@ -161,16 +175,7 @@ pub async fn update(
     if let Some(active) = patch.active {
         update = update.col_expr(user::COLUMN.active, Expr::value(active));
     }
-    let done = update
-        .filter(user::COLUMN.id.eq(id))
-        .filter(user::COLUMN.version.eq(current.version))
-        .exec(txn)
-        .await?;
-    if done.rows_affected == 0 {
-        return Err(ordercrm_kernel::Error::precondition_failed(
-            current.version + 1,
-        ));
-    }
+    update.filter(user::COLUMN.id.eq(id)).exec(txn).await?;
     let after = queries::find_visible(txn, &ctx.actor, id).await?;
     let view = UserView::from(after);
     if !view.active || view.role != before.role {
@@ -249,14 +254,17 @@ async fn store_password(
     new_password: String,
 ) -> Result<()> {
     let hash = password::hash(new_password).await?;
-    user::Entity::update_many()
-        .col_expr(user::COLUMN.password_hash, Expr::value(hash))
-        .col_expr(user::COLUMN.password_changed_at, Expr::value(ctx.now))
-        .col_expr(user::COLUMN.version, Expr::col(user::COLUMN.version).add(1))
-        .col_expr(user::COLUMN.updated_at, Expr::value(ctx.now))
-        .filter(user::COLUMN.id.eq(current.id))
-        .exec(txn)
-        .await?;
+    ordercrm_kernel::version::try_claim(
+        txn,
+        user::Entity::update_many()
+            .col_expr(user::COLUMN.password_hash, Expr::value(hash))
+            .col_expr(user::COLUMN.password_changed_at, Expr::value(ctx.now))
+            .col_expr(user::COLUMN.updated_at, Expr::value(ctx.now))
+            .filter(user::COLUMN.id.eq(current.id)),
+        user::Column::Version,
+        None,
+    )
+    .await?;
     revoke_refresh_tokens(txn, ctx, current.id).await?;
     throttle::clear_account(txn, &current.email_normalized).await?;
     Ok(())

@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 
+use ordercrm_kernel::version::try_claim;
 use ordercrm_kernel::{Ctx, FieldError, Result, id::new_id};
 use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::{Expr, ExprTrait};
@@ -268,10 +269,6 @@ pub(crate) async fn change(
             level::Column::Reserved,
             reserved.clone().add(reserved_delta),
         )
-        .col_expr(
-            level::Column::Version,
-            Expr::col(level::Column::Version).add(1),
-        )
         .col_expr(level::Column::UpdatedAt, Expr::value(ctx.now))
         .filter(c.product_id.eq(key.0))
         .filter(c.warehouse_id.eq(key.1))
@@ -280,7 +277,7 @@ pub(crate) async fn change(
     if floor == Floor::Reserved {
         update = update.filter(on_hand.add(delta).sub(reserved.add(reserved_delta)).gte(0));
     }
-    Ok(update.exec_with_returning(txn).await?.pop())
+    try_claim(txn, update, level::Column::Version, None).await
 }
 
 /// Hold `quantity` more of a level, only if that much is available: the
@@ -292,14 +289,10 @@ pub(crate) async fn reserve(
     quantity: i64,
 ) -> Result<Option<level::Model>> {
     let c = level::COLUMN;
-    Ok(level::Entity::update_many()
+    let update = level::Entity::update_many()
         .col_expr(
             level::Column::Reserved,
             Expr::col(level::Column::Reserved).add(quantity),
-        )
-        .col_expr(
-            level::Column::Version,
-            Expr::col(level::Column::Version).add(1),
         )
         .col_expr(level::Column::UpdatedAt, Expr::value(ctx.now))
         .filter(c.product_id.eq(key.0))
@@ -308,10 +301,8 @@ pub(crate) async fn reserve(
             Expr::col(level::Column::OnHand)
                 .sub(Expr::col(level::Column::Reserved))
                 .gte(quantity),
-        )
-        .exec_with_returning(txn)
-        .await?
-        .pop())
+        );
+    try_claim(txn, update, level::Column::Version, None).await
 }
 
 /// What a ledger line says besides its level and quantities.

@@ -3,8 +3,10 @@
 use ordercrm_kernel::audit::{self, Entry};
 use ordercrm_kernel::authz::Action;
 use ordercrm_kernel::validation::{ExternalRef, optional, required};
+use ordercrm_kernel::version::claim;
 use ordercrm_kernel::{Ctx, FieldError, Money, Result, id::new_id};
 use sea_orm::ActiveValue::Set;
+use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveModelTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
@@ -212,6 +214,26 @@ pub async fn create(
     Ok(view)
 }
 
+/// The product, claimed for this transaction (see `ordercrm_kernel::version`).
+async fn claim_product(
+    txn: &DatabaseTransaction,
+    ctx: &Ctx,
+    id: Uuid,
+    if_match: Option<i64>,
+) -> Result<product::Model> {
+    claim(
+        txn,
+        product::Entity::update_many()
+            .col_expr(product::Column::UpdatedAt, Expr::value(ctx.now))
+            .filter(product::COLUMN.id.eq(id)),
+        product::Entity::find_by_id(id),
+        product::Column::Version,
+        if_match,
+        |_| InventoryError::not_found("product", id).into(),
+    )
+    .await
+}
+
 #[tracing::instrument(skip_all)]
 pub async fn update(
     txn: &DatabaseTransaction,
@@ -221,15 +243,17 @@ pub async fn update(
     input: UpdateProduct,
 ) -> Result<ProductView> {
     ctx.actor.require(Action::CatalogWrite)?;
-    let row = product::Entity::find_by_id(id)
-        .one(txn)
-        .await?
-        .ok_or_else(|| InventoryError::not_found("product", id))?;
-    ordercrm_kernel::version::check_if_match(if_match, row.version)?;
-    let before = queries::products::views(txn, vec![row.clone()])
-        .await?
-        .pop()
-        .ok_or_else(|| InventoryError::not_found("product", id))?;
+    let row = claim_product(txn, ctx, id, if_match).await?;
+    let before = queries::products::views(
+        txn,
+        vec![product::Model {
+            version: row.version - 1,
+            ..row.clone()
+        }],
+    )
+    .await?
+    .pop()
+    .ok_or_else(|| InventoryError::not_found("product", id))?;
     let mut errors = Vec::new();
     if let Some(sku) = &input.sku {
         model::check_sku(&mut errors, "sku", sku);
@@ -319,7 +343,6 @@ pub async fn update(
     if let Some(refs) = &input.external_refs {
         write_refs(txn, id, refs).await?;
     }
-    active.version = Set(row.version + 1);
     active.updated_at = Set(ctx.now);
     active.update(txn).await?;
     let view = queries::products::get_in(txn, id).await?;
@@ -346,11 +369,7 @@ pub async fn delete(
     if_match: Option<i64>,
 ) -> Result<()> {
     ctx.actor.require(Action::CatalogWrite)?;
-    let row = product::Entity::find_by_id(id)
-        .one(txn)
-        .await?
-        .ok_or_else(|| InventoryError::not_found("product", id))?;
-    ordercrm_kernel::version::check_if_match(if_match, row.version)?;
+    let row = claim_product(txn, ctx, id, if_match).await?;
     let used = crate::entity::level::Entity::find()
         .filter(crate::entity::level::COLUMN.product_id.eq(id))
         .one(txn)

@@ -228,36 +228,30 @@ async fn transition(
     from: &[PurchaseOrderStatus],
     allowed: &'static str,
 ) -> Result<purchase_order::Model> {
-    let row = purchase_order::Entity::find_by_id(id)
-        .one(txn)
-        .await?
-        .ok_or_else(|| InventoryError::not_found("purchase order", id))?;
-    ordercrm_kernel::version::check_if_match(if_match, row.version)?;
-    // Claim the row at the version read: a concurrent change makes this match nothing.
-    let claimed = purchase_order::Entity::update_many()
-        .col_expr(
-            purchase_order::Column::Version,
-            Expr::col(purchase_order::Column::Version).add(1),
-        )
-        .col_expr(purchase_order::Column::UpdatedAt, Expr::value(ctx.now))
-        .filter(purchase_order::COLUMN.id.eq(id))
-        .filter(purchase_order::COLUMN.version.eq(row.version))
-        .filter(
-            purchase_order::COLUMN
-                .status
-                .is_in(from.iter().map(|s| s.as_str())),
-        )
-        .exec_with_returning(txn)
-        .await?
-        .pop();
-    claimed.ok_or_else(|| {
-        InventoryError::InvalidState {
-            what: "the purchase order",
-            status: row.status,
-            allowed,
-        }
-        .into()
-    })
+    ordercrm_kernel::version::claim(
+        txn,
+        purchase_order::Entity::update_many()
+            .col_expr(purchase_order::Column::UpdatedAt, Expr::value(ctx.now))
+            .filter(purchase_order::COLUMN.id.eq(id))
+            .filter(
+                purchase_order::COLUMN
+                    .status
+                    .is_in(from.iter().map(|s| s.as_str())),
+            ),
+        purchase_order::Entity::find_by_id(id),
+        purchase_order::Column::Version,
+        if_match,
+        |found| match found {
+            None => InventoryError::not_found("purchase order", id).into(),
+            Some(row) => InventoryError::InvalidState {
+                what: "the purchase order",
+                status: row.status,
+                allowed,
+            }
+            .into(),
+        },
+    )
+    .await
 }
 
 async fn set_status(

@@ -178,35 +178,26 @@ async fn claim(
         ReservationStatus::Active.as_str(),
         ReservationStatus::PartiallyConsumed.as_str(),
     ];
-    let claimed = reservation::Entity::update_many()
-        .col_expr(
-            reservation::Column::Version,
-            Expr::col(reservation::Column::Version).add(1),
-        )
-        .col_expr(reservation::Column::UpdatedAt, Expr::value(ctx.now))
-        .filter(reservation::COLUMN.id.eq(id))
-        .filter(reservation::COLUMN.status.is_in(open))
-        .exec_with_returning(txn)
-        .await?
-        .pop();
-    match claimed {
-        Some(r) => {
-            ordercrm_kernel::version::check_if_match(if_match, r.version - 1)?;
-            Ok(r)
-        }
-        None => {
-            let found = reservation::Entity::find_by_id(id)
-                .one(txn)
-                .await?
-                .ok_or_else(|| InventoryError::not_found("reservation", id))?;
-            Err(InventoryError::InvalidState {
+    ordercrm_kernel::version::claim(
+        txn,
+        reservation::Entity::update_many()
+            .col_expr(reservation::Column::UpdatedAt, Expr::value(ctx.now))
+            .filter(reservation::COLUMN.id.eq(id))
+            .filter(reservation::COLUMN.status.is_in(open)),
+        reservation::Entity::find_by_id(id),
+        reservation::Column::Version,
+        if_match,
+        |found| match found {
+            None => InventoryError::not_found("reservation", id).into(),
+            Some(r) => InventoryError::InvalidState {
                 what: "the reservation",
-                status: found.status,
+                status: r.status,
                 allowed: "active or partially_consumed",
             }
-            .into())
-        }
-    }
+            .into(),
+        },
+    )
+    .await
 }
 
 async fn lines_of(

@@ -418,12 +418,21 @@ pub async fn update_level(
     }
     let place = levels::resolve_one(txn, sku, warehouse_code, errors).await?;
     levels::ensure(txn, ctx, &place).await?;
-    let before = levels::change(txn, ctx, place.key(), 0, 0, Floor::Zero)
-        .await?
-        .ok_or_else(|| InventoryError::not_found("stock level", place.label()))?;
-    // The no-op change above bumped the version; the client's ETag is the one before.
-    ordercrm_kernel::version::check_if_match(if_match, before.version - 1)?;
     let c = level::COLUMN;
+    let before = ordercrm_kernel::version::claim(
+        txn,
+        level::Entity::update_many()
+            .col_expr(level::Column::UpdatedAt, Expr::value(ctx.now))
+            .filter(c.product_id.eq(place.product.id))
+            .filter(c.warehouse_id.eq(place.warehouse.id)),
+        level::Entity::find()
+            .filter(c.product_id.eq(place.product.id))
+            .filter(c.warehouse_id.eq(place.warehouse.id)),
+        level::Column::Version,
+        if_match,
+        |_| InventoryError::not_found("stock level", place.label()).into(),
+    )
+    .await?;
     let mut update = level::Entity::update_many()
         .filter(c.product_id.eq(place.product.id))
         .filter(c.warehouse_id.eq(place.warehouse.id));

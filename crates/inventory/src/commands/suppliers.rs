@@ -3,9 +3,11 @@
 use ordercrm_kernel::audit::{self, Entry};
 use ordercrm_kernel::authz::Action;
 use ordercrm_kernel::validation::{optional, required};
+use ordercrm_kernel::version::claim;
 use ordercrm_kernel::{Ctx, Currency, FieldError, Result, id::new_id};
 use sea_orm::ActiveValue::Set;
-use sea_orm::{ActiveModelTrait, DatabaseTransaction, EntityTrait};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ActiveModelTrait, DatabaseTransaction, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
 use crate::dto::{CreateSupplier, SupplierView, UpdateSupplier};
@@ -98,12 +100,21 @@ pub async fn update(
     input: UpdateSupplier,
 ) -> Result<SupplierView> {
     ctx.actor.require(Action::PurchasingWrite)?;
-    let row = supplier::Entity::find_by_id(id)
-        .one(txn)
-        .await?
-        .ok_or_else(|| InventoryError::not_found("supplier", id))?;
-    ordercrm_kernel::version::check_if_match(if_match, row.version)?;
-    let before = queries::suppliers::view(row.clone());
+    let row = claim(
+        txn,
+        supplier::Entity::update_many()
+            .col_expr(supplier::Column::UpdatedAt, Expr::value(ctx.now))
+            .filter(supplier::COLUMN.id.eq(id)),
+        supplier::Entity::find_by_id(id),
+        supplier::Column::Version,
+        if_match,
+        |_| InventoryError::not_found("supplier", id).into(),
+    )
+    .await?;
+    let before = queries::suppliers::view(supplier::Model {
+        version: row.version - 1,
+        ..row.clone()
+    });
     let mut errors = Vec::new();
     let name = input
         .name
@@ -151,7 +162,6 @@ pub async fn update(
     if let Some(v) = input.active {
         active.active = Set(v);
     }
-    active.version = Set(row.version + 1);
     active.updated_at = Set(ctx.now);
     let view = queries::suppliers::view(active.update(txn).await?);
     audit::record(

@@ -3,8 +3,10 @@
 use ordercrm_kernel::audit::{self, Entry};
 use ordercrm_kernel::authz::Action;
 use ordercrm_kernel::validation::{optional, required};
+use ordercrm_kernel::version::claim;
 use ordercrm_kernel::{Ctx, FieldError, Result, id::new_id};
 use sea_orm::ActiveValue::Set;
+use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveModelTrait, DatabaseTransaction, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
@@ -118,12 +120,21 @@ pub async fn update(
     input: UpdateWarehouse,
 ) -> Result<WarehouseView> {
     ctx.actor.require(Action::CatalogWrite)?;
-    let row = warehouse::Entity::find_by_id(id)
-        .one(txn)
-        .await?
-        .ok_or_else(|| InventoryError::not_found("warehouse", id))?;
-    ordercrm_kernel::version::check_if_match(if_match, row.version)?;
-    let before = queries::warehouses::view(row.clone());
+    let row = claim(
+        txn,
+        warehouse::Entity::update_many()
+            .col_expr(warehouse::Column::UpdatedAt, Expr::value(ctx.now))
+            .filter(warehouse::COLUMN.id.eq(id)),
+        warehouse::Entity::find_by_id(id),
+        warehouse::Column::Version,
+        if_match,
+        |_| InventoryError::not_found("warehouse", id).into(),
+    )
+    .await?;
+    let before = queries::warehouses::view(warehouse::Model {
+        version: row.version - 1,
+        ..row.clone()
+    });
     let mut errors = Vec::new();
     let name = input
         .name
@@ -145,7 +156,6 @@ pub async fn update(
     if let Some(a) = input.active {
         active.active = Set(a);
     }
-    active.version = Set(row.version + 1);
     active.updated_at = Set(ctx.now);
     let view = queries::warehouses::view(active.update(txn).await?);
     audit::record(
