@@ -17,6 +17,8 @@ both_engines!(
     birthdays_are_paged,
     import_errors_never_name_customers_the_importer_cannot_see,
     lost_updates_are_impossible,
+    overflowing_quantities_are_refused,
+    impossible_rows_stop_the_migration,
 );
 
 async fn count(app: &TestApp, sql: &str) -> i64 {
@@ -668,4 +670,246 @@ async fn lost_updates_are_impossible(engine: Engine) {
         .unwrap();
     assert_eq!(after, before + 8);
     app.stop().await;
+}
+
+/// A reservation of 5 consumed with lines summing past i64::MAX answered 200 with
+/// `consumed: -1000` and minted 1000 units; receipts summed the same way.
+async fn overflowing_quantities_are_refused(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    created(
+        &app,
+        "/v1/warehouses",
+        json!({"code": "SH-01", "name": "Shanghai"}),
+    )
+    .await;
+    created(
+        &app,
+        "/v1/products",
+        json!({"sku": "TEA-1", "name": "Tea", "list_price": {"amount": 1000, "currency": "CNY"}}),
+    )
+    .await;
+    created(
+        &app,
+        "/v1/inventory/receipts",
+        json!({"sku": "TEA-1", "warehouse_code": "SH-01", "quantity": 10}),
+    )
+    .await;
+    let r = created(
+        &app,
+        "/v1/inventory/reservations",
+        json!({"lines": [{"sku": "TEA-1", "warehouse_code": "SH-01", "quantity": 5}]}),
+    )
+    .await;
+    let consume = |lines: Value| {
+        app.request(
+            Method::POST,
+            &format!("/v1/inventory/reservations/{}/consume", id(&r)),
+        )
+        .json(&json!({"lines": lines}))
+        .send()
+    };
+    for lines in [
+        json!([{"line_no": 1, "quantity": 1}, {"line_no": 1, "quantity": i64::MAX},
+               {"line_no": 1, "quantity": i64::MAX - 999}]),
+        json!([{"line_no": 1, "quantity": 3}, {"line_no": 1, "quantity": 3}]),
+        json!([{"line_no": 1, "quantity": 0}]),
+        json!([{"line_no": 1, "quantity": -1}]),
+        json!([{"line_no": 1, "quantity": 1_000_000_001}]),
+    ] {
+        let res = consume(lines.clone()).await.unwrap();
+        assert_eq!(
+            problem(res, 400).await["errors"][0]["field"],
+            "lines[1].quantity".replace(
+                "[1]",
+                if lines.as_array().unwrap().len() == 1 {
+                    "[0]"
+                } else {
+                    "[1]"
+                },
+            ),
+            "{lines}"
+        );
+    }
+    for quantity in [i64::MIN, -1_000_000_001, 0, 1_000_000_001, i64::MAX] {
+        let res = app
+            .post(
+                "/v1/inventory/adjustments",
+                &json!({"sku": "TEA-1", "warehouse_code": "SH-01", "quantity": quantity, "reason": "x"}),
+            )
+            .await;
+        problem(res, 400).await;
+        let res = app
+            .post(
+                "/v1/inventory/receipts",
+                &json!({"sku": "TEA-1", "warehouse_code": "SH-01", "quantity": quantity}),
+            )
+            .await;
+        problem(res, 400).await;
+    }
+    let level: Value = app
+        .get("/v1/inventory/levels/TEA-1/SH-01")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (level["on_hand"].as_i64(), level["reserved"].as_i64()),
+        (Some(10), Some(5))
+    );
+    // Two lines naming the same line add up: 2 + 3 of 5 held is fine.
+    let res = consume(json!([{"line_no": 1, "quantity": 2}, {"line_no": 1, "quantity": 3}]))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let level: Value = app
+        .get("/v1/inventory/levels/TEA-1/SH-01")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (level["on_hand"].as_i64(), level["reserved"].as_i64()),
+        (Some(5), Some(0))
+    );
+
+    // Purchase-order receipts sum per line the same way.
+    let supplier = created(
+        &app,
+        "/v1/suppliers",
+        json!({"name": "Co-op", "email": "o@coop.example", "lead_time_days": 3, "currency": "CNY"}),
+    )
+    .await;
+    let po = created(
+        &app,
+        "/v1/purchase-orders",
+        json!({"supplier_id": id(&supplier), "warehouse_code": "SH-01",
+            "lines": [{"sku": "TEA-1", "quantity": 5, "unit_cost": 550}]}),
+    )
+    .await;
+    let ordered = app
+        .post(
+            &format!("/v1/purchase-orders/{}/order", id(&po)),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(ordered.status(), 200);
+    let res = app
+        .post(
+            &format!("/v1/purchase-orders/{}/receipts", id(&po)),
+            &json!({"lines": [{"line_no": 1, "quantity": 1}, {"line_no": 1, "quantity": i64::MAX},
+                {"line_no": 1, "quantity": i64::MAX - 999}]}),
+        )
+        .await;
+    problem(res, 400).await;
+    let level: Value = app
+        .get("/v1/inventory/levels/TEA-1/SH-01")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(level["on_hand"].as_i64(), Some(5));
+    app.stop().await;
+}
+
+/// A database holding an impossible row (the overflowed reservation line) must stop
+/// the new migration with a message naming the row, not fail obscurely.
+async fn impossible_rows_stop_the_migration(engine: Engine) {
+    use ordercrm_migrations::{Migrator, MigratorTrait};
+    use sea_orm::Value as V;
+    let db = ordercrm_tests::TestDb::new_unmigrated(engine).await;
+    let url = match engine {
+        Engine::Sqlite => format!("{}?mode=rwc", db.url),
+        Engine::Postgres => db.url.clone(),
+    };
+    let conn = sea_orm::Database::connect(url.as_str()).await.unwrap();
+    let before_checks = Migrator::migrations()
+        .iter()
+        .position(|m| m.name() == "m20261128_000009_quantity_checks")
+        .unwrap();
+    Migrator::up(&conn, Some(u32::try_from(before_checks).unwrap()))
+        .await
+        .unwrap();
+    let backend = conn.get_database_backend();
+    let now = ordercrm_tests::start_time();
+    let (w, p, r, line) = (
+        uuid::Uuid::now_v7(),
+        uuid::Uuid::now_v7(),
+        uuid::Uuid::now_v7(),
+        uuid::Uuid::now_v7(),
+    );
+    let exec = |sql: &str, values: Vec<V>| {
+        let sql = match backend {
+            sea_orm::DatabaseBackend::Postgres => {
+                let mut n = 0;
+                sql.chars()
+                    .map(|c| {
+                        if c == '?' {
+                            n += 1;
+                            format!("${n}")
+                        } else {
+                            c.to_string()
+                        }
+                    })
+                    .collect()
+            }
+            _ => sql.to_owned(),
+        };
+        conn.execute_raw(Statement::from_sql_and_values(backend, sql, values))
+    };
+    exec(
+        "INSERT INTO warehouses (id, code, code_normalized, name, active, version, created_at, updated_at) \
+         VALUES (?, 'SH-01', 'sh-01', 'Shanghai', true, 1, ?, ?)",
+        vec![w.into(), now.into(), now.into()],
+    )
+    .await
+    .unwrap();
+    exec(
+        "INSERT INTO products (id, sku, sku_normalized, name, unit, list_price_amount, list_price_currency, \
+         tax_rate_bps, tracks_inventory, active, attributes, search_text, version, created_at, updated_at) \
+         VALUES (?, 'TEA-1', 'tea-1', 'Tea', 'pcs', 1000, 'CNY', 0, true, true, ?, 'tea-1 tea', 1, ?, ?)",
+        vec![p.into(), serde_json::json!({}).into(), now.into(), now.into()],
+    )
+    .await
+    .unwrap();
+    exec(
+        "INSERT INTO reservations (id, status, actor, version, created_at, updated_at) \
+         VALUES (?, 'partially_consumed', 'system', 2, ?, ?)",
+        vec![r.into(), now.into(), now.into()],
+    )
+    .await
+    .unwrap();
+    exec(
+        "INSERT INTO reservation_lines (id, reservation_id, line_no, product_id, warehouse_id, quantity, consumed, released) \
+         VALUES (?, ?, 1, ?, ?, 5, -1000, 0)",
+        vec![line.into(), r.into(), p.into(), w.into()],
+    )
+    .await
+    .unwrap();
+    // `verify` names it too.
+    let report = ordercrm_inventory::queries::verify::run(&conn)
+        .await
+        .unwrap();
+    assert_eq!(report.impossible.len(), 1, "{report:?}");
+    assert!(report.impossible.iter().all(
+        |i| i.table == "reservation_lines" && i.row == format!("reservation_id={r}, line_no=1")
+    ));
+    conn.close().await.unwrap();
+
+    let config = ordercrm_tests::test_config(db.url.clone());
+    let handle = ordercrm_server::database::connect(&config).await.unwrap();
+    let err = ordercrm_server::database::migrate(&handle)
+        .await
+        .unwrap_err();
+    let message = format!("{err:#}");
+    let shown = match engine {
+        Engine::Sqlite => r.simple().to_string(),
+        Engine::Postgres => r.to_string(),
+    };
+    assert!(message.contains("reservation_lines"), "{message}");
+    assert!(
+        message.contains(&format!("reservation_id={shown}, line_no=1")),
+        "{message}"
+    );
+    assert!(message.contains("consumed >= 0"), "{message}");
+    handle.close().await.unwrap();
 }

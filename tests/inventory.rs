@@ -731,10 +731,23 @@ impl Lcg {
     }
 }
 
+/// Quantities at and beyond the bounds (1..=10⁹), drawn now and then.
+const BOUNDARY: [i64; 7] = [
+    0,
+    -1,
+    1_000_000_000,
+    1_000_000_001,
+    i64::MAX,
+    i64::MIN,
+    i64::MAX - 999,
+];
+
 /// Model-based property test: random receipts, adjustments, transfers,
-/// reservations, consumptions, releases and returns, with the expected on-hand and
-/// reserved kept in the test. After every step the API agrees with the model, and
-/// at the end every level equals the sum of its ledger.
+/// reservations, consumptions (with repeated line numbers), releases and returns,
+/// with quantities now and then at or past the bounds, and the expected on-hand and
+/// reserved kept in the test. Out-of-bounds requests are 400 and change nothing.
+/// After every step the API agrees with the model, and at the end every level
+/// equals the sum of its ledger.
 async fn random_operations_keep_ledger_and_levels_in_step(engine: Engine) {
     let app = TestApp::spawn(engine).await;
     let skus = ["P-1", "P-2", "P-3"];
@@ -756,21 +769,42 @@ async fn random_operations_keep_ledger_and_levels_in_step(engine: Engine) {
     let mut open: Vec<(String, usize, usize, i64)> = Vec::new();
     for step in 0..160 {
         let (s, w) = (rng.next(3) as usize, rng.next(2) as usize);
-        let q = rng.next(12) as i64 + 1;
+        let q = if rng.next(8) == 0 {
+            BOUNDARY[rng.next(BOUNDARY.len() as u64) as usize]
+        } else {
+            rng.next(12) as i64 + 1
+        };
+        let valid = (1..=1_000_000_000).contains(&q);
         let oh = on_hand.get(&(s, w)).copied().unwrap_or(0);
         let rs = reserved.get(&(s, w)).copied().unwrap_or(0);
         let (sku, code) = (skus[s], codes[w]);
         match rng.next(7) {
             0 => {
-                receive(&app, sku, code, q).await;
-                *on_hand.entry((s, w)).or_default() += q;
+                let res = app
+                    .post(
+                        "/v1/inventory/receipts",
+                        &json!({"sku": sku, "warehouse_code": code, "quantity": q}),
+                    )
+                    .await;
+                if valid {
+                    json_of(res, 201).await;
+                    *on_hand.entry((s, w)).or_default() += q;
+                } else {
+                    problem(res, 400).await;
+                }
             }
             1 => {
-                let delta = if rng.next(2) == 0 { q } else { -q };
+                let delta = if rng.next(2) == 0 {
+                    q
+                } else {
+                    q.checked_neg().unwrap_or(q)
+                };
                 let res = app
                     .post("/v1/inventory/adjustments", &json!({"sku": sku, "warehouse_code": code, "quantity": delta, "reason": format!("step {step}")}))
                     .await;
-                if oh + delta >= rs {
+                if delta == 0 || !(-1_000_000_000..=1_000_000_000).contains(&delta) {
+                    problem(res, 400).await;
+                } else if oh + delta >= rs {
                     json_of(res, 201).await;
                     *on_hand.entry((s, w)).or_default() += delta;
                 } else {
@@ -782,7 +816,9 @@ async fn random_operations_keep_ledger_and_levels_in_step(engine: Engine) {
                 let res = app
                     .post("/v1/inventory/transfers", &json!({"sku": sku, "from_warehouse_code": code, "to_warehouse_code": codes[other], "quantity": q}))
                     .await;
-                if oh - rs >= q {
+                if !valid {
+                    problem(res, 400).await;
+                } else if oh - rs >= q {
                     json_of(res, 201).await;
                     *on_hand.entry((s, w)).or_default() -= q;
                     *on_hand.entry((s, other)).or_default() += q;
@@ -797,7 +833,9 @@ async fn random_operations_keep_ledger_and_levels_in_step(engine: Engine) {
                         &json!({"lines": [{"sku": sku, "warehouse_code": code, "quantity": q}]}),
                     )
                     .await;
-                if oh - rs >= q {
+                if !valid {
+                    problem(res, 400).await;
+                } else if oh - rs >= q {
                     let r = json_of(res, 201).await;
                     *reserved.entry((s, w)).or_default() += q;
                     open.push((r["id"].as_str().unwrap().to_owned(), s, w, q));
@@ -808,13 +846,27 @@ async fn random_operations_keep_ledger_and_levels_in_step(engine: Engine) {
             4 | 5 if !open.is_empty() => {
                 let i = rng.next(open.len() as u64) as usize;
                 let (id, rs_, rw, rq) = open[i].clone();
-                if rng.next(2) == 0 {
-                    // Ship part or all of it.
+                if !valid {
+                    // The same line named twice, one of them out of bounds.
+                    let res = app
+                        .post(
+                            &format!("/v1/inventory/reservations/{id}/consume"),
+                            &json!({"lines": [{"line_no": 1, "quantity": 1}, {"line_no": 1, "quantity": q}]}),
+                        )
+                        .await;
+                    problem(res, 400).await;
+                } else if rng.next(2) == 0 {
+                    // Ship part or all of it, sometimes as two lines naming line 1.
                     let take = rng.next(rq as u64) as i64 + 1;
+                    let lines = if take > 1 && rng.next(2) == 0 {
+                        json!([{"line_no": 1, "quantity": 1}, {"line_no": 1, "quantity": take - 1}])
+                    } else {
+                        json!([{"line_no": 1, "quantity": take}])
+                    };
                     let r = json_of(
                         app.post(
                             &format!("/v1/inventory/reservations/{id}/consume"),
-                            &json!({"lines": [{"line_no": 1, "quantity": take}]}),
+                            &json!({"lines": lines}),
                         )
                         .await,
                         200,
@@ -845,17 +897,19 @@ async fn random_operations_keep_ledger_and_levels_in_step(engine: Engine) {
             }
             _ => {
                 let restock = rng.next(2) == 0;
-                json_of(
-                    app.post(
+                let res = app
+                    .post(
                         "/v1/inventory/returns",
                         &json!({"sku": sku, "warehouse_code": code, "quantity": q,
                         "disposition": if restock { "restock" } else { "scrap" }}),
                     )
-                    .await,
-                    201,
-                )
-                .await;
-                if restock {
+                    .await;
+                if !valid {
+                    problem(res, 400).await;
+                } else {
+                    json_of(res, 201).await;
+                }
+                if restock && valid {
                     *on_hand.entry((s, w)).or_default() += q;
                 }
             }

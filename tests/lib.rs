@@ -184,6 +184,29 @@ pub struct TestDb {
 }
 
 impl TestDb {
+    /// A database with no schema at all (a PostgreSQL database made empty, not from
+    /// the template), for tests that migrate step by step.
+    pub async fn new_unmigrated(engine: Engine) -> TestDb {
+        match engine {
+            Engine::Sqlite => Self::new(engine).await,
+            Engine::Postgres => {
+                let name = format!("ordercrm_t_{}", uuid::Uuid::now_v7().simple());
+                let admin = Database::connect(postgres_admin_url()).await.unwrap();
+                admin
+                    .execute_unprepared(&format!("CREATE DATABASE {name}"))
+                    .await
+                    .unwrap();
+                admin.close().await.unwrap();
+                TestDb {
+                    url: replace_db(&postgres_admin_url(), &name),
+                    engine,
+                    _dir: None,
+                    pg_name: Some(name),
+                }
+            }
+        }
+    }
+
     pub async fn new(engine: Engine) -> TestDb {
         match engine {
             Engine::Sqlite => {

@@ -12,6 +12,7 @@ mod m20261123_000005_customer_lifecycle;
 mod m20261123_000006_customer_search;
 mod m20261125_000007_inventory;
 mod m20261128_000008_security;
+mod m20261128_000009_quantity_checks;
 
 pub struct Migrator;
 
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000006_customer_search::Migration),
             Box::new(m20261125_000007_inventory::Migration),
             Box::new(m20261128_000008_security::Migration),
+            Box::new(m20261128_000009_quantity_checks::Migration),
         ]
     }
 }

@@ -318,8 +318,11 @@ pub struct ListLevels {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"reorder_point": 20, "reorder_quantity": 100, "safety_stock": 10}))]
 pub struct UpdateLevel {
+    #[schema(minimum = 0, maximum = 1_000_000_000)]
     pub reorder_point: Option<i64>,
+    #[schema(minimum = 0, maximum = 1_000_000_000)]
     pub reorder_quantity: Option<i64>,
+    #[schema(minimum = 0, maximum = 1_000_000_000)]
     pub safety_stock: Option<i64>,
 }
 
@@ -329,6 +332,7 @@ pub struct UpdateLevel {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"quantity": 118, "counted_at": "2026-11-25T06:00:00Z", "reference": "WMS-CC-20261125-0042"}))]
 pub struct WmsCount {
+    #[schema(minimum = 0, maximum = 1_000_000_000)]
     pub quantity: i64,
     pub counted_at: DateTime<Utc>,
     pub reference: Option<String>,
@@ -349,6 +353,7 @@ pub struct CountResult {
 pub struct Receive {
     pub sku: String,
     pub warehouse_code: String,
+    #[schema(minimum = 1, maximum = 1_000_000_000)]
     pub quantity: i64,
     pub reference: Option<String>,
 }
@@ -360,6 +365,7 @@ pub struct Adjust {
     pub sku: String,
     pub warehouse_code: String,
     /// Signed change to on-hand; not zero.
+    #[schema(minimum = -1_000_000_000, maximum = 1_000_000_000)]
     pub quantity: i64,
     pub reason: String,
     pub reference: Option<String>,
@@ -372,6 +378,7 @@ pub struct Transfer {
     pub sku: String,
     pub from_warehouse_code: String,
     pub to_warehouse_code: String,
+    #[schema(minimum = 1, maximum = 1_000_000_000)]
     pub quantity: i64,
     pub reference: Option<String>,
 }
@@ -391,6 +398,7 @@ pub enum Disposition {
 pub struct Return {
     pub sku: String,
     pub warehouse_code: String,
+    #[schema(minimum = 1, maximum = 1_000_000_000)]
     pub quantity: i64,
     pub disposition: Disposition,
     pub reason: Option<String>,
@@ -452,6 +460,7 @@ pub struct ListMovements {
 pub struct ReserveLine {
     pub sku: String,
     pub warehouse_code: String,
+    #[schema(minimum = 1, maximum = 1_000_000_000)]
     pub quantity: i64,
 }
 
@@ -499,6 +508,7 @@ pub struct ReservationView {
 #[serde(deny_unknown_fields)]
 pub struct ConsumeLine {
     pub line_no: i32,
+    #[schema(minimum = 1, maximum = 1_000_000_000)]
     pub quantity: i64,
 }
 
@@ -624,6 +634,7 @@ pub struct ChosenSuggestion {
     pub sku: String,
     pub warehouse_code: String,
     /// Defaults to the suggested quantity.
+    #[schema(minimum = 1, maximum = 1_000_000_000)]
     pub quantity: Option<i64>,
 }
 
@@ -647,6 +658,7 @@ pub struct CreatedPurchaseOrders {
 #[serde(deny_unknown_fields)]
 pub struct PurchaseOrderLineInput {
     pub sku: String,
+    #[schema(minimum = 1, maximum = 1_000_000_000)]
     pub quantity: i64,
     /// In minor units of the order's currency; defaults to the product's cost when that is in the same currency.
     pub unit_cost: Option<i64>,
@@ -702,6 +714,7 @@ pub struct PurchaseOrderView {
 #[serde(deny_unknown_fields)]
 pub struct ReceiveLine {
     pub line_no: i32,
+    #[schema(minimum = 1, maximum = 1_000_000_000)]
     pub quantity: i64,
 }
 
@@ -733,6 +746,19 @@ pub struct VerifyReport {
     /// Levels whose on-hand differs from the sum of their ledger, or whose reserved
     /// differs from their open reservation lines.
     pub mismatches: Vec<Mismatch>,
+    /// Rows that break an invariant of quantities (a negative on-hand, a line
+    /// consumed beyond what it held, ...). The schema refuses them since
+    /// `m20261128_000009`; an older database could hold them.
+    pub impossible: Vec<Impossible>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Impossible {
+    pub table: &'static str,
+    /// The row: its key columns and values.
+    pub row: String,
+    /// The invariant it breaks.
+    pub rule: &'static str,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]

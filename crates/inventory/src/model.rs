@@ -6,6 +6,51 @@ use ordercrm_kernel::FieldError;
 /// enough that no sum of a request's lines overflows.
 pub const MAX_QUANTITY: i64 = 1_000_000_000;
 
+/// What a request takes from the lines of a reservation or purchase order: each
+/// request line's quantity is 1..=[`MAX_QUANTITY`], and a line named several times
+/// adds up (checked) to no more than it has `open`. `over` explains an excess.
+#[derive(Debug, Default, serde::Serialize)]
+#[serde(transparent)]
+pub struct Takes(std::collections::BTreeMap<i32, i64>);
+
+impl Takes {
+    pub fn add(
+        &mut self,
+        errors: &mut Vec<FieldError>,
+        field: &str,
+        line_no: i32,
+        quantity: i64,
+        open: i64,
+        over: impl FnOnce() -> FieldError,
+    ) {
+        if !(1..=MAX_QUANTITY).contains(&quantity) {
+            errors.push(FieldError::new(
+                field,
+                "range",
+                format!("must be between 1 and {MAX_QUANTITY}"),
+            ));
+            return;
+        }
+        let total = self.get(line_no).checked_add(quantity);
+        match total {
+            Some(total) if total <= open => {
+                self.0.insert(line_no, total);
+            }
+            _ => errors.push(over()),
+        }
+    }
+
+    /// What the request takes from `line_no` (0 when it names it not).
+    pub fn get(&self, line_no: i32) -> i64 {
+        self.0.get(&line_no).copied().unwrap_or(0)
+    }
+
+    /// Take everything open on `line_no` (a consume without lines).
+    pub fn all(&mut self, line_no: i32, open: i64) {
+        self.0.insert(line_no, open);
+    }
+}
+
 /// SKUs compare without case: `ab-1` and `AB-1` are one product.
 pub fn normalize_sku(sku: &str) -> String {
     sku.trim().to_lowercase()

@@ -64,13 +64,14 @@ fn main() -> ExitCode {
                 let report = ordercrm_inventory::queries::verify::run(db.reader()).await?;
                 db.close().await?;
                 out(&format!("{}\n", serde_json::to_string_pretty(&report)?));
-                if report.mismatches.is_empty() {
+                if report.mismatches.is_empty() && report.impossible.is_empty() {
                     Ok(())
                 } else {
                     Err(anyhow::anyhow!(
-                        "{} of {} stock levels disagree with the ledger",
+                        "{} of {} stock levels disagree with the ledger; {} rows hold impossible quantities",
                         report.mismatches.len(),
-                        report.levels_checked
+                        report.levels_checked,
+                        report.impossible.len()
                     ))
                 }
             }

@@ -375,7 +375,7 @@ pub async fn receive(
     if input.lines.is_empty() {
         errors.push(FieldError::new("lines", "length", "must not be empty"));
     }
-    let mut take: HashMap<i32, i64> = HashMap::new();
+    let mut take = model::Takes::default();
     for (i, r) in input.lines.iter().enumerate() {
         match lines.iter().find(|l| l.line_no == r.line_no) {
             None => errors.push(FieldError::new(
@@ -384,22 +384,15 @@ pub async fn receive(
                 format!("the order has no line {}", r.line_no),
             )),
             Some(l) => {
-                let total = take.get(&r.line_no).copied().unwrap_or(0) + r.quantity;
-                let open = l.quantity - l.received_quantity;
-                if r.quantity < 1 {
-                    errors.push(FieldError::new(
-                        format!("lines[{i}].quantity"),
-                        "range",
-                        "must be at least 1",
-                    ));
-                } else if total > open {
-                    errors.push(FieldError::new(
-                        format!("lines[{i}].quantity"),
+                let field = format!("lines[{i}].quantity");
+                let open = l.quantity.saturating_sub(l.received_quantity);
+                take.add(&mut errors, &field, r.line_no, r.quantity, open, || {
+                    FieldError::new(
+                        &field,
                         "over_receipt",
                         format!("only {open} of line {} are still expected", r.line_no),
-                    ));
-                }
-                take.insert(r.line_no, total);
+                    )
+                });
             }
         }
     }
@@ -420,7 +413,7 @@ pub async fn receive(
     let mut ordered: Vec<&purchase_order_line::Model> = lines.iter().collect();
     ordered.sort_by_key(|l| (l.product_id, l.line_no));
     for line in ordered {
-        let q = take.get(&line.line_no).copied().unwrap_or(0);
+        let q = take.get(line.line_no);
         if q == 0 {
             continue;
         }
@@ -456,7 +449,7 @@ pub async fn receive(
     }
     let complete = lines
         .iter()
-        .all(|l| l.received_quantity + take.get(&l.line_no).copied().unwrap_or(0) >= l.quantity);
+        .all(|l| l.received_quantity.saturating_add(take.get(l.line_no)) >= l.quantity);
     if complete {
         set_status(
             txn,

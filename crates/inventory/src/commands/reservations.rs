@@ -6,7 +6,7 @@
 //! lines are taken in (product, warehouse) order, so two reservations touching the
 //! same levels in opposite order queue instead of deadlocking.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use ordercrm_kernel::audit::{self, Entry};
 use ordercrm_kernel::authz::Action;
@@ -335,11 +335,11 @@ pub async fn consume(
         .into());
     }
     let lines = lines_of(txn, id).await?;
-    let mut take: HashMap<i32, i64> = HashMap::new();
+    let mut take = model::Takes::default();
     match &input.lines {
         None => {
             for (l, _) in &lines {
-                take.insert(l.line_no, l.open());
+                take.all(l.line_no, l.open());
             }
         }
         Some(chosen) => {
@@ -354,15 +354,18 @@ pub async fn consume(
                         format!("the reservation has no line {}", c.line_no),
                     )),
                     Some((l, _)) => {
-                        let total = take.get(&c.line_no).copied().unwrap_or(0) + c.quantity;
-                        if c.quantity < 1 || total > l.open() {
-                            errors.push(FieldError::new(
-                                format!("lines[{i}].quantity"),
+                        let field = format!("lines[{i}].quantity");
+                        take.add(&mut errors, &field, c.line_no, c.quantity, l.open(), || {
+                            FieldError::new(
+                                &field,
                                 "range",
-                                format!("must be between 1 and {} (still held)", l.open()),
-                            ));
-                        }
-                        take.insert(c.line_no, total);
+                                format!(
+                                    "line {} has {} still held, in all of this request's lines for it",
+                                    c.line_no,
+                                    l.open()
+                                ),
+                            )
+                        });
                     }
                 }
             }
@@ -374,7 +377,7 @@ pub async fn consume(
     let mut ordered: Vec<&(reservation_line::Model, Place)> = lines.iter().collect();
     ordered.sort_by_key(|(l, _)| (l.product_id, l.warehouse_id, l.line_no));
     for (line, place) in ordered {
-        let q = take.get(&line.line_no).copied().unwrap_or(0);
+        let q = take.get(line.line_no);
         if q == 0 {
             continue;
         }
@@ -405,7 +408,7 @@ pub async fn consume(
     }
     let still_open: i64 = lines
         .iter()
-        .map(|(l, _)| l.open() - take.get(&l.line_no).copied().unwrap_or(0))
+        .map(|(l, _)| l.open() - take.get(l.line_no))
         .sum();
     let status = if still_open == 0 {
         ReservationStatus::Consumed
@@ -414,7 +417,7 @@ pub async fn consume(
     };
     set_status(txn, id, status).await?;
     let view = finished(claimed, status, lines, |l| {
-        l.consumed += take.get(&l.line_no).copied().unwrap_or(0)
+        l.consumed += take.get(l.line_no)
     });
     audit::record(
         txn,

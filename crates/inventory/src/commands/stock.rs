@@ -103,7 +103,10 @@ pub(crate) async fn receive_at(
 pub async fn adjust(txn: &DatabaseTransaction, ctx: &Ctx, input: Adjust) -> Result<StockChange> {
     ctx.actor.require(Action::InventoryWrite)?;
     let mut errors = Vec::new();
-    if input.quantity == 0 || input.quantity.abs() > model::MAX_QUANTITY {
+    // A range, never `abs()`: i64::MIN has no absolute value (it wraps in release).
+    if input.quantity == 0
+        || !(-model::MAX_QUANTITY..=model::MAX_QUANTITY).contains(&input.quantity)
+    {
         errors.push(FieldError::new(
             "quantity",
             "range",
