@@ -19,6 +19,9 @@ both_engines!(
     lost_updates_are_impossible,
     overflowing_quantities_are_refused,
     impossible_rows_stop_the_migration,
+    csv_export_cannot_run_formulas,
+    csv_absent_column_leaves_the_field_alone,
+    csv_import_takes_a_browser_upload,
 );
 
 async fn count(app: &TestApp, sql: &str) -> i64 {
@@ -912,4 +915,194 @@ async fn impossible_rows_stop_the_migration(engine: Engine) {
     );
     assert!(message.contains("consumed >= 0"), "{message}");
     handle.close().await.unwrap();
+}
+
+async fn export_csv(app: &TestApp, path: &str) -> String {
+    let res = app
+        .request(Method::GET, path)
+        .header("accept", "text/csv")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    res.text().await.unwrap()
+}
+
+async fn import_csv(app: &TestApp, path: &str, csv: String) -> reqwest::Response {
+    app.request(Method::POST, path)
+        .header("content-type", "text/csv")
+        .body(csv)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// A customer named `=HYPERLINK("http://evil","x")` came out of the export as a live
+/// formula.
+async fn csv_export_cannot_run_formulas(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let evil = "=HYPERLINK(\"http://evil\",\"x\")";
+    let c = customer(
+        &app,
+        &app.token,
+        json!({"kind": "person", "name": evil, "tags": ["@admin", "-1", "+x"]}),
+    )
+    .await;
+    created(
+        &app,
+        "/v1/products",
+        json!({"sku": "TEA-1", "name": "@SUM(A1:A9)", "list_price": {"amount": 1000, "currency": "CNY"}}),
+    )
+    .await;
+    let csv = export_csv(&app, "/v1/customers").await;
+    for line in csv.lines().skip(1) {
+        for cell in line.split(',') {
+            let cell = cell.trim_start_matches('"');
+            assert!(
+                !cell.starts_with(['=', '+', '-', '@', '\t', '\r']),
+                "live cell {cell:?} in {line}"
+            );
+        }
+    }
+    assert!(csv.contains("'=HYPERLINK"), "{csv}");
+    let products = export_csv(&app, "/v1/products").await;
+    assert!(products.contains("'@SUM(A1:A9)"), "{products}");
+    // Importing the export gives back exactly what was there.
+    let res = import_csv(&app, "/v1/customers/import", csv).await;
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    let again: Value = app
+        .get(&format!("/v1/customers/{}", id(&c)))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(again["name"], evil);
+    assert_eq!(again["tags"], json!(["@admin", "-1", "+x"]));
+    let res = import_csv(&app, "/v1/products/import", products).await;
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    let p: Value = app.get("/v1/products?q=tea-1").await.json().await.unwrap();
+    assert_eq!(p["data"][0]["name"], "@SUM(A1:A9)");
+    app.stop().await;
+}
+
+/// Importing `number,name` for an existing customer wiped its email and tags
+/// (products lost cost, barcode and supplier the same way).
+async fn csv_absent_column_leaves_the_field_alone(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let c = customer(
+        &app,
+        &app.token,
+        json!({"kind": "person", "name": "Kept", "email": "kept@example.com", "tags": ["vip"], "birthday": "1990-01-01"}),
+    )
+    .await;
+    let number = c["number"].as_str().unwrap();
+    let res = import_csv(
+        &app,
+        "/v1/customers/import",
+        format!("number,name\n{number},Renamed\n"),
+    )
+    .await;
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    let now: Value = app
+        .get(&format!("/v1/customers/{}", id(&c)))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(now["name"], "Renamed");
+    assert_eq!(now["email"], "kept@example.com");
+    assert_eq!(now["tags"], json!(["vip"]));
+    assert_eq!(now["birthday"], "1990-01-01");
+    // An empty cell in a column the file has clears the field.
+    let res = import_csv(
+        &app,
+        "/v1/customers/import",
+        format!("number,email,tags\n{number},,\n"),
+    )
+    .await;
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    let now: Value = app
+        .get(&format!("/v1/customers/{}", id(&c)))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(now["email"], Value::Null);
+    assert_eq!(now["tags"], json!([]));
+    assert_eq!(now["birthday"], "1990-01-01");
+
+    let supplier = created(
+        &app,
+        "/v1/suppliers",
+        json!({"name": "Co-op", "email": "o@coop.example", "lead_time_days": 3, "currency": "CNY"}),
+    )
+    .await;
+    created(
+        &app,
+        "/v1/products",
+        json!({"sku": "TEA-1", "name": "Tea", "barcode": "6901234567892", "supplier_id": id(&supplier),
+            "list_price": {"amount": 1000, "currency": "CNY"}, "cost": {"amount": 600, "currency": "CNY"}}),
+    )
+    .await;
+    let res = import_csv(
+        &app,
+        "/v1/products/import",
+        "sku,name\nTEA-1,Green tea\n".to_owned(),
+    )
+    .await;
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    let p: Value = app.get("/v1/products?q=tea-1").await.json().await.unwrap();
+    let p = &p["data"][0];
+    assert_eq!(p["name"], "Green tea");
+    assert_eq!(p["barcode"], "6901234567892");
+    assert_eq!(p["cost"], json!({"amount": 600, "currency": "CNY"}));
+    assert_eq!(p["supplier_id"], id(&supplier));
+    app.stop().await;
+}
+
+/// Imports took only `text/csv`; a browser's file input sends `multipart/form-data`.
+async fn csv_import_takes_a_browser_upload(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let form = |parts: &[(&str, &str)]| {
+        let mut body = String::new();
+        for (name, value) in parts {
+            body.push_str(&format!(
+                "--XyZ\r\nContent-Disposition: form-data; name=\"{name}\"; filename=\"c.csv\"\r\n\
+                 Content-Type: text/csv\r\n\r\n{value}\r\n"
+            ));
+        }
+        body.push_str("--XyZ--\r\n");
+        body
+    };
+    let send = |body: String| {
+        app.request(Method::POST, "/v1/customers/import")
+            .header("content-type", "multipart/form-data; boundary=XyZ")
+            .header("idempotency-key", format!("upload-{}", body.len()))
+            .body(body)
+            .send()
+    };
+    let res = send(form(&[
+        ("note", "ignored"),
+        ("file", "kind,name\nperson,Uploaded\n"),
+    ]))
+    .await
+    .unwrap();
+    let status = res.status();
+    let report: Value = res.json().await.unwrap();
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(report["created"], 1);
+    let res = send(form(&[("other", "kind,name\nperson,Nobody\n")]))
+        .await
+        .unwrap();
+    assert_eq!(problem(res, 400).await["errors"][0]["field"], "file");
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM customers").await, 1);
+    let res = app
+        .request(Method::POST, "/v1/customers/import")
+        .header("content-type", "application/json")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    problem(res, 415).await;
+    app.stop().await;
 }

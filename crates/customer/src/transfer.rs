@@ -104,20 +104,21 @@ async fn apply_row(
 ) -> std::result::Result<bool, RowErrors> {
     let cell = |name: &str| row.get(name);
     let mut errors = RowErrors::new();
-    let tags: Vec<String> = cell("tags")
-        .map(|t| {
-            t.split(';')
-                .map(|s| s.trim().to_owned())
-                .filter(|s| !s.is_empty())
-                .collect()
-        })
-        .unwrap_or_default();
+    // A column the file does not have leaves its field alone (None); an empty cell
+    // in a column it has clears the field (Some(None)).
+    let tags: Option<Vec<String>> = row.cell("tags").map(|t| {
+        t.unwrap_or_default()
+            .split(';')
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty())
+            .collect()
+    });
     let refs = row.external_refs("external_refs", &mut errors);
-    let birthday: Option<NaiveDate> = row.parse("birthday", &mut errors);
-    let owner_id = row.parse("owner_id", &mut errors);
-    let terms = row.parse("payment_terms_days", &mut errors);
+    let birthday: Option<Option<NaiveDate>> = row.parse_cell("birthday", &mut errors);
+    let owner_id: Option<Option<uuid::Uuid>> = row.parse_cell("owner_id", &mut errors);
+    let terms: Option<Option<i32>> = row.parse_cell("payment_terms_days", &mut errors);
     let consent: Option<bool> = row.parse("marketing_consent", &mut errors);
-    let credit_limit = row.money("credit_limit_amount", "credit_limit_currency", &mut errors);
+    let credit_limit = row.money_cell("credit_limit_amount", "credit_limit_currency", &mut errors);
     if !errors.is_empty() {
         return Err(errors);
     }
@@ -161,20 +162,23 @@ async fn apply_row(
         Some(id) => {
             let patch = UpdateCustomer {
                 name: cell("name"),
-                email: Some(cell("email")),
-                phone: Some(cell("phone")),
-                legal_name: Some(cell("legal_name")),
-                industry: Some(cell("industry")),
-                size_band: Some(cell("size_band")),
+                email: row.cell("email"),
+                phone: row.cell("phone"),
+                legal_name: row.cell("legal_name"),
+                industry: row.cell("industry"),
+                size_band: row.cell("size_band"),
                 // A masked export cell cannot be the real value: keep what is stored.
-                tax_id: cell("tax_id").filter(|t| !t.contains('•')).map(Some),
-                birthday: Some(birthday),
-                preferred_language: Some(cell("preferred_language")),
-                preferred_currency: Some(cell("preferred_currency")),
-                tags: Some(tags),
-                owner_id: owner_id.map(Some),
-                credit_limit: Some(credit_limit),
-                payment_terms_days: Some(terms),
+                tax_id: row
+                    .cell("tax_id")
+                    .filter(|t| !t.as_deref().is_some_and(|t| t.contains('•'))),
+                birthday,
+                preferred_language: row.cell("preferred_language"),
+                preferred_currency: row.cell("preferred_currency"),
+                tags,
+                // An empty owner cell keeps the owner (nobody may unown by import).
+                owner_id: owner_id.flatten().map(Some),
+                credit_limit,
+                payment_terms_days: terms,
                 marketing_consent: consent,
                 attributes: None,
             };
@@ -193,14 +197,14 @@ async fn apply_row(
                 industry: cell("industry"),
                 size_band: cell("size_band"),
                 tax_id: cell("tax_id").filter(|t| !t.contains('•')),
-                birthday,
+                birthday: birthday.flatten(),
                 preferred_language: cell("preferred_language"),
                 preferred_currency: cell("preferred_currency"),
-                tags,
+                tags: tags.unwrap_or_default(),
                 source_channel: cell("source_channel"),
-                owner_id,
-                credit_limit,
-                payment_terms_days: terms,
+                owner_id: owner_id.flatten(),
+                credit_limit: credit_limit.flatten(),
+                payment_terms_days: terms.flatten(),
                 marketing_consent: consent.unwrap_or(false),
                 attributes: None,
                 external_refs: refs,

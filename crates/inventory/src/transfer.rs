@@ -89,12 +89,14 @@ async fn apply_row(
     let mut errors = RowErrors::new();
     let refs = row.external_refs("external_refs", &mut errors);
     let list_price = row.money("list_price_amount", "list_price_currency", &mut errors);
-    let cost = row.money("cost_amount", "cost_currency", &mut errors);
+    // A column the file does not have leaves its field alone (None); an empty cell
+    // in a column it has clears the field (Some(None)).
+    let cost = row.money_cell("cost_amount", "cost_currency", &mut errors);
     let tax_rate_bps = row.parse("tax_rate_bps", &mut errors);
-    let warranty_days = row.parse("warranty_days", &mut errors);
+    let warranty_days = row.parse_cell("warranty_days", &mut errors);
     let tracks_inventory = row.parse("tracks_inventory", &mut errors);
     let active = row.parse("active", &mut errors);
-    let supplier_id = row.parse("supplier_id", &mut errors);
+    let supplier_id = row.parse_cell("supplier_id", &mut errors);
     if !errors.is_empty() {
         return Err(errors);
     }
@@ -113,19 +115,19 @@ async fn apply_row(
             let patch = UpdateProduct {
                 sku: None,
                 name: row.get("name"),
-                description: Some(row.get("description")),
-                category: Some(row.get("category")),
+                description: row.cell("description"),
+                category: row.cell("category"),
                 unit: row.get("unit"),
-                barcode: Some(row.get("barcode")),
+                barcode: row.cell("barcode"),
                 list_price,
-                cost: Some(cost),
+                cost,
                 tax_rate_bps,
-                warranty_days: Some(warranty_days),
+                warranty_days,
                 tracks_inventory,
                 active,
                 attributes: None,
-                supplier_id: Some(supplier_id),
-                external_refs: Some(refs),
+                supplier_id,
+                external_refs: row.has("external_refs").then_some(refs),
             };
             commands::products::update(txn, ctx, found.id, None, patch)
                 .await
@@ -147,13 +149,13 @@ async fn apply_row(
                 unit: row.get("unit"),
                 barcode: row.get("barcode"),
                 list_price,
-                cost,
+                cost: cost.flatten(),
                 tax_rate_bps: tax_rate_bps.unwrap_or(0),
-                warranty_days,
+                warranty_days: warranty_days.flatten(),
                 tracks_inventory: tracks_inventory.unwrap_or(true),
                 active: active.unwrap_or(true),
                 attributes: None,
-                supplier_id,
+                supplier_id: supplier_id.flatten(),
                 external_refs: refs,
             };
             commands::products::create(txn, ctx, input)

@@ -53,11 +53,40 @@ pub struct Row {
 impl Row {
     /// The trimmed cell, `None` when the column is absent or the cell empty.
     pub fn get(&self, column: &str) -> Option<String> {
-        self.cells
-            .get(column)
-            .map(|v| v.trim())
-            .filter(|v| !v.is_empty())
-            .map(str::to_owned)
+        self.cell(column).flatten()
+    }
+
+    /// The cell as an update reads it: `None` when the file has no such column
+    /// (leave the field as it is), `Some(None)` when the cell is empty (clear it).
+    pub fn cell(&self, column: &str) -> Option<Option<String>> {
+        self.cells.get(column).map(|v| {
+            let v = unneutralize(v.trim());
+            (!v.is_empty()).then(|| v.to_owned())
+        })
+    }
+
+    /// Whether the file has this column at all.
+    pub fn has(&self, column: &str) -> bool {
+        self.cells.contains_key(column)
+    }
+
+    /// [`Row::parse`] as an update reads it: absent column `None`, empty `Some(None)`.
+    pub fn parse_cell<T: std::str::FromStr>(
+        &self,
+        column: &str,
+        errors: &mut RowErrors,
+    ) -> Option<Option<T>> {
+        self.has(column).then(|| self.parse(column, errors))
+    }
+
+    /// [`Row::money`] as an update reads it: `None` when neither column is in the file.
+    pub fn money_cell(
+        &self,
+        amount: &str,
+        currency: &str,
+        errors: &mut RowErrors,
+    ) -> Option<Option<Money>> {
+        (self.has(amount) || self.has(currency)).then(|| self.money(amount, currency, errors))
     }
 
     /// Money from an amount column and a currency column (see [`money_cells`]); both
@@ -118,6 +147,22 @@ impl Row {
             }
         }
     }
+}
+
+/// A cell a spreadsheet would run as a formula (`= + - @`, tab or CR first) is
+/// written with a leading `'`, which spreadsheets show as text (OWASP's advice
+/// against CSV injection); so is a cell that starts with `'` itself, so that
+/// [`unneutralize`] gives back exactly what was written.
+pub fn neutralize(cell: &str) -> std::borrow::Cow<'_, str> {
+    match cell.chars().next() {
+        Some('=' | '+' | '-' | '@' | '\t' | '\r' | '\'') => format!("'{cell}").into(),
+        _ => cell.into(),
+    }
+}
+
+/// The cell as it was before [`neutralize`]: one leading `'` removed.
+pub fn unneutralize(cell: &str) -> &str {
+    cell.strip_prefix('\'').unwrap_or(cell)
 }
 
 /// External references as one cell: `channel:external_id` pairs, `;`-separated.
@@ -265,6 +310,31 @@ impl<R: Read> Import<R> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn formulas_are_neutralized_and_come_back_as_written() {
+        use super::{neutralize, unneutralize};
+        for cell in [
+            "=HYPERLINK(\"http://evil\",\"x\")",
+            "+1",
+            "-5",
+            "@SUM(A1)",
+            "\tx",
+            "\rx",
+            "'quoted",
+            "plain",
+            "",
+        ] {
+            let out = neutralize(cell);
+            if let Some(first) = cell.chars().next()
+                && "=+-@\t\r'".contains(first)
+            {
+                assert!(out.starts_with('\''), "{cell}");
+            } else {
+                assert_eq!(out, cell);
+            }
+            assert_eq!(unneutralize(&out), cell);
+        }
+    }
     use super::*;
 
     #[test]

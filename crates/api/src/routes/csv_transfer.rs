@@ -34,7 +34,12 @@ pub fn wants_csv(req: &HttpRequest) -> bool {
 
 fn csv_line(fields: &[String]) -> Bytes {
     let mut w = csv::Writer::from_writer(Vec::new());
-    let _ = w.write_record(fields);
+    // No cell may run as a formula in the spreadsheet that opens this file.
+    let _ = w.write_record(
+        fields
+            .iter()
+            .map(|f| ordercrm_kernel::csv_import::neutralize(f).into_owned()),
+    );
     Bytes::from(w.into_inner().unwrap_or_default())
 }
 
@@ -89,29 +94,68 @@ where
         .streaming(head.chain(rows))
 }
 
-/// The request body, which must be `text/csv` and at most `limit` bytes, in a
-/// temporary file: a large import never sits in memory.
-pub async fn spool(req: &HttpRequest, mut body: Payload, limit: u64) -> ApiResult<std::fs::File> {
-    let is_csv = req
+/// The file of an import: a `text/csv` body, or the `file` part of a
+/// `multipart/form-data` body (what a browser's file input sends).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // documents the multipart shape; the bytes are streamed, never parsed into it
+pub struct ImportUpload {
+    /// The CSV file.
+    #[schema(value_type = String, format = Binary)]
+    file: Vec<u8>,
+}
+
+/// The uploaded CSV, at most `limit` bytes, in a temporary file: a large import never
+/// sits in memory.
+pub async fn spool(req: &HttpRequest, body: Payload, limit: u64) -> ApiResult<std::fs::File> {
+    let content_type = req
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("text/csv"));
-    if !is_csv {
-        return Err(ApiError(Error::new(
-            problems::UNSUPPORTED_MEDIA_TYPE,
-            "send the file as Content-Type: text/csv",
+        .unwrap_or_default();
+    if content_type.starts_with("multipart/form-data") {
+        let mut form = actix_multipart::Multipart::new(req.headers(), body);
+        while let Some(part) = form.next().await {
+            let part = part.map_err(|e| malformed(&e))?;
+            if part.name() == Some("file") {
+                return write_to_file(part.map(|c| c.map_err(|e| malformed(&e))), limit).await;
+            }
+            // Other parts (a form's extra fields) are read past, not kept.
+            let mut part = part;
+            while let Some(chunk) = part.next().await {
+                chunk.map_err(|e| malformed(&e))?;
+            }
+        }
+        return Err(ApiError(Error::invalid_field(
+            "file",
+            "required",
+            "the form has no `file` part",
         )));
     }
+    if !content_type.starts_with("text/csv") {
+        return Err(ApiError(Error::new(
+            problems::UNSUPPORTED_MEDIA_TYPE,
+            "send the file as Content-Type: text/csv, or as multipart/form-data with a `file` part",
+        )));
+    }
+    write_to_file(body.map(|c| c.map_err(|e| malformed(&e))), limit).await
+}
+
+fn malformed(e: &impl std::fmt::Display) -> Error {
+    Error::new(
+        problems::MALFORMED_REQUEST,
+        format!("could not read body: {e}"),
+    )
+}
+
+async fn write_to_file(
+    chunks: impl futures_util::Stream<Item = Result<Bytes, Error>>,
+    limit: u64,
+) -> ApiResult<std::fs::File> {
+    let mut chunks = std::pin::pin!(chunks);
     let mut file = tempfile::tempfile().map_err(Error::internal)?;
     let mut size = 0u64;
-    while let Some(chunk) = body.next().await {
-        let chunk = chunk.map_err(|e| {
-            Error::new(
-                problems::MALFORMED_REQUEST,
-                format!("could not read body: {e}"),
-            )
-        })?;
+    while let Some(chunk) = chunks.next().await {
+        let chunk = chunk?;
         if chunk.contains(&0) {
             return Err(ApiError(crate::extract::nul_refused()));
         }

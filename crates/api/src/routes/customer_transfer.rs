@@ -58,14 +58,16 @@ pub struct ImportParams {
     tag = "customers",
     security(("userToken" = []), ("apiKey" = [])),
     params(ImportParams),
-    request_body(content = String, content_type = "text/csv",
-        example = "kind,name,email,tags,external_refs\ncompany,Acme Trading,buy@acme.example,vip;east,shopify:1001\nperson,张伟,zhang.wei@example.com,,\n"),
+    request_body(content(
+        (String = "text/csv", example = "kind,name,email,tags,external_refs\ncompany,Acme Trading,buy@acme.example,vip;east,shopify:1001\nperson,张伟,zhang.wei@example.com,,\n"),
+        (csv_transfer::ImportUpload = "multipart/form-data"),
+    )),
     responses(
         (status = 200, description = "Imported (or, with `dry_run`, checked)", body = ImportReport),
         (status = 400, description = "Rows failed (`/problems/import-failed`, nothing written) or the header is wrong",
             body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Larger than the import limit", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not `text/csv`", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Neither `text/csv` nor `multipart/form-data`", body = Problem, content_type = "application/problem+json"),
     ),
 )]
 #[post("/customers/import")]

@@ -56,14 +56,16 @@ pub struct ProductImportParams {
     tag = "catalog",
     security(("userToken" = []), ("apiKey" = [])),
     params(ProductImportParams),
-    request_body(content = String, content_type = "text/csv",
-        example = "sku,name,list_price_amount,list_price_currency,category\nTEA-LJ-250,Longjing tea 250 g,16800,CNY,tea\n"),
+    request_body(content(
+        (String = "text/csv", example = "sku,name,list_price_amount,list_price_currency,category\nTEA-LJ-250,Longjing tea 250 g,16800,CNY,tea\n"),
+        (csv_transfer::ImportUpload = "multipart/form-data"),
+    )),
     responses(
         (status = 200, description = "Imported (or, with `dry_run`, checked)", body = ImportReport),
         (status = 400, description = "Rows failed (`/problems/import-failed`, nothing written) or the header is wrong",
             body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Larger than the import limit", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not `text/csv`", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Neither `text/csv` nor `multipart/form-data`", body = Problem, content_type = "application/problem+json"),
     ),
 )]
 #[post("/products/import")]
