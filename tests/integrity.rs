@@ -22,6 +22,10 @@ both_engines!(
     csv_export_cannot_run_formulas,
     csv_absent_column_leaves_the_field_alone,
     csv_import_takes_a_browser_upload,
+    import_lets_other_writers_in_between_batches,
+    import_is_all_or_nothing_across_batches,
+    change_during_an_import_refuses_it,
+    import_limits_follow_the_role,
 );
 
 async fn count(app: &TestApp, sql: &str) -> i64 {
@@ -1104,5 +1108,190 @@ async fn csv_import_takes_a_browser_upload(engine: Engine) {
         .await
         .unwrap();
     problem(res, 415).await;
+    app.stop().await;
+}
+
+fn people(n: usize, from: usize) -> String {
+    let mut csv = String::from("kind,name,email\n");
+    for i in from..from + n {
+        csv.push_str(&format!("person,Imported {i},imported{i}@example.com\n"));
+    }
+    csv
+}
+
+/// Any import ran in one transaction holding SQLite's only writer for minutes.
+async fn import_lets_other_writers_in_between_batches(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let held = app.probe.hold("import.batch_checked");
+    let import = {
+        let req = app
+            .request(Method::POST, "/v1/customers/import")
+            .header("content-type", "text/csv")
+            .body(people(1200, 0));
+        tokio::spawn(req.send())
+    };
+    held.reached().await;
+    // The import waits between its first and second batch: others may write.
+    let single = app
+        .request(Method::POST, "/v1/customers")
+        .json(&json!({"kind": "person", "name": "Walk-in"}))
+        .timeout(std::time::Duration::from_secs(5))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(single.status(), 201);
+    held.release();
+    let res = import.await.unwrap().unwrap();
+    let status = res.status();
+    let report: Value = res.json().await.unwrap();
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(
+        (report["created"].as_i64(), report["applied"].as_bool()),
+        (Some(1200), Some(true))
+    );
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM customers").await, 1201);
+    assert_eq!(
+        count(&app, "SELECT COUNT(DISTINCT number) FROM customers").await,
+        1201
+    );
+    assert_eq!(
+        count(
+            &app,
+            "SELECT COUNT(*) FROM events WHERE event_type = 'customer.created'"
+        )
+        .await,
+        1201,
+        "one event per imported row"
+    );
+    assert_eq!(
+        count(
+            &app,
+            "SELECT COUNT(*) FROM audit_events WHERE action = 'customer.create'"
+        )
+        .await,
+        1201
+    );
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM import_staging").await, 0);
+    // What an imported customer's event says is what the customer is.
+    let found: Value = app
+        .get("/v1/customers?q=imported1199")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let number = found["data"][0]["number"].as_str().unwrap().to_owned();
+    assert_eq!(
+        count(
+            &app,
+            &format!(
+                "SELECT COUNT(*) FROM events WHERE event_type = 'customer.created' \
+                 AND CAST(payload AS TEXT) LIKE '%\"{number}\"%'"
+            )
+        )
+        .await,
+        1
+    );
+    app.stop().await;
+}
+
+/// All or nothing still holds when the failing row is in a later batch.
+async fn import_is_all_or_nothing_across_batches(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let mut csv = people(1100, 0);
+    csv.push_str("person,,missing-name@example.com\n");
+    csv.push_str(&people(100, 2000).replacen("kind,name,email\n", "", 1));
+    // The same email in two batches is a duplicate the database alone could not see.
+    csv.push_str("person,Twice,imported5@example.com\n");
+    let res = import_csv(&app, "/v1/customers/import", csv).await;
+    let body = problem(res, 400).await;
+    assert_eq!(body["type"], "/problems/import-failed");
+    assert_eq!(body["report"]["failed"], 2, "{body}");
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM customers").await, 0);
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM events").await, 0);
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM import_staging").await, 0);
+    app.stop().await;
+}
+
+/// A customer changed by someone else between the check and the apply must not be
+/// overwritten with what the import saw.
+async fn change_during_an_import_refuses_it(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let c = customer(
+        &app,
+        &app.token,
+        json!({"kind": "person", "name": "Before"}),
+    )
+    .await;
+    let held = app.probe.hold("import.batch_checked");
+    let mut csv = format!(
+        "number,kind,name\n{},,From the file\n",
+        c["number"].as_str().unwrap()
+    );
+    for i in 0..600 {
+        csv.push_str(&format!(",person,Imported {i}\n"));
+    }
+    let import = {
+        let req = app
+            .request(Method::POST, "/v1/customers/import")
+            .header("content-type", "text/csv")
+            .body(csv);
+        tokio::spawn(req.send())
+    };
+    held.reached().await;
+    let res = app
+        .patch(
+            &format!("/v1/customers/{}", id(&c)),
+            &json!({"name": "Meanwhile"}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    held.release();
+    let res = import.await.unwrap().unwrap();
+    assert_eq!(problem(res, 409).await["type"], "/problems/conflict");
+    let now: Value = app
+        .get(&format!("/v1/customers/{}", id(&c)))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(now["name"], "Meanwhile");
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM customers").await, 1);
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM import_staging").await, 0);
+    app.stop().await;
+}
+
+/// Imports had no limit on rows, bytes or cell size for any role.
+async fn import_limits_follow_the_role(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let (_, rep) = app.user("rep@example.com", "sales", None).await;
+    let long = "x".repeat(10_001);
+    let res = app
+        .request_as(&rep, Method::POST, "/v1/customers/import")
+        .header("content-type", "text/csv")
+        .body(format!("kind,name\nperson,{long}\n"))
+        .send()
+        .await
+        .unwrap();
+    let body = problem(res, 400).await;
+    assert_eq!(body["errors"][0]["field"], "row 2: name");
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("10000 characters")
+    );
+    // 16 MiB for a sales rep: a larger body is refused while it streams in.
+    let res = app
+        .request_as(&rep, Method::POST, "/v1/customers/import")
+        .header("content-type", "text/csv")
+        .body(format!("kind,name\n{}", "person,Bulk\n".repeat(1_400_000)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        problem(res, 413).await["type"],
+        "/problems/payload-too-large"
+    );
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM customers").await, 0);
     app.stop().await;
 }

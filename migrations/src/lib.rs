@@ -13,6 +13,7 @@ mod m20261123_000006_customer_search;
 mod m20261125_000007_inventory;
 mod m20261128_000008_security;
 mod m20261128_000009_quantity_checks;
+mod m20261128_000010_import_staging;
 
 pub struct Migrator;
 
@@ -29,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000007_inventory::Migration),
             Box::new(m20261128_000008_security::Migration),
             Box::new(m20261128_000009_quantity_checks::Migration),
+            Box::new(m20261128_000010_import_staging::Migration),
         ]
     }
 }

@@ -1,20 +1,28 @@
 //! CSV export and import. One documented header set both ways, so an export
-//! re-imports unchanged. Import is all or nothing: every row is applied inside the
-//! caller's transaction and the caller commits only when no row failed (a dry run
-//! rolls back always, after running every check, database checks included).
+//! re-imports unchanged. Import is all or nothing, and staged
+//! (`ordercrm_kernel::staging`): rows are checked in batches by the same commands a
+//! single request runs, then applied at once in the caller's transaction.
 
 use std::io::Read;
 
 use chrono::NaiveDate;
 use ordercrm_kernel::crypto::FieldCipher;
-use ordercrm_kernel::csv_import::{Import, Row, RowErrors, money_cells, refs_cell, row_errors};
+use std::collections::HashSet;
+
+use ordercrm_kernel::csv_import::{
+    Import, ImportLimits, Row, RowErrors, money_cells, refs_cell, row_errors,
+};
 pub use ordercrm_kernel::csv_import::{ImportReport, RowError};
-use ordercrm_kernel::{Ctx, Result};
+use ordercrm_kernel::staging::{self, Batch, Staged, Staging};
+use ordercrm_kernel::{Ctx, Result, numbers};
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{DatabaseTransaction, EntityTrait, QueryFilter};
+use uuid::Uuid;
 
 use crate::commands;
 use crate::dto::{CreateCustomer, CustomerView, UpdateCustomer};
 use crate::entity::{customer, external_ref};
+use crate::model;
 
 /// The columns, in order. `tags` are `;`-separated; `external_refs` are
 /// `channel:external_id` pairs, `;`-separated. Empty cells are absent values.
@@ -74,34 +82,257 @@ pub fn row(c: &CustomerView) -> Vec<String> {
     ]
 }
 
-/// Run every row of `input` in `txn`. The caller commits only if `report.applied`.
-pub async fn import<R: Read>(
-    txn: &DatabaseTransaction,
+/// An import of customers, as `ordercrm_kernel::staging` runs it.
+pub struct CustomerImport<'a> {
+    ctx: &'a Ctx,
+    cipher: &'a FieldCipher,
+    allow_duplicates: bool,
+    /// What earlier rows claimed: later batches cannot see them in the database.
+    seen_customers: HashSet<Uuid>,
+    seen_contacts: HashSet<String>,
+    seen_refs: HashSet<(String, String)>,
+}
+
+/// Check every row of `input` in batches, keeping what they would write; nothing is
+/// changed yet. Apply a `ready()` result with [`apply`] in one transaction.
+pub async fn stage<R: Read>(
+    db: &ordercrm_kernel::Db,
     ctx: &Ctx,
     cipher: &FieldCipher,
     input: R,
     dry_run: bool,
     allow_duplicates: bool,
-) -> Result<ImportReport> {
+    limits: ImportLimits,
+) -> Result<Staged> {
     ctx.actor
         .require(ordercrm_kernel::authz::Action::CustomersWrite)?;
-    let mut import = Import::open(input, dry_run, HEADERS, &["name", "number"])?;
-    while let Some(row) = import.next_row() {
-        let outcome = apply_row(txn, ctx, cipher, &row, allow_duplicates).await;
-        import.record(&row, outcome);
-    }
-    Ok(import.finish())
+    let import = Import::open(input, dry_run, HEADERS, &["name", "number"], limits)?;
+    let mut domain = CustomerImport {
+        ctx,
+        cipher,
+        allow_duplicates,
+        seen_customers: HashSet::new(),
+        seen_contacts: HashSet::new(),
+        seen_refs: HashSet::new(),
+    };
+    staging::check(db, ctx, import, &mut domain).await
 }
 
+/// Write a staged import in `txn`; the report of what was written.
+pub async fn apply(
+    txn: &DatabaseTransaction,
+    ctx: &Ctx,
+    cipher: &FieldCipher,
+    staged: Staged,
+) -> Result<ImportReport> {
+    let domain = CustomerImport {
+        ctx,
+        cipher,
+        allow_duplicates: true,
+        seen_customers: HashSet::new(),
+        seen_contacts: HashSet::new(),
+        seen_refs: HashSet::new(),
+    };
+    staging::apply(txn, ctx, &staged, &domain).await?;
+    Ok(staged.report)
+}
+
+impl Staging for CustomerImport<'_> {
+    type Rows = (Vec<customer::Model>, Vec<external_ref::Model>);
+
+    async fn check_row(
+        &mut self,
+        txn: &DatabaseTransaction,
+        row: &Row,
+    ) -> std::result::Result<(bool, Uuid), RowErrors> {
+        let (created, id) =
+            apply_row(txn, self.ctx, self.cipher, row, self.allow_duplicates).await?;
+        if !self.seen_customers.insert(id) {
+            return Err(vec![(
+                "row".into(),
+                "an earlier row of this file is about the same customer".into(),
+            )]);
+        }
+        if created && !self.allow_duplicates {
+            let email = row.get("email").map(|e| model::normalize_email(&e));
+            let phone = row.get("phone").map(|p| model::normalize_phone(&p));
+            for (field, value) in [("email", email), ("phone", phone)] {
+                if let Some(v) = value
+                    && !self.seen_contacts.insert(format!("{field}:{v}"))
+                {
+                    return Err(vec![(
+                        field.into(),
+                        format!("an earlier row of this file has the same {field}"),
+                    )]);
+                }
+            }
+        }
+        let mut errors = RowErrors::new();
+        for r in row.external_refs("external_refs", &mut errors) {
+            if !self
+                .seen_refs
+                .insert((r.channel.clone(), r.external_id.clone()))
+            {
+                return Err(vec![(
+                    "external_refs".into(),
+                    format!(
+                        "an earlier row of this file has {}:{}",
+                        r.channel, r.external_id
+                    ),
+                )]);
+            }
+        }
+        Ok((created, id))
+    }
+
+    async fn capture(
+        &self,
+        txn: &DatabaseTransaction,
+        ids: &[Uuid],
+    ) -> std::result::Result<Self::Rows, sea_orm::DbErr> {
+        let customers = customer::Entity::find()
+            .filter(customer::COLUMN.id.is_in(ids.iter().copied()))
+            .all(txn)
+            .await?;
+        let refs = external_ref::Entity::find()
+            .filter(external_ref::COLUMN.customer_id.is_in(ids.iter().copied()))
+            .all(txn)
+            .await?;
+        Ok((customers, refs))
+    }
+
+    async fn write(
+        &self,
+        txn: &DatabaseTransaction,
+        _ctx: &Ctx,
+        batch: &mut Batch<Self::Rows>,
+    ) -> Result<()> {
+        let (customers, refs) = &mut batch.rows;
+        // New customers get their numbers now: the ones they had while being checked
+        // were rolled back with the check.
+        let new = i64::try_from(batch.created.len()).unwrap_or(i64::MAX);
+        if new > 0 {
+            let prefix = ordercrm_settings::queries::value(txn, "customer_number_prefix")
+                .await?
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_else(|| commands::DEFAULT_PREFIX.to_owned());
+            let mut next = numbers::next_n(txn, "customer", new).await?;
+            for c in customers
+                .iter_mut()
+                .filter(|c| batch.created.contains(&c.id))
+            {
+                let number = numbers::format(&prefix, next);
+                next += 1;
+                c.search_text =
+                    c.search_text
+                        .replacen(&c.number.to_lowercase(), &number.to_lowercase(), 1);
+                for e in batch
+                    .events
+                    .iter_mut()
+                    .filter(|e| e.resource_id == c.id.to_string())
+                {
+                    staging::replace_exact(&mut e.payload, &c.number, &number);
+                }
+                for a in batch
+                    .audit
+                    .iter_mut()
+                    .filter(|a| a.entity_id.as_deref() == Some(&c.id.to_string()))
+                {
+                    if let Some(changes) = a.changes.as_mut() {
+                        staging::replace_exact(changes, &c.number, &number);
+                    }
+                }
+                c.number = number;
+            }
+        }
+        let expected = u64::try_from(customers.len()).unwrap_or(u64::MAX);
+        let ids: Vec<Uuid> = customers.iter().map(|c| c.id).collect();
+        if customers.is_empty() {
+            return Ok(());
+        }
+        // New rows go in; checked rows change only if still at the version checked.
+        let written = customer::Entity::insert_many(
+            customers
+                .drain(..)
+                .map(sea_orm::IntoActiveModel::into_active_model),
+        )
+        .on_conflict(
+            OnConflict::column(customer::Column::Id)
+                .update_columns(CUSTOMER_COLUMNS.iter().copied())
+                .action_and_where(
+                    Expr::col((customer::Entity, customer::Column::Version))
+                        .eq(Expr::cust("excluded.version - 1")),
+                )
+                .to_owned(),
+        )
+        .exec_without_returning(txn)
+        .await?;
+        if written != expected {
+            return Err(ordercrm_kernel::Error::new(
+                ordercrm_kernel::error::problems::CONFLICT,
+                "customers in this file were changed by someone else while it was checked; \
+                 nothing was imported: send it again",
+            ));
+        }
+        external_ref::Entity::delete_many()
+            .filter(external_ref::COLUMN.customer_id.is_in(ids))
+            .exec(txn)
+            .await?;
+        if !refs.is_empty() {
+            external_ref::Entity::insert_many(
+                refs.drain(..)
+                    .map(sea_orm::IntoActiveModel::into_active_model),
+            )
+            .exec_without_returning(txn)
+            .await?;
+        }
+        Ok(())
+    }
+}
+
+/// Every column a checked row may have changed (all but the id and its birth).
+const CUSTOMER_COLUMNS: &[customer::Column] = &[
+    customer::Column::Number,
+    customer::Column::Kind,
+    customer::Column::Name,
+    customer::Column::Email,
+    customer::Column::EmailNormalized,
+    customer::Column::Phone,
+    customer::Column::PhoneNormalized,
+    customer::Column::LegalName,
+    customer::Column::Industry,
+    customer::Column::SizeBand,
+    customer::Column::TaxIdEncrypted,
+    customer::Column::Birthday,
+    customer::Column::PreferredLanguage,
+    customer::Column::PreferredCurrency,
+    customer::Column::Tags,
+    customer::Column::SourceChannel,
+    customer::Column::OwnerId,
+    customer::Column::CreditLimitAmount,
+    customer::Column::CreditLimitCurrency,
+    customer::Column::PaymentTermsDays,
+    customer::Column::MarketingConsent,
+    customer::Column::MarketingConsentAt,
+    customer::Column::Attributes,
+    customer::Column::SearchText,
+    customer::Column::Archived,
+    customer::Column::ArchivedAt,
+    customer::Column::MergedIntoId,
+    customer::Column::ErasedAt,
+    customer::Column::Version,
+    customer::Column::UpdatedAt,
+];
+
 /// Upsert one row: by `number`, else by an external reference, else create.
-/// `Ok(true)` created, `Ok(false)` updated.
+/// `Ok((true, id))` created, `Ok((false, id))` updated.
 async fn apply_row(
     txn: &DatabaseTransaction,
     ctx: &Ctx,
     cipher: &FieldCipher,
     row: &Row,
     allow_duplicates: bool,
-) -> std::result::Result<bool, RowErrors> {
+) -> std::result::Result<(bool, Uuid), RowErrors> {
     let cell = |name: &str| row.get(name);
     let mut errors = RowErrors::new();
     // A column the file does not have leaves its field alone (None); an empty cell
@@ -185,7 +416,7 @@ async fn apply_row(
             commands::update(txn, ctx, cipher, id, None, patch)
                 .await
                 .map_err(to_errors)?;
-            Ok(false)
+            Ok((false, id))
         }
         None => {
             let input = CreateCustomer {
@@ -209,10 +440,10 @@ async fn apply_row(
                 attributes: None,
                 external_refs: refs,
             };
-            commands::create(txn, ctx, cipher, input, allow_duplicates)
+            let view = commands::create(txn, ctx, cipher, input, allow_duplicates)
                 .await
                 .map_err(to_errors)?;
-            Ok(true)
+            Ok((true, view.id))
         }
     }
 }

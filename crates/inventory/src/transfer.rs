@@ -4,15 +4,21 @@
 
 use std::io::Read;
 
+use std::collections::HashSet;
+
 use ordercrm_kernel::csv_import::{
-    Import, ImportReport, Row, RowErrors, money_cells, refs_cell, row_errors,
+    Import, ImportLimits, ImportReport, Row, RowErrors, money_cells, refs_cell, row_errors,
 };
+use ordercrm_kernel::staging::{self, Batch, Staged, Staging};
 use ordercrm_kernel::{Ctx, Result};
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{DatabaseTransaction, EntityTrait, QueryFilter};
+use uuid::Uuid;
 
 use crate::commands;
 use crate::dto::{CreateProduct, ProductView, UpdateProduct};
-use crate::entity::product;
+use crate::entity::{product, product_ref};
+use crate::error::InventoryError;
 use crate::model;
 
 /// `external_refs` are `channel:external_id` pairs, `;`-separated. Money is in
@@ -64,28 +70,176 @@ pub fn row(p: &ProductView) -> Vec<String> {
     ]
 }
 
-/// Run every row of `input` in `txn`; the caller commits only if `report.applied`.
-pub async fn import<R: Read>(
-    txn: &DatabaseTransaction,
+/// An import of products, as `ordercrm_kernel::staging` runs it.
+pub struct ProductImport<'a> {
+    ctx: &'a Ctx,
+    /// What earlier rows claimed: later batches cannot see them in the database.
+    seen_products: HashSet<Uuid>,
+    seen_refs: HashSet<(String, String)>,
+}
+
+impl<'a> ProductImport<'a> {
+    fn new(ctx: &'a Ctx) -> Self {
+        Self {
+            ctx,
+            seen_products: HashSet::new(),
+            seen_refs: HashSet::new(),
+        }
+    }
+}
+
+/// Check every row of `input` in batches, keeping what they would write; nothing is
+/// changed yet. Apply a `ready()` result with [`apply`] in one transaction.
+pub async fn stage<R: Read>(
+    db: &ordercrm_kernel::Db,
     ctx: &Ctx,
     input: R,
     dry_run: bool,
-) -> Result<ImportReport> {
+    limits: ImportLimits,
+) -> Result<Staged> {
     ctx.actor
         .require(ordercrm_kernel::authz::Action::CatalogWrite)?;
-    let mut import = Import::open(input, dry_run, HEADERS, &["sku"])?;
-    while let Some(row) = import.next_row() {
-        let outcome = apply_row(txn, ctx, &row).await;
-        import.record(&row, outcome);
-    }
-    Ok(import.finish())
+    let import = Import::open(input, dry_run, HEADERS, &["sku"], limits)?;
+    staging::check(db, ctx, import, &mut ProductImport::new(ctx)).await
 }
+
+/// Write a staged import in `txn`; the report of what was written.
+pub async fn apply(txn: &DatabaseTransaction, ctx: &Ctx, staged: Staged) -> Result<ImportReport> {
+    staging::apply(txn, ctx, &staged, &ProductImport::new(ctx)).await?;
+    Ok(staged.report)
+}
+
+impl Staging for ProductImport<'_> {
+    type Rows = (Vec<product::Model>, Vec<product_ref::Model>);
+
+    async fn check_row(
+        &mut self,
+        txn: &DatabaseTransaction,
+        row: &Row,
+    ) -> std::result::Result<(bool, Uuid), RowErrors> {
+        let (created, id) = apply_row(txn, self.ctx, row).await?;
+        if !self.seen_products.insert(id) {
+            return Err(vec![(
+                "sku".into(),
+                "an earlier row of this file has the same SKU".into(),
+            )]);
+        }
+        let mut errors = RowErrors::new();
+        for r in row.external_refs("external_refs", &mut errors) {
+            if !self
+                .seen_refs
+                .insert((r.channel.clone(), r.external_id.clone()))
+            {
+                return Err(vec![(
+                    "external_refs".into(),
+                    format!(
+                        "an earlier row of this file has {}:{}",
+                        r.channel, r.external_id
+                    ),
+                )]);
+            }
+        }
+        Ok((created, id))
+    }
+
+    async fn capture(
+        &self,
+        txn: &DatabaseTransaction,
+        ids: &[Uuid],
+    ) -> std::result::Result<Self::Rows, sea_orm::DbErr> {
+        let products = product::Entity::find()
+            .filter(product::COLUMN.id.is_in(ids.iter().copied()))
+            .all(txn)
+            .await?;
+        let refs = product_ref::Entity::find()
+            .filter(product_ref::COLUMN.product_id.is_in(ids.iter().copied()))
+            .all(txn)
+            .await?;
+        Ok((products, refs))
+    }
+
+    async fn write(
+        &self,
+        txn: &DatabaseTransaction,
+        _ctx: &Ctx,
+        batch: &mut Batch<Self::Rows>,
+    ) -> Result<()> {
+        let (products, refs) = &mut batch.rows;
+        if products.is_empty() {
+            return Ok(());
+        }
+        let expected = u64::try_from(products.len()).unwrap_or(u64::MAX);
+        let ids: Vec<Uuid> = products.iter().map(|p| p.id).collect();
+        // New rows go in; checked rows change only if still at the version checked.
+        let written = product::Entity::insert_many(
+            products
+                .drain(..)
+                .map(sea_orm::IntoActiveModel::into_active_model),
+        )
+        .on_conflict(
+            OnConflict::column(product::Column::Id)
+                .update_columns(PRODUCT_COLUMNS.iter().copied())
+                .action_and_where(
+                    Expr::col((product::Entity, product::Column::Version))
+                        .eq(Expr::cust("excluded.version - 1")),
+                )
+                .to_owned(),
+        )
+        .exec_without_returning(txn)
+        .await?;
+        if written != expected {
+            return Err(InventoryError::Conflict(
+                "products in this file were changed by someone else while it was checked; \
+                 nothing was imported: send it again"
+                    .into(),
+            )
+            .into());
+        }
+        product_ref::Entity::delete_many()
+            .filter(product_ref::COLUMN.product_id.is_in(ids))
+            .exec(txn)
+            .await?;
+        if !refs.is_empty() {
+            product_ref::Entity::insert_many(
+                refs.drain(..)
+                    .map(sea_orm::IntoActiveModel::into_active_model),
+            )
+            .exec_without_returning(txn)
+            .await?;
+        }
+        Ok(())
+    }
+}
+
+/// Every column a checked row may have changed (all but the id and its birth).
+const PRODUCT_COLUMNS: &[product::Column] = &[
+    product::Column::Sku,
+    product::Column::SkuNormalized,
+    product::Column::Name,
+    product::Column::Description,
+    product::Column::Category,
+    product::Column::Unit,
+    product::Column::Barcode,
+    product::Column::ListPriceAmount,
+    product::Column::ListPriceCurrency,
+    product::Column::CostAmount,
+    product::Column::CostCurrency,
+    product::Column::TaxRateBps,
+    product::Column::WarrantyDays,
+    product::Column::TracksInventory,
+    product::Column::Active,
+    product::Column::Attributes,
+    product::Column::SupplierId,
+    product::Column::SearchText,
+    product::Column::Version,
+    product::Column::UpdatedAt,
+];
 
 async fn apply_row(
     txn: &DatabaseTransaction,
     ctx: &Ctx,
     row: &Row,
-) -> std::result::Result<bool, RowErrors> {
+) -> std::result::Result<(bool, Uuid), RowErrors> {
     let mut errors = RowErrors::new();
     let refs = row.external_refs("external_refs", &mut errors);
     let list_price = row.money("list_price_amount", "list_price_currency", &mut errors);
@@ -132,7 +286,7 @@ async fn apply_row(
             commands::products::update(txn, ctx, found.id, None, patch)
                 .await
                 .map_err(row_errors)?;
-            Ok(false)
+            Ok((false, found.id))
         }
         None => {
             let Some(list_price) = list_price else {
@@ -158,10 +312,10 @@ async fn apply_row(
                 supplier_id: supplier_id.flatten(),
                 external_refs: refs,
             };
-            commands::products::create(txn, ctx, input)
+            let view = commands::products::create(txn, ctx, input)
                 .await
                 .map_err(row_errors)?;
-            Ok(true)
+            Ok((true, view.id))
         }
     }
 }

@@ -193,10 +193,37 @@ pub fn row_errors(e: Error) -> RowErrors {
     }
 }
 
+/// How much one caller may import at once, by role: a sales rep's mistake should not
+/// be a million rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ImportLimits {
+    pub max_rows: u64,
+    pub max_bytes: u64,
+    pub max_cell_chars: usize,
+}
+
+impl ImportLimits {
+    pub fn for_actor(actor: &crate::Actor) -> Self {
+        use crate::authz::{Actor, Role};
+        let (max_rows, max_bytes) = match actor {
+            Actor::User(u) if u.role == Role::Manager => (100_000, 64 << 20),
+            Actor::User(u) if u.role != Role::Admin => (10_000, 16 << 20),
+            // Admins, integrations and the system.
+            _ => (1_000_000, 256 << 20),
+        };
+        Self {
+            max_rows,
+            max_bytes,
+            max_cell_chars: 10_000,
+        }
+    }
+}
+
 /// A CSV file being imported.
 pub struct Import<R: Read> {
     csv: csv::Reader<BufReader<R>>,
     headers: Vec<String>,
+    limits: ImportLimits,
     pub report: ImportReport,
 }
 
@@ -208,6 +235,7 @@ impl<R: Read> Import<R> {
         dry_run: bool,
         known: &[&str],
         identifying: &[&str],
+        limits: ImportLimits,
     ) -> Result<Self, Error> {
         let mut reader = BufReader::new(input);
         // Spreadsheet programs write a UTF-8 byte-order mark.
@@ -244,6 +272,7 @@ impl<R: Read> Import<R> {
         Ok(Self {
             csv,
             headers,
+            limits,
             report: ImportReport {
                 dry_run,
                 ..Default::default()
@@ -252,15 +281,42 @@ impl<R: Read> Import<R> {
     }
 
     /// The next well-formed record; malformed ones are counted as failed and skipped.
+    /// Past the caller's row limit the file is refused (one failure) and reading stops.
     pub fn next_row(&mut self) -> Option<Row> {
         let mut record = csv::StringRecord::new();
         loop {
             let line = self.csv.position().line() + 1;
+            if self.report.rows >= self.limits.max_rows {
+                if matches!(self.csv.read_record(&mut record), Ok(true)) {
+                    self.report.failed += 1;
+                    let max = self.limits.max_rows;
+                    self.fail(
+                        line,
+                        "row",
+                        format!(
+                            "the file has more than {max} rows, the most you may import at once"
+                        ),
+                    );
+                }
+                return None;
+            }
             match self.csv.read_record(&mut record) {
                 Ok(false) => return None,
                 Ok(true) => {
                     self.report.rows += 1;
                     let line = record.position().map_or(line, |p| p.line());
+                    let max = self.limits.max_cell_chars;
+                    if let Some(column) = self
+                        .headers
+                        .iter()
+                        .zip(record.iter())
+                        .find(|(_, cell)| cell.chars().count() > max)
+                        .map(|(h, _)| h.clone())
+                    {
+                        self.report.failed += 1;
+                        self.fail(line, &column, format!("longer than {max} characters"));
+                        continue;
+                    }
                     let cells = self
                         .headers
                         .iter()
@@ -310,6 +366,14 @@ impl<R: Read> Import<R> {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    const LIMITS: ImportLimits = ImportLimits {
+        max_rows: 1000,
+        max_bytes: 1 << 20,
+        max_cell_chars: 100,
+    };
+
     #[test]
     fn formulas_are_neutralized_and_come_back_as_written() {
         use super::{neutralize, unneutralize};
@@ -335,12 +399,12 @@ mod tests {
             assert_eq!(unneutralize(&out), cell);
         }
     }
-    use super::*;
 
     #[test]
     fn reads_rows_with_line_numbers_and_skips_bom() {
         let data = "\u{feff}sku,name\nA-1,Tea\n\"B-2\",\"Cup, celadon\"\n";
-        let mut import = Import::open(data.as_bytes(), false, &["sku", "name"], &["sku"]).unwrap();
+        let mut import =
+            Import::open(data.as_bytes(), false, &["sku", "name"], &["sku"], LIMITS).unwrap();
         let first = import.next_row().unwrap();
         assert_eq!((first.line, first.get("sku").as_deref()), (2, Some("A-1")));
         let second = import.next_row().unwrap();
@@ -358,7 +422,38 @@ mod tests {
 
     #[test]
     fn refuses_unknown_columns() {
-        assert!(Import::open("sku,colour\n".as_bytes(), false, &["sku"], &["sku"]).is_err());
-        assert!(Import::open("name\n".as_bytes(), false, &["sku", "name"], &["sku"]).is_err());
+        assert!(
+            Import::open("sku,colour\n".as_bytes(), false, &["sku"], &["sku"], LIMITS).is_err()
+        );
+        assert!(
+            Import::open(
+                "name\n".as_bytes(),
+                false,
+                &["sku", "name"],
+                &["sku"],
+                LIMITS
+            )
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn rows_and_cells_beyond_the_limits_fail() {
+        let limits = ImportLimits {
+            max_rows: 2,
+            max_bytes: 1 << 20,
+            max_cell_chars: 5,
+        };
+        let data = "sku,name\nA-1,Tea\nA-2,Teapots\nA-3,Cup\nA-4,Cup\n";
+        let mut import =
+            Import::open(data.as_bytes(), false, &["sku", "name"], &["sku"], limits).unwrap();
+        let first = import.next_row().unwrap();
+        import.record(&first, Ok(true));
+        // Row 3 has a six-character cell: failed, skipped; then the limit stops reading.
+        assert!(import.next_row().is_none());
+        let report = import.finish();
+        assert_eq!((report.rows, report.failed), (2, 2), "{report:?}");
+        assert_eq!(report.errors[0].field, "name");
+        assert!(report.errors[1].message.contains("more than 2 rows"));
     }
 }

@@ -14,7 +14,9 @@ pub mod entity {
     use sea_orm::entity::prelude::*;
 
     #[sea_orm::model]
-    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[derive(
+        Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize, serde::Deserialize,
+    )]
     #[sea_orm(table_name = "events")]
     pub struct Model {
         /// Global, monotonic delivery order.
@@ -57,17 +59,7 @@ pub async fn record<P: Serialize>(
     ctx: &Ctx,
     event: NewEvent<'_, P>,
 ) -> Result<Uuid, DbErr> {
-    if txn.get_database_backend() == DatabaseBackend::Postgres {
-        // A sequence hands out numbers in insert order but transactions commit in any
-        // order, so a reader polling "seq > last seen" could skip a row that commits
-        // late. Holding this lock from the insert to commit makes commit order equal
-        // seq order. SQLite has a single writer and needs nothing.
-        txn.execute_raw(Statement::from_string(
-            DatabaseBackend::Postgres,
-            "SELECT pg_advisory_xact_lock(7324010001)",
-        ))
-        .await?;
-    }
+    lock_outbox(txn).await?;
     let payload = serde_json::to_value(event.data)
         .map_err(|e| DbErr::Custom(format!("event payload does not serialize: {e}")))?;
     let id = new_id();
@@ -89,6 +81,22 @@ pub async fn record<P: Serialize>(
 }
 
 /// The public id of an event: `evt_` and the UUID without dashes.
+/// Take the outbox's order lock (PostgreSQL) until this transaction ends.
+pub async fn lock_outbox(txn: &DatabaseTransaction) -> Result<(), DbErr> {
+    if txn.get_database_backend() == DatabaseBackend::Postgres {
+        // A sequence hands out numbers in insert order but transactions commit in any
+        // order, so a reader polling "seq > last seen" could skip a row that commits
+        // late. Holding this lock from the insert to commit makes commit order equal
+        // seq order. SQLite has a single writer and needs nothing.
+        txn.execute_raw(Statement::from_string(
+            DatabaseBackend::Postgres,
+            "SELECT pg_advisory_xact_lock(7324010001)",
+        ))
+        .await?;
+    }
+    Ok(())
+}
+
 pub fn public_id(id: Uuid) -> String {
     format!("evt_{}", id.simple())
 }

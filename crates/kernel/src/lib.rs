@@ -16,6 +16,7 @@ pub mod money;
 pub mod numbers;
 pub mod pagination;
 pub mod patch;
+pub mod staging;
 pub mod text;
 pub mod validation;
 pub mod version;

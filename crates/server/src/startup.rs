@@ -137,6 +137,7 @@ impl Application {
     }
 }
 
+/// Expired idempotency keys and abandoned import batches go every ten minutes.
 async fn purge_idempotency_keys(db: Db, clock: SharedClock, mut stop: watch::Receiver<bool>) {
     let mut tick = tokio::time::interval(Duration::from_secs(600));
     loop {
@@ -146,6 +147,13 @@ async fn purge_idempotency_keys(db: Db, clock: SharedClock, mut stop: watch::Rec
                     Ok(0) => {}
                     Ok(n) => tracing::info!(purged = n, "expired idempotency keys removed"),
                     Err(err) => tracing::warn!(error = %err, "idempotency purge failed"),
+                }
+                // Batches of imports the process did not live to apply.
+                let stale = clock.now() - chrono::Duration::hours(1);
+                match ordercrm_kernel::staging::purge(&db, stale).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(purged = n, "abandoned import batches removed"),
+                    Err(err) => tracing::warn!(error = %err, "import staging purge failed"),
                 }
             }
             _ = stop.changed() => return,

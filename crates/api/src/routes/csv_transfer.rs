@@ -9,8 +9,10 @@ use actix_web::http::header;
 use actix_web::web::{Bytes, Payload};
 use actix_web::{HttpRequest, HttpResponse};
 use futures_util::StreamExt;
-use ordercrm_kernel::csv_import::ImportReport;
+use futures_util::future::LocalBoxFuture;
+use ordercrm_kernel::csv_import::{ImportLimits, ImportReport};
 use ordercrm_kernel::error::problems;
+use ordercrm_kernel::staging::Staged;
 use ordercrm_kernel::{Error, FieldError, Page, ProblemType};
 
 use crate::error::{ApiError, ApiResult};
@@ -170,6 +172,46 @@ async fn write_to_file(
     }
     file.rewind().map_err(Error::internal)?;
     Ok(file)
+}
+
+/// What this caller may import at once: their role's limits, within the server's.
+pub fn limits(ctx: &ordercrm_kernel::Ctx, state: &crate::state::AppState) -> ImportLimits {
+    let mut limits = ImportLimits::for_actor(&ctx.actor);
+    limits.max_bytes = limits.max_bytes.min(state.limits.max_import_bytes);
+    limits
+}
+
+/// Apply a checked import in the request's one write transaction and answer with its
+/// report; a refusal (or a dry run) answers without writing. Batches of an import
+/// that fails to apply are dropped.
+pub async fn apply<F>(
+    state: &crate::state::AppState,
+    writer: &crate::tx::Writer,
+    staged: Staged,
+    write: F,
+) -> ApiResult<HttpResponse>
+where
+    F: for<'t> FnOnce(
+        &'t crate::tx::Tx,
+        Staged,
+    ) -> LocalBoxFuture<'t, ordercrm_kernel::Result<ImportReport>>,
+{
+    if !staged.ready() {
+        return respond(staged.report);
+    }
+    let import_id = staged.import_id;
+    let txn = writer.begin().await?;
+    match write(&txn, staged).await {
+        Ok(report) => {
+            txn.commit().await?;
+            respond(report)
+        }
+        Err(err) => {
+            drop(txn);
+            let _ = ordercrm_kernel::staging::discard(state.db.writer(), import_id).await;
+            Err(ApiError(err))
+        }
+    }
 }
 
 /// 200 with the report, or 400 `import-failed` when rows failed (and it was no dry run).

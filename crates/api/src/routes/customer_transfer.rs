@@ -82,22 +82,21 @@ pub async fn import(
     // Refuse before reading a byte when the caller may not import at all.
     ctx.actor
         .require(ordercrm_kernel::authz::Action::CustomersWrite)?;
-    let file = csv_transfer::spool(&req, body, state.limits.max_import_bytes).await?;
-    let dry_run = params.dry_run.unwrap_or(false);
-    let txn = writer.begin().await?;
-    let report = transfer::import(
-        &txn,
+    let limits = csv_transfer::limits(&ctx, &state);
+    let file = csv_transfer::spool(&req, body, limits.max_bytes).await?;
+    let staged = transfer::stage(
+        &state.db,
         &ctx,
         &state.cipher,
         file,
-        dry_run,
+        params.dry_run.unwrap_or(false),
         params.allow_duplicate.unwrap_or(false),
+        limits,
     )
     .await?;
-    if report.applied {
-        txn.commit().await?;
-    } else {
-        txn.rollback().await?;
-    }
-    csv_transfer::respond(report)
+    let cipher = state.cipher.clone();
+    csv_transfer::apply(&state, &writer, staged, move |txn, staged| {
+        Box::pin(async move { transfer::apply(txn, &ctx, &cipher, staged).await })
+    })
+    .await
 }

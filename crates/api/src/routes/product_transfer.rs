@@ -79,13 +79,18 @@ pub async fn import(
 ) -> ApiResult<HttpResponse> {
     ctx.actor
         .require(ordercrm_kernel::authz::Action::CatalogWrite)?;
-    let file = csv_transfer::spool(&req, body, state.limits.max_import_bytes).await?;
-    let txn = writer.begin().await?;
-    let report = transfer::import(&txn, &ctx, file, params.dry_run.unwrap_or(false)).await?;
-    if report.applied {
-        txn.commit().await?;
-    } else {
-        txn.rollback().await?;
-    }
-    csv_transfer::respond(report)
+    let limits = csv_transfer::limits(&ctx, &state);
+    let file = csv_transfer::spool(&req, body, limits.max_bytes).await?;
+    let staged = transfer::stage(
+        &state.db,
+        &ctx,
+        file,
+        params.dry_run.unwrap_or(false),
+        limits,
+    )
+    .await?;
+    csv_transfer::apply(&state, &writer, staged, move |txn, staged| {
+        Box::pin(async move { transfer::apply(txn, &ctx, staged).await })
+    })
+    .await
 }

@@ -1,0 +1,347 @@
+//! Staged imports: all or nothing without holding the writer for minutes.
+//!
+//! An import checks its rows in batches. Each batch runs the domain's own commands
+//! (every rule, every check, exactly as for a single request) in a write transaction
+//! that is then rolled back, after the rows it wrote, and the events and audit rows of
+//! the request, are captured into `import_staging`. Other writers get in between
+//! batches. When every row passed, one short transaction writes the captured rows
+//! again, a batch per statement, each versioned row only if nobody changed it since
+//! it was checked (else nothing is applied and the import is refused).
+
+use chrono::{DateTime, Utc};
+use sea_orm::ActiveValue::{NotSet, Set};
+use sea_orm::entity::prelude::*;
+use sea_orm::{DatabaseTransaction, IntoActiveModel, QueryOrder, QuerySelect};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::context::Ctx;
+use crate::db::Db;
+use crate::id::new_id;
+use crate::{audit, events};
+
+/// Rows one batch checks before its transaction is rolled back.
+pub const BATCH_ROWS: usize = 500;
+
+mod entity {
+    use sea_orm::entity::prelude::*;
+
+    #[sea_orm::model]
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "import_staging")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub import_id: Uuid,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub batch: i64,
+        pub payload: Json,
+        pub created_at: DateTimeUtc,
+    }
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// What one batch wrote: the domain's rows (`R`), the ids it created, and the
+/// request's events and audit rows.
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct Batch<R> {
+    pub rows: R,
+    pub created: Vec<Uuid>,
+    pub events: Vec<events::entity::Model>,
+    pub audit: Vec<audit::entity::Model>,
+}
+
+/// Where the outbox and the audit log stood when a batch began.
+#[derive(Debug, Clone, Copy)]
+pub struct Marks {
+    events: i64,
+    audit: i64,
+}
+
+pub async fn marks(conn: &impl ConnectionTrait) -> Result<Marks, DbErr> {
+    let max = |seq: Option<i64>| seq.unwrap_or(0);
+    let events = events::entity::Entity::find()
+        .select_only()
+        .column_as(events::entity::Column::Seq.max(), "m")
+        .into_tuple::<Option<i64>>()
+        .one(conn)
+        .await?
+        .flatten();
+    let audit = audit::entity::Entity::find()
+        .select_only()
+        .column_as(audit::entity::Column::Seq.max(), "m")
+        .into_tuple::<Option<i64>>()
+        .one(conn)
+        .await?
+        .flatten();
+    Ok(Marks {
+        events: max(events),
+        audit: max(audit),
+    })
+}
+
+/// The events and audit rows this request wrote since `marks` (the request id tells
+/// them from other writers' rows committed meanwhile).
+pub async fn written_since(
+    conn: &impl ConnectionTrait,
+    ctx: &Ctx,
+    marks: Marks,
+) -> Result<(Vec<events::entity::Model>, Vec<audit::entity::Model>), DbErr> {
+    let events = events::entity::Entity::find()
+        .filter(events::entity::COLUMN.seq.gt(marks.events))
+        .filter(events::entity::COLUMN.request_id.eq(ctx.request_id.clone()))
+        .order_by_asc(events::entity::Column::Seq)
+        .all(conn)
+        .await?;
+    let audit = audit::entity::Entity::find()
+        .filter(audit::entity::COLUMN.seq.gt(marks.audit))
+        .filter(audit::entity::COLUMN.request_id.eq(ctx.request_id.clone()))
+        .order_by_asc(audit::entity::Column::Seq)
+        .all(conn)
+        .await?;
+    Ok((events, audit))
+}
+
+/// Keep a batch (its own short transaction).
+pub async fn stage<R: Serialize>(
+    db: &Db,
+    import_id: Uuid,
+    batch_no: i64,
+    batch: &Batch<R>,
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    let payload = serde_json::to_value(batch)
+        .map_err(|e| DbErr::Custom(format!("a staged batch does not serialize: {e}")))?;
+    #[allow(clippy::disallowed_methods)] // staging is no business change of its own
+    let txn = db.begin().await?;
+    entity::ActiveModel {
+        import_id: Set(import_id),
+        batch: Set(batch_no),
+        payload: Set(payload),
+        created_at: Set(now),
+    }
+    .insert(&txn)
+    .await?;
+    txn.commit().await
+}
+
+/// The staged batch `batch_no`, if there is one.
+pub async fn batch<R: DeserializeOwned>(
+    conn: &impl ConnectionTrait,
+    import_id: Uuid,
+    batch_no: i64,
+) -> Result<Option<Batch<R>>, DbErr> {
+    let Some(row) = entity::Entity::find_by_id((import_id, batch_no))
+        .one(conn)
+        .await?
+    else {
+        return Ok(None);
+    };
+    serde_json::from_value(row.payload)
+        .map(Some)
+        .map_err(|e| DbErr::Custom(format!("a staged batch does not read back: {e}")))
+}
+
+/// Forget an import's batches (applied, refused, or abandoned).
+pub async fn discard(conn: &impl ConnectionTrait, import_id: Uuid) -> Result<(), DbErr> {
+    entity::Entity::delete_many()
+        .filter(entity::COLUMN.import_id.eq(import_id))
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
+/// Drop batches of imports that never finished (the process stopped mid-import).
+pub async fn purge(db: &Db, before: DateTime<Utc>) -> Result<u64, DbErr> {
+    Ok(entity::Entity::delete_many()
+        .filter(entity::COLUMN.created_at.lt(before))
+        .exec(db.writer())
+        .await?
+        .rows_affected)
+}
+
+/// Write a batch's events and audit rows again, as this request's, now.
+pub async fn replay_log(
+    txn: &DatabaseTransaction,
+    ctx: &Ctx,
+    events_: Vec<events::entity::Model>,
+    audit_: Vec<audit::entity::Model>,
+) -> Result<(), DbErr> {
+    if !events_.is_empty() {
+        events::lock_outbox(txn).await?;
+        events::entity::Entity::insert_many(events_.into_iter().map(|e| {
+            let mut row = e.into_active_model();
+            row.seq = NotSet;
+            row.id = Set(new_id());
+            row.created_at = Set(ctx.now);
+            row
+        }))
+        .exec_without_returning(txn)
+        .await?;
+    }
+    if !audit_.is_empty() {
+        audit::entity::Entity::insert_many(audit_.into_iter().map(|a| {
+            let mut row = a.into_active_model();
+            row.seq = NotSet;
+            row.id = Set(new_id());
+            row.occurred_at = Set(ctx.now);
+            row
+        }))
+        .exec_without_returning(txn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Replace every string in `value` that is exactly `from` (a provisional number
+/// given again at apply time).
+pub fn replace_exact(value: &mut serde_json::Value, from: &str, to: &str) {
+    match value {
+        serde_json::Value::String(s) if s == from => *s = to.to_owned(),
+        serde_json::Value::Array(items) => {
+            for v in items {
+                replace_exact(v, from, to);
+            }
+        }
+        serde_json::Value::Object(map) => {
+            for v in map.values_mut() {
+                replace_exact(v, from, to);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Begin a batch's throwaway transaction (rolled back after its rows are captured).
+pub async fn begin_batch(db: &Db) -> Result<DatabaseTransaction, DbErr> {
+    #[allow(clippy::disallowed_methods)] // rolled back: a check, not a change
+    db.begin().await
+}
+
+/// What a domain supplies to import in stages.
+pub trait Staging {
+    /// The rows a batch captures (the domain's tables).
+    type Rows: Serialize + DeserializeOwned;
+
+    /// Run one row's command in `txn`: `Ok((true, id))` created `id`, `Ok((false, id))`
+    /// updated it. Also where rows that repeat an earlier batch's are refused (earlier
+    /// batches were rolled back, so the database cannot tell).
+    fn check_row(
+        &mut self,
+        txn: &DatabaseTransaction,
+        row: &crate::csv_import::Row,
+    ) -> impl std::future::Future<Output = Result<(bool, Uuid), crate::csv_import::RowErrors>>;
+
+    /// The rows of `ids` as they stand in `txn`.
+    fn capture(
+        &self,
+        txn: &DatabaseTransaction,
+        ids: &[Uuid],
+    ) -> impl std::future::Future<Output = Result<Self::Rows, DbErr>>;
+
+    /// Write one staged batch again (the rows only; events and audit follow). A row
+    /// someone changed since it was checked must make this fail.
+    fn write(
+        &self,
+        txn: &DatabaseTransaction,
+        ctx: &Ctx,
+        batch: &mut Batch<Self::Rows>,
+    ) -> impl std::future::Future<Output = Result<(), crate::Error>>;
+}
+
+/// A checked import: its report, and where its batches wait.
+#[derive(Debug)]
+pub struct Staged {
+    pub import_id: Uuid,
+    pub batches: i64,
+    pub report: crate::csv_import::ImportReport,
+}
+
+impl Staged {
+    /// Every row passed and it is no dry run: apply it.
+    pub fn ready(&self) -> bool {
+        self.report.applied
+    }
+}
+
+/// Check every row of `import` in batches (see the module's description).
+pub async fn check<S: Staging, R: std::io::Read>(
+    db: &Db,
+    ctx: &Ctx,
+    mut import: crate::csv_import::Import<R>,
+    domain: &mut S,
+) -> Result<Staged, crate::Error> {
+    let import_id = new_id();
+    let mut batches = 0;
+    loop {
+        let mut rows = Vec::with_capacity(BATCH_ROWS);
+        while rows.len() < BATCH_ROWS {
+            match import.next_row() {
+                Some(row) => rows.push(row),
+                None => break,
+            }
+        }
+        if rows.is_empty() {
+            break;
+        }
+        let txn = begin_batch(db).await?;
+        let marks = marks(&txn).await?;
+        let (mut touched, mut created) = (Vec::new(), Vec::new());
+        for row in &rows {
+            let outcome = domain.check_row(&txn, row).await;
+            if let Ok((is_new, id)) = &outcome {
+                touched.push(*id);
+                if *is_new {
+                    created.push(*id);
+                }
+            }
+            import.record(row, outcome.map(|(is_new, _)| is_new));
+        }
+        // Once a row failed nothing will be applied: go on checking, keep nothing.
+        if import.report.failed == 0 && !import.report.dry_run {
+            let captured = domain.capture(&txn, &touched).await?;
+            let (events, audit) = written_since(&txn, ctx, marks).await?;
+            txn.rollback().await?;
+            let batch = Batch {
+                rows: captured,
+                created,
+                events,
+                audit,
+            };
+            stage(db, import_id, batches, &batch, ctx.now).await?;
+            batches += 1;
+        } else {
+            txn.rollback().await?;
+        }
+        ctx.hooks.at("import.batch_checked").await;
+    }
+    let report = import.finish();
+    if !report.applied {
+        discard(db.writer(), import_id).await?;
+    }
+    Ok(Staged {
+        import_id,
+        batches,
+        report,
+    })
+}
+
+/// Write every staged batch in `txn` (the request's one write transaction) and
+/// forget them.
+pub async fn apply<S: Staging>(
+    txn: &DatabaseTransaction,
+    ctx: &Ctx,
+    staged: &Staged,
+    domain: &S,
+) -> Result<(), crate::Error> {
+    for n in 0..staged.batches {
+        let mut batch: Batch<S::Rows> =
+            batch(txn, staged.import_id, n).await?.ok_or_else(|| {
+                crate::Error::internal(DbErr::Custom(format!("staged batch {n} is missing")))
+            })?;
+        domain.write(txn, ctx, &mut batch).await?;
+        replay_log(txn, ctx, batch.events, batch.audit).await?;
+    }
+    discard(txn, staged.import_id).await?;
+    Ok(())
+}
