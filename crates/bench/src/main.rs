@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 
 mod customers;
+mod imports;
 mod reservations;
 use clap::Parser;
 use sea_orm::{ConnectionTrait, Database};
@@ -35,6 +36,9 @@ struct Args {
     /// Skip the reservation scenarios.
     #[arg(long)]
     no_reservations: bool,
+    /// Rows of the CSV import that runs under single creates (0 skips it).
+    #[arg(long, default_value_t = 100_000)]
+    import_rows: usize,
 }
 
 struct Server {
@@ -108,6 +112,7 @@ pub(crate) struct Outcome {
     elapsed: Duration,
     p50: Duration,
     p99: Duration,
+    max: Duration,
 }
 
 async fn load(url: String, token: &str, concurrency: usize, seconds: u64) -> Outcome {
@@ -173,6 +178,7 @@ pub(crate) async fn collect(tasks: Vec<Task>, started: Instant) -> Outcome {
         elapsed,
         p50: pct(0.50),
         p99: pct(0.99),
+        max: all.last().copied().unwrap_or_default(),
     }
 }
 
@@ -361,6 +367,32 @@ async fn run_engine(args: &Args, engine: &str, url: &str) -> anyhow::Result<()> 
                 }
             }
         }
+    }
+    if args.import_rows > 0 {
+        let r = imports::run(&server.base, &token, args.import_rows, args.seconds).await?;
+        let row = |name: &str, o: &Outcome| {
+            println!(
+                "| {engine:<8} | {name:<26} | {:>3} | {:>9.0} | {:>8} | {:>8} | {:>6} |",
+                4,
+                o.requests as f64 / o.elapsed.as_secs_f64(),
+                ms(o.p50),
+                ms(o.p99),
+                o.errors
+            );
+        };
+        row("create customer", &r.plain);
+        row("create during import", &r.during);
+        println!(
+            "{engine}: import of {} rows answered {} ({} created) in {:.1} s; creates meanwhile: p99 {} ms = {:.1} x the plain p99, slowest {} ms, failed statuses {:?}",
+            args.import_rows,
+            r.import_status,
+            r.imported,
+            r.import_took.as_secs_f64(),
+            ms(r.during.p99),
+            r.during.p99.as_secs_f64() / r.plain.p99.as_secs_f64().max(1e-9),
+            ms(r.during_max),
+            r.failed_statuses
+        );
     }
     let loaded = rss_kib(server.child.id()).unwrap_or(0);
     println!("{engine}: RSS after load {:.1} MiB", loaded as f64 / 1024.0);

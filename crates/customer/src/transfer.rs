@@ -140,6 +140,11 @@ pub async fn apply(
 impl Staging for CustomerImport<'_> {
     type Rows = (Vec<customer::Model>, Vec<external_ref::Model>);
 
+    fn merge(&self, into: &mut Self::Rows, more: Self::Rows) {
+        into.0.extend(more.0);
+        into.1.extend(more.1);
+    }
+
     async fn check_row(
         &mut self,
         txn: &DatabaseTransaction,

@@ -112,6 +112,11 @@ pub async fn apply(txn: &DatabaseTransaction, ctx: &Ctx, staged: Staged) -> Resu
 impl Staging for ProductImport<'_> {
     type Rows = (Vec<product::Model>, Vec<product_ref::Model>);
 
+    fn merge(&self, into: &mut Self::Rows, more: Self::Rows) {
+        into.0.extend(more.0);
+        into.1.extend(more.1);
+    }
+
     async fn check_row(
         &mut self,
         txn: &DatabaseTransaction,

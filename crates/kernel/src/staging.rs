@@ -20,7 +20,12 @@ use crate::db::Db;
 use crate::id::new_id;
 use crate::{audit, events};
 
-/// Rows one batch checks before its transaction is rolled back.
+/// Rows one check runs before its transaction is rolled back: few enough that the
+/// locks a check holds (SQLite's writer; on PostgreSQL the rows and counters it
+/// touches) are held for tens of milliseconds, so a single request waits at most that.
+pub const CHECK_ROWS: usize = 10;
+
+/// Rows a staged batch keeps, and the apply writes with one statement per table.
 pub const BATCH_ROWS: usize = 500;
 
 mod entity {
@@ -221,7 +226,10 @@ pub async fn begin_batch(db: &Db) -> Result<DatabaseTransaction, DbErr> {
 /// What a domain supplies to import in stages.
 pub trait Staging {
     /// The rows a batch captures (the domain's tables).
-    type Rows: Serialize + DeserializeOwned;
+    type Rows: Serialize + DeserializeOwned + Default;
+
+    /// Add the rows of one check to a batch's.
+    fn merge(&self, into: &mut Self::Rows, more: Self::Rows);
 
     /// Run one row's command in `txn`: `Ok((true, id))` created `id`, `Ok((false, id))`
     /// updated it. Also where rows that repeat an earlier batch's are refused (earlier
@@ -264,7 +272,8 @@ impl Staged {
     }
 }
 
-/// Check every row of `import` in batches (see the module's description).
+/// Check every row of `import` (see the module's description): [`CHECK_ROWS`] at a
+/// time, kept in batches of about [`BATCH_ROWS`].
 pub async fn check<S: Staging, R: std::io::Read>(
     db: &Db,
     ctx: &Ctx,
@@ -273,47 +282,71 @@ pub async fn check<S: Staging, R: std::io::Read>(
 ) -> Result<Staged, crate::Error> {
     let import_id = new_id();
     let mut batches = 0;
+    let mut pending: Batch<S::Rows> = Batch {
+        rows: S::Rows::default(),
+        created: Vec::new(),
+        events: Vec::new(),
+        audit: Vec::new(),
+    };
+    let mut pending_rows = 0;
     loop {
-        let mut rows = Vec::with_capacity(BATCH_ROWS);
-        while rows.len() < BATCH_ROWS {
+        let mut rows = Vec::with_capacity(CHECK_ROWS);
+        while rows.len() < CHECK_ROWS {
             match import.next_row() {
                 Some(row) => rows.push(row),
                 None => break,
             }
         }
-        if rows.is_empty() {
+        let last = rows.is_empty();
+        let keeping = import.report.failed == 0 && !import.report.dry_run;
+        if !last {
+            let txn = begin_batch(db).await?;
+            let marks = marks(&txn).await?;
+            let (mut touched, mut created) = (Vec::new(), Vec::new());
+            for row in &rows {
+                let outcome = domain.check_row(&txn, row).await;
+                if let Ok((is_new, id)) = &outcome {
+                    touched.push(*id);
+                    if *is_new {
+                        created.push(*id);
+                    }
+                }
+                import.record(row, outcome.map(|(is_new, _)| is_new));
+            }
+            // Once a row failed nothing will be applied: go on checking, keep nothing.
+            if keeping && import.report.failed == 0 {
+                let captured = domain.capture(&txn, &touched).await?;
+                let (events, audit) = written_since(&txn, ctx, marks).await?;
+                txn.rollback().await?;
+                domain.merge(&mut pending.rows, captured);
+                pending.created.extend(created);
+                pending.events.extend(events);
+                pending.audit.extend(audit);
+                pending_rows += touched.len();
+            } else {
+                txn.rollback().await?;
+            }
+            ctx.hooks.at("import.rows_checked").await;
+        }
+        let keeping = import.report.failed == 0 && !import.report.dry_run;
+        if keeping && pending_rows > 0 && (pending_rows >= BATCH_ROWS || last) {
+            let full = std::mem::replace(
+                &mut pending,
+                Batch {
+                    rows: S::Rows::default(),
+                    created: Vec::new(),
+                    events: Vec::new(),
+                    audit: Vec::new(),
+                },
+            );
+            stage(db, import_id, batches, &full, ctx.now).await?;
+            batches += 1;
+            pending_rows = 0;
+            ctx.hooks.at("import.batch_checked").await;
+        }
+        if last {
             break;
         }
-        let txn = begin_batch(db).await?;
-        let marks = marks(&txn).await?;
-        let (mut touched, mut created) = (Vec::new(), Vec::new());
-        for row in &rows {
-            let outcome = domain.check_row(&txn, row).await;
-            if let Ok((is_new, id)) = &outcome {
-                touched.push(*id);
-                if *is_new {
-                    created.push(*id);
-                }
-            }
-            import.record(row, outcome.map(|(is_new, _)| is_new));
-        }
-        // Once a row failed nothing will be applied: go on checking, keep nothing.
-        if import.report.failed == 0 && !import.report.dry_run {
-            let captured = domain.capture(&txn, &touched).await?;
-            let (events, audit) = written_since(&txn, ctx, marks).await?;
-            txn.rollback().await?;
-            let batch = Batch {
-                rows: captured,
-                created,
-                events,
-                audit,
-            };
-            stage(db, import_id, batches, &batch, ctx.now).await?;
-            batches += 1;
-        } else {
-            txn.rollback().await?;
-        }
-        ctx.hooks.at("import.batch_checked").await;
     }
     let report = import.finish();
     if !report.applied {
