@@ -1098,16 +1098,6 @@ async fn todo_status(app: &TestApp, token: &str, q: &str) -> reqwest::Response {
 
 both_engines!(merge_moves_every_child_row, erase_removes_personal_data);
 
-async fn count(app: &TestApp, sql: &str) -> i64 {
-    let db = app.raw_db().await;
-    let row = db
-        .query_one_raw(Statement::from_string(db.get_database_backend(), sql))
-        .await
-        .unwrap()
-        .unwrap();
-    row.try_get_by_index::<i64>(0).unwrap()
-}
-
 async fn merge_moves_every_child_row(engine: Engine) {
     let app = TestApp::spawn(engine).await;
     let keep: Value = app
@@ -1233,11 +1223,8 @@ async fn merge_moves_every_child_row(engine: Engine) {
     .await;
     assert_eq!(p["errors"][0]["code"], "already_merged");
     assert_eq!(
-        count(
-            &app,
-            "SELECT COUNT(*) FROM events WHERE event_type = 'customer.merged'"
-        )
-        .await,
+        app.count("SELECT COUNT(*) FROM events WHERE event_type = 'customer.merged'")
+            .await,
         1
     );
     let audit: Value = app

@@ -5,7 +5,6 @@ use chrono::Duration;
 use futures_util::future::join_all;
 use ordercrm_tests::{Engine, TestApp, both_engines, problem};
 use reqwest::Method;
-use sea_orm::{ConnectionTrait, Statement};
 use serde_json::{Value, json};
 
 both_engines!(
@@ -18,16 +17,6 @@ fn post_with_key(app: &TestApp, key: &str, body: &Value) -> reqwest::RequestBuil
     app.request(Method::POST, "/v1/settings")
         .header("idempotency-key", key)
         .json(body)
-}
-
-async fn count(app: &TestApp, sql: &str) -> i64 {
-    let db = app.raw_db().await;
-    let row = db
-        .query_one_raw(Statement::from_string(db.get_database_backend(), sql))
-        .await
-        .unwrap()
-        .unwrap();
-    row.try_get_by_index::<i64>(0).unwrap()
 }
 
 async fn retry_replays_and_other_body_is_422(engine: Engine) {
@@ -102,11 +91,8 @@ async fn retry_replays_and_other_body_is_422(engine: Engine) {
     problem(bad, 400).await;
 
     assert_eq!(
-        count(
-            &app,
-            "SELECT COUNT(*) FROM events WHERE event_type = 'setting.created'"
-        )
-        .await,
+        app.count("SELECT COUNT(*) FROM events WHERE event_type = 'setting.created'")
+            .await,
         2
     );
     app.stop().await;
@@ -140,8 +126,8 @@ async fn concurrent_retries_create_once(engine: Engine) {
     }
     assert_eq!(original, 1, "exactly one request ran");
     assert_eq!(original + replayed + in_flight, 24);
-    assert_eq!(count(&app, "SELECT COUNT(*) FROM settings").await, 1);
-    assert_eq!(count(&app, "SELECT COUNT(*) FROM events").await, 1);
+    assert_eq!(app.count("SELECT COUNT(*) FROM settings").await, 1);
+    assert_eq!(app.count("SELECT COUNT(*) FROM events").await, 1);
     app.stop().await;
 }
 

@@ -28,16 +28,6 @@ both_engines!(
     import_limits_follow_the_role,
 );
 
-async fn count(app: &TestApp, sql: &str) -> i64 {
-    let db = app.raw_db().await;
-    let row = db
-        .query_one_raw(Statement::from_string(db.get_database_backend(), sql))
-        .await
-        .unwrap()
-        .unwrap();
-    row.try_get_by_index::<i64>(0).unwrap()
-}
-
 async fn customer(app: &TestApp, token: &str, body: Value) -> Value {
     let res = app
         .request_as(token, Method::POST, "/v1/customers?allow_duplicate=true")
@@ -272,17 +262,14 @@ async fn concurrent_merges_of_one_source_one_wins(engine: Engine) {
         "Target Two"
     };
     assert_eq!(
-        count(
-            &app,
-            &format!(
-                "SELECT COUNT(*) FROM customer_notes n JOIN customers c ON c.id = n.customer_id \
+        app.count(&format!(
+            "SELECT COUNT(*) FROM customer_notes n JOIN customers c ON c.id = n.customer_id \
                  WHERE c.name = '{winner_name}'"
-            )
-        )
+        ))
         .await,
         1
     );
-    assert_eq!(count(&app, "SELECT COUNT(*) FROM customer_notes").await, 1);
+    assert_eq!(app.count("SELECT COUNT(*) FROM customer_notes").await, 1);
     app.stop().await;
 }
 
@@ -331,11 +318,8 @@ async fn merges_back_and_forth_are_refused(engine: Engine) {
         "{statuses:?}"
     );
     assert_eq!(
-        count(
-            &app,
-            "SELECT COUNT(*) FROM customers WHERE archived = false AND name IN ('C', 'D')"
-        )
-        .await,
+        app.count("SELECT COUNT(*) FROM customers WHERE archived = false AND name IN ('C', 'D')")
+            .await,
         1,
         "one of the two stays live"
     );
@@ -1099,7 +1083,7 @@ async fn csv_import_takes_a_browser_upload(engine: Engine) {
         .await
         .unwrap();
     assert_eq!(problem(res, 400).await["errors"][0]["field"], "file");
-    assert_eq!(count(&app, "SELECT COUNT(*) FROM customers").await, 1);
+    assert_eq!(app.count("SELECT COUNT(*) FROM customers").await, 1);
     let res = app
         .request(Method::POST, "/v1/customers/import")
         .header("content-type", "application/json")
@@ -1149,29 +1133,24 @@ async fn import_lets_other_writers_in_between_batches(engine: Engine) {
         (report["created"].as_i64(), report["applied"].as_bool()),
         (Some(1200), Some(true))
     );
-    assert_eq!(count(&app, "SELECT COUNT(*) FROM customers").await, 1201);
+    assert_eq!(app.count("SELECT COUNT(*) FROM customers").await, 1201);
     assert_eq!(
-        count(&app, "SELECT COUNT(DISTINCT number) FROM customers").await,
+        app.count("SELECT COUNT(DISTINCT number) FROM customers")
+            .await,
         1201
     );
     assert_eq!(
-        count(
-            &app,
-            "SELECT COUNT(*) FROM events WHERE event_type = 'customer.created'"
-        )
-        .await,
+        app.count("SELECT COUNT(*) FROM events WHERE event_type = 'customer.created'")
+            .await,
         1201,
         "one event per imported row"
     );
     assert_eq!(
-        count(
-            &app,
-            "SELECT COUNT(*) FROM audit_events WHERE action = 'customer.create'"
-        )
-        .await,
+        app.count("SELECT COUNT(*) FROM audit_events WHERE action = 'customer.create'")
+            .await,
         1201
     );
-    assert_eq!(count(&app, "SELECT COUNT(*) FROM import_staging").await, 0);
+    assert_eq!(app.count("SELECT COUNT(*) FROM import_staging").await, 0);
     // What an imported customer's event says is what the customer is.
     let found: Value = app
         .get("/v1/customers?q=imported1199")
@@ -1181,13 +1160,10 @@ async fn import_lets_other_writers_in_between_batches(engine: Engine) {
         .unwrap();
     let number = found["data"][0]["number"].as_str().unwrap().to_owned();
     assert_eq!(
-        count(
-            &app,
-            &format!(
-                "SELECT COUNT(*) FROM events WHERE event_type = 'customer.created' \
+        app.count(&format!(
+            "SELECT COUNT(*) FROM events WHERE event_type = 'customer.created' \
                  AND CAST(payload AS TEXT) LIKE '%\"{number}\"%'"
-            )
-        )
+        ))
         .await,
         1
     );
@@ -1206,9 +1182,9 @@ async fn import_is_all_or_nothing_across_batches(engine: Engine) {
     let body = problem(res, 400).await;
     assert_eq!(body["type"], "/problems/import-failed");
     assert_eq!(body["report"]["failed"], 2, "{body}");
-    assert_eq!(count(&app, "SELECT COUNT(*) FROM customers").await, 0);
-    assert_eq!(count(&app, "SELECT COUNT(*) FROM events").await, 0);
-    assert_eq!(count(&app, "SELECT COUNT(*) FROM import_staging").await, 0);
+    assert_eq!(app.count("SELECT COUNT(*) FROM customers").await, 0);
+    assert_eq!(app.count("SELECT COUNT(*) FROM events").await, 0);
+    assert_eq!(app.count("SELECT COUNT(*) FROM import_staging").await, 0);
     app.stop().await;
 }
 
@@ -1255,8 +1231,8 @@ async fn change_during_an_import_refuses_it(engine: Engine) {
         .await
         .unwrap();
     assert_eq!(now["name"], "Meanwhile");
-    assert_eq!(count(&app, "SELECT COUNT(*) FROM customers").await, 1);
-    assert_eq!(count(&app, "SELECT COUNT(*) FROM import_staging").await, 0);
+    assert_eq!(app.count("SELECT COUNT(*) FROM customers").await, 1);
+    assert_eq!(app.count("SELECT COUNT(*) FROM import_staging").await, 0);
     app.stop().await;
 }
 
@@ -1292,6 +1268,6 @@ async fn import_limits_follow_the_role(engine: Engine) {
         problem(res, 413).await["type"],
         "/problems/payload-too-large"
     );
-    assert_eq!(count(&app, "SELECT COUNT(*) FROM customers").await, 0);
+    assert_eq!(app.count("SELECT COUNT(*) FROM customers").await, 0);
     app.stop().await;
 }

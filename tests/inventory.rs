@@ -89,20 +89,6 @@ async fn verify(app: &TestApp) {
     );
 }
 
-async fn count_rows(app: &TestApp, sql: &str) -> i64 {
-    use sea_orm::ConnectionTrait;
-    let db = app.raw_db().await;
-    let row = db
-        .query_one_raw(sea_orm::Statement::from_string(
-            db.get_database_backend(),
-            sql,
-        ))
-        .await
-        .unwrap()
-        .unwrap();
-    row.try_get_by_index::<i64>(0).unwrap()
-}
-
 async fn products_are_unique_by_sku_in_any_case_and_searchable(engine: Engine) {
     let app = TestApp::spawn(engine).await;
     let created = json_of(
@@ -196,8 +182,7 @@ async fn products_are_unique_by_sku_in_any_case_and_searchable(engine: Engine) {
     assert_eq!(changed["version"], 2);
     assert_eq!(changed["barcode"], Value::Null);
     assert_eq!(
-        count_rows(
-            &app,
+        app.count(
             "SELECT COUNT(*) FROM events WHERE event_type IN ('product.created', 'product.updated')"
         )
         .await,
@@ -240,7 +225,7 @@ async fn bad_input_changes_nothing(engine: Engine) {
     warehouse(&app, "SH-01").await;
     product(&app, "A-1").await;
     receive(&app, "A-1", "SH-01", 5).await;
-    let before = count_rows(&app, "SELECT COUNT(*) FROM stock_movements").await;
+    let before = app.count("SELECT COUNT(*) FROM stock_movements").await;
     let bad = problem(
         app.post(
             "/v1/products",
@@ -319,13 +304,10 @@ async fn bad_input_changes_nothing(engine: Engine) {
     .await;
     assert_eq!(unknown["errors"][0]["field"], "lot");
     assert_eq!(
-        count_rows(&app, "SELECT COUNT(*) FROM stock_movements").await,
+        app.count("SELECT COUNT(*) FROM stock_movements").await,
         before
     );
-    assert_eq!(
-        count_rows(&app, "SELECT COUNT(*) FROM reservations").await,
-        0
-    );
+    assert_eq!(app.count("SELECT COUNT(*) FROM reservations").await, 0);
     assert_eq!(level(&app, "A-1", "SH-01").await["on_hand"], 5);
 }
 
@@ -345,7 +327,7 @@ async fn products_round_trip_through_csv(engine: Engine) {
         (dry["created"].as_i64(), dry["applied"].as_bool()),
         (Some(2), Some(false))
     );
-    assert_eq!(count_rows(&app, "SELECT COUNT(*) FROM products").await, 0);
+    assert_eq!(app.count("SELECT COUNT(*) FROM products").await, 0);
     let done = json_of(import(csv, "").await.unwrap(), 200).await;
     assert_eq!(done["created"], 2);
     // A bad row fails the whole file.
@@ -489,11 +471,8 @@ async fn the_ledger_explains_every_level(engine: Engine) {
     );
     assert_eq!(ledger["data"][2]["reference"], "SO-1");
     assert_eq!(
-        count_rows(
-            &app,
-            "SELECT COUNT(*) FROM events WHERE event_type = 'inventory.adjusted'"
-        )
-        .await,
+        app.count("SELECT COUNT(*) FROM events WHERE event_type = 'inventory.adjusted'")
+            .await,
         1
     );
     verify(&app).await;
@@ -672,10 +651,7 @@ async fn assert_storm(app: &TestApp, statuses: &HashMap<u16, usize>, sku: &str) 
         ),
         (Some(50), Some(50), Some(0))
     );
-    assert_eq!(
-        count_rows(app, "SELECT COUNT(*) FROM reservations").await,
-        50
-    );
+    assert_eq!(app.count("SELECT COUNT(*) FROM reservations").await, 50);
     verify(app).await;
 }
 
@@ -712,7 +688,7 @@ async fn opposite_order_reservations_neither_deadlock_nor_half_apply(engine: Eng
         );
     }
     assert_eq!(
-        count_rows(&app, "SELECT COUNT(*) FROM reservation_lines").await,
+        app.count("SELECT COUNT(*) FROM reservation_lines").await,
         60
     );
     verify(&app).await;
@@ -1018,7 +994,7 @@ async fn low_stock_alerts_fire_once_per_crossing(engine: Engine) {
     let low = json_of(app.get("/v1/inventory?below_reorder_point=true").await, 200).await;
     assert_eq!(low["data"][0]["low_stock"], true);
     let events = "SELECT COUNT(*) FROM events WHERE event_type = 'inventory.low_stock'";
-    assert_eq!(count_rows(&app, events).await, 1);
+    assert_eq!(app.count(events).await, 1);
     // Recovery closes it; the next crossing opens a new one.
     json_of(
         app.post(
@@ -1044,7 +1020,7 @@ async fn low_stock_alerts_fire_once_per_crossing(engine: Engine) {
     );
     json_of(reserve(9).await.unwrap(), 201).await;
     assert_eq!(alerts().await, 1);
-    assert_eq!(count_rows(&app, events).await, 2);
+    assert_eq!(app.count(events).await, 2);
     // The change that recovers the level answers with the alert already closed.
     let recovered = json_of(
         app.post(
@@ -1254,11 +1230,8 @@ async fn purchase_orders_receive_into_stock_and_replenishment_explains_itself(en
     )
     .await;
     assert_eq!(
-        count_rows(
-            &app,
-            "SELECT COUNT(*) FROM events WHERE event_type = 'purchase_order.received'"
-        )
-        .await,
+        app.count("SELECT COUNT(*) FROM events WHERE event_type = 'purchase_order.received'")
+            .await,
         2
     );
     let receipts = json_of(

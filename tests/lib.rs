@@ -435,6 +435,17 @@ impl TestApp {
             .unwrap()
     }
 
+    /// The first column of the first row of `sql` (a `SELECT COUNT(*)`), on this test's database.
+    pub async fn count(&self, sql: &str) -> i64 {
+        let db = self.raw_db().await;
+        let row = db
+            .query_one_raw(Statement::from_string(db.get_database_backend(), sql))
+            .await
+            .unwrap()
+            .unwrap();
+        row.try_get_by_index::<i64>(0).unwrap()
+    }
+
     /// A direct connection to this test's database, for assertions on raw rows.
     pub async fn raw_db(&self) -> DatabaseConnection {
         Database::connect(self.db.url.as_str()).await.unwrap()

@@ -8,7 +8,7 @@ use chrono::Duration;
 use futures_util::future::join_all;
 use ordercrm_tests::{ADMIN_EMAIL, Engine, PASSWORD, TestApp, both_engines, problem};
 use reqwest::Method;
-use sea_orm::{ConnectionTrait, Statement};
+use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
 
 both_engines!(
@@ -52,16 +52,6 @@ async fn sign_in_from(
         .send()
         .await
         .unwrap()
-}
-
-async fn count(app: &TestApp, sql: &str) -> i64 {
-    let db = app.raw_db().await;
-    let row = db
-        .query_one_raw(Statement::from_string(db.get_database_backend(), sql))
-        .await
-        .unwrap()
-        .unwrap();
-    row.try_get_by_index::<i64>(0).unwrap()
 }
 
 /// Defect 1: tokens, key secrets and unmasked tax ids sent with an Idempotency-Key
@@ -142,7 +132,7 @@ async fn idempotency_store_keeps_no_secrets(engine: Engine) {
         problem(retry, 409).await["type"],
         "/problems/idempotency-response-withheld"
     );
-    assert_eq!(count(&app, "SELECT COUNT(*) FROM customers").await, 1);
+    assert_eq!(app.count("SELECT COUNT(*) FROM customers").await, 1);
     secrets.push(tax_id.to_owned());
 
     // A 400 may quote what was sent (here a tax id sent as a number): not kept, and a
@@ -213,7 +203,7 @@ async fn idempotent_change_and_its_answer_commit_together(engine: Engine) {
         first.await.unwrap().is_err(),
         "the first request got no answer"
     );
-    assert_eq!(count(&app, "SELECT COUNT(*) FROM customers").await, 0);
+    assert_eq!(app.count("SELECT COUNT(*) FROM customers").await, 0);
 
     let retry = app
         .request(Method::POST, "/v1/customers")
@@ -232,13 +222,10 @@ async fn idempotent_change_and_its_answer_commit_together(engine: Engine) {
         .await
         .unwrap();
     assert_eq!(again.headers()["idempotent-replayed"], "true");
-    assert_eq!(count(&app, "SELECT COUNT(*) FROM customers").await, 1);
+    assert_eq!(app.count("SELECT COUNT(*) FROM customers").await, 1);
     assert_eq!(
-        count(
-            &app,
-            "SELECT COUNT(*) FROM events WHERE event_type = 'customer.created'"
-        )
-        .await,
+        app.count("SELECT COUNT(*) FROM events WHERE event_type = 'customer.created'")
+            .await,
         1
     );
     app.stop().await;
@@ -272,7 +259,7 @@ async fn duplicate_waits_for_the_first_and_replays(engine: Engine) {
     assert_eq!(second.status(), 201);
     assert_eq!(second.headers()["idempotent-replayed"], "true");
     assert_eq!(second.headers()["location"], first.headers()["location"]);
-    assert_eq!(count(&app, "SELECT COUNT(*) FROM customers").await, 1);
+    assert_eq!(app.count("SELECT COUNT(*) FROM customers").await, 1);
     app.stop().await;
 }
 
@@ -301,7 +288,7 @@ async fn duplicate_still_running_after_the_wait_is_409(engine: Engine) {
     assert_eq!(first.await.unwrap().unwrap().status(), 201);
     let third = send().await.unwrap();
     assert_eq!(third.headers()["idempotent-replayed"], "true");
-    assert_eq!(count(&app, "SELECT COUNT(*) FROM customers").await, 1);
+    assert_eq!(app.count("SELECT COUNT(*) FROM customers").await, 1);
     app.stop().await;
 }
 
@@ -329,7 +316,7 @@ async fn import_above_the_json_limit_takes_a_key(engine: Engine) {
     let again = import().await.unwrap();
     assert_eq!(again.headers()["idempotent-replayed"], "true");
     assert_eq!(again.json::<Value>().await.unwrap(), report);
-    assert_eq!(count(&app, "SELECT COUNT(*) FROM customers").await, rows);
+    assert_eq!(app.count("SELECT COUNT(*) FROM customers").await, rows);
 
     // Only an upload may exceed the JSON limit, and a declared length beyond it is
     // refused before the body is read.
@@ -382,7 +369,7 @@ async fn unrelated_keys_wait_for_the_writer_on_sqlite() {
 /// Defect 3: a 200 KB email was counted (and kept) by the per-account limiter.
 async fn overlong_email_is_refused_before_any_limiter(engine: Engine) {
     let app = TestApp::spawn(engine).await;
-    let audit_before = count(&app, "SELECT COUNT(*) FROM audit_events").await;
+    let audit_before = app.count("SELECT COUNT(*) FROM audit_events").await;
     let keys_before = app.rate_limits.sign_in.len();
     let email = format!("{}@example.com", "a".repeat(255 - 12));
     assert_eq!(email.len(), 255);
@@ -403,12 +390,9 @@ async fn overlong_email_is_refused_before_any_limiter(engine: Engine) {
         18,
         "not charged"
     );
+    assert_eq!(app.count("SELECT COUNT(*) FROM sign_in_failures").await, 0);
     assert_eq!(
-        count(&app, "SELECT COUNT(*) FROM sign_in_failures").await,
-        0
-    );
-    assert_eq!(
-        count(&app, "SELECT COUNT(*) FROM audit_events").await,
+        app.count("SELECT COUNT(*) FROM audit_events").await,
         audit_before
     );
     assert_eq!(
@@ -449,8 +433,7 @@ async fn refused_source_charges_nothing_else(engine: Engine) {
     problem(res, 429).await;
     assert_eq!(app.probe.count("password.verify"), hashes, "no hash");
     assert_eq!(
-        count(
-            &app,
+        app.count(
             "SELECT COUNT(*) FROM sign_in_failures WHERE email_normalized = 'victim@example.com'"
         )
         .await,
@@ -458,7 +441,7 @@ async fn refused_source_charges_nothing_else(engine: Engine) {
         "the account was not charged"
     );
     assert_eq!(
-        count(&app, "SELECT COUNT(*) FROM audit_events WHERE CAST(changes AS TEXT) LIKE '%victim@example.com%'").await,
+        app.count("SELECT COUNT(*) FROM audit_events WHERE CAST(changes AS TEXT) LIKE '%victim@example.com%'").await,
         0
     );
 
@@ -493,11 +476,9 @@ async fn refused_source_charges_nothing_else(engine: Engine) {
         "{}",
         app.rate_limits.anonymous.len()
     );
-    let counted = count(
-        &app,
-        "SELECT COUNT(*) FROM sign_in_failures WHERE email_normalized LIKE 'flood%'",
-    )
-    .await;
+    let counted = app
+        .count("SELECT COUNT(*) FROM sign_in_failures WHERE email_normalized LIKE 'flood%'")
+        .await;
     let refused = results.iter().filter(|s| **s == 429).count();
     assert!(refused >= 900, "{refused} refused");
     assert_eq!(
@@ -731,10 +712,7 @@ async fn anonymous_requests_store_nothing(engine: Engine) {
             .unwrap();
         assert!(res.status().is_client_error(), "{path}: {}", res.status());
     }
-    assert_eq!(
-        count(&app, "SELECT COUNT(*) FROM idempotency_keys").await,
-        0
-    );
+    assert_eq!(app.count("SELECT COUNT(*) FROM idempotency_keys").await, 0);
     app.stop().await;
 }
 
@@ -898,7 +876,7 @@ async fn nul_characters_are_refused_not_stored(engine: Engine) {
         .await
         .unwrap();
     problem(res, 400).await;
-    assert_eq!(count(&app, "SELECT COUNT(*) FROM customers").await, 0);
+    assert_eq!(app.count("SELECT COUNT(*) FROM customers").await, 0);
     app.stop().await;
 }
 

@@ -15,7 +15,6 @@ use ordercrm_kernel::csv_import::{
 pub use ordercrm_kernel::csv_import::{ImportReport, RowError};
 use ordercrm_kernel::staging::{self, Batch, Staged, Staging};
 use ordercrm_kernel::{Ctx, Result, numbers};
-use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{DatabaseTransaction, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
@@ -250,47 +249,29 @@ impl Staging for CustomerImport<'_> {
                 c.number = number;
             }
         }
-        let expected = u64::try_from(customers.len()).unwrap_or(u64::MAX);
         let ids: Vec<Uuid> = customers.iter().map(|c| c.id).collect();
-        if customers.is_empty() {
-            return Ok(());
-        }
-        // New rows go in; checked rows change only if still at the version checked.
-        let written = customer::Entity::insert_many(
-            customers
-                .drain(..)
-                .map(sea_orm::IntoActiveModel::into_active_model),
+        let all_written = staging::upsert_checked::<customer::Entity>(
+            txn,
+            std::mem::take(customers),
+            customer::Column::Id,
+            customer::Column::Version,
+            CUSTOMER_COLUMNS,
         )
-        .on_conflict(
-            OnConflict::column(customer::Column::Id)
-                .update_columns(CUSTOMER_COLUMNS.iter().copied())
-                .action_and_where(
-                    Expr::col((customer::Entity, customer::Column::Version))
-                        .eq(Expr::cust("excluded.version - 1")),
-                )
-                .to_owned(),
-        )
-        .exec_without_returning(txn)
         .await?;
-        if written != expected {
+        if !all_written {
             return Err(ordercrm_kernel::Error::new(
                 ordercrm_kernel::error::problems::CONFLICT,
                 "customers in this file were changed by someone else while it was checked; \
                  nothing was imported: send it again",
             ));
         }
-        external_ref::Entity::delete_many()
-            .filter(external_ref::COLUMN.customer_id.is_in(ids))
-            .exec(txn)
-            .await?;
-        if !refs.is_empty() {
-            external_ref::Entity::insert_many(
-                refs.drain(..)
-                    .map(sea_orm::IntoActiveModel::into_active_model),
-            )
-            .exec_without_returning(txn)
-            .await?;
-        }
+        staging::replace_children::<external_ref::Entity>(
+            txn,
+            external_ref::Column::CustomerId,
+            ids,
+            std::mem::take(refs),
+        )
+        .await?;
         Ok(())
     }
 }

@@ -11,7 +11,6 @@ use ordercrm_kernel::csv_import::{
 };
 use ordercrm_kernel::staging::{self, Batch, Staged, Staging};
 use ordercrm_kernel::{Ctx, Result};
-use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{DatabaseTransaction, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
@@ -170,29 +169,16 @@ impl Staging for ProductImport<'_> {
         batch: &mut Batch<Self::Rows>,
     ) -> Result<()> {
         let (products, refs) = &mut batch.rows;
-        if products.is_empty() {
-            return Ok(());
-        }
-        let expected = u64::try_from(products.len()).unwrap_or(u64::MAX);
         let ids: Vec<Uuid> = products.iter().map(|p| p.id).collect();
-        // New rows go in; checked rows change only if still at the version checked.
-        let written = product::Entity::insert_many(
-            products
-                .drain(..)
-                .map(sea_orm::IntoActiveModel::into_active_model),
+        let all_written = staging::upsert_checked::<product::Entity>(
+            txn,
+            std::mem::take(products),
+            product::Column::Id,
+            product::Column::Version,
+            PRODUCT_COLUMNS,
         )
-        .on_conflict(
-            OnConflict::column(product::Column::Id)
-                .update_columns(PRODUCT_COLUMNS.iter().copied())
-                .action_and_where(
-                    Expr::col((product::Entity, product::Column::Version))
-                        .eq(Expr::cust("excluded.version - 1")),
-                )
-                .to_owned(),
-        )
-        .exec_without_returning(txn)
         .await?;
-        if written != expected {
+        if !all_written {
             return Err(InventoryError::Conflict(
                 "products in this file were changed by someone else while it was checked; \
                  nothing was imported: send it again"
@@ -200,18 +186,13 @@ impl Staging for ProductImport<'_> {
             )
             .into());
         }
-        product_ref::Entity::delete_many()
-            .filter(product_ref::COLUMN.product_id.is_in(ids))
-            .exec(txn)
-            .await?;
-        if !refs.is_empty() {
-            product_ref::Entity::insert_many(
-                refs.drain(..)
-                    .map(sea_orm::IntoActiveModel::into_active_model),
-            )
-            .exec_without_returning(txn)
-            .await?;
-        }
+        staging::replace_children::<product_ref::Entity>(
+            txn,
+            product_ref::Column::ProductId,
+            ids,
+            std::mem::take(refs),
+        )
+        .await?;
         Ok(())
     }
 }

@@ -378,3 +378,63 @@ pub async fn apply<S: Staging>(
     discard(txn, staged.import_id).await?;
     Ok(())
 }
+
+/// Write a staged batch's `rows` with one statement: new rows go in, a checked row
+/// replaces the stored one only while that still has the version the row was checked
+/// at (its own version minus one). `false` when any row was not written: someone
+/// changed it since, and the import must be refused.
+pub async fn upsert_checked<E>(
+    txn: &DatabaseTransaction,
+    rows: Vec<E::Model>,
+    id: E::Column,
+    version: E::Column,
+    columns: &[E::Column],
+) -> Result<bool, DbErr>
+where
+    E: EntityTrait,
+    E::Model: IntoActiveModel<E::ActiveModel>,
+{
+    use sea_orm::sea_query::{Expr, OnConflict};
+    if rows.is_empty() {
+        return Ok(true);
+    }
+    let expected = u64::try_from(rows.len()).unwrap_or(u64::MAX);
+    let table = E::default().table_name().to_owned();
+    let v = version.as_str().to_owned();
+    let written = E::insert_many(rows.into_iter().map(IntoActiveModel::into_active_model))
+        .on_conflict(
+            OnConflict::column(id)
+                .update_columns(columns.iter().copied())
+                .action_and_where(Expr::cust(format!(
+                    "\"{table}\".\"{v}\" = excluded.\"{v}\" - 1"
+                )))
+                .to_owned(),
+        )
+        .exec_without_returning(txn)
+        .await?;
+    Ok(written == expected)
+}
+
+/// Replace the child rows (`rows`) of `parents`: what the batch captured is what
+/// they have now.
+pub async fn replace_children<E>(
+    txn: &DatabaseTransaction,
+    parent: E::Column,
+    parents: Vec<Uuid>,
+    rows: Vec<E::Model>,
+) -> Result<(), DbErr>
+where
+    E: EntityTrait,
+    E::Model: IntoActiveModel<E::ActiveModel>,
+{
+    E::delete_many()
+        .filter(parent.is_in(parents))
+        .exec(txn)
+        .await?;
+    if !rows.is_empty() {
+        E::insert_many(rows.into_iter().map(IntoActiveModel::into_active_model))
+            .exec_without_returning(txn)
+            .await?;
+    }
+    Ok(())
+}
