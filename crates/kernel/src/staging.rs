@@ -21,9 +21,9 @@ use crate::id::new_id;
 use crate::{audit, events};
 
 /// Rows one check runs before its transaction is rolled back: few enough that the
-/// locks a check holds (SQLite's writer; on PostgreSQL the rows and counters it
-/// touches) are held for tens of milliseconds, so a single request waits at most that.
-pub const CHECK_ROWS: usize = 10;
+/// locks a check holds (SQLite's writer; on PostgreSQL the outbox and the counters it
+/// touches) are held for a few milliseconds, so a single request waits at most that.
+pub const CHECK_ROWS: usize = 4;
 
 /// Rows a staged batch keeps, and the apply writes with one statement per table.
 pub const BATCH_ROWS: usize = 500;
@@ -300,6 +300,7 @@ pub async fn check<S: Staging, R: std::io::Read>(
         let last = rows.is_empty();
         let keeping = import.report.failed == 0 && !import.report.dry_run;
         if !last {
+            let began = std::time::Instant::now();
             let txn = begin_batch(db).await?;
             let marks = marks(&txn).await?;
             let (mut touched, mut created) = (Vec::new(), Vec::new());
@@ -326,6 +327,10 @@ pub async fn check<S: Staging, R: std::io::Read>(
             } else {
                 txn.rollback().await?;
             }
+            // An import is bulk work beside people waiting on single writes: it takes
+            // at most half of the writer's time (and of the CPU), so requests that
+            // queued behind a check go first, and it cannot starve them.
+            tokio::time::sleep(began.elapsed()).await;
             ctx.hooks.at("import.rows_checked").await;
         }
         let keeping = import.report.failed == 0 && !import.report.dry_run;
