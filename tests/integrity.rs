@@ -25,6 +25,9 @@ both_engines!(
     import_lets_other_writers_in_between_batches,
     import_is_all_or_nothing_across_batches,
     change_during_an_import_refuses_it,
+    duplicate_created_during_an_import_refuses_it,
+    erase_during_an_import_leaves_no_staged_copy,
+    import_events_carry_the_request_id_of_the_import,
     import_limits_follow_the_role,
 );
 
@@ -1233,6 +1236,112 @@ async fn change_during_an_import_refuses_it(engine: Engine) {
     assert_eq!(now["name"], "Meanwhile");
     assert_eq!(app.count("SELECT COUNT(*) FROM customers").await, 1);
     assert_eq!(app.count("SELECT COUNT(*) FROM import_staging").await, 0);
+    app.stop().await;
+}
+
+/// A create with the email of a row already checked (but not yet written) must not
+/// end in two customers with one email: the rule holds at the apply too.
+async fn duplicate_created_during_an_import_refuses_it(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let held = app.probe.hold("import.batch_checked");
+    let mut csv = String::from("kind,name,email\n");
+    for i in 0..600 {
+        csv.push_str(&format!("person,Imported {i},import{i}@file.example\n"));
+    }
+    let import = {
+        let req = app
+            .request(Method::POST, "/v1/customers/import")
+            .header("content-type", "text/csv")
+            .body(csv);
+        tokio::spawn(req.send())
+    };
+    held.reached().await;
+    let res = app
+        .post(
+            "/v1/customers",
+            &json!({"kind": "person", "name": "Meanwhile", "email": "Import7@file.example"}),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    held.release();
+    let res = import.await.unwrap().unwrap();
+    let body = problem(res, 409).await;
+    assert_eq!(body["type"], "/problems/conflict");
+    assert!(body["detail"].as_str().unwrap().contains("email"), "{body}");
+    assert_eq!(app.count("SELECT COUNT(*) FROM customers").await, 1);
+    assert_eq!(app.count("SELECT COUNT(*) FROM import_staging").await, 0);
+    app.stop().await;
+}
+
+/// Erasing a customer while an import that holds a copy of them is being checked
+/// leaves no copy in the staging table, and the import is refused.
+async fn erase_during_an_import_leaves_no_staged_copy(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let c = customer(
+        &app,
+        &app.token,
+        json!({"kind": "person", "name": "Forget Me", "email": "forget@me.example"}),
+    )
+    .await;
+    let held = app.probe.hold("import.batch_checked");
+    let mut csv = format!(
+        "number,kind,name,phone\n{},,Forget Me,+44 20 7946 0000\n",
+        c["number"].as_str().unwrap()
+    );
+    for i in 0..600 {
+        csv.push_str(&format!(",person,Imported {i},\n"));
+    }
+    let import = {
+        let req = app
+            .request(Method::POST, "/v1/customers/import")
+            .header("content-type", "text/csv")
+            .body(csv);
+        tokio::spawn(req.send())
+    };
+    held.reached().await;
+    let staged = "SELECT COUNT(*) FROM import_staging";
+    assert_eq!(app.count(staged).await, 1);
+    let res = app
+        .request(Method::POST, &format!("/v1/customers/{}/erase", id(&c)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(app.count(staged).await, 0);
+    held.release();
+    let res = import.await.unwrap().unwrap();
+    assert_eq!(problem(res, 409).await["type"], "/problems/conflict");
+    assert_eq!(app.count(staged).await, 0);
+    assert_eq!(app.count("SELECT COUNT(*) FROM customers").await, 1);
+    let stored = everything_stored(&app).await;
+    assert!(!stored.contains("forget@me.example"), "a copy remains");
+    app.stop().await;
+}
+
+/// A check finds the events it wrote by a request id of the server's own: a caller
+/// who sends another request's `X-Request-Id` cannot get that request's events
+/// copied into their import, and the imported events carry the import's own id.
+async fn import_events_carry_the_request_id_of_the_import(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let res = app
+        .request(Method::POST, "/v1/customers/import")
+        .header("content-type", "text/csv")
+        .header("x-request-id", "import-by-hand-1")
+        .body("kind,name\nperson,One\nperson,Two\n")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM events WHERE request_id = 'import-by-hand-1'")
+            .await,
+        2
+    );
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM events WHERE request_id LIKE 'import-check-%'")
+            .await,
+        0
+    );
     app.stop().await;
 }
 

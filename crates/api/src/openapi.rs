@@ -201,6 +201,13 @@ fn complete_operation(op: &mut Operation, method: &str, health: bool) {
         );
     }
     add(500, "Internal error; quote `request_id` when reporting it.");
+    if !health {
+        add(
+            503,
+            "The database stayed busy for longer than the server waits for it (a large import \
+             being applied, say); nothing was changed; try again after `Retry-After`.",
+        );
+    }
 
     if idempotent {
         let param = ParameterBuilder::new()

@@ -7,7 +7,7 @@ use std::io::Read;
 
 use chrono::NaiveDate;
 use ordercrm_kernel::crypto::FieldCipher;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use ordercrm_kernel::csv_import::{
     Import, ImportLimits, Row, RowErrors, money_cells, refs_cell, row_errors,
@@ -106,15 +106,16 @@ pub async fn stage<R: Read>(
     ctx.actor
         .require(ordercrm_kernel::authz::Action::CustomersWrite)?;
     let import = Import::open(input, dry_run, HEADERS, &["name", "number"], limits)?;
+    let checking = staging::checking(ctx);
     let mut domain = CustomerImport {
-        ctx,
+        ctx: &checking,
         cipher,
         allow_duplicates,
         seen_customers: HashSet::new(),
         seen_contacts: HashSet::new(),
         seen_refs: HashSet::new(),
     };
-    staging::check(db, ctx, import, &mut domain).await
+    staging::check(db, &checking, import, &mut domain).await
 }
 
 /// Write a staged import in `txn`; the report of what was written.
@@ -123,11 +124,12 @@ pub async fn apply(
     ctx: &Ctx,
     cipher: &FieldCipher,
     staged: Staged,
+    allow_duplicates: bool,
 ) -> Result<ImportReport> {
     let domain = CustomerImport {
         ctx,
         cipher,
-        allow_duplicates: true,
+        allow_duplicates,
         seen_customers: HashSet::new(),
         seen_contacts: HashSet::new(),
         seen_refs: HashSet::new(),
@@ -221,28 +223,31 @@ impl Staging for CustomerImport<'_> {
                 .and_then(|v| v.as_str().map(str::to_owned))
                 .unwrap_or_else(|| commands::DEFAULT_PREFIX.to_owned());
             let mut next = numbers::next_n(txn, "customer", new).await?;
-            for c in customers
-                .iter_mut()
-                .filter(|c| batch.created.contains(&c.id))
-            {
+            // Each new customer's events and audit rows, found by id once (a batch
+            // holds hundreds of each).
+            let created: HashSet<Uuid> = batch.created.iter().copied().collect();
+            let mut events_of: HashMap<String, Vec<usize>> = HashMap::new();
+            for (i, e) in batch.events.iter().enumerate() {
+                events_of.entry(e.resource_id.clone()).or_default().push(i);
+            }
+            let mut audit_of: HashMap<String, Vec<usize>> = HashMap::new();
+            for (i, a) in batch.audit.iter().enumerate() {
+                if let Some(id) = &a.entity_id {
+                    audit_of.entry(id.clone()).or_default().push(i);
+                }
+            }
+            for c in customers.iter_mut().filter(|c| created.contains(&c.id)) {
                 let number = numbers::format(&prefix, next);
                 next += 1;
                 c.search_text =
                     c.search_text
                         .replacen(&c.number.to_lowercase(), &number.to_lowercase(), 1);
-                for e in batch
-                    .events
-                    .iter_mut()
-                    .filter(|e| e.resource_id == c.id.to_string())
-                {
-                    staging::replace_exact(&mut e.payload, &c.number, &number);
+                let id = c.id.to_string();
+                for &i in events_of.get(&id).into_iter().flatten() {
+                    staging::replace_exact(&mut batch.events[i].payload, &c.number, &number);
                 }
-                for a in batch
-                    .audit
-                    .iter_mut()
-                    .filter(|a| a.entity_id.as_deref() == Some(&c.id.to_string()))
-                {
-                    if let Some(changes) = a.changes.as_mut() {
+                for &i in audit_of.get(&id).into_iter().flatten() {
+                    if let Some(changes) = batch.audit[i].changes.as_mut() {
                         staging::replace_exact(changes, &c.number, &number);
                     }
                 }
@@ -250,6 +255,14 @@ impl Staging for CustomerImport<'_> {
             }
         }
         let ids: Vec<Uuid> = customers.iter().map(|c| c.id).collect();
+        if !self.allow_duplicates {
+            let created: HashSet<Uuid> = batch.created.iter().copied().collect();
+            let new: Vec<&customer::Model> = customers
+                .iter()
+                .filter(|c| created.contains(&c.id))
+                .collect();
+            refuse_duplicates_since(txn, &new, &ids).await?;
+        }
         let all_written = staging::upsert_checked::<customer::Entity>(
             txn,
             std::mem::take(customers),
@@ -274,6 +287,47 @@ impl Staging for CustomerImport<'_> {
         .await?;
         Ok(())
     }
+}
+
+/// Someone may have created a customer with a new row's email or phone while the
+/// file was checked: the rule a single create follows holds for the file too.
+async fn refuse_duplicates_since(
+    txn: &DatabaseTransaction,
+    customers: &[&customer::Model],
+    ids: &[Uuid],
+) -> Result<()> {
+    let emails: Vec<&str> = customers
+        .iter()
+        .filter_map(|c| c.email_normalized.as_deref())
+        .collect();
+    let phones: Vec<&str> = customers
+        .iter()
+        .filter_map(|c| c.phone_normalized.as_deref())
+        .collect();
+    for (field, column, values) in [
+        ("email", customer::COLUMN.email_normalized, emails),
+        ("phone", customer::COLUMN.phone_normalized, phones),
+    ] {
+        if values.is_empty() {
+            continue;
+        }
+        let clash = customer::Entity::find()
+            .filter(column.is_in(values))
+            .filter(customer::COLUMN.archived.eq(false))
+            .filter(customer::COLUMN.id.is_not_in(ids.iter().copied()))
+            .one(txn)
+            .await?;
+        if clash.is_some() {
+            return Err(ordercrm_kernel::Error::new(
+                ordercrm_kernel::error::problems::CONFLICT,
+                format!(
+                    "a customer with the {field} of a row in this file was created while it was \
+                     checked; nothing was imported: send it again (or allow duplicates)"
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Every column a checked row may have changed (all but the id and its birth).

@@ -99,7 +99,8 @@ pub async fn stage<R: Read>(
     ctx.actor
         .require(ordercrm_kernel::authz::Action::CatalogWrite)?;
     let import = Import::open(input, dry_run, HEADERS, &["sku"], limits)?;
-    staging::check(db, ctx, import, &mut ProductImport::new(ctx)).await
+    let checking = staging::checking(ctx);
+    staging::check(db, &checking, import, &mut ProductImport::new(&checking)).await
 }
 
 /// Write a staged import in `txn`; the report of what was written.

@@ -156,13 +156,51 @@ pub async fn discard(conn: &impl ConnectionTrait, import_id: Uuid) -> Result<(),
     Ok(())
 }
 
-/// Drop batches of imports that never finished (the process stopped mid-import).
+/// Drop batches of imports that never finished (the process stopped mid-import):
+/// those whose newest batch is older than `before`. A running import stages a batch
+/// every few seconds, so its newest one is always recent, however long it runs.
 pub async fn purge(db: &Db, before: DateTime<Utc>) -> Result<u64, DbErr> {
+    use sea_orm::ExprTrait;
+    let live = entity::Entity::find()
+        .select_only()
+        .column(entity::Column::ImportId)
+        .group_by(entity::Column::ImportId)
+        .having(entity::Column::CreatedAt.max().gte(before))
+        .into_tuple::<Uuid>()
+        .all(db.reader())
+        .await?;
     Ok(entity::Entity::delete_many()
         .filter(entity::COLUMN.created_at.lt(before))
+        .filter(entity::COLUMN.import_id.is_not_in(live))
         .exec(db.writer())
         .await?
         .rows_affected)
+}
+
+/// Forget staged batches that hold a copy of `id` (its row, events or audit), so
+/// that erasing a customer leaves no copy of them behind; an import that held them
+/// is then refused at apply (409) and can be sent again.
+pub async fn forget_mentions(conn: &impl ConnectionTrait, id: Uuid) -> Result<u64, DbErr> {
+    use sea_orm::sea_query::{Expr, ExprTrait};
+    let text = match conn.get_database_backend() {
+        sea_orm::DatabaseBackend::Postgres => "CAST(payload AS TEXT)",
+        _ => "payload",
+    };
+    Ok(entity::Entity::delete_many()
+        .filter(Expr::cust(text).like(format!("%{id}%")))
+        .exec(conn)
+        .await?
+        .rows_affected)
+}
+
+/// The context an import's checks run in: the caller's, under a request id of the
+/// server's own, so the rows a check wrote are told apart from anyone else's (a
+/// caller's `X-Request-Id` may be anything, another request's included).
+pub fn checking(ctx: &Ctx) -> Ctx {
+    Ctx {
+        request_id: format!("import-check-{}", new_id()),
+        ..ctx.clone()
+    }
 }
 
 /// Write a batch's events and audit rows again, as this request's, now.
@@ -179,6 +217,7 @@ pub async fn replay_log(
             row.seq = NotSet;
             row.id = Set(new_id());
             row.created_at = Set(ctx.now);
+            row.request_id = Set(Some(ctx.request_id.clone()).filter(|r| !r.is_empty()));
             row
         }))
         .exec_without_returning(txn)
@@ -190,6 +229,7 @@ pub async fn replay_log(
             row.seq = NotSet;
             row.id = Set(new_id());
             row.occurred_at = Set(ctx.now);
+            row.request_id = Set(Some(ctx.request_id.clone()).filter(|r| !r.is_empty()));
             row
         }))
         .exec_without_returning(txn)
@@ -273,14 +313,31 @@ impl Staged {
 }
 
 /// Check every row of `import` (see the module's description): [`CHECK_ROWS`] at a
-/// time, kept in batches of about [`BATCH_ROWS`].
+/// time, kept in batches of about [`BATCH_ROWS`]. `ctx` is the one the domain's
+/// commands run in, made by [`checking`]. Whatever way it ends short of a
+/// [`Staged::ready`] import, nothing of it stays behind.
 pub async fn check<S: Staging, R: std::io::Read>(
     db: &Db,
     ctx: &Ctx,
-    mut import: crate::csv_import::Import<R>,
+    import: crate::csv_import::Import<R>,
     domain: &mut S,
 ) -> Result<Staged, crate::Error> {
     let import_id = new_id();
+    let checked = check_into(db, ctx, import_id, import, domain).await;
+    if !checked.as_ref().is_ok_and(Staged::ready) {
+        discard(db.writer(), import_id).await?;
+    }
+    checked
+}
+
+async fn check_into<S: Staging, R: std::io::Read>(
+    db: &Db,
+    ctx: &Ctx,
+    import_id: Uuid,
+    mut import: crate::csv_import::Import<R>,
+    domain: &mut S,
+) -> Result<Staged, crate::Error> {
+    let started = std::time::Instant::now();
     let mut batches = 0;
     let mut pending: Batch<S::Rows> = Batch {
         rows: S::Rows::default(),
@@ -344,7 +401,11 @@ pub async fn check<S: Staging, R: std::io::Read>(
                     audit: Vec::new(),
                 },
             );
-            stage(db, import_id, batches, &full, ctx.now).await?;
+            // Stamped with the time it was kept: the newest stamp tells a running
+            // import from an abandoned one (see `purge`).
+            let kept_at =
+                ctx.now + chrono::Duration::from_std(started.elapsed()).unwrap_or_default();
+            stage(db, import_id, batches, &full, kept_at).await?;
             batches += 1;
             pending_rows = 0;
             ctx.hooks.at("import.batch_checked").await;
@@ -354,9 +415,6 @@ pub async fn check<S: Staging, R: std::io::Read>(
         }
     }
     let report = import.finish();
-    if !report.applied {
-        discard(db.writer(), import_id).await?;
-    }
     Ok(Staged {
         import_id,
         batches,
@@ -373,9 +431,15 @@ pub async fn apply<S: Staging>(
     domain: &S,
 ) -> Result<(), crate::Error> {
     for n in 0..staged.batches {
+        // Gone only when a customer it held was erased meanwhile (or the batch was
+        // purged as abandoned): the file must be checked again.
         let mut batch: Batch<S::Rows> =
             batch(txn, staged.import_id, n).await?.ok_or_else(|| {
-                crate::Error::internal(DbErr::Custom(format!("staged batch {n} is missing")))
+                crate::Error::new(
+                    crate::error::problems::CONFLICT,
+                    "records in this file changed while it was checked; nothing was \
+                     imported: send it again",
+                )
             })?;
         domain.write(txn, ctx, &mut batch).await?;
         replay_log(txn, ctx, batch.events, batch.audit).await?;

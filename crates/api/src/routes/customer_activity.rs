@@ -141,7 +141,11 @@ pub async fn update_follow_up(
     operation_id = "listBirthdays", tag = "customers",
     security(("userToken" = []), ("apiKey" = [])),
     params(ListBirthdays),
-    responses((status = 200, description = "Coming birthdays, soonest first", body = Page<BirthdayView>)),
+    responses(
+        (status = 200, description = "Coming birthdays, soonest first", body = Page<BirthdayView>),
+        (status = 400, description = "An invalid parameter (limit, within_days) or a bad cursor",
+            body = Problem, content_type = "application/problem+json"),
+    ),
 )]
 #[get("/customers/birthdays")]
 pub async fn birthdays(

@@ -84,19 +84,20 @@ pub async fn import(
         .require(ordercrm_kernel::authz::Action::CustomersWrite)?;
     let limits = csv_transfer::limits(&ctx, &state);
     let file = csv_transfer::spool(&req, body, limits.max_bytes).await?;
+    let allow_duplicates = params.allow_duplicate.unwrap_or(false);
     let staged = transfer::stage(
         &state.db,
         &ctx,
         &state.cipher,
         file,
         params.dry_run.unwrap_or(false),
-        params.allow_duplicate.unwrap_or(false),
+        allow_duplicates,
         limits,
     )
     .await?;
     let cipher = state.cipher.clone();
     csv_transfer::apply(&state, &writer, staged, move |txn, staged| {
-        Box::pin(async move { transfer::apply(txn, &ctx, &cipher, staged).await })
+        Box::pin(async move { transfer::apply(txn, &ctx, &cipher, staged, allow_duplicates).await })
     })
     .await
 }

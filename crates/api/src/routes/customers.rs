@@ -279,6 +279,10 @@ pub async fn erase(
     let erasure = commands::erase(&txn, &ctx, &state.cipher, *id).await?;
     // Answers kept for Idempotency-Key replays may hold what was just erased.
     idempotency::forget_mentions(&txn, &erasure.erased_ids).await?;
+    // So may the batches of an import still being checked.
+    for id in &erasure.erased_ids {
+        ordercrm_kernel::staging::forget_mentions(&txn, *id).await?;
+    }
     txn.commit().await?;
     Ok(with_etag(
         &mut HttpResponse::Ok(),
