@@ -61,7 +61,11 @@ async fn creates(
                         Ok(r) => {
                             errors += 1;
                             if let Ok(mut s) = statuses.lock() {
-                                s.push(r.status().as_u16());
+                                let status = r.status().as_u16();
+                                // Which statuses, not how many (those are in `errors`).
+                                if !s.contains(&status) {
+                                    s.push(status);
+                                }
                             }
                         }
                         Err(_) => errors += 1,

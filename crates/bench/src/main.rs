@@ -80,6 +80,9 @@ async fn start(binary: &PathBuf, database_url: &str) -> anyhow::Result<(Server, 
         .env("RUST_LOG", "warn")
         // The bench measures the server, not the per-user limiter.
         .env("ORDERCRM_RATE_LIMIT", "1000000000")
+        // One sign-in serves the whole run; a 100k-row import outlasts the default
+        // 15-minute token.
+        .env("ORDERCRM_ACCESS_TOKEN_TTL", "86400")
         .env(
             "ORDERCRM_JWT_SECRET",
             "bench-only-secret-0123456789abcdefghijklmnop",
@@ -393,6 +396,12 @@ async fn run_engine(args: &Args, engine: &str, url: &str) -> anyhow::Result<()> 
             ms(r.during_max),
             r.failed_statuses
         );
+        if r.during.errors > 0 {
+            println!(
+                "!!! {engine}: {} creates failed while the import ran",
+                r.during.errors
+            );
+        }
     }
     let loaded = rss_kib(server.child.id()).unwrap_or(0);
     println!("{engine}: RSS after load {:.1} MiB", loaded as f64 / 1024.0);
