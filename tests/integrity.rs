@@ -1153,7 +1153,7 @@ async fn import_lets_other_writers_in_between_batches(engine: Engine) {
             .await,
         1201
     );
-    assert_eq!(app.count("SELECT COUNT(*) FROM import_staging").await, 0);
+    assert_eq!(app.count(STAGED).await, 0);
     // What an imported customer's event says is what the customer is.
     let found: Value = app
         .get("/v1/customers?q=imported1199")
@@ -1187,7 +1187,7 @@ async fn import_is_all_or_nothing_across_batches(engine: Engine) {
     assert_eq!(body["report"]["failed"], 2, "{body}");
     assert_eq!(app.count("SELECT COUNT(*) FROM customers").await, 0);
     assert_eq!(app.count("SELECT COUNT(*) FROM events").await, 0);
-    assert_eq!(app.count("SELECT COUNT(*) FROM import_staging").await, 0);
+    assert_eq!(app.count(STAGED).await, 0);
     app.stop().await;
 }
 
@@ -1235,7 +1235,7 @@ async fn change_during_an_import_refuses_it(engine: Engine) {
         .unwrap();
     assert_eq!(now["name"], "Meanwhile");
     assert_eq!(app.count("SELECT COUNT(*) FROM customers").await, 1);
-    assert_eq!(app.count("SELECT COUNT(*) FROM import_staging").await, 0);
+    assert_eq!(app.count(STAGED).await, 0);
     app.stop().await;
 }
 
@@ -1269,12 +1269,12 @@ async fn duplicate_created_during_an_import_refuses_it(engine: Engine) {
     assert_eq!(body["type"], "/problems/conflict");
     assert!(body["detail"].as_str().unwrap().contains("email"), "{body}");
     assert_eq!(app.count("SELECT COUNT(*) FROM customers").await, 1);
-    assert_eq!(app.count("SELECT COUNT(*) FROM import_staging").await, 0);
+    assert_eq!(app.count(STAGED).await, 0);
     app.stop().await;
 }
 
 /// Erasing a customer while an import that holds a copy of them is being checked
-/// leaves no copy in the staging table, and the import is refused.
+/// leaves no copy in the import's mirrors, and the import is refused.
 async fn erase_during_an_import_leaves_no_staged_copy(engine: Engine) {
     let app = TestApp::spawn(engine).await;
     let c = customer(
@@ -1299,8 +1299,13 @@ async fn erase_during_an_import_leaves_no_staged_copy(engine: Engine) {
         tokio::spawn(req.send())
     };
     held.reached().await;
-    let staged = "SELECT COUNT(*) FROM import_staging";
-    assert_eq!(app.count(staged).await, 1);
+    assert_eq!(app.count("SELECT COUNT(*) FROM import_batches").await, 1);
+    // The first batch's rows, each with its event and audit entry, wait in the mirrors.
+    for mirror in ["customers", "events", "audit_events"] {
+        let kept = format!("SELECT COUNT(*) FROM import_staged_{mirror}");
+        assert_eq!(app.count(&kept).await, 500, "{mirror}");
+    }
+    let staged = STAGED;
     let res = app
         .request(Method::POST, &format!("/v1/customers/{}/erase", id(&c)))
         .send()
@@ -1380,3 +1385,12 @@ async fn import_limits_follow_the_role(engine: Engine) {
     assert_eq!(app.count("SELECT COUNT(*) FROM customers").await, 0);
     app.stop().await;
 }
+
+/// Everything imports keep while they run: their batches and every mirror's rows.
+const STAGED: &str = "SELECT (SELECT COUNT(*) FROM import_batches) \
+    + (SELECT COUNT(*) FROM import_staged_customers) \
+    + (SELECT COUNT(*) FROM import_staged_customer_external_refs) \
+    + (SELECT COUNT(*) FROM import_staged_products) \
+    + (SELECT COUNT(*) FROM import_staged_product_external_refs) \
+    + (SELECT COUNT(*) FROM import_staged_events) \
+    + (SELECT COUNT(*) FROM import_staged_audit_events)";

@@ -14,6 +14,7 @@ mod m20261125_000007_inventory;
 mod m20261128_000008_security;
 mod m20261128_000009_quantity_checks;
 mod m20261128_000010_import_staging;
+mod m20261128_000011_import_mirrors;
 
 pub struct Migrator;
 
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000008_security::Migration),
             Box::new(m20261128_000009_quantity_checks::Migration),
             Box::new(m20261128_000010_import_staging::Migration),
+            Box::new(m20261128_000011_import_mirrors::Migration),
         ]
     }
 }

@@ -207,65 +207,27 @@ impl Staging for CustomerImport<'_> {
         Ok((customers, refs))
     }
 
-    async fn write(
+    async fn keep(
         &self,
         txn: &DatabaseTransaction,
-        _ctx: &Ctx,
+        import_id: Uuid,
+        first_ord: i64,
         batch: &mut Batch<Self::Rows>,
     ) -> Result<()> {
-        let (customers, refs) = &mut batch.rows;
-        // New customers get their numbers now: the ones they had while being checked
-        // were rolled back with the check.
-        let new = i64::try_from(batch.created.len()).unwrap_or(i64::MAX);
-        if new > 0 {
-            let prefix = ordercrm_settings::queries::value(txn, "customer_number_prefix")
-                .await?
-                .and_then(|v| v.as_str().map(str::to_owned))
-                .unwrap_or_else(|| commands::DEFAULT_PREFIX.to_owned());
-            let mut next = numbers::next_n(txn, "customer", new).await?;
-            // Each new customer's events and audit rows, found by id once (a batch
-            // holds hundreds of each).
-            let created: HashSet<Uuid> = batch.created.iter().copied().collect();
-            let mut events_of: HashMap<String, Vec<usize>> = HashMap::new();
-            for (i, e) in batch.events.iter().enumerate() {
-                events_of.entry(e.resource_id.clone()).or_default().push(i);
-            }
-            let mut audit_of: HashMap<String, Vec<usize>> = HashMap::new();
-            for (i, a) in batch.audit.iter().enumerate() {
-                if let Some(id) = &a.entity_id {
-                    audit_of.entry(id.clone()).or_default().push(i);
-                }
-            }
-            for c in customers.iter_mut().filter(|c| created.contains(&c.id)) {
-                let number = numbers::format(&prefix, next);
-                next += 1;
-                c.search_text =
-                    c.search_text
-                        .replacen(&c.number.to_lowercase(), &number.to_lowercase(), 1);
-                let id = c.id.to_string();
-                for &i in events_of.get(&id).into_iter().flatten() {
-                    staging::replace_exact(&mut batch.events[i].payload, &c.number, &number);
-                }
-                for &i in audit_of.get(&id).into_iter().flatten() {
-                    if let Some(changes) = batch.audit[i].changes.as_mut() {
-                        staging::replace_exact(changes, &c.number, &number);
-                    }
-                }
-                c.number = number;
-            }
-        }
-        let ids: Vec<Uuid> = customers.iter().map(|c| c.id).collect();
+        give_numbers(txn, batch).await?;
+        let (customers, refs) = &batch.rows;
+        staging::keep::<customer::Entity>(txn, import_id, first_ord, customers).await?;
+        staging::keep::<external_ref::Entity>(txn, import_id, first_ord, refs).await?;
+        Ok(())
+    }
+
+    async fn write(&self, txn: &DatabaseTransaction, _ctx: &Ctx, import_id: Uuid) -> Result<()> {
         if !self.allow_duplicates {
-            let created: HashSet<Uuid> = batch.created.iter().copied().collect();
-            let new: Vec<&customer::Model> = customers
-                .iter()
-                .filter(|c| created.contains(&c.id))
-                .collect();
-            refuse_duplicates_since(txn, &new, &ids).await?;
+            refuse_duplicates_since(txn, import_id).await?;
         }
-        let all_written = staging::upsert_checked::<customer::Entity>(
+        let all_written = staging::upsert_kept::<customer::Entity>(
             txn,
-            std::mem::take(customers),
+            import_id,
             customer::Column::Id,
             customer::Column::Version,
             CUSTOMER_COLUMNS,
@@ -278,43 +240,92 @@ impl Staging for CustomerImport<'_> {
                  nothing was imported: send it again",
             ));
         }
-        staging::replace_children::<external_ref::Entity>(
+        staging::replace_kept_children::<external_ref::Entity, customer::Entity>(
             txn,
+            import_id,
             external_ref::Column::CustomerId,
-            ids,
-            std::mem::take(refs),
+            customer::Column::Id,
         )
         .await?;
         Ok(())
     }
 }
 
-/// Someone may have created a customer with a new row's email or phone while the
-/// file was checked: the rule a single create follows holds for the file too.
-async fn refuse_duplicates_since(
+/// New customers get their numbers when their batch is kept: the ones they had while
+/// being checked were given back with the check's rollback. Numbers an import takes
+/// and then does not apply (a refused or abandoned import) stay unused.
+async fn give_numbers(
     txn: &DatabaseTransaction,
-    customers: &[&customer::Model],
-    ids: &[Uuid],
+    batch: &mut Batch<<CustomerImport<'_> as Staging>::Rows>,
 ) -> Result<()> {
-    let emails: Vec<&str> = customers
-        .iter()
-        .filter_map(|c| c.email_normalized.as_deref())
-        .collect();
-    let phones: Vec<&str> = customers
-        .iter()
-        .filter_map(|c| c.phone_normalized.as_deref())
-        .collect();
-    for (field, column, values) in [
-        ("email", customer::COLUMN.email_normalized, emails),
-        ("phone", customer::COLUMN.phone_normalized, phones),
-    ] {
-        if values.is_empty() {
-            continue;
+    let new = i64::try_from(batch.created.len()).unwrap_or(i64::MAX);
+    if new == 0 {
+        return Ok(());
+    }
+    let prefix = ordercrm_settings::queries::value(txn, "customer_number_prefix")
+        .await?
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_else(|| commands::DEFAULT_PREFIX.to_owned());
+    let mut next = numbers::next_n(txn, "customer", new).await?;
+    // Each new customer's events and audit rows, found by id once (a batch holds
+    // hundreds of each).
+    let created: HashSet<Uuid> = batch.created.iter().copied().collect();
+    let mut events_of: HashMap<String, Vec<usize>> = HashMap::new();
+    for (i, e) in batch.events.iter().enumerate() {
+        events_of.entry(e.resource_id.clone()).or_default().push(i);
+    }
+    let mut audit_of: HashMap<String, Vec<usize>> = HashMap::new();
+    for (i, a) in batch.audit.iter().enumerate() {
+        if let Some(id) = &a.entity_id {
+            audit_of.entry(id.clone()).or_default().push(i);
         }
+    }
+    for c in batch.rows.0.iter_mut().filter(|c| created.contains(&c.id)) {
+        let number = numbers::format(&prefix, next);
+        next += 1;
+        c.search_text = c
+            .search_text
+            .replacen(&c.number.to_lowercase(), &number.to_lowercase(), 1);
+        let id = c.id.to_string();
+        for &i in events_of.get(&id).into_iter().flatten() {
+            staging::replace_exact(&mut batch.events[i].payload, &c.number, &number);
+        }
+        for &i in audit_of.get(&id).into_iter().flatten() {
+            if let Some(changes) = batch.audit[i].changes.as_mut() {
+                staging::replace_exact(changes, &c.number, &number);
+            }
+        }
+        c.number = number;
+    }
+    Ok(())
+}
+
+/// Someone may have created a customer with a new row's email or phone while the
+/// file was checked: the rule a single create follows holds for the file too. New
+/// rows are the kept ones at version 1.
+async fn refuse_duplicates_since(txn: &DatabaseTransaction, import_id: Uuid) -> Result<()> {
+    use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
+    let new_values = |column: customer::Column| {
+        Query::select()
+            .column(column)
+            .from(Alias::new(staging::mirror_of("customers")))
+            .and_where(Expr::col(Alias::new("import_id")).eq(import_id))
+            .and_where(Expr::col(customer::Column::Version).eq(1))
+            .and_where(Expr::col(column).is_not_null())
+            .to_owned()
+    };
+    for (field, column) in [
+        ("email", customer::Column::EmailNormalized),
+        ("phone", customer::Column::PhoneNormalized),
+    ] {
         let clash = customer::Entity::find()
-            .filter(column.is_in(values))
             .filter(customer::COLUMN.archived.eq(false))
-            .filter(customer::COLUMN.id.is_not_in(ids.iter().copied()))
+            .filter(
+                Expr::col((customer::Entity, customer::Column::Id)).not_in_subquery(
+                    staging::kept_ids::<customer::Entity>(import_id, customer::Column::Id),
+                ),
+            )
+            .filter(Expr::col((customer::Entity, column)).in_subquery(new_values(column)))
             .one(txn)
             .await?;
         if clash.is_some() {

@@ -163,17 +163,23 @@ impl Staging for ProductImport<'_> {
         Ok((products, refs))
     }
 
-    async fn write(
+    async fn keep(
         &self,
         txn: &DatabaseTransaction,
-        _ctx: &Ctx,
+        import_id: Uuid,
+        first_ord: i64,
         batch: &mut Batch<Self::Rows>,
     ) -> Result<()> {
-        let (products, refs) = &mut batch.rows;
-        let ids: Vec<Uuid> = products.iter().map(|p| p.id).collect();
-        let all_written = staging::upsert_checked::<product::Entity>(
+        let (products, refs) = &batch.rows;
+        staging::keep::<product::Entity>(txn, import_id, first_ord, products).await?;
+        staging::keep::<product_ref::Entity>(txn, import_id, first_ord, refs).await?;
+        Ok(())
+    }
+
+    async fn write(&self, txn: &DatabaseTransaction, _ctx: &Ctx, import_id: Uuid) -> Result<()> {
+        let all_written = staging::upsert_kept::<product::Entity>(
             txn,
-            std::mem::take(products),
+            import_id,
             product::Column::Id,
             product::Column::Version,
             PRODUCT_COLUMNS,
@@ -187,11 +193,11 @@ impl Staging for ProductImport<'_> {
             )
             .into());
         }
-        staging::replace_children::<product_ref::Entity>(
+        staging::replace_kept_children::<product_ref::Entity, product::Entity>(
             txn,
+            import_id,
             product_ref::Column::ProductId,
-            ids,
-            std::mem::take(refs),
+            product::Column::Id,
         )
         .await?;
         Ok(())

@@ -1,19 +1,21 @@
 //! Staged imports: all or nothing without holding the writer for minutes.
 //!
-//! An import checks its rows in batches. Each batch runs the domain's own commands
-//! (every rule, every check, exactly as for a single request) in a write transaction
-//! that is then rolled back, after the rows it wrote, and the events and audit rows of
-//! the request, are captured into `import_staging`. Other writers get in between
-//! batches. When every row passed, one short transaction writes the captured rows
-//! again, a batch per statement, each versioned row only if nobody changed it since
-//! it was checked (else nothing is applied and the import is refused).
+//! An import checks its rows a few at a time. Each check runs the domain's own
+//! commands (every rule, every check, exactly as for a single request) in a write
+//! transaction that is then rolled back, after the rows it wrote, and the events and
+//! audit rows of the request, are captured. Every [`BATCH_ROWS`] rows they are kept,
+//! in one short transaction, in typed mirrors of their tables
+//! (`import_staged_<table>`: the target's columns after `import_id` and `ord`). Other
+//! writers get in between. When every row passed, one short transaction copies each
+//! mirror into its table with one statement that runs inside the database, each
+//! versioned row only if nobody changed it since it was checked (else nothing is
+//! applied and the import is refused).
 
 use chrono::{DateTime, Utc};
-use sea_orm::ActiveValue::{NotSet, Set};
+use sea_orm::ActiveValue::Set;
 use sea_orm::entity::prelude::*;
-use sea_orm::{DatabaseTransaction, IntoActiveModel, QueryOrder, QuerySelect};
-use serde::Serialize;
-use serde::de::DeserializeOwned;
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, IntoIden, OnConflict, Query};
+use sea_orm::{DatabaseTransaction, Iterable, QueryOrder, QuerySelect};
 
 use crate::context::Ctx;
 use crate::db::Db;
@@ -25,30 +27,56 @@ use crate::{audit, events};
 /// touches) are held for a few milliseconds, so a single request waits at most that.
 pub const CHECK_ROWS: usize = 4;
 
-/// Rows a staged batch keeps, and the apply writes with one statement per table.
+/// Rows a staged batch keeps (in one short transaction).
 pub const BATCH_ROWS: usize = 500;
+
+/// The tables imports write, each with its mirror (`import_staged_<table>`, made by
+/// the migration `import_mirrors`).
+pub const MIRRORED: &[&str] = &[
+    "customers",
+    "customer_external_refs",
+    "products",
+    "product_external_refs",
+    "events",
+    "audit_events",
+];
+
+/// The mirror of `table`.
+pub fn mirror_of(table: &str) -> String {
+    format!("import_staged_{table}")
+}
+
+/// `ord` values a batch may use: rows keep their order across batches.
+const ORDS_PER_BATCH: i64 = 1 << 32;
+
+/// The first `ord` of batch `batch_no`'s rows.
+pub fn first_ord(batch_no: i64) -> i64 {
+    batch_no.saturating_mul(ORDS_PER_BATCH)
+}
 
 mod entity {
     use sea_orm::entity::prelude::*;
 
+    /// One kept batch of an import: how many it kept tells a complete import from
+    /// one that lost a batch (an erase forgot it), and the newest stamp a running
+    /// import from an abandoned one.
     #[sea_orm::model]
     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
-    #[sea_orm(table_name = "import_staging")]
+    #[sea_orm(table_name = "import_batches")]
     pub struct Model {
         #[sea_orm(primary_key, auto_increment = false)]
         pub import_id: Uuid,
         #[sea_orm(primary_key, auto_increment = false)]
         pub batch: i64,
-        pub payload: Json,
         pub created_at: DateTimeUtc,
     }
 
     impl ActiveModelBehavior for ActiveModel {}
 }
 
-/// What one batch wrote: the domain's rows (`R`), the ids it created, and the
+/// What a batch of checks wrote: the domain's rows (`R`), the ids it created, and the
 /// request's events and audit rows.
-#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+#[derive(Debug, Clone)]
 pub struct Batch<R> {
     pub rows: R,
     pub created: Vec<Uuid>,
@@ -56,6 +84,16 @@ pub struct Batch<R> {
     pub audit: Vec<audit::entity::Model>,
 }
 
+impl<R: Default> Default for Batch<R> {
+    fn default() -> Self {
+        Self {
+            rows: R::default(),
+            created: Vec::new(),
+            events: Vec::new(),
+            audit: Vec::new(),
+        }
+    }
+}
 /// Where the outbox and the audit log stood when a batch began.
 #[derive(Debug, Clone, Copy)]
 pub struct Marks {
@@ -107,48 +145,205 @@ pub async fn written_since(
     Ok((events, audit))
 }
 
-/// Keep a batch (its own short transaction).
-pub async fn stage<R: Serialize>(
+/// Copy `rows` into the mirror of their table, the first as `first_ord`.
+pub async fn keep<E>(
+    conn: &impl ConnectionTrait,
+    import_id: Uuid,
+    first_ord: i64,
+    rows: &[E::Model],
+) -> Result<(), DbErr>
+where
+    E: EntityTrait,
+{
+    let columns: Vec<E::Column> = E::Column::iter().collect();
+    // Few enough bound values per statement for either engine (SQLite allows 32766).
+    let per_statement = (30_000 / (columns.len() + 2)).max(1);
+    let mirror = Alias::new(mirror_of(E::default().table_name()));
+    let mut ord = first_ord;
+    for chunk in rows.chunks(per_statement) {
+        let mut insert = Query::insert();
+        insert.into_table(mirror.clone()).columns(
+            [
+                Alias::new("import_id").into_iden(),
+                Alias::new("ord").into_iden(),
+            ]
+            .into_iter()
+            .chain(columns.iter().map(|c| c.into_iden())),
+        );
+        for row in chunk {
+            let mut values = vec![Expr::val(import_id), Expr::val(ord)];
+            values.extend(columns.iter().map(|c| Expr::val(row.get(*c))));
+            insert
+                .values(values)
+                .map_err(|e| DbErr::Custom(format!("a kept row does not fit: {e}")))?;
+            ord += 1;
+        }
+        conn.execute(&insert).await?;
+    }
+    Ok(())
+}
+
+/// Where `import_id`'s rows in a mirror are.
+fn kept_by(import_id: Uuid) -> Expr {
+    Expr::col(Alias::new("import_id")).eq(import_id)
+}
+
+/// Copy `import_id`'s kept rows of `E` into its table, in the order they were kept:
+/// `skip` columns are left to the table (its sequence), `set` ones take the given
+/// value instead of the kept one. The number of rows written.
+pub async fn copy_kept<E>(
+    txn: &DatabaseTransaction,
+    import_id: Uuid,
+    skip: &[E::Column],
+    set: &[(E::Column, sea_orm::Value)],
+    on_conflict: Option<OnConflict>,
+) -> Result<u64, DbErr>
+where
+    E: EntityTrait,
+{
+    let name = |c: &E::Column| c.as_str().to_owned();
+    let columns: Vec<E::Column> = E::Column::iter()
+        .filter(|c| !skip.iter().any(|s| name(s) == name(c)))
+        .collect();
+    let mut select = Query::select();
+    select
+        .from(Alias::new(mirror_of(E::default().table_name())))
+        .and_where(kept_by(import_id))
+        .order_by(Alias::new("ord"), sea_orm::sea_query::Order::Asc);
+    for c in &columns {
+        match set.iter().find(|(s, _)| name(s) == name(c)) {
+            Some((_, value)) => select.expr(Expr::val(value.clone())),
+            None => select.column(*c),
+        };
+    }
+    let mut insert = Query::insert();
+    insert
+        .into_table(E::default().table_ref())
+        .columns(columns.iter().copied())
+        .select_from(select)
+        .map_err(|e| DbErr::Custom(format!("kept rows do not fit their table: {e}")))?;
+    if let Some(on_conflict) = on_conflict {
+        insert.on_conflict(on_conflict);
+    }
+    Ok(txn.execute(&insert).await?.rows_affected())
+}
+
+/// How many rows of `E` `import_id` kept.
+pub async fn count_kept<E: EntityTrait>(
+    conn: &impl ConnectionTrait,
+    import_id: Uuid,
+) -> Result<u64, DbErr> {
+    let count = conn
+        .query_one(
+            Query::select()
+                .expr(Expr::cust("COUNT(*)"))
+                .from(Alias::new(mirror_of(E::default().table_name())))
+                .and_where(kept_by(import_id)),
+        )
+        .await?
+        .map(|row| row.try_get_by_index::<i64>(0))
+        .transpose()?
+        .unwrap_or(0);
+    Ok(u64::try_from(count).unwrap_or(0))
+}
+
+/// The ids (`id` column) of `import_id`'s kept rows of `E`, as a subquery.
+pub fn kept_ids<E: EntityTrait>(
+    import_id: Uuid,
+    id: E::Column,
+) -> sea_orm::sea_query::SelectStatement {
+    Query::select()
+        .column(id)
+        .from(Alias::new(mirror_of(E::default().table_name())))
+        .and_where(kept_by(import_id))
+        .to_owned()
+}
+
+/// Write the kept rows of `E` with one statement: new rows go in, a checked row
+/// replaces the stored one only while that still has the version the row was checked
+/// at (its own version minus one). `false` when any row was not written: someone
+/// changed it since, and the import must be refused.
+pub async fn upsert_kept<E: EntityTrait>(
+    txn: &DatabaseTransaction,
+    import_id: Uuid,
+    id: E::Column,
+    version: E::Column,
+    columns: &[E::Column],
+) -> Result<bool, DbErr> {
+    let expected = count_kept::<E>(txn, import_id).await?;
+    let table = E::default().table_name();
+    let v = version.as_str();
+    let written = copy_kept::<E>(
+        txn,
+        import_id,
+        &[],
+        &[],
+        Some(
+            OnConflict::column(id)
+                .update_columns(columns.iter().copied())
+                .action_and_where(Expr::cust(format!(
+                    "\"{table}\".\"{v}\" = excluded.\"{v}\" - 1"
+                )))
+                .to_owned(),
+        ),
+    )
+    .await?;
+    Ok(written == expected)
+}
+
+/// Replace the child rows (`C`, whose `parent` column points at `P`'s `id`) of the
+/// kept parents with the kept children: what the import checked is what they have.
+pub async fn replace_kept_children<C: EntityTrait, P: EntityTrait>(
+    txn: &DatabaseTransaction,
+    import_id: Uuid,
+    parent: C::Column,
+    id: P::Column,
+) -> Result<(), DbErr> {
+    C::delete_many()
+        .filter(Expr::col(parent).in_subquery(kept_ids::<P>(import_id, id)))
+        .exec(txn)
+        .await?;
+    copy_kept::<C>(txn, import_id, &[], &[], None).await?;
+    Ok(())
+}
+
+/// Keep a batch: the domain's rows, the request's events and audit rows, and the
+/// batch's stamp, in one short transaction of its own.
+async fn stage<S: Staging>(
     db: &Db,
+    domain: &S,
     import_id: Uuid,
     batch_no: i64,
-    batch: &Batch<R>,
+    batch: &mut Batch<S::Rows>,
     now: DateTime<Utc>,
-) -> Result<(), DbErr> {
-    let payload = serde_json::to_value(batch)
-        .map_err(|e| DbErr::Custom(format!("a staged batch does not serialize: {e}")))?;
+) -> Result<(), crate::Error> {
     #[allow(clippy::disallowed_methods)] // staging is no business change of its own
     let txn = db.begin().await?;
+    let first = first_ord(batch_no);
+    domain.keep(&txn, import_id, first, batch).await?;
+    keep::<events::entity::Entity>(&txn, import_id, first, &batch.events).await?;
+    keep::<audit::entity::Entity>(&txn, import_id, first, &batch.audit).await?;
     entity::ActiveModel {
         import_id: Set(import_id),
         batch: Set(batch_no),
-        payload: Set(payload),
         created_at: Set(now),
     }
     .insert(&txn)
     .await?;
-    txn.commit().await
+    txn.commit().await?;
+    Ok(())
 }
 
-/// The staged batch `batch_no`, if there is one.
-pub async fn batch<R: DeserializeOwned>(
-    conn: &impl ConnectionTrait,
-    import_id: Uuid,
-    batch_no: i64,
-) -> Result<Option<Batch<R>>, DbErr> {
-    let Some(row) = entity::Entity::find_by_id((import_id, batch_no))
-        .one(conn)
-        .await?
-    else {
-        return Ok(None);
-    };
-    serde_json::from_value(row.payload)
-        .map(Some)
-        .map_err(|e| DbErr::Custom(format!("a staged batch does not read back: {e}")))
-}
-
-/// Forget an import's batches (applied, refused, or abandoned).
+/// Forget an import's kept rows (applied, refused, or abandoned).
 pub async fn discard(conn: &impl ConnectionTrait, import_id: Uuid) -> Result<(), DbErr> {
+    for table in MIRRORED {
+        conn.execute(
+            Query::delete()
+                .from_table(Alias::new(mirror_of(table)))
+                .and_where(kept_by(import_id)),
+        )
+        .await?;
+    }
     entity::Entity::delete_many()
         .filter(entity::COLUMN.import_id.eq(import_id))
         .exec(conn)
@@ -156,41 +351,91 @@ pub async fn discard(conn: &impl ConnectionTrait, import_id: Uuid) -> Result<(),
     Ok(())
 }
 
-/// Drop batches of imports that never finished (the process stopped mid-import):
-/// those whose newest batch is older than `before`. A running import stages a batch
+/// Forget what `import_id` kept, a batch per short transaction of its own, so the
+/// rows of a large import leave without holding the writer for long.
+pub async fn discard_in_batches(db: &Db, import_id: Uuid) -> Result<(), DbErr> {
+    let batches = entity::Entity::find()
+        .select_only()
+        .column(entity::Column::Batch)
+        .filter(entity::COLUMN.import_id.eq(import_id))
+        .into_tuple::<i64>()
+        .all(db.writer())
+        .await?;
+    for batch in batches {
+        #[allow(clippy::disallowed_methods)] // staging is no business change of its own
+        let txn = db.begin().await?;
+        for table in MIRRORED {
+            txn.execute(
+                Query::delete()
+                    .from_table(Alias::new(mirror_of(table)))
+                    .and_where(kept_by(import_id))
+                    .and_where(Expr::col(Alias::new("ord")).gte(first_ord(batch)))
+                    .and_where(Expr::col(Alias::new("ord")).lt(first_ord(batch + 1))),
+            )
+            .await?;
+        }
+        entity::Entity::delete_by_id((import_id, batch))
+            .exec(&txn)
+            .await?;
+        txn.commit().await?;
+    }
+    discard(db.writer(), import_id).await
+}
+
+/// Drop what imports that never finished kept (the process stopped mid-import):
+/// those whose newest batch is older than `before`. A running import keeps a batch
 /// every few seconds, so its newest one is always recent, however long it runs.
 pub async fn purge(db: &Db, before: DateTime<Utc>) -> Result<u64, DbErr> {
-    use sea_orm::ExprTrait;
-    let live = entity::Entity::find()
+    let stale = entity::Entity::find()
         .select_only()
         .column(entity::Column::ImportId)
         .group_by(entity::Column::ImportId)
-        .having(entity::Column::CreatedAt.max().gte(before))
+        .having(entity::Column::CreatedAt.max().lt(before))
         .into_tuple::<Uuid>()
         .all(db.reader())
         .await?;
-    Ok(entity::Entity::delete_many()
-        .filter(entity::COLUMN.created_at.lt(before))
-        .filter(entity::COLUMN.import_id.is_not_in(live))
-        .exec(db.writer())
-        .await?
-        .rows_affected)
+    for import_id in &stale {
+        discard_in_batches(db, *import_id).await?;
+    }
+    Ok(u64::try_from(stale.len()).unwrap_or(u64::MAX))
 }
 
-/// Forget staged batches that hold a copy of `id` (its row, events or audit), so
-/// that erasing a customer leaves no copy of them behind; an import that held them
-/// is then refused at apply (409) and can be sent again.
+/// Forget every import that kept a copy of `id` (a row, event or audit entry about
+/// it, or one that mentions it), so that erasing a customer leaves no copy of them
+/// behind; such an import is then refused at apply (409) and can be sent again. Every
+/// row an import keeps has its event and audit entry, so those tell them all.
 pub async fn forget_mentions(conn: &impl ConnectionTrait, id: Uuid) -> Result<u64, DbErr> {
-    use sea_orm::sea_query::{Expr, ExprTrait};
-    let text = match conn.get_database_backend() {
-        sea_orm::DatabaseBackend::Postgres => "CAST(payload AS TEXT)",
-        _ => "payload",
+    let text = |column: &str| match conn.get_database_backend() {
+        sea_orm::DatabaseBackend::Postgres => format!("CAST(\"{column}\" AS TEXT)"),
+        _ => format!("\"{column}\""),
     };
-    Ok(entity::Entity::delete_many()
-        .filter(Expr::cust(text).like(format!("%{id}%")))
-        .exec(conn)
-        .await?
-        .rows_affected)
+    let like = format!("%{id}%");
+    let mut imports = std::collections::BTreeSet::new();
+    for (table, key, body) in [
+        ("events", "resource_id", "payload"),
+        ("audit_events", "entity_id", "changes"),
+    ] {
+        let rows = conn
+            .query_all(
+                Query::select()
+                    .distinct()
+                    .column(Alias::new("import_id"))
+                    .from(Alias::new(mirror_of(table)))
+                    .cond_where(
+                        sea_orm::Condition::any()
+                            .add(Expr::col(Alias::new(key)).like(like.as_str()))
+                            .add(Expr::cust(text(body)).like(like.as_str())),
+                    ),
+            )
+            .await?;
+        for row in rows {
+            imports.insert(row.try_get_by_index::<Uuid>(0)?);
+        }
+    }
+    for import_id in &imports {
+        discard(conn, *import_id).await?;
+    }
+    Ok(u64::try_from(imports.len()).unwrap_or(u64::MAX))
 }
 
 /// The context an import's checks run in: the caller's, under a request id of the
@@ -203,43 +448,40 @@ pub fn checking(ctx: &Ctx) -> Ctx {
     }
 }
 
-/// Write a batch's events and audit rows again, as this request's, now.
-pub async fn replay_log(
-    txn: &DatabaseTransaction,
-    ctx: &Ctx,
-    events_: Vec<events::entity::Model>,
-    audit_: Vec<audit::entity::Model>,
-) -> Result<(), DbErr> {
-    if !events_.is_empty() {
-        events::lock_outbox(txn).await?;
-        events::entity::Entity::insert_many(events_.into_iter().map(|e| {
-            let mut row = e.into_active_model();
-            row.seq = NotSet;
-            row.id = Set(new_id());
-            row.created_at = Set(ctx.now);
-            row.request_id = Set(Some(ctx.request_id.clone()).filter(|r| !r.is_empty()));
-            row
-        }))
-        .exec_without_returning(txn)
-        .await?;
-    }
-    if !audit_.is_empty() {
-        audit::entity::Entity::insert_many(audit_.into_iter().map(|a| {
-            let mut row = a.into_active_model();
-            row.seq = NotSet;
-            row.id = Set(new_id());
-            row.occurred_at = Set(ctx.now);
-            row.request_id = Set(Some(ctx.request_id.clone()).filter(|r| !r.is_empty()));
-            row
-        }))
-        .exec_without_returning(txn)
-        .await?;
-    }
+/// Write an import's kept events and audit entries again, as this request's, now.
+async fn replay_log(txn: &DatabaseTransaction, ctx: &Ctx, import_id: Uuid) -> Result<(), DbErr> {
+    use sea_orm::Value;
+    let request_id = Value::from(Some(ctx.request_id.clone()).filter(|r| !r.is_empty()));
+    copy_kept::<audit::entity::Entity>(
+        txn,
+        import_id,
+        &[audit::entity::Column::Seq],
+        &[
+            (audit::entity::Column::OccurredAt, Value::from(ctx.now)),
+            (audit::entity::Column::RequestId, request_id.clone()),
+        ],
+        None,
+    )
+    .await?;
+    // Last, so the outbox's order lock (PostgreSQL) waits only for this copy and
+    // the commit: every writer of an event waits on it.
+    events::lock_outbox(txn).await?;
+    copy_kept::<events::entity::Entity>(
+        txn,
+        import_id,
+        &[events::entity::Column::Seq],
+        &[
+            (events::entity::Column::CreatedAt, Value::from(ctx.now)),
+            (events::entity::Column::RequestId, request_id),
+        ],
+        None,
+    )
+    .await?;
     Ok(())
 }
 
 /// Replace every string in `value` that is exactly `from` (a provisional number
-/// given again at apply time).
+/// given again when a batch is kept).
 pub fn replace_exact(value: &mut serde_json::Value, from: &str, to: &str) {
     match value {
         serde_json::Value::String(s) if s == from => *s = to.to_owned(),
@@ -257,7 +499,7 @@ pub fn replace_exact(value: &mut serde_json::Value, from: &str, to: &str) {
     }
 }
 
-/// Begin a batch's throwaway transaction (rolled back after its rows are captured).
+/// Begin a check's throwaway transaction (rolled back after its rows are captured).
 pub async fn begin_batch(db: &Db) -> Result<DatabaseTransaction, DbErr> {
     #[allow(clippy::disallowed_methods)] // rolled back: a check, not a change
     db.begin().await
@@ -266,7 +508,7 @@ pub async fn begin_batch(db: &Db) -> Result<DatabaseTransaction, DbErr> {
 /// What a domain supplies to import in stages.
 pub trait Staging {
     /// The rows a batch captures (the domain's tables).
-    type Rows: Serialize + DeserializeOwned + Default;
+    type Rows: Default;
 
     /// Add the rows of one check to a batch's.
     fn merge(&self, into: &mut Self::Rows, more: Self::Rows);
@@ -287,17 +529,28 @@ pub trait Staging {
         ids: &[Uuid],
     ) -> impl std::future::Future<Output = Result<Self::Rows, DbErr>>;
 
-    /// Write one staged batch again (the rows only; events and audit follow). A row
-    /// someone changed since it was checked must make this fail.
+    /// Keep a batch's rows ([`keep`], from `first_ord`) in `txn`, which commits. What
+    /// new rows must hold uniquely once they are real, and the check's rollback gave
+    /// back, they get here (customer numbers), in their events and audit too.
+    fn keep(
+        &self,
+        txn: &DatabaseTransaction,
+        import_id: Uuid,
+        first_ord: i64,
+        batch: &mut Batch<Self::Rows>,
+    ) -> impl std::future::Future<Output = Result<(), crate::Error>>;
+
+    /// Write every row `import_id` kept (the rows only; events and audit follow). A
+    /// row someone changed since it was checked must make this fail.
     fn write(
         &self,
         txn: &DatabaseTransaction,
         ctx: &Ctx,
-        batch: &mut Batch<Self::Rows>,
+        import_id: Uuid,
     ) -> impl std::future::Future<Output = Result<(), crate::Error>>;
 }
 
-/// A checked import: its report, and where its batches wait.
+/// A checked import: its report, and where its rows wait.
 #[derive(Debug)]
 pub struct Staged {
     pub import_id: Uuid,
@@ -325,7 +578,7 @@ pub async fn check<S: Staging, R: std::io::Read>(
     let import_id = new_id();
     let checked = check_into(db, ctx, import_id, import, domain).await;
     if !checked.as_ref().is_ok_and(Staged::ready) {
-        discard(db.writer(), import_id).await?;
+        discard_in_batches(db, import_id).await?;
     }
     checked
 }
@@ -339,12 +592,7 @@ async fn check_into<S: Staging, R: std::io::Read>(
 ) -> Result<Staged, crate::Error> {
     let started = std::time::Instant::now();
     let mut batches = 0;
-    let mut pending: Batch<S::Rows> = Batch {
-        rows: S::Rows::default(),
-        created: Vec::new(),
-        events: Vec::new(),
-        audit: Vec::new(),
-    };
+    let mut pending: Batch<S::Rows> = Batch::default();
     let mut pending_rows = 0;
     loop {
         let mut rows = Vec::with_capacity(CHECK_ROWS);
@@ -392,22 +640,16 @@ async fn check_into<S: Staging, R: std::io::Read>(
         }
         let keeping = import.report.failed == 0 && !import.report.dry_run;
         if keeping && pending_rows > 0 && (pending_rows >= BATCH_ROWS || last) {
-            let full = std::mem::replace(
-                &mut pending,
-                Batch {
-                    rows: S::Rows::default(),
-                    created: Vec::new(),
-                    events: Vec::new(),
-                    audit: Vec::new(),
-                },
-            );
+            let began = std::time::Instant::now();
+            let mut full = std::mem::take(&mut pending);
             // Stamped with the time it was kept: the newest stamp tells a running
             // import from an abandoned one (see `purge`).
             let kept_at =
                 ctx.now + chrono::Duration::from_std(started.elapsed()).unwrap_or_default();
-            stage(db, import_id, batches, &full, kept_at).await?;
+            stage(db, domain, import_id, batches, &mut full, kept_at).await?;
             batches += 1;
             pending_rows = 0;
+            tokio::time::sleep(began.elapsed()).await;
             ctx.hooks.at("import.batch_checked").await;
         }
         if last {
@@ -422,88 +664,36 @@ async fn check_into<S: Staging, R: std::io::Read>(
     })
 }
 
-/// Write every staged batch in `txn` (the request's one write transaction) and
-/// forget them.
+/// Write everything `staged` kept in `txn` (the request's one write transaction).
+/// Once that ends, committed or not, forget what it kept with [`discard_in_batches`]
+/// (outside it: the apply holds the writer only as long as the copy takes).
 pub async fn apply<S: Staging>(
     txn: &DatabaseTransaction,
     ctx: &Ctx,
     staged: &Staged,
     domain: &S,
 ) -> Result<(), crate::Error> {
-    for n in 0..staged.batches {
-        // Gone only when a customer it held was erased meanwhile (or the batch was
-        // purged as abandoned): the file must be checked again.
-        let mut batch: Batch<S::Rows> =
-            batch(txn, staged.import_id, n).await?.ok_or_else(|| {
-                crate::Error::new(
-                    crate::error::problems::CONFLICT,
-                    "records in this file changed while it was checked; nothing was \
-                     imported: send it again",
-                )
-            })?;
-        domain.write(txn, ctx, &mut batch).await?;
-        replay_log(txn, ctx, batch.events, batch.audit).await?;
-    }
-    discard(txn, staged.import_id).await?;
-    Ok(())
-}
-
-/// Write a staged batch's `rows` with one statement: new rows go in, a checked row
-/// replaces the stored one only while that still has the version the row was checked
-/// at (its own version minus one). `false` when any row was not written: someone
-/// changed it since, and the import must be refused.
-pub async fn upsert_checked<E>(
-    txn: &DatabaseTransaction,
-    rows: Vec<E::Model>,
-    id: E::Column,
-    version: E::Column,
-    columns: &[E::Column],
-) -> Result<bool, DbErr>
-where
-    E: EntityTrait,
-    E::Model: IntoActiveModel<E::ActiveModel>,
-{
-    use sea_orm::sea_query::{Expr, OnConflict};
-    if rows.is_empty() {
-        return Ok(true);
-    }
-    let expected = u64::try_from(rows.len()).unwrap_or(u64::MAX);
-    let table = E::default().table_name().to_owned();
-    let v = version.as_str().to_owned();
-    let written = E::insert_many(rows.into_iter().map(IntoActiveModel::into_active_model))
-        .on_conflict(
-            OnConflict::column(id)
-                .update_columns(columns.iter().copied())
-                .action_and_where(Expr::cust(format!(
-                    "\"{table}\".\"{v}\" = excluded.\"{v}\" - 1"
-                )))
-                .to_owned(),
-        )
-        .exec_without_returning(txn)
+    // A batch is gone only when a customer it held was erased meanwhile (or it was
+    // purged as abandoned): the file must be checked again.
+    let kept = entity::Entity::find()
+        .filter(entity::COLUMN.import_id.eq(staged.import_id))
+        .count(txn)
         .await?;
-    Ok(written == expected)
-}
-
-/// Replace the child rows (`rows`) of `parents`: what the batch captured is what
-/// they have now.
-pub async fn replace_children<E>(
-    txn: &DatabaseTransaction,
-    parent: E::Column,
-    parents: Vec<Uuid>,
-    rows: Vec<E::Model>,
-) -> Result<(), DbErr>
-where
-    E: EntityTrait,
-    E::Model: IntoActiveModel<E::ActiveModel>,
-{
-    E::delete_many()
-        .filter(parent.is_in(parents))
-        .exec(txn)
-        .await?;
-    if !rows.is_empty() {
-        E::insert_many(rows.into_iter().map(IntoActiveModel::into_active_model))
-            .exec_without_returning(txn)
-            .await?;
+    if i64::try_from(kept).ok() != Some(staged.batches) {
+        return Err(crate::Error::new(
+            crate::error::problems::CONFLICT,
+            "records in this file changed while it was checked; nothing was imported: \
+             send it again",
+        ));
     }
+    let began = std::time::Instant::now();
+    domain.write(txn, ctx, staged.import_id).await?;
+    let written = began.elapsed();
+    replay_log(txn, ctx, staged.import_id).await?;
+    tracing::debug!(
+        written_ms = written.as_millis() as u64,
+        logged_ms = (began.elapsed() - written).as_millis() as u64,
+        "import kept rows copied"
+    );
     Ok(())
 }

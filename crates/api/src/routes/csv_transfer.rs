@@ -200,17 +200,41 @@ where
         return respond(staged.report);
     }
     let import_id = staged.import_id;
+    let began = std::time::Instant::now();
     let txn = writer.begin().await?;
+    let begun = began.elapsed();
     match write(&txn, staged).await {
         Ok(report) => {
+            let written = began.elapsed();
             txn.commit().await?;
+            tracing::debug!(
+                begin_ms = begun.as_millis() as u64,
+                write_ms = (written - begun).as_millis() as u64,
+                commit_ms = (began.elapsed() - written).as_millis() as u64,
+                "import apply steps"
+            );
+            // How long the apply held the writer: what other writers waited at most.
+            tracing::info!(
+                rows = report.rows,
+                elapsed_ms = began.elapsed().as_millis() as u64,
+                "import applied"
+            );
+            forget(state, import_id).await;
             respond(report)
         }
         Err(err) => {
             drop(txn);
-            let _ = ordercrm_kernel::staging::discard(state.db.writer(), import_id).await;
+            forget(state, import_id).await;
             Err(ApiError(err))
         }
+    }
+}
+
+/// Forget what an import kept once it is applied or refused. Left behind (the
+/// database failed meanwhile), it goes with the hourly purge of abandoned imports.
+async fn forget(state: &crate::state::AppState, import_id: uuid::Uuid) {
+    if let Err(e) = ordercrm_kernel::staging::discard_in_batches(&state.db, import_id).await {
+        tracing::warn!(%import_id, error = %e, "an import's kept rows stay until the purge");
     }
 }
 
