@@ -26,6 +26,9 @@ both_engines!(
     import_is_all_or_nothing_across_batches,
     change_during_an_import_refuses_it,
     duplicate_created_during_an_import_refuses_it,
+    product_deleted_during_an_import_is_not_brought_back,
+    erase_while_rows_are_checked_keeps_no_copy,
+    import_numbers_replace_only_the_number,
     erase_during_an_import_leaves_no_staged_copy,
     import_events_carry_the_request_id_of_the_import,
     import_limits_follow_the_role,
@@ -919,6 +922,20 @@ async fn export_csv(app: &TestApp, path: &str) -> String {
     res.text().await.unwrap()
 }
 
+/// Start an import of `csv` that runs on while the test acts (it stops at a held hook).
+fn spawn_import(
+    app: &TestApp,
+    path: &str,
+    csv: String,
+) -> tokio::task::JoinHandle<reqwest::Result<reqwest::Response>> {
+    let req = app
+        .request(Method::POST, path)
+        .header("content-type", "text/csv")
+        .body(csv);
+    tokio::spawn(req.send())
+}
+
+/// Import `csv` and wait for the answer.
 async fn import_csv(app: &TestApp, path: &str, csv: String) -> reqwest::Response {
     app.request(Method::POST, path)
         .header("content-type", "text/csv")
@@ -1110,13 +1127,7 @@ fn people(n: usize, from: usize) -> String {
 async fn import_lets_other_writers_in_between_batches(engine: Engine) {
     let app = TestApp::spawn(engine).await;
     let held = app.probe.hold("import.batch_checked");
-    let import = {
-        let req = app
-            .request(Method::POST, "/v1/customers/import")
-            .header("content-type", "text/csv")
-            .body(people(1200, 0));
-        tokio::spawn(req.send())
-    };
+    let import = spawn_import(&app, "/v1/customers/import", people(1200, 0));
     held.reached().await;
     // The import waits between its first and second batch: others may write.
     let single = app
@@ -1209,13 +1220,7 @@ async fn change_during_an_import_refuses_it(engine: Engine) {
     for i in 0..600 {
         csv.push_str(&format!(",person,Imported {i}\n"));
     }
-    let import = {
-        let req = app
-            .request(Method::POST, "/v1/customers/import")
-            .header("content-type", "text/csv")
-            .body(csv);
-        tokio::spawn(req.send())
-    };
+    let import = spawn_import(&app, "/v1/customers/import", csv);
     held.reached().await;
     let res = app
         .patch(
@@ -1248,13 +1253,7 @@ async fn duplicate_created_during_an_import_refuses_it(engine: Engine) {
     for i in 0..600 {
         csv.push_str(&format!("person,Imported {i},import{i}@file.example\n"));
     }
-    let import = {
-        let req = app
-            .request(Method::POST, "/v1/customers/import")
-            .header("content-type", "text/csv")
-            .body(csv);
-        tokio::spawn(req.send())
-    };
+    let import = spawn_import(&app, "/v1/customers/import", csv);
     held.reached().await;
     let res = app
         .post(
@@ -1291,13 +1290,7 @@ async fn erase_during_an_import_leaves_no_staged_copy(engine: Engine) {
     for i in 0..600 {
         csv.push_str(&format!(",person,Imported {i},\n"));
     }
-    let import = {
-        let req = app
-            .request(Method::POST, "/v1/customers/import")
-            .header("content-type", "text/csv")
-            .body(csv);
-        tokio::spawn(req.send())
-    };
+    let import = spawn_import(&app, "/v1/customers/import", csv);
     held.reached().await;
     assert_eq!(app.count("SELECT COUNT(*) FROM import_batches").await, 1);
     // The first batch's rows, each with its event and audit entry, wait in the mirrors.
@@ -1383,6 +1376,150 @@ async fn import_limits_follow_the_role(engine: Engine) {
         "/problems/payload-too-large"
     );
     assert_eq!(app.count("SELECT COUNT(*) FROM customers").await, 0);
+    app.stop().await;
+}
+
+/// An import that updates a product someone deletes meanwhile is refused: the
+/// product stays deleted, not inserted back as if it were new.
+async fn product_deleted_during_an_import_is_not_brought_back(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let p = created(
+        &app,
+        "/v1/products",
+        json!({"sku": "DEL-1", "name": "Doomed", "list_price": {"amount": 100, "currency": "CNY"}}),
+    )
+    .await;
+    let held = app.probe.hold("import.batch_checked");
+    let mut csv = String::from(
+        "sku,name,list_price_amount,list_price_currency\nDEL-1,Renamed by the file,100,CNY\n",
+    );
+    for i in 0..600 {
+        csv.push_str(&format!("BULK-{i},Bulk {i},100,CNY\n"));
+    }
+    let import = spawn_import(&app, "/v1/products/import", csv);
+    held.reached().await;
+    let res = app
+        .request(Method::DELETE, &format!("/v1/products/{}", id(&p)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 204);
+    held.release();
+    let res = import.await.unwrap().unwrap();
+    assert_eq!(problem(res, 409).await["type"], "/problems/conflict");
+    let res = app.get(&format!("/v1/products/{}", id(&p))).await;
+    assert_eq!(res.status(), 404);
+    assert_eq!(app.count("SELECT COUNT(*) FROM products").await, 0);
+    assert_eq!(app.count(STAGED).await, 0);
+    app.stop().await;
+}
+
+/// A customer erased while the import still holds its checked row in memory (not
+/// yet kept) is never kept: the import is refused when it would keep the batch.
+async fn erase_while_rows_are_checked_keeps_no_copy(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let c = customer(
+        &app,
+        &app.token,
+        json!({"kind": "person", "name": "Zed", "email": "zed.private@example.com"}),
+    )
+    .await;
+    let held = app.probe.hold("import.rows_checked");
+    let mut csv = format!(
+        "number,kind,name,phone\n{},,Zed Zapped,+44 20 7946 0001\n",
+        c["number"].as_str().unwrap()
+    );
+    for i in 0..600 {
+        csv.push_str(&format!(",person,Imported {i},\n"));
+    }
+    let import = spawn_import(&app, "/v1/customers/import", csv);
+    held.reached().await;
+    assert_eq!(app.count("SELECT COUNT(*) FROM import_batches").await, 0);
+    let res = app
+        .request(Method::POST, &format!("/v1/customers/{}/erase", id(&c)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    held.release();
+    let res = import.await.unwrap().unwrap();
+    assert_eq!(problem(res, 409).await["type"], "/problems/conflict");
+    assert_eq!(app.count(STAGED).await, 0);
+    assert_eq!(app.count("SELECT COUNT(*) FROM customers").await, 1);
+    let stored = everything_stored(&app).await;
+    assert!(
+        !stored.contains("zed.private@example.com"),
+        "a copy remains"
+    );
+    assert!(!stored.contains("Zed Zapped"), "a copy remains");
+    app.stop().await;
+}
+
+/// New customers get their numbers when a batch is kept; the number they had while
+/// checked is replaced where it is the number, not in a name that reads the same.
+async fn import_numbers_replace_only_the_number(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let first = customer(&app, &app.token, json!({"kind": "person", "name": "First"})).await;
+    let number = |n: u64| {
+        let first = first["number"].as_str().unwrap();
+        let digits = first.trim_start_matches(|c: char| !c.is_ascii_digit());
+        let prefix = &first[..first.len() - digits.len()];
+        let base: u64 = digits.parse().unwrap();
+        format!("{prefix}{:0width$}", base + n, width = digits.len())
+    };
+    // Every check of four rows gives the next number again (it is rolled back):
+    // the fifth row is checked with the same number as the first.
+    let lookalike = number(1);
+    let mut csv = String::from("kind,name,tags\n");
+    for i in 0..4 {
+        csv.push_str(&format!("person,Filler {i},\n"));
+    }
+    csv.push_str(&format!("person,{lookalike},{lookalike}\n"));
+    let res = import_csv(&app, "/v1/customers/import", csv).await;
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    let fifth = number(5);
+    let row = format!("SELECT COUNT(*) FROM customers WHERE number = '{fifth}'");
+    assert_eq!(
+        app.count(&format!("{row} AND name = '{lookalike}'")).await,
+        1
+    );
+    let lower = lookalike.to_lowercase();
+    assert_eq!(
+        app.count(&format!("{row} AND search_text LIKE '{lower}%'"))
+            .await,
+        1,
+        "the name part of search_text was renumbered"
+    );
+    let payload = match engine {
+        Engine::Sqlite => "payload",
+        Engine::Postgres => "CAST(payload AS TEXT)",
+    };
+    let found: Value = app
+        .get(&format!("/v1/customers?q={fifth}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let fifth_id = found["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["number"] == fifth.as_str())
+        .map(|c| id(c).to_owned())
+        .unwrap();
+    let events = format!(
+        "SELECT COUNT(*) FROM events WHERE resource_id = '{fifth_id}' \
+         AND event_type = 'customer.created'"
+    );
+    assert_eq!(app.count(&events).await, 1, "{events}");
+    assert_eq!(
+        app.count(&format!(
+            "{events} AND {payload} LIKE '%{lookalike}%' AND {payload} LIKE '%{fifth}%'"
+        ))
+        .await,
+        1,
+        "the event's name was renumbered"
+    );
     app.stop().await;
 }
 

@@ -39,6 +39,9 @@ impl MigrationTrait for Migration {
                     .table("import_batches")
                     .col(uuid("import_id"))
                     .col(big_integer("batch"))
+                    // Rows the batch kept in all mirrors: an apply that copies fewer
+                    // (a concurrent erase forgot some) is refused.
+                    .col(big_integer("kept"))
                     .col(timestamp_with_time_zone("created_at"))
                     .primary_key(Index::create().col("import_id").col("batch"))
                     .to_owned(),

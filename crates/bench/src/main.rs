@@ -39,6 +39,12 @@ struct Args {
     /// Rows of the CSV import that runs under single creates (0 skips it).
     #[arg(long, default_value_t = 100_000)]
     import_rows: usize,
+    /// Skip the SQLite run.
+    #[arg(long)]
+    no_sqlite: bool,
+    /// Skip the PostgreSQL run.
+    #[arg(long)]
+    no_postgres: bool,
 }
 
 struct Server {
@@ -425,8 +431,12 @@ async fn main() -> anyhow::Result<()> {
 
     let dir = tempfile::tempdir()?;
     let sqlite = format!("sqlite://{}", dir.path().join("bench.db").display());
-    run_engine(&args, "sqlite", &sqlite).await?;
-
+    if !args.no_sqlite {
+        run_engine(&args, "sqlite", &sqlite).await?;
+    }
+    if args.no_postgres {
+        return Ok(());
+    }
     match Database::connect(args.pg_url.as_str()).await {
         Ok(admin) => {
             let name = format!("ordercrm_bench_{}", uuid::Uuid::now_v7().simple());

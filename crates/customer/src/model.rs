@@ -35,7 +35,38 @@ pub fn search_text(parts: &[Option<&str>], tags: &[String]) -> String {
         .filter(|p| !p.trim().is_empty())
         .map(str::to_lowercase)
         .collect::<Vec<_>>()
-        .join("\u{1f}")
+        .join(SEPARATOR)
+}
+
+/// Between the parts of `search_text`.
+const SEPARATOR: &str = "\u{1f}";
+
+/// `search_text` (of a new customer named `name`) with its number `from` given
+/// again as `to`: the number is the part right after the name (which may hold
+/// anything, the separator too).
+pub fn renumber_search_text(text: &str, name: &str, from: &str, to: &str) -> String {
+    let (from, to) = (from.to_lowercase(), to.to_lowercase());
+    let whole_part = |at: usize| {
+        let rest = &text[at + SEPARATOR.len() + from.len()..];
+        rest.is_empty() || rest.starts_with(SEPARATOR)
+    };
+    let named = name.to_lowercase();
+    let at = if text.starts_with(&format!("{named}{SEPARATOR}{from}")) && whole_part(named.len()) {
+        Some(named.len())
+    } else {
+        // The name as it was typed (untrimmed): the first part that is the number.
+        text.match_indices(&format!("{SEPARATOR}{from}"))
+            .map(|(at, _)| at)
+            .find(|&at| whole_part(at))
+    };
+    match at {
+        Some(at) => format!(
+            "{}{SEPARATOR}{to}{}",
+            &text[..at],
+            &text[at + SEPARATOR.len() + from.len()..]
+        ),
+        None => text.to_owned(),
+    }
 }
 
 fn text(
@@ -142,6 +173,19 @@ mod tests {
     fn phones_compare_by_digits() {
         assert_eq!(normalize_phone("+86 138-0013-8000"), "+8613800138000");
         assert_eq!(normalize_phone(" (010) 6552 9988 "), "01065529988");
+    }
+
+    #[test]
+    fn renumbering_changes_only_the_number() {
+        let text = search_text(&[Some("C-000002"), Some("C-000002")], &["c-000002".into()]);
+        let renumbered = renumber_search_text(&text, "C-000002", "C-000002", "C-000009");
+        assert_eq!(
+            renumbered,
+            ["c-000002", "c-000009", "c-000002"].join(SEPARATOR)
+        );
+        let odd = search_text(&[Some("Odd\u{1f}c-1"), Some("C-1")], &[]);
+        let renumbered = renumber_search_text(&odd, "Odd\u{1f}c-1", "C-1", "C-7");
+        assert_eq!(renumbered, ["odd", "c-1", "c-7"].join(SEPARATOR));
     }
 
     #[test]

@@ -9,7 +9,7 @@ use std::collections::HashSet;
 use ordercrm_kernel::csv_import::{
     Import, ImportLimits, ImportReport, Row, RowErrors, money_cells, refs_cell, row_errors,
 };
-use ordercrm_kernel::staging::{self, Batch, Staged, Staging};
+use ordercrm_kernel::staging::{self, Batch, SeenRefs, Staged, Staging};
 use ordercrm_kernel::{Ctx, Result};
 use sea_orm::{DatabaseTransaction, EntityTrait, QueryFilter};
 use uuid::Uuid;
@@ -74,7 +74,7 @@ pub struct ProductImport<'a> {
     ctx: &'a Ctx,
     /// What earlier rows claimed: later batches cannot see them in the database.
     seen_products: HashSet<Uuid>,
-    seen_refs: HashSet<(String, String)>,
+    seen_refs: SeenRefs,
 }
 
 impl<'a> ProductImport<'a> {
@@ -82,7 +82,7 @@ impl<'a> ProductImport<'a> {
         Self {
             ctx,
             seen_products: HashSet::new(),
-            seen_refs: HashSet::new(),
+            seen_refs: SeenRefs::default(),
         }
     }
 }
@@ -129,21 +129,7 @@ impl Staging for ProductImport<'_> {
                 "an earlier row of this file has the same SKU".into(),
             )]);
         }
-        let mut errors = RowErrors::new();
-        for r in row.external_refs("external_refs", &mut errors) {
-            if !self
-                .seen_refs
-                .insert((r.channel.clone(), r.external_id.clone()))
-            {
-                return Err(vec![(
-                    "external_refs".into(),
-                    format!(
-                        "an earlier row of this file has {}:{}",
-                        r.channel, r.external_id
-                    ),
-                )]);
-            }
-        }
+        self.seen_refs.claim(row, "external_refs")?;
         Ok((created, id))
     }
 
@@ -169,38 +155,49 @@ impl Staging for ProductImport<'_> {
         import_id: Uuid,
         first_ord: i64,
         batch: &mut Batch<Self::Rows>,
-    ) -> Result<()> {
+    ) -> Result<usize> {
         let (products, refs) = &batch.rows;
+        let updated: Vec<(Uuid, i64)> = products
+            .iter()
+            .filter(|p| p.version > 1)
+            .map(|p| (p.id, p.version))
+            .collect();
+        staging::refuse_moved::<product::Entity>(
+            txn,
+            product::Column::Id,
+            product::Column::Version,
+            &updated,
+        )
+        .await?;
         staging::keep::<product::Entity>(txn, import_id, first_ord, products).await?;
         staging::keep::<product_ref::Entity>(txn, import_id, first_ord, refs).await?;
-        Ok(())
+        Ok(products.len() + refs.len())
     }
 
-    async fn write(&self, txn: &DatabaseTransaction, _ctx: &Ctx, import_id: Uuid) -> Result<()> {
-        let all_written = staging::upsert_kept::<product::Entity>(
+    async fn write(&self, txn: &DatabaseTransaction, _ctx: &Ctx, import_id: Uuid) -> Result<u64> {
+        let products = staging::write_versioned::<product::Entity>(
             txn,
             import_id,
             product::Column::Id,
             product::Column::Version,
             PRODUCT_COLUMNS,
         )
-        .await?;
-        if !all_written {
-            return Err(InventoryError::Conflict(
-                "products in this file were changed by someone else while it was checked; \
-                 nothing was imported: send it again"
+        .await?
+        .ok_or_else(|| {
+            InventoryError::Conflict(
+                "products in this file were changed or deleted by someone else while it was \
+                 checked; nothing was imported: send it again"
                     .into(),
             )
-            .into());
-        }
-        staging::replace_kept_children::<product_ref::Entity, product::Entity>(
+        })?;
+        let refs = staging::replace_kept_children::<product_ref::Entity, product::Entity>(
             txn,
             import_id,
             product_ref::Column::ProductId,
             product::Column::Id,
         )
         .await?;
-        Ok(())
+        Ok(products + refs)
     }
 }
 

@@ -14,7 +14,7 @@
 use chrono::{DateTime, Utc};
 use sea_orm::ActiveValue::Set;
 use sea_orm::entity::prelude::*;
-use sea_orm::sea_query::{Alias, Expr, ExprTrait, IntoIden, OnConflict, Query};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, IntoIden, Query};
 use sea_orm::{DatabaseTransaction, Iterable, QueryOrder, QuerySelect};
 
 use crate::context::Ctx;
@@ -57,9 +57,9 @@ pub fn first_ord(batch_no: i64) -> i64 {
 mod entity {
     use sea_orm::entity::prelude::*;
 
-    /// One kept batch of an import: how many it kept tells a complete import from
-    /// one that lost a batch (an erase forgot it), and the newest stamp a running
-    /// import from an abandoned one.
+    /// One kept batch of an import: the rows it kept tell a complete import from one
+    /// that lost some (an erase forgot them), and the newest stamp a running import
+    /// from an abandoned one.
     #[sea_orm::model]
     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
     #[sea_orm(table_name = "import_batches")]
@@ -68,6 +68,7 @@ mod entity {
         pub import_id: Uuid,
         #[sea_orm(primary_key, auto_increment = false)]
         pub batch: i64,
+        pub kept: i64,
         pub created_at: DateTimeUtc,
     }
 
@@ -196,7 +197,7 @@ pub async fn copy_kept<E>(
     import_id: Uuid,
     skip: &[E::Column],
     set: &[(E::Column, sea_orm::Value)],
-    on_conflict: Option<OnConflict>,
+    only: Option<Expr>,
 ) -> Result<u64, DbErr>
 where
     E: EntityTrait,
@@ -210,6 +211,9 @@ where
         .from(Alias::new(mirror_of(E::default().table_name())))
         .and_where(kept_by(import_id))
         .order_by(Alias::new("ord"), sea_orm::sea_query::Order::Asc);
+    if let Some(only) = only {
+        select.and_where(only);
+    }
     for c in &columns {
         match set.iter().find(|(s, _)| name(s) == name(c)) {
             Some((_, value)) => select.expr(Expr::val(value.clone())),
@@ -222,24 +226,25 @@ where
         .columns(columns.iter().copied())
         .select_from(select)
         .map_err(|e| DbErr::Custom(format!("kept rows do not fit their table: {e}")))?;
-    if let Some(on_conflict) = on_conflict {
-        insert.on_conflict(on_conflict);
-    }
     Ok(txn.execute(&insert).await?.rows_affected())
 }
 
-/// How many rows of `E` `import_id` kept.
-pub async fn count_kept<E: EntityTrait>(
+/// How many rows of `E` `import_id` kept (of those `only` admits).
+pub async fn count_kept_where<E: EntityTrait>(
     conn: &impl ConnectionTrait,
     import_id: Uuid,
+    only: Option<Expr>,
 ) -> Result<u64, DbErr> {
+    let mut select = Query::select();
+    select
+        .expr(Expr::cust("COUNT(*)"))
+        .from(Alias::new(mirror_of(E::default().table_name())))
+        .and_where(kept_by(import_id));
+    if let Some(only) = only {
+        select.and_where(only);
+    }
     let count = conn
-        .query_one(
-            Query::select()
-                .expr(Expr::cust("COUNT(*)"))
-                .from(Alias::new(mirror_of(E::default().table_name())))
-                .and_where(kept_by(import_id)),
-        )
+        .query_one(&select)
         .await?
         .map(|row| row.try_get_by_index::<i64>(0))
         .transpose()?
@@ -259,52 +264,110 @@ pub fn kept_ids<E: EntityTrait>(
         .to_owned()
 }
 
-/// Write the kept rows of `E` with one statement: new rows go in, a checked row
-/// replaces the stored one only while that still has the version the row was checked
-/// at (its own version minus one). `false` when any row was not written: someone
-/// changed it since, and the import must be refused.
-pub async fn upsert_kept<E: EntityTrait>(
+/// Write the kept rows of `E`, a statement for the new ones (version 1: every
+/// create starts there) and one for the updated ones, each of which replaces the
+/// stored row only while that still has the version the row was checked at (its own
+/// minus one). `None` when any updated row was not written: someone changed or
+/// removed it since, and the import must be refused; else the rows written.
+pub async fn write_versioned<E: EntityTrait>(
     txn: &DatabaseTransaction,
     import_id: Uuid,
     id: E::Column,
     version: E::Column,
     columns: &[E::Column],
-) -> Result<bool, DbErr> {
-    let expected = count_kept::<E>(txn, import_id).await?;
+) -> Result<Option<u64>, DbErr> {
+    let inserted = copy_kept::<E>(txn, import_id, &[], &[], Some(Expr::col(version).eq(1))).await?;
+    let updates = count_kept_where::<E>(txn, import_id, Some(Expr::col(version).gt(1))).await?;
+    if updates == 0 {
+        return Ok(Some(inserted));
+    }
+    let backend = txn.get_database_backend();
     let table = E::default().table_name();
-    let v = version.as_str();
-    let written = copy_kept::<E>(
-        txn,
-        import_id,
-        &[],
-        &[],
-        Some(
-            OnConflict::column(id)
-                .update_columns(columns.iter().copied())
-                .action_and_where(Expr::cust(format!(
-                    "\"{table}\".\"{v}\" = excluded.\"{v}\" - 1"
-                )))
-                .to_owned(),
-        ),
+    let mirror = mirror_of(table);
+    let (id, v) = (id.as_str(), version.as_str());
+    let sets = columns
+        .iter()
+        .map(|c| format!("\"{c}\" = m.\"{c}\"", c = c.as_str()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let param = match backend {
+        sea_orm::DatabaseBackend::Postgres => "$1",
+        _ => "?",
+    };
+    let updated = txn
+        .execute_raw(sea_orm::Statement::from_sql_and_values(
+            backend,
+            format!(
+                "UPDATE \"{table}\" SET {sets} FROM \"{mirror}\" AS m \
+                 WHERE m.import_id = {param} AND m.\"{v}\" > 1 \
+                 AND m.\"{id}\" = \"{table}\".\"{id}\" AND \"{table}\".\"{v}\" = m.\"{v}\" - 1"
+            ),
+            [import_id.into()],
+        ))
+        .await?
+        .rows_affected();
+    Ok((updated == updates).then_some(inserted + updated))
+}
+
+/// Refuse a batch that updates rows someone changed or removed since they were
+/// checked: `kept` holds the id and kept version of each row it updates. The rows
+/// stay locked (PostgreSQL) until the batch is kept, so a change that commits
+/// meanwhile waits for it and then finds the kept copy (an erase forgets it).
+pub async fn refuse_moved<E: EntityTrait>(
+    txn: &DatabaseTransaction,
+    id: E::Column,
+    version: E::Column,
+    kept: &[(Uuid, i64)],
+) -> Result<(), crate::Error> {
+    // Locked in id order, as every other taker of several rows does: no cycle.
+    let mut kept = kept.to_vec();
+    kept.sort_unstable();
+    let mut stored = std::collections::HashMap::new();
+    for chunk in kept.chunks(BATCH_ROWS) {
+        let rows = E::find()
+            .select_only()
+            .column(id)
+            .column(version)
+            .filter(id.is_in(chunk.iter().map(|(i, _)| *i)))
+            .order_by_asc(id)
+            .lock_shared()
+            .into_tuple::<(Uuid, i64)>()
+            .all(txn)
+            .await?;
+        stored.extend(rows);
+    }
+    if kept
+        .iter()
+        .any(|(i, v)| stored.get(i) != Some(&v.saturating_sub(1)))
+    {
+        return Err(changed_meanwhile());
+    }
+    Ok(())
+}
+
+/// The refusal of an import whose records changed while it was checked.
+fn changed_meanwhile() -> crate::Error {
+    crate::Error::new(
+        crate::error::problems::CONFLICT,
+        "records in this file changed while it was checked; nothing was imported: send it \
+         again",
     )
-    .await?;
-    Ok(written == expected)
 }
 
 /// Replace the child rows (`C`, whose `parent` column points at `P`'s `id`) of the
 /// kept parents with the kept children: what the import checked is what they have.
+/// The children written.
 pub async fn replace_kept_children<C: EntityTrait, P: EntityTrait>(
     txn: &DatabaseTransaction,
     import_id: Uuid,
     parent: C::Column,
     id: P::Column,
-) -> Result<(), DbErr> {
+) -> Result<u64, DbErr> {
     C::delete_many()
         .filter(Expr::col(parent).in_subquery(kept_ids::<P>(import_id, id)))
         .exec(txn)
         .await?;
-    copy_kept::<C>(txn, import_id, &[], &[], None).await?;
-    Ok(())
+    copy_kept::<C>(txn, import_id, &[], &[], None).await
 }
 
 /// Keep a batch: the domain's rows, the request's events and audit rows, and the
@@ -320,12 +383,14 @@ async fn stage<S: Staging>(
     #[allow(clippy::disallowed_methods)] // staging is no business change of its own
     let txn = db.begin().await?;
     let first = first_ord(batch_no);
-    domain.keep(&txn, import_id, first, batch).await?;
+    let rows = domain.keep(&txn, import_id, first, batch).await?;
     keep::<events::entity::Entity>(&txn, import_id, first, &batch.events).await?;
     keep::<audit::entity::Entity>(&txn, import_id, first, &batch.audit).await?;
+    let kept = rows + batch.events.len() + batch.audit.len();
     entity::ActiveModel {
         import_id: Set(import_id),
         batch: Set(batch_no),
+        kept: Set(i64::try_from(kept).unwrap_or(i64::MAX)),
         created_at: Set(now),
     }
     .insert(&txn)
@@ -449,10 +514,10 @@ pub fn checking(ctx: &Ctx) -> Ctx {
 }
 
 /// Write an import's kept events and audit entries again, as this request's, now.
-async fn replay_log(txn: &DatabaseTransaction, ctx: &Ctx, import_id: Uuid) -> Result<(), DbErr> {
+async fn replay_log(txn: &DatabaseTransaction, ctx: &Ctx, import_id: Uuid) -> Result<u64, DbErr> {
     use sea_orm::Value;
     let request_id = Value::from(Some(ctx.request_id.clone()).filter(|r| !r.is_empty()));
-    copy_kept::<audit::entity::Entity>(
+    let audit = copy_kept::<audit::entity::Entity>(
         txn,
         import_id,
         &[audit::entity::Column::Seq],
@@ -466,7 +531,7 @@ async fn replay_log(txn: &DatabaseTransaction, ctx: &Ctx, import_id: Uuid) -> Re
     // Last, so the outbox's order lock (PostgreSQL) waits only for this copy and
     // the commit: every writer of an event waits on it.
     events::lock_outbox(txn).await?;
-    copy_kept::<events::entity::Entity>(
+    let events = copy_kept::<events::entity::Entity>(
         txn,
         import_id,
         &[events::entity::Column::Seq],
@@ -477,25 +542,34 @@ async fn replay_log(txn: &DatabaseTransaction, ctx: &Ctx, import_id: Uuid) -> Re
         None,
     )
     .await?;
-    Ok(())
+    Ok(audit + events)
 }
 
-/// Replace every string in `value` that is exactly `from` (a provisional number
-/// given again when a batch is kept).
-pub fn replace_exact(value: &mut serde_json::Value, from: &str, to: &str) {
-    match value {
-        serde_json::Value::String(s) if s == from => *s = to.to_owned(),
-        serde_json::Value::Array(items) => {
-            for v in items {
-                replace_exact(v, from, to);
+/// External references earlier rows of a file claimed: a later check cannot see
+/// them in the database (earlier checks were rolled back).
+#[derive(Debug, Default)]
+pub struct SeenRefs(std::collections::HashSet<(String, String)>);
+
+impl SeenRefs {
+    /// Claim the references in `row`'s `column`; an error if an earlier row had one.
+    pub fn claim(
+        &mut self,
+        row: &crate::csv_import::Row,
+        column: &str,
+    ) -> Result<(), crate::csv_import::RowErrors> {
+        let mut errors = crate::csv_import::RowErrors::new();
+        for r in row.external_refs(column, &mut errors) {
+            if !self.0.insert((r.channel.clone(), r.external_id.clone())) {
+                return Err(vec![(
+                    column.into(),
+                    format!(
+                        "an earlier row of this file has {}:{}",
+                        r.channel, r.external_id
+                    ),
+                )]);
             }
         }
-        serde_json::Value::Object(map) => {
-            for v in map.values_mut() {
-                replace_exact(v, from, to);
-            }
-        }
-        _ => {}
+        Ok(())
     }
 }
 
@@ -529,25 +603,26 @@ pub trait Staging {
         ids: &[Uuid],
     ) -> impl std::future::Future<Output = Result<Self::Rows, DbErr>>;
 
-    /// Keep a batch's rows ([`keep`], from `first_ord`) in `txn`, which commits. What
-    /// new rows must hold uniquely once they are real, and the check's rollback gave
-    /// back, they get here (customer numbers), in their events and audit too.
+    /// Keep a batch's rows ([`keep`], from `first_ord`) in `txn`, which commits; the
+    /// number kept. Rows it updates that someone changed since must refuse the
+    /// import here ([`refuse_moved`]). What new rows must hold uniquely once they are
+    /// real, and the check's rollback gave back, they get here (customer numbers).
     fn keep(
         &self,
         txn: &DatabaseTransaction,
         import_id: Uuid,
         first_ord: i64,
         batch: &mut Batch<Self::Rows>,
-    ) -> impl std::future::Future<Output = Result<(), crate::Error>>;
+    ) -> impl std::future::Future<Output = Result<usize, crate::Error>>;
 
-    /// Write every row `import_id` kept (the rows only; events and audit follow). A
-    /// row someone changed since it was checked must make this fail.
+    /// Write every row `import_id` kept (the rows only; events and audit follow); the
+    /// number written. A row someone changed since it was checked must make this fail.
     fn write(
         &self,
         txn: &DatabaseTransaction,
         ctx: &Ctx,
         import_id: Uuid,
-    ) -> impl std::future::Future<Output = Result<(), crate::Error>>;
+    ) -> impl std::future::Future<Output = Result<u64, crate::Error>>;
 }
 
 /// A checked import: its report, and where its rows wait.
@@ -579,6 +654,17 @@ pub async fn check<S: Staging, R: std::io::Read>(
     let checked = check_into(db, ctx, import_id, import, domain).await;
     if !checked.as_ref().is_ok_and(Staged::ready) {
         discard_in_batches(db, import_id).await?;
+    } else if db.writer().get_database_backend() == sea_orm::DatabaseBackend::Postgres {
+        // The mirrors grew from nothing while the import was checked, faster than
+        // autovacuum samples them: on the statistics of an empty table the planner
+        // joins 100k kept rows by nested loops, and the apply takes minutes.
+        let mirrors: Vec<String> = MIRRORED
+            .iter()
+            .map(|t| format!("\"{}\"", mirror_of(t)))
+            .collect();
+        db.writer()
+            .execute_unprepared(&format!("ANALYZE {}", mirrors.join(", ")))
+            .await?;
     }
     checked
 }
@@ -673,23 +759,25 @@ pub async fn apply<S: Staging>(
     staged: &Staged,
     domain: &S,
 ) -> Result<(), crate::Error> {
-    // A batch is gone only when a customer it held was erased meanwhile (or it was
-    // purged as abandoned): the file must be checked again.
-    let kept = entity::Entity::find()
+    // Kept rows are gone only when a customer they held was erased meanwhile (or the
+    // import was purged as abandoned): the file must be checked again.
+    let batches = entity::Entity::find()
         .filter(entity::COLUMN.import_id.eq(staged.import_id))
-        .count(txn)
+        .all(txn)
         .await?;
-    if i64::try_from(kept).ok() != Some(staged.batches) {
-        return Err(crate::Error::new(
-            crate::error::problems::CONFLICT,
-            "records in this file changed while it was checked; nothing was imported: \
-             send it again",
-        ));
+    if i64::try_from(batches.len()).ok() != Some(staged.batches) {
+        return Err(changed_meanwhile());
     }
+    let kept: i64 = batches.iter().map(|b| b.kept).sum();
     let began = std::time::Instant::now();
-    domain.write(txn, ctx, staged.import_id).await?;
+    let rows = domain.write(txn, ctx, staged.import_id).await?;
     let written = began.elapsed();
-    replay_log(txn, ctx, staged.import_id).await?;
+    let logged = replay_log(txn, ctx, staged.import_id).await?;
+    // Each statement reads the mirrors anew: on PostgreSQL an erase that forgot kept
+    // rows after the check above leaves fewer to copy, and the import is refused.
+    if u64::try_from(kept).ok() != Some(rows + logged) {
+        return Err(changed_meanwhile());
+    }
     tracing::debug!(
         written_ms = written.as_millis() as u64,
         logged_ms = (began.elapsed() - written).as_millis() as u64,

@@ -200,34 +200,37 @@ where
         return respond(staged.report);
     }
     let import_id = staged.import_id;
+    let applied = apply_in_one_transaction(writer, staged, write).await;
+    // Applied or refused, what it kept goes (after the apply's transaction: a
+    // batch at a time, not while every other writer waits).
+    forget(state, import_id).await;
+    respond(applied?)
+}
+
+async fn apply_in_one_transaction<F>(
+    writer: &crate::tx::Writer,
+    staged: Staged,
+    write: F,
+) -> ApiResult<ImportReport>
+where
+    F: for<'t> FnOnce(
+        &'t crate::tx::Tx,
+        Staged,
+    ) -> LocalBoxFuture<'t, ordercrm_kernel::Result<ImportReport>>,
+{
     let began = std::time::Instant::now();
     let txn = writer.begin().await?;
-    let begun = began.elapsed();
-    match write(&txn, staged).await {
-        Ok(report) => {
-            let written = began.elapsed();
-            txn.commit().await?;
-            tracing::debug!(
-                begin_ms = begun.as_millis() as u64,
-                write_ms = (written - begun).as_millis() as u64,
-                commit_ms = (began.elapsed() - written).as_millis() as u64,
-                "import apply steps"
-            );
-            // How long the apply held the writer: what other writers waited at most.
-            tracing::info!(
-                rows = report.rows,
-                elapsed_ms = began.elapsed().as_millis() as u64,
-                "import applied"
-            );
-            forget(state, import_id).await;
-            respond(report)
-        }
-        Err(err) => {
-            drop(txn);
-            forget(state, import_id).await;
-            Err(ApiError(err))
-        }
-    }
+    let report = write(&txn, staged).await?;
+    let written = began.elapsed();
+    txn.commit().await?;
+    // How long the apply held the writer: what other writers waited at most.
+    tracing::info!(
+        rows = report.rows,
+        elapsed_ms = began.elapsed().as_millis() as u64,
+        commit_ms = (began.elapsed() - written).as_millis() as u64,
+        "import applied"
+    );
+    Ok(report)
 }
 
 /// Forget what an import kept once it is applied or refused. Left behind (the
