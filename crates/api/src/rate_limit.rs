@@ -53,6 +53,8 @@ pub struct Limiter {
     /// When the last sweep forced by a full table ran (µs since the epoch), so a
     /// flood does not turn every check into a scan.
     last_forced_sweep: AtomicU64,
+    /// Taken by each check: see `check`.
+    admit: std::sync::Mutex<()>,
 }
 
 impl std::fmt::Debug for Limiter {
@@ -79,10 +81,17 @@ impl Limiter {
             period,
             max_keys: max_keys.max(1),
             last_forced_sweep: AtomicU64::new(0),
+            admit: std::sync::Mutex::new(()),
         }
     }
 
     pub fn check(&self, key: &str) -> Verdict {
+        // Counting keys and adding one must be one step: concurrent new keys each saw
+        // room for one and went past the cap together. Held for a map lookup.
+        let _admit = self
+            .admit
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if self.inner.len() >= self.max_keys {
             let now = u64::try_from(self.clock.now().as_micros()).unwrap_or(u64::MAX);
             let last = self.last_forced_sweep.load(Ordering::Relaxed);
