@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod customers;
+mod events;
 mod idempotency;
 mod identity;
 mod integrity;

@@ -15,6 +15,7 @@ mod m20261128_000008_security;
 mod m20261128_000009_quantity_checks;
 mod m20261128_000010_import_staging;
 mod m20261128_000011_import_mirrors;
+mod m20261128_000012_outbox_order;
 
 pub struct Migrator;
 
@@ -33,6 +34,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000009_quantity_checks::Migration),
             Box::new(m20261128_000010_import_staging::Migration),
             Box::new(m20261128_000011_import_mirrors::Migration),
+            Box::new(m20261128_000012_outbox_order::Migration),
         ]
     }
 }

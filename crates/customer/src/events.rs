@@ -29,6 +29,8 @@ pub(crate) async fn record(
             resource_id: customer.id.to_string(),
             resource_version: customer.version,
             data: &data,
+            order_id: None,
+            customer_id: Some(customer.id),
         },
     )
     .await

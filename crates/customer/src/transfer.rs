@@ -15,7 +15,7 @@ use ordercrm_kernel::csv_import::{
 pub use ordercrm_kernel::csv_import::{ImportReport, RowError};
 use ordercrm_kernel::staging::{self, Batch, SeenRefs, Staged, Staging};
 use ordercrm_kernel::{Ctx, Result, numbers};
-use sea_orm::{DatabaseTransaction, EntityTrait, QueryFilter};
+use sea_orm::{ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
 use crate::commands;
@@ -251,22 +251,26 @@ impl Staging for CustomerImport<'_> {
     }
 }
 
-/// New customers get their numbers when their batch is kept: the ones they had while
-/// being checked were given back with the check's rollback. Numbers an import takes
-/// and then does not apply (a refused or abandoned import) stay unused.
+/// New customers get their numbers again when their batch is kept if the ones they
+/// had while being checked were given back with the check's rollback (SQLite).
+/// Numbers an import takes and then does not apply (a refused or abandoned import)
+/// stay unused.
 async fn give_numbers(
     txn: &DatabaseTransaction,
     batch: &mut Batch<<CustomerImport<'_> as Staging>::Rows>,
 ) -> Result<()> {
     let new = i64::try_from(batch.created.len()).unwrap_or(i64::MAX);
-    if new == 0 {
+    // From a sequence, the number a check took is used up, so it is still theirs.
+    if new == 0 || !numbers::given_back_on_rollback(txn.get_database_backend(), commands::NUMBERS) {
         return Ok(());
     }
     let prefix = ordercrm_settings::queries::value(txn, "customer_number_prefix")
         .await?
         .and_then(|v| v.as_str().map(str::to_owned))
         .unwrap_or_else(|| commands::DEFAULT_PREFIX.to_owned());
-    let mut next = numbers::next_n(txn, "customer", new).await?;
+    let mut next = numbers::next_n(txn, commands::NUMBERS, new)
+        .await?
+        .into_iter();
     // Each new customer's events and audit rows, found by id once (a batch holds
     // hundreds of each).
     let created: HashSet<Uuid> = batch.created.iter().copied().collect();
@@ -281,8 +285,12 @@ async fn give_numbers(
         }
     }
     for c in batch.rows.0.iter_mut().filter(|c| created.contains(&c.id)) {
-        let number = numbers::format(&prefix, next);
-        next += 1;
+        let number = numbers::format(
+            &prefix,
+            next.next().ok_or_else(|| {
+                sea_orm::DbErr::Custom("fewer customer numbers than asked for".into())
+            })?,
+        );
         // Only where the number is: a name or tag may read like one.
         c.search_text = model::renumber_search_text(&c.search_text, &c.name, &c.number, &number);
         let id = c.id.to_string();

@@ -29,6 +29,8 @@ pub(crate) async fn product(
             resource_id: product.id.to_string(),
             resource_version: product.version,
             data: product,
+            order_id: None,
+            customer_id: None,
         },
     )
     .await
@@ -57,6 +59,8 @@ pub(crate) async fn adjusted(
             resource_id: level.label(),
             resource_version: level.version,
             data: &Adjusted { movement, level },
+            order_id: None,
+            customer_id: None,
         },
     )
     .await
@@ -87,6 +91,8 @@ pub(crate) async fn low_stock(
                 alert_id: alert.id,
                 level,
             },
+            order_id: None,
+            customer_id: None,
         },
     )
     .await
@@ -107,6 +113,8 @@ pub(crate) async fn purchase_order_received(
             resource_id: order.id.to_string(),
             resource_version: order.version,
             data: order,
+            order_id: None,
+            customer_id: None,
         },
     )
     .await

@@ -1,10 +1,22 @@
 //! The domain-event outbox. A domain records its events with [`record`] inside the
 //! same transaction as the change they describe: no event without a commit, no
-//! commit without its event. The webhook dispatcher reads this table in `seq` order;
-//! nothing else writes to it.
+//! commit without its event. Readers (the webhook dispatcher, the pull feed) follow
+//! `position`; nothing but [`record`] and an import's apply writes to this table.
+//!
+//! Writers take no lock here. On PostgreSQL transactions commit in any order, so an
+//! insert-order number would let a reader polling "after the last one I saw" skip a
+//! row that commits late. Instead each row keeps its transaction's id (`txid`) and
+//! [`sequence`] stamps `position` only on rows below the snapshot horizon
+//! (`pg_snapshot_xmin`): every transaction that could still add a row there has
+//! ended, so the order it stamps never changes and never gains a row before it. The
+//! horizon is cluster-wide: a long or idle-in-transaction session delays the feed
+//! (never loses an event); [`lag`] measures by how much. SQLite has one writer, so
+//! its commit order is its insert order and `position` is `seq`.
 
 use sea_orm::entity::prelude::*;
-use sea_orm::{ActiveValue::Set, DatabaseBackend, DatabaseTransaction, Statement};
+use sea_orm::{
+    ActiveValue::Set, DatabaseBackend, DatabaseTransaction, Statement, TransactionTrait,
+};
 use serde::Serialize;
 
 use crate::context::Ctx;
@@ -19,7 +31,7 @@ pub mod entity {
     )]
     #[sea_orm(table_name = "events")]
     pub struct Model {
-        /// Global, monotonic delivery order.
+        /// Insert order (not delivery order: see `position`).
         #[sea_orm(primary_key)]
         pub seq: i64,
         #[sea_orm(unique)]
@@ -33,6 +45,14 @@ pub mod entity {
         pub actor: String,
         pub request_id: Option<String>,
         pub created_at: DateTimeUtc,
+        /// The order this event belongs to, if any.
+        pub order_id: Option<Uuid>,
+        /// The customer it belongs to (an order's customer too), if any.
+        pub customer_id: Option<Uuid>,
+        /// The writing transaction (PostgreSQL, set by the column's default).
+        pub txid: Option<i64>,
+        /// Delivery order, gapless and stable once given; `None` until sequenced.
+        pub position: Option<i64>,
     }
 
     impl ActiveModelBehavior for ActiveModel {}
@@ -46,8 +66,11 @@ pub struct NewEvent<'a, P: Serialize> {
     pub resource_type: &'a str,
     pub resource_id: String,
     pub resource_version: i64,
-    /// The resource as the API would return it.
+    /// The resource's event view (see the conventions: what a full-access reader
+    /// sees, sensitive fields masked, nothing caller-specific).
     pub data: &'a P,
+    pub order_id: Option<Uuid>,
+    pub customer_id: Option<Uuid>,
 }
 
 /// Record an event in the outbox as part of `txn`. Returns the event id.
@@ -59,7 +82,6 @@ pub async fn record<P: Serialize>(
     ctx: &Ctx,
     event: NewEvent<'_, P>,
 ) -> Result<Uuid, DbErr> {
-    lock_outbox(txn).await?;
     let payload = serde_json::to_value(event.data)
         .map_err(|e| DbErr::Custom(format!("event payload does not serialize: {e}")))?;
     let id = new_id();
@@ -73,6 +95,8 @@ pub async fn record<P: Serialize>(
         actor: Set(ctx.actor.principal()),
         request_id: Set(Some(ctx.request_id.clone()).filter(|r| !r.is_empty())),
         created_at: Set(ctx.now),
+        order_id: Set(event.order_id),
+        customer_id: Set(event.customer_id),
         ..Default::default()
     }
     .insert(txn)
@@ -81,22 +105,96 @@ pub async fn record<P: Serialize>(
 }
 
 /// The public id of an event: `evt_` and the UUID without dashes.
-/// Take the outbox's order lock (PostgreSQL) until this transaction ends.
-pub async fn lock_outbox(txn: &DatabaseTransaction) -> Result<(), DbErr> {
-    if txn.get_database_backend() == DatabaseBackend::Postgres {
-        // A sequence hands out numbers in insert order but transactions commit in any
-        // order, so a reader polling "seq > last seen" could skip a row that commits
-        // late. Holding this lock from the insert to commit makes commit order equal
-        // seq order. SQLite has a single writer and needs nothing.
-        txn.execute_raw(Statement::from_string(
-            DatabaseBackend::Postgres,
-            "SELECT pg_advisory_xact_lock(7324010001)",
-        ))
-        .await?;
-    }
-    Ok(())
-}
-
 pub fn public_id(id: Uuid) -> String {
     format!("evt_{}", id.simple())
+}
+
+/// Rows one [`sequence`] statement stamps at most, so a backlog is worked off in
+/// bounded transactions.
+const SEQUENCE_BATCH: i64 = 5_000;
+
+/// Give `position` to every event whose transaction, and every transaction that
+/// could still write an event before it, has ended (PostgreSQL; SQLite's position
+/// is its `seq` and this does nothing). Returns how many rows it stamped. Safe to
+/// run from several servers at once: one stamps, the others return 0.
+pub async fn sequence(conn: &DatabaseConnection) -> Result<u64, DbErr> {
+    if conn.get_database_backend() != DatabaseBackend::Postgres {
+        return Ok(0);
+    }
+    let mut total = 0;
+    loop {
+        let txn = conn.begin().await?;
+        let mine = txn
+            .query_one_raw(Statement::from_string(
+                DatabaseBackend::Postgres,
+                "SELECT pg_try_advisory_xact_lock(7324010001)",
+            ))
+            .await?
+            .map(|row| row.try_get_by_index::<bool>(0))
+            .transpose()?
+            .unwrap_or(false);
+        if !mine {
+            txn.rollback().await?;
+            return Ok(total);
+        }
+        // Ordered by transaction, then insert order within it: a stable order that
+        // keeps each transaction's events together.
+        let stamped = txn
+            .execute_raw(Statement::from_sql_and_values(
+                DatabaseBackend::Postgres,
+                "WITH horizon AS (
+                     SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS xmin
+                 ), ready AS (
+                     SELECT seq, row_number() OVER (ORDER BY txid, seq) AS n
+                     FROM events
+                     WHERE position IS NULL AND txid < (SELECT xmin FROM horizon)
+                     ORDER BY txid, seq
+                     LIMIT $1
+                 ), base AS (
+                     SELECT COALESCE(MAX(position), 0) AS last FROM events
+                 )
+                 UPDATE events SET position = base.last + ready.n
+                 FROM ready, base
+                 WHERE events.seq = ready.seq",
+                [SEQUENCE_BATCH.into()],
+            ))
+            .await?
+            .rows_affected();
+        txn.commit().await?;
+        total += stamped;
+        if i64::try_from(stamped).unwrap_or(i64::MAX) < SEQUENCE_BATCH {
+            return Ok(total);
+        }
+    }
+}
+
+/// How far the feed is behind the outbox: events written but not yet given a
+/// position, and the age in seconds of the oldest of them (0 when none).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Lag {
+    pub unsequenced: i64,
+    pub oldest_seconds: f64,
+}
+
+pub async fn lag(conn: &impl ConnectionTrait, now: DateTimeUtc) -> Result<Lag, DbErr> {
+    if conn.get_database_backend() != DatabaseBackend::Postgres {
+        return Ok(Lag::default());
+    }
+    let row = conn
+        .query_one_raw(Statement::from_string(
+            DatabaseBackend::Postgres,
+            "SELECT COUNT(*), MIN(created_at) FROM events WHERE position IS NULL",
+        ))
+        .await?;
+    let Some(row) = row else {
+        return Ok(Lag::default());
+    };
+    let unsequenced = row.try_get_by_index::<i64>(0)?;
+    let oldest = row.try_get_by_index::<Option<DateTimeUtc>>(1)?;
+    Ok(Lag {
+        unsequenced,
+        oldest_seconds: oldest
+            .map(|t| (now - t).num_milliseconds().max(0) as f64 / 1000.0)
+            .unwrap_or(0.0),
+    })
 }

@@ -528,13 +528,15 @@ async fn replay_log(txn: &DatabaseTransaction, ctx: &Ctx, import_id: Uuid) -> Re
         None,
     )
     .await?;
-    // Last, so the outbox's order lock (PostgreSQL) waits only for this copy and
-    // the commit: every writer of an event waits on it.
-    events::lock_outbox(txn).await?;
+    // The copies get this transaction's id and, later, their position.
     let events = copy_kept::<events::entity::Entity>(
         txn,
         import_id,
-        &[events::entity::Column::Seq],
+        &[
+            events::entity::Column::Seq,
+            events::entity::Column::Txid,
+            events::entity::Column::Position,
+        ],
         &[
             (events::entity::Column::CreatedAt, Value::from(ctx.now)),
             (events::entity::Column::RequestId, request_id),

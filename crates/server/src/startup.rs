@@ -88,6 +88,7 @@ impl Application {
                 throttle,
                 stopped.clone(),
             )),
+            tokio::spawn(sequence_events(db.clone(), stopped.clone())),
             tokio::spawn(release_expired_reservations(
                 db.clone(),
                 clock,
@@ -187,6 +188,28 @@ async fn forget_idle_limits(
 }
 
 /// Carts hold stock with `expires_at`; this lets go of the holds that lapsed.
+/// How often the outbox's new events are given their feed position (PostgreSQL).
+const SEQUENCE_EVERY: Duration = Duration::from_millis(100);
+
+/// Give committed events their place in the feed ([`ordercrm_kernel::events::sequence`]).
+async fn sequence_events(db: Db, mut stop: watch::Receiver<bool>) {
+    if db.backend() != sea_orm::DatabaseBackend::Postgres {
+        return;
+    }
+    let mut tick = tokio::time::interval(SEQUENCE_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {
+                if let Err(err) = ordercrm_kernel::events::sequence(db.writer()).await {
+                    tracing::warn!(error = %err, "sequencing events failed");
+                }
+            }
+            _ = stop.changed() => return,
+        }
+    }
+}
+
 async fn release_expired_reservations(
     db: Db,
     clock: SharedClock,

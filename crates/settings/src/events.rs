@@ -25,6 +25,8 @@ pub(crate) async fn record(
             resource_id: setting.key.clone(),
             resource_version: setting.version,
             data: setting,
+            order_id: None,
+            customer_id: None,
         },
     )
     .await

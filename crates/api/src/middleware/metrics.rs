@@ -1,7 +1,8 @@
-//! Prometheus metrics: requests by route and status, a latency histogram, and the
-//! database pools, in the text exposition format at `/metrics`.
+//! Prometheus metrics: requests by route and status, a latency histogram, the
+//! database pools and the outbox's lag, in the text exposition format at `/metrics`.
 
 use std::sync::Mutex;
+use std::sync::atomic::AtomicU64;
 use std::time::Instant;
 
 use actix_web::Error;
@@ -52,6 +53,8 @@ pub struct Metrics {
     requests: Family<RequestLabels, Counter>,
     latency: LatencyFamily,
     pool: Family<PoolLabels, Gauge>,
+    outbox_unsequenced: Gauge,
+    outbox_lag: Gauge<f64, AtomicU64>,
     // Encoding needs exclusive access to nothing, but gauges are refreshed per scrape;
     // serialising scrapes keeps two concurrent scrapes from interleaving updates.
     scrape: Mutex<()>,
@@ -84,11 +87,26 @@ impl Metrics {
             "Database pool connections by pool (read, write) and state (idle, in_use, max)",
             pool.clone(),
         );
+        let outbox_unsequenced = Gauge::default();
+        let outbox_lag = Gauge::<f64, AtomicU64>::default();
+        registry.register(
+            "outbox_unsequenced_events",
+            "Events committed or in flight but not yet in the feed (PostgreSQL: waiting \
+             for older transactions anywhere in the cluster to end)",
+            outbox_unsequenced.clone(),
+        );
+        registry.register(
+            "outbox_lag_seconds",
+            "Age of the oldest event not yet in the feed (0 when none)",
+            outbox_lag.clone(),
+        );
         Self {
             registry,
             requests,
             latency,
             pool,
+            outbox_unsequenced,
+            outbox_lag,
             scrape: Mutex::new(()),
         }
     }
@@ -109,8 +127,9 @@ impl Metrics {
             .observe(seconds);
     }
 
-    /// The exposition text, with pool gauges read at this moment.
-    pub fn render(&self, state: &AppState) -> String {
+    /// The exposition text, with pool gauges read at this moment and the outbox's
+    /// lag as the caller measured it (`None`: unknown, left as last seen).
+    pub fn render(&self, state: &AppState, outbox: Option<ordercrm_kernel::events::Lag>) -> String {
         let _guard = self
             .scrape
             .lock()
@@ -151,6 +170,10 @@ impl Metrics {
             set("idle", idle as i64);
             set("in_use", i64::from(size).saturating_sub(idle as i64));
             set("max", i64::from(max));
+        }
+        if let Some(lag) = outbox {
+            self.outbox_unsequenced.set(lag.unsequenced);
+            self.outbox_lag.set(lag.oldest_seconds);
         }
         let mut out = String::new();
         // Writing into a String cannot fail.

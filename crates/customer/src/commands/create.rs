@@ -12,6 +12,8 @@ use crate::error::CustomerError;
 use crate::{events, model, queries};
 
 pub const DEFAULT_PREFIX: &str = "C-";
+/// Customer numbers may have gaps (a create that rolls back uses its number up).
+pub const NUMBERS: numbers::Kind = numbers::Kind::sequence("customer");
 
 #[tracing::instrument(skip_all)]
 pub async fn create(
@@ -88,7 +90,7 @@ pub async fn create(
         .await?
         .and_then(|v| v.as_str().map(str::to_owned))
         .unwrap_or_else(|| DEFAULT_PREFIX.to_owned());
-    let number = numbers::format(&prefix, numbers::next(txn, "customer").await?);
+    let number = numbers::format(&prefix, numbers::next(txn, NUMBERS).await?);
     let tags: Vec<String> = input.tags.iter().map(|t| t.trim().to_owned()).collect();
     let id = new_id();
     let row = customer::ActiveModel {

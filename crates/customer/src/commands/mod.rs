@@ -12,7 +12,7 @@ mod merge;
 mod update;
 
 pub use archive::archive;
-pub use create::{DEFAULT_PREFIX, create};
+pub use create::{DEFAULT_PREFIX, NUMBERS, create};
 pub use erase::{Erasure, erase};
 pub use merge::merge;
 pub use update::update;

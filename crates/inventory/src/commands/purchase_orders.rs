@@ -32,6 +32,9 @@ pub(crate) struct NewLine {
     pub unit_cost: i64,
 }
 
+/// Purchase-order numbers may have gaps.
+const NUMBERS: numbers::Kind = numbers::Kind::sequence("purchase_order");
+
 /// Write a draft order. Callers have checked access and resolved the lines.
 pub(crate) async fn insert_draft(
     txn: &DatabaseTransaction,
@@ -43,7 +46,7 @@ pub(crate) async fn insert_draft(
     notes: Option<String>,
 ) -> Result<PurchaseOrderView> {
     let id = new_id();
-    let number = numbers::format(PREFIX, numbers::next(txn, "purchase_order").await?);
+    let number = numbers::format(PREFIX, numbers::next(txn, NUMBERS).await?);
     purchase_order::ActiveModel {
         id: Set(id),
         number: Set(number),
