@@ -471,7 +471,7 @@ async fn the_ledger_explains_every_level(engine: Engine) {
     );
     assert_eq!(ledger["data"][2]["reference"], "SO-1");
     assert_eq!(
-        app.count("SELECT COUNT(*) FROM events WHERE event_type = 'inventory.adjusted'")
+        app.count("SELECT COUNT(*) FROM events WHERE event_type = 'stock_level.adjusted'")
             .await,
         1
     );
@@ -993,7 +993,7 @@ async fn low_stock_alerts_fire_once_per_crossing(engine: Engine) {
     assert_eq!(open["data"][0]["available"], 5);
     let low = json_of(app.get("/v1/inventory?below_reorder_point=true").await, 200).await;
     assert_eq!(low["data"][0]["low_stock"], true);
-    let events = "SELECT COUNT(*) FROM events WHERE event_type = 'inventory.low_stock'";
+    let events = "SELECT COUNT(*) FROM events WHERE event_type = 'stock_level.low'";
     assert_eq!(app.count(events).await, 1);
     // Recovery closes it; the next crossing opens a new one.
     json_of(

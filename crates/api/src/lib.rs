@@ -11,6 +11,7 @@ pub mod rate_limit;
 pub mod routes;
 pub mod state;
 pub mod tx;
+pub mod webhooks_doc;
 
 use actix_web::App;
 use actix_web::body::MessageBody;

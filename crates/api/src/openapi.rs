@@ -33,6 +33,9 @@ use utoipa::openapi::{ContentBuilder, Ref, RefOr, Required, Response, ResponseBu
         (name = "purchasing", description = "Suppliers, purchase orders (draft → ordered → partially_received → received) and replenishment suggestions."),
         (name = "settings", description = "Company settings: company name, default currency, document-number prefixes, and any small JSON a front end wants to keep."),
         (name = "operations", description = "Health, readiness and metrics for operators and orchestrators."),
+        (name = "webhooks", description = "Events, as the pull feed and webhook deliveries carry them: \
+            `{\"id\", \"type\", \"created_at\", \"data\"}`, `data` being the resource as a full-access reader sees it \
+            (tax ids masked). Deliveries are signed per Standard Webhooks. One entry per event type."),
         (name = "meta", description = "This document and its interactive rendering."),
     ),
     components(schemas(Problem, FieldError)),
@@ -126,6 +129,7 @@ pub fn finish(mut doc: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
         a `manager` their team's.\n\n");
     description.push_str(&ordercrm_kernel::authz::permission_table());
     doc.info.description = Some(description);
+    crate::webhooks_doc::add(&mut doc);
 
     for (path, item) in doc.paths.paths.iter_mut() {
         let health = path == "/healthz" || path == "/readyz";

@@ -17,7 +17,11 @@ use sea_orm::entity::prelude::*;
 use sea_orm::{
     ActiveValue::Set, DatabaseBackend, DatabaseTransaction, Statement, TransactionTrait,
 };
+use std::marker::PhantomData;
+
 use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa::openapi::{RefOr, Schema};
 
 use crate::context::Ctx;
 use crate::id::new_id;
@@ -58,19 +62,76 @@ pub mod entity {
     impl ActiveModelBehavior for ActiveModel {}
 }
 
-/// Something that happened to a resource, as a domain describes it.
+/// An event type: its name, what it means, and the type of its `data`. A domain
+/// declares each of its types once, as a constant, records events only through
+/// them (so the payload's type is checked) and lists them in its catalogue (so
+/// the OpenAPI document's `webhooks` map has every one).
+pub struct EventType<T> {
+    /// `resource.past_tense` (`order.approved`) or `resource.<condition>`.
+    pub name: &'static str,
+    /// When it is written, for the document.
+    pub summary: &'static str,
+    data: PhantomData<fn(&T)>,
+}
+
+impl<T> EventType<T> {
+    pub const fn new(name: &'static str, summary: &'static str) -> Self {
+        Self {
+            name,
+            summary,
+            data: PhantomData,
+        }
+    }
+}
+
+impl<T: ToSchema + 'static> EventType<T> {
+    /// This type's entry in the catalogue.
+    pub fn entry(&self) -> Catalogued {
+        Catalogued {
+            name: self.name,
+            summary: self.summary,
+            schema_name: T::name().into_owned(),
+            schemas: schemas_of::<T>,
+        }
+    }
+}
+
+fn schemas_of<T: ToSchema>(into: &mut Vec<(String, RefOr<Schema>)>) {
+    into.push((T::name().into_owned(), T::schema()));
+    T::schemas(into);
+}
+
+/// An event type as the document lists it.
 #[derive(Debug, Clone)]
-pub struct NewEvent<'a, P: Serialize> {
-    /// `resource.past_tense`, e.g. `setting.updated`.
-    pub event_type: &'a str,
+pub struct Catalogued {
+    pub name: &'static str,
+    pub summary: &'static str,
+    /// The component schema of `data`.
+    pub schema_name: String,
+    /// Adds that schema and every schema it refers to.
+    pub schemas: fn(&mut Vec<(String, RefOr<Schema>)>),
+}
+
+/// Something that happened to a resource, as a domain describes it.
+#[derive(Debug)]
+pub struct NewEvent<'a, P> {
+    pub event_type: &'a EventType<P>,
     pub resource_type: &'a str,
     pub resource_id: String,
     pub resource_version: i64,
     /// The resource's event view (see the conventions: what a full-access reader
     /// sees, sensitive fields masked, nothing caller-specific).
     pub data: &'a P,
+    /// The order the event belongs to, if any.
     pub order_id: Option<Uuid>,
+    /// The customer it belongs to (an order's customer too), if any.
     pub customer_id: Option<Uuid>,
+}
+
+impl<T> std::fmt::Debug for EventType<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name)
+    }
 }
 
 /// Record an event in the outbox as part of `txn`. Returns the event id.
@@ -87,7 +148,7 @@ pub async fn record<P: Serialize>(
     let id = new_id();
     entity::ActiveModel {
         id: Set(id),
-        event_type: Set(event.event_type.to_owned()),
+        event_type: Set(event.event_type.name.to_owned()),
         resource_type: Set(event.resource_type.to_owned()),
         resource_id: Set(event.resource_id),
         resource_version: Set(event.resource_version),

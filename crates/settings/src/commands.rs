@@ -51,7 +51,7 @@ pub async fn create(
     .insert(txn)
     .await?;
     let view = SettingView::from(row);
-    events::record(txn, ctx, events::CREATED, &view).await?;
+    events::record(txn, ctx, &events::CREATED, &view).await?;
     audit::record(
         txn,
         ctx,
@@ -107,7 +107,7 @@ pub async fn update(
     )
     .await?
     .into();
-    events::record(txn, ctx, events::UPDATED, &view).await?;
+    events::record(txn, ctx, &events::UPDATED, &view).await?;
     let before = json(&SettingView::from(current));
     audit::record(
         txn,
@@ -146,7 +146,7 @@ pub async fn delete(
         version: view.version - 1,
         ..view.clone()
     });
-    events::record(txn, ctx, events::DELETED, &view).await?;
+    events::record(txn, ctx, &events::DELETED, &view).await?;
     audit::record(
         txn,
         ctx,

@@ -37,7 +37,7 @@ pub async fn archive(
         .exec(txn)
         .await?;
     let view = queries::get(txn, &ctx.actor, cipher, id).await?;
-    events::record(txn, ctx, events::ARCHIVED, &view).await?;
+    events::record(txn, ctx, &events::ARCHIVED, &view).await?;
     audit::record(
         txn,
         ctx,

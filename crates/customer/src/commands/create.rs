@@ -158,7 +158,7 @@ pub async fn create(
         .await?
         .pop()
         .ok_or_else(|| CustomerError::NotFound(id.to_string()))?;
-    events::record(txn, ctx, events::CREATED, &view).await?;
+    events::record(txn, ctx, &events::CREATED, &view).await?;
     let mut logged = serde_json::to_value(&view).unwrap_or_default();
     logged["tax_id"] = serde_json::json!(view.tax_id.as_ref().map(|_| "set"));
     audit::record(

@@ -143,19 +143,26 @@ async fn erase_one(
             Expr::value(serde_json::json!({"id": id, "redacted": "customer erased"})),
         )
         .filter(
-            ordercrm_kernel::events::entity::COLUMN
-                .resource_type
-                .eq("customer"),
-        )
-        .filter(
-            ordercrm_kernel::events::entity::COLUMN
-                .resource_id
-                .eq(id.to_string()),
+            sea_orm::Condition::any()
+                .add(ordercrm_kernel::events::entity::COLUMN.customer_id.eq(id))
+                .add(
+                    sea_orm::Condition::all()
+                        .add(
+                            ordercrm_kernel::events::entity::COLUMN
+                                .resource_type
+                                .eq("customer"),
+                        )
+                        .add(
+                            ordercrm_kernel::events::entity::COLUMN
+                                .resource_id
+                                .eq(id.to_string()),
+                        ),
+                ),
         )
         .exec(txn)
         .await?;
     let view = queries::get(txn, &ctx.actor, cipher, id).await?;
-    events::record(txn, ctx, events::UPDATED, &view).await?;
+    events::record(txn, ctx, &events::ERASED, &view).await?;
     // The audit row names what was erased, never the values.
     audit::record(
         txn,

@@ -102,7 +102,7 @@ pub async fn merge(
     }
     let moved = move_children(txn, source_id, target_id).await?;
     let view = queries::get(txn, &ctx.actor, cipher, target_id).await?;
-    events::record(txn, ctx, events::MERGED, &view).await?;
+    events::record(txn, ctx, &events::MERGED, &view).await?;
     audit::record(
         txn,
         ctx,

@@ -176,7 +176,7 @@ pub async fn update(
         .await?
         .pop()
         .ok_or_else(|| CustomerError::NotFound(id.to_string()))?;
-    events::record(txn, ctx, events::UPDATED, &view).await?;
+    events::record(txn, ctx, &events::UPDATED, &view).await?;
     let mut b = serde_json::to_value(before.first()).unwrap_or_default();
     let mut a = serde_json::to_value(&view).unwrap_or_default();
     for v in [&mut b, &mut a] {

@@ -409,7 +409,12 @@ pub(crate) async fn check_alert(
         }
         .insert(txn)
         .await?;
-        events::low_stock(txn, ctx, &opened, &place.level_view(&level)).await?;
+        let level = place.level_view(&level);
+        let data = events::StockLevelLow {
+            alert_id: opened.id,
+            level: level.clone(),
+        };
+        events::stock_level(txn, ctx, &events::STOCK_LEVEL_LOW, &level, &data).await?;
     } else {
         alert::Entity::update_many()
             .col_expr(alert::Column::ClosedAt, Expr::value(Some(ctx.now)))

@@ -201,7 +201,7 @@ pub async fn create(
     .await?;
     write_refs(txn, id, &input.external_refs).await?;
     let view = queries::products::get_in(txn, id).await?;
-    events::product(txn, ctx, events::PRODUCT_CREATED, &view).await?;
+    events::product(txn, ctx, &events::PRODUCT_CREATED, &view).await?;
     audit::record(
         txn,
         ctx,
@@ -346,7 +346,7 @@ pub async fn update(
     active.updated_at = Set(ctx.now);
     active.update(txn).await?;
     let view = queries::products::get_in(txn, id).await?;
-    events::product(txn, ctx, events::PRODUCT_UPDATED, &view).await?;
+    events::product(txn, ctx, &events::PRODUCT_UPDATED, &view).await?;
     audit::record(
         txn,
         ctx,

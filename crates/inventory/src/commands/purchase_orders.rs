@@ -465,7 +465,7 @@ pub async fn receive(
         set_status(txn, id, PurchaseOrderStatus::PartiallyReceived, None).await?;
     }
     let view = queries::purchase_orders::get_in(txn, id).await?;
-    events::purchase_order_received(txn, ctx, &view).await?;
+    events::purchase_order(txn, ctx, &events::PURCHASE_ORDER_RECEIVED, &view).await?;
     audit::record(
         txn,
         ctx,

@@ -151,7 +151,14 @@ pub async fn adjust(txn: &DatabaseTransaction, ctx: &Ctx, input: Adjust) -> Resu
         movements: vec![movement],
         levels: vec![place.level_view(&after)],
     };
-    events::adjusted(txn, ctx, &change.movements[0], &change.levels[0]).await?;
+    events::level_changed(
+        txn,
+        ctx,
+        &events::STOCK_LEVEL_ADJUSTED,
+        &change.movements[0],
+        &change.levels[0],
+    )
+    .await?;
     audit_change(txn, ctx, "inventory.adjust", &change).await?;
     Ok(change)
 }
@@ -381,7 +388,7 @@ pub async fn count(
     };
     let level = place.level_view(&after);
     if let Some(m) = &movement {
-        events::adjusted(txn, ctx, m, &level).await?;
+        events::level_changed(txn, ctx, &events::STOCK_LEVEL_COUNTED, m, &level).await?;
     }
     audit::record(
         txn,
