@@ -22,7 +22,8 @@ async fn events(app: &TestApp) -> Vec<(i64, String, String, i64)> {
     let rows = db
         .query_all_raw(Statement::from_string(
             db.get_database_backend(),
-            "SELECT seq, event_type, resource_id, resource_version FROM events ORDER BY seq",
+            "SELECT seq, event_type, resource_id, resource_version FROM events \
+             WHERE resource_type = 'setting' ORDER BY seq",
         ))
         .await
         .unwrap();

@@ -5,7 +5,7 @@ use ordercrm_kernel::crypto::mask;
 use ordercrm_kernel::events::{self, Catalogued, EventType, NewEvent};
 use sea_orm::{DatabaseTransaction, DbErr};
 
-use crate::dto::CustomerView;
+use crate::dto::{AddressView, ContactView, CustomerView, FollowUpView, NoteView};
 
 pub const CREATED: EventType<CustomerView> = EventType::new(
     "customer.created",
@@ -13,8 +13,11 @@ pub const CREATED: EventType<CustomerView> = EventType::new(
 );
 pub const UPDATED: EventType<CustomerView> =
     EventType::new("customer.updated", "A customer's profile changed.");
-pub const ARCHIVED: EventType<CustomerView> =
-    EventType::new("customer.archived", "A customer was archived.");
+pub const ARCHIVED: EventType<CustomerView> = EventType::new(
+    "customer.archived",
+    "A customer was archived: by hand, or as the duplicate in a merge (`merged_into_id` \
+         then names the customer it was merged into, which gets `customer.merged`).",
+);
 pub const MERGED: EventType<CustomerView> = EventType::new(
     "customer.merged",
     "A duplicate was merged into this customer (`data`); the duplicate is archived and \
@@ -26,6 +29,41 @@ pub const ERASED: EventType<CustomerView> = EventType::new(
      the customer were redacted.",
 );
 
+pub const CONTACT_CREATED: EventType<ContactView> = EventType::new(
+    "contact.created",
+    "A contact person was added to a customer.",
+);
+pub const CONTACT_UPDATED: EventType<ContactView> = EventType::new(
+    "contact.updated",
+    "A contact changed (also when another contact became primary and this one stopped being).",
+);
+pub const CONTACT_DELETED: EventType<ContactView> = EventType::new(
+    "contact.deleted",
+    "A contact was removed; `data` is the contact as it was.",
+);
+pub const ADDRESS_CREATED: EventType<AddressView> =
+    EventType::new("address.created", "An address was added to a customer.");
+pub const ADDRESS_UPDATED: EventType<AddressView> = EventType::new(
+    "address.updated",
+    "An address changed (also when it gained or lost being the default of its kind).",
+);
+pub const ADDRESS_DELETED: EventType<AddressView> = EventType::new(
+    "address.deleted",
+    "An address was removed; `data` is the address as it was.",
+);
+pub const NOTE_CREATED: EventType<NoteView> = EventType::new(
+    "note.created",
+    "An interaction (call, visit, email, …) was logged on a customer.",
+);
+pub const FOLLOW_UP_CREATED: EventType<FollowUpView> = EventType::new(
+    "follow_up.created",
+    "A follow-up with a customer was planned.",
+);
+pub const FOLLOW_UP_UPDATED: EventType<FollowUpView> = EventType::new(
+    "follow_up.updated",
+    "A follow-up changed: rescheduled, reassigned, done or cancelled (see `status`).",
+);
+
 /// Every event type this domain writes.
 pub fn catalogue() -> Vec<Catalogued> {
     vec![
@@ -34,7 +72,84 @@ pub fn catalogue() -> Vec<Catalogued> {
         ARCHIVED.entry(),
         MERGED.entry(),
         ERASED.entry(),
+        CONTACT_CREATED.entry(),
+        CONTACT_UPDATED.entry(),
+        CONTACT_DELETED.entry(),
+        ADDRESS_CREATED.entry(),
+        ADDRESS_UPDATED.entry(),
+        ADDRESS_DELETED.entry(),
+        NOTE_CREATED.entry(),
+        FOLLOW_UP_CREATED.entry(),
+        FOLLOW_UP_UPDATED.entry(),
     ]
+}
+
+/// Something a customer has (a contact, an address, a note, a follow-up): the event
+/// belongs to that customer, so erasure finds and scrubs it.
+async fn of_customer<P: serde::Serialize>(
+    txn: &DatabaseTransaction,
+    ctx: &Ctx,
+    event_type: &EventType<P>,
+    resource_type: &str,
+    (id, version, customer_id): (uuid::Uuid, i64, uuid::Uuid),
+    data: &P,
+) -> Result<(), DbErr> {
+    events::record(
+        txn,
+        ctx,
+        NewEvent {
+            event_type,
+            resource_type,
+            resource_id: id.to_string(),
+            resource_version: version,
+            data,
+            order_id: None,
+            customer_id: Some(customer_id),
+        },
+    )
+    .await
+    .map(drop)
+}
+
+pub(crate) async fn contact(
+    txn: &DatabaseTransaction,
+    ctx: &Ctx,
+    event_type: &EventType<ContactView>,
+    contact: &ContactView,
+) -> Result<(), DbErr> {
+    let key = (contact.id, contact.version, contact.customer_id);
+    of_customer(txn, ctx, event_type, "contact", key, contact).await
+}
+
+pub(crate) async fn address(
+    txn: &DatabaseTransaction,
+    ctx: &Ctx,
+    event_type: &EventType<AddressView>,
+    address: &AddressView,
+) -> Result<(), DbErr> {
+    let key = (address.id, address.version, address.customer_id);
+    of_customer(txn, ctx, event_type, "address", key, address).await
+}
+
+/// Notes are never edited: their version is always 1.
+pub(crate) async fn note(
+    txn: &DatabaseTransaction,
+    ctx: &Ctx,
+    event_type: &EventType<NoteView>,
+    note: &NoteView,
+) -> Result<(), DbErr> {
+    let key = (note.id, 1, note.customer_id);
+    of_customer(txn, ctx, event_type, "note", key, note).await
+}
+
+pub(crate) async fn follow_up(
+    txn: &DatabaseTransaction,
+    ctx: &Ctx,
+    event_type: &EventType<FollowUpView>,
+    follow_up: &FollowUpView,
+) -> Result<(), DbErr> {
+    let key = (follow_up.id, follow_up.version, follow_up.customer_id);
+    of_customer(txn, ctx, event_type, "follow_up", key, follow_up).await
 }
 
 /// The event view of a customer: as a full-access reader sees it, the tax id masked

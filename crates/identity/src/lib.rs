@@ -9,6 +9,7 @@ pub mod commands;
 pub mod config;
 pub mod dto;
 pub mod error;
+pub mod events;
 pub mod model;
 pub mod password;
 pub mod queries;

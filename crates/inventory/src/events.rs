@@ -7,7 +7,10 @@ use sea_orm::{DatabaseTransaction, DbErr};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::dto::{LevelView, MovementView, ProductView, PurchaseOrderView};
+use crate::dto::{
+    LevelView, MovementView, ProductView, PurchaseOrderView, ReservationView, SupplierView,
+    WarehouseView,
+};
 
 pub const PRODUCT_CREATED: EventType<ProductView> = EventType::new(
     "product.created",
@@ -15,20 +18,87 @@ pub const PRODUCT_CREATED: EventType<ProductView> = EventType::new(
 );
 pub const PRODUCT_UPDATED: EventType<ProductView> =
     EventType::new("product.updated", "A product's details or prices changed.");
+pub const PRODUCT_DELETED: EventType<ProductView> = EventType::new(
+    "product.deleted",
+    "A product without stock history was deleted; `data` is the product as it was.",
+);
 
+pub const WAREHOUSE_CREATED: EventType<WarehouseView> =
+    EventType::new("warehouse.created", "A warehouse was created.");
+pub const WAREHOUSE_UPDATED: EventType<WarehouseView> = EventType::new(
+    "warehouse.updated",
+    "A warehouse's name, address or active flag changed.",
+);
+
+pub const SUPPLIER_CREATED: EventType<SupplierView> =
+    EventType::new("supplier.created", "A supplier was created.");
+pub const SUPPLIER_UPDATED: EventType<SupplierView> =
+    EventType::new("supplier.updated", "A supplier's details changed.");
+
+pub const STOCK_LEVEL_RECEIVED: EventType<StockLevelChanged> = EventType::new(
+    "stock_level.received",
+    "Goods came in (a receipt, or a purchase-order receipt): on-hand rose.",
+);
 pub const STOCK_LEVEL_ADJUSTED: EventType<StockLevelChanged> = EventType::new(
     "stock_level.adjusted",
     "On-hand stock was adjusted by hand (damage, loss, found, correction).",
 );
-pub const STOCK_LEVEL_COUNTED: EventType<StockLevelChanged> = EventType::new(
-    "stock_level.counted",
-    "A count (a person or a WMS) changed on-hand stock; a count that matched writes none.",
+pub const STOCK_LEVEL_TRANSFERRED: EventType<StockLevelChanged> = EventType::new(
+    "stock_level.transferred",
+    "Stock moved between warehouses: one event for the level it left (`transfer_out`) and \
+     one for the level it reached (`transfer_in`), sharing the movement's `transfer_id`.",
 );
-pub const STOCK_LEVEL_LOW: EventType<StockLevelLow> = EventType::new(
+pub const STOCK_LEVEL_RETURNED: EventType<StockLevelChanged> = EventType::new(
+    "stock_level.returned",
+    "Goods came back from a customer: restocked (on-hand rose) or scrapped (recorded only).",
+);
+pub const STOCK_LEVEL_COUNTED: EventType<StockLevelCounted> = EventType::new(
+    "stock_level.counted",
+    "A count (a person or a WMS) was applied; `movement` is the difference it booked, \
+     if any. An older or repeated count changes nothing and writes none.",
+);
+pub const STOCK_LEVEL_UPDATED: EventType<LevelView> = EventType::new(
+    "stock_level.updated",
+    "A level's reorder point, reorder quantity or safety stock changed.",
+);
+pub const STOCK_LEVEL_LOW: EventType<StockLevelAlert> = EventType::new(
     "stock_level.low",
-    "Available stock fell to or below the reorder point: a low-stock alert opened.",
+    "Available stock fell below the reorder point: a low-stock alert opened.",
+);
+pub const STOCK_LEVEL_RECOVERED: EventType<StockLevelAlert> = EventType::new(
+    "stock_level.recovered",
+    "Available stock is back at or above the reorder point: the low-stock alert closed.",
 );
 
+pub const RESERVATION_CREATED: EventType<ReservationView> = EventType::new(
+    "reservation.created",
+    "Stock was reserved (all lines or none).",
+);
+pub const RESERVATION_RELEASED: EventType<ReservationView> = EventType::new(
+    "reservation.released",
+    "A reservation let go of what it still held.",
+);
+pub const RESERVATION_EXPIRED: EventType<ReservationView> = EventType::new(
+    "reservation.expired",
+    "A reservation passed its `expires_at` and what it still held was released.",
+);
+pub const RESERVATION_CONSUMED: EventType<ReservationView> = EventType::new(
+    "reservation.consumed",
+    "Held stock shipped, in full (`consumed`) or in part (`partially_consumed`).",
+);
+
+pub const PURCHASE_ORDER_CREATED: EventType<PurchaseOrderView> = EventType::new(
+    "purchase_order.created",
+    "A draft purchase order was created (by hand or from replenishment suggestions).",
+);
+pub const PURCHASE_ORDER_PLACED: EventType<PurchaseOrderView> = EventType::new(
+    "purchase_order.placed",
+    "A draft purchase order was sent to its supplier (`ordered`).",
+);
+pub const PURCHASE_ORDER_CANCELLED: EventType<PurchaseOrderView> = EventType::new(
+    "purchase_order.cancelled",
+    "A purchase order was cancelled.",
+);
 pub const PURCHASE_ORDER_RECEIVED: EventType<PurchaseOrderView> = EventType::new(
     "purchase_order.received",
     "Goods were received against a purchase order (in part or in full).",
@@ -39,9 +109,26 @@ pub fn catalogue() -> Vec<Catalogued> {
     vec![
         PRODUCT_CREATED.entry(),
         PRODUCT_UPDATED.entry(),
+        PRODUCT_DELETED.entry(),
+        WAREHOUSE_CREATED.entry(),
+        WAREHOUSE_UPDATED.entry(),
+        SUPPLIER_CREATED.entry(),
+        SUPPLIER_UPDATED.entry(),
+        STOCK_LEVEL_RECEIVED.entry(),
         STOCK_LEVEL_ADJUSTED.entry(),
+        STOCK_LEVEL_TRANSFERRED.entry(),
+        STOCK_LEVEL_RETURNED.entry(),
         STOCK_LEVEL_COUNTED.entry(),
+        STOCK_LEVEL_UPDATED.entry(),
         STOCK_LEVEL_LOW.entry(),
+        STOCK_LEVEL_RECOVERED.entry(),
+        RESERVATION_CREATED.entry(),
+        RESERVATION_RELEASED.entry(),
+        RESERVATION_EXPIRED.entry(),
+        RESERVATION_CONSUMED.entry(),
+        PURCHASE_ORDER_CREATED.entry(),
+        PURCHASE_ORDER_PLACED.entry(),
+        PURCHASE_ORDER_CANCELLED.entry(),
         PURCHASE_ORDER_RECEIVED.entry(),
     ]
 }
@@ -53,11 +140,45 @@ pub struct StockLevelChanged {
     pub movement: MovementView,
 }
 
-/// A stock level whose low-stock alert just opened.
+/// A stock level after an applied count, and the difference it booked.
 #[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct StockLevelLow {
+pub struct StockLevelCounted {
+    pub level: LevelView,
+    /// `None` when the count matched the books.
+    pub movement: Option<MovementView>,
+}
+
+/// A stock level whose low-stock alert just opened or closed.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct StockLevelAlert {
     pub alert_id: uuid::Uuid,
     pub level: LevelView,
+}
+
+/// An event about a resource with an id and a version, its data the resource's view.
+async fn resource<P: Serialize>(
+    txn: &DatabaseTransaction,
+    ctx: &Ctx,
+    event_type: &EventType<P>,
+    resource_type: &str,
+    (id, version): (uuid::Uuid, i64),
+    data: &P,
+) -> Result<(), DbErr> {
+    events::record(
+        txn,
+        ctx,
+        NewEvent {
+            event_type,
+            resource_type,
+            resource_id: id.to_string(),
+            resource_version: version,
+            data,
+            order_id: None,
+            customer_id: None,
+        },
+    )
+    .await
+    .map(drop)
 }
 
 pub(crate) async fn product(
@@ -66,21 +187,38 @@ pub(crate) async fn product(
     event_type: &EventType<ProductView>,
     product: &ProductView,
 ) -> Result<(), DbErr> {
-    events::record(
-        txn,
-        ctx,
-        NewEvent {
-            event_type,
-            resource_type: "product",
-            resource_id: product.id.to_string(),
-            resource_version: product.version,
-            data: product,
-            order_id: None,
-            customer_id: None,
-        },
-    )
-    .await
-    .map(drop)
+    let key = (product.id, product.version);
+    resource(txn, ctx, event_type, "product", key, product).await
+}
+
+pub(crate) async fn warehouse(
+    txn: &DatabaseTransaction,
+    ctx: &Ctx,
+    event_type: &EventType<WarehouseView>,
+    warehouse: &WarehouseView,
+) -> Result<(), DbErr> {
+    let key = (warehouse.id, warehouse.version);
+    resource(txn, ctx, event_type, "warehouse", key, warehouse).await
+}
+
+pub(crate) async fn supplier(
+    txn: &DatabaseTransaction,
+    ctx: &Ctx,
+    event_type: &EventType<SupplierView>,
+    supplier: &SupplierView,
+) -> Result<(), DbErr> {
+    let key = (supplier.id, supplier.version);
+    resource(txn, ctx, event_type, "supplier", key, supplier).await
+}
+
+pub(crate) async fn reservation(
+    txn: &DatabaseTransaction,
+    ctx: &Ctx,
+    event_type: &EventType<ReservationView>,
+    reservation: &ReservationView,
+) -> Result<(), DbErr> {
+    let key = (reservation.id, reservation.version);
+    resource(txn, ctx, event_type, "reservation", key, reservation).await
 }
 
 pub(crate) async fn stock_level<P: Serialize>(
@@ -128,19 +266,6 @@ pub(crate) async fn purchase_order(
     event_type: &EventType<PurchaseOrderView>,
     order: &PurchaseOrderView,
 ) -> Result<(), DbErr> {
-    events::record(
-        txn,
-        ctx,
-        NewEvent {
-            event_type,
-            resource_type: "purchase_order",
-            resource_id: order.id.to_string(),
-            resource_version: order.version,
-            data: order,
-            order_id: None,
-            customer_id: None,
-        },
-    )
-    .await
-    .map(drop)
+    let key = (order.id, order.version);
+    resource(txn, ctx, event_type, "purchase_order", key, order).await
 }

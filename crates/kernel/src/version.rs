@@ -89,6 +89,21 @@ where
         .rows_affected)
 }
 
+/// [`bump_all`], returning the rows as they now stand (for their events).
+pub async fn bump_all_returning<E>(
+    conn: &impl ConnectionTrait,
+    update: UpdateMany<E>,
+    version: E::Column,
+) -> Result<Vec<E::Model>, Error>
+where
+    E: EntityTrait,
+{
+    Ok(update
+        .col_expr(version, Expr::col(version).add(1))
+        .exec_with_returning(conn)
+        .await?)
+}
+
 /// The version a model carries.
 pub fn version_of<E: EntityTrait>(model: &E::Model, version: E::Column) -> i64 {
     match model.get(version) {

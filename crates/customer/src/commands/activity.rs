@@ -12,6 +12,7 @@ use super::{optional, parent_for_write, required};
 use crate::dto::{CreateFollowUp, CreateNote, FollowUpView, NoteView, UpdateFollowUp};
 use crate::entity::{follow_up, note};
 use crate::error::CustomerError;
+use crate::events;
 use crate::queries;
 
 pub const NOTE_KINDS: &[&str] = &["call", "visit", "email", "meeting", "complaint", "other"];
@@ -58,6 +59,7 @@ pub async fn add_note(
     .insert(txn)
     .await?;
     let view = NoteView::from(row);
+    events::note(txn, ctx, &events::NOTE_CREATED, &view).await?;
     audit::record(
         txn,
         ctx,
@@ -127,6 +129,7 @@ pub async fn add_follow_up(
     .insert(txn)
     .await?;
     let view = queries::follow_up_view(row, ctx.now);
+    events::follow_up(txn, ctx, &events::FOLLOW_UP_CREATED, &view).await?;
     audit::record(
         txn,
         ctx,
@@ -203,6 +206,7 @@ pub async fn update_follow_up(
         .await?
         .ok_or_else(|| CustomerError::NotFound(id.to_string()))?;
     let view = queries::follow_up_view(updated, ctx.now);
+    events::follow_up(txn, ctx, &events::FOLLOW_UP_UPDATED, &view).await?;
     let before =
         serde_json::to_value(queries::follow_up_view(current, ctx.now)).unwrap_or_default();
     audit::record(

@@ -13,6 +13,7 @@ use super::{optional, parent_for_write, required};
 use crate::dto::{AddressView, CreateAddress, UpdateAddress};
 use crate::entity::address;
 use crate::error::CustomerError;
+use crate::events;
 
 pub const KINDS: &[&str] = &["billing", "shipping"];
 pub const MAX_PER_CUSTOMER: u64 = 50;
@@ -27,17 +28,27 @@ fn check_country(errors: &mut Vec<FieldError>, country: &str) {
     }
 }
 
-async fn clear_default(txn: &DatabaseTransaction, customer_id: Uuid, kind: &str) -> Result<()> {
-    ordercrm_kernel::version::bump_all(
+/// Only one default per kind: the previous one loses the flag (its own event).
+async fn clear_default(
+    txn: &DatabaseTransaction,
+    ctx: &Ctx,
+    customer_id: Uuid,
+    kind: &str,
+) -> Result<()> {
+    let changed = ordercrm_kernel::version::bump_all_returning(
         txn,
         address::Entity::update_many()
             .col_expr(address::COLUMN.is_default, Expr::value(false))
+            .col_expr(address::COLUMN.updated_at, Expr::value(ctx.now))
             .filter(address::COLUMN.customer_id.eq(customer_id))
             .filter(address::COLUMN.kind.eq(kind))
             .filter(address::COLUMN.is_default.eq(true)),
         address::Column::Version,
     )
     .await?;
+    for row in changed {
+        events::address(txn, ctx, &events::ADDRESS_UPDATED, &AddressView::from(row)).await?;
+    }
     Ok(())
 }
 
@@ -86,7 +97,7 @@ pub async fn create(
     }
     let is_default = input.is_default || same_kind == 0;
     if is_default {
-        clear_default(txn, customer_id, &input.kind).await?;
+        clear_default(txn, ctx, customer_id, &input.kind).await?;
     }
     let row = address::ActiveModel {
         id: Set(new_id()),
@@ -108,6 +119,7 @@ pub async fn create(
     .insert(txn)
     .await?;
     let view = AddressView::from(row);
+    events::address(txn, ctx, &events::ADDRESS_CREATED, &view).await?;
     audit::record(
         txn,
         ctx,
@@ -180,7 +192,7 @@ pub async fn update(
         return Err(CustomerError::Invalid(errors).into());
     }
     if patch.is_default == Some(true) && !current.is_default {
-        clear_default(txn, customer_id, &current.kind).await?;
+        clear_default(txn, ctx, customer_id, &current.kind).await?;
     }
     let row = address::ActiveModel {
         id: Set(id),
@@ -202,6 +214,7 @@ pub async fn update(
         .exec(txn)
         .await?;
     let view = AddressView::from(find(txn, customer_id, id).await?);
+    events::address(txn, ctx, &events::ADDRESS_UPDATED, &view).await?;
     let before = serde_json::to_value(AddressView::from(before)).unwrap_or_default();
     audit::record(
         txn,
@@ -222,6 +235,13 @@ pub async fn delete(
     parent_for_write(txn, &ctx.actor, customer_id).await?;
     let current = find(txn, customer_id, id).await?;
     address::Entity::delete_by_id(id).exec(txn).await?;
+    events::address(
+        txn,
+        ctx,
+        &events::ADDRESS_DELETED,
+        &AddressView::from(current.clone()),
+    )
+    .await?;
     if current.is_default
         && let Some(next) = address::Entity::find()
             .filter(address::COLUMN.customer_id.eq(customer_id))
@@ -230,11 +250,18 @@ pub async fn delete(
             .one(txn)
             .await?
     {
-        address::Entity::update_many()
-            .col_expr(address::COLUMN.is_default, Expr::value(true))
-            .filter(address::COLUMN.id.eq(next.id))
-            .exec(txn)
-            .await?;
+        let promoted = ordercrm_kernel::version::bump_all_returning(
+            txn,
+            address::Entity::update_many()
+                .col_expr(address::COLUMN.is_default, Expr::value(true))
+                .col_expr(address::COLUMN.updated_at, Expr::value(ctx.now))
+                .filter(address::COLUMN.id.eq(next.id)),
+            address::Column::Version,
+        )
+        .await?;
+        for row in promoted {
+            events::address(txn, ctx, &events::ADDRESS_UPDATED, &AddressView::from(row)).await?;
+        }
     }
     audit::record(
         txn,

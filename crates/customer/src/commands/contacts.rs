@@ -13,6 +13,7 @@ use super::{optional, parent_for_write, required};
 use crate::dto::{ContactView, CreateContact, UpdateContact};
 use crate::entity::contact;
 use crate::error::CustomerError;
+use crate::events;
 use crate::model;
 
 pub const MAX_PER_CUSTOMER: u64 = 100;
@@ -23,22 +24,21 @@ fn check_email_phone(errors: &mut Vec<FieldError>, email: Option<&str>, phone: O
     );
 }
 
-/// Only one primary contact: make room for a new one.
-async fn clear_primary(
-    txn: &DatabaseTransaction,
-    customer_id: Uuid,
-    now: chrono::DateTime<chrono::Utc>,
-) -> Result<()> {
-    ordercrm_kernel::version::bump_all(
+/// Only one primary contact: make room for a new one (the previous one's event).
+async fn clear_primary(txn: &DatabaseTransaction, ctx: &Ctx, customer_id: Uuid) -> Result<()> {
+    let changed = ordercrm_kernel::version::bump_all_returning(
         txn,
         contact::Entity::update_many()
             .col_expr(contact::COLUMN.is_primary, Expr::value(false))
-            .col_expr(contact::COLUMN.updated_at, Expr::value(now))
+            .col_expr(contact::COLUMN.updated_at, Expr::value(ctx.now))
             .filter(contact::COLUMN.customer_id.eq(customer_id))
             .filter(contact::COLUMN.is_primary.eq(true)),
         contact::Column::Version,
     )
     .await?;
+    for row in changed {
+        events::contact(txn, ctx, &events::CONTACT_UPDATED, &ContactView::from(row)).await?;
+    }
     Ok(())
 }
 
@@ -79,7 +79,7 @@ pub async fn create(
     // The first contact is primary whatever the request says.
     let is_primary = input.is_primary || count == 0;
     if is_primary {
-        clear_primary(txn, customer_id, ctx.now).await?;
+        clear_primary(txn, ctx, customer_id).await?;
     }
     let row = contact::ActiveModel {
         id: Set(new_id()),
@@ -96,6 +96,7 @@ pub async fn create(
     .insert(txn)
     .await?;
     let view = ContactView::from(row);
+    events::contact(txn, ctx, &events::CONTACT_CREATED, &view).await?;
     audit::record(
         txn,
         ctx,
@@ -160,7 +161,7 @@ pub async fn update(
         return Err(CustomerError::Invalid(errors).into());
     }
     if patch.is_primary == Some(true) && !current.is_primary {
-        clear_primary(txn, customer_id, ctx.now).await?;
+        clear_primary(txn, ctx, customer_id).await?;
     }
     let opt = |v: Option<Option<String>>| v.map_or(NotSet, Set);
     let row = contact::ActiveModel {
@@ -179,6 +180,7 @@ pub async fn update(
         .exec(txn)
         .await?;
     let view = ContactView::from(find(txn, customer_id, id).await?);
+    events::contact(txn, ctx, &events::CONTACT_UPDATED, &view).await?;
     let before = serde_json::to_value(ContactView::from(before)).unwrap_or_default();
     audit::record(
         txn,
@@ -199,6 +201,13 @@ pub async fn delete(
     parent_for_write(txn, &ctx.actor, customer_id).await?;
     let current = find(txn, customer_id, id).await?;
     contact::Entity::delete_by_id(id).exec(txn).await?;
+    events::contact(
+        txn,
+        ctx,
+        &events::CONTACT_DELETED,
+        &ContactView::from(current.clone()),
+    )
+    .await?;
     // Promote the oldest remaining contact, so a company always has a primary one.
     if current.is_primary
         && let Some(next) = contact::Entity::find()
@@ -207,11 +216,18 @@ pub async fn delete(
             .one(txn)
             .await?
     {
-        contact::Entity::update_many()
-            .col_expr(contact::COLUMN.is_primary, Expr::value(true))
-            .filter(contact::COLUMN.id.eq(next.id))
-            .exec(txn)
-            .await?;
+        let promoted = ordercrm_kernel::version::bump_all_returning(
+            txn,
+            contact::Entity::update_many()
+                .col_expr(contact::COLUMN.is_primary, Expr::value(true))
+                .col_expr(contact::COLUMN.updated_at, Expr::value(ctx.now))
+                .filter(contact::COLUMN.id.eq(next.id)),
+            contact::Column::Version,
+        )
+        .await?;
+        for row in promoted {
+            events::contact(txn, ctx, &events::CONTACT_UPDATED, &ContactView::from(row)).await?;
+        }
     }
     audit::record(
         txn,

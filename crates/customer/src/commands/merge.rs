@@ -101,6 +101,9 @@ pub async fn merge(
         }
     }
     let moved = move_children(txn, source_id, target_id).await?;
+    // Two transitions: the duplicate is archived into the target, which absorbed it.
+    let duplicate = queries::get(txn, &ctx.actor, cipher, source_id).await?;
+    events::record(txn, ctx, &events::ARCHIVED, &duplicate).await?;
     let view = queries::get(txn, &ctx.actor, cipher, target_id).await?;
     events::record(txn, ctx, &events::MERGED, &view).await?;
     audit::record(

@@ -1,3 +1,4 @@
+use crate::events;
 use ordercrm_kernel::audit::{self, Entry};
 use ordercrm_kernel::authz::{Action, SCOPES};
 use ordercrm_kernel::{Ctx, FieldError, Result, id::new_id};
@@ -81,6 +82,7 @@ pub async fn create(
     .insert(txn)
     .await?;
     let key = ApiKeyView::from(row);
+    events::api_key(txn, ctx, &events::API_KEY_CREATED, &key).await?;
     audit::record(
         txn,
         ctx,
@@ -103,6 +105,11 @@ pub async fn revoke(txn: &DatabaseTransaction, ctx: &Ctx, id: Uuid) -> Result<()
             .filter(api_key::COLUMN.id.eq(id))
             .exec(txn)
             .await?;
+        let key = ApiKeyView::from(api_key::Model {
+            revoked_at: Some(ctx.now),
+            ..row
+        });
+        events::api_key(txn, ctx, &events::API_KEY_REVOKED, &key).await?;
         audit::record(txn, ctx, Entry::new("api_key.revoke", "api_key", id)).await?;
     }
     Ok(())

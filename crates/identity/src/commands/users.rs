@@ -1,3 +1,4 @@
+use crate::events;
 use ordercrm_kernel::audit::{self, Entry};
 use ordercrm_kernel::authz::{Action, Actor, Role};
 use ordercrm_kernel::{Ctx, FieldError, Result, id::new_id};
@@ -77,6 +78,7 @@ pub async fn create(txn: &DatabaseTransaction, ctx: &Ctx, input: CreateUser) -> 
     .insert(txn)
     .await?;
     let view = UserView::from(row);
+    events::user(txn, ctx, &events::USER_CREATED, &view).await?;
     audit::record(
         txn,
         ctx,
@@ -181,6 +183,7 @@ pub async fn update(
     if !view.active || view.role != before.role {
         revoke_refresh_tokens(txn, ctx, id).await?;
     }
+    events::user(txn, ctx, &events::USER_UPDATED, &view).await?;
     audit::record(
         txn,
         ctx,
@@ -252,7 +255,7 @@ async fn store_password(
     ctx: &Ctx,
     current: &user::Model,
     new_password: String,
-) -> Result<()> {
+) -> Result<UserView> {
     let hash = password::hash(new_password).await?;
     ordercrm_kernel::version::try_claim(
         txn,
@@ -267,7 +270,13 @@ async fn store_password(
     .await?;
     revoke_refresh_tokens(txn, ctx, current.id).await?;
     throttle::clear_account(txn, &current.email_normalized).await?;
-    Ok(())
+    let after = user::Entity::find_by_id(current.id)
+        .one(txn)
+        .await?
+        .ok_or_else(|| IdentityError::UserNotFound(current.id.to_string()))?;
+    let view = UserView::from(after);
+    events::user(txn, ctx, &events::USER_PASSWORD_CHANGED, &view).await?;
+    Ok(view)
 }
 
 /// Set a user's password without knowing the old one: the CLI's way back in when the
@@ -283,7 +292,7 @@ pub async fn set_password(
     if let Err(e) = model::check_password("password", &new_password, &current.email) {
         return Err(IdentityError::Invalid(vec![e]).into());
     }
-    store_password(txn, ctx, &current, new_password).await?;
+    let view = store_password(txn, ctx, &current, new_password).await?;
     audit::record(
         txn,
         ctx,
@@ -291,11 +300,7 @@ pub async fn set_password(
             .changes(serde_json::json!({"password": {"changed": true}})),
     )
     .await?;
-    let after = user::Entity::find_by_id(current.id)
-        .one(txn)
-        .await?
-        .ok_or_else(|| IdentityError::UserNotFound(current.id.to_string()))?;
-    Ok(UserView::from(after))
+    Ok(view)
 }
 
 /// Let every source try this account's password again at once (admins; the CLI).
@@ -306,6 +311,11 @@ pub async fn unlock(txn: &DatabaseTransaction, ctx: &Ctx, target: Unlock<'_>) ->
         Unlock::Email(email) => find_by_email(txn, email).await?,
     };
     let cleared = throttle::clear_account(txn, &current.email_normalized).await?;
+    let view = UserView::from(current.clone());
+    // Nothing was locked: nothing changed.
+    if cleared > 0 {
+        events::user(txn, ctx, &events::USER_UNLOCKED, &view).await?;
+    }
     audit::record(
         txn,
         ctx,
@@ -313,7 +323,7 @@ pub async fn unlock(txn: &DatabaseTransaction, ctx: &Ctx, target: Unlock<'_>) ->
             .changes(serde_json::json!({"sources_cleared": cleared})),
     )
     .await?;
-    Ok(UserView::from(current))
+    Ok(view)
 }
 
 /// Whom [`unlock`] is for.

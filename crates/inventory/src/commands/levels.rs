@@ -410,19 +410,27 @@ pub(crate) async fn check_alert(
         .insert(txn)
         .await?;
         let level = place.level_view(&level);
-        let data = events::StockLevelLow {
+        let data = events::StockLevelAlert {
             alert_id: opened.id,
             level: level.clone(),
         };
         events::stock_level(txn, ctx, &events::STOCK_LEVEL_LOW, &level, &data).await?;
     } else {
-        alert::Entity::update_many()
+        let closed = alert::Entity::update_many()
             .col_expr(alert::Column::ClosedAt, Expr::value(Some(ctx.now)))
             .filter(alert::COLUMN.product_id.eq(after.product_id))
             .filter(alert::COLUMN.warehouse_id.eq(after.warehouse_id))
             .filter(alert::COLUMN.closed_at.is_null())
-            .exec(txn)
+            .exec_with_returning(txn)
             .await?;
+        let level = place.level_view(&level);
+        for alert in closed {
+            let data = events::StockLevelAlert {
+                alert_id: alert.id,
+                level: level.clone(),
+            };
+            events::stock_level(txn, ctx, &events::STOCK_LEVEL_RECOVERED, &level, &data).await?;
+        }
     }
     Ok(level)
 }

@@ -396,6 +396,7 @@ pub async fn delete(
         .exec(txn)
         .await?;
     product::Entity::delete_by_id(id).exec(txn).await?;
+    events::product(txn, ctx, &events::PRODUCT_DELETED, &before).await?;
     audit::record(
         txn,
         ctx,

@@ -80,6 +80,7 @@ pub(crate) async fn insert_draft(
     .exec_without_returning(txn)
     .await?;
     let view = queries::purchase_orders::get_in(txn, id).await?;
+    events::purchase_order(txn, ctx, &events::PURCHASE_ORDER_CREATED, &view).await?;
     audit::record(
         txn,
         ctx,
@@ -299,6 +300,7 @@ pub async fn place_order(
     )
     .await?;
     let view = queries::purchase_orders::get_in(txn, id).await?;
+    events::purchase_order(txn, ctx, &events::PURCHASE_ORDER_PLACED, &view).await?;
     audit::record(
         txn,
         ctx,
@@ -335,6 +337,7 @@ pub async fn cancel(
     )
     .await?;
     let view = queries::purchase_orders::get_in(txn, id).await?;
+    events::purchase_order(txn, ctx, &events::PURCHASE_ORDER_CANCELLED, &view).await?;
     audit::record(
         txn,
         ctx,
@@ -432,7 +435,7 @@ pub async fn receive(
             ctx,
             &place,
             q,
-            MovementKind::Receipt,
+            (MovementKind::Receipt, &events::STOCK_LEVEL_RECEIVED),
             Note {
                 reference: reference.clone().or_else(|| Some(order.number.clone())),
                 purchase_order_id: Some(id),

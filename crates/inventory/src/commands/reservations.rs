@@ -22,6 +22,7 @@ use super::levels::{self, Floor, Moved, Note, Place};
 use crate::dto::{Consume, CreateReservation, ReservationView};
 use crate::entity::{reservation, reservation_line};
 use crate::error::InventoryError;
+use crate::events;
 use crate::model::{self, MovementKind, ReservationStatus};
 use crate::queries;
 
@@ -154,6 +155,7 @@ pub async fn reserve(
         row,
         lines.into_iter().map(|(l, p)| (l, p.clone())).collect(),
     );
+    events::reservation(txn, ctx, &events::RESERVATION_CREATED, &view).await?;
     audit::record(
         txn,
         ctx,
@@ -294,6 +296,12 @@ async fn let_go(
     // Part shipped and the rest let go is still "released": the lines show the split.
     set_status(txn, id, status).await?;
     let view = finished(claimed, status, lines, |l| l.released += l.open());
+    let event = if status == ReservationStatus::Expired {
+        &events::RESERVATION_EXPIRED
+    } else {
+        &events::RESERVATION_RELEASED
+    };
+    events::reservation(txn, ctx, event, &view).await?;
     audit::record(
         txn,
         ctx,
@@ -419,6 +427,7 @@ pub async fn consume(
     let view = finished(claimed, status, lines, |l| {
         l.consumed += take.get(l.line_no)
     });
+    events::reservation(txn, ctx, &events::RESERVATION_CONSUMED, &view).await?;
     audit::record(
         txn,
         ctx,

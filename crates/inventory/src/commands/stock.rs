@@ -3,6 +3,7 @@
 
 use ordercrm_kernel::audit::{self, Entry};
 use ordercrm_kernel::authz::Action;
+use ordercrm_kernel::events::EventType;
 use ordercrm_kernel::validation::optional;
 use ordercrm_kernel::{Ctx, FieldError, Result, id::new_id};
 use sea_orm::sea_query::{Expr, ExprTrait};
@@ -56,7 +57,7 @@ pub async fn receive(txn: &DatabaseTransaction, ctx: &Ctx, input: Receive) -> Re
         ctx,
         &place,
         input.quantity,
-        MovementKind::Receipt,
+        (MovementKind::Receipt, &events::STOCK_LEVEL_RECEIVED),
         Note {
             reference,
             ..Default::default()
@@ -67,14 +68,14 @@ pub async fn receive(txn: &DatabaseTransaction, ctx: &Ctx, input: Receive) -> Re
     Ok(change)
 }
 
-/// On-hand up by `quantity` at `place`, as `kind`: receipts, restocked returns and
-/// purchase-order receipts share it.
+/// On-hand up by `quantity` at `place`, as `kind`, written as `event`: receipts,
+/// restocked returns and purchase-order receipts share it.
 pub(crate) async fn receive_at(
     txn: &DatabaseTransaction,
     ctx: &Ctx,
     place: &Place,
     quantity: i64,
-    kind: MovementKind,
+    (kind, event): (MovementKind, &EventType<events::StockLevelChanged>),
     note: Note,
 ) -> Result<StockChange> {
     levels::ensure(txn, ctx, place).await?;
@@ -91,9 +92,11 @@ pub(crate) async fn receive_at(
     )
     .await?;
     let after = levels::check_alert(txn, ctx, place, &after).await?;
+    let level = place.level_view(&after);
+    events::level_changed(txn, ctx, event, &movement, &level).await?;
     Ok(StockChange {
         movements: vec![movement],
-        levels: vec![place.level_view(&after)],
+        levels: vec![level],
     })
 }
 
@@ -237,10 +240,20 @@ pub async fn transfer(
             transfer_id: Some(transfer_id),
             ..Default::default()
         };
-        movements
-            .push(levels::record(txn, ctx, place, &after, Moved::new(kind, q, delta), note).await?);
+        let movement =
+            levels::record(txn, ctx, place, &after, Moved::new(kind, q, delta), note).await?;
         let after = levels::check_alert(txn, ctx, place, &after).await?;
-        after_levels.push(place.level_view(&after));
+        let level = place.level_view(&after);
+        events::level_changed(
+            txn,
+            ctx,
+            &events::STOCK_LEVEL_TRANSFERRED,
+            &movement,
+            &level,
+        )
+        .await?;
+        movements.push(movement);
+        after_levels.push(level);
     }
     // Out leg first in the answer, whatever order the rows were locked in.
     movements.sort_by_key(|m| m.quantity);
@@ -279,7 +292,7 @@ pub async fn return_goods(
                 ctx,
                 &place,
                 input.quantity,
-                MovementKind::ReturnRestock,
+                (MovementKind::ReturnRestock, &events::STOCK_LEVEL_RETURNED),
                 note,
             )
             .await?
@@ -300,9 +313,12 @@ pub async fn return_goods(
                 note,
             )
             .await?;
+            let level = place.level_view(&after);
+            events::level_changed(txn, ctx, &events::STOCK_LEVEL_RETURNED, &movement, &level)
+                .await?;
             StockChange {
                 movements: vec![movement],
-                levels: vec![place.level_view(&after)],
+                levels: vec![level],
             }
         }
     };
@@ -387,9 +403,11 @@ pub async fn count(
         (None, after)
     };
     let level = place.level_view(&after);
-    if let Some(m) = &movement {
-        events::level_changed(txn, ctx, &events::STOCK_LEVEL_COUNTED, m, &level).await?;
-    }
+    let data = events::StockLevelCounted {
+        level: level.clone(),
+        movement: movement.clone(),
+    };
+    events::stock_level(txn, ctx, &events::STOCK_LEVEL_COUNTED, &level, &data).await?;
     audit::record(
         txn,
         ctx,
@@ -473,5 +491,7 @@ pub async fn update_level(
         ),
     )
     .await?;
-    Ok(place.level_view(&after))
+    let level = place.level_view(&after);
+    events::stock_level(txn, ctx, &events::STOCK_LEVEL_UPDATED, &level, &level).await?;
+    Ok(level)
 }

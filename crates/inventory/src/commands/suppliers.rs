@@ -13,6 +13,7 @@ use uuid::Uuid;
 use crate::dto::{CreateSupplier, SupplierView, UpdateSupplier};
 use crate::entity::supplier;
 use crate::error::InventoryError;
+use crate::events;
 use crate::queries;
 
 fn check_lead_time(errors: &mut Vec<FieldError>, days: i32) {
@@ -79,6 +80,7 @@ pub async fn create(
     .insert(txn)
     .await?;
     let view = queries::suppliers::view(row);
+    events::supplier(txn, ctx, &events::SUPPLIER_CREATED, &view).await?;
     audit::record(
         txn,
         ctx,
@@ -164,6 +166,7 @@ pub async fn update(
     }
     active.updated_at = Set(ctx.now);
     let view = queries::suppliers::view(active.update(txn).await?);
+    events::supplier(txn, ctx, &events::SUPPLIER_UPDATED, &view).await?;
     audit::record(
         txn,
         ctx,

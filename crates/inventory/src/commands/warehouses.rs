@@ -13,6 +13,7 @@ use uuid::Uuid;
 use crate::dto::{CreateWarehouse, UpdateWarehouse, WarehouseAddress, WarehouseView};
 use crate::entity::warehouse;
 use crate::error::InventoryError;
+use crate::events;
 use crate::{model, queries};
 
 fn check_address(errors: &mut Vec<FieldError>, a: &WarehouseAddress) -> WarehouseAddress {
@@ -99,6 +100,7 @@ pub async fn create(
     .insert(txn)
     .await?;
     let view = queries::warehouses::view(row);
+    events::warehouse(txn, ctx, &events::WAREHOUSE_CREATED, &view).await?;
     audit::record(
         txn,
         ctx,
@@ -158,6 +160,7 @@ pub async fn update(
     }
     active.updated_at = Set(ctx.now);
     let view = queries::warehouses::view(active.update(txn).await?);
+    events::warehouse(txn, ctx, &events::WAREHOUSE_UPDATED, &view).await?;
     audit::record(
         txn,
         ctx,
