@@ -159,7 +159,7 @@ async fn feed_never_skips_an_event_that_commits_late() {
     let rows = db
         .query_all_raw(Statement::from_string(
             sea_orm::DatabaseBackend::Postgres,
-            &format!("SELECT id, position FROM events WHERE position > {base} ORDER BY position"),
+            format!("SELECT id, position FROM events WHERE position > {base} ORDER BY position"),
         ))
         .await
         .unwrap();
