@@ -4,11 +4,12 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
-use ordercrm_tests::{Engine, TestApp, postgres_available};
+use ordercrm_tests::{Engine, TestApp, both_engines, postgres_available};
+use reqwest::Method;
 use sea_orm::{
     ConnectionTrait, DatabaseConnection, DatabaseTransaction, Statement, TransactionTrait,
 };
-use serde_json::json;
+use serde_json::{Value, json};
 use uuid::Uuid;
 
 /// What a reader following the feed has seen: event ids in the order it read them.
@@ -180,4 +181,372 @@ async fn feed_never_skips_an_event_that_commits_late() {
         0.0
     );
     app.stop().await;
+}
+
+both_engines!(every_change_writes_an_event);
+
+/// A made resource's id.
+async fn made(res: reqwest::Response, what: &str) -> String {
+    let status = res.status();
+    let body: Value = res.json().await.unwrap();
+    assert!(status.is_success(), "fixture {what}: {status} {body}");
+    body["id"].as_str().unwrap().to_owned()
+}
+
+/// Operations that change no business resource, so write no event. Everything else
+/// in the document must write at least one.
+const CHANGE_NOTHING: &[(&str, &str)] = &[
+    // Sessions, not business resources: the audit log keeps them.
+    ("post", "/v1/auth/token"),
+    ("post", "/v1/auth/refresh"),
+    ("post", "/v1/auth/logout"),
+];
+
+/// Every mutating operation in the OpenAPI document, called successfully with its
+/// documented example body (ids, SKUs and codes pointed at a fixture), writes at
+/// least one event, every event it writes is a type the document's `webhooks` map
+/// lists, and every event about a customer's things names the customer. An
+/// idempotent replay writes none.
+async fn every_change_writes_an_event(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let doc: Value =
+        serde_json::from_str(&ordercrm_api::openapi::to_json(&ordercrm_api::openapi())).unwrap();
+    let catalogue: HashSet<String> = doc["webhooks"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect();
+
+    // The world the examples talk about (TEA-LJ-250 and CUP-CELADON in SH-01 and
+    // BJ-01), and one target per operation that ends something.
+    let mut warehouses = Vec::new();
+    for code in ["SH-01", "BJ-01"] {
+        let res = app
+            .post("/v1/warehouses", &json!({"code": code, "name": code}))
+            .await;
+        warehouses.push(made(res, code).await);
+    }
+    let supplier = made(
+        app.post(
+            "/v1/suppliers",
+            &json!({"name": "Tea Co", "currency": "CNY", "lead_time_days": 7}),
+        )
+        .await,
+        "supplier",
+    )
+    .await;
+    let mut products = Vec::new();
+    for sku in ["TEA-LJ-250", "CUP-CELADON"] {
+        let product = made(
+            app.post(
+                "/v1/products",
+                &json!({"sku": sku, "name": sku, "list_price": {"amount": 100, "currency": "CNY"},
+                    "cost": {"amount": 60, "currency": "CNY"},
+                    "supplier_id": supplier}),
+            )
+            .await,
+            sku,
+        )
+        .await;
+        products.push(product);
+        let res = app
+            .post(
+                "/v1/inventory/receipts",
+                &json!({"sku": sku, "warehouse_code": "SH-01", "quantity": 500}),
+            )
+            .await;
+        assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+    }
+    // Below its reorder point: replenishment suggests it.
+    let res = app
+        .patch(
+            "/v1/inventory/levels/CUP-CELADON/SH-01",
+            &json!({"reorder_point": 10_000, "reorder_quantity": 100}),
+        )
+        .await;
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    let doomed_product = made(
+        app.post(
+            "/v1/products",
+            &json!({"sku": "COV-DEL", "name": "To delete", "list_price": {"amount": 1, "currency": "CNY"}}),
+        )
+        .await,
+        "product to delete",
+    )
+    .await;
+    let hold = json!({"lines": [{"sku": "TEA-LJ-250", "warehouse_code": "SH-01", "quantity": 2}]});
+    let to_release = made(app.post("/v1/inventory/reservations", &hold).await, "hold").await;
+    let to_consume = made(app.post("/v1/inventory/reservations", &hold).await, "hold").await;
+    let po = json!({"supplier_id": supplier, "warehouse_code": "SH-01",
+        "lines": [{"sku": "TEA-LJ-250", "quantity": 200}]});
+    let po_to_cancel = made(app.post("/v1/purchase-orders", &po).await, "po").await;
+    let po_to_place = made(app.post("/v1/purchase-orders", &po).await, "po").await;
+    let po_to_receive = made(app.post("/v1/purchase-orders", &po).await, "po").await;
+    let res = app
+        .post(
+            &format!("/v1/purchase-orders/{po_to_receive}/order"),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    let customer = |name: &str| json!({"kind": "company", "name": name});
+    let main = made(
+        app.post("/v1/customers", &customer("Main")).await,
+        "customer",
+    )
+    .await;
+    let duplicate = made(
+        app.post("/v1/customers", &customer("Dup")).await,
+        "customer",
+    )
+    .await;
+    let to_erase = made(
+        app.post("/v1/customers", &customer("Erase")).await,
+        "customer",
+    )
+    .await;
+    let to_archive = made(
+        app.post("/v1/customers", &customer("Archive")).await,
+        "customer",
+    )
+    .await;
+    let address =
+        json!({"kind": "shipping", "line1": "1 Road", "city": "Shanghai", "country": "CN"});
+    let mut addresses = Vec::new();
+    for _ in 0..2 {
+        addresses.push(
+            made(
+                app.post(&format!("/v1/customers/{main}/addresses"), &address)
+                    .await,
+                "address",
+            )
+            .await,
+        );
+    }
+    let mut contacts = Vec::new();
+    for name in ["A", "B"] {
+        contacts.push(
+            made(
+                app.post(
+                    &format!("/v1/customers/{main}/contacts"),
+                    &json!({"name": name}),
+                )
+                .await,
+                "contact",
+            )
+            .await,
+        );
+    }
+    let follow_up = made(
+        app.post(
+            &format!("/v1/customers/{main}/follow-ups"),
+            &json!({"title": "Call", "due_at": "2026-11-30T02:00:00Z"}),
+        )
+        .await,
+        "follow-up",
+    )
+    .await;
+    let (manager, _) = app.user("manager@example.com", "manager", None).await;
+    let (user, _) = app.user("rep@example.com", "sales", None).await;
+    let (_, own_token) = app.user("self@example.com", "sales", None).await;
+    // One failed sign-in: something for unlock to clear.
+    let res = app
+        .anonymous(Method::POST, "/v1/auth/token")
+        .json(&json!({"email": "rep@example.com", "password": "wrong"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+    let key = made(
+        app.post(
+            "/v1/api-keys",
+            &json!({"name": "k", "kind": "erp", "scopes": ["customers:read"]}),
+        )
+        .await,
+        "key",
+    )
+    .await;
+    for key in ["cov_patch", "cov_delete"] {
+        let res = app
+            .post("/v1/settings", &json!({"key": key, "value": 1}))
+            .await;
+        assert_eq!(res.status(), 201);
+    }
+
+    let mut tried = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for method in ["post", "put", "patch", "delete"] {
+            let Some(op) = item.get(method) else { continue };
+            if CHANGE_NOTHING.contains(&(method, path.as_str())) {
+                continue;
+            }
+            // Path parameters, and what the example body needs to fit this world.
+            let id = match (method, path.as_str()) {
+                ("delete", "/v1/api-keys/{id}") => key.clone(),
+                ("delete", "/v1/products/{id}") => doomed_product.clone(),
+                (_, "/v1/products/{id}") => products[0].clone(),
+                (_, "/v1/warehouses/{id}") => warehouses[0].clone(),
+                (_, "/v1/customers/{id}/erase") => to_erase.clone(),
+                (_, "/v1/customers/{id}/archive") => to_archive.clone(),
+                (_, p) if p.starts_with("/v1/customers/{id}") => main.clone(),
+                (_, "/v1/follow-ups/{id}") => follow_up.clone(),
+                (_, "/v1/inventory/reservations/{id}/release") => to_release.clone(),
+                (_, "/v1/inventory/reservations/{id}/consume") => to_consume.clone(),
+                (_, "/v1/purchase-orders/{id}/cancel") => po_to_cancel.clone(),
+                (_, "/v1/purchase-orders/{id}/order") => po_to_place.clone(),
+                (_, "/v1/purchase-orders/{id}/receipts") => po_to_receive.clone(),
+                (_, "/v1/suppliers/{id}") => supplier.clone(),
+                (_, p) if p.starts_with("/v1/users/{id}") => user.clone(),
+                _ => String::new(),
+            };
+            let concrete = path
+                .replace("{id}", &id)
+                .replace(
+                    "{address_id}",
+                    &addresses[if method == "delete" { 1 } else { 0 }],
+                )
+                .replace(
+                    "{contact_id}",
+                    &contacts[if method == "delete" { 1 } else { 0 }],
+                )
+                .replace("{sku}", "TEA-LJ-250")
+                .replace("{warehouse_code}", "SH-01")
+                .replace(
+                    "{key}",
+                    if method == "delete" {
+                        "cov_delete"
+                    } else {
+                        "cov_patch"
+                    },
+                );
+            let content = &op["requestBody"]["content"];
+            let mut body = content["application/json"]["schema"]["$ref"]
+                .as_str()
+                .map(|r| {
+                    doc["components"]["schemas"][r.rsplit('/').next().unwrap()]["example"].clone()
+                });
+            if let Some(body) = body.as_mut() {
+                fit_example(body, &supplier, &duplicate, &manager);
+                // A new product or warehouse, not the fixture's.
+                if method == "post" && path == "/v1/products" {
+                    body["sku"] = json!("COV-NEW");
+                }
+                if method == "post" && path == "/v1/warehouses" {
+                    body["code"] = json!("COV-WH");
+                }
+                if path == "/v1/replenishment/purchase-orders" {
+                    body["lines"][0]["sku"] = json!("CUP-CELADON");
+                }
+            }
+            let mut req = if path == "/v1/me/password" {
+                app.request_as(&own_token, Method::POST, &concrete)
+            } else {
+                app.request(
+                    Method::from_bytes(method.to_uppercase().as_bytes()).unwrap(),
+                    &concrete,
+                )
+            };
+            if path == "/v1/me/password" {
+                body = Some(json!({"current_password": ordercrm_tests::PASSWORD,
+                    "new_password": "a new, longer passphrase"}));
+            }
+            if content.get("text/csv").is_some() {
+                let csv = if path.starts_with("/v1/customers") {
+                    "kind,name\nperson,Imported\n"
+                } else {
+                    "sku,name,list_price_amount,list_price_currency\nCOV-IMP,Imported,100,CNY\n"
+                };
+                req = req.header("content-type", "text/csv").body(csv);
+            } else if let Some(body) = &body {
+                req = req.json(body);
+            }
+            let before = app.count("SELECT COALESCE(MAX(seq), 0) FROM events").await;
+            let res = req.send().await.unwrap();
+            let status = res.status();
+            assert!(
+                status.is_success(),
+                "{method} {path}: {status} {}",
+                res.text().await.unwrap()
+            );
+            let written = written_since(&app, before).await;
+            assert!(
+                !written.is_empty(),
+                "{method} {path} changed something and wrote no event"
+            );
+            for (event_type, resource_type, customer_id) in &written {
+                assert!(
+                    catalogue.contains(event_type),
+                    "{method} {path} wrote {event_type}, which the document's webhooks map lacks"
+                );
+                if ["customer", "contact", "address", "note", "follow_up"]
+                    .contains(&resource_type.as_str())
+                {
+                    assert!(
+                        customer_id.is_some(),
+                        "{method} {path}: {event_type} names no customer"
+                    );
+                }
+            }
+            tried += 1;
+        }
+    }
+    assert!(tried >= 45, "only {tried} operations tried");
+
+    // A replay changes nothing.
+    let create = || {
+        app.request(Method::POST, "/v1/settings")
+            .header("idempotency-key", "replay-1")
+            .json(&json!({"key": "replayed", "value": 1}))
+    };
+    assert_eq!(create().send().await.unwrap().status(), 201);
+    let before = app.count("SELECT COALESCE(MAX(seq), 0) FROM events").await;
+    let replay = create().send().await.unwrap();
+    assert_eq!(replay.headers()["idempotent-replayed"], "true");
+    assert!(
+        written_since(&app, before).await.is_empty(),
+        "a replay wrote an event"
+    );
+    app.stop().await;
+}
+
+/// Point an example body's references at the fixture.
+fn fit_example(body: &mut Value, supplier: &str, duplicate: &str, manager: &str) {
+    let Some(fields) = body.as_object_mut() else {
+        return;
+    };
+    for (name, value) in fields.iter_mut() {
+        match name.as_str() {
+            "supplier_id" => *value = json!(supplier),
+            "source_id" => *value = json!(duplicate),
+            "manager_id" => *value = json!(manager),
+            // In the test clock's past.
+            "counted_at" | "occurred_at" => *value = json!("2026-11-23T07:00:00Z"),
+            _ => {}
+        }
+    }
+}
+
+/// (type, resource type, customer id) of the events after `seq`.
+async fn written_since(app: &TestApp, seq: i64) -> Vec<(String, String, Option<Uuid>)> {
+    let db = app.raw_db().await;
+    let backend = db.get_database_backend();
+    let sql = match backend {
+        sea_orm::DatabaseBackend::Postgres => {
+            "SELECT event_type, resource_type, customer_id FROM events WHERE seq > $1 ORDER BY seq"
+        }
+        _ => "SELECT event_type, resource_type, customer_id FROM events WHERE seq > ? ORDER BY seq",
+    };
+    db.query_all_raw(Statement::from_sql_and_values(backend, sql, [seq.into()]))
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r.try_get_by_index::<String>(0).unwrap(),
+                r.try_get_by_index::<String>(1).unwrap(),
+                r.try_get_by_index::<Option<Uuid>>(2).unwrap(),
+            )
+        })
+        .collect()
 }

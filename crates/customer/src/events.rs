@@ -94,21 +94,10 @@ async fn of_customer<P: serde::Serialize>(
     (id, version, customer_id): (uuid::Uuid, i64, uuid::Uuid),
     data: &P,
 ) -> Result<(), DbErr> {
-    events::record(
-        txn,
-        ctx,
-        NewEvent {
-            event_type,
-            resource_type,
-            resource_id: id.to_string(),
-            resource_version: version,
-            data,
-            order_id: None,
-            customer_id: Some(customer_id),
-        },
-    )
-    .await
-    .map(drop)
+    let event = NewEvent::about(event_type, resource_type, (id, version), data);
+    events::record(txn, ctx, event.customer(customer_id))
+        .await
+        .map(drop)
 }
 
 pub(crate) async fn contact(
@@ -167,19 +156,13 @@ pub(crate) async fn record(
     customer: &CustomerView,
 ) -> Result<(), DbErr> {
     let data = view(customer);
-    events::record(
-        txn,
-        ctx,
-        NewEvent {
-            event_type,
-            resource_type: "customer",
-            resource_id: customer.id.to_string(),
-            resource_version: customer.version,
-            data: &data,
-            order_id: None,
-            customer_id: Some(customer.id),
-        },
-    )
-    .await
-    .map(drop)
+    let event = NewEvent::about(
+        event_type,
+        "customer",
+        (customer.id, customer.version),
+        &data,
+    );
+    events::record(txn, ctx, event.customer(customer.id))
+        .await
+        .map(drop)
 }

@@ -4,7 +4,6 @@
 use ordercrm_kernel::Ctx;
 use ordercrm_kernel::events::{self, Catalogued, EventType, NewEvent};
 use sea_orm::{DatabaseTransaction, DbErr};
-use serde::Serialize;
 
 use crate::dto::{ApiKeyView, UserView};
 
@@ -41,38 +40,14 @@ pub fn catalogue() -> Vec<Catalogued> {
     ]
 }
 
-async fn resource<P: Serialize>(
-    txn: &DatabaseTransaction,
-    ctx: &Ctx,
-    event_type: &EventType<P>,
-    resource_type: &str,
-    (id, version): (uuid::Uuid, i64),
-    data: &P,
-) -> Result<(), DbErr> {
-    events::record(
-        txn,
-        ctx,
-        NewEvent {
-            event_type,
-            resource_type,
-            resource_id: id.to_string(),
-            resource_version: version,
-            data,
-            order_id: None,
-            customer_id: None,
-        },
-    )
-    .await
-    .map(drop)
-}
-
 pub(crate) async fn user(
     txn: &DatabaseTransaction,
     ctx: &Ctx,
     event_type: &EventType<UserView>,
     user: &UserView,
 ) -> Result<(), DbErr> {
-    resource(txn, ctx, event_type, "user", (user.id, user.version), user).await
+    let event = NewEvent::about(event_type, "user", (user.id, user.version), user);
+    events::record(txn, ctx, event).await.map(drop)
 }
 
 /// Keys have no version: created is 1, revoked 2.
@@ -83,5 +58,6 @@ pub(crate) async fn api_key(
     key: &ApiKeyView,
 ) -> Result<(), DbErr> {
     let version = if key.revoked_at.is_some() { 2 } else { 1 };
-    resource(txn, ctx, event_type, "api_key", (key.id, version), key).await
+    let event = NewEvent::about(event_type, "api_key", (key.id, version), key);
+    events::record(txn, ctx, event).await.map(drop)
 }

@@ -155,32 +155,6 @@ pub struct StockLevelAlert {
     pub level: LevelView,
 }
 
-/// An event about a resource with an id and a version, its data the resource's view.
-async fn resource<P: Serialize>(
-    txn: &DatabaseTransaction,
-    ctx: &Ctx,
-    event_type: &EventType<P>,
-    resource_type: &str,
-    (id, version): (uuid::Uuid, i64),
-    data: &P,
-) -> Result<(), DbErr> {
-    events::record(
-        txn,
-        ctx,
-        NewEvent {
-            event_type,
-            resource_type,
-            resource_id: id.to_string(),
-            resource_version: version,
-            data,
-            order_id: None,
-            customer_id: None,
-        },
-    )
-    .await
-    .map(drop)
-}
-
 pub(crate) async fn product(
     txn: &DatabaseTransaction,
     ctx: &Ctx,
@@ -188,7 +162,13 @@ pub(crate) async fn product(
     product: &ProductView,
 ) -> Result<(), DbErr> {
     let key = (product.id, product.version);
-    resource(txn, ctx, event_type, "product", key, product).await
+    events::record(
+        txn,
+        ctx,
+        NewEvent::about(event_type, "product", key, product),
+    )
+    .await
+    .map(drop)
 }
 
 pub(crate) async fn warehouse(
@@ -198,7 +178,13 @@ pub(crate) async fn warehouse(
     warehouse: &WarehouseView,
 ) -> Result<(), DbErr> {
     let key = (warehouse.id, warehouse.version);
-    resource(txn, ctx, event_type, "warehouse", key, warehouse).await
+    events::record(
+        txn,
+        ctx,
+        NewEvent::about(event_type, "warehouse", key, warehouse),
+    )
+    .await
+    .map(drop)
 }
 
 pub(crate) async fn supplier(
@@ -208,7 +194,13 @@ pub(crate) async fn supplier(
     supplier: &SupplierView,
 ) -> Result<(), DbErr> {
     let key = (supplier.id, supplier.version);
-    resource(txn, ctx, event_type, "supplier", key, supplier).await
+    events::record(
+        txn,
+        ctx,
+        NewEvent::about(event_type, "supplier", key, supplier),
+    )
+    .await
+    .map(drop)
 }
 
 pub(crate) async fn reservation(
@@ -218,7 +210,13 @@ pub(crate) async fn reservation(
     reservation: &ReservationView,
 ) -> Result<(), DbErr> {
     let key = (reservation.id, reservation.version);
-    resource(txn, ctx, event_type, "reservation", key, reservation).await
+    events::record(
+        txn,
+        ctx,
+        NewEvent::about(event_type, "reservation", key, reservation),
+    )
+    .await
+    .map(drop)
 }
 
 pub(crate) async fn stock_level<P: Serialize>(
@@ -228,18 +226,11 @@ pub(crate) async fn stock_level<P: Serialize>(
     level: &LevelView,
     data: &P,
 ) -> Result<(), DbErr> {
+    let key = (level.label(), level.version);
     events::record(
         txn,
         ctx,
-        NewEvent {
-            event_type,
-            resource_type: "stock_level",
-            resource_id: level.label(),
-            resource_version: level.version,
-            data,
-            order_id: None,
-            customer_id: None,
-        },
+        NewEvent::about(event_type, "stock_level", key, data),
     )
     .await
     .map(drop)
@@ -267,5 +258,11 @@ pub(crate) async fn purchase_order(
     order: &PurchaseOrderView,
 ) -> Result<(), DbErr> {
     let key = (order.id, order.version);
-    resource(txn, ctx, event_type, "purchase_order", key, order).await
+    events::record(
+        txn,
+        ctx,
+        NewEvent::about(event_type, "purchase_order", key, order),
+    )
+    .await
+    .map(drop)
 }

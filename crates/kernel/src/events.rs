@@ -128,6 +128,41 @@ pub struct NewEvent<'a, P> {
     pub customer_id: Option<Uuid>,
 }
 
+impl<'a, P> NewEvent<'a, P> {
+    /// An event about `resource_type` `id` at `version`, belonging to no order or
+    /// customer (add them with [`Self::customer`] / [`Self::order`]).
+    pub fn about(
+        event_type: &'a EventType<P>,
+        resource_type: &'a str,
+        (id, version): (impl ToString, i64),
+        data: &'a P,
+    ) -> Self {
+        Self {
+            event_type,
+            resource_type,
+            resource_id: id.to_string(),
+            resource_version: version,
+            data,
+            order_id: None,
+            customer_id: None,
+        }
+    }
+
+    pub fn customer(self, customer_id: Uuid) -> Self {
+        Self {
+            customer_id: Some(customer_id),
+            ..self
+        }
+    }
+
+    pub fn order(self, order_id: Uuid) -> Self {
+        Self {
+            order_id: Some(order_id),
+            ..self
+        }
+    }
+}
+
 impl<T> std::fmt::Debug for EventType<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.name)

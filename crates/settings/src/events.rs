@@ -28,18 +28,11 @@ pub(crate) async fn record(
     event_type: &EventType<SettingView>,
     setting: &SettingView,
 ) -> Result<(), DbErr> {
+    let key = (&setting.key, setting.version);
     events::record(
         txn,
         ctx,
-        NewEvent {
-            event_type,
-            resource_type: "setting",
-            resource_id: setting.key.clone(),
-            resource_version: setting.version,
-            data: setting,
-            order_id: None,
-            customer_id: None,
-        },
+        NewEvent::about(event_type, "setting", key, setting),
     )
     .await
     .map(drop)
