@@ -9,13 +9,13 @@ use std::time::{Duration, Instant};
 use crate::Outcome;
 
 /// Creates at `concurrency` until `stop` is set (or for `seconds` when there is none).
-async fn creates(
+pub async fn creates(
     base: &str,
     token: &str,
     concurrency: usize,
     seconds: u64,
     stop: Option<Arc<AtomicBool>>,
-    tag: &'static str,
+    tag: &str,
 ) -> (Outcome, Vec<u16>) {
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(concurrency)
@@ -33,6 +33,7 @@ async fn creates(
             let stop = stop.clone();
             let counter = counter.clone();
             let statuses = statuses.clone();
+            let tag = tag.to_owned();
             tokio::spawn(async move {
                 let mut latencies = Vec::new();
                 let mut errors = 0;

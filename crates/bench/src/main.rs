@@ -15,6 +15,7 @@ use anyhow::{Context, bail};
 
 mod customers;
 mod imports;
+mod outbox;
 mod reservations;
 use clap::Parser;
 use sea_orm::{ConnectionTrait, Database};
@@ -33,9 +34,12 @@ struct Args {
     /// Customers to seed for the list and search scenarios (0 skips them).
     #[arg(long, default_value_t = 100_000)]
     customers: usize,
-    /// Skip the reservation scenarios.
+    /// Skip the reservation scenarios (and the outbox A/B runs, which need them).
     #[arg(long)]
     no_reservations: bool,
+    /// Skip the PostgreSQL A/B runs of the outbox and document numbers.
+    #[arg(long)]
+    no_outbox: bool,
     /// Rows of the CSV import that runs under single creates (0 skips it).
     #[arg(long, default_value_t = 100_000)]
     import_rows: usize,
@@ -375,6 +379,9 @@ async fn run_engine(args: &Args, engine: &str, url: &str) -> anyhow::Result<()> 
                     }
                 }
             }
+        }
+        if engine == "postgres" && !args.no_outbox {
+            outbox::run(&server.base, &token, url, args.seconds).await?;
         }
     }
     if args.import_rows > 0 {

@@ -181,7 +181,7 @@ pub async fn record<P: Serialize>(
     let payload = serde_json::to_value(event.data)
         .map_err(|e| DbErr::Custom(format!("event payload does not serialize: {e}")))?;
     let id = new_id();
-    entity::ActiveModel {
+    let row = entity::ActiveModel {
         id: Set(id),
         event_type: Set(event.event_type.name.to_owned()),
         resource_type: Set(event.resource_type.to_owned()),
@@ -194,9 +194,10 @@ pub async fn record<P: Serialize>(
         order_id: Set(event.order_id),
         customer_id: Set(event.customer_id),
         ..Default::default()
-    }
-    .insert(txn)
-    .await?;
+    };
+    // Nothing to read back: the row is exactly what was set (and its database
+    // defaults are the outbox's business).
+    entity::Entity::insert(row).exec_without_returning(txn).await?;
     Ok(id)
 }
 
