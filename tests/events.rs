@@ -375,6 +375,7 @@ async fn every_change_writes_an_event(engine: Engine) {
     }
 
     let mut tried = 0;
+    let mut patched = Vec::new();
     for (path, item) in doc["paths"].as_object().unwrap() {
         for method in ["post", "put", "patch", "delete"] {
             let Some(op) = item.get(method) else { continue };
@@ -461,6 +462,9 @@ async fn every_change_writes_an_event(engine: Engine) {
             } else if let Some(body) = &body {
                 req = req.json(body);
             }
+            if method == "patch" {
+                patched.push((path.clone(), concrete.clone(), body.clone()));
+            }
             let before = app.count("SELECT COALESCE(MAX(seq), 0) FROM events").await;
             let res = req.send().await.unwrap();
             let status = res.status();
@@ -492,6 +496,35 @@ async fn every_change_writes_an_event(engine: Engine) {
         }
     }
     assert!(tried >= 45, "only {tried} operations tried");
+
+    // A PATCH that names no field, or sends again what it already set, changes
+    // nothing: no event, and the version (ETag) stays.
+    assert!(
+        patched.len() >= 9,
+        "only {} PATCH operations",
+        patched.len()
+    );
+    for (path, concrete, body) in patched {
+        for (what, body) in [("empty", json!({})), ("repeated", body.unwrap_or_default())] {
+            let etag = app.get(&concrete).await.headers().get("etag").cloned();
+            let before = app.count("SELECT COALESCE(MAX(seq), 0) FROM events").await;
+            let res = app.patch(&concrete, &body).await;
+            let status = res.status();
+            let same_etag = res.headers().get("etag").cloned() == etag;
+            assert_eq!(
+                status,
+                200,
+                "{what} PATCH {path}: {}",
+                res.text().await.unwrap()
+            );
+            let written = written_since(&app, before).await;
+            assert!(written.is_empty(), "{what} PATCH {path} wrote {written:?}");
+            assert!(
+                same_etag || etag.is_none(),
+                "{what} PATCH {path} moved the ETag"
+            );
+        }
+    }
 
     // A replay changes nothing.
     let create = || {

@@ -281,7 +281,7 @@ async fn concurrent_edits_with_one_etag_let_exactly_one_through(engine: Engine) 
     let attempts = (0..16).map(|i| {
         app.request(Method::PATCH, "/v1/settings/counter")
             .header("if-match", "\"1\"")
-            .json(&json!({"value": i}))
+            .json(&json!({"value": i + 1}))
             .send()
     });
     let results = join_all(attempts).await;

@@ -10,7 +10,7 @@ use ordercrm_kernel::crypto::FieldCipher;
 use std::collections::{HashMap, HashSet};
 
 use ordercrm_kernel::csv_import::{
-    Import, ImportLimits, Row, RowErrors, money_cells, refs_cell, row_errors,
+    Checked, Import, ImportLimits, Row, RowErrors, money_cells, refs_cell, row_errors,
 };
 pub use ordercrm_kernel::csv_import::{ImportReport, RowError};
 use ordercrm_kernel::staging::{self, Batch, SeenRefs, Staged, Staging};
@@ -150,16 +150,15 @@ impl Staging for CustomerImport<'_> {
         &mut self,
         txn: &DatabaseTransaction,
         row: &Row,
-    ) -> std::result::Result<(bool, Uuid), RowErrors> {
-        let (created, id) =
-            apply_row(txn, self.ctx, self.cipher, row, self.allow_duplicates).await?;
-        if !self.seen_customers.insert(id) {
+    ) -> std::result::Result<Checked, RowErrors> {
+        let checked = apply_row(txn, self.ctx, self.cipher, row, self.allow_duplicates).await?;
+        if !self.seen_customers.insert(checked.id()) {
             return Err(vec![(
                 "row".into(),
                 "an earlier row of this file is about the same customer".into(),
             )]);
         }
-        if created && !self.allow_duplicates {
+        if matches!(checked, Checked::Created(_)) && !self.allow_duplicates {
             let email = row.get("email").map(|e| model::normalize_email(&e));
             let phone = row.get("phone").map(|p| model::normalize_phone(&p));
             for (field, value) in [("email", email), ("phone", phone)] {
@@ -174,7 +173,7 @@ impl Staging for CustomerImport<'_> {
             }
         }
         self.seen_refs.claim(row, "external_refs")?;
-        Ok((created, id))
+        Ok(checked)
     }
 
     async fn capture(
@@ -388,14 +387,13 @@ const CUSTOMER_COLUMNS: &[customer::Column] = &[
 ];
 
 /// Upsert one row: by `number`, else by an external reference, else create.
-/// `Ok((true, id))` created, `Ok((false, id))` updated.
 async fn apply_row(
     txn: &DatabaseTransaction,
     ctx: &Ctx,
     cipher: &FieldCipher,
     row: &Row,
     allow_duplicates: bool,
-) -> std::result::Result<(bool, Uuid), RowErrors> {
+) -> std::result::Result<Checked, RowErrors> {
     let cell = |name: &str| row.get(name);
     let mut errors = RowErrors::new();
     // A column the file does not have leaves its field alone (None); an empty cell
@@ -476,10 +474,19 @@ async fn apply_row(
                 marketing_consent: consent,
                 attributes: None,
             };
-            commands::update(txn, ctx, cipher, id, None, patch)
+            let was = customer::Entity::find_by_id(id)
+                .one(txn)
+                .await
+                .map_err(|e| vec![("row".to_owned(), e.to_string())])?
+                .map(|c| c.version);
+            let view = commands::update(txn, ctx, cipher, id, None, patch)
                 .await
                 .map_err(to_errors)?;
-            Ok((false, id))
+            Ok(if Some(view.version) == was {
+                Checked::Unchanged(id)
+            } else {
+                Checked::Updated(id)
+            })
         }
         None => {
             let input = CreateCustomer {
@@ -506,7 +513,7 @@ async fn apply_row(
             let view = commands::create(txn, ctx, cipher, input, allow_duplicates)
                 .await
                 .map_err(to_errors)?;
-            Ok((true, view.id))
+            Ok(Checked::Created(view.id))
         }
     }
 }

@@ -7,7 +7,7 @@ use std::io::Read;
 use std::collections::HashSet;
 
 use ordercrm_kernel::csv_import::{
-    Import, ImportLimits, ImportReport, Row, RowErrors, money_cells, refs_cell, row_errors,
+    Checked, Import, ImportLimits, ImportReport, Row, RowErrors, money_cells, refs_cell, row_errors,
 };
 use ordercrm_kernel::staging::{self, Batch, SeenRefs, Staged, Staging};
 use ordercrm_kernel::{Ctx, Result};
@@ -121,16 +121,16 @@ impl Staging for ProductImport<'_> {
         &mut self,
         txn: &DatabaseTransaction,
         row: &Row,
-    ) -> std::result::Result<(bool, Uuid), RowErrors> {
-        let (created, id) = apply_row(txn, self.ctx, row).await?;
-        if !self.seen_products.insert(id) {
+    ) -> std::result::Result<Checked, RowErrors> {
+        let checked = apply_row(txn, self.ctx, row).await?;
+        if !self.seen_products.insert(checked.id()) {
             return Err(vec![(
                 "sku".into(),
                 "an earlier row of this file has the same SKU".into(),
             )]);
         }
         self.seen_refs.claim(row, "external_refs")?;
-        Ok((created, id))
+        Ok(checked)
     }
 
     async fn capture(
@@ -229,7 +229,7 @@ async fn apply_row(
     txn: &DatabaseTransaction,
     ctx: &Ctx,
     row: &Row,
-) -> std::result::Result<(bool, Uuid), RowErrors> {
+) -> std::result::Result<Checked, RowErrors> {
     let mut errors = RowErrors::new();
     let refs = row.external_refs("external_refs", &mut errors);
     let list_price = row.money("list_price_amount", "list_price_currency", &mut errors);
@@ -273,10 +273,14 @@ async fn apply_row(
                 supplier_id,
                 external_refs: row.has("external_refs").then_some(refs),
             };
-            commands::products::update(txn, ctx, found.id, None, patch)
+            let view = commands::products::update(txn, ctx, found.id, None, patch)
                 .await
                 .map_err(row_errors)?;
-            Ok((false, found.id))
+            Ok(if view.version == found.version {
+                Checked::Unchanged(found.id)
+            } else {
+                Checked::Updated(found.id)
+            })
         }
         None => {
             let Some(list_price) = list_price else {
@@ -305,7 +309,7 @@ async fn apply_row(
             let view = commands::products::create(txn, ctx, input)
                 .await
                 .map_err(row_errors)?;
-            Ok((true, view.id))
+            Ok(Checked::Created(view.id))
         }
     }
 }

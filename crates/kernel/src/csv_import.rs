@@ -25,7 +25,7 @@ pub struct RowError {
 }
 
 #[derive(Debug, Clone, Default, Serialize, ToSchema)]
-#[schema(example = json!({"dry_run": true, "applied": false, "rows": 3, "created": 2, "updated": 1, "failed": 0, "errors": []}))]
+#[schema(example = json!({"dry_run": true, "applied": false, "rows": 3, "created": 2, "updated": 1, "unchanged": 0, "failed": 0, "errors": []}))]
 pub struct ImportReport {
     pub dry_run: bool,
     /// Whether the rows were written. Never partly: any failed row means none were.
@@ -35,9 +35,29 @@ pub struct ImportReport {
     pub created: u64,
     /// Rows that matched an existing record and updated it.
     pub updated: u64,
+    /// Rows that matched an existing record and held what it already holds: nothing
+    /// to write (no version bump, no event).
+    pub unchanged: u64,
     pub failed: u64,
     /// The first 1000 problems, by row and field.
     pub errors: Vec<RowError>,
+}
+
+/// What checking one row did to the record it is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Checked {
+    Created(uuid::Uuid),
+    Updated(uuid::Uuid),
+    /// The row matched a record and changed nothing in it.
+    Unchanged(uuid::Uuid),
+}
+
+impl Checked {
+    pub fn id(self) -> uuid::Uuid {
+        match self {
+            Checked::Created(id) | Checked::Updated(id) | Checked::Unchanged(id) => id,
+        }
+    }
 }
 
 /// What went wrong with one row: `(field, message)` pairs.
@@ -337,11 +357,12 @@ impl<R: Read> Import<R> {
         }
     }
 
-    /// Count one row's outcome: `Ok(true)` created, `Ok(false)` updated.
-    pub fn record(&mut self, row: &Row, outcome: Result<bool, RowErrors>) {
+    /// Count one row's outcome.
+    pub fn record(&mut self, row: &Row, outcome: Result<Checked, RowErrors>) {
         match outcome {
-            Ok(true) => self.report.created += 1,
-            Ok(false) => self.report.updated += 1,
+            Ok(Checked::Created(_)) => self.report.created += 1,
+            Ok(Checked::Updated(_)) => self.report.updated += 1,
+            Ok(Checked::Unchanged(_)) => self.report.unchanged += 1,
             Err(errors) => {
                 for (field, message) in errors {
                     self.fail(row.line, &field, message);
@@ -412,7 +433,7 @@ mod tests {
         assert_eq!((first.line, first.get("sku").as_deref()), (2, Some("A-1")));
         let second = import.next_row().unwrap();
         assert_eq!(second.get("name").as_deref(), Some("Cup, celadon"));
-        import.record(&first, Ok(true));
+        import.record(&first, Ok(Checked::Created(uuid::Uuid::nil())));
         import.record(&second, Err(vec![("name".into(), "bad".into())]));
         assert!(import.next_row().is_none());
         let report = import.finish();
@@ -451,7 +472,7 @@ mod tests {
         let mut import =
             Import::open(data.as_bytes(), false, &["sku", "name"], &["sku"], limits).unwrap();
         let first = import.next_row().unwrap();
-        import.record(&first, Ok(true));
+        import.record(&first, Ok(Checked::Created(uuid::Uuid::nil())));
         // Row 3 has a six-character cell: failed, skipped; then the limit stops reading.
         assert!(import.next_row().is_none());
         let report = import.finish();

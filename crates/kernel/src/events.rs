@@ -197,7 +197,9 @@ pub async fn record<P: Serialize>(
     };
     // Nothing to read back: the row is exactly what was set (and its database
     // defaults are the outbox's business).
-    entity::Entity::insert(row).exec_without_returning(txn).await?;
+    entity::Entity::insert(row)
+        .exec_without_returning(txn)
+        .await?;
     Ok(id)
 }
 

@@ -18,6 +18,7 @@ use sea_orm::sea_query::{Alias, Expr, ExprTrait, IntoIden, Query};
 use sea_orm::{DatabaseTransaction, Iterable, QueryOrder, QuerySelect};
 
 use crate::context::Ctx;
+use crate::csv_import::Checked;
 use crate::db::Db;
 use crate::id::new_id;
 use crate::{audit, events};
@@ -589,14 +590,15 @@ pub trait Staging {
     /// Add the rows of one check to a batch's.
     fn merge(&self, into: &mut Self::Rows, more: Self::Rows);
 
-    /// Run one row's command in `txn`: `Ok((true, id))` created `id`, `Ok((false, id))`
-    /// updated it. Also where rows that repeat an earlier batch's are refused (earlier
+    /// Run one row's command in `txn`: what it did to which record. Also where rows that repeat an earlier batch's are refused (earlier
     /// batches were rolled back, so the database cannot tell).
     fn check_row(
         &mut self,
         txn: &DatabaseTransaction,
         row: &crate::csv_import::Row,
-    ) -> impl std::future::Future<Output = Result<(bool, Uuid), crate::csv_import::RowErrors>>;
+    ) -> impl std::future::Future<
+        Output = Result<crate::csv_import::Checked, crate::csv_import::RowErrors>,
+    >;
 
     /// The rows of `ids` as they stand in `txn`.
     fn capture(
@@ -699,13 +701,16 @@ async fn check_into<S: Staging, R: std::io::Read>(
             let (mut touched, mut created) = (Vec::new(), Vec::new());
             for row in &rows {
                 let outcome = domain.check_row(&txn, row).await;
-                if let Ok((is_new, id)) = &outcome {
-                    touched.push(*id);
-                    if *is_new {
+                // An unchanged record has nothing to keep or write.
+                match &outcome {
+                    Ok(Checked::Created(id)) => {
+                        touched.push(*id);
                         created.push(*id);
                     }
+                    Ok(Checked::Updated(id)) => touched.push(*id),
+                    Ok(Checked::Unchanged(_)) | Err(_) => {}
                 }
-                import.record(row, outcome.map(|(is_new, _)| is_new));
+                import.record(row, outcome);
             }
             // Once a row failed nothing will be applied: go on checking, keep nothing.
             if keeping && import.report.failed == 0 {

@@ -112,3 +112,43 @@ pub fn version_of<E: EntityTrait>(model: &E::Model, version: E::Column) -> i64 {
         _ => 0,
     }
 }
+
+/// A change that may turn out to change nothing: a PATCH that names no field, or
+/// sets each to what it already was. `change` runs in a savepoint and returns the
+/// resource's view (before, after). When the two differ in more than `version` and
+/// `updated_at`, the change stays and comes back, for the caller's event and audit
+/// entry; otherwise the savepoint is rolled back (no version bump, nothing written)
+/// and `None` says so: the caller answers with the resource as it stands.
+pub async fn unless_unchanged<V, F>(
+    txn: &sea_orm::DatabaseTransaction,
+    change: F,
+) -> Result<Option<(V, V)>, Error>
+where
+    V: serde::Serialize,
+    F: AsyncFnOnce(&sea_orm::DatabaseTransaction) -> Result<(V, V), Error>,
+{
+    use sea_orm::TransactionTrait;
+    let savepoint = txn.begin().await?;
+    let (before, after) = change(&savepoint).await?;
+    if same_state(&before, &after) {
+        savepoint.rollback().await?;
+        Ok(None)
+    } else {
+        savepoint.commit().await?;
+        Ok(Some((before, after)))
+    }
+}
+
+/// Two views of a resource hold the same state (whatever their version and
+/// `updated_at` say).
+fn same_state<V: serde::Serialize>(a: &V, b: &V) -> bool {
+    let strip = |v: &V| {
+        let mut v = serde_json::to_value(v).unwrap_or_default();
+        if let Some(fields) = v.as_object_mut() {
+            fields.remove("version");
+            fields.remove("updated_at");
+        }
+        v
+    };
+    strip(a) == strip(b)
+}

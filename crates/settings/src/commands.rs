@@ -4,6 +4,7 @@
 use ordercrm_kernel::audit::{self, Entry};
 use ordercrm_kernel::authz::Action;
 use ordercrm_kernel::version::claim;
+use ordercrm_kernel::version::unless_unchanged;
 use ordercrm_kernel::{Ctx, Result};
 use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::Expr;
@@ -85,30 +86,43 @@ pub async fn update(
     }
     let current = queries::find_model(txn, key).await?;
     ordercrm_kernel::version::check_if_match(if_match, current.version)?;
-    if patch.value.is_none() && patch.description.is_none() {
-        return Ok(current.into());
-    }
-
-    let mut update = Entity::update_many().col_expr(COLUMN.updated_at, Expr::value(ctx.now));
-    if let Some(value) = patch.value {
-        update = update.col_expr(COLUMN.value, Expr::value(value));
-    }
-    if let Some(description) = patch.description {
-        update = update.col_expr(COLUMN.description, Expr::value(description));
-    }
-    // Of two concurrent editors holding the same ETag, exactly one gets through.
-    let view: SettingView = claim(
-        txn,
-        update.filter(COLUMN.key.eq(key)),
-        Entity::find().filter(COLUMN.key.eq(key)),
-        Column::Version,
-        if_match,
-        |_| SettingsError::NotFound(key.to_owned()).into(),
-    )
-    .await?
-    .into();
+    let changed = unless_unchanged(txn, async |txn| {
+        // Of two concurrent editors holding the same ETag, exactly one gets through;
+        // the row is this transaction's from here, so `before` is what it changes.
+        let claimed = claim(
+            txn,
+            Entity::update_many()
+                .col_expr(COLUMN.updated_at, Expr::value(ctx.now))
+                .filter(COLUMN.key.eq(key)),
+            Entity::find().filter(COLUMN.key.eq(key)),
+            Column::Version,
+            if_match,
+            |_| SettingsError::NotFound(key.to_owned()).into(),
+        )
+        .await?;
+        let before = SettingView::from(claimed.clone());
+        let mut update = Entity::update_many();
+        if let Some(value) = patch.value {
+            update = update.col_expr(COLUMN.value, Expr::value(value));
+        }
+        if let Some(description) = patch.description {
+            update = update.col_expr(COLUMN.description, Expr::value(description));
+        }
+        let after = update
+            .col_expr(COLUMN.updated_at, Expr::value(ctx.now))
+            .filter(COLUMN.key.eq(key))
+            .exec_with_returning(txn)
+            .await?
+            .pop()
+            .ok_or_else(|| SettingsError::NotFound(key.to_owned()))?;
+        Ok((before, SettingView::from(after)))
+    })
+    .await?;
+    let Some((before, view)) = changed else {
+        return queries::find_model(txn, key).await.map(Into::into);
+    };
     events::record(txn, ctx, &events::UPDATED, &view).await?;
-    let before = json(&SettingView::from(current));
+    let before = json(&before);
     audit::record(
         txn,
         ctx,

@@ -2,6 +2,7 @@
 
 use ordercrm_kernel::audit::{self, Entry};
 use ordercrm_kernel::authz::{Action, Actor, Role};
+use ordercrm_kernel::version::unless_unchanged;
 use ordercrm_kernel::{Ctx, FieldError, Result, id::new_id};
 use sea_orm::ActiveValue::{NotSet, Set};
 use sea_orm::sea_query::Expr;
@@ -149,66 +150,76 @@ pub async fn update_follow_up(
 ) -> Result<FollowUpView> {
     ctx.actor.require(Action::CustomersWrite)?;
     queries::find_follow_up(txn, &ctx.actor, id).await?;
-    let current = ordercrm_kernel::version::claim(
-        txn,
-        follow_up::Entity::update_many()
-            .col_expr(follow_up::COLUMN.updated_at, Expr::value(ctx.now))
-            .filter(follow_up::COLUMN.id.eq(id)),
-        follow_up::Entity::find_by_id(id),
-        follow_up::Column::Version,
-        if_match,
-        |_| CustomerError::NotFound(format!("follow-ups/{id}")).into(),
-    )
-    .await?;
-    let mut errors = Vec::new();
-    let title = patch.title.map(|t| required(&mut errors, "title", &t, 200));
-    let details = patch
-        .details
-        .map(|d| optional(&mut errors, "details", d, 5_000));
-    if let Some(a) = patch.assignee_id {
-        check_assignee(&ctx.actor, a, &mut errors);
-    }
-    if let Some(s) = &patch.status
-        && !STATUSES.contains(&s.as_str())
-    {
-        errors.push(FieldError::new(
-            "status",
-            "invalid_status",
-            "must be open, done or cancelled",
-        ));
-    }
-    if !errors.is_empty() {
-        return Err(CustomerError::Invalid(errors).into());
-    }
-    let closed_at = match patch.status.as_deref() {
-        Some("open") => Set(None),
-        Some(s) if s != current.status => Set(Some(ctx.now)),
-        _ => NotSet,
-    };
-    let row = follow_up::ActiveModel {
-        id: Set(id),
-        title: title.map_or(NotSet, Set),
-        details: details.map_or(NotSet, Set),
-        due_at: patch.due_at.map_or(NotSet, Set),
-        assignee_id: patch.assignee_id.map_or(NotSet, Set),
-        status: patch.status.clone().map_or(NotSet, Set),
-        closed_at,
-        updated_at: Set(ctx.now),
-        ..Default::default()
-    };
-    follow_up::Entity::update_many()
-        .set(row)
-        .filter(follow_up::COLUMN.id.eq(id))
-        .exec(txn)
+    let changed = unless_unchanged(txn, async |txn| {
+        let current = ordercrm_kernel::version::claim(
+            txn,
+            follow_up::Entity::update_many()
+                .col_expr(follow_up::COLUMN.updated_at, Expr::value(ctx.now))
+                .filter(follow_up::COLUMN.id.eq(id)),
+            follow_up::Entity::find_by_id(id),
+            follow_up::Column::Version,
+            if_match,
+            |_| CustomerError::NotFound(format!("follow-ups/{id}")).into(),
+        )
         .await?;
-    let updated = follow_up::Entity::find_by_id(id)
-        .one(txn)
-        .await?
-        .ok_or_else(|| CustomerError::NotFound(id.to_string()))?;
-    let view = queries::follow_up_view(updated, ctx.now);
+        let mut errors = Vec::new();
+        let title = patch.title.map(|t| required(&mut errors, "title", &t, 200));
+        let details = patch
+            .details
+            .map(|d| optional(&mut errors, "details", d, 5_000));
+        if let Some(a) = patch.assignee_id {
+            check_assignee(&ctx.actor, a, &mut errors);
+        }
+        if let Some(s) = &patch.status
+            && !STATUSES.contains(&s.as_str())
+        {
+            errors.push(FieldError::new(
+                "status",
+                "invalid_status",
+                "must be open, done or cancelled",
+            ));
+        }
+        if !errors.is_empty() {
+            return Err(CustomerError::Invalid(errors).into());
+        }
+        let closed_at = match patch.status.as_deref() {
+            Some("open") => Set(None),
+            Some(s) if s != current.status => Set(Some(ctx.now)),
+            _ => NotSet,
+        };
+        let row = follow_up::ActiveModel {
+            id: Set(id),
+            title: title.map_or(NotSet, Set),
+            details: details.map_or(NotSet, Set),
+            due_at: patch.due_at.map_or(NotSet, Set),
+            assignee_id: patch.assignee_id.map_or(NotSet, Set),
+            status: patch.status.clone().map_or(NotSet, Set),
+            closed_at,
+            updated_at: Set(ctx.now),
+            ..Default::default()
+        };
+        follow_up::Entity::update_many()
+            .set(row)
+            .filter(follow_up::COLUMN.id.eq(id))
+            .exec(txn)
+            .await?;
+        let updated = follow_up::Entity::find_by_id(id)
+            .one(txn)
+            .await?
+            .ok_or_else(|| CustomerError::NotFound(id.to_string()))?;
+        Ok((
+            queries::follow_up_view(current.clone(), ctx.now),
+            queries::follow_up_view(updated, ctx.now),
+        ))
+    })
+    .await?;
+    let Some((before, view)) = changed else {
+        return queries::find_follow_up(txn, &ctx.actor, id)
+            .await
+            .map(|f| queries::follow_up_view(f, ctx.now));
+    };
     events::follow_up(txn, ctx, &events::FOLLOW_UP_UPDATED, &view).await?;
-    let before =
-        serde_json::to_value(queries::follow_up_view(current, ctx.now)).unwrap_or_default();
+    let before = serde_json::to_value(&before).unwrap_or_default();
     audit::record(
         txn,
         ctx,

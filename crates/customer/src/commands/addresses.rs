@@ -1,6 +1,7 @@
 //! Billing and shipping addresses, one default of each kind.
 
 use ordercrm_kernel::audit::{self, Entry};
+use ordercrm_kernel::version::unless_unchanged;
 use ordercrm_kernel::{Ctx, FieldError, Result, id::new_id};
 use sea_orm::ActiveValue::{NotSet, Set};
 use sea_orm::sea_query::Expr;
@@ -147,75 +148,84 @@ pub async fn update(
     patch: UpdateAddress,
 ) -> Result<AddressView> {
     parent_for_write(txn, &ctx.actor, customer_id).await?;
-    let current = ordercrm_kernel::version::claim(
-        txn,
-        address::Entity::update_many()
-            .col_expr(address::COLUMN.updated_at, Expr::value(ctx.now))
-            .filter(address::COLUMN.id.eq(id))
-            .filter(address::COLUMN.customer_id.eq(customer_id)),
-        address::Entity::find_by_id(id).filter(address::COLUMN.customer_id.eq(customer_id)),
-        address::Column::Version,
-        if_match,
-        |_| CustomerError::NotFound(format!("{customer_id}/addresses/{id}")).into(),
-    )
-    .await?;
-    let before = address::Model {
-        version: current.version - 1,
-        ..current.clone()
-    };
-    let mut errors = Vec::new();
-    let recipient = patch
-        .recipient
-        .map(|v| optional(&mut errors, "recipient", v, 200));
-    let line1 = patch.line1.map(|v| required(&mut errors, "line1", &v, 200));
-    let line2 = patch.line2.map(|v| optional(&mut errors, "line2", v, 200));
-    let city = patch.city.map(|v| required(&mut errors, "city", &v, 100));
-    let region = patch
-        .region
-        .map(|v| optional(&mut errors, "region", v, 100));
-    let postal_code = patch
-        .postal_code
-        .map(|v| optional(&mut errors, "postal_code", v, 20));
-    let country = patch.country.map(|c| c.trim().to_owned());
-    if let Some(c) = &country {
-        check_country(&mut errors, c);
-    }
-    let phone = patch.phone.map(|v| optional(&mut errors, "phone", v, 40));
-    if patch.is_default == Some(false) && current.is_default {
-        errors.push(FieldError::new(
-            "is_default",
-            "default_required",
-            "make another address the default instead",
-        ));
-    }
-    if !errors.is_empty() {
-        return Err(CustomerError::Invalid(errors).into());
-    }
-    if patch.is_default == Some(true) && !current.is_default {
-        clear_default(txn, ctx, customer_id, &current.kind).await?;
-    }
-    let row = address::ActiveModel {
-        id: Set(id),
-        recipient: recipient.map_or(NotSet, Set),
-        line1: line1.map_or(NotSet, Set),
-        line2: line2.map_or(NotSet, Set),
-        city: city.map_or(NotSet, Set),
-        region: region.map_or(NotSet, Set),
-        postal_code: postal_code.map_or(NotSet, Set),
-        country: country.map_or(NotSet, Set),
-        phone: phone.map_or(NotSet, Set),
-        is_default: patch.is_default.map_or(NotSet, Set),
-        updated_at: Set(ctx.now),
-        ..Default::default()
-    };
-    address::Entity::update_many()
-        .set(row)
-        .filter(address::COLUMN.id.eq(id))
-        .exec(txn)
+    let changed = unless_unchanged(txn, async |txn| {
+        let current = ordercrm_kernel::version::claim(
+            txn,
+            address::Entity::update_many()
+                .col_expr(address::COLUMN.updated_at, Expr::value(ctx.now))
+                .filter(address::COLUMN.id.eq(id))
+                .filter(address::COLUMN.customer_id.eq(customer_id)),
+            address::Entity::find_by_id(id).filter(address::COLUMN.customer_id.eq(customer_id)),
+            address::Column::Version,
+            if_match,
+            |_| CustomerError::NotFound(format!("{customer_id}/addresses/{id}")).into(),
+        )
         .await?;
-    let view = AddressView::from(find(txn, customer_id, id).await?);
+        let before = address::Model {
+            version: current.version - 1,
+            ..current.clone()
+        };
+        let mut errors = Vec::new();
+        let recipient = patch
+            .recipient
+            .map(|v| optional(&mut errors, "recipient", v, 200));
+        let line1 = patch.line1.map(|v| required(&mut errors, "line1", &v, 200));
+        let line2 = patch.line2.map(|v| optional(&mut errors, "line2", v, 200));
+        let city = patch.city.map(|v| required(&mut errors, "city", &v, 100));
+        let region = patch
+            .region
+            .map(|v| optional(&mut errors, "region", v, 100));
+        let postal_code = patch
+            .postal_code
+            .map(|v| optional(&mut errors, "postal_code", v, 20));
+        let country = patch.country.map(|c| c.trim().to_owned());
+        if let Some(c) = &country {
+            check_country(&mut errors, c);
+        }
+        let phone = patch.phone.map(|v| optional(&mut errors, "phone", v, 40));
+        if patch.is_default == Some(false) && current.is_default {
+            errors.push(FieldError::new(
+                "is_default",
+                "default_required",
+                "make another address the default instead",
+            ));
+        }
+        if !errors.is_empty() {
+            return Err(CustomerError::Invalid(errors).into());
+        }
+        if patch.is_default == Some(true) && !current.is_default {
+            clear_default(txn, ctx, customer_id, &current.kind).await?;
+        }
+        let row = address::ActiveModel {
+            id: Set(id),
+            recipient: recipient.map_or(NotSet, Set),
+            line1: line1.map_or(NotSet, Set),
+            line2: line2.map_or(NotSet, Set),
+            city: city.map_or(NotSet, Set),
+            region: region.map_or(NotSet, Set),
+            postal_code: postal_code.map_or(NotSet, Set),
+            country: country.map_or(NotSet, Set),
+            phone: phone.map_or(NotSet, Set),
+            is_default: patch.is_default.map_or(NotSet, Set),
+            updated_at: Set(ctx.now),
+            ..Default::default()
+        };
+        address::Entity::update_many()
+            .set(row)
+            .filter(address::COLUMN.id.eq(id))
+            .exec(txn)
+            .await?;
+        Ok((
+            AddressView::from(before),
+            AddressView::from(find(txn, customer_id, id).await?),
+        ))
+    })
+    .await?;
+    let Some((before, view)) = changed else {
+        return find(txn, customer_id, id).await.map(AddressView::from);
+    };
     events::address(txn, ctx, &events::ADDRESS_UPDATED, &view).await?;
-    let before = serde_json::to_value(AddressView::from(before)).unwrap_or_default();
+    let before = serde_json::to_value(&before).unwrap_or_default();
     audit::record(
         txn,
         ctx,

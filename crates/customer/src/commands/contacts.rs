@@ -1,6 +1,7 @@
 //! People at a company customer.
 
 use ordercrm_kernel::audit::{self, Entry};
+use ordercrm_kernel::version::unless_unchanged;
 use ordercrm_kernel::{Ctx, FieldError, Result, id::new_id};
 use sea_orm::ActiveValue::{NotSet, Set};
 use sea_orm::sea_query::Expr;
@@ -124,64 +125,73 @@ pub async fn update(
     patch: UpdateContact,
 ) -> Result<ContactView> {
     parent_for_write(txn, &ctx.actor, customer_id).await?;
-    let current = ordercrm_kernel::version::claim(
-        txn,
-        contact::Entity::update_many()
-            .col_expr(contact::COLUMN.updated_at, Expr::value(ctx.now))
-            .filter(contact::COLUMN.id.eq(id))
-            .filter(contact::COLUMN.customer_id.eq(customer_id)),
-        contact::Entity::find_by_id(id).filter(contact::COLUMN.customer_id.eq(customer_id)),
-        contact::Column::Version,
-        if_match,
-        |_| CustomerError::NotFound(format!("{customer_id}/contacts/{id}")).into(),
-    )
-    .await?;
-    let before = contact::Model {
-        version: current.version - 1,
-        ..current.clone()
-    };
-    let mut errors = Vec::new();
-    let name = patch.name.map(|n| required(&mut errors, "name", &n, 200));
-    let title = patch.title.map(|t| optional(&mut errors, "title", t, 100));
-    let email = patch.email.map(|e| optional(&mut errors, "email", e, 254));
-    let phone = patch.phone.map(|p| optional(&mut errors, "phone", p, 40));
-    check_email_phone(
-        &mut errors,
-        email.clone().flatten().as_deref(),
-        phone.clone().flatten().as_deref(),
-    );
-    if patch.is_primary == Some(false) && current.is_primary {
-        errors.push(FieldError::new(
-            "is_primary",
-            "primary_required",
-            "make another contact primary instead",
-        ));
-    }
-    if !errors.is_empty() {
-        return Err(CustomerError::Invalid(errors).into());
-    }
-    if patch.is_primary == Some(true) && !current.is_primary {
-        clear_primary(txn, ctx, customer_id).await?;
-    }
-    let opt = |v: Option<Option<String>>| v.map_or(NotSet, Set);
-    let row = contact::ActiveModel {
-        id: Set(id),
-        name: name.map_or(NotSet, Set),
-        title: opt(title),
-        email: opt(email),
-        phone: opt(phone),
-        is_primary: patch.is_primary.map_or(NotSet, Set),
-        updated_at: Set(ctx.now),
-        ..Default::default()
-    };
-    contact::Entity::update_many()
-        .set(row)
-        .filter(contact::COLUMN.id.eq(id))
-        .exec(txn)
+    let changed = unless_unchanged(txn, async |txn| {
+        let current = ordercrm_kernel::version::claim(
+            txn,
+            contact::Entity::update_many()
+                .col_expr(contact::COLUMN.updated_at, Expr::value(ctx.now))
+                .filter(contact::COLUMN.id.eq(id))
+                .filter(contact::COLUMN.customer_id.eq(customer_id)),
+            contact::Entity::find_by_id(id).filter(contact::COLUMN.customer_id.eq(customer_id)),
+            contact::Column::Version,
+            if_match,
+            |_| CustomerError::NotFound(format!("{customer_id}/contacts/{id}")).into(),
+        )
         .await?;
-    let view = ContactView::from(find(txn, customer_id, id).await?);
+        let before = contact::Model {
+            version: current.version - 1,
+            ..current.clone()
+        };
+        let mut errors = Vec::new();
+        let name = patch.name.map(|n| required(&mut errors, "name", &n, 200));
+        let title = patch.title.map(|t| optional(&mut errors, "title", t, 100));
+        let email = patch.email.map(|e| optional(&mut errors, "email", e, 254));
+        let phone = patch.phone.map(|p| optional(&mut errors, "phone", p, 40));
+        check_email_phone(
+            &mut errors,
+            email.clone().flatten().as_deref(),
+            phone.clone().flatten().as_deref(),
+        );
+        if patch.is_primary == Some(false) && current.is_primary {
+            errors.push(FieldError::new(
+                "is_primary",
+                "primary_required",
+                "make another contact primary instead",
+            ));
+        }
+        if !errors.is_empty() {
+            return Err(CustomerError::Invalid(errors).into());
+        }
+        if patch.is_primary == Some(true) && !current.is_primary {
+            clear_primary(txn, ctx, customer_id).await?;
+        }
+        let opt = |v: Option<Option<String>>| v.map_or(NotSet, Set);
+        let row = contact::ActiveModel {
+            id: Set(id),
+            name: name.map_or(NotSet, Set),
+            title: opt(title),
+            email: opt(email),
+            phone: opt(phone),
+            is_primary: patch.is_primary.map_or(NotSet, Set),
+            updated_at: Set(ctx.now),
+            ..Default::default()
+        };
+        contact::Entity::update_many()
+            .set(row)
+            .filter(contact::COLUMN.id.eq(id))
+            .exec(txn)
+            .await?;
+        Ok((
+            ContactView::from(before),
+            ContactView::from(find(txn, customer_id, id).await?),
+        ))
+    })
+    .await?;
+    let Some((before, view)) = changed else {
+        return find(txn, customer_id, id).await.map(ContactView::from);
+    };
     events::contact(txn, ctx, &events::CONTACT_UPDATED, &view).await?;
-    let before = serde_json::to_value(ContactView::from(before)).unwrap_or_default();
+    let before = serde_json::to_value(&before).unwrap_or_default();
     audit::record(
         txn,
         ctx,

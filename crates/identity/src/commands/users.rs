@@ -1,6 +1,7 @@
 use crate::events;
 use ordercrm_kernel::audit::{self, Entry};
 use ordercrm_kernel::authz::{Action, Actor, Role};
+use ordercrm_kernel::version::unless_unchanged;
 use ordercrm_kernel::{Ctx, FieldError, Result, id::new_id};
 use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::Expr;
@@ -98,88 +99,96 @@ pub async fn update(
     patch: UpdateUser,
 ) -> Result<UserView> {
     queries::find_visible(txn, &ctx.actor, id).await?;
-    // Claimed before anything is decided on it: the role checked below is the role
-    // the change applies to.
-    let current = ordercrm_kernel::version::claim(
-        txn,
-        user::Entity::update_many()
-            .col_expr(user::COLUMN.updated_at, Expr::value(ctx.now))
-            .filter(user::COLUMN.id.eq(id)),
-        user::Entity::find_by_id(id),
-        user::Column::Version,
-        if_match,
-        |_| IdentityError::UserNotFound(id.to_string()).into(),
-    )
-    .await?;
-    // Managers change their own reports, and only those below them: never an admin
-    // or another manager, whoever that one reports to.
-    let below_manager = !matches!(
-        Role::parse(&current.role),
-        Some(Role::Admin | Role::Manager) | None
-    );
-    let manager_of_target = below_manager
-        && matches!(&ctx.actor, Actor::User(u) if u.role == Role::Manager && u.team.contains(&id));
-    if !ctx.actor.may(Action::UsersWrite) {
-        let limited = patch.role.is_none() && patch.manager_id.is_none();
-        if !(manager_of_target && limited) {
-            return Err(IdentityError::Forbidden(
-                "only admins change users; managers may rename or deactivate their reports below manager"
-                    .into(),
-            )
-            .into());
+    let changed = unless_unchanged(txn, async |txn| {
+        // Claimed before anything is decided on it: the role checked below is the role
+        // the change applies to.
+        let current = ordercrm_kernel::version::claim(
+            txn,
+            user::Entity::update_many()
+                .col_expr(user::COLUMN.updated_at, Expr::value(ctx.now))
+                .filter(user::COLUMN.id.eq(id)),
+            user::Entity::find_by_id(id),
+            user::Column::Version,
+            if_match,
+            |_| IdentityError::UserNotFound(id.to_string()).into(),
+        )
+        .await?;
+        // Managers change their own reports, and only those below them: never an admin
+        // or another manager, whoever that one reports to.
+        let below_manager = !matches!(
+            Role::parse(&current.role),
+            Some(Role::Admin | Role::Manager) | None
+        );
+        let manager_of_target = below_manager
+            && matches!(&ctx.actor, Actor::User(u) if u.role == Role::Manager && u.team.contains(&id));
+        if !ctx.actor.may(Action::UsersWrite) {
+            let limited = patch.role.is_none() && patch.manager_id.is_none();
+            if !(manager_of_target && limited) {
+                return Err(IdentityError::Forbidden(
+                    "only admins change users; managers may rename or deactivate their reports below manager"
+                        .into(),
+                )
+                .into());
+            }
         }
-    }
-    let mut errors = Vec::new();
-    if let Some(name) = &patch.display_name {
-        errors.extend(model::check_display_name(name).err());
-    }
-    if let Some(manager) = patch.manager_id {
-        if manager == Some(id) {
+        let mut errors = Vec::new();
+        if let Some(name) = &patch.display_name {
+            errors.extend(model::check_display_name(name).err());
+        }
+        if let Some(manager) = patch.manager_id {
+            if manager == Some(id) {
+                errors.push(FieldError::new(
+                    "manager_id",
+                    "invalid_manager",
+                    "a user cannot manage themselves",
+                ));
+            }
+            check_manager(txn, manager, &mut errors).await?;
+        }
+        if ctx.actor.user_id() == Some(id)
+            && (patch.active == Some(false) || patch.role.is_some_and(|r| r != Role::Admin))
+        {
             errors.push(FieldError::new(
-                "manager_id",
-                "invalid_manager",
-                "a user cannot manage themselves",
+                "active",
+                "self_lockout",
+                "you cannot deactivate or demote yourself",
             ));
         }
-        check_manager(txn, manager, &mut errors).await?;
-    }
-    if ctx.actor.user_id() == Some(id)
-        && (patch.active == Some(false) || patch.role.is_some_and(|r| r != Role::Admin))
-    {
-        errors.push(FieldError::new(
-            "active",
-            "self_lockout",
-            "you cannot deactivate or demote yourself",
-        ));
-    }
-    if !errors.is_empty() {
-        return Err(IdentityError::Invalid(errors).into());
-    }
+        if !errors.is_empty() {
+            return Err(IdentityError::Invalid(errors).into());
+        }
 
-    let before = UserView::from(user::Model {
-        version: current.version - 1,
-        ..current.clone()
-    });
-    let mut update =
-        user::Entity::update_many().col_expr(user::COLUMN.updated_at, Expr::value(ctx.now));
-    if let Some(name) = patch.display_name {
-        update = update.col_expr(
-            user::COLUMN.display_name,
-            Expr::value(name.trim().to_owned()),
-        );
-    }
-    if let Some(role) = patch.role {
-        update = update.col_expr(user::COLUMN.role, Expr::value(role.as_str()));
-    }
-    if let Some(manager) = patch.manager_id {
-        update = update.col_expr(user::COLUMN.manager_id, Expr::value(manager));
-    }
-    if let Some(active) = patch.active {
-        update = update.col_expr(user::COLUMN.active, Expr::value(active));
-    }
-    update.filter(user::COLUMN.id.eq(id)).exec(txn).await?;
-    let after = queries::find_visible(txn, &ctx.actor, id).await?;
-    let view = UserView::from(after);
+        let before = UserView::from(user::Model {
+            version: current.version - 1,
+            ..current.clone()
+        });
+        let mut update =
+            user::Entity::update_many().col_expr(user::COLUMN.updated_at, Expr::value(ctx.now));
+        if let Some(name) = patch.display_name {
+            update = update.col_expr(
+                user::COLUMN.display_name,
+                Expr::value(name.trim().to_owned()),
+            );
+        }
+        if let Some(role) = patch.role {
+            update = update.col_expr(user::COLUMN.role, Expr::value(role.as_str()));
+        }
+        if let Some(manager) = patch.manager_id {
+            update = update.col_expr(user::COLUMN.manager_id, Expr::value(manager));
+        }
+        if let Some(active) = patch.active {
+            update = update.col_expr(user::COLUMN.active, Expr::value(active));
+        }
+        update.filter(user::COLUMN.id.eq(id)).exec(txn).await?;
+        let after = queries::find_visible(txn, &ctx.actor, id).await?;
+        Ok((before, UserView::from(after)))
+    })
+    .await?;
+    let Some((before, view)) = changed else {
+        return queries::find_visible(txn, &ctx.actor, id)
+            .await
+            .map(UserView::from);
+    };
     if !view.active || view.role != before.role {
         revoke_refresh_tokens(txn, ctx, id).await?;
     }

@@ -4,6 +4,7 @@ use ordercrm_kernel::audit::{self, Entry};
 use ordercrm_kernel::authz::Action;
 use ordercrm_kernel::validation::{ExternalRef, optional, required};
 use ordercrm_kernel::version::claim;
+use ordercrm_kernel::version::unless_unchanged;
 use ordercrm_kernel::{Ctx, FieldError, Money, Result, id::new_id};
 use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::Expr;
@@ -243,109 +244,115 @@ pub async fn update(
     input: UpdateProduct,
 ) -> Result<ProductView> {
     ctx.actor.require(Action::CatalogWrite)?;
-    let row = claim_product(txn, ctx, id, if_match).await?;
-    let before = queries::products::views(
-        txn,
-        vec![product::Model {
-            version: row.version - 1,
-            ..row.clone()
-        }],
-    )
-    .await?
-    .pop()
-    .ok_or_else(|| InventoryError::not_found("product", id))?;
-    let mut errors = Vec::new();
-    if let Some(sku) = &input.sku {
-        model::check_sku(&mut errors, "sku", sku);
-    }
-    let name = input
-        .name
-        .as_deref()
-        .map(|n| required(&mut errors, "name", n, 200));
-    let description = input
-        .description
-        .map(|d| optional(&mut errors, "description", d, 10_000));
-    let category = input
-        .category
-        .map(|c| optional(&mut errors, "category", c, 100));
-    let unit = input
-        .unit
-        .as_deref()
-        .map(|u| required(&mut errors, "unit", u, 20));
-    let barcode = input
-        .barcode
-        .map(|b| optional(&mut errors, "barcode", b, 64));
-    check_fields(
-        &mut errors,
-        input.list_price.as_ref(),
-        input.cost.flatten().as_ref(),
-        input.tax_rate_bps,
-        input.warranty_days.flatten(),
-    );
-    ordercrm_kernel::validation::attributes(&mut errors, input.attributes.as_ref());
-    check_supplier(txn, input.supplier_id.flatten(), &mut errors).await?;
-    if let Some(refs) = &input.external_refs {
-        check_refs(txn, refs, Some(id), &mut errors).await?;
-    }
-    if !errors.is_empty() {
-        return Err(InventoryError::Invalid(errors).into());
-    }
-    let mut active: product::ActiveModel = row.clone().into();
-    let sku = input
-        .sku
-        .map(|s| s.trim().to_owned())
-        .unwrap_or(row.sku.clone());
-    if model::normalize_sku(&sku) != row.sku_normalized {
-        check_sku_free(txn, &sku, Some(id)).await?;
-    }
-    let name = name.unwrap_or(row.name.clone());
-    let barcode = barcode.unwrap_or(row.barcode.clone());
-    active.search_text = Set(model::search_text(&sku, &name, barcode.as_deref()));
-    active.sku_normalized = Set(model::normalize_sku(&sku));
-    active.sku = Set(sku);
-    active.name = Set(name);
-    active.barcode = Set(barcode);
-    if let Some(d) = description {
-        active.description = Set(d);
-    }
-    if let Some(c) = category {
-        active.category = Set(c);
-    }
-    if let Some(u) = unit {
-        active.unit = Set(u);
-    }
-    if let Some(p) = input.list_price {
-        active.list_price_amount = Set(p.amount);
-        active.list_price_currency = Set(p.currency.code().to_owned());
-    }
-    if let Some(c) = input.cost {
-        active.cost_amount = Set(c.map(|m| m.amount));
-        active.cost_currency = Set(c.map(|m| m.currency.code().to_owned()));
-    }
-    if let Some(t) = input.tax_rate_bps {
-        active.tax_rate_bps = Set(t);
-    }
-    if let Some(w) = input.warranty_days {
-        active.warranty_days = Set(w);
-    }
-    if let Some(t) = input.tracks_inventory {
-        active.tracks_inventory = Set(t);
-    }
-    if let Some(a) = input.active {
-        active.active = Set(a);
-    }
-    if let Some(a) = input.attributes {
-        active.attributes = Set(a);
-    }
-    if let Some(s) = input.supplier_id {
-        active.supplier_id = Set(s);
-    }
-    if let Some(refs) = &input.external_refs {
-        write_refs(txn, id, refs).await?;
-    }
-    active.updated_at = Set(ctx.now);
-    active.update(txn).await?;
-    let view = queries::products::get_in(txn, id).await?;
+    let changed = unless_unchanged(txn, async |txn| {
+        let row = claim_product(txn, ctx, id, if_match).await?;
+        let before = queries::products::views(
+            txn,
+            vec![product::Model {
+                version: row.version - 1,
+                ..row.clone()
+            }],
+        )
+        .await?
+        .pop()
+        .ok_or_else(|| InventoryError::not_found("product", id))?;
+        let mut errors = Vec::new();
+        if let Some(sku) = &input.sku {
+            model::check_sku(&mut errors, "sku", sku);
+        }
+        let name = input
+            .name
+            .as_deref()
+            .map(|n| required(&mut errors, "name", n, 200));
+        let description = input
+            .description
+            .map(|d| optional(&mut errors, "description", d, 10_000));
+        let category = input
+            .category
+            .map(|c| optional(&mut errors, "category", c, 100));
+        let unit = input
+            .unit
+            .as_deref()
+            .map(|u| required(&mut errors, "unit", u, 20));
+        let barcode = input
+            .barcode
+            .map(|b| optional(&mut errors, "barcode", b, 64));
+        check_fields(
+            &mut errors,
+            input.list_price.as_ref(),
+            input.cost.flatten().as_ref(),
+            input.tax_rate_bps,
+            input.warranty_days.flatten(),
+        );
+        ordercrm_kernel::validation::attributes(&mut errors, input.attributes.as_ref());
+        check_supplier(txn, input.supplier_id.flatten(), &mut errors).await?;
+        if let Some(refs) = &input.external_refs {
+            check_refs(txn, refs, Some(id), &mut errors).await?;
+        }
+        if !errors.is_empty() {
+            return Err(InventoryError::Invalid(errors).into());
+        }
+        let mut active: product::ActiveModel = row.clone().into();
+        let sku = input
+            .sku
+            .map(|s| s.trim().to_owned())
+            .unwrap_or(row.sku.clone());
+        if model::normalize_sku(&sku) != row.sku_normalized {
+            check_sku_free(txn, &sku, Some(id)).await?;
+        }
+        let name = name.unwrap_or(row.name.clone());
+        let barcode = barcode.unwrap_or(row.barcode.clone());
+        active.search_text = Set(model::search_text(&sku, &name, barcode.as_deref()));
+        active.sku_normalized = Set(model::normalize_sku(&sku));
+        active.sku = Set(sku);
+        active.name = Set(name);
+        active.barcode = Set(barcode);
+        if let Some(d) = description {
+            active.description = Set(d);
+        }
+        if let Some(c) = category {
+            active.category = Set(c);
+        }
+        if let Some(u) = unit {
+            active.unit = Set(u);
+        }
+        if let Some(p) = input.list_price {
+            active.list_price_amount = Set(p.amount);
+            active.list_price_currency = Set(p.currency.code().to_owned());
+        }
+        if let Some(c) = input.cost {
+            active.cost_amount = Set(c.map(|m| m.amount));
+            active.cost_currency = Set(c.map(|m| m.currency.code().to_owned()));
+        }
+        if let Some(t) = input.tax_rate_bps {
+            active.tax_rate_bps = Set(t);
+        }
+        if let Some(w) = input.warranty_days {
+            active.warranty_days = Set(w);
+        }
+        if let Some(t) = input.tracks_inventory {
+            active.tracks_inventory = Set(t);
+        }
+        if let Some(a) = input.active {
+            active.active = Set(a);
+        }
+        if let Some(a) = input.attributes {
+            active.attributes = Set(a);
+        }
+        if let Some(s) = input.supplier_id {
+            active.supplier_id = Set(s);
+        }
+        if let Some(refs) = &input.external_refs {
+            write_refs(txn, id, refs).await?;
+        }
+        active.updated_at = Set(ctx.now);
+        active.update(txn).await?;
+        Ok((before, queries::products::get_in(txn, id).await?))
+    })
+    .await?;
+    let Some((before, view)) = changed else {
+        return queries::products::get_in(txn, id).await;
+    };
     events::product(txn, ctx, &events::PRODUCT_UPDATED, &view).await?;
     audit::record(
         txn,

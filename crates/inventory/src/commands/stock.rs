@@ -5,6 +5,7 @@ use ordercrm_kernel::audit::{self, Entry};
 use ordercrm_kernel::authz::Action;
 use ordercrm_kernel::events::EventType;
 use ordercrm_kernel::validation::optional;
+use ordercrm_kernel::version::unless_unchanged;
 use ordercrm_kernel::{Ctx, FieldError, Result, id::new_id};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{DatabaseTransaction, EntityTrait, QueryFilter};
@@ -447,39 +448,49 @@ pub async fn update_level(
     let place = levels::resolve_one(txn, sku, warehouse_code, errors).await?;
     levels::ensure(txn, ctx, &place).await?;
     let c = level::COLUMN;
-    let before = ordercrm_kernel::version::claim(
-        txn,
-        level::Entity::update_many()
+    let changed = unless_unchanged(txn, async |txn| {
+        let before = ordercrm_kernel::version::claim(
+            txn,
+            level::Entity::update_many()
+                .col_expr(level::Column::UpdatedAt, Expr::value(ctx.now))
+                .filter(c.product_id.eq(place.product.id))
+                .filter(c.warehouse_id.eq(place.warehouse.id)),
+            level::Entity::find()
+                .filter(c.product_id.eq(place.product.id))
+                .filter(c.warehouse_id.eq(place.warehouse.id)),
+            level::Column::Version,
+            if_match,
+            |_| InventoryError::not_found("stock level", place.label()).into(),
+        )
+        .await?;
+        let mut update = level::Entity::update_many()
+            .filter(c.product_id.eq(place.product.id))
+            .filter(c.warehouse_id.eq(place.warehouse.id));
+        if let Some(v) = input.reorder_point {
+            update = update.col_expr(level::Column::ReorderPoint, Expr::value(v));
+        }
+        if let Some(v) = input.reorder_quantity {
+            update = update.col_expr(level::Column::ReorderQuantity, Expr::value(v));
+        }
+        if let Some(v) = input.safety_stock {
+            update = update.col_expr(level::Column::SafetyStock, Expr::value(v));
+        }
+        let after = update
             .col_expr(level::Column::UpdatedAt, Expr::value(ctx.now))
-            .filter(c.product_id.eq(place.product.id))
-            .filter(c.warehouse_id.eq(place.warehouse.id)),
-        level::Entity::find()
-            .filter(c.product_id.eq(place.product.id))
-            .filter(c.warehouse_id.eq(place.warehouse.id)),
-        level::Column::Version,
-        if_match,
-        |_| InventoryError::not_found("stock level", place.label()).into(),
-    )
+            .exec_with_returning(txn)
+            .await?
+            .pop()
+            .ok_or_else(|| InventoryError::not_found("stock level", place.label()))?;
+        let after = levels::check_alert(txn, ctx, &place, &after).await?;
+        Ok((place.level_view(&before), place.level_view(&after)))
+    })
     .await?;
-    let mut update = level::Entity::update_many()
-        .filter(c.product_id.eq(place.product.id))
-        .filter(c.warehouse_id.eq(place.warehouse.id));
-    if let Some(v) = input.reorder_point {
-        update = update.col_expr(level::Column::ReorderPoint, Expr::value(v));
-    }
-    if let Some(v) = input.reorder_quantity {
-        update = update.col_expr(level::Column::ReorderQuantity, Expr::value(v));
-    }
-    if let Some(v) = input.safety_stock {
-        update = update.col_expr(level::Column::SafetyStock, Expr::value(v));
-    }
-    let after = update
-        .col_expr(level::Column::UpdatedAt, Expr::value(ctx.now))
-        .exec_with_returning(txn)
-        .await?
-        .pop()
-        .ok_or_else(|| InventoryError::not_found("stock level", place.label()))?;
-    let after = levels::check_alert(txn, ctx, &place, &after).await?;
+    let Some((before, after)) = changed else {
+        let now = levels::current(txn, place.key())
+            .await?
+            .ok_or_else(|| InventoryError::not_found("stock level", place.label()))?;
+        return Ok(place.level_view(&now));
+    };
     audit::record(
         txn,
         ctx,
@@ -491,7 +502,6 @@ pub async fn update_level(
         ),
     )
     .await?;
-    let level = place.level_view(&after);
-    events::stock_level(txn, ctx, &events::STOCK_LEVEL_UPDATED, &level, &level).await?;
-    Ok(level)
+    events::stock_level(txn, ctx, &events::STOCK_LEVEL_UPDATED, &after, &after).await?;
+    Ok(after)
 }

@@ -3,7 +3,7 @@
 use ordercrm_kernel::audit::{self, Entry};
 use ordercrm_kernel::authz::Action;
 use ordercrm_kernel::validation::{optional, required};
-use ordercrm_kernel::version::claim;
+use ordercrm_kernel::version::{claim, unless_unchanged};
 use ordercrm_kernel::{Ctx, Currency, FieldError, Result, id::new_id};
 use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::Expr;
@@ -102,70 +102,76 @@ pub async fn update(
     input: UpdateSupplier,
 ) -> Result<SupplierView> {
     ctx.actor.require(Action::PurchasingWrite)?;
-    let row = claim(
-        txn,
-        supplier::Entity::update_many()
-            .col_expr(supplier::Column::UpdatedAt, Expr::value(ctx.now))
-            .filter(supplier::COLUMN.id.eq(id)),
-        supplier::Entity::find_by_id(id),
-        supplier::Column::Version,
-        if_match,
-        |_| InventoryError::not_found("supplier", id).into(),
-    )
+    let changed = unless_unchanged(txn, async |txn| {
+        let row = claim(
+            txn,
+            supplier::Entity::update_many()
+                .col_expr(supplier::Column::UpdatedAt, Expr::value(ctx.now))
+                .filter(supplier::COLUMN.id.eq(id)),
+            supplier::Entity::find_by_id(id),
+            supplier::Column::Version,
+            if_match,
+            |_| InventoryError::not_found("supplier", id).into(),
+        )
+        .await?;
+        let before = queries::suppliers::view(supplier::Model {
+            version: row.version - 1,
+            ..row.clone()
+        });
+        let mut errors = Vec::new();
+        let name = input
+            .name
+            .as_deref()
+            .map(|n| required(&mut errors, "name", n, 200));
+        let contact_name = input
+            .contact_name
+            .map(|c| optional(&mut errors, "contact_name", c, 200));
+        let email = input.email.map(|e| optional(&mut errors, "email", e, 254));
+        let phone = input.phone.map(|p| optional(&mut errors, "phone", p, 50));
+        check_contact(
+            &mut errors,
+            email.as_ref().and_then(|e| e.as_deref()),
+            phone.as_ref().and_then(|p| p.as_deref()),
+        );
+        if let Some(d) = input.lead_time_days {
+            check_lead_time(&mut errors, d);
+        }
+        let currency = input
+            .currency
+            .as_deref()
+            .map(|c| check_currency(&mut errors, c));
+        if !errors.is_empty() {
+            return Err(InventoryError::Invalid(errors).into());
+        }
+        let mut active: supplier::ActiveModel = row.clone().into();
+        if let Some(v) = name {
+            active.name = Set(v);
+        }
+        if let Some(v) = contact_name {
+            active.contact_name = Set(v);
+        }
+        if let Some(v) = email {
+            active.email = Set(v);
+        }
+        if let Some(v) = phone {
+            active.phone = Set(v);
+        }
+        if let Some(v) = input.lead_time_days {
+            active.lead_time_days = Set(v);
+        }
+        if let Some(v) = currency {
+            active.currency = Set(v);
+        }
+        if let Some(v) = input.active {
+            active.active = Set(v);
+        }
+        active.updated_at = Set(ctx.now);
+        Ok((before, queries::suppliers::view(active.update(txn).await?)))
+    })
     .await?;
-    let before = queries::suppliers::view(supplier::Model {
-        version: row.version - 1,
-        ..row.clone()
-    });
-    let mut errors = Vec::new();
-    let name = input
-        .name
-        .as_deref()
-        .map(|n| required(&mut errors, "name", n, 200));
-    let contact_name = input
-        .contact_name
-        .map(|c| optional(&mut errors, "contact_name", c, 200));
-    let email = input.email.map(|e| optional(&mut errors, "email", e, 254));
-    let phone = input.phone.map(|p| optional(&mut errors, "phone", p, 50));
-    check_contact(
-        &mut errors,
-        email.as_ref().and_then(|e| e.as_deref()),
-        phone.as_ref().and_then(|p| p.as_deref()),
-    );
-    if let Some(d) = input.lead_time_days {
-        check_lead_time(&mut errors, d);
-    }
-    let currency = input
-        .currency
-        .as_deref()
-        .map(|c| check_currency(&mut errors, c));
-    if !errors.is_empty() {
-        return Err(InventoryError::Invalid(errors).into());
-    }
-    let mut active: supplier::ActiveModel = row.clone().into();
-    if let Some(v) = name {
-        active.name = Set(v);
-    }
-    if let Some(v) = contact_name {
-        active.contact_name = Set(v);
-    }
-    if let Some(v) = email {
-        active.email = Set(v);
-    }
-    if let Some(v) = phone {
-        active.phone = Set(v);
-    }
-    if let Some(v) = input.lead_time_days {
-        active.lead_time_days = Set(v);
-    }
-    if let Some(v) = currency {
-        active.currency = Set(v);
-    }
-    if let Some(v) = input.active {
-        active.active = Set(v);
-    }
-    active.updated_at = Set(ctx.now);
-    let view = queries::suppliers::view(active.update(txn).await?);
+    let Some((before, view)) = changed else {
+        return queries::suppliers::get(txn, &ctx.actor, id).await;
+    };
     events::supplier(txn, ctx, &events::SUPPLIER_UPDATED, &view).await?;
     audit::record(
         txn,

@@ -3,7 +3,7 @@
 use ordercrm_kernel::audit::{self, Entry};
 use ordercrm_kernel::authz::Action;
 use ordercrm_kernel::validation::{optional, required};
-use ordercrm_kernel::version::claim;
+use ordercrm_kernel::version::{claim, unless_unchanged};
 use ordercrm_kernel::{Ctx, FieldError, Result, id::new_id};
 use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::Expr;
@@ -122,44 +122,50 @@ pub async fn update(
     input: UpdateWarehouse,
 ) -> Result<WarehouseView> {
     ctx.actor.require(Action::CatalogWrite)?;
-    let row = claim(
-        txn,
-        warehouse::Entity::update_many()
-            .col_expr(warehouse::Column::UpdatedAt, Expr::value(ctx.now))
-            .filter(warehouse::COLUMN.id.eq(id)),
-        warehouse::Entity::find_by_id(id),
-        warehouse::Column::Version,
-        if_match,
-        |_| InventoryError::not_found("warehouse", id).into(),
-    )
+    let changed = unless_unchanged(txn, async |txn| {
+        let row = claim(
+            txn,
+            warehouse::Entity::update_many()
+                .col_expr(warehouse::Column::UpdatedAt, Expr::value(ctx.now))
+                .filter(warehouse::COLUMN.id.eq(id)),
+            warehouse::Entity::find_by_id(id),
+            warehouse::Column::Version,
+            if_match,
+            |_| InventoryError::not_found("warehouse", id).into(),
+        )
+        .await?;
+        let before = queries::warehouses::view(warehouse::Model {
+            version: row.version - 1,
+            ..row.clone()
+        });
+        let mut errors = Vec::new();
+        let name = input
+            .name
+            .as_deref()
+            .map(|n| required(&mut errors, "name", n, 200));
+        let address = input
+            .address
+            .map(|a| a.map(|a| check_address(&mut errors, &a)));
+        if !errors.is_empty() {
+            return Err(InventoryError::Invalid(errors).into());
+        }
+        let mut active: warehouse::ActiveModel = row.clone().into();
+        if let Some(n) = name {
+            active.name = Set(n);
+        }
+        if let Some(a) = address {
+            active.address = Set(a.map(|a| serde_json::to_value(a).unwrap_or_default()));
+        }
+        if let Some(a) = input.active {
+            active.active = Set(a);
+        }
+        active.updated_at = Set(ctx.now);
+        Ok((before, queries::warehouses::view(active.update(txn).await?)))
+    })
     .await?;
-    let before = queries::warehouses::view(warehouse::Model {
-        version: row.version - 1,
-        ..row.clone()
-    });
-    let mut errors = Vec::new();
-    let name = input
-        .name
-        .as_deref()
-        .map(|n| required(&mut errors, "name", n, 200));
-    let address = input
-        .address
-        .map(|a| a.map(|a| check_address(&mut errors, &a)));
-    if !errors.is_empty() {
-        return Err(InventoryError::Invalid(errors).into());
-    }
-    let mut active: warehouse::ActiveModel = row.clone().into();
-    if let Some(n) = name {
-        active.name = Set(n);
-    }
-    if let Some(a) = address {
-        active.address = Set(a.map(|a| serde_json::to_value(a).unwrap_or_default()));
-    }
-    if let Some(a) = input.active {
-        active.active = Set(a);
-    }
-    active.updated_at = Set(ctx.now);
-    let view = queries::warehouses::view(active.update(txn).await?);
+    let Some((before, view)) = changed else {
+        return queries::warehouses::get(txn, &ctx.actor, id).await;
+    };
     events::warehouse(txn, ctx, &events::WAREHOUSE_UPDATED, &view).await?;
     audit::record(
         txn,
