@@ -75,9 +75,9 @@ async fn metric(app: &TestApp, name: &str) -> f64 {
 }
 
 /// Two transactions write an event early and commit late (the second before the
-/// first); requests write and commit events in between. A reader polling the feed
-/// all along sees none of them skipped or repeated, and the order it saw is the
-/// order the feed keeps. Meanwhile the lag is visible in `/metrics`.
+/// first); requests write and commit events in between, which reach the feed at
+/// once. A reader polling the feed all along sees none of them skipped or
+/// repeated, and the order it saw is the order the feed keeps.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn feed_never_skips_an_event_that_commits_late() {
     if !postgres_available().await {
@@ -120,25 +120,25 @@ async fn feed_never_skips_an_event_that_commits_late() {
     for i in 0..3 {
         written.push(create_setting(&app, &format!("second_{i}")).await);
     }
-    // Writers did not wait for the open transactions (no global lock), but nothing
-    // after the oldest open one may reach the feed yet.
-    tokio::time::sleep(Duration::from_millis(400)).await;
-    assert_eq!(
-        app.count(sequenced).await,
-        base,
-        "an event after an open transaction was sequenced"
-    );
-    assert!(metric(&app, "ordercrm_outbox_unsequenced_events").await >= 6.0);
+    // Writers did not wait for the open transactions (no global lock), and what
+    // they committed reaches the feed while those are still open.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while app.count(sequenced).await < base + 6 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "committed events held back by open transactions"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     middle.commit().await.unwrap();
     for i in 0..2 {
         written.push(create_setting(&app, &format!("third_{i}")).await);
     }
-    tokio::time::sleep(Duration::from_millis(400)).await;
-    assert_eq!(
-        app.count(sequenced).await,
-        base,
-        "the oldest open transaction holds the feed back"
-    );
+    // Everything committed so far is in the feed before the early writer commits.
+    while app.count(sequenced).await < base + 9 {
+        assert!(tokio::time::Instant::now() < deadline, "feed stalled");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     early.commit().await.unwrap();
     written.push(early_id);
     written.push(middle_id);
@@ -174,8 +174,9 @@ async fn feed_never_skips_an_event_that_commits_late() {
         .collect();
     assert_eq!(order, seen);
     assert_eq!(positions, (base + 1..=all).collect::<Vec<_>>());
-    // Oldest transaction first.
-    assert_eq!(seen[0], early_id);
+    // The early writer's event, committed last, comes last: after every position a
+    // reader had already passed.
+    assert_eq!(seen.last(), Some(&early_id));
     assert_eq!(
         metric(&app, "ordercrm_outbox_unsequenced_events").await,
         0.0
@@ -582,4 +583,113 @@ async fn written_since(app: &TestApp, seq: i64) -> Vec<(String, String, Option<U
             )
         })
         .collect()
+}
+
+/// Events about one resource reach the feed in the order their changes committed,
+/// whichever transaction began first: a reservation that changed one SKU, then
+/// waited for another's row while an adjustment of a third SKU committed, writes
+/// its event about that third SKU after the adjustment's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn events_about_one_resource_keep_their_commit_order() {
+    if !postgres_available().await {
+        return;
+    }
+    let app = TestApp::spawn(Engine::Postgres).await;
+    let res = app
+        .post("/v1/warehouses", &json!({"code": "SH-01", "name": "SH"}))
+        .await;
+    assert_eq!(res.status(), 201);
+    for sku in ["SKU-X", "SKU-Y", "SKU-Z"] {
+        let res = app
+            .post(
+                "/v1/products",
+                &json!({"sku": sku, "name": sku, "list_price": {"amount": 1, "currency": "CNY"}}),
+            )
+            .await;
+        assert_eq!(res.status(), 201);
+        let res = app
+            .post(
+                "/v1/inventory/receipts",
+                &json!({"sku": sku, "warehouse_code": "SH-01", "quantity": 100}),
+            )
+            .await;
+        assert_eq!(res.status(), 201);
+    }
+    let res = app
+        .patch(
+            "/v1/inventory/levels/SKU-Z/SH-01",
+            &json!({"reorder_point": 60}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    // Someone holds SKU-Y's level.
+    let db = app.raw_db().await;
+    let holder = db.begin().await.unwrap();
+    holder
+        .execute_raw(Statement::from_string(
+            sea_orm::DatabaseBackend::Postgres,
+            "SELECT 1 FROM stock_levels WHERE product_id = \
+             (SELECT id FROM products WHERE sku = 'SKU-Y') FOR UPDATE",
+        ))
+        .await
+        .unwrap();
+    // Takes SKU-X, waits for SKU-Y, then takes SKU-Z below its reorder point.
+    let reserve = app
+        .request(Method::POST, "/v1/inventory/reservations")
+        .json(&json!({"lines": [
+            {"sku": "SKU-X", "warehouse_code": "SH-01", "quantity": 1},
+            {"sku": "SKU-Y", "warehouse_code": "SH-01", "quantity": 1},
+            {"sku": "SKU-Z", "warehouse_code": "SH-01", "quantity": 50}]}))
+        .send();
+    let reserve = tokio::spawn(reserve);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let res = app
+        .post(
+            "/v1/inventory/adjustments",
+            &json!({"sku": "SKU-Z", "warehouse_code": "SH-01", "quantity": -1, "reason": "damaged"}),
+        )
+        .await;
+    assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+    holder.commit().await.unwrap();
+    assert_eq!(reserve.await.unwrap().unwrap().status(), 201);
+
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while app
+        .count("SELECT COUNT(*) FROM events WHERE position IS NULL")
+        .await
+        > 0
+    {
+        assert!(tokio::time::Instant::now() < deadline, "feed stalled");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let rows = db
+        .query_all_raw(Statement::from_string(
+            sea_orm::DatabaseBackend::Postgres,
+            "SELECT event_type, resource_version FROM events \
+             WHERE resource_type = 'stock_level' AND resource_id LIKE 'SKU-Z%' ORDER BY position",
+        ))
+        .await
+        .unwrap();
+    let feed: Vec<(String, i64)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r.try_get_by_index::<String>(0).unwrap(),
+                r.try_get_by_index::<i64>(1).unwrap(),
+            )
+        })
+        .collect();
+    let types: Vec<&str> = feed.iter().map(|(t, _)| t.as_str()).collect();
+    let adjusted = types.iter().position(|t| *t == "stock_level.adjusted");
+    let low = types.iter().position(|t| *t == "stock_level.low");
+    assert!(
+        adjusted.is_some() && low.is_some() && adjusted < low,
+        "SKU-Z's feed: {feed:?}"
+    );
+    let versions: Vec<i64> = feed.iter().map(|(_, v)| *v).collect();
+    assert!(
+        versions.windows(2).all(|w| w[0] <= w[1]),
+        "SKU-Z's versions go back in the feed: {feed:?}"
+    );
+    app.stop().await;
 }

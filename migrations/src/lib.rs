@@ -16,6 +16,7 @@ mod m20261128_000009_quantity_checks;
 mod m20261128_000010_import_staging;
 mod m20261128_000011_import_mirrors;
 mod m20261128_000012_outbox_order;
+mod m20261128_000013_outbox_visibility;
 
 pub struct Migrator;
 
@@ -35,6 +36,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000010_import_staging::Migration),
             Box::new(m20261128_000011_import_mirrors::Migration),
             Box::new(m20261128_000012_outbox_order::Migration),
+            Box::new(m20261128_000013_outbox_visibility::Migration),
         ]
     }
 }

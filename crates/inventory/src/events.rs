@@ -39,6 +39,11 @@ pub const STOCK_LEVEL_RECEIVED: EventType<StockLevelChanged> = EventType::new(
     "stock_level.received",
     "Goods came in (a receipt, or a purchase-order receipt): on-hand rose.",
 );
+pub const STOCK_LEVEL_SHIPPED: EventType<StockLevelChanged> = EventType::new(
+    "stock_level.shipped",
+    "Held stock left the warehouse (a reservation consumed): on-hand and reserved fell \
+     together, available is unchanged. One per level shipped from.",
+);
 pub const STOCK_LEVEL_ADJUSTED: EventType<StockLevelChanged> = EventType::new(
     "stock_level.adjusted",
     "On-hand stock was adjusted by hand (damage, loss, found, correction).",
@@ -115,6 +120,7 @@ pub fn catalogue() -> Vec<Catalogued> {
         SUPPLIER_CREATED.entry(),
         SUPPLIER_UPDATED.entry(),
         STOCK_LEVEL_RECEIVED.entry(),
+        STOCK_LEVEL_SHIPPED.entry(),
         STOCK_LEVEL_ADJUSTED.entry(),
         STOCK_LEVEL_TRANSFERRED.entry(),
         STOCK_LEVEL_RETURNED.entry(),

@@ -3,15 +3,16 @@
 //! commit without its event. Readers (the webhook dispatcher, the pull feed) follow
 //! `position`; nothing but [`record`] and an import's apply writes to this table.
 //!
-//! Writers take no lock here. On PostgreSQL transactions commit in any order, so an
-//! insert-order number would let a reader polling "after the last one I saw" skip a
-//! row that commits late. Instead each row keeps its transaction's id (`txid`) and
-//! [`sequence`] stamps `position` only on rows below the snapshot horizon
-//! (`pg_snapshot_xmin`): every transaction that could still add a row there has
-//! ended, so the order it stamps never changes and never gains a row before it. The
-//! horizon is cluster-wide: a long or idle-in-transaction session delays the feed
-//! (never loses an event); [`lag`] measures by how much. SQLite has one writer, so
-//! its commit order is its insert order and `position` is `seq`.
+//! Writers take no lock here. On PostgreSQL transactions commit in any order, so
+//! following the insert order (`seq`) would let a reader skip a row that commits
+//! late. Instead [`sequence`] gives `position` to rows once they are committed
+//! (visible), in `seq` order, each batch after every earlier one: a row that commits
+//! late gets a later position, never one a reader has passed. Events about one
+//! resource keep their order: a transaction that changes a row another has changed
+//! waits for that one's commit, so its event is inserted, and so committed and
+//! sequenced, after the other's. Nothing waits for long transactions elsewhere in
+//! the cluster. SQLite has one writer, so its commit order is its insert order and
+//! `position` is `seq`.
 
 use sea_orm::entity::prelude::*;
 use sea_orm::{
@@ -53,8 +54,6 @@ pub mod entity {
         pub order_id: Option<Uuid>,
         /// The customer it belongs to (an order's customer too), if any.
         pub customer_id: Option<Uuid>,
-        /// The writing transaction (PostgreSQL, set by the column's default).
-        pub txid: Option<i64>,
         /// Delivery order, gapless and stable once given; `None` until sequenced.
         pub position: Option<i64>,
     }
@@ -212,17 +211,21 @@ pub fn public_id(id: Uuid) -> String {
 /// bounded transactions.
 const SEQUENCE_BATCH: i64 = 5_000;
 
-/// Give `position` to every event whose transaction, and every transaction that
-/// could still write an event before it, has ended (PostgreSQL; SQLite's position
-/// is its `seq` and this does nothing). Returns how many rows it stamped. Safe to
-/// run from several servers at once: one stamps, the others return 0.
+/// Give `position` to every committed event that has none, in insert order, after
+/// every position given so far (PostgreSQL; SQLite's position is its `seq` and this
+/// does nothing). Returns how many rows it stamped. Safe to run from several
+/// servers at once: one stamps, the others return 0.
 pub async fn sequence(conn: &DatabaseConnection) -> Result<u64, DbErr> {
     if conn.get_database_backend() != DatabaseBackend::Postgres {
         return Ok(0);
     }
     let mut total = 0;
     loop {
-        let txn = conn.begin().await?;
+        // READ COMMITTED whatever the server's default: the statement below must see
+        // what committed after the lock was taken.
+        let txn = conn
+            .begin_with_config(Some(sea_orm::IsolationLevel::ReadCommitted), None)
+            .await?;
         let mine = txn
             .query_one_raw(Statement::from_string(
                 DatabaseBackend::Postgres,
@@ -236,18 +239,14 @@ pub async fn sequence(conn: &DatabaseConnection) -> Result<u64, DbErr> {
             txn.rollback().await?;
             return Ok(total);
         }
-        // Ordered by transaction, then insert order within it: a stable order that
-        // keeps each transaction's events together.
         let stamped = txn
             .execute_raw(Statement::from_sql_and_values(
                 DatabaseBackend::Postgres,
-                "WITH horizon AS (
-                     SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS xmin
-                 ), ready AS (
-                     SELECT seq, row_number() OVER (ORDER BY txid, seq) AS n
+                "WITH ready AS (
+                     SELECT seq, row_number() OVER (ORDER BY seq) AS n
                      FROM events
-                     WHERE position IS NULL AND txid < (SELECT xmin FROM horizon)
-                     ORDER BY txid, seq
+                     WHERE position IS NULL
+                     ORDER BY seq
                      LIMIT $1
                  ), base AS (
                      SELECT COALESCE(MAX(position), 0) AS last FROM events
@@ -267,7 +266,7 @@ pub async fn sequence(conn: &DatabaseConnection) -> Result<u64, DbErr> {
     }
 }
 
-/// How far the feed is behind the outbox: events written but not yet given a
+/// How far the feed is behind the outbox: committed events not yet given a
 /// position, and the age in seconds of the oldest of them (0 when none).
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Lag {

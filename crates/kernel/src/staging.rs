@@ -529,13 +529,12 @@ async fn replay_log(txn: &DatabaseTransaction, ctx: &Ctx, import_id: Uuid) -> Re
         None,
     )
     .await?;
-    // The copies get this transaction's id and, later, their position.
+    // The copies get their position once this transaction commits.
     let events = copy_kept::<events::entity::Entity>(
         txn,
         import_id,
         &[
             events::entity::Column::Seq,
-            events::entity::Column::Txid,
             events::entity::Column::Position,
         ],
         &[

@@ -91,8 +91,7 @@ impl Metrics {
         let outbox_lag = Gauge::<f64, AtomicU64>::default();
         registry.register(
             "outbox_unsequenced_events",
-            "Events committed or in flight but not yet in the feed (PostgreSQL: waiting \
-             for older transactions anywhere in the cluster to end)",
+            "Committed events not yet given their place in the feed",
             outbox_unsequenced.clone(),
         );
         registry.register(

@@ -245,13 +245,13 @@ pub async fn delete(
     parent_for_write(txn, &ctx.actor, customer_id).await?;
     let current = find(txn, customer_id, id).await?;
     address::Entity::delete_by_id(id).exec(txn).await?;
-    events::address(
-        txn,
-        ctx,
-        &events::ADDRESS_DELETED,
-        &AddressView::from(current.clone()),
-    )
-    .await?;
+    // A deletion is the address's next version: a reader dropping stale versions
+    // does not drop it.
+    let gone = address::Model {
+        version: current.version + 1,
+        ..current.clone()
+    };
+    events::address(txn, ctx, &events::ADDRESS_DELETED, &AddressView::from(gone)).await?;
     if current.is_default
         && let Some(next) = address::Entity::find()
             .filter(address::COLUMN.customer_id.eq(customer_id))

@@ -211,13 +211,13 @@ pub async fn delete(
     parent_for_write(txn, &ctx.actor, customer_id).await?;
     let current = find(txn, customer_id, id).await?;
     contact::Entity::delete_by_id(id).exec(txn).await?;
-    events::contact(
-        txn,
-        ctx,
-        &events::CONTACT_DELETED,
-        &ContactView::from(current.clone()),
-    )
-    .await?;
+    // A deletion is the contact's next version: a reader dropping stale versions
+    // does not drop it.
+    let gone = contact::Model {
+        version: current.version + 1,
+        ..current.clone()
+    };
+    events::contact(txn, ctx, &events::CONTACT_DELETED, &ContactView::from(gone)).await?;
     // Promote the oldest remaining contact, so a company always has a primary one.
     if current.is_primary
         && let Some(next) = contact::Entity::find()

@@ -99,12 +99,15 @@ pub async fn revoke(txn: &DatabaseTransaction, ctx: &Ctx, id: Uuid) -> Result<()
         .one(txn)
         .await?
         .ok_or_else(|| IdentityError::KeyNotFound(id.to_string()))?;
-    if row.revoked_at.is_none() {
-        api_key::Entity::update_many()
-            .col_expr(api_key::COLUMN.revoked_at, Expr::value(ctx.now))
-            .filter(api_key::COLUMN.id.eq(id))
-            .exec(txn)
-            .await?;
+    // Only the revoke that flips it writes: concurrent ones find it revoked.
+    let revoked = api_key::Entity::update_many()
+        .col_expr(api_key::COLUMN.revoked_at, Expr::value(ctx.now))
+        .filter(api_key::COLUMN.id.eq(id))
+        .filter(api_key::COLUMN.revoked_at.is_null())
+        .exec(txn)
+        .await?
+        .rows_affected;
+    if revoked == 1 {
         let key = ApiKeyView::from(api_key::Model {
             revoked_at: Some(ctx.now),
             ..row

@@ -320,9 +320,21 @@ pub async fn unlock(txn: &DatabaseTransaction, ctx: &Ctx, target: Unlock<'_>) ->
         Unlock::Email(email) => find_by_email(txn, email).await?,
     };
     let cleared = throttle::clear_account(txn, &current.email_normalized).await?;
-    let view = UserView::from(current.clone());
-    // Nothing was locked: nothing changed.
+    let mut view = UserView::from(current.clone());
+    // Nothing was locked: nothing changed. Otherwise the user is at a new version,
+    // so the event is not taken for a stale copy of the last one.
     if cleared > 0 {
+        let bumped = ordercrm_kernel::version::bump_all_returning(
+            txn,
+            user::Entity::update_many()
+                .col_expr(user::COLUMN.updated_at, Expr::value(ctx.now))
+                .filter(user::COLUMN.id.eq(current.id)),
+            user::Column::Version,
+        )
+        .await?;
+        if let Some(row) = bumped.into_iter().next() {
+            view = UserView::from(row);
+        }
         events::user(txn, ctx, &events::USER_UNLOCKED, &view).await?;
     }
     audit::record(

@@ -392,7 +392,7 @@ pub async fn consume(
         let after = levels::change(txn, ctx, place.key(), -q, -q, Floor::Zero)
             .await?
             .ok_or_else(|| InventoryError::Insufficient(vec![place.short(q, 0)]))?;
-        levels::record(
+        let movement = levels::record(
             txn,
             ctx,
             place,
@@ -405,6 +405,8 @@ pub async fn consume(
             },
         )
         .await?;
+        let level = place.level_view(&after);
+        events::level_changed(txn, ctx, &events::STOCK_LEVEL_SHIPPED, &movement, &level).await?;
         reservation_line::Entity::update_many()
             .col_expr(
                 reservation_line::Column::Consumed,
