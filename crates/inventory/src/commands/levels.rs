@@ -380,23 +380,29 @@ pub(crate) async fn check_alert(
     after: &level::Model,
 ) -> Result<level::Model> {
     let below = after.available() < after.reorder_point;
-    let mut level = after.clone();
+    let level = after.clone();
     if below == after.low_stock {
         return Ok(level);
     }
     let c = level::COLUMN;
-    let flipped = level::Entity::update_many()
+    // The flag is part of the level: its flip is the level's next version, so its
+    // event (written after the movement's) is not taken for a stale copy.
+    let Some(flipped) = level::Entity::update_many()
         .col_expr(level::Column::LowStock, Expr::value(below))
+        .col_expr(
+            level::Column::Version,
+            Expr::col(level::Column::Version).add(1),
+        )
         .filter(c.product_id.eq(after.product_id))
         .filter(c.warehouse_id.eq(after.warehouse_id))
         .filter(c.low_stock.eq(!below))
-        .exec(txn)
+        .exec_with_returning(txn)
         .await?
-        .rows_affected;
-    if flipped == 0 {
+        .pop()
+    else {
         return Ok(level);
-    }
-    level.low_stock = below;
+    };
+    let level = flipped;
     if below {
         let opened = alert::ActiveModel {
             id: Set(new_id()),

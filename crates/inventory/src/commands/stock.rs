@@ -92,12 +92,11 @@ pub(crate) async fn receive_at(
         note,
     )
     .await?;
+    events::level_changed(txn, ctx, event, &movement, &place.level_view(&after)).await?;
     let after = levels::check_alert(txn, ctx, place, &after).await?;
-    let level = place.level_view(&after);
-    events::level_changed(txn, ctx, event, &movement, &level).await?;
     Ok(StockChange {
         movements: vec![movement],
-        levels: vec![level],
+        levels: vec![place.level_view(&after)],
     })
 }
 
@@ -150,19 +149,13 @@ pub async fn adjust(txn: &DatabaseTransaction, ctx: &Ctx, input: Adjust) -> Resu
         },
     )
     .await?;
+    let level = place.level_view(&after);
+    events::level_changed(txn, ctx, &events::STOCK_LEVEL_ADJUSTED, &movement, &level).await?;
     let after = levels::check_alert(txn, ctx, &place, &after).await?;
     let change = StockChange {
         movements: vec![movement],
         levels: vec![place.level_view(&after)],
     };
-    events::level_changed(
-        txn,
-        ctx,
-        &events::STOCK_LEVEL_ADJUSTED,
-        &change.movements[0],
-        &change.levels[0],
-    )
-    .await?;
     audit_change(txn, ctx, "inventory.adjust", &change).await?;
     Ok(change)
 }
@@ -243,7 +236,6 @@ pub async fn transfer(
         };
         let movement =
             levels::record(txn, ctx, place, &after, Moved::new(kind, q, delta), note).await?;
-        let after = levels::check_alert(txn, ctx, place, &after).await?;
         let level = place.level_view(&after);
         events::level_changed(
             txn,
@@ -253,6 +245,8 @@ pub async fn transfer(
             &level,
         )
         .await?;
+        let after = levels::check_alert(txn, ctx, place, &after).await?;
+        let level = place.level_view(&after);
         movements.push(movement);
         after_levels.push(level);
     }
@@ -382,33 +376,33 @@ pub async fn count(
     let after = levels::change(txn, ctx, place.key(), delta, 0, Floor::Zero)
         .await?
         .ok_or_else(|| InventoryError::Conflict("the stock level changed; retry".into()))?;
-    let (movement, after) = if delta != 0 {
-        let m = levels::record(
-            txn,
-            ctx,
-            &place,
-            &after,
-            Moved::new(MovementKind::Count, delta.abs(), delta),
-            Note {
-                reason: Some(format!("WMS count at {}", input.counted_at.to_rfc3339())),
-                reference,
-                ..Default::default()
-            },
-        )
-        .await?;
-        (
-            Some(m),
-            levels::check_alert(txn, ctx, &place, &after).await?,
+    let movement = if delta != 0 {
+        Some(
+            levels::record(
+                txn,
+                ctx,
+                &place,
+                &after,
+                Moved::new(MovementKind::Count, delta.abs(), delta),
+                Note {
+                    reason: Some(format!("WMS count at {}", input.counted_at.to_rfc3339())),
+                    reference,
+                    ..Default::default()
+                },
+            )
+            .await?,
         )
     } else {
-        (None, after)
+        None
     };
-    let level = place.level_view(&after);
     let data = events::StockLevelCounted {
-        level: level.clone(),
+        level: place.level_view(&after),
         movement: movement.clone(),
     };
-    events::stock_level(txn, ctx, &events::STOCK_LEVEL_COUNTED, &level, &data).await?;
+    events::stock_level(txn, ctx, &events::STOCK_LEVEL_COUNTED, &data.level, &data).await?;
+    // After the count's event: the alert it may open or close is its consequence.
+    let after = levels::check_alert(txn, ctx, &place, &after).await?;
+    let level = place.level_view(&after);
     audit::record(
         txn,
         ctx,
@@ -481,7 +475,6 @@ pub async fn update_level(
             .await?
             .pop()
             .ok_or_else(|| InventoryError::not_found("stock level", place.label()))?;
-        let after = levels::check_alert(txn, ctx, &place, &after).await?;
         Ok((place.level_view(&before), place.level_view(&after)))
     })
     .await?;
@@ -503,5 +496,10 @@ pub async fn update_level(
     )
     .await?;
     events::stock_level(txn, ctx, &events::STOCK_LEVEL_UPDATED, &after, &after).await?;
-    Ok(after)
+    // A new reorder point may open or close the alert: after the update's event.
+    let now = levels::current(txn, place.key())
+        .await?
+        .ok_or_else(|| InventoryError::not_found("stock level", place.label()))?;
+    let now = levels::check_alert(txn, ctx, &place, &now).await?;
+    Ok(place.level_view(&now))
 }
