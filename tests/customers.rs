@@ -1256,6 +1256,16 @@ async fn erase_removes_personal_data(engine: Engine) {
         &json!({"kind": "call", "body": "She said her address is 1 Secret Street"}),
     )
     .await;
+    let address: Value = app
+        .post(
+            &format!("{url}/addresses"),
+            &json!({"kind": "shipping", "line1": "1 Secret Street", "city": "Shanghai", "country": "CN",
+                "recipient": "Forget Me"}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
     problem(
         app.request_as(&manager, Method::POST, &format!("{url}/erase"))
             .send()
@@ -1305,6 +1315,33 @@ async fn erase_removes_personal_data(engine: Engine) {
         ] {
             assert!(!dump.contains(secret), "{secret} survives in {table}");
         }
+    }
+    // The address's events keep their shape (its own id, version, required text),
+    // its personal data gone, and its removal is an event of its own.
+    let rows = db
+        .query_all_raw(Statement::from_string(
+            db.get_database_backend(),
+            "SELECT event_type, payload FROM events WHERE resource_type = 'address' ORDER BY seq",
+        ))
+        .await
+        .unwrap();
+    let feed: Vec<(String, Value)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r.try_get_by_index::<String>(0).unwrap(),
+                r.try_get_by_index::<Value>(1).unwrap(),
+            )
+        })
+        .collect();
+    let types: Vec<&str> = feed.iter().map(|(t, _)| t.as_str()).collect();
+    assert_eq!(types, ["address.created", "address.deleted"]);
+    for (_, data) in &feed {
+        assert_eq!(data["id"], address["id"]);
+        assert_eq!(data["customer_id"], c["id"]);
+        assert_eq!(data["line1"], "[erased]");
+        assert_eq!(data["recipient"], Value::Null);
+        assert_eq!(data["country"], "CN");
     }
     let search: Value = app
         .get("/v1/customers?archived=true&q=forget")

@@ -20,13 +20,17 @@ pub const ARCHIVED: EventType<CustomerView> = EventType::new(
 );
 pub const MERGED: EventType<CustomerView> = EventType::new(
     "customer.merged",
-    "A duplicate was merged into this customer (`data`); the duplicate is archived and \
-     points here.",
+    "A duplicate was merged into this customer (`data`): the duplicate is archived and \
+     points here (`customer.archived`), its contacts, addresses and follow-ups moved here \
+     (a `*.updated` each), and so did its notes and external references.",
 );
 pub const ERASED: EventType<CustomerView> = EventType::new(
     "customer.erased",
-    "A customer's personal data was erased; `data` is what remains. Earlier events about \
-     the customer were redacted.",
+    "A customer's personal data was erased; `data` is what remains. Its contacts and \
+     addresses were deleted (`*.deleted` each), its follow-ups' text erased \
+     (`follow_up.updated`), its notes' bodies too. Every earlier event about it and its \
+     things keeps its shape with the personal data taken out: required text reads \
+     `[erased]`, optional fields are null.",
 );
 
 pub const CONTACT_CREATED: EventType<ContactView> = EventType::new(

@@ -93,14 +93,38 @@ async fn erase_one(
     )
     .await?;
     // People, places and free text about them go; the fact that notes existed stays.
+    // Each change is its resource's event (their payloads are redacted below, with
+    // every earlier one).
+    let contacts = contact::Entity::find()
+        .filter(contact::COLUMN.customer_id.eq(id))
+        .all(txn)
+        .await?;
     contact::Entity::delete_many()
         .filter(contact::COLUMN.customer_id.eq(id))
         .exec(txn)
+        .await?;
+    for c in contacts {
+        let gone = contact::Model {
+            version: c.version + 1,
+            ..c
+        };
+        events::contact(txn, ctx, &events::CONTACT_DELETED, &gone.into()).await?;
+    }
+    let addresses = address::Entity::find()
+        .filter(address::COLUMN.customer_id.eq(id))
+        .all(txn)
         .await?;
     address::Entity::delete_many()
         .filter(address::COLUMN.customer_id.eq(id))
         .exec(txn)
         .await?;
+    for a in addresses {
+        let gone = address::Model {
+            version: a.version + 1,
+            ..a
+        };
+        events::address(txn, ctx, &events::ADDRESS_DELETED, &gone.into()).await?;
+    }
     external_ref::Entity::delete_many()
         .filter(external_ref::COLUMN.customer_id.eq(id))
         .exec(txn)
@@ -110,15 +134,23 @@ async fn erase_one(
         .filter(note::COLUMN.customer_id.eq(id))
         .exec(txn)
         .await?;
-    follow_up::Entity::update_many()
-        .col_expr(follow_up::COLUMN.title, Expr::value("[erased]"))
-        .col_expr(
-            follow_up::COLUMN.details,
-            Expr::value(Option::<String>::None),
-        )
-        .filter(follow_up::COLUMN.customer_id.eq(id))
-        .exec(txn)
-        .await?;
+    let follow_ups = ordercrm_kernel::version::bump_all_returning(
+        txn,
+        follow_up::Entity::update_many()
+            .col_expr(follow_up::COLUMN.title, Expr::value("[erased]"))
+            .col_expr(
+                follow_up::COLUMN.details,
+                Expr::value(Option::<String>::None),
+            )
+            .col_expr(follow_up::COLUMN.updated_at, Expr::value(ctx.now))
+            .filter(follow_up::COLUMN.customer_id.eq(id)),
+        follow_up::Column::Version,
+    )
+    .await?;
+    for f in follow_ups {
+        let view = queries::follow_up_view(f, ctx.now);
+        events::follow_up(txn, ctx, &events::FOLLOW_UP_UPDATED, &view).await?;
+    }
     // Earlier audit rows and outbox payloads carried the same personal data.
     ordercrm_kernel::audit::entity::Entity::update_many()
         .col_expr(
@@ -137,30 +169,30 @@ async fn erase_one(
         )
         .exec(txn)
         .await?;
-    ordercrm_kernel::events::entity::Entity::update_many()
-        .col_expr(
-            ordercrm_kernel::events::entity::COLUMN.payload,
-            Expr::value(serde_json::json!({"id": id, "redacted": "customer erased"})),
-        )
+    // Every event about the customer and its things keeps its shape (ids, versions,
+    // times: a reader's schema still holds) with the personal data taken out.
+    let outbox = ordercrm_kernel::events::entity::COLUMN;
+    let about = ordercrm_kernel::events::entity::Entity::find()
         .filter(
             sea_orm::Condition::any()
-                .add(ordercrm_kernel::events::entity::COLUMN.customer_id.eq(id))
+                .add(outbox.customer_id.eq(id))
                 .add(
                     sea_orm::Condition::all()
-                        .add(
-                            ordercrm_kernel::events::entity::COLUMN
-                                .resource_type
-                                .eq("customer"),
-                        )
-                        .add(
-                            ordercrm_kernel::events::entity::COLUMN
-                                .resource_id
-                                .eq(id.to_string()),
-                        ),
+                        .add(outbox.resource_type.eq("customer"))
+                        .add(outbox.resource_id.eq(id.to_string())),
                 ),
         )
-        .exec(txn)
+        .all(txn)
         .await?;
+    for event in about {
+        let mut payload = event.payload;
+        redact(&mut payload);
+        ordercrm_kernel::events::entity::Entity::update_many()
+            .col_expr(outbox.payload, Expr::value(payload))
+            .filter(outbox.seq.eq(event.seq))
+            .exec(txn)
+            .await?;
+    }
     let view = queries::get(txn, &ctx.actor, cipher, id).await?;
     events::record(txn, ctx, &events::ERASED, &view).await?;
     // The audit row names what was erased, never the values.
@@ -174,4 +206,44 @@ async fn erase_one(
     )
     .await?;
     Ok(())
+}
+
+/// Take personal data out of an event's `data`, keeping its shape: required text
+/// becomes `[erased]`, optional fields null, lists and maps empty; ids, numbers,
+/// versions, flags and times stay.
+fn redact(value: &mut serde_json::Value) {
+    use serde_json::Value;
+    const REQUIRED_TEXT: &[&str] = &["name", "line1", "city", "body", "title"];
+    const OPTIONAL: &[&str] = &[
+        "email",
+        "phone",
+        "legal_name",
+        "recipient",
+        "line2",
+        "region",
+        "postal_code",
+        "details",
+        "birthday",
+        "tax_id",
+    ];
+    match value {
+        Value::Object(fields) => {
+            for (key, field) in fields.iter_mut() {
+                let key = key.as_str();
+                if REQUIRED_TEXT.contains(&key) && field.is_string() {
+                    *field = Value::from("[erased]");
+                } else if OPTIONAL.contains(&key) {
+                    *field = Value::Null;
+                } else if key == "tags" || key == "external_refs" {
+                    *field = Value::Array(Vec::new());
+                } else if key == "attributes" {
+                    *field = Value::Object(serde_json::Map::new());
+                } else {
+                    redact(field);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(redact),
+        _ => {}
+    }
 }

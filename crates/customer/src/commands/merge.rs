@@ -9,6 +9,7 @@
 
 use ordercrm_kernel::audit::{self, Entry};
 use ordercrm_kernel::crypto::FieldCipher;
+use ordercrm_kernel::version::bump_all_returning;
 use ordercrm_kernel::version::{claim, try_claim};
 use ordercrm_kernel::{Ctx, FieldError, Result};
 use sea_orm::sea_query::Expr;
@@ -100,7 +101,7 @@ pub async fn merge(
             .await?;
         }
     }
-    let moved = move_children(txn, source_id, target_id).await?;
+    let moved = move_children(txn, ctx, source_id, target_id).await?;
     // Two transitions: the duplicate is archived into the target, which absorbed it.
     let duplicate = queries::get(txn, &ctx.actor, cipher, source_id).await?;
     events::record(txn, ctx, &events::ARCHIVED, &duplicate).await?;
@@ -133,8 +134,11 @@ fn unfit_target() -> ordercrm_kernel::Error {
 }
 
 /// Re-point every row that belongs to `from` at `to`; the counts, for the audit log.
+/// Each moved contact, address and follow-up is a new version of it, with its event
+/// (notes are never versioned: `customer.merged` says theirs moved).
 async fn move_children(
     txn: &DatabaseTransaction,
+    ctx: &Ctx,
     from: Uuid,
     to: Uuid,
 ) -> Result<serde_json::Value> {
@@ -169,30 +173,53 @@ async fn move_children(
                 .await?;
         }
     }
-    let contacts = contact::Entity::update_many()
-        .col_expr(contact::COLUMN.customer_id, Expr::value(to))
-        .filter(contact::COLUMN.customer_id.eq(from))
-        .exec(txn)
-        .await?
-        .rows_affected;
-    let addresses = address::Entity::update_many()
-        .col_expr(address::COLUMN.customer_id, Expr::value(to))
-        .filter(address::COLUMN.customer_id.eq(from))
-        .exec(txn)
-        .await?
-        .rows_affected;
+    let moved_contacts = bump_all_returning(
+        txn,
+        contact::Entity::update_many()
+            .col_expr(contact::COLUMN.customer_id, Expr::value(to))
+            .col_expr(contact::COLUMN.updated_at, Expr::value(ctx.now))
+            .filter(contact::COLUMN.customer_id.eq(from)),
+        contact::Column::Version,
+    )
+    .await?;
+    for row in &moved_contacts {
+        let view = crate::dto::ContactView::from(row.clone());
+        events::contact(txn, ctx, &events::CONTACT_UPDATED, &view).await?;
+    }
+    let moved_addresses = bump_all_returning(
+        txn,
+        address::Entity::update_many()
+            .col_expr(address::COLUMN.customer_id, Expr::value(to))
+            .col_expr(address::COLUMN.updated_at, Expr::value(ctx.now))
+            .filter(address::COLUMN.customer_id.eq(from)),
+        address::Column::Version,
+    )
+    .await?;
+    for row in &moved_addresses {
+        let view = crate::dto::AddressView::from(row.clone());
+        events::address(txn, ctx, &events::ADDRESS_UPDATED, &view).await?;
+    }
+    let (contacts, addresses) = (moved_contacts.len(), moved_addresses.len());
     let notes = note::Entity::update_many()
         .col_expr(note::COLUMN.customer_id, Expr::value(to))
         .filter(note::COLUMN.customer_id.eq(from))
         .exec(txn)
         .await?
         .rows_affected;
-    let follow_ups = follow_up::Entity::update_many()
-        .col_expr(follow_up::COLUMN.customer_id, Expr::value(to))
-        .filter(follow_up::COLUMN.customer_id.eq(from))
-        .exec(txn)
-        .await?
-        .rows_affected;
+    let moved_follow_ups = bump_all_returning(
+        txn,
+        follow_up::Entity::update_many()
+            .col_expr(follow_up::COLUMN.customer_id, Expr::value(to))
+            .col_expr(follow_up::COLUMN.updated_at, Expr::value(ctx.now))
+            .filter(follow_up::COLUMN.customer_id.eq(from)),
+        follow_up::Column::Version,
+    )
+    .await?;
+    for row in &moved_follow_ups {
+        let view = queries::follow_up_view(row.clone(), ctx.now);
+        events::follow_up(txn, ctx, &events::FOLLOW_UP_UPDATED, &view).await?;
+    }
+    let follow_ups = moved_follow_ups.len();
     let external_refs = external_ref::Entity::update_many()
         .col_expr(external_ref::COLUMN.customer_id, Expr::value(to))
         .filter(external_ref::COLUMN.customer_id.eq(from))
