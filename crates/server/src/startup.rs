@@ -187,7 +187,6 @@ async fn forget_idle_limits(
     }
 }
 
-/// Carts hold stock with `expires_at`; this lets go of the holds that lapsed.
 /// How often the outbox's new events are given their feed position (PostgreSQL).
 const SEQUENCE_EVERY: Duration = Duration::from_millis(100);
 
@@ -210,6 +209,7 @@ async fn sequence_events(db: Db, mut stop: watch::Receiver<bool>) {
     }
 }
 
+/// Carts hold stock with `expires_at`; this lets go of the holds that lapsed.
 async fn release_expired_reservations(
     db: Db,
     clock: SharedClock,

@@ -40,6 +40,9 @@ struct PoolLabels {
     state: &'static str,
 }
 
+/// How often a scrape may measure the outbox.
+const OUTBOX_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
 type LatencyFamily = Family<RouteLabels, Histogram, fn() -> Histogram>;
 
 fn latency_histogram() -> Histogram {
@@ -55,6 +58,9 @@ pub struct Metrics {
     pool: Family<PoolLabels, Gauge>,
     outbox_unsequenced: Gauge,
     outbox_lag: Gauge<f64, AtomicU64>,
+    /// When the outbox was last measured: scrapes (anonymous ones too) query the
+    /// database at most every [`OUTBOX_EVERY`].
+    outbox_measured: Mutex<Option<Instant>>,
     // Encoding needs exclusive access to nothing, but gauges are refreshed per scrape;
     // serialising scrapes keeps two concurrent scrapes from interleaving updates.
     scrape: Mutex<()>,
@@ -106,6 +112,7 @@ impl Metrics {
             pool,
             outbox_unsequenced,
             outbox_lag,
+            outbox_measured: Mutex::new(None),
             scrape: Mutex::new(()),
         }
     }
@@ -124,6 +131,24 @@ impl Metrics {
                 route: route.to_owned(),
             })
             .observe(seconds);
+    }
+
+    /// Whether the outbox is due for measuring; if so, it counts as measured now.
+    pub fn outbox_due(&self) -> bool {
+        let mut last = self
+            .outbox_measured
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if last.is_some_and(|t| t.elapsed() < OUTBOX_EVERY) {
+            return false;
+        }
+        *last = Some(Instant::now());
+        true
+    }
+
+    /// The outbox could not be measured: its lag is unknown, not zero.
+    pub fn outbox_unknown(&self) {
+        self.outbox_lag.set(f64::NAN);
     }
 
     /// The exposition text, with pool gauges read at this moment and the outbox's

@@ -86,10 +86,17 @@ pub async fn readyz(state: Data<AppState>) -> ApiResult<HttpResponse> {
 )]
 #[get("/metrics")]
 pub async fn metrics(state: Data<AppState>) -> HttpResponse {
-    let outbox = ordercrm_kernel::events::lag(state.db.reader(), state.clock.now())
-        .await
-        .inspect_err(|e| tracing::warn!(error = %e, "cannot measure the outbox lag"))
-        .ok();
+    let outbox = if state.metrics.outbox_due() {
+        ordercrm_kernel::events::lag(state.db.reader(), state.clock.now())
+            .await
+            .inspect_err(|e| {
+                tracing::warn!(error = %e, "cannot measure the outbox lag");
+                state.metrics.outbox_unknown();
+            })
+            .ok()
+    } else {
+        None
+    };
     HttpResponse::Ok()
         .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
         .body(state.metrics.render(&state, outbox))
