@@ -55,11 +55,18 @@ pub fn add(doc: &mut OpenApi) {
     let mut webhooks = Paths::new();
     for event in catalogue {
         let data_ref = json!({"$ref": format!("#/components/schemas/{}", event.schema_name)});
+        let mut data = example_of(&known, &data_ref, 0, None);
+        if let Some(patch) = event.example {
+            match serde_json::from_str(patch) {
+                Ok(patch) => merge(&mut data, patch),
+                Err(e) => tracing::error!(event = event.name, error = %e, "example is not JSON"),
+            }
+        }
         let example = json!({
             "id": "evt_01932c4e5a7b7c3d9e2f1a0b4c5d6e7f",
             "type": event.name,
             "created_at": "2026-11-28T09:30:00Z",
-            "data": example_of(&known, &data_ref, 0, None),
+            "data": data,
         });
         let parameters: Vec<Value> = HEADERS
             .iter()
@@ -108,6 +115,18 @@ pub fn add(doc: &mut OpenApi) {
         }
     }
     doc.webhooks = Some(webhooks);
+}
+
+/// JSON merge patch (RFC 7386): objects merge, anything else replaces.
+fn merge(into: &mut Value, patch: Value) {
+    match (into, patch) {
+        (Value::Object(into), Value::Object(patch)) => {
+            for (key, value) in patch {
+                merge(into.entry(key).or_insert(Value::Null), value);
+            }
+        }
+        (into, patch) => *into = patch,
+    }
 }
 
 /// `stock_level.low` → `stockLevelLow`.
@@ -235,6 +254,13 @@ fn example_string(format: Option<&str>, property: Option<&str>) -> &'static str 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn merge_patches_objects_and_replaces_the_rest() {
+        let mut v = json!({"a": {"b": 1, "c": 2}, "d": [1]});
+        merge(&mut v, json!({"a": {"b": 9}, "d": []}));
+        assert_eq!(v, json!({"a": {"b": 9, "c": 2}, "d": []}));
+    }
 
     #[test]
     fn operation_ids_are_camel_case() {

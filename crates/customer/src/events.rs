@@ -10,20 +10,24 @@ use crate::dto::{AddressView, ContactView, CustomerView, FollowUpView, NoteView}
 pub const CREATED: EventType<CustomerView> = EventType::new(
     "customer.created",
     "A customer was created (one request or an import).",
-);
+)
+    .example(r#"{"archived": false, "archived_at": null, "merged_into_id": null, "erased_at": null, "tax_id": "••••••••••••••234X", "kind": "company"}"#);
 pub const UPDATED: EventType<CustomerView> =
-    EventType::new("customer.updated", "A customer's profile changed.");
+    EventType::new("customer.updated", "A customer's profile changed.")
+    .example(r#"{"archived": false, "archived_at": null, "merged_into_id": null, "erased_at": null, "tax_id": "••••••••••••••234X", "kind": "company"}"#);
 pub const ARCHIVED: EventType<CustomerView> = EventType::new(
     "customer.archived",
     "A customer was archived: by hand, or as the duplicate in a merge (`merged_into_id` \
          then names the customer it was merged into, which gets `customer.merged`).",
-);
+)
+    .example(r#"{"archived": true, "merged_into_id": null, "erased_at": null, "tax_id": "••••••••••••••234X", "kind": "company"}"#);
 pub const MERGED: EventType<CustomerView> = EventType::new(
     "customer.merged",
     "A duplicate was merged into this customer (`data`): the duplicate is archived and \
      points here (`customer.archived`), its contacts, addresses and follow-ups moved here \
      (a `*.updated` each), and so did its notes and external references.",
-);
+)
+    .example(r#"{"archived": false, "archived_at": null, "merged_into_id": null, "erased_at": null, "tax_id": "••••••••••••••234X", "kind": "company"}"#);
 pub const ERASED: EventType<CustomerView> = EventType::new(
     "customer.erased",
     "A customer's personal data was erased; `data` is what remains. Its contacts and \
@@ -31,7 +35,8 @@ pub const ERASED: EventType<CustomerView> = EventType::new(
      (`follow_up.updated`), its notes' bodies too. Every earlier event about it and its \
      things keeps its shape with the personal data taken out: required text reads \
      `[erased]`, optional fields are null.",
-);
+)
+    .example(r#"{"name": "Erased customer C-000123", "kind": "person", "email": null, "phone": null, "legal_name": null, "tax_id": null, "birthday": null, "tags": [], "attributes": {}, "external_refs": [], "archived": true, "merged_into_id": null}"#);
 
 pub const CONTACT_CREATED: EventType<ContactView> = EventType::new(
     "contact.created",
@@ -62,11 +67,13 @@ pub const NOTE_CREATED: EventType<NoteView> = EventType::new(
 pub const FOLLOW_UP_CREATED: EventType<FollowUpView> = EventType::new(
     "follow_up.created",
     "A follow-up with a customer was planned.",
-);
+)
+.example(r#"{"status": "open", "closed_at": null}"#);
 pub const FOLLOW_UP_UPDATED: EventType<FollowUpView> = EventType::new(
     "follow_up.updated",
     "A follow-up changed: rescheduled, reassigned, done or cancelled (see `status`).",
-);
+)
+.example(r#"{"status": "done", "overdue": false}"#);
 
 /// Every event type this domain writes.
 pub fn catalogue() -> Vec<Catalogued> {

@@ -24,9 +24,13 @@ pub const USER_UNLOCKED: EventType<UserView> = EventType::new(
 pub const API_KEY_CREATED: EventType<ApiKeyView> = EventType::new(
     "api_key.created",
     "An API key was created (never its secret).",
+)
+.example(
+    r#"{"revoked_at": null, "last_used_at": null, "scopes": ["orders:write", "events:read"]}"#,
 );
 pub const API_KEY_REVOKED: EventType<ApiKeyView> =
-    EventType::new("api_key.revoked", "An API key was revoked.");
+    EventType::new("api_key.revoked", "An API key was revoked.")
+        .example(r#"{"scopes": ["orders:write", "events:read"]}"#);
 
 /// Every event type this domain writes.
 pub fn catalogue() -> Vec<Catalogued> {

@@ -38,30 +38,36 @@ pub const SUPPLIER_UPDATED: EventType<SupplierView> =
 pub const STOCK_LEVEL_RECEIVED: EventType<StockLevelChanged> = EventType::new(
     "stock_level.received",
     "Goods came in (a receipt, or a purchase-order receipt): on-hand rose.",
-);
+)
+    .example(r#"{"movement": {"kind": "receipt", "quantity": 200, "purchase_order_id": null, "reservation_id": null, "transfer_id": null}, "level": {"low_stock": false}}"#);
 pub const STOCK_LEVEL_SHIPPED: EventType<StockLevelChanged> = EventType::new(
     "stock_level.shipped",
     "Held stock left the warehouse (a reservation consumed): on-hand and reserved fell \
      together, available is unchanged. One per level shipped from.",
-);
+)
+    .example(r#"{"movement": {"kind": "shipment", "quantity": 2, "purchase_order_id": null, "transfer_id": null, "reservation_id": "01932c4e-5a7b-7c3d-9e2f-1a0b4c5d6e7f"}, "level": {"low_stock": false}}"#);
 pub const STOCK_LEVEL_ADJUSTED: EventType<StockLevelChanged> = EventType::new(
     "stock_level.adjusted",
     "On-hand stock was adjusted by hand (damage, loss, found, correction).",
-);
+)
+    .example(r#"{"movement": {"kind": "adjustment", "quantity": 3, "purchase_order_id": null, "reservation_id": null, "transfer_id": null}, "level": {"low_stock": false}}"#);
 pub const STOCK_LEVEL_TRANSFERRED: EventType<StockLevelChanged> = EventType::new(
     "stock_level.transferred",
     "Stock moved between warehouses: one event for the level it left (`transfer_out`) and \
      one for the level it reached (`transfer_in`), sharing the movement's `transfer_id`.",
-);
+)
+    .example(r#"{"movement": {"kind": "transfer_out", "quantity": 40, "purchase_order_id": null, "reservation_id": null, "transfer_id": "01932c4e-5a7b-7c3d-9e2f-1a0b4c5d6e7f"}, "level": {"low_stock": false}}"#);
 pub const STOCK_LEVEL_RETURNED: EventType<StockLevelChanged> = EventType::new(
     "stock_level.returned",
     "Goods came back from a customer: restocked (on-hand rose) or scrapped (recorded only).",
-);
+)
+    .example(r#"{"movement": {"kind": "return_restock", "quantity": 1, "purchase_order_id": null, "reservation_id": null, "transfer_id": null}, "level": {"low_stock": false}}"#);
 pub const STOCK_LEVEL_COUNTED: EventType<StockLevelCounted> = EventType::new(
     "stock_level.counted",
     "A count (a person or a WMS) was applied; `movement` is the difference it booked, \
      if any. An older or repeated count changes nothing and writes none.",
-);
+)
+    .example(r#"{"movement": {"kind": "count", "quantity": 2, "purchase_order_id": null, "reservation_id": null, "transfer_id": null}, "level": {"low_stock": false}}"#);
 pub const STOCK_LEVEL_UPDATED: EventType<LevelView> = EventType::new(
     "stock_level.updated",
     "A level's reorder point, reorder quantity or safety stock changed.",
@@ -69,45 +75,55 @@ pub const STOCK_LEVEL_UPDATED: EventType<LevelView> = EventType::new(
 pub const STOCK_LEVEL_LOW: EventType<StockLevelAlert> = EventType::new(
     "stock_level.low",
     "Available stock fell below the reorder point: a low-stock alert opened.",
-);
+)
+    .example(r#"{"level": {"low_stock": true, "on_hand": 12, "reserved": 4, "available": 8, "reorder_point": 20}}"#);
 pub const STOCK_LEVEL_RECOVERED: EventType<StockLevelAlert> = EventType::new(
     "stock_level.recovered",
     "Available stock is back at or above the reorder point: the low-stock alert closed.",
-);
+)
+    .example(r#"{"level": {"low_stock": false, "on_hand": 212, "reserved": 4, "available": 208, "reorder_point": 20}}"#);
 
 pub const RESERVATION_CREATED: EventType<ReservationView> = EventType::new(
     "reservation.created",
     "Stock was reserved (all lines or none).",
-);
+)
+.example(r#"{"status": "active"}"#);
 pub const RESERVATION_RELEASED: EventType<ReservationView> = EventType::new(
     "reservation.released",
     "A reservation let go of what it still held.",
-);
+)
+.example(r#"{"status": "released"}"#);
 pub const RESERVATION_EXPIRED: EventType<ReservationView> = EventType::new(
     "reservation.expired",
     "A reservation passed its `expires_at` and what it still held was released.",
-);
+)
+.example(r#"{"status": "expired"}"#);
 pub const RESERVATION_CONSUMED: EventType<ReservationView> = EventType::new(
     "reservation.consumed",
     "Held stock shipped, in full (`consumed`) or in part (`partially_consumed`).",
-);
+)
+.example(r#"{"status": "consumed"}"#);
 
 pub const PURCHASE_ORDER_CREATED: EventType<PurchaseOrderView> = EventType::new(
     "purchase_order.created",
     "A draft purchase order was created (by hand or from replenishment suggestions).",
-);
+)
+.example(r#"{"status": "draft"}"#);
 pub const PURCHASE_ORDER_PLACED: EventType<PurchaseOrderView> = EventType::new(
     "purchase_order.placed",
     "A draft purchase order was sent to its supplier (`ordered`).",
-);
+)
+.example(r#"{"status": "ordered"}"#);
 pub const PURCHASE_ORDER_CANCELLED: EventType<PurchaseOrderView> = EventType::new(
     "purchase_order.cancelled",
     "A purchase order was cancelled.",
-);
+)
+.example(r#"{"status": "cancelled"}"#);
 pub const PURCHASE_ORDER_RECEIVED: EventType<PurchaseOrderView> = EventType::new(
     "purchase_order.received",
     "Goods were received against a purchase order (in part or in full).",
-);
+)
+.example(r#"{"status": "partially_received"}"#);
 
 /// Every event type this domain writes.
 pub fn catalogue() -> Vec<Catalogued> {

@@ -70,6 +70,9 @@ pub struct EventType<T> {
     pub name: &'static str,
     /// When it is written, for the document.
     pub summary: &'static str,
+    /// JSON merged into the example the document makes from the data schema, so it
+    /// shows this event (a placed order is `ordered`, not the first status).
+    pub example: Option<&'static str>,
     data: PhantomData<fn(&T)>,
 }
 
@@ -78,7 +81,16 @@ impl<T> EventType<T> {
         Self {
             name,
             summary,
+            example: None,
             data: PhantomData,
+        }
+    }
+
+    /// What this event's example shows that the data schema's does not (JSON, merged).
+    pub const fn example(self, example: &'static str) -> Self {
+        Self {
+            example: Some(example),
+            ..self
         }
     }
 }
@@ -89,6 +101,7 @@ impl<T: ToSchema + 'static> EventType<T> {
         Catalogued {
             name: self.name,
             summary: self.summary,
+            example: self.example,
             schema_name: T::name().into_owned(),
             schemas: schemas_of::<T>,
         }
@@ -105,6 +118,8 @@ fn schemas_of<T: ToSchema>(into: &mut Vec<(String, RefOr<Schema>)>) {
 pub struct Catalogued {
     pub name: &'static str,
     pub summary: &'static str,
+    /// JSON merged into the example made from the schema.
+    pub example: Option<&'static str>,
     /// The component schema of `data`.
     pub schema_name: String,
     /// Adds that schema and every schema it refers to.
