@@ -583,6 +583,23 @@ async fn tax_ids_are_encrypted_and_masked(engine: Engine) {
         !audit.to_string().contains("91310000MA1FL1234X"),
         "nor in the audit log"
     );
+    // A rep who sees it masked may still change it, even to a value whose mask
+    // reads the same (same length, same last four): that is a change, not a no-op.
+    let (rep_id, rep) = app.user("rep@example.com", "sales", None).await;
+    let res = app.patch(&url, &json!({"owner_id": rep_id})).await;
+    assert_eq!(res.status(), 200);
+    let res = app
+        .request_as(&rep, Method::PATCH, &url)
+        .json(&json!({"tax_id": "91310000ZZZZZ1234X"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let as_admin: Value = app.get(&url).await.json().await.unwrap();
+    assert_eq!(
+        as_admin["tax_id"], "91310000ZZZZZ1234X",
+        "the change was kept"
+    );
     app.stop().await;
 }
 

@@ -3,7 +3,9 @@
 //! resource keep the order their transactions committed in, and a long transaction
 //! elsewhere no longer holds the feed back. `events.txid` goes; the index the
 //! sequencer reads is on `seq`. Positions copied from `seq` by the previous
-//! migration are renumbered without gaps (rolled-back inserts had left some).
+//! migration are renumbered without gaps (rolled-back inserts had left some): safe
+//! because nothing reads positions yet (no dispatcher, no pull feed); once something
+//! does, positions are never renumbered.
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::DatabaseBackend;

@@ -1,5 +1,6 @@
 use ordercrm_kernel::audit::{self, Entry};
 use ordercrm_kernel::authz::Action;
+use ordercrm_kernel::authz::Actor;
 use ordercrm_kernel::crypto::FieldCipher;
 use ordercrm_kernel::version::unless_unchanged;
 use ordercrm_kernel::{Ctx, FieldError, Result};
@@ -19,6 +20,10 @@ fn set<T: Into<sea_orm::Value>>(v: Option<T>) -> sea_orm::ActiveValue<T> {
         None => NotSet,
     }
 }
+
+/// Whether an update changed anything is judged on the unmasked view: a tax id
+/// that changes only where the caller's view masks it is still a change.
+const FULL_VIEW: Actor = Actor::System;
 
 #[tracing::instrument(skip_all, fields(%id))]
 pub async fn update(
@@ -102,7 +107,7 @@ pub async fn update(
         .await?;
 
         let before =
-            queries::views(txn, &ctx.actor, cipher, vec![super::as_read(&current)]).await?;
+            queries::views(txn, &FULL_VIEW, cipher, vec![super::as_read(&current)]).await?;
         let tags = patch.tags.map(|t| {
             t.into_iter()
                 .map(|t| t.trim().to_owned())
@@ -175,7 +180,7 @@ pub async fn update(
             .one(txn)
             .await?
             .ok_or_else(|| CustomerError::NotFound(id.to_string()))?;
-        let view = queries::views(txn, &ctx.actor, cipher, vec![updated])
+        let view = queries::views(txn, &FULL_VIEW, cipher, vec![updated])
             .await?
             .pop()
             .ok_or_else(|| CustomerError::NotFound(id.to_string()))?;
@@ -203,5 +208,15 @@ pub async fn update(
         Entry::new("customer.update", "customer", id).changes(audit::diff(&b, &a)),
     )
     .await?;
-    Ok(view)
+    // The caller's view of the result (a tax id masked unless they may see it),
+    // without the visibility filter: a rep who hands the customer to someone else
+    // no longer sees it, but is still told what they did.
+    let updated = customer::Entity::find_by_id(id)
+        .one(txn)
+        .await?
+        .ok_or_else(|| CustomerError::NotFound(id.to_string()))?;
+    queries::views(txn, &ctx.actor, cipher, vec![updated])
+        .await?
+        .pop()
+        .ok_or_else(|| CustomerError::NotFound(id.to_string()).into())
 }
