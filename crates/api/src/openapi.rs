@@ -151,6 +151,18 @@ pub fn finish(mut doc: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
 
 fn complete_operation(op: &mut Operation, method: &str, health: bool) {
     let has_body = op.request_body.is_some();
+    let in_params = |place: ParameterIn| {
+        op.parameters.iter().flatten().any(|p| match p {
+            RefOr::T(p) => p.parameter_in == place,
+            RefOr::Ref(_) => false,
+        })
+    };
+    // The extractors refuse what these parameters cannot hold (a `limit` out of
+    // range, a cursor that is not one, an id that is not a UUID, a malformed
+    // `If-Match`), and a path names a thing that may not exist.
+    let has_query = in_params(ParameterIn::Query);
+    let has_path = in_params(ParameterIn::Path);
+    let has_header = in_params(ParameterIn::Header);
     let secured = op.security.as_ref().is_some_and(|reqs| {
         reqs.iter().any(|r| {
             serde_json::to_value(r).is_ok_and(|v| v.as_object().is_some_and(|o| !o.is_empty()))
@@ -162,11 +174,19 @@ fn complete_operation(op: &mut Operation, method: &str, health: bool) {
             .entry(status.to_string())
             .or_insert_with(|| RefOr::T(problem(text)));
     };
+    let bad_parameter = "A parameter is invalid: out of range, not a cursor this list gave, \
+        not a UUID, or a malformed `If-Match` (see `errors`).";
+    let bad_body = "Malformed JSON, an unknown field, or invalid values (see `errors`).";
+    match (has_body, has_query || has_path || has_header) {
+        (true, true) => add(400, &format!("{bad_body} Or: {bad_parameter}")),
+        (true, false) => add(400, bad_body),
+        (false, true) => add(400, bad_parameter),
+        (false, false) => {}
+    }
+    if has_path {
+        add(404, "No such object, or none you may see.");
+    }
     if has_body {
-        add(
-            400,
-            "Malformed JSON, an unknown field, or invalid values (see `errors`).",
-        );
         add(413, "The body is larger than the configured limit.");
         add(415, "The body is not `application/json`.");
     }
