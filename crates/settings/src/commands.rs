@@ -89,17 +89,7 @@ pub async fn update(
     let changed = unless_unchanged(txn, async |txn| {
         // Of two concurrent editors holding the same ETag, exactly one gets through;
         // the row is this transaction's from here, so `before` is what it changes.
-        let claimed = claim(
-            txn,
-            Entity::update_many()
-                .col_expr(COLUMN.updated_at, Expr::value(ctx.now))
-                .filter(COLUMN.key.eq(key)),
-            Entity::find().filter(COLUMN.key.eq(key)),
-            Column::Version,
-            if_match,
-            |_| SettingsError::NotFound(key.to_owned()).into(),
-        )
-        .await?;
+        let claimed = claim_setting(txn, ctx, key, if_match).await?;
         let before = SettingView::from(claimed.clone());
         let mut update = Entity::update_many();
         if let Some(value) = patch.value {
@@ -140,17 +130,7 @@ pub async fn delete(
     if_match: Option<i64>,
 ) -> Result<()> {
     ctx.actor.require(Action::SettingsWrite)?;
-    let claimed = claim(
-        txn,
-        Entity::update_many()
-            .col_expr(COLUMN.updated_at, Expr::value(ctx.now))
-            .filter(COLUMN.key.eq(key)),
-        Entity::find().filter(COLUMN.key.eq(key)),
-        Column::Version,
-        if_match,
-        |_| SettingsError::NotFound(key.to_owned()).into(),
-    )
-    .await?;
+    let claimed = claim_setting(txn, ctx, key, if_match).await?;
     Entity::delete_many()
         .filter(COLUMN.key.eq(key))
         .exec(txn)
@@ -172,4 +152,25 @@ pub async fn delete(
 
 fn json(view: &SettingView) -> Value {
     serde_json::to_value(view).unwrap_or_default()
+}
+
+/// Take the setting `key` for this change (at `if_match` when given): its version
+/// bumps and the row is this transaction's until it ends.
+async fn claim_setting(
+    txn: &DatabaseTransaction,
+    ctx: &Ctx,
+    key: &str,
+    if_match: Option<i64>,
+) -> Result<crate::entity::Model> {
+    claim(
+        txn,
+        Entity::update_many()
+            .col_expr(COLUMN.updated_at, Expr::value(ctx.now))
+            .filter(COLUMN.key.eq(key)),
+        Entity::find().filter(COLUMN.key.eq(key)),
+        Column::Version,
+        if_match,
+        |_| SettingsError::NotFound(key.to_owned()).into(),
+    )
+    .await
 }
