@@ -1,5 +1,5 @@
 # The two commands a new user needs: `make run` and `make test`.
-.PHONY: run test lint fmt openapi bench build release
+.PHONY: run test lint fmt openapi bench build release fuzz
 
 PG_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 
@@ -27,7 +27,10 @@ test: build
 		echo "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!"; \
 		echo ""; \
 	fi
+	@rm -rf target/debug/status-seen
 	cargo test --workspace
+	@echo "== every status the black-box suite saw is in the OpenAPI document"
+	ORDERCRM_STATUS_COVERAGE=required cargo test -q -p ordercrm-tests --test status_coverage -- --nocapture
 
 lint:
 	cargo fmt --all --check
@@ -43,3 +46,8 @@ openapi:
 
 bench: release
 	cargo run --release -q -p ordercrm-bench -- --binary target/release/ordercrm --pg-url "$(PG_URL)"
+
+# schemathesis against a fresh server (pinned version, fixed seed; FUZZ_SEED=… to vary).
+# Downloads schemathesis on first use, so not part of CI: run it before you stop.
+fuzz:
+	.ci/fuzz

@@ -135,7 +135,7 @@ async fn erased_customer_cannot_be_brought_back(engine: Engine) {
     let c = customer(
         &app,
         &app.token,
-        json!({"kind": "person", "name": "Gone Forever"}),
+        json!({"kind": "company", "name": "Gone Forever"}),
     )
     .await;
     let other = customer(
@@ -145,6 +145,31 @@ async fn erased_customer_cannot_be_brought_back(engine: Engine) {
     )
     .await;
     let url = format!("/v1/customers/{}", id(&c));
+    let created = |path: String, body: Value| {
+        let app = &app;
+        async move {
+            let res = app.post(&path, &body).await;
+            let status = res.status();
+            let body: Value = res.json().await.unwrap();
+            assert_eq!(status, 201, "{path}: {body}");
+            body
+        }
+    };
+    let contact = created(
+        format!("{url}/contacts"),
+        json!({"name": "Her Brother", "email": "bro@example.com"}),
+    )
+    .await;
+    let address = created(
+        format!("{url}/addresses"),
+        json!({"kind": "shipping", "line1": "A road 1", "city": "上海", "country": "CN"}),
+    )
+    .await;
+    let follow_up = created(
+        format!("{url}/follow-ups"),
+        json!({"title": "Call back", "due_at": "2026-11-24T08:00:00Z"}),
+    )
+    .await;
     app.request(Method::POST, &format!("{url}/erase"))
         .send()
         .await
@@ -157,6 +182,44 @@ async fn erased_customer_cannot_be_brought_back(engine: Engine) {
         )
         .await;
     assert_eq!(problem(res, 409).await["type"], "/problems/erased");
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM customer_follow_ups WHERE status = 'open'")
+            .await,
+        0,
+        "erase cancels the erased customer's open follow-ups"
+    );
+    // Nothing under it can be written either: what erase kept stays as erase left it.
+    let contact_url = format!("{url}/contacts/{}", id(&contact));
+    let address_url = format!("{url}/addresses/{}", id(&address));
+    let follow_up_url = format!("/v1/follow-ups/{}", id(&follow_up));
+    for (method, path, body) in [
+        (Method::PATCH, &contact_url, json!({"name": "Back"})),
+        (Method::DELETE, &contact_url, Value::Null),
+        (Method::PATCH, &address_url, json!({"line1": "Back road"})),
+        (Method::DELETE, &address_url, Value::Null),
+        (Method::PATCH, &follow_up_url, json!({"title": "Back"})),
+        (
+            Method::POST,
+            &format!("{url}/addresses"),
+            json!({"kind": "billing", "line1": "B road", "city": "上海", "country": "CN"}),
+        ),
+        (
+            Method::POST,
+            &format!("{url}/follow-ups"),
+            json!({"title": "Again", "due_at": "2026-11-24T08:00:00Z"}),
+        ),
+    ] {
+        let mut req = app.request(method.clone(), path);
+        if !body.is_null() {
+            req = req.json(&body);
+        }
+        let res = req.send().await.unwrap();
+        assert_eq!(
+            problem(res, 409).await["type"],
+            "/problems/erased",
+            "{method} {path}"
+        );
+    }
     let res = app
         .post(&format!("{url}/contacts"), &json!({"name": "Her Sister"}))
         .await;

@@ -17,7 +17,7 @@ use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement};
 use serde_json::Value;
 use tokio::sync::OnceCell;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Engine {
     Sqlite,
     Postgres,
@@ -301,7 +301,9 @@ impl TestApp {
         let db = TestDb::new(engine).await;
         let mut config = test_config(db.url.clone());
         let probe = Probe::default();
-        config.hooks = probe.hooks();
+        config.hooks = probe.hooks().on_response(move |method, route, status| {
+            statuses_seen::record(engine, method, route, status);
+        });
         tweak(&mut config);
         let clock = ManualClock::new(start_time());
         let admin = ordercrm_server::users::create(
@@ -466,6 +468,52 @@ impl Drop for TestApp {
             // Not stopped explicitly: stop without waiting so the database can be dropped.
             let handle = self.handle.clone();
             tokio::spawn(async move { handle.stop(false).await });
+        }
+    }
+}
+
+/// Every (method, route, status) the servers of this test process answered with,
+/// written to `target/<profile>/status-seen/` for the `status_coverage` test to
+/// check against the OpenAPI document once the whole suite has run.
+pub mod statuses_seen {
+    use std::collections::BTreeSet;
+    use std::io::Write;
+    use std::path::PathBuf;
+    use std::sync::Mutex;
+
+    use super::Engine;
+
+    type Seen = BTreeSet<(Engine, String, String, u16)>;
+    static SEEN: Mutex<Option<(Seen, Option<std::fs::File>)>> = Mutex::new(None);
+
+    /// Where observations are kept: next to the test binaries, so `make test` can
+    /// clear it before a run.
+    pub fn dir() -> PathBuf {
+        let exe = std::env::current_exe().unwrap();
+        let profile_dir = exe.parent().and_then(|d| d.parent()).unwrap();
+        profile_dir.join("status-seen")
+    }
+
+    pub fn engine_name(engine: Engine) -> &'static str {
+        match engine {
+            Engine::Sqlite => "sqlite",
+            Engine::Postgres => "postgres",
+        }
+    }
+
+    pub fn record(engine: Engine, method: &str, route: &str, status: u16) {
+        let mut guard = SEEN.lock().unwrap();
+        let (seen, file) = guard.get_or_insert_with(|| {
+            let dir = dir();
+            std::fs::create_dir_all(&dir).unwrap();
+            let path = dir.join(format!("{}.tsv", std::process::id()));
+            (BTreeSet::new(), std::fs::File::create(path).ok())
+        });
+        // Each new triple once per process: a few hundred lines for the whole suite.
+        if seen.insert((engine, method.to_owned(), route.to_owned(), status))
+            && let Some(file) = file
+        {
+            let _ = writeln!(file, "{}\t{method}\t{route}\t{status}", engine_name(engine));
         }
     }
 }

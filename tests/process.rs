@@ -150,6 +150,8 @@ pub(crate) struct Server {
     pub(crate) child: Child,
     pub(crate) port: u16,
     logs: std::sync::mpsc::Receiver<Value>,
+    /// The lines logged before "listening".
+    startup: Vec<Value>,
 }
 
 impl Drop for Server {
@@ -190,6 +192,22 @@ fn cli_user(database_url: &str, email: &str, role: &str, password: &str) -> std:
 #[tokio::test]
 async fn the_first_admin_comes_from_the_cli() {
     let db = TestDb::new(Engine::Sqlite).await;
+    let data_dir = tempfile::tempdir().unwrap();
+    // A server on an empty database says how to create the first admin.
+    let server = start_server(&db.url, data_dir.path());
+    let hint = |lines: &[Value]| {
+        lines.iter().any(|l| {
+            l["message"].as_str().is_some_and(|m| {
+                m.contains("no active admin") && m.contains("ordercrm user create")
+            })
+        })
+    };
+    assert!(
+        hint(&server.startup),
+        "an empty database logs the first step"
+    );
+    drop(server);
+
     let out = cli_user(&db.url, "root@example.com", "admin", "short");
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("password must be 12 to 256 characters"));
@@ -216,6 +234,9 @@ async fn the_first_admin_comes_from_the_cli() {
         "a perfectly long passphrase",
     );
     assert!(String::from_utf8_lossy(&out.stderr).contains("already exists"));
+    let server = start_server(&db.url, data_dir.path());
+    assert!(!hint(&server.startup), "with an admin, no hint");
+    drop(server);
     let out = cli_user(
         &db.url,
         "x@example.com",
@@ -269,6 +290,7 @@ pub(crate) fn start_server_env(
         }
     });
     let deadline = Instant::now() + Duration::from_secs(20);
+    let mut startup = Vec::new();
     loop {
         let Ok(line) = rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) else {
             let _ = child.kill();
@@ -281,8 +303,10 @@ pub(crate) fn start_server_env(
                 child,
                 port: address.port(),
                 logs: rx,
+                startup,
             };
         }
+        startup.push(line);
     }
 }
 

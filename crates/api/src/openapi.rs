@@ -168,68 +168,121 @@ fn complete_operation(op: &mut Operation, method: &str, health: bool) {
             serde_json::to_value(r).is_ok_and(|v| v.as_object().is_some_and(|o| !o.is_empty()))
         })
     });
-    let mut add = |status: u16, text: &str| {
-        op.responses
-            .responses
-            .entry(status.to_string())
-            .or_insert_with(|| RefOr::T(problem(text)));
-    };
-    let bad_parameter = "A parameter is invalid: out of range, not a cursor this list gave, \
-        not a UUID, or a malformed `If-Match` (see `errors`).";
-    let bad_body = "Malformed JSON, an unknown field, or invalid values (see `errors`).";
+    let bad_parameter = "A parameter is invalid (`/problems/validation`): out of range, not a \
+        cursor this list gave, not a UUID, or a malformed `If-Match` (see `errors`).";
+    let bad_body = "Malformed JSON or an unknown field (`/problems/malformed-request`), or \
+        invalid values (`/problems/validation`, see `errors`).";
     match (has_body, has_query || has_path || has_header) {
-        (true, true) => add(400, &format!("{bad_body} Or: {bad_parameter}")),
-        (true, false) => add(400, bad_body),
-        (false, true) => add(400, bad_parameter),
+        (true, true) => add(op, 400, &format!("{bad_body} Or: {bad_parameter}")),
+        (true, false) => add(op, 400, bad_body),
+        (false, true) => add(op, 400, bad_parameter),
         (false, false) => {}
     }
+    let header_named = |name: &str| {
+        op.parameters.iter().flatten().any(|p| {
+            matches!(p, RefOr::T(p) if p.parameter_in == ParameterIn::Header
+                && p.name.eq_ignore_ascii_case(name))
+        })
+    };
+    let (if_match, if_none_match) = (header_named("If-Match"), header_named("If-None-Match"));
+    if if_match {
+        add(
+            op,
+            412,
+            "Changed since the ETag in `If-Match` (`/problems/precondition-failed`).",
+        );
+    }
+    if if_none_match {
+        op.responses
+            .responses
+            .entry("304".to_owned())
+            .or_insert_with(|| {
+                RefOr::T(
+                    ResponseBuilder::new()
+                        .description("Not modified since the ETag in `If-None-Match`.")
+                        .build(),
+                )
+            });
+    }
     if has_path {
-        add(404, "No such object, or none you may see.");
+        add(
+            op,
+            404,
+            "No such object, or none you may see (`/problems/not-found`).",
+        );
     }
     if has_body {
-        add(413, "The body is larger than the configured limit.");
-        add(415, "The body is not `application/json`.");
+        add(
+            op,
+            413,
+            "The body is larger than the configured limit (`/problems/payload-too-large`).",
+        );
+        add(
+            op,
+            415,
+            "The body is not `application/json` (`/problems/unsupported-media-type`).",
+        );
     }
     if secured {
         add(
+            op,
             401,
-            "No credentials, or an invalid, expired or revoked token or key.",
+            "No credentials, or an invalid, expired or revoked token or key \
+             (`/problems/unauthenticated`).",
         );
         add(
+            op,
             403,
-            "Your role, or your API key's scopes, do not allow this.",
+            "Your role, or your API key's scopes, do not allow this (`/problems/forbidden`).",
         );
         add(
+            op,
             429,
-            "Too many requests for this user or key; see `Retry-After` and `RateLimit-*`.",
+            "Too many requests for this user or key (`/problems/rate-limited`); see \
+             `Retry-After` and `RateLimit-*`.",
         );
     }
     if !secured && !health {
         add(
+            op,
             429,
-            "Too many requests without credentials from this address; see `Retry-After` and `RateLimit-*`.",
+            "Too many requests without credentials from this address (`/problems/rate-limited`); \
+             see `Retry-After` and `RateLimit-*`.",
         );
     }
     // Every POST honours a key for a caller who authenticated (even one whose
     // operation needs no credentials); requests without credentials keep nothing.
     let idempotent = method == "POST";
     if idempotent {
+        let in_progress = "A request with this `Idempotency-Key` is still in progress \
+             (`/problems/idempotency-in-flight`), or it succeeded but its answer carried a \
+             secret and was not kept (`/problems/idempotency-response-withheld`).";
+        // An operation's own 409 keeps its words and gains the idempotency ones.
+        if let Some(RefOr::T(own)) = op.responses.responses.get_mut("409")
+            && !own.description.contains("Idempotency-Key")
+        {
+            own.description = format!("{} Or: {in_progress}", own.description);
+        }
+        add(op, 409, in_progress);
         add(
-            409,
-            "A request with this `Idempotency-Key` is still in progress, or it succeeded but its \
-             answer carried a secret and was not kept (`/problems/idempotency-response-withheld`).",
-        );
-        add(
+            op,
             422,
-            "This `Idempotency-Key` was used with a different request.",
+            "This `Idempotency-Key` was used with a different request \
+             (`/problems/idempotency-key-reused`).",
         );
     }
-    add(500, "Internal error; quote `request_id` when reporting it.");
+    add(
+        op,
+        500,
+        "Internal error (`/problems/internal`); quote `request_id` when reporting it.",
+    );
     if !health {
         add(
+            op,
             503,
             "The database stayed busy for longer than the server waits for it (a large import \
-             being applied, say); nothing was changed; try again after `Retry-After`.",
+             being applied, say; `/problems/unavailable`); nothing was changed; try again after \
+             `Retry-After`.",
         );
     }
 
@@ -259,6 +312,14 @@ fn complete_operation(op: &mut Operation, method: &str, health: bool) {
             params.push(RefOr::T(param));
         }
     }
+}
+
+/// Document `status` as a problem answer unless the operation documents it itself.
+fn add(op: &mut Operation, status: u16, text: &str) {
+    op.responses
+        .responses
+        .entry(status.to_string())
+        .or_insert_with(|| RefOr::T(problem(text)));
 }
 
 fn problem(description: &str) -> Response {

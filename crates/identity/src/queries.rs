@@ -206,3 +206,14 @@ pub async fn list_audit_events(
         },
     ))
 }
+
+/// Whether anyone could sign in and administer: an active admin exists. A server
+/// started without one tells the operator how to create it.
+pub async fn has_active_admin(conn: &impl ConnectionTrait) -> Result<bool> {
+    Ok(user::Entity::find()
+        .filter(user::COLUMN.role.eq(Role::Admin.as_str()))
+        .filter(user::COLUMN.active.eq(true))
+        .one(conn)
+        .await?
+        .is_some())
+}

@@ -96,6 +96,17 @@ impl Application {
                 stopped,
             )),
         ];
+        // A fresh install has no users and no default password: say what to do next.
+        match ordercrm_identity::queries::has_active_admin(db.reader()).await {
+            Ok(true) => {}
+            Ok(false) => tracing::warn!(
+                "no active admin yet: nobody can sign in. Create the first one with \
+                 `ordercrm user create --email you@example.com --role admin` \
+                 (same DATABASE_URL; it asks for the password, or reads it \
+                 with --password-stdin), then POST /v1/auth/token"
+            ),
+            Err(err) => tracing::warn!(error = %err, "could not check for an admin"),
+        }
         tracing::info!(%address, database = %database::redact(&config.database_url), "listening");
         Ok(Self {
             address,

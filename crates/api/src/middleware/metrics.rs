@@ -223,18 +223,24 @@ pub async fn record(
         _ => "OTHER",
     };
     // The route template, never the raw path: ids in paths would explode cardinality.
-    let route = req
-        .match_pattern()
-        .unwrap_or_else(|| "unmatched".to_owned());
-    let metrics = req.app_data::<Data<AppState>>().map(|s| s.metrics.clone());
-    let res = next.call(req).await?;
-    if let Some(metrics) = metrics {
-        metrics.observe(
-            method,
-            &route,
-            res.status().as_u16(),
-            started.elapsed().as_secs_f64(),
-        );
+    let pattern = req.match_pattern();
+    let state = req.app_data::<Data<AppState>>().cloned();
+    let res = next.call(req).await;
+    // An error a middleware returns instead of a response is still an answer the
+    // client sees (the framework renders it): count it with its status.
+    let status = match &res {
+        Ok(res) => res.status(),
+        Err(err) => err.as_response_error().status_code(),
     }
-    Ok(res)
+    .as_u16();
+    if let Some(state) = state {
+        let route = pattern.as_deref().unwrap_or("unmatched");
+        state
+            .metrics
+            .observe(method, route, status, started.elapsed().as_secs_f64());
+        if let Some(pattern) = &pattern {
+            state.hooks.responded(method, pattern, status);
+        }
+    }
+    res
 }

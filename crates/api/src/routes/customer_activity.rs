@@ -46,6 +46,7 @@ pub async fn list_notes(
     responses(
         (status = 201, description = "Recorded", body = NoteView),
         (status = 404, description = "No such customer, or not one you can see", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The customer was erased (`/problems/erased`): nothing under it can be written", body = Problem, content_type = "application/problem+json"),
     ),
 )]
 #[post("/customers/{id}/notes")]
@@ -70,6 +71,7 @@ pub async fn create_note(
     responses(
         (status = 201, description = "Planned", body = FollowUpView, headers(("Location" = String, description = "URL of the follow-up"))),
         (status = 404, description = "No such customer, or not one you can see", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The customer was erased (`/problems/erased`): nothing under it can be written", body = Problem, content_type = "application/problem+json"),
     ),
 )]
 #[post("/customers/{id}/follow-ups")]
@@ -118,6 +120,7 @@ pub async fn list_follow_ups(
         (status = 200, description = "The changed follow-up", body = FollowUpView),
         (status = 404, description = "No such follow-up, or not one you can see", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "Changed since your ETag", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The customer was erased (`/problems/erased`): nothing under it can be written", body = Problem, content_type = "application/problem+json"),
     ),
 )]
 #[patch("/follow-ups/{id}")]

@@ -57,6 +57,7 @@ pub async fn list_contacts(
     responses(
         (status = 201, description = "Created", body = ContactView, headers(("Location" = String, description = "URL of the contact"))),
         (status = 404, description = "No such customer, or not one you can see", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The customer was erased (`/problems/erased`): nothing under it can be written", body = Problem, content_type = "application/problem+json"),
     ),
 )]
 #[post("/customers/{id}/contacts")]
@@ -90,6 +91,7 @@ pub async fn create_contact(
         (status = 200, description = "The changed contact", body = ContactView),
         (status = 404, description = "No such contact, or not one you can see", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "Changed since your ETag", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The customer was erased (`/problems/erased`): nothing under it can be written", body = Problem, content_type = "application/problem+json"),
     ),
 )]
 #[patch("/customers/{id}/contacts/{contact_id}")]
@@ -115,6 +117,7 @@ pub async fn update_contact(
     responses(
         (status = 204, description = "Removed"),
         (status = 404, description = "No such contact, or not one you can see", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The customer was erased (`/problems/erased`): nothing under it can be written", body = Problem, content_type = "application/problem+json"),
     ),
 )]
 #[delete("/customers/{id}/contacts/{contact_id}")]
@@ -158,6 +161,7 @@ pub async fn list_addresses(
     responses(
         (status = 201, description = "Created", body = AddressView, headers(("Location" = String, description = "URL of the address"))),
         (status = 404, description = "No such customer, or not one you can see", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The customer was erased (`/problems/erased`): nothing under it can be written", body = Problem, content_type = "application/problem+json"),
     ),
 )]
 #[post("/customers/{id}/addresses")]
@@ -191,6 +195,7 @@ pub async fn create_address(
         (status = 200, description = "The changed address", body = AddressView),
         (status = 404, description = "No such address, or not one you can see", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "Changed since your ETag", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The customer was erased (`/problems/erased`): nothing under it can be written", body = Problem, content_type = "application/problem+json"),
     ),
 )]
 #[patch("/customers/{id}/addresses/{address_id}")]
@@ -216,6 +221,7 @@ pub async fn update_address(
     responses(
         (status = 204, description = "Removed"),
         (status = 404, description = "No such address, or not one you can see", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The customer was erased (`/problems/erased`): nothing under it can be written", body = Problem, content_type = "application/problem+json"),
     ),
 )]
 #[delete("/customers/{id}/addresses/{address_id}")]

@@ -149,7 +149,7 @@ pub async fn get(
     responses(
         (status = 200, description = "The changed customer", body = CustomerView, headers(("ETag" = String, description = "New version"))),
         (status = 404, description = "No such customer, or not one you can see", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The new email or phone belongs to another customer", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The new email or phone belongs to another customer (`/problems/duplicate-customer`), or the customer was erased (`/problems/erased`)", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "Changed since your ETag", body = Problem, content_type = "application/problem+json"),
     ),
 )]
@@ -239,6 +239,7 @@ pub async fn possible_duplicates(
         (status = 200, description = "The customer that stayed", body = CustomerView),
         (status = 404, description = "No such customer, or not one you can see", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "Changed since your ETag", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Either customer was erased (`/problems/erased`)", body = Problem, content_type = "application/problem+json"),
     ),
 )]
 #[post("/customers/{id}/merge")]

@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use super::{optional, parent_for_write, required};
 use crate::dto::{CreateFollowUp, CreateNote, FollowUpView, NoteView, UpdateFollowUp};
-use crate::entity::{follow_up, note};
+use crate::entity::{customer, follow_up, note};
 use crate::error::CustomerError;
 use crate::events;
 use crate::queries;
@@ -149,7 +149,14 @@ pub async fn update_follow_up(
     patch: UpdateFollowUp,
 ) -> Result<FollowUpView> {
     ctx.actor.require(Action::CustomersWrite)?;
-    queries::find_follow_up(txn, &ctx.actor, id).await?;
+    let found = queries::find_follow_up(txn, &ctx.actor, id).await?;
+    // Its customer may be one the assignee cannot see; erased is erased either way.
+    if let Some(parent) = customer::Entity::find_by_id(found.customer_id)
+        .one(txn)
+        .await?
+    {
+        super::refuse_erased(&parent)?;
+    }
     let changed = unless_unchanged(txn, async |txn| {
         let current = ordercrm_kernel::version::claim(
             txn,

@@ -134,6 +134,15 @@ async fn erase_one(
         .filter(note::COLUMN.customer_id.eq(id))
         .exec(txn)
         .await?;
+    // Nobody can act on a call-back to someone erased: open ones are cancelled, in
+    // the same version as the scrub below (one event each).
+    follow_up::Entity::update_many()
+        .col_expr(follow_up::COLUMN.status, Expr::value("cancelled"))
+        .col_expr(follow_up::COLUMN.closed_at, Expr::value(ctx.now))
+        .filter(follow_up::COLUMN.customer_id.eq(id))
+        .filter(follow_up::COLUMN.status.eq("open"))
+        .exec(txn)
+        .await?;
     let follow_ups = ordercrm_kernel::version::bump_all_returning(
         txn,
         follow_up::Entity::update_many()
