@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use ordercrm_kernel::error::{ProblemType, problems};
+use ordercrm_kernel::input::is_inlined_schema;
 use ordercrm_kernel::{FieldError, Problem};
 use utoipa::OpenApi;
 use utoipa::openapi::path::{Operation, ParameterBuilder, ParameterIn};
@@ -130,6 +131,7 @@ pub fn finish(mut doc: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
     description.push_str(&ordercrm_kernel::authz::permission_table());
     doc.info.description = Some(description);
     crate::webhooks_doc::add(&mut doc);
+    inline_value_types(&mut doc);
 
     for (path, item) in doc.paths.paths.iter_mut() {
         let health = path == "/healthz" || path == "/readyz";
@@ -311,6 +313,92 @@ fn complete_operation(op: &mut Operation, method: &str, health: bool) {
         {
             params.push(RefOr::T(param));
         }
+    }
+}
+
+/// Value types (`NonBlank200`, `Text100`, `Email`, ...; see `ordercrm_kernel::input`)
+/// are written where they are used, not as components: a client generator should
+/// see `string, maxLength 200` on the field, not a type per length.
+fn inline_value_types(doc: &mut utoipa::openapi::OpenApi) {
+    let Some(components) = doc.components.as_mut() else {
+        return;
+    };
+    let table: BTreeMap<String, RefOr<Schema>> = components
+        .schemas
+        .iter()
+        .filter(|(name, _)| is_inlined_schema(name))
+        .map(|(name, schema)| (name.clone(), schema.clone()))
+        .collect();
+    // Query parameters refer to their types without adding them to the components.
+    let mut table = table;
+    for (name, schema) in ordercrm_kernel::input::parameter_schemas() {
+        table.entry(name).or_insert(schema);
+    }
+    components
+        .schemas
+        .retain(|name, _| !is_inlined_schema(name));
+    for schema in components.schemas.values_mut() {
+        inline(schema, &table);
+    }
+    for item in doc.paths.paths.values_mut() {
+        for op in [
+            &mut item.get,
+            &mut item.post,
+            &mut item.put,
+            &mut item.patch,
+            &mut item.delete,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            for param in op.parameters.iter_mut().flatten() {
+                if let RefOr::T(param) = param
+                    && let Some(schema) = param.schema.as_mut()
+                {
+                    inline(schema, &table);
+                }
+            }
+        }
+    }
+}
+
+fn inline(schema: &mut RefOr<Schema>, table: &BTreeMap<String, RefOr<Schema>>) {
+    use utoipa::openapi::schema::{AdditionalProperties, ArrayItems};
+    match schema {
+        RefOr::Ref(r) => {
+            let found = r
+                .ref_location
+                .strip_prefix("#/components/schemas/")
+                .and_then(|name| table.get(name));
+            if let Some(found) = found {
+                let mut found = found.clone();
+                if let RefOr::T(Schema::Object(o)) = &mut found
+                    && !r.description.is_empty()
+                {
+                    o.description = Some(r.description.clone());
+                }
+                *schema = found;
+            }
+        }
+        RefOr::T(Schema::Object(o)) => {
+            for p in o.properties.values_mut() {
+                inline(p, table);
+            }
+            if let Some(extra) = o.additional_properties.as_deref_mut()
+                && let AdditionalProperties::RefOr(extra) = extra
+            {
+                inline(extra, table);
+            }
+        }
+        RefOr::T(Schema::Array(a)) => {
+            if let ArrayItems::RefOrSchema(items) = &mut a.items {
+                inline(items, table);
+            }
+        }
+        RefOr::T(Schema::OneOf(o)) => o.items.iter_mut().for_each(|i| inline(i, table)),
+        RefOr::T(Schema::AllOf(o)) => o.items.iter_mut().for_each(|i| inline(i, table)),
+        RefOr::T(Schema::AnyOf(o)) => o.items.iter_mut().for_each(|i| inline(i, table)),
+        RefOr::T(_) => {}
     }
 }
 

@@ -6,7 +6,14 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
+use ordercrm_kernel::input::{Choice, Country, CursorParam, Email, Limit, NonBlank, Phone, Text};
 pub use ordercrm_kernel::validation::ExternalRef;
+use ordercrm_kernel::{Currency, NonNegativeMoney};
+
+use crate::model::{
+    AddressKind, CustomerKind, FollowUpStatus, FollowUpStatusFilter, NoteKind, PaymentTermsDays,
+    SizeBand, Tags,
+};
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -20,28 +27,32 @@ pub use ordercrm_kernel::validation::ExternalRef;
     "external_refs": [{"channel": "tmall", "external_id": "TM-99812"}]
 }))]
 pub struct CreateCustomer {
-    /// `person` or `company`.
-    pub kind: String,
-    pub name: String,
-    pub email: Option<String>,
-    pub phone: Option<String>,
-    pub legal_name: Option<String>,
-    pub industry: Option<String>,
-    /// `1-9`, `10-49`, `50-249`, `250-999` or `1000+`.
-    pub size_band: Option<String>,
+    #[schema(value_type = CustomerKind)]
+    pub kind: Choice<CustomerKind>,
+    pub name: NonBlank<200>,
+    pub email: Option<Email>,
+    pub phone: Option<Phone>,
+    pub legal_name: Option<Text<200>>,
+    pub industry: Option<Text<100>>,
+    #[schema(value_type = Option<SizeBand>)]
+    pub size_band: Option<Choice<SizeBand>>,
     /// Stored encrypted; shown in full to admin and finance, masked to others.
-    pub tax_id: Option<String>,
+    pub tax_id: Option<Text<50>>,
     /// People only.
     pub birthday: Option<NaiveDate>,
-    pub preferred_language: Option<String>,
-    pub preferred_currency: Option<String>,
+    /// A language tag such as `zh-CN`.
+    pub preferred_language: Option<Text<35>>,
+    #[schema(value_type = Option<Currency>)]
+    pub preferred_currency: Option<Choice<Currency>>,
     #[serde(default)]
-    pub tags: Vec<String>,
-    pub source_channel: Option<String>,
+    pub tags: Tags,
+    /// Where the customer came from: `tmall`, `trade_show`, ...
+    pub source_channel: Option<Text<50>>,
     /// The responsible sales user; defaults to you when you are in sales.
     pub owner_id: Option<Uuid>,
-    pub credit_limit: Option<Money>,
-    pub payment_terms_days: Option<i32>,
+    pub credit_limit: Option<NonNegativeMoney>,
+    /// Days to pay an invoice, 0 to 365.
+    pub payment_terms_days: Option<PaymentTermsDays>,
     #[serde(default)]
     pub marketing_consent: bool,
     /// A small JSON object (4 KiB) for your own fields.
@@ -55,44 +66,44 @@ pub struct CreateCustomer {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"phone": "+86 21 6555 0100", "tags": ["vip"], "owner_id": null}))]
 pub struct UpdateCustomer {
-    pub name: Option<String>,
+    pub name: Option<NonBlank<200>>,
     #[serde(default, deserialize_with = "ordercrm_kernel::patch::nullable")]
-    #[schema(value_type = Option<String>)]
-    pub email: Option<Option<String>>,
+    #[schema(value_type = Option<Email>)]
+    pub email: Option<Option<Email>>,
     #[serde(default, deserialize_with = "ordercrm_kernel::patch::nullable")]
-    #[schema(value_type = Option<String>)]
-    pub phone: Option<Option<String>>,
+    #[schema(value_type = Option<Phone>)]
+    pub phone: Option<Option<Phone>>,
     #[serde(default, deserialize_with = "ordercrm_kernel::patch::nullable")]
-    #[schema(value_type = Option<String>)]
-    pub legal_name: Option<Option<String>>,
+    #[schema(value_type = Option<Text<200>>)]
+    pub legal_name: Option<Option<Text<200>>>,
     #[serde(default, deserialize_with = "ordercrm_kernel::patch::nullable")]
-    #[schema(value_type = Option<String>)]
-    pub industry: Option<Option<String>>,
+    #[schema(value_type = Option<Text<100>>)]
+    pub industry: Option<Option<Text<100>>>,
     #[serde(default, deserialize_with = "ordercrm_kernel::patch::nullable")]
-    #[schema(value_type = Option<String>)]
-    pub size_band: Option<Option<String>>,
+    #[schema(value_type = Option<SizeBand>)]
+    pub size_band: Option<Option<Choice<SizeBand>>>,
     #[serde(default, deserialize_with = "ordercrm_kernel::patch::nullable")]
-    #[schema(value_type = Option<String>)]
-    pub tax_id: Option<Option<String>>,
+    #[schema(value_type = Option<Text<50>>)]
+    pub tax_id: Option<Option<Text<50>>>,
     #[serde(default, deserialize_with = "ordercrm_kernel::patch::nullable")]
     #[schema(value_type = Option<NaiveDate>)]
     pub birthday: Option<Option<NaiveDate>>,
     #[serde(default, deserialize_with = "ordercrm_kernel::patch::nullable")]
-    #[schema(value_type = Option<String>)]
-    pub preferred_language: Option<Option<String>>,
+    #[schema(value_type = Option<Text<35>>)]
+    pub preferred_language: Option<Option<Text<35>>>,
     #[serde(default, deserialize_with = "ordercrm_kernel::patch::nullable")]
-    #[schema(value_type = Option<String>)]
-    pub preferred_currency: Option<Option<String>>,
-    pub tags: Option<Vec<String>>,
+    #[schema(value_type = Option<Currency>)]
+    pub preferred_currency: Option<Option<Choice<Currency>>>,
+    pub tags: Option<Tags>,
     #[serde(default, deserialize_with = "ordercrm_kernel::patch::nullable")]
     #[schema(value_type = Option<Uuid>)]
     pub owner_id: Option<Option<Uuid>>,
     #[serde(default, deserialize_with = "ordercrm_kernel::patch::nullable")]
-    #[schema(value_type = Option<Money>)]
-    pub credit_limit: Option<Option<Money>>,
+    #[schema(value_type = Option<NonNegativeMoney>)]
+    pub credit_limit: Option<Option<NonNegativeMoney>>,
     #[serde(default, deserialize_with = "ordercrm_kernel::patch::nullable")]
-    #[schema(value_type = Option<i32>)]
-    pub payment_terms_days: Option<Option<i32>>,
+    #[schema(value_type = Option<PaymentTermsDays>)]
+    pub payment_terms_days: Option<Option<PaymentTermsDays>>,
     pub marketing_consent: Option<bool>,
     pub attributes: Option<serde_json::Value>,
 }
@@ -188,13 +199,13 @@ impl CustomerSort {
 #[into_params(parameter_in = Query)]
 pub struct ListCustomers {
     /// Case-insensitive substring of the name, number, email, phone, company or tags.
-    pub q: Option<String>,
+    pub q: Option<Text<200>>,
     /// Customers carrying this tag.
-    pub tag: Option<String>,
+    pub tag: Option<Text<50>>,
     pub owner_id: Option<Uuid>,
-    /// `person` or `company`.
-    pub kind: Option<String>,
-    pub industry: Option<String>,
+    #[param(inline)]
+    pub kind: Option<CustomerKind>,
+    pub industry: Option<Text<100>>,
     pub created_after: Option<DateTime<Utc>>,
     pub created_before: Option<DateTime<Utc>>,
     /// `false` (default): active customers; `true`: archived ones.
@@ -202,9 +213,8 @@ pub struct ListCustomers {
     /// `-created_at` (default), `created_at`, `name` or `-name`.
     #[param(inline)]
     pub sort: Option<CustomerSort>,
-    #[param(minimum = 1, maximum = 200)]
-    pub limit: Option<u64>,
-    pub cursor: Option<String>,
+    pub limit: Option<Limit>,
+    pub cursor: Option<CursorParam>,
 }
 
 /// A person at a company customer.
@@ -213,10 +223,10 @@ pub struct ListCustomers {
 #[schema(example = json!({"name": "王芳", "title": "采购经理", "email": "wang.fang@xingchen.example.cn",
     "phone": "+86 139 1234 5678", "is_primary": true}))]
 pub struct CreateContact {
-    pub name: String,
-    pub title: Option<String>,
-    pub email: Option<String>,
-    pub phone: Option<String>,
+    pub name: NonBlank<200>,
+    pub title: Option<Text<100>>,
+    pub email: Option<Email>,
+    pub phone: Option<Phone>,
     /// One contact per customer is primary; setting this moves the flag here.
     #[serde(default)]
     pub is_primary: bool,
@@ -226,16 +236,16 @@ pub struct CreateContact {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"title": "采购总监", "is_primary": true}))]
 pub struct UpdateContact {
-    pub name: Option<String>,
+    pub name: Option<NonBlank<200>>,
     #[serde(default, deserialize_with = "ordercrm_kernel::patch::nullable")]
-    #[schema(value_type = Option<String>)]
-    pub title: Option<Option<String>>,
+    #[schema(value_type = Option<Text<100>>)]
+    pub title: Option<Option<Text<100>>>,
     #[serde(default, deserialize_with = "ordercrm_kernel::patch::nullable")]
-    #[schema(value_type = Option<String>)]
-    pub email: Option<Option<String>>,
+    #[schema(value_type = Option<Email>)]
+    pub email: Option<Option<Email>>,
     #[serde(default, deserialize_with = "ordercrm_kernel::patch::nullable")]
-    #[schema(value_type = Option<String>)]
-    pub phone: Option<Option<String>>,
+    #[schema(value_type = Option<Phone>)]
+    pub phone: Option<Option<Phone>>,
     pub is_primary: Option<bool>,
 }
 
@@ -259,17 +269,17 @@ pub struct ContactView {
     "city": "上海", "region": "上海市", "postal_code": "200120", "country": "CN", "phone": "+86 21 6555 0199",
     "is_default": true}))]
 pub struct CreateAddress {
-    /// `billing` or `shipping`.
-    pub kind: String,
-    pub recipient: Option<String>,
-    pub line1: String,
-    pub line2: Option<String>,
-    pub city: String,
-    pub region: Option<String>,
-    pub postal_code: Option<String>,
+    #[schema(value_type = AddressKind)]
+    pub kind: Choice<AddressKind>,
+    pub recipient: Option<Text<200>>,
+    pub line1: NonBlank<200>,
+    pub line2: Option<Text<200>>,
+    pub city: NonBlank<100>,
+    pub region: Option<Text<100>>,
+    pub postal_code: Option<Text<20>>,
     /// ISO 3166-1 alpha-2, e.g. `CN`.
-    pub country: String,
-    pub phone: Option<String>,
+    pub country: Country,
+    pub phone: Option<Phone>,
     /// One default per kind; setting this moves the flag here.
     #[serde(default)]
     pub is_default: bool,
@@ -280,23 +290,23 @@ pub struct CreateAddress {
 #[schema(example = json!({"line2": "16楼", "is_default": true}))]
 pub struct UpdateAddress {
     #[serde(default, deserialize_with = "ordercrm_kernel::patch::nullable")]
-    #[schema(value_type = Option<String>)]
-    pub recipient: Option<Option<String>>,
-    pub line1: Option<String>,
+    #[schema(value_type = Option<Text<200>>)]
+    pub recipient: Option<Option<Text<200>>>,
+    pub line1: Option<NonBlank<200>>,
     #[serde(default, deserialize_with = "ordercrm_kernel::patch::nullable")]
-    #[schema(value_type = Option<String>)]
-    pub line2: Option<Option<String>>,
-    pub city: Option<String>,
+    #[schema(value_type = Option<Text<200>>)]
+    pub line2: Option<Option<Text<200>>>,
+    pub city: Option<NonBlank<100>>,
     #[serde(default, deserialize_with = "ordercrm_kernel::patch::nullable")]
-    #[schema(value_type = Option<String>)]
-    pub region: Option<Option<String>>,
+    #[schema(value_type = Option<Text<100>>)]
+    pub region: Option<Option<Text<100>>>,
     #[serde(default, deserialize_with = "ordercrm_kernel::patch::nullable")]
-    #[schema(value_type = Option<String>)]
-    pub postal_code: Option<Option<String>>,
-    pub country: Option<String>,
+    #[schema(value_type = Option<Text<20>>)]
+    pub postal_code: Option<Option<Text<20>>>,
+    pub country: Option<Country>,
     #[serde(default, deserialize_with = "ordercrm_kernel::patch::nullable")]
-    #[schema(value_type = Option<String>)]
-    pub phone: Option<Option<String>>,
+    #[schema(value_type = Option<Phone>)]
+    pub phone: Option<Option<Phone>>,
     pub is_default: Option<bool>,
 }
 
@@ -324,9 +334,9 @@ pub struct AddressView {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"kind": "call", "body": "谈了春季订单，下周报价。", "occurred_at": "2026-11-23T09:30:00Z"}))]
 pub struct CreateNote {
-    /// `call`, `visit`, `email`, `meeting`, `complaint` or `other`.
-    pub kind: String,
-    pub body: String,
+    #[schema(value_type = NoteKind)]
+    pub kind: Choice<NoteKind>,
+    pub body: NonBlank<10000>,
     /// When it happened; defaults to now.
     pub occurred_at: Option<DateTime<Utc>>,
 }
@@ -348,10 +358,10 @@ pub struct NoteView {
 #[into_params(parameter_in = Query)]
 pub struct ListNotes {
     /// Only this kind.
-    pub kind: Option<String>,
-    #[param(minimum = 1, maximum = 200)]
-    pub limit: Option<u64>,
-    pub cursor: Option<String>,
+    #[param(inline)]
+    pub kind: Option<NoteKind>,
+    pub limit: Option<Limit>,
+    pub cursor: Option<CursorParam>,
 }
 
 /// A planned contact with a customer.
@@ -359,8 +369,8 @@ pub struct ListNotes {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"title": "发送春季报价", "details": "含批量折扣", "due_at": "2026-11-30T02:00:00Z"}))]
 pub struct CreateFollowUp {
-    pub title: String,
-    pub details: Option<String>,
+    pub title: NonBlank<200>,
+    pub details: Option<Text<5000>>,
     pub due_at: DateTime<Utc>,
     /// Defaults to you. Reps assign themselves, managers their team.
     pub assignee_id: Option<Uuid>,
@@ -370,14 +380,14 @@ pub struct CreateFollowUp {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"status": "done"}))]
 pub struct UpdateFollowUp {
-    pub title: Option<String>,
+    pub title: Option<NonBlank<200>>,
     #[serde(default, deserialize_with = "ordercrm_kernel::patch::nullable")]
-    #[schema(value_type = Option<String>)]
-    pub details: Option<Option<String>>,
+    #[schema(value_type = Option<Text<5000>>)]
+    pub details: Option<Option<Text<5000>>>,
     pub due_at: Option<DateTime<Utc>>,
     pub assignee_id: Option<Uuid>,
-    /// `open`, `done` or `cancelled`.
-    pub status: Option<String>,
+    #[schema(value_type = Option<FollowUpStatus>)]
+    pub status: Option<Choice<FollowUpStatus>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
@@ -402,15 +412,18 @@ pub struct FollowUpView {
 #[into_params(parameter_in = Query)]
 pub struct ListFollowUps {
     /// `me`, or a user id.
+    #[param(
+        pattern = "^(me|[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12})$"
+    )]
     pub assignee: Option<String>,
     /// `open` (default), `done`, `cancelled` or `all`.
-    pub status: Option<String>,
+    #[param(inline)]
+    pub status: Option<FollowUpStatusFilter>,
     pub customer_id: Option<Uuid>,
     pub due_before: Option<DateTime<Utc>>,
     pub due_after: Option<DateTime<Utc>>,
-    #[param(minimum = 1, maximum = 200)]
-    pub limit: Option<u64>,
-    pub cursor: Option<String>,
+    pub limit: Option<Limit>,
+    pub cursor: Option<CursorParam>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, IntoParams)]
@@ -420,9 +433,8 @@ pub struct ListBirthdays {
     /// Birthdays from today through this many days ahead (0..=366, default 7).
     #[param(minimum = 0, maximum = 366)]
     pub within_days: Option<u32>,
-    #[param(minimum = 1, maximum = 200)]
-    pub limit: Option<u64>,
-    pub cursor: Option<String>,
+    pub limit: Option<Limit>,
+    pub cursor: Option<CursorParam>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]

@@ -1,11 +1,121 @@
 //! What a valid customer is, and the derived forms the database keeps.
 
-use ordercrm_kernel::{Currency, FieldError};
+use ordercrm_kernel::FieldError;
 
-pub const KINDS: &[&str] = &["person", "company"];
-pub const SIZE_BANDS: &[&str] = &["1-9", "10-49", "50-249", "250-999", "1000+"];
-pub const MAX_TAGS: usize = 20;
+use ordercrm_kernel::input::{Int, NonBlank};
+use ordercrm_kernel::string_enum;
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{ArrayBuilder, Schema};
+use utoipa::{PartialSchema, ToSchema};
+
 pub use ordercrm_kernel::validation::MAX_ATTRIBUTES_BYTES;
+
+string_enum! {
+    /// A person or a company.
+    pub CustomerKind {
+        Person = "person",
+        Company = "company",
+    }
+}
+
+string_enum! {
+    /// Head count.
+    pub SizeBand {
+        UpTo9 = "1-9",
+        UpTo49 = "10-49",
+        UpTo249 = "50-249",
+        UpTo999 = "250-999",
+        Over999 = "1000+",
+    }
+}
+
+string_enum! {
+    pub AddressKind {
+        Billing = "billing",
+        Shipping = "shipping",
+    }
+}
+
+string_enum! {
+    /// How an interaction happened.
+    pub NoteKind {
+        Call = "call",
+        Visit = "visit",
+        Email = "email",
+        Meeting = "meeting",
+        Complaint = "complaint",
+        Other = "other",
+    }
+}
+
+string_enum! {
+    pub FollowUpStatus {
+        Open = "open",
+        Done = "done",
+        Cancelled = "cancelled",
+    }
+}
+
+string_enum! {
+    /// Which follow-ups a list shows.
+    #[derive(Default)]
+    pub FollowUpStatusFilter {
+        #[default]
+        Open = "open",
+        Done = "done",
+        Cancelled = "cancelled",
+        All = "all",
+    }
+}
+
+/// Days to pay an invoice.
+pub type PaymentTermsDays = Int<0, 365>;
+
+/// One tag: trimmed, 1 to 50 characters.
+pub type Tag = NonBlank<50>;
+
+/// A customer's tags: at most [`Tags::MAX`], each a [`Tag`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
+pub struct Tags(pub Vec<Tag>);
+
+impl Tags {
+    pub const MAX: usize = 20;
+
+    /// The trimmed tags; field errors for too many or for a bad one.
+    pub fn check(&self, errors: &mut Vec<FieldError>, field: &str) -> Vec<String> {
+        if self.0.len() > Self::MAX {
+            errors.push(FieldError::new(
+                field,
+                "length",
+                format!("at most {} tags", Self::MAX),
+            ));
+        }
+        self.0
+            .iter()
+            .enumerate()
+            .map(|(i, tag)| tag.check(errors, &format!("{field}[{i}]")))
+            .collect()
+    }
+}
+
+impl From<Vec<String>> for Tags {
+    fn from(tags: Vec<String>) -> Self {
+        Self(tags.into_iter().map(Tag::from).collect())
+    }
+}
+
+impl PartialSchema for Tags {
+    fn schema() -> RefOr<Schema> {
+        ArrayBuilder::new()
+            .items(Tag::schema())
+            .max_items(Some(Self::MAX))
+            .description(Some("Free labels, at most 20, each 1 to 50 characters."))
+            .into()
+    }
+}
+
+impl ToSchema for Tags {}
 
 /// Emails compare case-insensitively, without surrounding spaces.
 pub fn normalize_email(email: &str) -> String {
@@ -69,102 +179,6 @@ pub fn renumber_search_text(text: &str, name: &str, from: &str, to: &str) -> Str
     }
 }
 
-fn text(
-    errors: &mut Vec<FieldError>,
-    field: &str,
-    value: Option<&str>,
-    max: usize,
-    required: bool,
-) {
-    match value.map(str::trim) {
-        None | Some("") if required => {
-            errors.push(FieldError::new(field, "required", "is required"))
-        }
-        Some(v) if v.chars().count() > max => errors.push(FieldError::new(
-            field,
-            "length",
-            format!("must be at most {max} characters"),
-        )),
-        _ => {}
-    }
-}
-
-/// Checks shared by create and update; `None` fields are not being set.
-#[allow(clippy::too_many_arguments)]
-pub fn check(
-    errors: &mut Vec<FieldError>,
-    kind: Option<&str>,
-    name: Option<&str>,
-    email: Option<&str>,
-    phone: Option<&str>,
-    size_band: Option<&str>,
-    currency: Option<&str>,
-    tags: Option<&[String]>,
-    attributes: Option<&serde_json::Value>,
-    payment_terms_days: Option<i32>,
-) {
-    if let Some(kind) = kind
-        && !KINDS.contains(&kind)
-    {
-        errors.push(FieldError::new(
-            "kind",
-            "invalid_kind",
-            "must be person or company",
-        ));
-    }
-    if name.is_some() {
-        text(errors, "name", name, 200, true);
-    }
-    ordercrm_kernel::validation::email(errors, "email", email);
-    ordercrm_kernel::validation::phone(errors, "phone", phone);
-    if let Some(band) = size_band
-        && !SIZE_BANDS.contains(&band)
-    {
-        errors.push(FieldError::new(
-            "size_band",
-            "invalid_size_band",
-            format!("must be one of {}", SIZE_BANDS.join(", ")),
-        ));
-    }
-    if let Some(code) = currency
-        && code.parse::<Currency>().is_err()
-    {
-        errors.push(FieldError::new(
-            "preferred_currency",
-            "invalid_currency",
-            format!("'{code}' is not an ISO 4217 currency code"),
-        ));
-    }
-    if let Some(tags) = tags {
-        if tags.len() > MAX_TAGS {
-            errors.push(FieldError::new(
-                "tags",
-                "length",
-                format!("at most {MAX_TAGS} tags"),
-            ));
-        }
-        for (i, tag) in tags.iter().enumerate() {
-            if !(1..=50).contains(&tag.trim().chars().count()) {
-                errors.push(FieldError::new(
-                    format!("tags[{i}]"),
-                    "length",
-                    "must be 1 to 50 characters",
-                ));
-            }
-        }
-    }
-    ordercrm_kernel::validation::attributes(errors, attributes);
-    if let Some(days) = payment_terms_days
-        && !(0..=365).contains(&days)
-    {
-        errors.push(FieldError::new(
-            "payment_terms_days",
-            "range",
-            "must be between 0 and 365",
-        ));
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -203,34 +217,22 @@ mod tests {
     }
 
     #[test]
-    fn checks_name_the_field() {
+    fn tags_are_bounded_and_named_by_index() {
         let mut errors = Vec::new();
-        check(
-            &mut errors,
-            Some("robot"),
-            Some(""),
-            Some("nope"),
-            Some("12"),
-            Some("huge"),
-            Some("RMB"),
-            Some(&["".into()]),
-            Some(&serde_json::json!([1])),
-            Some(999),
-        );
+        let tags = Tags::from(vec![" vip ".to_owned(), " ".to_owned()]).check(&mut errors, "tags");
+        assert_eq!(tags[0], "vip");
         let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
-        assert_eq!(
-            fields,
-            vec![
-                "kind",
-                "name",
-                "email",
-                "phone",
-                "size_band",
-                "preferred_currency",
-                "tags[0]",
-                "attributes",
-                "payment_terms_days"
-            ]
-        );
+        assert_eq!(fields, ["tags[1]"]);
+        let mut errors = Vec::new();
+        Tags::from(vec!["x".to_owned(); Tags::MAX + 1]).check(&mut errors, "tags");
+        assert_eq!(errors.len(), 1);
+        assert_eq!(errors[0].field, "tags");
+    }
+
+    #[test]
+    fn choices_list_what_they_accept() {
+        assert_eq!(SizeBand::listed(), "1-9, 10-49, 50-249, 250-999 or 1000+");
+        assert_eq!(CustomerKind::parse("company"), Some(CustomerKind::Company));
+        assert_eq!(CustomerKind::parse("Company"), None);
     }
 }

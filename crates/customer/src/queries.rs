@@ -16,6 +16,8 @@ use uuid::Uuid;
 use crate::dto::{CustomerSort, CustomerView, ExternalRef, ListCustomers};
 use crate::entity::{customer, external_ref};
 use crate::error::CustomerError;
+use crate::model::FollowUpStatusFilter;
+use ordercrm_kernel::input::Text;
 
 /// Customers `actor` may see.
 pub(crate) fn visible(actor: &Actor) -> Select<customer::Entity> {
@@ -59,19 +61,19 @@ pub async fn list(
     let page = PageRequest::new(query.limit, query.cursor.as_deref(), sort.as_str())?;
     let c = customer::COLUMN;
     let mut select = visible(actor).filter(c.archived.eq(query.archived.unwrap_or(false)));
-    if let Some(q) = query.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+    if let Some(q) = Text::param(query.q.as_ref(), "q")? {
         select = select.filter(search(conn.get_database_backend(), q));
     }
-    if let Some(tag) = query.tag.as_deref().filter(|t| !t.is_empty()) {
+    if let Some(tag) = Text::param(query.tag.as_ref(), "tag")? {
         select = select.filter(has_tag(conn.get_database_backend(), tag));
     }
     if let Some(owner) = query.owner_id {
         select = select.filter(c.owner_id.eq(owner));
     }
     if let Some(kind) = query.kind {
-        select = select.filter(c.kind.eq(kind));
+        select = select.filter(c.kind.eq(kind.as_str()));
     }
-    if let Some(industry) = query.industry {
+    if let Some(industry) = Text::param(query.industry.as_ref(), "industry")? {
         select = select.filter(c.industry.eq(industry));
     }
     if let Some(after) = query.created_after {
@@ -349,7 +351,7 @@ pub async fn notes(
     let page = PageRequest::new(query.limit, query.cursor.as_deref(), "-occurred_at")?;
     let mut select = note::Entity::find().filter(note::COLUMN.customer_id.eq(customer_id));
     if let Some(kind) = query.kind {
-        select = select.filter(note::COLUMN.kind.eq(kind));
+        select = select.filter(note::COLUMN.kind.eq(kind.as_str()));
     }
     let columns = [
         (note::Column::OccurredAt, Order::Desc),
@@ -467,18 +469,9 @@ pub async fn follow_ups(
             select = select.filter(follow_up::COLUMN.assignee_id.eq(id));
         }
     }
-    match query.status.as_deref().unwrap_or("open") {
-        "all" => {}
-        s if crate::commands::activity::STATUSES.contains(&s) => {
-            select = select.filter(follow_up::COLUMN.status.eq(s))
-        }
-        _ => {
-            return Err(ordercrm_kernel::Error::invalid_field(
-                "status",
-                "invalid_value",
-                "must be open, done, cancelled or all",
-            ));
-        }
+    match query.status.unwrap_or_default() {
+        FollowUpStatusFilter::All => {}
+        s => select = select.filter(follow_up::COLUMN.status.eq(s.as_str())),
     }
     if let Some(c) = query.customer_id {
         select = select.filter(follow_up::COLUMN.customer_id.eq(c));

@@ -22,6 +22,7 @@ use crate::commands;
 use crate::dto::{CreateCustomer, CustomerView, UpdateCustomer};
 use crate::entity::{customer, external_ref};
 use crate::model;
+use crate::model::Tags;
 
 /// The columns, in order. `tags` are `;`-separated; `external_refs` are
 /// `channel:external_id` pairs, `;`-separated. Empty cells are absent values.
@@ -386,6 +387,11 @@ const CUSTOMER_COLUMNS: &[customer::Column] = &[
     customer::Column::UpdatedAt,
 ];
 
+/// A column's cell as a patch field: absent column, cleared cell, or text.
+fn text_cell<T: From<String>>(row: &Row, name: &str) -> Option<Option<T>> {
+    row.cell(name).map(|v| v.map(T::from))
+}
+
 /// Upsert one row: by `number`, else by an external reference, else create.
 async fn apply_row(
     txn: &DatabaseTransaction,
@@ -453,24 +459,25 @@ async fn apply_row(
     match target {
         Some(id) => {
             let patch = UpdateCustomer {
-                name: cell("name"),
-                email: row.cell("email"),
-                phone: row.cell("phone"),
-                legal_name: row.cell("legal_name"),
-                industry: row.cell("industry"),
-                size_band: row.cell("size_band"),
+                name: cell("name").map(Into::into),
+                email: text_cell(row, "email"),
+                phone: text_cell(row, "phone"),
+                legal_name: text_cell(row, "legal_name"),
+                industry: text_cell(row, "industry"),
+                size_band: text_cell(row, "size_band"),
                 // A masked export cell cannot be the real value: keep what is stored.
                 tax_id: row
                     .cell("tax_id")
-                    .filter(|t| !t.as_deref().is_some_and(|t| t.contains('•'))),
+                    .filter(|t| !t.as_deref().is_some_and(|t| t.contains('•')))
+                    .map(|t| t.map(Into::into)),
                 birthday,
-                preferred_language: row.cell("preferred_language"),
-                preferred_currency: row.cell("preferred_currency"),
-                tags,
+                preferred_language: text_cell(row, "preferred_language"),
+                preferred_currency: text_cell(row, "preferred_currency"),
+                tags: tags.map(Tags::from),
                 // An empty owner cell keeps the owner (nobody may unown by import).
                 owner_id: owner_id.flatten().map(Some),
-                credit_limit,
-                payment_terms_days: terms,
+                credit_limit: credit_limit.map(|m| m.map(Into::into)),
+                payment_terms_days: terms.map(|d| d.map(|d| i64::from(d).into())),
                 marketing_consent: consent,
                 attributes: None,
             };
@@ -490,22 +497,22 @@ async fn apply_row(
         }
         None => {
             let input = CreateCustomer {
-                kind: cell("kind").unwrap_or_default(),
-                name: cell("name").unwrap_or_default(),
-                email: cell("email"),
-                phone: cell("phone"),
-                legal_name: cell("legal_name"),
-                industry: cell("industry"),
-                size_band: cell("size_band"),
-                tax_id: cell("tax_id").filter(|t| !t.contains('•')),
+                kind: cell("kind").unwrap_or_default().into(),
+                name: cell("name").unwrap_or_default().into(),
+                email: cell("email").map(Into::into),
+                phone: cell("phone").map(Into::into),
+                legal_name: cell("legal_name").map(Into::into),
+                industry: cell("industry").map(Into::into),
+                size_band: cell("size_band").map(Into::into),
+                tax_id: cell("tax_id").filter(|t| !t.contains('•')).map(Into::into),
                 birthday: birthday.flatten(),
-                preferred_language: cell("preferred_language"),
-                preferred_currency: cell("preferred_currency"),
-                tags: tags.unwrap_or_default(),
-                source_channel: cell("source_channel"),
+                preferred_language: cell("preferred_language").map(Into::into),
+                preferred_currency: cell("preferred_currency").map(Into::into),
+                tags: tags.map(Tags::from).unwrap_or_default(),
+                source_channel: cell("source_channel").map(Into::into),
                 owner_id: owner_id.flatten(),
-                credit_limit: credit_limit.flatten(),
-                payment_terms_days: terms.flatten(),
+                credit_limit: credit_limit.flatten().map(Into::into),
+                payment_terms_days: terms.flatten().map(|d| i64::from(d).into()),
                 marketing_consent: consent.unwrap_or(false),
                 attributes: None,
                 external_refs: refs,

@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use ordercrm_kernel::authz::Role;
+use ordercrm_kernel::input::{CursorParam, Limit};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -96,9 +97,8 @@ pub struct ListUsers {
     pub role: Option<Role>,
     pub active: Option<bool>,
     pub manager_id: Option<Uuid>,
-    #[param(minimum = 1, maximum = 200)]
-    pub limit: Option<u64>,
-    pub cursor: Option<String>,
+    pub limit: Option<Limit>,
+    pub cursor: Option<CursorParam>,
 }
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
@@ -144,9 +144,8 @@ pub struct ApiKeyCreated {
 pub struct ListApiKeys {
     /// Include revoked keys (default false).
     pub include_revoked: Option<bool>,
-    #[param(minimum = 1, maximum = 200)]
-    pub limit: Option<u64>,
-    pub cursor: Option<String>,
+    pub limit: Option<Limit>,
+    pub cursor: Option<CursorParam>,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -183,7 +182,6 @@ pub struct ListAuditEvents {
     pub occurred_before: Option<DateTime<Utc>>,
     /// `-seq` (newest first, default) or `seq`.
     pub sort: Option<String>,
-    #[param(minimum = 1, maximum = 200)]
-    pub limit: Option<u64>,
-    pub cursor: Option<String>,
+    pub limit: Option<Limit>,
+    pub cursor: Option<CursorParam>,
 }

@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use ordercrm_kernel::Money;
+use ordercrm_kernel::input::{CursorParam, Limit};
 pub use ordercrm_kernel::validation::ExternalRef;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -148,9 +149,8 @@ pub struct ListProducts {
     /// `-created_at` (default), `created_at`, `sku` or `name`.
     #[param(inline)]
     pub sort: Option<ProductSort>,
-    #[param(minimum = 1, maximum = 200)]
-    pub limit: Option<u64>,
-    pub cursor: Option<String>,
+    pub limit: Option<Limit>,
+    pub cursor: Option<CursorParam>,
 }
 
 // ---------------------------------------------------------------- warehouses, suppliers
@@ -261,9 +261,8 @@ pub struct SupplierView {
 #[into_params(parameter_in = Query)]
 pub struct ListSimple {
     pub active: Option<bool>,
-    #[param(minimum = 1, maximum = 200)]
-    pub limit: Option<u64>,
-    pub cursor: Option<String>,
+    pub limit: Option<Limit>,
+    pub cursor: Option<CursorParam>,
 }
 
 // ---------------------------------------------------------------- stock
@@ -308,9 +307,8 @@ pub struct ListLevels {
     pub warehouse: Option<String>,
     /// Only levels whose available quantity is below their reorder point.
     pub below_reorder_point: Option<bool>,
-    #[param(minimum = 1, maximum = 200)]
-    pub limit: Option<u64>,
-    pub cursor: Option<String>,
+    pub limit: Option<Limit>,
+    pub cursor: Option<CursorParam>,
 }
 
 /// Reorder settings of one level; absent fields stay.
@@ -448,9 +446,8 @@ pub struct ListMovements {
     pub reference: Option<String>,
     pub since: Option<DateTime<Utc>>,
     pub until: Option<DateTime<Utc>>,
-    #[param(minimum = 1, maximum = 200)]
-    pub limit: Option<u64>,
-    pub cursor: Option<String>,
+    pub limit: Option<Limit>,
+    pub cursor: Option<CursorParam>,
 }
 
 // ---------------------------------------------------------------- reservations
@@ -528,9 +525,8 @@ pub struct ListReservations {
     #[param(inline)]
     pub status: Option<ReservationStatus>,
     pub reference: Option<String>,
-    #[param(minimum = 1, maximum = 200)]
-    pub limit: Option<u64>,
-    pub cursor: Option<String>,
+    pub limit: Option<Limit>,
+    pub cursor: Option<CursorParam>,
 }
 
 /// A line that could not be reserved (or moved) in full.
@@ -567,9 +563,8 @@ pub struct AlertView {
 pub struct ListAlerts {
     /// `true` (default): open alerts; `false`: closed ones.
     pub open: Option<bool>,
-    #[param(minimum = 1, maximum = 200)]
-    pub limit: Option<u64>,
-    pub cursor: Option<String>,
+    pub limit: Option<Limit>,
+    pub cursor: Option<CursorParam>,
 }
 
 // ---------------------------------------------------------------- replenishment
@@ -734,9 +729,8 @@ pub struct ListPurchaseOrders {
     #[param(inline)]
     pub status: Option<PurchaseOrderStatus>,
     pub supplier_id: Option<Uuid>,
-    #[param(minimum = 1, maximum = 200)]
-    pub limit: Option<u64>,
-    pub cursor: Option<String>,
+    pub limit: Option<Limit>,
+    pub cursor: Option<CursorParam>,
 }
 
 /// The result of `ordercrm inventory verify`.

@@ -106,30 +106,11 @@ pub fn check_non_negative(errors: &mut Vec<FieldError>, field: &str, quantity: i
     }
 }
 
-macro_rules! string_enum {
-    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident = $text:literal),* $(,)? }) => {
-        $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
-        #[serde(rename_all = "snake_case")]
-        pub enum $name { $($(#[$vmeta])* $variant),* }
-
-        impl $name {
-            pub const ALL: &[$name] = &[$($name::$variant),*];
-
-            pub fn as_str(self) -> &'static str {
-                match self { $($name::$variant => $text),* }
-            }
-
-            pub fn parse(s: &str) -> Option<Self> {
-                Self::ALL.iter().copied().find(|v| v.as_str() == s)
-            }
-        }
-    };
-}
+use ordercrm_kernel::string_enum;
 
 string_enum! {
     /// Why on-hand changed.
-    MovementKind {
+    pub MovementKind {
         Receipt = "receipt",
         Adjustment = "adjustment",
         /// A WMS count that differed from the book quantity.
@@ -146,7 +127,7 @@ string_enum! {
 }
 
 string_enum! {
-    ReservationStatus {
+    pub ReservationStatus {
         /// Holding stock.
         Active = "active",
         /// Some lines or units shipped, the rest still held.
@@ -167,7 +148,7 @@ impl ReservationStatus {
 }
 
 string_enum! {
-    PurchaseOrderStatus {
+    pub PurchaseOrderStatus {
         Draft = "draft",
         Ordered = "ordered",
         PartiallyReceived = "partially_received",

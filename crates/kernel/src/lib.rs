@@ -12,6 +12,7 @@ pub mod error;
 pub mod events;
 pub mod hooks;
 pub mod id;
+pub mod input;
 pub mod money;
 pub mod numbers;
 pub mod pagination;
@@ -26,7 +27,7 @@ pub use context::{Actor, Ctx};
 pub use db::Db;
 pub use error::{Error, FieldError, Problem, ProblemType};
 pub use hooks::Hooks;
-pub use money::{Currency, Money};
+pub use money::{Currency, Money, NonNegativeMoney};
 pub use pagination::{Cursor, Page, PageRequest};
 
 /// Result alias used by every domain command and query.

@@ -34,6 +34,37 @@ impl Currency {
     }
 }
 
+impl Currency {
+    /// Every code [`FromStr`] accepts, in alphabetical order: the schema's `enum`.
+    pub fn all() -> &'static [Currency] {
+        static ALL: std::sync::OnceLock<Vec<Currency>> = std::sync::OnceLock::new();
+        ALL.get_or_init(|| {
+            let letters = b'A'..=b'Z';
+            letters
+                .clone()
+                .flat_map(|a| letters.clone().map(move |b| (a, b)))
+                .flat_map(|(a, b)| letters.clone().map(move |c| [a, b, c]))
+                .filter_map(|code| std::str::from_utf8(&code).ok()?.parse().ok())
+                .collect()
+        })
+    }
+}
+
+impl utoipa::PartialSchema for Currency {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .enum_values(Some(Self::all().iter().map(|c| c.code())))
+            .description(Some(
+                "An ISO 4217 currency in use (funds and superseded codes are refused).",
+            ))
+            .examples([serde_json::json!("CNY")])
+            .into()
+    }
+}
+
+impl ToSchema for Currency {}
+
 impl FromStr for Currency {
     type Err = MoneyError;
 
@@ -72,9 +103,73 @@ impl fmt::Display for Currency {
 pub struct Money {
     /// Integer amount in the currency's minor unit (fen, cents, ...).
     pub amount: i64,
-    /// ISO 4217 code.
-    #[schema(value_type = String, pattern = "^[A-Z]{3}$", example = "CNY")]
     pub currency: Currency,
+}
+
+/// Money that must not be below zero: prices, costs, credit limits. Any amount
+/// deserializes; [`NonNegativeMoney::check`] refuses a negative one with the other
+/// field errors, and the schema says `minimum: 0`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct NonNegativeMoney(pub Money);
+
+impl NonNegativeMoney {
+    /// The money; a `range` error on `<field>.amount` when it is negative.
+    pub fn check(self, errors: &mut Vec<crate::FieldError>, field: &str) -> Money {
+        if self.0.is_negative() {
+            errors.push(crate::FieldError::new(
+                format!("{field}.amount"),
+                "range",
+                "must not be negative",
+            ));
+        }
+        self.0
+    }
+}
+
+impl From<Money> for NonNegativeMoney {
+    fn from(m: Money) -> Self {
+        Self(m)
+    }
+}
+
+impl utoipa::PartialSchema for NonNegativeMoney {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{AdditionalProperties, ObjectBuilder, Type};
+        use utoipa::openapi::{KnownFormat, Ref, SchemaFormat};
+        ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .property(
+                "amount",
+                ObjectBuilder::new()
+                    .schema_type(Type::Integer)
+                    .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64)))
+                    .minimum(Some(0))
+                    .description(Some(
+                        "Integer amount in the currency's minor unit (fen, cents, ...); not negative.",
+                    )),
+            )
+            .property("currency", Ref::from_schema_name("Currency"))
+            .required("amount")
+            .required("currency")
+            .additional_properties(Some(AdditionalProperties::FreeForm(false)))
+            .examples([serde_json::json!({"amount": 1999, "currency": "CNY"})])
+            .into()
+    }
+}
+
+impl ToSchema for NonNegativeMoney {
+    fn schemas(
+        schemas: &mut Vec<(
+            String,
+            utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+        )>,
+    ) {
+        schemas.push((
+            "Currency".into(),
+            <Currency as utoipa::PartialSchema>::schema(),
+        ));
+    }
 }
 
 impl Money {
@@ -153,6 +248,18 @@ mod tests {
 
     fn cny() -> Currency {
         "CNY".parse().unwrap()
+    }
+
+    #[test]
+    fn the_schema_lists_exactly_the_accepted_codes() {
+        let all = Currency::all();
+        assert!(all.len() > 150, "{}", all.len());
+        assert!(all.iter().any(|c| c.code() == "CNY"));
+        assert!(!all.iter().any(|c| c.code() == "BOV"), "funds are refused");
+        assert!(
+            !all.iter().any(|c| c.code() == "HRK"),
+            "superseded codes are refused"
+        );
     }
 
     #[test]

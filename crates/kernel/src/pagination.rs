@@ -17,6 +17,8 @@ use crate::error::Error;
 
 pub const DEFAULT_LIMIT: u64 = 50;
 pub const MAX_LIMIT: u64 = 200;
+/// Longer than any cursor this API gives (a 200-character name key, escaped, in base64).
+pub const MAX_CURSOR_CHARS: usize = 4096;
 
 /// The opaque `cursor` parameter: the sort it was issued for and the sort-key
 /// values of the last row returned. Clients must treat it as an opaque string.
@@ -36,9 +38,9 @@ impl Cursor {
     }
 
     pub fn decode(raw: &str) -> Result<Self, Error> {
-        URL_SAFE_NO_PAD
-            .decode(raw)
-            .ok()
+        Some(raw)
+            .filter(|raw| raw.len() <= MAX_CURSOR_CHARS)
+            .and_then(|raw| URL_SAFE_NO_PAD.decode(raw).ok())
             .and_then(|bytes| serde_json::from_slice(&bytes).ok())
             .ok_or_else(|| {
                 Error::invalid_field(
@@ -74,8 +76,12 @@ pub struct PageRequest {
 }
 
 impl PageRequest {
-    pub fn new(limit: Option<u64>, cursor: Option<&str>, sort: &str) -> Result<Self, Error> {
-        let limit = limit.unwrap_or(DEFAULT_LIMIT);
+    pub fn new(
+        limit: Option<crate::input::Limit>,
+        cursor: Option<&str>,
+        sort: &str,
+    ) -> Result<Self, Error> {
+        let limit = limit.map_or(DEFAULT_LIMIT, u64::from);
         if !(1..=MAX_LIMIT).contains(&limit) {
             return Err(Error::invalid_field(
                 "limit",
@@ -217,6 +223,7 @@ pub fn keyset_after<C: ColumnTrait>(columns: &[(C, Order)], values: Vec<Value>) 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::input::Limit;
 
     #[test]
     fn cursor_round_trips_and_rejects_garbage() {
@@ -235,8 +242,8 @@ mod tests {
     #[test]
     fn limits_are_bounded_and_cursor_tied_to_sort() {
         assert_eq!(PageRequest::new(None, None, "key").unwrap().limit, 50);
-        assert!(PageRequest::new(Some(0), None, "key").is_err());
-        assert!(PageRequest::new(Some(201), None, "key").is_err());
+        assert!(PageRequest::new(Some(Limit(0)), None, "key").is_err());
+        assert!(PageRequest::new(Some(Limit(201)), None, "key").is_err());
         let c = Cursor {
             sort: "key".into(),
             key: vec![],
@@ -248,7 +255,7 @@ mod tests {
 
     #[test]
     fn page_has_more_only_when_extra_row_fetched() {
-        let req = PageRequest::new(Some(2), None, "key").unwrap();
+        let req = PageRequest::new(Some(Limit(2)), None, "key").unwrap();
         let page = Page::from_rows(vec![1, 2, 3], &req, |r| vec![serde_json::json!(r)], |r| r);
         assert_eq!(page.data, vec![1, 2]);
         assert!(page.has_more);

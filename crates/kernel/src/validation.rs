@@ -135,11 +135,18 @@ impl ExternalRef {
     }
 }
 
+pub const MAX_EMAIL_CHARS: usize = 254;
+pub const MAX_PHONE_CHARS: usize = 40;
+
 /// An email address: something@domain.tld, no spaces, at most 254 characters.
 pub fn email(errors: &mut Vec<FieldError>, field: &str, value: Option<&str>) {
     if let Some(email) = value.map(str::trim).filter(|e| !e.is_empty()) {
         let (local, domain) = email.split_once('@').unwrap_or(("", ""));
-        if local.is_empty() || !domain.contains('.') || email.len() > 254 || email.contains(' ') {
+        if local.is_empty()
+            || !domain.contains('.')
+            || email.chars().count() > MAX_EMAIL_CHARS
+            || email.contains(char::is_whitespace)
+        {
             errors.push(FieldError::new(field, "email", "must be an email address"));
         }
     }
@@ -152,11 +159,11 @@ pub fn phone(errors: &mut Vec<FieldError>, field: &str, value: Option<&str>) {
         let allowed = phone
             .chars()
             .all(|c| c.is_ascii_digit() || " +-().".contains(c));
-        if !(5..=20).contains(&digits) || !allowed {
+        if !(5..=20).contains(&digits) || !allowed || phone.chars().count() > MAX_PHONE_CHARS {
             errors.push(FieldError::new(
                 field,
                 "phone",
-                "must be a phone number of 5 to 20 digits",
+                "must be a phone number of 5 to 20 digits, at most 40 characters",
             ));
         }
     }

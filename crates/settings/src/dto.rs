@@ -1,6 +1,7 @@
 //! What goes over the wire.
 
 use chrono::{DateTime, Utc};
+use ordercrm_kernel::input::{CursorParam, Limit};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
@@ -90,8 +91,7 @@ pub struct ListSettings {
     #[param(inline)]
     pub sort: Option<SettingSort>,
     /// Page size, 1 to 200 (default 50).
-    #[param(minimum = 1, maximum = 200)]
-    pub limit: Option<u64>,
+    pub limit: Option<Limit>,
     /// `next_cursor` of the previous page.
-    pub cursor: Option<String>,
+    pub cursor: Option<CursorParam>,
 }

@@ -5,6 +5,8 @@ use actix_web::{HttpRequest, HttpResponse, post};
 use ordercrm_customer::dto::ListCustomers;
 use ordercrm_customer::queries;
 use ordercrm_customer::transfer::{self, ImportReport};
+use ordercrm_kernel::input::{CursorParam, Limit};
+use ordercrm_kernel::pagination::MAX_LIMIT;
 use ordercrm_kernel::{Ctx, Problem};
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -17,7 +19,7 @@ use crate::tx::Writer;
 
 /// Every customer matching `query`, page by page, as CSV.
 pub fn export(state: Data<AppState>, ctx: Ctx, mut query: ListCustomers) -> HttpResponse {
-    query.limit = Some(200);
+    query.limit = Some(Limit(MAX_LIMIT));
     csv_transfer::export(
         "customers.csv",
         transfer::header_row(),
@@ -28,7 +30,7 @@ pub fn export(state: Data<AppState>, ctx: Ctx, mut query: ListCustomers) -> Http
             async move { queries::list(state.db.reader(), &actor, &state.cipher, q).await }
         },
         |q, cursor| ListCustomers {
-            cursor: Some(cursor),
+            cursor: Some(CursorParam(cursor)),
             ..q
         },
         transfer::row,

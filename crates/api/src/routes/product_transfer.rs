@@ -5,6 +5,8 @@ use actix_web::{HttpRequest, HttpResponse, post};
 use ordercrm_inventory::dto::ListProducts;
 use ordercrm_inventory::{queries, transfer};
 use ordercrm_kernel::csv_import::ImportReport;
+use ordercrm_kernel::input::{CursorParam, Limit};
+use ordercrm_kernel::pagination::MAX_LIMIT;
 use ordercrm_kernel::{Ctx, Problem};
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -20,7 +22,7 @@ pub fn export(state: Data<AppState>, ctx: Ctx, mut query: ListProducts) -> ApiRe
     // Refuse up front: once streaming starts, the status is sent.
     ctx.actor
         .require(ordercrm_kernel::authz::Action::CatalogRead)?;
-    query.limit = Some(200);
+    query.limit = Some(Limit(MAX_LIMIT));
     Ok(csv_transfer::export(
         "products.csv",
         transfer::header_row(),
@@ -31,7 +33,7 @@ pub fn export(state: Data<AppState>, ctx: Ctx, mut query: ListProducts) -> ApiRe
             async move { queries::products::list(state.db.reader(), &actor, q).await }
         },
         |q, cursor| ListProducts {
-            cursor: Some(cursor),
+            cursor: Some(CursorParam(cursor)),
             ..q
         },
         transfer::row,

@@ -9,15 +9,14 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveModelTrait, DatabaseTransaction, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
-use super::{optional, parent_for_write, required};
+use super::parent_for_write;
 use crate::dto::{CreateFollowUp, CreateNote, FollowUpView, NoteView, UpdateFollowUp};
 use crate::entity::{customer, follow_up, note};
 use crate::error::CustomerError;
 use crate::events;
+use crate::model::{FollowUpStatus, NoteKind};
 use crate::queries;
-
-pub const NOTE_KINDS: &[&str] = &["call", "visit", "email", "meeting", "complaint", "other"];
-pub const STATUSES: &[&str] = &["open", "done", "cancelled"];
+use ordercrm_kernel::input::{Choice, Text};
 
 pub async fn add_note(
     txn: &DatabaseTransaction,
@@ -27,14 +26,8 @@ pub async fn add_note(
 ) -> Result<NoteView> {
     parent_for_write(txn, &ctx.actor, customer_id).await?;
     let mut errors = Vec::new();
-    if !NOTE_KINDS.contains(&input.kind.as_str()) {
-        errors.push(FieldError::new(
-            "kind",
-            "invalid_kind",
-            format!("must be one of {}", NOTE_KINDS.join(", ")),
-        ));
-    }
-    let body = required(&mut errors, "body", &input.body, 10_000);
+    let kind = input.kind.check(&mut errors, "kind");
+    let body = input.body.check(&mut errors, "body");
     if input
         .occurred_at
         .is_some_and(|t| t > ctx.now + chrono::Duration::minutes(5))
@@ -51,7 +44,7 @@ pub async fn add_note(
     let row = note::ActiveModel {
         id: Set(new_id()),
         customer_id: Set(customer_id),
-        kind: Set(input.kind),
+        kind: Set(kind.map_or("", NoteKind::as_str).to_owned()),
         body: Set(body),
         occurred_at: Set(input.occurred_at.unwrap_or(ctx.now)),
         author: Set(ctx.actor.principal()),
@@ -97,8 +90,8 @@ pub async fn add_follow_up(
 ) -> Result<FollowUpView> {
     parent_for_write(txn, &ctx.actor, customer_id).await?;
     let mut errors = Vec::new();
-    let title = required(&mut errors, "title", &input.title, 200);
-    let details = optional(&mut errors, "details", input.details, 5_000);
+    let title = input.title.check(&mut errors, "title");
+    let details = Text::check(input.details, &mut errors, "details");
     let assignee = match input.assignee_id.or(ctx.actor.user_id()) {
         Some(a) => a,
         None => {
@@ -121,7 +114,7 @@ pub async fn add_follow_up(
         details: Set(details),
         due_at: Set(input.due_at),
         assignee_id: Set(assignee),
-        status: Set("open".to_owned()),
+        status: Set(FollowUpStatus::Open.as_str().to_owned()),
         closed_at: Set(None),
         version: Set(1),
         created_at: Set(ctx.now),
@@ -170,28 +163,21 @@ pub async fn update_follow_up(
         )
         .await?;
         let mut errors = Vec::new();
-        let title = patch.title.map(|t| required(&mut errors, "title", &t, 200));
+        let title = patch.title.as_ref().map(|t| t.check(&mut errors, "title"));
         let details = patch
             .details
-            .map(|d| optional(&mut errors, "details", d, 5_000));
+            .clone()
+            .map(|d| Text::check(d, &mut errors, "details"));
         if let Some(a) = patch.assignee_id {
             check_assignee(&ctx.actor, a, &mut errors);
         }
-        if let Some(s) = &patch.status
-            && !STATUSES.contains(&s.as_str())
-        {
-            errors.push(FieldError::new(
-                "status",
-                "invalid_status",
-                "must be open, done or cancelled",
-            ));
-        }
+        let status = Choice::check_opt(patch.status.as_ref(), &mut errors, "status");
         if !errors.is_empty() {
             return Err(CustomerError::Invalid(errors).into());
         }
-        let closed_at = match patch.status.as_deref() {
-            Some("open") => Set(None),
-            Some(s) if s != current.status => Set(Some(ctx.now)),
+        let closed_at = match status {
+            Some(FollowUpStatus::Open) => Set(None),
+            Some(s) if s.as_str() != current.status => Set(Some(ctx.now)),
             _ => NotSet,
         };
         let row = follow_up::ActiveModel {
@@ -200,7 +186,7 @@ pub async fn update_follow_up(
             details: details.map_or(NotSet, Set),
             due_at: patch.due_at.map_or(NotSet, Set),
             assignee_id: patch.assignee_id.map_or(NotSet, Set),
-            status: patch.status.clone().map_or(NotSet, Set),
+            status: status.map_or(NotSet, |s| Set(s.as_str().to_owned())),
             closed_at,
             updated_at: Set(ctx.now),
             ..Default::default()

@@ -10,24 +10,15 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use super::{optional, parent_for_write, required};
+use super::parent_for_write;
 use crate::dto::{AddressView, CreateAddress, UpdateAddress};
 use crate::entity::address;
 use crate::error::CustomerError;
 use crate::events;
+use crate::model::AddressKind;
+use ordercrm_kernel::input::{Phone, Text};
 
-pub const KINDS: &[&str] = &["billing", "shipping"];
 pub const MAX_PER_CUSTOMER: u64 = 50;
-
-fn check_country(errors: &mut Vec<FieldError>, country: &str) {
-    if !(country.len() == 2 && country.bytes().all(|b| b.is_ascii_uppercase())) {
-        errors.push(FieldError::new(
-            "country",
-            "invalid_country",
-            "must be an ISO 3166-1 alpha-2 code such as CN",
-        ));
-    }
-}
 
 /// Only one default per kind: the previous one loses the flag (its own event).
 async fn clear_default(
@@ -61,25 +52,19 @@ pub async fn create(
 ) -> Result<AddressView> {
     parent_for_write(txn, &ctx.actor, customer_id).await?;
     let mut errors = Vec::new();
-    if !KINDS.contains(&input.kind.as_str()) {
-        errors.push(FieldError::new(
-            "kind",
-            "invalid_kind",
-            "must be billing or shipping",
-        ));
-    }
-    let recipient = optional(&mut errors, "recipient", input.recipient, 200);
-    let line1 = required(&mut errors, "line1", &input.line1, 200);
-    let line2 = optional(&mut errors, "line2", input.line2, 200);
-    let city = required(&mut errors, "city", &input.city, 100);
-    let region = optional(&mut errors, "region", input.region, 100);
-    let postal_code = optional(&mut errors, "postal_code", input.postal_code, 20);
-    let country = input.country.trim().to_owned();
-    check_country(&mut errors, &country);
-    let phone = optional(&mut errors, "phone", input.phone, 40);
+    let kind = input.kind.check(&mut errors, "kind");
+    let recipient = Text::check(input.recipient, &mut errors, "recipient");
+    let line1 = input.line1.check(&mut errors, "line1");
+    let line2 = Text::check(input.line2, &mut errors, "line2");
+    let city = input.city.check(&mut errors, "city");
+    let region = Text::check(input.region, &mut errors, "region");
+    let postal_code = Text::check(input.postal_code, &mut errors, "postal_code");
+    let country = input.country.check(&mut errors, "country");
+    let phone = Phone::check(input.phone, &mut errors, "phone");
+    let kind = kind.map_or("", AddressKind::as_str);
     let same_kind = address::Entity::find()
         .filter(address::COLUMN.customer_id.eq(customer_id))
-        .filter(address::COLUMN.kind.eq(&input.kind))
+        .filter(address::COLUMN.kind.eq(kind))
         .count(txn)
         .await?;
     let total = address::Entity::find()
@@ -98,12 +83,12 @@ pub async fn create(
     }
     let is_default = input.is_default || same_kind == 0;
     if is_default {
-        clear_default(txn, ctx, customer_id, &input.kind).await?;
+        clear_default(txn, ctx, customer_id, kind).await?;
     }
     let row = address::ActiveModel {
         id: Set(new_id()),
         customer_id: Set(customer_id),
-        kind: Set(input.kind),
+        kind: Set(kind.to_owned()),
         recipient: Set(recipient),
         line1: Set(line1),
         line2: Set(line2),
@@ -166,23 +151,15 @@ pub async fn update(
             ..current.clone()
         };
         let mut errors = Vec::new();
-        let recipient = patch
-            .recipient
-            .map(|v| optional(&mut errors, "recipient", v, 200));
-        let line1 = patch.line1.map(|v| required(&mut errors, "line1", &v, 200));
-        let line2 = patch.line2.map(|v| optional(&mut errors, "line2", v, 200));
-        let city = patch.city.map(|v| required(&mut errors, "city", &v, 100));
-        let region = patch
-            .region
-            .map(|v| optional(&mut errors, "region", v, 100));
-        let postal_code = patch
-            .postal_code
-            .map(|v| optional(&mut errors, "postal_code", v, 20));
-        let country = patch.country.map(|c| c.trim().to_owned());
-        if let Some(c) = &country {
-            check_country(&mut errors, c);
-        }
-        let phone = patch.phone.map(|v| optional(&mut errors, "phone", v, 40));
+        let e = &mut errors;
+        let recipient = patch.recipient.map(|v| Text::check(v, e, "recipient"));
+        let line1 = patch.line1.as_ref().map(|v| v.check(e, "line1"));
+        let line2 = patch.line2.map(|v| Text::check(v, e, "line2"));
+        let city = patch.city.as_ref().map(|v| v.check(e, "city"));
+        let region = patch.region.map(|v| Text::check(v, e, "region"));
+        let postal_code = patch.postal_code.map(|v| Text::check(v, e, "postal_code"));
+        let country = patch.country.as_ref().map(|c| c.check(e, "country"));
+        let phone = patch.phone.map(|v| Phone::check(v, e, "phone"));
         if patch.is_default == Some(false) && current.is_default {
             errors.push(FieldError::new(
                 "is_default",

@@ -10,20 +10,15 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use super::{optional, parent_for_write, required};
+use super::parent_for_write;
 use crate::dto::{ContactView, CreateContact, UpdateContact};
 use crate::entity::contact;
 use crate::error::CustomerError;
 use crate::events;
-use crate::model;
+use crate::model::CustomerKind;
+use ordercrm_kernel::input::{Email, Phone, Text};
 
 pub const MAX_PER_CUSTOMER: u64 = 100;
-
-fn check_email_phone(errors: &mut Vec<FieldError>, email: Option<&str>, phone: Option<&str>) {
-    model::check(
-        errors, None, None, email, phone, None, None, None, None, None,
-    );
-}
 
 /// Only one primary contact: make room for a new one (the previous one's event).
 async fn clear_primary(txn: &DatabaseTransaction, ctx: &Ctx, customer_id: Uuid) -> Result<()> {
@@ -51,18 +46,17 @@ pub async fn create(
 ) -> Result<ContactView> {
     let parent = parent_for_write(txn, &ctx.actor, customer_id).await?;
     let mut errors = Vec::new();
-    if parent.kind != "company" {
+    if parent.kind != CustomerKind::Company.as_str() {
         errors.push(FieldError::new(
             "customer_id",
             "not_a_company",
             "contacts belong to company customers",
         ));
     }
-    let name = required(&mut errors, "name", &input.name, 200);
-    let title = optional(&mut errors, "title", input.title, 100);
-    let email = optional(&mut errors, "email", input.email, 254);
-    let phone = optional(&mut errors, "phone", input.phone, 40);
-    check_email_phone(&mut errors, email.as_deref(), phone.as_deref());
+    let name = input.name.check(&mut errors, "name");
+    let title = Text::check(input.title, &mut errors, "title");
+    let email = Email::check(input.email, &mut errors, "email");
+    let phone = Phone::check(input.phone, &mut errors, "phone");
     let count = contact::Entity::find()
         .filter(contact::COLUMN.customer_id.eq(customer_id))
         .count(txn)
@@ -143,15 +137,19 @@ pub async fn update(
             ..current.clone()
         };
         let mut errors = Vec::new();
-        let name = patch.name.map(|n| required(&mut errors, "name", &n, 200));
-        let title = patch.title.map(|t| optional(&mut errors, "title", t, 100));
-        let email = patch.email.map(|e| optional(&mut errors, "email", e, 254));
-        let phone = patch.phone.map(|p| optional(&mut errors, "phone", p, 40));
-        check_email_phone(
-            &mut errors,
-            email.clone().flatten().as_deref(),
-            phone.clone().flatten().as_deref(),
-        );
+        let name = patch.name.as_ref().map(|n| n.check(&mut errors, "name"));
+        let title = patch
+            .title
+            .clone()
+            .map(|t| Text::check(t, &mut errors, "title"));
+        let email = patch
+            .email
+            .clone()
+            .map(|e| Email::check(e, &mut errors, "email"));
+        let phone = patch
+            .phone
+            .clone()
+            .map(|p| Phone::check(p, &mut errors, "phone"));
         if patch.is_primary == Some(false) && current.is_primary {
             errors.push(FieldError::new(
                 "is_primary",

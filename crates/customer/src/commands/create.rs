@@ -9,7 +9,9 @@ use super::{check_duplicate, check_owner, check_refs};
 use crate::dto::{CreateCustomer, CustomerView};
 use crate::entity::{customer, external_ref};
 use crate::error::CustomerError;
+use crate::model::CustomerKind;
 use crate::{events, model, queries};
+use ordercrm_kernel::input::{Choice, Email, Phone, Text};
 
 pub const DEFAULT_PREFIX: &str = "C-";
 /// Customer numbers may have gaps (a create that rolls back uses its number up).
@@ -25,30 +27,35 @@ pub async fn create(
 ) -> Result<CustomerView> {
     ctx.actor.require(Action::CustomersWrite)?;
     let mut errors = Vec::new();
-    model::check(
+    let kind = input.kind.check(&mut errors, "kind");
+    let name = input.name.check(&mut errors, "name");
+    let email = Email::check(input.email, &mut errors, "email");
+    let phone = Phone::check(input.phone, &mut errors, "phone");
+    let legal_name = Text::check(input.legal_name, &mut errors, "legal_name");
+    let industry = Text::check(input.industry, &mut errors, "industry");
+    let size_band = Choice::check_opt(input.size_band.as_ref(), &mut errors, "size_band");
+    let tax_id = Text::check(input.tax_id, &mut errors, "tax_id");
+    let preferred_language =
+        Text::check(input.preferred_language, &mut errors, "preferred_language");
+    let preferred_currency = Choice::check_opt(
+        input.preferred_currency.as_ref(),
         &mut errors,
-        Some(&input.kind),
-        Some(&input.name),
-        input.email.as_deref(),
-        input.phone.as_deref(),
-        input.size_band.as_deref(),
-        input.preferred_currency.as_deref(),
-        Some(&input.tags),
-        input.attributes.as_ref(),
-        input.payment_terms_days,
+        "preferred_currency",
     );
-    if input.birthday.is_some() && input.kind == "company" {
+    let tags = input.tags.check(&mut errors, "tags");
+    let source_channel = Text::check(input.source_channel, &mut errors, "source_channel");
+    let credit_limit = input
+        .credit_limit
+        .map(|m| m.check(&mut errors, "credit_limit"));
+    let payment_terms_days = input
+        .payment_terms_days
+        .map(|d| d.check_i32(&mut errors, "payment_terms_days"));
+    ordercrm_kernel::validation::attributes(&mut errors, input.attributes.as_ref());
+    if input.birthday.is_some() && kind == Some(CustomerKind::Company) {
         errors.push(ordercrm_kernel::FieldError::new(
             "birthday",
             "not_applicable",
             "companies have no birthday",
-        ));
-    }
-    if input.credit_limit.is_some_and(|m| m.is_negative()) {
-        errors.push(ordercrm_kernel::FieldError::new(
-            "credit_limit.amount",
-            "range",
-            "must not be negative",
         ));
     }
     // A rep's customers are theirs unless they say otherwise.
@@ -58,21 +65,9 @@ pub async fn create(
     });
     check_owner(&ctx.actor, owner, &mut errors);
     check_refs(txn, &ctx.actor, &input.external_refs, None, &mut errors).await?;
-    if !errors.is_empty() {
+    let Some(kind) = kind.filter(|_| errors.is_empty()) else {
         return Err(CustomerError::Invalid(errors).into());
-    }
-    let email = input
-        .email
-        .as_deref()
-        .map(str::trim)
-        .filter(|e| !e.is_empty())
-        .map(str::to_owned);
-    let phone = input
-        .phone
-        .as_deref()
-        .map(str::trim)
-        .filter(|p| !p.is_empty())
-        .map(str::to_owned);
+    };
     let email_normalized = email.as_deref().map(model::normalize_email);
     let phone_normalized = phone.as_deref().map(model::normalize_phone);
     if !allow_duplicate {
@@ -91,45 +86,40 @@ pub async fn create(
         .and_then(|v| v.as_str().map(str::to_owned))
         .unwrap_or_else(|| DEFAULT_PREFIX.to_owned());
     let number = numbers::format(&prefix, numbers::next(txn, NUMBERS).await?);
-    let tags: Vec<String> = input.tags.iter().map(|t| t.trim().to_owned()).collect();
     let id = new_id();
     let row = customer::ActiveModel {
         id: Set(id),
         search_text: Set(model::search_text(
             &[
-                Some(&input.name),
+                Some(&name),
                 Some(&number),
                 email.as_deref(),
                 phone.as_deref(),
                 phone_normalized.as_deref(),
-                input.legal_name.as_deref(),
+                legal_name.as_deref(),
             ],
             &tags,
         )),
         number: Set(number),
-        kind: Set(input.kind),
-        name: Set(input.name.trim().to_owned()),
+        kind: Set(kind.as_str().to_owned()),
+        name: Set(name),
         email: Set(email),
         email_normalized: Set(email_normalized),
         phone: Set(phone),
         phone_normalized: Set(phone_normalized),
-        legal_name: Set(input.legal_name),
-        industry: Set(input.industry),
-        size_band: Set(input.size_band),
-        tax_id_encrypted: Set(input
-            .tax_id
-            .as_deref()
-            .map(|t| cipher.encrypt(t.trim()))
-            .transpose()?),
+        legal_name: Set(legal_name),
+        industry: Set(industry),
+        size_band: Set(size_band.map(|b| b.as_str().to_owned())),
+        tax_id_encrypted: Set(tax_id.as_deref().map(|t| cipher.encrypt(t)).transpose()?),
         birthday: Set(input.birthday),
-        preferred_language: Set(input.preferred_language),
-        preferred_currency: Set(input.preferred_currency),
+        preferred_language: Set(preferred_language),
+        preferred_currency: Set(preferred_currency.map(|c| c.code().to_owned())),
         tags: Set(serde_json::json!(tags)),
-        source_channel: Set(input.source_channel),
+        source_channel: Set(source_channel),
         owner_id: Set(owner),
-        credit_limit_amount: Set(input.credit_limit.map(|m| m.amount)),
-        credit_limit_currency: Set(input.credit_limit.map(|m| m.currency.code().to_owned())),
-        payment_terms_days: Set(input.payment_terms_days),
+        credit_limit_amount: Set(credit_limit.map(|m| m.amount)),
+        credit_limit_currency: Set(credit_limit.map(|m| m.currency.code().to_owned())),
+        payment_terms_days: Set(payment_terms_days),
         marketing_consent: Set(input.marketing_consent),
         marketing_consent_at: Set(input.marketing_consent.then_some(ctx.now)),
         attributes: Set(input.attributes.unwrap_or_else(|| serde_json::json!({}))),

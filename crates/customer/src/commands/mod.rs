@@ -177,5 +177,3 @@ pub(crate) fn refuse_erased(row: &customer::Model) -> Result<()> {
         None => Ok(()),
     }
 }
-
-pub(crate) use ordercrm_kernel::validation::{optional, required};

@@ -12,7 +12,9 @@ use super::{check_duplicate, check_owner};
 use crate::dto::{CustomerView, UpdateCustomer};
 use crate::entity::customer;
 use crate::error::CustomerError;
+use crate::model::CustomerKind;
 use crate::{events, model, queries};
+use ordercrm_kernel::input::{Choice, Email, Phone, Text};
 
 fn set<T: Into<sea_orm::Value>>(v: Option<T>) -> sea_orm::ActiveValue<T> {
     match v {
@@ -39,42 +41,35 @@ pub async fn update(
     let changed = unless_unchanged(txn, async |txn| {
         let current = super::claim_for_write(txn, ctx, id, if_match).await?;
         let mut errors = Vec::new();
-        let email = patch
-            .email
-            .clone()
-            .map(|e| e.map(|e| e.trim().to_owned()).filter(|e| !e.is_empty()));
-        let phone = patch
-            .phone
-            .clone()
-            .map(|p| p.map(|p| p.trim().to_owned()).filter(|p| !p.is_empty()));
-        model::check(
-            &mut errors,
-            None,
-            patch.name.as_deref(),
-            email.clone().flatten().as_deref(),
-            phone.clone().flatten().as_deref(),
-            patch.size_band.clone().flatten().as_deref(),
-            patch.preferred_currency.clone().flatten().as_deref(),
-            patch.tags.as_deref(),
-            patch.attributes.as_ref(),
-            patch.payment_terms_days.flatten(),
-        );
-        if patch.birthday.flatten().is_some() && current.kind == "company" {
+        let e = &mut errors;
+        let name = patch.name.as_ref().map(|n| n.check(e, "name"));
+        let email = patch.email.map(|v| Email::check(v, e, "email"));
+        let phone = patch.phone.map(|v| Phone::check(v, e, "phone"));
+        let legal_name = patch.legal_name.map(|v| Text::check(v, e, "legal_name"));
+        let industry = patch.industry.map(|v| Text::check(v, e, "industry"));
+        let size_band = patch
+            .size_band
+            .map(|v| Choice::check_opt(v.as_ref(), e, "size_band").map(|b| b.as_str().to_owned()));
+        let tax_id = patch.tax_id.map(|v| Text::check(v, e, "tax_id"));
+        let preferred_language = patch
+            .preferred_language
+            .map(|v| Text::check(v, e, "preferred_language"));
+        let preferred_currency = patch.preferred_currency.map(|v| {
+            Choice::check_opt(v.as_ref(), e, "preferred_currency").map(|c| c.code().to_owned())
+        });
+        let tags = patch.tags.as_ref().map(|t| t.check(e, "tags"));
+        let credit_limit = patch
+            .credit_limit
+            .map(|v| v.map(|m| m.check(e, "credit_limit")));
+        let payment_terms_days = patch
+            .payment_terms_days
+            .map(|v| v.map(|d| d.check_i32(e, "payment_terms_days")));
+        ordercrm_kernel::validation::attributes(e, patch.attributes.as_ref());
+        if patch.birthday.flatten().is_some() && current.kind == CustomerKind::Company.as_str() {
             errors.push(FieldError::new(
                 "birthday",
                 "not_applicable",
                 "companies have no birthday",
-            ));
-        }
-        if patch
-            .credit_limit
-            .flatten()
-            .is_some_and(|m| m.is_negative())
-        {
-            errors.push(FieldError::new(
-                "credit_limit.amount",
-                "range",
-                "must not be negative",
             ));
         }
         if let Some(owner) = patch.owner_id {
@@ -108,12 +103,6 @@ pub async fn update(
 
         let before =
             queries::views(txn, &FULL_VIEW, cipher, vec![super::as_read(&current)]).await?;
-        let tags = patch.tags.map(|t| {
-            t.into_iter()
-                .map(|t| t.trim().to_owned())
-                .collect::<Vec<_>>()
-        });
-        let name = patch.name.map(|n| n.trim().to_owned());
         let mut row = customer::ActiveModel {
             id: Set(id),
             name: set(name.clone()),
@@ -121,23 +110,22 @@ pub async fn update(
             email_normalized: set(email_normalized),
             phone: set(phone.clone()),
             phone_normalized: set(phone_normalized.clone()),
-            legal_name: set(patch.legal_name.clone()),
-            industry: set(patch.industry),
-            size_band: set(patch.size_band),
-            tax_id_encrypted: set(patch
-                .tax_id
-                .map(|t| t.map(|t| cipher.encrypt(t.trim())).transpose())
+            legal_name: set(legal_name.clone()),
+            industry: set(industry),
+            size_band: set(size_band),
+            tax_id_encrypted: set(tax_id
+                .map(|t| t.map(|t| cipher.encrypt(&t)).transpose())
                 .transpose()?),
             birthday: set(patch.birthday),
-            preferred_language: set(patch.preferred_language),
-            preferred_currency: set(patch.preferred_currency),
+            preferred_language: set(preferred_language),
+            preferred_currency: set(preferred_currency),
             tags: set(tags.clone().map(|t| serde_json::json!(t))),
             owner_id: set(patch.owner_id),
-            credit_limit_amount: set(patch.credit_limit.map(|m| m.map(|m| m.amount))),
-            credit_limit_currency: set(patch
-                .credit_limit
-                .map(|m| m.map(|m| m.currency.code().to_owned()))),
-            payment_terms_days: set(patch.payment_terms_days),
+            credit_limit_amount: set(credit_limit.map(|m| m.map(|m| m.amount))),
+            credit_limit_currency: set(
+                credit_limit.map(|m| m.map(|m| m.currency.code().to_owned()))
+            ),
+            payment_terms_days: set(payment_terms_days),
             attributes: set(patch.attributes),
             updated_at: Set(ctx.now),
             ..Default::default()
@@ -152,7 +140,7 @@ pub async fn update(
             .unwrap_or_else(|| serde_json::from_value(current.tags.clone()).unwrap_or_default());
         let pick =
             |new: Option<Option<String>>, old: &Option<String>| new.unwrap_or_else(|| old.clone());
-        let legal = pick(patch.legal_name, &current.legal_name);
+        let legal = pick(legal_name, &current.legal_name);
         let email_v = pick(email, &current.email);
         let phone_v = pick(phone, &current.phone);
         let phone_n = pick(phone_normalized, &current.phone_normalized);
