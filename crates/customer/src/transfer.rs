@@ -387,11 +387,6 @@ const CUSTOMER_COLUMNS: &[customer::Column] = &[
     customer::Column::UpdatedAt,
 ];
 
-/// A column's cell as a patch field: absent column, cleared cell, or text.
-fn text_cell<T: From<String>>(row: &Row, name: &str) -> Option<Option<T>> {
-    row.cell(name).map(|v| v.map(T::from))
-}
-
 /// Upsert one row: by `number`, else by an external reference, else create.
 async fn apply_row(
     txn: &DatabaseTransaction,
@@ -460,19 +455,19 @@ async fn apply_row(
         Some(id) => {
             let patch = UpdateCustomer {
                 name: cell("name").map(Into::into),
-                email: text_cell(row, "email"),
-                phone: text_cell(row, "phone"),
-                legal_name: text_cell(row, "legal_name"),
-                industry: text_cell(row, "industry"),
-                size_band: text_cell(row, "size_band"),
+                email: row.cell_as("email"),
+                phone: row.cell_as("phone"),
+                legal_name: row.cell_as("legal_name"),
+                industry: row.cell_as("industry"),
+                size_band: row.cell_as("size_band"),
                 // A masked export cell cannot be the real value: keep what is stored.
                 tax_id: row
                     .cell("tax_id")
                     .filter(|t| !t.as_deref().is_some_and(|t| t.contains('•')))
                     .map(|t| t.map(Into::into)),
                 birthday,
-                preferred_language: text_cell(row, "preferred_language"),
-                preferred_currency: text_cell(row, "preferred_currency"),
+                preferred_language: row.cell_as("preferred_language"),
+                preferred_currency: row.cell_as("preferred_currency"),
                 tags: tags.map(Tags::from),
                 // An empty owner cell keeps the owner (nobody may unown by import).
                 owner_id: owner_id.flatten().map(Some),

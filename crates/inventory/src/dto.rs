@@ -2,13 +2,19 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use ordercrm_kernel::Money;
-use ordercrm_kernel::input::{CursorParam, Limit};
+use ordercrm_kernel::NonNegativeMoney;
+use ordercrm_kernel::input::{Country, CursorParam, Email, Limit, NonBlank, Phone, Text};
 pub use ordercrm_kernel::validation::ExternalRef;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use crate::model::{MovementKind, PurchaseOrderStatus, ReservationStatus};
+use crate::model::{
+    LeadTimeDays, MovementKind, PurchaseOrderStatus, ReservationStatus, Sku, TaxRateBps,
+    WarehouseCode, WarrantyDays,
+};
+use ordercrm_kernel::Currency;
+use ordercrm_kernel::input::Choice;
 
 // ---------------------------------------------------------------- products
 
@@ -22,21 +28,21 @@ use crate::model::{MovementKind, PurchaseOrderStatus, ReservationStatus};
     "attributes": {"origin": "Hangzhou"}, "external_refs": [{"channel": "tmall", "external_id": "TM-SKU-7781"}]
 }))]
 pub struct CreateProduct {
-    /// Unique without regard to case; 1-64 characters, no spaces.
-    pub sku: String,
-    pub name: String,
-    pub description: Option<String>,
-    pub category: Option<String>,
-    /// Unit of measure for quantities (`each`, `box`, `kg`); quantities are whole units of it.
-    pub unit: Option<String>,
-    pub barcode: Option<String>,
-    pub list_price: Money,
-    pub cost: Option<Money>,
+    /// Unique without regard to case.
+    pub sku: Sku,
+    pub name: NonBlank<200>,
+    pub description: Option<Text<10000>>,
+    pub category: Option<Text<100>>,
+    /// Unit of measure for quantities (`each`, `box`, `kg`; default `each`); quantities are whole units of it.
+    pub unit: Option<Text<20>>,
+    pub barcode: Option<Text<64>>,
+    pub list_price: NonNegativeMoney,
+    pub cost: Option<NonNegativeMoney>,
     /// Tax rate in basis points: 1300 is 13 %.
     #[serde(default)]
-    pub tax_rate_bps: i32,
+    pub tax_rate_bps: TaxRateBps,
     /// How long after delivery a unit is under warranty.
-    pub warranty_days: Option<i32>,
+    pub warranty_days: Option<WarrantyDays>,
     /// `false` for services: they are never stocked or reserved.
     #[serde(default = "yes")]
     pub tracks_inventory: bool,
@@ -59,26 +65,26 @@ fn yes() -> bool {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"list_price": {"amount": 15800, "currency": "CNY"}, "active": true}))]
 pub struct UpdateProduct {
-    pub sku: Option<String>,
-    pub name: Option<String>,
+    pub sku: Option<Sku>,
+    pub name: Option<NonBlank<200>>,
     #[serde(default, deserialize_with = "ordercrm_kernel::patch::nullable")]
-    #[schema(value_type = Option<String>)]
-    pub description: Option<Option<String>>,
+    #[schema(value_type = Option<Text<10000>>)]
+    pub description: Option<Option<Text<10000>>>,
     #[serde(default, deserialize_with = "ordercrm_kernel::patch::nullable")]
-    #[schema(value_type = Option<String>)]
-    pub category: Option<Option<String>>,
-    pub unit: Option<String>,
+    #[schema(value_type = Option<Text<100>>)]
+    pub category: Option<Option<Text<100>>>,
+    pub unit: Option<NonBlank<20>>,
     #[serde(default, deserialize_with = "ordercrm_kernel::patch::nullable")]
-    #[schema(value_type = Option<String>)]
-    pub barcode: Option<Option<String>>,
-    pub list_price: Option<Money>,
+    #[schema(value_type = Option<Text<64>>)]
+    pub barcode: Option<Option<Text<64>>>,
+    pub list_price: Option<NonNegativeMoney>,
     #[serde(default, deserialize_with = "ordercrm_kernel::patch::nullable")]
-    #[schema(value_type = Option<Money>)]
-    pub cost: Option<Option<Money>>,
-    pub tax_rate_bps: Option<i32>,
+    #[schema(value_type = Option<NonNegativeMoney>)]
+    pub cost: Option<Option<NonNegativeMoney>>,
+    pub tax_rate_bps: Option<TaxRateBps>,
     #[serde(default, deserialize_with = "ordercrm_kernel::patch::nullable")]
-    #[schema(value_type = Option<i32>)]
-    pub warranty_days: Option<Option<i32>>,
+    #[schema(value_type = Option<WarrantyDays>)]
+    pub warranty_days: Option<Option<WarrantyDays>>,
     pub tracks_inventory: Option<bool>,
     pub active: Option<bool>,
     pub attributes: Option<serde_json::Value>,
@@ -141,8 +147,8 @@ impl ProductSort {
 #[into_params(parameter_in = Query)]
 pub struct ListProducts {
     /// Case-insensitive substring of the SKU, name or barcode.
-    pub q: Option<String>,
-    pub category: Option<String>,
+    pub q: Option<Text<200>>,
+    pub category: Option<Text<100>>,
     pub active: Option<bool>,
     pub tracks_inventory: Option<bool>,
     pub supplier_id: Option<Uuid>,
@@ -168,15 +174,27 @@ pub struct WarehouseAddress {
     pub country: String,
 }
 
+/// A warehouse's address as a client sends it.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WarehouseAddressInput {
+    pub line1: NonBlank<200>,
+    pub line2: Option<Text<200>>,
+    pub city: NonBlank<100>,
+    pub region: Option<Text<100>>,
+    pub postal_code: Option<Text<20>>,
+    pub country: Country,
+}
+
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"code": "SH-01", "name": "Shanghai Pudong DC",
     "address": {"line1": "88 Jinke Road", "city": "Shanghai", "postal_code": "201203", "country": "CN"}}))]
 pub struct CreateWarehouse {
     /// Unique without regard to case; what integrations send as `warehouse_code`.
-    pub code: String,
-    pub name: String,
-    pub address: Option<WarehouseAddress>,
+    pub code: WarehouseCode,
+    pub name: NonBlank<200>,
+    pub address: Option<WarehouseAddressInput>,
     #[serde(default = "yes")]
     pub active: bool,
 }
@@ -185,10 +203,10 @@ pub struct CreateWarehouse {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"name": "Shanghai Pudong DC 2", "active": true}))]
 pub struct UpdateWarehouse {
-    pub name: Option<String>,
+    pub name: Option<NonBlank<200>>,
     #[serde(default, deserialize_with = "ordercrm_kernel::patch::nullable")]
-    #[schema(value_type = Option<WarehouseAddress>)]
-    pub address: Option<Option<WarehouseAddress>>,
+    #[schema(value_type = Option<WarehouseAddressInput>)]
+    pub address: Option<Option<WarehouseAddressInput>>,
     /// An inactive warehouse takes no receipts, transfers or reservations.
     pub active: Option<bool>,
 }
@@ -210,14 +228,15 @@ pub struct WarehouseView {
 #[schema(example = json!({"name": "Hangzhou Tea Cooperative", "contact_name": "Li Wei",
     "email": "orders@hz-tea.example.cn", "phone": "+86 571 8888 0000", "lead_time_days": 7, "currency": "CNY"}))]
 pub struct CreateSupplier {
-    pub name: String,
-    pub contact_name: Option<String>,
-    pub email: Option<String>,
-    pub phone: Option<String>,
+    pub name: NonBlank<200>,
+    pub contact_name: Option<Text<200>>,
+    pub email: Option<Email>,
+    pub phone: Option<Phone>,
     /// Days from ordering to goods on the dock; replenishment plans with it.
-    pub lead_time_days: i32,
-    /// ISO 4217; purchase orders to this supplier are in it.
-    pub currency: String,
+    pub lead_time_days: LeadTimeDays,
+    /// Purchase orders to this supplier are in it.
+    #[schema(value_type = Currency)]
+    pub currency: Choice<Currency>,
     #[serde(default = "yes")]
     pub active: bool,
 }
@@ -226,18 +245,19 @@ pub struct CreateSupplier {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"lead_time_days": 10}))]
 pub struct UpdateSupplier {
-    pub name: Option<String>,
+    pub name: Option<NonBlank<200>>,
     #[serde(default, deserialize_with = "ordercrm_kernel::patch::nullable")]
-    #[schema(value_type = Option<String>)]
-    pub contact_name: Option<Option<String>>,
+    #[schema(value_type = Option<Text<200>>)]
+    pub contact_name: Option<Option<Text<200>>>,
     #[serde(default, deserialize_with = "ordercrm_kernel::patch::nullable")]
-    #[schema(value_type = Option<String>)]
-    pub email: Option<Option<String>>,
+    #[schema(value_type = Option<Email>)]
+    pub email: Option<Option<Email>>,
     #[serde(default, deserialize_with = "ordercrm_kernel::patch::nullable")]
-    #[schema(value_type = Option<String>)]
-    pub phone: Option<Option<String>>,
-    pub lead_time_days: Option<i32>,
-    pub currency: Option<String>,
+    #[schema(value_type = Option<Phone>)]
+    pub phone: Option<Option<Phone>>,
+    pub lead_time_days: Option<LeadTimeDays>,
+    #[schema(value_type = Option<Currency>)]
+    pub currency: Option<Choice<Currency>>,
     pub active: Option<bool>,
 }
 
@@ -333,7 +353,7 @@ pub struct WmsCount {
     #[schema(minimum = 0, maximum = 1_000_000_000)]
     pub quantity: i64,
     pub counted_at: DateTime<Utc>,
-    pub reference: Option<String>,
+    pub reference: Option<Text<200>>,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -349,36 +369,36 @@ pub struct CountResult {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"sku": "TEA-LJ-250", "warehouse_code": "SH-01", "quantity": 200, "reference": "PO-000012"}))]
 pub struct Receive {
-    pub sku: String,
-    pub warehouse_code: String,
+    pub sku: Sku,
+    pub warehouse_code: WarehouseCode,
     #[schema(minimum = 1, maximum = 1_000_000_000)]
     pub quantity: i64,
-    pub reference: Option<String>,
+    pub reference: Option<Text<200>>,
 }
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"sku": "TEA-LJ-250", "warehouse_code": "SH-01", "quantity": -3, "reason": "damaged in handling"}))]
 pub struct Adjust {
-    pub sku: String,
-    pub warehouse_code: String,
+    pub sku: Sku,
+    pub warehouse_code: WarehouseCode,
     /// Signed change to on-hand; not zero.
     #[schema(minimum = -1_000_000_000, maximum = 1_000_000_000)]
     pub quantity: i64,
-    pub reason: String,
-    pub reference: Option<String>,
+    pub reason: NonBlank<500>,
+    pub reference: Option<Text<200>>,
 }
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"sku": "TEA-LJ-250", "from_warehouse_code": "SH-01", "to_warehouse_code": "BJ-01", "quantity": 40}))]
 pub struct Transfer {
-    pub sku: String,
-    pub from_warehouse_code: String,
-    pub to_warehouse_code: String,
+    pub sku: Sku,
+    pub from_warehouse_code: WarehouseCode,
+    pub to_warehouse_code: WarehouseCode,
     #[schema(minimum = 1, maximum = 1_000_000_000)]
     pub quantity: i64,
-    pub reference: Option<String>,
+    pub reference: Option<Text<200>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
@@ -394,13 +414,13 @@ pub enum Disposition {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"sku": "TEA-LJ-250", "warehouse_code": "SH-01", "quantity": 1, "disposition": "restock", "reference": "RMA-0007"}))]
 pub struct Return {
-    pub sku: String,
-    pub warehouse_code: String,
+    pub sku: Sku,
+    pub warehouse_code: WarehouseCode,
     #[schema(minimum = 1, maximum = 1_000_000_000)]
     pub quantity: i64,
     pub disposition: Disposition,
-    pub reason: Option<String>,
-    pub reference: Option<String>,
+    pub reason: Option<Text<500>>,
+    pub reference: Option<Text<200>>,
 }
 
 /// One line of the ledger. Never changed or deleted.
@@ -455,8 +475,8 @@ pub struct ListMovements {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReserveLine {
-    pub sku: String,
-    pub warehouse_code: String,
+    pub sku: Sku,
+    pub warehouse_code: WarehouseCode,
     #[schema(minimum = 1, maximum = 1_000_000_000)]
     pub quantity: i64,
 }
@@ -468,9 +488,10 @@ pub struct ReserveLine {
     "reference": "cart:9f1c2e", "expires_at": "2026-11-25T10:30:00Z"}))]
 pub struct CreateReservation {
     /// All lines are held or none is. Lines for the same SKU and warehouse are summed.
+    #[schema(min_items = 1, max_items = 500)]
     pub lines: Vec<ReserveLine>,
     /// Your key for what holds the stock: an order, a cart.
-    pub reference: Option<String>,
+    pub reference: Option<Text<200>>,
     /// The hold lapses then (carts); none: until released or consumed.
     pub expires_at: Option<DateTime<Utc>>,
 }
@@ -514,8 +535,9 @@ pub struct ConsumeLine {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"lines": [{"line_no": 1, "quantity": 1}], "reference": "SHIP-0042"}))]
 pub struct Consume {
+    #[schema(min_items = 1, max_items = 500)]
     pub lines: Option<Vec<ConsumeLine>>,
-    pub reference: Option<String>,
+    pub reference: Option<Text<200>>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, IntoParams)]
@@ -626,8 +648,8 @@ pub struct Suggestions {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChosenSuggestion {
-    pub sku: String,
-    pub warehouse_code: String,
+    pub sku: Sku,
+    pub warehouse_code: WarehouseCode,
     /// Defaults to the suggested quantity.
     #[schema(minimum = 1, maximum = 1_000_000_000)]
     pub quantity: Option<i64>,
@@ -637,6 +659,7 @@ pub struct ChosenSuggestion {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"lines": [{"sku": "TEA-LJ-250", "warehouse_code": "SH-01"}], "window_days": 30}))]
 pub struct CreateFromSuggestions {
+    #[schema(min_items = 1, max_items = 500)]
     pub lines: Vec<ChosenSuggestion>,
     pub window_days: Option<i64>,
 }
@@ -652,7 +675,7 @@ pub struct CreatedPurchaseOrders {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PurchaseOrderLineInput {
-    pub sku: String,
+    pub sku: Sku,
     #[schema(minimum = 1, maximum = 1_000_000_000)]
     pub quantity: i64,
     /// In minor units of the order's currency; defaults to the product's cost when that is in the same currency.
@@ -666,10 +689,11 @@ pub struct PurchaseOrderLineInput {
 pub struct CreatePurchaseOrder {
     pub supplier_id: Uuid,
     /// Where the goods will be received.
-    pub warehouse_code: String,
+    pub warehouse_code: WarehouseCode,
+    #[schema(min_items = 1, max_items = 500)]
     pub lines: Vec<PurchaseOrderLineInput>,
     pub expected_on: Option<NaiveDate>,
-    pub notes: Option<String>,
+    pub notes: Option<Text<2000>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
@@ -718,8 +742,9 @@ pub struct ReceiveLine {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"lines": [{"line_no": 1, "quantity": 120}], "reference": "GRN-5531"}))]
 pub struct ReceivePurchaseOrder {
+    #[schema(min_items = 1, max_items = 500)]
     pub lines: Vec<ReceiveLine>,
-    pub reference: Option<String>,
+    pub reference: Option<Text<200>>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, IntoParams)]
@@ -763,4 +788,58 @@ pub struct Mismatch {
     pub ledger_on_hand: i64,
     pub reserved: i64,
     pub open_reservations: i64,
+}
+
+#[cfg(test)]
+mod tests {
+    use utoipa::PartialSchema;
+
+    use super::*;
+    use crate::model::{MAX_LINES, MAX_QUANTITY};
+
+    /// Bounds written as literals in the schema attributes are the ones the
+    /// commands check.
+    #[test]
+    fn schema_bounds_are_the_checked_ones() {
+        let schemas = [
+            CreateReservation::schema(),
+            Consume::schema(),
+            CreateFromSuggestions::schema(),
+            CreatePurchaseOrder::schema(),
+            ReceivePurchaseOrder::schema(),
+            ReserveLine::schema(),
+            ConsumeLine::schema(),
+            Receive::schema(),
+            Adjust::schema(),
+            Transfer::schema(),
+            Return::schema(),
+            WmsCount::schema(),
+            UpdateLevel::schema(),
+            PurchaseOrderLineInput::schema(),
+            ReceiveLine::schema(),
+            ChosenSuggestion::schema(),
+        ];
+        let mut seen = (0, 0);
+        for schema in schemas {
+            let json = serde_json::to_value(schema).unwrap_or_default();
+            let text = json.to_string();
+            for (key, value) in [("maxItems", MAX_LINES as i64), ("maximum", MAX_QUANTITY)] {
+                for found in text.match_indices(&format!("\"{key}\":")) {
+                    let rest = &text[found.0 + key.len() + 3..];
+                    let n: i64 = rest
+                        .split(|c: char| !c.is_ascii_digit() && c != '-')
+                        .next()
+                        .and_then(|n| n.parse().ok())
+                        .unwrap_or_default();
+                    assert_eq!(n, value, "{key} in {text}");
+                    if key == "maxItems" {
+                        seen.0 += 1;
+                    } else {
+                        seen.1 += 1;
+                    }
+                }
+            }
+        }
+        assert!(seen.0 >= 5 && seen.1 >= 10, "{seen:?}");
+    }
 }

@@ -6,6 +6,20 @@ use ordercrm_kernel::FieldError;
 /// enough that no sum of a request's lines overflows.
 pub const MAX_QUANTITY: i64 = 1_000_000_000;
 
+/// The most lines one request may carry (a reservation, a purchase order, a receipt).
+pub const MAX_LINES: usize = 500;
+
+/// 1 to [`MAX_LINES`] lines.
+pub fn check_lines(errors: &mut Vec<FieldError>, count: usize) {
+    if !(1..=MAX_LINES).contains(&count) {
+        errors.push(FieldError::new(
+            "lines",
+            "length",
+            format!("must hold 1 to {MAX_LINES} lines"),
+        ));
+    }
+}
+
 /// What a request takes from the lines of a reservation or purchase order: each
 /// request line's quantity is 1..=[`MAX_QUANTITY`], and a line named several times
 /// adds up (checked) to no more than it has `open`. `over` explains an excess.
@@ -73,7 +87,7 @@ pub fn search_text(sku: &str, name: &str, barcode: Option<&str>) -> String {
 
 pub fn check_sku(errors: &mut Vec<FieldError>, field: &str, sku: &str) {
     let sku = sku.trim();
-    if !(1..=64).contains(&sku.chars().count())
+    if !(1..=Sku::MAX).contains(&sku.chars().count())
         || sku.chars().any(|c| c.is_whitespace() || c.is_control())
     {
         errors.push(FieldError::new(
@@ -83,6 +97,128 @@ pub fn check_sku(errors: &mut Vec<FieldError>, field: &str, sku: &str) {
         ));
     }
 }
+
+/// A SKU as a client sends it: 1 to 64 characters, no spaces or control characters.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
+pub struct Sku(pub String);
+
+impl Sku {
+    pub const MAX: usize = 64;
+    /// What [`check_sku`] accepts (ECMA 262: `\s` and the C0/C1 controls excluded).
+    pub const PATTERN: &str = r"^[^\s\x00-\x1F\x7F-\x9F]+$";
+
+    /// The trimmed SKU; a field error when it is not one.
+    pub fn check(&self, errors: &mut Vec<FieldError>, field: &str) -> String {
+        check_sku(errors, field, &self.0);
+        self.0.trim().to_owned()
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::ops::Deref for Sku {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<String> for Sku {
+    fn from(s: String) -> Self {
+        Self(s)
+    }
+}
+
+impl From<&str> for Sku {
+    fn from(s: &str) -> Self {
+        Self(s.to_owned())
+    }
+}
+
+impl utoipa::PartialSchema for Sku {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .min_length(Some(1))
+            .max_length(Some(Self::MAX))
+            .pattern(Some(Self::PATTERN))
+            .examples([serde_json::json!("TEA-LJ-250")])
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Sku {}
+
+/// A warehouse code: 1 to 32 letters, digits, `-`, `_` or `.`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
+pub struct WarehouseCode(pub String);
+
+impl WarehouseCode {
+    pub const PATTERN: &str = "^[A-Za-z0-9._-]{1,32}$";
+
+    /// The trimmed code; a field error when it is not one.
+    pub fn check(&self, errors: &mut Vec<FieldError>, field: &str) -> String {
+        let code = self.0.trim().to_owned();
+        if !(1..=32).contains(&code.chars().count())
+            || !code
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        {
+            errors.push(FieldError::new(
+                field,
+                "invalid_code",
+                "must be 1 to 32 letters, digits, '-', '_' or '.'",
+            ));
+        }
+        code
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::ops::Deref for WarehouseCode {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<String> for WarehouseCode {
+    fn from(s: String) -> Self {
+        Self(s)
+    }
+}
+
+impl From<&str> for WarehouseCode {
+    fn from(s: &str) -> Self {
+        Self(s.to_owned())
+    }
+}
+
+impl utoipa::PartialSchema for WarehouseCode {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .pattern(Some(Self::PATTERN))
+            .examples([serde_json::json!("SH-01")])
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for WarehouseCode {}
+
+/// Tax rate in basis points: 0 to 10000 (100 %).
+pub type TaxRateBps = ordercrm_kernel::input::Int<0, 10_000>;
+/// Warranty after delivery, up to a hundred years.
+pub type WarrantyDays = ordercrm_kernel::input::Int<0, 36_500>;
+/// Days from ordering to goods on the dock.
+pub type LeadTimeDays = ordercrm_kernel::input::Int<0, 365>;
 
 /// A positive quantity within [`MAX_QUANTITY`].
 pub fn check_positive(errors: &mut Vec<FieldError>, field: &str, quantity: i64) {

@@ -85,6 +85,11 @@ impl Row {
         })
     }
 
+    /// [`Row::cell`] as the input type a patch field has (`Text<N>`, `Email`, ...).
+    pub fn cell_as<T: From<String>>(&self, column: &str) -> Option<Option<T>> {
+        self.cell(column).map(|v| v.map(T::from))
+    }
+
     /// Whether the file has this column at all.
     pub fn has(&self, column: &str) -> bool {
         self.cells.contains_key(column)

@@ -55,6 +55,13 @@ impl<const MAX: usize> NonBlank<MAX> {
     }
 }
 
+impl<const MAX: usize> std::ops::Deref for NonBlank<MAX> {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
 impl<const MAX: usize> From<&str> for NonBlank<MAX> {
     fn from(s: &str) -> Self {
         Self(s.to_owned())
@@ -112,6 +119,13 @@ impl<const MAX: usize> Text<MAX> {
     }
 
     pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl<const MAX: usize> std::ops::Deref for Text<MAX> {
+    type Target = str;
+    fn deref(&self) -> &str {
         &self.0
     }
 }

@@ -2,10 +2,11 @@
 
 use ordercrm_kernel::audit::{self, Entry};
 use ordercrm_kernel::authz::Action;
-use ordercrm_kernel::validation::{ExternalRef, optional, required};
+use ordercrm_kernel::input::Text;
+use ordercrm_kernel::validation::ExternalRef;
 use ordercrm_kernel::version::claim;
 use ordercrm_kernel::version::unless_unchanged;
-use ordercrm_kernel::{Ctx, FieldError, Money, Result, id::new_id};
+use ordercrm_kernel::{Ctx, FieldError, Result, id::new_id};
 use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveModelTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter};
@@ -15,43 +16,6 @@ use crate::dto::{CreateProduct, ProductView, UpdateProduct};
 use crate::entity::{product, product_ref, supplier};
 use crate::error::InventoryError;
 use crate::{events, model, queries};
-
-fn check_fields(
-    errors: &mut Vec<FieldError>,
-    list_price: Option<&Money>,
-    cost: Option<&Money>,
-    tax_rate_bps: Option<i32>,
-    warranty_days: Option<i32>,
-) {
-    if list_price.is_some_and(|m| m.is_negative()) {
-        errors.push(FieldError::new(
-            "list_price.amount",
-            "range",
-            "must not be negative",
-        ));
-    }
-    if cost.is_some_and(|m| m.is_negative()) {
-        errors.push(FieldError::new(
-            "cost.amount",
-            "range",
-            "must not be negative",
-        ));
-    }
-    if tax_rate_bps.is_some_and(|t| !(0..=10_000).contains(&t)) {
-        errors.push(FieldError::new(
-            "tax_rate_bps",
-            "range",
-            "must be between 0 and 10000 (100 %)",
-        ));
-    }
-    if warranty_days.is_some_and(|d| !(0..=36_500).contains(&d)) {
-        errors.push(FieldError::new(
-            "warranty_days",
-            "range",
-            "must be between 0 and 36500",
-        ));
-    }
-}
 
 async fn check_supplier(
     conn: &impl ConnectionTrait,
@@ -152,26 +116,23 @@ pub async fn create(
 ) -> Result<ProductView> {
     ctx.actor.require(Action::CatalogWrite)?;
     let mut errors = Vec::new();
-    model::check_sku(&mut errors, "sku", &input.sku);
-    let name = required(&mut errors, "name", &input.name, 200);
-    let description = optional(&mut errors, "description", input.description, 10_000);
-    let category = optional(&mut errors, "category", input.category, 100);
-    let unit = optional(&mut errors, "unit", input.unit, 20).unwrap_or_else(|| "each".to_owned());
-    let barcode = optional(&mut errors, "barcode", input.barcode, 64);
-    check_fields(
-        &mut errors,
-        Some(&input.list_price),
-        input.cost.as_ref(),
-        Some(input.tax_rate_bps),
-        input.warranty_days,
-    );
+    let e = &mut errors;
+    let sku = input.sku.check(e, "sku");
+    let name = input.name.check(e, "name");
+    let description = Text::check(input.description, e, "description");
+    let category = Text::check(input.category, e, "category");
+    let unit = Text::check(input.unit, e, "unit").unwrap_or_else(|| "each".to_owned());
+    let barcode = Text::check(input.barcode, e, "barcode");
+    let list_price = input.list_price.check(e, "list_price");
+    let cost = input.cost.map(|c| c.check(e, "cost"));
+    let tax_rate_bps = input.tax_rate_bps.check_i32(e, "tax_rate_bps");
+    let warranty_days = input.warranty_days.map(|d| d.check_i32(e, "warranty_days"));
     ordercrm_kernel::validation::attributes(&mut errors, input.attributes.as_ref());
     check_supplier(txn, input.supplier_id, &mut errors).await?;
     check_refs(txn, &input.external_refs, None, &mut errors).await?;
     if !errors.is_empty() {
         return Err(InventoryError::Invalid(errors).into());
     }
-    let sku = input.sku.trim().to_owned();
     check_sku_free(txn, &sku, None).await?;
     let id = new_id();
     product::ActiveModel {
@@ -184,12 +145,12 @@ pub async fn create(
         category: Set(category),
         unit: Set(unit),
         barcode: Set(barcode),
-        list_price_amount: Set(input.list_price.amount),
-        list_price_currency: Set(input.list_price.currency.code().to_owned()),
-        cost_amount: Set(input.cost.map(|m| m.amount)),
-        cost_currency: Set(input.cost.map(|m| m.currency.code().to_owned())),
-        tax_rate_bps: Set(input.tax_rate_bps),
-        warranty_days: Set(input.warranty_days),
+        list_price_amount: Set(list_price.amount),
+        list_price_currency: Set(list_price.currency.code().to_owned()),
+        cost_amount: Set(cost.map(|m| m.amount)),
+        cost_currency: Set(cost.map(|m| m.currency.code().to_owned())),
+        tax_rate_bps: Set(tax_rate_bps),
+        warranty_days: Set(warranty_days),
         tracks_inventory: Set(input.tracks_inventory),
         active: Set(input.active),
         attributes: Set(input.attributes.unwrap_or_else(|| serde_json::json!({}))),
@@ -257,33 +218,25 @@ pub async fn update(
         .pop()
         .ok_or_else(|| InventoryError::not_found("product", id))?;
         let mut errors = Vec::new();
-        if let Some(sku) = &input.sku {
-            model::check_sku(&mut errors, "sku", sku);
-        }
-        let name = input
-            .name
-            .as_deref()
-            .map(|n| required(&mut errors, "name", n, 200));
+        let e = &mut errors;
+        let new_sku = input.sku.as_ref().map(|s| s.check(e, "sku"));
+        let name = input.name.as_ref().map(|n| n.check(e, "name"));
         let description = input
             .description
-            .map(|d| optional(&mut errors, "description", d, 10_000));
+            .clone()
+            .map(|d| Text::check(d, e, "description"));
         let category = input
             .category
-            .map(|c| optional(&mut errors, "category", c, 100));
-        let unit = input
-            .unit
-            .as_deref()
-            .map(|u| required(&mut errors, "unit", u, 20));
-        let barcode = input
-            .barcode
-            .map(|b| optional(&mut errors, "barcode", b, 64));
-        check_fields(
-            &mut errors,
-            input.list_price.as_ref(),
-            input.cost.flatten().as_ref(),
-            input.tax_rate_bps,
-            input.warranty_days.flatten(),
-        );
+            .clone()
+            .map(|c| Text::check(c, e, "category"));
+        let unit = input.unit.as_ref().map(|u| u.check(e, "unit"));
+        let barcode = input.barcode.clone().map(|b| Text::check(b, e, "barcode"));
+        let list_price = input.list_price.map(|p| p.check(e, "list_price"));
+        let cost = input.cost.map(|c| c.map(|c| c.check(e, "cost")));
+        let tax_rate_bps = input.tax_rate_bps.map(|t| t.check_i32(e, "tax_rate_bps"));
+        let warranty_days = input
+            .warranty_days
+            .map(|w| w.map(|w| w.check_i32(e, "warranty_days")));
         ordercrm_kernel::validation::attributes(&mut errors, input.attributes.as_ref());
         check_supplier(txn, input.supplier_id.flatten(), &mut errors).await?;
         if let Some(refs) = &input.external_refs {
@@ -293,10 +246,7 @@ pub async fn update(
             return Err(InventoryError::Invalid(errors).into());
         }
         let mut active: product::ActiveModel = row.clone().into();
-        let sku = input
-            .sku
-            .map(|s| s.trim().to_owned())
-            .unwrap_or(row.sku.clone());
+        let sku = new_sku.unwrap_or(row.sku.clone());
         if model::normalize_sku(&sku) != row.sku_normalized {
             check_sku_free(txn, &sku, Some(id)).await?;
         }
@@ -316,18 +266,18 @@ pub async fn update(
         if let Some(u) = unit {
             active.unit = Set(u);
         }
-        if let Some(p) = input.list_price {
+        if let Some(p) = list_price {
             active.list_price_amount = Set(p.amount);
             active.list_price_currency = Set(p.currency.code().to_owned());
         }
-        if let Some(c) = input.cost {
+        if let Some(c) = cost {
             active.cost_amount = Set(c.map(|m| m.amount));
             active.cost_currency = Set(c.map(|m| m.currency.code().to_owned()));
         }
-        if let Some(t) = input.tax_rate_bps {
+        if let Some(t) = tax_rate_bps {
             active.tax_rate_bps = Set(t);
         }
-        if let Some(w) = input.warranty_days {
+        if let Some(w) = warranty_days {
             active.warranty_days = Set(w);
         }
         if let Some(t) = input.tracks_inventory {

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use chrono::NaiveDate;
 use ordercrm_kernel::audit::{self, Entry};
 use ordercrm_kernel::authz::Action;
-use ordercrm_kernel::validation::optional;
+use ordercrm_kernel::input::Text;
 use ordercrm_kernel::{Ctx, FieldError, Result, id::new_id, numbers};
 use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::{Expr, ExprTrait};
@@ -132,7 +132,7 @@ pub async fn create(
 ) -> Result<PurchaseOrderView> {
     ctx.actor.require(Action::PurchasingWrite)?;
     let mut errors = Vec::new();
-    let notes = optional(&mut errors, "notes", input.notes, 2000);
+    let notes = Text::check(input.notes, &mut errors, "notes");
     let supplier = supplier::Entity::find_by_id(input.supplier_id)
         .one(txn)
         .await?;
@@ -149,13 +149,7 @@ pub async fn create(
         )),
         _ => {}
     }
-    if input.lines.is_empty() || input.lines.len() > 500 {
-        errors.push(FieldError::new(
-            "lines",
-            "length",
-            "must hold 1 to 500 lines",
-        ));
-    }
+    model::check_lines(&mut errors, input.lines.len());
     let pairs: Vec<(String, &str, &str)> = input
         .lines
         .iter()
@@ -360,7 +354,7 @@ pub async fn receive(
     ctx.actor.require(Action::PurchasingWrite)?;
     ctx.actor.require(Action::InventoryWrite)?;
     let mut errors = Vec::new();
-    let reference = optional(&mut errors, "reference", input.reference, 200);
+    let reference = Text::check(input.reference, &mut errors, "reference");
     let order = transition(
         txn,
         ctx,
@@ -378,9 +372,7 @@ pub async fn receive(
         .order_by_asc(purchase_order_line::Column::LineNo)
         .all(txn)
         .await?;
-    if input.lines.is_empty() {
-        errors.push(FieldError::new("lines", "length", "must not be empty"));
-    }
+    model::check_lines(&mut errors, input.lines.len());
     let mut take = model::Takes::default();
     for (i, r) in input.lines.iter().enumerate() {
         match lines.iter().find(|l| l.line_no == r.line_no) {

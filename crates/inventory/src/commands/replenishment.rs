@@ -23,13 +23,7 @@ pub async fn create_purchase_orders(
 ) -> Result<CreatedPurchaseOrders> {
     ctx.actor.require(Action::PurchasingWrite)?;
     let mut errors = Vec::new();
-    if input.lines.is_empty() || input.lines.len() > 500 {
-        errors.push(FieldError::new(
-            "lines",
-            "length",
-            "must hold 1 to 500 lines",
-        ));
-    }
+    model::check_lines(&mut errors, input.lines.len());
     let suggestions = queries::replenishment::compute(
         txn,
         ctx.now,

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use ordercrm_kernel::audit::{self, Entry};
 use ordercrm_kernel::authz::Action;
-use ordercrm_kernel::validation::optional;
+use ordercrm_kernel::input::Text;
 use ordercrm_kernel::{Ctx, FieldError, Result, id::new_id};
 use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::{Expr, ExprTrait};
@@ -26,8 +26,6 @@ use crate::events;
 use crate::model::{self, MovementKind, ReservationStatus};
 use crate::queries;
 
-pub const MAX_LINES: usize = 500;
-
 /// Hold every line or none. 409 `insufficient-stock` names each short line.
 #[tracing::instrument(skip_all)]
 pub async fn reserve(
@@ -37,17 +35,11 @@ pub async fn reserve(
 ) -> Result<ReservationView> {
     ctx.actor.require(Action::InventoryWrite)?;
     let mut errors = Vec::new();
-    if input.lines.is_empty() || input.lines.len() > MAX_LINES {
-        errors.push(FieldError::new(
-            "lines",
-            "length",
-            format!("must hold 1 to {MAX_LINES} lines"),
-        ));
-    }
+    model::check_lines(&mut errors, input.lines.len());
     for (i, line) in input.lines.iter().enumerate() {
         model::check_positive(&mut errors, &format!("lines[{i}].quantity"), line.quantity);
     }
-    let reference = optional(&mut errors, "reference", input.reference, 200);
+    let reference = Text::check(input.reference, &mut errors, "reference");
     if input.expires_at.is_some_and(|at| at <= ctx.now) {
         errors.push(FieldError::new(
             "expires_at",
@@ -332,7 +324,7 @@ pub async fn consume(
 ) -> Result<ReservationView> {
     ctx.actor.require(Action::InventoryWrite)?;
     let mut errors = Vec::new();
-    let reference = optional(&mut errors, "reference", input.reference, 200);
+    let reference = Text::check(input.reference, &mut errors, "reference");
     let claimed = claim(txn, ctx, id, if_match).await?;
     if claimed.expires_at.is_some_and(|at| at <= ctx.now) {
         return Err(InventoryError::InvalidState {
@@ -351,9 +343,7 @@ pub async fn consume(
             }
         }
         Some(chosen) => {
-            if chosen.is_empty() {
-                errors.push(FieldError::new("lines", "length", "must not be empty"));
-            }
+            model::check_lines(&mut errors, chosen.len());
             for (i, c) in chosen.iter().enumerate() {
                 match lines.iter().find(|(l, _)| l.line_no == c.line_no) {
                     None => errors.push(FieldError::new(

@@ -4,7 +4,7 @@
 use ordercrm_kernel::audit::{self, Entry};
 use ordercrm_kernel::authz::Action;
 use ordercrm_kernel::events::EventType;
-use ordercrm_kernel::validation::optional;
+use ordercrm_kernel::input::Text;
 use ordercrm_kernel::version::unless_unchanged;
 use ordercrm_kernel::{Ctx, FieldError, Result, id::new_id};
 use sea_orm::sea_query::{Expr, ExprTrait};
@@ -51,7 +51,7 @@ pub async fn receive(txn: &DatabaseTransaction, ctx: &Ctx, input: Receive) -> Re
     ctx.actor.require(Action::InventoryWrite)?;
     let mut errors = Vec::new();
     model::check_positive(&mut errors, "quantity", input.quantity);
-    let reference = optional(&mut errors, "reference", input.reference, 200);
+    let reference = Text::check(input.reference, &mut errors, "reference");
     let place = levels::resolve_one(txn, &input.sku, &input.warehouse_code, errors).await?;
     let change = receive_at(
         txn,
@@ -119,8 +119,8 @@ pub async fn adjust(txn: &DatabaseTransaction, ctx: &Ctx, input: Adjust) -> Resu
             ),
         ));
     }
-    let reason = ordercrm_kernel::validation::required(&mut errors, "reason", &input.reason, 500);
-    let reference = optional(&mut errors, "reference", input.reference, 200);
+    let reason = input.reason.check(&mut errors, "reason");
+    let reference = Text::check(input.reference, &mut errors, "reference");
     let place = levels::resolve_one(txn, &input.sku, &input.warehouse_code, errors).await?;
     levels::ensure(txn, ctx, &place).await?;
     let Some(after) =
@@ -171,7 +171,7 @@ pub async fn transfer(
     ctx.actor.require(Action::InventoryWrite)?;
     let mut errors = Vec::new();
     model::check_positive(&mut errors, "quantity", input.quantity);
-    let reference = optional(&mut errors, "reference", input.reference, 200);
+    let reference = Text::check(input.reference, &mut errors, "reference");
     if model::normalize_code(&input.from_warehouse_code)
         == model::normalize_code(&input.to_warehouse_code)
     {
@@ -272,8 +272,8 @@ pub async fn return_goods(
     ctx.actor.require(Action::InventoryWrite)?;
     let mut errors = Vec::new();
     model::check_positive(&mut errors, "quantity", input.quantity);
-    let reason = optional(&mut errors, "reason", input.reason, 500);
-    let reference = optional(&mut errors, "reference", input.reference, 200);
+    let reason = Text::check(input.reason, &mut errors, "reason");
+    let reference = Text::check(input.reference, &mut errors, "reference");
     let place = levels::resolve_one(txn, &input.sku, &input.warehouse_code, errors).await?;
     let note = Note {
         reason,
@@ -334,7 +334,7 @@ pub async fn count(
     ctx.actor.require(Action::InventoryWrite)?;
     let mut errors = Vec::new();
     model::check_non_negative(&mut errors, "quantity", input.quantity);
-    let reference = optional(&mut errors, "reference", input.reference, 200);
+    let reference = Text::check(input.reference, &mut errors, "reference");
     if input.counted_at > ctx.now + chrono::Duration::minutes(5) {
         errors.push(FieldError::new(
             "counted_at",

@@ -2,9 +2,9 @@
 
 use ordercrm_kernel::audit::{self, Entry};
 use ordercrm_kernel::authz::Action;
-use ordercrm_kernel::validation::{optional, required};
+use ordercrm_kernel::input::{Email, Phone, Text};
 use ordercrm_kernel::version::{claim, unless_unchanged};
-use ordercrm_kernel::{Ctx, Currency, FieldError, Result, id::new_id};
+use ordercrm_kernel::{Ctx, Result, id::new_id};
 use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveModelTrait, DatabaseTransaction, EntityTrait, QueryFilter};
@@ -16,35 +16,6 @@ use crate::error::InventoryError;
 use crate::events;
 use crate::queries;
 
-fn check_lead_time(errors: &mut Vec<FieldError>, days: i32) {
-    if !(0..=365).contains(&days) {
-        errors.push(FieldError::new(
-            "lead_time_days",
-            "range",
-            "must be between 0 and 365",
-        ));
-    }
-}
-
-fn check_currency(errors: &mut Vec<FieldError>, code: &str) -> String {
-    match code.trim().parse::<Currency>() {
-        Ok(c) => c.code().to_owned(),
-        Err(_) => {
-            errors.push(FieldError::new(
-                "currency",
-                "invalid_currency",
-                format!("'{code}' is not an ISO 4217 currency code"),
-            ));
-            code.to_owned()
-        }
-    }
-}
-
-fn check_contact(errors: &mut Vec<FieldError>, email: Option<&str>, phone: Option<&str>) {
-    ordercrm_kernel::validation::email(errors, "email", email);
-    ordercrm_kernel::validation::phone(errors, "phone", phone);
-}
-
 #[tracing::instrument(skip_all)]
 pub async fn create(
     txn: &DatabaseTransaction,
@@ -53,13 +24,17 @@ pub async fn create(
 ) -> Result<SupplierView> {
     ctx.actor.require(Action::PurchasingWrite)?;
     let mut errors = Vec::new();
-    let name = required(&mut errors, "name", &input.name, 200);
-    let contact_name = optional(&mut errors, "contact_name", input.contact_name, 200);
-    let email = optional(&mut errors, "email", input.email, 254);
-    let phone = optional(&mut errors, "phone", input.phone, 50);
-    check_contact(&mut errors, email.as_deref(), phone.as_deref());
-    check_lead_time(&mut errors, input.lead_time_days);
-    let currency = check_currency(&mut errors, &input.currency);
+    let e = &mut errors;
+    let name = input.name.check(e, "name");
+    let contact_name = Text::check(input.contact_name, e, "contact_name");
+    let email = Email::check(input.email, e, "email");
+    let phone = Phone::check(input.phone, e, "phone");
+    let lead_time_days = input.lead_time_days.check_i32(e, "lead_time_days");
+    let currency = input
+        .currency
+        .check(e, "currency")
+        .map(|c| c.code().to_owned())
+        .unwrap_or_default();
     if !errors.is_empty() {
         return Err(InventoryError::Invalid(errors).into());
     }
@@ -70,7 +45,7 @@ pub async fn create(
         contact_name: Set(contact_name),
         email: Set(email),
         phone: Set(phone),
-        lead_time_days: Set(input.lead_time_days),
+        lead_time_days: Set(lead_time_days),
         currency: Set(currency),
         active: Set(input.active),
         version: Set(1),
@@ -119,27 +94,22 @@ pub async fn update(
             ..row.clone()
         });
         let mut errors = Vec::new();
-        let name = input
-            .name
-            .as_deref()
-            .map(|n| required(&mut errors, "name", n, 200));
+        let e = &mut errors;
+        let name = input.name.as_ref().map(|n| n.check(e, "name"));
         let contact_name = input
             .contact_name
-            .map(|c| optional(&mut errors, "contact_name", c, 200));
-        let email = input.email.map(|e| optional(&mut errors, "email", e, 254));
-        let phone = input.phone.map(|p| optional(&mut errors, "phone", p, 50));
-        check_contact(
-            &mut errors,
-            email.as_ref().and_then(|e| e.as_deref()),
-            phone.as_ref().and_then(|p| p.as_deref()),
-        );
-        if let Some(d) = input.lead_time_days {
-            check_lead_time(&mut errors, d);
-        }
-        let currency = input
-            .currency
-            .as_deref()
-            .map(|c| check_currency(&mut errors, c));
+            .clone()
+            .map(|c| Text::check(c, e, "contact_name"));
+        let email = input.email.clone().map(|v| Email::check(v, e, "email"));
+        let phone = input.phone.clone().map(|v| Phone::check(v, e, "phone"));
+        let lead_time_days = input
+            .lead_time_days
+            .map(|d| d.check_i32(e, "lead_time_days"));
+        let currency = input.currency.as_ref().map(|c| {
+            c.check(e, "currency")
+                .map(|c| c.code().to_owned())
+                .unwrap_or_default()
+        });
         if !errors.is_empty() {
             return Err(InventoryError::Invalid(errors).into());
         }
@@ -156,7 +126,7 @@ pub async fn update(
         if let Some(v) = phone {
             active.phone = Set(v);
         }
-        if let Some(v) = input.lead_time_days {
+        if let Some(v) = lead_time_days {
             active.lead_time_days = Set(v);
         }
         if let Some(v) = currency {

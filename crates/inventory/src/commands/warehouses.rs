@@ -2,7 +2,7 @@
 
 use ordercrm_kernel::audit::{self, Entry};
 use ordercrm_kernel::authz::Action;
-use ordercrm_kernel::validation::{optional, required};
+use ordercrm_kernel::input::Text;
 use ordercrm_kernel::version::{claim, unless_unchanged};
 use ordercrm_kernel::{Ctx, FieldError, Result, id::new_id};
 use sea_orm::ActiveValue::Set;
@@ -10,47 +10,23 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveModelTrait, DatabaseTransaction, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
-use crate::dto::{CreateWarehouse, UpdateWarehouse, WarehouseAddress, WarehouseView};
+use crate::dto::{
+    CreateWarehouse, UpdateWarehouse, WarehouseAddress, WarehouseAddressInput, WarehouseView,
+};
 use crate::entity::warehouse;
 use crate::error::InventoryError;
 use crate::events;
 use crate::{model, queries};
 
-fn check_address(errors: &mut Vec<FieldError>, a: &WarehouseAddress) -> WarehouseAddress {
-    let mut e = Vec::new();
-    let out = WarehouseAddress {
-        line1: required(&mut e, "address.line1", &a.line1, 200),
-        line2: optional(&mut e, "address.line2", a.line2.clone(), 200),
-        city: required(&mut e, "address.city", &a.city, 100),
-        region: optional(&mut e, "address.region", a.region.clone(), 100),
-        postal_code: optional(&mut e, "address.postal_code", a.postal_code.clone(), 20),
-        country: a.country.trim().to_uppercase(),
-    };
-    if out.country.len() != 2 || !out.country.chars().all(|c| c.is_ascii_uppercase()) {
-        e.push(FieldError::new(
-            "address.country",
-            "invalid_country",
-            "must be an ISO 3166-1 alpha-2 code such as CN or DE",
-        ));
+fn check_address(e: &mut Vec<FieldError>, a: WarehouseAddressInput) -> WarehouseAddress {
+    WarehouseAddress {
+        line1: a.line1.check(e, "address.line1"),
+        line2: Text::check(a.line2, e, "address.line2"),
+        city: a.city.check(e, "address.city"),
+        region: Text::check(a.region, e, "address.region"),
+        postal_code: Text::check(a.postal_code, e, "address.postal_code"),
+        country: a.country.check(e, "address.country"),
     }
-    errors.extend(e);
-    out
-}
-
-fn check_code(errors: &mut Vec<FieldError>, code: &str) -> String {
-    let code = code.trim().to_owned();
-    if !(1..=32).contains(&code.chars().count())
-        || !code
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-    {
-        errors.push(FieldError::new(
-            "code",
-            "invalid_code",
-            "must be 1 to 32 letters, digits, '-', '_' or '.'",
-        ));
-    }
-    code
 }
 
 #[tracing::instrument(skip_all)]
@@ -61,12 +37,9 @@ pub async fn create(
 ) -> Result<WarehouseView> {
     ctx.actor.require(Action::CatalogWrite)?;
     let mut errors = Vec::new();
-    let code = check_code(&mut errors, &input.code);
-    let name = required(&mut errors, "name", &input.name, 200);
-    let address = input
-        .address
-        .as_ref()
-        .map(|a| check_address(&mut errors, a));
+    let code = input.code.check(&mut errors, "code");
+    let name = input.name.check(&mut errors, "name");
+    let address = input.address.map(|a| check_address(&mut errors, a));
     if !errors.is_empty() {
         return Err(InventoryError::Invalid(errors).into());
     }
@@ -139,13 +112,11 @@ pub async fn update(
             ..row.clone()
         });
         let mut errors = Vec::new();
-        let name = input
-            .name
-            .as_deref()
-            .map(|n| required(&mut errors, "name", n, 200));
+        let name = input.name.as_ref().map(|n| n.check(&mut errors, "name"));
         let address = input
             .address
-            .map(|a| a.map(|a| check_address(&mut errors, &a)));
+            .clone()
+            .map(|a| a.map(|a| check_address(&mut errors, a)));
         if !errors.is_empty() {
             return Err(InventoryError::Invalid(errors).into());
         }

@@ -1,5 +1,6 @@
 use chrono::{DateTime, Utc};
 use ordercrm_kernel::authz::{Action, Actor};
+use ordercrm_kernel::input::Text;
 use ordercrm_kernel::pagination::{PageRequest, keyset_after};
 use ordercrm_kernel::{Currency, Money, Page, Result};
 use sea_orm::sea_query::{Expr, ExprTrait};
@@ -55,10 +56,10 @@ pub async fn list(
     let page = PageRequest::new(query.limit, query.cursor.as_deref(), sort.as_str())?;
     let c = product::COLUMN;
     let mut select = product::Entity::find();
-    if let Some(q) = query.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+    if let Some(q) = Text::param(query.q.as_ref(), "q")? {
         select = select.filter(search(conn.get_database_backend(), q));
     }
-    if let Some(category) = query.category {
+    if let Some(category) = Text::param(query.category.as_ref(), "category")? {
         select = select.filter(c.category.eq(category));
     }
     if let Some(active) = query.active {
