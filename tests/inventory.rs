@@ -1252,6 +1252,22 @@ async fn purchase_orders_receive_into_stock_and_replenishment_explains_itself(en
     )
     .await;
     assert_eq!(manual["number"], "PO-000002");
+    // The prefix is the company's setting once it has one.
+    json_of(
+        app.post(
+            "/v1/settings",
+            &json!({"key": "purchase_order_number_prefix", "value": "CG-"}),
+        )
+        .await,
+        201,
+    )
+    .await;
+    let prefixed = json_of(
+        app.post("/v1/purchase-orders", &json!({"supplier_id": sid, "warehouse_code": "SH-01", "lines": [{"sku": "TEA-1", "quantity": 5, "unit_cost": 550}]})).await,
+        201,
+    )
+    .await;
+    assert_eq!(prefixed["number"], "CG-000003");
     let cancelled = json_of(
         app.post(
             &format!(

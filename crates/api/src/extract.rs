@@ -266,6 +266,11 @@ pub fn parse_query<T: DeserializeOwned>(query: &str) -> Result<T, Error> {
 /// `If-Match: "<version>"`. `None` when absent or `*`.
 pub struct IfMatch(pub Option<i64>);
 
+impl IfMatch {
+    /// What the extractor accepts, for the document (ECMA 262).
+    pub const PATTERN: &str = r#"^(\*|"[+-]?[0-9]{1,18}")$"#;
+}
+
 impl FromRequest for IfMatch {
     type Error = ApiError;
     type Future = std::future::Ready<Result<Self, ApiError>>;
@@ -337,5 +342,34 @@ mod tests {
         assert!(has_nul_escape(br#"{"name": "a\\\u0000b"}"#));
         assert!(!has_nul_escape(br#"{"name": "a\\u0000b"}"#));
         assert!(!has_nul_escape(br#"{"name": "u0000"}"#));
+    }
+
+    /// Whatever the document's pattern allows, the extractor takes.
+    #[test]
+    fn if_match_pattern_admits_only_what_parses() {
+        let re = regex::Regex::new(IfMatch::PATTERN).unwrap_or_else(|e| panic!("{e}"));
+        for (value, parses) in [
+            ("\"3\"", true),
+            ("*", true),
+            ("\"-1\"", true),
+            ("\"+7\"", true),
+            ("\"123456789012345678\"", true),
+            ("\"abc\"", false),
+            ("3", false),
+            ("W/\"3\"", false),
+            ("\"12345678901234567890\"", false),
+            ("", false),
+        ] {
+            let req = actix_web::test::TestRequest::default()
+                .insert_header((header::IF_MATCH, value))
+                .to_http_request();
+            let ok = IfMatch::from_request(&req, &mut Payload::None)
+                .into_inner()
+                .is_ok();
+            assert_eq!(ok, parses, "{value:?}");
+            if re.is_match(value) {
+                assert!(ok, "the pattern admits {value:?}, which does not parse");
+            }
+        }
     }
 }

@@ -187,6 +187,20 @@ fn complete_operation(op: &mut Operation, method: &str, health: bool) {
         })
     };
     let (if_match, if_none_match) = (header_named("If-Match"), header_named("If-None-Match"));
+    for param in op.parameters.iter_mut().flatten() {
+        if let RefOr::T(param) = param
+            && param.parameter_in == ParameterIn::Header
+            && param.name.eq_ignore_ascii_case("If-Match")
+        {
+            param.schema = Some(
+                utoipa::openapi::ObjectBuilder::new()
+                    .schema_type(utoipa::openapi::schema::Type::String)
+                    .pattern(Some(crate::extract::IfMatch::PATTERN))
+                    .examples([serde_json::json!("\"3\"")])
+                    .into(),
+            );
+        }
+    }
     if if_match {
         add(
             op,

@@ -264,10 +264,12 @@ async fn give_numbers(
     if new == 0 || !numbers::given_back_on_rollback(txn.get_database_backend(), commands::NUMBERS) {
         return Ok(());
     }
-    let prefix = ordercrm_settings::queries::value(txn, "customer_number_prefix")
-        .await?
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_else(|| commands::DEFAULT_PREFIX.to_owned());
+    let prefix = ordercrm_settings::queries::number_prefix(
+        txn,
+        "customer_number_prefix",
+        commands::DEFAULT_PREFIX,
+    )
+    .await?;
     let mut next = numbers::next_n(txn, commands::NUMBERS, new)
         .await?
         .into_iter();

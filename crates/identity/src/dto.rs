@@ -2,7 +2,9 @@
 
 use chrono::{DateTime, Utc};
 use ordercrm_kernel::authz::Role;
-use ordercrm_kernel::input::{CursorParam, Limit};
+use ordercrm_kernel::input::{Choice, CursorParam, Email, Limit, NonBlank, Text};
+
+use crate::model::{ApiKeyKind, NewPassword, Password, Scope};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -11,15 +13,16 @@ use uuid::Uuid;
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"email": "admin@example.com", "password": "correct horse battery staple"}))]
 pub struct TokenRequest {
-    pub email: String,
-    pub password: String,
+    /// Any text up to 254 characters: an unknown email is answered like a wrong password.
+    pub email: Text<254>,
+    pub password: Password,
 }
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"refresh_token": "ocrm_rt_Q2hhbmdlIG1lIQ..."}))]
 pub struct RefreshRequest {
-    pub refresh_token: String,
+    pub refresh_token: Text<512>,
 }
 
 /// A new access token and the refresh token that replaces the one you sent.
@@ -41,12 +44,12 @@ pub struct TokenResponse {
 #[schema(example = json!({"email": "li.na@example.com", "display_name": "Li Na", "role": "sales",
     "manager_id": "0193a6f2-7c1e-7d2a-9b8e-2f0c7b1d4e5f", "password": "a long initial passphrase"}))]
 pub struct CreateUser {
-    pub email: String,
-    pub display_name: String,
+    pub email: Email,
+    pub display_name: NonBlank<100>,
     pub role: Role,
     pub manager_id: Option<Uuid>,
-    /// At least 12 characters. The user should change it at first sign-in.
-    pub password: String,
+    /// The user should change it at first sign-in; not the email address.
+    pub password: NewPassword,
 }
 
 /// Change a user. Absent fields stay; `"manager_id": null` removes the manager.
@@ -54,7 +57,7 @@ pub struct CreateUser {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"display_name": "Li Na (East)", "active": true}))]
 pub struct UpdateUser {
-    pub display_name: Option<String>,
+    pub display_name: Option<NonBlank<100>>,
     pub role: Option<Role>,
     #[serde(default, deserialize_with = "ordercrm_kernel::patch::nullable")]
     #[schema(value_type = Option<Uuid>)]
@@ -67,8 +70,9 @@ pub struct UpdateUser {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"current_password": "the one you have now", "new_password": "a new, longer passphrase"}))]
 pub struct ChangePassword {
-    pub current_password: String,
-    pub new_password: String,
+    pub current_password: Password,
+    /// Not the email address.
+    pub new_password: NewPassword,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
@@ -106,10 +110,12 @@ pub struct ListUsers {
 #[schema(example = json!({"name": "Shop storefront", "kind": "ecommerce", "scopes": ["orders:write", "events:read"],
     "expires_at": "2027-11-23T00:00:00Z"}))]
 pub struct CreateApiKey {
-    pub name: String,
+    pub name: NonBlank<100>,
     /// `ecommerce`, `logistics`, `erp` or `other`.
-    pub kind: String,
-    pub scopes: Vec<String>,
+    #[schema(value_type = ApiKeyKind)]
+    pub kind: Choice<ApiKeyKind>,
+    #[schema(value_type = Vec<Scope>, min_items = 1)]
+    pub scopes: Vec<Choice<Scope>>,
     pub expires_at: Option<DateTime<Utc>>,
 }
 

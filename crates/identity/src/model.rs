@@ -1,30 +1,15 @@
 //! What a valid user, password and API key look like.
 
 use ordercrm_kernel::FieldError;
-use validator::ValidateEmail;
 
 pub const MIN_PASSWORD_CHARS: usize = 12;
 pub const MAX_PASSWORD_CHARS: usize = 256;
-/// The longest password a request may carry (256 characters of 4-byte UTF-8).
-pub const MAX_PASSWORD_BYTES: usize = 4 * MAX_PASSWORD_CHARS;
 /// RFC 5321's limit on a forward path, so no longer email can be an account's.
-pub const MAX_EMAIL_BYTES: usize = 254;
+pub const MAX_EMAIL_CHARS: usize = ordercrm_kernel::validation::MAX_EMAIL_CHARS;
 
 /// Emails are unique regardless of case and surrounding spaces.
 pub fn normalize_email(email: &str) -> String {
     email.trim().to_lowercase()
-}
-
-pub fn check_email(email: &str) -> Result<(), FieldError> {
-    if email.trim().validate_email() && email.len() <= MAX_EMAIL_BYTES {
-        Ok(())
-    } else {
-        Err(FieldError::new(
-            "email",
-            "email",
-            "must be an email address",
-        ))
-    }
 }
 
 pub fn check_password(field: &str, password: &str, email: &str) -> Result<(), FieldError> {
@@ -46,17 +31,65 @@ pub fn check_password(field: &str, password: &str, email: &str) -> Result<(), Fi
     Ok(())
 }
 
-pub fn check_display_name(name: &str) -> Result<(), FieldError> {
-    let n = name.trim().chars().count();
-    if (1..=100).contains(&n) {
-        Ok(())
-    } else {
-        Err(FieldError::new(
-            "display_name",
-            "length",
-            "must be 1 to 100 characters",
-        ))
+ordercrm_kernel::string_enum! {
+    /// What an API key's integration is.
+    pub ApiKeyKind {
+        Ecommerce = "ecommerce",
+        Logistics = "logistics",
+        Erp = "erp",
+        Other = "other",
     }
 }
 
-pub const KEY_KINDS: &[&str] = &["ecommerce", "logistics", "erp", "other"];
+pub use ordercrm_kernel::authz::Scope;
+
+/// A password as sent to be checked: never trimmed, at most
+/// [`MAX_PASSWORD_CHARS`] characters (so it never costs an unbounded hash).
+#[derive(Clone, Default, serde::Deserialize)]
+#[serde(transparent)]
+pub struct Password(pub String);
+
+/// A password being set: [`MIN_PASSWORD_CHARS`] to [`MAX_PASSWORD_CHARS`] characters.
+#[derive(Clone, Default, serde::Deserialize)]
+#[serde(transparent)]
+pub struct NewPassword(pub String);
+
+// Never in logs.
+impl std::fmt::Debug for Password {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Password(..)")
+    }
+}
+
+impl std::fmt::Debug for NewPassword {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("NewPassword(..)")
+    }
+}
+
+fn password_schema(min: usize) -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .format(Some(utoipa::openapi::SchemaFormat::KnownFormat(
+            utoipa::openapi::KnownFormat::Password,
+        )))
+        .min_length((min > 0).then_some(min))
+        .max_length(Some(MAX_PASSWORD_CHARS))
+        .into()
+}
+
+impl utoipa::PartialSchema for Password {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        password_schema(0)
+    }
+}
+
+impl utoipa::ToSchema for Password {}
+
+impl utoipa::PartialSchema for NewPassword {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        password_schema(MIN_PASSWORD_CHARS)
+    }
+}
+
+impl utoipa::ToSchema for NewPassword {}

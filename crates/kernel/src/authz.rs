@@ -224,6 +224,38 @@ pub const SCOPES: &[&str] = &[
     "events:read",
 ];
 
+/// One of [`SCOPES`], as an API key request names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Scope(&'static str);
+
+impl Scope {
+    pub fn as_str(self) -> &'static str {
+        self.0
+    }
+}
+
+impl crate::input::Choices for Scope {
+    fn choose(name: &str) -> Option<Self> {
+        SCOPES.iter().find(|s| **s == name).map(|s| Scope(s))
+    }
+
+    fn expected() -> String {
+        format!("one of {}", SCOPES.join(", "))
+    }
+}
+
+impl utoipa::PartialSchema for Scope {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .enum_values(Some(SCOPES.iter().copied()))
+            .description(Some("What an API key may do."))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Scope {}
+
 /// Which rows of owner-scoped resources an actor may see.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Visibility {

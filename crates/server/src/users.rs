@@ -48,11 +48,11 @@ pub async fn create(
         &txn,
         &ctx,
         CreateUser {
-            email,
-            display_name,
+            email: email.into(),
+            display_name: display_name.into(),
             role,
             manager_id: None,
-            password,
+            password: ordercrm_identity::model::NewPassword(password),
         },
     )
     .await;

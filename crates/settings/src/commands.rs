@@ -17,7 +17,7 @@ use crate::entity::{self, COLUMN, Column, Entity};
 use crate::error::SettingsError;
 use crate::{events, model, queries};
 
-#[tracing::instrument(skip(txn, ctx, input), fields(key = %input.key))]
+#[tracing::instrument(skip(txn, ctx, input), fields(key = %input.key.0))]
 pub async fn create(
     txn: &DatabaseTransaction,
     ctx: &Ctx,
@@ -34,15 +34,12 @@ pub async fn create(
     if !errors.is_empty() {
         return Err(SettingsError::Invalid(errors).into());
     }
-    if Entity::find_by_id(input.key.clone())
-        .one(txn)
-        .await?
-        .is_some()
-    {
-        return Err(SettingsError::AlreadyExists(input.key).into());
+    let key = input.key.0;
+    if Entity::find_by_id(key.clone()).one(txn).await?.is_some() {
+        return Err(SettingsError::AlreadyExists(key).into());
     }
     let row = entity::ActiveModel {
-        key: Set(input.key),
+        key: Set(key),
         value: Set(input.value),
         description: Set(input.description),
         version: Set(1),

@@ -7,16 +7,16 @@ use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 use validator::Validate;
 
+use crate::model::SettingKey;
+
 /// Create a setting.
 #[derive(Debug, Clone, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"key": "order_number_prefix", "value": "SO-", "description": "Prefix of sales order numbers"}))]
 pub struct CreateSetting {
-    /// Lowercase identifier: a letter, then letters, digits, `_` or `.`; at most 64.
     /// Well-known keys: `company_name`, `default_currency` and the `*_number_prefix`
     /// keys (`order_`, `invoice_`, `customer_`, `contract_`, `purchase_order_`, `ticket_`).
-    #[schema(example = "order_number_prefix")]
-    pub key: String,
+    pub key: SettingKey,
     /// Any JSON value up to 8 KiB; well-known keys require their own shape.
     pub value: Value,
     #[validate(length(max = 500))]

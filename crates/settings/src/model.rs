@@ -29,6 +29,38 @@ impl WellKnown {
     }
 }
 
+/// A setting's key as a client names it (body or path); [`check_key`] is its rule.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
+pub struct SettingKey(pub String);
+
+impl SettingKey {
+    /// What [`check_key`] accepts.
+    pub const PATTERN: &str = "^[a-z][a-z0-9_.]{0,63}$";
+}
+
+impl std::ops::Deref for SettingKey {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl utoipa::PartialSchema for SettingKey {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .pattern(Some(Self::PATTERN))
+            .description(Some(
+                "A lowercase letter, then lowercase letters, digits, `_` or `.`; at most 64.",
+            ))
+            .examples([serde_json::json!("order_number_prefix")])
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for SettingKey {}
+
 /// Keys are lowercase identifiers: `order_number_prefix`, `ui.theme`.
 pub fn check_key(key: &str) -> Result<(), FieldError> {
     let mut chars = key.chars();

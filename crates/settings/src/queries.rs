@@ -27,6 +27,18 @@ pub async fn value(conn: &impl ConnectionTrait, key: &str) -> Result<Option<serd
         .map(|m| m.value))
 }
 
+/// The document-number prefix a `*_number_prefix` setting holds, or `default`.
+pub async fn number_prefix(
+    conn: &impl ConnectionTrait,
+    key: &str,
+    default: &str,
+) -> Result<String> {
+    Ok(value(conn, key)
+        .await?
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_else(|| default.to_owned()))
+}
+
 pub(crate) async fn find_model(conn: &impl ConnectionTrait, key: &str) -> Result<entity::Model> {
     Entity::find_by_id(key.to_owned())
         .one(conn)

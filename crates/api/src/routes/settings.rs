@@ -78,7 +78,7 @@ pub async fn create(
     tag = "settings",
     security(("userToken" = []), ("apiKey" = [])),
     params(
-        ("key" = String, Path, description = "The setting's key", example = "order_number_prefix"),
+        ("key" = ordercrm_settings::model::SettingKey, Path, description = "The setting's key", example = "order_number_prefix"),
         ("If-None-Match" = Option<String>, Header, description = "An ETag you hold; 304 if still current"),
     ),
     responses(
@@ -112,7 +112,7 @@ pub async fn get(
     security(("userToken" = []), ("apiKey" = [])),
     request_body = UpdateSetting,
     params(
-        ("key" = String, Path, description = "The setting's key", example = "order_number_prefix"),
+        ("key" = ordercrm_settings::model::SettingKey, Path, description = "The setting's key", example = "order_number_prefix"),
         ("If-Match" = Option<String>, Header, description = "The ETag you read, e.g. `\"3\"`"),
     ),
     responses(
@@ -143,7 +143,7 @@ pub async fn update(
     tag = "settings",
     security(("userToken" = []), ("apiKey" = [])),
     params(
-        ("key" = String, Path, description = "The setting's key", example = "order_number_prefix"),
+        ("key" = ordercrm_settings::model::SettingKey, Path, description = "The setting's key", example = "order_number_prefix"),
         ("If-Match" = Option<String>, Header, description = "The ETag you read, e.g. `\"3\"`"),
     ),
     responses(

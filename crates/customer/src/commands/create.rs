@@ -81,10 +81,9 @@ pub async fn create(
         .await?;
     }
 
-    let prefix = ordercrm_settings::queries::value(txn, "customer_number_prefix")
-        .await?
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_else(|| DEFAULT_PREFIX.to_owned());
+    let prefix =
+        ordercrm_settings::queries::number_prefix(txn, "customer_number_prefix", DEFAULT_PREFIX)
+            .await?;
     let number = numbers::format(&prefix, numbers::next(txn, NUMBERS).await?);
     let id = new_id();
     let row = customer::ActiveModel {

@@ -1,6 +1,6 @@
 use crate::events;
 use ordercrm_kernel::audit::{self, Entry};
-use ordercrm_kernel::authz::{Action, SCOPES};
+use ordercrm_kernel::authz::Action;
 use ordercrm_kernel::{Ctx, FieldError, Result, id::new_id};
 use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::Expr;
@@ -10,7 +10,7 @@ use uuid::Uuid;
 use crate::dto::{ApiKeyCreated, ApiKeyView, CreateApiKey};
 use crate::entity::api_key;
 use crate::error::IdentityError;
-use crate::model::KEY_KINDS;
+use crate::model::ApiKeyKind;
 use crate::tokens::{hash_secret, random_secret};
 
 pub const KEY_PREFIX: &str = "ocrm_live_";
@@ -22,20 +22,8 @@ pub async fn create(
 ) -> Result<ApiKeyCreated> {
     ctx.actor.require(Action::ApiKeysManage)?;
     let mut errors = Vec::new();
-    if !(1..=100).contains(&input.name.trim().chars().count()) {
-        errors.push(FieldError::new(
-            "name",
-            "length",
-            "must be 1 to 100 characters",
-        ));
-    }
-    if !KEY_KINDS.contains(&input.kind.as_str()) {
-        errors.push(FieldError::new(
-            "kind",
-            "invalid_kind",
-            format!("must be one of {}", KEY_KINDS.join(", ")),
-        ));
-    }
+    let name = input.name.check(&mut errors, "name");
+    let kind = input.kind.check(&mut errors, "kind");
     if input.scopes.is_empty() {
         errors.push(FieldError::new(
             "scopes",
@@ -43,15 +31,13 @@ pub async fn create(
             "give at least one scope",
         ));
     }
-    for (i, scope) in input.scopes.iter().enumerate() {
-        if !SCOPES.contains(&scope.as_str()) {
-            errors.push(FieldError::new(
-                format!("scopes[{i}]"),
-                "invalid_scope",
-                format!("'{scope}' is not a scope"),
-            ));
-        }
-    }
+    let mut scopes: Vec<&str> = input
+        .scopes
+        .iter()
+        .enumerate()
+        .filter_map(|(i, s)| s.check(&mut errors, &format!("scopes[{i}]")))
+        .map(|s| s.as_str())
+        .collect();
     if input.expires_at.is_some_and(|t| t <= ctx.now) {
         errors.push(FieldError::new(
             "expires_at",
@@ -62,14 +48,13 @@ pub async fn create(
     if !errors.is_empty() {
         return Err(IdentityError::Invalid(errors).into());
     }
-    let mut scopes = input.scopes;
     scopes.sort();
     scopes.dedup();
     let secret = random_secret(KEY_PREFIX);
     let row = api_key::ActiveModel {
         id: Set(new_id()),
-        name: Set(input.name.trim().to_owned()),
-        kind: Set(input.kind),
+        name: Set(name),
+        kind: Set(kind.map_or("", ApiKeyKind::as_str).to_owned()),
         scopes: Set(serde_json::json!(scopes)),
         prefix: Set(secret.chars().take(KEY_PREFIX.len() + 6).collect()),
         secret_hash: Set(hash_secret(&secret)),

@@ -46,18 +46,18 @@ fn as_user(ctx: &Ctx, u: &user::Model) -> Ctx {
 /// account can have (an unbounded one would also cost an unbounded hash).
 pub fn check_request(input: &TokenRequest) -> Result<()> {
     let mut errors = Vec::new();
-    if input.email.len() > model::MAX_EMAIL_BYTES {
+    if input.email.chars().count() > model::MAX_EMAIL_CHARS {
         errors.push(FieldError::new(
             "email",
             "length",
-            format!("must be at most {} bytes", model::MAX_EMAIL_BYTES),
+            format!("must be at most {} characters", model::MAX_EMAIL_CHARS),
         ));
     }
-    if input.password.len() > model::MAX_PASSWORD_BYTES {
+    if input.password.0.chars().count() > model::MAX_PASSWORD_CHARS {
         errors.push(FieldError::new(
             "password",
             "length",
-            format!("must be at most {} bytes", model::MAX_PASSWORD_BYTES),
+            format!("must be at most {} characters", model::MAX_PASSWORD_CHARS),
         ));
     }
     if errors.is_empty() {
@@ -107,7 +107,7 @@ pub async fn check_password(
         |u| u.password_hash.clone(),
     );
     ctx.hooks.at("password.verify").await;
-    let password_ok = password::verify(hash, input.password).await? && found.is_some();
+    let password_ok = password::verify(hash, input.password.0).await? && found.is_some();
     Ok(Attempt {
         email,
         user: found,

@@ -1,6 +1,7 @@
 use crate::events;
 use ordercrm_kernel::audit::{self, Entry};
 use ordercrm_kernel::authz::{Action, Actor, Role};
+use ordercrm_kernel::input::Email;
 use ordercrm_kernel::version::unless_unchanged;
 use ordercrm_kernel::{Ctx, FieldError, Result, id::new_id};
 use sea_orm::ActiveValue::Set;
@@ -45,14 +46,17 @@ async fn check_manager(
 pub async fn create(txn: &DatabaseTransaction, ctx: &Ctx, input: CreateUser) -> Result<UserView> {
     ctx.actor.require(Action::UsersWrite)?;
     let mut errors = Vec::new();
-    errors.extend(model::check_email(&input.email).err());
-    errors.extend(model::check_display_name(&input.display_name).err());
-    errors.extend(model::check_password("password", &input.password, &input.email).err());
+    let email = Email::check(Some(input.email), &mut errors, "email").unwrap_or_default();
+    if email.is_empty() {
+        errors.push(FieldError::new("email", "required", "is required"));
+    }
+    let display_name = input.display_name.check(&mut errors, "display_name");
+    errors.extend(model::check_password("password", &input.password.0, &email).err());
     check_manager(txn, input.manager_id, &mut errors).await?;
     if !errors.is_empty() {
         return Err(IdentityError::Invalid(errors).into());
     }
-    let normalized = model::normalize_email(&input.email);
+    let normalized = model::normalize_email(&email);
     if user::Entity::find()
         .filter(user::COLUMN.email_normalized.eq(&normalized))
         .one(txn)
@@ -61,12 +65,12 @@ pub async fn create(txn: &DatabaseTransaction, ctx: &Ctx, input: CreateUser) -> 
     {
         return Err(IdentityError::EmailTaken(normalized).into());
     }
-    let hash = password::hash(input.password).await?;
+    let hash = password::hash(input.password.0).await?;
     let row = user::ActiveModel {
         id: Set(new_id()),
-        email: Set(input.email.trim().to_owned()),
+        email: Set(email),
         email_normalized: Set(normalized),
-        display_name: Set(input.display_name.trim().to_owned()),
+        display_name: Set(display_name),
         role: Set(input.role.as_str().to_owned()),
         active: Set(true),
         manager_id: Set(input.manager_id),
@@ -133,7 +137,7 @@ pub async fn update(
         }
         let mut errors = Vec::new();
         if let Some(name) = &patch.display_name {
-            errors.extend(model::check_display_name(name).err());
+            name.check(&mut errors, "display_name");
         }
         if let Some(manager) = patch.manager_id {
             if manager == Some(id) {
@@ -218,7 +222,7 @@ pub async fn change_password(
         .one(txn)
         .await?
         .ok_or_else(|| IdentityError::UserNotFound(id.to_string()))?;
-    if input.current_password.len() > model::MAX_PASSWORD_BYTES {
+    if input.current_password.0.chars().count() > model::MAX_PASSWORD_CHARS {
         return Err(IdentityError::Invalid(vec![FieldError::new(
             "current_password",
             "mismatch",
@@ -228,7 +232,7 @@ pub async fn change_password(
     }
     crate::commands::auth::take_turn(txn, ctx, config, &current.email, source).await?;
     ctx.hooks.at("password.verify").await;
-    if !password::verify(current.password_hash.clone(), input.current_password).await? {
+    if !password::verify(current.password_hash.clone(), input.current_password.0).await? {
         audit::record(
             txn,
             ctx,
@@ -243,10 +247,10 @@ pub async fn change_password(
         .into());
     }
     throttle::clear(txn, &current.email_normalized, source).await?;
-    if let Err(e) = model::check_password("new_password", &input.new_password, &current.email) {
+    if let Err(e) = model::check_password("new_password", &input.new_password.0, &current.email) {
         return Err(IdentityError::Invalid(vec![e]).into());
     }
-    store_password(txn, ctx, &current, input.new_password).await?;
+    store_password(txn, ctx, &current, input.new_password.0).await?;
     audit::record(
         txn,
         ctx,

@@ -23,7 +23,8 @@ use crate::error::InventoryError;
 use crate::model::{self, MovementKind, PurchaseOrderStatus};
 use crate::{events, queries};
 
-pub const PREFIX: &str = "PO-";
+/// Unless the `purchase_order_number_prefix` setting says otherwise.
+pub const DEFAULT_PREFIX: &str = "PO-";
 
 /// One line of a new order, resolved.
 pub(crate) struct NewLine {
@@ -46,7 +47,13 @@ pub(crate) async fn insert_draft(
     notes: Option<String>,
 ) -> Result<PurchaseOrderView> {
     let id = new_id();
-    let number = numbers::format(PREFIX, numbers::next(txn, NUMBERS).await?);
+    let prefix = ordercrm_settings::queries::number_prefix(
+        txn,
+        "purchase_order_number_prefix",
+        DEFAULT_PREFIX,
+    )
+    .await?;
+    let number = numbers::format(&prefix, numbers::next(txn, NUMBERS).await?);
     purchase_order::ActiveModel {
         id: Set(id),
         number: Set(number),
