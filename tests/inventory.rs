@@ -931,6 +931,26 @@ async fn wms_counts_out_of_order_end_at_the_newest(engine: Engine) {
             )
             .send()
     };
+    // A URL naming a product or warehouse that does not exist names no stock level.
+    for path in [
+        "/v1/inventory/levels/NOPE-1/SH-01",
+        "/v1/inventory/levels/A-1/NOWHERE",
+    ] {
+        let res = app
+            .request(Method::PUT, path)
+            .json(&json!({"quantity": 1, "counted_at": "2026-11-23T07:00:00Z"}))
+            .send()
+            .await
+            .unwrap();
+        problem(res, 404).await;
+        let res = app
+            .request(Method::PATCH, path)
+            .json(&json!({"reorder_point": 5}))
+            .send()
+            .await
+            .unwrap();
+        problem(res, 404).await;
+    }
     // Newest first, then two stale ones.
     let newest = json_of(count(42, "2026-11-23T07:30:00Z").await.unwrap(), 200).await;
     assert_eq!(newest["applied"], true);

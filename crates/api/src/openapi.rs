@@ -316,8 +316,7 @@ fn complete_operation(op: &mut Operation, method: &str, health: bool) {
             .schema(Some(
                 utoipa::openapi::ObjectBuilder::new()
                     .schema_type(utoipa::openapi::schema::Type::String)
-                    .min_length(Some(1))
-                    .max_length(Some(255)),
+                    .pattern(Some(crate::middleware::idempotency::KEY_PATTERN)),
             ))
             .build();
         let params = op.parameters.get_or_insert_with(Vec::new);

@@ -37,8 +37,8 @@ pub async fn list_levels(
     tag = "inventory",
     security(("userToken" = []), ("apiKey" = [])),
     params(
-        ("sku" = String, Path, description = "SKU, any case"),
-        ("warehouse_code" = String, Path, description = "Warehouse code, any case"),
+        ("sku" = ordercrm_inventory::model::Sku, Path, description = "SKU, any case"),
+        ("warehouse_code" = ordercrm_inventory::model::WarehouseCode, Path, description = "Warehouse code, any case"),
     ),
     responses(
         (status = 200, description = "The level", body = LevelView),
@@ -65,8 +65,8 @@ pub async fn get_level(
     security(("userToken" = []), ("apiKey" = [])),
     request_body = WmsCount,
     params(
-        ("sku" = String, Path, description = "SKU, any case"),
-        ("warehouse_code" = String, Path, description = "Warehouse code, any case"),
+        ("sku" = ordercrm_inventory::model::Sku, Path, description = "SKU, any case"),
+        ("warehouse_code" = ordercrm_inventory::model::WarehouseCode, Path, description = "Warehouse code, any case"),
     ),
     responses(
         (status = 200, description = "Applied, or ignored as stale", body = CountResult),
@@ -93,8 +93,8 @@ pub async fn put_count(
     security(("userToken" = []), ("apiKey" = [])),
     request_body = UpdateLevel,
     params(
-        ("sku" = String, Path, description = "SKU, any case"),
-        ("warehouse_code" = String, Path, description = "Warehouse code, any case"),
+        ("sku" = ordercrm_inventory::model::Sku, Path, description = "SKU, any case"),
+        ("warehouse_code" = ordercrm_inventory::model::WarehouseCode, Path, description = "Warehouse code, any case"),
         ("If-Match" = Option<String>, Header, description = "The ETag you read"),
     ),
     responses(

@@ -212,6 +212,27 @@ pub(crate) async fn resolve_one(
     }
 }
 
+/// The place a URL names (`/levels/{sku}/{warehouse_code}`): 404 when the product or
+/// the warehouse does not exist; other problems (not stocked, inactive) are field
+/// errors next to the caller's own.
+pub(crate) async fn resolve_path(
+    conn: &impl ConnectionTrait,
+    sku: &str,
+    code: &str,
+    mut errors: Vec<FieldError>,
+) -> Result<Place> {
+    let mut own = Vec::new();
+    let place = resolve_into(conn, sku, code, "warehouse_code", &mut own).await?;
+    if own.iter().any(|e| e.code.starts_with("unknown_")) {
+        return Err(InventoryError::not_found("stock level", format!("{sku}@{code}")).into());
+    }
+    errors.extend(own);
+    match place {
+        Some(place) if errors.is_empty() => Ok(place),
+        _ => Err(InventoryError::Invalid(errors).into()),
+    }
+}
+
 /// The level row, created empty when this product was never stocked here.
 pub(crate) async fn ensure(txn: &DatabaseTransaction, ctx: &Ctx, place: &Place) -> Result<()> {
     level::Entity::insert(level::ActiveModel {

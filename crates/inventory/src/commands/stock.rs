@@ -342,7 +342,7 @@ pub async fn count(
             "must not be in the future",
         ));
     }
-    let place = levels::resolve_one(txn, sku, warehouse_code, errors).await?;
+    let place = levels::resolve_path(txn, sku, warehouse_code, errors).await?;
     levels::ensure(txn, ctx, &place).await?;
     let c = level::COLUMN;
     // Claim the count first: only a count newer than the last applied one passes,
@@ -439,7 +439,7 @@ pub async fn update_level(
             model::check_non_negative(&mut errors, field, v);
         }
     }
-    let place = levels::resolve_one(txn, sku, warehouse_code, errors).await?;
+    let place = levels::resolve_path(txn, sku, warehouse_code, errors).await?;
     levels::ensure(txn, ctx, &place).await?;
     let c = level::COLUMN;
     let changed = unless_unchanged(txn, async |txn| {

@@ -334,7 +334,39 @@ fn respond(req: ServiceRequest, err: &ordercrm_kernel::Error) -> ServiceResponse
     req.into_response(res)
 }
 
+/// What [`valid_key`] accepts, for the document: 1 to 255 visible ASCII characters.
+pub const KEY_PATTERN: &str = "^[!-~]{1,255}$";
+
 fn valid_key(value: &HeaderValue) -> Option<String> {
     let s = value.to_str().ok()?;
     ((1..=255).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_graphic())).then(|| s.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The document's pattern and the middleware agree on every key.
+    #[test]
+    fn key_pattern_is_what_the_middleware_accepts() {
+        let re = regex::Regex::new(KEY_PATTERN).unwrap_or_else(|e| panic!("{e}"));
+        let long = "k".repeat(255);
+        let too_long = "k".repeat(256);
+        for key in [
+            "a",
+            "0193a6f2-7c1e-7d2a-9b8e-2f0c7b1d4e5f",
+            "~!@#$%^&*()",
+            long.as_str(),
+            too_long.as_str(),
+            "with space",
+            "tab\tkey",
+            "",
+        ] {
+            let accepted = HeaderValue::from_str(key)
+                .ok()
+                .and_then(|v| valid_key(&v))
+                .is_some();
+            assert_eq!(re.is_match(key), accepted, "{key:?}");
+        }
+    }
 }
