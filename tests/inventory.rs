@@ -303,6 +303,35 @@ async fn bad_input_changes_nothing(engine: Engine) {
     )
     .await;
     assert_eq!(unknown["errors"][0]["field"], "lot");
+    // Naming what does not exist is 404, as a URL naming nothing would be; with
+    // other mistakes in the same body, 400 lists them all.
+    let missing = problem(
+        app.post(
+            "/v1/inventory/receipts",
+            &json!({"sku": "NO-SUCH", "warehouse_code": "NOWHERE", "quantity": 1}),
+        )
+        .await,
+        404,
+    )
+    .await;
+    assert_eq!(missing["type"], "/problems/not-found");
+    let fields: Vec<&str> = missing["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["sku", "warehouse_code"]);
+    let mixed = problem(
+        app.post(
+            "/v1/inventory/receipts",
+            &json!({"sku": "NO-SUCH", "warehouse_code": "SH-01", "quantity": 0}),
+        )
+        .await,
+        400,
+    )
+    .await;
+    assert_eq!(mixed["errors"].as_array().unwrap().len(), 2, "{mixed}");
     assert_eq!(
         app.count("SELECT COUNT(*) FROM stock_movements").await,
         before

@@ -9,6 +9,7 @@ use actix_web::web::{Bytes, BytesMut, Data};
 use actix_web::{FromRequest, HttpMessage, HttpRequest};
 use futures_util::StreamExt;
 use ordercrm_kernel::error::problems;
+use ordercrm_kernel::version::Versioned;
 use ordercrm_kernel::{Actor, Ctx, Error, FieldError};
 use serde::de::DeserializeOwned;
 
@@ -321,15 +322,29 @@ pub fn not_modified(req: &HttpRequest, version: i64) -> bool {
         })
 }
 
-/// A JSON body with its version as the `ETag`.
-pub fn json_with_etag<T: serde::Serialize>(
+/// A versioned resource as JSON, its version as the `ETag`: how every answer that
+/// shows one editable resource is made.
+pub fn json_with_etag<T: serde::Serialize + Versioned>(
     builder: &mut actix_web::HttpResponseBuilder,
-    version: i64,
     body: &T,
 ) -> actix_web::HttpResponse {
     builder
-        .insert_header((header::ETAG, etag(version)))
+        .insert_header((header::ETAG, etag(body.version())))
         .json(body)
+}
+
+/// A `GET` of a versioned resource: 304 (with the `ETag`, no body) when the client's
+/// `If-None-Match` names the current version, the resource otherwise.
+pub fn read_with_etag<T: serde::Serialize + Versioned>(
+    req: &HttpRequest,
+    body: &T,
+) -> actix_web::HttpResponse {
+    if not_modified(req, body.version()) {
+        return actix_web::HttpResponse::NotModified()
+            .insert_header((header::ETAG, etag(body.version())))
+            .finish();
+    }
+    json_with_etag(&mut actix_web::HttpResponse::Ok(), body)
 }
 
 #[cfg(test)]

@@ -107,7 +107,10 @@ the same key with a different body is 422; a retry while the first is still runn
 or `DELETE` and you get 412 instead of overwriting someone else's change.
 
 **Errors** are RFC 9457 `application/problem+json` with a stable `type`, the request's \
-`request_id` (also in the `X-Request-Id` header), and per-field `errors` on 400.
+`request_id` (also in the `X-Request-Id` header), and per-field `errors` on 400. A body \
+that names something that does not exist (a SKU, a warehouse, a supplier, a user) is 404 \
+with `errors` naming those fields, as a URL naming nothing would be; when other fields \
+are invalid too, 400 lists them all.
 ";
 
 /// Complete the collected document.
@@ -133,6 +136,7 @@ pub fn finish(mut doc: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
     crate::webhooks_doc::add(&mut doc);
     inline_value_types(&mut doc);
 
+    let naming = schemas_that_name_things(&doc);
     for (path, item) in doc.paths.paths.iter_mut() {
         let health = path == "/healthz" || path == "/readyz";
         let ops = [
@@ -144,15 +148,68 @@ pub fn finish(mut doc: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
         ];
         for (op, method) in ops {
             if let Some(op) = op.as_mut() {
-                complete_operation(op, method, health);
+                complete_operation(op, method, health, &naming);
             }
         }
     }
     doc
 }
 
-fn complete_operation(op: &mut Operation, method: &str, health: bool) {
+/// Request-body schemas that name other objects (an id, a SKU, a warehouse code, a
+/// line number): a request naming one that does not exist is 404.
+fn schemas_that_name_things(doc: &utoipa::openapi::OpenApi) -> Vec<String> {
+    let schemas = doc
+        .components
+        .as_ref()
+        .map(|c| serde_json::to_value(&c.schemas).unwrap_or_default())
+        .unwrap_or_default();
+    let Some(schemas) = schemas.as_object() else {
+        return Vec::new();
+    };
+    fn names_things(
+        v: &serde_json::Value,
+        schemas: &serde_json::Map<String, serde_json::Value>,
+        depth: usize,
+    ) -> bool {
+        match v {
+            serde_json::Value::Object(o) => {
+                if o.get("format").and_then(|f| f.as_str()) == Some("uuid") {
+                    return true;
+                }
+                if let Some(r) = o.get("$ref").and_then(|r| r.as_str()) {
+                    let name = r.trim_start_matches("#/components/schemas/");
+                    return depth < 4
+                        && schemas
+                            .get(name)
+                            .is_some_and(|s| names_things(s, schemas, depth + 1));
+                }
+                // A SKU or warehouse code names a product or warehouse wherever it is
+                // not the object's own (a product's `sku`, a warehouse's `code`).
+                let names_other = |k: &str| {
+                    k == "line_no" || k.ends_with("warehouse_code") || (k == "sku" && depth > 0)
+                };
+                o.iter()
+                    .any(|(k, v)| names_other(k) || names_things(v, schemas, depth))
+            }
+            serde_json::Value::Array(a) => a.iter().any(|v| names_things(v, schemas, depth)),
+            _ => false,
+        }
+    }
+    schemas
+        .iter()
+        .filter(|(_, s)| names_things(s, schemas, 0))
+        .map(|(name, _)| name.clone())
+        .collect()
+}
+
+fn complete_operation(op: &mut Operation, method: &str, health: bool, naming: &[String]) {
     let has_body = op.request_body.is_some();
+    let body_names_things = op.request_body.as_ref().is_some_and(|b| {
+        let text = serde_json::to_string(b).unwrap_or_default();
+        naming
+            .iter()
+            .any(|n| text.contains(&format!("\"#/components/schemas/{n}\"")))
+    });
     let in_params = |place: ParameterIn| {
         op.parameters.iter().flatten().any(|p| match p {
             RefOr::T(p) => p.parameter_in == place,
@@ -226,6 +283,17 @@ fn complete_operation(op: &mut Operation, method: &str, health: bool) {
             404,
             "No such object, or none you may see (`/problems/not-found`).",
         );
+    }
+    if body_names_things {
+        let text = "An object the body names (an id, a SKU, a warehouse, a line) does not \
+            exist, or is not one you may see (`/problems/not-found`; `errors` names the field).";
+        match op.responses.responses.get_mut("404") {
+            Some(RefOr::T(own)) if !own.description.contains("the body names") => {
+                own.description = format!("{} Or: {text}", own.description);
+            }
+            Some(_) => {}
+            None => add(op, 404, text),
+        }
     }
     if has_body {
         add(

@@ -162,17 +162,16 @@ pub struct CreateCustomerParams {
     pub allow_duplicate: Option<bool>,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, ToSchema)]
-pub enum CustomerSort {
-    #[default]
-    #[serde(rename = "-created_at")]
-    CreatedAtDesc,
-    #[serde(rename = "created_at")]
-    CreatedAt,
-    #[serde(rename = "name")]
-    Name,
-    #[serde(rename = "-name")]
-    NameDesc,
+ordercrm_kernel::string_enum! {
+    /// How a customer list is ordered.
+    #[derive(Default)]
+    pub CustomerSort {
+        #[default]
+        CreatedAtDesc = "-created_at",
+        CreatedAt = "created_at",
+        Name = "name",
+        NameDesc = "-name",
+    }
 }
 
 impl CustomerView {
@@ -180,17 +179,6 @@ impl CustomerView {
     /// id, for roles that may see it): such an answer must not be kept anywhere.
     pub fn reveals_sensitive(&self, actor: &ordercrm_kernel::Actor) -> bool {
         self.tax_id.is_some() && actor.may(ordercrm_kernel::authz::Action::CustomersReadSensitive)
-    }
-}
-
-impl CustomerSort {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::CreatedAtDesc => "-created_at",
-            Self::CreatedAt => "created_at",
-            Self::Name => "name",
-            Self::NameDesc => "-name",
-        }
     }
 }
 
@@ -447,3 +435,5 @@ pub struct BirthdayView {
     pub days_until: u32,
     pub owner_id: Option<Uuid>,
 }
+
+ordercrm_kernel::versioned!(CustomerView, ContactView, AddressView, FollowUpView);

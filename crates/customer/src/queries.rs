@@ -147,20 +147,8 @@ pub async fn list(
     })
 }
 
-/// `q` as a case-insensitive substring of the search text. On SQLite a pattern of
-/// three or more characters goes through the FTS5 trigram index (a plain LIKE would
-/// read every row); PostgreSQL's trigram index serves the LIKE itself.
 fn search(backend: DatabaseBackend, q: &str) -> sea_orm::sea_query::SimpleExpr {
-    let lowered = q.to_lowercase();
-    let plain = !lowered.contains(['%', '_', '\\']);
-    if backend == DatabaseBackend::Sqlite && plain && lowered.chars().count() >= 3 {
-        return Expr::cust_with_values(
-            "customers.rowid IN (SELECT rowid FROM customers_fts WHERE customers_fts.search_text LIKE ?)",
-            [format!("%{lowered}%")],
-        );
-    }
-    Expr::col((customer::Entity, customer::Column::SearchText))
-        .like(ordercrm_kernel::text::contains(q))
+    ordercrm_kernel::text::search_text_contains(backend, "customers", q)
 }
 
 fn has_tag(backend: DatabaseBackend, tag: &str) -> sea_orm::sea_query::SimpleExpr {

@@ -173,6 +173,24 @@ pub struct AuditEventView {
     pub request_id: Option<String>,
 }
 
+ordercrm_kernel::string_enum! {
+    /// How the audit log is ordered: newest first (default) or oldest first.
+    #[derive(Default)]
+    pub AuditSort {
+        #[default]
+        SeqDesc = "-seq",
+        Seq = "seq",
+    }
+}
+
+ordercrm_kernel::string_enum! {
+    /// Whether an audited action happened or was refused.
+    pub AuditOutcome {
+        Success = "success",
+        Failure = "failure",
+    }
+}
+
 #[derive(Debug, Clone, Default, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
@@ -182,12 +200,14 @@ pub struct ListAuditEvents {
     pub action: Option<String>,
     pub entity_type: Option<String>,
     pub entity_id: Option<String>,
-    /// `success` or `failure`.
-    pub outcome: Option<String>,
+    #[param(inline)]
+    pub outcome: Option<AuditOutcome>,
     pub occurred_after: Option<DateTime<Utc>>,
     pub occurred_before: Option<DateTime<Utc>>,
-    /// `-seq` (newest first, default) or `seq`.
-    pub sort: Option<String>,
+    #[param(inline)]
+    pub sort: Option<AuditSort>,
     pub limit: Option<Limit>,
     pub cursor: Option<CursorParam>,
 }
+
+ordercrm_kernel::versioned!(UserView);

@@ -3,7 +3,7 @@
 use ordercrm_kernel::audit::entity as audit_entity;
 use ordercrm_kernel::authz::{Action, Actor, Role, Visibility};
 use ordercrm_kernel::pagination::{PageRequest, keyset_after};
-use ordercrm_kernel::{Error, Page, Result};
+use ordercrm_kernel::{Page, Result};
 use sea_orm::sea_query::{Expr, ExprTrait, Func};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, EntityTrait, Order, QueryFilter, QueryOrder,
@@ -11,7 +11,9 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use crate::dto::{ApiKeyView, AuditEventView, ListApiKeys, ListAuditEvents, ListUsers, UserView};
+use crate::dto::{
+    ApiKeyView, AuditEventView, AuditSort, ListApiKeys, ListAuditEvents, ListUsers, UserView,
+};
 use crate::entity::{api_key, user};
 use crate::error::IdentityError;
 
@@ -140,19 +142,12 @@ pub async fn list_audit_events(
     query: ListAuditEvents,
 ) -> Result<Page<AuditEventView>> {
     actor.require(Action::AuditRead)?;
-    let sort = query.sort.as_deref().unwrap_or("-seq");
+    let sort = query.sort.unwrap_or_default();
     let order = match sort {
-        "-seq" => Order::Desc,
-        "seq" => Order::Asc,
-        _ => {
-            return Err(Error::invalid_field(
-                "sort",
-                "invalid_value",
-                "must be seq or -seq",
-            ));
-        }
+        AuditSort::SeqDesc => Order::Desc,
+        AuditSort::Seq => Order::Asc,
     };
-    let page = PageRequest::new(query.limit, query.cursor.as_deref(), sort)?;
+    let page = PageRequest::new(query.limit, query.cursor.as_deref(), sort.as_str())?;
     let c = audit_entity::COLUMN;
     let mut select = audit_entity::Entity::find();
     if let Some(v) = query.actor_id {
@@ -168,7 +163,7 @@ pub async fn list_audit_events(
         select = select.filter(c.entity_id.eq(v));
     }
     if let Some(v) = query.outcome {
-        select = select.filter(c.outcome.eq(v));
+        select = select.filter(c.outcome.eq(v.as_str()));
     }
     if let Some(v) = query.occurred_after {
         select = select.filter(c.occurred_at.gte(v));

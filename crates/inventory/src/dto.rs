@@ -118,27 +118,15 @@ pub struct ProductView {
     pub updated_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, ToSchema)]
-pub enum ProductSort {
-    #[default]
-    #[serde(rename = "-created_at")]
-    CreatedAtDesc,
-    #[serde(rename = "created_at")]
-    CreatedAt,
-    #[serde(rename = "sku")]
-    Sku,
-    #[serde(rename = "name")]
-    Name,
-}
-
-impl ProductSort {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::CreatedAtDesc => "-created_at",
-            Self::CreatedAt => "created_at",
-            Self::Sku => "sku",
-            Self::Name => "name",
-        }
+ordercrm_kernel::string_enum! {
+    /// How a product list is ordered.
+    #[derive(Default)]
+    pub ProductSort {
+        #[default]
+        CreatedAtDesc = "-created_at",
+        CreatedAt = "created_at",
+        Sku = "sku",
+        Name = "name",
     }
 }
 
@@ -789,6 +777,15 @@ pub struct Mismatch {
     pub reserved: i64,
     pub open_reservations: i64,
 }
+
+ordercrm_kernel::versioned!(
+    ProductView,
+    WarehouseView,
+    SupplierView,
+    LevelView,
+    ReservationView,
+    PurchaseOrderView,
+);
 
 #[cfg(test)]
 mod tests {

@@ -91,6 +91,14 @@ pub struct FieldError {
 }
 
 impl FieldError {
+    /// This error says only that the request names something that does not exist.
+    pub fn names_nothing(&self) -> bool {
+        self.code.starts_with("unknown_")
+            && !matches!(self.code.as_str(), "unknown_field" | "unknown_parameter")
+    }
+}
+
+impl FieldError {
     pub fn new(
         field: impl Into<String>,
         code: impl Into<String>,
@@ -143,12 +151,21 @@ impl Error {
         self
     }
 
+    /// 400 naming every invalid field; or, when the only problem is that the request
+    /// names things that do not exist (codes `unknown_*`: a SKU, a warehouse, a
+    /// supplier, a user), 404 naming them, as a URL naming nothing would be.
     pub fn validation(errors: Vec<FieldError>) -> Self {
         let detail = match errors.as_slice() {
             [one] => format!("{}: {}", one.field, one.message),
             many => format!("{} fields are invalid", many.len()),
         };
-        let mut err = Self::new(problems::VALIDATION, detail);
+        let missing_only = !errors.is_empty() && errors.iter().all(FieldError::names_nothing);
+        let kind = if missing_only {
+            problems::NOT_FOUND
+        } else {
+            problems::VALIDATION
+        };
+        let mut err = Self::new(kind, detail);
         err.0.errors = errors;
         err
     }

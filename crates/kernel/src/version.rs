@@ -17,6 +17,23 @@ use crate::error::Error;
 
 /// 412 when the client read another version than the current one; no `If-Match`
 /// (or `*`) means the client accepts whatever is current.
+/// A view of a versioned row: the API sends its version as the `ETag`.
+pub trait Versioned {
+    fn version(&self) -> i64;
+}
+
+/// `impl Versioned` for views with a `version: i64` field.
+#[macro_export]
+macro_rules! versioned {
+    ($($view:ty),* $(,)?) => {$(
+        impl $crate::version::Versioned for $view {
+            fn version(&self) -> i64 {
+                self.version
+            }
+        }
+    )*};
+}
+
 pub fn check_if_match(if_match: Option<i64>, current: i64) -> Result<(), Error> {
     match if_match {
         Some(expected) if expected != current => Err(Error::precondition_failed(current)),

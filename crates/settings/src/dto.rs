@@ -50,27 +50,15 @@ pub struct SettingView {
     pub updated_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, ToSchema)]
-pub enum SettingSort {
-    #[default]
-    #[serde(rename = "key")]
-    Key,
-    #[serde(rename = "-key")]
-    KeyDesc,
-    #[serde(rename = "updated_at")]
-    UpdatedAt,
-    #[serde(rename = "-updated_at")]
-    UpdatedAtDesc,
-}
-
-impl SettingSort {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Key => "key",
-            Self::KeyDesc => "-key",
-            Self::UpdatedAt => "updated_at",
-            Self::UpdatedAtDesc => "-updated_at",
-        }
+ordercrm_kernel::string_enum! {
+    /// How a settings list is ordered.
+    #[derive(Default)]
+    pub SettingSort {
+        #[default]
+        Key = "key",
+        KeyDesc = "-key",
+        UpdatedAt = "updated_at",
+        UpdatedAtDesc = "-updated_at",
     }
 }
 
@@ -95,3 +83,5 @@ pub struct ListSettings {
     /// `next_cursor` of the previous page.
     pub cursor: Option<CursorParam>,
 }
+
+ordercrm_kernel::versioned!(SettingView);

@@ -13,7 +13,7 @@ use ordercrm_kernel::{Page, Problem};
 use uuid::Uuid;
 
 use crate::error::ApiResult;
-use crate::extract::{IfMatch, Json, Query, RequestCtx, etag};
+use crate::extract::{IfMatch, Json, Query, RequestCtx, json_with_etag};
 use crate::state::AppState;
 use crate::tx::Writer;
 
@@ -84,10 +84,11 @@ pub async fn create_follow_up(
     let txn = writer.begin().await?;
     let view = activity::add_follow_up(&txn, &ctx, *id, input).await?;
     txn.commit().await?;
-    Ok(HttpResponse::Created()
-        .insert_header((header::LOCATION, format!("/v1/follow-ups/{}", view.id)))
-        .insert_header((header::ETAG, etag(view.version)))
-        .json(view))
+    Ok(json_with_etag(
+        HttpResponse::Created()
+            .insert_header((header::LOCATION, format!("/v1/follow-ups/{}", view.id))),
+        &view,
+    ))
 }
 
 /// Follow-ups you can see, soonest due first: `assignee=me&due_before=…` is your to-do list.
@@ -134,9 +135,7 @@ pub async fn update_follow_up(
     let txn = writer.begin().await?;
     let view = activity::update_follow_up(&txn, &ctx, *id, if_match, patch).await?;
     txn.commit().await?;
-    Ok(HttpResponse::Ok()
-        .insert_header((header::ETAG, etag(view.version)))
-        .json(view))
+    Ok(json_with_etag(&mut HttpResponse::Ok(), &view))
 }
 
 /// People whose birthday is within the next days (UTC dates), for greetings.

@@ -12,22 +12,9 @@ use ordercrm_kernel::{Page, Problem};
 use uuid::Uuid;
 
 use crate::error::ApiResult;
-use crate::extract::{IfMatch, Json, RequestCtx, etag};
+use crate::extract::{IfMatch, Json, RequestCtx, json_with_etag};
 use crate::state::AppState;
 use crate::tx::Writer;
-
-fn created<T: serde::Serialize>(location: String, version: i64, body: &T) -> HttpResponse {
-    HttpResponse::Created()
-        .insert_header((header::LOCATION, location))
-        .insert_header((header::ETAG, etag(version)))
-        .json(body)
-}
-
-fn ok<T: serde::Serialize>(version: i64, body: &T) -> HttpResponse {
-    HttpResponse::Ok()
-        .insert_header((header::ETAG, etag(version)))
-        .json(body)
-}
 
 /// A customer's contacts, primary first.
 #[utoipa::path(
@@ -70,9 +57,11 @@ pub async fn create_contact(
     let txn = writer.begin().await?;
     let view = contacts::create(&txn, &ctx, *id, input).await?;
     txn.commit().await?;
-    Ok(created(
-        format!("/v1/customers/{}/contacts/{}", view.customer_id, view.id),
-        view.version,
+    Ok(json_with_etag(
+        HttpResponse::Created().insert_header((
+            header::LOCATION,
+            format!("/v1/customers/{}/contacts/{}", view.customer_id, view.id),
+        )),
         &view,
     ))
 }
@@ -106,7 +95,7 @@ pub async fn update_contact(
     let txn = writer.begin().await?;
     let view = contacts::update(&txn, &ctx, customer_id, id, if_match, patch).await?;
     txn.commit().await?;
-    Ok(ok(view.version, &view))
+    Ok(json_with_etag(&mut HttpResponse::Ok(), &view))
 }
 
 /// Remove a contact. If it was primary, the oldest remaining one becomes primary.
@@ -174,9 +163,11 @@ pub async fn create_address(
     let txn = writer.begin().await?;
     let view = addresses::create(&txn, &ctx, *id, input).await?;
     txn.commit().await?;
-    Ok(created(
-        format!("/v1/customers/{}/addresses/{}", view.customer_id, view.id),
-        view.version,
+    Ok(json_with_etag(
+        HttpResponse::Created().insert_header((
+            header::LOCATION,
+            format!("/v1/customers/{}/addresses/{}", view.customer_id, view.id),
+        )),
         &view,
     ))
 }
@@ -210,7 +201,7 @@ pub async fn update_address(
     let txn = writer.begin().await?;
     let view = addresses::update(&txn, &ctx, customer_id, id, if_match, patch).await?;
     txn.commit().await?;
-    Ok(ok(view.version, &view))
+    Ok(json_with_etag(&mut HttpResponse::Ok(), &view))
 }
 
 /// Remove an address. If it was the default, the oldest remaining one of its kind is.

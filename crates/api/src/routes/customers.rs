@@ -12,19 +12,13 @@ use ordercrm_kernel::{Actor, Page, Problem};
 use uuid::Uuid;
 
 use crate::error::ApiResult;
-use crate::extract::{IfMatch, Json, Query, RequestCtx, etag, not_modified};
+use crate::extract::{IfMatch, Json, Query, RequestCtx, json_with_etag, read_with_etag};
 use crate::middleware::idempotency::{self, carries_secret};
 use crate::state::AppState;
 use crate::tx::Writer;
 
-fn with_etag(
-    builder: &mut actix_web::HttpResponseBuilder,
-    actor: &Actor,
-    view: &CustomerView,
-) -> HttpResponse {
-    let res = builder
-        .insert_header((header::ETAG, etag(view.version)))
-        .json(view);
+/// The answer showing one customer: an unmasked tax id makes it one no store keeps.
+fn shown(res: HttpResponse, actor: &Actor, view: &CustomerView) -> HttpResponse {
     if view.reveals_sensitive(actor) {
         carries_secret(res)
     } else {
@@ -97,9 +91,12 @@ pub async fn create(
     )
     .await?;
     txn.commit().await?;
-    Ok(with_etag(
-        HttpResponse::Created()
-            .insert_header((header::LOCATION, format!("/v1/customers/{}", view.id))),
+    Ok(shown(
+        json_with_etag(
+            HttpResponse::Created()
+                .insert_header((header::LOCATION, format!("/v1/customers/{}", view.id))),
+            &view,
+        ),
         &ctx.actor,
         &view,
     ))
@@ -128,12 +125,7 @@ pub async fn get(
     id: Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
     let view = queries::get(state.db.reader(), &ctx.actor, &state.cipher, *id).await?;
-    if not_modified(&req, view.version) {
-        return Ok(HttpResponse::NotModified()
-            .insert_header((header::ETAG, etag(view.version)))
-            .finish());
-    }
-    Ok(with_etag(&mut HttpResponse::Ok(), &ctx.actor, &view))
+    Ok(shown(read_with_etag(&req, &view), &ctx.actor, &view))
 }
 
 /// Change a customer. Send the ETag you read as `If-Match`: 412 if it changed since.
@@ -165,7 +157,11 @@ pub async fn update(
     let txn = writer.begin().await?;
     let view = commands::update(&txn, &ctx, &state.cipher, *id, if_match, patch).await?;
     txn.commit().await?;
-    Ok(with_etag(&mut HttpResponse::Ok(), &ctx.actor, &view))
+    Ok(shown(
+        json_with_etag(&mut HttpResponse::Ok(), &view),
+        &ctx.actor,
+        &view,
+    ))
 }
 
 /// Archive a customer: it leaves lists and duplicate checks; its history stays.
@@ -194,7 +190,11 @@ pub async fn archive(
     let txn = writer.begin().await?;
     let view = commands::archive(&txn, &ctx, &state.cipher, *id, if_match).await?;
     txn.commit().await?;
-    Ok(with_etag(&mut HttpResponse::Ok(), &ctx.actor, &view))
+    Ok(shown(
+        json_with_etag(&mut HttpResponse::Ok(), &view),
+        &ctx.actor,
+        &view,
+    ))
 }
 
 /// Customers you can see that share this one's email or phone.
@@ -254,7 +254,11 @@ pub async fn merge(
     let txn = writer.begin().await?;
     let view = commands::merge(&txn, &ctx, &state.cipher, *id, input.source_id, if_match).await?;
     txn.commit().await?;
-    Ok(with_etag(&mut HttpResponse::Ok(), &ctx.actor, &view))
+    Ok(shown(
+        json_with_etag(&mut HttpResponse::Ok(), &view),
+        &ctx.actor,
+        &view,
+    ))
 }
 
 /// Erase a customer's personal data, irreversibly (admins). The row, its id and
@@ -285,9 +289,10 @@ pub async fn erase(
         ordercrm_kernel::staging::forget_mentions(&txn, *id).await?;
     }
     txn.commit().await?;
-    Ok(with_etag(
-        &mut HttpResponse::Ok(),
+    let view = erasure.customer;
+    Ok(shown(
+        json_with_etag(&mut HttpResponse::Ok(), &view),
         &ctx.actor,
-        &erasure.customer,
+        &view,
     ))
 }

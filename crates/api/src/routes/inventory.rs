@@ -53,7 +53,7 @@ pub async fn get_level(
 ) -> ApiResult<HttpResponse> {
     let (sku, code) = path.into_inner();
     let view = queries::levels::get(state.db.reader(), &ctx.actor, &sku, &code).await?;
-    Ok(json_with_etag(&mut HttpResponse::Ok(), view.version, &view))
+    Ok(json_with_etag(&mut HttpResponse::Ok(), &view))
 }
 
 /// WMS sync: set the counted quantity. A count older than (or as old as) the last
@@ -114,7 +114,7 @@ pub async fn update_level(
     let txn = writer.begin().await?;
     let view = commands::stock::update_level(&txn, &ctx, &sku, &code, if_match, input).await?;
     txn.commit().await?;
-    Ok(json_with_etag(&mut HttpResponse::Ok(), view.version, &view))
+    Ok(json_with_etag(&mut HttpResponse::Ok(), &view))
 }
 
 /// Goods in.

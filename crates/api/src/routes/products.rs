@@ -9,7 +9,7 @@ use ordercrm_kernel::{Page, Problem};
 use uuid::Uuid;
 
 use crate::error::ApiResult;
-use crate::extract::{IfMatch, Json, Query, RequestCtx, etag, json_with_etag, not_modified};
+use crate::extract::{IfMatch, Json, Query, RequestCtx, json_with_etag, read_with_etag};
 use crate::state::AppState;
 use crate::tx::Writer;
 
@@ -66,7 +66,6 @@ pub async fn create(
     Ok(json_with_etag(
         HttpResponse::Created()
             .insert_header((header::LOCATION, format!("/v1/products/{}", view.id))),
-        view.version,
         &view,
     ))
 }
@@ -94,12 +93,7 @@ pub async fn get(
     id: Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
     let view = queries::products::get(state.db.reader(), &ctx.actor, *id).await?;
-    if not_modified(&req, view.version) {
-        return Ok(HttpResponse::NotModified()
-            .insert_header((header::ETAG, etag(view.version)))
-            .finish());
-    }
-    Ok(json_with_etag(&mut HttpResponse::Ok(), view.version, &view))
+    Ok(read_with_etag(&req, &view))
 }
 
 /// Change a product. Send the ETag you read as `If-Match`: 412 if it changed since.
@@ -130,7 +124,7 @@ pub async fn update(
     let txn = writer.begin().await?;
     let view = commands::products::update(&txn, &ctx, *id, if_match, input).await?;
     txn.commit().await?;
-    Ok(json_with_etag(&mut HttpResponse::Ok(), view.version, &view))
+    Ok(json_with_etag(&mut HttpResponse::Ok(), &view))
 }
 
 /// Delete a product that was never stocked, reserved or ordered; otherwise 409:

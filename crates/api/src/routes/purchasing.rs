@@ -57,7 +57,6 @@ pub async fn create(
     Ok(json_with_etag(
         HttpResponse::Created()
             .insert_header((header::LOCATION, format!("/v1/purchase-orders/{}", view.id))),
-        view.version,
         &view,
     ))
 }
@@ -79,7 +78,7 @@ pub async fn get(
     id: Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
     let view = queries::purchase_orders::get(state.db.reader(), &ctx.actor, *id).await?;
-    Ok(json_with_etag(&mut HttpResponse::Ok(), view.version, &view))
+    Ok(json_with_etag(&mut HttpResponse::Ok(), &view))
 }
 
 /// Draft → ordered.
@@ -106,7 +105,7 @@ pub async fn place(
     let txn = writer.begin().await?;
     let view = commands::purchase_orders::place_order(&txn, &ctx, *id, if_match).await?;
     txn.commit().await?;
-    Ok(json_with_etag(&mut HttpResponse::Ok(), view.version, &view))
+    Ok(json_with_etag(&mut HttpResponse::Ok(), &view))
 }
 
 /// Cancel a draft or ordered purchase order (nothing received yet).
@@ -133,7 +132,7 @@ pub async fn cancel(
     let txn = writer.begin().await?;
     let view = commands::purchase_orders::cancel(&txn, &ctx, *id, if_match).await?;
     txn.commit().await?;
-    Ok(json_with_etag(&mut HttpResponse::Ok(), view.version, &view))
+    Ok(json_with_etag(&mut HttpResponse::Ok(), &view))
 }
 
 /// Record goods that arrived: receipt movements and received quantities in one
@@ -163,7 +162,7 @@ pub async fn receive(
     let txn = writer.begin().await?;
     let view = commands::purchase_orders::receive(&txn, &ctx, *id, if_match, input).await?;
     txn.commit().await?;
-    Ok(json_with_etag(&mut HttpResponse::Ok(), view.version, &view))
+    Ok(json_with_etag(&mut HttpResponse::Ok(), &view))
 }
 
 /// What to reorder, per product and warehouse, with every input of the arithmetic:

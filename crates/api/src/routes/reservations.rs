@@ -40,7 +40,6 @@ pub async fn create(
             header::LOCATION,
             format!("/v1/inventory/reservations/{}", view.id),
         )),
-        view.version,
         &view,
     ))
 }
@@ -79,7 +78,7 @@ pub async fn get(
     id: Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
     let view = queries::reservations::get(state.db.reader(), &ctx.actor, *id).await?;
-    Ok(json_with_etag(&mut HttpResponse::Ok(), view.version, &view))
+    Ok(json_with_etag(&mut HttpResponse::Ok(), &view))
 }
 
 /// Let go of everything still held.
@@ -108,7 +107,7 @@ pub async fn release(
     let txn = writer.begin().await?;
     let view = commands::reservations::release(&txn, &ctx, *id, if_match).await?;
     txn.commit().await?;
-    Ok(json_with_etag(&mut HttpResponse::Ok(), view.version, &view))
+    Ok(json_with_etag(&mut HttpResponse::Ok(), &view))
 }
 
 /// Ship held stock (all of it, or the given lines and quantities): on-hand and
@@ -140,5 +139,5 @@ pub async fn consume(
     let txn = writer.begin().await?;
     let view = commands::reservations::consume(&txn, &ctx, *id, if_match, input).await?;
     txn.commit().await?;
-    Ok(json_with_etag(&mut HttpResponse::Ok(), view.version, &view))
+    Ok(json_with_etag(&mut HttpResponse::Ok(), &view))
 }

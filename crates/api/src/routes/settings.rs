@@ -9,16 +9,9 @@ use ordercrm_settings::{
 };
 
 use crate::error::ApiResult;
-use crate::extract::{IfMatch, Json, Query, RequestCtx, etag, not_modified};
+use crate::extract::{IfMatch, Json, Query, RequestCtx, json_with_etag, read_with_etag};
 use crate::state::AppState;
 use crate::tx::Writer;
-
-fn with_etag(mut res: HttpResponse, view: &SettingView) -> HttpResponse {
-    if let Ok(v) = header::HeaderValue::from_str(&etag(view.version)) {
-        res.headers_mut().insert(header::ETAG, v);
-    }
-    res
-}
 
 /// List settings.
 #[utoipa::path(
@@ -66,10 +59,11 @@ pub async fn create(
     let txn = writer.begin().await?;
     let view = commands::create(&txn, &ctx, input).await?;
     txn.commit().await?;
-    let res = HttpResponse::Created()
-        .insert_header((header::LOCATION, format!("/v1/settings/{}", view.key)))
-        .json(&view);
-    Ok(with_etag(res, &view))
+    Ok(json_with_etag(
+        HttpResponse::Created()
+            .insert_header((header::LOCATION, format!("/v1/settings/{}", view.key))),
+        &view,
+    ))
 }
 
 /// Get a setting.
@@ -96,10 +90,7 @@ pub async fn get(
     key: Path<String>,
 ) -> ApiResult<HttpResponse> {
     let view = queries::get(state.db.reader(), &ctx.actor, &key).await?;
-    if not_modified(&req, view.version) {
-        return Ok(with_etag(HttpResponse::NotModified().finish(), &view));
-    }
-    Ok(with_etag(HttpResponse::Ok().json(&view), &view))
+    Ok(read_with_etag(&req, &view))
 }
 
 /// Change a setting.
@@ -134,7 +125,7 @@ pub async fn update(
     let txn = writer.begin().await?;
     let view = commands::update(&txn, &ctx, &key, if_match, patch).await?;
     txn.commit().await?;
-    Ok(with_etag(HttpResponse::Ok().json(&view), &view))
+    Ok(json_with_etag(&mut HttpResponse::Ok(), &view))
 }
 
 /// Delete a setting.

@@ -10,15 +10,9 @@ use ordercrm_kernel::{Page, Problem};
 use uuid::Uuid;
 
 use crate::error::ApiResult;
-use crate::extract::{IfMatch, Json, Query, RequestCtx, etag};
+use crate::extract::{IfMatch, Json, Query, RequestCtx, json_with_etag};
 use crate::state::AppState;
 use crate::tx::Writer;
-
-fn with_etag(builder: &mut actix_web::HttpResponseBuilder, view: &UserView) -> HttpResponse {
-    builder
-        .insert_header((header::ETAG, etag(view.version)))
-        .json(view)
-}
 
 /// List the users you can see: admins and auditors all, a manager their team, others themselves.
 #[utoipa::path(
@@ -58,7 +52,7 @@ pub async fn create(
     let txn = writer.begin().await?;
     let view = users::create(&txn, &ctx, input).await?;
     txn.commit().await?;
-    Ok(with_etag(
+    Ok(json_with_etag(
         HttpResponse::Created().insert_header((header::LOCATION, format!("/v1/users/{}", view.id))),
         &view,
     ))
@@ -82,7 +76,7 @@ pub async fn get(
     id: Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
     let view = queries::get_user(state.db.reader(), &ctx.actor, *id).await?;
-    Ok(with_etag(&mut HttpResponse::Ok(), &view))
+    Ok(json_with_etag(&mut HttpResponse::Ok(), &view))
 }
 
 /// Change a user: admins anything; a manager may rename or deactivate their reports.
@@ -113,7 +107,7 @@ pub async fn update(
     let txn = writer.begin().await?;
     let view = users::update(&txn, &ctx, *id, if_match, patch).await?;
     txn.commit().await?;
-    Ok(with_etag(&mut HttpResponse::Ok(), &view))
+    Ok(json_with_etag(&mut HttpResponse::Ok(), &view))
 }
 
 /// Let every address try this user's password again at once (admins). Wrong
@@ -140,5 +134,5 @@ pub async fn unlock(
     let txn = writer.begin().await?;
     let view = users::unlock(&txn, &ctx, users::Unlock::Id(*id)).await?;
     txn.commit().await?;
-    Ok(with_etag(&mut HttpResponse::Ok(), &view))
+    Ok(json_with_etag(&mut HttpResponse::Ok(), &view))
 }

@@ -56,7 +56,6 @@ pub async fn create_warehouse(
     Ok(json_with_etag(
         HttpResponse::Created()
             .insert_header((header::LOCATION, format!("/v1/warehouses/{}", view.id))),
-        view.version,
         &view,
     ))
 }
@@ -78,7 +77,7 @@ pub async fn get_warehouse(
     id: Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
     let view = queries::warehouses::get(state.db.reader(), &ctx.actor, *id).await?;
-    Ok(json_with_etag(&mut HttpResponse::Ok(), view.version, &view))
+    Ok(json_with_etag(&mut HttpResponse::Ok(), &view))
 }
 
 /// Rename, re-address, or (de)activate a warehouse. Its code never changes: integrations key on it.
@@ -108,7 +107,7 @@ pub async fn update_warehouse(
     let txn = writer.begin().await?;
     let view = commands::warehouses::update(&txn, &ctx, *id, if_match, input).await?;
     txn.commit().await?;
-    Ok(json_with_etag(&mut HttpResponse::Ok(), view.version, &view))
+    Ok(json_with_etag(&mut HttpResponse::Ok(), &view))
 }
 
 /// Suppliers, by name.
@@ -149,7 +148,6 @@ pub async fn create_supplier(
     Ok(json_with_etag(
         HttpResponse::Created()
             .insert_header((header::LOCATION, format!("/v1/suppliers/{}", view.id))),
-        view.version,
         &view,
     ))
 }
@@ -171,7 +169,7 @@ pub async fn get_supplier(
     id: Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
     let view = queries::suppliers::get(state.db.reader(), &ctx.actor, *id).await?;
-    Ok(json_with_etag(&mut HttpResponse::Ok(), view.version, &view))
+    Ok(json_with_etag(&mut HttpResponse::Ok(), &view))
 }
 
 #[utoipa::path(
@@ -200,5 +198,5 @@ pub async fn update_supplier(
     let txn = writer.begin().await?;
     let view = commands::suppliers::update(&txn, &ctx, *id, if_match, input).await?;
     txn.commit().await?;
-    Ok(json_with_etag(&mut HttpResponse::Ok(), view.version, &view))
+    Ok(json_with_etag(&mut HttpResponse::Ok(), &view))
 }

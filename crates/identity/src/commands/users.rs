@@ -25,12 +25,19 @@ async fn check_manager(
     errors: &mut Vec<FieldError>,
 ) -> Result<()> {
     if let Some(id) = manager_id {
-        let ok = user::Entity::find_by_id(id)
-            .one(conn)
-            .await?
-            .is_some_and(|m| {
-                m.active && matches!(Role::parse(&m.role), Some(Role::Manager | Role::Admin))
-            });
+        let Some(manager) = user::Entity::find_by_id(id).one(conn).await? else {
+            errors.push(FieldError::new(
+                "manager_id",
+                "unknown_user",
+                format!("no user {id}"),
+            ));
+            return Ok(());
+        };
+        let ok = manager.active
+            && matches!(
+                Role::parse(&manager.role),
+                Some(Role::Manager | Role::Admin)
+            );
         if !ok {
             errors.push(FieldError::new(
                 "manager_id",

@@ -3,7 +3,6 @@ use ordercrm_kernel::authz::{Action, Actor};
 use ordercrm_kernel::input::Text;
 use ordercrm_kernel::pagination::{PageRequest, keyset_after};
 use ordercrm_kernel::{Currency, Money, Page, Result};
-use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ConnectionTrait, DatabaseBackend, EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect,
     Value,
@@ -108,19 +107,8 @@ pub async fn list(
     Ok(Page::from_batch(&rows, &page, key, data))
 }
 
-/// Substring search, through the trigram index on both engines (see the customer
-/// search for why SQLite needs FTS5 for it).
 fn search(backend: DatabaseBackend, q: &str) -> sea_orm::sea_query::SimpleExpr {
-    let lowered = q.to_lowercase();
-    let plain = !lowered.contains(['%', '_', '\\']);
-    if backend == DatabaseBackend::Sqlite && plain && lowered.chars().count() >= 3 {
-        return Expr::cust_with_values(
-            "products.rowid IN (SELECT rowid FROM products_fts WHERE products_fts.search_text LIKE ?)",
-            [format!("%{lowered}%")],
-        );
-    }
-    Expr::col((product::Entity, product::Column::SearchText))
-        .like(ordercrm_kernel::text::contains(q))
+    ordercrm_kernel::text::search_text_contains(backend, "products", q)
 }
 
 fn money(amount: Option<i64>, currency: Option<&str>) -> Option<Money> {
