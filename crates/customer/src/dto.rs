@@ -6,7 +6,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use ordercrm_kernel::input::{Choice, Country, CursorParam, Email, Limit, NonBlank, Phone, Text};
+use ordercrm_kernel::input::{
+    Attributes, Choice, Country, CursorParam, Email, Limit, NonBlank, Phone, Text,
+};
 pub use ordercrm_kernel::validation::ExternalRef;
 use ordercrm_kernel::{Currency, NonNegativeMoney};
 
@@ -55,8 +57,7 @@ pub struct CreateCustomer {
     pub payment_terms_days: Option<PaymentTermsDays>,
     #[serde(default)]
     pub marketing_consent: bool,
-    /// A small JSON object (4 KiB) for your own fields.
-    pub attributes: Option<serde_json::Value>,
+    pub attributes: Option<Attributes>,
     #[serde(default)]
     pub external_refs: Vec<ExternalRef>,
 }
@@ -105,7 +106,7 @@ pub struct UpdateCustomer {
     #[schema(value_type = Option<PaymentTermsDays>)]
     pub payment_terms_days: Option<Option<PaymentTermsDays>>,
     pub marketing_consent: Option<bool>,
-    pub attributes: Option<serde_json::Value>,
+    pub attributes: Option<Attributes>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]

@@ -195,10 +195,7 @@ pub(crate) async fn views(
             let external_refs = refs
                 .iter()
                 .filter(|x| x.customer_id == r.id)
-                .map(|x| ExternalRef {
-                    channel: x.channel.clone(),
-                    external_id: x.external_id.clone(),
-                })
+                .map(|x| ExternalRef::new(x.channel.clone(), x.external_id.clone()))
                 .collect();
             Ok(view(r, tax_id, external_refs))
         })

@@ -440,7 +440,7 @@ async fn apply_row(
     if target.is_none() {
         for r in &refs {
             if let Ok(Some(found)) =
-                external_ref::Entity::find_by_id((r.channel.clone(), r.external_id.clone()))
+                external_ref::Entity::find_by_id((r.channel.0.clone(), r.external_id.0.clone()))
                     .one(txn)
                     .await
                 && crate::queries::find_visible(txn, &ctx.actor, found.customer_id)

@@ -3,7 +3,9 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use ordercrm_kernel::Money;
 use ordercrm_kernel::NonNegativeMoney;
-use ordercrm_kernel::input::{Country, CursorParam, Email, Limit, NonBlank, Phone, Text};
+use ordercrm_kernel::input::{
+    Attributes, Country, CursorParam, Email, Limit, NonBlank, Phone, Text,
+};
 pub use ordercrm_kernel::validation::ExternalRef;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -48,8 +50,7 @@ pub struct CreateProduct {
     pub tracks_inventory: bool,
     #[serde(default = "yes")]
     pub active: bool,
-    /// A small JSON object (4 KiB) for your own fields.
-    pub attributes: Option<serde_json::Value>,
+    pub attributes: Option<Attributes>,
     /// The preferred supplier, whom replenishment orders from.
     pub supplier_id: Option<Uuid>,
     #[serde(default)]
@@ -87,7 +88,7 @@ pub struct UpdateProduct {
     pub warranty_days: Option<Option<WarrantyDays>>,
     pub tracks_inventory: Option<bool>,
     pub active: Option<bool>,
-    pub attributes: Option<serde_json::Value>,
+    pub attributes: Option<Attributes>,
     #[serde(default, deserialize_with = "ordercrm_kernel::patch::nullable")]
     #[schema(value_type = Option<Uuid>)]
     pub supplier_id: Option<Option<Uuid>>,

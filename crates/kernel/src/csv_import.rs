@@ -148,10 +148,7 @@ impl Row {
             .filter(|p| !p.is_empty())
         {
             match pair.split_once(':') {
-                Some((channel, id)) => refs.push(ExternalRef {
-                    channel: channel.trim().to_owned(),
-                    external_id: id.trim().to_owned(),
-                }),
+                Some((channel, id)) => refs.push(ExternalRef::new(channel.trim(), id.trim())),
                 None => errors.push((
                     column.to_owned(),
                     format!("'{pair}' is not channel:external_id"),

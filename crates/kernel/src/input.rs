@@ -23,9 +23,10 @@ pub fn is_inlined_schema(name: &str) -> bool {
     ["NonBlank", "Text"].iter().any(|prefix| {
         name.strip_prefix(prefix)
             .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
-    }) || name
-        .strip_prefix("Int")
-        .is_some_and(|n| n.contains("To") && n.bytes().all(|b| b.is_ascii_alphanumeric()))
+    }) || name == "Attributes"
+        || name
+            .strip_prefix("Int")
+            .is_some_and(|n| n.contains("To") && n.bytes().all(|b| b.is_ascii_alphanumeric()))
         || ["Email", "Phone", "Country", "CursorParam", "Limit"].contains(&name)
 }
 
@@ -52,6 +53,12 @@ impl<const MAX: usize> NonBlank<MAX> {
 
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+}
+
+impl<const MAX: usize> std::fmt::Display for NonBlank<MAX> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
     }
 }
 
@@ -120,6 +127,12 @@ impl<const MAX: usize> Text<MAX> {
 
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+}
+
+impl<const MAX: usize> std::fmt::Display for Text<MAX> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
     }
 }
 
@@ -473,6 +486,39 @@ impl Choices for crate::Currency {
         "an ISO 4217 currency code in use, such as CNY".to_owned()
     }
 }
+
+/// A small JSON object for a client's own fields: at most
+/// [`validation::MAX_ATTRIBUTES_BYTES`] as JSON. Any JSON deserializes; the check
+/// refuses what is not an object or is too large.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Attributes(pub serde_json::Value);
+
+impl Attributes {
+    pub fn check(value: Option<&Self>, errors: &mut Vec<FieldError>) {
+        validation::attributes(errors, value.map(|a| &a.0));
+    }
+
+    /// The stored object: what was sent, or `{}`.
+    pub fn or_empty(value: Option<Self>) -> serde_json::Value {
+        value.map_or_else(|| serde_json::json!({}), |a| a.0)
+    }
+}
+
+impl PartialSchema for Attributes {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .description(Some(format!(
+                "A small JSON object for your own fields: at most {} bytes as JSON.",
+                validation::MAX_ATTRIBUTES_BYTES
+            )))
+            .examples([serde_json::json!({"crm_color": "gold"})])
+            .into()
+    }
+}
+
+impl ToSchema for Attributes {}
 
 /// A closed set of values spelled as strings on the wire and in the database: one
 /// list gives serde its names, the schema its `enum`, and the code `ALL`, `as_str`

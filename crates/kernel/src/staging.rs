@@ -561,7 +561,10 @@ impl SeenRefs {
     ) -> Result<(), crate::csv_import::RowErrors> {
         let mut errors = crate::csv_import::RowErrors::new();
         for r in row.external_refs(column, &mut errors) {
-            if !self.0.insert((r.channel.clone(), r.external_id.clone())) {
+            if !self
+                .0
+                .insert((r.channel.0.clone(), r.external_id.0.clone()))
+            {
                 return Err(vec![(
                     column.into(),
                     format!(

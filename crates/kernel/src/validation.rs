@@ -122,16 +122,25 @@ pub fn attributes(errors: &mut Vec<FieldError>, value: Option<&serde_json::Value
 pub struct ExternalRef {
     /// The system, e.g. `shopify`, `tmall`, `erp`.
     #[schema(example = "tmall")]
-    pub channel: String,
+    pub channel: crate::input::NonBlank<50>,
     #[schema(example = "TM-99812")]
-    pub external_id: String,
+    pub external_id: crate::input::NonBlank<200>,
 }
 
 impl ExternalRef {
-    /// Channel 1-50 and id 1-200 characters.
+    pub fn new(channel: impl Into<String>, external_id: impl Into<String>) -> Self {
+        Self {
+            channel: crate::input::NonBlank(channel.into()),
+            external_id: crate::input::NonBlank(external_id.into()),
+        }
+    }
+
+    /// Channel 1-50 and id 1-200 characters, trimmed.
     pub fn is_well_formed(&self) -> bool {
-        (1..=50).contains(&self.channel.trim().len())
-            && (1..=200).contains(&self.external_id.trim().len())
+        let mut errors = Vec::new();
+        self.channel.check(&mut errors, "channel");
+        self.external_id.check(&mut errors, "external_id");
+        errors.is_empty()
     }
 }
 

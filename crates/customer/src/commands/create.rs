@@ -11,7 +11,7 @@ use crate::entity::{customer, external_ref};
 use crate::error::CustomerError;
 use crate::model::CustomerKind;
 use crate::{events, model, queries};
-use ordercrm_kernel::input::{Choice, Email, Phone, Text};
+use ordercrm_kernel::input::{Attributes, Choice, Email, Phone, Text};
 
 pub const DEFAULT_PREFIX: &str = "C-";
 /// Customer numbers may have gaps (a create that rolls back uses its number up).
@@ -50,7 +50,7 @@ pub async fn create(
     let payment_terms_days = input
         .payment_terms_days
         .map(|d| d.check_i32(&mut errors, "payment_terms_days"));
-    ordercrm_kernel::validation::attributes(&mut errors, input.attributes.as_ref());
+    Attributes::check(input.attributes.as_ref(), &mut errors);
     if input.birthday.is_some() && kind == Some(CustomerKind::Company) {
         errors.push(ordercrm_kernel::FieldError::new(
             "birthday",
@@ -121,7 +121,7 @@ pub async fn create(
         payment_terms_days: Set(payment_terms_days),
         marketing_consent: Set(input.marketing_consent),
         marketing_consent_at: Set(input.marketing_consent.then_some(ctx.now)),
-        attributes: Set(input.attributes.unwrap_or_else(|| serde_json::json!({}))),
+        attributes: Set(Attributes::or_empty(input.attributes)),
         archived: Set(false),
         archived_at: Set(None),
         merged_into_id: Set(None),

@@ -110,8 +110,8 @@ async fn check_refs(
                 .await
                 .is_ok();
             return Err(CustomerError::ExternalRefTaken {
-                channel: r.channel.clone(),
-                external_id: r.external_id.clone(),
+                channel: r.channel.0.clone(),
+                external_id: r.external_id.0.clone(),
                 existing: visible.then_some(t.customer_id),
             }
             .into());

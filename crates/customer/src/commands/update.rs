@@ -14,7 +14,7 @@ use crate::entity::customer;
 use crate::error::CustomerError;
 use crate::model::CustomerKind;
 use crate::{events, model, queries};
-use ordercrm_kernel::input::{Choice, Email, Phone, Text};
+use ordercrm_kernel::input::{Attributes, Choice, Email, Phone, Text};
 
 fn set<T: Into<sea_orm::Value>>(v: Option<T>) -> sea_orm::ActiveValue<T> {
     match v {
@@ -64,7 +64,7 @@ pub async fn update(
         let payment_terms_days = patch
             .payment_terms_days
             .map(|v| v.map(|d| d.check_i32(e, "payment_terms_days")));
-        ordercrm_kernel::validation::attributes(e, patch.attributes.as_ref());
+        Attributes::check(patch.attributes.as_ref(), e);
         if patch.birthday.flatten().is_some() && current.kind == CustomerKind::Company.as_str() {
             errors.push(FieldError::new(
                 "birthday",
@@ -126,7 +126,7 @@ pub async fn update(
                 credit_limit.map(|m| m.map(|m| m.currency.code().to_owned()))
             ),
             payment_terms_days: set(payment_terms_days),
-            attributes: set(patch.attributes),
+            attributes: set(patch.attributes.map(|a| a.0)),
             updated_at: Set(ctx.now),
             ..Default::default()
         };

@@ -2,7 +2,7 @@
 
 use ordercrm_kernel::audit::{self, Entry};
 use ordercrm_kernel::authz::Action;
-use ordercrm_kernel::input::Text;
+use ordercrm_kernel::input::{Attributes, Text};
 use ordercrm_kernel::validation::ExternalRef;
 use ordercrm_kernel::version::claim;
 use ordercrm_kernel::version::unless_unchanged;
@@ -127,7 +127,7 @@ pub async fn create(
     let cost = input.cost.map(|c| c.check(e, "cost"));
     let tax_rate_bps = input.tax_rate_bps.check_i32(e, "tax_rate_bps");
     let warranty_days = input.warranty_days.map(|d| d.check_i32(e, "warranty_days"));
-    ordercrm_kernel::validation::attributes(&mut errors, input.attributes.as_ref());
+    Attributes::check(input.attributes.as_ref(), &mut errors);
     check_supplier(txn, input.supplier_id, &mut errors).await?;
     check_refs(txn, &input.external_refs, None, &mut errors).await?;
     if !errors.is_empty() {
@@ -153,7 +153,7 @@ pub async fn create(
         warranty_days: Set(warranty_days),
         tracks_inventory: Set(input.tracks_inventory),
         active: Set(input.active),
-        attributes: Set(input.attributes.unwrap_or_else(|| serde_json::json!({}))),
+        attributes: Set(Attributes::or_empty(input.attributes)),
         supplier_id: Set(input.supplier_id),
         version: Set(1),
         created_at: Set(ctx.now),
@@ -237,7 +237,7 @@ pub async fn update(
         let warranty_days = input
             .warranty_days
             .map(|w| w.map(|w| w.check_i32(e, "warranty_days")));
-        ordercrm_kernel::validation::attributes(&mut errors, input.attributes.as_ref());
+        Attributes::check(input.attributes.as_ref(), &mut errors);
         check_supplier(txn, input.supplier_id.flatten(), &mut errors).await?;
         if let Some(refs) = &input.external_refs {
             check_refs(txn, refs, Some(id), &mut errors).await?;
@@ -287,7 +287,7 @@ pub async fn update(
             active.active = Set(a);
         }
         if let Some(a) = input.attributes {
-            active.attributes = Set(a);
+            active.attributes = Set(a.0);
         }
         if let Some(s) = input.supplier_id {
             active.supplier_id = Set(s);

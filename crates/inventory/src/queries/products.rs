@@ -139,10 +139,7 @@ pub(crate) async fn views(
                 external_refs: refs
                     .iter()
                     .filter(|x| x.product_id == r.id)
-                    .map(|x| ExternalRef {
-                        channel: x.channel.clone(),
-                        external_id: x.external_id.clone(),
-                    })
+                    .map(|x| ExternalRef::new(x.channel.clone(), x.external_id.clone()))
                     .collect(),
                 id: r.id,
                 sku: r.sku,
