@@ -264,12 +264,13 @@ pub fn parse_query<T: DeserializeOwned>(query: &str) -> Result<T, Error> {
     })
 }
 
-/// `If-Match: "<version>"`. `None` when absent or `*`.
+/// `If-Match: "<version>"`. `None` when absent, empty (an empty list of tags states
+/// no precondition) or `*`.
 pub struct IfMatch(pub Option<i64>);
 
 impl IfMatch {
     /// What the extractor accepts, for the document (ECMA 262).
-    pub const PATTERN: &str = r#"^(\*|"[+-]?[0-9]{1,18}")$"#;
+    pub const PATTERN: &str = r#"^(\*|"[+-]?[0-9]{1,18}"|)$"#;
 }
 
 impl FromRequest for IfMatch {
@@ -280,7 +281,7 @@ impl FromRequest for IfMatch {
         let parsed = match req.headers().get(header::IF_MATCH) {
             None => Ok(IfMatch(None)),
             Some(v) => match v.to_str().map(str::trim) {
-                Ok("*") => Ok(IfMatch(None)),
+                Ok("*" | "") => Ok(IfMatch(None)),
                 Ok(s) => s
                     .strip_prefix('"')
                     .and_then(|s| s.strip_suffix('"'))
@@ -373,7 +374,7 @@ mod tests {
             ("3", false),
             ("W/\"3\"", false),
             ("\"12345678901234567890\"", false),
-            ("", false),
+            ("", true),
         ] {
             let req = actix_web::test::TestRequest::default()
                 .insert_header((header::IF_MATCH, value))
