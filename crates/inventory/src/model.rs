@@ -119,25 +119,6 @@ impl Sku {
     }
 }
 
-impl std::ops::Deref for Sku {
-    type Target = str;
-    fn deref(&self) -> &str {
-        &self.0
-    }
-}
-
-impl From<String> for Sku {
-    fn from(s: String) -> Self {
-        Self(s)
-    }
-}
-
-impl From<&str> for Sku {
-    fn from(s: &str) -> Self {
-        Self(s.to_owned())
-    }
-}
-
 impl utoipa::PartialSchema for Sku {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
         utoipa::openapi::ObjectBuilder::new()
@@ -182,25 +163,6 @@ impl WarehouseCode {
     }
 }
 
-impl std::ops::Deref for WarehouseCode {
-    type Target = str;
-    fn deref(&self) -> &str {
-        &self.0
-    }
-}
-
-impl From<String> for WarehouseCode {
-    fn from(s: String) -> Self {
-        Self(s)
-    }
-}
-
-impl From<&str> for WarehouseCode {
-    fn from(s: &str) -> Self {
-        Self(s.to_owned())
-    }
-}
-
 impl utoipa::PartialSchema for WarehouseCode {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
         utoipa::openapi::ObjectBuilder::new()
@@ -212,6 +174,8 @@ impl utoipa::PartialSchema for WarehouseCode {
 }
 
 impl utoipa::ToSchema for WarehouseCode {}
+
+ordercrm_kernel::text_newtype!(Sku, WarehouseCode);
 
 /// Tax rate in basis points: 0 to 10000 (100 %).
 pub type TaxRateBps = ordercrm_kernel::input::Int<0, 10_000>;

@@ -18,6 +18,48 @@ use utoipa::{PartialSchema, ToSchema};
 use crate::error::FieldError;
 use crate::validation;
 
+/// `Deref<Target = str>`, `Display` and `From<String>`/`From<&str>` for a newtype over
+/// a `String` (optionally with a `const MAX: usize` parameter): the text types here and
+/// the domains' own (`Sku`, `WarehouseCode`, `SettingKey`).
+#[macro_export]
+macro_rules! text_newtype {
+    ($($ty:ident $(<const $n:ident: usize>)?),* $(,)?) => {$(
+        impl$(<const $n: usize>)? ::std::ops::Deref for $ty$(<$n>)? {
+            type Target = str;
+            fn deref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl$(<const $n: usize>)? ::std::fmt::Display for $ty$(<$n>)? {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl$(<const $n: usize>)? ::std::convert::From<String> for $ty$(<$n>)? {
+            fn from(s: String) -> Self {
+                Self(s)
+            }
+        }
+
+        impl$(<const $n: usize>)? ::std::convert::From<&str> for $ty$(<$n>)? {
+            fn from(s: &str) -> Self {
+                Self(s.to_owned())
+            }
+        }
+    )*};
+}
+
+text_newtype!(
+    NonBlank<const MAX: usize>,
+    Text<const MAX: usize>,
+    Email,
+    Phone,
+    Country,
+    CursorParam,
+);
+
 /// Component names that are value types, inlined wherever they are referenced.
 pub fn is_inlined_schema(name: &str) -> bool {
     ["NonBlank", "Text"].iter().any(|prefix| {
@@ -53,31 +95,6 @@ impl<const MAX: usize> NonBlank<MAX> {
 
     pub fn as_str(&self) -> &str {
         &self.0
-    }
-}
-
-impl<const MAX: usize> std::fmt::Display for NonBlank<MAX> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl<const MAX: usize> std::ops::Deref for NonBlank<MAX> {
-    type Target = str;
-    fn deref(&self) -> &str {
-        &self.0
-    }
-}
-
-impl<const MAX: usize> From<&str> for NonBlank<MAX> {
-    fn from(s: &str) -> Self {
-        Self(s.to_owned())
-    }
-}
-
-impl<const MAX: usize> From<String> for NonBlank<MAX> {
-    fn from(s: String) -> Self {
-        Self(s)
     }
 }
 
@@ -130,31 +147,6 @@ impl<const MAX: usize> Text<MAX> {
     }
 }
 
-impl<const MAX: usize> std::fmt::Display for Text<MAX> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl<const MAX: usize> std::ops::Deref for Text<MAX> {
-    type Target = str;
-    fn deref(&self) -> &str {
-        &self.0
-    }
-}
-
-impl<const MAX: usize> From<&str> for Text<MAX> {
-    fn from(s: &str) -> Self {
-        Self(s.to_owned())
-    }
-}
-
-impl<const MAX: usize> From<String> for Text<MAX> {
-    fn from(s: String) -> Self {
-        Self(s)
-    }
-}
-
 impl<const MAX: usize> PartialSchema for Text<MAX> {
     fn schema() -> RefOr<Schema> {
         ObjectBuilder::new()
@@ -188,18 +180,6 @@ impl Email {
             .filter(|v| !v.is_empty());
         validation::email(errors, field, email.as_deref());
         email
-    }
-}
-
-impl From<&str> for Email {
-    fn from(s: &str) -> Self {
-        Self(s.to_owned())
-    }
-}
-
-impl From<String> for Email {
-    fn from(s: String) -> Self {
-        Self(s)
     }
 }
 
@@ -237,18 +217,6 @@ impl Phone {
     }
 }
 
-impl From<&str> for Phone {
-    fn from(s: &str) -> Self {
-        Self(s.to_owned())
-    }
-}
-
-impl From<String> for Phone {
-    fn from(s: String) -> Self {
-        Self(s)
-    }
-}
-
 impl PartialSchema for Phone {
     fn schema() -> RefOr<Schema> {
         ObjectBuilder::new()
@@ -281,18 +249,6 @@ impl Country {
             ));
         }
         code.to_owned()
-    }
-}
-
-impl From<&str> for Country {
-    fn from(s: &str) -> Self {
-        Self(s.to_owned())
-    }
-}
-
-impl From<String> for Country {
-    fn from(s: String) -> Self {
-        Self(s)
     }
 }
 
@@ -401,19 +357,6 @@ pub struct CursorParam(pub String);
 
 impl CursorParam {
     pub const PATTERN: &str = "^[A-Za-z0-9_-]+$";
-}
-
-impl std::ops::Deref for CursorParam {
-    type Target = str;
-    fn deref(&self) -> &str {
-        &self.0
-    }
-}
-
-impl From<&str> for CursorParam {
-    fn from(s: &str) -> Self {
-        Self(s.to_owned())
-    }
 }
 
 impl PartialSchema for CursorParam {

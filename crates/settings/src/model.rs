@@ -39,12 +39,7 @@ impl SettingKey {
     pub const PATTERN: &str = "^[a-z][a-z0-9_.]{0,63}$";
 }
 
-impl std::ops::Deref for SettingKey {
-    type Target = str;
-    fn deref(&self) -> &str {
-        &self.0
-    }
-}
+ordercrm_kernel::text_newtype!(SettingKey);
 
 impl utoipa::PartialSchema for SettingKey {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
