@@ -13,6 +13,7 @@ both_engines!(
     concurrent_merges_of_one_source_one_wins,
     merges_back_and_forth_are_refused,
     sales_rep_cannot_leave_a_customer_unowned,
+    owners_and_assignees_are_active_users,
     managers_change_only_users_below_them,
     birthdays_are_paged,
     import_errors_never_name_customers_the_importer_cannot_see,
@@ -423,6 +424,67 @@ async fn sales_rep_cannot_leave_a_customer_unowned(engine: Engine) {
         )
         .await;
     assert_eq!(res.status(), 200, "an admin may");
+    app.stop().await;
+}
+
+/// An unknown owner or assignee was a foreign-key 409 naming nothing; a deactivated
+/// one took work nobody would see again.
+async fn owners_and_assignees_are_active_users(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let (gone_id, _) = app.user("gone@example.com", "sales", None).await;
+    let res = app
+        .patch(&format!("/v1/users/{gone_id}"), &json!({"active": false}))
+        .await;
+    assert_eq!(res.status(), 200);
+    let nobody = "0193a6f2-7c1e-7d2a-9b8e-2f0c7b1d4e5f";
+    let res = app
+        .post(
+            "/v1/customers",
+            &json!({"kind": "person", "name": "A", "owner_id": nobody}),
+        )
+        .await;
+    let body = problem(res, 404).await;
+    assert_eq!(body["errors"][0]["code"], "unknown_user");
+    assert_eq!(body["errors"][0]["field"], "owner_id");
+    let res = app
+        .post(
+            "/v1/customers",
+            &json!({"kind": "person", "name": "A", "owner_id": gone_id}),
+        )
+        .await;
+    assert_eq!(
+        problem(res, 400).await["errors"][0]["code"],
+        "inactive_user"
+    );
+
+    let c = app
+        .post("/v1/customers", &json!({"kind": "person", "name": "B"}))
+        .await
+        .json::<Value>()
+        .await
+        .unwrap();
+    let url = format!("/v1/customers/{}", id(&c));
+    let res = app.patch(&url, &json!({"owner_id": nobody})).await;
+    assert_eq!(problem(res, 404).await["errors"][0]["code"], "unknown_user");
+    let res = app
+        .post(
+            &format!("{url}/follow-ups"),
+            &json!({"title": "Call", "due_at": "2026-12-01T09:00:00Z", "assignee_id": gone_id}),
+        )
+        .await;
+    assert_eq!(
+        problem(res, 400).await["errors"][0]["code"],
+        "inactive_user"
+    );
+    let res = app
+        .post(
+            &format!("{url}/follow-ups"),
+            &json!({"title": "Call", "due_at": "2026-12-01T09:00:00Z", "assignee_id": nobody}),
+        )
+        .await;
+    assert_eq!(problem(res, 404).await["errors"][0]["code"], "unknown_user");
+    let res = app.get(&url).await.json::<Value>().await.unwrap();
+    assert_eq!(res["version"], c["version"], "nothing changed");
     app.stop().await;
 }
 

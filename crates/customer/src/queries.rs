@@ -4,12 +4,12 @@
 use chrono::{DateTime, Utc};
 use ordercrm_kernel::authz::{Action, Actor, Visibility};
 use ordercrm_kernel::crypto::{FieldCipher, mask};
-use ordercrm_kernel::pagination::{PageRequest, keyset_after};
+use ordercrm_kernel::pagination::{PageRequest, Seek};
 use ordercrm_kernel::{Currency, Money, Page, Result};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DatabaseBackend, EntityTrait, Order, QueryFilter,
-    QueryOrder, QuerySelect, Select, Value,
+    QueryOrder, QuerySelect, Select,
 };
 use uuid::Uuid;
 
@@ -82,69 +82,22 @@ pub async fn list(
     if let Some(before) = query.created_before {
         select = select.filter(c.created_at.lt(before));
     }
-    let columns: Vec<(customer::Column, Order)> = match sort {
-        CustomerSort::CreatedAtDesc => vec![
-            (customer::Column::CreatedAt, Order::Desc),
-            (customer::Column::Id, Order::Desc),
-        ],
-        CustomerSort::CreatedAt => vec![
-            (customer::Column::CreatedAt, Order::Asc),
-            (customer::Column::Id, Order::Asc),
-        ],
-        CustomerSort::Name => vec![
-            (customer::Column::Name, Order::Asc),
-            (customer::Column::Id, Order::Asc),
-        ],
-        CustomerSort::NameDesc => vec![
-            (customer::Column::Name, Order::Desc),
-            (customer::Column::Id, Order::Desc),
-        ],
-    };
-    if let Some(cursor) = &page.after {
-        let first: Value = match sort {
-            CustomerSort::CreatedAt | CustomerSort::CreatedAtDesc => {
-                cursor.key_at::<DateTime<Utc>>(0)?.into()
-            }
-            CustomerSort::Name | CustomerSort::NameDesc => cursor.key_at::<String>(0)?.into(),
-        };
-        select = select.filter(keyset_after(
-            &columns,
-            vec![first, cursor.key_at::<Uuid>(1)?.into()],
-        ));
+    let seek = sort.seek();
+    let rows = seek.select(select, &page)?.all(conn).await?;
+    let data = views(conn, actor, cipher, rows.clone()).await?;
+    Ok(seek.page_of(&rows, &page, data))
+}
+
+impl CustomerSort {
+    fn seek(self) -> Seek<customer::Entity> {
+        use customer::Column::{CreatedAt, Id, Name};
+        match self {
+            CustomerSort::CreatedAtDesc => Seek::by(Order::Desc, [CreatedAt, Id]),
+            CustomerSort::CreatedAt => Seek::by(Order::Asc, [CreatedAt, Id]),
+            CustomerSort::Name => Seek::by(Order::Asc, [Name, Id]),
+            CustomerSort::NameDesc => Seek::by(Order::Desc, [Name, Id]),
+        }
     }
-    for (col, order) in &columns {
-        select = select.order_by(*col, order.clone());
-    }
-    let rows = select.limit(page.fetch_limit()).all(conn).await?;
-    let keys: Vec<Vec<serde_json::Value>> = rows
-        .iter()
-        .map(|r| match sort {
-            CustomerSort::CreatedAt | CustomerSort::CreatedAtDesc => {
-                vec![serde_json::json!(r.created_at), serde_json::json!(r.id)]
-            }
-            CustomerSort::Name | CustomerSort::NameDesc => {
-                vec![serde_json::json!(r.name), serde_json::json!(r.id)]
-            }
-        })
-        .collect();
-    let has_more = rows.len() as u64 > page.limit;
-    let mut data = views(conn, actor, cipher, rows).await?;
-    data.truncate(page.limit as usize);
-    let next_cursor = has_more
-        .then(|| keys.get(data.len().saturating_sub(1)))
-        .flatten()
-        .map(|key| {
-            ordercrm_kernel::Cursor {
-                sort: page.sort.clone(),
-                key: key.clone(),
-            }
-            .encode()
-        });
-    Ok(Page {
-        data,
-        next_cursor,
-        has_more,
-    })
 }
 
 fn search(backend: DatabaseBackend, q: &str) -> sea_orm::sea_query::SimpleExpr {
@@ -338,31 +291,9 @@ pub async fn notes(
     if let Some(kind) = query.kind {
         select = select.filter(note::COLUMN.kind.eq(kind.as_str()));
     }
-    let columns = [
-        (note::Column::OccurredAt, Order::Desc),
-        (note::Column::Id, Order::Desc),
-    ];
-    if let Some(c) = &page.after {
-        select = select.filter(keyset_after(
-            &columns,
-            vec![
-                c.key_at::<DateTime<Utc>>(0)?.into(),
-                c.key_at::<Uuid>(1)?.into(),
-            ],
-        ));
-    }
-    let rows = select
-        .order_by(note::Column::OccurredAt, Order::Desc)
-        .order_by(note::Column::Id, Order::Desc)
-        .limit(page.fetch_limit())
-        .all(conn)
-        .await?;
-    Ok(Page::from_rows(
-        rows,
-        &page,
-        |r| vec![serde_json::json!(r.occurred_at), serde_json::json!(r.id)],
-        Into::into,
-    ))
+    let seek = Seek::newest_first(note::Column::OccurredAt, note::Column::Id);
+    let rows = seek.select(select, &page)?.all(conn).await?;
+    Ok(seek.page(rows, &page, Into::into))
 }
 
 pub(crate) fn follow_up_view(
@@ -467,31 +398,12 @@ pub async fn follow_ups(
     if let Some(t) = query.due_after {
         select = select.filter(follow_up::COLUMN.due_at.gte(t));
     }
-    let columns = [
-        (follow_up::Column::DueAt, Order::Asc),
-        (follow_up::Column::Id, Order::Asc),
-    ];
-    if let Some(c) = &page.after {
-        select = select.filter(keyset_after(
-            &columns,
-            vec![
-                c.key_at::<DateTime<Utc>>(0)?.into(),
-                c.key_at::<Uuid>(1)?.into(),
-            ],
-        ));
-    }
-    let rows = select
-        .order_by(follow_up::Column::DueAt, Order::Asc)
-        .order_by(follow_up::Column::Id, Order::Asc)
-        .limit(page.fetch_limit())
-        .all(conn)
-        .await?;
-    Ok(Page::from_rows(
-        rows,
-        &page,
-        |r| vec![serde_json::json!(r.due_at), serde_json::json!(r.id)],
-        |r| follow_up_view(r, now),
-    ))
+    let seek = Seek::by(
+        Order::Asc,
+        [follow_up::Column::DueAt, follow_up::Column::Id],
+    );
+    let rows = seek.select(select, &page)?.all(conn).await?;
+    Ok(seek.page(rows, &page, |r| follow_up_view(r, now)))
 }
 
 /// Visible people whose birthday falls within the next `within_days` days (today

@@ -1,14 +1,11 @@
 //! Reads, each scoped to what the actor may see.
 
 use ordercrm_kernel::audit::entity as audit_entity;
-use ordercrm_kernel::authz::{Action, Actor, Role, Visibility};
-use ordercrm_kernel::pagination::{PageRequest, keyset_after};
+use ordercrm_kernel::authz::{Action, Actor, Role};
+use ordercrm_kernel::pagination::{PageRequest, Seek};
 use ordercrm_kernel::{Page, Result};
 use sea_orm::sea_query::{Expr, ExprTrait, Func};
-use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, Order, QueryFilter, QueryOrder,
-    QuerySelect, Select,
-};
+use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, Order, QueryFilter, Select};
 use uuid::Uuid;
 
 use crate::dto::{
@@ -17,20 +14,9 @@ use crate::dto::{
 use crate::entity::{api_key, user};
 use crate::error::IdentityError;
 
-/// Users this actor may see: admins and auditors all; a manager their reports and
-/// themselves; everyone else themselves.
+/// Users this actor may see ([`Actor::user_visibility`]).
 fn visible_users(actor: &Actor) -> Select<user::Entity> {
-    let select = user::Entity::find();
-    let visibility = match actor {
-        Actor::System => Visibility::All,
-        Actor::User(u) => match u.role {
-            Role::Admin | Role::Auditor => Visibility::All,
-            Role::Manager => actor.visibility(),
-            _ => Visibility::OwnedBy(vec![u.id]),
-        },
-        Actor::Anonymous | Actor::ApiKey(_) => Visibility::Nothing,
-    };
-    select.filter(visibility.condition(user::Column::Id))
+    user::Entity::find().filter(actor.user_visibility().condition(user::Column::Id))
 }
 
 /// A user the actor may see, or 404 (never 403: existence is not revealed).
@@ -87,13 +73,10 @@ pub async fn list_users(
     if let Some(manager) = query.manager_id {
         select = select.filter(user::COLUMN.manager_id.eq(manager));
     }
-    let rows = by_id(conn, select, user::Column::Id, &page).await?;
-    Ok(Page::from_rows(
-        rows,
-        &page,
-        |r| vec![serde_json::json!(r.id)],
-        UserView::from,
-    ))
+    // UUID v7 ids sort by creation.
+    let seek = Seek::by(Order::Asc, [user::Column::Id]);
+    let rows = seek.select(select, &page)?.all(conn).await?;
+    Ok(seek.page(rows, &page, UserView::from))
 }
 
 pub async fn list_api_keys(
@@ -107,33 +90,9 @@ pub async fn list_api_keys(
     if !query.include_revoked.unwrap_or(false) {
         select = select.filter(api_key::COLUMN.revoked_at.is_null());
     }
-    let rows = by_id(conn, select, api_key::Column::Id, &page).await?;
-    Ok(Page::from_rows(
-        rows,
-        &page,
-        |r| vec![serde_json::json!(r.id)],
-        ApiKeyView::from,
-    ))
-}
-
-/// One keyset page of `select` in id order (UUID v7 ids sort by creation).
-async fn by_id<E: EntityTrait>(
-    conn: &impl ConnectionTrait,
-    mut select: Select<E>,
-    id: E::Column,
-    page: &PageRequest,
-) -> Result<Vec<E::Model>> {
-    if let Some(c) = &page.after {
-        select = select.filter(keyset_after(
-            &[(id, Order::Asc)],
-            vec![c.key_at::<Uuid>(0)?.into()],
-        ));
-    }
-    Ok(select
-        .order_by(id, Order::Asc)
-        .limit(page.fetch_limit())
-        .all(conn)
-        .await?)
+    let seek = Seek::by(Order::Asc, [api_key::Column::Id]);
+    let rows = seek.select(select, &page)?.all(conn).await?;
+    Ok(seek.page(rows, &page, ApiKeyView::from))
 }
 
 pub async fn list_audit_events(
@@ -143,10 +102,6 @@ pub async fn list_audit_events(
 ) -> Result<Page<AuditEventView>> {
     actor.require(Action::AuditRead)?;
     let sort = query.sort.unwrap_or_default();
-    let order = match sort {
-        AuditSort::SeqDesc => Order::Desc,
-        AuditSort::Seq => Order::Asc,
-    };
     let page = PageRequest::new(query.limit, query.cursor.as_deref(), sort.as_str())?;
     let c = audit_entity::COLUMN;
     let mut select = audit_entity::Entity::find();
@@ -171,35 +126,29 @@ pub async fn list_audit_events(
     if let Some(v) = query.occurred_before {
         select = select.filter(c.occurred_at.lt(v));
     }
-    let columns = [(audit_entity::Column::Seq, order.clone())];
-    if let Some(cur) = &page.after {
-        select = select.filter(keyset_after(&columns, vec![cur.key_at::<i64>(0)?.into()]));
-    }
-    let rows = select
-        .order_by(audit_entity::Column::Seq, order)
-        .limit(page.fetch_limit())
-        .all(conn)
-        .await?;
-    Ok(Page::from_rows(
-        rows,
-        &page,
-        |r| vec![serde_json::json!(r.seq)],
-        |r| AuditEventView {
-            id: r.id,
-            seq: r.seq,
-            occurred_at: r.occurred_at,
-            actor_type: r.actor_type,
-            actor_id: r.actor_id,
-            action: r.action,
-            entity_type: r.entity_type,
-            entity_id: r.entity_id,
-            changes: r.changes,
-            outcome: r.outcome,
-            ip: r.ip,
-            user_agent: r.user_agent,
-            request_id: r.request_id,
+    let seek = Seek::by(
+        match sort {
+            AuditSort::SeqDesc => Order::Desc,
+            AuditSort::Seq => Order::Asc,
         },
-    ))
+        [audit_entity::Column::Seq],
+    );
+    let rows = seek.select(select, &page)?.all(conn).await?;
+    Ok(seek.page(rows, &page, |r| AuditEventView {
+        id: r.id,
+        seq: r.seq,
+        occurred_at: r.occurred_at,
+        actor_type: r.actor_type,
+        actor_id: r.actor_id,
+        action: r.action,
+        entity_type: r.entity_type,
+        entity_id: r.entity_id,
+        changes: r.changes,
+        outcome: r.outcome,
+        ip: r.ip,
+        user_agent: r.user_agent,
+        request_id: r.request_id,
+    }))
 }
 
 /// Whether anyone could sign in and administer: an active admin exists. A server

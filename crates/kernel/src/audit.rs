@@ -1,6 +1,7 @@
 //! The audit log writer. Every mutation records who, what, when and from where in
 //! the same transaction as the change; reads live in the identity crate. Nothing
-//! updates or deletes these rows.
+//! deletes these rows; the one update is an erasure replacing the `changes` of the
+//! erased customer's rows (the personal data they held) with a redaction marker.
 
 use sea_orm::ActiveValue::Set;
 use sea_orm::entity::prelude::*;

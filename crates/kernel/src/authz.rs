@@ -378,6 +378,88 @@ impl Actor {
             },
         }
     }
+
+    /// Users (rows keyed by user id) this actor may see: admins and auditors all; a
+    /// manager their reports and themselves; every other person themselves; keys none.
+    /// Stricter than [`Actor::visibility`]: finance may read every customer, not every
+    /// colleague's profile.
+    pub fn user_visibility(&self) -> Visibility {
+        match self {
+            Actor::System => Visibility::All,
+            Actor::User(u) => match u.role {
+                Role::Admin | Role::Auditor => Visibility::All,
+                Role::Manager => self.visibility(),
+                _ => Visibility::OwnedBy(vec![u.id]),
+            },
+            Actor::Anonymous | Actor::ApiKey(_) => Visibility::Nothing,
+        }
+    }
+
+    /// Whom this actor may make the owner (or assignee) of a row: only someone whose
+    /// rows it could then still see. So a rep assigns themselves, a manager themselves
+    /// or a report, and neither may leave a row unowned (only roles that see
+    /// everything would see it then). Keys and the system assign anyone.
+    pub fn may_assign(&self, owner: Option<Uuid>) -> bool {
+        match self {
+            Actor::User(_) => self.visibility().allows(owner),
+            Actor::System | Actor::ApiKey(_) => true,
+            Actor::Anonymous => false,
+        }
+    }
+}
+
+/// The one check for a field naming the person who will own or work a row (a
+/// customer's owner, a follow-up's assignee; orders and tickets later): the actor
+/// may assign them ([`Actor::may_assign`], else `invalid_<what>`), and they are a user
+/// who exists (`unknown_user`, a 404 when nothing else is wrong) and is active
+/// (`inactive_user`: work given to someone who can no longer sign in is lost).
+pub async fn check_assignable(
+    conn: &impl sea_orm::ConnectionTrait,
+    actor: &Actor,
+    field: &'static str,
+    user: Option<Uuid>,
+    errors: &mut Vec<crate::FieldError>,
+) -> Result<(), Error> {
+    use crate::FieldError;
+    use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
+    if !actor.may_assign(user) {
+        let what = field.strip_suffix("_id").unwrap_or(field);
+        errors.push(FieldError::new(
+            field,
+            format!("invalid_{what}"),
+            if user.is_none() {
+                "you may assign only yourself or your team, and not leave it empty"
+            } else {
+                "you may assign only yourself or your team"
+            },
+        ));
+        return Ok(());
+    }
+    let Some(id) = user else { return Ok(()) };
+    let mut select = Query::select();
+    select
+        .column(Alias::new("active"))
+        .from(Alias::new("users"))
+        .and_where(Expr::col(Alias::new("id")).eq(id));
+    let active = conn
+        .query_one(&select)
+        .await?
+        .map(|row| row.try_get_by_index::<bool>(0))
+        .transpose()?;
+    match active {
+        None => errors.push(FieldError::new(
+            field,
+            "unknown_user",
+            format!("no user {id}"),
+        )),
+        Some(false) => errors.push(FieldError::new(
+            field,
+            "inactive_user",
+            format!("user {id} is deactivated"),
+        )),
+        Some(true) => {}
+    }
+    Ok(())
 }
 
 /// The permission table as Markdown, for the OpenAPI description.
@@ -468,5 +550,32 @@ mod tests {
         });
         assert!(manager.visibility().allows(Some(rep)));
         assert!(user(Role::Finance).visibility().allows(Some(rep)));
+    }
+
+    #[test]
+    fn assigning_keeps_the_row_visible() {
+        let me = Uuid::now_v7();
+        let rep = Uuid::now_v7();
+        let stranger = Uuid::now_v7();
+        let sales = Actor::User(UserActor {
+            id: me,
+            role: Role::Sales,
+            team: vec![],
+        });
+        assert!(sales.may_assign(Some(me)));
+        assert!(!sales.may_assign(Some(rep)));
+        assert!(!sales.may_assign(None));
+        let manager = Actor::User(UserActor {
+            id: me,
+            role: Role::Manager,
+            team: vec![rep],
+        });
+        assert!(manager.may_assign(Some(rep)));
+        assert!(!manager.may_assign(Some(stranger)));
+        assert!(!manager.may_assign(None));
+        assert!(user(Role::Admin).may_assign(None));
+        assert!(user(Role::Finance).may_assign(Some(stranger)));
+        assert!(!user(Role::Finance).user_visibility().allows(Some(stranger)));
+        assert!(user(Role::Auditor).user_visibility().allows(Some(stranger)));
     }
 }

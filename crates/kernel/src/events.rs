@@ -1,7 +1,9 @@
 //! The domain-event outbox. A domain records its events with [`record`] inside the
 //! same transaction as the change they describe: no event without a commit, no
-//! commit without its event. Readers (the webhook dispatcher, the pull feed) follow
-//! `position`; nothing but [`record`] and an import's apply writes to this table.
+//! commit without its event. Readers (the webhook dispatcher and pull feed, still to
+//! come) will follow `position`. Rows are written by [`record`], by an import's apply
+//! (staged events, `crate::staging`) and by [`sequence`] (positions); the one change
+//! to a written row is an erasure scrubbing its payload of the person's data.
 //!
 //! Writers take no lock here. On PostgreSQL transactions commit in any order, so
 //! following the insert order (`seq`) would let a reader skip a row that commits

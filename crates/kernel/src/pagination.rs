@@ -7,7 +7,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Condition, Expr, ExprTrait, IntoCondition};
 use sea_orm::{
-    ColumnTrait, EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect, Select, Value,
+    ColumnTrait, EntityTrait, ModelTrait, Order, QueryFilter, QueryOrder, QuerySelect, Select,
+    Value,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -158,34 +159,112 @@ impl<T> Page<T> {
     }
 }
 
-/// Newest first, the order of every log-like list: `(time, id)` descending, after the
-/// cursor's key, one row more than the page. Pair it with [`time_id_key`].
-pub fn newest_first<E: EntityTrait>(
-    select: Select<E>,
-    page: &PageRequest,
-    time: E::Column,
-    id: E::Column,
-) -> Result<Select<E>, Error> {
-    let columns = [(time, Order::Desc), (id, Order::Desc)];
-    let mut select = select;
-    if let Some(c) = &page.after {
-        select = select.filter(keyset_after(
-            &columns,
-            vec![
-                c.key_at::<DateTime<Utc>>(0)?.into(),
-                c.key_at::<Uuid>(1)?.into(),
-            ],
-        ));
-    }
-    Ok(select
-        .order_by(time, Order::Desc)
-        .order_by(id, Order::Desc)
-        .limit(page.fetch_limit()))
+/// A list's sort order as a seek key: columns with their directions, the last one
+/// unique (an id) so every row has exactly one place. The one mechanism every keyset
+/// list uses: it orders the query and filters it to the rows after the cursor
+/// (reading the cursor's values as the columns' types), and writes the next cursor
+/// from the last row's columns. A sort enum maps each variant to one `Seek`, so no
+/// list matches on its sort more than once.
+pub struct Seek<E: EntityTrait> {
+    columns: Vec<(E::Column, Order)>,
 }
 
-/// The cursor key of a row in a [`newest_first`] list.
-pub fn time_id_key(time: &DateTime<Utc>, id: &Uuid) -> Vec<serde_json::Value> {
-    vec![serde_json::json!(time), serde_json::json!(id)]
+impl<E: EntityTrait> Seek<E> {
+    pub fn new(columns: impl IntoIterator<Item = (E::Column, Order)>) -> Self {
+        Self {
+            columns: columns.into_iter().collect(),
+        }
+    }
+
+    /// Every column in one direction, the usual case.
+    pub fn by(order: Order, columns: impl IntoIterator<Item = E::Column>) -> Self {
+        Self::new(columns.into_iter().map(|c| (c, order.clone())))
+    }
+
+    /// Newest first, the order of every log-like list: `(time, id)` descending.
+    pub fn newest_first(time: E::Column, id: E::Column) -> Self {
+        Self::by(Order::Desc, [time, id])
+    }
+
+    /// `select` in this order, after the page's cursor, one row more than the page.
+    pub fn select(&self, select: Select<E>, page: &PageRequest) -> Result<Select<E>, Error> {
+        let mut select = select;
+        if let Some(cursor) = &page.after {
+            let values = self
+                .columns
+                .iter()
+                .enumerate()
+                .map(|(i, (column, _))| cursor_value(cursor, i, column))
+                .collect::<Result<Vec<_>, _>>()?;
+            select = select.filter(keyset_after(&self.columns, values));
+        }
+        for (column, order) in &self.columns {
+            select = select.order_by(*column, order.clone());
+        }
+        Ok(select.limit(page.fetch_limit()))
+    }
+
+    /// A row's cursor key: its values in the sort columns.
+    pub fn key(&self, row: &E::Model) -> Vec<serde_json::Value>
+    where
+        E::Model: ModelTrait<Entity = E>,
+    {
+        self.columns
+            .iter()
+            .map(|(column, _)| json_of(row.get(*column)))
+            .collect()
+    }
+
+    /// The page of `rows` (fetched by [`Seek::select`]), each turned into a view.
+    pub fn page<T>(
+        &self,
+        rows: Vec<E::Model>,
+        page: &PageRequest,
+        view: impl FnMut(E::Model) -> T,
+    ) -> Page<T>
+    where
+        E::Model: ModelTrait<Entity = E>,
+    {
+        Page::from_rows(rows, page, |r| self.key(r), view)
+    }
+
+    /// Like [`Seek::page`], for views built from all rows in one batch.
+    pub fn page_of<T>(&self, rows: &[E::Model], page: &PageRequest, views: Vec<T>) -> Page<T>
+    where
+        E::Model: ModelTrait<Entity = E>,
+    {
+        Page::from_batch(rows, page, |r| self.key(r), views)
+    }
+}
+
+/// The cursor's value at `index`, as the type `column` holds.
+fn cursor_value<C: ColumnTrait>(cursor: &Cursor, index: usize, column: &C) -> Result<Value, Error> {
+    use sea_orm::sea_query::ColumnType as T;
+    Ok(match column.def().get_column_type() {
+        T::Uuid => cursor.key_at::<Uuid>(index)?.into(),
+        T::TimestampWithTimeZone | T::Timestamp | T::DateTime => {
+            cursor.key_at::<DateTime<Utc>>(index)?.into()
+        }
+        T::BigInteger | T::Integer | T::SmallInteger | T::TinyInteger => {
+            cursor.key_at::<i64>(index)?.into()
+        }
+        T::Boolean => cursor.key_at::<bool>(index)?.into(),
+        _ => cursor.key_at::<String>(index)?.into(),
+    })
+}
+
+/// A sort column's value as the cursor stores it (what [`cursor_value`] reads back).
+fn json_of(value: Value) -> serde_json::Value {
+    match value {
+        Value::Uuid(Some(v)) => serde_json::json!(v),
+        Value::ChronoDateTimeUtc(Some(v)) => serde_json::json!(v),
+        Value::String(Some(v)) => serde_json::json!(v),
+        Value::BigInt(Some(v)) => serde_json::json!(v),
+        Value::Int(Some(v)) => serde_json::json!(v),
+        Value::SmallInt(Some(v)) => serde_json::json!(v),
+        Value::Bool(Some(v)) => serde_json::json!(v),
+        _ => serde_json::Value::Null,
+    }
 }
 
 /// Rows strictly after `values` in the order `columns`. With one direction for all

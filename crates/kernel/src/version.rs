@@ -15,8 +15,6 @@ use sea_orm::{
 
 use crate::error::Error;
 
-/// 412 when the client read another version than the current one; no `If-Match`
-/// (or `*`) means the client accepts whatever is current.
 /// A view of a versioned row: the API sends its version as the `ETag`.
 pub trait Versioned {
     fn version(&self) -> i64;
@@ -34,6 +32,8 @@ macro_rules! versioned {
     )*};
 }
 
+/// 412 when the client read another version than the current one; no `If-Match`
+/// (or `*`) means the client accepts whatever is current.
 pub fn check_if_match(if_match: Option<i64>, current: i64) -> Result<(), Error> {
     match if_match {
         Some(expected) if expected != current => Err(Error::precondition_failed(current)),

@@ -1,14 +1,10 @@
 //! Reads.
 
-use chrono::{DateTime, Utc};
 use ordercrm_kernel::authz::Action;
-use ordercrm_kernel::pagination::{PageRequest, keyset_after};
+use ordercrm_kernel::pagination::{PageRequest, Seek};
 use ordercrm_kernel::{Actor, Page, Result};
 use sea_orm::sea_query::{Expr, ExprTrait, Func};
-use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, Order, QueryFilter, QueryOrder,
-    QuerySelect, Value,
-};
+use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, Order, QueryFilter};
 
 use crate::dto::{ListSettings, SettingSort, SettingView};
 use crate::entity::{self, COLUMN, Column, Entity};
@@ -74,40 +70,20 @@ pub async fn list(
         select = select.filter(COLUMN.updated_at.lt(before));
     }
 
-    let columns: Vec<(Column, Order)> = match sort {
-        SettingSort::Key => vec![(Column::Key, Order::Asc)],
-        SettingSort::KeyDesc => vec![(Column::Key, Order::Desc)],
-        SettingSort::UpdatedAt => vec![(Column::UpdatedAt, Order::Asc), (Column::Key, Order::Asc)],
-        SettingSort::UpdatedAtDesc => {
-            vec![(Column::UpdatedAt, Order::Desc), (Column::Key, Order::Desc)]
-        }
-    };
-    if let Some(cursor) = &page.after {
-        let values: Vec<Value> = match sort {
-            SettingSort::Key | SettingSort::KeyDesc => vec![cursor.key_at::<String>(0)?.into()],
-            SettingSort::UpdatedAt | SettingSort::UpdatedAtDesc => vec![
-                cursor.key_at::<DateTime<Utc>>(0)?.into(),
-                cursor.key_at::<String>(1)?.into(),
-            ],
-        };
-        select = select.filter(keyset_after(&columns, values));
-    }
-    for (col, order) in &columns {
-        select = select.order_by(*col, order.clone());
-    }
-    let rows = select.limit(page.fetch_limit()).all(conn).await?;
+    let seek = sort.seek();
+    let rows = seek.select(select, &page)?.all(conn).await?;
+    Ok(seek.page(rows, &page, SettingView::from))
+}
 
-    Ok(Page::from_rows(
-        rows,
-        &page,
-        |row| match sort {
-            SettingSort::Key | SettingSort::KeyDesc => vec![row.key.clone().into()],
-            SettingSort::UpdatedAt | SettingSort::UpdatedAtDesc => {
-                vec![serde_json::json!(row.updated_at), row.key.clone().into()]
-            }
-        },
-        SettingView::from,
-    ))
+impl SettingSort {
+    fn seek(self) -> Seek<Entity> {
+        match self {
+            SettingSort::Key => Seek::by(Order::Asc, [Column::Key]),
+            SettingSort::KeyDesc => Seek::by(Order::Desc, [Column::Key]),
+            SettingSort::UpdatedAt => Seek::by(Order::Asc, [Column::UpdatedAt, Column::Key]),
+            SettingSort::UpdatedAtDesc => Seek::by(Order::Desc, [Column::UpdatedAt, Column::Key]),
+        }
+    }
 }
 
 fn lower(col: Column) -> Expr {

@@ -1,23 +1,10 @@
 //! The route table: one list, registered for the OpenAPI document and for serving.
 
-pub mod api_keys;
-pub mod audit;
-pub mod auth;
 pub mod csv_transfer;
-pub mod customer_activity;
-pub mod customer_details;
-pub mod customer_transfer;
-pub mod customers;
-pub mod docs;
+pub mod customer;
+pub mod identity;
 pub mod inventory;
-pub mod ops;
-pub mod product_transfer;
-pub mod products;
-pub mod purchasing;
-pub mod reservations;
-pub mod settings;
-pub mod users;
-pub mod warehouses;
+pub mod platform;
 
 use actix_web::HttpRequest;
 use actix_web::http::header;
@@ -25,7 +12,14 @@ use actix_web::web::Data;
 use ordercrm_kernel::error::problems;
 
 use crate::openapi::Document;
+use customer::{
+    activity as customer_activity, customers, details as customer_details,
+    transfer as customer_transfer,
+};
+use identity::{api_keys, audit, auth, users};
+use inventory::{levels, product_transfer, products, purchasing, reservations, warehouses};
 use ordercrm_kernel::Error;
+use platform::{docs, ops, settings};
 use utoipa_actix_web::scope;
 use utoipa_actix_web::service_config::ServiceConfig;
 
@@ -116,16 +110,16 @@ route_table! {
         warehouses::create_supplier,
         warehouses::get_supplier,
         warehouses::update_supplier,
-        inventory::list_levels,
-        inventory::get_level,
-        inventory::put_count,
-        inventory::update_level,
-        inventory::receive,
-        inventory::adjust,
-        inventory::transfer,
-        inventory::return_goods,
-        inventory::list_movements,
-        inventory::list_alerts,
+        levels::list_levels,
+        levels::get_level,
+        levels::put_count,
+        levels::update_level,
+        levels::receive,
+        levels::adjust,
+        levels::transfer,
+        levels::return_goods,
+        levels::list_movements,
+        levels::list_alerts,
         reservations::create,
         reservations::list,
         reservations::get,

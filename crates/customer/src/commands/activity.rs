@@ -1,7 +1,7 @@
 //! The activity timeline: notes of past interactions and planned follow-ups.
 
 use ordercrm_kernel::audit::{self, Entry};
-use ordercrm_kernel::authz::{Action, Actor, Role};
+use ordercrm_kernel::authz::{self, Action};
 use ordercrm_kernel::version::unless_unchanged;
 use ordercrm_kernel::{Ctx, FieldError, Result, id::new_id};
 use sea_orm::ActiveValue::{NotSet, Set};
@@ -64,24 +64,6 @@ pub async fn add_note(
     Ok(view)
 }
 
-/// Whom the actor may give a follow-up to: reps themselves, managers their team.
-fn check_assignee(actor: &Actor, assignee: Uuid, errors: &mut Vec<FieldError>) {
-    if let Actor::User(u) = actor {
-        let ok = match u.role {
-            Role::Sales => assignee == u.id,
-            Role::Manager => assignee == u.id || u.team.contains(&assignee),
-            _ => true,
-        };
-        if !ok {
-            errors.push(FieldError::new(
-                "assignee_id",
-                "invalid_assignee",
-                "you may assign only yourself or your team",
-            ));
-        }
-    }
-}
-
 pub async fn add_follow_up(
     txn: &DatabaseTransaction,
     ctx: &Ctx,
@@ -92,21 +74,19 @@ pub async fn add_follow_up(
     let mut errors = Vec::new();
     let title = input.title.check(&mut errors, "title");
     let details = Text::check(input.details, &mut errors, "details");
-    let assignee = match input.assignee_id.or(ctx.actor.user_id()) {
-        Some(a) => a,
-        None => {
-            errors.push(FieldError::new(
-                "assignee_id",
-                "required",
-                "an API key must name the assignee",
-            ));
-            Uuid::nil()
-        }
-    };
-    check_assignee(&ctx.actor, assignee, &mut errors);
-    if !errors.is_empty() {
-        return Err(CustomerError::Invalid(errors).into());
+    let assignee = input.assignee_id.or(ctx.actor.user_id());
+    if assignee.is_some() {
+        authz::check_assignable(txn, &ctx.actor, "assignee_id", assignee, &mut errors).await?;
+    } else {
+        errors.push(FieldError::new(
+            "assignee_id",
+            "required",
+            "an API key must name the assignee",
+        ));
     }
+    let (Some(assignee), true) = (assignee, errors.is_empty()) else {
+        return Err(CustomerError::Invalid(errors).into());
+    };
     let row = follow_up::ActiveModel {
         id: Set(new_id()),
         customer_id: Set(customer_id),
@@ -169,7 +149,7 @@ pub async fn update_follow_up(
             .clone()
             .map(|d| Text::check(d, &mut errors, "details"));
         if let Some(a) = patch.assignee_id {
-            check_assignee(&ctx.actor, a, &mut errors);
+            authz::check_assignable(txn, &ctx.actor, "assignee_id", Some(a), &mut errors).await?;
         }
         let status = Choice::check_opt(patch.status.as_ref(), &mut errors, "status");
         if !errors.is_empty() {

@@ -1,11 +1,11 @@
 use ordercrm_kernel::audit::{self, Entry};
-use ordercrm_kernel::authz::{Action, Actor, Role};
+use ordercrm_kernel::authz::{self, Action, Actor, Role};
 use ordercrm_kernel::crypto::FieldCipher;
 use ordercrm_kernel::{Ctx, Result, id::new_id, numbers};
 use sea_orm::ActiveValue::Set;
 use sea_orm::{ActiveModelTrait, DatabaseTransaction, EntityTrait};
 
-use super::{check_duplicate, check_owner, check_refs};
+use super::{check_duplicate, check_refs};
 use crate::dto::{CreateCustomer, CustomerView};
 use crate::entity::{customer, external_ref};
 use crate::error::CustomerError;
@@ -63,7 +63,7 @@ pub async fn create(
         Actor::User(u) if matches!(u.role, Role::Sales | Role::Manager) => Some(u.id),
         _ => None,
     });
-    check_owner(&ctx.actor, owner, &mut errors);
+    authz::check_assignable(txn, &ctx.actor, "owner_id", owner, &mut errors).await?;
     check_refs(txn, &ctx.actor, &input.external_refs, None, &mut errors).await?;
     let Some(kind) = kind.filter(|_| errors.is_empty()) else {
         return Err(CustomerError::Invalid(errors).into());

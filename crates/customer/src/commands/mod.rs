@@ -17,7 +17,7 @@ pub use erase::{Erasure, erase};
 pub use merge::merge;
 pub use update::update;
 
-use ordercrm_kernel::authz::{Actor, Role};
+use ordercrm_kernel::authz::Actor;
 use ordercrm_kernel::{FieldError, Result};
 use sea_orm::{Condition, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter};
 use uuid::Uuid;
@@ -25,26 +25,6 @@ use uuid::Uuid;
 use crate::entity::{customer, external_ref};
 use crate::error::CustomerError;
 use crate::queries;
-
-/// Who may own a customer the actor assigns: reps themselves, managers themselves or
-/// their team. Neither may leave it unowned: only roles that see every customer would
-/// see it then, so a rep could hide a customer from everyone who works it.
-fn check_owner(actor: &Actor, owner: Option<Uuid>, errors: &mut Vec<FieldError>) {
-    let Actor::User(u) = actor else { return };
-    let allowed = match (u.role, owner) {
-        (Role::Sales, owner) => owner == Some(u.id),
-        (Role::Manager, Some(owner)) => owner == u.id || u.team.contains(&owner),
-        (Role::Manager, None) => false,
-        _ => true,
-    };
-    if !allowed {
-        errors.push(FieldError::new(
-            "owner_id",
-            "invalid_owner",
-            "you may assign only yourself or your team, and not leave it empty",
-        ));
-    }
-}
 
 /// Another live customer with this email or phone: 409 unless duplicates are allowed.
 async fn check_duplicate(

@@ -1,6 +1,6 @@
 use ordercrm_kernel::audit::{self, Entry};
-use ordercrm_kernel::authz::Action;
 use ordercrm_kernel::authz::Actor;
+use ordercrm_kernel::authz::{self, Action};
 use ordercrm_kernel::crypto::FieldCipher;
 use ordercrm_kernel::version::unless_unchanged;
 use ordercrm_kernel::{Ctx, FieldError, Result};
@@ -8,7 +8,7 @@ use sea_orm::ActiveValue::{NotSet, Set};
 use sea_orm::{DatabaseTransaction, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
-use super::{check_duplicate, check_owner};
+use super::check_duplicate;
 use crate::dto::{CustomerView, UpdateCustomer};
 use crate::entity::customer;
 use crate::error::CustomerError;
@@ -73,7 +73,7 @@ pub async fn update(
             ));
         }
         if let Some(owner) = patch.owner_id {
-            check_owner(&ctx.actor, owner, &mut errors);
+            authz::check_assignable(txn, &ctx.actor, "owner_id", owner, &mut errors).await?;
         }
         if !errors.is_empty() {
             return Err(CustomerError::Invalid(errors).into());

@@ -1,6 +1,8 @@
-//! Use cases that change the catalog and stock. Each takes the caller's
-//! transaction, checks access, applies the rules, writes rows, and records its
-//! events and audit entries.
+//! Use cases that change the catalog and stock. Each request's use case takes the
+//! caller's transaction, checks access, applies the rules, writes rows, and records
+//! its events and audit entries. The one exception runs without a request: the
+//! expiry sweep (`reservations::sweep_expired`) opens one transaction per hold it
+//! releases, so a long sweep never holds the writer.
 
 pub mod products;
 pub mod purchase_orders;

@@ -1,5 +1,5 @@
 use ordercrm_kernel::authz::{Action, Actor};
-use ordercrm_kernel::pagination::{PageRequest, newest_first, time_id_key};
+use ordercrm_kernel::pagination::{PageRequest, Seek};
 use ordercrm_kernel::{Page, Result};
 use sea_orm::{ConnectionTrait, EntityTrait, QueryFilter};
 use uuid::Uuid;
@@ -26,9 +26,8 @@ pub async fn list(
     } else {
         select.filter(alert::COLUMN.closed_at.is_not_null())
     };
-    let rows = newest_first(select, &page, alert::Column::OpenedAt, alert::Column::Id)?
-        .all(conn)
-        .await?;
+    let seek = Seek::newest_first(alert::Column::OpenedAt, alert::Column::Id);
+    let rows = seek.select(select, &page)?.all(conn).await?;
     let keys: Vec<(Uuid, Uuid)> = rows
         .iter()
         .map(|r| (r.product_id, r.warehouse_id))
@@ -47,27 +46,22 @@ pub async fn list(
             .map(|l| ((l.product_id, l.warehouse_id), l.available()))
             .collect()
     };
-    Ok(Page::from_rows(
-        rows,
-        &page,
-        |r| time_id_key(&r.opened_at, &r.id),
-        |r| {
-            let place = &places[&(r.product_id, r.warehouse_id)];
-            AlertView {
-                id: r.id,
-                sku: place.product.sku.clone(),
-                product_id: r.product_id,
-                warehouse_code: place.warehouse.code.clone(),
-                warehouse_id: r.warehouse_id,
-                available_at_open: r.available_at_open,
-                reorder_point: r.reorder_point,
-                available: levels
-                    .get(&(r.product_id, r.warehouse_id))
-                    .copied()
-                    .unwrap_or(0),
-                opened_at: r.opened_at,
-                closed_at: r.closed_at,
-            }
-        },
-    ))
+    Ok(seek.page(rows, &page, |r| {
+        let place = &places[&(r.product_id, r.warehouse_id)];
+        AlertView {
+            id: r.id,
+            sku: place.product.sku.clone(),
+            product_id: r.product_id,
+            warehouse_code: place.warehouse.code.clone(),
+            warehouse_id: r.warehouse_id,
+            available_at_open: r.available_at_open,
+            reorder_point: r.reorder_point,
+            available: levels
+                .get(&(r.product_id, r.warehouse_id))
+                .copied()
+                .unwrap_or(0),
+            opened_at: r.opened_at,
+            closed_at: r.closed_at,
+        }
+    }))
 }

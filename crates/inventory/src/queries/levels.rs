@@ -1,11 +1,8 @@
 use ordercrm_kernel::authz::{Action, Actor};
-use ordercrm_kernel::pagination::{PageRequest, keyset_after, newest_first, time_id_key};
+use ordercrm_kernel::pagination::{PageRequest, Seek};
 use ordercrm_kernel::{Page, Result};
 use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect,
-};
-use uuid::Uuid;
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, Order, QueryFilter};
 
 use crate::commands::levels::{level_view, movement_view};
 use crate::dto::{LevelView, ListLevels, ListMovements, MovementView};
@@ -73,37 +70,16 @@ pub async fn list(
                 .lt(Expr::col(level::Column::ReorderPoint)),
         );
     }
-    let columns = [
-        (level::Column::ProductId, Order::Asc),
-        (level::Column::WarehouseId, Order::Asc),
-    ];
-    if let Some(c) = &page.after {
-        select = select.filter(keyset_after(
-            &columns,
-            vec![c.key_at::<Uuid>(0)?.into(), c.key_at::<Uuid>(1)?.into()],
-        ));
-    }
-    let rows = select
-        .order_by(level::Column::ProductId, Order::Asc)
-        .order_by(level::Column::WarehouseId, Order::Asc)
-        .limit(page.fetch_limit())
-        .all(conn)
-        .await?;
+    let seek = Seek::by(
+        Order::Asc,
+        [level::Column::ProductId, level::Column::WarehouseId],
+    );
+    let rows = seek.select(select, &page)?.all(conn).await?;
     let places = super::places(conn, rows.iter().map(|r| (r.product_id, r.warehouse_id))).await?;
-    Ok(Page::from_rows(
-        rows,
-        &page,
-        |r| {
-            vec![
-                serde_json::json!(r.product_id),
-                serde_json::json!(r.warehouse_id),
-            ]
-        },
-        |r| {
-            let place = &places[&(r.product_id, r.warehouse_id)];
-            level_view(&r, &place.product, &place.warehouse)
-        },
-    ))
+    Ok(seek.page(rows, &page, |r| {
+        let place = &places[&(r.product_id, r.warehouse_id)];
+        level_view(&r, &place.product, &place.warehouse)
+    }))
 }
 
 pub async fn movements(
@@ -133,19 +109,10 @@ pub async fn movements(
     if let Some(until) = query.until {
         select = select.filter(movement::COLUMN.created_at.lt(until));
     }
-    let rows = newest_first(
-        select,
-        &page,
-        movement::Column::CreatedAt,
-        movement::Column::Id,
-    )?
-    .all(conn)
-    .await?;
+    let seek = Seek::newest_first(movement::Column::CreatedAt, movement::Column::Id);
+    let rows = seek.select(select, &page)?.all(conn).await?;
     let places = super::places(conn, rows.iter().map(|r| (r.product_id, r.warehouse_id))).await?;
-    Ok(Page::from_rows(
-        rows,
-        &page,
-        |r| time_id_key(&r.created_at, &r.id),
-        |r| movement_view(&r, &places[&(r.product_id, r.warehouse_id)]),
-    ))
+    Ok(seek.page(rows, &page, |r| {
+        movement_view(&r, &places[&(r.product_id, r.warehouse_id)])
+    }))
 }

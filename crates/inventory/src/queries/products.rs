@@ -1,12 +1,8 @@
-use chrono::{DateTime, Utc};
 use ordercrm_kernel::authz::{Action, Actor};
 use ordercrm_kernel::input::Text;
-use ordercrm_kernel::pagination::{PageRequest, keyset_after};
+use ordercrm_kernel::pagination::{PageRequest, Seek};
 use ordercrm_kernel::{Currency, Money, Page, Result};
-use sea_orm::{
-    ConnectionTrait, DatabaseBackend, EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect,
-    Value,
-};
+use sea_orm::{ConnectionTrait, DatabaseBackend, EntityTrait, Order, QueryFilter, QueryOrder};
 use uuid::Uuid;
 
 use crate::dto::{ExternalRef, ListProducts, ProductSort, ProductView};
@@ -70,41 +66,22 @@ pub async fn list(
     if let Some(s) = query.supplier_id {
         select = select.filter(c.supplier_id.eq(s));
     }
-    let (first, order) = match sort {
-        ProductSort::CreatedAtDesc => (product::Column::CreatedAt, Order::Desc),
-        ProductSort::CreatedAt => (product::Column::CreatedAt, Order::Asc),
-        ProductSort::Sku => (product::Column::SkuNormalized, Order::Asc),
-        ProductSort::Name => (product::Column::Name, Order::Asc),
-    };
-    let columns = [(first, order.clone()), (product::Column::Id, order.clone())];
-    if let Some(cursor) = &page.after {
-        let key: Value = match sort {
-            ProductSort::CreatedAt | ProductSort::CreatedAtDesc => {
-                cursor.key_at::<DateTime<Utc>>(0)?.into()
-            }
-            _ => cursor.key_at::<String>(0)?.into(),
-        };
-        select = select.filter(keyset_after(
-            &columns,
-            vec![key, cursor.key_at::<Uuid>(1)?.into()],
-        ));
-    }
-    let rows = select
-        .order_by(first, order.clone())
-        .order_by(product::Column::Id, order)
-        .limit(page.fetch_limit())
-        .all(conn)
-        .await?;
-    let key = |r: &product::Model| {
-        let first = match sort {
-            ProductSort::CreatedAt | ProductSort::CreatedAtDesc => serde_json::json!(r.created_at),
-            ProductSort::Sku => serde_json::json!(r.sku_normalized),
-            ProductSort::Name => serde_json::json!(r.name),
-        };
-        vec![first, serde_json::json!(r.id)]
-    };
+    let seek = sort.seek();
+    let rows = seek.select(select, &page)?.all(conn).await?;
     let data = views(conn, rows.clone()).await?;
-    Ok(Page::from_batch(&rows, &page, key, data))
+    Ok(seek.page_of(&rows, &page, data))
+}
+
+impl ProductSort {
+    fn seek(self) -> Seek<product::Entity> {
+        use product::Column::{CreatedAt, Id, Name, SkuNormalized};
+        match self {
+            ProductSort::CreatedAtDesc => Seek::by(Order::Desc, [CreatedAt, Id]),
+            ProductSort::CreatedAt => Seek::by(Order::Asc, [CreatedAt, Id]),
+            ProductSort::Sku => Seek::by(Order::Asc, [SkuNormalized, Id]),
+            ProductSort::Name => Seek::by(Order::Asc, [Name, Id]),
+        }
+    }
 }
 
 fn search(backend: DatabaseBackend, q: &str) -> sea_orm::sea_query::SimpleExpr {

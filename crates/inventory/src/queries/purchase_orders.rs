@@ -1,5 +1,5 @@
 use ordercrm_kernel::authz::{Action, Actor};
-use ordercrm_kernel::pagination::{PageRequest, newest_first, time_id_key};
+use ordercrm_kernel::pagination::{PageRequest, Seek};
 use ordercrm_kernel::{Currency, Money, Page, Result};
 use sea_orm::{ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 use uuid::Uuid;
@@ -43,21 +43,13 @@ pub async fn list(
     if let Some(s) = query.supplier_id {
         select = select.filter(purchase_order::COLUMN.supplier_id.eq(s));
     }
-    let rows = newest_first(
-        select,
-        &page,
+    let seek = Seek::newest_first(
         purchase_order::Column::CreatedAt,
         purchase_order::Column::Id,
-    )?
-    .all(conn)
-    .await?;
+    );
+    let rows = seek.select(select, &page)?.all(conn).await?;
     let data = views(conn, rows.clone()).await?;
-    Ok(Page::from_batch(
-        &rows,
-        &page,
-        |r| time_id_key(&r.created_at, &r.id),
-        data,
-    ))
+    Ok(seek.page_of(&rows, &page, data))
 }
 
 pub(crate) async fn views(

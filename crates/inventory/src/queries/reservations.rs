@@ -1,5 +1,5 @@
 use ordercrm_kernel::authz::{Action, Actor};
-use ordercrm_kernel::pagination::{PageRequest, newest_first, time_id_key};
+use ordercrm_kernel::pagination::{PageRequest, Seek};
 use ordercrm_kernel::{Page, Result};
 use sea_orm::{ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 use uuid::Uuid;
@@ -39,21 +39,10 @@ pub async fn list(
     if let Some(reference) = query.reference {
         select = select.filter(reservation::COLUMN.reference.eq(reference));
     }
-    let rows = newest_first(
-        select,
-        &page,
-        reservation::Column::CreatedAt,
-        reservation::Column::Id,
-    )?
-    .all(conn)
-    .await?;
+    let seek = Seek::newest_first(reservation::Column::CreatedAt, reservation::Column::Id);
+    let rows = seek.select(select, &page)?.all(conn).await?;
     let views = views(conn, rows.clone()).await?;
-    Ok(Page::from_batch(
-        &rows,
-        &page,
-        |r| time_id_key(&r.created_at, &r.id),
-        views,
-    ))
+    Ok(seek.page_of(&rows, &page, views))
 }
 
 async fn views(

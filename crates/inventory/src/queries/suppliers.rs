@@ -1,7 +1,7 @@
 use ordercrm_kernel::authz::{Action, Actor};
-use ordercrm_kernel::pagination::{PageRequest, keyset_after};
+use ordercrm_kernel::pagination::{PageRequest, Seek};
 use ordercrm_kernel::{Page, Result};
-use sea_orm::{ConnectionTrait, EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{ConnectionTrait, EntityTrait, Order, QueryFilter};
 use uuid::Uuid;
 
 use crate::dto::{ListSimple, SupplierView};
@@ -45,26 +45,7 @@ pub async fn list(
     if let Some(a) = query.active {
         select = select.filter(supplier::COLUMN.active.eq(a));
     }
-    let columns = [
-        (supplier::Column::Name, Order::Asc),
-        (supplier::Column::Id, Order::Asc),
-    ];
-    if let Some(c) = &page.after {
-        select = select.filter(keyset_after(
-            &columns,
-            vec![c.key_at::<String>(0)?.into(), c.key_at::<Uuid>(1)?.into()],
-        ));
-    }
-    let rows = select
-        .order_by_asc(supplier::Column::Name)
-        .order_by_asc(supplier::Column::Id)
-        .limit(page.fetch_limit())
-        .all(conn)
-        .await?;
-    Ok(Page::from_rows(
-        rows,
-        &page,
-        |s| vec![serde_json::json!(s.name), serde_json::json!(s.id)],
-        view,
-    ))
+    let seek = Seek::by(Order::Asc, [supplier::Column::Name, supplier::Column::Id]);
+    let rows = seek.select(select, &page)?.all(conn).await?;
+    Ok(seek.page(rows, &page, view))
 }

@@ -1,7 +1,7 @@
 use ordercrm_kernel::authz::{Action, Actor};
-use ordercrm_kernel::pagination::PageRequest;
+use ordercrm_kernel::pagination::{PageRequest, Seek};
 use ordercrm_kernel::{Page, Result};
-use sea_orm::{ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{ConnectionTrait, EntityTrait, Order, QueryFilter};
 use uuid::Uuid;
 
 use crate::dto::{ListSimple, WarehouseView};
@@ -42,18 +42,7 @@ pub async fn list(
     if let Some(a) = query.active {
         select = select.filter(warehouse::COLUMN.active.eq(a));
     }
-    if let Some(c) = &page.after {
-        select = select.filter(warehouse::COLUMN.code_normalized.gt(c.key_at::<String>(0)?));
-    }
-    let rows = select
-        .order_by_asc(warehouse::Column::CodeNormalized)
-        .limit(page.fetch_limit())
-        .all(conn)
-        .await?;
-    Ok(Page::from_rows(
-        rows,
-        &page,
-        |w| vec![serde_json::json!(w.code_normalized)],
-        view,
-    ))
+    let seek = Seek::by(Order::Asc, [warehouse::Column::CodeNormalized]);
+    let rows = seek.select(select, &page)?.all(conn).await?;
+    Ok(seek.page(rows, &page, view))
 }

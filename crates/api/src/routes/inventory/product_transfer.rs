@@ -11,9 +11,9 @@ use ordercrm_kernel::{Ctx, Problem};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-use super::csv_transfer;
 use crate::error::ApiResult;
 use crate::extract::{Query, RequestCtx};
+use crate::routes::csv_transfer;
 use crate::state::AppState;
 use crate::tx::Writer;
 

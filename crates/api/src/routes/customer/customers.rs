@@ -47,11 +47,11 @@ pub async fn list(
     RequestCtx(ctx): RequestCtx,
     Query(q): Query<ListCustomers>,
 ) -> ApiResult<HttpResponse> {
-    if super::csv_transfer::wants_csv(&req) {
+    if crate::routes::csv_transfer::wants_csv(&req) {
         // Refuse up front: once streaming starts, the status is sent.
         ctx.actor
             .require(ordercrm_kernel::authz::Action::CustomersRead)?;
-        return Ok(super::customer_transfer::export(state, ctx, q));
+        return Ok(super::transfer::export(state, ctx, q));
     }
     Ok(HttpResponse::Ok()
         .json(queries::list(state.db.reader(), &ctx.actor, &state.cipher, q).await?))

@@ -34,7 +34,7 @@ pub async fn list(
     RequestCtx(ctx): RequestCtx,
     Query(q): Query<ListProducts>,
 ) -> ApiResult<HttpResponse> {
-    if super::csv_transfer::wants_csv(&req) {
+    if crate::routes::csv_transfer::wants_csv(&req) {
         return super::product_transfer::export(state, ctx, q);
     }
     Ok(HttpResponse::Ok().json(queries::products::list(state.db.reader(), &ctx.actor, q).await?))

@@ -1,0 +1,5 @@
+//! Operations (health, readiness, metrics), the API document, and settings.
+
+pub mod docs;
+pub mod ops;
+pub mod settings;
