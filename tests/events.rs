@@ -425,9 +425,7 @@ async fn every_change_writes_an_event(engine: Engine) {
             let content = &op["requestBody"]["content"];
             let mut body = content["application/json"]["schema"]["$ref"]
                 .as_str()
-                .map(|r| {
-                    doc["components"]["schemas"][r.rsplit('/').next().unwrap()]["example"].clone()
-                });
+                .map(|r| ordercrm_tests::schema_example(&doc, r));
             if let Some(body) = body.as_mut() {
                 fit_example(body, &supplier, &duplicate, &manager);
                 // A new product or warehouse, not the fixture's.

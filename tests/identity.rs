@@ -518,9 +518,9 @@ async fn auditor_cannot_mutate_anything(engine: Db) {
             // The documented example body: what a client would actually send.
             let schema =
                 &item[method]["requestBody"]["content"]["application/json"]["schema"]["$ref"];
-            let body = schema.as_str().map(|r| {
-                doc["components"]["schemas"][r.rsplit('/').next().unwrap()]["example"].clone()
-            });
+            let body = schema
+                .as_str()
+                .map(|r| ordercrm_tests::schema_example(&doc, r));
             if let Some(example) = &body {
                 assert!(
                     example.is_object(),

@@ -251,7 +251,8 @@ async fn bad_input_changes_nothing(engine: Engine) {
                 {"sku": "NOPE", "warehouse_code": "XX", "quantity": 0}]}),
         )
         .await,
-        400,
+        // It names a SKU and a warehouse that do not exist: 404, every error listed.
+        404,
     )
     .await;
     let fields: Vec<&str> = bad["errors"]
@@ -303,8 +304,8 @@ async fn bad_input_changes_nothing(engine: Engine) {
     )
     .await;
     assert_eq!(unknown["errors"][0]["field"], "lot");
-    // Naming what does not exist is 404, as a URL naming nothing would be; with
-    // other mistakes in the same body, 400 lists them all.
+    // Naming what does not exist is 404, as a URL naming nothing would be, and no
+    // other fix would help; the errors list every mistake in the body.
     let missing = problem(
         app.post(
             "/v1/inventory/receipts",
@@ -328,7 +329,7 @@ async fn bad_input_changes_nothing(engine: Engine) {
             &json!({"sku": "NO-SUCH", "warehouse_code": "SH-01", "quantity": 0}),
         )
         .await,
-        400,
+        404,
     )
     .await;
     assert_eq!(mixed["errors"].as_array().unwrap().len(), 2, "{mixed}");

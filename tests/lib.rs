@@ -687,3 +687,13 @@ pub fn ordercrm_binary() -> PathBuf {
     );
     bin
 }
+
+/// A component schema's example: `example`, or the first of `examples` (what a
+/// hand-written schema such as a `oneOf` carries).
+pub fn schema_example(doc: &Value, reference: &str) -> Value {
+    let schema = &doc["components"]["schemas"][reference.rsplit('/').next().unwrap_or_default()];
+    match &schema["example"] {
+        Value::Null => schema["examples"][0].clone(),
+        example => example.clone(),
+    }
+}

@@ -631,7 +631,9 @@ async fn wrong_current_password_counts_like_a_sign_in(engine: Engine) {
     };
     for _ in 0..5 {
         let res = change("not my password").await.unwrap();
-        assert_eq!(problem(res, 400).await["errors"][0]["code"], "mismatch");
+        let body = problem(res, 403).await;
+        assert_eq!(body["type"], "/problems/wrong-password");
+        assert_eq!(body["errors"][0]["code"], "mismatch");
     }
     let res = change(PASSWORD).await.unwrap();
     assert_eq!(res.headers()["retry-after"], "60");

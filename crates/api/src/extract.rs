@@ -142,7 +142,25 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
         return Err(nul_refused());
     }
     let de = &mut serde_json::Deserializer::from_slice(bytes);
-    serde_path_to_error::deserialize(de).map_err(|err| {
+    let first = serde_path_to_error::deserialize(de);
+    // JSON has one number type: `273.0` is the integer 273 (JSON Schema says so too,
+    // and generated clients send it). Only a body that failed pays for the retry.
+    let result = match first {
+        Err(err) if err.inner().classify() == serde_json::error::Category::Data => {
+            match serde_json::from_slice::<serde_json::Value>(bytes) {
+                Ok(mut value) => {
+                    if integral_floats_to_integers(&mut value) {
+                        serde_path_to_error::deserialize(value)
+                    } else {
+                        Err(err)
+                    }
+                }
+                Err(_) => Err(err),
+            }
+        }
+        other => other,
+    };
+    result.map_err(|err| {
         let path = err.path().to_string();
         let inner = err.into_inner();
         match inner.classify() {
@@ -163,6 +181,35 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
             ),
         }
     })
+}
+
+/// Rewrites every number with no fractional part (`2.0`, `1e3`) that fits an `i64`
+/// as an integer; whether any was rewritten.
+fn integral_floats_to_integers(value: &mut serde_json::Value) -> bool {
+    use serde_json::Value;
+    match value {
+        Value::Number(n) if n.is_f64() => {
+            let Some(f) = n.as_f64().filter(|f| f.fract() == 0.0) else {
+                return false;
+            };
+            // 2^63 is exactly representable; everything below it converts exactly.
+            const LIMIT: f64 = 9_223_372_036_854_775_808.0;
+            if !(-LIMIT..LIMIT).contains(&f) {
+                return false;
+            }
+            #[allow(clippy::cast_possible_truncation)] // integral and in range, checked above
+            let i = f as i64;
+            *value = Value::from(i);
+            true
+        }
+        Value::Array(items) => items
+            .iter_mut()
+            .fold(false, |any, v| integral_floats_to_integers(v) | any),
+        Value::Object(map) => map
+            .values_mut()
+            .fold(false, |any, v| integral_floats_to_integers(v) | any),
+        _ => false,
+    }
 }
 
 /// Whether a JSON text holds the escape `\u0000` (raw control characters are not
@@ -358,6 +405,30 @@ mod tests {
         assert!(has_nul_escape(br#"{"name": "a\\\u0000b"}"#));
         assert!(!has_nul_escape(br#"{"name": "a\\u0000b"}"#));
         assert!(!has_nul_escape(br#"{"name": "u0000"}"#));
+    }
+
+    #[test]
+    fn integral_numbers_are_integers_whatever_their_spelling() {
+        #[derive(serde::Deserialize, Debug, PartialEq)]
+        struct Line {
+            quantity: i64,
+            line_no: i32,
+            weight: f64,
+        }
+        let line: Line =
+            parse_json(br#"{"quantity": 273.0, "line_no": 1e1, "weight": 2.5}"#).unwrap();
+        assert_eq!(
+            line,
+            Line {
+                quantity: 273,
+                line_no: 10,
+                weight: 2.5
+            }
+        );
+        let err =
+            parse_json::<Line>(br#"{"quantity": 2.5, "line_no": 1, "weight": 1}"#).unwrap_err();
+        assert_eq!(err.status(), 400);
+        assert!(parse_json::<Line>(br#"{"quantity": 1e19, "line_no": 1, "weight": 1}"#).is_err());
     }
 
     /// Whatever the document's pattern allows, the extractor takes.

@@ -39,7 +39,8 @@ use utoipa::openapi::{ContentBuilder, Ref, RefOr, Required, Response, ResponseBu
             (tax ids masked). Deliveries are signed per Standard Webhooks. One entry per event type."),
         (name = "meta", description = "This document and its interactive rendering."),
     ),
-    components(schemas(Problem, FieldError)),
+    // Path parameters' types are not collected by themselves.
+    components(schemas(Problem, FieldError, ordercrm_settings::model::SettingKey)),
 )]
 struct ApiDoc;
 
@@ -84,6 +85,7 @@ pub fn base() -> utoipa::openapi::OpenApi {
 fn all_problem_types() -> Vec<ProblemType> {
     [
         problems::ALL,
+        ordercrm_identity::error::ALL,
         ordercrm_customer::error::ALL,
         ordercrm_inventory::error::ALL,
         &[crate::routes::csv_transfer::IMPORT_FAILED],
@@ -109,8 +111,8 @@ or `DELETE` and you get 412 instead of overwriting someone else's change.
 **Errors** are RFC 9457 `application/problem+json` with a stable `type`, the request's \
 `request_id` (also in the `X-Request-Id` header), and per-field `errors` on 400. A body \
 that names something that does not exist (a SKU, a warehouse, a supplier, a user) is 404 \
-with `errors` naming those fields, as a URL naming nothing would be; when other fields \
-are invalid too, 400 lists them all.
+as a URL naming nothing would be, since no other fix makes it succeed; `errors` lists \
+every field that is wrong, those and any others.
 ";
 
 /// Complete the collected document.
@@ -253,7 +255,8 @@ fn complete_operation(op: &mut Operation, method: &str, health: bool, naming: &[
                 utoipa::openapi::ObjectBuilder::new()
                     .schema_type(utoipa::openapi::schema::Type::String)
                     .pattern(Some(crate::extract::IfMatch::PATTERN))
-                    .examples([serde_json::json!("\"3\"")])
+                    // `*` (any version) too, so a generated example can succeed.
+                    .examples([serde_json::json!("\"3\""), serde_json::json!("*")])
                     .into(),
             );
         }

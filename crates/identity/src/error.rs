@@ -1,5 +1,16 @@
 use ordercrm_kernel::error::problems;
-use ordercrm_kernel::{Error, FieldError};
+use ordercrm_kernel::{Error, FieldError, ProblemType};
+
+/// A change that needs the caller's current password, sent wrong.
+pub const WRONG_PASSWORD: ProblemType = ProblemType {
+    slug: "wrong-password",
+    title: "Wrong current password",
+    status: 403,
+    description: "The `current_password` is not yours: the request is refused, not invalid. \
+        It counts as a failed sign-in from your address, so repeating it leads to 429.",
+};
+
+pub const ALL: &[ProblemType] = &[WRONG_PASSWORD];
 
 #[derive(Debug, thiserror::Error)]
 pub enum IdentityError {
@@ -25,6 +36,8 @@ pub enum IdentityError {
     Invalid(Vec<FieldError>),
     #[error("{0}")]
     Forbidden(String),
+    #[error("current_password: is not your current password")]
+    WrongPassword,
 }
 
 impl From<IdentityError> for Error {
@@ -42,6 +55,11 @@ impl From<IdentityError> for Error {
             IdentityError::EmailTaken(_) => Error::new(problems::ALREADY_EXISTS, detail),
             IdentityError::Invalid(errors) => Error::validation(errors),
             IdentityError::Forbidden(why) => Error::new(problems::FORBIDDEN, why),
+            IdentityError::WrongPassword => Error::new(WRONG_PASSWORD, detail).with_extension(
+                "errors",
+                serde_json::json!([{"field": "current_password", "code": "mismatch",
+                        "message": "is not your current password"}]),
+            ),
         }
     }
 }

@@ -474,7 +474,7 @@ pub struct ReserveLine {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"lines": [{"sku": "TEA-LJ-250", "warehouse_code": "SH-01", "quantity": 2},
     {"sku": "CUP-CELADON", "warehouse_code": "SH-01", "quantity": 4}],
-    "reference": "cart:9f1c2e", "expires_at": "2026-11-25T10:30:00Z"}))]
+    "reference": "cart:9f1c2e", "expires_at": "2030-11-25T10:30:00Z"}))]
 pub struct CreateReservation {
     /// All lines are held or none is. Lines for the same SKU and warehouse are summed.
     #[schema(min_items = 1, max_items = 500)]
@@ -650,7 +650,8 @@ pub struct ChosenSuggestion {
 pub struct CreateFromSuggestions {
     #[schema(min_items = 1, max_items = 500)]
     pub lines: Vec<ChosenSuggestion>,
-    pub window_days: Option<i64>,
+    /// Days of shipments the demand is averaged over (default 30).
+    pub window_days: Option<crate::model::WindowDays>,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]

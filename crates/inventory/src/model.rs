@@ -183,6 +183,8 @@ pub type TaxRateBps = ordercrm_kernel::input::Int<0, 10_000>;
 pub type WarrantyDays = ordercrm_kernel::input::Int<0, 36_500>;
 /// Days from ordering to goods on the dock.
 pub type LeadTimeDays = ordercrm_kernel::input::Int<0, 365>;
+/// Days of shipments replenishment averages demand over.
+pub type WindowDays = ordercrm_kernel::input::Int<1, 365>;
 
 /// A positive quantity within [`MAX_QUANTITY`].
 pub fn check_positive(errors: &mut Vec<FieldError>, field: &str, quantity: i64) {

@@ -159,8 +159,10 @@ impl Error {
             [one] => format!("{}: {}", one.field, one.message),
             many => format!("{} fields are invalid", many.len()),
         };
-        let missing_only = !errors.is_empty() && errors.iter().all(FieldError::names_nothing);
-        let kind = if missing_only {
+        // A request naming something that does not exist cannot succeed whatever else
+        // is fixed, as with an unknown id in the path: 404, with every error listed.
+        let names_nothing = errors.iter().any(FieldError::names_nothing);
+        let kind = if names_nothing {
             problems::NOT_FOUND
         } else {
             problems::VALIDATION

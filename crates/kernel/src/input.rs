@@ -80,6 +80,11 @@ pub fn parameter_schemas() -> Vec<(String, RefOr<Schema>)> {
     ]
 }
 
+/// Text holds no NUL (PostgreSQL cannot store it; the JSON extractor refuses it).
+pub const TEXT_PATTERN: &str = r"^[^\u0000]*$";
+/// And something other than spaces: blank text is trimmed to nothing.
+pub const NON_BLANK_PATTERN: &str = r"^[^\u0000]*[^\s\u0000][^\u0000]*$";
+
 /// Required text: trimmed, 1 to `MAX` characters.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(transparent)]
@@ -104,8 +109,7 @@ impl<const MAX: usize> PartialSchema for NonBlank<MAX> {
             .schema_type(Type::String)
             .min_length(Some(1))
             .max_length(Some(MAX))
-            // Something other than spaces: blank text is trimmed to nothing.
-            .pattern(Some(r"\S"))
+            .pattern(Some(NON_BLANK_PATTERN))
             .into()
     }
 }
@@ -152,6 +156,7 @@ impl<const MAX: usize> PartialSchema for Text<MAX> {
         ObjectBuilder::new()
             .schema_type(Type::String)
             .max_length(Some(MAX))
+            .pattern(Some(TEXT_PATTERN))
             .into()
     }
 }
@@ -539,6 +544,23 @@ mod tests {
         for s in samples {
             let by_schema = re.is_match(s) && s.chars().count() <= max;
             assert_eq!(by_schema, accepted(s), "{s:?}: schema says {by_schema}");
+        }
+    }
+
+    #[test]
+    fn text_patterns_refuse_nul_and_blank() {
+        let text = regex::Regex::new(TEXT_PATTERN).unwrap_or_else(|e| panic!("{e}"));
+        let non_blank = regex::Regex::new(NON_BLANK_PATTERN).unwrap_or_else(|e| panic!("{e}"));
+        for (s, is_text, is_non_blank) in [
+            ("", true, false),
+            ("   ", true, false),
+            (" a ", true, true),
+            ("龙井", true, true),
+            ("a\u{0}b", false, false),
+            ("\n\tx", true, true),
+        ] {
+            assert_eq!(text.is_match(s), is_text, "{s:?}");
+            assert_eq!(non_blank.is_match(s), is_non_blank, "{s:?}");
         }
     }
 

@@ -3,14 +3,14 @@
 
 use ordercrm_kernel::audit::{self, Entry};
 use ordercrm_kernel::authz::Action;
+use ordercrm_kernel::input::Text;
 use ordercrm_kernel::version::claim;
 use ordercrm_kernel::version::unless_unchanged;
-use ordercrm_kernel::{Ctx, Result};
+use ordercrm_kernel::{Ctx, Result, patch};
 use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveModelTrait, DatabaseTransaction, EntityTrait, QueryFilter};
+use sea_orm::{ActiveModelTrait, DatabaseTransaction, EntityTrait, IntoActiveModel, QueryFilter};
 use serde_json::Value;
-use validator::Validate;
 
 use crate::dto::{CreateSetting, SettingView, UpdateSetting};
 use crate::entity::{self, COLUMN, Column, Entity};
@@ -24,11 +24,8 @@ pub async fn create(
     input: CreateSetting,
 ) -> Result<SettingView> {
     ctx.actor.require(Action::SettingsWrite)?;
-    let mut errors = input
-        .validate()
-        .err()
-        .map(|e| ordercrm_kernel::validation::field_errors(&e))
-        .unwrap_or_default();
+    let mut errors = Vec::new();
+    let description = Text::check(input.description, &mut errors, "description");
     errors.extend(model::check_key(&input.key).err());
     errors.extend(model::check_value(&input.key, &input.value).err());
     if !errors.is_empty() {
@@ -41,7 +38,7 @@ pub async fn create(
     let row = entity::ActiveModel {
         key: Set(key),
         value: Set(input.value),
-        description: Set(input.description),
+        description: Set(description),
         version: Set(1),
         created_at: Set(ctx.now),
         updated_at: Set(ctx.now),
@@ -70,11 +67,10 @@ pub async fn update(
     patch: UpdateSetting,
 ) -> Result<SettingView> {
     ctx.actor.require(Action::SettingsWrite)?;
-    let mut errors = patch
-        .validate()
-        .err()
-        .map(|e| ordercrm_kernel::validation::field_errors(&e))
-        .unwrap_or_default();
+    let mut errors = Vec::new();
+    let description = patch
+        .description
+        .map(|d| Text::check(d, &mut errors, "description"));
     if let Some(value) = &patch.value {
         errors.extend(model::check_value(key, value).err());
     }
@@ -88,21 +84,11 @@ pub async fn update(
         // the row is this transaction's from here, so `before` is what it changes.
         let claimed = claim_setting(txn, ctx, key, if_match).await?;
         let before = SettingView::from(claimed.clone());
-        let mut update = Entity::update_many();
-        if let Some(value) = patch.value {
-            update = update.col_expr(COLUMN.value, Expr::value(value));
-        }
-        if let Some(description) = patch.description {
-            update = update.col_expr(COLUMN.description, Expr::value(description));
-        }
-        let after = update
-            .col_expr(COLUMN.updated_at, Expr::value(ctx.now))
-            .filter(COLUMN.key.eq(key))
-            .exec_with_returning(txn)
-            .await?
-            .pop()
-            .ok_or_else(|| SettingsError::NotFound(key.to_owned()))?;
-        Ok((before, SettingView::from(after)))
+        let mut row = claimed.into_active_model();
+        row.value = patch::set(patch.value);
+        row.description = patch::set(description);
+        row.updated_at = Set(ctx.now);
+        Ok((before, SettingView::from(row.update(txn).await?)))
     })
     .await?;
     let Some((before, view)) = changed else {

@@ -1,38 +1,34 @@
 //! What goes over the wire.
 
+use crate::model::{SettingKey, WellKnown};
 use chrono::{DateTime, Utc};
-use ordercrm_kernel::input::{CursorParam, Limit};
+use ordercrm_kernel::input::{CursorParam, Limit, Text};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
-use validator::Validate;
 
-use crate::model::SettingKey;
-
-/// Create a setting.
-#[derive(Debug, Clone, Deserialize, Validate, ToSchema)]
+/// Create a setting. Its schema (in `crate::schema`) is one branch per well-known key,
+/// with the value shape that key requires, and one for any other key.
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-#[schema(example = json!({"key": "order_number_prefix", "value": "SO-", "description": "Prefix of sales order numbers"}))]
 pub struct CreateSetting {
-    /// Well-known keys: `company_name`, `default_currency` and the `*_number_prefix`
-    /// keys (`order_`, `invoice_`, `customer_`, `contract_`, `purchase_order_`, `ticket_`).
     pub key: SettingKey,
-    /// Any JSON value up to 8 KiB; well-known keys require their own shape.
     pub value: Value,
-    #[validate(length(max = 500))]
-    pub description: Option<String>,
+    pub description: Option<Text<500>>,
 }
 
 /// Change a setting. Absent fields stay as they are; `"description": null` clears it.
-#[derive(Debug, Clone, Default, Deserialize, Validate, ToSchema)]
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"value": "SO2026-"}))]
 pub struct UpdateSetting {
+    /// Any JSON value but `null` up to 8 KiB; well-known keys require their own
+    /// shape (see `CreateSetting`).
+    #[schema(value_type = Option<Object>)]
     pub value: Option<Value>,
     #[serde(default, deserialize_with = "ordercrm_kernel::patch::nullable")]
-    #[validate(length(max = 500))]
-    #[schema(value_type = Option<String>)]
-    pub description: Option<Option<String>>,
+    #[schema(value_type = Option<Text<500>>)]
+    pub description: Option<Option<Text<500>>>,
 }
 
 /// A setting as the API returns it. `version` is also the `ETag`.
@@ -85,3 +81,63 @@ pub struct ListSettings {
 }
 
 ordercrm_kernel::versioned!(SettingView);
+
+/// One branch per well-known key, with the value shape that key requires, and one for
+/// any other key (any value but `null`), so a client generator and a fuzzer know what
+/// the server accepts. Built from [`WellKnown`], which the server checks with.
+impl utoipa::PartialSchema for CreateSetting {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{AdditionalProperties, OneOfBuilder, SchemaType, Type};
+        use utoipa::openapi::{ObjectBuilder, RefOr, Schema};
+        let branch = |key: RefOr<Schema>, value: RefOr<Schema>| {
+            ObjectBuilder::new()
+                .property("key", key)
+                .property("value", value)
+                .property(
+                    "description",
+                    OneOfBuilder::new()
+                        .item(Text::<500>::schema())
+                        .item(ObjectBuilder::new().schema_type(Type::Null)),
+                )
+                .required("key")
+                .required("value")
+                .additional_properties(Some(AdditionalProperties::FreeForm(false)))
+        };
+        let mut one_of = OneOfBuilder::new();
+        for (key, known) in WellKnown::KEYS {
+            let key = ObjectBuilder::new()
+                .schema_type(Type::String)
+                .enum_values(Some([key]))
+                .into();
+            one_of = one_of.item(branch(key, known.value_schema()));
+        }
+        let any_value = ObjectBuilder::new()
+            .schema_type(SchemaType::Array(vec![
+                Type::String,
+                Type::Number,
+                Type::Boolean,
+                Type::Object,
+                Type::Array,
+            ]))
+            .description(Some("Any JSON value but `null`, up to 8 KiB as JSON."))
+            .into();
+        let other_key = ObjectBuilder::new()
+            .schema_type(Type::String)
+            .pattern(Some(SettingKey::PATTERN))
+            .description(Some("Any other key; not one of the well-known keys above."))
+            .examples([serde_json::json!("ui.theme")])
+            .into();
+        one_of
+            .item(branch(other_key, any_value))
+            .description(Some(
+                "A well-known key (`company_name`, `default_currency`, the `*_number_prefix` \
+                 keys) with the value it requires, or any other key with any value.",
+            ))
+            .examples([serde_json::json!(
+                {"key": "order_number_prefix", "value": "SO-", "description": "Prefix of sales order numbers"}
+            )])
+            .into()
+    }
+}
+
+impl ToSchema for CreateSetting {}

@@ -14,17 +14,37 @@ pub enum WellKnown {
 }
 
 impl WellKnown {
+    pub const KEYS: [(&str, WellKnown); 8] = [
+        ("company_name", Self::CompanyName),
+        ("default_currency", Self::DefaultCurrency),
+        ("order_number_prefix", Self::NumberPrefix),
+        ("invoice_number_prefix", Self::NumberPrefix),
+        ("customer_number_prefix", Self::NumberPrefix),
+        ("contract_number_prefix", Self::NumberPrefix),
+        ("purchase_order_number_prefix", Self::NumberPrefix),
+        ("ticket_number_prefix", Self::NumberPrefix),
+    ];
+
+    /// What a number prefix may be (checked by [`check_value`] with the same rule).
+    pub const PREFIX_PATTERN: &str = "^[A-Z0-9-]{1,10}$";
+
     pub fn of(key: &str) -> Option<Self> {
-        match key {
-            "company_name" => Some(Self::CompanyName),
-            "default_currency" => Some(Self::DefaultCurrency),
-            "order_number_prefix"
-            | "invoice_number_prefix"
-            | "customer_number_prefix"
-            | "contract_number_prefix"
-            | "purchase_order_number_prefix"
-            | "ticket_number_prefix" => Some(Self::NumberPrefix),
-            _ => None,
+        Self::KEYS.iter().find(|(k, _)| *k == key).map(|(_, w)| *w)
+    }
+
+    /// The value's schema for the document: what [`check_value`] accepts.
+    pub fn value_schema(self) -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::PartialSchema;
+        use utoipa::openapi::ObjectBuilder;
+        use utoipa::openapi::schema::Type;
+        match self {
+            Self::CompanyName => ordercrm_kernel::input::NonBlank::<200>::schema(),
+            Self::DefaultCurrency => Currency::schema(),
+            Self::NumberPrefix => ObjectBuilder::new()
+                .schema_type(Type::String)
+                .pattern(Some(Self::PREFIX_PATTERN))
+                .examples([serde_json::json!("SO-")])
+                .into(),
         }
     }
 }
@@ -73,6 +93,13 @@ pub fn check_key(key: &str) -> Result<(), FieldError> {
     }
 }
 
+/// [`WellKnown::PREFIX_PATTERN`], by hand (a test holds the two together).
+fn is_prefix(s: &str) -> bool {
+    (1..=10).contains(&s.len())
+        && s.chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '-')
+}
+
 pub fn check_value(key: &str, value: &Value) -> Result<(), FieldError> {
     let invalid = |code: &str, message: String| Err(FieldError::new("value", code, message));
     if value.is_null() {
@@ -105,13 +132,7 @@ pub fn check_value(key: &str, value: &Value) -> Result<(), FieldError> {
             ),
         },
         Some(WellKnown::NumberPrefix) => match value.as_str() {
-            Some(s)
-                if (1..=10).contains(&s.len())
-                    && s.chars()
-                        .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '-') =>
-            {
-                Ok(())
-            }
+            Some(s) if is_prefix(s) => Ok(()),
             _ => invalid(
                 "invalid_prefix",
                 "must be 1 to 10 characters of A-Z, 0-9 and '-', such as \"SO-\"".into(),
@@ -124,6 +145,25 @@ pub fn check_value(key: &str, value: &Value) -> Result<(), FieldError> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn prefix_pattern_says_what_the_check_does() {
+        let re = regex::Regex::new(WellKnown::PREFIX_PATTERN).unwrap_or_else(|e| panic!("{e}"));
+        for s in [
+            "SO-",
+            "PO2026-",
+            "A",
+            "",
+            "so-",
+            "ABCDEFGHIJK",
+            "ABCDEFGHIJ",
+            "SO_",
+            "É",
+            "SO-\n",
+        ] {
+            assert_eq!(re.is_match(s), is_prefix(s), "{s:?}");
+        }
+    }
 
     #[test]
     fn keys() {

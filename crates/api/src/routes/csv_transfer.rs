@@ -201,9 +201,17 @@ where
     }
     let import_id = staged.import_id;
     let applied = apply_in_one_transaction(writer, staged, write).await;
-    // Applied or refused, what it kept goes (after the apply's transaction: a
-    // batch at a time, not while every other writer waits).
-    forget(state, import_id).await;
+    // Applied or refused, what it kept goes, a batch at a time, once the apply's
+    // transaction has committed. Not in this request: with an `Idempotency-Key` that
+    // transaction commits only after the handler answers (with the recorded answer),
+    // so waiting here for the writer it holds would stall every writer (SQLite's one
+    // connection) until the pool gave up.
+    let db = state.db.clone();
+    let forgetting = async move { forget(&db, import_id).await };
+    actix_web::rt::spawn(tracing::Instrument::instrument(
+        forgetting,
+        tracing::Span::current(),
+    ));
     respond(applied?)
 }
 
@@ -235,8 +243,8 @@ where
 
 /// Forget what an import kept once it is applied or refused. Left behind (the
 /// database failed meanwhile), it goes with the hourly purge of abandoned imports.
-async fn forget(state: &crate::state::AppState, import_id: uuid::Uuid) {
-    if let Err(e) = ordercrm_kernel::staging::discard_in_batches(&state.db, import_id).await {
+async fn forget(db: &ordercrm_kernel::db::Db, import_id: uuid::Uuid) {
+    if let Err(e) = ordercrm_kernel::staging::discard_in_batches(db, import_id).await {
         tracing::warn!(%import_id, error = %e, "an import's kept rows stay until the purge");
     }
 }

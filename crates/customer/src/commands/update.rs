@@ -4,7 +4,7 @@ use ordercrm_kernel::authz::{self, Action};
 use ordercrm_kernel::crypto::FieldCipher;
 use ordercrm_kernel::version::unless_unchanged;
 use ordercrm_kernel::{Ctx, FieldError, Result};
-use sea_orm::ActiveValue::{NotSet, Set};
+use sea_orm::ActiveValue::Set;
 use sea_orm::{DatabaseTransaction, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
@@ -16,12 +16,7 @@ use crate::model::CustomerKind;
 use crate::{events, model, queries};
 use ordercrm_kernel::input::{Attributes, Choice, Email, Phone, Text};
 
-fn set<T: Into<sea_orm::Value>>(v: Option<T>) -> sea_orm::ActiveValue<T> {
-    match v {
-        Some(v) => Set(v),
-        None => NotSet,
-    }
-}
+use ordercrm_kernel::patch::set;
 
 /// Whether an update changed anything is judged on the unmasked view: a tax id
 /// that changes only where the caller's view masks it is still a change.

@@ -3,10 +3,13 @@ use ordercrm_kernel::audit::{self, Entry};
 use ordercrm_kernel::authz::{Action, Actor, Role};
 use ordercrm_kernel::input::Email;
 use ordercrm_kernel::version::unless_unchanged;
-use ordercrm_kernel::{Ctx, FieldError, Result, id::new_id};
+use ordercrm_kernel::{Ctx, FieldError, Result, id::new_id, patch};
 use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveModelTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter};
+use sea_orm::{
+    ActiveModelTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, IntoActiveModel,
+    QueryFilter,
+};
 use uuid::Uuid;
 
 use crate::config::IdentityConfig;
@@ -173,24 +176,13 @@ pub async fn update(
             version: current.version - 1,
             ..current.clone()
         });
-        let mut update =
-            user::Entity::update_many().col_expr(user::COLUMN.updated_at, Expr::value(ctx.now));
-        if let Some(name) = patch.display_name {
-            update = update.col_expr(
-                user::COLUMN.display_name,
-                Expr::value(name.trim().to_owned()),
-            );
-        }
-        if let Some(role) = patch.role {
-            update = update.col_expr(user::COLUMN.role, Expr::value(role.as_str()));
-        }
-        if let Some(manager) = patch.manager_id {
-            update = update.col_expr(user::COLUMN.manager_id, Expr::value(manager));
-        }
-        if let Some(active) = patch.active {
-            update = update.col_expr(user::COLUMN.active, Expr::value(active));
-        }
-        update.filter(user::COLUMN.id.eq(id)).exec(txn).await?;
+        let mut row = current.into_active_model();
+        row.display_name = patch::set(patch.display_name.map(|n| n.trim().to_owned()));
+        row.role = patch::set(patch.role.map(|r| r.as_str().to_owned()));
+        row.manager_id = patch::set(patch.manager_id);
+        row.active = patch::set(patch.active);
+        row.updated_at = Set(ctx.now);
+        row.update(txn).await?;
         let after = queries::find_visible(txn, &ctx.actor, id).await?;
         Ok((before, UserView::from(after)))
     })
@@ -230,12 +222,7 @@ pub async fn change_password(
         .await?
         .ok_or_else(|| IdentityError::UserNotFound(id.to_string()))?;
     if input.current_password.0.chars().count() > model::MAX_PASSWORD_CHARS {
-        return Err(IdentityError::Invalid(vec![FieldError::new(
-            "current_password",
-            "mismatch",
-            "is not your current password",
-        )])
-        .into());
+        return Err(IdentityError::WrongPassword.into());
     }
     crate::commands::auth::take_turn(txn, ctx, config, &current.email, source).await?;
     ctx.hooks.at("password.verify").await;
@@ -246,12 +233,7 @@ pub async fn change_password(
             Entry::new("user.password_change", "user", id).failed(),
         )
         .await?;
-        return Err(IdentityError::Invalid(vec![FieldError::new(
-            "current_password",
-            "mismatch",
-            "is not your current password",
-        )])
-        .into());
+        return Err(IdentityError::WrongPassword.into());
     }
     throttle::clear(txn, &current.email_normalized, source).await?;
     if let Err(e) = model::check_password("new_password", &input.new_password.0, &current.email) {

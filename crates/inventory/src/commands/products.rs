@@ -6,7 +6,7 @@ use ordercrm_kernel::input::{Attributes, Text};
 use ordercrm_kernel::validation::ExternalRef;
 use ordercrm_kernel::version::claim;
 use ordercrm_kernel::version::unless_unchanged;
-use ordercrm_kernel::{Ctx, FieldError, Result, id::new_id};
+use ordercrm_kernel::{Ctx, FieldError, Result, id::new_id, patch};
 use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveModelTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter};
@@ -257,15 +257,9 @@ pub async fn update(
         active.sku = Set(sku);
         active.name = Set(name);
         active.barcode = Set(barcode);
-        if let Some(d) = description {
-            active.description = Set(d);
-        }
-        if let Some(c) = category {
-            active.category = Set(c);
-        }
-        if let Some(u) = unit {
-            active.unit = Set(u);
-        }
+        active.description = patch::set(description);
+        active.category = patch::set(category);
+        active.unit = patch::set(unit);
         if let Some(p) = list_price {
             active.list_price_amount = Set(p.amount);
             active.list_price_currency = Set(p.currency.code().to_owned());
@@ -274,24 +268,14 @@ pub async fn update(
             active.cost_amount = Set(c.map(|m| m.amount));
             active.cost_currency = Set(c.map(|m| m.currency.code().to_owned()));
         }
-        if let Some(t) = tax_rate_bps {
-            active.tax_rate_bps = Set(t);
-        }
-        if let Some(w) = warranty_days {
-            active.warranty_days = Set(w);
-        }
-        if let Some(t) = input.tracks_inventory {
-            active.tracks_inventory = Set(t);
-        }
-        if let Some(a) = input.active {
-            active.active = Set(a);
-        }
+        active.tax_rate_bps = patch::set(tax_rate_bps);
+        active.warranty_days = patch::set(warranty_days);
+        active.tracks_inventory = patch::set(input.tracks_inventory);
+        active.active = patch::set(input.active);
         if let Some(a) = input.attributes {
             active.attributes = Set(a.0);
         }
-        if let Some(s) = input.supplier_id {
-            active.supplier_id = Set(s);
-        }
+        active.supplier_id = patch::set(input.supplier_id);
         if let Some(refs) = &input.external_refs {
             write_refs(txn, id, refs).await?;
         }

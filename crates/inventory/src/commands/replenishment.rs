@@ -28,7 +28,7 @@ pub async fn create_purchase_orders(
         txn,
         ctx.now,
         SuggestionQuery {
-            window_days: input.window_days,
+            window_days: input.window_days.map(|w| w.0),
             ..Default::default()
         },
     )

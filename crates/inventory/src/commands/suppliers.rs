@@ -4,7 +4,7 @@ use ordercrm_kernel::audit::{self, Entry};
 use ordercrm_kernel::authz::Action;
 use ordercrm_kernel::input::{Email, Phone, Text};
 use ordercrm_kernel::version::{claim, unless_unchanged};
-use ordercrm_kernel::{Ctx, Result, id::new_id};
+use ordercrm_kernel::{Ctx, Result, id::new_id, patch};
 use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveModelTrait, DatabaseTransaction, EntityTrait, QueryFilter};
@@ -114,27 +114,13 @@ pub async fn update(
             return Err(InventoryError::Invalid(errors).into());
         }
         let mut active: supplier::ActiveModel = row.clone().into();
-        if let Some(v) = name {
-            active.name = Set(v);
-        }
-        if let Some(v) = contact_name {
-            active.contact_name = Set(v);
-        }
-        if let Some(v) = email {
-            active.email = Set(v);
-        }
-        if let Some(v) = phone {
-            active.phone = Set(v);
-        }
-        if let Some(v) = lead_time_days {
-            active.lead_time_days = Set(v);
-        }
-        if let Some(v) = currency {
-            active.currency = Set(v);
-        }
-        if let Some(v) = input.active {
-            active.active = Set(v);
-        }
+        active.name = patch::set(name);
+        active.contact_name = patch::set(contact_name);
+        active.email = patch::set(email);
+        active.phone = patch::set(phone);
+        active.lead_time_days = patch::set(lead_time_days);
+        active.currency = patch::set(currency);
+        active.active = patch::set(input.active);
         active.updated_at = Set(ctx.now);
         Ok((before, queries::suppliers::view(active.update(txn).await?)))
     })

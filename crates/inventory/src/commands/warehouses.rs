@@ -4,7 +4,7 @@ use ordercrm_kernel::audit::{self, Entry};
 use ordercrm_kernel::authz::Action;
 use ordercrm_kernel::input::Text;
 use ordercrm_kernel::version::{claim, unless_unchanged};
-use ordercrm_kernel::{Ctx, FieldError, Result, id::new_id};
+use ordercrm_kernel::{Ctx, FieldError, Result, id::new_id, patch};
 use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveModelTrait, DatabaseTransaction, EntityTrait, QueryFilter};
@@ -121,15 +121,11 @@ pub async fn update(
             return Err(InventoryError::Invalid(errors).into());
         }
         let mut active: warehouse::ActiveModel = row.clone().into();
-        if let Some(n) = name {
-            active.name = Set(n);
-        }
+        active.name = patch::set(name);
         if let Some(a) = address {
             active.address = Set(a.map(|a| serde_json::to_value(a).unwrap_or_default()));
         }
-        if let Some(a) = input.active {
-            active.active = Set(a);
-        }
+        active.active = patch::set(input.active);
         active.updated_at = Set(ctx.now);
         Ok((before, queries::warehouses::view(active.update(txn).await?)))
     })

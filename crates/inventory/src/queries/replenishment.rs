@@ -9,7 +9,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, Utc};
 use ordercrm_kernel::authz::{Action, Actor};
-use ordercrm_kernel::{Currency, FieldError, Money, Result};
+use ordercrm_kernel::{Currency, Money, Result};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Statement};
 use uuid::Uuid;
 
@@ -36,14 +36,12 @@ pub(crate) async fn compute(
     now: DateTime<Utc>,
     query: SuggestionQuery,
 ) -> Result<Suggestions> {
-    let window_days = query.window_days.unwrap_or(DEFAULT_WINDOW_DAYS);
-    if !(1..=365).contains(&window_days) {
-        return Err(InventoryError::Invalid(vec![FieldError::new(
-            "window_days",
-            "range",
-            "must be between 1 and 365",
-        )])
-        .into());
+    let mut errors = Vec::new();
+    let window_days =
+        crate::model::WindowDays::from(query.window_days.unwrap_or(DEFAULT_WINDOW_DAYS))
+            .check(&mut errors, "window_days");
+    if !errors.is_empty() {
+        return Err(InventoryError::Invalid(errors).into());
     }
     let mut select = level::Entity::find();
     if let Some(code) = query.warehouse.as_deref() {

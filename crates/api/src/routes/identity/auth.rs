@@ -169,7 +169,9 @@ pub async fn me(state: Data<AppState>, RequestCtx(ctx): RequestCtx) -> ApiResult
     request_body = ChangePassword,
     responses(
         (status = 204, description = "Password changed"),
-        (status = 400, description = "The current password is wrong, or the new one is too weak",
+        (status = 400, description = "The new password is too weak (`errors` says why)",
+            body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The current password is wrong (`/problems/wrong-password`)",
             body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many wrong passwords from this address; see `Retry-After`",
             body = Problem, content_type = "application/problem+json"),
