@@ -1235,9 +1235,11 @@ async fn merge_moves_every_child_row(engine: Engine) {
             &json!({"source_id": dup["id"]}),
         )
         .await,
-        400,
+        // The request is well formed; the source's state refuses it.
+        409,
     )
     .await;
+    assert_eq!(p["type"], "/problems/conflict");
     assert_eq!(p["errors"][0]["code"], "already_merged");
     assert_eq!(
         app.count("SELECT COUNT(*) FROM events WHERE event_type = 'customer.merged'")

@@ -34,6 +34,7 @@ both_engines!(
     import_events_carry_the_request_id_of_the_import,
     import_limits_follow_the_role,
     idempotent_import_does_not_wait_for_itself,
+    forged_cursors_are_refused_not_failed,
 );
 
 async fn customer(app: &TestApp, token: &str, body: Value) -> Value {
@@ -318,7 +319,7 @@ async fn concurrent_merges_of_one_source_one_wins(engine: Engine) {
         second.await.unwrap().unwrap().status().as_u16(),
     ];
     statuses.sort_unstable();
-    assert_eq!(statuses, vec![200, 400], "exactly one merge");
+    assert_eq!(statuses, vec![200, 409], "exactly one merge");
     let merged_into: Value = app
         .get(&format!("/v1/customers/{}", id(&source)))
         .await
@@ -453,8 +454,9 @@ async fn owners_and_assignees_are_active_users(engine: Engine) {
             &json!({"kind": "person", "name": "A", "owner_id": gone_id}),
         )
         .await;
+    // Well formed, naming someone who exists: their state refuses it.
     assert_eq!(
-        problem(res, 400).await["errors"][0]["code"],
+        problem(res, 409).await["errors"][0]["code"],
         "inactive_user"
     );
 
@@ -473,8 +475,9 @@ async fn owners_and_assignees_are_active_users(engine: Engine) {
             &json!({"title": "Call", "due_at": "2026-12-01T09:00:00Z", "assignee_id": gone_id}),
         )
         .await;
+    // Well formed, naming someone who exists: their state refuses it.
     assert_eq!(
-        problem(res, 400).await["errors"][0]["code"],
+        problem(res, 409).await["errors"][0]["code"],
         "inactive_user"
     );
     let res = app
@@ -1693,6 +1696,33 @@ async fn idempotent_import_does_not_wait_for_itself(engine: Engine) {
             .await,
         1
     );
+    app.stop().await;
+}
+
+/// A cursor holding NUL or a year PostgreSQL cannot store reached the database: 500
+/// (found by an audit of the typed seek keys).
+async fn forged_cursors_are_refused_not_failed(engine: Engine) {
+    use base64::Engine as _;
+    let app = TestApp::spawn(engine).await;
+    let id = "0193a6f2-7c1e-7d2a-9b8e-2f0c7b1d4e5f";
+    for (path, sort, key) in [
+        ("/v1/customers", "name", json!(["a\u{0}b", id])),
+        (
+            "/v1/customers",
+            "-created_at",
+            json!(["-5000-01-01T00:00:00Z", id]),
+        ),
+        ("/v1/settings", "key", json!(["a\u{0}"])),
+        ("/v1/products", "sku", json!(["A\u{0}", id])),
+    ] {
+        let cursor = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(json!({"s": sort, "k": key}).to_string());
+        let res = app
+            .get(&format!("{path}?sort={sort}&cursor={cursor}"))
+            .await;
+        let body = problem(res, 400).await;
+        assert_eq!(body["errors"][0]["code"], "invalid_cursor", "{path} {sort}");
+    }
     app.stop().await;
 }
 

@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 both_engines!(
     products_are_unique_by_sku_in_any_case_and_searchable,
     bad_input_changes_nothing,
+    state_of_what_a_request_names_is_a_conflict,
     products_round_trip_through_csv,
     the_ledger_explains_every_level,
     reservations_are_all_or_nothing_and_sum_bundles,
@@ -339,6 +340,43 @@ async fn bad_input_changes_nothing(engine: Engine) {
     );
     assert_eq!(app.count("SELECT COUNT(*) FROM reservations").await, 0);
     assert_eq!(level(&app, "A-1", "SH-01").await["on_hand"], 5);
+}
+
+/// A receipt into a deactivated warehouse was a 400, as if the request were
+/// malformed; it is well formed, and only a change to the warehouse helps (found by
+/// `make fuzz`, which deactivated the example warehouse and then got 400s).
+async fn state_of_what_a_request_names_is_a_conflict(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let w = warehouse(&app, "SH-01").await;
+    product(&app, "A-1").await;
+    let res = app
+        .patch(
+            &format!("/v1/warehouses/{}", w["id"].as_str().unwrap()),
+            &json!({"active": false}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let receipt =
+        |quantity: i64| json!({"sku": "A-1", "warehouse_code": "SH-01", "quantity": quantity});
+    let body = problem(app.post("/v1/inventory/receipts", &receipt(1)).await, 409).await;
+    assert_eq!(body["type"], "/problems/conflict");
+    assert_eq!(body["errors"][0]["field"], "warehouse_code");
+    assert_eq!(body["errors"][0]["code"], "inactive");
+    // With the request itself wrong too, it is the request that must change first.
+    let body = problem(app.post("/v1/inventory/receipts", &receipt(0)).await, 400).await;
+    assert_eq!(body["errors"].as_array().unwrap().len(), 2, "{body}");
+    let res = app
+        .request(Method::PUT, "/v1/inventory/levels/A-1/SH-01")
+        .json(&json!({"quantity": 3, "counted_at": "2020-01-01T00:00:00Z"}))
+        .send()
+        .await
+        .unwrap();
+    let status = res.status();
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(body["errors"][0]["code"], "inactive");
+    assert_eq!(app.count("SELECT COUNT(*) FROM stock_movements").await, 0);
+    app.stop().await;
 }
 
 async fn products_round_trip_through_csv(engine: Engine) {

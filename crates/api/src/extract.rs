@@ -144,18 +144,16 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
     let de = &mut serde_json::Deserializer::from_slice(bytes);
     let first = serde_path_to_error::deserialize(de);
     // JSON has one number type: `273.0` is the integer 273 (JSON Schema says so too,
-    // and generated clients send it). Only a body that failed pays for the retry.
+    // and generated clients send it). Only a body that failed is read again, with
+    // such numbers written as integers, textually: nothing else in it changes (no
+    // rounding through a float, duplicate fields still refused).
     let result = match first {
         Err(err) if err.inner().classify() == serde_json::error::Category::Data => {
-            match serde_json::from_slice::<serde_json::Value>(bytes) {
-                Ok(mut value) => {
-                    if integral_floats_to_integers(&mut value) {
-                        serde_path_to_error::deserialize(value)
-                    } else {
-                        Err(err)
-                    }
-                }
-                Err(_) => Err(err),
+            match integral_decimals_as_integers(bytes) {
+                Some(rewritten) => serde_path_to_error::deserialize(
+                    &mut serde_json::Deserializer::from_slice(&rewritten),
+                ),
+                None => Err(err),
             }
         }
         other => other,
@@ -183,33 +181,56 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
     })
 }
 
-/// Rewrites every number with no fractional part (`2.0`, `1e3`) that fits an `i64`
-/// as an integer; whether any was rewritten.
-fn integral_floats_to_integers(value: &mut serde_json::Value) -> bool {
-    use serde_json::Value;
-    match value {
-        Value::Number(n) if n.is_f64() => {
-            let Some(f) = n.as_f64().filter(|f| f.fract() == 0.0) else {
-                return false;
-            };
-            // 2^63 is exactly representable; everything below it converts exactly.
-            const LIMIT: f64 = 9_223_372_036_854_775_808.0;
-            if !(-LIMIT..LIMIT).contains(&f) {
-                return false;
+/// The JSON text with every number written `-?digits.0…` (a decimal point followed
+/// only by zeros, no exponent) as its integer part; `None` when there is none. Strings
+/// are skipped, escapes included.
+fn integral_decimals_as_integers(bytes: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut changed = false;
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        if b == b'"' {
+            // Copy the string through its closing quote.
+            let mut j = i + 1;
+            while let Some(&c) = bytes.get(j) {
+                j += if c == b'\\' { 2 } else { 1 };
+                if c == b'"' {
+                    break;
+                }
             }
-            #[allow(clippy::cast_possible_truncation)] // integral and in range, checked above
-            let i = f as i64;
-            *value = Value::from(i);
-            true
+            out.extend_from_slice(bytes.get(i..j.min(bytes.len()))?);
+            i = j;
+        } else if b == b'-' || b.is_ascii_digit() {
+            let len = bytes
+                .get(i..)?
+                .iter()
+                .take_while(|c| c.is_ascii_digit() || matches!(c, b'-' | b'+' | b'.' | b'e' | b'E'))
+                .count();
+            let token = bytes.get(i..i + len)?;
+            match token.iter().position(|c| *c == b'.') {
+                Some(dot)
+                    if dot > 0
+                        && token.get(..dot)? != b"-"
+                        && token
+                            .get(..dot)?
+                            .iter()
+                            .skip(usize::from(token.first() == Some(&b'-')))
+                            .all(u8::is_ascii_digit)
+                        && token.len() > dot + 1
+                        && token.get(dot + 1..)?.iter().all(|c| *c == b'0') =>
+                {
+                    out.extend_from_slice(token.get(..dot)?);
+                    changed = true;
+                }
+                _ => out.extend_from_slice(token),
+            }
+            i += len;
+        } else {
+            out.push(b);
+            i += 1;
         }
-        Value::Array(items) => items
-            .iter_mut()
-            .fold(false, |any, v| integral_floats_to_integers(v) | any),
-        Value::Object(map) => map
-            .values_mut()
-            .fold(false, |any, v| integral_floats_to_integers(v) | any),
-        _ => false,
     }
+    changed.then_some(out)
 }
 
 /// Whether a JSON text holds the escape `\u0000` (raw control characters are not
@@ -416,14 +437,34 @@ mod tests {
             weight: f64,
         }
         let line: Line =
-            parse_json(br#"{"quantity": 273.0, "line_no": 1e1, "weight": 2.5}"#).unwrap();
+            parse_json(br#"{"quantity": 273.0, "line_no": -1.00, "weight": 2.5}"#).unwrap();
         assert_eq!(
             line,
             Line {
                 quantity: 273,
-                line_no: 10,
+                line_no: -1,
                 weight: 2.5
             }
+        );
+        // Exactly, not through a float.
+        #[derive(serde::Deserialize)]
+        struct Big {
+            amount: i64,
+        }
+        let big: Big = parse_json(br#"{"amount": 9007199254740993.0}"#).unwrap();
+        assert_eq!(big.amount, 9_007_199_254_740_993);
+        // A string that looks like a number is left alone; duplicates stay refused.
+        assert_eq!(
+            integral_decimals_as_integers(br#"{"a": "2.0", "b": 3.0, "c": "x\"4.0"}"#),
+            Some(br#"{"a": "2.0", "b": 3, "c": "x\"4.0"}"#.to_vec())
+        );
+        assert!(
+            parse_json::<Line>(br#"{"quantity": 1.0, "quantity": 2, "line_no": 1, "weight": 1}"#)
+                .is_err()
+        );
+        assert_eq!(
+            integral_decimals_as_integers(br#"{"a": 1e1, "b": 2.5}"#),
+            None
         );
         let err =
             parse_json::<Line>(br#"{"quantity": 2.5, "line_no": 1, "weight": 1}"#).unwrap_err();

@@ -298,6 +298,22 @@ fn complete_operation(op: &mut Operation, method: &str, health: bool, naming: &[
             None => add(op, 404, text),
         }
     }
+    // What a request names may exist yet refuse it in its present state (a
+    // deactivated warehouse, a product that does not track stock, a deactivated user).
+    let path_names_stock = op.parameters.iter().flatten().any(|p| {
+        matches!(p, RefOr::T(p) if p.parameter_in == ParameterIn::Path && p.name == "warehouse_code")
+    });
+    if body_names_things || path_names_stock {
+        let text = "What the request names is in a state that refuses it, such as deactivated \
+            (`/problems/conflict`; `errors` names the field and says why).";
+        match op.responses.responses.get_mut("409") {
+            Some(RefOr::T(own)) if !own.description.contains("in a state that refuses") => {
+                own.description = format!("{} Or: {text}", own.description);
+            }
+            Some(_) => {}
+            None => add(op, 409, text),
+        }
+    }
     if has_body {
         add(
             op,
@@ -382,7 +398,7 @@ fn complete_operation(op: &mut Operation, method: &str, health: bool, naming: &[
                 "Any unique string (a UUID is ideal), 1-255 visible ASCII characters. \
                  Retrying with the same key and request replays the first answer for 24 h \
                  (kept per authenticated caller; requests without credentials keep nothing, \
-                 nor do 400 and 429 answers, and an answer that carried a secret is never kept).",
+                 nor do 400, 404 and 429 answers, and an answer that carried a secret is never kept).",
             ))
             .schema(Some(
                 utoipa::openapi::ObjectBuilder::new()

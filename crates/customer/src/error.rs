@@ -1,5 +1,5 @@
 use ordercrm_kernel::error::problems;
-use ordercrm_kernel::{Error, FieldError, ProblemType};
+use ordercrm_kernel::{Error, ProblemType};
 use uuid::Uuid;
 
 /// A new customer whose email or phone matches an existing one.
@@ -37,8 +37,6 @@ pub enum CustomerError {
         external_id: String,
         existing: Option<Uuid>,
     },
-    #[error("invalid customer")]
-    Invalid(Vec<FieldError>),
     #[error("customer {0} was erased and cannot be changed")]
     Erased(String),
 }
@@ -64,7 +62,6 @@ impl From<CustomerError> for Error {
                 Error::new(problems::ALREADY_EXISTS, detail)
                     .with_extension("existing", existing(id))
             }
-            CustomerError::Invalid(errors) => Error::validation(errors),
             CustomerError::Erased(_) => Error::new(ERASED, detail),
         }
     }

@@ -1,5 +1,5 @@
 use ordercrm_kernel::error::problems;
-use ordercrm_kernel::{Error, FieldError, ProblemType};
+use ordercrm_kernel::{Error, ProblemType};
 
 /// A change that needs the caller's current password, sent wrong.
 pub const WRONG_PASSWORD: ProblemType = ProblemType {
@@ -32,8 +32,6 @@ pub enum IdentityError {
     KeyNotFound(String),
     #[error("a user with email {0} already exists")]
     EmailTaken(String),
-    #[error("invalid input")]
-    Invalid(Vec<FieldError>),
     #[error("{0}")]
     Forbidden(String),
     #[error("current_password: is not your current password")]
@@ -53,7 +51,6 @@ impl From<IdentityError> for Error {
             IdentityError::UserNotFound(id) => Error::not_found("user", id),
             IdentityError::KeyNotFound(id) => Error::not_found("API key", id),
             IdentityError::EmailTaken(_) => Error::new(problems::ALREADY_EXISTS, detail),
-            IdentityError::Invalid(errors) => Error::validation(errors),
             IdentityError::Forbidden(why) => Error::new(problems::FORBIDDEN, why),
             IdentityError::WrongPassword => Error::new(WRONG_PASSWORD, detail).with_extension(
                 "errors",

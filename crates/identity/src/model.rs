@@ -75,6 +75,8 @@ fn password_schema(min: usize) -> utoipa::openapi::RefOr<utoipa::openapi::schema
         )))
         .min_length((min > 0).then_some(min))
         .max_length(Some(MAX_PASSWORD_CHARS))
+        // No NUL, as in any text the API takes.
+        .pattern(Some(ordercrm_kernel::input::TEXT_PATTERN))
         .into()
 }
 

@@ -1,5 +1,5 @@
 use ordercrm_kernel::error::problems;
-use ordercrm_kernel::{Error, FieldError, ProblemType};
+use ordercrm_kernel::{Error, ProblemType};
 
 use crate::dto::ShortLine;
 
@@ -28,8 +28,6 @@ pub const ALL: &[ProblemType] = &[INSUFFICIENT_STOCK, INVALID_STATE];
 pub enum InventoryError {
     #[error("{what} '{key}' was not found")]
     NotFound { what: &'static str, key: String },
-    #[error("invalid input")]
-    Invalid(Vec<FieldError>),
     #[error("not enough stock for {} line(s)", .0.len())]
     Insufficient(Vec<ShortLine>),
     #[error("{what} is {status}; this needs it to be {allowed}")]
@@ -58,7 +56,6 @@ impl From<InventoryError> for Error {
         let detail = err.to_string();
         match err {
             InventoryError::NotFound { what, key } => Error::not_found(what, key),
-            InventoryError::Invalid(errors) => Error::validation(errors),
             InventoryError::Insufficient(lines) => {
                 let detail = lines
                     .iter()

@@ -452,7 +452,7 @@ pub async fn check_assignable(
             "unknown_user",
             format!("no user {id}"),
         )),
-        Some(false) => errors.push(FieldError::new(
+        Some(false) => errors.push(FieldError::state(
             field,
             "inactive_user",
             format!("user {id} is deactivated"),

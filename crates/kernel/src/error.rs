@@ -88,10 +88,32 @@ pub struct FieldError {
     /// Machine-readable: `required`, `length`, `range`, `unknown_field`, `invalid_type`, ...
     pub code: String,
     pub message: String,
+    /// The field is well formed and names something that exists, whose current state
+    /// refuses the request (a deactivated warehouse): see [`FieldError::state`].
+    #[serde(skip)]
+    state: bool,
 }
 
 impl FieldError {
     /// This error says only that the request names something that does not exist.
+    /// The request is well formed, but what this field names is in a state that
+    /// refuses it (inactive, not stocked, nothing to reorder): 409 when every error
+    /// is one of these, since only a change elsewhere makes the same request succeed.
+    pub fn state(
+        field: impl Into<String>,
+        code: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
+        Self {
+            state: true,
+            ..Self::new(field, code, message)
+        }
+    }
+
+    pub fn describes_state(&self) -> bool {
+        self.state
+    }
+
     pub fn names_nothing(&self) -> bool {
         self.code.starts_with("unknown_")
             && !matches!(self.code.as_str(), "unknown_field" | "unknown_parameter")
@@ -108,6 +130,7 @@ impl FieldError {
             field: field.into(),
             code: code.into(),
             message: message.into(),
+            state: false,
         }
     }
 }
@@ -164,6 +187,8 @@ impl Error {
         let names_nothing = errors.iter().any(FieldError::names_nothing);
         let kind = if names_nothing {
             problems::NOT_FOUND
+        } else if !errors.is_empty() && errors.iter().all(FieldError::describes_state) {
+            problems::CONFLICT
         } else {
             problems::VALIDATION
         };

@@ -239,17 +239,37 @@ impl<E: EntityTrait> Seek<E> {
 
 /// The cursor's value at `index`, as the type `column` holds.
 fn cursor_value<C: ColumnTrait>(cursor: &Cursor, index: usize, column: &C) -> Result<Value, Error> {
+    use chrono::Datelike;
     use sea_orm::sea_query::ColumnType as T;
+    // A cursor is the client's to forge: its values must be ones a row could hold, or
+    // the database refuses them (NUL in text, a year PostgreSQL cannot store) with a 500.
+    let forged = || {
+        Error::invalid_field(
+            "cursor",
+            "invalid_cursor",
+            "is not a cursor this API issued",
+        )
+    };
     Ok(match column.def().get_column_type() {
         T::Uuid => cursor.key_at::<Uuid>(index)?.into(),
         T::TimestampWithTimeZone | T::Timestamp | T::DateTime => {
-            cursor.key_at::<DateTime<Utc>>(index)?.into()
+            let at = cursor.key_at::<DateTime<Utc>>(index)?;
+            if !(1..=9999).contains(&at.year()) {
+                return Err(forged());
+            }
+            at.into()
         }
         T::BigInteger | T::Integer | T::SmallInteger | T::TinyInteger => {
             cursor.key_at::<i64>(index)?.into()
         }
         T::Boolean => cursor.key_at::<bool>(index)?.into(),
-        _ => cursor.key_at::<String>(index)?.into(),
+        _ => {
+            let text = cursor.key_at::<String>(index)?;
+            if text.contains('\0') {
+                return Err(forged());
+            }
+            text.into()
+        }
     })
 }
 

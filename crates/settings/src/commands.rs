@@ -29,7 +29,7 @@ pub async fn create(
     errors.extend(model::check_key(&input.key).err());
     errors.extend(model::check_value(&input.key, &input.value).err());
     if !errors.is_empty() {
-        return Err(SettingsError::Invalid(errors).into());
+        return Err(ordercrm_kernel::Error::validation(errors));
     }
     let key = input.key.0;
     if Entity::find_by_id(key.clone()).one(txn).await?.is_some() {
@@ -75,7 +75,7 @@ pub async fn update(
         errors.extend(model::check_value(key, value).err());
     }
     if !errors.is_empty() {
-        return Err(SettingsError::Invalid(errors).into());
+        return Err(ordercrm_kernel::Error::validation(errors));
     }
     let current = queries::find_model(txn, key).await?;
     ordercrm_kernel::version::check_if_match(if_match, current.version)?;

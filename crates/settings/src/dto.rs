@@ -84,10 +84,15 @@ ordercrm_kernel::versioned!(SettingView);
 
 /// One branch per well-known key, with the value shape that key requires, and one for
 /// any other key (any value but `null`), so a client generator and a fuzzer know what
-/// the server accepts. Built from [`WellKnown`], which the server checks with.
+/// the server accepts. Built from [`WellKnown`], which the server checks with. `anyOf`,
+/// not `oneOf`: the last branch's pattern also matches the well-known keys (the schema
+/// types this crate uses cannot say "but not these"), so a well-known key matches two
+/// branches; the description says that its own shape is the one that holds.
 impl utoipa::PartialSchema for CreateSetting {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-        use utoipa::openapi::schema::{AdditionalProperties, OneOfBuilder, SchemaType, Type};
+        use utoipa::openapi::schema::{
+            AdditionalProperties, AnyOfBuilder, OneOfBuilder, SchemaType, Type,
+        };
         use utoipa::openapi::{ObjectBuilder, RefOr, Schema};
         let branch = |key: RefOr<Schema>, value: RefOr<Schema>| {
             ObjectBuilder::new()
@@ -103,13 +108,13 @@ impl utoipa::PartialSchema for CreateSetting {
                 .required("value")
                 .additional_properties(Some(AdditionalProperties::FreeForm(false)))
         };
-        let mut one_of = OneOfBuilder::new();
+        let mut any_of = AnyOfBuilder::new();
         for (key, known) in WellKnown::KEYS {
             let key = ObjectBuilder::new()
                 .schema_type(Type::String)
                 .enum_values(Some([key]))
                 .into();
-            one_of = one_of.item(branch(key, known.value_schema()));
+            any_of = any_of.item(branch(key, known.value_schema()));
         }
         let any_value = ObjectBuilder::new()
             .schema_type(SchemaType::Array(vec![
@@ -127,11 +132,12 @@ impl utoipa::PartialSchema for CreateSetting {
             .description(Some("Any other key; not one of the well-known keys above."))
             .examples([serde_json::json!("ui.theme")])
             .into();
-        one_of
+        any_of
             .item(branch(other_key, any_value))
             .description(Some(
                 "A well-known key (`company_name`, `default_currency`, the `*_number_prefix` \
-                 keys) with the value it requires, or any other key with any value.",
+                 keys) with the value it requires (its own branch; the last branch does not \
+                 apply to these keys), or any other key with any value but `null`.",
             ))
             .examples([serde_json::json!(
                 {"key": "order_number_prefix", "value": "SO-", "description": "Prefix of sales order numbers"}

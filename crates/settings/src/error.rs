@@ -1,5 +1,5 @@
+use ordercrm_kernel::Error;
 use ordercrm_kernel::error::problems;
-use ordercrm_kernel::{Error, FieldError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SettingsError {
@@ -7,8 +7,6 @@ pub enum SettingsError {
     NotFound(String),
     #[error("setting '{0}' already exists")]
     AlreadyExists(String),
-    #[error("invalid setting")]
-    Invalid(Vec<FieldError>),
 }
 
 impl From<SettingsError> for Error {
@@ -22,7 +20,6 @@ impl From<SettingsError> for Error {
                     serde_json::json!({ "key": key, "href": format!("/v1/settings/{key}") }),
                 )
             }
-            SettingsError::Invalid(errors) => Error::validation(errors),
         }
     }
 }

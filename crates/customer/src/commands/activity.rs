@@ -39,7 +39,7 @@ pub async fn add_note(
         ));
     }
     if !errors.is_empty() {
-        return Err(CustomerError::Invalid(errors).into());
+        return Err(ordercrm_kernel::Error::validation(errors));
     }
     let row = note::ActiveModel {
         id: Set(new_id()),
@@ -85,7 +85,7 @@ pub async fn add_follow_up(
         ));
     }
     let (Some(assignee), true) = (assignee, errors.is_empty()) else {
-        return Err(CustomerError::Invalid(errors).into());
+        return Err(ordercrm_kernel::Error::validation(errors));
     };
     let row = follow_up::ActiveModel {
         id: Set(new_id()),
@@ -153,7 +153,7 @@ pub async fn update_follow_up(
         }
         let status = Choice::check_opt(patch.status.as_ref(), &mut errors, "status");
         if !errors.is_empty() {
-            return Err(CustomerError::Invalid(errors).into());
+            return Err(ordercrm_kernel::Error::validation(errors));
         }
         let closed_at = match status {
             Some(FollowUpStatus::Open) => Set(None),

@@ -79,7 +79,7 @@ pub async fn create(
         ));
     }
     if !errors.is_empty() {
-        return Err(CustomerError::Invalid(errors).into());
+        return Err(ordercrm_kernel::Error::validation(errors));
     }
     let is_default = input.is_default || same_kind == 0;
     if is_default {
@@ -168,7 +168,7 @@ pub async fn update(
             ));
         }
         if !errors.is_empty() {
-            return Err(CustomerError::Invalid(errors).into());
+            return Err(ordercrm_kernel::Error::validation(errors));
         }
         if patch.is_default == Some(true) && !current.is_default {
             clear_default(txn, ctx, customer_id, &current.kind).await?;

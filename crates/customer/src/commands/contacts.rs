@@ -69,7 +69,7 @@ pub async fn create(
         ));
     }
     if !errors.is_empty() {
-        return Err(CustomerError::Invalid(errors).into());
+        return Err(ordercrm_kernel::Error::validation(errors));
     }
     // The first contact is primary whatever the request says.
     let is_primary = input.is_primary || count == 0;
@@ -158,7 +158,7 @@ pub async fn update(
             ));
         }
         if !errors.is_empty() {
-            return Err(CustomerError::Invalid(errors).into());
+            return Err(ordercrm_kernel::Error::validation(errors));
         }
         if patch.is_primary == Some(true) && !current.is_primary {
             clear_primary(txn, ctx, customer_id).await?;

@@ -66,7 +66,7 @@ pub async fn create(
     authz::check_assignable(txn, &ctx.actor, "owner_id", owner, &mut errors).await?;
     check_refs(txn, &ctx.actor, &input.external_refs, None, &mut errors).await?;
     let Some(kind) = kind.filter(|_| errors.is_empty()) else {
-        return Err(CustomerError::Invalid(errors).into());
+        return Err(ordercrm_kernel::Error::validation(errors));
     };
     let email_normalized = email.as_deref().map(model::normalize_email);
     let phone_normalized = phone.as_deref().map(model::normalize_phone);

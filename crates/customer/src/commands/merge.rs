@@ -19,7 +19,6 @@ use uuid::Uuid;
 use super::parent_for_write;
 use crate::dto::CustomerView;
 use crate::entity::{address, contact, customer, external_ref, follow_up, note};
-use crate::error::CustomerError;
 use crate::{events, queries};
 
 pub async fn merge(
@@ -31,24 +30,22 @@ pub async fn merge(
     if_match: Option<i64>,
 ) -> Result<CustomerView> {
     if source_id == target_id {
-        return Err(CustomerError::Invalid(vec![FieldError::new(
+        return Err(ordercrm_kernel::Error::validation(vec![FieldError::new(
             "source_id",
             "same_customer",
             "cannot merge a customer into itself",
-        )])
-        .into());
+        )]));
     }
     let target = parent_for_write(txn, &ctx.actor, target_id).await?;
     let source = parent_for_write(txn, &ctx.actor, source_id)
         .await
         .map_err(|e| {
             if e.status() == 404 {
-                CustomerError::Invalid(vec![FieldError::new(
+                ordercrm_kernel::Error::validation(vec![FieldError::new(
                     "source_id",
-                    "not_found",
+                    "unknown_customer",
                     "no such customer, or not one you can change",
                 )])
-                .into()
             } else {
                 e
             }
@@ -118,12 +115,11 @@ pub async fn merge(
 }
 
 fn already_merged() -> ordercrm_kernel::Error {
-    CustomerError::Invalid(vec![FieldError::new(
+    ordercrm_kernel::Error::validation(vec![FieldError::state(
         "source_id",
         "already_merged",
         "this customer was already merged",
     )])
-    .into()
 }
 
 fn unfit_target() -> ordercrm_kernel::Error {

@@ -71,7 +71,7 @@ pub async fn update(
             authz::check_assignable(txn, &ctx.actor, "owner_id", owner, &mut errors).await?;
         }
         if !errors.is_empty() {
-            return Err(CustomerError::Invalid(errors).into());
+            return Err(ordercrm_kernel::Error::validation(errors));
         }
         let email_normalized = email
             .clone()

@@ -46,7 +46,7 @@ pub async fn create(
         ));
     }
     if !errors.is_empty() {
-        return Err(IdentityError::Invalid(errors).into());
+        return Err(ordercrm_kernel::Error::validation(errors));
     }
     scopes.sort();
     scopes.dedup();

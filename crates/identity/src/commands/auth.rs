@@ -63,7 +63,7 @@ pub fn check_request(input: &TokenRequest) -> Result<()> {
     if errors.is_empty() {
         Ok(())
     } else {
-        Err(IdentityError::Invalid(errors).into())
+        Err(ordercrm_kernel::Error::validation(errors))
     }
 }
 

@@ -64,7 +64,7 @@ pub async fn create(txn: &DatabaseTransaction, ctx: &Ctx, input: CreateUser) -> 
     errors.extend(model::check_password("password", &input.password.0, &email).err());
     check_manager(txn, input.manager_id, &mut errors).await?;
     if !errors.is_empty() {
-        return Err(IdentityError::Invalid(errors).into());
+        return Err(ordercrm_kernel::Error::validation(errors));
     }
     let normalized = model::normalize_email(&email);
     if user::Entity::find()
@@ -169,7 +169,7 @@ pub async fn update(
             ));
         }
         if !errors.is_empty() {
-            return Err(IdentityError::Invalid(errors).into());
+            return Err(ordercrm_kernel::Error::validation(errors));
         }
 
         let before = UserView::from(user::Model {
@@ -237,7 +237,7 @@ pub async fn change_password(
     }
     throttle::clear(txn, &current.email_normalized, source).await?;
     if let Err(e) = model::check_password("new_password", &input.new_password.0, &current.email) {
-        return Err(IdentityError::Invalid(vec![e]).into());
+        return Err(ordercrm_kernel::Error::validation(vec![e]));
     }
     store_password(txn, ctx, &current, input.new_password.0).await?;
     audit::record(
@@ -292,7 +292,7 @@ pub async fn set_password(
     ctx.actor.require(Action::UsersWrite)?;
     let current = find_by_email(txn, email).await?;
     if let Err(e) = model::check_password("password", &new_password, &current.email) {
-        return Err(IdentityError::Invalid(vec![e]).into());
+        return Err(ordercrm_kernel::Error::validation(vec![e]));
     }
     let view = store_password(txn, ctx, &current, new_password).await?;
     audit::record(

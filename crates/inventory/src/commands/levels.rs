@@ -141,12 +141,12 @@ pub(crate) async fn resolve(
                 "unknown_sku",
                 format!("no product with SKU '{sku}'"),
             )),
-            Some(p) if !p.tracks_inventory => errors.push(FieldError::new(
+            Some(p) if !p.tracks_inventory => errors.push(FieldError::state(
                 format!("{prefix}sku"),
                 "not_stocked",
                 format!("'{}' does not track inventory", p.sku),
             )),
-            Some(p) if !p.active => errors.push(FieldError::new(
+            Some(p) if !p.active => errors.push(FieldError::state(
                 format!("{prefix}sku"),
                 "inactive",
                 format!("'{}' is inactive", p.sku),
@@ -159,7 +159,7 @@ pub(crate) async fn resolve(
                 "unknown_warehouse",
                 format!("no warehouse with code '{code}'"),
             )),
-            Some(w) if !w.active => errors.push(FieldError::new(
+            Some(w) if !w.active => errors.push(FieldError::state(
                 format!("{prefix}warehouse_code"),
                 "inactive",
                 format!("warehouse '{}' is inactive", w.code),
@@ -208,7 +208,7 @@ pub(crate) async fn resolve_one(
 ) -> Result<Place> {
     match resolve_into(conn, sku, code, "warehouse_code", &mut errors).await? {
         Some(place) if errors.is_empty() => Ok(place),
-        _ => Err(InventoryError::Invalid(errors).into()),
+        _ => Err(ordercrm_kernel::Error::validation(errors)),
     }
 }
 
@@ -229,7 +229,7 @@ pub(crate) async fn resolve_path(
     errors.extend(own);
     match place {
         Some(place) if errors.is_empty() => Ok(place),
-        _ => Err(InventoryError::Invalid(errors).into()),
+        _ => Err(ordercrm_kernel::Error::validation(errors)),
     }
 }
 

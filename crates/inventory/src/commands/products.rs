@@ -131,7 +131,7 @@ pub async fn create(
     check_supplier(txn, input.supplier_id, &mut errors).await?;
     check_refs(txn, &input.external_refs, None, &mut errors).await?;
     if !errors.is_empty() {
-        return Err(InventoryError::Invalid(errors).into());
+        return Err(ordercrm_kernel::Error::validation(errors));
     }
     check_sku_free(txn, &sku, None).await?;
     let id = new_id();
@@ -243,7 +243,7 @@ pub async fn update(
             check_refs(txn, refs, Some(id), &mut errors).await?;
         }
         if !errors.is_empty() {
-            return Err(InventoryError::Invalid(errors).into());
+            return Err(ordercrm_kernel::Error::validation(errors));
         }
         let mut active: product::ActiveModel = row.clone().into();
         let sku = new_sku.unwrap_or(row.sku.clone());

@@ -149,7 +149,7 @@ pub async fn create(
             "unknown_supplier",
             format!("no supplier {}", input.supplier_id),
         )),
-        Some(s) if !s.active => errors.push(FieldError::new(
+        Some(s) if !s.active => errors.push(FieldError::state(
             "supplier_id",
             "inactive",
             "the supplier is inactive",
@@ -206,10 +206,10 @@ pub async fn create(
         }
     }
     let (Some(supplier), Some(Some(first))) = (supplier, places.first()) else {
-        return Err(InventoryError::Invalid(errors).into());
+        return Err(ordercrm_kernel::Error::validation(errors));
     };
     if !errors.is_empty() {
-        return Err(InventoryError::Invalid(errors).into());
+        return Err(ordercrm_kernel::Error::validation(errors));
     }
     let warehouse = first.warehouse.clone();
     insert_draft(
@@ -402,7 +402,7 @@ pub async fn receive(
         }
     }
     if !errors.is_empty() {
-        return Err(InventoryError::Invalid(errors).into());
+        return Err(ordercrm_kernel::Error::validation(errors));
     }
     let warehouse = warehouse::Entity::find_by_id(order.warehouse_id)
         .one(txn)

@@ -58,7 +58,7 @@ pub async fn create_purchase_orders(
             (Some(q), _) => q,
             (None, Some(s)) => s.suggested_quantity,
             (None, None) => {
-                errors.push(FieldError::new(
+                errors.push(FieldError::state(
                     format!("lines[{i}]"),
                     "no_suggestion",
                     format!(
@@ -119,7 +119,7 @@ pub async fn create_purchase_orders(
         ));
     }
     if !errors.is_empty() {
-        return Err(InventoryError::Invalid(errors).into());
+        return Err(ordercrm_kernel::Error::validation(errors));
     }
     for (supplier, warehouse, lines) in drafts {
         orders.push(

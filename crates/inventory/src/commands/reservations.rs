@@ -61,7 +61,7 @@ pub async fn reserve(
         .collect();
     let places = levels::resolve(txn, &pairs, &mut errors).await?;
     if !errors.is_empty() {
-        return Err(InventoryError::Invalid(errors).into());
+        return Err(ordercrm_kernel::Error::validation(errors));
     }
 
     // Sum per level, in key order: a bundle listing one item twice is checked as
@@ -370,7 +370,7 @@ pub async fn consume(
         }
     }
     if !errors.is_empty() {
-        return Err(InventoryError::Invalid(errors).into());
+        return Err(ordercrm_kernel::Error::validation(errors));
     }
     let mut ordered: Vec<&(reservation_line::Model, Place)> = lines.iter().collect();
     ordered.sort_by_key(|(l, _)| (l.product_id, l.warehouse_id, l.line_no));

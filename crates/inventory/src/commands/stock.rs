@@ -22,7 +22,7 @@ use crate::events;
 use crate::model::{self, MovementKind};
 
 fn invalid(errors: Vec<FieldError>) -> ordercrm_kernel::Error {
-    InventoryError::Invalid(errors).into()
+    ordercrm_kernel::Error::validation(errors)
 }
 
 async fn audit_change(

@@ -36,7 +36,7 @@ pub async fn create(
         .map(|c| c.code().to_owned())
         .unwrap_or_default();
     if !errors.is_empty() {
-        return Err(InventoryError::Invalid(errors).into());
+        return Err(ordercrm_kernel::Error::validation(errors));
     }
     let id = new_id();
     let row = supplier::ActiveModel {
@@ -111,7 +111,7 @@ pub async fn update(
                 .unwrap_or_default()
         });
         if !errors.is_empty() {
-            return Err(InventoryError::Invalid(errors).into());
+            return Err(ordercrm_kernel::Error::validation(errors));
         }
         let mut active: supplier::ActiveModel = row.clone().into();
         active.name = patch::set(name);

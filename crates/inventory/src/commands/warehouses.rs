@@ -41,7 +41,7 @@ pub async fn create(
     let name = input.name.check(&mut errors, "name");
     let address = input.address.map(|a| check_address(&mut errors, a));
     if !errors.is_empty() {
-        return Err(InventoryError::Invalid(errors).into());
+        return Err(ordercrm_kernel::Error::validation(errors));
     }
     if let Some(t) = warehouse::Entity::find()
         .filter(
@@ -118,7 +118,7 @@ pub async fn update(
             .clone()
             .map(|a| a.map(|a| check_address(&mut errors, a)));
         if !errors.is_empty() {
-            return Err(InventoryError::Invalid(errors).into());
+            return Err(ordercrm_kernel::Error::validation(errors));
         }
         let mut active: warehouse::ActiveModel = row.clone().into();
         active.name = patch::set(name);

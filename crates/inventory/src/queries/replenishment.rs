@@ -15,7 +15,6 @@ use uuid::Uuid;
 
 use crate::dto::{Suggestion, SuggestionQuery, Suggestions};
 use crate::entity::{level, supplier};
-use crate::error::InventoryError;
 use crate::model::MovementKind;
 
 pub const DEFAULT_WINDOW_DAYS: i64 = 30;
@@ -41,7 +40,7 @@ pub(crate) async fn compute(
         crate::model::WindowDays::from(query.window_days.unwrap_or(DEFAULT_WINDOW_DAYS))
             .check(&mut errors, "window_days");
     if !errors.is_empty() {
-        return Err(InventoryError::Invalid(errors).into());
+        return Err(ordercrm_kernel::Error::validation(errors));
     }
     let mut select = level::Entity::find();
     if let Some(code) = query.warehouse.as_deref() {

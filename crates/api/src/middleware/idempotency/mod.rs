@@ -214,8 +214,13 @@ async fn finish(
     }
     // Neither is a 429 (come back later), nor a 400: it describes the request, not the
     // state, so running the request again gives it again; and it may quote what the
-    // client sent, which is not ours to keep.
-    let keep = !(status == StatusCode::BAD_REQUEST || status == StatusCode::TOO_MANY_REQUESTS);
+    // client sent, which is not ours to keep. Nor a 404: what the request names does
+    // not exist yet, and a retry after it is created must not be told it still does
+    // not (its field errors, like a 400's, quote the request too).
+    let keep = !matches!(
+        status,
+        StatusCode::BAD_REQUEST | StatusCode::NOT_FOUND | StatusCode::TOO_MANY_REQUESTS
+    );
     if !keep && parked.is_none() {
         return Ok(res);
     }
