@@ -24,7 +24,6 @@ pub struct CreateSetting {
 pub struct UpdateSetting {
     /// Any JSON value but `null` up to 8 KiB; well-known keys require their own
     /// shape (see `CreateSetting`).
-    #[schema(value_type = Option<Object>)]
     pub value: Option<Value>,
     #[serde(default, deserialize_with = "ordercrm_kernel::patch::nullable")]
     #[schema(value_type = Option<Text<500>>)]
@@ -116,14 +115,9 @@ impl utoipa::PartialSchema for CreateSetting {
                 .into();
             any_of = any_of.item(branch(key, known.value_schema()));
         }
+        // Typeless rather than a list of types: client generators take any value.
         let any_value = ObjectBuilder::new()
-            .schema_type(SchemaType::Array(vec![
-                Type::String,
-                Type::Number,
-                Type::Boolean,
-                Type::Object,
-                Type::Array,
-            ]))
+            .schema_type(SchemaType::AnyValue)
             .description(Some("Any JSON value but `null`, up to 8 KiB as JSON."))
             .into();
         let other_key = ObjectBuilder::new()
