@@ -1,7 +1,17 @@
 //! The black-box test harness: the real server, on a random port, against a fresh
 //! database per test (a SQLite temp file, or a PostgreSQL database cloned from a
 //! migrated template and dropped afterwards).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stdout,
+    clippy::indexing_slicing,
+    clippy::cast_possible_truncation,
+    clippy::cast_possible_wrap,
+    clippy::cast_sign_loss,
+    clippy::cast_precision_loss,
+    clippy::cast_lossless
+)]
 
 use std::collections::HashMap;
 use std::path::PathBuf;

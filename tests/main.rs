@@ -1,5 +1,15 @@
 //! One test binary for every black-box test (one link, not dozens).
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+// Tests index what they just asserted exists and cast small known numbers; a panic there is
+// a failed test, as it should be.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::cast_possible_truncation,
+    clippy::cast_possible_wrap,
+    clippy::cast_sign_loss,
+    clippy::cast_precision_loss
+)]
 
 mod customers;
 mod events;

@@ -115,11 +115,16 @@ impl Limiter {
         match self.inner.check_key(&key.to_owned()) {
             Ok(state) => {
                 let remaining = state.remaining_burst_capacity();
-                let per = self.period.as_secs_f64() / f64::from(self.burst);
+                // Until the used part of the burst has refilled, in whole seconds, rounded up.
+                let refill = self
+                    .period
+                    .checked_mul(self.burst - remaining.min(self.burst))
+                    .unwrap_or(Duration::MAX)
+                    / self.burst;
                 Verdict {
                     limit: self.burst,
                     remaining,
-                    reset: (f64::from(self.burst - remaining.min(self.burst)) * per).ceil() as u64,
+                    reset: refill.as_secs() + u64::from(refill.subsec_nanos() > 0),
                     allowed: true,
                 }
             }

@@ -39,16 +39,12 @@ pub async fn seed(url: &str, n: usize) -> anyhow::Result<(Duration, Vec<(DateTim
         let mut values: Vec<Value> = Vec::with_capacity(rows.len() * per_row);
         let mut tuples = Vec::with_capacity(rows.len());
         for (j, &i) in rows.iter().enumerate() {
-            let name = format!(
-                "{}{}",
-                SURNAMES[i % SURNAMES.len()],
-                GIVEN[(i / SURNAMES.len()) % GIVEN.len()]
-            );
+            let name = format!("{}{}", pick(SURNAMES, i), pick(GIVEN, i / SURNAMES.len()));
             let number = format!("C-{:06}", i + 1);
             let email = format!("customer{i}@example.com");
             let phone = format!("+86138{:08}", i);
-            let tag = TAGS[i % TAGS.len()];
-            let created = base + chrono::Duration::seconds(i as i64 * 7);
+            let tag = pick(TAGS, i);
+            let created = base + chrono::Duration::seconds(i64::try_from(i)? * 7);
             let id = Uuid::now_v7();
             keys.push((created, id));
             let search = [
@@ -106,7 +102,7 @@ pub async fn seed(url: &str, n: usize) -> anyhow::Result<(Duration, Vec<(DateTim
     db.execute_raw(Statement::from_sql_and_values(
         backend,
         counter,
-        [(n as i64).into()],
+        [i64::try_from(n)?.into()],
     ))
     .await?;
     if backend == DatabaseBackend::Postgres {
@@ -134,4 +130,9 @@ pub fn cursor_for_page(
         }
         .encode(),
     )
+}
+
+/// The `i`th of a list, round and round.
+fn pick<'a>(list: &[&'a str], i: usize) -> &'a str {
+    list.get(i % list.len().max(1)).copied().unwrap_or_default()
 }

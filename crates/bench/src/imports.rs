@@ -120,7 +120,12 @@ pub async fn run(base: &str, token: &str, rows: usize, seconds: u64) -> anyhow::
                 Ok(r) => {
                     let status = r.status().as_u16();
                     let body: serde_json::Value = r.json().await.unwrap_or_default();
-                    (status, body["created"].as_u64().unwrap_or(0))
+                    (
+                        status,
+                        body.get("created")
+                            .and_then(serde_json::Value::as_u64)
+                            .unwrap_or(0),
+                    )
                 }
                 Err(_) => (0, 0),
             };

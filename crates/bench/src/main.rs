@@ -180,19 +180,37 @@ pub(crate) async fn collect(tasks: Vec<Task>, started: Instant) -> Outcome {
     }
     let elapsed = started.elapsed();
     all.sort_unstable();
-    let pct = |p: f64| {
-        all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1)))
-            .copied()
-            .unwrap_or_default()
-    };
     Outcome {
         requests: all.len(),
         errors,
         elapsed,
-        p50: pct(0.50),
-        p99: pct(0.99),
+        p50: percentile(&all, 50),
+        p99: percentile(&all, 99),
         max: all.last().copied().unwrap_or_default(),
     }
+}
+
+impl Outcome {
+    /// Requests per second over the run.
+    #[allow(
+        clippy::cast_precision_loss,
+        reason = "a request count, far below 2^52"
+    )]
+    pub(crate) fn rate(&self) -> f64 {
+        self.requests as f64 / self.elapsed.as_secs_f64()
+    }
+}
+
+/// The value at percent `p` of an ascending list (the nearest rank below).
+pub(crate) fn percentile<T: Copy + Default>(sorted: &[T], p: usize) -> T {
+    let rank = (sorted.len() * p / 100).min(sorted.len().saturating_sub(1));
+    sorted.get(rank).copied().unwrap_or_default()
+}
+
+/// KiB as MiB, for display.
+#[allow(clippy::cast_precision_loss, reason = "a memory size, far below 2^52")]
+fn mib(kib: u64) -> f64 {
+    kib as f64 / 1024.0
 }
 
 const PASSWORD: &str = "bench passphrase, long enough";
@@ -229,8 +247,8 @@ async fn sign_in(base: &str) -> anyhow::Result<String> {
         .await?
         .json()
         .await?;
-    res["access_token"]
-        .as_str()
+    res.get("access_token")
+        .and_then(serde_json::Value::as_str)
         .map(str::to_owned)
         .context("no access token")
 }
@@ -280,7 +298,7 @@ async fn run_engine(args: &Args, engine: &str, url: &str) -> anyhow::Result<()> 
     println!(
         "{engine}: startup to ready on an existing database {} ms, idle RSS {:.1} MiB",
         ms(ready_after),
-        idle as f64 / 1024.0
+        mib(idle)
     );
     for (name, path) in [
         ("GET /healthz", "/healthz"),
@@ -297,7 +315,7 @@ async fn run_engine(args: &Args, engine: &str, url: &str) -> anyhow::Result<()> 
             .await;
             println!(
                 "| {engine:<8} | {name:<26} | {concurrency:>3} | {:>9.0} | {:>8} | {:>8} | {:>6} |",
-                o.requests as f64 / o.elapsed.as_secs_f64(),
+                o.rate(),
                 ms(o.p50),
                 ms(o.p99),
                 o.errors
@@ -336,7 +354,7 @@ async fn run_engine(args: &Args, engine: &str, url: &str) -> anyhow::Result<()> 
             println!(
                 "| {engine:<8} | {name:<26} | {:>3} | {:>9.0} | {:>8} | {:>8} | {:>6} |",
                 1,
-                o.requests as f64 / o.elapsed.as_secs_f64(),
+                o.rate(),
                 ms(o.p50),
                 ms(o.p99),
                 o.errors
@@ -359,7 +377,7 @@ async fn run_engine(args: &Args, engine: &str, url: &str) -> anyhow::Result<()> 
                     .await;
                 println!(
                     "| {engine:<8} | {name:<26} | {concurrency:>3} | {:>9.0} | {:>8} | {:>8} | {:>6} |",
-                    o.requests as f64 / o.elapsed.as_secs_f64(),
+                    o.rate(),
                     ms(o.p50),
                     ms(o.p99),
                     o.errors
@@ -373,7 +391,7 @@ async fn run_engine(args: &Args, engine: &str, url: &str) -> anyhow::Result<()> 
                             format!("  ceiling: pgbench UPDATE"),
                             ms(p50),
                             ms(p99),
-                            100.0 * (o.requests as f64 / o.elapsed.as_secs_f64()) / tps
+                            100.0 * o.rate() / tps
                         ),
                         Err(err) => println!("!!! pgbench ceiling skipped: {err}"),
                     }
@@ -390,7 +408,7 @@ async fn run_engine(args: &Args, engine: &str, url: &str) -> anyhow::Result<()> 
             println!(
                 "| {engine:<8} | {name:<26} | {:>3} | {:>9.0} | {:>8} | {:>8} | {:>6} |",
                 4,
-                o.requests as f64 / o.elapsed.as_secs_f64(),
+                o.rate(),
                 ms(o.p50),
                 ms(o.p99),
                 o.errors
@@ -417,7 +435,7 @@ async fn run_engine(args: &Args, engine: &str, url: &str) -> anyhow::Result<()> 
         }
     }
     let loaded = rss_kib(server.child.id()).unwrap_or(0);
-    println!("{engine}: RSS after load {:.1} MiB", loaded as f64 / 1024.0);
+    println!("{engine}: RSS after load {:.1} MiB", mib(loaded));
     Ok(())
 }
 

@@ -30,10 +30,6 @@ CREATE OR REPLACE FUNCTION bench_counter_row() RETURNS trigger AS $$ BEGIN
 CREATE TRIGGER bench_counter_row BEFORE INSERT ON customers FOR EACH ROW EXECUTE FUNCTION bench_counter_row()";
 const SEQUENCE_ONLY: &str = "DROP TRIGGER IF EXISTS bench_counter_row ON customers";
 
-fn rate(o: &Outcome) -> f64 {
-    o.requests as f64 / o.elapsed.as_secs_f64()
-}
-
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v.get(v.len() / 2).copied().unwrap_or(0.0)
@@ -42,7 +38,7 @@ fn median(mut v: Vec<f64>) -> f64 {
 fn row(name: &str, o: &Outcome) {
     println!(
         "| postgres | {name:<26} | {CLIENTS:>3} | {:>9.0} | {:>8} | {:>8} | {:>6} |",
-        rate(o),
+        o.rate(),
         ms(o.p50),
         ms(o.p99),
         o.errors
@@ -75,7 +71,7 @@ where
             run += 1;
             let o = load(run).await;
             row(name, &o);
-            out.push(rate(&o));
+            out.push(o.rate());
         }
     }
     db.execute_unprepared(KEEP_EVENTS).await?;

@@ -178,13 +178,11 @@ pub async fn pgbench_ceiling(
         .context("no tps in pgbench output")?;
     let mut latencies = latencies_from_logs(dir.path())?;
     latencies.sort_unstable();
-    let pct = |p: f64| {
-        latencies
-            .get(((latencies.len() as f64 * p) as usize).min(latencies.len().saturating_sub(1)))
-            .copied()
-            .unwrap_or_default()
-    };
-    Ok((tps, pct(0.50), pct(0.99)))
+    Ok((
+        tps,
+        crate::percentile(&latencies, 50),
+        crate::percentile(&latencies, 99),
+    ))
 }
 
 /// pgbench's per-transaction logs: the third column is the latency in microseconds.

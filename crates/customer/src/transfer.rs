@@ -297,16 +297,22 @@ async fn give_numbers(
         c.search_text = model::renumber_search_text(&c.search_text, &c.name, &c.number, &number);
         let id = c.id.to_string();
         for &i in events_of.get(&id).into_iter().flatten() {
-            let payload = &mut batch.events[i].payload;
-            if payload["number"] == c.number.as_str() {
-                payload["number"] = number.clone().into();
+            if let Some(logged) = batch.events.get_mut(i).map(|e| &mut e.payload)
+                && let Some(old) = logged.pointer_mut("/number")
+                && old == c.number.as_str()
+            {
+                *old = number.clone().into();
             }
         }
         for &i in audit_of.get(&id).into_iter().flatten() {
-            if let Some(changes) = batch.audit[i].changes.as_mut()
-                && changes["number"]["to"] == c.number.as_str()
+            if let Some(old) = batch
+                .audit
+                .get_mut(i)
+                .and_then(|a| a.changes.as_mut())
+                .and_then(|changes| changes.pointer_mut("/number/to"))
+                && old == c.number.as_str()
             {
-                changes["number"]["to"] = number.clone().into();
+                *old = number.clone().into();
             }
         }
         c.number = number;

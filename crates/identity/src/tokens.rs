@@ -54,7 +54,8 @@ impl JwtKeys {
             if secret.len() < 32 {
                 return Err("a JWT secret must be at least 32 bytes".into());
             }
-            let kid = hex(&Sha256::digest(secret)[..8]);
+            let digest: [u8; 32] = Sha256::digest(secret).into();
+            let kid = hex(&digest[..8]);
             current.get_or_insert_with(|| kid.clone());
             keys.insert(
                 kid,

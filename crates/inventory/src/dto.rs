@@ -822,7 +822,10 @@ mod tests {
         for schema in schemas {
             let json = serde_json::to_value(schema).unwrap_or_default();
             let text = json.to_string();
-            for (key, value) in [("maxItems", MAX_LINES as i64), ("maximum", MAX_QUANTITY)] {
+            for (key, value) in [
+                ("maxItems", i64::try_from(MAX_LINES).unwrap()),
+                ("maximum", MAX_QUANTITY),
+            ] {
                 for found in text.match_indices(&format!("\"{key}\":")) {
                     let rest = &text[found.0 + key.len() + 3..];
                     let n: i64 = rest

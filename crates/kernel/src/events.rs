@@ -309,7 +309,7 @@ pub async fn lag(conn: &impl ConnectionTrait, now: DateTimeUtc) -> Result<Lag, D
     Ok(Lag {
         unsequenced,
         oldest_seconds: oldest
-            .map(|t| (now - t).num_milliseconds().max(0) as f64 / 1000.0)
-            .unwrap_or(0.0),
+            .and_then(|t| (now - t).to_std().ok())
+            .map_or(0.0, |age| age.as_secs_f64()),
     })
 }

@@ -5,7 +5,7 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Condition, Expr, ExprTrait, IntoCondition};
+use sea_orm::sea_query::{Condition, Expr, ExprTrait};
 use sea_orm::{
     ColumnTrait, EntityTrait, ModelTrait, Order, QueryFilter, QueryOrder, QuerySelect, Select,
     Value,
@@ -130,8 +130,9 @@ impl<T> Page<T> {
         key: impl Fn(&R) -> Vec<serde_json::Value>,
         view: impl FnMut(R) -> T,
     ) -> Self {
-        let has_more = rows.len() as u64 > req.limit;
-        rows.truncate(req.limit as usize);
+        let limit = usize::try_from(req.limit).unwrap_or(usize::MAX);
+        let has_more = rows.len() > limit;
+        rows.truncate(limit);
         let next_cursor = has_more.then(|| rows.last()).flatten().map(|last| {
             Cursor {
                 sort: req.sort.clone(),
@@ -292,29 +293,28 @@ fn json_of(value: Value) -> serde_json::Value {
 /// both SQLite and PostgreSQL turn into an index range seek: page 1000 costs what page
 /// 1 costs. Mixed directions fall back to `(a > x) OR (a = x AND b > y) ...`.
 pub fn keyset_after<C: ColumnTrait>(columns: &[(C, Order)], values: Vec<Value>) -> Condition {
-    let n = columns.len().min(values.len());
-    let uniform = columns.iter().all(|(_, o)| *o == columns[0].1);
-    if n > 1 && uniform {
-        let left = Expr::tuple(columns[..n].iter().map(|(c, _)| c.into_expr()));
-        let right = Expr::tuple(values[..n].iter().cloned().map(Expr::val));
-        let step = match columns[0].1 {
+    let pairs: Vec<(&(C, Order), Value)> = columns.iter().zip(values).collect();
+    let after = |col: &C, order: &Order, value: Value| match order {
+        Order::Desc => col.lt(value),
+        _ => col.gt(value),
+    };
+    if let [((_, first), _), rest @ ..] = pairs.as_slice()
+        && !rest.is_empty()
+        && rest.iter().all(|((_, order), _)| order == first)
+    {
+        let left = Expr::tuple(pairs.iter().map(|((col, _), _)| col.into_expr()));
+        let right = Expr::tuple(pairs.iter().map(|(_, value)| Expr::val(value.clone())));
+        let step = match first {
             Order::Desc => left.lt(right),
             _ => left.gt(right),
         };
         return Condition::all().add(step);
     }
     let mut any = Condition::any();
-    for i in 0..n {
-        let mut all = Condition::all();
-        for j in 0..i {
-            all = all.add(columns[j].0.eq(values[j].clone()));
-        }
-        let (col, order) = &columns[i];
-        let step = match order {
-            Order::Desc => col.lt(values[i].clone()),
-            _ => col.gt(values[i].clone()),
-        };
-        any = any.add(all.add(step).into_condition());
+    let mut equal_so_far = Condition::all();
+    for ((col, order), value) in pairs {
+        any = any.add(equal_so_far.clone().add(after(col, order, value.clone())));
+        equal_so_far = equal_so_far.add(col.eq(value));
     }
     any
 }

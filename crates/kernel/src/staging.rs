@@ -788,8 +788,8 @@ pub async fn apply<S: Staging>(
         return Err(changed_meanwhile());
     }
     tracing::debug!(
-        written_ms = written.as_millis() as u64,
-        logged_ms = (began.elapsed() - written).as_millis() as u64,
+        written_ms = written.as_secs_f64() * 1e3,
+        logged_ms = (began.elapsed() - written).as_secs_f64() * 1e3,
         "import kept rows copied"
     );
     Ok(())

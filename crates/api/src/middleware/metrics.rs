@@ -191,8 +191,9 @@ impl Metrics {
             let set = |state: &'static str, v: i64| {
                 self.pool.get_or_create(&PoolLabels { pool, state }).set(v);
             };
-            set("idle", idle as i64);
-            set("in_use", i64::from(size).saturating_sub(idle as i64));
+            let idle = i64::try_from(idle).unwrap_or(i64::MAX);
+            set("idle", idle);
+            set("in_use", i64::from(size).saturating_sub(idle));
             set("max", i64::from(max));
         }
         if let Some(lag) = outbox {

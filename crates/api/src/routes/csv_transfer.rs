@@ -234,8 +234,8 @@ where
     // How long the apply held the writer: what other writers waited at most.
     tracing::info!(
         rows = report.rows,
-        elapsed_ms = began.elapsed().as_millis() as u64,
-        commit_ms = (began.elapsed() - written).as_millis() as u64,
+        elapsed_ms = began.elapsed().as_secs_f64() * 1e3,
+        commit_ms = (began.elapsed() - written).as_secs_f64() * 1e3,
         "import applied"
     );
     Ok(report)

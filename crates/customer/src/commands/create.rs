@@ -149,7 +149,12 @@ pub async fn create(
         .ok_or_else(|| CustomerError::NotFound(id.to_string()))?;
     events::record(txn, ctx, &events::CREATED, &view).await?;
     let mut logged = serde_json::to_value(&view).unwrap_or_default();
-    logged["tax_id"] = serde_json::json!(view.tax_id.as_ref().map(|_| "set"));
+    if let Some(fields) = logged.as_object_mut() {
+        fields.insert(
+            "tax_id".into(),
+            serde_json::json!(view.tax_id.as_ref().map(|_| "set")),
+        );
+    }
     audit::record(
         txn,
         ctx,

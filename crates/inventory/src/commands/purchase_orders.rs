@@ -73,11 +73,11 @@ pub(crate) async fn insert_draft(
     }
     .insert(txn)
     .await?;
-    purchase_order_line::Entity::insert_many(lines.into_iter().enumerate().map(|(i, l)| {
+    purchase_order_line::Entity::insert_many((1..).zip(lines).map(|(line_no, l)| {
         purchase_order_line::ActiveModel {
             id: Set(new_id()),
             purchase_order_id: Set(id),
-            line_no: Set(i as i32 + 1),
+            line_no: Set(line_no),
             product_id: Set(l.product.id),
             quantity: Set(l.quantity),
             received_quantity: Set(0),

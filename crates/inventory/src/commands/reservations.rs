@@ -91,12 +91,12 @@ pub async fn reserve(
         .lines
         .iter()
         .zip(places.iter().flatten())
-        .enumerate()
-        .map(|(i, (line, place))| {
+        .zip(1..)
+        .map(|((line, place), line_no)| {
             let l = reservation_line::Model {
                 id: new_id(),
                 reservation_id: id,
-                line_no: i as i32 + 1,
+                line_no,
                 product_id: place.product.id,
                 warehouse_id: place.warehouse.id,
                 quantity: line.quantity,

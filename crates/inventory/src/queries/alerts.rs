@@ -46,22 +46,26 @@ pub async fn list(
             .map(|l| ((l.product_id, l.warehouse_id), l.available()))
             .collect()
     };
-    Ok(seek.page(rows, &page, |r| {
-        let place = &places[&(r.product_id, r.warehouse_id)];
-        AlertView {
-            id: r.id,
-            sku: place.product.sku.clone(),
-            product_id: r.product_id,
-            warehouse_code: place.warehouse.code.clone(),
-            warehouse_id: r.warehouse_id,
-            available_at_open: r.available_at_open,
-            reorder_point: r.reorder_point,
-            available: levels
-                .get(&(r.product_id, r.warehouse_id))
-                .copied()
-                .unwrap_or(0),
-            opened_at: r.opened_at,
-            closed_at: r.closed_at,
-        }
-    }))
+    let views = rows
+        .iter()
+        .map(|r| {
+            let place = super::place_of(&places, (r.product_id, r.warehouse_id))?;
+            Ok(AlertView {
+                id: r.id,
+                sku: place.product.sku.clone(),
+                product_id: r.product_id,
+                warehouse_code: place.warehouse.code.clone(),
+                warehouse_id: r.warehouse_id,
+                available_at_open: r.available_at_open,
+                reorder_point: r.reorder_point,
+                available: levels
+                    .get(&(r.product_id, r.warehouse_id))
+                    .copied()
+                    .unwrap_or(0),
+                opened_at: r.opened_at,
+                closed_at: r.closed_at,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(seek.page_of(&rows, &page, views))
 }

@@ -76,10 +76,14 @@ pub async fn list(
     );
     let rows = seek.select(select, &page)?.all(conn).await?;
     let places = super::places(conn, rows.iter().map(|r| (r.product_id, r.warehouse_id))).await?;
-    Ok(seek.page(rows, &page, |r| {
-        let place = &places[&(r.product_id, r.warehouse_id)];
-        level_view(&r, &place.product, &place.warehouse)
-    }))
+    let views = rows
+        .iter()
+        .map(|r| {
+            let place = super::place_of(&places, (r.product_id, r.warehouse_id))?;
+            Ok(level_view(r, &place.product, &place.warehouse))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(seek.page_of(&rows, &page, views))
 }
 
 pub async fn movements(
@@ -112,7 +116,14 @@ pub async fn movements(
     let seek = Seek::newest_first(movement::Column::CreatedAt, movement::Column::Id);
     let rows = seek.select(select, &page)?.all(conn).await?;
     let places = super::places(conn, rows.iter().map(|r| (r.product_id, r.warehouse_id))).await?;
-    Ok(seek.page(rows, &page, |r| {
-        movement_view(&r, &places[&(r.product_id, r.warehouse_id)])
-    }))
+    let views = rows
+        .iter()
+        .map(|r| {
+            Ok(movement_view(
+                r,
+                super::place_of(&places, (r.product_id, r.warehouse_id))?,
+            ))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(seek.page_of(&rows, &page, views))
 }

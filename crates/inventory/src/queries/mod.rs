@@ -59,6 +59,20 @@ pub(crate) async fn places(
         .collect())
 }
 
+/// The place a row's foreign keys name. Absent only if the database lost a row it
+/// references, which is a server fault, not the client's.
+pub(crate) fn place_of(places: &HashMap<(Uuid, Uuid), Place>, key: (Uuid, Uuid)) -> Result<&Place> {
+    places.get(&key).ok_or_else(|| {
+        ordercrm_kernel::Error::new(
+            ordercrm_kernel::error::problems::INTERNAL,
+            format!(
+                "no product {} or warehouse {} for a stored row",
+                key.0, key.1
+            ),
+        )
+    })
+}
+
 /// A product id by SKU (any case), or `None` when there is no such product: a
 /// filter on an unknown SKU matches nothing rather than failing.
 pub(crate) async fn product_id(conn: &impl ConnectionTrait, sku: &str) -> Result<Option<Uuid>> {

@@ -74,12 +74,11 @@ pub(crate) async fn compute(
         }
         let supplier = p.supplier_id.and_then(|s| suppliers.get(&s));
         let shipped_in_window = shipped.get(&key).copied().unwrap_or(0);
-        let average_daily_demand = shipped_in_window as f64 / window_days as f64;
         let lead_time_days = supplier.map_or(0, |s| i64::from(s.lead_time_days));
-        let demand_during_lead_time = (average_daily_demand * lead_time_days as f64).ceil() as i64;
+        let demand_during_lead_time = demand_over(shipped_in_window, window_days, lead_time_days);
         let reorder_level = l
             .reorder_point
-            .max(demand_during_lead_time + l.safety_stock);
+            .max(demand_during_lead_time.saturating_add(l.safety_stock));
         let on_order = on_order.get(&key).copied().unwrap_or(0);
         let position = l.available() + on_order;
         if position >= reorder_level {
@@ -104,7 +103,7 @@ pub(crate) async fn compute(
             on_order,
             window_days,
             shipped_in_window,
-            average_daily_demand: (average_daily_demand * 1000.0).round() / 1000.0,
+            average_daily_demand: daily_rate(shipped_in_window, window_days),
             lead_time_days,
             demand_during_lead_time,
             safety_stock: l.safety_stock,
@@ -153,4 +152,36 @@ async fn shipped_since(
         out.insert((p, w), row.try_get_by_index::<i64>(2)?);
     }
     Ok(out)
+}
+
+/// Units shipped per day over the window, rounded to three places: a displayed rate.
+#[allow(
+    clippy::cast_precision_loss,
+    reason = "a displayed ratio of bounded quantities, far below 2^52"
+)]
+fn daily_rate(shipped: i64, window_days: i64) -> f64 {
+    (shipped as f64 / window_days.max(1) as f64 * 1000.0).round() / 1000.0
+}
+
+/// Demand over the lead time at the window's daily rate, rounded up; exact, in
+/// integers, so a rate like 21/7 is 3 and not 3.0000000000000004 rounded up to 4.
+fn demand_over(shipped: i64, window_days: i64, lead_time_days: i64) -> i64 {
+    let units = i128::from(shipped.max(0)) * i128::from(lead_time_days.max(0));
+    let days = i128::from(window_days.max(1));
+    i64::try_from((units + days - 1) / days).unwrap_or(i64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn demand_rounds_up_exactly() {
+        assert_eq!(demand_over(21, 7, 7), 21);
+        assert_eq!(demand_over(1, 30, 1), 1);
+        assert_eq!(demand_over(0, 30, 14), 0);
+        assert_eq!(demand_over(10, 3, 1), 4);
+        assert_eq!(demand_over(i64::MAX, 1, i64::from(i32::MAX)), i64::MAX);
+        assert!((daily_rate(10, 3) - 3.333).abs() < 1e-9);
+    }
 }
