@@ -41,7 +41,9 @@ fmt:
 	cargo fmt --all
 
 openapi:
-	cargo run -q -p ordercrm-server -- openapi > openapi/openapi.json
+	# Through a temporary file: a failed build must not leave an empty document behind.
+	cargo run -q -p ordercrm-server -- openapi > openapi/openapi.json.tmp
+	mv openapi/openapi.json.tmp openapi/openapi.json
 	@echo "openapi/openapi.json regenerated"
 
 bench: release

@@ -83,15 +83,13 @@ ordercrm_kernel::versioned!(SettingView);
 
 /// One branch per well-known key, with the value shape that key requires, and one for
 /// any other key (any value but `null`), so a client generator and a fuzzer know what
-/// the server accepts. Built from [`WellKnown`], which the server checks with. `anyOf`,
-/// not `oneOf`: the last branch's pattern also matches the well-known keys (the schema
-/// types this crate uses cannot say "but not these"), so a well-known key matches two
-/// branches; the description says that its own shape is the one that holds.
+/// the server accepts. Built from [`WellKnown`], which the server checks with. The last
+/// branch's key is "the pattern, `not` one of the well-known keys", so exactly one
+/// branch fits any body: `oneOf`. utoipa has no builder for `not`; it is written
+/// through the schema's extension map, which serializes its entries as they are.
 impl utoipa::PartialSchema for CreateSetting {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-        use utoipa::openapi::schema::{
-            AdditionalProperties, AnyOfBuilder, OneOfBuilder, SchemaType, Type,
-        };
+        use utoipa::openapi::schema::{AdditionalProperties, OneOfBuilder, SchemaType, Type};
         use utoipa::openapi::{ObjectBuilder, RefOr, Schema};
         let branch = |key: RefOr<Schema>, value: RefOr<Schema>| {
             ObjectBuilder::new()
@@ -107,13 +105,13 @@ impl utoipa::PartialSchema for CreateSetting {
                 .required("value")
                 .additional_properties(Some(AdditionalProperties::FreeForm(false)))
         };
-        let mut any_of = AnyOfBuilder::new();
+        let mut one_of = OneOfBuilder::new();
         for (key, known) in WellKnown::KEYS {
             let key = ObjectBuilder::new()
                 .schema_type(Type::String)
                 .enum_values(Some([key]))
                 .into();
-            any_of = any_of.item(branch(key, known.value_schema()));
+            one_of = one_of.item(branch(key, known.value_schema()));
         }
         // Typeless rather than a list of types: client generators take any value.
         let any_value = ObjectBuilder::new()
@@ -125,13 +123,18 @@ impl utoipa::PartialSchema for CreateSetting {
             .pattern(Some(SettingKey::PATTERN))
             .description(Some("Any other key; not one of the well-known keys above."))
             .examples([serde_json::json!("ui.theme")])
+            .extensions(Some(utoipa::openapi::extensions::Extensions::from_iter([
+                (
+                    "not",
+                    serde_json::json!({"enum": WellKnown::KEYS.map(|(key, _)| key)}),
+                ),
+            ])))
             .into();
-        any_of
+        one_of
             .item(branch(other_key, any_value))
             .description(Some(
                 "A well-known key (`company_name`, `default_currency`, the `*_number_prefix` \
-                 keys) with the value it requires (its own branch; the last branch does not \
-                 apply to these keys), or any other key with any value but `null`.",
+                 keys) with the value it requires, or any other key with any value but `null`.",
             ))
             .examples([serde_json::json!(
                 {"key": "order_number_prefix", "value": "SO-", "description": "Prefix of sales order numbers"}
@@ -141,3 +144,35 @@ impl utoipa::PartialSchema for CreateSetting {
 }
 
 impl ToSchema for CreateSetting {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use utoipa::PartialSchema;
+
+    /// Exactly one branch of `CreateSetting` takes any key: its own for a well-known key,
+    /// the last for any other, so `oneOf` is true of every body.
+    #[test]
+    fn every_key_fits_one_branch() {
+        let schema = serde_json::to_value(CreateSetting::schema()).unwrap_or_default();
+        let branches = schema["oneOf"].as_array().cloned().unwrap_or_default();
+        assert_eq!(branches.len(), WellKnown::KEYS.len() + 1);
+        let fits = |branch: &serde_json::Value, key: &str| {
+            let rule = &branch["properties"]["key"];
+            let listed = |list: &serde_json::Value| {
+                list.as_array().is_some_and(|l| l.iter().any(|v| v == key))
+            };
+            if rule.get("enum").is_some() {
+                return listed(&rule["enum"]);
+            }
+            let pattern = rule["pattern"].as_str().unwrap_or_default();
+            let re = regex::Regex::new(pattern).unwrap_or_else(|e| panic!("{e}"));
+            re.is_match(key) && !listed(&rule["not"]["enum"])
+        };
+        let keys = WellKnown::KEYS.map(|(key, _)| key);
+        for key in keys.iter().copied().chain(["ui.theme", "company_names"]) {
+            let fitting = branches.iter().filter(|b| fits(b, key)).count();
+            assert_eq!(fitting, 1, "{key} fits {fitting} branches");
+        }
+    }
+}
