@@ -210,7 +210,23 @@ async fn refresh_rotates_and_reuse_revokes_the_family(engine: Db) {
     let r1 = first["refresh_token"].as_str().unwrap().to_owned();
 
     app.clock.advance(Duration::minutes(20));
-    let res = refresh(&app, &r1).await;
+    // A client that attaches its (now expired) access token to every request can still
+    // refresh: the operations for anonymous callers ignore any credential.
+    let stale = first["access_token"].as_str().unwrap();
+    problem(
+        app.request_as(stale, Method::GET, "/v1/me")
+            .send()
+            .await
+            .unwrap(),
+        401,
+    )
+    .await;
+    let res = app
+        .request_as(stale, Method::POST, "/v1/auth/refresh")
+        .json(&json!({"refresh_token": r1}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 200);
     let second: Value = res.json().await.unwrap();
     let r2 = second["refresh_token"].as_str().unwrap().to_owned();

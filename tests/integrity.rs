@@ -1714,12 +1714,22 @@ async fn forged_cursors_are_refused_not_failed(engine: Engine) {
         ),
         ("/v1/settings", "key", json!(["a\u{0}"])),
         ("/v1/products", "sku", json!(["A\u{0}", id])),
+        // The birthday list's keyset is computed, not columns: the same refusal.
+        (
+            "/v1/customers/birthdays",
+            "days_until",
+            json!([0, 101, "a\u{0}b", id]),
+        ),
     ] {
         let cursor = base64::engine::general_purpose::URL_SAFE_NO_PAD
             .encode(json!({"s": sort, "k": key}).to_string());
-        let res = app
-            .get(&format!("{path}?sort={sort}&cursor={cursor}"))
-            .await;
+        // The birthday list has one order and no `sort` parameter.
+        let query = if path.ends_with("birthdays") {
+            format!("cursor={cursor}")
+        } else {
+            format!("sort={sort}&cursor={cursor}")
+        };
+        let res = app.get(&format!("{path}?{query}")).await;
         let body = problem(res, 400).await;
         assert_eq!(body["errors"][0]["code"], "invalid_cursor", "{path} {sort}");
     }

@@ -311,9 +311,11 @@ impl TestApp {
         let db = TestDb::new(engine).await;
         let mut config = test_config(db.url.clone());
         let probe = Probe::default();
-        config.hooks = probe.hooks().on_response(move |method, route, status| {
-            statuses_seen::record(engine, method, route, status);
-        });
+        config.hooks = probe
+            .hooks()
+            .on_response(move |method, route, status, problem| {
+                statuses_seen::record(engine, method, route, status, problem);
+            });
         tweak(&mut config);
         let clock = ManualClock::new(start_time());
         let admin = ordercrm_server::users::create(
@@ -493,7 +495,7 @@ pub mod statuses_seen {
 
     use super::Engine;
 
-    type Seen = BTreeSet<(Engine, String, String, u16)>;
+    type Seen = BTreeSet<(Engine, String, String, u16, Option<String>)>;
     static SEEN: Mutex<Option<(Seen, Option<std::fs::File>)>> = Mutex::new(None);
 
     /// Where observations are kept: next to the test binaries, so `make test` can
@@ -511,7 +513,7 @@ pub mod statuses_seen {
         }
     }
 
-    pub fn record(engine: Engine, method: &str, route: &str, status: u16) {
+    pub fn record(engine: Engine, method: &str, route: &str, status: u16, problem: Option<&str>) {
         let mut guard = SEEN.lock().unwrap();
         let (seen, file) = guard.get_or_insert_with(|| {
             let dir = dir();
@@ -520,10 +522,21 @@ pub mod statuses_seen {
             (BTreeSet::new(), std::fs::File::create(path).ok())
         });
         // Each new triple once per process: a few hundred lines for the whole suite.
-        if seen.insert((engine, method.to_owned(), route.to_owned(), status))
-            && let Some(file) = file
+        let problem = problem.map(str::to_owned);
+        if seen.insert((
+            engine,
+            method.to_owned(),
+            route.to_owned(),
+            status,
+            problem.clone(),
+        )) && let Some(file) = file
         {
-            let _ = writeln!(file, "{}\t{method}\t{route}\t{status}", engine_name(engine));
+            let problem = problem.as_deref().unwrap_or("-");
+            let _ = writeln!(
+                file,
+                "{}\t{method}\t{route}\t{status}\t{problem}",
+                engine_name(engine)
+            );
         }
     }
 }

@@ -246,6 +246,15 @@ async fn stale_if_match_is_412(engine: Engine) {
         current["value"], "Acme Ltd",
         "the stale write changed nothing"
     );
+    // `"value": null` is refused, not read as "leave it": a silent no-op would tell
+    // the client its null was stored.
+    let res = app
+        .request(Method::PATCH, "/v1/settings/company_name")
+        .json(&json!({"value": null}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(problem(res, 400).await["errors"][0]["code"], "required");
 
     // If-None-Match with the current ETag: 304, no body.
     let res = app

@@ -1,4 +1,4 @@
-//! Every status the black-box suite saw an operation answer with is one the OpenAPI
+//! Every status (and problem type) the black-box suite saw an operation answer with is one the OpenAPI
 //! document lists for it. The suite's servers record what they answered
 //! (`statuses_seen`); this runs after it (`make test` runs it last, explicitly) and
 //! compares. Run alone, with nothing recorded, it has nothing to check and says so,
@@ -14,7 +14,7 @@ use serde_json::Value;
 fn every_status_seen_is_documented() {
     let required = std::env::var("ORDERCRM_STATUS_COVERAGE").is_ok_and(|v| v == "required");
     let dir = statuses_seen::dir();
-    let mut seen: BTreeSet<(String, String, String, u16)> = BTreeSet::new();
+    let mut seen: BTreeSet<(String, String, String, u16, String)> = BTreeSet::new();
     if let Ok(entries) = std::fs::read_dir(&dir) {
         for entry in entries.flatten() {
             let text = std::fs::read_to_string(entry.path()).unwrap();
@@ -30,6 +30,7 @@ fn every_status_seen_is_documented() {
                     method.to_owned(),
                     route.to_owned(),
                     status.parse().unwrap(),
+                    f.next().unwrap_or("-").to_owned(),
                 ));
             }
         }
@@ -50,14 +51,17 @@ fn every_status_seen_is_documented() {
     let doc = serde_json::to_value(ordercrm_api::openapi()).unwrap();
     let mut undocumented = Vec::new();
     // Per engine: the operations seen, and how many (operation, status) pairs.
-    type Seen<'a> = (BTreeSet<(&'a str, &'a str)>, usize);
+    type Seen<'a> = (
+        BTreeSet<(&'a str, &'a str)>,
+        BTreeSet<(&'a str, &'a str, u16)>,
+    );
     let mut per_engine: BTreeMap<&str, Seen> = BTreeMap::new();
-    for (engine, method, route, status) in &seen {
+    for (engine, method, route, status, problem) in &seen {
         let op = &doc["paths"][route][method.to_ascii_lowercase()];
         let entry = per_engine.entry(engine).or_default();
         if !op.is_null() {
             entry.0.insert((method, route));
-            entry.1 += 1;
+            entry.1.insert((method, route, *status));
         }
         if op.is_null() {
             // A method the path does not have: the router's 405 (or a CORS preflight).
@@ -70,13 +74,22 @@ fn every_status_seen_is_documented() {
         }
         let responses = op["responses"].as_object().unwrap();
         let class = format!("{}XX", status / 100);
-        if !responses.contains_key(&status.to_string())
-            && !responses.contains_key(&class)
-            && !responses.contains_key("default")
-        {
+        let Some(documented) = [status.to_string(), class, "default".to_owned()]
+            .iter()
+            .find_map(|key| responses.get(key))
+        else {
             undocumented.push(format!(
                 "{engine}: {method} {route} answered {status}; documented: {}",
                 responses.keys().cloned().collect::<Vec<_>>().join(", ")
+            ));
+            continue;
+        };
+        // The problem type too: a client switches on `type`, so the document names
+        // every one an answer can carry.
+        let description = documented["description"].as_str().unwrap_or_default();
+        if problem.starts_with("/problems/") && !description.contains(&format!("`{problem}`")) {
+            undocumented.push(format!(
+                "{engine}: {method} {route} answered {status} {problem}; documented: {description}"
             ));
         }
     }
@@ -94,7 +107,8 @@ fn every_status_seen_is_documented() {
         .sum();
     for (engine, (ops, pairs)) in &per_engine {
         println!(
-            "status coverage ({engine}): {pairs} (operation, status) pairs over {} of {operations} operations",
+            "status coverage ({engine}): {} (operation, status) pairs over {} of {operations} operations",
+            pairs.len(),
             ops.len()
         );
     }

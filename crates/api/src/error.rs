@@ -52,6 +52,11 @@ impl ResponseError for ApiError {
 }
 
 /// A complete problem response for code that runs outside the rendering middleware.
+/// The `type` of the problem a response carries, for the test hook that checks it
+/// against the document.
+#[derive(Debug, Clone)]
+pub struct ProblemTypeSent(pub String);
+
 pub fn problem_response(req: &HttpRequest, err: &Error) -> HttpResponse {
     let mut problem = err.to_problem();
     problem.instance = Some(req.path().to_owned());
@@ -63,6 +68,7 @@ pub fn problem_response(req: &HttpRequest, err: &Error) -> HttpResponse {
     res.headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
     protocol_headers(&mut res, err);
+    res.extensions_mut().insert(ProblemTypeSent(problem.type_));
     res
 }
 

@@ -181,9 +181,9 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
     })
 }
 
-/// The JSON text with every number written `-?digits.0…` (a decimal point followed
-/// only by zeros, no exponent) as its integer part; `None` when there is none. Strings
-/// are skipped, escapes included.
+/// The JSON text with every number whose value is an integer but which is not written
+/// as one (`2.0`, `-0`, `1e1`, `1.5e2`: JSON Schema calls them all integers) written as
+/// that integer; `None` when there is none. Strings are skipped, escapes included.
 fn integral_decimals_as_integers(bytes: &[u8]) -> Option<Vec<u8>> {
     let mut out = Vec::with_capacity(bytes.len());
     let mut changed = false;
@@ -207,22 +207,12 @@ fn integral_decimals_as_integers(bytes: &[u8]) -> Option<Vec<u8>> {
                 .take_while(|c| c.is_ascii_digit() || matches!(c, b'-' | b'+' | b'.' | b'e' | b'E'))
                 .count();
             let token = bytes.get(i..i + len)?;
-            match token.iter().position(|c| *c == b'.') {
-                Some(dot)
-                    if dot > 0
-                        && token.get(..dot)? != b"-"
-                        && token
-                            .get(..dot)?
-                            .iter()
-                            .skip(usize::from(token.first() == Some(&b'-')))
-                            .all(u8::is_ascii_digit)
-                        && token.len() > dot + 1
-                        && token.get(dot + 1..)?.iter().all(|c| *c == b'0') =>
-                {
-                    out.extend_from_slice(token.get(..dot)?);
+            match canonical_integer(token) {
+                Some(integer) => {
+                    out.extend_from_slice(&integer);
                     changed = true;
                 }
-                _ => out.extend_from_slice(token),
+                None => out.extend_from_slice(token),
             }
             i += len;
         } else {
@@ -231,6 +221,52 @@ fn integral_decimals_as_integers(bytes: &[u8]) -> Option<Vec<u8>> {
         }
     }
     changed.then_some(out)
+}
+
+/// `token` as a plain integer when it is a JSON number with an integral value written
+/// some other way; `None` when it is plain already, not integral, or longer than any
+/// 64-bit integer (left for serde to refuse as out of range).
+fn canonical_integer(token: &[u8]) -> Option<Vec<u8>> {
+    let text = std::str::from_utf8(token).ok()?;
+    if !text.contains(['.', 'e', 'E']) && text != "-0" {
+        return None;
+    }
+    let (negative, unsigned) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text),
+    };
+    let (mantissa, exponent) = match unsigned.split_once(['e', 'E']) {
+        Some((m, e)) => (m, e.parse::<i32>().ok()?),
+        None => (unsigned, 0),
+    };
+    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    if int.is_empty() || !int.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    // The value is digits × 10^shift.
+    let shift = i64::from(exponent) - i64::try_from(frac.len()).ok()?;
+    let joined = format!("{int}{frac}");
+    let digits = joined.trim_start_matches('0');
+    let magnitude = if digits.is_empty() {
+        String::from("0")
+    } else if shift >= 0 {
+        let zeros = usize::try_from(shift).ok()?;
+        if digits.len().saturating_add(zeros) > 20 {
+            return None;
+        }
+        format!("{digits}{}", "0".repeat(zeros))
+    } else {
+        let cut = usize::try_from(shift.unsigned_abs()).ok()?;
+        let (head, tail) = digits.split_at_checked(digits.len().checked_sub(cut)?)?;
+        if head.is_empty() || !tail.bytes().all(|b| b == b'0') {
+            return None;
+        }
+        head.to_owned()
+    };
+    Some(match (negative, magnitude.as_str()) {
+        (true, m) if m != "0" => format!("-{m}").into_bytes(),
+        _ => magnitude.into_bytes(),
+    })
 }
 
 /// Whether a JSON text holds the escape `\u0000` (raw control characters are not
@@ -464,8 +500,29 @@ mod tests {
         );
         assert_eq!(
             integral_decimals_as_integers(br#"{"a": 1e1, "b": 2.5}"#),
-            None
+            Some(br#"{"a": 10, "b": 2.5}"#.to_vec())
         );
+        for (token, integer) in [
+            ("-0", Some("0")),
+            ("-0.0", Some("0")),
+            ("0e5", Some("0")),
+            ("1.0e1", Some("10")),
+            ("1.5E+2", Some("150")),
+            ("12300e-2", Some("123")),
+            ("-2.50e1", Some("-25")),
+            ("1e-0", Some("1")),
+            ("5e-1", None),
+            ("0.5", None),
+            ("1e400", None),
+            ("12", None),
+            ("-12", None),
+        ] {
+            assert_eq!(
+                canonical_integer(token.as_bytes()),
+                integer.map(|i| i.as_bytes().to_vec()),
+                "{token}"
+            );
+        }
         let err =
             parse_json::<Line>(br#"{"quantity": 2.5, "line_no": 1, "weight": 1}"#).unwrap_err();
         assert_eq!(err.status(), 400);

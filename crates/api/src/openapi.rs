@@ -2,7 +2,7 @@
 //! utoipa-actix-web, then completed with what every operation shares (problem
 //! responses, the `Idempotency-Key` header) so no handler can forget them.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use ordercrm_kernel::error::{ProblemType, problems};
@@ -239,6 +239,13 @@ fn complete_operation(op: &mut Operation, method: &str, health: bool, naming: &[
         (false, true) => add(op, 400, bad_parameter),
         (false, false) => {}
     }
+    // An operation's own 400 keeps its words; any body can still be malformed.
+    if has_body
+        && let Some(RefOr::T(own)) = op.responses.responses.get_mut("400")
+        && !own.description.contains("/problems/malformed-request")
+    {
+        own.description = format!("{} Or: {bad_body}", own.description);
+    }
     let header_named = |name: &str| {
         op.parameters.iter().flatten().any(|p| {
             matches!(p, RefOr::T(p) if p.parameter_in == ParameterIn::Header
@@ -389,6 +396,17 @@ fn complete_operation(op: &mut Operation, method: &str, health: bool, naming: &[
         );
     }
 
+    // An answer an operation documents in its own words still names its problem type:
+    // clients switch on `type`. (The status-coverage test checks every type it sees.)
+    for (status, response) in &mut op.responses.responses {
+        if let RefOr::T(response) = response
+            && !response.description.contains("/problems/")
+            && let Some(kind) = usual_problem(status)
+        {
+            response.description = format!("{} (`{}`)", response.description, kind.type_uri());
+        }
+    }
+
     if idempotent {
         let param = ParameterBuilder::new()
             .name("Idempotency-Key")
@@ -502,6 +520,24 @@ fn inline(schema: &mut RefOr<Schema>, table: &BTreeMap<String, RefOr<Schema>>) {
     }
 }
 
+/// The problem type an error status usually carries.
+fn usual_problem(status: &str) -> Option<ProblemType> {
+    Some(match status {
+        "400" => problems::VALIDATION,
+        "401" => problems::UNAUTHENTICATED,
+        "403" => problems::FORBIDDEN,
+        "404" => problems::NOT_FOUND,
+        "409" => problems::CONFLICT,
+        "412" => problems::PRECONDITION_FAILED,
+        "413" => problems::PAYLOAD_TOO_LARGE,
+        "415" => problems::UNSUPPORTED_MEDIA_TYPE,
+        "429" => problems::RATE_LIMITED,
+        "500" => problems::INTERNAL,
+        "503" => problems::UNAVAILABLE,
+        _ => return None,
+    })
+}
+
 /// Document `status` as a problem answer unless the operation documents it itself.
 fn add(op: &mut Operation, status: u16, text: &str) {
     op.responses
@@ -528,11 +564,14 @@ fn problem(description: &str) -> Response {
 pub struct Document {
     pub json: Arc<str>,
     methods: Arc<BTreeMap<String, Vec<&'static str>>>,
+    /// `(method, path)` of the operations that take no credential (`security: [{}]`).
+    public: Arc<BTreeSet<(&'static str, String)>>,
 }
 
 impl Document {
     pub fn new(doc: utoipa::openapi::OpenApi) -> Self {
         let json = to_json(&doc);
+        let mut public = BTreeSet::new();
         let methods = doc
             .paths
             .paths
@@ -546,8 +585,11 @@ impl Document {
                     (&item.patch, "PATCH"),
                     (&item.delete, "DELETE"),
                 ] {
-                    if op.is_some() {
+                    if let Some(op) = op {
                         m.push(name);
+                        if takes_no_credential(op) {
+                            public.insert((name, path.clone()));
+                        }
                     }
                 }
                 (path.clone(), m)
@@ -556,12 +598,28 @@ impl Document {
         Self {
             json: json.into(),
             methods: Arc::new(methods),
+            public: Arc::new(public),
         }
+    }
+
+    /// Whether the operation at this method and (literal) path takes no credential, as
+    /// the document says. Such paths have no path parameters.
+    pub fn is_public(&self, method: &str, path: &str) -> bool {
+        self.public.contains(&(method, path.to_owned()))
     }
 
     pub fn methods_of(&self, pattern: &str) -> Vec<&'static str> {
         self.methods.get(pattern).cloned().unwrap_or_default()
     }
+}
+
+/// `security: [{}]`: the operation is for anonymous callers.
+fn takes_no_credential(op: &Operation) -> bool {
+    op.security.as_ref().is_some_and(|requirements| {
+        requirements
+            .iter()
+            .any(|r| serde_json::to_value(r).is_ok_and(|v| v == serde_json::json!({})))
+    })
 }
 
 /// The canonical serialization, shared by `/openapi.json`, `ordercrm openapi` and the

@@ -107,7 +107,7 @@ impl Limiter {
                 return Verdict {
                     limit: self.burst,
                     remaining: 0,
-                    reset: (self.period.as_secs() / u64::from(self.burst)).max(1),
+                    reset: whole_seconds(self.period / self.burst).max(1),
                     allowed: false,
                 };
             }
@@ -124,14 +124,14 @@ impl Limiter {
                 Verdict {
                     limit: self.burst,
                     remaining,
-                    reset: refill.as_secs() + u64::from(refill.subsec_nanos() > 0),
+                    reset: whole_seconds(refill),
                     allowed: true,
                 }
             }
             Err(not_until) => Verdict {
                 limit: self.burst,
                 remaining: 0,
-                reset: not_until.wait_time_from(self.clock.now()).as_secs().max(1),
+                reset: whole_seconds(not_until.wait_time_from(self.clock.now())).max(1),
                 allowed: false,
             },
         }
@@ -185,5 +185,43 @@ impl RateLimits {
         self.principal.sweep();
         self.anonymous.sweep();
         self.sign_in.sweep();
+    }
+}
+
+/// A wait in whole seconds, rounded up: a client that waits `Retry-After` seconds must
+/// find the request allowed, not refused for the last fraction of a second.
+fn whole_seconds(wait: Duration) -> u64 {
+    wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use chrono::{DateTime, Utc};
+    use ordercrm_kernel::ManualClock;
+
+    use super::*;
+
+    #[test]
+    fn waiting_retry_after_is_always_enough() {
+        let start: DateTime<Utc> = "2026-01-01T00:00:00Z".parse().unwrap();
+        let clock = ManualClock::new(start);
+        let limiter = Limiter::new(5, Duration::from_secs(60), 10, Arc::new(clock.clone()));
+        for _ in 0..5 {
+            assert!(limiter.check("k").allowed);
+        }
+        let refused = limiter.check("k");
+        assert!(!refused.allowed);
+        assert_eq!(refused.reset, 12);
+        // 10.5 s left: Retry-After says 11 (10 would be refused again).
+        clock.advance(chrono::Duration::milliseconds(1_500));
+        let refused = limiter.check("k");
+        assert!(!refused.allowed);
+        assert_eq!(refused.reset, 11);
+        clock.advance(chrono::Duration::seconds(
+            i64::try_from(refused.reset).unwrap(),
+        ));
+        assert!(limiter.check("k").allowed);
     }
 }

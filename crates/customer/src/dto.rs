@@ -402,7 +402,7 @@ pub struct FollowUpView {
 pub struct ListFollowUps {
     /// `me`, or a user id.
     #[param(
-        pattern = "^(me|[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12})$"
+        pattern = "^(me|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|[0-9a-fA-F]{32})$"
     )]
     pub assignee: Option<String>,
     /// `open` (default), `done`, `cancelled` or `all`.

@@ -105,8 +105,13 @@ pub struct Sku(pub String);
 
 impl Sku {
     pub const MAX: usize = 64;
-    /// What [`check_sku`] accepts (ECMA 262: `\s` and the C0/C1 controls excluded).
-    pub const PATTERN: &str = r"^[^\s\x00-\x1F\x7F-\x9F]+$";
+    /// What [`check_sku`] accepts: no space (as `char::is_whitespace` has it) and no
+    /// C0/C1 control.
+    pub const PATTERN: &str = concat!(
+        r"^[^",
+        ordercrm_kernel::space_class!(),
+        r"\x00-\x1F\x7F-\x9F]+$"
+    );
 
     /// The trimmed SKU; a field error when it is not one.
     pub fn check(&self, errors: &mut Vec<FieldError>, field: &str) -> String {

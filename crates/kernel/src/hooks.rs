@@ -8,7 +8,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 type HookFn = dyn Fn(&'static str) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync;
-type ResponseFn = dyn Fn(&str, &str, u16) + Send + Sync;
+type ResponseFn = dyn Fn(&str, &str, u16, Option<&str>) + Send + Sync;
 
 #[derive(Clone, Default)]
 pub struct Hooks {
@@ -29,11 +29,14 @@ impl Hooks {
         }
     }
 
-    /// Also call `f(method, route template, status)` for every response the server
-    /// sends to a request that matched a route: the test suite checks each status it
-    /// saw against the OpenAPI document.
+    /// Also call `f(method, route template, status, problem type)` for every response
+    /// the server sends to a request that matched a route: the test suite checks each
+    /// status and problem type it saw against the OpenAPI document.
     #[must_use]
-    pub fn on_response(mut self, f: impl Fn(&str, &str, u16) + Send + Sync + 'static) -> Self {
+    pub fn on_response(
+        mut self,
+        f: impl Fn(&str, &str, u16, Option<&str>) + Send + Sync + 'static,
+    ) -> Self {
         self.response = Some(Arc::new(f));
         self
     }
@@ -44,9 +47,9 @@ impl Hooks {
         }
     }
 
-    pub fn responded(&self, method: &str, route: &str, status: u16) {
+    pub fn responded(&self, method: &str, route: &str, status: u16, problem: Option<&str>) {
         if let Some(f) = &self.response {
-            f(method, route, status);
+            f(method, route, status, problem);
         }
     }
 }

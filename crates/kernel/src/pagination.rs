@@ -42,7 +42,15 @@ impl Cursor {
         Some(raw)
             .filter(|raw| raw.len() <= MAX_CURSOR_CHARS)
             .and_then(|raw| URL_SAFE_NO_PAD.decode(raw).ok())
-            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+            .and_then(|bytes| serde_json::from_slice::<Self>(&bytes).ok())
+            // No row holds NUL in text (PostgreSQL refuses it, with a 500), so no cursor
+            // this API issued does; refused here, for every list, computed keysets too.
+            .filter(|cursor| {
+                !cursor
+                    .key
+                    .iter()
+                    .any(|v| v.as_str().is_some_and(|s| s.contains('\0')))
+            })
             .ok_or_else(|| {
                 Error::invalid_field(
                     "cursor",

@@ -71,7 +71,9 @@ pub async fn update(
     let description = patch
         .description
         .map(|d| Text::check(d, &mut errors, "description"));
-    if let Some(value) = &patch.value {
+    // `"value": null` reaches the check as null, which it refuses.
+    let value = patch.value.map(Option::unwrap_or_default);
+    if let Some(value) = &value {
         errors.extend(model::check_value(key, value).err());
     }
     if !errors.is_empty() {
@@ -85,7 +87,7 @@ pub async fn update(
         let claimed = claim_setting(txn, ctx, key, if_match).await?;
         let before = SettingView::from(claimed.clone());
         let mut row = claimed.into_active_model();
-        row.value = patch::set(patch.value);
+        row.value = patch::set(value);
         row.description = patch::set(description);
         row.updated_at = Set(ctx.now);
         Ok((before, SettingView::from(row.update(txn).await?)))

@@ -23,8 +23,10 @@ pub struct CreateSetting {
 #[schema(example = json!({"value": "SO2026-"}))]
 pub struct UpdateSetting {
     /// Any JSON value but `null` up to 8 KiB; well-known keys require their own
-    /// shape (see `CreateSetting`).
-    pub value: Option<Value>,
+    /// shape (see `CreateSetting`). `null` is refused, not ignored: delete the setting.
+    #[serde(default, deserialize_with = "ordercrm_kernel::patch::nullable")]
+    #[schema(schema_with = updated_value)]
+    pub value: Option<Option<Value>>,
     #[serde(default, deserialize_with = "ordercrm_kernel::patch::nullable")]
     #[schema(value_type = Option<Text<500>>)]
     pub description: Option<Option<Text<500>>>,
@@ -89,7 +91,7 @@ ordercrm_kernel::versioned!(SettingView);
 /// through the schema's extension map, which serializes its entries as they are.
 impl utoipa::PartialSchema for CreateSetting {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-        use utoipa::openapi::schema::{AdditionalProperties, OneOfBuilder, SchemaType, Type};
+        use utoipa::openapi::schema::{AdditionalProperties, OneOfBuilder, Type};
         use utoipa::openapi::{ObjectBuilder, RefOr, Schema};
         let branch = |key: RefOr<Schema>, value: RefOr<Schema>| {
             ObjectBuilder::new()
@@ -113,9 +115,7 @@ impl utoipa::PartialSchema for CreateSetting {
                 .into();
             one_of = one_of.item(branch(key, known.value_schema()));
         }
-        // Typeless rather than a list of types: client generators take any value.
-        let any_value = ObjectBuilder::new()
-            .schema_type(SchemaType::AnyValue)
+        let any_value = any_value_but_null()
             .description(Some("Any JSON value but `null`, up to 8 KiB as JSON."))
             .into();
         let other_key = ObjectBuilder::new()
@@ -144,6 +144,23 @@ impl utoipa::PartialSchema for CreateSetting {
 }
 
 impl ToSchema for CreateSetting {}
+
+fn updated_value() -> utoipa::openapi::ObjectBuilder {
+    any_value_but_null().description(Some(
+        "Any JSON value but `null` up to 8 KiB; well-known keys require their own shape \
+         (see `CreateSetting`). `null` is refused, not ignored: delete the setting.",
+    ))
+}
+
+/// Typeless rather than a list of types (client generators then take any value), and
+/// `not: {type: null}`, written through the extension map as `not` is above.
+fn any_value_but_null() -> utoipa::openapi::ObjectBuilder {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::SchemaType::AnyValue)
+        .extensions(Some(utoipa::openapi::extensions::Extensions::from_iter([
+            ("not", serde_json::json!({"type": "null"})),
+        ])))
+}
 
 #[cfg(test)]
 mod tests {

@@ -2,7 +2,8 @@
 //! who authenticated, per client source for those who did not (health checks are
 //! never limited: a load balancer must always be able to ask). A request without
 //! `Authorization` is anonymous (endpoints that need a caller answer 401); one with
-//! a bad credential is refused here, whatever the endpoint.
+//! a bad credential is refused here, unless the operation is one the document marks
+//! as taking no credential, which ignores it.
 
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -15,6 +16,7 @@ use ordercrm_kernel::error::problems;
 
 use crate::client_addr::ClientAddr;
 use crate::error::problem_response;
+use crate::openapi::Document;
 use crate::rate_limit::Verdict;
 use crate::state::AppState;
 
@@ -28,7 +30,14 @@ pub async fn authenticate(
             .await
             .map(ServiceResponse::map_into_boxed_body);
     };
+    // An operation for anonymous callers (health checks, the document, signing in and
+    // refreshing) ignores any credential sent: a client that attaches its expired
+    // token to every request must still be able to refresh it.
+    let public = req
+        .app_data::<Data<Document>>()
+        .is_some_and(|doc| doc.is_public(req.method().as_str(), req.path()));
     let credential = match req.headers().get(header::AUTHORIZATION) {
+        _ if public => None,
         None => None,
         Some(value) => match value.to_str().ok().and_then(|v| v.strip_prefix("Bearer ")) {
             Some(token) if !token.trim().is_empty() => Some(token.trim().to_owned()),

@@ -240,7 +240,15 @@ pub async fn record(
             .metrics
             .observe(method, route, status, started.elapsed().as_secs_f64());
         if let Some(pattern) = &pattern {
-            state.hooks.responded(method, pattern, status);
+            let problem = res.as_ref().ok().and_then(|r| {
+                r.response()
+                    .extensions()
+                    .get::<crate::error::ProblemTypeSent>()
+                    .map(|p| p.0.clone())
+            });
+            state
+                .hooks
+                .responded(method, pattern, status, problem.as_deref());
         }
     }
     res

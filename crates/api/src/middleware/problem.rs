@@ -9,7 +9,7 @@ use actix_web::{Error, HttpMessage, HttpResponse};
 use ordercrm_kernel::Problem;
 use ordercrm_kernel::error::problems;
 
-use crate::error::{PROBLEM_JSON, ProblemBody};
+use crate::error::{PROBLEM_JSON, ProblemBody, ProblemTypeSent};
 use crate::middleware::request_id::RequestId;
 
 pub async fn render(
@@ -42,6 +42,8 @@ pub async fn render(
     }
     new.headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+    new.extensions_mut()
+        .insert(ProblemTypeSent(problem.type_.clone()));
     Ok(ServiceResponse::new(req, new).map_into_right_body())
 }
 

@@ -69,7 +69,7 @@ pub async fn list(
         (status = 201, description = "Created", body = CustomerView, headers(
             ("Location" = String, description = "URL of the new customer"),
             ("ETag" = String, description = "Version, for If-Match"))),
-        (status = 409, description = "A possible duplicate (`existing.id`), or an external reference in use",
+        (status = 409, description = "A possible duplicate (`/problems/duplicate-customer`, `existing.id` names it), or an external reference in use (`/problems/already-exists`)",
             body = Problem, content_type = "application/problem+json"),
     ),
 )]

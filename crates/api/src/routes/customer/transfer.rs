@@ -66,8 +66,11 @@ pub struct ImportParams {
     )),
     responses(
         (status = 200, description = "Imported (or, with `dry_run`, checked)", body = ImportReport),
-        (status = 400, description = "Rows failed (`/problems/import-failed`, nothing written) or the header is wrong",
+        (status = 400, description = "Rows failed (`/problems/import-failed`, nothing written), the header or a \
+            parameter is wrong (`/problems/validation`), or the upload cannot be read (`/problems/malformed-request`)",
             body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Records in the file changed while it was checked (`/problems/conflict`); \
+            nothing was imported: send it again", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Larger than the import limit", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Neither `text/csv` nor `multipart/form-data`", body = Problem, content_type = "application/problem+json"),
     ),

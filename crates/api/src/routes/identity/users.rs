@@ -40,7 +40,7 @@ pub async fn list(
     responses(
         (status = 201, description = "Created", body = UserView,
             headers(("Location" = String, description = "URL of the new user"), ("ETag" = String, description = "Version"))),
-        (status = 409, description = "The email is taken", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The email is taken (`/problems/already-exists`)", body = Problem, content_type = "application/problem+json"),
     ),
 )]
 #[post("/users")]

@@ -146,7 +146,7 @@ pub async fn receive(
     request_body = Adjust,
     responses(
         (status = 201, description = "The adjustment and the level after it", body = StockChange),
-        (status = 409, description = "Not enough unreserved stock", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not enough unreserved stock (`/problems/insufficient-stock`)", body = Problem, content_type = "application/problem+json"),
     ),
 )]
 #[post("/inventory/adjustments")]
@@ -169,7 +169,7 @@ pub async fn adjust(
     request_body = Transfer,
     responses(
         (status = 201, description = "Both legs and both levels after them", body = StockChange),
-        (status = 409, description = "Not enough available at the source", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not enough available at the source (`/problems/insufficient-stock`)", body = Problem, content_type = "application/problem+json"),
     ),
 )]
 #[post("/inventory/transfers")]

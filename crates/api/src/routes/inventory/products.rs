@@ -50,7 +50,7 @@ pub async fn list(
         (status = 201, description = "Created", body = ProductView, headers(
             ("Location" = String, description = "URL of the new product"),
             ("ETag" = String, description = "Version, for If-Match"))),
-        (status = 409, description = "The SKU (any case) or an external reference is taken",
+        (status = 409, description = "The SKU (any case) or an external reference is taken (`/problems/already-exists`)",
             body = Problem, content_type = "application/problem+json"),
     ),
 )]
@@ -109,7 +109,7 @@ pub async fn get(
     responses(
         (status = 200, description = "The changed product", body = ProductView, headers(("ETag" = String, description = "New version"))),
         (status = 404, description = "No such product", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The new SKU or an external reference is taken", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The new SKU or an external reference is taken (`/problems/already-exists`)", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "Changed since your ETag", body = Problem, content_type = "application/problem+json"),
     ),
 )]

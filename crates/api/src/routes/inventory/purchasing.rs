@@ -119,7 +119,7 @@ pub async fn place(
     ),
     responses(
         (status = 200, description = "Cancelled", body = PurchaseOrderView),
-        (status = 409, description = "Already (partly) received or cancelled", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Already (partly) received or cancelled (`/problems/invalid-state`)", body = Problem, content_type = "application/problem+json"),
     ),
 )]
 #[post("/purchase-orders/{id}/cancel")]
@@ -148,7 +148,7 @@ pub async fn cancel(
     ),
     responses(
         (status = 200, description = "Received", body = PurchaseOrderView),
-        (status = 409, description = "Not ordered yet, cancelled or fully received", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not ordered yet, cancelled or fully received (`/problems/invalid-state`)", body = Problem, content_type = "application/problem+json"),
     ),
 )]
 #[post("/purchase-orders/{id}/receipts")]

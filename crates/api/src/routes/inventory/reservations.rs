@@ -22,7 +22,7 @@ use crate::tx::Writer;
     request_body = CreateReservation,
     responses(
         (status = 201, description = "Held", body = ReservationView, headers(("Location" = String, description = "URL of the reservation"))),
-        (status = 409, description = "Not enough available for some lines; nothing held",
+        (status = 409, description = "Not enough available for some lines; nothing held (`/problems/insufficient-stock`)",
             body = Problem, content_type = "application/problem+json"),
     ),
 )]
@@ -124,7 +124,7 @@ pub async fn release(
     responses(
         (status = 200, description = "Shipped", body = ReservationView),
         (status = 404, description = "No such reservation", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Released, expired or consumed already", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Released, expired or consumed already (`/problems/invalid-state`)", body = Problem, content_type = "application/problem+json"),
     ),
 )]
 #[post("/inventory/reservations/{id}/consume")]

@@ -41,7 +41,7 @@ pub async fn list_warehouses(
     request_body = CreateWarehouse,
     responses(
         (status = 201, description = "Created", body = WarehouseView, headers(("Location" = String, description = "URL of the new warehouse"))),
-        (status = 409, description = "The code is taken", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The code is taken (`/problems/already-exists`)", body = Problem, content_type = "application/problem+json"),
     ),
 )]
 #[post("/warehouses")]
