@@ -10,6 +10,7 @@ both_engines!(
     create_read_update_archive,
     invalid_input_names_every_field,
     duplicates_are_409_unless_allowed,
+    concurrent_duplicates_are_409_too,
     reps_never_see_each_others_customers,
     tax_ids_are_encrypted_and_masked,
     search_filters_and_pages,
@@ -310,6 +311,43 @@ async fn invalid_input_names_every_field(engine: Engine) {
     let unchanged: Value = app.get(&url).await.json().await.unwrap();
     assert_eq!(unchanged["version"], 1);
     assert_eq!(unchanged["name"], "Valid Co");
+    app.stop().await;
+}
+
+/// The duplicate check holds under concurrency: of ten requests for one email (and
+/// ten for one phone), one creates and nine are told of it (on PostgreSQL six of ten
+/// got through before the check took a lock per value).
+async fn concurrent_duplicates_are_409_too(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    for (field, value) in [
+        ("email", "race@example.com"),
+        ("phone", "+86 138 0000 0042"),
+    ] {
+        let body = json!({"kind": "person", "name": "Em Race", field: value});
+        let answers = futures_util::future::join_all((0..10).map(|_| {
+            app.request(Method::POST, "/v1/customers")
+                .json(&body)
+                .send()
+        }))
+        .await;
+        let mut statuses: Vec<u16> = answers
+            .into_iter()
+            .map(|r| r.unwrap().status().as_u16())
+            .collect();
+        statuses.sort_unstable();
+        assert_eq!(
+            statuses,
+            [201, 409, 409, 409, 409, 409, 409, 409, 409, 409],
+            "{field}"
+        );
+    }
+    let listed: Value = app
+        .get("/v1/customers?q=Em%20Race")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["data"].as_array().unwrap().len(), 2);
     app.stop().await;
 }
 

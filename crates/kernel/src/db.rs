@@ -69,3 +69,23 @@ pub fn error_code(err: &DbErr) -> Option<String> {
         _ => None,
     }
 }
+
+/// Serialize, until `txn` ends, the writers that check the same rule for the same
+/// value (`"customer.email:jane@example.com"`): a check-then-insert that no unique
+/// index can enforce (duplicates may be allowed on request) must not let two
+/// concurrent requests both see "none yet". On PostgreSQL a transaction-scoped
+/// advisory lock on the key's hash (only requests for the same value wait; a hash
+/// collision makes two unrelated values wait, never wrongly pass). On SQLite every
+/// write transaction already holds the one writer lock.
+pub async fn lock_for_check(txn: &DatabaseTransaction, key: &str) -> Result<(), DbErr> {
+    use sea_orm::{ConnectionTrait, Statement};
+    if txn.get_database_backend() == DatabaseBackend::Postgres {
+        txn.execute_raw(Statement::from_sql_and_values(
+            DatabaseBackend::Postgres,
+            "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+            [key.into()],
+        ))
+        .await?;
+    }
+    Ok(())
+}

@@ -34,8 +34,11 @@ async fn check_duplicate(
     phone: Option<&str>,
     except: Option<Uuid>,
 ) -> Result<()> {
+    // Email before phone, in every request: two requests never wait on each other's
+    // second lock.
     for (field, value) in [("email", email), ("phone", phone)] {
         let Some(value) = value else { continue };
+        ordercrm_kernel::db::lock_for_check(txn, &format!("customer.{field}:{value}")).await?;
         let column = if field == "email" {
             customer::COLUMN.email_normalized
         } else {
