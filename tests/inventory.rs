@@ -23,6 +23,7 @@ both_engines!(
     expired_reservations_are_released_by_the_sweeper,
     purchase_orders_receive_into_stock_and_replenishment_explains_itself,
     roles_and_scopes_guard_stock,
+    warehouses_carry_a_bounded_priority,
 );
 
 async fn json_of(res: reqwest::Response, status: u16) -> Value {
@@ -340,6 +341,60 @@ async fn bad_input_changes_nothing(engine: Engine) {
     );
     assert_eq!(app.count("SELECT COUNT(*) FROM reservations").await, 0);
     assert_eq!(level(&app, "A-1", "SH-01").await["on_hand"], 5);
+}
+
+/// Orders rank warehouses by `priority` (0..=1000, default 100): set on create,
+/// changed by PATCH, and out of range refused with nothing written.
+async fn warehouses_carry_a_bounded_priority(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    assert_eq!(warehouse(&app, "SH-01").await["priority"], 100);
+    let bj = json_of(
+        app.post(
+            "/v1/warehouses",
+            &json!({"code": "BJ-01", "name": "Beijing", "priority": 5}),
+        )
+        .await,
+        201,
+    )
+    .await;
+    assert_eq!(bj["priority"], 5);
+    for priority in [json!(-1), json!(1001), json!(2.5)] {
+        let body = problem(
+            app.post(
+                "/v1/warehouses",
+                &json!({"code": "GZ-01", "name": "Guangzhou", "priority": priority}),
+            )
+            .await,
+            400,
+        )
+        .await;
+        assert_eq!(body["errors"][0]["field"], "priority", "{body}");
+    }
+    assert_eq!(app.count("SELECT COUNT(*) FROM warehouses").await, 2);
+    let path = format!("/v1/warehouses/{}", bj["id"].as_str().unwrap());
+    let changed = json_of(app.patch(&path, &json!({"priority": 0})).await, 200).await;
+    assert_eq!(
+        (changed["priority"].clone(), changed["version"].clone()),
+        (json!(0), json!(2))
+    );
+    problem(app.patch(&path, &json!({"priority": 1001})).await, 400).await;
+    let listed = json_of(app.get("/v1/warehouses").await, 200).await;
+    let priorities: Vec<(String, i64)> = listed["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| {
+            (
+                w["code"].as_str().unwrap().to_owned(),
+                w["priority"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        priorities,
+        [("BJ-01".to_owned(), 0), ("SH-01".to_owned(), 100)]
+    );
+    app.stop().await;
 }
 
 /// A receipt into a deactivated warehouse was a 400, as if the request were

@@ -137,6 +137,16 @@ async fn invalid_input_names_the_field_and_changes_nothing(engine: Engine) {
             "invalid_currency",
         ),
         (
+            json!({"key": "base_currency", "value": "usd"}),
+            "value",
+            "invalid_currency",
+        ),
+        (
+            json!({"key": "prices_include_tax", "value": "yes"}),
+            "value",
+            "invalid_flag",
+        ),
+        (
             json!({"key": "order_number_prefix", "value": "so-"}),
             "value",
             "invalid_prefix",

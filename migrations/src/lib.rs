@@ -17,6 +17,7 @@ mod m20261128_000010_import_staging;
 mod m20261128_000011_import_mirrors;
 mod m20261128_000012_outbox_order;
 mod m20261128_000013_outbox_visibility;
+mod m20261129_000014_warehouse_priority;
 
 pub struct Migrator;
 
@@ -37,6 +38,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000011_import_mirrors::Migration),
             Box::new(m20261128_000012_outbox_order::Migration),
             Box::new(m20261128_000013_outbox_visibility::Migration),
+            Box::new(m20261129_000014_warehouse_priority::Migration),
         ]
     }
 }

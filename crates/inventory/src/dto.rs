@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use crate::model::{
     LeadTimeDays, MovementKind, PurchaseOrderStatus, ReservationStatus, Sku, TaxRateBps,
-    WarehouseCode, WarrantyDays,
+    WarehouseCode, WarehousePriority, WarrantyDays,
 };
 use ordercrm_kernel::Currency;
 use ordercrm_kernel::input::Choice;
@@ -186,6 +186,9 @@ pub struct CreateWarehouse {
     pub address: Option<WarehouseAddressInput>,
     #[serde(default = "yes")]
     pub active: bool,
+    /// Lowest serves first (ties by code) where the server picks a warehouse for an
+    /// order; default 100.
+    pub priority: Option<WarehousePriority>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
@@ -198,6 +201,8 @@ pub struct UpdateWarehouse {
     pub address: Option<Option<WarehouseAddressInput>>,
     /// An inactive warehouse takes no receipts, transfers or reservations.
     pub active: Option<bool>,
+    /// Lowest serves first (ties by code) where the server picks a warehouse.
+    pub priority: Option<WarehousePriority>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
@@ -207,6 +212,8 @@ pub struct WarehouseView {
     pub name: String,
     pub address: Option<WarehouseAddress>,
     pub active: bool,
+    /// Lowest serves first (ties by code) where the server picks a warehouse.
+    pub priority: i32,
     pub version: i64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,

@@ -188,6 +188,12 @@ pub type TaxRateBps = ordercrm_kernel::input::Int<0, 10_000>;
 pub type WarrantyDays = ordercrm_kernel::input::Int<0, 36_500>;
 /// Days from ordering to goods on the dock.
 pub type LeadTimeDays = ordercrm_kernel::input::Int<0, 365>;
+/// Which warehouse serves first, lowest first (ties by code): where the server picks
+/// the warehouse for an order, it prefers the one that can serve every line, and
+/// among those, this order.
+pub type WarehousePriority = ordercrm_kernel::input::Int<0, 1000>;
+/// A new warehouse's priority when none is given: room to rank others before it.
+pub const DEFAULT_WAREHOUSE_PRIORITY: i32 = 100;
 /// Days of shipments replenishment averages demand over.
 pub type WindowDays = ordercrm_kernel::input::Int<1, 365>;
 

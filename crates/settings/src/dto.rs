@@ -132,10 +132,11 @@ impl utoipa::PartialSchema for CreateSetting {
             .into();
         one_of
             .item(branch(other_key, any_value))
-            .description(Some(
-                "A well-known key (`company_name`, `default_currency`, the `*_number_prefix` \
-                 keys) with the value it requires, or any other key with any value but `null`.",
-            ))
+            .description(Some(format!(
+                "A well-known key ({}) with the value it requires, or any other key with any \
+                 value but `null`.",
+                WellKnown::KEYS.map(|(key, _)| format!("`{key}`")).join(", ")
+            )))
             .examples([serde_json::json!(
                 {"key": "order_number_prefix", "value": "SO-", "description": "Prefix of sales order numbers"}
             )])

@@ -9,14 +9,23 @@ pub const MAX_VALUE_BYTES: usize = 8 * 1024;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WellKnown {
     CompanyName,
-    DefaultCurrency,
+    /// An ISO 4217 currency code.
+    CurrencyCode,
     NumberPrefix,
+    /// `true` or `false`.
+    Flag,
 }
 
 impl WellKnown {
-    pub const KEYS: [(&str, WellKnown); 8] = [
+    pub const KEYS: [(&str, WellKnown); 10] = [
         ("company_name", Self::CompanyName),
-        ("default_currency", Self::DefaultCurrency),
+        ("default_currency", Self::CurrencyCode),
+        // What orders store their exchange rate to when submitted, and what credit
+        // checks, tiers and reports add up in.
+        ("base_currency", Self::CurrencyCode),
+        // Whether unit and list prices already include tax (tax is then taken out of
+        // them, not added on).
+        ("prices_include_tax", Self::Flag),
         ("order_number_prefix", Self::NumberPrefix),
         ("invoice_number_prefix", Self::NumberPrefix),
         ("customer_number_prefix", Self::NumberPrefix),
@@ -39,7 +48,8 @@ impl WellKnown {
         use utoipa::openapi::schema::Type;
         match self {
             Self::CompanyName => ordercrm_kernel::input::NonBlank::<200>::schema(),
-            Self::DefaultCurrency => Currency::schema(),
+            Self::CurrencyCode => Currency::schema(),
+            Self::Flag => ObjectBuilder::new().schema_type(Type::Boolean).into(),
             Self::NumberPrefix => ObjectBuilder::new()
                 .schema_type(Type::String)
                 .pattern(Some(Self::PREFIX_PATTERN))
@@ -123,7 +133,11 @@ pub fn check_value(key: &str, value: &Value) -> Result<(), FieldError> {
                 "must be a non-blank string of at most 200 characters".into(),
             ),
         },
-        Some(WellKnown::DefaultCurrency) => match value.as_str().map(str::parse::<Currency>) {
+        Some(WellKnown::Flag) => match value {
+            Value::Bool(_) => Ok(()),
+            _ => invalid("invalid_flag", "must be true or false".into()),
+        },
+        Some(WellKnown::CurrencyCode) => match value.as_str().map(str::parse::<Currency>) {
             Some(Ok(_)) => Ok(()),
             Some(Err(e)) => invalid("invalid_currency", e.to_string()),
             None => invalid(
@@ -180,6 +194,10 @@ mod tests {
         assert!(check_value("default_currency", &json!("CNY")).is_ok());
         assert!(check_value("default_currency", &json!("RMB")).is_err());
         assert!(check_value("default_currency", &json!(156)).is_err());
+        assert!(check_value("base_currency", &json!("USD")).is_ok());
+        assert!(check_value("base_currency", &json!("usd ")).is_err());
+        assert!(check_value("prices_include_tax", &json!(true)).is_ok());
+        assert!(check_value("prices_include_tax", &json!("true")).is_err());
         assert!(check_value("order_number_prefix", &json!("SO-")).is_ok());
         assert!(check_value("order_number_prefix", &json!("so-")).is_err());
         assert!(check_value("company_name", &json!("  ")).is_err());

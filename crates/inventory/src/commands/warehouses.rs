@@ -40,6 +40,11 @@ pub async fn create(
     let code = input.code.check(&mut errors, "code");
     let name = input.name.check(&mut errors, "name");
     let address = input.address.map(|a| check_address(&mut errors, a));
+    let priority = input
+        .priority
+        .map_or(model::DEFAULT_WAREHOUSE_PRIORITY, |p| {
+            p.check_i32(&mut errors, "priority")
+        });
     if !errors.is_empty() {
         return Err(ordercrm_kernel::Error::validation(errors));
     }
@@ -66,6 +71,7 @@ pub async fn create(
         name: Set(name),
         address: Set(address.map(|a| serde_json::to_value(a).unwrap_or_default())),
         active: Set(input.active),
+        priority: Set(priority),
         version: Set(1),
         created_at: Set(ctx.now),
         updated_at: Set(ctx.now),
@@ -117,6 +123,7 @@ pub async fn update(
             .address
             .clone()
             .map(|a| a.map(|a| check_address(&mut errors, a)));
+        let priority = input.priority.map(|p| p.check_i32(&mut errors, "priority"));
         if !errors.is_empty() {
             return Err(ordercrm_kernel::Error::validation(errors));
         }
@@ -126,6 +133,7 @@ pub async fn update(
             active.address = Set(a.map(|a| serde_json::to_value(a).unwrap_or_default()));
         }
         active.active = patch::set(input.active);
+        active.priority = patch::set(priority);
         active.updated_at = Set(ctx.now);
         Ok((before, queries::warehouses::view(active.update(txn).await?)))
     })

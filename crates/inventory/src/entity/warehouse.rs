@@ -12,6 +12,7 @@ pub struct Model {
     pub name: String,
     pub address: Option<Json>,
     pub active: bool,
+    pub priority: i32,
     pub version: i64,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,

@@ -15,6 +15,7 @@ pub(crate) fn view(w: warehouse::Model) -> WarehouseView {
         name: w.name,
         address: w.address.and_then(|a| serde_json::from_value(a).ok()),
         active: w.active,
+        priority: w.priority,
         version: w.version,
         created_at: w.created_at,
         updated_at: w.updated_at,
