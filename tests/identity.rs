@@ -16,6 +16,7 @@ both_engines!(
     forged_and_expired_tokens_are_401,
     refresh_rotates_and_reuse_revokes_the_family,
     api_keys_authenticate_within_their_scopes,
+    an_api_key_gives_what_it_creates_to_its_default_owner,
     reps_see_their_own_and_managers_their_team,
     auditor_cannot_mutate_anything,
     every_mutation_is_audited,
@@ -295,6 +296,73 @@ async fn refresh_rotates_and_reuse_revokes_the_family(engine: Db) {
             .status(),
         200
     );
+    app.stop().await;
+}
+
+/// An integration's customers belong to the key's default owner (an active user), so
+/// that rep sees them; a request that names an owner keeps it.
+async fn an_api_key_gives_what_it_creates_to_its_default_owner(engine: Db) {
+    let app = TestApp::spawn(engine).await;
+    let (rep, rep_token) = app.user("rep@example.com", "sales", None).await;
+    let key = |owner: Value| {
+        let body = json!({"name": "Storefront", "kind": "ecommerce", "scopes": ["customers:write"],
+            "default_owner_id": owner});
+        let app = &app;
+        async move { app.post("/v1/api-keys", &body).await }
+    };
+    // A user who does not exist, or cannot sign in, owns nothing; no key is made.
+    let missing = problem(
+        key(json!("0193a6f2-7c1e-7d2a-9b8e-2f0c7b1d4e5f")).await,
+        404,
+    )
+    .await;
+    assert_eq!(missing["errors"][0]["field"], "default_owner_id");
+    assert_eq!(missing["errors"][0]["code"], "unknown_user");
+    let (gone, _) = app.user("gone@example.com", "sales", None).await;
+    let res = app
+        .patch(&format!("/v1/users/{gone}"), &json!({"active": false}))
+        .await;
+    assert_eq!(res.status(), 200);
+    let inactive = problem(key(json!(gone)).await, 409).await;
+    assert_eq!(inactive["errors"][0]["code"], "inactive_user");
+    assert_eq!(app.count("SELECT COUNT(*) FROM api_keys").await, 0);
+
+    let res = key(json!(rep)).await;
+    assert_eq!(res.status(), 201);
+    let created: Value = res.json().await.unwrap();
+    assert_eq!(created["default_owner_id"], rep.as_str());
+    let secret = created["secret"].as_str().unwrap();
+    let res = app
+        .request_as(secret, Method::POST, "/v1/customers")
+        .json(&json!({"kind": "company", "name": "Shop Customer Ltd"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let customer: Value = res.json().await.unwrap();
+    assert_eq!(customer["owner_id"], rep.as_str());
+    let path = format!("/v1/customers/{}", customer["id"].as_str().unwrap());
+    let seen = app
+        .request_as(&rep_token, Method::GET, &path)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        seen.status(),
+        200,
+        "the rep sees the integration's customer"
+    );
+    // Naming an owner overrides the default.
+    let (other, _) = app.user("other@example.com", "sales", None).await;
+    let res = app
+        .request_as(secret, Method::POST, "/v1/customers")
+        .json(&json!({"kind": "company", "name": "Other Ltd", "owner_id": other}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let customer: Value = res.json().await.unwrap();
+    assert_eq!(customer["owner_id"], other.as_str());
     app.stop().await;
 }
 

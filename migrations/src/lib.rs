@@ -18,6 +18,7 @@ mod m20261128_000011_import_mirrors;
 mod m20261128_000012_outbox_order;
 mod m20261128_000013_outbox_visibility;
 mod m20261129_000014_warehouse_priority;
+mod m20261129_000015_api_key_default_owner;
 
 pub struct Migrator;
 
@@ -39,6 +40,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000012_outbox_order::Migration),
             Box::new(m20261128_000013_outbox_visibility::Migration),
             Box::new(m20261129_000014_warehouse_priority::Migration),
+            Box::new(m20261129_000015_api_key_default_owner::Migration),
         ]
     }
 }

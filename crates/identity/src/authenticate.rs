@@ -87,5 +87,6 @@ async fn api_key(
         id: key.id,
         name: key.name,
         scopes: serde_json::from_value(key.scopes).unwrap_or_default(),
+        default_owner: key.default_owner_id,
     }))
 }

@@ -117,6 +117,9 @@ pub struct CreateApiKey {
     #[schema(value_type = Vec<Scope>, min_items = 1)]
     pub scopes: Vec<Choice<Scope>>,
     pub expires_at: Option<DateTime<Utc>>,
+    /// The user who owns what this key creates when a request names no owner
+    /// (customers now, orders later), so that user's team sees it. An active user.
+    pub default_owner_id: Option<Uuid>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
@@ -131,6 +134,8 @@ pub struct ApiKeyView {
     pub last_used_at: Option<DateTime<Utc>>,
     pub revoked_at: Option<DateTime<Utc>>,
     pub created_by: Option<Uuid>,
+    /// Owns what this key creates when a request names no owner.
+    pub default_owner_id: Option<Uuid>,
     pub created_at: DateTime<Utc>,
 }
 

@@ -300,6 +300,8 @@ pub struct KeyActor {
     pub id: Uuid,
     pub name: String,
     pub scopes: Vec<String>,
+    /// Who owns what the key creates when the request names no owner.
+    pub default_owner: Option<Uuid>,
 }
 
 /// The acting principal.
@@ -515,6 +517,7 @@ mod tests {
             id: Uuid::nil(),
             name: "k".into(),
             scopes: vec!["settings:read".into()],
+            default_owner: None,
         });
         assert!(key.may(Action::SettingsRead));
         assert!(!key.may(Action::SettingsWrite));

@@ -58,9 +58,11 @@ pub async fn create(
             "companies have no birthday",
         ));
     }
-    // A rep's customers are theirs unless they say otherwise.
+    // A rep's customers are theirs unless they say otherwise; an integration's are its
+    // key's default owner's.
     let owner = input.owner_id.or(match &ctx.actor {
         Actor::User(u) if matches!(u.role, Role::Sales | Role::Manager) => Some(u.id),
+        Actor::ApiKey(key) => key.default_owner,
         _ => None,
     });
     authz::check_assignable(txn, &ctx.actor, "owner_id", owner, &mut errors).await?;

@@ -45,6 +45,14 @@ pub async fn create(
             "must be in the future",
         ));
     }
+    ordercrm_kernel::authz::check_assignable(
+        txn,
+        &ctx.actor,
+        "default_owner_id",
+        input.default_owner_id,
+        &mut errors,
+    )
+    .await?;
     if !errors.is_empty() {
         return Err(ordercrm_kernel::Error::validation(errors));
     }
@@ -62,6 +70,7 @@ pub async fn create(
         last_used_at: Set(None),
         revoked_at: Set(None),
         created_by: Set(ctx.actor.user_id()),
+        default_owner_id: Set(input.default_owner_id),
         created_at: Set(ctx.now),
     }
     .insert(txn)
@@ -71,8 +80,10 @@ pub async fn create(
     audit::record(
         txn,
         ctx,
-        Entry::new("api_key.create", "api_key", key.id)
-            .changes(serde_json::json!({"name": key.name, "kind": key.kind, "scopes": key.scopes, "expires_at": key.expires_at})),
+        Entry::new("api_key.create", "api_key", key.id).changes(
+            serde_json::json!({"name": key.name, "kind": key.kind, "scopes": key.scopes,
+                "expires_at": key.expires_at, "default_owner_id": key.default_owner_id}),
+        ),
     )
     .await?;
     Ok(ApiKeyCreated { key, secret })
@@ -115,6 +126,7 @@ impl From<api_key::Model> for ApiKeyView {
             last_used_at: m.last_used_at,
             revoked_at: m.revoked_at,
             created_by: m.created_by,
+            default_owner_id: m.default_owner_id,
             created_at: m.created_at,
         }
     }

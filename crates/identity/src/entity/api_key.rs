@@ -17,6 +17,7 @@ pub struct Model {
     pub last_used_at: Option<DateTimeUtc>,
     pub revoked_at: Option<DateTimeUtc>,
     pub created_by: Option<Uuid>,
+    pub default_owner_id: Option<Uuid>,
     pub created_at: DateTimeUtc,
 }
 
