@@ -164,7 +164,8 @@ fn daily_rate(shipped: i64, window_days: i64) -> f64 {
 }
 
 /// Demand over the lead time at the window's daily rate, rounded up; exact, in
-/// integers, so a rate like 21/7 is 3 and not 3.0000000000000004 rounded up to 4.
+/// integers: 10 shipped over 3 days with a 3-day lead time is 10, where floats gave
+/// 3.3333333333333335 × 3 = 10.000000000000002, rounded up to 11.
 fn demand_over(shipped: i64, window_days: i64, lead_time_days: i64) -> i64 {
     let units = i128::from(shipped.max(0)) * i128::from(lead_time_days.max(0));
     let days = i128::from(window_days.max(1));
@@ -181,6 +182,7 @@ mod tests {
         assert_eq!(demand_over(1, 30, 1), 1);
         assert_eq!(demand_over(0, 30, 14), 0);
         assert_eq!(demand_over(10, 3, 1), 4);
+        assert_eq!(demand_over(10, 3, 3), 10);
         assert_eq!(demand_over(i64::MAX, 1, i64::from(i32::MAX)), i64::MAX);
         assert!((daily_rate(10, 3) - 3.333).abs() < 1e-9);
     }
