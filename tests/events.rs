@@ -368,6 +368,15 @@ async fn every_change_writes_an_event(engine: Engine) {
         "key",
     )
     .await;
+    let rate_to_delete = made(
+        app.post(
+            "/v1/exchange-rates",
+            &json!({"from": "EUR", "to": "CNY", "rate": "7.8", "effective_on": "2026-11-01"}),
+        )
+        .await,
+        "exchange rate",
+    )
+    .await;
     for key in ["cov_patch", "cov_delete"] {
         let res = app
             .post("/v1/settings", &json!({"key": key, "value": 1}))
@@ -399,6 +408,7 @@ async fn every_change_writes_an_event(engine: Engine) {
                 (_, "/v1/purchase-orders/{id}/order") => po_to_place.clone(),
                 (_, "/v1/purchase-orders/{id}/receipts") => po_to_receive.clone(),
                 (_, "/v1/suppliers/{id}") => supplier.clone(),
+                (_, "/v1/exchange-rates/{id}") => rate_to_delete.clone(),
                 (_, p) if p.starts_with("/v1/users/{id}") => user.clone(),
                 _ => String::new(),
             };

@@ -13,6 +13,7 @@
 
 mod customers;
 mod events;
+mod exchange_rates;
 mod idempotency;
 mod identity;
 mod integrity;

@@ -19,6 +19,7 @@ mod m20261128_000012_outbox_order;
 mod m20261128_000013_outbox_visibility;
 mod m20261129_000014_warehouse_priority;
 mod m20261129_000015_api_key_default_owner;
+mod m20261129_000016_exchange_rates;
 
 pub struct Migrator;
 
@@ -41,6 +42,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000013_outbox_visibility::Migration),
             Box::new(m20261129_000014_warehouse_priority::Migration),
             Box::new(m20261129_000015_api_key_default_owner::Migration),
+            Box::new(m20261129_000016_exchange_rates::Migration),
         ]
     }
 }

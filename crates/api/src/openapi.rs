@@ -33,6 +33,8 @@ use utoipa::openapi::{ContentBuilder, Ref, RefOr, Required, Response, ResponseBu
         (name = "reservations", description = "Holding stock for orders and carts: all lines or none, never oversold, optional expiry."),
         (name = "purchasing", description = "Suppliers, purchase orders (draft → ordered → partially_received → received) and replenishment suggestions."),
         (name = "settings", description = "Company settings: company name, default currency, document-number prefixes, and any small JSON a front end wants to keep."),
+        (name = "exchange-rates", description = "Exchange rates per currency pair and effective date, exact decimals published by finance. \
+            Orders store the rate to the base currency (setting `base_currency`) they were submitted with."),
         (name = "operations", description = "Health, readiness and metrics for operators and orchestrators."),
         (name = "webhooks", description = "Events, as the pull feed and webhook deliveries carry them: \
             `{\"id\", \"type\", \"created_at\", \"data\"}`, `data` being the resource as a full-access reader sees it \

@@ -11,6 +11,7 @@ use utoipa::openapi::{OpenApi, Paths};
 pub fn all_event_types() -> Vec<Catalogued> {
     [
         ordercrm_settings::events::catalogue(),
+        ordercrm_settings::rates::events::catalogue(),
         ordercrm_identity::events::catalogue(),
         ordercrm_customer::events::catalogue(),
         ordercrm_inventory::events::catalogue(),

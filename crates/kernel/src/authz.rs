@@ -73,10 +73,14 @@ pub enum Action {
     InventoryWrite,
     PurchasingRead,
     PurchasingWrite,
+    /// Exchange rates: every signed-in reader; orders and reports convert with them.
+    ExchangeRatesRead,
+    /// Publish and withdraw exchange rates: finance's job.
+    ExchangeRatesWrite,
 }
 
 impl Action {
-    pub const ALL: [Action; 16] = [
+    pub const ALL: [Action; 18] = [
         Action::SettingsRead,
         Action::SettingsWrite,
         Action::UsersRead,
@@ -93,6 +97,8 @@ impl Action {
         Action::InventoryWrite,
         Action::PurchasingRead,
         Action::PurchasingWrite,
+        Action::ExchangeRatesRead,
+        Action::ExchangeRatesWrite,
     ];
 
     pub fn name(self) -> &'static str {
@@ -113,6 +119,8 @@ impl Action {
             Action::InventoryWrite => "inventory.write",
             Action::PurchasingRead => "purchasing.read",
             Action::PurchasingWrite => "purchasing.write",
+            Action::ExchangeRatesRead => "exchange_rates.read",
+            Action::ExchangeRatesWrite => "exchange_rates.write",
         }
     }
 
@@ -126,14 +134,15 @@ impl Action {
                 | Action::CatalogRead
                 | Action::InventoryRead
                 | Action::PurchasingRead
+                | Action::ExchangeRatesRead
         )
     }
 
     /// The API-key scope that grants this action; `None`: people only.
     pub fn scope(self) -> Option<&'static str> {
         match self {
-            Action::SettingsRead => Some("settings:read"),
-            Action::SettingsWrite => Some("settings:write"),
+            Action::SettingsRead | Action::ExchangeRatesRead => Some("settings:read"),
+            Action::SettingsWrite | Action::ExchangeRatesWrite => Some("settings:write"),
             Action::CustomersRead => Some("customers:read"),
             Action::CustomersWrite => Some("customers:write"),
             Action::CatalogRead | Action::InventoryRead | Action::PurchasingRead => {
@@ -165,6 +174,7 @@ pub fn role_allows(role: Role, action: Action) -> bool {
         Role::Manager => matches!(
             action,
             SettingsRead
+                | ExchangeRatesRead
                 | UsersRead
                 | CustomersRead
                 | CustomersWrite
@@ -178,11 +188,19 @@ pub fn role_allows(role: Role, action: Action) -> bool {
         // Sales sells from what is available; it does not move stock.
         Role::Sales => matches!(
             action,
-            SettingsRead | UsersRead | CustomersRead | CustomersWrite | CatalogRead | InventoryRead
+            SettingsRead
+                | ExchangeRatesRead
+                | UsersRead
+                | CustomersRead
+                | CustomersWrite
+                | CatalogRead
+                | InventoryRead
         ),
         Role::Finance => matches!(
             action,
             SettingsRead
+                | ExchangeRatesRead
+                | ExchangeRatesWrite
                 | UsersRead
                 | CustomersRead
                 | CustomersReadSensitive
@@ -192,11 +210,17 @@ pub fn role_allows(role: Role, action: Action) -> bool {
         ),
         Role::Support => matches!(
             action,
-            SettingsRead | UsersRead | CustomersRead | CatalogRead | InventoryRead
+            SettingsRead
+                | ExchangeRatesRead
+                | UsersRead
+                | CustomersRead
+                | CatalogRead
+                | InventoryRead
         ),
         Role::Warehouse => matches!(
             action,
             SettingsRead
+                | ExchangeRatesRead
                 | UsersRead
                 | CatalogRead
                 | InventoryRead

@@ -17,6 +17,7 @@ pub mod money;
 pub mod numbers;
 pub mod pagination;
 pub mod patch;
+pub mod rate;
 pub mod staging;
 pub mod text;
 pub mod validation;

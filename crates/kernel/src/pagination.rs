@@ -268,6 +268,13 @@ fn cursor_value<C: ColumnTrait>(cursor: &Cursor, index: usize, column: &C) -> Re
             }
             at.into()
         }
+        T::Date => {
+            let day = cursor.key_at::<chrono::NaiveDate>(index)?;
+            if !(1..=9999).contains(&day.year()) {
+                return Err(forged());
+            }
+            day.into()
+        }
         T::BigInteger | T::Integer | T::SmallInteger | T::TinyInteger => {
             cursor.key_at::<i64>(index)?.into()
         }
@@ -287,6 +294,7 @@ fn json_of(value: Value) -> serde_json::Value {
     match value {
         Value::Uuid(Some(v)) => serde_json::json!(v),
         Value::ChronoDateTimeUtc(Some(v)) => serde_json::json!(v),
+        Value::ChronoDate(Some(v)) => serde_json::json!(v),
         Value::String(Some(v)) => serde_json::json!(v),
         Value::BigInt(Some(v)) => serde_json::json!(v),
         Value::Int(Some(v)) => serde_json::json!(v),

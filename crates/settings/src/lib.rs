@@ -10,6 +10,7 @@ pub mod error;
 pub mod events;
 pub mod model;
 pub mod queries;
+pub mod rates;
 
 pub use dto::{CreateSetting, ListSettings, SettingSort, SettingView, UpdateSetting};
 pub use error::SettingsError;

@@ -19,7 +19,7 @@ use customer::{
 use identity::{api_keys, audit, auth, users};
 use inventory::{levels, product_transfer, products, purchasing, reservations, warehouses};
 use ordercrm_kernel::Error;
-use platform::{docs, ops, settings};
+use platform::{docs, exchange_rates, ops, settings};
 use utoipa_actix_web::scope;
 use utoipa_actix_web::service_config::ServiceConfig;
 
@@ -58,6 +58,12 @@ route_table! {
         settings::get,
         settings::update,
         settings::delete,
+        exchange_rates::list,
+        exchange_rates::create,
+        // Before `/exchange-rates/{id}`, which would try to read "effective" as an id.
+        exchange_rates::effective,
+        exchange_rates::get,
+        exchange_rates::delete,
         auth::token,
         auth::refresh,
         auth::logout,
