@@ -377,6 +377,26 @@ async fn every_change_writes_an_event(engine: Engine) {
         "exchange rate",
     )
     .await;
+    // Orders in every state an action starts from. A USD order with no USD→CNY
+    // rate is held for the amount rule, which a manager may override.
+    let res = app
+        .post(
+            "/v1/settings",
+            &json!({"key": "base_currency", "value": "CNY"}),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    let order = |submit: bool, currency: &str| {
+        json!({"customer_id": main, "currency": currency, "submit": submit,
+            "lines": [{"sku": "TEA-LJ-250", "quantity": 1,
+                "unit_price": {"amount": 100, "currency": currency}}]})
+    };
+    let draft_to_submit = made(app.post("/v1/orders", &order(false, "CNY")).await, "order").await;
+    let draft_to_cancel = made(app.post("/v1/orders", &order(false, "CNY")).await, "order").await;
+    let approved = made(app.post("/v1/orders", &order(true, "CNY")).await, "order").await;
+    let held_to_approve = made(app.post("/v1/orders", &order(true, "USD")).await, "order").await;
+    let held_to_reject = made(app.post("/v1/orders", &order(true, "USD")).await, "order").await;
+    let held_to_release = made(app.post("/v1/orders", &order(true, "USD")).await, "order").await;
     for key in ["cov_patch", "cov_delete"] {
         let res = app
             .post("/v1/settings", &json!({"key": key, "value": 1}))
@@ -409,6 +429,12 @@ async fn every_change_writes_an_event(engine: Engine) {
                 (_, "/v1/purchase-orders/{id}/receipts") => po_to_receive.clone(),
                 (_, "/v1/suppliers/{id}") => supplier.clone(),
                 (_, "/v1/exchange-rates/{id}") => rate_to_delete.clone(),
+                (_, "/v1/orders/{id}/submit") => draft_to_submit.clone(),
+                (_, "/v1/orders/{id}/cancel") => draft_to_cancel.clone(),
+                (_, "/v1/orders/{id}/hold") => approved.clone(),
+                (_, "/v1/orders/{id}/approve") => held_to_approve.clone(),
+                (_, "/v1/orders/{id}/reject") => held_to_reject.clone(),
+                (_, "/v1/orders/{id}/release") => held_to_release.clone(),
                 (_, p) if p.starts_with("/v1/users/{id}") => user.clone(),
                 _ => String::new(),
             };
@@ -437,7 +463,7 @@ async fn every_change_writes_an_event(engine: Engine) {
                 .as_str()
                 .map(|r| ordercrm_tests::schema_example(&doc, r));
             if let Some(body) = body.as_mut() {
-                fit_example(body, &supplier, &duplicate, &manager);
+                fit_example(body, &supplier, &duplicate, &manager, &main);
                 // A new product or warehouse, not the fixture's.
                 if method == "post" && path == "/v1/products" {
                     body["sku"] = json!("COV-NEW");
@@ -581,7 +607,7 @@ async fn every_change_writes_an_event(engine: Engine) {
 }
 
 /// Point an example body's references at the fixture.
-fn fit_example(body: &mut Value, supplier: &str, duplicate: &str, manager: &str) {
+fn fit_example(body: &mut Value, supplier: &str, duplicate: &str, manager: &str, customer: &str) {
     let Some(fields) = body.as_object_mut() else {
         return;
     };
@@ -590,6 +616,7 @@ fn fit_example(body: &mut Value, supplier: &str, duplicate: &str, manager: &str)
             "supplier_id" => *value = json!(supplier),
             "source_id" => *value = json!(duplicate),
             "manager_id" => *value = json!(manager),
+            "customer_id" => *value = json!(customer),
             // In the test clock's past.
             "counted_at" | "occurred_at" => *value = json!("2026-11-23T07:00:00Z"),
             _ => {}

@@ -19,6 +19,7 @@ mod identity;
 mod integrity;
 mod inventory;
 mod openapi;
+mod orders;
 mod platform;
 mod process;
 mod security;

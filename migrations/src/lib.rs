@@ -20,6 +20,7 @@ mod m20261128_000013_outbox_visibility;
 mod m20261129_000014_warehouse_priority;
 mod m20261129_000015_api_key_default_owner;
 mod m20261129_000016_exchange_rates;
+mod m20261129_000017_orders;
 
 pub struct Migrator;
 
@@ -43,6 +44,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000014_warehouse_priority::Migration),
             Box::new(m20261129_000015_api_key_default_owner::Migration),
             Box::new(m20261129_000016_exchange_rates::Migration),
+            Box::new(m20261129_000017_orders::Migration),
         ]
     }
 }

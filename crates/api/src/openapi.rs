@@ -31,6 +31,10 @@ use utoipa::openapi::{ContentBuilder, Ref, RefOr, Required, Response, ResponseBu
         (name = "inventory", description = "Stock per product and warehouse, the append-only movement ledger, WMS counts, low-stock alerts. \
             `available = on_hand - reserved` never goes negative through a reservation."),
         (name = "reservations", description = "Holding stock for orders and carts: all lines or none, never oversold, optional expiry."),
+        (name = "orders", description = "Orders from every channel: intake (idempotent per channel and external id), \
+            review by rules that explain themselves (stock, customer, amount), and the transitions \
+            draft → approved | on_hold | rejected; on_hold → approved | rejected | cancelled; approved → on_hold | cancelled. \
+            Every order carries `allowed_actions` for the caller."),
         (name = "purchasing", description = "Suppliers, purchase orders (draft → ordered → partially_received → received) and replenishment suggestions."),
         (name = "settings", description = "Company settings: company name, default currency, document-number prefixes, and any small JSON a front end wants to keep."),
         (name = "exchange-rates", description = "Exchange rates per currency pair and effective date, exact decimals published by finance. \
@@ -90,6 +94,7 @@ fn all_problem_types() -> Vec<ProblemType> {
         ordercrm_identity::error::ALL,
         ordercrm_customer::error::ALL,
         ordercrm_inventory::error::ALL,
+        ordercrm_order::error::ALL,
         &[crate::routes::csv_transfer::IMPORT_FAILED],
     ]
     .concat()

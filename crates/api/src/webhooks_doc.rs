@@ -15,6 +15,7 @@ pub fn all_event_types() -> Vec<Catalogued> {
         ordercrm_identity::events::catalogue(),
         ordercrm_customer::events::catalogue(),
         ordercrm_inventory::events::catalogue(),
+        ordercrm_order::events::catalogue(),
     ]
     .concat()
 }

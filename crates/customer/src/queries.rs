@@ -530,3 +530,45 @@ pub async fn birthdays(
         .collect();
     Ok(Page::from_batch(&rows, &page, key, views))
 }
+
+/// What an order needs to know of its customer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderingCustomer {
+    pub id: Uuid,
+    pub name: String,
+    pub owner_id: Option<Uuid>,
+    pub archived: bool,
+    pub erased: bool,
+    pub payment_terms_days: Option<i32>,
+    pub credit_limit: Option<Money>,
+}
+
+/// The customer an order names, if `actor` may see it (orders follow customer
+/// visibility); no `CustomersRead` needed: taking an order for a customer one
+/// sees is part of ordering. `None`: no such customer for this caller.
+pub async fn ordering_customer(
+    conn: &impl ConnectionTrait,
+    actor: &Actor,
+    id: Uuid,
+) -> Result<Option<OrderingCustomer>> {
+    let Some(row) = visible(actor)
+        .filter(customer::COLUMN.id.eq(id))
+        .one(conn)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let credit_limit = row
+        .credit_limit_amount
+        .zip(row.credit_limit_currency.as_deref())
+        .and_then(|(amount, code)| code.parse::<Currency>().ok().map(|c| Money::new(amount, c)));
+    Ok(Some(OrderingCustomer {
+        id: row.id,
+        name: row.name,
+        owner_id: row.owner_id,
+        archived: row.archived,
+        erased: row.erased_at.is_some(),
+        payment_terms_days: row.payment_terms_days,
+        credit_limit,
+    }))
+}

@@ -231,14 +231,24 @@ pub(crate) async fn reservation(
     event_type: &EventType<ReservationView>,
     reservation: &ReservationView,
 ) -> Result<(), DbErr> {
+    reservation_of(txn, ctx, event_type, reservation, None).await
+}
+
+/// A reservation's event, carrying the order it holds stock for, if any, so the
+/// order's timeline and per-order feeds find it.
+pub(crate) async fn reservation_of(
+    txn: &DatabaseTransaction,
+    ctx: &Ctx,
+    event_type: &EventType<ReservationView>,
+    reservation: &ReservationView,
+    order_id: Option<uuid::Uuid>,
+) -> Result<(), DbErr> {
     let key = (reservation.id, reservation.version);
-    events::record(
-        txn,
-        ctx,
-        NewEvent::about(event_type, "reservation", key, reservation),
-    )
-    .await
-    .map(drop)
+    let mut event = NewEvent::about(event_type, "reservation", key, reservation);
+    if let Some(order_id) = order_id {
+        event = event.order(order_id);
+    }
+    events::record(txn, ctx, event).await.map(drop)
 }
 
 pub(crate) async fn stock_level<P: Serialize>(

@@ -77,10 +77,16 @@ pub enum Action {
     ExchangeRatesRead,
     /// Publish and withdraw exchange rates: finance's job.
     ExchangeRatesWrite,
+    /// Orders of the customers one sees (the warehouse: approved orders only).
+    OrdersRead,
+    /// Take orders and move them: submit, hold, release, reject, cancel.
+    OrdersWrite,
+    /// Approve an order over a credit, price or amount hold: a manager's override.
+    OrdersApprove,
 }
 
 impl Action {
-    pub const ALL: [Action; 18] = [
+    pub const ALL: [Action; 21] = [
         Action::SettingsRead,
         Action::SettingsWrite,
         Action::UsersRead,
@@ -99,6 +105,9 @@ impl Action {
         Action::PurchasingWrite,
         Action::ExchangeRatesRead,
         Action::ExchangeRatesWrite,
+        Action::OrdersRead,
+        Action::OrdersWrite,
+        Action::OrdersApprove,
     ];
 
     pub fn name(self) -> &'static str {
@@ -121,6 +130,9 @@ impl Action {
             Action::PurchasingWrite => "purchasing.write",
             Action::ExchangeRatesRead => "exchange_rates.read",
             Action::ExchangeRatesWrite => "exchange_rates.write",
+            Action::OrdersRead => "orders.read",
+            Action::OrdersWrite => "orders.write",
+            Action::OrdersApprove => "orders.approve",
         }
     }
 
@@ -135,6 +147,7 @@ impl Action {
                 | Action::InventoryRead
                 | Action::PurchasingRead
                 | Action::ExchangeRatesRead
+                | Action::OrdersRead
         )
     }
 
@@ -143,6 +156,8 @@ impl Action {
         match self {
             Action::SettingsRead | Action::ExchangeRatesRead => Some("settings:read"),
             Action::SettingsWrite | Action::ExchangeRatesWrite => Some("settings:write"),
+            Action::OrdersRead => Some("orders:read"),
+            Action::OrdersWrite => Some("orders:write"),
             Action::CustomersRead => Some("customers:read"),
             Action::CustomersWrite => Some("customers:write"),
             Action::CatalogRead | Action::InventoryRead | Action::PurchasingRead => {
@@ -156,7 +171,8 @@ impl Action {
             | Action::ApiKeysManage
             | Action::AuditRead
             | Action::CustomersReadSensitive
-            | Action::CustomersErase => None,
+            | Action::CustomersErase
+            | Action::OrdersApprove => None,
         }
     }
 }
@@ -184,6 +200,9 @@ pub fn role_allows(role: Role, action: Action) -> bool {
                 | InventoryWrite
                 | PurchasingRead
                 | PurchasingWrite
+                | OrdersRead
+                | OrdersWrite
+                | OrdersApprove
         ),
         // Sales sells from what is available; it does not move stock.
         Role::Sales => matches!(
@@ -195,6 +214,8 @@ pub fn role_allows(role: Role, action: Action) -> bool {
                 | CustomersWrite
                 | CatalogRead
                 | InventoryRead
+                | OrdersRead
+                | OrdersWrite
         ),
         Role::Finance => matches!(
             action,
@@ -207,6 +228,7 @@ pub fn role_allows(role: Role, action: Action) -> bool {
                 | CatalogRead
                 | InventoryRead
                 | PurchasingRead
+                | OrdersRead
         ),
         Role::Support => matches!(
             action,
@@ -227,6 +249,7 @@ pub fn role_allows(role: Role, action: Action) -> bool {
                 | InventoryWrite
                 | PurchasingRead
                 | PurchasingWrite
+                | OrdersRead
         ),
     }
 }

@@ -4,6 +4,7 @@ pub mod csv_transfer;
 pub mod customer;
 pub mod identity;
 pub mod inventory;
+pub mod order;
 pub mod platform;
 
 use actix_web::HttpRequest;
@@ -18,6 +19,7 @@ use customer::{
 };
 use identity::{api_keys, audit, auth, users};
 use inventory::{levels, product_transfer, products, purchasing, reservations, warehouses};
+use order::orders;
 use ordercrm_kernel::Error;
 use platform::{docs, exchange_rates, ops, settings};
 use utoipa_actix_web::scope;
@@ -139,6 +141,15 @@ route_table! {
         purchasing::receive,
         purchasing::suggestions,
         purchasing::from_suggestions,
+        orders::list,
+        orders::create,
+        orders::get,
+        orders::submit,
+        orders::hold,
+        orders::release,
+        orders::approve,
+        orders::reject,
+        orders::cancel,
     ],
 }
 

@@ -19,7 +19,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::levels::{self, Floor, Moved, Note, Place};
-use crate::dto::{Consume, CreateReservation, ReservationView};
+use crate::dto::{Consume, CreateReservation, ReservationView, ShortLine};
 use crate::entity::{reservation, reservation_line};
 use crate::error::InventoryError;
 use crate::events;
@@ -64,12 +64,120 @@ pub async fn reserve(
         return Err(ordercrm_kernel::Error::validation(errors));
     }
 
+    let lines: Vec<(i64, Place)> = input
+        .lines
+        .iter()
+        .zip(places.into_iter().flatten())
+        .map(|(l, p)| (l.quantity, p))
+        .collect();
+    let holder = Holder {
+        reference,
+        expires_at: input.expires_at,
+        order_id: None,
+    };
+    match hold(txn, ctx, holder, lines).await? {
+        Ok(view) => Ok(view),
+        Err(short) => Err(InventoryError::Insufficient(short).into()),
+    }
+}
+
+/// What a reservation is for.
+struct Holder {
+    reference: Option<String>,
+    expires_at: Option<chrono::DateTime<chrono::Utc>>,
+    order_id: Option<Uuid>,
+}
+
+/// One line an order holds: how many of a product in a warehouse.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OrderHold {
+    pub product_id: Uuid,
+    pub warehouse_id: Uuid,
+    pub quantity: i64,
+}
+
+/// Hold stock for an order, in the order's transaction: every line or none. The
+/// reservation belongs to the order, not to whoever submitted it, so people and keys
+/// that may order need no inventory rights (the order command checked what they
+/// may do). `Ok(Err(short))`: nothing is held, and `short` names each short line.
+#[tracing::instrument(skip_all)]
+pub async fn hold_for_order(
+    txn: &DatabaseTransaction,
+    ctx: &Ctx,
+    order_id: Uuid,
+    order_number: &str,
+    lines: &[OrderHold],
+) -> Result<std::result::Result<ReservationView, Vec<ShortLine>>> {
+    let places = queries::places(txn, lines.iter().map(|l| (l.product_id, l.warehouse_id))).await?;
+    let mut held = Vec::with_capacity(lines.len());
+    for l in lines {
+        let place = queries::place_of(&places, (l.product_id, l.warehouse_id))?;
+        held.push((l.quantity, place.clone()));
+    }
+    let holder = Holder {
+        reference: Some(order_number.to_owned()),
+        expires_at: None,
+        order_id: Some(order_id),
+    };
+    hold(txn, ctx, holder, held).await
+}
+
+/// Let go of what an order still holds (it was cancelled or rejected). A reservation
+/// already released, consumed or expired is left as it is.
+#[tracing::instrument(skip(txn, ctx))]
+pub async fn release_for_order(
+    txn: &DatabaseTransaction,
+    ctx: &Ctx,
+    order_id: Uuid,
+    reservation_id: Uuid,
+) -> Result<Option<ReservationView>> {
+    let open = [
+        ReservationStatus::Active.as_str(),
+        ReservationStatus::PartiallyConsumed.as_str(),
+    ];
+    let claimed = ordercrm_kernel::version::try_claim(
+        txn,
+        reservation::Entity::update_many()
+            .col_expr(reservation::Column::UpdatedAt, Expr::value(ctx.now))
+            .filter(reservation::COLUMN.id.eq(reservation_id))
+            .filter(reservation::COLUMN.status.is_in(open)),
+        reservation::Column::Version,
+        None,
+    )
+    .await?;
+    match claimed {
+        Some(claimed) => let_go(
+            txn,
+            ctx,
+            claimed,
+            ReservationStatus::Released,
+            Some(order_id),
+        )
+        .await
+        .map(Some),
+        None => Ok(None),
+    }
+}
+
+/// Hold `lines` (quantity, place) for `holder`: all or none.
+async fn hold(
+    txn: &DatabaseTransaction,
+    ctx: &Ctx,
+    holder: Holder,
+    lines: Vec<(i64, Place)>,
+) -> Result<std::result::Result<ReservationView, Vec<ShortLine>>> {
     // Sum per level, in key order: a bundle listing one item twice is checked as
     // one demand, and every reservation locks levels in the same order.
     let mut wanted: BTreeMap<(Uuid, Uuid), (i64, &Place)> = BTreeMap::new();
-    for (line, place) in input.lines.iter().zip(places.iter().flatten()) {
+    for (quantity, place) in &lines {
         let entry = wanted.entry(place.key()).or_insert((0, place));
-        entry.0 += line.quantity;
+        entry.0 = entry.0.checked_add(*quantity).ok_or_else(|| {
+            ordercrm_kernel::Error::invalid_field(
+                "lines",
+                "range",
+                format!("{} is asked for more than can be counted", place.label()),
+            )
+        })?;
     }
     // The rows first, the stock last: on PostgreSQL a level's row lock lasts from its
     // UPDATE to COMMIT, so the shorter that stretch, the more reservations of a hot
@@ -77,9 +185,9 @@ pub async fn reserve(
     let id = new_id();
     let row = reservation::ActiveModel {
         id: Set(id),
-        reference: Set(reference),
+        reference: Set(holder.reference),
         status: Set(ReservationStatus::Active.as_str().to_owned()),
-        expires_at: Set(input.expires_at),
+        expires_at: Set(holder.expires_at),
         actor: Set(ctx.actor.principal()),
         version: Set(1),
         created_at: Set(ctx.now),
@@ -87,19 +195,17 @@ pub async fn reserve(
     }
     .insert(txn)
     .await?;
-    let lines: Vec<(reservation_line::Model, &Place)> = input
-        .lines
+    let rows: Vec<(reservation_line::Model, &Place)> = lines
         .iter()
-        .zip(places.iter().flatten())
         .zip(1..)
-        .map(|((line, place), line_no)| {
+        .map(|((quantity, place), line_no)| {
             let l = reservation_line::Model {
                 id: new_id(),
                 reservation_id: id,
                 line_no,
                 product_id: place.product.id,
                 warehouse_id: place.warehouse.id,
-                quantity: line.quantity,
+                quantity: *quantity,
                 consumed: 0,
                 released: 0,
             };
@@ -107,8 +213,7 @@ pub async fn reserve(
         })
         .collect();
     reservation_line::Entity::insert_many(
-        lines
-            .iter()
+        rows.iter()
             .map(|(l, _)| reservation_line::ActiveModel::from(l.clone())),
     )
     .exec_without_returning(txn)
@@ -138,16 +243,21 @@ pub async fn reserve(
             .exec(txn)
             .await?;
         reservation::Entity::delete_by_id(id).exec(txn).await?;
-        return Err(InventoryError::Insufficient(short).into());
+        return Ok(Err(short));
     }
     for (after, place, _) in &held {
         levels::check_alert(txn, ctx, place, after).await?;
     }
-    let view = queries::reservations::view(
-        row,
-        lines.into_iter().map(|(l, p)| (l, p.clone())).collect(),
-    );
-    events::reservation(txn, ctx, &events::RESERVATION_CREATED, &view).await?;
+    let view =
+        queries::reservations::view(row, rows.into_iter().map(|(l, p)| (l, p.clone())).collect());
+    events::reservation_of(
+        txn,
+        ctx,
+        &events::RESERVATION_CREATED,
+        &view,
+        holder.order_id,
+    )
+    .await?;
     audit::record(
         txn,
         ctx,
@@ -156,7 +266,7 @@ pub async fn reserve(
         ),
     )
     .await?;
-    Ok(view)
+    Ok(Ok(view))
 }
 
 /// Take the reservation for this change: bump its version while it is still open.
@@ -250,7 +360,7 @@ pub async fn release(
 ) -> Result<ReservationView> {
     ctx.actor.require(Action::InventoryWrite)?;
     let claimed = claim(txn, ctx, id, if_match).await?;
-    let_go(txn, ctx, claimed, ReservationStatus::Released).await
+    let_go(txn, ctx, claimed, ReservationStatus::Released, None).await
 }
 
 /// Release everything `claimed` still holds, ending as `status`.
@@ -259,6 +369,7 @@ async fn let_go(
     ctx: &Ctx,
     claimed: reservation::Model,
     status: ReservationStatus,
+    order_id: Option<Uuid>,
 ) -> Result<ReservationView> {
     let id = claimed.id;
     let mut lines = lines_of(txn, id).await?;
@@ -293,7 +404,7 @@ async fn let_go(
     } else {
         &events::RESERVATION_RELEASED
     };
-    events::reservation(txn, ctx, event, &view).await?;
+    events::reservation_of(txn, ctx, event, &view, order_id).await?;
     audit::record(
         txn,
         ctx,
@@ -456,7 +567,7 @@ pub async fn sweep_expired(
         let txn = db.begin().await?;
         match claim(&txn, &ctx, id, None).await {
             Ok(claimed) => {
-                let_go(&txn, &ctx, claimed, ReservationStatus::Expired).await?;
+                let_go(&txn, &ctx, claimed, ReservationStatus::Expired, None).await?;
                 txn.commit().await?;
                 released += 1;
             }

@@ -2,6 +2,7 @@
 //! all of it.
 
 pub mod alerts;
+pub mod for_orders;
 pub mod levels;
 pub mod products;
 pub mod purchase_orders;

@@ -1,0 +1,3 @@
+//! Orders: intake, review, transitions and reads.
+
+pub mod orders;

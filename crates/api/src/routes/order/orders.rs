@@ -1,0 +1,296 @@
+//! `/v1/orders`
+
+use actix_web::http::header;
+use actix_web::web::{Data, Path};
+use actix_web::{HttpRequest, HttpResponse, get, post};
+use ordercrm_kernel::{Page, Problem};
+use ordercrm_order::commands::{actions, create::Intake, create::create as create_order};
+use ordercrm_order::dto::{ActionReason, CreateOrder, OrderView};
+use ordercrm_order::queries::{self, ListOrders};
+use uuid::Uuid;
+
+use crate::error::ApiResult;
+use crate::extract::{IfMatch, Json, Query, RequestCtx, json_with_etag, read_with_etag};
+use crate::state::AppState;
+use crate::tx::Writer;
+
+/// List orders, newest first.
+///
+/// A sales rep sees the orders of the customers they own now, a manager their
+/// team's, the warehouse approved orders only.
+#[utoipa::path(
+    operation_id = "listOrders",
+    tag = "orders",
+    security(("userToken" = []), ("apiKey" = [])),
+    params(ListOrders),
+    responses(
+        (status = 200, description = "One page of orders", body = Page<OrderView>),
+        (status = 400, description = "An unknown or invalid query parameter, or a bad cursor",
+            body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[get("/orders")]
+pub async fn list(
+    state: Data<AppState>,
+    RequestCtx(ctx): RequestCtx,
+    Query(query): Query<ListOrders>,
+) -> ApiResult<HttpResponse> {
+    let page = queries::list(state.db.reader(), &ctx.actor, query).await?;
+    Ok(HttpResponse::Ok().json(page))
+}
+
+/// Take an order: a draft, or reviewed at once with `"submit": true`.
+///
+/// The server prices every line (the list price when it is in the order's currency),
+/// picks a warehouse for lines without one and computes the totals. A resend with the
+/// same channel, channel name and `external_id` and the same body answers 200 with
+/// the order it made; another body under that id is 409 `/problems/external-id-conflict`.
+#[utoipa::path(
+    operation_id = "createOrder",
+    tag = "orders",
+    security(("userToken" = []), ("apiKey" = [])),
+    request_body = CreateOrder,
+    responses(
+        (status = 201, description = "Created (and reviewed, with `submit`)", body = OrderView, headers(
+            ("Location" = String, description = "URL of the new order"),
+            ("ETag" = String, description = "Version, for If-Match"),
+        )),
+        (status = 200, description = "A resend: the order this channel's external id made", body = OrderView, headers(
+            ("Location" = String, description = "URL of the order"),
+            ("ETag" = String, description = "Version, for If-Match"),
+        )),
+        (status = 409, description = "The external id was used with another body (`/problems/external-id-conflict`), \
+            the grand total is not `expected_grand_total` (`/problems/grand-total-mismatch`), \
+            a product or warehouse is inactive or none is active (`/problems/conflict`), \
+            an order with this external id was made by someone whose orders you do not see (`/problems/already-exists`), \
+            or the idempotency key is in use",
+            body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[post("/orders")]
+pub async fn create(
+    writer: Writer,
+    RequestCtx(ctx): RequestCtx,
+    Json(input): Json<CreateOrder>,
+) -> ApiResult<HttpResponse> {
+    let txn = writer.begin().await?;
+    let intake = create_order(&txn, &ctx, input).await?;
+    txn.commit().await?;
+    let (mut response, view) = match intake {
+        Intake::Created(view) => (HttpResponse::Created(), view),
+        Intake::Existing(view) => (HttpResponse::Ok(), view),
+    };
+    response.insert_header((header::LOCATION, format!("/v1/orders/{}", view.order.id)));
+    Ok(json_with_etag(&mut response, &view))
+}
+
+/// Get an order.
+#[utoipa::path(
+    operation_id = "getOrder",
+    tag = "orders",
+    security(("userToken" = []), ("apiKey" = [])),
+    params(
+        ("id" = Uuid, Path, description = "Order id"),
+        ("If-None-Match" = Option<String>, Header, description = "An ETag you hold; 304 if still current"),
+    ),
+    responses(
+        (status = 200, description = "The order", body = OrderView,
+            headers(("ETag" = String, description = "Version, for If-Match"))),
+        (status = 304, description = "Not modified since the ETag in If-None-Match"),
+        (status = 404, description = "No such order, or not one you may see", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[get("/orders/{id}")]
+pub async fn get(
+    req: HttpRequest,
+    state: Data<AppState>,
+    RequestCtx(ctx): RequestCtx,
+    id: Path<Uuid>,
+) -> ApiResult<HttpResponse> {
+    let view = queries::get(state.db.reader(), &ctx.actor, *id).await?;
+    Ok(read_with_etag(&req, &view))
+}
+
+/// Review a draft: stock is reserved and the order approved, or it is held
+/// (`review` says why and with what inputs), or rejected.
+#[utoipa::path(
+    operation_id = "submitOrder",
+    tag = "orders",
+    security(("userToken" = []), ("apiKey" = [])),
+    params(
+        ("id" = Uuid, Path, description = "Order id"),
+        ("If-Match" = Option<String>, Header, description = "The ETag you read"),
+    ),
+    responses(
+        (status = 200, description = "Reviewed: approved, on_hold or rejected", body = OrderView,
+            headers(("ETag" = String, description = "The new version"))),
+        (status = 404, description = "No such order, or not one you may see", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not a draft (`/problems/invalid-transition`)", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[post("/orders/{id}/submit")]
+pub async fn submit(
+    writer: Writer,
+    RequestCtx(ctx): RequestCtx,
+    id: Path<Uuid>,
+    IfMatch(if_match): IfMatch,
+) -> ApiResult<HttpResponse> {
+    let txn = writer.begin().await?;
+    let view = actions::submit(&txn, &ctx, *id, if_match).await?;
+    txn.commit().await?;
+    Ok(json_with_etag(&mut HttpResponse::Ok(), &view))
+}
+
+/// Put an approved order on hold, with a reason; its stock stays reserved.
+#[utoipa::path(
+    operation_id = "holdOrder",
+    tag = "orders",
+    security(("userToken" = []), ("apiKey" = [])),
+    request_body = ActionReason,
+    params(
+        ("id" = Uuid, Path, description = "Order id"),
+        ("If-Match" = Option<String>, Header, description = "The ETag you read"),
+    ),
+    responses(
+        (status = 200, description = "On hold", body = OrderView,
+            headers(("ETag" = String, description = "The new version"))),
+        (status = 404, description = "No such order, or not one you may see", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not approved (`/problems/invalid-transition`)", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[post("/orders/{id}/hold")]
+pub async fn hold(
+    writer: Writer,
+    RequestCtx(ctx): RequestCtx,
+    id: Path<Uuid>,
+    IfMatch(if_match): IfMatch,
+    Json(input): Json<ActionReason>,
+) -> ApiResult<HttpResponse> {
+    let txn = writer.begin().await?;
+    let view = actions::hold(&txn, &ctx, *id, if_match, input).await?;
+    txn.commit().await?;
+    Ok(json_with_etag(&mut HttpResponse::Ok(), &view))
+}
+
+/// Review a held order again, reserving what it does not hold yet.
+#[utoipa::path(
+    operation_id = "releaseOrder",
+    tag = "orders",
+    security(("userToken" = []), ("apiKey" = [])),
+    params(
+        ("id" = Uuid, Path, description = "Order id"),
+        ("If-Match" = Option<String>, Header, description = "The ETag you read"),
+    ),
+    responses(
+        (status = 200, description = "Reviewed again: approved, on_hold or rejected", body = OrderView,
+            headers(("ETag" = String, description = "The new version"))),
+        (status = 404, description = "No such order, or not one you may see", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not on hold (`/problems/invalid-transition`)", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[post("/orders/{id}/release")]
+pub async fn release(
+    writer: Writer,
+    RequestCtx(ctx): RequestCtx,
+    id: Path<Uuid>,
+    IfMatch(if_match): IfMatch,
+) -> ApiResult<HttpResponse> {
+    let txn = writer.begin().await?;
+    let view = actions::release(&txn, &ctx, *id, if_match).await?;
+    txn.commit().await?;
+    Ok(json_with_etag(&mut HttpResponse::Ok(), &view))
+}
+
+/// Approve over a credit, price or amount hold (managers), with a reason. A stock
+/// hold is never overridden: release the order when stock is there.
+#[utoipa::path(
+    operation_id = "approveOrder",
+    tag = "orders",
+    security(("userToken" = []), ("apiKey" = [])),
+    request_body = ActionReason,
+    params(
+        ("id" = Uuid, Path, description = "Order id"),
+        ("If-Match" = Option<String>, Header, description = "The ETag you read"),
+    ),
+    responses(
+        (status = 200, description = "Approved", body = OrderView,
+            headers(("ETag" = String, description = "The new version"))),
+        (status = 404, description = "No such order, or not one you may see", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not on hold for a reason a manager may override (`/problems/invalid-transition`)", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[post("/orders/{id}/approve")]
+pub async fn approve(
+    writer: Writer,
+    RequestCtx(ctx): RequestCtx,
+    id: Path<Uuid>,
+    IfMatch(if_match): IfMatch,
+    Json(input): Json<ActionReason>,
+) -> ApiResult<HttpResponse> {
+    let txn = writer.begin().await?;
+    let view = actions::approve(&txn, &ctx, *id, if_match, input).await?;
+    txn.commit().await?;
+    Ok(json_with_etag(&mut HttpResponse::Ok(), &view))
+}
+
+/// Reject a held order; its stock is let go.
+#[utoipa::path(
+    operation_id = "rejectOrder",
+    tag = "orders",
+    security(("userToken" = []), ("apiKey" = [])),
+    request_body = ActionReason,
+    params(
+        ("id" = Uuid, Path, description = "Order id"),
+        ("If-Match" = Option<String>, Header, description = "The ETag you read"),
+    ),
+    responses(
+        (status = 200, description = "Rejected", body = OrderView,
+            headers(("ETag" = String, description = "The new version"))),
+        (status = 404, description = "No such order, or not one you may see", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not on hold (`/problems/invalid-transition`)", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[post("/orders/{id}/reject")]
+pub async fn reject(
+    writer: Writer,
+    RequestCtx(ctx): RequestCtx,
+    id: Path<Uuid>,
+    IfMatch(if_match): IfMatch,
+    Json(input): Json<ActionReason>,
+) -> ApiResult<HttpResponse> {
+    let txn = writer.begin().await?;
+    let view = actions::reject(&txn, &ctx, *id, if_match, input).await?;
+    txn.commit().await?;
+    Ok(json_with_etag(&mut HttpResponse::Ok(), &view))
+}
+
+/// Cancel a draft, approved or held order, with a reason; its stock is let go.
+#[utoipa::path(
+    operation_id = "cancelOrder",
+    tag = "orders",
+    security(("userToken" = []), ("apiKey" = [])),
+    request_body = ActionReason,
+    params(
+        ("id" = Uuid, Path, description = "Order id"),
+        ("If-Match" = Option<String>, Header, description = "The ETag you read"),
+    ),
+    responses(
+        (status = 200, description = "Cancelled", body = OrderView,
+            headers(("ETag" = String, description = "The new version"))),
+        (status = 404, description = "No such order, or not one you may see", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Already rejected, cancelled or completed (`/problems/invalid-transition`)", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[post("/orders/{id}/cancel")]
+pub async fn cancel(
+    writer: Writer,
+    RequestCtx(ctx): RequestCtx,
+    id: Path<Uuid>,
+    IfMatch(if_match): IfMatch,
+    Json(input): Json<ActionReason>,
+) -> ApiResult<HttpResponse> {
+    let txn = writer.begin().await?;
+    let view = actions::cancel(&txn, &ctx, *id, if_match, input).await?;
+    txn.commit().await?;
+    Ok(json_with_etag(&mut HttpResponse::Ok(), &view))
+}

@@ -1,0 +1,8 @@
+//! Use cases that change orders. Each takes the caller's transaction and records its
+//! events there; stock is held and let go through the inventory crate in the same
+//! transaction, so an order and its reservation commit or roll back together.
+
+pub mod actions;
+pub mod create;
+mod review;
+mod warehouses;

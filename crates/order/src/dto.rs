@@ -1,0 +1,319 @@
+//! What goes over the wire.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use ordercrm_customer::model::Tags;
+use ordercrm_kernel::input::{Choice, Country, Int, NonBlank, Phone, Text};
+use ordercrm_kernel::{Currency, FieldError, Money, NonNegativeMoney};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::model::{
+    self, Channel, FulfillmentStatus, OrderAction, OrderStatus, PaymentStatus, PaymentTerms,
+    VerdictKind,
+};
+
+/// Quantity of one line: 1 to 10⁹.
+pub type Quantity = Int<1, { model::MAX_QUANTITY }>;
+
+/// A new order: a draft, or reviewed at once with `"submit": true`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "customer_id": "01937c4e-0000-7000-8000-000000000001",
+    "channel": "web", "channel_name": "shop", "external_id": "WEB-10001",
+    "currency": "CNY",
+    "lines": [{"sku": "TEA-LJ-250", "quantity": 2}],
+    "shipping_fee": {"amount": 1000, "currency": "CNY"},
+    "shipping_address": {"recipient": "Li Lei", "line1": "1 Nanjing Road", "city": "Shanghai", "country": "CN"},
+    "submit": true
+}))]
+pub struct CreateOrder {
+    pub customer_id: Uuid,
+    /// Default `manual`.
+    #[schema(value_type = Option<Channel>)]
+    pub channel: Option<Choice<Channel>>,
+    /// The shop or marketplace within the channel (`tmall`); default empty.
+    pub channel_name: Option<Text<50>>,
+    /// The order's id in the channel. A resend with the same channel, channel name
+    /// and external id returns the order it made (200) when the body is the same.
+    pub external_id: Option<Text<100>>,
+    pub currency: Currency,
+    /// 1 to 200 lines.
+    #[schema(min_items = 1, max_items = 200)]
+    pub lines: Vec<CreateOrderLine>,
+    /// Off the whole order, shared over the lines in proportion to their nets.
+    pub order_discount: Option<NonNegativeMoney>,
+    pub shipping_fee: Option<NonNegativeMoney>,
+    pub shipping_address: Option<AddressInput>,
+    pub billing_address: Option<AddressInput>,
+    pub requested_delivery_on: Option<NaiveDate>,
+    /// Default: the customer's terms (`net` with their days when they have them,
+    /// else `prepaid`).
+    #[schema(value_type = Option<PaymentTerms>)]
+    pub payment_terms: Option<Choice<PaymentTerms>>,
+    /// Days for `net` and `eom` (required with them, refused with the others).
+    pub payment_terms_days: Option<Int<0, 365>>,
+    pub notes: Option<Text<2000>>,
+    pub tags: Option<Tags>,
+    pub metadata: Option<Metadata>,
+    /// Refuse the order (409) unless the server's grand total is this.
+    pub expected_grand_total: Option<NonNegativeMoney>,
+    /// Review now: the answer is the approved, held or rejected order.
+    #[serde(default)]
+    pub submit: bool,
+}
+
+/// A product by `product_id` or `sku` (one of them), how many, and optionally the
+/// price (default: the list price, when its currency is the order's) and warehouse
+/// (default: chosen by the server).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateOrderLine {
+    pub product_id: Option<Uuid>,
+    pub sku: Option<NonBlank<64>>,
+    pub quantity: Quantity,
+    pub unit_price: Option<NonNegativeMoney>,
+    pub discount: Option<NonNegativeMoney>,
+    pub warehouse_code: Option<NonBlank<32>>,
+}
+
+/// An address as the order keeps it (a copy: later edits of the customer's
+/// addresses do not change orders).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AddressInput {
+    pub recipient: Option<Text<200>>,
+    pub line1: NonBlank<200>,
+    pub line2: Option<Text<200>>,
+    pub city: NonBlank<100>,
+    pub region: Option<Text<100>>,
+    pub postal_code: Option<Text<20>>,
+    /// ISO 3166-1 alpha-2, e.g. `CN`.
+    pub country: Country,
+    pub phone: Option<Phone>,
+}
+
+/// The stored copy of an address.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Address {
+    pub recipient: Option<String>,
+    pub line1: String,
+    pub line2: Option<String>,
+    pub city: String,
+    pub region: Option<String>,
+    pub postal_code: Option<String>,
+    pub country: String,
+    pub phone: Option<String>,
+}
+
+impl AddressInput {
+    pub fn check(self, errors: &mut Vec<FieldError>, field: &str) -> Address {
+        let f = |name: &str| format!("{field}.{name}");
+        Address {
+            recipient: Text::check(self.recipient, errors, &f("recipient")),
+            line1: self.line1.check(errors, &f("line1")),
+            line2: Text::check(self.line2, errors, &f("line2")),
+            city: self.city.check(errors, &f("city")),
+            region: Text::check(self.region, errors, &f("region")),
+            postal_code: Text::check(self.postal_code, errors, &f("postal_code")),
+            country: self.country.check(errors, &f("country")),
+            phone: Phone::check(self.phone, errors, &f("phone")),
+        }
+    }
+}
+
+/// A small string map for integrators: up to 50 keys of 1 to 40 characters, values
+/// up to 500.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Metadata(pub BTreeMap<String, String>);
+
+impl Metadata {
+    pub const MAX_KEYS: usize = 50;
+
+    pub fn check(self, errors: &mut Vec<FieldError>, field: &str) -> BTreeMap<String, String> {
+        if self.0.len() > Self::MAX_KEYS {
+            errors.push(FieldError::new(
+                field,
+                "length",
+                format!("at most {} keys", Self::MAX_KEYS),
+            ));
+        }
+        for (k, v) in &self.0 {
+            let key_ok = (1..=40).contains(&k.chars().count()) && !k.contains('\0');
+            if !key_ok {
+                errors.push(FieldError::new(
+                    format!("{field}.{k}"),
+                    "invalid_key",
+                    "keys are 1 to 40 characters",
+                ));
+            }
+            if v.chars().count() > 500 || v.contains('\0') {
+                errors.push(FieldError::new(
+                    format!("{field}.{k}"),
+                    "length",
+                    "values are at most 500 characters",
+                ));
+            }
+        }
+        self.0
+    }
+}
+
+impl utoipa::PartialSchema for Metadata {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{AdditionalProperties, ObjectBuilder, Type};
+        ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .property_names(Some(
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .min_length(Some(1))
+                    .max_length(Some(40))
+                    .pattern(Some(ordercrm_kernel::input::TEXT_PATTERN)),
+            ))
+            .additional_properties(Some(AdditionalProperties::RefOr(
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .max_length(Some(500))
+                    .pattern(Some(ordercrm_kernel::input::TEXT_PATTERN))
+                    .into(),
+            )))
+            .max_properties(Some(Self::MAX_KEYS))
+            .description(Some(
+                "Integrators' own keys: up to 50, each 1 to 40 characters, values up to 500.",
+            ))
+            .into()
+    }
+}
+
+impl ToSchema for Metadata {}
+
+/// `reason` for hold, approve (an override), reject and cancel.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"reason": "Customer asked to wait"}))]
+pub struct ActionReason {
+    pub reason: Option<Text<500>>,
+}
+
+/// One line as the order keeps it: what was ordered, at what price, from where.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct OrderLineView {
+    pub line_no: i32,
+    pub product_id: Uuid,
+    pub sku: String,
+    pub name: String,
+    pub unit: String,
+    pub quantity: i64,
+    pub unit_price: Money,
+    pub discount: Money,
+    /// This line's part of the order discount.
+    pub order_discount_share: Money,
+    /// 1300 = 13 %.
+    pub tax_rate_bps: i32,
+    pub tax: Money,
+    /// Net of both discounts, tax included.
+    pub total: Money,
+    /// Where it ships from; null for products that track no inventory.
+    pub warehouse_code: Option<String>,
+    pub warehouse_id: Option<Uuid>,
+}
+
+/// One rule's finding.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Verdict {
+    /// `stock`, `credit`, `price`, `amount`, `customer`.
+    pub rule: String,
+    pub verdict: VerdictKind,
+    /// `ok`, or why: `insufficient_stock`, `credit_limit_exceeded`, `price_review`,
+    /// `manual_approval`, `customer_archived`, `customer_erased`.
+    pub code: String,
+    pub message: String,
+    /// What the rule looked at (per line for stock: requested and available).
+    pub inputs: Value,
+}
+
+/// The review that ran at submit or release: each rule's verdict, and the outcome.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Review {
+    pub outcome: OrderStatus,
+    pub ran_at: DateTime<Utc>,
+    pub verdicts: Vec<Verdict>,
+}
+
+/// Whose order: the customer as it was named at intake.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct OrderCustomer {
+    pub id: Uuid,
+    pub name: String,
+}
+
+/// An order as every reader sees it; events carry this.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct OrderData {
+    pub id: Uuid,
+    /// `SO-000123`, from the `order_number_prefix` setting.
+    pub number: String,
+    pub status: OrderStatus,
+    pub fulfillment_status: FulfillmentStatus,
+    pub payment_status: PaymentStatus,
+    pub channel: Channel,
+    pub channel_name: String,
+    pub external_id: Option<String>,
+    pub customer: OrderCustomer,
+    pub currency: Currency,
+    pub lines: Vec<OrderLineView>,
+    /// Σ quantity × unit price.
+    pub subtotal: Money,
+    /// Line discounts and the order discount.
+    pub discount_total: Money,
+    pub order_discount: Money,
+    pub tax_total: Money,
+    pub shipping_fee: Money,
+    pub grand_total: Money,
+    /// Whether unit prices contain tax (the `prices_include_tax` setting at intake).
+    pub prices_include_tax: bool,
+    /// The grand total in the base currency at the rate in force at submission.
+    pub grand_total_base: Option<Money>,
+    /// The rate used for `grand_total_base`, exact decimal text.
+    pub base_rate: Option<String>,
+    pub shipping_address: Option<Address>,
+    pub billing_address: Option<Address>,
+    pub requested_delivery_on: Option<NaiveDate>,
+    pub payment_terms: PaymentTerms,
+    pub payment_terms_days: Option<i32>,
+    pub notes: Option<String>,
+    pub tags: Vec<String>,
+    pub metadata: BTreeMap<String, String>,
+    /// The last review; null for a draft.
+    pub review: Option<Review>,
+    /// Why it was held, approved over a hold, rejected or cancelled by a person.
+    pub status_reason: Option<String>,
+    /// The stock held for it (`/v1/inventory/reservations/{id}`).
+    pub reservation_id: Option<Uuid>,
+    pub submitted_at: Option<DateTime<Utc>>,
+    /// Also the `ETag`.
+    pub version: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// An order, with what this caller may do to it next.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct OrderView {
+    #[serde(flatten)]
+    pub order: OrderData,
+    /// The actions this caller may take now: exactly those the server accepts.
+    pub allowed_actions: Vec<OrderAction>,
+}
+
+impl ordercrm_kernel::version::Versioned for OrderView {
+    fn version(&self) -> i64 {
+        self.order.version
+    }
+}

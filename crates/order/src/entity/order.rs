@@ -1,0 +1,53 @@
+use sea_orm::entity::prelude::*;
+
+#[sea_orm::model]
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "orders")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    #[sea_orm(unique)]
+    pub number: String,
+    pub status: String,
+    pub fulfillment_status: String,
+    pub payment_status: String,
+    pub channel: String,
+    /// Empty when the channel has one source: NOT NULL, so the unique key on
+    /// (channel, channel_name, external_id) holds on both engines.
+    pub channel_name: String,
+    pub external_id: Option<String>,
+    /// SHA-256 of the canonical intake body, to tell a resend from a different order.
+    pub intake_hash: Option<String>,
+    pub customer_id: Uuid,
+    pub customer_name: String,
+    pub currency: String,
+    pub prices_include_tax: bool,
+    pub subtotal_amount: i64,
+    pub discount_amount: i64,
+    pub order_discount_amount: i64,
+    pub tax_amount: i64,
+    pub shipping_amount: i64,
+    pub grand_total_amount: i64,
+    pub base_currency: Option<String>,
+    pub base_rate: Option<String>,
+    pub grand_total_base_amount: Option<i64>,
+    pub shipping_address: Option<Json>,
+    pub billing_address: Option<Json>,
+    pub requested_delivery_on: Option<Date>,
+    pub payment_terms: String,
+    pub payment_terms_days: Option<i32>,
+    pub notes: Option<String>,
+    pub tags: Json,
+    pub metadata: Json,
+    pub review: Option<Json>,
+    pub status_reason: Option<String>,
+    pub reservation_id: Option<Uuid>,
+    pub search_text: String,
+    pub created_by: String,
+    pub submitted_at: Option<DateTimeUtc>,
+    pub version: i64,
+    pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+}
+
+impl ActiveModelBehavior for ActiveModel {}

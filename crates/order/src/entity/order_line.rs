@@ -1,0 +1,29 @@
+use sea_orm::entity::prelude::*;
+
+#[sea_orm::model]
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "order_lines")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    pub order_id: Uuid,
+    pub line_no: i32,
+    pub product_id: Uuid,
+    pub sku: String,
+    pub name: String,
+    pub unit: String,
+    pub tax_rate_bps: i32,
+    pub tracks_inventory: bool,
+    pub quantity: i64,
+    pub unit_price_amount: i64,
+    pub discount_amount: i64,
+    /// This line's share of the order discount.
+    pub order_discount_share: i64,
+    pub tax_amount: i64,
+    /// What the customer pays for the line: net of both discounts, tax included.
+    pub total_amount: i64,
+    pub warehouse_id: Option<Uuid>,
+    pub warehouse_code: Option<String>,
+}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,65 @@
+//! Events orders write to the outbox: one per transition, `data` the order as a
+//! full-access reader sees it (lines included, no caller-specific fields).
+
+use ordercrm_kernel::Ctx;
+use ordercrm_kernel::events::{self, Catalogued, EventType, NewEvent};
+use sea_orm::{DatabaseTransaction, DbErr};
+
+use crate::dto::OrderData;
+
+pub const CREATED: EventType<OrderData> = EventType::new(
+    "order.created",
+    "An order was taken (a draft, or one submitted at once, whose review event follows).",
+);
+pub const APPROVED: EventType<OrderData> = EventType::new(
+    "order.approved",
+    "The review passed (or a manager approved over a hold): its stock is reserved and it goes to the warehouse.",
+)
+.example(r#"{"status": "approved"}"#);
+pub const HELD: EventType<OrderData> = EventType::new(
+    "order.held",
+    "The review held the order (`review` says why), or a person put it on hold (`status_reason`).",
+)
+.example(r#"{"status": "on_hold"}"#);
+pub const RELEASED: EventType<OrderData> = EventType::new(
+    "order.released",
+    "A held order was released and reviewed again; `status` is the new outcome.",
+);
+pub const REJECTED: EventType<OrderData> = EventType::new(
+    "order.rejected",
+    "The review or a person rejected the order; anything it held is released.",
+)
+.example(r#"{"status": "rejected"}"#);
+pub const CANCELLED: EventType<OrderData> = EventType::new(
+    "order.cancelled",
+    "The order was cancelled (`status_reason` says why); anything it held is released.",
+)
+.example(r#"{"status": "cancelled"}"#);
+
+pub fn catalogue() -> Vec<Catalogued> {
+    vec![
+        CREATED.entry(),
+        APPROVED.entry(),
+        HELD.entry(),
+        RELEASED.entry(),
+        REJECTED.entry(),
+        CANCELLED.entry(),
+    ]
+}
+
+pub(crate) async fn record(
+    txn: &DatabaseTransaction,
+    ctx: &Ctx,
+    event_type: &EventType<OrderData>,
+    order: &OrderData,
+) -> Result<(), DbErr> {
+    events::record(
+        txn,
+        ctx,
+        NewEvent::about(event_type, "order", (order.id, order.version), order)
+            .order(order.id)
+            .customer(order.customer.id),
+    )
+    .await
+    .map(drop)
+}

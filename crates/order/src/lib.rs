@@ -1,0 +1,17 @@
+//! Orders: intake from every channel (idempotent per channel and external id),
+//! review by rules that explain themselves, and the transitions between states.
+//! Stock is held through the inventory crate in the order's own transaction.
+//!
+//! Later issues slot in here: fulfillment moves `fulfillment_status`, payments
+//! `payment_status`, edits change lines through the same totals rule.
+
+mod entity;
+
+pub mod commands;
+pub mod dto;
+pub mod error;
+pub mod events;
+pub mod model;
+pub mod queries;
+
+pub use error::OrderError;

@@ -1,0 +1,276 @@
+//! Reads. Every finder starts from `visible`: an order is seen by whoever sees its
+//! customer now (a rep their customers', a manager their team's), and the warehouse
+//! sees approved orders only.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{DateTime, NaiveDate, Utc};
+use ordercrm_kernel::authz::{Action, Actor, Role, Visibility};
+use ordercrm_kernel::input::{Choice, CursorParam, Limit, Text};
+use ordercrm_kernel::pagination::{PageRequest, Seek};
+use ordercrm_kernel::{Currency, Error, Money, Page, Result};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
+use sea_orm::{ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Select};
+use serde::Deserialize;
+use utoipa::IntoParams;
+use uuid::Uuid;
+
+use crate::dto::{Address, OrderCustomer, OrderData, OrderLineView, OrderView, Review};
+use crate::entity::{order, order_line};
+use crate::error::OrderError;
+use crate::model::{
+    self, Channel, FulfillmentStatus, OrderStatus, PaymentStatus, PaymentTerms, VerdictKind,
+};
+
+/// Orders `actor` may see.
+pub(crate) fn visible(actor: &Actor) -> Select<order::Entity> {
+    let mut select = order::Entity::find();
+    match actor.visibility() {
+        Visibility::All => {}
+        Visibility::Nothing => select = select.filter(Expr::value(false)),
+        Visibility::OwnedBy(owners) => {
+            let mut customers = Query::select();
+            customers
+                .column(Alias::new("id"))
+                .from(Alias::new("customers"))
+                .and_where(Expr::col(Alias::new("owner_id")).is_in(owners));
+            select = select.filter(Expr::col(order::Column::CustomerId).in_subquery(customers));
+        }
+    }
+    if matches!(actor, Actor::User(u) if u.role == Role::Warehouse) {
+        select = select.filter(order::COLUMN.status.eq(OrderStatus::Approved.as_str()));
+    }
+    select
+}
+
+pub(crate) async fn find_visible(
+    conn: &impl ConnectionTrait,
+    actor: &Actor,
+    id: Uuid,
+) -> Result<order::Model> {
+    visible(actor)
+        .filter(order::COLUMN.id.eq(id))
+        .one(conn)
+        .await?
+        .ok_or_else(|| OrderError::NotFound(id.to_string()).into())
+}
+
+pub(crate) async fn lines_of(
+    conn: &impl ConnectionTrait,
+    order_id: Uuid,
+) -> Result<Vec<order_line::Model>> {
+    Ok(order_line::Entity::find()
+        .filter(order_line::COLUMN.order_id.eq(order_id))
+        .order_by_asc(order_line::Column::LineNo)
+        .all(conn)
+        .await?)
+}
+
+fn currency(code: &str) -> Currency {
+    code.parse().unwrap_or_else(|_| {
+        Currency::all()
+            .first()
+            .copied()
+            .unwrap_or_else(|| unreachable!("the currency table is not empty"))
+    })
+}
+
+/// Whether the stored review holds the order only for reasons a manager may
+/// override: it held, nothing rejected, and stock was not short.
+pub(crate) fn overridable(row: &order::Model) -> bool {
+    let Some(review) = row
+        .review
+        .clone()
+        .and_then(|r| serde_json::from_value::<Review>(r).ok())
+    else {
+        return false;
+    };
+    review.outcome == OrderStatus::OnHold
+        && review
+            .verdicts
+            .iter()
+            .any(|v| v.verdict == VerdictKind::Hold)
+        && !review
+            .verdicts
+            .iter()
+            .any(|v| v.verdict == VerdictKind::Reject || v.code == "insufficient_stock")
+}
+
+pub(crate) fn data(row: &order::Model, lines: &[order_line::Model]) -> OrderData {
+    let c = currency(&row.currency);
+    let m = |amount: i64| Money::new(amount, c);
+    OrderData {
+        id: row.id,
+        number: row.number.clone(),
+        status: OrderStatus::parse(&row.status).unwrap_or(OrderStatus::Draft),
+        fulfillment_status: FulfillmentStatus::parse(&row.fulfillment_status)
+            .unwrap_or(FulfillmentStatus::Unfulfilled),
+        payment_status: PaymentStatus::parse(&row.payment_status).unwrap_or(PaymentStatus::Unpaid),
+        channel: Channel::parse(&row.channel).unwrap_or(Channel::Manual),
+        channel_name: row.channel_name.clone(),
+        external_id: row.external_id.clone(),
+        customer: OrderCustomer {
+            id: row.customer_id,
+            name: row.customer_name.clone(),
+        },
+        currency: c,
+        lines: lines
+            .iter()
+            .map(|l| OrderLineView {
+                line_no: l.line_no,
+                product_id: l.product_id,
+                sku: l.sku.clone(),
+                name: l.name.clone(),
+                unit: l.unit.clone(),
+                quantity: l.quantity,
+                unit_price: m(l.unit_price_amount),
+                discount: m(l.discount_amount),
+                order_discount_share: m(l.order_discount_share),
+                tax_rate_bps: l.tax_rate_bps,
+                tax: m(l.tax_amount),
+                total: m(l.total_amount),
+                warehouse_code: l.warehouse_code.clone(),
+                warehouse_id: l.warehouse_id,
+            })
+            .collect(),
+        subtotal: m(row.subtotal_amount),
+        discount_total: m(row.discount_amount),
+        order_discount: m(row.order_discount_amount),
+        tax_total: m(row.tax_amount),
+        shipping_fee: m(row.shipping_amount),
+        grand_total: m(row.grand_total_amount),
+        prices_include_tax: row.prices_include_tax,
+        grand_total_base: row
+            .grand_total_base_amount
+            .zip(row.base_currency.as_deref())
+            .map(|(a, code)| Money::new(a, currency(code))),
+        base_rate: row.base_rate.clone(),
+        shipping_address: address(row.shipping_address.as_ref()),
+        billing_address: address(row.billing_address.as_ref()),
+        requested_delivery_on: row.requested_delivery_on,
+        payment_terms: PaymentTerms::parse(&row.payment_terms).unwrap_or(PaymentTerms::Prepaid),
+        payment_terms_days: row.payment_terms_days,
+        notes: row.notes.clone(),
+        tags: serde_json::from_value(row.tags.clone()).unwrap_or_default(),
+        metadata: serde_json::from_value::<BTreeMap<String, String>>(row.metadata.clone())
+            .unwrap_or_default(),
+        review: row
+            .review
+            .clone()
+            .and_then(|r| serde_json::from_value(r).ok()),
+        status_reason: row.status_reason.clone(),
+        reservation_id: row.reservation_id,
+        submitted_at: row.submitted_at,
+        version: row.version,
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+    }
+}
+
+fn address(value: Option<&serde_json::Value>) -> Option<Address> {
+    value.and_then(|v| serde_json::from_value(v.clone()).ok())
+}
+
+/// The order as `actor` gets it: with the actions it may take.
+pub(crate) fn view(actor: &Actor, row: &order::Model, lines: &[order_line::Model]) -> OrderView {
+    let order = data(row, lines);
+    let allowed_actions = model::allowed_actions(actor, order.status, overridable(row));
+    OrderView {
+        order,
+        allowed_actions,
+    }
+}
+
+pub async fn get(conn: &impl ConnectionTrait, actor: &Actor, id: Uuid) -> Result<OrderView> {
+    actor.require(Action::OrdersRead)?;
+    let row = find_visible(conn, actor, id).await?;
+    let lines = lines_of(conn, id).await?;
+    Ok(view(actor, &row, &lines))
+}
+
+/// Query parameters of `GET /v1/orders`: newest first.
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ListOrders {
+    #[param(value_type = Option<OrderStatus>)]
+    pub status: Option<Choice<OrderStatus>>,
+    #[param(value_type = Option<Channel>)]
+    pub channel: Option<Choice<Channel>>,
+    pub channel_name: Option<Text<50>>,
+    pub customer_id: Option<Uuid>,
+    /// Orders created at or after this time.
+    pub created_after: Option<DateTime<Utc>>,
+    /// Orders created before this time.
+    pub created_before: Option<DateTime<Utc>>,
+    /// Requested delivery on or after this day.
+    pub promised_from: Option<NaiveDate>,
+    /// Requested delivery on or before this day.
+    pub promised_until: Option<NaiveDate>,
+    /// Case-insensitive substring of the number, the external id or the customer's name.
+    pub q: Option<Text<100>>,
+    /// Page size, 1 to 200 (default 50).
+    pub limit: Option<Limit>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<CursorParam>,
+}
+
+pub async fn list(
+    conn: &impl ConnectionTrait,
+    actor: &Actor,
+    query: ListOrders,
+) -> Result<Page<OrderView>> {
+    actor.require(Action::OrdersRead)?;
+    let mut errors = Vec::new();
+    let status = Choice::check_opt(query.status.as_ref(), &mut errors, "status");
+    let channel = Choice::check_opt(query.channel.as_ref(), &mut errors, "channel");
+    if !errors.is_empty() {
+        return Err(Error::validation(errors));
+    }
+    let page = PageRequest::new(query.limit, query.cursor.as_deref(), "-created_at")?;
+    let mut select = visible(actor);
+    if let Some(s) = status {
+        select = select.filter(order::COLUMN.status.eq(s.as_str()));
+    }
+    if let Some(c) = channel {
+        select = select.filter(order::COLUMN.channel.eq(c.as_str()));
+    }
+    if let Some(name) = Text::param(query.channel_name.as_ref(), "channel_name")? {
+        select = select.filter(order::COLUMN.channel_name.eq(name));
+    }
+    if let Some(c) = query.customer_id {
+        select = select.filter(order::COLUMN.customer_id.eq(c));
+    }
+    if let Some(t) = query.created_after {
+        select = select.filter(order::COLUMN.created_at.gte(t));
+    }
+    if let Some(t) = query.created_before {
+        select = select.filter(order::COLUMN.created_at.lt(t));
+    }
+    if let Some(d) = query.promised_from {
+        select = select.filter(order::COLUMN.requested_delivery_on.gte(d));
+    }
+    if let Some(d) = query.promised_until {
+        select = select.filter(order::COLUMN.requested_delivery_on.lte(d));
+    }
+    if let Some(q) = Text::param(query.q.as_ref(), "q")? {
+        select = select
+            .filter(Expr::col(order::Column::SearchText).like(ordercrm_kernel::text::contains(q)));
+    }
+    let seek = Seek::newest_first(order::Column::CreatedAt, order::Column::Id);
+    let rows = seek.select(select, &page)?.all(conn).await?;
+    let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
+    let mut lines: HashMap<Uuid, Vec<order_line::Model>> = HashMap::new();
+    for l in order_line::Entity::find()
+        .filter(order_line::COLUMN.order_id.is_in(ids))
+        .order_by_asc(order_line::Column::LineNo)
+        .all(conn)
+        .await?
+    {
+        lines.entry(l.order_id).or_default().push(l);
+    }
+    Ok(seek.page(rows, &page, |row| {
+        let own = lines.get(&row.id).map(Vec::as_slice).unwrap_or_default();
+        view(actor, &row, own)
+    }))
+}

@@ -1,0 +1,525 @@
+//! `/v1/orders`: intake, pricing and totals, review by stock, the transitions and
+//! their `allowed_actions`, idempotent channel intake, and no oversell under load.
+
+use futures_util::future::join_all;
+use ordercrm_tests::{Engine, TestApp, both_engines, problem};
+use reqwest::Method;
+use sea_orm::ConnectionTrait;
+use serde_json::{Value, json};
+
+both_engines!(
+    intake_prices_totals_and_reserves,
+    short_stock_holds_with_its_inputs_and_release_takes_it,
+    transitions_follow_the_table_and_allowed_actions,
+    bad_input_is_refused_and_changes_nothing,
+    a_resent_external_id_returns_the_order_it_made,
+    no_oversell_through_orders,
+    reps_see_only_their_customers_orders,
+);
+
+/// SH-01 and BJ-01 (BJ-01 ranks first), TEA at 19.99 CNY with 13 % tax, `stock`
+/// units in SH-01; a customer. Returns the customer's id.
+async fn world(app: &TestApp, stock: i64) -> String {
+    for (code, priority) in [("SH-01", 100), ("BJ-01", 50)] {
+        let res = app
+            .post(
+                "/v1/warehouses",
+                &json!({"code": code, "name": code, "priority": priority}),
+            )
+            .await;
+        assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+    }
+    let res = app
+        .post(
+            "/v1/products",
+            &json!({"sku": "TEA", "name": "Longjing 250 g", "tax_rate_bps": 1300,
+                "list_price": {"amount": 1999, "currency": "CNY"},
+                "cost": {"amount": 900, "currency": "CNY"}}),
+        )
+        .await;
+    assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+    if stock > 0 {
+        receive(app, stock).await;
+    }
+    customer(app, "Tea House").await
+}
+
+async fn receive(app: &TestApp, quantity: i64) {
+    let res = app
+        .post(
+            "/v1/inventory/receipts",
+            &json!({"sku": "TEA", "warehouse_code": "SH-01", "quantity": quantity}),
+        )
+        .await;
+    assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+}
+
+async fn customer(app: &TestApp, name: &str) -> String {
+    let res = app
+        .post("/v1/customers", &json!({"kind": "company", "name": name}))
+        .await;
+    assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+    let body: Value = res.json().await.unwrap();
+    body["id"].as_str().unwrap().to_owned()
+}
+
+fn order(customer: &str, quantity: i64, submit: bool) -> Value {
+    json!({"customer_id": customer, "currency": "CNY", "submit": submit,
+        "lines": [{"sku": "TEA", "quantity": quantity}]})
+}
+
+async fn reserved(app: &TestApp) -> i64 {
+    app.count("SELECT CAST(COALESCE(SUM(reserved), 0) AS BIGINT) FROM stock_levels")
+        .await
+}
+
+async fn act(app: &TestApp, id: &str, action: &str, body: &Value) -> reqwest::Response {
+    app.post(&format!("/v1/orders/{id}/{action}"), body).await
+}
+
+fn actions(order: &Value) -> Vec<String> {
+    order["allowed_actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap().to_owned())
+        .collect()
+}
+
+async fn intake_prices_totals_and_reserves(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let customer = world(&app, 10).await;
+    let mut body = order(&customer, 2, true);
+    body["shipping_fee"] = json!({"amount": 1000, "currency": "CNY"});
+    body["shipping_address"] = json!({"recipient": "李雷", "line1": "1 Nanjing Road", "city": "Shanghai", "country": "CN"});
+    body["metadata"] = json!({"shop_order": "A-1"});
+    let res = app.post("/v1/orders", &body).await;
+    assert_eq!(res.status(), 201);
+    let location = res.headers()["location"].to_str().unwrap().to_owned();
+    assert_eq!(res.headers()["etag"], "\"2\"", "created, then approved");
+    let created: Value = res.json().await.unwrap();
+    assert_eq!(created["number"], "SO-000001");
+    assert_eq!(created["status"], "approved");
+    assert_eq!(created["fulfillment_status"], "unfulfilled");
+    assert_eq!(created["payment_status"], "unpaid");
+    assert_eq!(created["channel"], "manual");
+    assert_eq!(created["payment_terms"], "prepaid");
+    // BJ-01 ranks first but has none: SH-01 is the one that can serve the order.
+    let line = &created["lines"][0];
+    assert_eq!(line["warehouse_code"], "SH-01");
+    assert_eq!(
+        (line["sku"].clone(), line["tax_rate_bps"].clone()),
+        (json!("TEA"), json!(1300))
+    );
+    // 2 × 19.99 = 39.98; 13 % = 5.1974 → 5.20; + 10.00 shipping.
+    assert_eq!(created["subtotal"]["amount"], 3998);
+    assert_eq!(created["tax_total"]["amount"], 520);
+    assert_eq!(
+        created["grand_total"],
+        json!({"amount": 5518, "currency": "CNY"})
+    );
+    assert_eq!(
+        created["grand_total_base"],
+        json!({"amount": 5518, "currency": "CNY"})
+    );
+    assert_eq!(created["base_rate"], "1");
+    assert_eq!(created["review"]["outcome"], "approved");
+    assert_eq!(actions(&created), ["hold", "cancel"]);
+    assert_eq!(reserved(&app).await, 2);
+    assert_eq!(created["shipping_address"]["recipient"], "李雷");
+    assert_eq!(created["metadata"]["shop_order"], "A-1");
+
+    let got: Value = app.get(&location).await.json().await.unwrap();
+    assert_eq!(got, created);
+    // One event per transition, the reservation's between them.
+    let db = app.raw_db().await;
+    let rows = db
+        .query_all_raw(sea_orm::Statement::from_string(
+            db.get_database_backend(),
+            "SELECT event_type FROM events WHERE event_type LIKE 'order.%' \
+             OR event_type LIKE 'reservation.%' ORDER BY seq",
+        ))
+        .await
+        .unwrap();
+    let types: Vec<String> = rows
+        .iter()
+        .map(|r| r.try_get_by_index::<String>(0).unwrap())
+        .collect();
+    assert_eq!(
+        types,
+        ["order.created", "reservation.created", "order.approved"]
+    );
+    let with_order = app
+        .count("SELECT COUNT(*) FROM events WHERE order_id IS NOT NULL")
+        .await;
+    assert_eq!(with_order, 3, "every event names its order");
+
+    // An order discount is shared over the lines; tax on what is left.
+    let mut body = order(&customer, 1, false);
+    body["lines"] = json!([{"sku": "TEA", "quantity": 1}, {"sku": "TEA", "quantity": 2,
+        "unit_price": {"amount": 1000, "currency": "CNY"}, "discount": {"amount": 500, "currency": "CNY"}}]);
+    body["order_discount"] = json!({"amount": 100, "currency": "CNY"});
+    body["expected_grand_total"] = json!({"amount": 3840, "currency": "CNY"});
+    let res = app.post("/v1/orders", &body).await;
+    assert_eq!(res.status(), 201);
+    let draft: Value = res.json().await.unwrap();
+    // Nets 19.99 and 15.00; shares 0.57 and 0.43 (0.5713 and 0.4287: the larger
+    // remainder takes the last fen); tax on 19.42 and 14.57: 2.5246 → 2.52 and
+    // 1.8941 → 1.89.
+    assert_eq!(draft["lines"][0]["order_discount_share"]["amount"], 57);
+    assert_eq!(draft["lines"][1]["order_discount_share"]["amount"], 43);
+    assert_eq!(draft["discount_total"]["amount"], 600);
+    assert_eq!(draft["tax_total"]["amount"], 441);
+    assert_eq!(draft["grand_total"]["amount"], 3840);
+    assert_eq!(draft["status"], "draft");
+    assert_eq!(actions(&draft), ["submit", "cancel"]);
+    assert!(draft["review"].is_null());
+    assert_eq!(reserved(&app).await, 2, "a draft holds nothing");
+}
+
+async fn short_stock_holds_with_its_inputs_and_release_takes_it(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let customer = world(&app, 1).await;
+    let res = app.post("/v1/orders", &order(&customer, 3, true)).await;
+    assert_eq!(res.status(), 201);
+    let held: Value = res.json().await.unwrap();
+    let id = held["id"].as_str().unwrap();
+    assert_eq!(held["status"], "on_hold");
+    let stock = held["review"]["verdicts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["rule"] == "stock")
+        .unwrap()
+        .clone();
+    assert_eq!(stock["verdict"], "hold");
+    assert_eq!(stock["code"], "insufficient_stock");
+    assert_eq!(stock["inputs"]["lines"][0]["requested"], 3);
+    assert_eq!(stock["inputs"]["lines"][0]["available"], 1);
+    assert_eq!(reserved(&app).await, 0, "nothing held");
+    // A stock hold is not a manager's to override.
+    assert_eq!(actions(&held), ["release", "reject", "cancel"]);
+    let p = problem(
+        act(&app, id, "approve", &json!({"reason": "VIP"})).await,
+        409,
+    )
+    .await;
+    assert_eq!(p["type"], "/problems/invalid-transition");
+    // Still short: released and held again.
+    let again: Value = act(&app, id, "release", &json!({}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(again["status"], "on_hold");
+    receive(&app, 5).await;
+    let res = act(&app, id, "release", &json!({})).await;
+    assert_eq!(res.status(), 200);
+    let approved: Value = res.json().await.unwrap();
+    assert_eq!(approved["status"], "approved");
+    assert_eq!(reserved(&app).await, 3);
+    let released = app
+        .count("SELECT COUNT(*) FROM events WHERE event_type = 'order.released'")
+        .await;
+    assert_eq!(released, 2);
+}
+
+async fn transitions_follow_the_table_and_allowed_actions(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let customer = world(&app, 10).await;
+    let draft: Value = app
+        .post("/v1/orders", &order(&customer, 2, false))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = draft["id"].as_str().unwrap();
+    let p = problem(act(&app, id, "hold", &json!({"reason": "wait"})).await, 409).await;
+    assert_eq!(p["type"], "/problems/invalid-transition");
+    assert_eq!(p["current_status"], "draft");
+    assert_eq!(p["allowed_from"], json!(["approved"]));
+    // Stale ETag: 412, nothing changes.
+    let res = app
+        .request(Method::POST, &format!("/v1/orders/{id}/submit"))
+        .header("if-match", "\"7\"")
+        .send()
+        .await
+        .unwrap();
+    problem(res, 412).await;
+    let approved: Value = act(&app, id, "submit", &json!({}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(approved["status"], "approved");
+    // A hold needs a reason; it keeps the stock; release reviews again.
+    let p = problem(act(&app, id, "hold", &json!({})).await, 400).await;
+    assert_eq!(p["errors"][0]["field"], "reason");
+    let held: Value = act(
+        &app,
+        id,
+        "hold",
+        &json!({"reason": "Customer asked to wait"}),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(held["status"], "on_hold");
+    assert_eq!(held["status_reason"], "Customer asked to wait");
+    assert_eq!(actions(&held), ["release", "reject", "cancel"]);
+    assert_eq!(reserved(&app).await, 2);
+    let back: Value = act(&app, id, "release", &json!({}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(back["status"], "approved");
+    assert_eq!(reserved(&app).await, 2, "released with the stock it held");
+    // Cancelled: everything let go, and nothing more to do.
+    let cancelled: Value = act(&app, id, "cancel", &json!({"reason": "Duplicate"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(cancelled["status"], "cancelled");
+    assert!(actions(&cancelled).is_empty());
+    assert_eq!(reserved(&app).await, 0);
+    let p = problem(
+        act(&app, id, "cancel", &json!({"reason": "again"})).await,
+        409,
+    )
+    .await;
+    assert_eq!(p["current_status"], "cancelled");
+
+    // Sales may order and cancel, not approve; auditors only read.
+    let (_, auditor) = app.user("auditor@example.com", "auditor", None).await;
+    let res = app
+        .request_as(&auditor, Method::GET, &format!("/v1/orders/{id}"))
+        .send()
+        .await
+        .unwrap();
+    let seen: Value = res.json().await.unwrap();
+    assert!(actions(&seen).is_empty());
+    let res = app
+        .request_as(&auditor, Method::POST, "/v1/orders")
+        .json(&order(&customer, 1, false))
+        .send()
+        .await
+        .unwrap();
+    problem(res, 403).await;
+}
+
+async fn bad_input_is_refused_and_changes_nothing(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let customer = world(&app, 10).await;
+    let cases = [
+        (
+            json!({"lines": [{"sku": "NOPE", "quantity": 1}]}),
+            404,
+            "lines[0].sku",
+        ),
+        (
+            json!({"lines": [{"sku": "TEA", "quantity": 0}]}),
+            400,
+            "lines[0].quantity",
+        ),
+        (
+            json!({"lines": [{"sku": "TEA", "quantity": 1_000_000_001_i64}]}),
+            400,
+            "lines[0].quantity",
+        ),
+        (json!({"lines": []}), 400, "lines"),
+        (json!({"lines": [{"quantity": 1}]}), 400, "lines[0]"),
+        (
+            json!({"lines": [{"sku": "TEA", "quantity": 1, "discount": {"amount": 2000, "currency": "CNY"}}]}),
+            400,
+            "lines[0].discount",
+        ),
+        (
+            json!({"lines": [{"sku": "TEA", "quantity": 1, "unit_price": {"amount": 100, "currency": "USD"}}]}),
+            400,
+            "lines[0].unit_price.currency",
+        ),
+        (json!({"currency": "USD"}), 400, "lines[0].unit_price"),
+        (
+            json!({"lines": [{"sku": "TEA", "quantity": 1, "warehouse_code": "XX"}]}),
+            404,
+            "lines[0].warehouse_code",
+        ),
+        (json!({"payment_terms": "net"}), 400, "payment_terms_days"),
+        (
+            json!({"payment_terms": "cod", "payment_terms_days": 30}),
+            400,
+            "payment_terms_days",
+        ),
+        (
+            json!({"customer_id": "01937c4e-0000-7000-8000-000000000001"}),
+            404,
+            "customer_id",
+        ),
+        (
+            json!({"order_discount": {"amount": 5000, "currency": "CNY"}}),
+            400,
+            "order_discount",
+        ),
+    ];
+    for (patch, status, field) in cases {
+        let mut body = order(&customer, 1, true);
+        for (k, v) in patch.as_object().unwrap() {
+            body[k] = v.clone();
+        }
+        let p = problem(app.post("/v1/orders", &body).await, status).await;
+        let fields: Vec<&str> = p["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["field"].as_str().unwrap())
+            .collect();
+        assert!(fields.contains(&field), "{patch}: {p}");
+    }
+    let mut body = order(&customer, 1, true);
+    body["expected_grand_total"] = json!({"amount": 2000, "currency": "CNY"});
+    let p = problem(app.post("/v1/orders", &body).await, 409).await;
+    assert_eq!(p["type"], "/problems/grand-total-mismatch");
+    assert_eq!(p["expected"]["amount"], 2000);
+    assert_eq!(p["computed"]["amount"], 2259);
+    assert_eq!(app.count("SELECT COUNT(*) FROM orders").await, 0);
+    assert_eq!(reserved(&app).await, 0);
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM events WHERE event_type LIKE 'order.%'")
+            .await,
+        0
+    );
+}
+
+async fn a_resent_external_id_returns_the_order_it_made(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let customer = world(&app, 100).await;
+    let mut body = order(&customer, 1, true);
+    body["channel"] = json!("marketplace");
+    body["channel_name"] = json!("tmall");
+    body["external_id"] = json!("TM-8848");
+    let answers = join_all((0..20).map(|_| {
+        let req = app.request(Method::POST, "/v1/orders").json(&body);
+        async move {
+            let res = req.send().await.unwrap();
+            let status = res.status().as_u16();
+            let body: Value = res.json().await.unwrap();
+            (status, body["id"].as_str().map(str::to_owned))
+        }
+    }))
+    .await;
+    let created = answers.iter().filter(|(s, _)| *s == 201).count();
+    let resent = answers.iter().filter(|(s, _)| *s == 200).count();
+    assert_eq!((created, resent), (1, 19), "{answers:?}");
+    let id = answers[0].1.clone().unwrap();
+    assert!(
+        answers
+            .iter()
+            .all(|(_, i)| i.as_deref() == Some(id.as_str()))
+    );
+    assert_eq!(app.count("SELECT COUNT(*) FROM orders").await, 1);
+    assert_eq!(reserved(&app).await, 1);
+    // Another body under that id: 409, nothing changes.
+    body["lines"][0]["quantity"] = json!(2);
+    let p = problem(app.post("/v1/orders", &body).await, 409).await;
+    assert_eq!(p["type"], "/problems/external-id-conflict");
+    assert_eq!(p["existing"]["id"], id.as_str());
+    // The same id in another shop is another order.
+    body["channel_name"] = json!("jd");
+    assert_eq!(app.post("/v1/orders", &body).await.status(), 201);
+    assert_eq!(app.count("SELECT COUNT(*) FROM orders").await, 2);
+    assert_eq!(reserved(&app).await, 3);
+}
+
+async fn no_oversell_through_orders(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let customer = world(&app, 50).await;
+    let body = order(&customer, 1, true);
+    let statuses = join_all((0..100).map(|_| {
+        let req = app.request(Method::POST, "/v1/orders").json(&body);
+        async move {
+            let res = req.send().await.unwrap();
+            assert_eq!(res.status(), 201);
+            let order: Value = res.json().await.unwrap();
+            order["status"].as_str().unwrap().to_owned()
+        }
+    }))
+    .await;
+    let approved = statuses.iter().filter(|s| *s == "approved").count();
+    let held = statuses.iter().filter(|s| *s == "on_hold").count();
+    assert_eq!((approved, held), (50, 50));
+    assert_eq!(reserved(&app).await, 50);
+    let held_for_stock = app
+        .count("SELECT COUNT(*) FROM orders WHERE status = 'on_hold' AND reservation_id IS NULL")
+        .await;
+    assert_eq!(held_for_stock, 50);
+    let report = ordercrm_inventory::queries::verify::run(&app.raw_db().await)
+        .await
+        .unwrap();
+    assert!(
+        report.mismatches.is_empty(),
+        "ledger and levels disagree: {:?}",
+        report.mismatches
+    );
+}
+
+async fn reps_see_only_their_customers_orders(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    world(&app, 10).await;
+    let (_, alice) = app.user("alice@example.com", "sales", None).await;
+    let (_, bob) = app.user("bob@example.com", "sales", None).await;
+    let res = app
+        .request_as(&alice, Method::POST, "/v1/customers")
+        .json(&json!({"kind": "person", "name": "Alice's"}))
+        .send()
+        .await
+        .unwrap();
+    let theirs: Value = res.json().await.unwrap();
+    let customer = theirs["id"].as_str().unwrap();
+    let res = app
+        .request_as(&alice, Method::POST, "/v1/orders")
+        .json(&order(customer, 1, true))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let made: Value = res.json().await.unwrap();
+    assert_eq!(
+        made["status"], "approved",
+        "a rep orders without inventory rights"
+    );
+    let path = format!("/v1/orders/{}", made["id"].as_str().unwrap());
+    let res = app
+        .request_as(&bob, Method::GET, &path)
+        .send()
+        .await
+        .unwrap();
+    problem(res, 404).await;
+    let res = app
+        .request_as(&bob, Method::POST, "/v1/orders")
+        .json(&order(customer, 1, true))
+        .send()
+        .await
+        .unwrap();
+    problem(res, 404).await;
+    let page: Value = app
+        .request_as(&bob, Method::GET, "/v1/orders")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(page["data"].as_array().unwrap().len(), 0);
+    let page: Value = app
+        .request_as(&alice, Method::GET, "/v1/orders?q=alice")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(page["data"].as_array().unwrap().len(), 1);
+}
