@@ -15,6 +15,8 @@ both_engines!(
     a_resent_external_id_returns_the_order_it_made,
     no_oversell_through_orders,
     reps_see_only_their_customers_orders,
+    review_rules_hold_with_their_inputs_and_a_manager_overrides,
+    prepaid_intake_records_the_payment_once,
 );
 
 /// SH-01 and BJ-01 (BJ-01 ranks first), TEA at 19.99 CNY with 13 % tax, `stock`
@@ -522,4 +524,205 @@ async fn reps_see_only_their_customers_orders(engine: Engine) {
         .await
         .unwrap();
     assert_eq!(page["data"].as_array().unwrap().len(), 1);
+}
+
+fn verdict(order: &Value, rule: &str) -> Value {
+    order["review"]["verdicts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["rule"] == rule)
+        .cloned()
+        .unwrap_or(Value::Null)
+}
+
+async fn review_rules_hold_with_their_inputs_and_a_manager_overrides(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    world(&app, 1000).await;
+    for (key, value) in [
+        ("order_approval_threshold", json!(100_000)),
+        ("order_discount_caps", json!({"sales": 1000})),
+    ] {
+        let res = app
+            .post("/v1/settings", &json!({"key": key, "value": value}))
+            .await;
+        assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+    }
+    let (manager_id, manager) = app.user("boss@example.com", "manager", None).await;
+    let (_, rep) = app
+        .user("rep@example.com", "sales", Some(&manager_id))
+        .await;
+    // On 30 days' credit up to 100.00 CNY.
+    let res = app
+        .request_as(&rep, Method::POST, "/v1/customers")
+        .json(&json!({"kind": "company", "name": "On Credit",
+            "credit_limit": {"amount": 10_000, "currency": "CNY"}, "payment_terms_days": 30}))
+        .send()
+        .await
+        .unwrap();
+    let customer: Value = res.json().await.unwrap();
+    let customer = customer["id"].as_str().unwrap();
+    let as_rep = |body: Value| {
+        app.request_as(&rep, Method::POST, "/v1/orders")
+            .json(&body)
+            .send()
+    };
+
+    let first: Value = as_rep(order(customer, 1, true))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(first["payment_terms"], "net");
+    assert_eq!(first["payment_terms_days"], 30);
+    assert_eq!(first["status"], "approved", "{first}");
+    assert_eq!(verdict(&first, "credit")["verdict"], "pass");
+
+    // 22.59 open + 90.35 more is over 100.00.
+    let second: Value = as_rep(order(customer, 4, true))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(second["status"], "on_hold");
+    let credit = verdict(&second, "credit");
+    assert_eq!(credit["code"], "credit_limit_exceeded");
+    assert_eq!(credit["inputs"]["exposure"]["amount"], 2259 + 9035);
+    assert_eq!(credit["inputs"]["credit_limit"]["amount"], 10_000);
+    assert_eq!(
+        credit["inputs"]["open_orders"][0]["number"],
+        first["number"]
+    );
+    assert_eq!(
+        reserved(&app).await,
+        5,
+        "its stock is held while a manager looks"
+    );
+    // The rep may not override; the manager sees the approve action and uses it.
+    assert_eq!(actions(&second), ["release", "reject", "cancel"]);
+    let path = format!("/v1/orders/{}/approve", second["id"].as_str().unwrap());
+    let res = app
+        .request_as(&rep, Method::POST, &path)
+        .json(&json!({"reason": "paid in advance"}))
+        .send()
+        .await
+        .unwrap();
+    problem(res, 403).await;
+    let seen: Value = app
+        .request_as(
+            &manager,
+            Method::GET,
+            &format!("/v1/orders/{}", second["id"].as_str().unwrap()),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(actions(&seen), ["release", "approve", "reject", "cancel"]);
+    let res = app
+        .request_as(&manager, Method::POST, &path)
+        .json(&json!({"reason": "Known customer, pays on time"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let approved: Value = res.json().await.unwrap();
+    assert_eq!(approved["status"], "approved");
+    assert_eq!(approved["status_reason"], "Known customer, pays on time");
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM audit_events WHERE action = 'order.approve'")
+            .await,
+        1
+    );
+
+    // Below cost (9.00), and a 20 % discount from a rep capped at 10 %.
+    let other = customer_of(&app, &rep, "Cash Buyer").await;
+    let mut cheap = order(&other, 1, true);
+    cheap["lines"][0]["unit_price"] = json!({"amount": 800, "currency": "CNY"});
+    let held: Value = as_rep(cheap).await.unwrap().json().await.unwrap();
+    let price = verdict(&held, "price");
+    assert_eq!(price["code"], "price_review", "{held}");
+    assert_eq!(price["inputs"]["lines"][0]["reason"], "below_cost");
+    let mut discounted = order(&other, 1, true);
+    discounted["lines"][0]["discount"] = json!({"amount": 400, "currency": "CNY"});
+    let held: Value = as_rep(discounted).await.unwrap().json().await.unwrap();
+    let price = verdict(&held, "price");
+    assert_eq!(price["inputs"]["lines"][0]["reason"], "discount_over_cap");
+    assert_eq!(price["inputs"]["lines"][0]["discount_bps"], 2001);
+    assert_eq!(price["inputs"]["cap_bps"], 1000);
+
+    // 50 × 19.99 with tax is 1129.44 CNY, over the 1000.00 threshold.
+    let big: Value = as_rep(order(&other, 50, true))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let amount = verdict(&big, "amount");
+    assert_eq!(amount["code"], "manual_approval");
+    assert_eq!(amount["inputs"]["grand_total_base"]["amount"], 112_944);
+}
+
+async fn customer_of(app: &TestApp, token: &str, name: &str) -> String {
+    let res = app
+        .request_as(token, Method::POST, "/v1/customers")
+        .json(&json!({"kind": "company", "name": name}))
+        .send()
+        .await
+        .unwrap();
+    let body: Value = res.json().await.unwrap();
+    body["id"].as_str().unwrap().to_owned()
+}
+
+async fn prepaid_intake_records_the_payment_once(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let customer = world(&app, 10).await;
+    let payment = |amount: i64, reference: &str| {
+        json!({"amount": {"amount": amount, "currency": "CNY"}, "method": "online",
+            "provider": "alipay", "reference": reference, "paid_at": "2026-11-23T07:55:00Z"})
+    };
+    let mut body = order(&customer, 1, true);
+    body["channel"] = json!("web");
+    body["payment"] = payment(2259, "AP-1");
+    let res = app.post("/v1/orders", &body).await;
+    assert_eq!(res.status(), 201);
+    let paid: Value = res.json().await.unwrap();
+    assert_eq!(paid["payment_status"], "paid");
+    assert_eq!(paid["prepaid"]["amount"], 2259);
+    assert_eq!(paid["prepayments"][0]["reference"], "AP-1");
+    assert_eq!(paid["prepayments"][0]["method"], "online");
+
+    body["payment"] = payment(1000, "AP-2");
+    let part: Value = app.post("/v1/orders", &body).await.json().await.unwrap();
+    assert_eq!(part["payment_status"], "partially_paid");
+
+    // The same provider payment on another order, more than the total, in the
+    // future, nothing: refused, and nothing is written.
+    let before = app.count("SELECT COUNT(*) FROM orders").await;
+    body["payment"] = payment(1000, "AP-1");
+    let p = problem(app.post("/v1/orders", &body).await, 409).await;
+    assert_eq!(p["type"], "/problems/already-exists");
+    for (bad, field) in [
+        (payment(2260, "AP-3"), "payment.amount.amount"),
+        (payment(0, "AP-3"), "payment.amount.amount"),
+        (
+            json!({"amount": {"amount": 10, "currency": "CNY"}, "method": "barter",
+            "provider": "x", "reference": "y", "paid_at": "2026-11-23T07:55:00Z"}),
+            "payment.method",
+        ),
+        (
+            json!({"amount": {"amount": 10, "currency": "CNY"}, "method": "cash",
+            "provider": "x", "reference": "y", "paid_at": "2027-01-01T00:00:00Z"}),
+            "payment.paid_at",
+        ),
+    ] {
+        body["payment"] = bad;
+        let p = problem(app.post("/v1/orders", &body).await, 400).await;
+        assert_eq!(p["errors"][0]["field"], field, "{p}");
+    }
+    assert_eq!(app.count("SELECT COUNT(*) FROM orders").await, before);
 }

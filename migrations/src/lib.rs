@@ -21,6 +21,7 @@ mod m20261129_000014_warehouse_priority;
 mod m20261129_000015_api_key_default_owner;
 mod m20261129_000016_exchange_rates;
 mod m20261129_000017_orders;
+mod m20261129_000018_order_prepayments;
 
 pub struct Migrator;
 
@@ -45,6 +46,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000015_api_key_default_owner::Migration),
             Box::new(m20261129_000016_exchange_rates::Migration),
             Box::new(m20261129_000017_orders::Migration),
+            Box::new(m20261129_000018_order_prepayments::Migration),
         ]
     }
 }

@@ -12,8 +12,8 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::model::{
-    self, Channel, FulfillmentStatus, OrderAction, OrderStatus, PaymentStatus, PaymentTerms,
-    VerdictKind,
+    self, Channel, FulfillmentStatus, OrderAction, OrderStatus, PaymentMethod, PaymentStatus,
+    PaymentTerms, VerdictKind,
 };
 
 /// Quantity of one line: 1 to 10⁹.
@@ -60,6 +60,9 @@ pub struct CreateOrder {
     pub notes: Option<Text<2000>>,
     pub tags: Option<Tags>,
     pub metadata: Option<Metadata>,
+    /// Already paid (marketplaces, web shops): recorded on the order as a
+    /// prepayment, once per provider and reference.
+    pub payment: Option<PrepaymentInput>,
     /// Refuse the order (409) unless the server's grand total is this.
     pub expected_grand_total: Option<NonNegativeMoney>,
     /// Review now: the answer is the approved, held or rejected order.
@@ -193,6 +196,35 @@ impl utoipa::PartialSchema for Metadata {
 
 impl ToSchema for Metadata {}
 
+/// A payment made before the order reached us.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"amount": {"amount": 5518, "currency": "CNY"}, "method": "online",
+    "provider": "alipay", "reference": "2026112922001", "paid_at": "2026-11-23T07:55:00Z"}))]
+pub struct PrepaymentInput {
+    /// More than 0, at most the grand total, in the order's currency.
+    pub amount: NonNegativeMoney,
+    #[schema(value_type = PaymentMethod)]
+    pub method: Choice<PaymentMethod>,
+    /// Who took the money: `alipay`, `wechat_pay`, `stripe`, the marketplace.
+    pub provider: NonBlank<50>,
+    /// The provider's id of the payment: unique per provider.
+    pub reference: NonBlank<100>,
+    /// When it was paid; not in the future.
+    pub paid_at: DateTime<Utc>,
+}
+
+/// A payment the order arrived with.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct PrepaymentView {
+    pub id: Uuid,
+    pub amount: Money,
+    pub method: PaymentMethod,
+    pub provider: String,
+    pub reference: String,
+    pub paid_at: DateTime<Utc>,
+}
+
 /// `reason` for hold, approve (an override), reject and cancel.
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -276,6 +308,9 @@ pub struct OrderData {
     pub tax_total: Money,
     pub shipping_fee: Money,
     pub grand_total: Money,
+    /// What the prepayments add up to; `payment_status` follows from it.
+    pub prepaid: Money,
+    pub prepayments: Vec<PrepaymentView>,
     /// Whether unit prices contain tax (the `prices_include_tax` setting at intake).
     pub prices_include_tax: bool,
     /// The grand total in the base currency at the rate in force at submission.

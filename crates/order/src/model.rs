@@ -61,6 +61,29 @@ string_enum! {
 }
 
 string_enum! {
+    /// How a payment was made.
+    pub PaymentMethod {
+        BankTransfer = "bank_transfer",
+        Online = "online",
+        Cod = "cod",
+        Cash = "cash",
+        Card = "card",
+        Other = "other",
+    }
+}
+
+/// What the prepayments say of an order's money: paid in full, in part, or not.
+pub fn payment_status(prepaid: i64, grand_total: i64) -> PaymentStatus {
+    if prepaid > 0 && prepaid >= grand_total {
+        PaymentStatus::Paid
+    } else if prepaid > 0 {
+        PaymentStatus::PartiallyPaid
+    } else {
+        PaymentStatus::Unpaid
+    }
+}
+
+string_enum! {
     /// A review rule's finding: `hold` stops the order for a person to look at,
     /// `reject` ends it.
     pub VerdictKind {

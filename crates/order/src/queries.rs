@@ -15,11 +15,14 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 use uuid::Uuid;
 
-use crate::dto::{Address, OrderCustomer, OrderData, OrderLineView, OrderView, Review};
-use crate::entity::{order, order_line};
+use crate::dto::{
+    Address, OrderCustomer, OrderData, OrderLineView, OrderView, PrepaymentView, Review,
+};
+use crate::entity::{order, order_line, prepayment};
 use crate::error::OrderError;
 use crate::model::{
-    self, Channel, FulfillmentStatus, OrderStatus, PaymentStatus, PaymentTerms, VerdictKind,
+    self, Channel, FulfillmentStatus, OrderStatus, PaymentMethod, PaymentStatus, PaymentTerms,
+    VerdictKind,
 };
 
 /// Orders `actor` may see.
@@ -66,6 +69,43 @@ pub(crate) async fn lines_of(
         .await?)
 }
 
+/// An order's rows besides its own: lines and prepayments.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Parts {
+    pub lines: Vec<order_line::Model>,
+    pub prepayments: Vec<prepayment::Model>,
+}
+
+pub(crate) async fn parts_of(conn: &impl ConnectionTrait, order_id: Uuid) -> Result<Parts> {
+    let mut all = parts_of_many(conn, vec![order_id]).await?;
+    Ok(all.remove(&order_id).unwrap_or_default())
+}
+
+/// Lines and prepayments of many orders: two queries in all.
+async fn parts_of_many(
+    conn: &impl ConnectionTrait,
+    ids: Vec<Uuid>,
+) -> Result<HashMap<Uuid, Parts>> {
+    let mut parts: HashMap<Uuid, Parts> = HashMap::new();
+    for l in order_line::Entity::find()
+        .filter(order_line::COLUMN.order_id.is_in(ids.clone()))
+        .order_by_asc(order_line::Column::LineNo)
+        .all(conn)
+        .await?
+    {
+        parts.entry(l.order_id).or_default().lines.push(l);
+    }
+    for p in prepayment::Entity::find()
+        .filter(prepayment::COLUMN.order_id.is_in(ids))
+        .order_by_asc(prepayment::Column::PaidAt)
+        .all(conn)
+        .await?
+    {
+        parts.entry(p.order_id).or_default().prepayments.push(p);
+    }
+    Ok(parts)
+}
+
 fn currency(code: &str) -> Currency {
     code.parse().unwrap_or_else(|_| {
         Currency::all()
@@ -96,7 +136,8 @@ pub(crate) fn overridable(row: &order::Model) -> bool {
             .any(|v| v.verdict == VerdictKind::Reject || v.code == "insufficient_stock")
 }
 
-pub(crate) fn data(row: &order::Model, lines: &[order_line::Model]) -> OrderData {
+pub(crate) fn data(row: &order::Model, parts: &Parts) -> OrderData {
+    let lines = &parts.lines;
     let c = currency(&row.currency);
     let m = |amount: i64| Money::new(amount, c);
     OrderData {
@@ -139,6 +180,19 @@ pub(crate) fn data(row: &order::Model, lines: &[order_line::Model]) -> OrderData
         tax_total: m(row.tax_amount),
         shipping_fee: m(row.shipping_amount),
         grand_total: m(row.grand_total_amount),
+        prepaid: m(row.prepaid_amount),
+        prepayments: parts
+            .prepayments
+            .iter()
+            .map(|p| PrepaymentView {
+                id: p.id,
+                amount: Money::new(p.amount, currency(&p.currency)),
+                method: PaymentMethod::parse(&p.method).unwrap_or(PaymentMethod::Other),
+                provider: p.provider.clone(),
+                reference: p.reference.clone(),
+                paid_at: p.paid_at,
+            })
+            .collect(),
         prices_include_tax: row.prices_include_tax,
         grand_total_base: row
             .grand_total_base_amount
@@ -172,8 +226,8 @@ fn address(value: Option<&serde_json::Value>) -> Option<Address> {
 }
 
 /// The order as `actor` gets it: with the actions it may take.
-pub(crate) fn view(actor: &Actor, row: &order::Model, lines: &[order_line::Model]) -> OrderView {
-    let order = data(row, lines);
+pub(crate) fn view(actor: &Actor, row: &order::Model, parts: &Parts) -> OrderView {
+    let order = data(row, parts);
     let allowed_actions = model::allowed_actions(actor, order.status, overridable(row));
     OrderView {
         order,
@@ -184,8 +238,8 @@ pub(crate) fn view(actor: &Actor, row: &order::Model, lines: &[order_line::Model
 pub async fn get(conn: &impl ConnectionTrait, actor: &Actor, id: Uuid) -> Result<OrderView> {
     actor.require(Action::OrdersRead)?;
     let row = find_visible(conn, actor, id).await?;
-    let lines = lines_of(conn, id).await?;
-    Ok(view(actor, &row, &lines))
+    let parts = parts_of(conn, id).await?;
+    Ok(view(actor, &row, &parts))
 }
 
 /// Query parameters of `GET /v1/orders`: newest first.
@@ -259,18 +313,9 @@ pub async fn list(
     }
     let seek = Seek::newest_first(order::Column::CreatedAt, order::Column::Id);
     let rows = seek.select(select, &page)?.all(conn).await?;
-    let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
-    let mut lines: HashMap<Uuid, Vec<order_line::Model>> = HashMap::new();
-    for l in order_line::Entity::find()
-        .filter(order_line::COLUMN.order_id.is_in(ids))
-        .order_by_asc(order_line::Column::LineNo)
-        .all(conn)
-        .await?
-    {
-        lines.entry(l.order_id).or_default().push(l);
-    }
+    let mut parts = parts_of_many(conn, rows.iter().map(|r| r.id).collect()).await?;
     Ok(seek.page(rows, &page, |row| {
-        let own = lines.get(&row.id).map(Vec::as_slice).unwrap_or_default();
-        view(actor, &row, own)
+        let own = parts.remove(&row.id).unwrap_or_default();
+        view(actor, &row, &own)
     }))
 }

@@ -14,10 +14,15 @@ pub enum WellKnown {
     NumberPrefix,
     /// `true` or `false`.
     Flag,
+    /// An amount in the base currency's minor unit, 0 to 10¹⁵.
+    BaseAmount,
+    /// Per role (and `api_key`), the largest discount in basis points of a line's
+    /// price its orders may carry without a price review.
+    DiscountCaps,
 }
 
 impl WellKnown {
-    pub const KEYS: [(&str, WellKnown); 10] = [
+    pub const KEYS: [(&str, WellKnown); 12] = [
         ("company_name", Self::CompanyName),
         ("default_currency", Self::CurrencyCode),
         // What orders store their exchange rate to when submitted, and what credit
@@ -32,7 +37,25 @@ impl WellKnown {
         ("contract_number_prefix", Self::NumberPrefix),
         ("purchase_order_number_prefix", Self::NumberPrefix),
         ("ticket_number_prefix", Self::NumberPrefix),
+        // Orders whose grand total in the base currency reaches this are held for a
+        // manager (`manual_approval`).
+        ("order_approval_threshold", Self::BaseAmount),
+        // An order line discounted beyond its creator's cap is held (`price_review`).
+        ("order_discount_caps", Self::DiscountCaps),
     ];
+
+    /// The largest [`WellKnown::BaseAmount`].
+    pub const MAX_BASE_AMOUNT: i64 = 1_000_000_000_000_000;
+
+    /// Who a discount cap is for: every role, and API keys.
+    pub fn cap_holders() -> Vec<&'static str> {
+        let mut holders: Vec<&str> = ordercrm_kernel::authz::Role::ALL
+            .iter()
+            .map(|r| r.as_str())
+            .collect();
+        holders.push("api_key");
+        holders
+    }
 
     /// What a number prefix may be (checked by [`check_value`] with the same rule).
     pub const PREFIX_PATTERN: &str = "^[A-Z0-9-]{1,10}$";
@@ -50,6 +73,33 @@ impl WellKnown {
             Self::CompanyName => ordercrm_kernel::input::NonBlank::<200>::schema(),
             Self::CurrencyCode => Currency::schema(),
             Self::Flag => ObjectBuilder::new().schema_type(Type::Boolean).into(),
+            Self::BaseAmount => ObjectBuilder::new()
+                .schema_type(Type::Integer)
+                .minimum(Some(0))
+                .maximum(Some(Self::MAX_BASE_AMOUNT))
+                .description(Some("Minor units of the base currency."))
+                .examples([serde_json::json!(5_000_000)])
+                .into(),
+            Self::DiscountCaps => {
+                let mut caps = ObjectBuilder::new().schema_type(Type::Object);
+                for holder in Self::cap_holders() {
+                    caps = caps.property(
+                        holder,
+                        ObjectBuilder::new()
+                            .schema_type(Type::Integer)
+                            .minimum(Some(0))
+                            .maximum(Some(10_000)),
+                    );
+                }
+                caps.additional_properties(Some(
+                    utoipa::openapi::schema::AdditionalProperties::FreeForm(false),
+                ))
+                .description(Some(
+                    "Basis points (1000 = 10 %) per role or `api_key`; a role not named has no cap.",
+                ))
+                .examples([serde_json::json!({"sales": 1000, "manager": 3000})])
+                .into()
+            }
             Self::NumberPrefix => ObjectBuilder::new()
                 .schema_type(Type::String)
                 .pattern(Some(Self::PREFIX_PATTERN))
@@ -145,6 +195,36 @@ pub fn check_value(key: &str, value: &Value) -> Result<(), FieldError> {
                 "must be an ISO 4217 code such as \"CNY\"".into(),
             ),
         },
+        Some(WellKnown::BaseAmount) => match value.as_i64() {
+            Some(n) if (0..=WellKnown::MAX_BASE_AMOUNT).contains(&n) => Ok(()),
+            _ => invalid(
+                "invalid_amount",
+                format!(
+                    "must be an integer from 0 to {} (minor units of the base currency)",
+                    WellKnown::MAX_BASE_AMOUNT
+                ),
+            ),
+        },
+        Some(WellKnown::DiscountCaps) => {
+            let holders = WellKnown::cap_holders();
+            let fits = value.as_object().is_some_and(|caps| {
+                caps.iter().all(|(k, v)| {
+                    holders.contains(&k.as_str())
+                        && v.as_i64().is_some_and(|n| (0..=10_000).contains(&n))
+                })
+            });
+            if fits {
+                Ok(())
+            } else {
+                invalid(
+                    "invalid_caps",
+                    format!(
+                        "must be an object from {} to basis points 0 to 10000",
+                        holders.join(", ")
+                    ),
+                )
+            }
+        }
         Some(WellKnown::NumberPrefix) => match value.as_str() {
             Some(s) if is_prefix(s) => Ok(()),
             _ => invalid(
@@ -204,5 +284,12 @@ mod tests {
         assert!(check_value("ui.theme", &json!({"dark": true})).is_ok());
         assert!(check_value("ui.theme", &json!(null)).is_err());
         assert!(check_value("ui.blob", &json!("x".repeat(9000))).is_err());
+        assert!(check_value("order_approval_threshold", &json!(5_000_000)).is_ok());
+        assert!(check_value("order_approval_threshold", &json!(-1)).is_err());
+        assert!(check_value("order_approval_threshold", &json!(1.5)).is_err());
+        assert!(check_value("order_discount_caps", &json!({"sales": 1000, "api_key": 0})).is_ok());
+        assert!(check_value("order_discount_caps", &json!({"sales": 10_001})).is_err());
+        assert!(check_value("order_discount_caps", &json!({"intern": 100})).is_err());
+        assert!(check_value("order_discount_caps", &json!([1000])).is_err());
     }
 }

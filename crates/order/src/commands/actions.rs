@@ -85,8 +85,8 @@ async fn finish(
     changes: serde_json::Value,
 ) -> Result<OrderView> {
     let row = row.update(txn).await?;
-    let lines = queries::lines_of(txn, row.id).await?;
-    let data = queries::data(&row, &lines);
+    let parts = queries::parts_of(txn, row.id).await?;
+    let data = queries::data(&row, &parts);
     events::record(txn, ctx, event, &data).await?;
     audit::record(
         txn,
@@ -94,7 +94,7 @@ async fn finish(
         Entry::new(audit_action, "order", row.id).changes(changes),
     )
     .await?;
-    Ok(queries::view(&ctx.actor, &row, &lines))
+    Ok(queries::view(&ctx.actor, &row, &parts))
 }
 
 /// Review a draft: approved, held or rejected, synchronously.

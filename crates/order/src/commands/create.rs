@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use ordercrm_customer::queries::{OrderingCustomer, ordering_customer};
 use ordercrm_inventory::queries::for_orders::{self, ProductFacts, WarehouseFacts};
 use ordercrm_kernel::audit::{self, Entry};
-use ordercrm_kernel::authz::Action;
+use ordercrm_kernel::authz::{Action, Actor};
 use ordercrm_kernel::input::Text;
 use ordercrm_kernel::{Ctx, Currency, Error, FieldError, Money, Result, id::new_id, numbers};
 use sea_orm::ActiveValue::Set;
@@ -17,11 +17,11 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use super::{actions, warehouses};
-use crate::dto::{CreateOrder, CreateOrderLine, OrderView};
-use crate::entity::{order, order_line};
+use crate::dto::{CreateOrder, CreateOrderLine, OrderView, PrepaymentInput};
+use crate::entity::{order, order_line, prepayment};
 use crate::error::OrderError;
 use crate::model::{
-    self, Channel, FulfillmentStatus, LineMoney, OrderStatus, PaymentStatus, PaymentTerms,
+    self, Channel, FulfillmentStatus, LineMoney, OrderStatus, PaymentMethod, PaymentTerms,
     TotalsError,
 };
 use crate::{events, queries};
@@ -112,8 +112,8 @@ pub async fn create(txn: &DatabaseTransaction, ctx: &Ctx, input: CreateOrder) ->
                 }
                 .into());
             }
-            let lines = queries::lines_of(txn, row.id).await?;
-            return Ok(Intake::Existing(queries::view(&ctx.actor, &row, &lines)));
+            let parts = queries::parts_of(txn, row.id).await?;
+            return Ok(Intake::Existing(queries::view(&ctx.actor, &row, &parts)));
         }
     }
 
@@ -161,6 +161,10 @@ pub async fn create(txn: &DatabaseTransaction, ctx: &Ctx, input: CreateOrder) ->
     let expected = input
         .expected_grand_total
         .map(|m| m.check(&mut errors, "expected_grand_total"));
+    let payment = input
+        .payment
+        .clone()
+        .and_then(|p| check_payment(&mut errors, p, input.currency, ctx.now));
 
     let customer = ordering_customer(txn, &ctx.actor, input.customer_id).await?;
     if customer.is_none() {
@@ -218,6 +222,17 @@ pub async fn create(txn: &DatabaseTransaction, ctx: &Ctx, input: CreateOrder) ->
         }
         .into());
     }
+    let prepaid = payment.as_ref().map_or(0, |p| p.amount);
+    if prepaid > totals.grand_total {
+        return Err(Error::invalid_field(
+            "payment.amount.amount",
+            "range",
+            format!("must not be more than the grand total, {grand_total}"),
+        ));
+    }
+    if let Some(p) = &payment {
+        taken_once(txn, p).await?;
+    }
 
     let prefix =
         ordercrm_settings::queries::number_prefix(txn, "order_number_prefix", DEFAULT_PREFIX)
@@ -229,7 +244,9 @@ pub async fn create(txn: &DatabaseTransaction, ctx: &Ctx, input: CreateOrder) ->
         number: Set(number.clone()),
         status: Set(OrderStatus::Draft.as_str().to_owned()),
         fulfillment_status: Set(FulfillmentStatus::Unfulfilled.as_str().to_owned()),
-        payment_status: Set(PaymentStatus::Unpaid.as_str().to_owned()),
+        payment_status: Set(model::payment_status(prepaid, totals.grand_total)
+            .as_str()
+            .to_owned()),
         channel: Set(channel.as_str().to_owned()),
         channel_name: Set(channel_name),
         external_id: Set(external_id.clone()),
@@ -264,6 +281,12 @@ pub async fn create(txn: &DatabaseTransaction, ctx: &Ctx, input: CreateOrder) ->
             &customer.name,
         )),
         created_by: Set(ctx.actor.principal()),
+        creator_role: Set(match &ctx.actor {
+            Actor::User(u) => Some(u.role.as_str().to_owned()),
+            Actor::ApiKey(_) => Some("api_key".to_owned()),
+            _ => None,
+        }),
+        prepaid_amount: Set(prepaid),
         submitted_at: Set(None),
         version: Set(1),
         created_at: Set(ctx.now),
@@ -302,7 +325,28 @@ pub async fn create(txn: &DatabaseTransaction, ctx: &Ctx, input: CreateOrder) ->
     )
     .exec_without_returning(txn)
     .await?;
-    let data = queries::data(&row, &line_rows);
+    let prepayments: Vec<prepayment::Model> = payment
+        .into_iter()
+        .map(|p| prepayment::Model {
+            id: new_id(),
+            order_id: id,
+            amount: p.amount,
+            currency: input.currency.code().to_owned(),
+            method: p.method.as_str().to_owned(),
+            provider: p.provider,
+            reference: p.reference,
+            paid_at: p.paid_at,
+            created_at: ctx.now,
+        })
+        .collect();
+    for p in &prepayments {
+        prepayment::ActiveModel::from(p.clone()).insert(txn).await?;
+    }
+    let parts = queries::Parts {
+        lines: line_rows,
+        prepayments,
+    };
+    let data = queries::data(&row, &parts);
     events::record(txn, ctx, &events::CREATED, &data).await?;
     audit::record(
         txn,
@@ -315,10 +359,77 @@ pub async fn create(txn: &DatabaseTransaction, ctx: &Ctx, input: CreateOrder) ->
     )
     .await?;
     if input.submit {
-        let view = actions::submit_claimed(txn, ctx, row, line_rows).await?;
+        let view = actions::submit_claimed(txn, ctx, row, parts.lines).await?;
         return Ok(Intake::Created(view));
     }
-    Ok(Intake::Created(queries::view(&ctx.actor, &row, &line_rows)))
+    Ok(Intake::Created(queries::view(&ctx.actor, &row, &parts)))
+}
+
+/// A prepayment after its checks.
+struct Payment {
+    amount: i64,
+    method: PaymentMethod,
+    provider: String,
+    reference: String,
+    paid_at: chrono::DateTime<chrono::Utc>,
+}
+
+fn check_payment(
+    errors: &mut Vec<FieldError>,
+    p: PrepaymentInput,
+    currency: Currency,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Option<Payment> {
+    let before = errors.len();
+    let amount = amount(errors, "payment.amount", Some(p.amount), Some(currency));
+    if amount == 0 {
+        errors.push(FieldError::new(
+            "payment.amount.amount",
+            "range",
+            "must be more than 0",
+        ));
+    }
+    let method = p.method.check(errors, "payment.method");
+    let provider = p.provider.check(errors, "payment.provider");
+    let reference = p.reference.check(errors, "payment.reference");
+    // A few minutes of clock skew between the provider and us is not the future.
+    if p.paid_at > now + chrono::Duration::minutes(5) {
+        errors.push(FieldError::new(
+            "payment.paid_at",
+            "in_future",
+            "must not be in the future",
+        ));
+    }
+    let method = method?;
+    (errors.len() == before).then_some(Payment {
+        amount,
+        method,
+        provider,
+        reference,
+        paid_at: p.paid_at,
+    })
+}
+
+/// A provider's payment is recorded once: a second order naming it is refused.
+async fn taken_once(txn: &DatabaseTransaction, p: &Payment) -> Result<()> {
+    let key = format!("prepayment:{}:{}", p.provider, p.reference);
+    ordercrm_kernel::db::lock_for_check(txn, &key).await?;
+    let used = prepayment::Entity::find()
+        .filter(prepayment::COLUMN.provider.eq(&p.provider))
+        .filter(prepayment::COLUMN.reference.eq(&p.reference))
+        .one(txn)
+        .await?;
+    match used {
+        None => Ok(()),
+        // Not naming the order: the caller may not be one who sees it.
+        Some(_) => Err(Error::new(
+            ordercrm_kernel::error::problems::ALREADY_EXISTS,
+            format!(
+                "{} payment '{}' is already recorded on another order",
+                p.provider, p.reference
+            ),
+        )),
+    }
 }
 
 /// Terms as sent, or the customer's: `net` with their days, else `prepaid`. Days go

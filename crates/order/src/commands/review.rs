@@ -5,16 +5,17 @@
 use std::collections::BTreeMap;
 
 use ordercrm_inventory::commands::reservations::{OrderHold, hold_for_order};
+use ordercrm_inventory::queries::for_orders;
 use ordercrm_kernel::authz::Actor;
 use ordercrm_kernel::rate::Rate;
 use ordercrm_kernel::{Ctx, Currency, Money, Result};
-use sea_orm::DatabaseTransaction;
+use sea_orm::{DatabaseTransaction, EntityTrait, QueryFilter};
 use serde_json::json;
 use uuid::Uuid;
 
 use crate::dto::{Review, Verdict};
 use crate::entity::{order, order_line};
-use crate::model::{OrderStatus, VerdictKind};
+use crate::model::{OrderStatus, PaymentStatus, PaymentTerms, VerdictKind};
 
 /// What the review found, and what it changed: the stock it reserved and the
 /// grand total in the base currency.
@@ -84,18 +85,23 @@ pub(crate) async fn run(
     let rejected = customer_verdict.verdict == VerdictKind::Reject;
     verdicts.push(customer_verdict);
 
+    let today = ctx.now.date_naive();
     let mut reservation_id = row.reservation_id;
     if !rejected {
         verdicts.push(stock(txn, ctx, row, lines, &mut reservation_id).await?);
+        let limit = customer.as_ref().and_then(|c| c.credit_limit);
+        verdicts.extend(credit(txn, row, limit, currency, today).await?);
+        verdicts.push(price(txn, row, lines, currency, today).await?);
     }
 
     let base_code = ordercrm_settings::queries::value(txn, "base_currency")
         .await?
         .and_then(|v| v.as_str().and_then(|s| s.parse::<Currency>().ok()))
         .unwrap_or(currency);
-    let rate =
-        ordercrm_settings::rates::queries::rate_on(txn, currency, base_code, ctx.now.date_naive())
-            .await?;
+    let rate = ordercrm_settings::rates::queries::rate_on(txn, currency, base_code, today).await?;
+    let threshold = ordercrm_settings::queries::value(txn, "order_approval_threshold")
+        .await?
+        .and_then(|v| v.as_i64());
     let grand_total = Money::new(row.grand_total_amount, currency);
     let base = match rate {
         Some(rate) => {
@@ -106,13 +112,27 @@ pub(crate) async fn run(
                     "the grand total in the base currency is too large to count",
                 )
             })?;
-            verdicts.push(verdict(
-                "amount",
-                VerdictKind::Pass,
-                "ok",
-                format!("{converted} in the base currency"),
-                json!({"grand_total": grand_total, "rate": rate, "grand_total_base": converted}),
-            ));
+            let inputs = json!({"grand_total": grand_total, "rate": rate,
+                "grand_total_base": converted, "threshold": threshold});
+            verdicts.push(match threshold {
+                Some(t) if converted.amount >= t => verdict(
+                    "amount",
+                    VerdictKind::Hold,
+                    "manual_approval",
+                    format!(
+                        "{converted} reaches the approval threshold {}",
+                        Money::new(t, base_code)
+                    ),
+                    inputs,
+                ),
+                _ => verdict(
+                    "amount",
+                    VerdictKind::Pass,
+                    "ok",
+                    format!("{converted} in the base currency"),
+                    inputs,
+                ),
+            });
             Some((base_code, rate, converted.amount))
         }
         None => {
@@ -209,4 +229,183 @@ async fn stock(
             json!({"lines": short}),
         )),
     }
+}
+
+/// Prices below cost, and discounts beyond the cap of the role that took the
+/// order (`order_discount_caps`), are held for a person to look at.
+async fn price(
+    txn: &DatabaseTransaction,
+    row: &order::Model,
+    lines: &[order_line::Model],
+    currency: Currency,
+    today: chrono::NaiveDate,
+) -> Result<Verdict> {
+    let ids: Vec<Uuid> = lines.iter().map(|l| l.product_id).collect();
+    let (products, _) = for_orders::products(txn, &ids, &[]).await?;
+    let caps = ordercrm_settings::queries::value(txn, "order_discount_caps").await?;
+    let cap = row
+        .creator_role
+        .as_deref()
+        .and_then(|role| caps.as_ref()?.get(role)?.as_i64());
+    let mut findings = Vec::new();
+    for l in lines {
+        let cost = match products.get(&l.product_id).and_then(|p| p.cost) {
+            Some(cost) if cost.currency == currency => Some(cost.amount),
+            Some(cost) => {
+                ordercrm_settings::rates::queries::rate_on(txn, cost.currency, currency, today)
+                    .await?
+                    .and_then(|rate| rate.convert(cost, currency).ok())
+                    .map(|m| m.amount)
+            }
+            None => None,
+        };
+        if let Some(cost) = cost
+            && l.unit_price_amount < cost
+        {
+            findings.push(
+                json!({"line_no": l.line_no, "sku": l.sku, "reason": "below_cost",
+                "unit_price": l.unit_price_amount, "cost": cost}),
+            );
+        }
+        let gross = i128::from(l.quantity) * i128::from(l.unit_price_amount);
+        let off = i128::from(l.discount_amount) + i128::from(l.order_discount_share);
+        if let Some(cap) = cap
+            && gross > 0
+            // off / gross > cap / 10000, without division.
+            && off * 10_000 > i128::from(cap) * gross
+        {
+            let bps = off * 10_000 / gross;
+            findings.push(
+                json!({"line_no": l.line_no, "sku": l.sku, "reason": "discount_over_cap",
+                "discount_bps": i64::try_from(bps).unwrap_or(i64::MAX), "cap_bps": cap,
+                "role": row.creator_role}),
+            );
+        }
+    }
+    Ok(if findings.is_empty() {
+        verdict(
+            "price",
+            VerdictKind::Pass,
+            "ok",
+            "prices at or above cost, discounts within the cap".into(),
+            json!({"cap_bps": cap, "role": row.creator_role}),
+        )
+    } else {
+        verdict(
+            "price",
+            VerdictKind::Hold,
+            "price_review",
+            format!(
+                "{} line(s) below cost or over the discount cap",
+                findings.len()
+            ),
+            json!({"lines": findings, "cap_bps": cap, "role": row.creator_role}),
+        )
+    })
+}
+
+/// Orders on credit (`net`, `eom`): this order plus the customer's approved orders
+/// not yet paid, in the credit limit's currency, must stay within the limit.
+/// Submissions for one customer take turns here, so two cannot both fit the last
+/// of the limit.
+async fn credit(
+    txn: &DatabaseTransaction,
+    row: &order::Model,
+    limit: Option<Money>,
+    currency: Currency,
+    today: chrono::NaiveDate,
+) -> Result<Option<Verdict>> {
+    let on_credit = matches!(
+        PaymentTerms::parse(&row.payment_terms),
+        Some(PaymentTerms::Net | PaymentTerms::Eom)
+    );
+    if !on_credit {
+        return Ok(None);
+    }
+    let Some(limit) = limit else {
+        return Ok(Some(verdict(
+            "credit",
+            VerdictKind::Pass,
+            "ok",
+            "the customer has no credit limit".into(),
+            json!({"credit_limit": null}),
+        )));
+    };
+    ordercrm_kernel::db::lock_for_check(txn, &format!("credit:{}", row.customer_id)).await?;
+    let open = order::Entity::find()
+        .filter(order::COLUMN.customer_id.eq(row.customer_id))
+        .filter(order::COLUMN.status.eq(OrderStatus::Approved.as_str()))
+        .filter(
+            order::COLUMN
+                .payment_status
+                .ne(PaymentStatus::Paid.as_str()),
+        )
+        .filter(order::COLUMN.id.ne(row.id))
+        .all(txn)
+        .await?;
+    let mut missing = Vec::new();
+    let mut convert = async |amount: i64, code: &str| -> Result<Option<i64>> {
+        let from: Currency = code.parse().unwrap_or(currency);
+        let rate =
+            ordercrm_settings::rates::queries::rate_on(txn, from, limit.currency, today).await?;
+        match rate {
+            Some(rate) => Ok(rate
+                .convert(Money::new(amount, from), limit.currency)
+                .ok()
+                .map(|m| m.amount)),
+            None => {
+                missing.push(format!("{from}→{}", limit.currency));
+                Ok(None)
+            }
+        }
+    };
+    let this = convert(row.grand_total_amount - row.prepaid_amount, &row.currency).await?;
+    let mut others = Vec::new();
+    let mut exposure = this.unwrap_or(0);
+    for o in &open {
+        if let Some(a) = convert(o.grand_total_amount - o.prepaid_amount, &o.currency).await? {
+            exposure = exposure.saturating_add(a);
+            others.push(json!({"id": o.id, "number": o.number, "amount": a}));
+        }
+    }
+    if !missing.is_empty() {
+        missing.sort();
+        missing.dedup();
+        return Ok(Some(verdict(
+            "credit",
+            VerdictKind::Hold,
+            "exchange_rate_missing",
+            format!(
+                "no rate published for {}: finance publishes one, then release the order",
+                missing.join(", ")
+            ),
+            json!({"missing": missing}),
+        )));
+    }
+    let inputs = json!({
+        "credit_limit": limit,
+        "this_order": Money::new(this.unwrap_or(0), limit.currency),
+        "open_orders": others,
+        "exposure": Money::new(exposure, limit.currency),
+    });
+    Ok(Some(if exposure > limit.amount {
+        verdict(
+            "credit",
+            VerdictKind::Hold,
+            "credit_limit_exceeded",
+            format!(
+                "exposure {} is over the credit limit {limit}",
+                Money::new(exposure, limit.currency)
+            ),
+            inputs,
+        )
+    } else {
+        verdict(
+            "credit",
+            VerdictKind::Pass,
+            "ok",
+            "within the credit limit".into(),
+            inputs,
+        )
+    }))
 }

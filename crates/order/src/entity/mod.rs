@@ -1,2 +1,3 @@
 pub mod order;
 pub mod order_line;
+pub mod prepayment;

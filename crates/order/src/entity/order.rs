@@ -44,6 +44,10 @@ pub struct Model {
     pub reservation_id: Option<Uuid>,
     pub search_text: String,
     pub created_by: String,
+    /// The creator's role (`api_key` for keys): whose discount cap applies.
+    pub creator_role: Option<String>,
+    /// The sum of the prepayments taken at intake.
+    pub prepaid_amount: i64,
     pub submitted_at: Option<DateTimeUtc>,
     pub version: i64,
     pub created_at: DateTimeUtc,
