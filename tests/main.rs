@@ -19,6 +19,7 @@ mod identity;
 mod integrity;
 mod inventory;
 mod openapi;
+mod order_model;
 mod orders;
 mod platform;
 mod process;

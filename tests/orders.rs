@@ -17,6 +17,12 @@ both_engines!(
     reps_see_only_their_customers_orders,
     review_rules_hold_with_their_inputs_and_a_manager_overrides,
     prepaid_intake_records_the_payment_once,
+    only_the_order_lets_its_stock_go,
+    a_manual_hold_is_released_not_approved,
+    lines_that_name_a_warehouse_leave_the_rest_to_the_others,
+    malformed_names_and_days_are_refused,
+    a_channel_key_sees_and_takes_only_its_channel,
+    erasing_a_customer_erases_them_from_their_orders,
 );
 
 /// SH-01 and BJ-01 (BJ-01 ranks first), TEA at 19.99 CNY with 13 % tax, `stock`
@@ -725,4 +731,284 @@ async fn prepaid_intake_records_the_payment_once(engine: Engine) {
         assert_eq!(p["errors"][0]["field"], field, "{p}");
     }
     assert_eq!(app.count("SELECT COUNT(*) FROM orders").await, before);
+}
+
+async fn only_the_order_lets_its_stock_go(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let customer = world(&app, 5).await;
+    let first: Value = app
+        .post("/v1/orders", &order(&customer, 5, true))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let reservation = first["reservation_id"].as_str().unwrap();
+    let held: Value = app
+        .get(&format!("/v1/inventory/reservations/{reservation}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(held["order_id"], first["id"]);
+    // Releasing or shipping it behind the order's back would let the stock be sold twice.
+    for action in ["release", "consume"] {
+        let p = problem(
+            app.post(
+                &format!("/v1/inventory/reservations/{reservation}/{action}"),
+                &json!({}),
+            )
+            .await,
+            409,
+        )
+        .await;
+        assert_eq!(p["type"], "/problems/invalid-state", "{action}");
+    }
+    let second: Value = app
+        .post("/v1/orders", &order(&customer, 5, true))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(second["status"], "on_hold");
+    assert_eq!(reserved(&app).await, 5);
+    // Support reads orders (and changes none).
+    let (_, support) = app.user("support@example.com", "support", None).await;
+    let res = app
+        .request_as(&support, Method::GET, "/v1/orders")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+}
+
+async fn a_manual_hold_is_released_not_approved(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let customer = world(&app, 5).await;
+    let res = app
+        .post(
+            "/v1/settings",
+            &json!({"key": "base_currency", "value": "USD"}),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    // No CNY→USD rate: held for the amount rule, which a manager may override.
+    let held: Value = app
+        .post("/v1/orders", &order(&customer, 1, true))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(verdict(&held, "amount")["code"], "exchange_rate_missing");
+    let id = held["id"].as_str().unwrap();
+    assert!(actions(&held).contains(&"approve".to_owned()));
+    let approved: Value = act(
+        &app,
+        id,
+        "approve",
+        &json!({"reason": "rate comes tomorrow"}),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(approved["status"], "approved");
+    let on_hold: Value = act(&app, id, "hold", &json!({"reason": "address check"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(actions(&on_hold), ["release", "reject", "cancel"]);
+    let p = problem(act(&app, id, "approve", &json!({"reason": "x"})).await, 409).await;
+    assert_eq!(p["type"], "/problems/invalid-transition");
+    let p = problem(act(&app, id, "approve", &json!({})).await, 400).await;
+    assert_eq!(p["errors"][0]["field"], "reason");
+}
+
+async fn lines_that_name_a_warehouse_leave_the_rest_to_the_others(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let customer = world(&app, 10).await;
+    let res = app
+        .post(
+            "/v1/inventory/receipts",
+            &json!({"sku": "TEA", "warehouse_code": "BJ-01", "quantity": 5}),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    let mut body = order(&customer, 5, true);
+    body["lines"] = json!([{"sku": "TEA", "quantity": 5, "warehouse_code": "BJ-01"},
+        {"sku": "TEA", "quantity": 5}]);
+    let made: Value = app.post("/v1/orders", &body).await.json().await.unwrap();
+    assert_eq!(made["lines"][1]["warehouse_code"], "SH-01", "{made}");
+    assert_eq!(made["status"], "approved");
+}
+
+async fn malformed_names_and_days_are_refused(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let customer = world(&app, 10).await;
+    for (line, field) in [
+        (
+            json!({"sku": "X".repeat(65), "quantity": 1}),
+            "lines[0].sku",
+        ),
+        (json!({"sku": "\u{3000}", "quantity": 1}), "lines[0].sku"),
+        (
+            json!({"sku": "TEA", "quantity": 1, "warehouse_code": "W".repeat(33)}),
+            "lines[0].warehouse_code",
+        ),
+    ] {
+        let mut body = order(&customer, 1, true);
+        body["lines"] = json!([line]);
+        let p = problem(app.post("/v1/orders", &body).await, 400).await;
+        assert_eq!(p["errors"][0]["field"], field, "{p}");
+        assert!(
+            p.to_string().len() < 2000,
+            "the answer does not echo it at length"
+        );
+    }
+    for day in ["+10000-01-01", "-0001-01-01", "0000-12-31"] {
+        let mut body = order(&customer, 1, true);
+        body["requested_delivery_on"] = json!(day);
+        problem(app.post("/v1/orders", &body).await, 400).await;
+        let res = app
+            .post(
+                "/v1/exchange-rates",
+                &json!({"from": "USD", "to": "CNY", "rate": "7", "effective_on": day}),
+            )
+            .await;
+        problem(res, 400).await;
+    }
+    problem(app.get("/v1/orders?promised_from=-5000-01-01").await, 400).await;
+    problem(
+        app.get("/v1/exchange-rates/effective?from=USD&to=CNY&on=%2B10000-01-01")
+            .await,
+        400,
+    )
+    .await;
+    // A time the database cannot store is the client's mistake, not a 500.
+    problem(
+        app.get("/v1/orders?created_after=-5000-01-01T00:00:00Z")
+            .await,
+        400,
+    )
+    .await;
+    assert_eq!(app.count("SELECT COUNT(*) FROM orders").await, 0);
+}
+
+async fn a_channel_key_sees_and_takes_only_its_channel(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let customer = world(&app, 10).await;
+    let res = app
+        .post(
+            "/v1/api-keys",
+            &json!({"name": "Shop", "kind": "ecommerce", "scopes": ["orders:read", "orders:write"],
+                "channel": "web", "channel_name": "shop"}),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    let key: Value = res.json().await.unwrap();
+    assert_eq!(
+        (key["channel"].clone(), key["channel_name"].clone()),
+        (json!("web"), json!("shop"))
+    );
+    let secret = key["secret"].as_str().unwrap();
+    let as_key = |method: Method, path: &str| app.request_as(secret, method, path);
+    let res = as_key(Method::POST, "/v1/orders")
+        .json(&order(&customer, 1, true))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let own: Value = res.json().await.unwrap();
+    assert_eq!(
+        (own["channel"].clone(), own["channel_name"].clone()),
+        (json!("web"), json!("shop"))
+    );
+    for (channel, name) in [("phone", "shop"), ("web", "other")] {
+        let mut body = order(&customer, 1, true);
+        body["channel"] = json!(channel);
+        body["channel_name"] = json!(name);
+        let res = as_key(Method::POST, "/v1/orders")
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        problem(res, 403).await;
+    }
+    let theirs: Value = app
+        .post("/v1/orders", &order(&customer, 1, true))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let res = as_key(
+        Method::GET,
+        &format!("/v1/orders/{}", theirs["id"].as_str().unwrap()),
+    )
+    .send()
+    .await
+    .unwrap();
+    problem(res, 404).await;
+    let res = as_key(
+        Method::POST,
+        &format!("/v1/orders/{}/cancel", theirs["id"].as_str().unwrap()),
+    )
+    .json(&json!({"reason": "not mine"}))
+    .send()
+    .await
+    .unwrap();
+    problem(res, 404).await;
+    let page: Value = as_key(Method::GET, "/v1/orders")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(page["data"].as_array().unwrap().len(), 1);
+    let res = as_key(
+        Method::POST,
+        &format!("/v1/orders/{}/cancel", own["id"].as_str().unwrap()),
+    )
+    .json(&json!({"reason": "Customer cancelled in the shop"}))
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(res.status(), 200);
+}
+
+async fn erasing_a_customer_erases_them_from_their_orders(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    world(&app, 10).await;
+    let res = app
+        .post(
+            "/v1/customers",
+            &json!({"kind": "person", "name": "Zhang Wei"}),
+        )
+        .await;
+    let person: Value = res.json().await.unwrap();
+    let person = person["id"].as_str().unwrap();
+    let mut body = order(person, 1, true);
+    body["shipping_address"] = json!({"recipient": "Zhang Wei", "line1": "88 Secret Lane",
+        "city": "Hangzhou", "country": "CN", "phone": "+8613800138000"});
+    body["notes"] = json!("Leave with the neighbour, Mrs Li");
+    let made: Value = app.post("/v1/orders", &body).await.json().await.unwrap();
+    let res = app
+        .post(&format!("/v1/customers/{person}/erase"), &json!({}))
+        .await;
+    assert_eq!(res.status(), 200);
+    let path = format!("/v1/orders/{}", made["id"].as_str().unwrap());
+    let after: Value = app.get(&path).await.json().await.unwrap();
+    assert_eq!(after["customer"]["name"], "[erased]");
+    assert!(after["shipping_address"].is_null());
+    assert!(after["notes"].is_null());
+    assert_eq!(
+        after["lines"][0]["name"], "Longjing 250 g",
+        "products are not people"
+    );
+    let page: Value = app.get("/v1/orders?q=zhang").await.json().await.unwrap();
+    assert_eq!(page["data"].as_array().unwrap().len(), 0);
+    let stored = ordercrm_tests::everything_stored(&app).await;
+    for secret in ["Secret Lane", "Zhang Wei", "Mrs Li", "8613800138000"] {
+        assert!(!stored.contains(secret), "{secret} is still stored");
+    }
 }

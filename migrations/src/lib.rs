@@ -22,6 +22,7 @@ mod m20261129_000015_api_key_default_owner;
 mod m20261129_000016_exchange_rates;
 mod m20261129_000017_orders;
 mod m20261129_000018_order_prepayments;
+mod m20261129_000019_order_bindings;
 
 pub struct Migrator;
 
@@ -47,6 +48,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000016_exchange_rates::Migration),
             Box::new(m20261129_000017_orders::Migration),
             Box::new(m20261129_000018_order_prepayments::Migration),
+            Box::new(m20261129_000019_order_bindings::Migration),
         ]
     }
 }

@@ -7,7 +7,7 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use ordercrm_kernel::input::{
-    Attributes, Choice, Country, CursorParam, Email, Limit, NonBlank, Phone, Text,
+    Attributes, Choice, Country, CursorParam, Day, Email, Limit, NonBlank, Phone, Text,
 };
 pub use ordercrm_kernel::validation::ExternalRef;
 use ordercrm_kernel::{Currency, NonNegativeMoney};
@@ -41,7 +41,7 @@ pub struct CreateCustomer {
     /// Stored encrypted; shown in full to admin and finance, masked to others.
     pub tax_id: Option<Text<50>>,
     /// People only.
-    pub birthday: Option<NaiveDate>,
+    pub birthday: Option<Day>,
     /// A language tag such as `zh-CN`.
     pub preferred_language: Option<Text<35>>,
     #[schema(value_type = Option<Currency>)]
@@ -87,8 +87,8 @@ pub struct UpdateCustomer {
     #[schema(value_type = Option<Text<50>>)]
     pub tax_id: Option<Option<Text<50>>>,
     #[serde(default, deserialize_with = "ordercrm_kernel::patch::nullable")]
-    #[schema(value_type = Option<NaiveDate>)]
-    pub birthday: Option<Option<NaiveDate>>,
+    #[schema(value_type = Option<Day>)]
+    pub birthday: Option<Option<Day>>,
     #[serde(default, deserialize_with = "ordercrm_kernel::patch::nullable")]
     #[schema(value_type = Option<Text<35>>)]
     pub preferred_language: Option<Option<Text<35>>>,

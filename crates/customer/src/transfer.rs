@@ -5,7 +5,6 @@
 
 use std::io::Read;
 
-use chrono::NaiveDate;
 use ordercrm_kernel::crypto::FieldCipher;
 use std::collections::{HashMap, HashSet};
 
@@ -415,7 +414,8 @@ async fn apply_row(
             .collect()
     });
     let refs = row.external_refs("external_refs", &mut errors);
-    let birthday: Option<Option<NaiveDate>> = row.parse_cell("birthday", &mut errors);
+    let birthday: Option<Option<ordercrm_kernel::input::Day>> =
+        row.parse_cell("birthday", &mut errors);
     let owner_id: Option<Option<uuid::Uuid>> = row.parse_cell("owner_id", &mut errors);
     let terms: Option<Option<i32>> = row.parse_cell("payment_terms_days", &mut errors);
     let consent: Option<bool> = row.parse("marketing_consent", &mut errors);

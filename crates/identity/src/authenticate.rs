@@ -88,5 +88,13 @@ async fn api_key(
         name: key.name,
         scopes: serde_json::from_value(key.scopes).unwrap_or_default(),
         default_owner: key.default_owner_id,
+        channel: key
+            .channel
+            .as_deref()
+            .and_then(ordercrm_kernel::authz::Channel::parse)
+            .map(|channel| ordercrm_kernel::authz::ChannelBinding {
+                channel,
+                name: key.channel_name.unwrap_or_default(),
+            }),
     }))
 }

@@ -120,6 +120,12 @@ pub struct CreateApiKey {
     /// The user who owns what this key creates when a request names no owner
     /// (customers now, orders later), so that user's team sees it. An active user.
     pub default_owner_id: Option<Uuid>,
+    /// Bind the key to a sales channel: it creates, sees and changes only that
+    /// channel's orders.
+    #[schema(value_type = Option<ordercrm_kernel::authz::Channel>)]
+    pub channel: Option<Choice<ordercrm_kernel::authz::Channel>>,
+    /// And to one shop within it (`tmall`); absent: every shop of the channel.
+    pub channel_name: Option<Text<50>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
@@ -136,6 +142,10 @@ pub struct ApiKeyView {
     pub created_by: Option<Uuid>,
     /// Owns what this key creates when a request names no owner.
     pub default_owner_id: Option<Uuid>,
+    /// The sales channel the key is bound to, if any.
+    pub channel: Option<ordercrm_kernel::authz::Channel>,
+    /// The shop within it; null: every shop of the channel.
+    pub channel_name: Option<String>,
     pub created_at: DateTime<Utc>,
 }
 

@@ -512,6 +512,8 @@ pub struct ReservationView {
     pub reference: Option<String>,
     pub status: ReservationStatus,
     pub expires_at: Option<DateTime<Utc>>,
+    /// The order this holds stock for (`/v1/orders/{id}`); the order releases it.
+    pub order_id: Option<Uuid>,
     pub lines: Vec<ReservationLineView>,
     pub version: i64,
     pub created_at: DateTime<Utc>,
@@ -689,7 +691,7 @@ pub struct CreatePurchaseOrder {
     pub warehouse_code: WarehouseCode,
     #[schema(min_items = 1, max_items = 500)]
     pub lines: Vec<PurchaseOrderLineInput>,
-    pub expected_on: Option<NaiveDate>,
+    pub expected_on: Option<ordercrm_kernel::input::Day>,
     pub notes: Option<Text<2000>>,
 }
 

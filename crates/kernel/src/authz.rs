@@ -238,6 +238,7 @@ pub fn role_allows(role: Role, action: Action) -> bool {
                 | CustomersRead
                 | CatalogRead
                 | InventoryRead
+                | OrdersRead
         ),
         Role::Warehouse => matches!(
             action,
@@ -341,6 +342,32 @@ pub struct UserActor {
     pub team: Vec<Uuid>,
 }
 
+crate::string_enum! {
+    /// Where an order came from.
+    pub Channel {
+        Web = "web",
+        Phone = "phone",
+        Store = "store",
+        Marketplace = "marketplace",
+        Api = "api",
+        Manual = "manual",
+    }
+}
+
+/// The channel (and shop within it; empty: any) an e-commerce key serves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChannelBinding {
+    pub channel: Channel,
+    pub name: String,
+}
+
+impl ChannelBinding {
+    /// Whether an order of `channel` and `name` is this key's.
+    pub fn covers(&self, channel: &str, name: &str) -> bool {
+        self.channel.as_str() == channel && (self.name.is_empty() || self.name == name)
+    }
+}
+
 /// An integration's API key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyActor {
@@ -349,6 +376,18 @@ pub struct KeyActor {
     pub scopes: Vec<String>,
     /// Who owns what the key creates when the request names no owner.
     pub default_owner: Option<Uuid>,
+    /// Bound to one channel: it creates, sees and changes only that channel's orders.
+    pub channel: Option<ChannelBinding>,
+}
+
+impl Actor {
+    /// The channel this caller is bound to, if it is a bound key.
+    pub fn channel(&self) -> Option<&ChannelBinding> {
+        match self {
+            Actor::ApiKey(k) => k.channel.as_ref(),
+            _ => None,
+        }
+    }
 }
 
 /// The acting principal.
@@ -565,6 +604,7 @@ mod tests {
             name: "k".into(),
             scopes: vec!["settings:read".into()],
             default_owner: None,
+            channel: None,
         });
         assert!(key.may(Action::SettingsRead));
         assert!(!key.may(Action::SettingsWrite));

@@ -299,9 +299,28 @@ impl From<sea_orm::DbErr> for Error {
                     .with_extension("retry_after", serde_json::json!(1))
                     .with_source(err)
             }
+            // PostgreSQL refuses a date or time beyond what it stores (SQLSTATE 22008,
+            // "date/time field value out of range"): the client's value, not our bug.
+            _ if is_out_of_range_time(&err) => Self::new(
+                problems::VALIDATION,
+                "a date or time is outside what can be stored: years 1 to 9999",
+            )
+            .with_source(err),
             _ => Self::internal(err),
         }
     }
+}
+
+fn is_out_of_range_time(err: &sea_orm::DbErr) -> bool {
+    let text = err.to_string();
+    text.contains("22008")
+        || [
+            "date out of range",
+            "timestamp out of range",
+            "field value out of range",
+        ]
+        .iter()
+        .any(|m| text.contains(m))
 }
 
 /// RFC 9457 problem details, the body of every error response.

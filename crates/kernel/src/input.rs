@@ -69,7 +69,16 @@ pub fn is_inlined_schema(name: &str) -> bool {
         || name
             .strip_prefix("Int")
             .is_some_and(|n| n.contains("To") && n.bytes().all(|b| b.is_ascii_alphanumeric()))
-        || ["Email", "Phone", "Country", "CursorParam", "Limit"].contains(&name)
+        || [
+            "Email",
+            "Phone",
+            "Country",
+            "CursorParam",
+            "Limit",
+            "Day",
+            "At",
+        ]
+        .contains(&name)
 }
 
 /// The value types query parameters use by name, for the document to inline.
@@ -77,6 +86,8 @@ pub fn parameter_schemas() -> Vec<(String, RefOr<Schema>)> {
     vec![
         (Limit::name().into_owned(), Limit::schema()),
         (CursorParam::name().into_owned(), CursorParam::schema()),
+        (Day::name().into_owned(), Day::schema()),
+        (At::name().into_owned(), At::schema()),
     ]
 }
 
@@ -553,6 +564,108 @@ macro_rules! string_enum {
     };
 }
 
+/// A calendar day, `YYYY-MM-DD` with a four-digit year (0001 to 9999): the days
+/// both engines store, and whose text sorts as the days do. Anything else is
+/// refused as malformed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(transparent)]
+pub struct Day(pub chrono::NaiveDate);
+
+impl Day {
+    pub const PATTERN: &str = "^[0-9]{4}-[0-9]{2}-[0-9]{2}$";
+
+    pub fn parse(s: &str) -> Option<Day> {
+        let shaped = s.len() == 10
+            && s.bytes().enumerate().all(|(i, b)| {
+                if i == 4 || i == 7 {
+                    b == b'-'
+                } else {
+                    b.is_ascii_digit()
+                }
+            });
+        if !shaped {
+            return None;
+        }
+        chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+            .ok()
+            .filter(|d| chrono::Datelike::year(d) >= 1)
+            .map(Day)
+    }
+}
+
+impl std::str::FromStr for Day {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Day::parse(s)
+            .ok_or_else(|| format!("'{s}' is not a day from 0001-01-01 to 9999-12-31 (YYYY-MM-DD)"))
+    }
+}
+
+impl From<Day> for chrono::NaiveDate {
+    fn from(d: Day) -> Self {
+        d.0
+    }
+}
+
+impl<'de> Deserialize<'de> for Day {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Day::parse(&s).ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "'{s}' is not a day from 0001-01-01 to 9999-12-31 (YYYY-MM-DD)"
+            ))
+        })
+    }
+}
+
+impl PartialSchema for Day {
+    fn schema() -> RefOr<Schema> {
+        use utoipa::openapi::{KnownFormat, SchemaFormat};
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Date)))
+            .pattern(Some(Day::PATTERN))
+            .description(Some("A day, YYYY-MM-DD, from 0001-01-01 to 9999-12-31."))
+            .into()
+    }
+}
+
+impl ToSchema for Day {}
+
+/// An instant, RFC 3339, in the years 0001 to 9999 (what both engines store and
+/// compare alike); anything else is refused as malformed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(transparent)]
+pub struct At(pub chrono::DateTime<chrono::Utc>);
+
+impl<'de> Deserialize<'de> for At {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let at = chrono::DateTime::<chrono::Utc>::deserialize(d)?;
+        if (1..=9999).contains(&chrono::Datelike::year(&at)) {
+            Ok(At(at))
+        } else {
+            Err(serde::de::Error::custom(
+                "times are from 0001-01-01T00:00:00Z to 9999-12-31T23:59:59Z",
+            ))
+        }
+    }
+}
+
+impl PartialSchema for At {
+    fn schema() -> RefOr<Schema> {
+        use utoipa::openapi::{KnownFormat, SchemaFormat};
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime)))
+            .pattern(Some("^[0-9]{4}-"))
+            .description(Some("An RFC 3339 time in the years 0001 to 9999."))
+            .into()
+    }
+}
+
+impl ToSchema for At {}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -667,5 +780,25 @@ mod tests {
         assert!(is_inlined_schema(&NonBlank::<200>::name()));
         assert!(is_inlined_schema(&Text::<5>::name()));
         assert!(!is_inlined_schema("TextView"));
+    }
+
+    #[test]
+    fn days_are_four_digit_years_only() {
+        assert!(Day::parse("2026-11-29").is_some());
+        assert!(Day::parse("0001-01-01").is_some());
+        assert!(Day::parse("9999-12-31").is_some());
+        for bad in [
+            "0000-01-01",
+            "+10000-01-01",
+            "-0001-01-01",
+            "2026-02-30",
+            "2026-1-01",
+            "2026-11-29T00:00:00Z",
+            "",
+        ] {
+            assert!(Day::parse(bad).is_none(), "{bad}");
+        }
+        let re = regex::Regex::new(Day::PATTERN).unwrap();
+        assert!(!re.is_match("+10000-01-01"));
     }
 }

@@ -172,6 +172,71 @@ impl ToSchema for NonNegativeMoney {
     }
 }
 
+/// Money from 0 to `MAX` minor units (prices, fees, discounts of one document):
+/// any amount deserializes; [`MoneyUpTo::check`] refuses one out of range with the
+/// other field errors, and the schema says `minimum: 0, maximum: MAX`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct MoneyUpTo<const MAX: i64>(pub Money);
+
+impl<const MAX: i64> MoneyUpTo<MAX> {
+    /// The money; a `range` error on `<field>.amount` when outside 0..=MAX.
+    pub fn check(self, errors: &mut Vec<crate::FieldError>, field: &str) -> Money {
+        if !(0..=MAX).contains(&self.0.amount) {
+            errors.push(crate::FieldError::new(
+                format!("{field}.amount"),
+                "range",
+                format!("must be from 0 to {MAX}"),
+            ));
+        }
+        self.0
+    }
+}
+
+impl<const MAX: i64> utoipa::PartialSchema for MoneyUpTo<MAX> {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{AdditionalProperties, ObjectBuilder, Type};
+        use utoipa::openapi::{KnownFormat, Ref, SchemaFormat};
+        ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .property(
+                "amount",
+                ObjectBuilder::new()
+                    .schema_type(Type::Integer)
+                    .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64)))
+                    .minimum(Some(0))
+                    .maximum(Some(MAX))
+                    .description(Some(format!(
+                        "Integer amount in the currency's minor unit, 0 to {MAX}."
+                    ))),
+            )
+            .property("currency", Ref::from_schema_name("Currency"))
+            .required("amount")
+            .required("currency")
+            .additional_properties(Some(AdditionalProperties::FreeForm(false)))
+            .examples([serde_json::json!({"amount": 1999, "currency": "CNY"})])
+            .into()
+    }
+}
+
+impl<const MAX: i64> ToSchema for MoneyUpTo<MAX> {
+    fn name() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Owned(format!("MoneyUpTo{MAX}"))
+    }
+
+    fn schemas(
+        schemas: &mut Vec<(
+            String,
+            utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+        )>,
+    ) {
+        schemas.push((
+            "Currency".into(),
+            <Currency as utoipa::PartialSchema>::schema(),
+        ));
+    }
+}
+
 impl Money {
     pub fn new(amount: i64, currency: Currency) -> Self {
         Self { amount, currency }

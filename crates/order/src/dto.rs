@@ -4,7 +4,8 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use ordercrm_customer::model::Tags;
-use ordercrm_kernel::input::{Choice, Country, Int, NonBlank, Phone, Text};
+use ordercrm_kernel::input::{Choice, Country, Day, Int, NonBlank, Phone, Text};
+use ordercrm_kernel::money::MoneyUpTo;
 use ordercrm_kernel::{Currency, FieldError, Money, NonNegativeMoney};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -18,6 +19,9 @@ use crate::model::{
 
 /// Quantity of one line: 1 to 10⁹.
 pub type Quantity = Int<1, { model::MAX_QUANTITY }>;
+
+/// A price, discount, fee or payment of an order: 0 to 10¹² minor units.
+pub type Amount = MoneyUpTo<{ model::MAX_AMOUNT }>;
 
 /// A new order: a draft, or reviewed at once with `"submit": true`.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -46,11 +50,11 @@ pub struct CreateOrder {
     #[schema(min_items = 1, max_items = 200)]
     pub lines: Vec<CreateOrderLine>,
     /// Off the whole order, shared over the lines in proportion to their nets.
-    pub order_discount: Option<NonNegativeMoney>,
-    pub shipping_fee: Option<NonNegativeMoney>,
+    pub order_discount: Option<Amount>,
+    pub shipping_fee: Option<Amount>,
     pub shipping_address: Option<AddressInput>,
     pub billing_address: Option<AddressInput>,
-    pub requested_delivery_on: Option<NaiveDate>,
+    pub requested_delivery_on: Option<Day>,
     /// Default: the customer's terms (`net` with their days when they have them,
     /// else `prepaid`).
     #[schema(value_type = Option<PaymentTerms>)]
@@ -79,8 +83,8 @@ pub struct CreateOrderLine {
     pub product_id: Option<Uuid>,
     pub sku: Option<NonBlank<64>>,
     pub quantity: Quantity,
-    pub unit_price: Option<NonNegativeMoney>,
-    pub discount: Option<NonNegativeMoney>,
+    pub unit_price: Option<Amount>,
+    pub discount: Option<Amount>,
     pub warehouse_code: Option<NonBlank<32>>,
 }
 
@@ -203,7 +207,7 @@ impl ToSchema for Metadata {}
     "provider": "alipay", "reference": "2026112922001", "paid_at": "2026-11-23T07:55:00Z"}))]
 pub struct PrepaymentInput {
     /// More than 0, at most the grand total, in the order's currency.
-    pub amount: NonNegativeMoney,
+    pub amount: Amount,
     #[schema(value_type = PaymentMethod)]
     pub method: Choice<PaymentMethod>,
     /// Who took the money: `alipay`, `wechat_pay`, `stripe`, the marketplace.
@@ -225,12 +229,20 @@ pub struct PrepaymentView {
     pub paid_at: DateTime<Utc>,
 }
 
-/// `reason` for hold, approve (an override), reject and cancel.
+/// Why, for reject: optional.
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(example = json!({"reason": "Customer asked to wait"}))]
+#[schema(example = json!({"reason": "Customer unreachable"}))]
 pub struct ActionReason {
     pub reason: Option<Text<500>>,
+}
+
+/// Why, for hold, approve (an override) and cancel: required.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"reason": "Customer asked to wait"}))]
+pub struct RequiredReason {
+    pub reason: NonBlank<500>,
 }
 
 /// One line as the order keeps it: what was ordered, at what price, from where.

@@ -37,17 +37,7 @@ string_enum! {
     }
 }
 
-string_enum! {
-    /// Where the order came from.
-    pub Channel {
-        Web = "web",
-        Phone = "phone",
-        Store = "store",
-        Marketplace = "marketplace",
-        Api = "api",
-        Manual = "manual",
-    }
-}
+pub use ordercrm_kernel::authz::Channel;
 
 string_enum! {
     /// When the customer pays: before shipping, on delivery, N days after the

@@ -4,9 +4,8 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use chrono::{DateTime, NaiveDate, Utc};
 use ordercrm_kernel::authz::{Action, Actor, Role, Visibility};
-use ordercrm_kernel::input::{Choice, CursorParam, Limit, Text};
+use ordercrm_kernel::input::{At, Choice, CursorParam, Day, Limit, Text};
 use ordercrm_kernel::pagination::{PageRequest, Seek};
 use ordercrm_kernel::{Currency, Error, Money, Page, Result};
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
@@ -38,6 +37,12 @@ pub(crate) fn visible(actor: &Actor) -> Select<order::Entity> {
                 .from(Alias::new("customers"))
                 .and_where(Expr::col(Alias::new("owner_id")).is_in(owners));
             select = select.filter(Expr::col(order::Column::CustomerId).in_subquery(customers));
+        }
+    }
+    if let Some(binding) = actor.channel() {
+        select = select.filter(order::COLUMN.channel.eq(binding.channel.as_str()));
+        if !binding.name.is_empty() {
+            select = select.filter(order::COLUMN.channel_name.eq(binding.name.clone()));
         }
     }
     if matches!(actor, Actor::User(u) if u.role == Role::Warehouse) {
@@ -115,9 +120,13 @@ fn currency(code: &str) -> Currency {
     })
 }
 
-/// Whether the stored review holds the order only for reasons a manager may
-/// override: it held, nothing rejected, and stock was not short.
+/// Whether the order is on hold by its review (not by a person: that hold carries
+/// a `status_reason`) only for reasons a manager may override: it held, nothing
+/// rejected, and stock was not short.
 pub(crate) fn overridable(row: &order::Model) -> bool {
+    if row.status != OrderStatus::OnHold.as_str() || row.status_reason.is_some() {
+        return false;
+    }
     let Some(review) = row
         .review
         .clone()
@@ -254,13 +263,13 @@ pub struct ListOrders {
     pub channel_name: Option<Text<50>>,
     pub customer_id: Option<Uuid>,
     /// Orders created at or after this time.
-    pub created_after: Option<DateTime<Utc>>,
+    pub created_after: Option<At>,
     /// Orders created before this time.
-    pub created_before: Option<DateTime<Utc>>,
+    pub created_before: Option<At>,
     /// Requested delivery on or after this day.
-    pub promised_from: Option<NaiveDate>,
+    pub promised_from: Option<Day>,
     /// Requested delivery on or before this day.
-    pub promised_until: Option<NaiveDate>,
+    pub promised_until: Option<Day>,
     /// Case-insensitive substring of the number, the external id or the customer's name.
     pub q: Option<Text<100>>,
     /// Page size, 1 to 200 (default 50).
@@ -296,16 +305,16 @@ pub async fn list(
         select = select.filter(order::COLUMN.customer_id.eq(c));
     }
     if let Some(t) = query.created_after {
-        select = select.filter(order::COLUMN.created_at.gte(t));
+        select = select.filter(order::COLUMN.created_at.gte(t.0));
     }
     if let Some(t) = query.created_before {
-        select = select.filter(order::COLUMN.created_at.lt(t));
+        select = select.filter(order::COLUMN.created_at.lt(t.0));
     }
     if let Some(d) = query.promised_from {
-        select = select.filter(order::COLUMN.requested_delivery_on.gte(d));
+        select = select.filter(order::COLUMN.requested_delivery_on.gte(d.0));
     }
     if let Some(d) = query.promised_until {
-        select = select.filter(order::COLUMN.requested_delivery_on.lte(d));
+        select = select.filter(order::COLUMN.requested_delivery_on.lte(d.0));
     }
     if let Some(q) = Text::param(query.q.as_ref(), "q")? {
         select = select

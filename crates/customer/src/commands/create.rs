@@ -112,7 +112,7 @@ pub async fn create(
         industry: Set(industry),
         size_band: Set(size_band.map(|b| b.as_str().to_owned())),
         tax_id_encrypted: Set(tax_id.as_deref().map(|t| cipher.encrypt(t)).transpose()?),
-        birthday: Set(input.birthday),
+        birthday: Set(input.birthday.map(Into::into)),
         preferred_language: Set(preferred_language),
         preferred_currency: Set(preferred_currency.map(|c| c.code().to_owned())),
         tags: Set(serde_json::json!(tags)),

@@ -219,7 +219,8 @@ async fn erase_one(
 
 /// Take personal data out of an event's `data`, keeping its shape: required text
 /// becomes `[erased]`, optional fields null, lists and maps empty; ids, numbers,
-/// versions, flags and times stay.
+/// versions, flags and times stay. An order's notes and addresses go too; its lines
+/// (products, not people) stay.
 fn redact(value: &mut serde_json::Value) {
     use serde_json::Value;
     const REQUIRED_TEXT: &[&str] = &["name", "line1", "city", "body", "title"];
@@ -234,6 +235,9 @@ fn redact(value: &mut serde_json::Value) {
         "details",
         "birthday",
         "tax_id",
+        "notes",
+        "shipping_address",
+        "billing_address",
     ];
     match value {
         Value::Object(fields) => {
@@ -247,6 +251,8 @@ fn redact(value: &mut serde_json::Value) {
                     *field = Value::Array(Vec::new());
                 } else if key == "attributes" {
                     *field = Value::Object(serde_json::Map::new());
+                } else if key == "lines" {
+                    // An order's or reservation's lines are products, not people.
                 } else {
                     redact(field);
                 }

@@ -111,7 +111,7 @@ pub async fn update(
             tax_id_encrypted: set(tax_id
                 .map(|t| t.map(|t| cipher.encrypt(&t)).transpose())
                 .transpose()?),
-            birthday: set(patch.birthday),
+            birthday: set(patch.birthday.map(|b| b.map(Into::into))),
             preferred_language: set(preferred_language),
             preferred_currency: set(preferred_currency),
             tags: set(tags.clone().map(|t| serde_json::json!(t))),

@@ -53,6 +53,17 @@ pub async fn create(
         &mut errors,
     )
     .await?;
+    let channel =
+        ordercrm_kernel::input::Choice::check_opt(input.channel.as_ref(), &mut errors, "channel");
+    let channel_name =
+        ordercrm_kernel::input::Text::check(input.channel_name, &mut errors, "channel_name");
+    if channel_name.is_some() && input.channel.is_none() {
+        errors.push(FieldError::new(
+            "channel_name",
+            "unexpected",
+            "bind the key to a channel to name a shop in it",
+        ));
+    }
     if !errors.is_empty() {
         return Err(ordercrm_kernel::Error::validation(errors));
     }
@@ -71,6 +82,8 @@ pub async fn create(
         revoked_at: Set(None),
         created_by: Set(ctx.actor.user_id()),
         default_owner_id: Set(input.default_owner_id),
+        channel: Set(channel.map(|c: ordercrm_kernel::authz::Channel| c.as_str().to_owned())),
+        channel_name: Set(channel_name),
         created_at: Set(ctx.now),
     }
     .insert(txn)
@@ -82,7 +95,8 @@ pub async fn create(
         ctx,
         Entry::new("api_key.create", "api_key", key.id).changes(
             serde_json::json!({"name": key.name, "kind": key.kind, "scopes": key.scopes,
-                "expires_at": key.expires_at, "default_owner_id": key.default_owner_id}),
+                "expires_at": key.expires_at, "default_owner_id": key.default_owner_id,
+                "channel": key.channel, "channel_name": key.channel_name}),
         ),
     )
     .await?;
@@ -127,6 +141,11 @@ impl From<api_key::Model> for ApiKeyView {
             revoked_at: m.revoked_at,
             created_by: m.created_by,
             default_owner_id: m.default_owner_id,
+            channel: m
+                .channel
+                .as_deref()
+                .and_then(ordercrm_kernel::authz::Channel::parse),
+            channel_name: m.channel_name,
             created_at: m.created_at,
         }
     }

@@ -18,6 +18,9 @@ pub struct Model {
     pub revoked_at: Option<DateTimeUtc>,
     pub created_by: Option<Uuid>,
     pub default_owner_id: Option<Uuid>,
+    /// The sales channel an e-commerce key is bound to, and the shop within it.
+    pub channel: Option<String>,
+    pub channel_name: Option<String>,
     pub created_at: DateTimeUtc,
 }
 

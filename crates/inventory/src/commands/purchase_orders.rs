@@ -218,7 +218,7 @@ pub async fn create(
         &supplier,
         &warehouse,
         lines,
-        input.expected_on,
+        input.expected_on.map(Into::into),
         notes,
     )
     .await

@@ -188,6 +188,7 @@ async fn hold(
         reference: Set(holder.reference),
         status: Set(ReservationStatus::Active.as_str().to_owned()),
         expires_at: Set(holder.expires_at),
+        order_id: Set(holder.order_id),
         actor: Set(ctx.actor.principal()),
         version: Set(1),
         created_at: Set(ctx.now),
@@ -302,6 +303,29 @@ async fn claim(
         },
     )
     .await
+    .and_then(|claimed| match claimed.order_id {
+        // An order's stock goes when the order says: cancel or edit the order.
+        Some(order_id) => Err(InventoryError::InvalidState {
+            what: "the reservation",
+            status: format!("held for order {order_id}"),
+            allowed: "not held for an order: cancel or change the order instead",
+        }
+        .into()),
+        None => Ok(claimed),
+    })
+}
+
+/// Whether an order's reservation still holds stock (active or partly shipped).
+pub async fn still_holds(conn: &impl sea_orm::ConnectionTrait, id: Uuid) -> Result<bool> {
+    let open = [
+        ReservationStatus::Active.as_str(),
+        ReservationStatus::PartiallyConsumed.as_str(),
+    ];
+    Ok(reservation::Entity::find_by_id(id)
+        .filter(reservation::COLUMN.status.is_in(open))
+        .one(conn)
+        .await?
+        .is_some())
 }
 
 async fn lines_of(

@@ -10,6 +10,8 @@ pub struct Model {
     pub status: String,
     pub expires_at: Option<DateTimeUtc>,
     pub actor: String,
+    /// The order this holds stock for: only the order releases or ships it.
+    pub order_id: Option<Uuid>,
     pub version: i64,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,

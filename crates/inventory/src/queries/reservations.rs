@@ -87,6 +87,7 @@ pub(crate) fn view(
         reference: r.reference,
         status: ReservationStatus::parse(&r.status).unwrap_or(ReservationStatus::Active),
         expires_at: r.expires_at,
+        order_id: r.order_id,
         lines: lines
             .into_iter()
             .map(|(l, place)| ReservationLineView {

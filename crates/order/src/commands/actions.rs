@@ -5,7 +5,7 @@
 use ordercrm_inventory::commands::reservations::release_for_order;
 use ordercrm_kernel::audit::{self, Entry};
 use ordercrm_kernel::input::Text;
-use ordercrm_kernel::{Ctx, Error, FieldError, Result};
+use ordercrm_kernel::{Ctx, Error, Result};
 use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveModelTrait, DatabaseTransaction, EntityTrait, IntoActiveModel, QueryFilter};
@@ -13,7 +13,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::review;
-use crate::dto::{ActionReason, OrderView};
+use crate::dto::{ActionReason, OrderView, RequiredReason};
 use crate::entity::{order, order_line};
 use crate::error::OrderError;
 use crate::events;
@@ -62,14 +62,21 @@ async fn claim(
     Ok(claimed)
 }
 
-fn reason(input: ActionReason, required: bool) -> Result<Option<String>> {
+fn reason(input: ActionReason) -> Result<Option<String>> {
     let mut errors = Vec::new();
     let reason = Text::check(input.reason, &mut errors, "reason");
-    if required && reason.is_none() {
-        errors.push(FieldError::new("reason", "required", "say why"));
-    }
     if errors.is_empty() {
         Ok(reason)
+    } else {
+        Err(Error::validation(errors))
+    }
+}
+
+fn required_reason(input: RequiredReason) -> Result<Option<String>> {
+    let mut errors = Vec::new();
+    let reason = input.reason.check(&mut errors, "reason");
+    if errors.is_empty() {
+        Ok(Some(reason))
     } else {
         Err(Error::validation(errors))
     }
@@ -174,9 +181,9 @@ pub async fn hold(
     ctx: &Ctx,
     id: Uuid,
     if_match: Option<i64>,
-    input: ActionReason,
+    input: RequiredReason,
 ) -> Result<OrderView> {
-    let reason = reason(input, true)?;
+    let reason = required_reason(input)?;
     let claimed = claim(txn, ctx, id, if_match, OrderAction::Hold).await?;
     let mut row = claimed.into_active_model();
     row.status = Set(OrderStatus::OnHold.as_str().to_owned());
@@ -205,9 +212,9 @@ pub async fn approve(
     ctx: &Ctx,
     id: Uuid,
     if_match: Option<i64>,
-    input: ActionReason,
+    input: RequiredReason,
 ) -> Result<OrderView> {
-    let reason = reason(input, true)?;
+    let reason = required_reason(input)?;
     let claimed = claim(txn, ctx, id, if_match, OrderAction::Approve).await?;
     let mut row = claimed.into_active_model();
     row.status = Set(OrderStatus::Approved.as_str().to_owned());
@@ -225,7 +232,7 @@ pub async fn reject(
     if_match: Option<i64>,
     input: ActionReason,
 ) -> Result<OrderView> {
-    let reason = reason(input, false)?;
+    let reason = reason(input)?;
     let claimed = claim(txn, ctx, id, if_match, OrderAction::Reject).await?;
     end(txn, ctx, claimed, OrderStatus::Rejected, reason).await
 }
@@ -238,9 +245,9 @@ pub async fn cancel(
     ctx: &Ctx,
     id: Uuid,
     if_match: Option<i64>,
-    input: ActionReason,
+    input: RequiredReason,
 ) -> Result<OrderView> {
-    let reason = reason(input, true)?;
+    let reason = required_reason(input)?;
     let claimed = claim(txn, ctx, id, if_match, OrderAction::Cancel).await?;
     end(txn, ctx, claimed, OrderStatus::Cancelled, reason).await
 }

@@ -17,7 +17,7 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use super::{actions, warehouses};
-use crate::dto::{CreateOrder, CreateOrderLine, OrderView, PrepaymentInput};
+use crate::dto::{Amount, CreateOrder, CreateOrderLine, OrderView, PrepaymentInput};
 use crate::entity::{order, order_line, prepayment};
 use crate::error::OrderError;
 use crate::model::{
@@ -58,18 +58,11 @@ fn intake_hash(input: &CreateOrder) -> String {
 fn amount(
     errors: &mut Vec<FieldError>,
     field: &str,
-    money: Option<ordercrm_kernel::NonNegativeMoney>,
+    money: Option<Amount>,
     currency: Option<Currency>,
 ) -> i64 {
     let Some(money) = money else { return 0 };
     let m = money.check(errors, field);
-    if m.amount > model::MAX_AMOUNT {
-        errors.push(FieldError::new(
-            format!("{field}.amount"),
-            "range",
-            format!("must be at most {}", model::MAX_AMOUNT),
-        ));
-    }
     if currency.is_some_and(|c| c != m.currency) {
         errors.push(FieldError::new(
             format!("{field}.currency"),
@@ -85,12 +78,32 @@ pub async fn create(txn: &DatabaseTransaction, ctx: &Ctx, input: CreateOrder) ->
     ctx.actor.require(Action::OrdersWrite)?;
     let hash = intake_hash(&input);
     let mut errors = Vec::new();
-    let channel = input
-        .channel
-        .as_ref()
-        .map_or(Some(Channel::Manual), |c| c.check(&mut errors, "channel"));
-    let channel_name =
-        Text::check(input.channel_name.clone(), &mut errors, "channel_name").unwrap_or_default();
+    let binding = ctx.actor.channel();
+    let channel = match (&input.channel, binding) {
+        (Some(c), _) => c.check(&mut errors, "channel"),
+        (None, Some(b)) => Some(b.channel),
+        (None, None) => Some(Channel::Manual),
+    };
+    let channel_name = match Text::check(input.channel_name.clone(), &mut errors, "channel_name") {
+        Some(name) => name,
+        None => binding.map(|b| b.name.clone()).unwrap_or_default(),
+    };
+    if let (Some(b), Some(c)) = (binding, channel)
+        && !b.covers(c.as_str(), &channel_name)
+    {
+        return Err(Error::new(
+            ordercrm_kernel::error::problems::FORBIDDEN,
+            format!(
+                "this key takes orders of channel {}{} only",
+                b.channel,
+                if b.name.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", b.name)
+                }
+            ),
+        ));
+    }
     let external_id = Text::check(input.external_id.clone(), &mut errors, "external_id");
 
     // A resend is answered before anything else is looked at: the first one passed.
@@ -266,7 +279,7 @@ pub async fn create(txn: &DatabaseTransaction, ctx: &Ctx, input: CreateOrder) ->
         grand_total_base_amount: Set(None),
         shipping_address: Set(shipping_address.map(|a| json!(a))),
         billing_address: Set(billing_address.map(|a| json!(a))),
-        requested_delivery_on: Set(input.requested_delivery_on),
+        requested_delivery_on: Set(input.requested_delivery_on.map(|d| d.0)),
         payment_terms: Set(terms.as_str().to_owned()),
         payment_terms_days: Set(terms_days),
         notes: Set(notes),
@@ -480,10 +493,25 @@ async fn check_lines(
     errors: &mut Vec<FieldError>,
 ) -> Result<Option<Vec<Line>>> {
     let ids: Vec<Uuid> = input.iter().filter_map(|l| l.product_id).collect();
-    let skus: Vec<&str> = input
-        .iter()
-        .filter_map(|l| l.sku.as_ref().map(|s| s.as_str().trim()))
-        .collect();
+    let mut checked_skus = Vec::with_capacity(input.len());
+    let mut checked_codes = Vec::with_capacity(input.len());
+    for (i, l) in input.iter().enumerate() {
+        checked_skus.push(
+            l.sku
+                .as_ref()
+                .map(|s| s.check(errors, &format!("lines[{i}].sku"))),
+        );
+        checked_codes.push(
+            l.warehouse_code
+                .as_ref()
+                .map(|c| c.check(errors, &format!("lines[{i}].warehouse_code"))),
+        );
+    }
+    if !errors.is_empty() {
+        // Malformed names are not looked up (nor echoed back at length).
+        return Ok(None);
+    }
+    let skus: Vec<&str> = checked_skus.iter().flatten().map(String::as_str).collect();
     let (products, by_sku) = for_orders::products(txn, &ids, &skus).await?;
     let all_warehouses = for_orders::warehouses(txn).await?;
     let before = errors.len();
@@ -492,17 +520,16 @@ async fn check_lines(
     for (i, l) in input.iter().enumerate() {
         let f = |name: &str| format!("lines[{i}].{name}");
         let quantity = l.quantity.check(errors, &f("quantity"));
-        let product = match (l.product_id, &l.sku) {
+        let sku = checked_skus.get(i).cloned().flatten();
+        let code = checked_codes.get(i).cloned().flatten();
+        let product = match (l.product_id, &sku) {
             (Some(id), None) => products
                 .get(&id)
                 .ok_or(("product_id", format!("no product {id}"))),
             (None, Some(sku)) => by_sku
-                .get(&for_orders::normalize_sku(sku.as_str()))
+                .get(&for_orders::normalize_sku(sku))
                 .and_then(|id| products.get(id))
-                .ok_or((
-                    "sku",
-                    format!("no product with SKU '{}'", sku.as_str().trim()),
-                )),
+                .ok_or(("sku", format!("no product with SKU '{sku}'"))),
             _ => {
                 errors.push(FieldError::new(
                     format!("lines[{i}]"),
@@ -547,28 +574,26 @@ async fn check_lines(
             }
         };
         let discount = amount(errors, &f("discount"), l.discount, Some(currency));
-        let warehouse = match (&l.warehouse_code, product.tracks_inventory) {
-            (Some(code), true) => {
-                match all_warehouses.get(&for_orders::normalize_code(code.as_str())) {
-                    None => {
-                        errors.push(FieldError::new(
-                            f("warehouse_code"),
-                            "unknown_warehouse",
-                            format!("no warehouse with code '{}'", code.as_str().trim()),
-                        ));
-                        None
-                    }
-                    Some(w) if !w.active => {
-                        errors.push(FieldError::state(
-                            f("warehouse_code"),
-                            "inactive",
-                            format!("warehouse '{}' is inactive", w.code),
-                        ));
-                        None
-                    }
-                    Some(w) => Some(w.clone()),
+        let warehouse = match (&code, product.tracks_inventory) {
+            (Some(code), true) => match all_warehouses.get(&for_orders::normalize_code(code)) {
+                None => {
+                    errors.push(FieldError::new(
+                        f("warehouse_code"),
+                        "unknown_warehouse",
+                        format!("no warehouse with code '{code}'"),
+                    ));
+                    None
                 }
-            }
+                Some(w) if !w.active => {
+                    errors.push(FieldError::state(
+                        f("warehouse_code"),
+                        "inactive",
+                        format!("warehouse '{}' is inactive", w.code),
+                    ));
+                    None
+                }
+                Some(w) => Some(w.clone()),
+            },
             (Some(_), false) => {
                 errors.push(FieldError::new(
                     f("warehouse_code"),
@@ -599,7 +624,15 @@ async fn check_lines(
     }
     if !to_place.is_empty() {
         let products: Vec<Uuid> = to_place.iter().map(|(_, p, _)| *p).collect();
-        let available = for_orders::available(txn, &products).await?;
+        let mut available = for_orders::available(txn, &products).await?;
+        // What lines that name their warehouse take is not there for the others.
+        for line in &lines {
+            if let Some(w) = &line.warehouse
+                && let Some(a) = available.get_mut(&(line.product.id, w.id))
+            {
+                *a = (*a - line.quantity).max(0);
+            }
+        }
         let candidates: Vec<WarehouseFacts> = all_warehouses.into_values().collect();
         let mut chosen: HashMap<usize, WarehouseFacts> =
             warehouses::choose(&to_place, &candidates, &available);

@@ -4,5 +4,6 @@
 
 pub mod actions;
 pub mod create;
+pub mod erasure;
 mod review;
 mod warehouses;

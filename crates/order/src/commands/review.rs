@@ -103,15 +103,19 @@ pub(crate) async fn run(
         .await?
         .and_then(|v| v.as_i64());
     let grand_total = Money::new(row.grand_total_amount, currency);
-    let base = match rate {
-        Some(rate) => {
-            let converted = rate.convert(grand_total, base_code).map_err(|_| {
-                ordercrm_kernel::Error::invalid_field(
-                    "lines",
-                    "range",
-                    "the grand total in the base currency is too large to count",
-                )
-            })?;
+    let converted = rate.map(|r| (r, r.convert(grand_total, base_code)));
+    let base = match converted {
+        Some((rate, Err(_))) => {
+            verdicts.push(verdict(
+                "amount",
+                VerdictKind::Hold,
+                "manual_approval",
+                format!("{grand_total} at {rate} is too large to count in {base_code}"),
+                json!({"grand_total": grand_total, "rate": rate, "threshold": threshold}),
+            ));
+            None
+        }
+        Some((rate, Ok(converted))) => {
             let inputs = json!({"grand_total": grand_total, "rate": rate,
                 "grand_total_base": converted, "threshold": threshold});
             verdicts.push(match threshold {
@@ -174,7 +178,9 @@ async fn stock(
     lines: &[order_line::Model],
     reservation_id: &mut Option<Uuid>,
 ) -> Result<Verdict> {
-    if let Some(id) = *reservation_id {
+    if let Some(id) = *reservation_id
+        && ordercrm_inventory::commands::reservations::still_holds(txn, id).await?
+    {
         return Ok(verdict(
             "stock",
             VerdictKind::Pass,
@@ -207,6 +213,7 @@ async fn stock(
             quantity: *quantity,
         })
         .collect();
+    *reservation_id = None;
     match hold_for_order(txn, ctx, row.id, &row.number, &holds).await? {
         Ok(reservation) => {
             *reservation_id = Some(reservation.id);

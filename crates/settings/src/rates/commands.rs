@@ -36,10 +36,24 @@ pub async fn create(
     let (Some(from), Some(to), Some(rate), true) = (from, to, rate, errors.is_empty()) else {
         return Err(Error::validation(errors));
     };
+    // Concurrent publishers of one pair and day take turns, so the second finds
+    // the first and names it.
+    ordercrm_kernel::db::lock_for_check(
+        txn,
+        &format!("exchange_rate:{from}:{to}:{}", input.effective_on.0),
+    )
+    .await?;
+    // Concurrent publishers of one pair and day take turns, so the second finds
+    // the first and names it.
+    ordercrm_kernel::db::lock_for_check(
+        txn,
+        &format!("exchange_rate:{from}:{to}:{}", input.effective_on.0),
+    )
+    .await?;
     let existing = Entity::find()
         .filter(COLUMN.from_currency.eq(from.code()))
         .filter(COLUMN.to_currency.eq(to.code()))
-        .filter(COLUMN.effective_on.eq(input.effective_on))
+        .filter(COLUMN.effective_on.eq(input.effective_on.0))
         .one(txn)
         .await?;
     if let Some(row) = existing {
@@ -49,7 +63,7 @@ pub async fn create(
             problems::ALREADY_EXISTS,
             format!(
                 "a {from}→{to} rate effective on {} exists; delete it to publish another",
-                input.effective_on
+                input.effective_on.0
             ),
         )
         .with_extension(
@@ -62,7 +76,7 @@ pub async fn create(
         from_currency: Set(from.code().to_owned()),
         to_currency: Set(to.code().to_owned()),
         rate: Set(rate.to_string()),
-        effective_on: Set(input.effective_on),
+        effective_on: Set(input.effective_on.0),
         created_at: Set(ctx.now),
     }
     .insert(txn)

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use ordercrm_kernel::Currency;
-use ordercrm_kernel::input::{Choice, CursorParam, Limit};
+use ordercrm_kernel::input::{Choice, CursorParam, Day, Limit};
 use ordercrm_kernel::rate::{Rate, RateText};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -19,7 +19,7 @@ pub struct CreateExchangeRate {
     #[schema(value_type = Currency)]
     pub to: Choice<Currency>,
     pub rate: RateText,
-    pub effective_on: NaiveDate,
+    pub effective_on: Day,
 }
 
 /// A published rate.
@@ -51,9 +51,9 @@ pub struct ListExchangeRates {
     #[param(value_type = Option<Currency>)]
     pub to: Option<Choice<Currency>>,
     /// Only rates effective on or after this date.
-    pub effective_from: Option<NaiveDate>,
+    pub effective_from: Option<Day>,
     /// Only rates effective on or before this date.
-    pub effective_until: Option<NaiveDate>,
+    pub effective_until: Option<Day>,
     /// Page size, 1 to 200 (default 50).
     pub limit: Option<Limit>,
     /// `next_cursor` of the previous page.
@@ -70,5 +70,5 @@ pub struct EffectiveRateQuery {
     #[param(value_type = Currency)]
     pub to: Choice<Currency>,
     /// The day the rate is wanted for (default: today, UTC).
-    pub on: Option<NaiveDate>,
+    pub on: Option<Day>,
 }

@@ -64,10 +64,10 @@ pub async fn list(
         select = select.filter(COLUMN.to_currency.eq(to.code()));
     }
     if let Some(on) = query.effective_from {
-        select = select.filter(COLUMN.effective_on.gte(on));
+        select = select.filter(COLUMN.effective_on.gte(on.0));
     }
     if let Some(on) = query.effective_until {
-        select = select.filter(COLUMN.effective_on.lte(on));
+        select = select.filter(COLUMN.effective_on.lte(on.0));
     }
     let seek = Seek::new([
         (Column::EffectiveOn, Order::Desc),
@@ -101,7 +101,7 @@ pub async fn effective(
     let (Some(from), Some(to), true) = (from, to, errors.is_empty()) else {
         return Err(Error::validation(errors));
     };
-    let on = query.on.unwrap_or(today);
+    let on = query.on.map_or(today, |d| d.0);
     in_force(conn, from, to, on)
         .await?
         .map(view)

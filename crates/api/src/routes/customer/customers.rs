@@ -284,6 +284,8 @@ pub async fn erase(
     let erasure = commands::erase(&txn, &ctx, &state.cipher, *id).await?;
     // Answers kept for Idempotency-Key replays may hold what was just erased.
     idempotency::forget_mentions(&txn, &erasure.erased_ids).await?;
+    // And the orders, which copied the name and addresses at intake.
+    ordercrm_order::commands::erasure::forget_customers(&txn, &erasure.erased_ids).await?;
     // So may the batches of an import still being checked.
     for id in &erasure.erased_ids {
         ordercrm_kernel::staging::forget_mentions(&txn, *id).await?;

@@ -5,7 +5,7 @@ use actix_web::web::{Data, Path};
 use actix_web::{HttpRequest, HttpResponse, get, post};
 use ordercrm_kernel::{Page, Problem};
 use ordercrm_order::commands::{actions, create::Intake, create::create as create_order};
-use ordercrm_order::dto::{ActionReason, CreateOrder, OrderView};
+use ordercrm_order::dto::{ActionReason, CreateOrder, OrderView, RequiredReason};
 use ordercrm_order::queries::{self, ListOrders};
 use uuid::Uuid;
 
@@ -146,7 +146,7 @@ pub async fn submit(
     operation_id = "holdOrder",
     tag = "orders",
     security(("userToken" = []), ("apiKey" = [])),
-    request_body = ActionReason,
+    request_body = RequiredReason,
     params(
         ("id" = Uuid, Path, description = "Order id"),
         ("If-Match" = Option<String>, Header, description = "The ETag you read"),
@@ -164,7 +164,7 @@ pub async fn hold(
     RequestCtx(ctx): RequestCtx,
     id: Path<Uuid>,
     IfMatch(if_match): IfMatch,
-    Json(input): Json<ActionReason>,
+    Json(input): Json<RequiredReason>,
 ) -> ApiResult<HttpResponse> {
     let txn = writer.begin().await?;
     let view = actions::hold(&txn, &ctx, *id, if_match, input).await?;
@@ -207,7 +207,7 @@ pub async fn release(
     operation_id = "approveOrder",
     tag = "orders",
     security(("userToken" = []), ("apiKey" = [])),
-    request_body = ActionReason,
+    request_body = RequiredReason,
     params(
         ("id" = Uuid, Path, description = "Order id"),
         ("If-Match" = Option<String>, Header, description = "The ETag you read"),
@@ -225,7 +225,7 @@ pub async fn approve(
     RequestCtx(ctx): RequestCtx,
     id: Path<Uuid>,
     IfMatch(if_match): IfMatch,
-    Json(input): Json<ActionReason>,
+    Json(input): Json<RequiredReason>,
 ) -> ApiResult<HttpResponse> {
     let txn = writer.begin().await?;
     let view = actions::approve(&txn, &ctx, *id, if_match, input).await?;
@@ -269,7 +269,7 @@ pub async fn reject(
     operation_id = "cancelOrder",
     tag = "orders",
     security(("userToken" = []), ("apiKey" = [])),
-    request_body = ActionReason,
+    request_body = RequiredReason,
     params(
         ("id" = Uuid, Path, description = "Order id"),
         ("If-Match" = Option<String>, Header, description = "The ETag you read"),
@@ -287,7 +287,7 @@ pub async fn cancel(
     RequestCtx(ctx): RequestCtx,
     id: Path<Uuid>,
     IfMatch(if_match): IfMatch,
-    Json(input): Json<ActionReason>,
+    Json(input): Json<RequiredReason>,
 ) -> ApiResult<HttpResponse> {
     let txn = writer.begin().await?;
     let view = actions::cancel(&txn, &ctx, *id, if_match, input).await?;

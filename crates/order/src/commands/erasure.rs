@@ -1,0 +1,34 @@
+//! When a customer's personal data is erased, their orders forget it too: the name
+//! and addresses copied at intake, the notes, and what `q` searched. The orders
+//! stay (numbers, lines, money), so the books still add up.
+
+use ordercrm_kernel::Result;
+use sea_orm::ActiveValue::Set;
+use sea_orm::{ActiveModelTrait, DatabaseTransaction, EntityTrait, IntoActiveModel, QueryFilter};
+use uuid::Uuid;
+
+use crate::entity::order;
+use crate::model;
+
+/// What an erased customer is called on their orders.
+pub const ERASED_NAME: &str = "[erased]";
+
+/// Take the personal data of `customers` out of their orders; how many changed.
+pub async fn forget_customers(txn: &DatabaseTransaction, customers: &[Uuid]) -> Result<usize> {
+    let orders = order::Entity::find()
+        .filter(order::COLUMN.customer_id.is_in(customers.to_vec()))
+        .all(txn)
+        .await?;
+    let count = orders.len();
+    for o in orders {
+        let search_text = model::search_text(&o.number, o.external_id.as_deref(), ERASED_NAME);
+        let mut row = o.into_active_model();
+        row.customer_name = Set(ERASED_NAME.to_owned());
+        row.shipping_address = Set(None);
+        row.billing_address = Set(None);
+        row.notes = Set(None);
+        row.search_text = Set(search_text);
+        row.update(txn).await?;
+    }
+    Ok(count)
+}
