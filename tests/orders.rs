@@ -23,6 +23,7 @@ both_engines!(
     malformed_names_and_days_are_refused,
     a_channel_key_sees_and_takes_only_its_channel,
     erasing_a_customer_erases_them_from_their_orders,
+    the_timeline_tells_the_story_and_lists_filter_sort_and_export,
 );
 
 /// SH-01 and BJ-01 (BJ-01 ranks first), TEA at 19.99 CNY with 13 % tax, `stock`
@@ -1011,4 +1012,142 @@ async fn erasing_a_customer_erases_them_from_their_orders(engine: Engine) {
     for secret in ["Secret Lane", "Zhang Wei", "Mrs Li", "8613800138000"] {
         assert!(!stored.contains(secret), "{secret} is still stored");
     }
+}
+
+async fn the_timeline_tells_the_story_and_lists_filter_sort_and_export(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let customer = world(&app, 10).await;
+    let made: Value = app
+        .post("/v1/orders", &order(&customer, 2, true))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = made["id"].as_str().unwrap();
+    app.clock.advance(chrono::Duration::seconds(1));
+    act(&app, id, "hold", &json!({"reason": "check the address"})).await;
+    app.clock.advance(chrono::Duration::seconds(1));
+    act(&app, id, "cancel", &json!({"reason": "=HYPERLINK(\"x\")"})).await;
+    let res = app.get(&format!("/v1/orders/{id}/timeline")).await;
+    assert_eq!(res.status(), 200);
+    let timeline: Value = res.json().await.unwrap();
+    let names: Vec<(&str, &str)> = timeline["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["kind"].as_str().unwrap(), e["name"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        names,
+        // Within one request, its audit entries and then its events.
+        [
+            ("audit", "order.create"),
+            ("audit", "order.submit"),
+            ("event", "order.created"),
+            ("event", "reservation.created"),
+            ("event", "order.approved"),
+            ("audit", "order.hold"),
+            ("event", "order.held"),
+            ("audit", "order.cancel"),
+            ("event", "reservation.released"),
+            ("event", "order.cancelled"),
+        ]
+    );
+    assert!(
+        timeline["data"][2]["event_id"]
+            .as_str()
+            .unwrap()
+            .starts_with("evt_")
+    );
+    let (_, rep) = app.user("rep@example.com", "sales", None).await;
+    let res = app
+        .request_as(&rep, Method::GET, &format!("/v1/orders/{id}/timeline"))
+        .send()
+        .await
+        .unwrap();
+    problem(res, 404).await;
+
+    // Two more: a draft and a web order.
+    app.post("/v1/orders", &order(&customer, 1, false)).await;
+    let mut web = order(&customer, 1, true);
+    web["channel"] = json!("web");
+    app.post("/v1/orders", &web).await;
+    let numbers = |page: &Value| -> Vec<String> {
+        page["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| o["number"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let page: Value = app
+        .get("/v1/orders?sort=number")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(numbers(&page), ["SO-000001", "SO-000002", "SO-000003"]);
+    let page: Value = app
+        .get("/v1/orders?sort=-number&limit=2")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(numbers(&page), ["SO-000003", "SO-000002"]);
+    let next = page["next_cursor"].as_str().unwrap();
+    let page: Value = app
+        .get(&format!("/v1/orders?sort=-number&limit=2&cursor={next}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(numbers(&page), ["SO-000001"]);
+    let page: Value = app
+        .get("/v1/orders?status=cancelled")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(numbers(&page), ["SO-000001"]);
+    let page: Value = app
+        .get("/v1/orders?channel=web")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(numbers(&page), ["SO-000003"]);
+    let page: Value = app
+        .get("/v1/orders?payment_status=unpaid&fulfillment_status=unfulfilled&q=so-00000")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(page["data"].as_array().unwrap().len(), 3);
+    problem(app.get("/v1/orders?status=lost").await, 400).await;
+    problem(app.get("/v1/orders?sort=total").await, 400).await;
+
+    let res = app
+        .request(Method::GET, "/v1/orders?sort=number")
+        .header("accept", "text/csv")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(
+        res.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/csv")
+    );
+    let csv = res.text().await.unwrap();
+    let rows: Vec<&str> = csv.lines().collect();
+    assert_eq!(rows.len(), 4, "{csv}");
+    assert!(rows[0].starts_with("number,status,"));
+    assert!(
+        rows[1].starts_with("SO-000001,cancelled,unfulfilled,unpaid,manual,,,"),
+        "{}",
+        rows[1]
+    );
+    // 2 × 19.99 + 13 % tax = 45.18, in major units.
+    assert!(rows[1].contains(",45.18,"), "{}", rows[1]);
 }

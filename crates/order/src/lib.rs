@@ -13,5 +13,7 @@ pub mod error;
 pub mod events;
 pub mod model;
 pub mod queries;
+pub mod timeline;
+pub mod transfer;
 
 pub use error::OrderError;

@@ -251,17 +251,49 @@ pub async fn get(conn: &impl ConnectionTrait, actor: &Actor, id: Uuid) -> Result
     Ok(view(actor, &row, &parts))
 }
 
-/// Query parameters of `GET /v1/orders`: newest first.
+ordercrm_kernel::string_enum! {
+    /// How an order list is ordered.
+    #[derive(Default)]
+    pub OrderSort {
+        #[default]
+        CreatedAtDesc = "-created_at",
+        CreatedAt = "created_at",
+        Number = "number",
+        NumberDesc = "-number",
+    }
+}
+
+impl OrderSort {
+    fn seek(self) -> Seek<order::Entity> {
+        use sea_orm::Order::{Asc, Desc};
+        match self {
+            OrderSort::CreatedAtDesc => {
+                Seek::newest_first(order::Column::CreatedAt, order::Column::Id)
+            }
+            OrderSort::CreatedAt => Seek::by(Asc, [order::Column::CreatedAt, order::Column::Id]),
+            OrderSort::Number => Seek::by(Asc, [order::Column::Number]),
+            OrderSort::NumberDesc => Seek::by(Desc, [order::Column::Number]),
+        }
+    }
+}
+
+/// Query parameters of `GET /v1/orders`: newest first unless `sort` says otherwise.
 #[derive(Debug, Clone, Default, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct ListOrders {
     #[param(value_type = Option<OrderStatus>)]
     pub status: Option<Choice<OrderStatus>>,
+    #[param(value_type = Option<FulfillmentStatus>)]
+    pub fulfillment_status: Option<Choice<FulfillmentStatus>>,
+    #[param(value_type = Option<PaymentStatus>)]
+    pub payment_status: Option<Choice<PaymentStatus>>,
     #[param(value_type = Option<Channel>)]
     pub channel: Option<Choice<Channel>>,
     pub channel_name: Option<Text<50>>,
     pub customer_id: Option<Uuid>,
+    /// Orders of the customers this user owns now.
+    pub owner_id: Option<Uuid>,
     /// Orders created at or after this time.
     pub created_after: Option<At>,
     /// Orders created before this time.
@@ -272,6 +304,9 @@ pub struct ListOrders {
     pub promised_until: Option<Day>,
     /// Case-insensitive substring of the number, the external id or the customer's name.
     pub q: Option<Text<100>>,
+    /// `-created_at` (default), `created_at`, `number` or `-number`.
+    #[param(inline)]
+    pub sort: Option<OrderSort>,
     /// Page size, 1 to 200 (default 50).
     pub limit: Option<Limit>,
     /// `next_cursor` of the previous page.
@@ -287,16 +322,37 @@ pub async fn list(
     let mut errors = Vec::new();
     let status = Choice::check_opt(query.status.as_ref(), &mut errors, "status");
     let channel = Choice::check_opt(query.channel.as_ref(), &mut errors, "channel");
+    let fulfillment = Choice::check_opt(
+        query.fulfillment_status.as_ref(),
+        &mut errors,
+        "fulfillment_status",
+    );
+    let payment = Choice::check_opt(query.payment_status.as_ref(), &mut errors, "payment_status");
     if !errors.is_empty() {
         return Err(Error::validation(errors));
     }
-    let page = PageRequest::new(query.limit, query.cursor.as_deref(), "-created_at")?;
+    let sort = query.sort.unwrap_or_default();
+    let page = PageRequest::new(query.limit, query.cursor.as_deref(), sort.as_str())?;
     let mut select = visible(actor);
     if let Some(s) = status {
         select = select.filter(order::COLUMN.status.eq(s.as_str()));
     }
     if let Some(c) = channel {
         select = select.filter(order::COLUMN.channel.eq(c.as_str()));
+    }
+    if let Some(f) = fulfillment {
+        select = select.filter(order::COLUMN.fulfillment_status.eq(f.as_str()));
+    }
+    if let Some(p) = payment {
+        select = select.filter(order::COLUMN.payment_status.eq(p.as_str()));
+    }
+    if let Some(owner) = query.owner_id {
+        let mut owned = Query::select();
+        owned
+            .column(Alias::new("id"))
+            .from(Alias::new("customers"))
+            .and_where(Expr::col(Alias::new("owner_id")).eq(owner));
+        select = select.filter(Expr::col(order::Column::CustomerId).in_subquery(owned));
     }
     if let Some(name) = Text::param(query.channel_name.as_ref(), "channel_name")? {
         select = select.filter(order::COLUMN.channel_name.eq(name));
@@ -320,7 +376,7 @@ pub async fn list(
         select = select
             .filter(Expr::col(order::Column::SearchText).like(ordercrm_kernel::text::contains(q)));
     }
-    let seek = Seek::newest_first(order::Column::CreatedAt, order::Column::Id);
+    let seek = sort.seek();
     let rows = seek.select(select, &page)?.all(conn).await?;
     let mut parts = parts_of_many(conn, rows.iter().map(|r| r.id).collect()).await?;
     Ok(seek.page(rows, &page, |row| {

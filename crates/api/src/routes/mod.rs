@@ -144,6 +144,7 @@ route_table! {
         orders::list,
         orders::create,
         orders::get,
+        orders::timeline,
         orders::submit,
         orders::hold,
         orders::release,

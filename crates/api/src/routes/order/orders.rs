@@ -3,40 +3,74 @@
 use actix_web::http::header;
 use actix_web::web::{Data, Path};
 use actix_web::{HttpRequest, HttpResponse, get, post};
+use ordercrm_kernel::Ctx;
+use ordercrm_kernel::authz::Action;
+use ordercrm_kernel::input::{CursorParam, Limit};
 use ordercrm_kernel::{Page, Problem};
 use ordercrm_order::commands::{actions, create::Intake, create::create as create_order};
 use ordercrm_order::dto::{ActionReason, CreateOrder, OrderView, RequiredReason};
 use ordercrm_order::queries::{self, ListOrders};
+use ordercrm_order::timeline::Timeline;
+use ordercrm_order::transfer;
 use uuid::Uuid;
 
 use crate::error::ApiResult;
 use crate::extract::{IfMatch, Json, Query, RequestCtx, json_with_etag, read_with_etag};
+use crate::routes::csv_transfer;
 use crate::state::AppState;
 use crate::tx::Writer;
 
-/// List orders, newest first.
+/// List orders, newest first unless `sort` says otherwise.
 ///
 /// A sales rep sees the orders of the customers they own now, a manager their
-/// team's, the warehouse approved orders only.
+/// team's, the warehouse approved orders only, a key bound to a channel that
+/// channel's. With `Accept: text/csv`, every matching order, one row each.
 #[utoipa::path(
     operation_id = "listOrders",
     tag = "orders",
     security(("userToken" = []), ("apiKey" = [])),
     params(ListOrders),
     responses(
-        (status = 200, description = "One page of orders", body = Page<OrderView>),
+        (status = 200, description = "One page of orders; with `Accept: text/csv`, every matching order as CSV \
+            (amounts in major units), streamed",
+            content((Page<OrderView> = "application/json"), (String = "text/csv"))),
         (status = 400, description = "An unknown or invalid query parameter, or a bad cursor",
             body = Problem, content_type = "application/problem+json"),
     ),
 )]
 #[get("/orders")]
 pub async fn list(
+    req: HttpRequest,
     state: Data<AppState>,
     RequestCtx(ctx): RequestCtx,
     Query(query): Query<ListOrders>,
 ) -> ApiResult<HttpResponse> {
+    if csv_transfer::wants_csv(&req) {
+        // Refuse up front: once streaming starts, the status is sent.
+        ctx.actor.require(Action::OrdersRead)?;
+        return Ok(export(state, ctx, query));
+    }
     let page = queries::list(state.db.reader(), &ctx.actor, query).await?;
     Ok(HttpResponse::Ok().json(page))
+}
+
+fn export(state: Data<AppState>, ctx: Ctx, mut query: ListOrders) -> HttpResponse {
+    query.limit = Some(Limit(200));
+    csv_transfer::export(
+        "orders.csv",
+        transfer::header_row(),
+        query,
+        move |q| {
+            let state = state.clone();
+            let actor = ctx.actor.clone();
+            async move { queries::list(state.db.reader(), &actor, q).await }
+        },
+        |q, cursor| ListOrders {
+            cursor: Some(CursorParam(cursor)),
+            ..q
+        },
+        transfer::row,
+    )
 }
 
 /// Take an order: a draft, or reviewed at once with `"submit": true`.
@@ -293,4 +327,27 @@ pub async fn cancel(
     let view = actions::cancel(&txn, &ctx, *id, if_match, input).await?;
     txn.commit().await?;
     Ok(json_with_etag(&mut HttpResponse::Ok(), &view))
+}
+
+/// Everything that happened to an order, oldest first: its events (what
+/// integrations received, the reservation's included) and audit entries (who did
+/// it, from which request).
+#[utoipa::path(
+    operation_id = "getOrderTimeline",
+    tag = "orders",
+    security(("userToken" = []), ("apiKey" = [])),
+    params(("id" = Uuid, Path, description = "Order id")),
+    responses(
+        (status = 200, description = "The order's history", body = Timeline),
+        (status = 404, description = "No such order, or not one you may see", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[get("/orders/{id}/timeline")]
+pub async fn timeline(
+    state: Data<AppState>,
+    RequestCtx(ctx): RequestCtx,
+    id: Path<Uuid>,
+) -> ApiResult<HttpResponse> {
+    let timeline = ordercrm_order::timeline::timeline(state.db.reader(), &ctx.actor, *id).await?;
+    Ok(HttpResponse::Ok().json(timeline))
 }
