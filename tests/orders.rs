@@ -2,7 +2,7 @@
 //! their `allowed_actions`, idempotent channel intake, and no oversell under load.
 
 use futures_util::future::join_all;
-use ordercrm_tests::{Engine, TestApp, both_engines, problem};
+use ordercrm_tests::{Engine, TestApp, both_engines, postgres_available, problem};
 use reqwest::Method;
 use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
@@ -24,6 +24,7 @@ both_engines!(
     a_channel_key_sees_and_takes_only_its_channel,
     erasing_a_customer_erases_them_from_their_orders,
     the_timeline_tells_the_story_and_lists_filter_sort_and_export,
+    an_integration_names_its_customer_by_reference_or_email,
 );
 
 /// SH-01 and BJ-01 (BJ-01 ranks first), TEA at 19.99 CNY with 13 % tax, `stock`
@@ -1150,4 +1151,180 @@ async fn the_timeline_tells_the_story_and_lists_filter_sort_and_export(engine: E
     );
     // 2 × 19.99 + 13 % tax = 45.18, in major units.
     assert!(rows[1].contains(",45.18,"), "{}", rows[1]);
+}
+
+async fn an_integration_names_its_customer_by_reference_or_email(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    world(&app, 100).await;
+    let (rep_id, rep) = app.user("rep@example.com", "sales", None).await;
+    let key = |scopes: Value| {
+        let rep_id = rep_id.clone();
+        let app = &app;
+        async move {
+            let res = app
+                .post(
+                    "/v1/api-keys",
+                    &json!({"name": "Tmall", "kind": "ecommerce", "scopes": scopes,
+                        "channel": "marketplace", "channel_name": "tmall", "default_owner_id": rep_id}),
+                )
+                .await;
+            let key: Value = res.json().await.unwrap();
+            key["secret"].as_str().unwrap().to_owned()
+        }
+    };
+    let writer = key(json!(["orders:write", "orders:read", "customers:write"])).await;
+    let buyer = json!({"external_ref": {"channel": "tmall", "external_id": "buyer-8848"},
+        "email": "Li.Lei@Example.cn", "name": "李雷"});
+    let body = |external_id: &str, customer: &Value| {
+        json!({"customer": customer, "currency": "CNY", "submit": true, "external_id": external_id,
+            "lines": [{"sku": "TEA", "quantity": 1}]})
+    };
+    // Ten orders of one new buyer at once: one customer.
+    let answers = join_all((0..10).map(|i| {
+        let req = app
+            .request_as(&writer, Method::POST, "/v1/orders")
+            .json(&body(&format!("TM-{i}"), &buyer));
+        async move {
+            let res = req.send().await.unwrap();
+            assert_eq!(res.status(), 201);
+            let order: Value = res.json().await.unwrap();
+            order["customer"]["id"].as_str().unwrap().to_owned()
+        }
+    }))
+    .await;
+    assert!(answers.iter().all(|c| *c == answers[0]), "{answers:?}");
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM customers").await,
+        2,
+        "the world's and the buyer"
+    );
+    // Found again by email alone (any case), and owned by the key's default owner.
+    let by_email = json!({"email": "li.lei@example.cn"});
+    let res = app
+        .request_as(&writer, Method::POST, "/v1/orders")
+        .json(&body("TM-email", &by_email))
+        .send()
+        .await
+        .unwrap();
+    let order: Value = res.json().await.unwrap();
+    assert_eq!(order["customer"]["id"], answers[0].as_str());
+    let res = app
+        .request_as(&rep, Method::GET, &format!("/v1/customers/{}", answers[0]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200, "the rep owns what the key brought in");
+    let page: Value = app
+        .request_as(&rep, Method::GET, "/v1/orders")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(page["data"].as_array().unwrap().len(), 11);
+
+    // A key that may not write customers finds, but does not create.
+    let reader = key(json!(["orders:write"])).await;
+    let stranger =
+        json!({"external_ref": {"channel": "tmall", "external_id": "nobody"}, "name": "X"});
+    let res = app
+        .request_as(&reader, Method::POST, "/v1/orders")
+        .json(&body("TM-x", &stranger))
+        .send()
+        .await
+        .unwrap();
+    let p = problem(res, 404).await;
+    assert_eq!(p["errors"][0]["field"], "customer");
+    let res = app
+        .request_as(&reader, Method::POST, "/v1/orders")
+        .json(&body("TM-y", &buyer))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    // Neither, both, or a new buyer without a name: 400, nothing made.
+    let before = app.count("SELECT COUNT(*) FROM orders").await;
+    let mut both = body("TM-z", &buyer);
+    both["customer_id"] = json!(answers[0]);
+    let nameless = json!({"external_ref": {"channel": "tmall", "external_id": "new"}});
+    for bad in [
+        json!({"currency": "CNY", "lines": [{"sku": "TEA", "quantity": 1}]}),
+        both,
+        body("TM-n", &nameless),
+    ] {
+        let res = app
+            .request_as(&writer, Method::POST, "/v1/orders")
+            .json(&bad)
+            .send()
+            .await
+            .unwrap();
+        problem(res, 400).await;
+    }
+    assert_eq!(app.count("SELECT COUNT(*) FROM orders").await, before);
+    assert_eq!(app.count("SELECT COUNT(*) FROM customers").await, 2);
+}
+
+/// No oversell with two `ordercrm` processes sharing one PostgreSQL: the guarantee
+/// is in the database, not in one process's memory.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn no_oversell_across_two_processes_on_postgresql() {
+    if !postgres_available().await {
+        return;
+    }
+    let app = TestApp::spawn(Engine::Postgres).await;
+    let customer = world(&app, 50).await;
+    let env = [
+        ("ORDERCRM_JWT_SECRET", ordercrm_tests::TEST_JWT_SECRET),
+        ("ORDERCRM_DATA_KEY", ordercrm_tests::TEST_DATA_KEY),
+    ];
+    let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
+    let servers: Vec<_> = dirs
+        .iter()
+        .map(|d| {
+            crate::process::start_server_env(
+                &app.db.url,
+                d.path(),
+                "warn,ordercrm_server=info",
+                &env,
+            )
+        })
+        .collect();
+    let ports: Vec<u16> = servers.iter().map(|s| s.port).collect();
+    // These processes run on the real clock, so sign in through one of them.
+    let tokens: Value = app
+        .client
+        .post(format!("http://127.0.0.1:{}/v1/auth/token", ports[0]))
+        .json(&json!({"email": ordercrm_tests::ADMIN_EMAIL, "password": ordercrm_tests::PASSWORD}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = tokens["access_token"].as_str().unwrap().to_owned();
+    let body = order(&customer, 1, true);
+    let statuses = join_all((0..100).map(|i| {
+        let req = app
+            .client
+            .post(format!("http://127.0.0.1:{}/v1/orders", ports[i % 2]))
+            .bearer_auth(&token)
+            .json(&body);
+        async move {
+            let res = req.send().await.unwrap();
+            assert_eq!(res.status(), 201);
+            let order: Value = res.json().await.unwrap();
+            order["status"].as_str().unwrap().to_owned()
+        }
+    }))
+    .await;
+    let approved = statuses.iter().filter(|s| *s == "approved").count();
+    let held = statuses.iter().filter(|s| *s == "on_hold").count();
+    assert_eq!((approved, held), (50, 50));
+    assert_eq!(reserved(&app).await, 50);
+    let report = ordercrm_inventory::queries::verify::run(&app.raw_db().await)
+        .await
+        .unwrap();
+    assert!(report.mismatches.is_empty(), "{:?}", report.mismatches);
+    drop(servers);
 }

@@ -62,6 +62,24 @@ pub struct CreateCustomer {
     pub external_refs: Vec<ExternalRef>,
 }
 
+/// An order's customer, for integrations that do not know our ids: found by
+/// `external_ref` (the customer's id in your system), then by `email`; created from
+/// these fields (with `name`) when the caller may write customers.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"external_ref": {"channel": "tmall", "external_id": "buyer-8848"},
+    "email": "li.lei@example.cn", "name": "李雷"}))]
+pub struct IntakeCustomer {
+    pub external_ref: Option<ExternalRef>,
+    pub email: Option<Email>,
+    /// Required when no customer matches.
+    pub name: Option<NonBlank<200>>,
+    pub phone: Option<Phone>,
+    /// Default `person`.
+    #[schema(value_type = Option<CustomerKind>)]
+    pub kind: Option<Choice<CustomerKind>>,
+}
+
 /// Change a customer: absent fields stay, `null` clears an optional field.
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

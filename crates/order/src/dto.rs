@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
+use ordercrm_customer::dto::IntakeCustomer;
 use ordercrm_customer::model::Tags;
 use ordercrm_kernel::input::{Choice, Country, Day, Int, NonBlank, Phone, Text};
 use ordercrm_kernel::money::MoneyUpTo;
@@ -36,7 +37,11 @@ pub type Amount = MoneyUpTo<{ model::MAX_AMOUNT }>;
     "submit": true
 }))]
 pub struct CreateOrder {
-    pub customer_id: Uuid,
+    /// Whose order; or `customer`, for integrations that do not know our ids.
+    pub customer_id: Option<Uuid>,
+    /// Found by reference or email, or created (see `IntakeCustomer`): one of this
+    /// and `customer_id`.
+    pub customer: Option<IntakeCustomer>,
     /// Default `manual`.
     #[schema(value_type = Option<Channel>)]
     pub channel: Option<Choice<Channel>>,

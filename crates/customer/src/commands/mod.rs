@@ -4,6 +4,7 @@
 pub mod activity;
 pub mod addresses;
 pub mod contacts;
+pub mod intake;
 
 mod archive;
 mod create;

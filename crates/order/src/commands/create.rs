@@ -8,6 +8,7 @@ use ordercrm_customer::queries::{OrderingCustomer, ordering_customer};
 use ordercrm_inventory::queries::for_orders::{self, ProductFacts, WarehouseFacts};
 use ordercrm_kernel::audit::{self, Entry};
 use ordercrm_kernel::authz::{Action, Actor};
+use ordercrm_kernel::crypto::FieldCipher;
 use ordercrm_kernel::input::Text;
 use ordercrm_kernel::{Ctx, Currency, Error, FieldError, Money, Result, id::new_id, numbers};
 use sea_orm::ActiveValue::Set;
@@ -74,7 +75,12 @@ fn amount(
 }
 
 #[tracing::instrument(skip_all)]
-pub async fn create(txn: &DatabaseTransaction, ctx: &Ctx, input: CreateOrder) -> Result<Intake> {
+pub async fn create(
+    txn: &DatabaseTransaction,
+    ctx: &Ctx,
+    cipher: &FieldCipher,
+    input: CreateOrder,
+) -> Result<Intake> {
     ctx.actor.require(Action::OrdersWrite)?;
     let hash = intake_hash(&input);
     let mut errors = Vec::new();
@@ -179,8 +185,32 @@ pub async fn create(txn: &DatabaseTransaction, ctx: &Ctx, input: CreateOrder) ->
         .clone()
         .and_then(|p| check_payment(&mut errors, p, input.currency, ctx.now));
 
-    let customer = ordering_customer(txn, &ctx.actor, input.customer_id).await?;
-    if customer.is_none() {
+    let customer_id = match (input.customer_id, input.customer.clone()) {
+        (Some(id), None) => Some(id),
+        (None, Some(intake)) => {
+            ordercrm_customer::commands::intake::find_or_create(
+                txn,
+                ctx,
+                cipher,
+                intake,
+                &mut errors,
+            )
+            .await?
+        }
+        _ => {
+            errors.push(FieldError::new(
+                "customer_id",
+                "required",
+                "give customer_id or customer, one of them",
+            ));
+            None
+        }
+    };
+    let customer = match customer_id {
+        Some(id) => ordering_customer(txn, &ctx.actor, id).await?,
+        None => None,
+    };
+    if customer_id.is_some() && customer.is_none() {
         errors.push(FieldError::new(
             "customer_id",
             "unknown_customer",

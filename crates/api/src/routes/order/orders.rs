@@ -103,12 +103,13 @@ fn export(state: Data<AppState>, ctx: Ctx, mut query: ListOrders) -> HttpRespons
 )]
 #[post("/orders")]
 pub async fn create(
+    state: Data<AppState>,
     writer: Writer,
     RequestCtx(ctx): RequestCtx,
     Json(input): Json<CreateOrder>,
 ) -> ApiResult<HttpResponse> {
     let txn = writer.begin().await?;
-    let intake = create_order(&txn, &ctx, input).await?;
+    let intake = create_order(&txn, &ctx, &state.cipher, input).await?;
     txn.commit().await?;
     let (mut response, view) = match intake {
         Intake::Created(view) => (HttpResponse::Created(), view),
