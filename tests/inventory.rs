@@ -747,7 +747,7 @@ async fn reservation_storm_never_oversells(engine: Engine) {
 /// Send every request at once; the statuses, with each 409's problem type checked.
 async fn storm(requests: impl Iterator<Item = reqwest::RequestBuilder>) -> HashMap<u16, usize> {
     let responses = join_all(requests.map(|r| async move {
-        let res = r.send().await.unwrap();
+        let res = ordercrm_tests::send_until_served(r).await;
         let status = res.status().as_u16();
         if status == 409 {
             let body: Value = res.json().await.unwrap();
@@ -1496,36 +1496,8 @@ async fn reservation_storm_across_two_processes_on_postgresql() {
     warehouse(&app, "SH-01").await;
     product(&app, "HOT-1").await;
     receive(&app, "HOT-1", "SH-01", 50).await;
-    let env = [
-        ("ORDERCRM_JWT_SECRET", ordercrm_tests::TEST_JWT_SECRET),
-        ("ORDERCRM_DATA_KEY", ordercrm_tests::TEST_DATA_KEY),
-    ];
-    let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
-    let servers: Vec<_> = dirs
-        .iter()
-        .map(|d| {
-            crate::process::start_server_env(
-                &app.db.url,
-                d.path(),
-                "warn,ordercrm_server=info",
-                &env,
-            )
-        })
-        .collect();
+    let (servers, _dirs, ports, token) = crate::process::two_more_processes(&app).await;
     let body = json!({"lines": [{"sku": "HOT-1", "warehouse_code": "SH-01", "quantity": 1}]});
-    let ports: Vec<u16> = servers.iter().map(|s| s.port).collect();
-    // These processes run on the real clock, so sign in through one of them.
-    let tokens: Value = app
-        .client
-        .post(format!("http://127.0.0.1:{}/v1/auth/token", ports[0]))
-        .json(&json!({"email": ordercrm_tests::ADMIN_EMAIL, "password": ordercrm_tests::PASSWORD}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = tokens["access_token"].as_str().unwrap().to_owned();
     let statuses = storm((0..200).map(|i| {
         app.client
             .post(format!(

@@ -656,6 +656,24 @@ pub async fn everything_stored(app: &TestApp) -> String {
     text
 }
 
+/// Send `req`, and again after `Retry-After` while the answer is 503 (the database
+/// busy: nothing was done), as a client under load would; at most 10 times.
+pub async fn send_until_served(req: reqwest::RequestBuilder) -> reqwest::Response {
+    for _ in 0..9 {
+        let res = req.try_clone().unwrap().send().await.unwrap();
+        if res.status() != 503 {
+            return res;
+        }
+        let wait = res
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
+            .unwrap_or(1);
+        tokio::time::sleep(std::time::Duration::from_secs(wait)).await;
+    }
+    req.send().await.unwrap()
+}
+
 /// The body of a response that must be problem+json, with its status checked.
 pub async fn problem(res: reqwest::Response, status: u16) -> Value {
     assert_eq!(res.status().as_u16(), status, "unexpected status");

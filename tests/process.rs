@@ -254,6 +254,36 @@ fn start_server_with(database_url: &str, data_dir: &std::path::Path, rust_log: &
     start_server_env(database_url, data_dir, rust_log, &[])
 }
 
+/// Two more `ordercrm` processes on `app`'s PostgreSQL database (keys shared, as a
+/// deployment shares them), their ports, and an admin token signed in through the
+/// first: they run on the real clock, not the test's.
+pub(crate) async fn two_more_processes(
+    app: &ordercrm_tests::TestApp,
+) -> (Vec<Server>, Vec<tempfile::TempDir>, Vec<u16>, String) {
+    let env = [
+        ("ORDERCRM_JWT_SECRET", ordercrm_tests::TEST_JWT_SECRET),
+        ("ORDERCRM_DATA_KEY", ordercrm_tests::TEST_DATA_KEY),
+    ];
+    let dirs = vec![tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
+    let servers: Vec<Server> = dirs
+        .iter()
+        .map(|d| start_server_env(&app.db.url, d.path(), "warn,ordercrm_server=info", &env))
+        .collect();
+    let ports: Vec<u16> = servers.iter().map(|s| s.port).collect();
+    let tokens: Value = app
+        .client
+        .post(format!("http://127.0.0.1:{}/v1/auth/token", ports[0]))
+        .json(&serde_json::json!({"email": ordercrm_tests::ADMIN_EMAIL, "password": ordercrm_tests::PASSWORD}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = tokens["access_token"].as_str().unwrap().to_owned();
+    (servers, dirs, ports, token)
+}
+
 /// The real binary serving `database_url`, with extra environment.
 pub(crate) fn start_server_env(
     database_url: &str,

@@ -60,3 +60,22 @@ pub fn known_versions() -> Vec<String> {
         .map(|m| m.name().to_owned())
         .collect()
 }
+
+/// An index on `cols` of `table`, unique or not: the one shape most migrations need.
+pub(crate) async fn index(
+    manager: &SchemaManager<'_>,
+    table: &'static str,
+    name: &str,
+    cols: &[&'static str],
+    unique: bool,
+) -> Result<(), DbErr> {
+    let mut index = Index::create();
+    index.name(name).table(table);
+    if unique {
+        index.unique();
+    }
+    for c in cols {
+        index.col(*c);
+    }
+    manager.create_index(index.to_owned()).await
+}

@@ -4,6 +4,8 @@
 //! can never go negative (CHECK), whatever a buggy caller sends.
 
 use sea_orm_migration::prelude::*;
+
+use crate::index;
 use sea_orm_migration::schema::*;
 use sea_orm_migration::sea_orm::DatabaseBackend;
 
@@ -20,24 +22,6 @@ fn fk(
         .from(from.0, from.1)
         .to(to, "id")
         .to_owned()
-}
-
-async fn index(
-    manager: &SchemaManager<'_>,
-    table: &'static str,
-    name: &str,
-    cols: &[&'static str],
-    unique: bool,
-) -> Result<(), DbErr> {
-    let mut index = Index::create();
-    index.name(name).table(table);
-    if unique {
-        index.unique();
-    }
-    for c in cols {
-        index.col(*c);
-    }
-    manager.create_index(index.to_owned()).await
 }
 
 #[async_trait::async_trait]

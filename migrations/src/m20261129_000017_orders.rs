@@ -5,29 +5,13 @@
 //! external id never collide (NULLs are distinct).
 
 use sea_orm_migration::prelude::*;
+
+use crate::index;
 use sea_orm_migration::schema::*;
 use sea_orm_migration::sea_orm::DatabaseBackend;
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
-
-async fn index(
-    manager: &SchemaManager<'_>,
-    table: &'static str,
-    name: &str,
-    cols: &[&'static str],
-    unique: bool,
-) -> Result<(), DbErr> {
-    let mut index = Index::create();
-    index.name(name).table(table);
-    if unique {
-        index.unique();
-    }
-    for c in cols {
-        index.col(*c);
-    }
-    manager.create_index(index.to_owned()).await
-}
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {

@@ -572,7 +572,9 @@ macro_rules! string_enum {
 pub struct Day(pub chrono::NaiveDate);
 
 impl Day {
-    pub const PATTERN: &str = "^[0-9]{4}-[0-9]{2}-[0-9]{2}$";
+    /// Years 0001-9999, months 01-12, days 01-31 (the calendar refuses the rest,
+    /// such as 02-30): a generator driven by the pattern makes days that exist.
+    pub const PATTERN: &str = "^(000[1-9]|00[1-9][0-9]|0[1-9][0-9]{2}|[1-9][0-9]{3})-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$";
 
     pub fn parse(s: &str) -> Option<Day> {
         let shaped = s.len() == 10
@@ -799,6 +801,18 @@ mod tests {
             assert!(Day::parse(bad).is_none(), "{bad}");
         }
         let re = regex::Regex::new(Day::PATTERN).unwrap();
-        assert!(!re.is_match("+10000-01-01"));
+        for good in ["0001-01-01", "2026-11-29", "9999-12-31"] {
+            assert!(re.is_match(good), "{good}");
+        }
+        for bad in [
+            "+10000-01-01",
+            "0000-01-01",
+            "2026-13-01",
+            "2026-00-10",
+            "2026-01-32",
+            "2026-01-00",
+        ] {
+            assert!(!re.is_match(bad), "{bad}");
+        }
     }
 }

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, NaiveDate, Utc};
 use ordercrm_customer::dto::IntakeCustomer;
 use ordercrm_customer::model::Tags;
-use ordercrm_kernel::input::{Choice, Country, Day, Int, NonBlank, Phone, Text};
+use ordercrm_kernel::input::{At, Choice, Country, Day, Int, NonBlank, Phone, Text};
 use ordercrm_kernel::money::MoneyUpTo;
 use ordercrm_kernel::{Currency, FieldError, Money, NonNegativeMoney};
 use serde::{Deserialize, Serialize};
@@ -220,7 +220,7 @@ pub struct PrepaymentInput {
     /// The provider's id of the payment: unique per provider.
     pub reference: NonBlank<100>,
     /// When it was paid; not in the future.
-    pub paid_at: DateTime<Utc>,
+    pub paid_at: At,
 }
 
 /// A payment the order arrived with.

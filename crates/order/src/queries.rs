@@ -313,6 +313,28 @@ pub struct ListOrders {
     pub cursor: Option<CursorParam>,
 }
 
+/// The checks [`list`] makes of its parameters, for a caller that must answer 400
+/// before it starts streaming (the CSV export).
+pub fn check_list(query: &ListOrders) -> Result<()> {
+    let mut errors = Vec::new();
+    Choice::check_opt(query.status.as_ref(), &mut errors, "status");
+    Choice::check_opt(query.channel.as_ref(), &mut errors, "channel");
+    Choice::check_opt(
+        query.fulfillment_status.as_ref(),
+        &mut errors,
+        "fulfillment_status",
+    );
+    Choice::check_opt(query.payment_status.as_ref(), &mut errors, "payment_status");
+    if !errors.is_empty() {
+        return Err(Error::validation(errors));
+    }
+    Text::param(query.channel_name.as_ref(), "channel_name")?;
+    Text::param(query.q.as_ref(), "q")?;
+    let sort = query.sort.unwrap_or_default();
+    PageRequest::new(query.limit, query.cursor.as_deref(), sort.as_str())?;
+    Ok(())
+}
+
 pub async fn list(
     conn: &impl ConnectionTrait,
     actor: &Actor,

@@ -238,6 +238,7 @@ fn redact(value: &mut serde_json::Value) {
         "notes",
         "shipping_address",
         "billing_address",
+        "status_reason",
     ];
     match value {
         Value::Object(fields) => {
@@ -249,7 +250,7 @@ fn redact(value: &mut serde_json::Value) {
                     *field = Value::Null;
                 } else if key == "tags" || key == "external_refs" {
                     *field = Value::Array(Vec::new());
-                } else if key == "attributes" {
+                } else if key == "attributes" || key == "metadata" {
                     *field = Value::Object(serde_json::Map::new());
                 } else if key == "lines" {
                     // An order's or reservation's lines are products, not people.

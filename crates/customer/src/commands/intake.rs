@@ -42,16 +42,25 @@ pub async fn find_or_create(
     if errors.len() > before {
         return Ok(None);
     }
-    let key = match (&input.external_ref, &email) {
-        (Some(r), _) => format!(
+    // Finding customers is reading them: a key that may only write orders names
+    // customers by id, and learns nothing from a reference or an email.
+    if !ctx.actor.may(ordercrm_kernel::authz::Action::CustomersRead) {
+        errors.push(unknown());
+        return Ok(None);
+    }
+    // Concurrent intakes of one buyer take turns on every key they could meet on.
+    if let Some(r) = &input.external_ref {
+        let key = format!(
             "customer-ref:{}:{}",
             r.channel.0.trim(),
             r.external_id.0.trim()
-        ),
-        (None, Some(e)) => format!("customer-email:{}", model::normalize_email(e)),
-        (None, None) => return Ok(None),
-    };
-    ordercrm_kernel::db::lock_for_check(txn, &key).await?;
+        );
+        ordercrm_kernel::db::lock_for_check(txn, &key).await?;
+    }
+    if let Some(e) = &email {
+        let key = format!("customer-email:{}", model::normalize_email(e));
+        ordercrm_kernel::db::lock_for_check(txn, &key).await?;
+    }
 
     if let Some(r) = &input.external_ref {
         let linked = external_ref::Entity::find()
@@ -82,6 +91,7 @@ pub async fn find_or_create(
             )
             .filter(customer::COLUMN.merged_into_id.is_null())
             .filter(customer::COLUMN.erased_at.is_null())
+            .filter(customer::COLUMN.archived.eq(false))
             .order_by_asc(customer::Column::CreatedAt)
             .one(txn)
             .await?;

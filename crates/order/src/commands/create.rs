@@ -433,10 +433,11 @@ fn check_payment(
         ));
     }
     let method = p.method.check(errors, "payment.method");
-    let provider = p.provider.check(errors, "payment.provider");
+    // `Alipay` and `alipay` are one provider: a reference is unique per provider.
+    let provider = p.provider.check(errors, "payment.provider").to_lowercase();
     let reference = p.reference.check(errors, "payment.reference");
     // A few minutes of clock skew between the provider and us is not the future.
-    if p.paid_at > now + chrono::Duration::minutes(5) {
+    if p.paid_at.0 > now + chrono::Duration::minutes(5) {
         errors.push(FieldError::new(
             "payment.paid_at",
             "in_future",
@@ -449,7 +450,7 @@ fn check_payment(
         method,
         provider,
         reference,
-        paid_at: p.paid_at,
+        paid_at: p.paid_at.0,
     })
 }
 

@@ -20,6 +20,21 @@ pub async fn forget_customers(txn: &DatabaseTransaction, customers: &[Uuid]) -> 
         .all(txn)
         .await?;
     let count = orders.len();
+    // Reasons people typed into holds and cancellations may name the customer.
+    let ids: Vec<String> = orders.iter().map(|o| o.id.to_string()).collect();
+    ordercrm_kernel::audit::entity::Entity::update_many()
+        .col_expr(
+            ordercrm_kernel::audit::entity::Column::Changes,
+            sea_orm::sea_query::Expr::value(serde_json::json!({"erased": true})),
+        )
+        .filter(
+            ordercrm_kernel::audit::entity::COLUMN
+                .entity_type
+                .eq("order"),
+        )
+        .filter(ordercrm_kernel::audit::entity::COLUMN.entity_id.is_in(ids))
+        .exec(txn)
+        .await?;
     for o in orders {
         let search_text = model::search_text(&o.number, o.external_id.as_deref(), ERASED_NAME);
         let mut row = o.into_active_model();
@@ -27,6 +42,12 @@ pub async fn forget_customers(txn: &DatabaseTransaction, customers: &[Uuid]) -> 
         row.shipping_address = Set(None);
         row.billing_address = Set(None);
         row.notes = Set(None);
+        row.status_reason = Set(None);
+        row.tags = Set(serde_json::json!([]));
+        row.metadata = Set(serde_json::json!({}));
+        // The hash of the intake body would confirm who placed it to anyone who
+        // guesses the body: a resend after erasure is a new conflict, not a match.
+        row.intake_hash = Set(None);
         row.search_text = Set(search_text);
         row.update(txn).await?;
     }

@@ -9,7 +9,8 @@ use ordercrm_inventory::queries::for_orders;
 use ordercrm_kernel::authz::Actor;
 use ordercrm_kernel::rate::Rate;
 use ordercrm_kernel::{Ctx, Currency, Money, Result};
-use sea_orm::{DatabaseTransaction, EntityTrait, QueryFilter};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
+use sea_orm::{Condition, DatabaseTransaction, EntityTrait, QueryFilter};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -94,10 +95,17 @@ pub(crate) async fn run(
         verdicts.push(price(txn, row, lines, currency, today).await?);
     }
 
-    let base_code = ordercrm_settings::queries::value(txn, "base_currency")
-        .await?
-        .and_then(|v| v.as_str().and_then(|s| s.parse::<Currency>().ok()))
-        .unwrap_or(currency);
+    // The base currency; without one, the default currency; without that, the
+    // order's own (a one-currency business needs neither setting).
+    let mut base_code = currency;
+    for key in ["default_currency", "base_currency"] {
+        if let Some(c) = ordercrm_settings::queries::value(txn, key)
+            .await?
+            .and_then(|v| v.as_str().and_then(|s| s.parse::<Currency>().ok()))
+        {
+            base_code = c;
+        }
+    }
     let rate = ordercrm_settings::rates::queries::rate_on(txn, currency, base_code, today).await?;
     let threshold = ordercrm_settings::queries::value(txn, "order_approval_threshold")
         .await?
@@ -255,14 +263,26 @@ async fn price(
         .as_deref()
         .and_then(|role| caps.as_ref()?.get(role)?.as_i64());
     let mut findings = Vec::new();
+    let mut missing = Vec::new();
     for l in lines {
-        let cost = match products.get(&l.product_id).and_then(|p| p.cost) {
+        let product = products.get(&l.product_id);
+        let cost = match product.and_then(|p| p.cost) {
             Some(cost) if cost.currency == currency => Some(cost.amount),
             Some(cost) => {
-                ordercrm_settings::rates::queries::rate_on(txn, cost.currency, currency, today)
-                    .await?
-                    .and_then(|rate| rate.convert(cost, currency).ok())
-                    .map(|m| m.amount)
+                match ordercrm_settings::rates::queries::rate_on(
+                    txn,
+                    cost.currency,
+                    currency,
+                    today,
+                )
+                .await?
+                {
+                    Some(rate) => rate.convert(cost, currency).ok().map(|m| m.amount),
+                    None => {
+                        missing.push(format!("{}→{currency}", cost.currency));
+                        None
+                    }
+                }
             }
             None => None,
         };
@@ -274,20 +294,45 @@ async fn price(
                 "unit_price": l.unit_price_amount, "cost": cost}),
             );
         }
-        let gross = i128::from(l.quantity) * i128::from(l.unit_price_amount);
-        let off = i128::from(l.discount_amount) + i128::from(l.order_discount_share);
+        // The discount is what the customer gets off the list price (when it is in
+        // the order's currency): a lowered unit price counts as much as a discount.
+        let list = product
+            .and_then(|p| p.list_price)
+            .filter(|m| m.currency == currency)
+            .map_or(l.unit_price_amount, |m| {
+                std::cmp::max(m.amount, l.unit_price_amount)
+            });
+        let full = i128::from(l.quantity) * i128::from(list);
+        let paid = i128::from(l.quantity) * i128::from(l.unit_price_amount)
+            - i128::from(l.discount_amount)
+            - i128::from(l.order_discount_share);
+        let off = full - paid;
         if let Some(cap) = cap
-            && gross > 0
-            // off / gross > cap / 10000, without division.
-            && off * 10_000 > i128::from(cap) * gross
+            && full > 0
+            // off / full > cap / 10000, without division.
+            && off * 10_000 > i128::from(cap) * full
         {
-            let bps = off * 10_000 / gross;
+            let bps = off * 10_000 / full;
             findings.push(
                 json!({"line_no": l.line_no, "sku": l.sku, "reason": "discount_over_cap",
                 "discount_bps": i64::try_from(bps).unwrap_or(i64::MAX), "cap_bps": cap,
                 "role": row.creator_role}),
             );
         }
+    }
+    if !missing.is_empty() {
+        missing.sort();
+        missing.dedup();
+        return Ok(verdict(
+            "price",
+            VerdictKind::Hold,
+            "exchange_rate_missing",
+            format!(
+                "no rate published for {} to compare prices with costs: finance publishes one, then release the order",
+                missing.join(", ")
+            ),
+            json!({"missing": missing}),
+        ));
     }
     Ok(if findings.is_empty() {
         verdict(
@@ -339,9 +384,29 @@ async fn credit(
         )));
     };
     ordercrm_kernel::db::lock_for_check(txn, &format!("credit:{}", row.customer_id)).await?;
+    // The customer's and its merged duplicates' orders that hold or may soon hold
+    // credit: approved, and held ones whose stock is reserved (a manager may approve
+    // those without another review).
+    let mut same_customer = Query::select();
+    same_customer
+        .column(Alias::new("id"))
+        .from(Alias::new("customers"))
+        .cond_where(
+            Condition::any()
+                .add(Expr::col(Alias::new("id")).eq(row.customer_id))
+                .add(Expr::col(Alias::new("merged_into_id")).eq(row.customer_id)),
+        );
     let open = order::Entity::find()
-        .filter(order::COLUMN.customer_id.eq(row.customer_id))
-        .filter(order::COLUMN.status.eq(OrderStatus::Approved.as_str()))
+        .filter(Expr::col(order::Column::CustomerId).in_subquery(same_customer))
+        .filter(
+            Condition::any()
+                .add(order::COLUMN.status.eq(OrderStatus::Approved.as_str()))
+                .add(
+                    Condition::all()
+                        .add(order::COLUMN.status.eq(OrderStatus::OnHold.as_str()))
+                        .add(order::COLUMN.reservation_id.is_not_null()),
+                ),
+        )
         .filter(
             order::COLUMN
                 .payment_status
@@ -351,30 +416,42 @@ async fn credit(
         .all(txn)
         .await?;
     let mut missing = Vec::new();
-    let mut convert = async |amount: i64, code: &str| -> Result<Option<i64>> {
-        let from: Currency = code.parse().unwrap_or(currency);
-        let rate =
-            ordercrm_settings::rates::queries::rate_on(txn, from, limit.currency, today).await?;
-        match rate {
-            Some(rate) => Ok(rate
-                .convert(Money::new(amount, from), limit.currency)
-                .ok()
-                .map(|m| m.amount)),
+    let mut too_large = false;
+    // What an order still owes in the limit's currency: at the rate it stored when
+    // submitted if that is the limit's currency, else at today's.
+    let mut owed = async |o: &order::Model| -> Result<i64> {
+        let unpaid = i128::from(o.grand_total_amount - o.prepaid_amount);
+        if let (Some(base), Some(code)) = (o.grand_total_base_amount, o.base_currency.as_deref())
+            && code == limit.currency.code()
+            && o.grand_total_amount > 0
+        {
+            let share = i128::from(base) * unpaid / i128::from(o.grand_total_amount);
+            return Ok(i64::try_from(share).unwrap_or(i64::MAX));
+        }
+        let from: Currency = o.currency.parse().unwrap_or(currency);
+        let unpaid = i64::try_from(unpaid).unwrap_or(i64::MAX);
+        match ordercrm_settings::rates::queries::rate_on(txn, from, limit.currency, today).await? {
+            Some(rate) => Ok(
+                match rate.convert(Money::new(unpaid, from), limit.currency) {
+                    Ok(m) => m.amount,
+                    Err(_) => {
+                        too_large = true;
+                        i64::MAX
+                    }
+                },
+            ),
             None => {
                 missing.push(format!("{from}→{}", limit.currency));
-                Ok(None)
+                Ok(0)
             }
         }
     };
-    let this = convert(row.grand_total_amount - row.prepaid_amount, &row.currency).await?;
-    let mut others = Vec::new();
-    let mut exposure = this.unwrap_or(0);
+    let this = owed(row).await?;
+    let mut open_amount: i64 = 0;
     for o in &open {
-        if let Some(a) = convert(o.grand_total_amount - o.prepaid_amount, &o.currency).await? {
-            exposure = exposure.saturating_add(a);
-            others.push(json!({"id": o.id, "number": o.number, "amount": a}));
-        }
+        open_amount = open_amount.saturating_add(owed(o).await?);
     }
+    let exposure = this.saturating_add(open_amount);
     if !missing.is_empty() {
         missing.sort();
         missing.dedup();
@@ -389,11 +466,14 @@ async fn credit(
             json!({"missing": missing}),
         )));
     }
+    // Totals only: the other orders may be ones this caller does not see.
     let inputs = json!({
         "credit_limit": limit,
-        "this_order": Money::new(this.unwrap_or(0), limit.currency),
-        "open_orders": others,
+        "this_order": Money::new(this, limit.currency),
+        "open_orders": open.len(),
+        "open_amount": Money::new(open_amount, limit.currency),
         "exposure": Money::new(exposure, limit.currency),
+        "too_large_to_count": too_large,
     });
     Ok(Some(if exposure > limit.amount {
         verdict(

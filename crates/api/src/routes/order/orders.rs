@@ -48,6 +48,7 @@ pub async fn list(
     if csv_transfer::wants_csv(&req) {
         // Refuse up front: once streaming starts, the status is sent.
         ctx.actor.require(Action::OrdersRead)?;
+        queries::check_list(&query)?;
         return Ok(export(state, ctx, query));
     }
     let page = queries::list(state.db.reader(), &ctx.actor, query).await?;
@@ -96,6 +97,7 @@ fn export(state: Data<AppState>, ctx: Ctx, mut query: ListOrders) -> HttpRespons
         (status = 409, description = "The external id was used with another body (`/problems/external-id-conflict`), \
             the grand total is not `expected_grand_total` (`/problems/grand-total-mismatch`), \
             a product or warehouse is inactive or none is active (`/problems/conflict`), \
+            a new customer named at intake matches an existing one by email or phone (`/problems/duplicate-customer`), \
             an order with this external id was made by someone whose orders you do not see (`/problems/already-exists`), \
             or the idempotency key is in use",
             body = Problem, content_type = "application/problem+json"),
