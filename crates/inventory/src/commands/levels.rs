@@ -301,29 +301,94 @@ pub(crate) async fn change(
     try_claim(txn, update, level::Column::Version, None).await
 }
 
-/// Hold `quantity` more of a level, only if that much is available: the
-/// check-and-reserve is this one statement, so it cannot race.
-pub(crate) async fn reserve(
+/// Hold `wanted` (level key and quantity, each key once) in two statements however
+/// many there are: the levels locked in key order by one `SELECT … FOR UPDATE` (on
+/// PostgreSQL; SQLite's one writer already runs transactions one at a time), checked,
+/// then raised by one `UPDATE … FROM (VALUES …)` that re-checks each row. A short
+/// level changes nothing: `Err` gives (key, available) of each short one.
+pub(crate) async fn reserve_many(
     txn: &DatabaseTransaction,
     ctx: &Ctx,
-    key: (Uuid, Uuid),
-    quantity: i64,
-) -> Result<Option<level::Model>> {
-    let c = level::COLUMN;
-    let update = level::Entity::update_many()
-        .col_expr(
-            level::Column::Reserved,
-            Expr::col(level::Column::Reserved).add(quantity),
-        )
-        .col_expr(level::Column::UpdatedAt, Expr::value(ctx.now))
-        .filter(c.product_id.eq(key.0))
-        .filter(c.warehouse_id.eq(key.1))
-        .filter(
-            Expr::col(level::Column::OnHand)
-                .sub(Expr::col(level::Column::Reserved))
-                .gte(quantity),
+    wanted: &[((Uuid, Uuid), i64)],
+) -> Result<std::result::Result<Vec<level::Model>, Vec<((Uuid, Uuid), i64)>>> {
+    use sea_orm::{Condition, DatabaseBackend, QueryOrder, QuerySelect, Statement};
+    let backend = txn.get_database_backend();
+    let mut keys = Condition::any();
+    for ((product, warehouse), _) in wanted {
+        keys = keys.add(
+            Condition::all()
+                .add(level::COLUMN.product_id.eq(*product))
+                .add(level::COLUMN.warehouse_id.eq(*warehouse)),
         );
-    try_claim(txn, update, level::Column::Version, None).await
+    }
+    let mut select = level::Entity::find()
+        .filter(keys)
+        .order_by_asc(level::Column::ProductId)
+        .order_by_asc(level::Column::WarehouseId);
+    if backend == DatabaseBackend::Postgres {
+        select = select.lock_exclusive();
+    }
+    let current: HashMap<(Uuid, Uuid), level::Model> = select
+        .all(txn)
+        .await?
+        .into_iter()
+        .map(|l| ((l.product_id, l.warehouse_id), l))
+        .collect();
+    let short: Vec<((Uuid, Uuid), i64)> = wanted
+        .iter()
+        .filter_map(|(key, quantity)| {
+            let available = current
+                .get(key)
+                .map_or(0, |l| std::cmp::max(l.available(), 0));
+            (available < *quantity).then_some((*key, available))
+        })
+        .collect();
+    if !short.is_empty() {
+        return Ok(Err(short));
+    }
+    let mut values: Vec<sea_orm::Value> = vec![ctx.now.into()];
+    let mut rows = Vec::with_capacity(wanted.len());
+    for ((product, warehouse), quantity) in wanted {
+        let n = values.len();
+        rows.push(match backend {
+            DatabaseBackend::Postgres => {
+                format!("(${}::uuid, ${}::uuid, ${}::bigint)", n + 1, n + 2, n + 3)
+            }
+            _ => "(?, ?, ?)".to_owned(),
+        });
+        values.push((*product).into());
+        values.push((*warehouse).into());
+        values.push((*quantity).into());
+    }
+    // VALUES columns are column1.. on both engines (SQLite names no others).
+    let sql = match backend {
+        DatabaseBackend::Postgres => format!(
+            "UPDATE stock_levels AS l SET reserved = l.reserved + v.column3, \
+             version = l.version + 1, updated_at = $1 FROM (VALUES {}) AS v \
+             WHERE l.product_id = v.column1 AND l.warehouse_id = v.column2 \
+             AND l.on_hand - l.reserved >= v.column3 RETURNING l.*",
+            rows.join(", ")
+        ),
+        _ => format!(
+            "UPDATE stock_levels SET reserved = stock_levels.reserved + v.column3, \
+             version = stock_levels.version + 1, updated_at = ? FROM (VALUES {}) AS v \
+             WHERE stock_levels.product_id = v.column1 AND stock_levels.warehouse_id = v.column2 \
+             AND stock_levels.on_hand - stock_levels.reserved >= v.column3 RETURNING *",
+            rows.join(", ")
+        ),
+    };
+    let raised = level::Entity::find()
+        .from_raw_sql(Statement::from_sql_and_values(backend, sql, values))
+        .all(txn)
+        .await?;
+    if raised.len() != wanted.len() {
+        // The rows were locked and checked: only a broken invariant gets here.
+        return Err(InventoryError::Conflict(
+            "reserved stock changed under a lock; run `ordercrm inventory verify`".into(),
+        )
+        .into());
+    }
+    Ok(Ok(raised))
 }
 
 /// What a ledger line says besides its level and quantities.

@@ -220,33 +220,39 @@ async fn hold(
     .exec_without_returning(txn)
     .await?;
 
-    let mut held = Vec::new();
-    let mut short = Vec::new();
-    for (key, (quantity, place)) in &wanted {
-        match levels::reserve(txn, ctx, *key, *quantity).await? {
-            Some(after) => held.push((after, *place, *quantity)),
-            None => {
-                let now = levels::current(txn, *key).await?;
-                let available = now.as_ref().map_or(0, |l| std::cmp::max(l.available(), 0));
-                short.push(place.short(*quantity, available));
-            }
+    // Two statements for the stock however many lines: the order's statement count
+    // does not grow with its lines.
+    let keys: Vec<((Uuid, Uuid), i64)> = wanted.iter().map(|(k, (q, _))| (*k, *q)).collect();
+    let raised = match levels::reserve_many(txn, ctx, &keys).await? {
+        Ok(raised) => raised,
+        Err(short_keys) => {
+            let short = short_keys
+                .into_iter()
+                .filter_map(|(key, available)| {
+                    wanted
+                        .get(&key)
+                        .map(|(quantity, place)| place.short(*quantity, available))
+                })
+                .collect();
+            // Nothing was raised; take back the rows, so even a caller that keeps its
+            // transaction after the refusal holds nothing.
+            reservation_line::Entity::delete_many()
+                .filter(reservation_line::COLUMN.reservation_id.eq(id))
+                .exec(txn)
+                .await?;
+            reservation::Entity::delete_by_id(id).exec(txn).await?;
+            return Ok(Err(short));
         }
-    }
-    if !short.is_empty() {
-        // Undo what this call did, so even a caller that keeps its transaction after
-        // the error holds nothing it did not get in full. The level rows are still
-        // locked by us, so this is exact.
-        for (_, place, quantity) in &held {
-            levels::change(txn, ctx, place.key(), 0, -quantity, Floor::Zero).await?;
-        }
-        reservation_line::Entity::delete_many()
-            .filter(reservation_line::COLUMN.reservation_id.eq(id))
-            .exec(txn)
-            .await?;
-        reservation::Entity::delete_by_id(id).exec(txn).await?;
-        return Ok(Err(short));
-    }
-    for (after, place, _) in &held {
+    };
+    let held: Vec<(crate::entity::level::Model, &Place)> = raised
+        .into_iter()
+        .filter_map(|after| {
+            wanted
+                .get(&(after.product_id, after.warehouse_id))
+                .map(|(_, place)| (after, *place))
+        })
+        .collect();
+    for (after, place) in &held {
         levels::check_alert(txn, ctx, place, after).await?;
     }
     let view =
