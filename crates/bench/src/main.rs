@@ -15,8 +15,11 @@ use anyhow::{Context, bail};
 
 mod customers;
 mod imports;
+mod orders;
 mod outbox;
+mod pgbench;
 mod reservations;
+mod statements;
 use clap::Parser;
 use sea_orm::{ConnectionTrait, Database};
 
@@ -37,6 +40,9 @@ struct Args {
     /// Skip the reservation scenarios (and the outbox A/B runs, which need them).
     #[arg(long)]
     no_reservations: bool,
+    /// Skip the order scenarios.
+    #[arg(long)]
+    no_orders: bool,
     /// Skip the PostgreSQL A/B runs of the outbox and document numbers.
     #[arg(long)]
     no_outbox: bool,
@@ -207,6 +213,48 @@ pub(crate) fn percentile<T: Copy + Default>(sorted: &[T], p: usize) -> T {
     sorted.get(rank).copied().unwrap_or_default()
 }
 
+/// Runs per measured scenario; the median is reported.
+pub(crate) const RUNS: usize = 3;
+
+/// The run with the median throughput.
+pub(crate) fn median(mut runs: Vec<Outcome>) -> Outcome {
+    runs.sort_by(|a, b| a.rate().total_cmp(&b.rate()));
+    runs.swap_remove(runs.len() / 2)
+}
+
+/// The pgbench run with the median throughput, if any ran.
+pub(crate) fn median_ceiling(mut runs: Vec<pgbench::Ceiling>) -> Option<pgbench::Ceiling> {
+    runs.sort_by(|a, b| a.tps.total_cmp(&b.tps));
+    let mid = runs.len() / 2;
+    (mid < runs.len()).then(|| runs.swap_remove(mid))
+}
+
+pub(crate) fn row(engine: &str, name: &str, concurrency: usize, o: &Outcome) {
+    println!(
+        "| {engine:<8} | {name:<26} | {concurrency:>3} | {:>9.0} | {:>8} | {:>8} | {:>6} |",
+        o.rate(),
+        ms(o.p50),
+        ms(o.p99),
+        o.errors
+    );
+}
+
+pub(crate) fn ceiling_row(
+    engine: &str,
+    name: &str,
+    concurrency: usize,
+    c: &pgbench::Ceiling,
+    ours: f64,
+) {
+    println!(
+        "| {engine:<8} | {name:<26} | {concurrency:>3} | {:>9.0} | {:>8} | {:>8} |      - |   (ours = {:.0} % of it)",
+        c.tps,
+        ms(c.p50),
+        ms(c.p99),
+        100.0 * ours / c.tps
+    );
+}
+
 /// KiB as MiB, for display.
 #[allow(clippy::cast_precision_loss, reason = "a memory size, far below 2^52")]
 fn mib(kib: u64) -> f64 {
@@ -361,44 +409,21 @@ async fn run_engine(args: &Args, engine: &str, url: &str) -> anyhow::Result<()> 
             );
         }
     }
-    if !args.no_reservations {
+    if !args.no_reservations || !args.no_orders {
         let took = reservations::seed(&server.base, &token).await?;
         println!(
             "{engine}: seeded {} SKUs with stock in {:.1} s",
             reservations::SKUS,
             took.as_secs_f64()
         );
-        for (name, spread) in [
-            ("reserve: one hot SKU", false),
-            ("reserve: 1000 SKUs", true),
-        ] {
-            for concurrency in [1, 32] {
-                let o = reservations::load(&server.base, &token, concurrency, args.seconds, spread)
-                    .await;
-                println!(
-                    "| {engine:<8} | {name:<26} | {concurrency:>3} | {:>9.0} | {:>8} | {:>8} | {:>6} |",
-                    o.rate(),
-                    ms(o.p50),
-                    ms(o.p99),
-                    o.errors
-                );
-                if engine == "postgres" {
-                    match reservations::pgbench_ceiling(url, concurrency, args.seconds, spread)
-                        .await
-                    {
-                        Ok((tps, p50, p99)) => println!(
-                            "| {engine:<8} | {:<26} | {concurrency:>3} | {tps:>9.0} | {:>8} | {:>8} |      - |   (ours = {:.0} % of it)",
-                            format!("  ceiling: pgbench UPDATE"),
-                            ms(p50),
-                            ms(p99),
-                            100.0 * o.rate() / tps
-                        ),
-                        Err(err) => println!("!!! pgbench ceiling skipped: {err}"),
-                    }
-                }
-            }
+        let pg = (engine == "postgres").then_some(url);
+        if !args.no_reservations {
+            reservations::run(engine, &server.base, &token, pg, args.seconds).await?;
         }
-        if engine == "postgres" && !args.no_outbox {
+        if !args.no_orders {
+            orders::run(engine, &server.base, &token, pg, args.seconds).await?;
+        }
+        if engine == "postgres" && !args.no_outbox && !args.no_reservations {
             outbox::run(&server.base, &token, url, args.seconds).await?;
         }
     }

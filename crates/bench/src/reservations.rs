@@ -1,18 +1,16 @@
 //! Reservation throughput: one hot SKU (every request fights for the same row) and
-//! 1000 SKUs (spread out), at 1 and 32 clients; and, on PostgreSQL, the same
-//! conditional UPDATE driven by `pgbench` straight at the database, as the ceiling
-//! no application on top of it can beat.
+//! 1000 SKUs (spread out); and, on PostgreSQL, `pgbench` running the endpoint's own
+//! statements straight at the database, as the ceiling no application on top of it
+//! can beat.
 
-use std::path::Path;
-use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, bail};
-use sea_orm::{ConnectionTrait, Database};
+use anyhow::bail;
 
-use crate::Outcome;
+use crate::statements::Counter;
+use crate::{Outcome, ceiling_row, median, median_ceiling, pgbench, row};
 
 pub const SKUS: usize = 1000;
 /// Far more than a bench run can reserve.
@@ -115,95 +113,92 @@ pub async fn load(
     crate::collect(tasks, started).await
 }
 
-/// The ceiling: `pgbench` running the reservation's conditional UPDATE (same table,
-/// same index, same predicate) with no HTTP, JSON, auth, audit or ledger around it.
-/// Returns (transactions per second, p50, p99).
-pub async fn pgbench_ceiling(
-    url: &str,
-    concurrency: usize,
+/// One-line reservations on one hot SKU at 1 and 32 clients and on 1000 SKUs at 1, 8
+/// and 32 (the median of three runs each); on PostgreSQL next to pgbench running the
+/// endpoint's own statements, which are counted first.
+pub async fn run(
+    engine: &str,
+    base: &str,
+    token: &str,
+    pg_url: Option<&str>,
     seconds: u64,
-    spread: bool,
-) -> anyhow::Result<(f64, Duration, Duration)> {
-    let db = Database::connect(url).await?;
-    db.execute_unprepared(
-        "CREATE TABLE IF NOT EXISTS bench_keys AS \
-         SELECT row_number() OVER (ORDER BY product_id) AS i, product_id, warehouse_id FROM stock_levels; \
-         CREATE UNIQUE INDEX IF NOT EXISTS bench_keys_i ON bench_keys (i)",
-    )
-    .await?;
-    db.close().await?;
-    let dir = tempfile::tempdir()?;
-    let script = dir.path().join("reserve.sql");
-    let pick = if spread {
-        format!("random(1, {SKUS})")
-    } else {
-        "1".to_owned()
-    };
-    std::fs::write(
-        &script,
-        format!(
-            "\\set i {pick}\n\
-             UPDATE stock_levels SET reserved = reserved + 1, version = version + 1, updated_at = now() \
-             WHERE (product_id, warehouse_id) = (SELECT product_id, warehouse_id FROM bench_keys WHERE i = :i) \
-             AND on_hand - reserved >= 1;\n"
-        ),
-    )?;
-    let out = Command::new("pgbench")
-        .current_dir(dir.path())
-        .args([
-            "-n",
-            "-M",
-            "prepared",
-            "-c",
-            &concurrency.to_string(),
-            "-j",
-            "2",
-            "-T",
-        ])
-        .arg(seconds.to_string())
-        .args(["-l", "--log-prefix", "lat", "-f"])
-        .arg(&script)
-        .arg(url)
-        .output()
-        .context("pgbench (postgresql-client) is needed for the ceiling")?;
-    if !out.status.success() {
-        bail!("pgbench failed: {}", String::from_utf8_lossy(&out.stderr));
+) -> anyhow::Result<()> {
+    if let Some(url) = pg_url {
+        count_statements(url, base, token).await;
     }
-    let text = String::from_utf8_lossy(&out.stdout);
-    let tps: f64 = text
-        .lines()
-        .find(|l| l.starts_with("tps = "))
-        .and_then(|l| l.split_whitespace().nth(2))
-        .and_then(|v| v.parse().ok())
-        .context("no tps in pgbench output")?;
-    let mut latencies = latencies_from_logs(dir.path())?;
-    latencies.sort_unstable();
-    Ok((
-        tps,
-        crate::percentile(&latencies, 50),
-        crate::percentile(&latencies, 99),
-    ))
-}
-
-/// pgbench's per-transaction logs: the third column is the latency in microseconds.
-fn latencies_from_logs(dir: &Path) -> anyhow::Result<Vec<Duration>> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir)? {
-        let path = entry?.path();
-        if path
-            .file_name()
-            .is_some_and(|n| n.to_string_lossy().starts_with("lat"))
-        {
-            for line in std::fs::read_to_string(&path)?.lines() {
-                if let Some(us) = line
-                    .split_whitespace()
-                    .nth(2)
-                    .and_then(|v| v.parse::<u64>().ok())
-                {
-                    out.push(Duration::from_micros(us));
+    for (name, spread, clients) in [
+        ("reserve: one hot SKU", false, &[1, 32][..]),
+        ("reserve: 1000 SKUs", true, &[1, 8, 32][..]),
+    ] {
+        let script = match pg_url {
+            Some(url) => Some(pgbench::reservation_script(url, spread).await?),
+            None => None,
+        };
+        for &concurrency in clients {
+            let mut runs = Vec::new();
+            let mut ceilings = Vec::new();
+            for _ in 0..crate::RUNS {
+                runs.push(load(base, token, concurrency, seconds, spread).await);
+                if let (Some(url), Some(script)) = (pg_url, &script) {
+                    match pgbench::run(url, script, concurrency, seconds) {
+                        Ok(c) => ceilings.push(c),
+                        Err(err) => println!("!!! pgbench reservations skipped: {err}"),
+                    }
                 }
+            }
+            let ours = median(runs);
+            row(engine, name, concurrency, &ours);
+            if let Some(c) = median_ceiling(ceilings) {
+                ceiling_row(
+                    engine,
+                    "  pgbench: its statements",
+                    concurrency,
+                    &c,
+                    ours.rate(),
+                );
             }
         }
     }
-    Ok(out)
+    Ok(())
+}
+
+async fn count_statements(url: &str, base: &str, token: &str) {
+    const COUNT: usize = 50;
+    let counter = match Counter::connect(url).await {
+        Ok(c) => c,
+        Err(err) => {
+            println!("!!! statement counts skipped: {err}");
+            return;
+        }
+    };
+    let client = reqwest::Client::new();
+    let per = counter
+        .per_unit(COUNT, || async {
+            for i in 0..COUNT {
+                let res = client
+                    .post(format!("{base}/v1/inventory/reservations"))
+                    .bearer_auth(token)
+                    .json(&serde_json::json!({"lines": [
+                        {"sku": format!("SKU-{i:04}"), "warehouse_code": "BENCH", "quantity": 1}]}))
+                    .send()
+                    .await?;
+                if res.status() != 201 {
+                    bail!("reservation: {}", res.status());
+                }
+            }
+            Ok(())
+        })
+        .await;
+    // After the count: the script copies the values of the reservations it made.
+    let script = match pgbench::reservation_script(url, true).await {
+        Ok((s, _)) => pgbench::statements(&s),
+        Err(_) => 0,
+    };
+    match per {
+        Ok(per) => println!(
+            "postgres: statements per reservation (pg_stat_statements, {COUNT} of them): {:.2} (the pgbench script: {script})",
+            crate::statements::total(&per)
+        ),
+        Err(err) => println!("!!! reservation statement count failed: {err}"),
+    }
 }

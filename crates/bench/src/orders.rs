@@ -1,0 +1,214 @@
+//! Order intake: `POST /v1/orders` with three lines, submitted and approved in the
+//! same request, at 1, 8 and 32 clients (the median of three runs each); on
+//! PostgreSQL next to pgbench running the same statements, with the statements per
+//! order counted for 1, 10 and 50 lines; and the reservation endpoint next to its
+//! own statements.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+
+use crate::reservations::SKUS;
+use crate::statements::Counter;
+use crate::{Outcome, ceiling_row, median, median_ceiling, pgbench, row};
+
+/// The buyer every order is for.
+pub async fn seed_customer(base: &str, token: &str) -> anyhow::Result<String> {
+    let res: serde_json::Value = reqwest::Client::new()
+        .post(format!("{base}/v1/customers"))
+        .bearer_auth(token)
+        .json(&serde_json::json!({"name": "Bench buyer", "kind": "company"}))
+        .send()
+        .await?
+        .json()
+        .await?;
+    res.get("id")
+        .and_then(serde_json::Value::as_str)
+        .map(str::to_owned)
+        .with_context(|| format!("customer not created: {res}"))
+}
+
+/// An order of `lines` one-unit lines from SKU `first` on, submitted at once.
+fn body(customer: &str, first: usize, lines: usize) -> serde_json::Value {
+    let lines: Vec<_> = (0..lines)
+        .map(
+            |n| serde_json::json!({"sku": format!("SKU-{:04}", (first + n) % SKUS), "quantity": 1}),
+        )
+        .collect();
+    serde_json::json!({"customer_id": customer, "currency": "CNY", "submit": true, "lines": lines})
+}
+
+/// Orders from `concurrency` clients for `seconds`; one that is not approved counts
+/// as an error.
+async fn load(
+    base: &str,
+    token: &str,
+    customer: &str,
+    concurrency: usize,
+    seconds: u64,
+) -> Outcome {
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(concurrency)
+        .build()
+        .expect("client");
+    let url = Arc::new(format!("{base}/v1/orders"));
+    let token = Arc::new(format!("Bearer {token}"));
+    let customer = Arc::new(customer.to_owned());
+    let next = Arc::new(AtomicUsize::new(0));
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..concurrency)
+        .map(|_| {
+            let (client, url, token, customer, next) = (
+                client.clone(),
+                url.clone(),
+                token.clone(),
+                customer.clone(),
+                next.clone(),
+            );
+            tokio::spawn(async move {
+                let mut latencies = Vec::with_capacity(100_000);
+                let mut errors = 0;
+                while Instant::now() < deadline {
+                    let first = next.fetch_add(7919, Ordering::Relaxed) % SKUS;
+                    let t = Instant::now();
+                    let sent = client
+                        .post(url.as_str())
+                        .header("authorization", token.as_str())
+                        .json(&body(&customer, first, 3))
+                        .send()
+                        .await;
+                    match sent {
+                        Ok(res) if res.status() == 201 => {
+                            let approved = res.bytes().await.is_ok_and(|b| approved(&b));
+                            if approved {
+                                latencies.push(t.elapsed());
+                            } else {
+                                errors += 1;
+                            }
+                        }
+                        _ => errors += 1,
+                    }
+                }
+                (latencies, errors)
+            })
+        })
+        .collect();
+    crate::collect(tasks, started).await
+}
+
+fn approved(body: &[u8]) -> bool {
+    const APPROVED: &[u8] = b"\"status\":\"approved\",";
+    body.windows(APPROVED.len()).any(|w| w == APPROVED)
+}
+
+/// Send `count` orders of `lines` lines one after another; all must be approved.
+async fn serial(
+    base: &str,
+    token: &str,
+    customer: &str,
+    count: usize,
+    lines: usize,
+) -> anyhow::Result<()> {
+    let client = reqwest::Client::new();
+    for n in 0..count {
+        let res = client
+            .post(format!("{base}/v1/orders"))
+            .bearer_auth(token)
+            .json(&body(customer, n * 53, lines))
+            .send()
+            .await?;
+        let status = res.status();
+        let bytes = res.bytes().await?;
+        if status != 201 || !approved(&bytes) {
+            bail!(
+                "order of {lines} lines: {status} {}",
+                String::from_utf8_lossy(&bytes)
+            );
+        }
+    }
+    Ok(())
+}
+
+/// `pg_url` is the bench database on PostgreSQL, `None` on SQLite.
+pub async fn run(
+    engine: &str,
+    base: &str,
+    token: &str,
+    pg_url: Option<&str>,
+    seconds: u64,
+) -> anyhow::Result<()> {
+    let customer = seed_customer(base, token).await?;
+    // Warm-up, and the rows the pgbench scripts copy their values from.
+    serial(base, token, &customer, 20, 3).await?;
+    let script = match pg_url {
+        Some(url) => Some(pgbench::order_script(url, &customer).await?),
+        None => None,
+    };
+    for concurrency in [1, 8, 32] {
+        let mut runs = Vec::new();
+        let mut ceilings = Vec::new();
+        for _ in 0..crate::RUNS {
+            runs.push(load(base, token, &customer, concurrency, seconds).await);
+            if let (Some(url), Some(script)) = (pg_url, &script) {
+                match pgbench::run(url, script, concurrency, seconds) {
+                    Ok(c) => ceilings.push(c),
+                    Err(err) => println!("!!! pgbench orders skipped: {err}"),
+                }
+            }
+        }
+        let ours = median(runs);
+        row(engine, "POST /v1/orders (3 lines)", concurrency, &ours);
+        if let Some(c) = median_ceiling(ceilings) {
+            ceiling_row(
+                engine,
+                "  pgbench: its statements",
+                concurrency,
+                &c,
+                ours.rate(),
+            );
+        }
+    }
+    if let (Some(url), Some(script)) = (pg_url, &script) {
+        statements_per_order(url, base, token, &customer, pgbench::statements(&script.0)).await;
+    }
+    Ok(())
+}
+
+/// The statements an order takes, at 1, 10 and 50 lines.
+async fn statements_per_order(url: &str, base: &str, token: &str, customer: &str, script: usize) {
+    let counter = match Counter::connect(url).await {
+        Ok(c) => c,
+        Err(err) => {
+            println!("!!! statement counts skipped: {err}");
+            return;
+        }
+    };
+    const ORDERS: usize = 20;
+    for lines in [1, 3, 10, 50] {
+        let counted = counter
+            .per_unit(ORDERS, || serial(base, token, customer, ORDERS, lines))
+            .await;
+        match counted {
+            Ok(per) => {
+                println!(
+                    "postgres: statements per order of {lines:>2} lines (pg_stat_statements, {ORDERS} orders): {:.2}{}",
+                    crate::statements::total(&per),
+                    if lines == 3 {
+                        format!(" (the pgbench script: {script})")
+                    } else {
+                        String::new()
+                    }
+                );
+                if lines == 50 {
+                    for (n, query) in &per {
+                        println!("    {n:>5.2}  {query}");
+                    }
+                }
+            }
+            Err(err) => println!("!!! statement count at {lines} lines failed: {err}"),
+        }
+    }
+}
