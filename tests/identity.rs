@@ -363,6 +363,21 @@ async fn an_api_key_gives_what_it_creates_to_its_default_owner(engine: Db) {
     assert_eq!(res.status(), 201);
     let customer: Value = res.json().await.unwrap();
     assert_eq!(customer["owner_id"], other.as_str());
+    // When the default owner has left, the error names the default, not a field the
+    // caller never sent.
+    let res = app
+        .patch(&format!("/v1/users/{rep}"), &json!({"active": false}))
+        .await;
+    assert_eq!(res.status(), 200);
+    let res = app
+        .request_as(secret, Method::POST, "/v1/customers")
+        .json(&json!({"kind": "company", "name": "Orphan Ltd"}))
+        .send()
+        .await
+        .unwrap();
+    let orphan = problem(res, 409).await;
+    assert_eq!(orphan["errors"][0]["field"], "default_owner_id");
+    assert_eq!(orphan["errors"][0]["code"], "inactive_user");
     app.stop().await;
 }
 

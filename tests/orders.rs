@@ -547,14 +547,22 @@ fn verdict(order: &Value, rule: &str) -> Value {
 async fn review_rules_hold_with_their_inputs_and_a_manager_overrides(engine: Engine) {
     let app = TestApp::spawn(engine).await;
     world(&app, 1000).await;
-    for (key, value) in [
-        ("order_approval_threshold", json!(100_000)),
-        ("order_discount_caps", json!({"sales": 1000})),
+    // Whole numbers spelled as floats (1e5, 1000.0) are the integers, stored as such.
+    for (key, value, stored) in [
+        ("order_approval_threshold", json!(1e5), json!(100_000)),
+        (
+            "order_discount_caps",
+            json!({"sales": 1000.0}),
+            json!({"sales": 1000}),
+        ),
     ] {
         let res = app
             .post("/v1/settings", &json!({"key": key, "value": value}))
             .await;
-        assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+        assert_eq!(res.status(), 201);
+        let setting: Value = res.json().await.unwrap();
+        assert_eq!(setting["value"], stored);
+        assert!(setting["value"].to_string().find('.').is_none());
     }
     let (manager_id, manager) = app.user("boss@example.com", "manager", None).await;
     let (_, rep) = app
@@ -1029,6 +1037,35 @@ async fn erasing_a_customer_erases_them_from_their_orders(engine: Engine) {
     ] {
         assert!(!stored.contains(secret), "{secret} is still stored");
     }
+    // An erased customer takes no new orders, not even drafts; nor an archived one.
+    let orders_before = app.count("SELECT COUNT(*) FROM orders").await;
+    let res = app.post("/v1/orders", &order(person, 1, false)).await;
+    assert_eq!(res.status(), 409);
+    let problem: Value = res.json().await.unwrap();
+    assert_eq!(problem["errors"][0]["field"], "customer_id");
+    assert_eq!(problem["errors"][0]["code"], "erased");
+    let other: Value = app
+        .post(
+            "/v1/customers",
+            &json!({"kind": "company", "name": "Gone Ltd"}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let other = other["id"].as_str().unwrap();
+    let res = app
+        .post(&format!("/v1/customers/{other}/archive"), &json!({}))
+        .await;
+    assert!(res.status().is_success(), "{}", res.status());
+    let res = app.post("/v1/orders", &order(other, 1, false)).await;
+    assert_eq!(res.status(), 409);
+    let problem: Value = res.json().await.unwrap();
+    assert_eq!(problem["errors"][0]["code"], "archived");
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM orders").await,
+        orders_before
+    );
 }
 
 async fn the_timeline_tells_the_story_and_lists_filter_sort_and_export(engine: Engine) {

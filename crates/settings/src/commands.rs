@@ -27,7 +27,8 @@ pub async fn create(
     let mut errors = Vec::new();
     let description = Text::check(input.description, &mut errors, "description");
     errors.extend(model::check_key(&input.key).err());
-    errors.extend(model::check_value(&input.key, &input.value).err());
+    let value = model::canonical(&input.key, input.value);
+    errors.extend(model::check_value(&input.key, &value).err());
     if !errors.is_empty() {
         return Err(ordercrm_kernel::Error::validation(errors));
     }
@@ -37,7 +38,7 @@ pub async fn create(
     }
     let row = entity::ActiveModel {
         key: Set(key),
-        value: Set(input.value),
+        value: Set(value),
         description: Set(description),
         version: Set(1),
         created_at: Set(ctx.now),
@@ -72,7 +73,9 @@ pub async fn update(
         .description
         .map(|d| Text::check(d, &mut errors, "description"));
     // `"value": null` reaches the check as null, which it refuses.
-    let value = patch.value.map(Option::unwrap_or_default);
+    let value = patch
+        .value
+        .map(|v| model::canonical(key, v.unwrap_or_default()));
     if let Some(value) = &value {
         errors.extend(model::check_value(key, value).err());
     }

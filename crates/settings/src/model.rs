@@ -160,6 +160,40 @@ fn is_prefix(s: &str) -> bool {
             .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '-')
 }
 
+/// A whole number however JSON spells it: `5e6` and `5000000.0` are the integer
+/// 5000000 (JSON Schema's `integer` admits both), stored as `5000000` so every reader
+/// finds an integer.
+fn whole(value: &Value) -> Option<Value> {
+    if value.is_i64() {
+        return None;
+    }
+    let f = value.as_f64()?;
+    // Beyond 2^53 a float no longer names one integer.
+    const EXACT: f64 = 9_007_199_254_740_992.0;
+    #[allow(
+        clippy::cast_possible_truncation,
+        reason = "whole and within ±2^53, so the conversion is exact"
+    )]
+    (f.fract() == 0.0 && f.abs() <= EXACT).then(|| Value::from(f as i64))
+}
+
+/// The value as it is stored: for the keys that hold integers, whole numbers written
+/// as floats become integers. Anything else is left for [`check_value`] to judge.
+pub fn canonical(key: &str, value: Value) -> Value {
+    match (WellKnown::of(key), value) {
+        (Some(WellKnown::BaseAmount), v) => whole(&v).unwrap_or(v),
+        (Some(WellKnown::DiscountCaps), Value::Object(caps)) => Value::Object(
+            caps.into_iter()
+                .map(|(k, v)| {
+                    let v = whole(&v).unwrap_or(v);
+                    (k, v)
+                })
+                .collect(),
+        ),
+        (_, v) => v,
+    }
+}
+
 pub fn check_value(key: &str, value: &Value) -> Result<(), FieldError> {
     let invalid = |code: &str, message: String| Err(FieldError::new("value", code, message));
     if value.is_null() {
@@ -272,6 +306,20 @@ mod tests {
     #[test]
     fn well_known_values_are_typed() {
         assert!(check_value("default_currency", &json!("CNY")).is_ok());
+        let threshold = canonical("order_approval_threshold", json!(5e6));
+        assert_eq!(threshold, json!(5_000_000));
+        assert!(check_value("order_approval_threshold", &threshold).is_ok());
+        assert_eq!(
+            canonical("order_approval_threshold", json!(5.5)),
+            json!(5.5),
+            "a fraction stays for the check to refuse"
+        );
+        assert!(check_value("order_approval_threshold", &json!(5.5)).is_err());
+        assert_eq!(
+            canonical("order_discount_caps", json!({"sales_rep": 1.5e3})),
+            json!({"sales_rep": 1500})
+        );
+        assert_eq!(canonical("company_name", json!(5e6)), json!(5e6));
         assert!(check_value("default_currency", &json!("RMB")).is_err());
         assert!(check_value("default_currency", &json!(156)).is_err());
         assert!(check_value("base_currency", &json!("USD")).is_ok());

@@ -65,7 +65,14 @@ pub async fn create(
         Actor::ApiKey(key) => key.default_owner,
         _ => None,
     });
-    authz::check_assignable(txn, &ctx.actor, "owner_id", owner, &mut errors).await?;
+    // The key's default owner, when it is what failed, is named as such: the caller
+    // sent no owner_id.
+    let owner_field = if input.owner_id.is_some() {
+        "owner_id"
+    } else {
+        "default_owner_id"
+    };
+    authz::check_assignable(txn, &ctx.actor, owner_field, owner, &mut errors).await?;
     check_refs(txn, &ctx.actor, &input.external_refs, None, &mut errors).await?;
     let Some(kind) = kind.filter(|_| errors.is_empty()) else {
         return Err(ordercrm_kernel::Error::validation(errors));

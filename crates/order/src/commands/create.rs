@@ -210,12 +210,24 @@ pub async fn create(
         Some(id) => ordering_customer(txn, &ctx.actor, id).await?,
         None => None,
     };
-    if customer_id.is_some() && customer.is_none() {
-        errors.push(FieldError::new(
+    match &customer {
+        None if customer_id.is_some() => errors.push(FieldError::new(
             "customer_id",
             "unknown_customer",
             "no such customer, or not one of yours",
-        ));
+        )),
+        // Not even a draft: the review would refuse it, and an erased customer's
+        // orders must not grow.
+        Some(c) if c.erased || c.archived => errors.push(FieldError::state(
+            "customer_id",
+            if c.erased { "erased" } else { "archived" },
+            if c.erased {
+                "the customer's data was erased"
+            } else {
+                "the customer is archived"
+            },
+        )),
+        _ => {}
     }
     let lines = check_lines(txn, &input.lines, input.currency, &mut errors).await?;
     let (terms, terms_days) = payment_terms(&mut errors, terms, terms_days, customer.as_ref());

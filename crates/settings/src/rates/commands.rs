@@ -43,13 +43,6 @@ pub async fn create(
         &format!("exchange_rate:{from}:{to}:{}", input.effective_on.0),
     )
     .await?;
-    // Concurrent publishers of one pair and day take turns, so the second finds
-    // the first and names it.
-    ordercrm_kernel::db::lock_for_check(
-        txn,
-        &format!("exchange_rate:{from}:{to}:{}", input.effective_on.0),
-    )
-    .await?;
     let existing = Entity::find()
         .filter(COLUMN.from_currency.eq(from.code()))
         .filter(COLUMN.to_currency.eq(to.code()))
