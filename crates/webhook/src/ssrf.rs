@@ -1,0 +1,187 @@
+//! Which addresses a webhook may be sent to: none that reach into our own network or
+//! a cloud's metadata service, in any spelling. The host of a URL is parsed the way
+//! browsers and reqwest do (WHATWG: `2130706433`, `0x7f.1` and `017700000001` are
+//! all 127.0.0.1), an IPv6 address that carries an IPv4 one (mapped, compatible,
+//! NAT64, 6to4) is judged by the IPv4 one too, and an operator's allowlist of
+//! networks (empty by default) lets private deployments and tests through.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use ipnet::IpNet;
+
+/// Networks no webhook goes to, with the reason a refusal names.
+const BLOCKED: &[(&str, &str)] = &[
+    ("0.0.0.0/8", "this network"),
+    ("10.0.0.0/8", "private"),
+    ("100.64.0.0/10", "carrier-grade NAT"),
+    ("127.0.0.0/8", "loopback"),
+    ("169.254.0.0/16", "link-local"),
+    ("172.16.0.0/12", "private"),
+    ("192.0.0.0/24", "IETF protocol assignments"),
+    ("192.0.2.0/24", "documentation"),
+    ("192.88.99.0/24", "6to4 relay anycast"),
+    ("192.168.0.0/16", "private"),
+    ("198.18.0.0/15", "benchmarking"),
+    ("198.51.100.0/24", "documentation"),
+    ("203.0.113.0/24", "documentation"),
+    ("224.0.0.0/4", "multicast"),
+    ("240.0.0.0/4", "reserved"),
+    ("::/128", "unspecified"),
+    ("::1/128", "loopback"),
+    ("100::/64", "discard-only"),
+    ("2001::/23", "IETF protocol assignments"),
+    ("2001:db8::/32", "documentation"),
+    ("3fff::/20", "documentation"),
+    ("fc00::/7", "unique-local"),
+    ("fe80::/10", "link-local"),
+    ("fec0::/10", "site-local"),
+    ("ff00::/8", "multicast"),
+];
+
+/// Why an address is refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Blocked {
+    pub address: IpAddr,
+    pub reason: &'static str,
+}
+
+impl std::fmt::Display for Blocked {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} is a {} address", self.address, self.reason)
+    }
+}
+
+/// The operator's exceptions: networks webhooks may reach although they are blocked.
+#[derive(Debug, Clone, Default)]
+pub struct Policy {
+    pub allow: Vec<IpNet>,
+}
+
+impl Policy {
+    /// `Ok` when a webhook may connect to `address`.
+    pub fn check(&self, address: IpAddr) -> Result<(), Blocked> {
+        if self.allow.iter().any(|net| net.contains(&address)) {
+            return Ok(());
+        }
+        if let Some(reason) = blocked_reason(address) {
+            return Err(Blocked { address, reason });
+        }
+        Ok(())
+    }
+}
+
+fn blocked_reason(address: IpAddr) -> Option<&'static str> {
+    let own = BLOCKED.iter().find_map(|(net, reason)| {
+        net.parse::<IpNet>()
+            .ok()
+            .filter(|n| n.contains(&address))
+            .map(|_| *reason)
+    });
+    if own.is_some() {
+        return own;
+    }
+    match address {
+        IpAddr::V6(v6) => embedded_v4(v6).and_then(|v4| blocked_reason(IpAddr::V4(v4))),
+        IpAddr::V4(_) => None,
+    }
+}
+
+/// The IPv4 address an IPv6 one carries: mapped (`::ffff:a.b.c.d`), compatible
+/// (`::a.b.c.d`), NAT64 (`64:ff9b::/96`) and 6to4 (`2002:AABB:CCDD::/48`).
+fn embedded_v4(v6: Ipv6Addr) -> Option<Ipv4Addr> {
+    let s = v6.segments();
+    let tail = |hi: u16, lo: u16| {
+        let [a, b] = hi.to_be_bytes();
+        let [c, d] = lo.to_be_bytes();
+        Ipv4Addr::new(a, b, c, d)
+    };
+    match s {
+        [0, 0, 0, 0, 0, 0xffff, hi, lo] | [0, 0, 0, 0, 0, 0, hi, lo] => Some(tail(hi, lo)),
+        [0x64, 0xff9b, 0, 0, 0, 0, hi, lo] => Some(tail(hi, lo)),
+        [0x2002, hi, lo, ..] => Some(tail(hi, lo)),
+        _ => None,
+    }
+}
+
+/// The host of `url` as an address when it is written as one (in any spelling the
+/// URL standard accepts), `None` when it is a name to resolve.
+pub fn literal_host(url: &reqwest::Url) -> Option<IpAddr> {
+    // The parser has already written IPv4 in dotted decimal and IPv6 in brackets.
+    let host = url.host_str()?;
+    let bare = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
+    bare.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refused(policy: &Policy, url: &str) -> bool {
+        let url = reqwest::Url::parse(url).unwrap_or_else(|e| panic!("{url}: {e}"));
+        let address = literal_host(&url).unwrap_or_else(|| panic!("{url} names no address"));
+        policy.check(address).is_err()
+    }
+
+    #[test]
+    fn every_spelling_of_a_forbidden_address_is_refused() {
+        let policy = Policy::default();
+        for url in [
+            "http://127.0.0.1/",
+            "http://10.0.0.1/",
+            "http://169.254.169.254/latest/meta-data/",
+            "http://[::1]/",
+            "http://[::ffff:127.0.0.1]/",
+            "http://[::ffff:7f00:1]/",
+            "http://[fc00::1]/",
+            "http://100.64.0.1/",
+            "http://2130706433/",
+            "http://0x7f.1/",
+            "http://017700000001/",
+            "http://127.1/",
+            "http://0/",
+            "http://[64:ff9b::a9fe:a9fe]/",
+            "http://[2002:7f00:1::]/",
+            "http://[fe80::1]/",
+            "http://224.0.0.1/",
+            "http://255.255.255.255/",
+            "http://192.168.1.1:8080/",
+            "http://[2001:db8::1]/",
+        ] {
+            assert!(refused(&policy, url), "{url} got through");
+        }
+    }
+
+    #[test]
+    fn public_addresses_pass_and_the_allowlist_opens_a_network() {
+        let policy = Policy::default();
+        for url in [
+            "https://93.184.215.14/",
+            "https://[2606:4700::1111]/",
+            "https://8.8.8.8/",
+        ] {
+            assert!(!refused(&policy, url), "{url} refused");
+        }
+        let open = Policy {
+            allow: vec!["127.0.0.0/8".parse().unwrap_or_else(|e| panic!("{e}"))],
+        };
+        assert!(!refused(&open, "http://127.0.0.1:9000/"));
+        assert!(refused(&open, "http://10.0.0.1/"));
+        let blocked = Policy::default()
+            .check("169.254.169.254".parse().unwrap_or_else(|e| panic!("{e}")))
+            .unwrap_err();
+        assert_eq!(
+            blocked.to_string(),
+            "169.254.169.254 is a link-local address"
+        );
+    }
+
+    #[test]
+    fn the_table_parses() {
+        for (net, _) in BLOCKED {
+            assert!(net.parse::<IpNet>().is_ok(), "{net}");
+        }
+    }
+}
