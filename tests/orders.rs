@@ -1062,6 +1062,20 @@ async fn erasing_a_customer_erases_them_from_their_orders(engine: Engine) {
     assert_eq!(res.status(), 409);
     let problem: Value = res.json().await.unwrap();
     assert_eq!(problem["errors"][0]["code"], "archived");
+    // A line that is wrong in itself is still reported, and then it is not a conflict
+    // (an unknown product is a 404, as every unknown reference is).
+    let mut wrong = order(other, 1, false);
+    wrong["lines"][0]["sku"] = json!("NO-SUCH-SKU");
+    let res = app.post("/v1/orders", &wrong).await;
+    assert_eq!(res.status(), 404);
+    let problem: Value = res.json().await.unwrap();
+    let fields: Vec<&str> = problem["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["field"].as_str())
+        .collect();
+    assert_eq!(fields, ["lines[0].sku", "customer_id"]);
     assert_eq!(
         app.count("SELECT COUNT(*) FROM orders").await,
         orders_before

@@ -96,6 +96,8 @@ async fn start(binary: &PathBuf, database_url: &str) -> anyhow::Result<(Server, 
         .env("RUST_LOG", "warn")
         // The bench measures the server, not the per-user limiter.
         .env("ORDERCRM_RATE_LIMIT", "1000000000")
+        // Said out loud: pgbench gets as many connections (see pgbench::POOL).
+        .env("ORDERCRM_DB_MAX_CONNECTIONS", pgbench::POOL.to_string())
         // One sign-in serves the whole run; a 100k-row import outlasts the default
         // 15-minute token.
         .env("ORDERCRM_ACCESS_TOKEN_TTL", "86400")

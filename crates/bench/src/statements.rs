@@ -2,13 +2,12 @@
 //!
 //! The extension must be preloaded (`shared_preload_libraries = 'pg_stat_statements'`,
 //! then a restart); without it the counts are skipped with a note saying so. The
-//! server's own background work (the outbox sequencer every 100 ms, the reservation
-//! sweep) issues statements too, some of them the same `BEGIN` and `COMMIT` a request
-//! does: an idle window as long as the measured one is counted and subtracted.
+//! server's own background work issues statements too, some of them the same `BEGIN`
+//! and `COMMIT` a request does: the outbox sequencer's, every 100 ms, are recognised
+//! and taken off; anything else shows up as a fraction per request.
 
 use std::collections::BTreeMap;
 use std::future::Future;
-use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement};
@@ -74,8 +73,10 @@ impl Counter {
         Ok(out)
     }
 
-    /// The statements `work` issues, per unit of work (`units` of them done), with
-    /// the background's share over as long a time taken off.
+    /// The statements `work` issues, per unit of work (`units` of them done). The
+    /// outbox sequencer's ticks are taken off exactly: each is `BEGIN`, `SET
+    /// TRANSACTION …`, its advisory-lock attempt, then its UPDATE and `COMMIT`, or
+    /// `ROLLBACK`. Whatever else ran meanwhile stays in, to be seen.
     pub async fn per_unit<F, Fut>(
         &self,
         units: usize,
@@ -86,27 +87,37 @@ impl Counter {
         Fut: Future<Output = anyhow::Result<()>>,
     {
         self.reset().await?;
-        let started = Instant::now();
         work().await?;
-        let took = started.elapsed();
-        let busy = self.calls().await?;
-        self.reset().await?;
-        tokio::time::sleep(took.max(Duration::from_millis(200))).await;
-        let idle = self.calls().await?;
+        let mut calls = self.calls().await?;
+        let mut take = |pick: &dyn Fn(&str) -> bool| {
+            let keys: Vec<String> = calls.keys().filter(|q| pick(q)).cloned().collect();
+            keys.iter().filter_map(|k| calls.remove(k)).sum::<i64>()
+        };
+        let ticks = take(&|q| q.contains(SEQUENCER_LOCK));
+        take(&|q| q.starts_with("WITH ready AS"));
+        let rollbacks = take(&|q| q == "ROLLBACK");
+        for (query, n) in [
+            ("BEGIN", ticks),
+            ("SET TRANSACTION ISOLATION LEVEL READ COMMITTED", ticks),
+            ("COMMIT", ticks - rollbacks),
+        ] {
+            if let Some(c) = calls.get_mut(query) {
+                *c -= n;
+            }
+        }
         #[allow(clippy::cast_precision_loss, reason = "small counts")]
-        let mut out: Vec<(f64, String)> = busy
+        let mut out: Vec<(f64, String)> = calls
             .into_iter()
-            .map(|(query, calls)| {
-                let background = idle.get(&query).copied().unwrap_or(0);
-                ((calls - background) as f64 / units as f64, query)
-            })
-            // Less than one call in four units is background noise, not the work.
-            .filter(|(per, _)| *per >= 0.25)
+            .filter(|(_, calls)| *calls != 0)
+            .map(|(query, calls)| (calls as f64 / units as f64, query))
             .collect();
         out.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
         Ok(out)
     }
 }
+
+/// The outbox sequencer's advisory lock (`ordercrm_kernel::events::sequence`).
+const SEQUENCER_LOCK: &str = "7324010001";
 
 /// A statement on one line, cut to a readable length.
 fn one_line(query: &str) -> String {

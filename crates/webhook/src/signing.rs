@@ -38,6 +38,16 @@ pub enum SecretError {
     Length,
     #[error("no randomness available")]
     Random,
+    #[error("a message id is 1 to 64 characters of A-Z, a-z, 0-9, '_' and '-'")]
+    Id,
+}
+
+/// A message id that cannot blur the signed `{id}.{timestamp}.{body}`: no `.` in it.
+pub fn valid_id(id: &str) -> bool {
+    (1..=64).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
 impl Secret {
@@ -66,8 +76,12 @@ impl Secret {
         format!("{PREFIX}{}", STANDARD.encode(&self.0))
     }
 
-    /// `v1,` + base64 of the HMAC of `{id}.{timestamp}.{body}`.
-    pub fn sign(&self, id: &str, timestamp: i64, body: &[u8]) -> String {
+    /// `v1,` + base64 of the HMAC of `{id}.{timestamp}.{body}`; an id with a `.`
+    /// (or anything else [`valid_id`] refuses) is not signed.
+    pub fn sign(&self, id: &str, timestamp: i64, body: &[u8]) -> Result<String, SecretError> {
+        if !valid_id(id) {
+            return Err(SecretError::Id);
+        }
         // HMAC takes a key of any length.
         let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(&self.0) else {
             unreachable!("HMAC accepts keys of every length")
@@ -77,17 +91,25 @@ impl Secret {
         mac.update(timestamp.to_string().as_bytes());
         mac.update(b".");
         mac.update(body);
-        format!("v1,{}", STANDARD.encode(mac.finalize().into_bytes()))
+        Ok(format!(
+            "v1,{}",
+            STANDARD.encode(mac.finalize().into_bytes())
+        ))
     }
 }
 
 /// The `webhook-signature` header: one signature per secret still valid.
-pub fn signature_header(secrets: &[&Secret], id: &str, timestamp: i64, body: &[u8]) -> String {
-    secrets
+pub fn signature_header(
+    secrets: &[&Secret],
+    id: &str,
+    timestamp: i64,
+    body: &[u8],
+) -> Result<String, SecretError> {
+    Ok(secrets
         .iter()
         .map(|s| s.sign(id, timestamp, body))
-        .collect::<Vec<_>>()
-        .join(" ")
+        .collect::<Result<Vec<_>, _>>()?
+        .join(" "))
 }
 
 #[cfg(test)]
@@ -105,8 +127,10 @@ mod tests {
                 1_614_265_330,
                 br#"{"test": 2432232314}"#
             ),
-            "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
+            Ok("v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=".to_owned())
         );
+        assert_eq!(secret.sign("a.1", 2, b"{}"), Err(SecretError::Id));
+        assert_eq!(secret.sign("", 2, b"{}"), Err(SecretError::Id));
     }
 
     #[test]
@@ -144,11 +168,13 @@ mod tests {
         let old = Secret::parse("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
             .unwrap_or_else(|e| panic!("{e}"));
         let new = Secret::generate().unwrap_or_else(|e| panic!("{e}"));
-        let header = signature_header(&[&new, &old], "msg_1", 5, b"{}");
-        let parts: Vec<&str> = header.split(' ').collect();
+        let header =
+            signature_header(&[&new, &old], "msg_1", 5, b"{}").unwrap_or_else(|e| panic!("{e}"));
+        let parts: Vec<String> = header.split(' ').map(str::to_owned).collect();
         assert_eq!(
             parts,
             [new.sign("msg_1", 5, b"{}"), old.sign("msg_1", 5, b"{}")]
+                .map(|s| s.unwrap_or_else(|e| panic!("{e}")))
         );
     }
 }

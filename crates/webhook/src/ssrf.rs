@@ -71,36 +71,58 @@ impl Policy {
 }
 
 fn blocked_reason(address: IpAddr) -> Option<&'static str> {
-    let own = BLOCKED.iter().find_map(|(net, reason)| {
+    if let IpAddr::V6(v6) = address {
+        // An IPv6 address that stands for an IPv4 one is judged as that one too.
+        if let Some(reason) = embedded_v4(v6).find_map(|v4| blocked_reason(IpAddr::V4(v4))) {
+            return Some(reason);
+        }
+        // Only global unicast (2000::/3) leaves the building; the IPv4 forms outside
+        // it (mapped, NAT64) were judged by their IPv4 address. New special ranges
+        // (local-use NAT64, SRv6, dummy prefixes…) are refused without a list.
+        let mapped = matches!(v6.segments(), [0, 0, 0, 0, 0, 0xffff, _, _]);
+        let nat64 = matches!(v6.segments(), [0x64, 0xff9b, 0, 0, 0, 0, _, _]);
+        let global = v6.segments().first().is_some_and(|s| s & 0xe000 == 0x2000);
+        if !global && !mapped && !nat64 {
+            return Some(match v6.segments() {
+                [0, 0, 0, 0, 0, 0, 0, 1] => "loopback",
+                [0, 0, 0, 0, 0, 0, 0, 0] => "unspecified",
+                [first, ..] if first & 0xfe00 == 0xfc00 => "unique-local",
+                [first, ..] if first & 0xffc0 == 0xfe80 => "link-local",
+                [first, ..] if first & 0xff00 == 0xff00 => "multicast",
+                _ => "non-global",
+            });
+        }
+    }
+    BLOCKED.iter().find_map(|(net, reason)| {
         net.parse::<IpNet>()
             .ok()
             .filter(|n| n.contains(&address))
             .map(|_| *reason)
-    });
-    if own.is_some() {
-        return own;
-    }
-    match address {
-        IpAddr::V6(v6) => embedded_v4(v6).and_then(|v4| blocked_reason(IpAddr::V4(v4))),
-        IpAddr::V4(_) => None,
-    }
+    })
 }
 
 /// The IPv4 address an IPv6 one carries: mapped (`::ffff:a.b.c.d`), compatible
-/// (`::a.b.c.d`), NAT64 (`64:ff9b::/96`) and 6to4 (`2002:AABB:CCDD::/48`).
-fn embedded_v4(v6: Ipv6Addr) -> Option<Ipv4Addr> {
-    let s = v6.segments();
+/// (`::a.b.c.d`), SIIT (`::ffff:0:a.b.c.d`), NAT64 (`64:ff9b::/96`), 6to4
+/// (`2002:AABB:CCDD::/48`) and ISATAP (`…:0:5efe:a.b.c.d`).
+fn embedded_v4(v6: Ipv6Addr) -> impl Iterator<Item = Ipv4Addr> {
     let tail = |hi: u16, lo: u16| {
         let [a, b] = hi.to_be_bytes();
         let [c, d] = lo.to_be_bytes();
         Ipv4Addr::new(a, b, c, d)
     };
-    match s {
-        [0, 0, 0, 0, 0, 0xffff, hi, lo] | [0, 0, 0, 0, 0, 0, hi, lo] => Some(tail(hi, lo)),
-        [0x64, 0xff9b, 0, 0, 0, 0, hi, lo] => Some(tail(hi, lo)),
+    let low = match v6.segments() {
+        [0, 0, 0, 0, 0, 0xffff, hi, lo]
+        | [0, 0, 0, 0, 0, 0, hi, lo]
+        | [0, 0, 0, 0, 0xffff, 0, hi, lo]
+        | [0x64, 0xff9b, 0, 0, 0, 0, hi, lo]
+        | [_, _, _, _, 0 | 0x200, 0x5efe, hi, lo] => Some(tail(hi, lo)),
+        _ => None,
+    };
+    let six_to_four = match v6.segments() {
         [0x2002, hi, lo, ..] => Some(tail(hi, lo)),
         _ => None,
-    }
+    };
+    low.into_iter().chain(six_to_four)
 }
 
 /// The host of `url` as an address when it is written as one (in any spelling the
@@ -149,6 +171,14 @@ mod tests {
             "http://255.255.255.255/",
             "http://192.168.1.1:8080/",
             "http://[2001:db8::1]/",
+            "http://[64:ff9b:1::a9fe:a9fe]/",
+            "http://[::ffff:0:7f00:1]/",
+            "http://[5f00::1]/",
+            "http://[100:0:0:1::1]/",
+            "http://[2600::5efe:a9fe:a9fe]/",
+            "http://[2600::200:5efe:a00:1]/",
+            "http://[::a00:1]/",
+            "http://[2002:808:808::5efe:7f00:1]/",
         ] {
             assert!(refused(&policy, url), "{url} got through");
         }
@@ -161,6 +191,9 @@ mod tests {
             "https://93.184.215.14/",
             "https://[2606:4700::1111]/",
             "https://8.8.8.8/",
+            "https://[::ffff:8.8.8.8]/",
+            "https://[64:ff9b::808:808]/",
+            "https://[2002:808:808::1]/",
         ] {
             assert!(!refused(&policy, url), "{url} refused");
         }

@@ -210,26 +210,32 @@ pub async fn create(
         Some(id) => ordering_customer(txn, &ctx.actor, id).await?,
         None => None,
     };
-    match &customer {
-        None if customer_id.is_some() => errors.push(FieldError::new(
+    if customer_id.is_some() && customer.is_none() {
+        errors.push(FieldError::new(
             "customer_id",
             "unknown_customer",
             "no such customer, or not one of yours",
-        )),
-        // Not even a draft: the review would refuse it, and an erased customer's
-        // orders must not grow.
-        Some(c) if c.erased || c.archived => errors.push(FieldError::state(
-            "customer_id",
+        ));
+    }
+    let lines = check_lines(txn, &input.lines, input.currency, &mut errors).await?;
+    // Not even a draft: the review would refuse it, and an erased customer's orders
+    // must not grow. Checked after the lines, so their errors are not hidden (and a
+    // request wrong in itself is not answered as a conflict).
+    if let Some(c) = customer.as_ref().filter(|c| c.erased || c.archived) {
+        errors.push(FieldError::state(
+            if input.customer.is_some() {
+                "customer"
+            } else {
+                "customer_id"
+            },
             if c.erased { "erased" } else { "archived" },
             if c.erased {
                 "the customer's data was erased"
             } else {
                 "the customer is archived"
             },
-        )),
-        _ => {}
+        ));
     }
-    let lines = check_lines(txn, &input.lines, input.currency, &mut errors).await?;
     let (terms, terms_days) = payment_terms(&mut errors, terms, terms_days, customer.as_ref());
 
     let (Some(channel), Some(customer), Some(lines), true) =
@@ -536,6 +542,7 @@ async fn check_lines(
     errors: &mut Vec<FieldError>,
 ) -> Result<Option<Vec<Line>>> {
     let ids: Vec<Uuid> = input.iter().filter_map(|l| l.product_id).collect();
+    let found_before = errors.len();
     let mut checked_skus = Vec::with_capacity(input.len());
     let mut checked_codes = Vec::with_capacity(input.len());
     for (i, l) in input.iter().enumerate() {
@@ -550,7 +557,7 @@ async fn check_lines(
                 .map(|c| c.check(errors, &format!("lines[{i}].warehouse_code"))),
         );
     }
-    if !errors.is_empty() {
+    if errors.len() > found_before {
         // Malformed names are not looked up (nor echoed back at length).
         return Ok(None);
     }
