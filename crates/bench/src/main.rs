@@ -175,6 +175,66 @@ async fn load(url: String, token: &str, concurrency: usize, seconds: u64) -> Out
     collect(tasks, started).await
 }
 
+/// POST the body `body(n)` makes (n counts up by a stride that spreads SKUs) from
+/// `concurrency` clients for `seconds`; an answer counts when it is 201 and `ok`
+/// accepts its body, anything else is an error.
+pub(crate) async fn post_load(
+    url: String,
+    token: &str,
+    concurrency: usize,
+    seconds: u64,
+    body: impl Fn(usize) -> serde_json::Value + Send + Sync + 'static,
+    ok: fn(&[u8]) -> bool,
+) -> Outcome {
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(concurrency)
+        .build()
+        .expect("client");
+    let url = Arc::new(url);
+    let token = Arc::new(format!("Bearer {token}"));
+    let body = Arc::new(body);
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..concurrency)
+        .map(|_| {
+            let (client, url, token, body, next) = (
+                client.clone(),
+                url.clone(),
+                token.clone(),
+                body.clone(),
+                next.clone(),
+            );
+            tokio::spawn(async move {
+                let mut latencies = Vec::with_capacity(100_000);
+                let mut errors = 0;
+                while Instant::now() < deadline {
+                    let n = next.fetch_add(7919, std::sync::atomic::Ordering::Relaxed);
+                    let t = Instant::now();
+                    let sent = client
+                        .post(url.as_str())
+                        .header("authorization", token.as_str())
+                        .json(&body(n))
+                        .send()
+                        .await;
+                    match sent {
+                        Ok(res) if res.status() == 201 => {
+                            if res.bytes().await.is_ok_and(|b| ok(&b)) {
+                                latencies.push(t.elapsed());
+                            } else {
+                                errors += 1;
+                            }
+                        }
+                        _ => errors += 1,
+                    }
+                }
+                (latencies, errors)
+            })
+        })
+        .collect();
+    collect(tasks, started).await
+}
+
 type Task = tokio::task::JoinHandle<(Vec<Duration>, usize)>;
 
 /// Merge the load tasks' latencies into one outcome.
@@ -213,6 +273,43 @@ impl Outcome {
 pub(crate) fn percentile<T: Copy + Default>(sorted: &[T], p: usize) -> T {
     let rank = (sorted.len() * p / 100).min(sorted.len().saturating_sub(1));
     sorted.get(rank).copied().unwrap_or_default()
+}
+
+/// `RUNS` runs of `ours` at `concurrency`, each followed (with a script) by a pgbench
+/// run of the same length; prints the medians of both and their ratio.
+pub(crate) async fn compare<F, Fut>(
+    engine: &str,
+    name: &str,
+    concurrency: usize,
+    seconds: u64,
+    pgbench: Option<(&str, &(String, Vec<String>))>,
+    ours: F,
+) where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Outcome>,
+{
+    let mut runs = Vec::new();
+    let mut ceilings = Vec::new();
+    for _ in 0..RUNS {
+        runs.push(ours().await);
+        if let Some((url, script)) = pgbench {
+            match pgbench::run(url, script, concurrency, seconds) {
+                Ok(c) => ceilings.push(c),
+                Err(err) => println!("!!! pgbench for {name} skipped: {err}"),
+            }
+        }
+    }
+    let ours = median(runs);
+    row(engine, name, concurrency, &ours);
+    if let Some(c) = median_ceiling(ceilings) {
+        ceiling_row(
+            engine,
+            "  pgbench: its statements",
+            concurrency,
+            &c,
+            ours.rate(),
+        );
+    }
 }
 
 /// Runs per measured scenario; the median is reported.
@@ -363,13 +460,7 @@ async fn run_engine(args: &Args, engine: &str, url: &str) -> anyhow::Result<()> 
                 args.seconds,
             )
             .await;
-            println!(
-                "| {engine:<8} | {name:<26} | {concurrency:>3} | {:>9.0} | {:>8} | {:>8} | {:>6} |",
-                o.rate(),
-                ms(o.p50),
-                ms(o.p99),
-                o.errors
-            );
+            row(engine, name, concurrency, &o);
         }
     }
     if args.customers > 0 {
@@ -401,14 +492,7 @@ async fn run_engine(args: &Args, engine: &str, url: &str) -> anyhow::Result<()> 
             ),
         ] {
             let o = load(format!("{}{path}", server.base), &token, 1, args.seconds).await;
-            println!(
-                "| {engine:<8} | {name:<26} | {:>3} | {:>9.0} | {:>8} | {:>8} | {:>6} |",
-                1,
-                o.rate(),
-                ms(o.p50),
-                ms(o.p99),
-                o.errors
-            );
+            row(engine, name, 1, &o);
         }
     }
     if !args.no_reservations || !args.no_orders {
@@ -431,18 +515,8 @@ async fn run_engine(args: &Args, engine: &str, url: &str) -> anyhow::Result<()> 
     }
     if args.import_rows > 0 {
         let r = imports::run(&server.base, &token, args.import_rows, args.seconds).await?;
-        let row = |name: &str, o: &Outcome| {
-            println!(
-                "| {engine:<8} | {name:<26} | {:>3} | {:>9.0} | {:>8} | {:>8} | {:>6} |",
-                4,
-                o.rate(),
-                ms(o.p50),
-                ms(o.p99),
-                o.errors
-            );
-        };
-        row("create customer", &r.plain);
-        row("create during import", &r.during);
+        row(engine, "create customer", 4, &r.plain);
+        row(engine, "create during import", 4, &r.during);
         println!(
             "{engine}: import of {} rows answered {} ({} created) in {:.1} s; creates meanwhile: p99 {} ms = {:.1} x the plain p99, slowest {} ms, failed statuses {:?}",
             args.import_rows,

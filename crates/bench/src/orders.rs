@@ -4,15 +4,11 @@
 //! order counted for 1, 10 and 50 lines; and the reservation endpoint next to its
 //! own statements.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
-
 use anyhow::{Context, bail};
 
 use crate::reservations::SKUS;
 use crate::statements::Counter;
-use crate::{Outcome, ceiling_row, median, median_ceiling, pgbench, row};
+use crate::{Outcome, pgbench};
 
 /// The buyer every order is for.
 pub async fn seed_customer(base: &str, token: &str) -> anyhow::Result<String> {
@@ -49,54 +45,16 @@ async fn load(
     concurrency: usize,
     seconds: u64,
 ) -> Outcome {
-    let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(concurrency)
-        .build()
-        .expect("client");
-    let url = Arc::new(format!("{base}/v1/orders"));
-    let token = Arc::new(format!("Bearer {token}"));
-    let customer = Arc::new(customer.to_owned());
-    let next = Arc::new(AtomicUsize::new(0));
-    let deadline = Instant::now() + Duration::from_secs(seconds);
-    let started = Instant::now();
-    let tasks: Vec<_> = (0..concurrency)
-        .map(|_| {
-            let (client, url, token, customer, next) = (
-                client.clone(),
-                url.clone(),
-                token.clone(),
-                customer.clone(),
-                next.clone(),
-            );
-            tokio::spawn(async move {
-                let mut latencies = Vec::with_capacity(100_000);
-                let mut errors = 0;
-                while Instant::now() < deadline {
-                    let first = next.fetch_add(7919, Ordering::Relaxed) % SKUS;
-                    let t = Instant::now();
-                    let sent = client
-                        .post(url.as_str())
-                        .header("authorization", token.as_str())
-                        .json(&body(&customer, first, 3))
-                        .send()
-                        .await;
-                    match sent {
-                        Ok(res) if res.status() == 201 => {
-                            let approved = res.bytes().await.is_ok_and(|b| approved(&b));
-                            if approved {
-                                latencies.push(t.elapsed());
-                            } else {
-                                errors += 1;
-                            }
-                        }
-                        _ => errors += 1,
-                    }
-                }
-                (latencies, errors)
-            })
-        })
-        .collect();
-    crate::collect(tasks, started).await
+    let customer = customer.to_owned();
+    crate::post_load(
+        format!("{base}/v1/orders"),
+        token,
+        concurrency,
+        seconds,
+        move |n| body(&customer, n % SKUS, 3),
+        approved,
+    )
+    .await
 }
 
 fn approved(body: &[u8]) -> bool {
@@ -148,28 +106,15 @@ pub async fn run(
         None => None,
     };
     for concurrency in [1, 8, 32] {
-        let mut runs = Vec::new();
-        let mut ceilings = Vec::new();
-        for _ in 0..crate::RUNS {
-            runs.push(load(base, token, &customer, concurrency, seconds).await);
-            if let (Some(url), Some(script)) = (pg_url, &script) {
-                match pgbench::run(url, script, concurrency, seconds) {
-                    Ok(c) => ceilings.push(c),
-                    Err(err) => println!("!!! pgbench orders skipped: {err}"),
-                }
-            }
-        }
-        let ours = median(runs);
-        row(engine, "POST /v1/orders (3 lines)", concurrency, &ours);
-        if let Some(c) = median_ceiling(ceilings) {
-            ceiling_row(
-                engine,
-                "  pgbench: its statements",
-                concurrency,
-                &c,
-                ours.rate(),
-            );
-        }
+        crate::compare(
+            engine,
+            "POST /v1/orders (3 lines)",
+            concurrency,
+            seconds,
+            pg_url.zip(script.as_ref()),
+            || load(base, token, &customer, concurrency, seconds),
+        )
+        .await;
     }
     if let (Some(url), Some(script)) = (pg_url, &script) {
         statements_per_order(url, base, token, &customer, pgbench::statements(&script.0)).await;

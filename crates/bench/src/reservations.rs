@@ -3,14 +3,12 @@
 //! statements straight at the database, as the ceiling no application on top of it
 //! can beat.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::bail;
 
 use crate::statements::Counter;
-use crate::{Outcome, ceiling_row, median, median_ceiling, pgbench, row};
+use crate::{Outcome, pgbench};
 
 pub const SKUS: usize = 1000;
 /// Far more than a bench run can reserve.
@@ -67,50 +65,19 @@ pub async fn load(
     seconds: u64,
     spread: bool,
 ) -> Outcome {
-    let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(concurrency)
-        .build()
-        .expect("client");
-    let url = Arc::new(format!("{base}/v1/inventory/reservations"));
-    let token = Arc::new(format!("Bearer {token}"));
-    let next = Arc::new(AtomicUsize::new(0));
-    let deadline = Instant::now() + Duration::from_secs(seconds);
-    let started = Instant::now();
-    let tasks: Vec<_> = (0..concurrency)
-        .map(|_| {
-            let (client, url, token, next) =
-                (client.clone(), url.clone(), token.clone(), next.clone());
-            tokio::spawn(async move {
-                let mut latencies = Vec::with_capacity(100_000);
-                let mut errors = 0;
-                while Instant::now() < deadline {
-                    let i = if spread {
-                        next.fetch_add(7919, Ordering::Relaxed) % SKUS
-                    } else {
-                        0
-                    };
-                    let body = serde_json::json!({"lines": [
-                        {"sku": format!("SKU-{i:04}"), "warehouse_code": "BENCH", "quantity": 1}]});
-                    let t = Instant::now();
-                    match client
-                        .post(url.as_str())
-                        .header("authorization", token.as_str())
-                        .json(&body)
-                        .send()
-                        .await
-                    {
-                        Ok(res) if res.status() == 201 => {
-                            let _ = res.bytes().await;
-                            latencies.push(t.elapsed());
-                        }
-                        _ => errors += 1,
-                    }
-                }
-                (latencies, errors)
-            })
-        })
-        .collect();
-    crate::collect(tasks, started).await
+    crate::post_load(
+        format!("{base}/v1/inventory/reservations"),
+        token,
+        concurrency,
+        seconds,
+        move |n| {
+            let i = if spread { n % SKUS } else { 0 };
+            serde_json::json!({"lines": [
+                {"sku": format!("SKU-{i:04}"), "warehouse_code": "BENCH", "quantity": 1}]})
+        },
+        |_| true,
+    )
+    .await
 }
 
 /// One-line reservations on one hot SKU at 1 and 32 clients and on 1000 SKUs at 1, 8
@@ -135,28 +102,15 @@ pub async fn run(
             None => None,
         };
         for &concurrency in clients {
-            let mut runs = Vec::new();
-            let mut ceilings = Vec::new();
-            for _ in 0..crate::RUNS {
-                runs.push(load(base, token, concurrency, seconds, spread).await);
-                if let (Some(url), Some(script)) = (pg_url, &script) {
-                    match pgbench::run(url, script, concurrency, seconds) {
-                        Ok(c) => ceilings.push(c),
-                        Err(err) => println!("!!! pgbench reservations skipped: {err}"),
-                    }
-                }
-            }
-            let ours = median(runs);
-            row(engine, name, concurrency, &ours);
-            if let Some(c) = median_ceiling(ceilings) {
-                ceiling_row(
-                    engine,
-                    "  pgbench: its statements",
-                    concurrency,
-                    &c,
-                    ours.rate(),
-                );
-            }
+            crate::compare(
+                engine,
+                name,
+                concurrency,
+                seconds,
+                pg_url.zip(script.as_ref()),
+                || load(base, token, concurrency, seconds, spread),
+            )
+            .await;
         }
     }
     Ok(())
