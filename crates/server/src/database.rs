@@ -116,44 +116,6 @@ async fn refuse_newer(conn: &DatabaseConnection) -> anyhow::Result<()> {
 }
 
 /// A database URL safe to print: the password replaced.
-/// On PostgreSQL, what each HTTP worker makes its own pool from. A connection's
-/// socket is driven by the runtime that opened it; with one pool shared by the
-/// workers' runtimes, most round trips had to wake another thread. Measured with
-/// `make bench`, one-line reservations went from 646–694 to 820–903 req/s at 8
-/// clients. `None` on SQLite, whose single writer must stay single.
-pub struct WorkerPools {
-    options: sea_orm::sqlx::postgres::PgConnectOptions,
-    max_per_worker: u32,
-}
-
-impl WorkerPools {
-    pub fn new(config: &Config) -> anyhow::Result<Option<Self>> {
-        if config.is_sqlite() {
-            return Ok(None);
-        }
-        let options = sea_orm::sqlx::ConnectOptions::disable_statement_logging(
-            sea_orm::sqlx::postgres::PgConnectOptions::from_str(&config.database_url)
-                .with_context(|| format!("cannot read {}", redact(&config.database_url)))?,
-        );
-        let workers = u32::try_from(config.workers).unwrap_or(u32::MAX).max(1);
-        Ok(Some(Self {
-            options,
-            // The configured maximum is shared out; each worker gets at least two.
-            max_per_worker: (config.db_max_connections / workers).max(2),
-        }))
-    }
-
-    /// A pool for the calling worker; it connects on first use, on that worker's runtime.
-    pub fn connect(&self) -> Db {
-        let pool = sea_orm::sqlx::postgres::PgPoolOptions::new()
-            .max_connections(self.max_per_worker)
-            .acquire_timeout(Duration::from_secs(10))
-            .connect_lazy_with(self.options.clone());
-        let conn = sea_orm::SqlxPostgresConnector::from_sqlx_postgres_pool(pool);
-        Db::new(conn.clone(), conn)
-    }
-}
-
 pub fn redact(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
         (Some(scheme), Some(at)) if at > scheme => {

@@ -65,18 +65,10 @@ impl Application {
             std::thread::spawn(|| ordercrm_api::openapi::Document::new(ordercrm_api::openapi()))
                 .join()
                 .map_err(|_| anyhow::anyhow!("building the OpenAPI document panicked"))?;
-        // Background work keeps `db`; each HTTP worker gets a pool of its own.
-        let pools = database::WorkerPools::new(config)?.map(std::sync::Arc::new);
-        let mut server = HttpServer::new(move || {
-            let mut state = state.clone();
-            if let Some(pools) = &pools {
-                state.db = pools.connect();
-            }
-            ordercrm_api::app(state, doc.clone())
-        })
-        .workers(config.workers)
-        .shutdown_timeout(config.shutdown_timeout.as_secs())
-        .listen(listener)?;
+        let mut server = HttpServer::new(move || ordercrm_api::app(state.clone(), doc.clone()))
+            .workers(config.workers)
+            .shutdown_timeout(config.shutdown_timeout.as_secs())
+            .listen(listener)?;
         if !config.handle_signals {
             server = server.disable_signals();
         }
