@@ -175,7 +175,7 @@ pub fn test_config(database_url: String) -> Config {
         listen: Some("127.0.0.1:0".into()),
         database_url: Some(database_url),
         workers: Some("2".into()),
-        db_max_connections: Some("8".into()),
+        db_max_connections: Some("16".into()),
         jwt_secret: Some(TEST_JWT_SECRET.into()),
         data_key: Some(TEST_DATA_KEY.into()),
         ..Default::default()

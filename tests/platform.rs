@@ -228,10 +228,62 @@ async fn metrics_count_requests_by_route(engine: Engine) {
     );
     assert!(text.contains(r#"ordercrm_http_request_duration_seconds_bucket{le="0.001",method="GET",route="/healthz"}"#)
         || text.contains(r#"ordercrm_http_request_duration_seconds_bucket{method="GET",route="/healthz",le="0.001"}"#));
-    assert!(text.contains("ordercrm_db_pool_connections{"), "{text}");
-    assert!(text.contains(r#"state="max""#));
+    // The tests' configuration: 16 connections, 2 workers. On PostgreSQL each
+    // worker has a pool of 7, background work one of 2: 16 in all.
+    let max = |pool: &str| gauge(&text, pool, "max");
+    match engine {
+        Engine::Sqlite => {
+            assert_eq!((max("read"), max("write")), (Some(16), Some(1)), "{text}");
+        }
+        Engine::Postgres => {
+            assert_eq!(
+                (max("background"), max("requests"), max("shared")),
+                (Some(2), Some(14), None),
+                "{text}"
+            );
+            let in_use = gauge(&text, "requests", "in_use").unwrap();
+            let idle = gauge(&text, "requests", "idle").unwrap();
+            assert!(in_use >= 0 && idle >= 1 && in_use + idle <= 14, "{text}");
+        }
+    }
     // Raw paths never become labels.
     assert!(!text.contains("/v1/settings/missing"));
+    app.stop().await;
+}
+
+fn gauge(text: &str, pool: &str, state: &str) -> Option<i64> {
+    let series = format!(r#"ordercrm_db_pool_connections{{pool="{pool}",state="{state}"}} "#);
+    text.lines()
+        .find_map(|l| l.strip_prefix(series.as_str()))
+        .map(|v| v.parse().unwrap())
+}
+
+/// With more workers than connections to share out, PostgreSQL keeps one pool for
+/// all: a worker with a share of one or two would queue while another idles.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn few_connections_for_many_workers_stay_one_pool() {
+    if !ordercrm_tests::postgres_available().await {
+        return;
+    }
+    let app = TestApp::spawn_with(Engine::Postgres, |c| {
+        c.workers = 8;
+        c.db_max_connections = 16;
+    })
+    .await;
+    // More requests at once than a worker's share would have had connections.
+    let bodies: Vec<_> = (0..24)
+        .map(|i| json!({"kind": "company", "name": format!("Pool {i}")}))
+        .collect();
+    let tasks: Vec<_> = bodies
+        .iter()
+        .map(|body| app.post("/v1/customers", body))
+        .collect();
+    for res in futures_util::future::join_all(tasks).await {
+        assert_eq!(res.status(), 201);
+    }
+    let text = app.get("/metrics").await.text().await.unwrap();
+    assert_eq!(gauge(&text, "shared", "max"), Some(16), "{text}");
+    assert_eq!(gauge(&text, "requests", "max"), None, "{text}");
     app.stop().await;
 }
 

@@ -91,7 +91,7 @@ pub async fn run(
     seconds: u64,
 ) -> anyhow::Result<()> {
     if let Some(url) = pg_url {
-        count_statements(url, base, token).await;
+        count_statements(url, base, token).await?;
     }
     for (name, spread, clients) in [
         ("reserve: one hot SKU", false, &[1, 32][..]),
@@ -116,32 +116,36 @@ pub async fn run(
     Ok(())
 }
 
-async fn count_statements(url: &str, base: &str, token: &str) {
+/// One-line reservations on `count` SKUs, one after another; the pgbench script
+/// copies the values of the last one.
+async fn reserve_each(base: &str, token: &str, count: usize) -> anyhow::Result<()> {
+    let client = reqwest::Client::new();
+    for i in 0..count {
+        let res = client
+            .post(format!("{base}/v1/inventory/reservations"))
+            .bearer_auth(token)
+            .json(&serde_json::json!({"lines": [
+                {"sku": format!("SKU-{i:04}"), "warehouse_code": "BENCH", "quantity": 1}]}))
+            .send()
+            .await?;
+        if res.status() != 201 {
+            bail!("reservation: {}", res.status());
+        }
+    }
+    Ok(())
+}
+
+async fn count_statements(url: &str, base: &str, token: &str) -> anyhow::Result<()> {
     const COUNT: usize = 50;
     let counter = match Counter::connect(url).await {
         Ok(c) => c,
         Err(err) => {
             println!("!!! statement counts skipped: {err}");
-            return;
+            return reserve_each(base, token, 1).await;
         }
     };
-    let client = reqwest::Client::new();
     let per = counter
-        .per_unit(COUNT, || async {
-            for i in 0..COUNT {
-                let res = client
-                    .post(format!("{base}/v1/inventory/reservations"))
-                    .bearer_auth(token)
-                    .json(&serde_json::json!({"lines": [
-                        {"sku": format!("SKU-{i:04}"), "warehouse_code": "BENCH", "quantity": 1}]}))
-                    .send()
-                    .await?;
-                if res.status() != 201 {
-                    bail!("reservation: {}", res.status());
-                }
-            }
-            Ok(())
-        })
+        .per_unit(COUNT, || reserve_each(base, token, COUNT))
         .await;
     // After the count: the script copies the values of the reservations it made.
     let script = match pgbench::reservation_script(url, true).await {
@@ -155,4 +159,5 @@ async fn count_statements(url: &str, base: &str, token: &str) {
         ),
         Err(err) => println!("!!! reservation statement count failed: {err}"),
     }
+    Ok(())
 }

@@ -2,22 +2,70 @@
 //! parallel under WAL, and writes go to a single connection that begins every
 //! transaction IMMEDIATE: writers queue in the pool (fair, async) instead of
 //! spinning in SQLite's busy handler, and a read that later upgrades to a write
-//! can never fail with SQLITE_BUSY mid-transaction. On PostgreSQL both are one pool.
+//! can never fail with SQLITE_BUSY mid-transaction. On PostgreSQL both are one pool,
+//! and when there are connections enough each HTTP worker has a pool of its own
+//! ([`WorkerPools`]).
 
+use std::sync::{Arc, Mutex, PoisonError, Weak};
+
+use futures_util::FutureExt;
 use sea_orm::{
-    DatabaseBackend, DatabaseConnection, DatabaseTransaction, DbErr, SqliteTransactionMode,
-    TransactionOptions, TransactionTrait,
+    ConnectOptions, Database, DatabaseBackend, DatabaseConnection, DatabaseTransaction, DbErr,
+    SqliteTransactionMode, TransactionOptions, TransactionTrait,
 };
 
 #[derive(Debug, Clone)]
 pub struct Db {
     read: DatabaseConnection,
     write: DatabaseConnection,
+    /// Set when the HTTP workers have pools of their own.
+    workers: Option<Arc<WorkerPools>>,
+    /// One worker's handles share it; when none is left, the worker is gone.
+    lease: Option<Arc<()>>,
+}
+
+/// One pool as `/metrics` shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolStat {
+    pub pool: &'static str,
+    pub size: u32,
+    pub idle: usize,
+    pub max: u32,
+}
+
+impl PoolStat {
+    fn of(pool: &'static str, conn: &DatabaseConnection) -> Self {
+        match conn.get_database_backend() {
+            DatabaseBackend::Sqlite => {
+                let p = conn.get_sqlite_connection_pool();
+                Self {
+                    pool,
+                    size: p.size(),
+                    idle: p.num_idle(),
+                    max: p.options().get_max_connections(),
+                }
+            }
+            _ => {
+                let p = conn.get_postgres_connection_pool();
+                Self {
+                    pool,
+                    size: p.size(),
+                    idle: p.num_idle(),
+                    max: p.options().get_max_connections(),
+                }
+            }
+        }
+    }
 }
 
 impl Db {
     pub fn new(read: DatabaseConnection, write: DatabaseConnection) -> Self {
-        Self { read, write }
+        Self {
+            read,
+            write,
+            workers: None,
+            lease: None,
+        }
     }
 
     /// For reads outside a transaction.
@@ -44,13 +92,143 @@ impl Db {
             .await
     }
 
+    /// The handle an HTTP worker serves requests with: a pool of its own when the
+    /// process has [`WorkerPools`], this handle otherwise. Call it on the worker's
+    /// thread: the pool's connections are opened, and driven, by its runtime.
+    pub fn for_worker(&self) -> Db {
+        match self.workers.as_ref().map(|w| w.open()) {
+            Some(Ok(db)) => db,
+            Some(Err(err)) => {
+                tracing::warn!(error = %err, "a worker pool could not be made; this worker shares the background pool");
+                self.clone()
+            }
+            None => self.clone(),
+        }
+    }
+
+    /// Every pool of the process: `read` and `write` on SQLite; on PostgreSQL one
+    /// `shared` pool, or `background` and `requests` (the workers' pools summed).
+    pub fn pool_stats(&self) -> Vec<PoolStat> {
+        if self.backend() == DatabaseBackend::Sqlite {
+            return vec![
+                PoolStat::of("read", &self.read),
+                PoolStat::of("write", &self.write),
+            ];
+        }
+        match &self.workers {
+            None => vec![PoolStat::of("shared", &self.write)],
+            Some(workers) => workers.stats(),
+        }
+    }
+
+    /// Close every pool; on the handle the process started with, the workers' too.
     pub async fn close(self) -> Result<(), DbErr> {
+        if self.lease.is_none()
+            && let Some(workers) = &self.workers
+        {
+            workers.close().await;
+        }
         let one_pool = self.backend() != DatabaseBackend::Sqlite;
         self.write.close().await?;
         if !one_pool {
             self.read.close().await?;
         }
         Ok(())
+    }
+}
+
+/// On PostgreSQL, a pool for each HTTP worker beside the process's own (which
+/// background work keeps). A connection's socket is driven by the runtime that
+/// opened it; with one pool shared by the workers' runtimes most round trips had
+/// to wake another thread. The caller shares out the configured maximum: the
+/// background pool's and the workers' maxima add up to no more than it.
+#[derive(Debug)]
+pub struct WorkerPools {
+    background: DatabaseConnection,
+    /// How each worker's pool is made (connected lazily).
+    options: ConnectOptions,
+    /// Every worker's pool, with its worker's lease.
+    opened: Mutex<Vec<(Weak<()>, DatabaseConnection)>>,
+}
+
+impl WorkerPools {
+    /// `background` is the pool the process connected; `per_worker` makes each
+    /// worker's. Returns the process's handle.
+    pub fn split(background: DatabaseConnection, mut per_worker: ConnectOptions) -> Db {
+        per_worker.connect_lazy(true);
+        let workers = Arc::new(Self {
+            background: background.clone(),
+            options: per_worker,
+            opened: Mutex::new(Vec::new()),
+        });
+        Db {
+            read: background.clone(),
+            write: background,
+            workers: Some(workers),
+            lease: None,
+        }
+    }
+
+    fn open(self: &Arc<Self>) -> Result<Db, DbErr> {
+        // A lazy pool opens nothing until asked: the future is ready at once.
+        let conn = Database::connect(self.options.clone())
+            .now_or_never()
+            .unwrap_or_else(|| Err(DbErr::Custom("a lazy pool did not connect at once".into())))?;
+        let lease = Arc::new(());
+        let mut opened = self.opened.lock().unwrap_or_else(PoisonError::into_inner);
+        // A worker actix replaced (its thread died) leaves its pool behind: the
+        // pool goes with the last handle, so the maxima never add up past the budget.
+        opened.retain(|(lease, _)| lease.strong_count() > 0);
+        opened.push((Arc::downgrade(&lease), conn.clone()));
+        Ok(Db {
+            read: conn.clone(),
+            write: conn,
+            workers: Some(self.clone()),
+            lease: Some(lease),
+        })
+    }
+
+    fn stats(&self) -> Vec<PoolStat> {
+        let opened = self.opened.lock().unwrap_or_else(PoisonError::into_inner);
+        let requests = opened
+            .iter()
+            .filter(|(lease, _)| lease.strong_count() > 0)
+            .map(|(_, conn)| PoolStat::of("requests", conn))
+            .fold(
+                PoolStat {
+                    pool: "requests",
+                    size: 0,
+                    idle: 0,
+                    max: 0,
+                },
+                |sum, p| PoolStat {
+                    size: sum.size + p.size,
+                    idle: sum.idle + p.idle,
+                    max: sum.max + p.max,
+                    ..sum
+                },
+            );
+        vec![PoolStat::of("background", &self.background), requests]
+    }
+
+    /// Close the workers' pools (after the workers stopped).
+    async fn close(&self) {
+        let pools: Vec<DatabaseConnection> = self
+            .opened
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .drain(..)
+            .map(|(_, conn)| conn)
+            .collect();
+        for conn in pools {
+            // A stopped worker's runtime cannot drive its sockets any more: what
+            // cannot say goodbye is dropped, which closes it all the same.
+            match tokio::time::timeout(std::time::Duration::from_secs(5), conn.close()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(err)) => tracing::debug!(error = %err, "closing a worker pool"),
+                Err(_) => tracing::debug!("a worker pool did not close within 5 s"),
+            }
+        }
     }
 }
 

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use ordercrm_kernel::Db;
+use ordercrm_kernel::db::WorkerPools;
 use ordercrm_migrations::{Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
@@ -18,21 +19,67 @@ use crate::config::Config;
 
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// A pooled connection is pinged before use only after this long idle (a server
+/// restart or a dropped link shows there); sea-orm's default pings on every
+/// acquire, one more round trip per transaction.
+const PING_IF_IDLE_FOR: Duration = Duration::from_secs(30);
+
 pub async fn connect(config: &Config) -> anyhow::Result<Db> {
     if config.is_sqlite() {
-        connect_sqlite(&config.database_url, config.db_max_connections).await
-    } else {
+        return connect_sqlite(&config.database_url, config.db_max_connections).await;
+    }
+    let options = |max: u32| {
         let mut opts = ConnectOptions::new(&config.database_url);
-        opts.max_connections(config.db_max_connections)
+        opts.max_connections(max)
             .min_connections(1)
             .acquire_timeout(Duration::from_secs(10))
+            .test_before_acquire_if_idle_for(PING_IF_IDLE_FOR)
             .sqlx_logging(false);
-        let conn = Database::connect(opts)
-            .await
-            .with_context(|| format!("cannot connect to {}", redact(&config.database_url)))?;
-        Ok(Db::new(conn.clone(), conn))
+        opts
+    };
+    let budget = Budget::of(config.db_max_connections, config.workers);
+    let conn = Database::connect(options(budget.background))
+        .await
+        .with_context(|| format!("cannot connect to {}", redact(&config.database_url)))?;
+    Ok(match budget.per_worker {
+        Some(per_worker) => WorkerPools::split(conn, options(per_worker)),
+        None => Db::new(conn.clone(), conn),
+    })
+}
+
+/// How the configured maximum of PostgreSQL connections is shared out.
+#[derive(Debug, PartialEq, Eq)]
+struct Budget {
+    /// The process's own pool: background work (and every request, when shared).
+    background: u32,
+    /// Each HTTP worker's pool, when each gets enough to be worth it.
+    per_worker: Option<u32>,
+}
+
+impl Budget {
+    /// The sequencer, the sweeps and the purges need a couple of connections;
+    /// the rest goes to the workers in equal shares. Below
+    /// [`MIN_PER_WORKER`] a share would leave a busy worker queueing while
+    /// another idles, so everything stays in one pool.
+    fn of(max: u32, workers: usize) -> Self {
+        let background = (max / 8).clamp(2, 4);
+        let workers = u32::try_from(workers).unwrap_or(u32::MAX).max(1);
+        let share = max.saturating_sub(background) / workers;
+        if share >= MIN_PER_WORKER {
+            Self {
+                background,
+                per_worker: Some(share),
+            }
+        } else {
+            Self {
+                background: max,
+                per_worker: None,
+            }
+        }
     }
 }
+
+const MIN_PER_WORKER: u32 = 4;
 
 async fn connect_sqlite(url: &str, read_connections: u32) -> anyhow::Result<Db> {
     let parsed = SqliteConnectOptions::from_str(url)
@@ -48,6 +95,7 @@ async fn connect_sqlite(url: &str, read_connections: u32) -> anyhow::Result<Db> 
         opts.max_connections(max)
             .min_connections(1)
             .acquire_timeout(Duration::from_secs(30))
+            .test_before_acquire_if_idle_for(PING_IF_IDLE_FOR)
             .sqlx_logging(false)
             .map_sqlx_sqlite_opts(|o| {
                 o.create_if_missing(true)
@@ -142,6 +190,8 @@ pub fn sqlite_path(url: &str) -> Option<std::path::PathBuf> {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
     fn redacts_passwords() {
         assert_eq!(
@@ -149,5 +199,42 @@ mod tests {
             "postgres://app:***@db:5432/ordercrm"
         );
         assert_eq!(super::redact("postgres://app@db/x"), "postgres://app@db/x");
+    }
+
+    #[test]
+    fn the_budget_never_exceeds_the_maximum() {
+        for max in 2..=1000 {
+            for workers in 1..=256u32 {
+                let b = Budget::of(max, workers as usize);
+                let total = b.background + b.per_worker.unwrap_or(0) * workers;
+                assert!(total <= max, "{max} over {workers} workers: {b:?}");
+                assert!(b.per_worker.is_none_or(|n| n >= MIN_PER_WORKER));
+            }
+        }
+    }
+
+    #[test]
+    fn workers_get_pools_of_their_own_only_when_the_share_is_worth_it() {
+        assert_eq!(
+            Budget::of(16, 2),
+            Budget {
+                background: 2,
+                per_worker: Some(7)
+            }
+        );
+        assert_eq!(
+            Budget::of(16, 16),
+            Budget {
+                background: 16,
+                per_worker: None
+            }
+        );
+        assert_eq!(
+            Budget::of(100, 16),
+            Budget {
+                background: 4,
+                per_worker: Some(6)
+            }
+        );
     }
 }

@@ -65,10 +65,15 @@ impl Application {
             std::thread::spawn(|| ordercrm_api::openapi::Document::new(ordercrm_api::openapi()))
                 .join()
                 .map_err(|_| anyhow::anyhow!("building the OpenAPI document panicked"))?;
-        let mut server = HttpServer::new(move || ordercrm_api::app(state.clone(), doc.clone()))
-            .workers(config.workers)
-            .shutdown_timeout(config.shutdown_timeout.as_secs())
-            .listen(listener)?;
+        // Called on each worker's thread: its pool is opened by its runtime.
+        let mut server = HttpServer::new(move || {
+            let mut state = state.clone();
+            state.db = state.db.for_worker();
+            ordercrm_api::app(state, doc.clone())
+        })
+        .workers(config.workers)
+        .shutdown_timeout(config.shutdown_timeout.as_secs())
+        .listen(listener)?;
         if !config.handle_signals {
             server = server.disable_signals();
         }

@@ -17,7 +17,6 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
-use sea_orm::DatabaseBackend;
 
 use crate::state::AppState;
 
@@ -90,7 +89,7 @@ impl Metrics {
         );
         registry.register(
             "db_pool_connections",
-            "Database pool connections by pool (read, write) and state (idle, in_use, max)",
+            "Database pool connections by pool (SQLite: read, write; PostgreSQL: shared, or background and requests) and state (idle, in_use, max)",
             pool.clone(),
         );
         let outbox_unsequenced = Gauge::default();
@@ -158,43 +157,18 @@ impl Metrics {
             .scrape
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let pools: Vec<(&'static str, u32, usize, u32)> = match state.db.backend() {
-            DatabaseBackend::Sqlite => {
-                let r = state.db.reader().get_sqlite_connection_pool();
-                let w = state.db.writer().get_sqlite_connection_pool();
-                vec![
-                    (
-                        "read",
-                        r.size(),
-                        r.num_idle(),
-                        r.options().get_max_connections(),
-                    ),
-                    (
-                        "write",
-                        w.size(),
-                        w.num_idle(),
-                        w.options().get_max_connections(),
-                    ),
-                ]
-            }
-            _ => {
-                let p = state.db.writer().get_postgres_connection_pool();
-                vec![(
-                    "shared",
-                    p.size(),
-                    p.num_idle(),
-                    p.options().get_max_connections(),
-                )]
-            }
-        };
-        for (pool, size, idle, max) in pools {
+        for p in state.db.pool_stats() {
             let set = |state: &'static str, v: i64| {
-                self.pool.get_or_create(&PoolLabels { pool, state }).set(v);
+                let labels = PoolLabels {
+                    pool: p.pool,
+                    state,
+                };
+                self.pool.get_or_create(&labels).set(v);
             };
-            let idle = i64::try_from(idle).unwrap_or(i64::MAX);
+            let idle = i64::try_from(p.idle).unwrap_or(i64::MAX);
             set("idle", idle);
-            set("in_use", i64::from(size).saturating_sub(idle));
-            set("max", i64::from(max));
+            set("in_use", i64::from(p.size).saturating_sub(idle));
+            set("max", i64::from(p.max));
         }
         if let Some(lag) = outbox {
             self.outbox_unsequenced.set(lag.unsequenced);
