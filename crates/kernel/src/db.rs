@@ -18,6 +18,9 @@ use sea_orm::{
 pub struct Db {
     read: DatabaseConnection,
     write: DatabaseConnection,
+    /// A worker's: the process's pool, used while the worker's own is all in use
+    /// (a worker whose requests wait on a lock must not fail while others idle).
+    overflow: Option<DatabaseConnection>,
     /// Set when the HTTP workers have pools of their own.
     workers: Option<Arc<WorkerPools>>,
     /// One worker's handles share it; when none is left, the worker is gone.
@@ -63,19 +66,29 @@ impl Db {
         Self {
             read,
             write,
+            overflow: None,
             workers: None,
             lease: None,
         }
     }
 
+    /// The worker's own pool, or the overflow when every one of its connections is
+    /// in use.
+    fn pick<'a>(&'a self, own: &'a DatabaseConnection) -> &'a DatabaseConnection {
+        match &self.overflow {
+            Some(overflow) if saturated(own) => overflow,
+            _ => own,
+        }
+    }
+
     /// For reads outside a transaction.
     pub fn reader(&self) -> &DatabaseConnection {
-        &self.read
+        self.pick(&self.read)
     }
 
     /// For single statements that write outside a domain transaction (and migrations).
     pub fn writer(&self) -> &DatabaseConnection {
-        &self.write
+        self.pick(&self.write)
     }
 
     pub fn backend(&self) -> DatabaseBackend {
@@ -84,7 +97,7 @@ impl Db {
 
     /// Begin a write transaction (IMMEDIATE on SQLite).
     pub async fn begin(&self) -> Result<DatabaseTransaction, DbErr> {
-        self.write
+        self.writer()
             .begin_with_options(TransactionOptions {
                 sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
                 ..Default::default()
@@ -137,18 +150,35 @@ impl Db {
     }
 }
 
+/// Every connection of a PostgreSQL pool is in use and it may open no more.
+fn saturated(conn: &DatabaseConnection) -> bool {
+    if conn.get_database_backend() != DatabaseBackend::Postgres {
+        return false;
+    }
+    let pool = conn.get_postgres_connection_pool();
+    pool.num_idle() == 0 && pool.size() >= pool.options().get_max_connections()
+}
+
 /// On PostgreSQL, a pool for each HTTP worker beside the process's own (which
 /// background work keeps). A connection's socket is driven by the runtime that
 /// opened it; with one pool shared by the workers' runtimes most round trips had
 /// to wake another thread. The caller shares out the configured maximum: the
 /// background pool's and the workers' maxima add up to no more than it.
-#[derive(Debug)]
 pub struct WorkerPools {
     background: DatabaseConnection,
     /// How each worker's pool is made (connected lazily).
     options: ConnectOptions,
     /// Every worker's pool, with its worker's lease.
     opened: Mutex<Vec<(Weak<()>, DatabaseConnection)>>,
+}
+
+/// By hand: the options hold the database URL, password included.
+impl std::fmt::Debug for WorkerPools {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WorkerPools")
+            .field("per_worker", &self.options.get_max_connections())
+            .finish_non_exhaustive()
+    }
 }
 
 impl WorkerPools {
@@ -164,6 +194,7 @@ impl WorkerPools {
         Db {
             read: background.clone(),
             write: background,
+            overflow: None,
             workers: Some(workers),
             lease: None,
         }
@@ -183,6 +214,7 @@ impl WorkerPools {
         Ok(Db {
             read: conn.clone(),
             write: conn,
+            overflow: Some(self.background.clone()),
             workers: Some(self.clone()),
             lease: Some(lease),
         })

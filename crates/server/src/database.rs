@@ -19,9 +19,10 @@ use crate::config::Config;
 
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// A pooled connection is pinged before use only after this long idle (a server
-/// restart or a dropped link shows there); sea-orm's default pings on every
-/// acquire, one more round trip per transaction.
+/// A pooled SQLite connection is pinged before use only after this long idle:
+/// nothing can close a local file's connection under us, and the default ping on
+/// every acquire is a round trip to the connection's thread. (PostgreSQL keeps it:
+/// after a server restart it finds each dead connection before a request does.)
 const PING_IF_IDLE_FOR: Duration = Duration::from_secs(30);
 
 pub async fn connect(config: &Config) -> anyhow::Result<Db> {
@@ -33,7 +34,6 @@ pub async fn connect(config: &Config) -> anyhow::Result<Db> {
         opts.max_connections(max)
             .min_connections(1)
             .acquire_timeout(Duration::from_secs(10))
-            .test_before_acquire_if_idle_for(PING_IF_IDLE_FOR)
             .sqlx_logging(false);
         opts
     };
@@ -57,17 +57,18 @@ struct Budget {
 }
 
 impl Budget {
-    /// The sequencer, the sweeps and the purges need a couple of connections;
-    /// the rest goes to the workers in equal shares. Below
-    /// [`MIN_PER_WORKER`] a share would leave a busy worker queueing while
-    /// another idles, so everything stays in one pool.
+    /// A quarter (2 to 8) stays with the process: the sequencer, the sweeps and
+    /// the purges, and the overflow of a worker whose own connections are all in
+    /// use. The rest goes to the workers in equal shares (what does not divide
+    /// evenly stays with the process). Below [`MIN_PER_WORKER`] a share would leave
+    /// a busy worker queueing while another idles, so everything stays one pool.
     fn of(max: u32, workers: usize) -> Self {
-        let background = (max / 8).clamp(2, 4);
+        let reserved = (max / 4).clamp(2, 8);
         let workers = u32::try_from(workers).unwrap_or(u32::MAX).max(1);
-        let share = max.saturating_sub(background) / workers;
+        let share = max.saturating_sub(reserved) / workers;
         if share >= MIN_PER_WORKER {
             Self {
-                background,
+                background: max - share * workers,
                 per_worker: Some(share),
             }
         } else {
@@ -207,7 +208,7 @@ mod tests {
             for workers in 1..=256u32 {
                 let b = Budget::of(max, workers as usize);
                 let total = b.background + b.per_worker.unwrap_or(0) * workers;
-                assert!(total <= max, "{max} over {workers} workers: {b:?}");
+                assert!(total == max, "{max} over {workers} workers: {b:?}");
                 assert!(b.per_worker.is_none_or(|n| n >= MIN_PER_WORKER));
             }
         }
@@ -218,8 +219,15 @@ mod tests {
         assert_eq!(
             Budget::of(16, 2),
             Budget {
-                background: 2,
-                per_worker: Some(7)
+                background: 4,
+                per_worker: Some(6)
+            }
+        );
+        assert_eq!(
+            Budget::of(16, 3),
+            Budget {
+                background: 4,
+                per_worker: Some(4)
             }
         );
         assert_eq!(
@@ -232,8 +240,8 @@ mod tests {
         assert_eq!(
             Budget::of(100, 16),
             Budget {
-                background: 4,
-                per_worker: Some(6)
+                background: 20,
+                per_worker: Some(5)
             }
         );
     }
