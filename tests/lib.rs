@@ -182,6 +182,20 @@ pub fn test_config(database_url: String) -> Config {
     })
     .unwrap();
     config.handle_signals = false;
+    // Plain http, so the address is what refuses a URL; names resolve from this
+    // table only, and nothing leaves the machine.
+    config.webhooks.allow_http = true;
+    config.webhooks.resolver = std::sync::Arc::new(ordercrm_webhook::destination::StaticResolver(
+        [
+            ("shop.test", "93.184.215.14"),
+            ("erp.test", "2606:2800:21f:cb07:6820:80da:af6b:8b2c"),
+            ("internal.test", "10.0.0.5"),
+            ("metadata.test", "169.254.169.254"),
+        ]
+        .into_iter()
+        .map(|(name, ip)| (name.to_owned(), vec![ip.parse().unwrap()]))
+        .collect(),
+    ));
     config
 }
 

@@ -25,3 +25,4 @@ mod platform;
 mod process;
 mod security;
 mod settings;
+mod webhook_endpoints;

@@ -23,6 +23,7 @@ mod m20261129_000016_exchange_rates;
 mod m20261129_000017_orders;
 mod m20261129_000018_order_prepayments;
 mod m20261129_000019_order_bindings;
+mod m20261129_000020_webhook_endpoints;
 
 pub struct Migrator;
 
@@ -49,6 +50,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000017_orders::Migration),
             Box::new(m20261129_000018_order_prepayments::Migration),
             Box::new(m20261129_000019_order_bindings::Migration),
+            Box::new(m20261129_000020_webhook_endpoints::Migration),
         ]
     }
 }

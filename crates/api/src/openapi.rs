@@ -40,6 +40,9 @@ use utoipa::openapi::{ContentBuilder, Ref, RefOr, Required, Response, ResponseBu
         (name = "exchange-rates", description = "Exchange rates per currency pair and effective date, exact decimals published by finance. \
             Orders store the rate to the base currency (setting `base_currency`) they were submitted with."),
         (name = "operations", description = "Health, readiness and metrics for operators and orchestrators."),
+        (name = "webhook-endpoints", description = "Where events are pushed: endpoints with their event types or patterns, \
+            signing secrets (shown once; rotation keeps the old one valid for 24 hours) and an address guard. \
+            Admins manage every endpoint; a key with `webhooks:write` its own, which receive only what the key may read."),
         (name = "webhooks", description = "Events, as the pull feed and webhook deliveries carry them: \
             `{\"id\", \"type\", \"created_at\", \"data\"}`, `data` being the resource as a full-access reader sees it \
             (tax ids masked). Deliveries are signed per Standard Webhooks. One entry per event type."),

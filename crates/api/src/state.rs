@@ -65,6 +65,8 @@ pub struct AppState {
     pub idempotency: Arc<InFlight>,
     /// Test hooks; none in production.
     pub hooks: Hooks,
+    /// Where webhooks may point (the operator's rules and the resolver).
+    pub webhooks: ordercrm_webhook::destination::Destinations,
 }
 
 impl AppState {
@@ -80,6 +82,7 @@ impl AppState {
             rate_limits: Arc::new(RateLimits::new(&limits, clock.clone())),
             idempotency: Arc::default(),
             hooks: Hooks::default(),
+            webhooks: ordercrm_webhook::destination::Destinations::default(),
             db,
             clock,
             limits,

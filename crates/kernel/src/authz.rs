@@ -83,10 +83,14 @@ pub enum Action {
     OrdersWrite,
     /// Approve an order over a credit, price or amount hold: a manager's override.
     OrdersApprove,
+    /// Webhook endpoints: admins all, a key the ones it made.
+    WebhooksRead,
+    /// Register, change, rotate and remove webhook endpoints (a key: its own).
+    WebhooksWrite,
 }
 
 impl Action {
-    pub const ALL: [Action; 21] = [
+    pub const ALL: [Action; 23] = [
         Action::SettingsRead,
         Action::SettingsWrite,
         Action::UsersRead,
@@ -108,6 +112,8 @@ impl Action {
         Action::OrdersRead,
         Action::OrdersWrite,
         Action::OrdersApprove,
+        Action::WebhooksRead,
+        Action::WebhooksWrite,
     ];
 
     pub fn name(self) -> &'static str {
@@ -133,6 +139,8 @@ impl Action {
             Action::OrdersRead => "orders.read",
             Action::OrdersWrite => "orders.write",
             Action::OrdersApprove => "orders.approve",
+            Action::WebhooksRead => "webhooks.read",
+            Action::WebhooksWrite => "webhooks.write",
         }
     }
 
@@ -148,6 +156,7 @@ impl Action {
                 | Action::PurchasingRead
                 | Action::ExchangeRatesRead
                 | Action::OrdersRead
+                | Action::WebhooksRead
         )
     }
 
@@ -166,6 +175,8 @@ impl Action {
             Action::CatalogWrite | Action::InventoryWrite | Action::PurchasingWrite => {
                 Some("inventory:write")
             }
+            // A key that registers endpoints reads them back.
+            Action::WebhooksRead | Action::WebhooksWrite => Some("webhooks:write"),
             Action::UsersRead
             | Action::UsersWrite
             | Action::ApiKeysManage
@@ -270,6 +281,7 @@ pub const SCOPES: &[&str] = &[
     "payments:read",
     "payments:write",
     "events:read",
+    "webhooks:write",
 ];
 
 /// One of [`SCOPES`], as an API key request names it.

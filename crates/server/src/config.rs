@@ -70,6 +70,13 @@ pub struct Settings {
     /// Seconds between sweeps that release expired reservations [default: 15]
     #[arg(long, env = "ORDERCRM_RESERVATION_SWEEP_SECS", global = true)]
     pub reservation_sweep_secs: Option<String>,
+    /// Accept plain http webhook URLs (private deployments) [default: false, https only]
+    #[arg(long, env = "ORDERCRM_WEBHOOK_ALLOW_HTTP", global = true)]
+    pub webhook_allow_http: Option<String>,
+    /// Comma-separated networks (CIDRs) webhooks may reach although they are private,
+    /// loopback or otherwise internal [default: none]
+    #[arg(long, env = "ORDERCRM_WEBHOOK_ALLOW_NETWORKS", global = true)]
+    pub webhook_allow_networks: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -105,6 +112,8 @@ pub struct Config {
     pub limits: ordercrm_api::Limits,
     /// Test hooks (none in production; not settable from outside).
     pub hooks: ordercrm_kernel::Hooks,
+    /// Where webhooks may point; tests swap in a resolver of their own.
+    pub webhooks: ordercrm_webhook::destination::Destinations,
 }
 
 /// A value that must never reach a log line or a panic message.
@@ -152,6 +161,8 @@ impl Settings {
             trusted_proxies: self.trusted_proxies.or(other.trusted_proxies),
             cors_origins: self.cors_origins.or(other.cors_origins),
             reservation_sweep_secs: self.reservation_sweep_secs.or(other.reservation_sweep_secs),
+            webhook_allow_http: self.webhook_allow_http.or(other.webhook_allow_http),
+            webhook_allow_networks: self.webhook_allow_networks.or(other.webhook_allow_networks),
         }
     }
 
@@ -328,6 +339,20 @@ impl Config {
                 format!("'{bad_origin}' is not an origin such as https://shop.example.com"),
             ));
         }
+        let webhook_allow_http = match s.webhook_allow_http.as_deref().map(str::trim) {
+            None | Some("" | "false" | "0") => false,
+            Some("true" | "1") => true,
+            Some(other) => {
+                return Err(bad(
+                    "ORDERCRM_WEBHOOK_ALLOW_HTTP",
+                    format!("'{other}' is not true or false"),
+                ));
+            }
+        };
+        let webhook_allow_networks = ordercrm_api::client_addr::parse_trusted(
+            s.webhook_allow_networks.as_deref().unwrap_or(""),
+        )
+        .map_err(|e| bad("ORDERCRM_WEBHOOK_ALLOW_NETWORKS", e))?;
         let data_key = s.data_key.map(Secret);
         if let Some(key) = &data_key
             && crate::keys::decode_data_key(&key.0).is_none()
@@ -344,6 +369,13 @@ impl Config {
             cors_origins,
             limits: ordercrm_api::Limits::default(),
             hooks: ordercrm_kernel::Hooks::default(),
+            webhooks: ordercrm_webhook::destination::Destinations {
+                allow_http: webhook_allow_http,
+                policy: ordercrm_webhook::ssrf::Policy {
+                    allow: webhook_allow_networks,
+                },
+                ..Default::default()
+            },
             reservation_sweep_interval: Duration::from_secs(sweep_secs),
             listen,
             database_url,

@@ -55,6 +55,7 @@ impl Application {
             keys::load_data_key(config)?,
         );
         state.hooks = config.hooks.clone();
+        state.webhooks = config.webhooks.clone();
         let rate_limits = state.rate_limits.clone();
         let limiters = rate_limits.clone();
         let throttle = state.identity.throttle;

@@ -2,8 +2,16 @@
 //! subscribe to them, signed the Standard Webhooks way so any of its libraries
 //! verifies them, and never sent into our own network.
 //!
-//! This first part holds the pieces the endpoints and the dispatcher build on: the
-//! signing secrets and signatures, and the address policy.
+//! So far: the endpoints (`/v1/webhook-endpoints`), what they subscribe to, where
+//! they may point, and the signing secrets and signatures.
 
+mod entity;
+
+pub mod commands;
+pub mod destination;
+pub mod dto;
+pub mod events;
+pub mod model;
+pub mod queries;
 pub mod signing;
 pub mod ssrf;

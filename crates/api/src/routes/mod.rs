@@ -6,6 +6,7 @@ pub mod identity;
 pub mod inventory;
 pub mod order;
 pub mod platform;
+pub mod webhook;
 
 use actix_web::HttpRequest;
 use actix_web::http::header;
@@ -24,6 +25,7 @@ use ordercrm_kernel::Error;
 use platform::{docs, exchange_rates, ops, settings};
 use utoipa_actix_web::scope;
 use utoipa_actix_web::service_config::ServiceConfig;
+use webhook::endpoints as webhook_endpoints;
 
 use crate::error::ApiError;
 
@@ -151,6 +153,12 @@ route_table! {
         orders::approve,
         orders::reject,
         orders::cancel,
+        webhook_endpoints::list,
+        webhook_endpoints::create,
+        webhook_endpoints::get,
+        webhook_endpoints::update,
+        webhook_endpoints::delete,
+        webhook_endpoints::rotate_secret,
     ],
 }
 

@@ -1,0 +1,3 @@
+//! Webhooks: the endpoints events are pushed to.
+
+pub mod endpoints;

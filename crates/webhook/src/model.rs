@@ -1,0 +1,157 @@
+//! What an endpoint subscribes to: exact event types or patterns (`order.*`),
+//! matched when an event is delivered, so types added later match; and the
+//! integration profiles that preselect patterns.
+
+ordercrm_kernel::string_enum! {
+    /// An integration profile: preselects the event types such an integration wants.
+    pub Profile {
+        /// Orders, fulfillment, returns and payments.
+        Ecommerce = "ecommerce",
+        /// Dispatch notes and shipments.
+        Logistics = "logistics",
+        /// Orders, stock, invoices and payments.
+        Erp = "erp",
+    }
+}
+
+impl Profile {
+    pub fn patterns(self) -> &'static [&'static str] {
+        match self {
+            Profile::Ecommerce => &["order.*", "shipment.*", "return.*", "payment.*", "refund.*"],
+            Profile::Logistics => &["dispatch_note.*", "shipment.*"],
+            Profile::Erp => &[
+                "order.*",
+                "stock_level.*",
+                "invoice.*",
+                "payment.*",
+                "refund.*",
+            ],
+        }
+    }
+}
+
+/// Resources whose events are announced but not written yet: a pattern for them is
+/// accepted now (and matches once they exist), a typo is not.
+pub const PLANNED_RESOURCES: &[&str] = &[
+    "shipment",
+    "dispatch_note",
+    "return",
+    "invoice",
+    "payment",
+    "refund",
+    "contract",
+    "ticket",
+    "visit",
+];
+
+/// Most entries an endpoint's `event_types` may hold.
+pub const MAX_EVENT_TYPES: usize = 50;
+
+/// Why an entry of `event_types` was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refused {
+    UnknownType,
+    UnknownResource,
+    Malformed,
+}
+
+/// An entry as stored: `*`, `resource.*`, or a type in `known` (the catalogue).
+pub fn check_entry(entry: &str, known: &[&str]) -> Result<String, Refused> {
+    if entry == "*" {
+        return Ok(entry.to_owned());
+    }
+    if let Some(resource) = entry.strip_suffix(".*") {
+        if !resource_name(resource) {
+            return Err(Refused::Malformed);
+        }
+        let exists = known
+            .iter()
+            .any(|t| t.split_once('.').is_some_and(|(r, _)| r == resource))
+            || PLANNED_RESOURCES.contains(&resource);
+        return if exists {
+            Ok(entry.to_owned())
+        } else {
+            Err(Refused::UnknownResource)
+        };
+    }
+    match entry.split_once('.') {
+        Some((r, name)) if resource_name(r) && resource_name(name) => {
+            if known.contains(&entry) {
+                Ok(entry.to_owned())
+            } else {
+                Err(Refused::UnknownType)
+            }
+        }
+        _ => Err(Refused::Malformed),
+    }
+}
+
+fn resource_name(s: &str) -> bool {
+    (1..=40).contains(&s.len())
+        && s.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
+        && !s.starts_with('_')
+}
+
+/// Whether an event of `event_type` goes to an endpoint subscribed to `entries`.
+pub fn subscribed(entries: &[String], event_type: &str) -> bool {
+    entries.iter().any(|e| {
+        e == "*"
+            || e == event_type
+            || e.strip_suffix(".*").is_some_and(|resource| {
+                event_type
+                    .split_once('.')
+                    .is_some_and(|(r, _)| r == resource)
+            })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KNOWN: &[&str] = &["order.created", "order.approved", "stock_level.low"];
+
+    #[test]
+    fn patterns_match_types_added_later() {
+        let entries = vec!["order.*".to_owned(), "stock_level.low".to_owned()];
+        assert!(subscribed(&entries, "order.approved"));
+        assert!(subscribed(&entries, "order.shipped"), "a type added later");
+        assert!(subscribed(&entries, "stock_level.low"));
+        assert!(!subscribed(&entries, "stock_level.received"));
+        assert!(!subscribed(&entries, "orders.created"));
+        assert!(!subscribed(&entries, "order"));
+        assert!(subscribed(&["*".to_owned()], "customer.created"));
+    }
+
+    #[test]
+    fn entries_are_known_types_or_patterns_of_known_or_planned_resources() {
+        assert_eq!(check_entry("order.*", KNOWN), Ok("order.*".into()));
+        assert_eq!(check_entry("shipment.*", KNOWN), Ok("shipment.*".into()));
+        assert_eq!(
+            check_entry("order.created", KNOWN),
+            Ok("order.created".into())
+        );
+        assert_eq!(check_entry("ordr.*", KNOWN), Err(Refused::UnknownResource));
+        assert_eq!(
+            check_entry("order.creatd", KNOWN),
+            Err(Refused::UnknownType)
+        );
+        for bad in [
+            "order",
+            "order.",
+            ".*",
+            "Order.*",
+            "order.**",
+            "a.b.c",
+            "order.*.x",
+            "",
+        ] {
+            assert_eq!(check_entry(bad, KNOWN), Err(Refused::Malformed), "{bad}");
+        }
+        for profile in Profile::ALL {
+            for p in profile.patterns() {
+                assert!(check_entry(p, KNOWN).is_ok(), "{p}");
+            }
+        }
+    }
+}
