@@ -397,6 +397,9 @@ async fn every_change_writes_an_event(engine: Engine) {
     let held_to_approve = made(app.post("/v1/orders", &order(true, "USD")).await, "order").await;
     let held_to_reject = made(app.post("/v1/orders", &order(true, "USD")).await, "order").await;
     let held_to_release = made(app.post("/v1/orders", &order(true, "USD")).await, "order").await;
+    let hook = json!({"url": "https://shop.test/hooks", "event_types": ["order.*"]});
+    let endpoint = made(app.post("/v1/webhook-endpoints", &hook).await, "endpoint").await;
+    let endpoint_to_delete = made(app.post("/v1/webhook-endpoints", &hook).await, "endpoint").await;
     for key in ["cov_patch", "cov_delete"] {
         let res = app
             .post("/v1/settings", &json!({"key": key, "value": 1}))
@@ -436,6 +439,8 @@ async fn every_change_writes_an_event(engine: Engine) {
                 (_, "/v1/orders/{id}/reject") => held_to_reject.clone(),
                 (_, "/v1/orders/{id}/release") => held_to_release.clone(),
                 (_, p) if p.starts_with("/v1/users/{id}") => user.clone(),
+                ("delete", "/v1/webhook-endpoints/{id}") => endpoint_to_delete.clone(),
+                (_, p) if p.starts_with("/v1/webhook-endpoints/{id}") => endpoint.clone(),
                 _ => String::new(),
             };
             let concrete = path
