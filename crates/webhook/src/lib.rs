@@ -13,5 +13,6 @@ pub mod dto;
 pub mod events;
 pub mod model;
 pub mod queries;
+pub mod schedule;
 pub mod signing;
 pub mod ssrf;
