@@ -311,3 +311,51 @@ async fn docs_page_works_offline() {
     assert!(js.bytes().await.unwrap().len() > 100_000);
     app.stop().await;
 }
+
+/// After PostgreSQL drops every connection (a restart, an operator's
+/// `pg_terminate_backend`), only a request that meets the first dead one fails, and
+/// with 503 and `Retry-After`, not 500: the pools then check each connection before
+/// use for a while and replace the dead ones.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn lost_connections_cost_at_most_a_retryable_answer() {
+    if !ordercrm_tests::postgres_available().await {
+        return;
+    }
+    let app = TestApp::spawn(Engine::Postgres).await;
+    // Both workers' pools warm: several connections each, all recently used.
+    let warm: Vec<_> = (0..24).map(|_| app.get("/v1/customers")).collect();
+    for res in futures_util::future::join_all(warm).await {
+        assert_eq!(res.status(), 200);
+    }
+    use sea_orm::ConnectionTrait;
+    let admin = app.raw_db().await;
+    let killed = admin
+        .query_all_raw(sea_orm::Statement::from_string(
+            sea_orm::DatabaseBackend::Postgres,
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = current_database() AND pid <> pg_backend_pid()",
+        ))
+        .await
+        .unwrap()
+        .len();
+    assert!(killed >= 4, "{killed} connections terminated");
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let mut failed = Vec::new();
+    for _ in 0..30 {
+        let res = app.get("/v1/customers").await;
+        if res.status() != 200 {
+            let retry = res.headers().get("retry-after").cloned();
+            failed.push((res.status().as_u16(), retry));
+        }
+    }
+    assert!(
+        failed.len() <= 2,
+        "{} of 30 failed: {failed:?}",
+        failed.len()
+    );
+    for (status, retry) in &failed {
+        assert_eq!(*status, 503, "{failed:?}");
+        assert!(retry.is_some(), "{failed:?}");
+    }
+    app.stop().await;
+}

@@ -6,7 +6,9 @@
 //! and when there are connections enough each HTTP worker has a pool of its own
 //! ([`WorkerPools`]).
 
-use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
+use std::time::{Duration, Instant};
 
 use futures_util::FutureExt;
 use sea_orm::{
@@ -147,6 +149,49 @@ impl Db {
             self.read.close().await?;
         }
         Ok(())
+    }
+}
+
+/// How long after a lost connection every pooled connection is checked before use.
+const SUSPECT_FOR: Duration = Duration::from_secs(10);
+static SUSPECT_UNTIL_MS: AtomicU64 = AtomicU64::new(0);
+static EPOCH: OnceLock<Instant> = OnceLock::new();
+
+fn now_ms() -> u64 {
+    u64::try_from(EPOCH.get_or_init(Instant::now).elapsed().as_millis()).unwrap_or(u64::MAX)
+}
+
+/// A request met a dead connection (the database restarted, a backend was
+/// terminated): for a while, every pooled connection is pinged before use, so the
+/// other dead ones are replaced before a request meets them. Pinging before every
+/// use all the time would cost a round trip per transaction.
+pub fn connection_lost() {
+    let until = now_ms().saturating_add(u64::try_from(SUSPECT_FOR.as_millis()).unwrap_or(0));
+    SUSPECT_UNTIL_MS.fetch_max(until, Ordering::Relaxed);
+}
+
+/// Whether pooled connections are to be checked before use ([`connection_lost`]).
+pub fn connections_suspect() -> bool {
+    now_ms() < SUSPECT_UNTIL_MS.load(Ordering::Relaxed)
+}
+
+/// Whether `err` says the connection to the database is gone (rather than that a
+/// statement failed): an I/O or protocol error, or PostgreSQL's connection
+/// exceptions (SQLSTATE class 08) and shutdowns (57P01 to 57P03).
+pub fn is_connection_lost(err: &DbErr) -> bool {
+    use sea_orm::RuntimeErr;
+    let sqlx = match err {
+        DbErr::Conn(RuntimeErr::SqlxError(e))
+        | DbErr::Exec(RuntimeErr::SqlxError(e))
+        | DbErr::Query(RuntimeErr::SqlxError(e)) => e,
+        _ => return false,
+    };
+    match &**sqlx {
+        sea_orm::sqlx::Error::Io(_) | sea_orm::sqlx::Error::Protocol(_) => true,
+        sea_orm::sqlx::Error::Database(db) => db
+            .code()
+            .is_some_and(|c| c.starts_with("08") || matches!(&*c, "57P01" | "57P02" | "57P03")),
+        _ => false,
     }
 }
 

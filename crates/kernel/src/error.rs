@@ -299,6 +299,17 @@ impl From<sea_orm::DbErr> for Error {
                     .with_extension("retry_after", serde_json::json!(1))
                     .with_source(err)
             }
+            // The database restarted or dropped the connection: nothing was done, the
+            // pool is told to check its other connections, the client retries.
+            _ if crate::db::is_connection_lost(&err) => {
+                crate::db::connection_lost();
+                Self::new(
+                    problems::UNAVAILABLE,
+                    "the connection to the database was lost; retry shortly",
+                )
+                .with_extension("retry_after", serde_json::json!(1))
+                .with_source(err)
+            }
             // PostgreSQL refuses a date or time beyond what it stores (SQLSTATE 22008,
             // "date/time field value out of range"): the client's value, not our bug.
             _ if is_out_of_range_time(&err) => Self::new(

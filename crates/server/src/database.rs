@@ -19,10 +19,10 @@ use crate::config::Config;
 
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// A pooled SQLite connection is pinged before use only after this long idle:
-/// nothing can close a local file's connection under us, and the default ping on
-/// every acquire is a round trip to the connection's thread. (PostgreSQL keeps it:
-/// after a server restart it finds each dead connection before a request does.)
+/// A pooled connection is pinged before use after this long idle (a server restart
+/// or a dropped link shows there), and on PostgreSQL also for a while after a
+/// request met a dead one ([`ordercrm_kernel::db::connection_lost`]). sea-orm's
+/// default pings before every use: a round trip per transaction.
 const PING_IF_IDLE_FOR: Duration = Duration::from_secs(30);
 
 pub async fn connect(config: &Config) -> anyhow::Result<Db> {
@@ -34,6 +34,18 @@ pub async fn connect(config: &Config) -> anyhow::Result<Db> {
         opts.max_connections(max)
             .min_connections(1)
             .acquire_timeout(Duration::from_secs(10))
+            .test_before_acquire_if_idle_for(PING_IF_IDLE_FOR)
+            .map_sqlx_postgres_before_acquire(|conn, meta| {
+                Box::pin(async move {
+                    // Idle ones were pinged already; after a lost connection, all are.
+                    if meta.idle_for < PING_IF_IDLE_FOR
+                        && ordercrm_kernel::db::connections_suspect()
+                    {
+                        sea_orm::sqlx::Connection::ping(conn).await?;
+                    }
+                    Ok(true)
+                })
+            })
             .sqlx_logging(false);
         opts
     };

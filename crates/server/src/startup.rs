@@ -218,6 +218,9 @@ async fn sequence_events(db: Db, mut stop: watch::Receiver<bool>) {
         tokio::select! {
             _ = tick.tick() => {
                 if let Err(err) = ordercrm_kernel::events::sequence(db.writer()).await {
+                    if ordercrm_kernel::db::is_connection_lost(&err) {
+                        ordercrm_kernel::db::connection_lost();
+                    }
                     tracing::warn!(error = %err, "sequencing events failed");
                 }
             }

@@ -64,6 +64,12 @@ pub async fn authenticate(
             .await
             {
                 Ok(actor) => actor,
+                // The credential could not be checked (the database is unreachable):
+                // our failure, logged like any other, and not counted against the caller.
+                Err(err) if err.status() >= 500 => {
+                    tracing::error!(error = %err, "request failed");
+                    return Ok(refuse(req, &err));
+                }
                 Err(err) => return Ok(refuse_unauthenticated(req, &state, &err)),
             }
         }
