@@ -348,6 +348,10 @@ async fn lost_connections_cost_at_most_a_retryable_answer() {
             failed.push((res.status().as_u16(), retry));
         }
     }
+    eprintln!(
+        "after the backends were terminated, {} of 30 failed: {failed:?}",
+        failed.len()
+    );
     assert!(
         failed.len() <= 2,
         "{} of 30 failed: {failed:?}",
