@@ -127,7 +127,10 @@ async fn addresses_inside_our_network_are_refused_in_any_spelling(engine: DbEngi
         "http://0x7f.1/hook",
         "http://localhost.localdomain./hook",
         "http://internal.test/hook",
+        "http://internal.test./hook",
         "http://metadata.test/hook",
+        "http://localhost./hook",
+        "http://api.localhost/hook",
     ] {
         let res = app
             .post(
@@ -353,6 +356,29 @@ async fn rotation_keeps_the_previous_secret_for_a_day(engine: DbEngine) {
     )
     .await;
     assert_eq!(p["errors"][0]["code"], "invalid_secret");
+    // Only a JSON object rotates: anything else is refused, not taken for "make one".
+    for (content_type, body) in [
+        (
+            "text/plain",
+            "whsec_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+        ),
+        ("application/json", "{\"secret\": 123}"),
+        ("application/json", "{\"secret\": \"whsec_x\""),
+        ("application/json", "[]"),
+    ] {
+        let res = app
+            .request(
+                Method::POST,
+                &format!("/v1/webhook-endpoints/{id}/rotate-secret"),
+            )
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert!(res.status().is_client_error(), "{body}: {}", res.status());
+        assert!(!res.text().await.unwrap().contains("whsec_AAAA"), "{body}");
+    }
     let got: Value = app
         .get(&format!("/v1/webhook-endpoints/{id}"))
         .await
@@ -445,6 +471,47 @@ async fn a_key_sees_and_changes_only_its_own_endpoints(engine: DbEngine) {
     };
     let (a_id, a) = key("Shop A", json!(["webhooks:write", "orders:read"])).await;
     let (_, b) = key("Shop B", json!(["webhooks:write"])).await;
+    // A key subscribes only to what its scopes let it read: never `*`, people, keys
+    // or other endpoints; a profile keeps the patterns it may read.
+    for types in [
+        json!(["order.*"]),
+        json!(["*"]),
+        json!(["user.*"]),
+        json!(["webhook_endpoint.*"]),
+    ] {
+        let res = app
+            .request_as(&b, Method::POST, "/v1/webhook-endpoints")
+            .json(&json!({"url": "https://shop.test/b", "event_types": types}))
+            .send()
+            .await
+            .unwrap();
+        let p = problem(res, 400).await;
+        assert_eq!(
+            p["errors"][0]["code"], "event_type_not_permitted",
+            "{types}"
+        );
+    }
+    let res = app
+        .request_as(&a, Method::POST, "/v1/webhook-endpoints")
+        .json(&json!({"url": "https://shop.test/p", "profile": "ecommerce"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let profiled: Value = res.json().await.unwrap();
+    assert_eq!(
+        profiled["event_types"],
+        json!(["order.*", "shipment.*", "return.*"])
+    );
+    let res = app
+        .request(
+            Method::DELETE,
+            &format!("/v1/webhook-endpoints/{}", profiled["id"].as_str().unwrap()),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 204);
     let (_, reader) = key("Reader", json!(["orders:read"])).await;
     let res = app
         .request_as(&a, Method::POST, "/v1/webhook-endpoints")

@@ -401,8 +401,9 @@ fn complete_operation(op: &mut Operation, method: &str, health: bool, naming: &[
             op,
             503,
             "The database stayed busy for longer than the server waits for it (a large import \
-             being applied, say), or the connection to it was lost (a database restart; \
-             `/problems/unavailable`); nothing was changed; try again after `Retry-After`.",
+             being applied, say: nothing was changed), or the connection to it was lost (a \
+             database restart; a change may have been made just before: retry with the same \
+             `Idempotency-Key`) (`/problems/unavailable`); try again after `Retry-After`.",
         );
     }
 

@@ -299,13 +299,15 @@ impl From<sea_orm::DbErr> for Error {
                     .with_extension("retry_after", serde_json::json!(1))
                     .with_source(err)
             }
-            // The database restarted or dropped the connection: nothing was done, the
-            // pool is told to check its other connections, the client retries.
+            // The database restarted or dropped the connection: the pool is told to
+            // check its other connections, the client retries. Lost at COMMIT, the
+            // change may have been made: hence the Idempotency-Key advice.
             _ if crate::db::is_connection_lost(&err) => {
                 crate::db::connection_lost();
                 Self::new(
                     problems::UNAVAILABLE,
-                    "the connection to the database was lost; retry shortly",
+                    "the connection to the database was lost; retry shortly, with the same \
+                     Idempotency-Key if this request changes something",
                 )
                 .with_extension("retry_after", serde_json::json!(1))
                 .with_source(err)

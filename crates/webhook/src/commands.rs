@@ -50,7 +50,26 @@ pub async fn judge_url(
         .map_err(|r| FieldError::new("url", r.code(), format!("{r}"))))
 }
 
+/// A profile's patterns, those the caller may subscribe to.
+fn profile_types(actor: &Actor, profile: Profile, errors: &mut Vec<FieldError>) -> Vec<String> {
+    let types: Vec<String> = profile
+        .patterns()
+        .iter()
+        .filter(|p| model::permitted(actor, p))
+        .map(|p| (*p).to_owned())
+        .collect();
+    if types.is_empty() {
+        errors.push(FieldError::new(
+            "profile",
+            "event_type_not_permitted",
+            "this key may read none of the profile's event types",
+        ));
+    }
+    types
+}
+
 fn check_event_types(
+    actor: &Actor,
     entries: &[NonBlank<100>],
     known: &[&str],
     errors: &mut Vec<FieldError>,
@@ -77,6 +96,14 @@ fn check_event_types(
             let field = format!("event_types[{i}]");
             let text = entry.check(errors, &field);
             match model::check_entry(&text, known) {
+                Ok(e) if !model::permitted(actor, &e) => {
+                    errors.push(FieldError::new(
+                        field,
+                        "event_type_not_permitted",
+                        format!("this key's scopes do not let it read {e} events"),
+                    ));
+                    None
+                }
                 Ok(e) => Some(e),
                 Err(why) => {
                     let (code, message) = match why {
@@ -156,8 +183,8 @@ pub async fn create(
     let description = Text::check(input.description, &mut errors, "description");
     let profile = Choice::check_opt(input.profile.as_ref(), &mut errors, "profile");
     let event_types = match (&input.event_types, profile) {
-        (Some(entries), _) => check_event_types(entries, known, &mut errors),
-        (None, Some(p)) => p.patterns().iter().map(|s| (*s).to_owned()).collect(),
+        (Some(entries), _) => check_event_types(&ctx.actor, entries, known, &mut errors),
+        (None, Some(p)) => profile_types(&ctx.actor, p, &mut errors),
         (None, None) => {
             errors.push(FieldError::new(
                 "event_types",
@@ -257,8 +284,8 @@ pub async fn update(
             .as_ref()
             .map(|p| Choice::check_opt(p.as_ref(), &mut errors, "profile"));
         let event_types = match (&patch.event_types, profile) {
-            (Some(entries), _) => Some(check_event_types(entries, known, &mut errors)),
-            (None, Some(Some(p))) => Some(p.patterns().iter().map(|s| (*s).to_owned()).collect()),
+            (Some(entries), _) => Some(check_event_types(&ctx.actor, entries, known, &mut errors)),
+            (None, Some(Some(p))) => Some(profile_types(&ctx.actor, p, &mut errors)),
             _ => None,
         };
         check_metadata(patch.metadata.as_ref(), &mut errors);

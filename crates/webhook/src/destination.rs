@@ -96,7 +96,14 @@ pub enum Refusal {
     Malformed(String),
     Scheme(String),
     Credentials,
+    /// A literal address webhooks may not reach.
     Blocked(Blocked),
+    /// A name for our own machine or network, or one resolving to such an address
+    /// (which is not named: the caller need not learn our internal addresses).
+    BlockedName {
+        host: String,
+        reason: &'static str,
+    },
 }
 
 impl Refusal {
@@ -106,7 +113,7 @@ impl Refusal {
             Refusal::Malformed(_) => "invalid_url",
             Refusal::Scheme(_) => "insecure_url",
             Refusal::Credentials => "credentials_in_url",
-            Refusal::Blocked(_) => "blocked_address",
+            Refusal::Blocked(_) | Refusal::BlockedName { .. } => "blocked_address",
         }
     }
 }
@@ -120,6 +127,10 @@ impl fmt::Display for Refusal {
                 "a URL may not carry a user name or password; authenticate receivers by the signature",
             ),
             Refusal::Blocked(b) => write!(f, "webhooks may not reach {b}"),
+            Refusal::BlockedName { host, reason } => write!(
+                f,
+                "{host} names or resolves to an address webhooks may not reach ({reason})"
+            ),
         }
     }
 }
@@ -144,6 +155,16 @@ impl Destinations {
         }
         let url = Url::parse(text.trim())
             .map_err(|e| Refusal::Malformed(format!("not an absolute URL: {e}")))?;
+        // What is stored and sent is the parsed form, which can be far longer
+        // (a non-ASCII path is percent-encoded).
+        if url.as_str().len() > MAX_URL_CHARS {
+            return Err(Refusal::Malformed(format!(
+                "at most {MAX_URL_CHARS} characters once encoded"
+            )));
+        }
+        if url.port() == Some(0) {
+            return Err(Refusal::Malformed("port 0 cannot be reached".into()));
+        }
         match url.scheme() {
             "https" => {}
             "http" if self.allow_http => {}
@@ -179,11 +200,23 @@ impl Destinations {
             self.policy.check(ip).map_err(Refusal::Blocked)?;
             return Ok(CheckedUrl(url));
         }
+        // `localhost.` is `localhost`: one name, with or without the root's dot.
         let host = url.host_str().unwrap_or_default();
-        let lookup = tokio::time::timeout(LOOKUP_TIMEOUT, self.resolver.resolve(host)).await;
+        let name = host.strip_suffix('.').unwrap_or(host).to_ascii_lowercase();
+        // RFC 6761: these always mean this machine, whatever a resolver says.
+        if name == "localhost" || name.ends_with(".localhost") {
+            return Err(Refusal::BlockedName {
+                host: host.to_owned(),
+                reason: "loopback",
+            });
+        }
+        let lookup = tokio::time::timeout(LOOKUP_TIMEOUT, self.resolver.resolve(&name)).await;
         if let Ok(Ok(addresses)) = lookup {
             for ip in addresses {
-                self.policy.check(ip).map_err(Refusal::Blocked)?;
+                self.policy.check(ip).map_err(|b| Refusal::BlockedName {
+                    host: host.to_owned(),
+                    reason: b.reason,
+                })?;
             }
         }
         Ok(CheckedUrl(url))
@@ -231,6 +264,19 @@ mod tests {
             Some("invalid_url")
         );
         assert_eq!(refused(&d, "https://unresolvable.example/"), None);
+        assert_eq!(refused(&d, "https://e.com:0/"), Some("invalid_url"));
+        // Short as typed, too long once encoded.
+        assert_eq!(
+            refused(&d, &format!("https://e.com/{}", "中".repeat(700))),
+            Some("invalid_url")
+        );
+        for local in [
+            "https://localhost/",
+            "https://LOCALHOST./",
+            "https://foo.localhost/",
+        ] {
+            assert_eq!(refused(&d, local), Some("blocked_address"), "{local}");
+        }
     }
 
     #[test]
@@ -255,6 +301,7 @@ mod tests {
             "http://0177.0.0.1/",
             "http://127.1/",
             "http://internal.test/",
+            "http://internal.test./",
         ] {
             assert_eq!(refused(&d, url), Some("blocked_address"), "{url}");
         }

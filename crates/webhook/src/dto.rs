@@ -30,7 +30,9 @@ impl PartialSchema for SuppliedSecret {
     fn schema() -> RefOr<Schema> {
         ObjectBuilder::new()
             .schema_type(Type::String)
-            .pattern(Some(r"^whsec_[A-Za-z0-9+/]{32,88}={0,2}$"))
+            .pattern(Some(
+                r"^whsec_(?:(?:[A-Za-z0-9+/]{4}){8,21}(?:[A-Za-z0-9+/]{2}==)?|(?:[A-Za-z0-9+/]{4}){8,20}[A-Za-z0-9+/]{3}=)$",
+            ))
             .max_length(Some(96))
             .description(Some(
                 "`whsec_` and the standard base64 of 24 to 64 random bytes; omit it to have \
@@ -95,8 +97,10 @@ pub struct UpdateWebhookEndpoint {
 
 /// Rotate the signing secret: the new one signs from now; the current one keeps
 /// signing beside it for 24 hours, so receivers can switch without losing a delivery.
+/// `{}` has one made.
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({}))]
 pub struct RotateWebhookSecret {
     pub secret: Option<SuppliedSecret>,
 }

@@ -2,6 +2,9 @@
 //! matched when an event is delivered, so types added later match; and the
 //! integration profiles that preselect patterns.
 
+use ordercrm_kernel::Actor;
+use ordercrm_kernel::authz::Action;
+
 ordercrm_kernel::string_enum! {
     /// An integration profile: preselects the event types such an integration wants.
     pub Profile {
@@ -43,6 +46,27 @@ pub const PLANNED_RESOURCES: &[&str] = &[
     "ticket",
     "visit",
 ];
+
+/// Whether `actor` may subscribe to `entry`: people who manage webhooks may
+/// subscribe to anything; an API key to the resources its scopes let it read (never
+/// `*`, people, keys or other endpoints). The dispatcher checks again per event.
+pub fn permitted(actor: &Actor, entry: &str) -> bool {
+    let Actor::ApiKey(key) = actor else {
+        return true;
+    };
+    let resource = entry.split_once('.').map_or(entry, |(r, _)| r);
+    let needs = match resource {
+        "order" | "shipment" | "dispatch_note" | "return" => Action::OrdersRead.scope(),
+        "reservation" | "stock_level" | "product" | "warehouse" | "supplier" | "purchase_order" => {
+            Action::InventoryRead.scope()
+        }
+        "customer" | "contact" | "address" | "note" | "follow_up" => Action::CustomersRead.scope(),
+        "setting" | "exchange_rate" => Action::SettingsRead.scope(),
+        "invoice" | "payment" | "refund" => Some("payments:read"),
+        _ => None,
+    };
+    needs.is_some_and(|scope| key.scopes.iter().any(|s| s == scope))
+}
 
 /// Most entries an endpoint's `event_types` may hold.
 pub const MAX_EVENT_TYPES: usize = 50;

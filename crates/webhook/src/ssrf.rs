@@ -47,7 +47,7 @@ pub struct Blocked {
 
 impl std::fmt::Display for Blocked {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} is a {} address", self.address, self.reason)
+        write!(f, "{} ({})", self.address, self.reason)
     }
 }
 
@@ -60,7 +60,19 @@ pub struct Policy {
 impl Policy {
     /// `Ok` when a webhook may connect to `address`.
     pub fn check(&self, address: IpAddr) -> Result<(), Blocked> {
-        if self.allow.iter().any(|net| net.contains(&address)) {
+        let allowed = |a: &IpAddr| self.allow.iter().any(|net| net.contains(a));
+        // An IPv6 address that carries an IPv4 one is let through by the IPv4
+        // one: allowing NAT64's prefix must not open the metadata service.
+        let carried: Vec<IpAddr> = match address {
+            IpAddr::V6(v6) => embedded_v4(v6).map(IpAddr::V4).collect(),
+            IpAddr::V4(_) => Vec::new(),
+        };
+        let let_through = if carried.is_empty() {
+            allowed(&address)
+        } else {
+            carried.iter().all(allowed)
+        };
+        if let_through {
             return Ok(());
         }
         if let Some(reason) = blocked_reason(address) {
@@ -111,8 +123,9 @@ fn embedded_v4(v6: Ipv6Addr) -> impl Iterator<Item = Ipv4Addr> {
         Ipv4Addr::new(a, b, c, d)
     };
     let low = match v6.segments() {
+        // `::` and `::1` are IPv6's own, not the compatible form.
+        [0, 0, 0, 0, 0, 0, hi, lo] if hi != 0 => Some(tail(hi, lo)),
         [0, 0, 0, 0, 0, 0xffff, hi, lo]
-        | [0, 0, 0, 0, 0, 0, hi, lo]
         | [0, 0, 0, 0, 0xffff, 0, hi, lo]
         | [0x64, 0xff9b, 0, 0, 0, 0, hi, lo]
         | [_, _, _, _, 0 | 0x200, 0x5efe, hi, lo] => Some(tail(hi, lo)),
@@ -201,14 +214,26 @@ mod tests {
             allow: vec!["127.0.0.0/8".parse().unwrap_or_else(|e| panic!("{e}"))],
         };
         assert!(!refused(&open, "http://127.0.0.1:9000/"));
-        assert!(refused(&open, "http://10.0.0.1/"));
-        let blocked = Policy::default()
-            .check("169.254.169.254".parse().unwrap_or_else(|e| panic!("{e}")))
-            .unwrap_err();
-        assert_eq!(
-            blocked.to_string(),
-            "169.254.169.254 is a link-local address"
+        assert!(
+            !refused(&open, "http://[::ffff:127.0.0.1]:9000/"),
+            "the carried IPv4 is allowed"
         );
+        assert!(refused(&open, "http://10.0.0.1/"));
+        // Allowing NAT64's prefix lets public IPv4 through it, not the metadata service.
+        let nat64 = Policy {
+            allow: vec!["64:ff9b::/96".parse().unwrap_or_else(|e| panic!("{e}"))],
+        };
+        assert!(refused(&nat64, "http://[64:ff9b::a9fe:a9fe]/"));
+        assert!(refused(&nat64, "http://[64:ff9b::a00:1]/"));
+        let reason = |a: &str| {
+            Policy::default()
+                .check(a.parse().unwrap_or_else(|e| panic!("{e}")))
+                .unwrap_err()
+                .to_string()
+        };
+        assert_eq!(reason("169.254.169.254"), "169.254.169.254 (link-local)");
+        assert_eq!(reason("::1"), "::1 (loopback)");
+        assert_eq!(reason("::"), ":: (unspecified)");
     }
 
     #[test]

@@ -31,7 +31,8 @@ static KNOWN: LazyLock<Vec<&'static str>> = LazyLock::new(|| {
 const REFUSED_URL: &str = "A field is invalid (`/problems/validation`): among them a `url` that is not https \
     (`insecure_url`), carries a user name or password (`credentials_in_url`), or is, or resolves to, a loopback, \
     private, link-local, shared, unique-local, multicast, documentation or reserved address in any spelling \
-    (`blocked_address`); an `event_types` entry that names no event type (`no_such_event_type`)";
+    (`blocked_address`); an `event_types` entry that names no event type (`no_such_event_type`) or, for a key, \
+    one its scopes do not let it read (`event_type_not_permitted`)";
 
 /// List webhook endpoints: every one for admins, a key's own for a key.
 #[utoipa::path(
@@ -194,7 +195,7 @@ pub async fn delete(
         ("id" = Uuid, Path, description = "Endpoint id"),
         ("If-Match" = Option<String>, Header, description = "The ETag you read"),
     ),
-    request_body(content = Option<RotateWebhookSecret>, description = "Optional: a secret of your own"),
+    request_body = RotateWebhookSecret,
     responses(
         (status = 200, description = "Rotated; store `secret` now", body = WebhookEndpointWithSecret,
             headers(("ETag" = String, description = "New version"))),
@@ -209,9 +210,8 @@ pub async fn rotate_secret(
     RequestCtx(ctx): RequestCtx,
     id: Path<Uuid>,
     IfMatch(if_match): IfMatch,
-    body: Option<Json<RotateWebhookSecret>>,
+    Json(input): Json<RotateWebhookSecret>,
 ) -> ApiResult<HttpResponse> {
-    let input = body.map(|Json(b)| b).unwrap_or_default();
     let txn = writer.begin().await?;
     let rotated = commands::rotate_secret(&txn, &ctx, &state.cipher, *id, if_match, input).await?;
     txn.commit().await?;
