@@ -601,5 +601,27 @@ async fn a_key_sees_and_changes_only_its_own_endpoints(engine: DbEngine) {
         .unwrap();
     assert_eq!(res.status(), 200);
     assert_eq!(app.count("SELECT count(*) FROM webhook_endpoints").await, 2);
+
+    // A key registers at most 20; an admin's endpoints do not count against it.
+    for i in 1..20 {
+        let res = app
+            .request_as(&a, Method::POST, "/v1/webhook-endpoints")
+            .json(&json!({"url": format!("https://shop.test/{i}"), "event_types": ["order.*"]}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 201, "endpoint {i}");
+    }
+    let res = app
+        .request_as(&a, Method::POST, "/v1/webhook-endpoints")
+        .json(&json!({"url": "https://shop.test/21", "event_types": ["order.*"]}))
+        .send()
+        .await
+        .unwrap();
+    problem(res, 409).await;
+    assert_eq!(
+        app.count("SELECT count(*) FROM webhook_endpoints").await,
+        21
+    );
     app.stop().await;
 }

@@ -6,12 +6,16 @@ use chrono::Duration;
 use ordercrm_kernel::audit::{self, Entry};
 use ordercrm_kernel::authz::Action;
 use ordercrm_kernel::crypto::FieldCipher;
+use ordercrm_kernel::error::problems;
 use ordercrm_kernel::input::{Attributes, Choice, NonBlank, Text};
 use ordercrm_kernel::version::unless_unchanged;
 use ordercrm_kernel::{Actor, Ctx, Error, FieldError, Result, id::new_id, patch};
 use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveModelTrait, DatabaseTransaction, EntityTrait, IntoActiveModel, QueryFilter};
+use sea_orm::{
+    ActiveModelTrait, DatabaseTransaction, EntityTrait, IntoActiveModel, PaginatorTrait,
+    QueryFilter,
+};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -24,6 +28,10 @@ use crate::entity::{self, COLUMN, Entity};
 use crate::model::{self, MAX_EVENT_TYPES, Profile, Refused};
 use crate::signing::Secret;
 use crate::{events, queries};
+
+/// Most endpoints one API key may register: a key is an integration, not a fan-out
+/// service, and every endpoint multiplies the deliveries of each event.
+pub const MAX_ENDPOINTS_PER_KEY: u64 = 20;
 
 /// How long a rotated-out secret keeps signing beside the new one.
 pub const ROTATION_GRACE: Duration = Duration::hours(24);
@@ -202,6 +210,23 @@ pub async fn create(
     let (Some(url), Some(secret), true) = (url, secret, errors.is_empty()) else {
         return Err(Error::validation(errors));
     };
+    if let Actor::ApiKey(key) = &ctx.actor {
+        // Concurrent registrations by one key take turns, so the cap holds.
+        ordercrm_kernel::db::lock_for_check(txn, &format!("webhook_endpoints:key:{}", key.id))
+            .await?;
+        let held = Entity::find()
+            .filter(COLUMN.owner_key_id.eq(key.id))
+            .count(txn)
+            .await?;
+        if held >= MAX_ENDPOINTS_PER_KEY {
+            return Err(Error::new(
+                problems::CONFLICT,
+                format!(
+                    "this key has {held} webhook endpoints, the most one key may have; remove one first"
+                ),
+            ));
+        }
+    }
     let row = entity::ActiveModel {
         id: Set(new_id()),
         url: Set(url.as_str().to_owned()),

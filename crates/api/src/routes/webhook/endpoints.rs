@@ -71,6 +71,8 @@ pub async fn list(
             ("ETag" = String, description = "Version, for If-Match"),
         )),
         (status = 400, description = REFUSED_URL, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The API key already has 20 endpoints, the most one key may have (`/problems/conflict`)",
+            body = Problem, content_type = "application/problem+json"),
     ),
 )]
 #[post("/webhook-endpoints")]
