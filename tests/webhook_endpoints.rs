@@ -22,6 +22,11 @@ async fn create(app: &TestApp, body: &Value) -> Value {
     res.json().await.unwrap()
 }
 
+/// A registration refused as invalid: the problem, with its field errors.
+async fn refused(app: &TestApp, body: &Value) -> Value {
+    problem(app.post("/v1/webhook-endpoints", body).await, 400).await
+}
+
 fn secret_bytes(secret: &str) -> Vec<u8> {
     let encoded = secret.strip_prefix("whsec_").expect("whsec_ prefix");
     base64::engine::general_purpose::STANDARD
@@ -94,13 +99,9 @@ async fn an_endpoint_is_registered_with_a_secret_shown_once(engine: DbEngine) {
         ),
         "whsec_not base64!".to_owned(),
     ] {
-        let p = problem(
-            app.post(
-                "/v1/webhook-endpoints",
-                &json!({"url": "https://shop.test/c", "event_types": ["*"], "secret": bad}),
-            )
-            .await,
-            400,
+        let p = refused(
+            &app,
+            &json!({"url": "https://shop.test/c", "event_types": ["*"], "secret": bad}),
         )
         .await;
         assert_eq!(p["errors"][0]["field"], "secret");
@@ -154,15 +155,7 @@ async fn addresses_inside_our_network_are_refused_in_any_spelling(engine: DbEngi
         ("https://shop.test/hook#frag", "invalid_url"),
         ("shop.test/hook", "invalid_url"),
     ] {
-        let p = problem(
-            app.post(
-                "/v1/webhook-endpoints",
-                &json!({"url": url, "event_types": ["order.*"]}),
-            )
-            .await,
-            400,
-        )
-        .await;
+        let p = refused(&app, &json!({"url": url, "event_types": ["order.*"]})).await;
         assert_eq!(p["errors"][0]["code"], code, "{url}: {p}");
         assert!(!p.to_string().contains("pw@"), "{p}");
     }
@@ -202,14 +195,9 @@ async fn addresses_inside_our_network_are_refused_in_any_spelling(engine: DbEngi
         c.webhooks.policy.allow = vec!["127.0.0.0/8".parse().unwrap()];
     })
     .await;
-    let p = problem(
-        strict
-            .post(
-                "/v1/webhook-endpoints",
-                &json!({"url": "http://shop.test/hook", "event_types": ["order.*"]}),
-            )
-            .await,
-        400,
+    let p = refused(
+        &strict,
+        &json!({"url": "http://shop.test/hook", "event_types": ["order.*"]}),
     )
     .await;
     assert_eq!(p["errors"][0]["code"], "insecure_url");
@@ -218,14 +206,9 @@ async fn addresses_inside_our_network_are_refused_in_any_spelling(engine: DbEngi
         &json!({"url": "https://127.0.0.1:8443/hook", "event_types": ["order.*"]}),
     )
     .await;
-    let p = problem(
-        strict
-            .post(
-                "/v1/webhook-endpoints",
-                &json!({"url": "https://10.0.0.1/hook", "event_types": ["order.*"]}),
-            )
-            .await,
-        400,
+    let p = refused(
+        &strict,
+        &json!({"url": "https://10.0.0.1/hook", "event_types": ["order.*"]}),
     )
     .await;
     assert_eq!(p["errors"][0]["code"], "blocked_address");
@@ -258,36 +241,20 @@ async fn event_types_are_known_types_patterns_or_a_profile(engine: DbEngine) {
         (json!(["Order.*"]), "invalid_event_type"),
         (json!(["order"]), "invalid_event_type"),
     ] {
-        let p = problem(
-            app.post(
-                "/v1/webhook-endpoints",
-                &json!({"url": "https://shop.test/c", "event_types": types}),
-            )
-            .await,
-            400,
+        let p = refused(
+            &app,
+            &json!({"url": "https://shop.test/c", "event_types": types}),
         )
         .await;
         assert_eq!(p["errors"][0]["field"], "event_types[0]", "{types}");
         assert_eq!(p["errors"][0]["code"], code, "{types}: {p}");
     }
-    let p = problem(
-        app.post(
-            "/v1/webhook-endpoints",
-            &json!({"url": "https://shop.test/c"}),
-        )
-        .await,
-        400,
-    )
-    .await;
+    let p = refused(&app, &json!({"url": "https://shop.test/c"})).await;
     assert_eq!(p["errors"][0]["field"], "event_types");
     let many: Vec<String> = (0..51).map(|_| "order.*".to_owned()).collect();
-    let p = problem(
-        app.post(
-            "/v1/webhook-endpoints",
-            &json!({"url": "https://shop.test/c", "event_types": many}),
-        )
-        .await,
-        400,
+    let p = refused(
+        &app,
+        &json!({"url": "https://shop.test/c", "event_types": many}),
     )
     .await;
     assert_eq!(p["errors"][0]["code"], "too_many");
