@@ -27,6 +27,9 @@ use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement};
 use serde_json::Value;
 use tokio::sync::OnceCell;
 
+#[path = "support/receiver.rs"]
+pub mod receiver;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Engine {
     Sqlite,
@@ -196,7 +199,25 @@ pub fn test_config(database_url: String) -> Config {
         .map(|(name, ip)| (name.to_owned(), vec![ip.parse().unwrap()]))
         .collect(),
     ));
+    // The machine may send to loopback only: a delivery that got past the guard to
+    // anywhere else is refused here (and shows as blocked_ip, never as traffic).
+    config.webhooks.connect_hook = Some(std::sync::Arc::new(|_, addresses| {
+        addresses.iter().all(std::net::IpAddr::is_loopback)
+    }));
+    config.dispatch.poll = std::time::Duration::from_millis(50);
+    config.dispatch.drain = std::time::Duration::from_secs(1);
     config
+}
+
+/// An HTTP client for talking to servers (the process's TLS provider chosen first).
+pub fn http_client() -> reqwest::Client {
+    ordercrm_webhook::dispatch::send::install_tls_provider();
+    reqwest::Client::new()
+}
+
+/// Let webhooks reach receivers on this machine (the operator's allowlist).
+pub fn allow_loopback(config: &mut Config) {
+    config.webhooks.policy.allow = vec!["127.0.0.0/8".parse().unwrap()];
 }
 
 /// A fresh, empty (migrated) database for one test.
@@ -351,7 +372,7 @@ impl TestApp {
         let task = tokio::spawn(app.run_until_stopped());
         let mut app = TestApp {
             address,
-            client: reqwest::Client::builder().build().unwrap(),
+            client: http_client(),
             clock,
             db,
             config,

@@ -25,4 +25,5 @@ mod platform;
 mod process;
 mod security;
 mod settings;
+mod webhook_delivery;
 mod webhook_endpoints;

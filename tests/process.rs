@@ -450,7 +450,7 @@ async fn serves_on_postgresql_the_same() {
     );
     let data_dir = tempfile::tempdir().unwrap();
     let mut server = start_server(&db.url, data_dir.path());
-    let client = reqwest::Client::new();
+    let client = ordercrm_tests::http_client();
     let base = format!("http://127.0.0.1:{}", server.port);
     let tokens: Value = client
         .post(format!("{base}/v1/auth/token"))
@@ -511,7 +511,7 @@ async fn secrets_stay_out_of_debug_logs() {
     let mut server = start_server_with(&db.url, data_dir.path(), "trace");
     let port = server.port;
     let base = format!("http://127.0.0.1:{port}");
-    let client = reqwest::Client::new();
+    let client = ordercrm_tests::http_client();
     let tokens: Value = client
         .post(format!("{base}/v1/auth/token"))
         .json(&serde_json::json!({"email": "ops@example.com", "password": "a perfectly long passphrase"}))
@@ -596,7 +596,7 @@ async fn a_lost_admin_password_and_a_waiting_address_are_fixed_from_the_cli() {
     );
     let data_dir = tempfile::tempdir().unwrap();
     let server = start_server(&db.url, data_dir.path());
-    let client = reqwest::Client::new();
+    let client = ordercrm_tests::http_client();
     let sign_in = |password: &'static str| {
         client
             .post(format!("http://127.0.0.1:{}/v1/auth/token", server.port))

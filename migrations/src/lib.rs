@@ -24,6 +24,7 @@ mod m20261129_000017_orders;
 mod m20261129_000018_order_prepayments;
 mod m20261129_000019_order_bindings;
 mod m20261129_000020_webhook_endpoints;
+mod m20261129_000021_webhook_deliveries;
 
 pub struct Migrator;
 
@@ -51,6 +52,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000018_order_prepayments::Migration),
             Box::new(m20261129_000019_order_bindings::Migration),
             Box::new(m20261129_000020_webhook_endpoints::Migration),
+            Box::new(m20261129_000021_webhook_deliveries::Migration),
         ]
     }
 }

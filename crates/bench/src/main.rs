@@ -20,6 +20,7 @@ mod outbox;
 mod pgbench;
 mod reservations;
 mod statements;
+mod webhooks;
 use clap::Parser;
 use sea_orm::{ConnectionTrait, Database};
 
@@ -55,9 +56,12 @@ struct Args {
     /// Skip the PostgreSQL run.
     #[arg(long)]
     no_postgres: bool,
+    /// Skip the webhook delivery scenarios.
+    #[arg(long)]
+    no_webhooks: bool,
 }
 
-struct Server {
+pub(crate) struct Server {
     child: Child,
     base: String,
 }
@@ -87,10 +91,20 @@ fn rss_kib(pid: u32) -> Option<u64> {
 }
 
 async fn start(binary: &PathBuf, database_url: &str) -> anyhow::Result<(Server, Duration)> {
+    start_with(binary, database_url, &[]).await
+}
+
+/// `start`, with more environment.
+pub(crate) async fn start_with(
+    binary: &PathBuf,
+    database_url: &str,
+    env: &[(&str, &str)],
+) -> anyhow::Result<(Server, Duration)> {
     let port = free_port()?;
     let started = Instant::now();
     let child = Command::new(binary)
         .arg("serve")
+        .envs(env.iter().copied())
         .env("DATABASE_URL", database_url)
         .env("ORDERCRM_LISTEN", format!("127.0.0.1:{port}"))
         .env("RUST_LOG", "warn")
@@ -386,7 +400,7 @@ fn create_admin(binary: &PathBuf, database_url: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn sign_in(base: &str) -> anyhow::Result<String> {
+pub(crate) async fn sign_in(base: &str) -> anyhow::Result<String> {
     let res: serde_json::Value = reqwest::Client::new()
         .post(format!("{base}/v1/auth/token"))
         .json(&serde_json::json!({"email": "bench@example.com", "password": PASSWORD}))
@@ -428,7 +442,7 @@ async fn seed(base: &str, token: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn ms(d: Duration) -> String {
+pub(crate) fn ms(d: Duration) -> String {
     format!("{:.2}", d.as_secs_f64() * 1000.0)
 }
 
@@ -537,11 +551,17 @@ async fn run_engine(args: &Args, engine: &str, url: &str) -> anyhow::Result<()> 
     }
     let loaded = rss_kib(server.child.id()).unwrap_or(0);
     println!("{engine}: RSS after load {:.1} MiB", mib(loaded));
+    drop(server);
+    if !args.no_webhooks {
+        webhooks::run(&args.binary, engine, url).await?;
+    }
     Ok(())
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    // reqwest is built without a TLS provider (the server chooses ring): so does this.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let args = Args::parse();
     println!(
         "ordercrm bench: {} s per scenario, {} CPUs shared by server and load generator",

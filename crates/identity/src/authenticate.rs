@@ -83,7 +83,12 @@ async fn api_key(
             .exec(writer)
             .await?;
     }
-    Ok(Actor::ApiKey(KeyActor {
+    Ok(key_actor(key))
+}
+
+/// What a key may do, as an `Actor`.
+fn key_actor(key: api_key::Model) -> Actor {
+    Actor::ApiKey(KeyActor {
         id: key.id,
         name: key.name,
         scopes: serde_json::from_value(key.scopes).unwrap_or_default(),
@@ -96,5 +101,19 @@ async fn api_key(
                 channel,
                 name: key.channel_name.unwrap_or_default(),
             }),
-    }))
+    })
+}
+
+/// The key `id` as an `Actor`, if it is neither revoked nor expired at `now`: what
+/// the webhook dispatcher asks before it sends a key's endpoint anything.
+pub async fn key_by_id(
+    conn: &impl ConnectionTrait,
+    id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<Option<Actor>> {
+    Ok(api_key::Entity::find_by_id(id)
+        .one(conn)
+        .await?
+        .filter(|k| k.revoked_at.is_none() && k.expires_at.is_none_or(|t| t > now))
+        .map(key_actor))
 }

@@ -77,6 +77,26 @@ pub struct Settings {
     /// loopback or otherwise internal [default: none]
     #[arg(long, env = "ORDERCRM_WEBHOOK_ALLOW_NETWORKS", global = true)]
     pub webhook_allow_networks: Option<String>,
+    /// Run the webhook dispatcher in this server (turn it off on API-only servers)
+    /// [default: true]
+    #[arg(long, env = "ORDERCRM_WEBHOOK_DISPATCHER", global = true)]
+    pub webhook_dispatcher: Option<String>,
+    /// Webhook requests one server has in flight at once [default: 32]
+    #[arg(long, env = "ORDERCRM_WEBHOOK_CONCURRENCY", global = true)]
+    pub webhook_concurrency: Option<String>,
+    /// Webhook requests one server has in flight to one endpoint [default: 8]
+    #[arg(long, env = "ORDERCRM_WEBHOOK_ENDPOINT_CONCURRENCY", global = true)]
+    pub webhook_endpoint_concurrency: Option<String>,
+    /// New webhook requests a second one server sends to one endpoint [default: 50]
+    #[arg(long, env = "ORDERCRM_WEBHOOK_ENDPOINT_RATE", global = true)]
+    pub webhook_endpoint_rate: Option<String>,
+    /// Seconds a receiver has to answer a webhook request [default: 15]
+    #[arg(long, env = "ORDERCRM_WEBHOOK_TIMEOUT_SECS", global = true)]
+    pub webhook_timeout_secs: Option<String>,
+    /// Seconds a server holds a delivery it claimed; at least the timeout + 10
+    /// [default: 60]
+    #[arg(long, env = "ORDERCRM_WEBHOOK_LEASE_SECS", global = true)]
+    pub webhook_lease_secs: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -114,6 +134,10 @@ pub struct Config {
     pub hooks: ordercrm_kernel::Hooks,
     /// Where webhooks may point; tests swap in a resolver of their own.
     pub webhooks: ordercrm_webhook::destination::Destinations,
+    /// How the webhook dispatcher sends (tests shorten its poll and lease).
+    pub dispatch: ordercrm_webhook::dispatch::Settings,
+    /// Whether this server runs the dispatcher at all.
+    pub run_dispatcher: bool,
 }
 
 /// A value that must never reach a log line or a panic message.
@@ -163,6 +187,14 @@ impl Settings {
             reservation_sweep_secs: self.reservation_sweep_secs.or(other.reservation_sweep_secs),
             webhook_allow_http: self.webhook_allow_http.or(other.webhook_allow_http),
             webhook_allow_networks: self.webhook_allow_networks.or(other.webhook_allow_networks),
+            webhook_dispatcher: self.webhook_dispatcher.or(other.webhook_dispatcher),
+            webhook_concurrency: self.webhook_concurrency.or(other.webhook_concurrency),
+            webhook_endpoint_concurrency: self
+                .webhook_endpoint_concurrency
+                .or(other.webhook_endpoint_concurrency),
+            webhook_endpoint_rate: self.webhook_endpoint_rate.or(other.webhook_endpoint_rate),
+            webhook_timeout_secs: self.webhook_timeout_secs.or(other.webhook_timeout_secs),
+            webhook_lease_secs: self.webhook_lease_secs.or(other.webhook_lease_secs),
         }
     }
 
@@ -197,6 +229,84 @@ fn parse<T: std::str::FromStr>(
     }
 }
 
+/// `true` or `false` (`1`, `0`), or `default` when unset or empty.
+fn switch(value: Option<&str>, setting: &'static str, default: bool) -> Result<bool, ConfigError> {
+    match value.map(str::trim) {
+        None | Some("") => Ok(default),
+        Some("false" | "0") => Ok(false),
+        Some("true" | "1") => Ok(true),
+        Some(other) => Err(bad(setting, format!("'{other}' is not true or false"))),
+    }
+}
+
+/// A whole number in `range`, or `default` when unset.
+fn bounded<T>(
+    value: Option<String>,
+    setting: &'static str,
+    default: T,
+    range: std::ops::RangeInclusive<T>,
+) -> Result<T, ConfigError>
+where
+    T: std::str::FromStr + PartialOrd + std::fmt::Display,
+{
+    let n = parse(value, setting, default, "a whole number")?;
+    if range.contains(&n) {
+        Ok(n)
+    } else {
+        Err(bad(
+            setting,
+            format!("must be between {} and {}", range.start(), range.end()),
+        ))
+    }
+}
+
+/// The webhook dispatcher's settings.
+fn dispatch_settings(s: &Settings) -> Result<ordercrm_webhook::dispatch::Settings, ConfigError> {
+    let defaults = ordercrm_webhook::dispatch::Settings::default();
+    let max_in_flight = bounded(
+        s.webhook_concurrency.clone(),
+        "ORDERCRM_WEBHOOK_CONCURRENCY",
+        defaults.max_in_flight,
+        1..=1024,
+    )?;
+    let per_endpoint = bounded(
+        s.webhook_endpoint_concurrency.clone(),
+        "ORDERCRM_WEBHOOK_ENDPOINT_CONCURRENCY",
+        defaults.per_endpoint.min(max_in_flight),
+        1..=max_in_flight,
+    )?;
+    let rate: u32 = bounded(
+        s.webhook_endpoint_rate.clone(),
+        "ORDERCRM_WEBHOOK_ENDPOINT_RATE",
+        defaults.rate_per_endpoint.get(),
+        1..=10_000,
+    )?;
+    let timeout: u64 = bounded(
+        s.webhook_timeout_secs.clone(),
+        "ORDERCRM_WEBHOOK_TIMEOUT_SECS",
+        defaults.timeouts.request.as_secs(),
+        1..=60,
+    )?;
+    let margin = ordercrm_webhook::dispatch::LEASE_MARGIN.as_secs();
+    let lease: u64 = bounded(
+        s.webhook_lease_secs.clone(),
+        "ORDERCRM_WEBHOOK_LEASE_SECS",
+        defaults.lease.as_secs().max(timeout + margin),
+        (timeout + margin)..=3600,
+    )?;
+    Ok(ordercrm_webhook::dispatch::Settings {
+        max_in_flight,
+        per_endpoint,
+        rate_per_endpoint: std::num::NonZeroU32::new(rate).unwrap_or(std::num::NonZeroU32::MIN),
+        timeouts: ordercrm_webhook::dispatch::send::Timeouts {
+            request: Duration::from_secs(timeout),
+            connect: defaults.timeouts.connect.min(Duration::from_secs(timeout)),
+        },
+        lease: Duration::from_secs(lease),
+        ..defaults
+    })
+}
+
 impl Config {
     /// Flags/environment first, then the file, then defaults.
     pub fn load(cli: Settings, file: Option<&Path>) -> Result<Config, ConfigError> {
@@ -208,6 +318,7 @@ impl Config {
     }
 
     pub fn from_settings(s: Settings) -> Result<Config, ConfigError> {
+        let dispatch = dispatch_settings(&s)?;
         let listen = parse(
             s.listen,
             "ORDERCRM_LISTEN",
@@ -339,16 +450,16 @@ impl Config {
                 format!("'{bad_origin}' is not an origin such as https://shop.example.com"),
             ));
         }
-        let webhook_allow_http = match s.webhook_allow_http.as_deref().map(str::trim) {
-            None | Some("" | "false" | "0") => false,
-            Some("true" | "1") => true,
-            Some(other) => {
-                return Err(bad(
-                    "ORDERCRM_WEBHOOK_ALLOW_HTTP",
-                    format!("'{other}' is not true or false"),
-                ));
-            }
-        };
+        let webhook_allow_http = switch(
+            s.webhook_allow_http.as_deref(),
+            "ORDERCRM_WEBHOOK_ALLOW_HTTP",
+            false,
+        )?;
+        let run_dispatcher = switch(
+            s.webhook_dispatcher.as_deref(),
+            "ORDERCRM_WEBHOOK_DISPATCHER",
+            true,
+        )?;
         let webhook_allow_networks = ordercrm_api::client_addr::parse_trusted(
             s.webhook_allow_networks.as_deref().unwrap_or(""),
         )
@@ -376,6 +487,8 @@ impl Config {
                 },
                 ..Default::default()
             },
+            dispatch,
+            run_dispatcher,
             reservation_sweep_interval: Duration::from_secs(sweep_secs),
             listen,
             database_url,

@@ -80,8 +80,16 @@ impl Application {
         }
         let server = server.run();
 
+        let dispatcher = ordercrm_webhook::dispatch::Dispatcher::new(
+            db.clone(),
+            clock.clone(),
+            keys::load_data_key(config)?,
+            config.webhooks.clone(),
+            config.dispatch.clone(),
+        )
+        .map_err(anyhow::Error::msg)?;
         let (stop_workers, stopped) = watch::channel(false);
-        let workers = vec![
+        let mut workers = vec![
             tokio::spawn(purge_idempotency_keys(
                 db.clone(),
                 clock.clone(),
@@ -99,9 +107,12 @@ impl Application {
                 db.clone(),
                 clock,
                 config.reservation_sweep_interval,
-                stopped,
+                stopped.clone(),
             )),
         ];
+        if config.run_dispatcher {
+            workers.push(tokio::spawn(dispatcher.run(stopped)));
+        }
         // A fresh install has no users and no default password: say what to do next.
         match ordercrm_identity::queries::has_active_admin(db.reader()).await {
             Ok(true) => {}

@@ -11,7 +11,7 @@ use ordercrm_kernel::input::{Attributes, Choice, NonBlank, Text};
 use ordercrm_kernel::version::unless_unchanged;
 use ordercrm_kernel::{Actor, Ctx, Error, FieldError, Result, id::new_id, patch};
 use sea_orm::ActiveValue::Set;
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveModelTrait, DatabaseTransaction, EntityTrait, IntoActiveModel, PaginatorTrait,
     QueryFilter,
@@ -409,4 +409,42 @@ pub async fn delete(
     )
     .await?;
     Ok(())
+}
+
+/// What the dispatcher does when a receiver answers 410 Gone: the endpoint is
+/// turned off (once: a second 410 in flight changes nothing), announced and audited.
+pub(crate) async fn disable_gone(
+    txn: &DatabaseTransaction,
+    id: Uuid,
+    now: chrono::DateTime<chrono::Utc>,
+) -> std::result::Result<(), sea_orm::DbErr> {
+    let changed = Entity::update_many()
+        .col_expr(COLUMN.enabled, Expr::value(false))
+        .col_expr(
+            COLUMN.disabled_reason,
+            Expr::value("the receiver answered 410 Gone"),
+        )
+        .col_expr(COLUMN.version, Expr::col(COLUMN.version).add(1))
+        .col_expr(COLUMN.updated_at, Expr::value(now))
+        .filter(COLUMN.id.eq(id))
+        .filter(COLUMN.enabled.eq(true))
+        .exec(txn)
+        .await?
+        .rows_affected;
+    if changed == 0 {
+        return Ok(());
+    }
+    let Some(row) = Entity::find_by_id(id).one(txn).await? else {
+        return Ok(());
+    };
+    let view = queries::view(row);
+    let ctx = Ctx::system(now);
+    events::record(txn, &ctx, &events::DISABLED, &view, view.version).await?;
+    audit::record(
+        txn,
+        &ctx,
+        Entry::new("webhook_endpoint.disable", "webhook_endpoint", view.id)
+            .changes(json!({"enabled": false, "disabled_reason": view.disabled_reason})),
+    )
+    .await
 }

@@ -61,6 +61,12 @@ impl Resolve for StaticResolver {
     }
 }
 
+/// Told the host and the addresses a delivery is about to connect to, after the
+/// guard let them through; `false` refuses the connection. Tests record with it and
+/// refuse everything, so a guard that fails shows as a failed assertion, never as a
+/// connection leaving the machine. Production has none.
+pub type ConnectHook = Arc<dyn Fn(&str, &[IpAddr]) -> bool + Send + Sync>;
+
 /// The operator's rules for webhook URLs.
 #[derive(Clone)]
 pub struct Destinations {
@@ -68,6 +74,7 @@ pub struct Destinations {
     pub allow_http: bool,
     pub policy: Policy,
     pub resolver: Arc<dyn Resolve>,
+    pub connect_hook: Option<ConnectHook>,
 }
 
 impl Default for Destinations {
@@ -76,6 +83,7 @@ impl Default for Destinations {
             allow_http: false,
             policy: Policy::default(),
             resolver: Arc::new(SystemResolver),
+            connect_hook: None,
         }
     }
 }
@@ -104,6 +112,10 @@ pub enum Refusal {
         host: String,
         reason: &'static str,
     },
+    /// At send time: the name has no address (now).
+    Unresolved(String),
+    /// At send time: the connect hook said no (tests).
+    Hook(String),
 }
 
 impl Refusal {
@@ -113,7 +125,10 @@ impl Refusal {
             Refusal::Malformed(_) => "invalid_url",
             Refusal::Scheme(_) => "insecure_url",
             Refusal::Credentials => "credentials_in_url",
-            Refusal::Blocked(_) | Refusal::BlockedName { .. } => "blocked_address",
+            Refusal::Blocked(_) | Refusal::BlockedName { .. } | Refusal::Hook(_) => {
+                "blocked_address"
+            }
+            Refusal::Unresolved(_) => "unresolved",
         }
     }
 }
@@ -131,9 +146,13 @@ impl fmt::Display for Refusal {
                 f,
                 "{host} names or resolves to an address webhooks may not reach ({reason})"
             ),
+            Refusal::Unresolved(host) => write!(f, "{host} does not resolve"),
+            Refusal::Hook(host) => write!(f, "the connection to {host} was refused by a hook"),
         }
     }
 }
+
+impl std::error::Error for Refusal {}
 
 /// A URL that passed the checks at registration.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -200,8 +219,24 @@ impl Destinations {
             self.policy.check(ip).map_err(Refusal::Blocked)?;
             return Ok(CheckedUrl(url));
         }
+        match self.judge_name(url.host_str().unwrap_or_default()).await {
+            Ok(_) | Err(Refusal::Unresolved(_)) => Ok(CheckedUrl(url)),
+            Err(refusal) => Err(refusal),
+        }
+    }
+
+    /// At send time: the addresses `host` (a name) may be reached at, every one of
+    /// them judged, then shown to the connect hook. The connection goes to these and
+    /// no others: nothing looks the name up a second time to be rebound.
+    pub async fn addresses(&self, host: &str) -> Result<Vec<IpAddr>, Refusal> {
+        let addresses = self.judge_name(host).await?;
+        self.may_connect(host, &addresses)?;
+        Ok(addresses)
+    }
+
+    /// Every address `host` resolves to, if the policy lets each of them through.
+    async fn judge_name(&self, host: &str) -> Result<Vec<IpAddr>, Refusal> {
         // `localhost.` is `localhost`: one name, with or without the root's dot.
-        let host = url.host_str().unwrap_or_default();
         let name = host.strip_suffix('.').unwrap_or(host).to_ascii_lowercase();
         // RFC 6761: these always mean this machine, whatever a resolver says.
         if name == "localhost" || name.ends_with(".localhost") {
@@ -210,16 +245,26 @@ impl Destinations {
                 reason: "loopback",
             });
         }
-        let lookup = tokio::time::timeout(LOOKUP_TIMEOUT, self.resolver.resolve(&name)).await;
-        if let Ok(Ok(addresses)) = lookup {
-            for ip in addresses {
-                self.policy.check(ip).map_err(|b| Refusal::BlockedName {
-                    host: host.to_owned(),
-                    reason: b.reason,
-                })?;
-            }
+        let addresses =
+            match tokio::time::timeout(LOOKUP_TIMEOUT, self.resolver.resolve(&name)).await {
+                Ok(Ok(addresses)) if !addresses.is_empty() => addresses,
+                _ => return Err(Refusal::Unresolved(host.to_owned())),
+            };
+        for ip in &addresses {
+            self.policy.check(*ip).map_err(|b| Refusal::BlockedName {
+                host: host.to_owned(),
+                reason: b.reason,
+            })?;
         }
-        Ok(CheckedUrl(url))
+        Ok(addresses)
+    }
+
+    /// Ask the connect hook, if there is one.
+    pub fn may_connect(&self, host: &str, addresses: &[IpAddr]) -> Result<(), Refusal> {
+        match &self.connect_hook {
+            Some(hook) if !hook(host, addresses) => Err(Refusal::Hook(host.to_owned())),
+            _ => Ok(()),
+        }
     }
 }
 
@@ -237,6 +282,7 @@ mod tests {
                     .map(|(n, a)| ((*n).to_owned(), vec![a.parse().unwrap()]))
                     .collect(),
             )),
+            connect_hook: None,
         }
     }
 

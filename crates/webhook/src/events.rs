@@ -23,12 +23,18 @@ pub const SECRET_ROTATED: EventType<WebhookEndpointView> = EventType::new(
     "A webhook endpoint's signing secret was rotated; the previous one signs beside the new one until `previous_secret_expires_at`.",
 );
 
+pub const DISABLED: EventType<WebhookEndpointView> = EventType::new(
+    "webhook_endpoint.disabled",
+    "The server turned a webhook endpoint off because its receiver answered 410 Gone; `disabled_reason` says so. Nothing is sent to it until it is enabled again.",
+);
+
 pub fn catalogue() -> Vec<Catalogued> {
     vec![
         CREATED.entry(),
         UPDATED.entry(),
         DELETED.entry(),
         SECRET_ROTATED.entry(),
+        DISABLED.entry(),
     ]
 }
 

@@ -2,13 +2,14 @@
 //! subscribe to them, signed the Standard Webhooks way so any of its libraries
 //! verifies them, and never sent into our own network.
 //!
-//! So far: the endpoints (`/v1/webhook-endpoints`), what they subscribe to, where
-//! they may point, and the signing secrets and signatures.
+//! The endpoints (`/v1/webhook-endpoints`), what they subscribe to, where they may
+//! point, the signing secrets and signatures, and the dispatcher that delivers.
 
 mod entity;
 
 pub mod commands;
 pub mod destination;
+pub mod dispatch;
 pub mod dto;
 pub mod events;
 pub mod model;

@@ -29,3 +29,6 @@ pub struct Model {
 }
 
 impl ActiveModelBehavior for ActiveModel {}
+
+pub mod attempt;
+pub mod delivery;

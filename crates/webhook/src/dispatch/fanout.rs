@@ -1,0 +1,217 @@
+//! From the outbox to deliveries: events are read in `position` order (the order
+//! the outbox gives them once they are committed) past a cursor, and each becomes a
+//! pending delivery for every enabled endpoint that subscribes to its type and may
+//! read it. The cursor and the deliveries move in one transaction, so an event is
+//! fanned out once or, if the transaction fails, again: never half, never twice
+//! (deliveries are unique per endpoint and event). On PostgreSQL one server fans out
+//! at a time (the cursor row is taken with `SKIP LOCKED`: the others go on sending).
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, Utc};
+use ordercrm_kernel::Actor;
+use ordercrm_kernel::events::entity as event;
+use ordercrm_kernel::id::new_id;
+use sea_orm::ActiveValue::Set;
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseConnection, DbErr, EntityTrait,
+    QueryFilter, QueryOrder, QuerySelect, Statement, TransactionTrait,
+};
+use uuid::Uuid;
+
+use crate::entity::{self as endpoint, delivery};
+use crate::model::{permitted, subscribed};
+
+/// Events one fan-out transaction takes at most.
+const BATCH: u64 = 500;
+
+/// Fan out the events past the cursor. Returns how many events it took (0: none
+/// new, or another server holds the cursor).
+pub async fn run(conn: &DatabaseConnection, now: DateTime<Utc>) -> Result<usize, DbErr> {
+    let txn = conn.begin().await?;
+    let backend = conn.get_database_backend();
+    let lock = if backend == DatabaseBackend::Postgres {
+        " FOR UPDATE SKIP LOCKED"
+    } else {
+        ""
+    };
+    let Some(cursor) = txn
+        .query_one_raw(Statement::from_string(
+            backend,
+            format!("SELECT position FROM webhook_cursors WHERE name = 'fanout'{lock}"),
+        ))
+        .await?
+        .map(|row| row.try_get_by_index::<i64>(0))
+        .transpose()?
+    else {
+        txn.rollback().await?;
+        return Ok(0);
+    };
+    let events = event::Entity::find()
+        .filter(event::Column::Position.gt(cursor))
+        .order_by_asc(event::Column::Position)
+        .limit(BATCH)
+        .all(&txn)
+        .await?;
+    let Some(last) = events.last().and_then(|e| e.position) else {
+        txn.rollback().await?;
+        return Ok(0);
+    };
+    let endpoints = Subscribers::load(&txn, now, &events).await?;
+    let mut rows = Vec::new();
+    for e in &events {
+        for ep in endpoints.for_event(e) {
+            rows.push(delivery::ActiveModel {
+                id: Set(new_id()),
+                endpoint_id: Set(ep),
+                event_id: Set(e.id),
+                event_position: Set(e.position.unwrap_or_default()),
+                status: Set(super::Status::Pending.as_str().to_owned()),
+                attempts: Set(0),
+                next_attempt_at: Set(now),
+                lease_until: Set(None),
+                leased_by: Set(None),
+                last_status_code: Set(None),
+                error_kind: Set(None),
+                last_error: Set(None),
+                created_at: Set(now),
+                updated_at: Set(now),
+                finished_at: Set(None),
+            });
+        }
+    }
+    // Bounded statements: 15 columns a row stays far below either engine's limit on
+    // bound values.
+    for chunk in rows.chunks(500) {
+        delivery::Entity::insert_many(chunk.to_vec())
+            .on_conflict_do_nothing()
+            .exec_without_returning(&txn)
+            .await?;
+    }
+    txn.execute_raw(Statement::from_sql_and_values(
+        backend,
+        super::numbered(
+            backend,
+            "UPDATE webhook_cursors SET position = ? WHERE name = 'fanout'",
+        ),
+        [last.into()],
+    ))
+    .await?;
+    txn.commit().await?;
+    Ok(events.len())
+}
+
+/// The enabled endpoints and what each may read.
+struct Subscribers {
+    endpoints: Vec<Subscriber>,
+    /// The channel and shop of each order the batch's events belong to.
+    orders: HashMap<Uuid, (String, String)>,
+}
+
+struct Subscriber {
+    id: Uuid,
+    entries: Vec<String>,
+    created_at: DateTime<Utc>,
+    /// `None`: an admin's endpoint, which receives everything. `Some(None)`: its
+    /// key is revoked or expired, and it receives nothing.
+    key: Option<Option<Actor>>,
+}
+
+impl Subscribers {
+    async fn load(
+        conn: &impl ConnectionTrait,
+        now: DateTime<Utc>,
+        events: &[event::Model],
+    ) -> Result<Self, DbErr> {
+        let rows = endpoint::Entity::find()
+            .filter(endpoint::COLUMN.enabled.eq(true))
+            .all(conn)
+            .await?;
+        let mut keys: HashMap<Uuid, Option<Actor>> = HashMap::new();
+        let mut endpoints = Vec::with_capacity(rows.len());
+        for row in rows {
+            let key = match row.owner_key_id {
+                None => None,
+                Some(id) => {
+                    let actor = match keys.get(&id) {
+                        Some(known) => known.clone(),
+                        None => {
+                            let actor = ordercrm_identity::authenticate::key_by_id(conn, id, now)
+                                .await
+                                .map_err(|e| DbErr::Custom(e.to_string()))?;
+                            keys.insert(id, actor.clone());
+                            actor
+                        }
+                    };
+                    Some(actor)
+                }
+            };
+            endpoints.push(Subscriber {
+                id: row.id,
+                entries: serde_json::from_value(row.event_types).unwrap_or_default(),
+                created_at: row.created_at,
+                key,
+            });
+        }
+        let bound = endpoints
+            .iter()
+            .any(|s| matches!(&s.key, Some(Some(a)) if a.channel().is_some()));
+        let order_ids: HashSet<Uuid> = events.iter().filter_map(|e| e.order_id).collect();
+        let mut orders = HashMap::new();
+        if bound && !order_ids.is_empty() {
+            let mut select = Query::select();
+            select
+                .columns([
+                    Alias::new("id"),
+                    Alias::new("channel"),
+                    Alias::new("channel_name"),
+                ])
+                .from(Alias::new("orders"))
+                .and_where(Expr::col(Alias::new("id")).is_in(order_ids));
+            for row in conn.query_all(&select).await? {
+                orders.insert(
+                    row.try_get::<Uuid>("", "id")?,
+                    (
+                        row.try_get::<String>("", "channel")?,
+                        row.try_get::<String>("", "channel_name")?,
+                    ),
+                );
+            }
+        }
+        Ok(Self { endpoints, orders })
+    }
+
+    /// The endpoints `e` goes to.
+    fn for_event<'a>(&'a self, e: &'a event::Model) -> impl Iterator<Item = Uuid> + 'a {
+        self.endpoints
+            .iter()
+            .filter(move |s| {
+                // An endpoint gets what happened after it was registered.
+                e.created_at >= s.created_at
+                    && subscribed(&s.entries, &e.event_type)
+                    && self.may_read(s, e)
+            })
+            .map(|s| s.id)
+    }
+
+    /// What the endpoint's key could read through the API: the event's resource by
+    /// its scopes, and of orders only its channel's when it is bound to one.
+    fn may_read(&self, s: &Subscriber, e: &event::Model) -> bool {
+        let actor = match &s.key {
+            None => return true,
+            Some(None) => return false,
+            Some(Some(actor)) => actor,
+        };
+        if !permitted(actor, &e.event_type) {
+            return false;
+        }
+        match (actor.channel(), e.order_id) {
+            (Some(binding), Some(order)) => self
+                .orders
+                .get(&order)
+                .is_some_and(|(channel, name)| binding.covers(channel, name)),
+            _ => true,
+        }
+    }
+}
