@@ -18,6 +18,9 @@ use serde_json::{Value, json};
 both_engines!(
     events_reach_the_receiver_signed_and_once,
     failures_follow_the_schedule_and_a_410_turns_the_endpoint_off,
+    a_failing_receiver_is_tried_ten_times_on_the_schedule,
+    a_secret_that_does_not_open_sends_nothing_and_says_so,
+    a_redirect_is_not_followed,
     the_guard_refuses_again_at_send_time,
     a_change_that_rolls_back_sends_nothing,
     a_channel_keys_endpoint_gets_only_its_channels_orders,
@@ -155,13 +158,8 @@ struct Seen {
 async fn seen(app: &TestApp) -> Option<Seen> {
     let db = app.raw_db().await;
     let backend = db.get_database_backend();
-    let delivery = db
-        .query_one_raw(Statement::from_string(
-            backend,
-            "SELECT status, next_attempt_at FROM webhook_deliveries",
-        ))
-        .await
-        .unwrap()?;
+    // The attempts first: an attempt and its delivery's new state commit together,
+    // so the delivery read after them is at least as new.
     let attempts = db
         .query_all_raw(Statement::from_string(
             backend,
@@ -180,6 +178,13 @@ async fn seen(app: &TestApp) -> Option<Seen> {
             )
         })
         .collect();
+    let delivery = db
+        .query_one_raw(Statement::from_string(
+            backend,
+            "SELECT status, next_attempt_at FROM webhook_deliveries",
+        ))
+        .await
+        .unwrap()?;
     Some(Seen {
         status: delivery.try_get("", "status").unwrap(),
         next_attempt_at: delivery.try_get("", "next_attempt_at").unwrap(),
@@ -496,6 +501,21 @@ async fn a_channel_keys_endpoint_gets_only_its_channels_orders(engine: DbEngine)
     orders.sort();
     orders.dedup();
     assert_eq!(orders, ours, "its channel's orders, and only them");
+
+    // A revoked key's endpoint receives nothing more, even of its channel.
+    let res = app
+        .request(
+            Method::DELETE,
+            &format!("/v1/api-keys/{}", key["id"].as_str().unwrap()),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(res.status().is_success(), "{}", res.status());
+    let before = receiver.received().len();
+    let res = app.post("/v1/orders", &order("web", "shop")).await;
+    assert_eq!(res.status(), 201);
+    receiver.stays_at(before, Duration::from_millis(600)).await;
 }
 
 /// 500 events, a receiver taking 1 s each, the server SIGKILLed with deliveries in
@@ -535,4 +555,73 @@ async fn nothing_is_lost_when_the_server_is_killed(engine: DbEngine) {
             .await,
         500
     );
+}
+
+async fn a_failing_receiver_is_tried_ten_times_on_the_schedule(engine: DbEngine) {
+    use ordercrm_webhook::schedule::{JITTER, MAX_ATTEMPTS, RETRY_DELAYS};
+    let receiver = Receiver::start().await;
+    receiver.reply_with(Reply::status(500));
+    let app = TestApp::spawn_with(engine, allow_loopback).await;
+    endpoint(&app, &receiver.url, &["customer.*"]).await;
+    customer(&app, "Tea House").await;
+    let last = MAX_ATTEMPTS as usize;
+    for n in 1..last {
+        let s = attempts(&app, n).await;
+        assert_eq!(s.status, "pending");
+        let planned = RETRY_DELAYS[n - 1].as_secs_f64();
+        let waited = (s.next_attempt_at - s.attempts[n - 1].0)
+            .num_microseconds()
+            .unwrap() as f64
+            / 1e6;
+        assert!(
+            (planned * (1.0 - JITTER)..=planned * (1.0 + JITTER)).contains(&waited),
+            "attempt {n}: waits {waited} s, the schedule says {planned} s ± 20 %; {:?} next {}",
+            s.attempts,
+            s.next_attempt_at
+        );
+        // Nothing before its time.
+        app.clock
+            .set(s.next_attempt_at - chrono::Duration::milliseconds(200));
+        receiver.stays_at(n, Duration::from_millis(300)).await;
+        app.clock.set(s.next_attempt_at);
+    }
+    let s = attempts(&app, last).await;
+    assert_eq!(s.status, "failed", "after the tenth attempt");
+    app.clock.advance(chrono::Duration::days(3));
+    receiver.stays_at(last, Duration::from_millis(500)).await;
+}
+
+async fn a_secret_that_does_not_open_sends_nothing_and_says_so(engine: DbEngine) {
+    let receiver = Receiver::start().await;
+    let app = TestApp::spawn_with(engine, allow_loopback).await;
+    endpoint(&app, &receiver.url, &["customer.*"]).await;
+    // As if the server had been started with another data key.
+    let db = app.raw_db().await;
+    db.execute_unprepared("UPDATE webhook_endpoints SET secret = 'sealed-with-another-key'")
+        .await
+        .unwrap();
+    customer(&app, "Tea House").await;
+    let s = attempts(&app, 1).await;
+    assert_eq!(s.attempts[0].1, None, "nothing was sent");
+    assert_eq!(s.attempts[0].2.as_deref(), Some("secret_unavailable"));
+    assert_eq!(s.status, "pending", "tried again on the schedule");
+    assert!(s.next_attempt_at > s.attempts[0].0);
+    assert!(receiver.received().is_empty());
+}
+
+async fn a_redirect_is_not_followed(engine: DbEngine) {
+    let elsewhere = Receiver::start().await;
+    let receiver = Receiver::start().await;
+    receiver.reply_with(Reply::status(302).header("Location", &elsewhere.url));
+    let app = TestApp::spawn_with(engine, allow_loopback).await;
+    endpoint(&app, &receiver.url, &["customer.*"]).await;
+    customer(&app, "Tea House").await;
+    let s = attempts(&app, 1).await;
+    assert_eq!(s.attempts[0].1, Some(302));
+    assert_eq!(s.attempts[0].2.as_deref(), Some("http_status"));
+    assert_eq!(
+        s.status, "pending",
+        "a redirect is a failure, tried again later"
+    );
+    elsewhere.stays_at(0, Duration::from_millis(300)).await;
 }

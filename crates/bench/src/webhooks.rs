@@ -141,18 +141,14 @@ pub(crate) async fn run(binary: &PathBuf, engine: &str, url: &str) -> anyhow::Re
     let fleets: &[usize] = if engine == "postgres" { &[1, 3] } else { &[1] };
     let mut api = Some(api);
     for &servers in fleets {
-        let base = match &api {
-            Some(a) => a.base.clone(),
-            None => {
-                let (a, _) = start_with(binary, url, &api_env).await?;
-                let base = a.base.clone();
-                api = Some(a);
-                base
-            }
+        let a = match api.take() {
+            Some(a) => a,
+            None => start_with(binary, url, &api_env).await?.0,
         };
+        let base = a.base.clone();
         customers(&base, &token, BACKLOG, None).await;
         // One writer at a time on SQLite: the dispatchers work alone.
-        api = None;
+        drop(a);
         let mut fleet = Vec::new();
         for _ in 0..servers {
             fleet.push(start_with(binary, url, DISPATCH).await?.0);
@@ -170,7 +166,6 @@ pub(crate) async fn run(binary: &PathBuf, engine: &str, url: &str) -> anyhow::Re
             "webhook deliveries/s", "-", "-", 0
         );
     }
-    drop(api);
     // The delay, through one server that takes the changes and dispatches them.
     let (server, _) = start_with(binary, url, DISPATCH).await?;
     let n = usize::try_from(PACE * PACE_SECONDS).unwrap_or(usize::MAX);

@@ -303,6 +303,7 @@ fn dispatch_settings(s: &Settings) -> Result<ordercrm_webhook::dispatch::Setting
             connect: defaults.timeouts.connect.min(Duration::from_secs(timeout)),
         },
         lease: Duration::from_secs(lease),
+        drain: Duration::from_secs(timeout + 1),
         ..defaults
     })
 }

@@ -102,7 +102,11 @@ impl Application {
                 throttle,
                 stopped.clone(),
             )),
-            tokio::spawn(sequence_events(db.clone(), stopped.clone())),
+            tokio::spawn(sequence_events(
+                db.clone(),
+                dispatcher.waker(),
+                stopped.clone(),
+            )),
             tokio::spawn(release_expired_reservations(
                 db.clone(),
                 clock,
@@ -166,7 +170,8 @@ impl Application {
     }
 }
 
-/// Expired idempotency keys and abandoned import batches go every ten minutes.
+/// Expired idempotency keys, abandoned import batches and succeeded webhook
+/// deliveries past their keeping go every ten minutes.
 async fn purge_idempotency_keys(db: Db, clock: SharedClock, mut stop: watch::Receiver<bool>) {
     let mut tick = tokio::time::interval(Duration::from_secs(600));
     loop {
@@ -183,6 +188,11 @@ async fn purge_idempotency_keys(db: Db, clock: SharedClock, mut stop: watch::Rec
                     Ok(0) => {}
                     Ok(n) => tracing::info!(purged = n, "abandoned import batches removed"),
                     Err(err) => tracing::warn!(error = %err, "import staging purge failed"),
+                }
+                match ordercrm_webhook::dispatch::purge(db.writer(), clock.now()).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(purged = n, "old succeeded webhook deliveries removed"),
+                    Err(err) => tracing::warn!(error = %err, "webhook delivery purge failed"),
                 }
             }
             _ = stop.changed() => return,
@@ -219,7 +229,11 @@ async fn forget_idle_limits(
 const SEQUENCE_EVERY: Duration = Duration::from_millis(100);
 
 /// Give committed events their place in the feed ([`ordercrm_kernel::events::sequence`]).
-async fn sequence_events(db: Db, mut stop: watch::Receiver<bool>) {
+async fn sequence_events(
+    db: Db,
+    sequenced: std::sync::Arc<tokio::sync::Notify>,
+    mut stop: watch::Receiver<bool>,
+) {
     if db.backend() != sea_orm::DatabaseBackend::Postgres {
         return;
     }
@@ -228,11 +242,16 @@ async fn sequence_events(db: Db, mut stop: watch::Receiver<bool>) {
     loop {
         tokio::select! {
             _ = tick.tick() => {
-                if let Err(err) = ordercrm_kernel::events::sequence(db.writer()).await {
-                    if ordercrm_kernel::db::is_connection_lost(&err) {
-                        ordercrm_kernel::db::connection_lost();
+                match ordercrm_kernel::events::sequence(db.writer()).await {
+                    Ok(0) => {}
+                    // Their deliveries need not wait for the dispatcher's next poll.
+                    Ok(_) => sequenced.notify_one(),
+                    Err(err) => {
+                        if ordercrm_kernel::db::is_connection_lost(&err) {
+                            ordercrm_kernel::db::connection_lost();
+                        }
+                        tracing::warn!(error = %err, "sequencing events failed");
                     }
-                    tracing::warn!(error = %err, "sequencing events failed");
                 }
             }
             _ = stop.changed() => return,

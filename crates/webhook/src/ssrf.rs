@@ -61,16 +61,19 @@ impl Policy {
     /// `Ok` when a webhook may connect to `address`.
     pub fn check(&self, address: IpAddr) -> Result<(), Blocked> {
         let allowed = |a: &IpAddr| self.allow.iter().any(|net| net.contains(a));
-        // An IPv6 address that carries an IPv4 one is let through by the IPv4
-        // one: allowing NAT64's prefix must not open the metadata service.
-        let carried: Vec<IpAddr> = match address {
-            IpAddr::V6(v6) => embedded_v4(v6).map(IpAddr::V4).collect(),
-            IpAddr::V4(_) => Vec::new(),
+        // An IPv6 address that stands for an IPv4 host (mapped, compatible, SIIT,
+        // NAT64) is let through by that IPv4 address: allowing NAT64's prefix must
+        // not open the metadata service. Any other address must be allowed itself,
+        // and so must every IPv4 address it carries (6to4, ISATAP): allowing
+        // 127.0.0.0/8 must not open `fd00::5efe:127.0.0.1`.
+        let (carried, stands_for_v4): (Vec<IpAddr>, bool) = match address {
+            IpAddr::V6(v6) => (embedded_v4(v6).map(IpAddr::V4).collect(), translated_v4(v6)),
+            IpAddr::V4(_) => (Vec::new(), false),
         };
-        let let_through = if carried.is_empty() {
-            allowed(&address)
-        } else {
+        let let_through = if stands_for_v4 {
             carried.iter().all(allowed)
+        } else {
+            allowed(&address) && carried.iter().all(allowed)
         };
         if let_through {
             return Ok(());
@@ -111,6 +114,20 @@ fn blocked_reason(address: IpAddr) -> Option<&'static str> {
             .filter(|n| n.contains(&address))
             .map(|_| *reason)
     })
+}
+
+/// Whether `v6` is an IPv4 address written as IPv6 (mapped, compatible, SIIT,
+/// NAT64's well-known prefix): the host it reaches is that IPv4 one.
+fn translated_v4(v6: Ipv6Addr) -> bool {
+    matches!(
+        v6.segments(),
+        [0, 0, 0, 0, 0, 0, hi, _] if hi != 0
+    ) || matches!(
+        v6.segments(),
+        [0, 0, 0, 0, 0, 0xffff, _, _]
+            | [0, 0, 0, 0, 0xffff, 0, _, _]
+            | [0x64, 0xff9b, 0, 0, 0, 0, _, _]
+    )
 }
 
 /// The IPv4 address an IPv6 one carries: mapped (`::ffff:a.b.c.d`), compatible
@@ -219,6 +236,16 @@ mod tests {
             "the carried IPv4 is allowed"
         );
         assert!(refused(&open, "http://10.0.0.1/"));
+        // Only the forms that stand for an IPv4 host pass by it: an ISATAP address
+        // in a local network is that network's, whatever it carries.
+        for url in [
+            "http://[fd00::5efe:7f00:1]/",
+            "http://[fe80::5efe:7f00:1]/",
+            "http://[ff02::5efe:7f00:1]/",
+            "http://[2002:7f00:1::1]/",
+        ] {
+            assert!(refused(&open, url), "{url} let through");
+        }
         // Allowing NAT64's prefix lets public IPv4 through it, not the metadata service.
         let nat64 = Policy {
             allow: vec!["64:ff9b::/96".parse().unwrap_or_else(|e| panic!("{e}"))],

@@ -28,9 +28,25 @@ const BATCH: u64 = 500;
 
 /// Fan out the events past the cursor. Returns how many events it took (0: none
 /// new, or another server holds the cursor).
-pub async fn run(conn: &DatabaseConnection, now: DateTime<Utc>) -> Result<usize, DbErr> {
-    let txn = conn.begin().await?;
+pub async fn run(
+    conn: &DatabaseConnection,
+    reader: &DatabaseConnection,
+    now: DateTime<Utc>,
+) -> Result<usize, DbErr> {
     let backend = conn.get_database_backend();
+    // Idle most of the time: one read, no transaction and no lock, when nothing is new.
+    let anything_new = reader
+        .query_one_raw(Statement::from_string(
+            backend,
+            "SELECT 1 FROM events WHERE position > \
+             (SELECT position FROM webhook_cursors WHERE name = 'fanout') LIMIT 1",
+        ))
+        .await?
+        .is_some();
+    if !anything_new {
+        return Ok(0);
+    }
+    let txn = conn.begin().await?;
     let lock = if backend == DatabaseBackend::Postgres {
         " FOR UPDATE SKIP LOCKED"
     } else {

@@ -25,18 +25,73 @@ pub struct Claimed {
 /// Rows the claim looks at before taking its share of each endpoint.
 const CANDIDATES: u64 = 1000;
 
-/// Claim up to `limit` due deliveries, at most `per_endpoint` of any one endpoint,
-/// none of the endpoints in `skip` (full or resting on this server).
+/// What one claim asks for.
+#[derive(Debug, Clone, Copy)]
+pub struct Want<'a> {
+    /// This server's name on its leases.
+    pub me: &'a str,
+    pub now: DateTime<Utc>,
+    pub lease: std::time::Duration,
+    pub limit: usize,
+    pub per_endpoint: usize,
+    pub skip: &'a [Uuid],
+}
+
+/// Claim up to `limit` deliveries due at `now`, at most `per_endpoint` of any one
+/// endpoint, none of the endpoints in `skip` (full or resting on this server), each
+/// for `lease`.
+///
+/// When a delivery is due follows the server's clock (tests move it); whether a
+/// lease has lapsed follows the database's on PostgreSQL, so servers whose clocks
+/// disagree never take each other's live leases. (SQLite is one machine's.)
 pub async fn claim(
     conn: &impl ConnectionTrait,
-    me: &str,
-    now: DateTime<Utc>,
-    lease_until: DateTime<Utc>,
-    limit: usize,
-    per_endpoint: usize,
-    skip: &[Uuid],
+    reader: &impl ConnectionTrait,
+    want: &Want<'_>,
 ) -> Result<Vec<Claimed>, DbErr> {
+    let Want {
+        me,
+        now,
+        lease,
+        limit,
+        per_endpoint,
+        skip,
+    } = *want;
     let backend = conn.get_database_backend();
+    let pg = backend == DatabaseBackend::Postgres;
+    let lease_secs = i64::try_from(lease.as_secs()).unwrap_or(i64::MAX);
+    let app_lease_until =
+        now + chrono::Duration::try_seconds(lease_secs).unwrap_or(chrono::Duration::MAX);
+    // The lease's clock: the database's on PostgreSQL, ours (a bound value) on SQLite.
+    let (clock, clock_value): (&str, Option<Value>) = if pg {
+        ("statement_timestamp()", None)
+    } else {
+        ("?", Some(now.into()))
+    };
+    let due = format!(
+        "d.status = 'pending' AND d.next_attempt_at <= ? \
+         AND (d.lease_until IS NULL OR d.lease_until <= {clock})"
+    );
+    let due_values = || -> Vec<Value> {
+        let mut v: Vec<Value> = vec![now.into()];
+        v.extend(clock_value.clone());
+        v
+    };
+    // Mostly there is nothing to do: a read first, so an idle server takes no lock
+    // (SQLite's one writer is the API's).
+    let probe = reader
+        .query_one_raw(Statement::from_sql_and_values(
+            backend,
+            numbered(
+                backend,
+                &format!("SELECT 1 FROM webhook_deliveries d WHERE {due} LIMIT 1"),
+            ),
+            due_values(),
+        ))
+        .await?;
+    if probe.is_none() {
+        return Ok(Vec::new());
+    }
     let skip_clause = if skip.is_empty() {
         String::new()
     } else {
@@ -45,8 +100,6 @@ pub async fn claim(
             vec!["?"; skip.len()].join(", ")
         )
     };
-    let due = "d.status = 'pending' AND d.next_attempt_at <= ? \
-               AND (d.lease_until IS NULL OR d.lease_until <= ?)";
     // The candidates, soonest first, ranked within their endpoint; then the ones
     // still free, locked without waiting for another server's claim.
     let ranked = format!(
@@ -61,30 +114,40 @@ pub async fn claim(
                    LIMIT {CANDIDATES}) c
          ) r WHERE r.n <= ?"
     );
-    let sql = match backend {
-        DatabaseBackend::Postgres => format!(
-            "UPDATE webhook_deliveries w SET lease_until = ?, leased_by = ?, updated_at = ?
-             FROM (SELECT d.id FROM webhook_deliveries d
-                   WHERE d.id IN ({ranked}) AND {due}
-                   ORDER BY d.next_attempt_at, d.event_position
-                   LIMIT ? FOR UPDATE SKIP LOCKED) t
-             WHERE w.id = t.id
-             RETURNING w.id, w.endpoint_id, w.event_id, w.attempts"
-        ),
-        _ => format!(
-            "UPDATE webhook_deliveries SET lease_until = ?, leased_by = ?, updated_at = ?
-             WHERE id IN (SELECT d.id FROM webhook_deliveries d
-                          WHERE d.id IN ({ranked}) AND {due}
-                          ORDER BY d.next_attempt_at, d.event_position
-                          LIMIT ?)
-             RETURNING id, endpoint_id, event_id, attempts"
-        ),
+    let (sql, lease_value): (String, Vec<Value>) = if pg {
+        (
+            format!(
+                "UPDATE webhook_deliveries w
+                 SET lease_until = statement_timestamp() + make_interval(secs => ?),
+                     leased_by = ?, updated_at = ?
+                 FROM (SELECT d.id FROM webhook_deliveries d
+                       WHERE d.id IN ({ranked}) AND {due}
+                       ORDER BY d.next_attempt_at, d.event_position
+                       LIMIT ? FOR UPDATE SKIP LOCKED) t
+                 WHERE w.id = t.id
+                 RETURNING w.id, w.endpoint_id, w.event_id, w.attempts, w.lease_until"
+            ),
+            vec![Value::from(lease_secs)],
+        )
+    } else {
+        (
+            format!(
+                "UPDATE webhook_deliveries SET lease_until = ?, leased_by = ?, updated_at = ?
+                 WHERE id IN (SELECT d.id FROM webhook_deliveries d
+                              WHERE d.id IN ({ranked}) AND {due}
+                              ORDER BY d.next_attempt_at, d.event_position
+                              LIMIT ?)
+                 RETURNING id, endpoint_id, event_id, attempts, lease_until"
+            ),
+            vec![app_lease_until.into()],
+        )
     };
-    let mut values: Vec<Value> = vec![lease_until.into(), me.into(), now.into()];
-    values.extend([now.into(), now.into()]);
+    let mut values = lease_value;
+    values.extend([me.into(), now.into()]);
+    values.extend(due_values());
     values.extend(skip.iter().map(|id| Value::from(*id)));
     values.push(i64::try_from(per_endpoint).unwrap_or(i64::MAX).into());
-    values.extend([now.into(), now.into()]);
+    values.extend(due_values());
     values.push(i64::try_from(limit).unwrap_or(i64::MAX).into());
     let rows = conn
         .query_all_raw(Statement::from_sql_and_values(
@@ -100,7 +163,7 @@ pub async fn claim(
                 endpoint_id: row.try_get_by_index(1)?,
                 event_id: row.try_get_by_index(2)?,
                 attempts: row.try_get_by_index(3)?,
-                lease_until,
+                lease_until: row.try_get_by_index(4)?,
             })
         })
         .collect()

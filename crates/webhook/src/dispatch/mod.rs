@@ -86,8 +86,46 @@ impl Default for Settings {
                 connect: Duration::from_secs(5),
             },
             lease: Duration::from_secs(60),
-            poll: Duration::from_millis(200),
-            drain: Duration::from_secs(10),
+            poll: Duration::from_millis(100),
+            // Longer than the request timeout: a stopping server finishes what it
+            // sent rather than leaving it to be sent twice.
+            drain: Duration::from_secs(16),
+        }
+    }
+}
+
+/// How long a succeeded delivery and its attempts are kept (failed ones stay until
+/// they are dealt with).
+pub const KEEP_SUCCEEDED: chrono::Duration = chrono::Duration::days(30);
+
+/// Rows one purge statement removes at most.
+const PURGE_BATCH: i64 = 10_000;
+
+/// Remove succeeded deliveries (and, with them, their attempts) finished more than
+/// [`KEEP_SUCCEEDED`] before `now`. Returns how many went.
+pub async fn purge(
+    conn: &impl sea_orm::ConnectionTrait,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<u64, DbErr> {
+    let backend = conn.get_database_backend();
+    let mut total = 0;
+    loop {
+        let gone = conn
+            .execute_raw(sea_orm::Statement::from_sql_and_values(
+                backend,
+                numbered(
+                    backend,
+                    "DELETE FROM webhook_deliveries WHERE id IN (
+                         SELECT id FROM webhook_deliveries
+                         WHERE status = 'succeeded' AND finished_at < ? LIMIT ?)",
+                ),
+                [(now - KEEP_SUCCEEDED).into(), PURGE_BATCH.into()],
+            ))
+            .await?
+            .rows_affected();
+        total += gone;
+        if i64::try_from(gone).unwrap_or(i64::MAX) < PURGE_BATCH {
+            return Ok(total);
         }
     }
 }
@@ -130,8 +168,8 @@ pub(crate) struct Inner {
     settings: Settings,
     load: Mutex<Load>,
     limiter: DefaultKeyedRateLimiter<Uuid>,
-    /// A request finished: a slot is free.
-    freed: Notify,
+    /// A request finished (a slot is free), or new events have their positions.
+    freed: Arc<Notify>,
 }
 
 /// The dispatcher of one server.
@@ -191,9 +229,15 @@ impl Dispatcher {
                 limiter: RateLimiter::keyed(Quota::per_second(settings.rate_per_endpoint)),
                 settings,
                 load: Mutex::new(Load::default()),
-                freed: Notify::new(),
+                freed: Arc::new(Notify::new()),
             }),
         })
+    }
+
+    /// What wakes an idle dispatcher at once (the sequencer pokes it when it gave new
+    /// events their positions), instead of at its next poll.
+    pub fn waker(&self) -> Arc<Notify> {
+        self.inner.freed.clone()
     }
 
     /// Work until `stop` turns true; then let requests in flight finish (for
@@ -246,7 +290,7 @@ impl Dispatcher {
         let inner = &self.inner;
         let settings = &inner.settings;
         let now = inner.clock.now();
-        let fanned = fanout::run(inner.db.writer(), now).await?;
+        let fanned = fanout::run(inner.db.writer(), inner.db.reader(), now).await?;
         let (free, skip) = {
             let mut load = inner.load.lock().unwrap_or_else(PoisonError::into_inner);
             let at = Instant::now();
@@ -263,16 +307,17 @@ impl Dispatcher {
         if free == 0 {
             return Ok(fanned);
         }
-        let lease_until = now
-            + chrono::Duration::from_std(settings.lease).unwrap_or(chrono::Duration::seconds(60));
         let claimed = lease::claim(
             inner.db.writer(),
-            &inner.me,
-            now,
-            lease_until,
-            free,
-            settings.per_endpoint,
-            &skip,
+            inner.db.reader(),
+            &lease::Want {
+                me: &inner.me,
+                now,
+                lease: settings.lease,
+                limit: free,
+                per_endpoint: settings.per_endpoint,
+                skip: &skip,
+            },
         )
         .await?;
         let mut give_back = Vec::new();

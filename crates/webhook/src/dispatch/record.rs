@@ -43,17 +43,20 @@ pub(crate) async fn deliver(inner: &Inner, c: &Claimed) -> Result<(), DbErr> {
             .await
             .map_err(|e| DbErr::Custom(e.to_string()))?;
         if active.is_none() {
-            let outcome = Outcome::Failed {
-                kind: ErrorKind::NotPermitted,
-                status: None,
-                retry_after: None,
-                error: "the API key that registered this endpoint is revoked or expired".into(),
-                excerpt: None,
-            };
+            let outcome = Outcome::failed(
+                ErrorKind::NotPermitted,
+                "the API key that registered this endpoint is revoked or expired",
+            );
             return finish(inner, c, None, &outcome, now).await;
         }
     }
-    let secrets = secrets(inner, &ep, now)?;
+    let Some(secrets) = secrets(inner, &ep, now) else {
+        let outcome = Outcome::failed(
+            ErrorKind::SecretUnavailable,
+            "the endpoint's secret does not open with this server's data key (ORDERCRM_DATA_KEY)",
+        );
+        return finish(inner, c, Some((now, Duration::ZERO)), &outcome, now).await;
+    };
     let id = public_id(ev.id);
     let body = serde_json::to_vec(&serde_json::json!({
         "id": id,
@@ -77,28 +80,31 @@ pub(crate) async fn deliver(inner: &Inner, c: &Claimed) -> Result<(), DbErr> {
 }
 
 /// The endpoint's secrets that sign now: the current one, and the previous one
-/// during its grace.
-fn secrets(inner: &Inner, ep: &endpoint::Model, now: DateTime<Utc>) -> Result<Vec<Secret>, DbErr> {
+/// during its grace. `None` when the current one does not open (another data key);
+/// a previous one that does not open is left out.
+fn secrets(inner: &Inner, ep: &endpoint::Model, now: DateTime<Utc>) -> Option<Vec<Secret>> {
     let open = |sealed: &str| {
         inner
             .cipher
             .decrypt(sealed)
             .ok()
             .and_then(|text| Secret::parse(&text).ok())
-            .ok_or_else(|| {
-                DbErr::Custom(format!(
-                    "endpoint {}'s secret does not open with this data key",
-                    ep.id
-                ))
-            })
     };
-    let mut secrets = vec![open(&ep.secret)?];
+    let Some(current) = open(&ep.secret) else {
+        tracing::error!(endpoint = %ep.id, "a webhook secret does not open with this data key");
+        return None;
+    };
+    let mut secrets = vec![current];
     if let (Some(previous), Some(until)) = (&ep.previous_secret, ep.previous_secret_expires_at)
         && until > now
     {
-        secrets.push(open(previous)?);
+        match open(previous) {
+            Some(secret) => secrets.push(secret),
+            None => tracing::warn!(endpoint = %ep.id,
+                "a rotated-out webhook secret does not open with this data key; signing with the current one only"),
+        }
     }
-    Ok(secrets)
+    Some(secrets)
 }
 
 /// A random number in [-1, 1] for the schedule's jitter.

@@ -36,6 +36,9 @@ pub enum ErrorKind {
     Request,
     /// The endpoint's key may no longer read the event (revoked, expired).
     NotPermitted,
+    /// The endpoint's secret does not open with this server's data key: nothing was
+    /// sent (tried again on the schedule, in case the key is put right).
+    SecretUnavailable,
 }
 
 impl ErrorKind {
@@ -48,6 +51,7 @@ impl ErrorKind {
             ErrorKind::Timeout => "timeout",
             ErrorKind::Request => "request",
             ErrorKind::NotPermitted => "not_permitted",
+            ErrorKind::SecretUnavailable => "secret_unavailable",
         }
     }
 }
@@ -70,7 +74,7 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    fn failed(kind: ErrorKind, error: impl Into<String>) -> Self {
+    pub fn failed(kind: ErrorKind, error: impl Into<String>) -> Self {
         Outcome::Failed {
             kind,
             status: None,
