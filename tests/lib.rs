@@ -484,6 +484,19 @@ impl TestApp {
             .unwrap()
     }
 
+    /// A company customer named `name`, created as the admin; its id.
+    pub async fn customer(&self, name: &str) -> String {
+        let res = self
+            .post(
+                "/v1/customers",
+                &serde_json::json!({"kind": "company", "name": name}),
+            )
+            .await;
+        assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+        let body: Value = res.json().await.unwrap();
+        body["id"].as_str().unwrap().to_owned()
+    }
+
     /// The first column of the first row of `sql` (a `SELECT COUNT(*)`), on this test's database.
     pub async fn count(&self, sql: &str) -> i64 {
         let db = self.raw_db().await;

@@ -65,12 +65,7 @@ async fn receive(app: &TestApp, quantity: i64) {
 }
 
 async fn customer(app: &TestApp, name: &str) -> String {
-    let res = app
-        .post("/v1/customers", &json!({"kind": "company", "name": name}))
-        .await;
-    assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
-    let body: Value = res.json().await.unwrap();
-    body["id"].as_str().unwrap().to_owned()
+    app.customer(name).await
 }
 
 fn order(customer: &str, quantity: i64, submit: bool) -> Value {

@@ -124,12 +124,7 @@ async fn endpoint(app: &TestApp, url: &str, types: &[&str]) -> Value {
 }
 
 async fn customer(app: &TestApp, name: &str) -> String {
-    let res = app
-        .post("/v1/customers", &json!({"kind": "company", "name": name}))
-        .await;
-    assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
-    let body: Value = res.json().await.unwrap();
-    body["id"].as_str().unwrap().to_owned()
+    app.customer(name).await
 }
 
 /// Rows of `sql` as JSON objects of their text columns (each selected as text).
