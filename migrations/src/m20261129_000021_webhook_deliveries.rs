@@ -67,14 +67,16 @@ impl MigrationTrait for Migration {
             false,
         )
         .await?;
-        // What the claim looks for: due, pending deliveries, soonest first.
-        manager
-            .get_connection()
-            .execute_unprepared(
-                "CREATE INDEX webhook_deliveries_due ON webhook_deliveries \
-                 (next_attempt_at) WHERE status = 'pending'",
-            )
-            .await?;
+        // What the claim looks for (due, pending deliveries, soonest first) and what
+        // the purge does (succeeded ones past their keeping).
+        for sql in [
+            "CREATE INDEX webhook_deliveries_due ON webhook_deliveries \
+             (next_attempt_at) WHERE status = 'pending'",
+            "CREATE INDEX webhook_deliveries_succeeded ON webhook_deliveries \
+             (finished_at) WHERE status = 'succeeded'",
+        ] {
+            manager.get_connection().execute_unprepared(sql).await?;
+        }
 
         manager
             .create_table(

@@ -334,6 +334,9 @@ pub async fn update(
             }
         }
         let after = queries::view(row.update(txn).await?);
+        if after.enabled != before.enabled {
+            crate::dispatch::park(txn, id, after.enabled).await?;
+        }
         Ok((before, after))
     })
     .await?;
@@ -434,6 +437,7 @@ pub(crate) async fn disable_gone(
     if changed == 0 {
         return Ok(());
     }
+    crate::dispatch::park(txn, id, false).await?;
     let Some(row) = Entity::find_by_id(id).one(txn).await? else {
         return Ok(());
     };

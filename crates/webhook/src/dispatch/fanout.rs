@@ -85,7 +85,9 @@ pub async fn run(
                 event_position: Set(e.position.unwrap_or_default()),
                 status: Set(super::Status::Pending.as_str().to_owned()),
                 attempts: Set(0),
-                next_attempt_at: Set(now),
+                // Due at once, on every server: not later than the event, whatever
+                // this server's clock says.
+                next_attempt_at: Set(std::cmp::min(now, e.created_at)),
                 lease_until: Set(None),
                 leased_by: Set(None),
                 last_status_code: Set(None),
@@ -128,7 +130,9 @@ struct Subscribers {
 struct Subscriber {
     id: Uuid,
     entries: Vec<String>,
-    created_at: DateTime<Utc>,
+    /// The position of its `webhook_endpoint.created` event: it gets the events
+    /// after it. `None` while that event has none yet (it gets none of these).
+    since: Option<i64>,
     /// `None`: an admin's endpoint, which receives everything. `Some(None)`: its
     /// key is revoked or expired, and it receives nothing.
     key: Option<Option<Actor>>,
@@ -144,6 +148,22 @@ impl Subscribers {
             .filter(endpoint::COLUMN.enabled.eq(true))
             .all(conn)
             .await?;
+        // Where each endpoint's life begins in the outbox's order: positions, not
+        // clocks, which may disagree between servers.
+        let mut since: HashMap<String, i64> = HashMap::new();
+        if !rows.is_empty() {
+            let created = event::Entity::find()
+                .filter(event::Column::ResourceType.eq("webhook_endpoint"))
+                .filter(event::Column::ResourceId.is_in(rows.iter().map(|r| r.id.to_string())))
+                .filter(event::Column::EventType.eq(crate::events::CREATED.name))
+                .all(conn)
+                .await?;
+            for e in created {
+                if let Some(position) = e.position {
+                    since.insert(e.resource_id, position);
+                }
+            }
+        }
         let mut keys: HashMap<Uuid, Option<Actor>> = HashMap::new();
         let mut endpoints = Vec::with_capacity(rows.len());
         for row in rows {
@@ -166,7 +186,7 @@ impl Subscribers {
             endpoints.push(Subscriber {
                 id: row.id,
                 entries: serde_json::from_value(row.event_types).unwrap_or_default(),
-                created_at: row.created_at,
+                since: since.get(&row.id.to_string()).copied(),
                 key,
             });
         }
@@ -203,8 +223,10 @@ impl Subscribers {
         self.endpoints
             .iter()
             .filter(move |s| {
-                // An endpoint gets what happened after it was registered.
-                e.created_at >= s.created_at
+                // An endpoint gets what committed after its registration did.
+                s.since
+                    .zip(e.position)
+                    .is_some_and(|(since, at)| at > since)
                     && subscribed(&s.entries, &e.event_type)
                     && self.may_read(s, e)
             })

@@ -77,21 +77,6 @@ pub async fn claim(
         v.extend(clock_value.clone());
         v
     };
-    // Mostly there is nothing to do: a read first, so an idle server takes no lock
-    // (SQLite's one writer is the API's).
-    let probe = reader
-        .query_one_raw(Statement::from_sql_and_values(
-            backend,
-            numbered(
-                backend,
-                &format!("SELECT 1 FROM webhook_deliveries d WHERE {due} LIMIT 1"),
-            ),
-            due_values(),
-        ))
-        .await?;
-    if probe.is_none() {
-        return Ok(Vec::new());
-    }
     let skip_clause = if skip.is_empty() {
         String::new()
     } else {
@@ -100,6 +85,27 @@ pub async fn claim(
             vec!["?"; skip.len()].join(", ")
         )
     };
+    let claimable = format!(
+        "FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id \
+         WHERE {due} AND e.enabled{skip_clause}"
+    );
+    let claimable_values = || -> Vec<Value> {
+        let mut v = due_values();
+        v.extend(skip.iter().map(|id| Value::from(*id)));
+        v
+    };
+    // Mostly there is nothing to do: a read first, so an idle server takes no lock
+    // (SQLite's one writer is the API's).
+    let probe = reader
+        .query_one_raw(Statement::from_sql_and_values(
+            backend,
+            numbered(backend, &format!("SELECT 1 {claimable} LIMIT 1")),
+            claimable_values(),
+        ))
+        .await?;
+    if probe.is_none() {
+        return Ok(Vec::new());
+    }
     // The candidates, soonest first, ranked within their endpoint; then the ones
     // still free, locked without waiting for another server's claim.
     let ranked = format!(
@@ -107,9 +113,7 @@ pub async fn claim(
              SELECT c.id, row_number() OVER (PARTITION BY c.endpoint_id
                                              ORDER BY c.next_attempt_at, c.event_position) AS n
              FROM (SELECT d.id, d.endpoint_id, d.next_attempt_at, d.event_position
-                   FROM webhook_deliveries d
-                   JOIN webhook_endpoints e ON e.id = d.endpoint_id
-                   WHERE {due} AND e.enabled{skip_clause}
+                   {claimable}
                    ORDER BY d.next_attempt_at, d.event_position
                    LIMIT {CANDIDATES}) c
          ) r WHERE r.n <= ?"
@@ -144,8 +148,7 @@ pub async fn claim(
     };
     let mut values = lease_value;
     values.extend([me.into(), now.into()]);
-    values.extend(due_values());
-    values.extend(skip.iter().map(|id| Value::from(*id)));
+    values.extend(claimable_values());
     values.push(i64::try_from(per_endpoint).unwrap_or(i64::MAX).into());
     values.extend(due_values());
     values.push(i64::try_from(limit).unwrap_or(i64::MAX).into());

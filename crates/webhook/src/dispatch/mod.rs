@@ -37,6 +37,8 @@ use send::{Sender, Timeouts};
 pub enum Status {
     /// Waiting for its next attempt (or being sent, while leased).
     Pending,
+    /// Its endpoint is turned off: waiting for it to be turned on again.
+    Paused,
     /// A receiver answered 2xx.
     Succeeded,
     /// Every attempt failed, or the receiver is gone; kept for a redelivery by hand.
@@ -47,6 +49,7 @@ impl Status {
     pub fn as_str(self) -> &'static str {
         match self {
             Status::Pending => "pending",
+            Status::Paused => "paused",
             Status::Succeeded => "succeeded",
             Status::Failed => "failed",
         }
@@ -92,6 +95,34 @@ impl Default for Settings {
             drain: Duration::from_secs(16),
         }
     }
+}
+
+/// Hold (`enabled` false) or resume (true) the deliveries an endpoint owes, as it is
+/// turned off or on: a turned-off endpoint's deliveries are no one's work, and the
+/// claim never has to look past them.
+pub async fn park(
+    conn: &impl sea_orm::ConnectionTrait,
+    endpoint: Uuid,
+    enabled: bool,
+) -> Result<u64, DbErr> {
+    let backend = conn.get_database_backend();
+    let (from, to) = if enabled {
+        (Status::Paused, Status::Pending)
+    } else {
+        (Status::Pending, Status::Paused)
+    };
+    Ok(conn
+        .execute_raw(sea_orm::Statement::from_sql_and_values(
+            backend,
+            numbered(
+                backend,
+                "UPDATE webhook_deliveries SET status = ?, lease_until = NULL, leased_by = NULL \
+                 WHERE endpoint_id = ? AND status = ?",
+            ),
+            [to.as_str().into(), endpoint.into(), from.as_str().into()],
+        ))
+        .await?
+        .rows_affected())
 }
 
 /// How long a succeeded delivery and its attempts are kept (failed ones stay until
@@ -170,6 +201,17 @@ pub(crate) struct Inner {
     limiter: DefaultKeyedRateLimiter<Uuid>,
     /// A request finished (a slot is free), or new events have their positions.
     freed: Arc<Notify>,
+}
+
+impl Inner {
+    /// Leave `endpoint` alone on this server for `span`.
+    pub(crate) fn rest(&self, endpoint: Uuid, span: Duration) {
+        self.load
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .resting
+            .insert(endpoint, Instant::now() + span);
+    }
 }
 
 /// The dispatcher of one server.

@@ -51,11 +51,18 @@ pub(crate) async fn deliver(inner: &Inner, c: &Claimed) -> Result<(), DbErr> {
         }
     }
     let Some(secrets) = secrets(inner, &ep, now) else {
-        let outcome = Outcome::failed(
+        // This server cannot sign for it (another data key): it says so on the
+        // delivery, uses up no attempt, and leaves the endpoint to the servers that
+        // can for a while.
+        inner.rest(c.endpoint_id, UNSIGNABLE_REST);
+        return unsendable(
+            inner,
+            c,
             ErrorKind::SecretUnavailable,
             "the endpoint's secret does not open with this server's data key (ORDERCRM_DATA_KEY)",
-        );
-        return finish(inner, c, Some((now, Duration::ZERO)), &outcome, now).await;
+            now,
+        )
+        .await;
     };
     let id = public_id(ev.id);
     let body = serde_json::to_vec(&serde_json::json!({
@@ -105,6 +112,37 @@ fn secrets(inner: &Inner, ep: &endpoint::Model, now: DateTime<Utc>) -> Option<Ve
         }
     }
     Some(secrets)
+}
+
+/// How long a server that cannot open an endpoint's secret leaves it alone.
+const UNSIGNABLE_REST: Duration = Duration::from_secs(60);
+
+/// Give `c` back unsent, saying why on the delivery; no attempt is used up.
+async fn unsendable(
+    inner: &Inner,
+    c: &Claimed,
+    kind: ErrorKind,
+    why: &str,
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    delivery::Entity::update_many()
+        .col_expr(
+            delivery::COLUMN.lease_until,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
+        .col_expr(
+            delivery::COLUMN.leased_by,
+            Expr::value(Option::<String>::None),
+        )
+        .col_expr(delivery::COLUMN.error_kind, Expr::value(kind.as_str()))
+        .col_expr(delivery::COLUMN.last_error, Expr::value(why))
+        .col_expr(delivery::COLUMN.updated_at, Expr::value(now))
+        .filter(delivery::COLUMN.id.eq(c.id))
+        .filter(delivery::COLUMN.leased_by.eq(inner.me.as_str()))
+        .filter(delivery::COLUMN.lease_until.eq(c.lease_until))
+        .exec(inner.db.writer())
+        .await
+        .map(drop)
 }
 
 /// A random number in [-1, 1] for the schedule's jitter.

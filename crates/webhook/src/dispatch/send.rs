@@ -37,7 +37,7 @@ pub enum ErrorKind {
     /// The endpoint's key may no longer read the event (revoked, expired).
     NotPermitted,
     /// The endpoint's secret does not open with this server's data key: nothing was
-    /// sent (tried again on the schedule, in case the key is put right).
+    /// sent, and no attempt used up (servers that can open it send it).
     SecretUnavailable,
 }
 
