@@ -8,7 +8,9 @@
     clippy::cast_possible_truncation,
     clippy::cast_possible_wrap,
     clippy::cast_sign_loss,
-    clippy::cast_precision_loss
+    clippy::cast_precision_loss,
+    // The process and load tests say what they measured.
+    clippy::print_stdout
 )]
 
 mod customers;

@@ -21,6 +21,7 @@ both_engines!(
     a_failing_receiver_is_tried_ten_times_on_the_schedule,
     a_secret_that_does_not_open_sends_nothing_and_says_so,
     a_redirect_is_not_followed,
+    off_and_on_again_mid_request_sends_once,
     the_guard_refuses_again_at_send_time,
     a_change_that_rolls_back_sends_nothing,
     a_channel_keys_endpoint_gets_only_its_channels_orders,
@@ -267,6 +268,15 @@ async fn failures_follow_the_schedule_and_a_410_turns_the_endpoint_off(engine: D
         120,
         "the receiver's wait, longer than the schedule's 5 s"
     );
+    // Turned off while its retry waits: the delivery is paused, and resumes when the
+    // endpoint is turned on again.
+    let path = format!("/v1/webhook-endpoints/{endpoint_id}");
+    let res = app.patch(&path, &json!({"enabled": false})).await;
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    assert_eq!(seen(&app).await.unwrap().status, "paused");
+    let res = app.patch(&path, &json!({"enabled": true})).await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(seen(&app).await.unwrap().status, "pending");
     app.clock
         .set(s.next_attempt_at - chrono::Duration::milliseconds(500));
     receiver.stays_at(1, Duration::from_millis(500)).await;
@@ -642,4 +652,22 @@ async fn a_redirect_is_not_followed(engine: DbEngine) {
         "a redirect is a failure, tried again later"
     );
     elsewhere.stays_at(0, Duration::from_millis(300)).await;
+}
+
+async fn off_and_on_again_mid_request_sends_once(engine: DbEngine) {
+    let receiver = Receiver::start().await;
+    receiver.reply_with(Reply::status(200).after(Duration::from_secs(1)));
+    let app = TestApp::spawn_with(engine, allow_loopback).await;
+    let created = endpoint(&app, &receiver.url, &["customer.*"]).await;
+    let path = format!("/v1/webhook-endpoints/{}", created["id"].as_str().unwrap());
+    customer(&app, "Tea House").await;
+    receiver.wait_for(1, WAIT).await;
+    // The request is at the receiver now.
+    for enabled in [false, true] {
+        let res = app.patch(&path, &json!({"enabled": enabled})).await;
+        assert_eq!(res.status(), 200);
+    }
+    let s = attempts(&app, 1).await;
+    assert_eq!(s.status, "succeeded");
+    receiver.stays_at(1, Duration::from_millis(1500)).await;
 }

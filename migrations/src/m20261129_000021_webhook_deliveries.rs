@@ -33,7 +33,9 @@ impl MigrationTrait for Migration {
                     .col(timestamp_with_time_zone("created_at"))
                     .col(timestamp_with_time_zone("updated_at"))
                     .col(timestamp_with_time_zone_null("finished_at"))
-                    .check(Expr::cust("status IN ('pending', 'succeeded', 'failed')"))
+                    .check(Expr::cust(
+                        "status IN ('pending', 'paused', 'succeeded', 'failed')",
+                    ))
                     .check(Expr::cust("attempts >= 0 AND attempts <= 100"))
                     .foreign_key(
                         ForeignKey::create()

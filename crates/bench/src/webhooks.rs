@@ -46,7 +46,11 @@ async fn receive(body: web::Bytes, arrivals: web::Data<Arrivals>) -> HttpRespons
     let at = Instant::now();
     let id = serde_json::from_slice::<serde_json::Value>(&body)
         .ok()
-        .and_then(|v| v["data"]["id"].as_str().map(str::to_owned));
+        .and_then(|v| {
+            v.pointer("/data/id")
+                .and_then(serde_json::Value::as_str)
+                .map(str::to_owned)
+        });
     if let Some(id) = id {
         arrivals.0.lock().expect("arrivals").entry(id).or_insert(at);
     }
@@ -99,7 +103,7 @@ async fn customers(
                     .ok()?;
                 let at = Instant::now();
                 let body: serde_json::Value = res.json().await.ok()?;
-                Some((body["id"].as_str()?.to_owned(), at))
+                Some((body.get("id")?.as_str()?.to_owned(), at))
             }
         })
         .buffer_unordered(8)

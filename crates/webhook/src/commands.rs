@@ -335,7 +335,7 @@ pub async fn update(
         }
         let after = queries::view(row.update(txn).await?);
         if after.enabled != before.enabled {
-            crate::dispatch::park(txn, id, after.enabled).await?;
+            crate::dispatch::park(txn, id, after.enabled, ctx.now).await?;
         }
         Ok((before, after))
     })
@@ -437,7 +437,7 @@ pub(crate) async fn disable_gone(
     if changed == 0 {
         return Ok(());
     }
-    crate::dispatch::park(txn, id, false).await?;
+    crate::dispatch::park(txn, id, false, now).await?;
     let Some(row) = Entity::find_by_id(id).one(txn).await? else {
         return Ok(());
     };

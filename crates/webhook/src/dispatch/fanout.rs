@@ -152,15 +152,18 @@ impl Subscribers {
         // clocks, which may disagree between servers.
         let mut since: HashMap<String, i64> = HashMap::new();
         if !rows.is_empty() {
-            let created = event::Entity::find()
+            let created: Vec<(String, Option<i64>)> = event::Entity::find()
+                .select_only()
+                .columns([event::Column::ResourceId, event::Column::Position])
                 .filter(event::Column::ResourceType.eq("webhook_endpoint"))
                 .filter(event::Column::ResourceId.is_in(rows.iter().map(|r| r.id.to_string())))
                 .filter(event::Column::EventType.eq(crate::events::CREATED.name))
+                .into_tuple()
                 .all(conn)
                 .await?;
-            for e in created {
-                if let Some(position) = e.position {
-                    since.insert(e.resource_id, position);
+            for (endpoint, position) in created {
+                if let Some(position) = position {
+                    since.insert(endpoint, position);
                 }
             }
         }

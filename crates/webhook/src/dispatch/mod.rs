@@ -99,11 +99,14 @@ impl Default for Settings {
 
 /// Hold (`enabled` false) or resume (true) the deliveries an endpoint owes, as it is
 /// turned off or on: a turned-off endpoint's deliveries are no one's work, and the
-/// claim never has to look past them.
+/// claim never has to look past them. A delivery being sent right now (its lease
+/// live) is left to finish; what it leaves pending the claim passes over while the
+/// endpoint is off.
 pub async fn park(
     conn: &impl sea_orm::ConnectionTrait,
     endpoint: Uuid,
     enabled: bool,
+    now: chrono::DateTime<chrono::Utc>,
 ) -> Result<u64, DbErr> {
     let backend = conn.get_database_backend();
     let (from, to) = if enabled {
@@ -111,15 +114,23 @@ pub async fn park(
     } else {
         (Status::Pending, Status::Paused)
     };
+    // Leases lapse by the database's clock on PostgreSQL (see `lease::claim`).
+    let (clock, mut values): (&str, Vec<sea_orm::Value>) = match backend {
+        DatabaseBackend::Postgres => ("statement_timestamp()", Vec::new()),
+        _ => ("?", vec![now.into()]),
+    };
+    let sql = format!(
+        "UPDATE webhook_deliveries SET status = ? \
+         WHERE endpoint_id = ? AND status = ? AND (lease_until IS NULL OR lease_until <= {clock})"
+    );
+    let mut all: Vec<sea_orm::Value> =
+        vec![to.as_str().into(), endpoint.into(), from.as_str().into()];
+    all.append(&mut values);
     Ok(conn
         .execute_raw(sea_orm::Statement::from_sql_and_values(
             backend,
-            numbered(
-                backend,
-                "UPDATE webhook_deliveries SET status = ?, lease_until = NULL, leased_by = NULL \
-                 WHERE endpoint_id = ? AND status = ?",
-            ),
-            [to.as_str().into(), endpoint.into(), from.as_str().into()],
+            numbered(backend, &sql),
+            all,
         ))
         .await?
         .rows_affected())
