@@ -16,6 +16,7 @@
 mod customers;
 mod events;
 mod exchange_rates;
+mod fulfillment;
 mod idempotency;
 mod identity;
 mod integrity;

@@ -157,7 +157,8 @@ async fn intake_prices_totals_and_reserves(engine: Engine) {
     let with_order = app
         .count("SELECT COUNT(*) FROM events WHERE order_id IS NOT NULL")
         .await;
-    assert_eq!(with_order, 3, "every event names its order");
+    // And the dispatch note the approval opened.
+    assert_eq!(with_order, 4, "every event names its order");
 
     // An order discount is shared over the lines; tax on what is left.
     let mut body = order(&customer, 1, false);
@@ -1109,11 +1110,13 @@ async fn the_timeline_tells_the_story_and_lists_filter_sort_and_export(engine: E
             ("event", "order.created"),
             ("event", "reservation.created"),
             ("event", "order.approved"),
+            ("event", "dispatch_note.created"),
             ("audit", "order.hold"),
             ("event", "order.held"),
             ("audit", "order.cancel"),
             ("event", "reservation.released"),
             ("event", "order.cancelled"),
+            ("event", "dispatch_note.voided"),
         ]
     );
     assert!(

@@ -25,6 +25,7 @@ mod m20261129_000018_order_prepayments;
 mod m20261129_000019_order_bindings;
 mod m20261129_000020_webhook_endpoints;
 mod m20261129_000021_webhook_deliveries;
+mod m20261130_000022_fulfillment;
 
 pub struct Migrator;
 
@@ -53,6 +54,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000019_order_bindings::Migration),
             Box::new(m20261129_000020_webhook_endpoints::Migration),
             Box::new(m20261129_000021_webhook_deliveries::Migration),
+            Box::new(m20261130_000022_fulfillment::Migration),
         ]
     }
 }

@@ -35,6 +35,10 @@ use utoipa::openapi::{ContentBuilder, Ref, RefOr, Required, Response, ResponseBu
             review by rules that explain themselves (stock, customer, amount), and the transitions \
             draft → approved | on_hold | rejected; on_hold → approved | rejected | cancelled; approved → on_hold | cancelled. \
             Every order carries `allowed_actions` for the caller."),
+        (name = "fulfillment", description = "What happens to an approved order's goods: a dispatch note per warehouse \
+            (open → partially_shipped → shipped, or voided; the queue is earliest promise first), shipments that \
+            take the goods out of the order's reservation (never more than ordered minus shipped) and can be \
+            cancelled before pickup."),
         (name = "purchasing", description = "Suppliers, purchase orders (draft → ordered → partially_received → received) and replenishment suggestions."),
         (name = "settings", description = "Company settings: company name, default currency, document-number prefixes, and any small JSON a front end wants to keep."),
         (name = "exchange-rates", description = "Exchange rates per currency pair and effective date, exact decimals published by finance. \
@@ -98,6 +102,7 @@ fn all_problem_types() -> Vec<ProblemType> {
         ordercrm_customer::error::ALL,
         ordercrm_inventory::error::ALL,
         ordercrm_order::error::ALL,
+        ordercrm_order::fulfillment::error::ALL,
         &[crate::routes::csv_transfer::IMPORT_FAILED],
     ]
     .concat()

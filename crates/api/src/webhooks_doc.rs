@@ -16,6 +16,7 @@ pub fn all_event_types() -> Vec<Catalogued> {
         ordercrm_customer::events::catalogue(),
         ordercrm_inventory::events::catalogue(),
         ordercrm_order::events::catalogue(),
+        ordercrm_order::fulfillment::events::catalogue(),
         ordercrm_webhook::events::catalogue(),
     ]
     .concat()

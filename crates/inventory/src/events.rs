@@ -46,6 +46,11 @@ pub const STOCK_LEVEL_SHIPPED: EventType<StockLevelChanged> = EventType::new(
      together, available is unchanged. One per level shipped from.",
 )
     .example(r#"{"movement": {"kind": "shipment", "quantity": 2, "purchase_order_id": null, "transfer_id": null, "reservation_id": "01932c4e-5a7b-7c3d-9e2f-1a0b4c5d6e7f"}, "level": {"low_stock": false}}"#);
+pub const STOCK_LEVEL_SHIPMENT_REVERSED: EventType<StockLevelChanged> = EventType::new(
+    "stock_level.shipment_reversed",
+    "A shipment was cancelled before pickup: on-hand rose again (`shipment_reversal`), and \
+     reserved with it while the order still wants the goods. One per level.",
+);
 pub const STOCK_LEVEL_ADJUSTED: EventType<StockLevelChanged> = EventType::new(
     "stock_level.adjusted",
     "On-hand stock was adjusted by hand (damage, loss, found, correction).",
@@ -104,6 +109,13 @@ pub const RESERVATION_CONSUMED: EventType<ReservationView> = EventType::new(
 )
 .example(r#"{"status": "consumed"}"#);
 
+pub const RESERVATION_RESTORED: EventType<ReservationView> = EventType::new(
+    "reservation.restored",
+    "A shipment cancelled before pickup gave back what it took from an order's reservation: \
+     held again (`active` or `partially_consumed`) while the order wants it, else `released`.",
+)
+.example(r#"{"status": "partially_consumed"}"#);
+
 pub const PURCHASE_ORDER_CREATED: EventType<PurchaseOrderView> = EventType::new(
     "purchase_order.created",
     "A draft purchase order was created (by hand or from replenishment suggestions).",
@@ -137,6 +149,7 @@ pub fn catalogue() -> Vec<Catalogued> {
         SUPPLIER_UPDATED.entry(),
         STOCK_LEVEL_RECEIVED.entry(),
         STOCK_LEVEL_SHIPPED.entry(),
+        STOCK_LEVEL_SHIPMENT_REVERSED.entry(),
         STOCK_LEVEL_ADJUSTED.entry(),
         STOCK_LEVEL_TRANSFERRED.entry(),
         STOCK_LEVEL_RETURNED.entry(),
@@ -148,6 +161,7 @@ pub fn catalogue() -> Vec<Catalogued> {
         RESERVATION_RELEASED.entry(),
         RESERVATION_EXPIRED.entry(),
         RESERVATION_CONSUMED.entry(),
+        RESERVATION_RESTORED.entry(),
         PURCHASE_ORDER_CREATED.entry(),
         PURCHASE_ORDER_PLACED.entry(),
         PURCHASE_ORDER_CANCELLED.entry(),

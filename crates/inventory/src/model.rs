@@ -232,6 +232,9 @@ string_enum! {
         TransferIn = "transfer_in",
         /// Goods left the warehouse against a reservation.
         Shipment = "shipment",
+        /// A shipment cancelled before pickup: the goods never left and are on-hand
+        /// again (held again for the order when it still wants them).
+        ShipmentReversal = "shipment_reversal",
         /// Goods came back and are sellable again.
         ReturnRestock = "return_restock",
         /// A return recorded for the ledger only: the goods were scrapped.

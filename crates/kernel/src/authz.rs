@@ -87,10 +87,14 @@ pub enum Action {
     WebhooksRead,
     /// Register, change, rotate and remove webhook endpoints (a key: its own).
     WebhooksWrite,
+    /// Dispatch notes and shipments of the orders one sees.
+    FulfillmentRead,
+    /// Ship an order's goods and cancel a shipment before pickup: the warehouse's job.
+    FulfillmentWrite,
 }
 
 impl Action {
-    pub const ALL: [Action; 23] = [
+    pub const ALL: [Action; 25] = [
         Action::SettingsRead,
         Action::SettingsWrite,
         Action::UsersRead,
@@ -114,6 +118,8 @@ impl Action {
         Action::OrdersApprove,
         Action::WebhooksRead,
         Action::WebhooksWrite,
+        Action::FulfillmentRead,
+        Action::FulfillmentWrite,
     ];
 
     pub fn name(self) -> &'static str {
@@ -141,6 +147,8 @@ impl Action {
             Action::OrdersApprove => "orders.approve",
             Action::WebhooksRead => "webhooks.read",
             Action::WebhooksWrite => "webhooks.write",
+            Action::FulfillmentRead => "fulfillment.read",
+            Action::FulfillmentWrite => "fulfillment.write",
         }
     }
 
@@ -157,6 +165,7 @@ impl Action {
                 | Action::ExchangeRatesRead
                 | Action::OrdersRead
                 | Action::WebhooksRead
+                | Action::FulfillmentRead
         )
     }
 
@@ -177,6 +186,8 @@ impl Action {
             }
             // A key that registers endpoints reads them back.
             Action::WebhooksRead | Action::WebhooksWrite => Some("webhooks:write"),
+            Action::FulfillmentRead => Some("fulfillment:read"),
+            Action::FulfillmentWrite => Some("fulfillment:write"),
             Action::UsersRead
             | Action::UsersWrite
             | Action::ApiKeysManage
@@ -214,6 +225,8 @@ pub fn role_allows(role: Role, action: Action) -> bool {
                 | OrdersRead
                 | OrdersWrite
                 | OrdersApprove
+                | FulfillmentRead
+                | FulfillmentWrite
         ),
         // Sales sells from what is available; it does not move stock.
         Role::Sales => matches!(
@@ -227,6 +240,7 @@ pub fn role_allows(role: Role, action: Action) -> bool {
                 | InventoryRead
                 | OrdersRead
                 | OrdersWrite
+                | FulfillmentRead
         ),
         Role::Finance => matches!(
             action,
@@ -240,6 +254,7 @@ pub fn role_allows(role: Role, action: Action) -> bool {
                 | InventoryRead
                 | PurchasingRead
                 | OrdersRead
+                | FulfillmentRead
         ),
         Role::Support => matches!(
             action,
@@ -250,6 +265,7 @@ pub fn role_allows(role: Role, action: Action) -> bool {
                 | CatalogRead
                 | InventoryRead
                 | OrdersRead
+                | FulfillmentRead
         ),
         Role::Warehouse => matches!(
             action,
@@ -262,6 +278,8 @@ pub fn role_allows(role: Role, action: Action) -> bool {
                 | PurchasingRead
                 | PurchasingWrite
                 | OrdersRead
+                | FulfillmentRead
+                | FulfillmentWrite
         ),
     }
 }
@@ -277,6 +295,8 @@ pub const SCOPES: &[&str] = &[
     "inventory:write",
     "orders:read",
     "orders:write",
+    "fulfillment:read",
+    "fulfillment:write",
     "tracking:write",
     "payments:read",
     "payments:write",

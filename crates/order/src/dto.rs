@@ -268,9 +268,24 @@ pub struct OrderLineView {
     pub tax: Money,
     /// Net of both discounts, tax included.
     pub total: Money,
-    /// Where it ships from; null for products that track no inventory.
+    /// Where it ships from; null for products that track no inventory (those
+    /// lines are not shipped and do not count towards `fulfillment_status`).
     pub warehouse_code: Option<String>,
     pub warehouse_id: Option<Uuid>,
+    /// Units in shipments not cancelled.
+    #[schema(minimum = 0, maximum = 1_000_000_000)]
+    pub shipped_quantity: i64,
+}
+
+/// When an order reached each step: received (taken), first approved, first
+/// shipped, fully delivered, completed. Null until it gets there.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct Milestones {
+    pub received_at: DateTime<Utc>,
+    pub approved_at: Option<DateTime<Utc>>,
+    pub first_shipped_at: Option<DateTime<Utc>>,
+    pub delivered_at: Option<DateTime<Utc>>,
+    pub completed_at: Option<DateTime<Utc>>,
 }
 
 /// One rule's finding.
@@ -349,6 +364,8 @@ pub struct OrderData {
     /// The stock held for it (`/v1/inventory/reservations/{id}`).
     pub reservation_id: Option<Uuid>,
     pub submitted_at: Option<DateTime<Utc>>,
+    /// When things happened to it, for cycle times.
+    pub milestones: Milestones,
     /// Also the `ETag`.
     pub version: i64,
     pub created_at: DateTime<Utc>,

@@ -50,6 +50,10 @@ pub enum OrderError {
         "approve overrides a credit, price or amount hold only; this order is held for stock or by a person: release it instead"
     )]
     NotOverridable,
+    #[error(
+        "everything on the order has shipped: nothing is left to {0}; a return brings goods back"
+    )]
+    ShippedOut(OrderAction, OrderStatus),
     #[error("order {number} has external id '{external_id}' with a different body")]
     ExternalIdConflict {
         id: uuid::Uuid,
@@ -84,6 +88,10 @@ impl From<OrderError> for Error {
                     .with_extension("current_status", json!(status))
                     .with_extension("allowed_from", json!(from))
             }
+            OrderError::ShippedOut(_, status) => Error::new(INVALID_TRANSITION, detail)
+                .with_extension("current_status", json!(status))
+                .with_extension("allowed_from", json!([]))
+                .with_extension("fulfillment_status", json!("shipped")),
             OrderError::NotOverridable => Error::new(INVALID_TRANSITION, detail)
                 .with_extension("current_status", json!(OrderStatus::OnHold)),
             OrderError::ExternalIdConflict { id, .. } => Error::new(EXTERNAL_ID_CONFLICT, detail)

@@ -36,6 +36,19 @@ pub const CANCELLED: EventType<OrderData> = EventType::new(
 )
 .example(r#"{"status": "cancelled"}"#);
 
+pub const SHIPPED: EventType<OrderData> = EventType::new(
+    "order.shipped",
+    "A shipment moved `fulfillment_status` forward: `partially_shipped` (some lines or units \
+     left) or `shipped` (everything that ships has left). Each shipment also writes `shipment.created`.",
+)
+.example(r#"{"fulfillment_status": "shipped"}"#);
+pub const UPDATED: EventType<OrderData> = EventType::new(
+    "order.updated",
+    "The order changed without a change of `status`: a shipment cancelled before pickup moved \
+     `fulfillment_status` back.",
+)
+.example(r#"{"fulfillment_status": "partially_shipped"}"#);
+
 pub fn catalogue() -> Vec<Catalogued> {
     vec![
         CREATED.entry(),
@@ -44,6 +57,8 @@ pub fn catalogue() -> Vec<Catalogued> {
         RELEASED.entry(),
         REJECTED.entry(),
         CANCELLED.entry(),
+        SHIPPED.entry(),
+        UPDATED.entry(),
     ]
 }
 

@@ -11,6 +11,7 @@ pub mod commands;
 pub mod dto;
 pub mod error;
 pub mod events;
+pub mod fulfillment;
 pub mod model;
 pub mod queries;
 pub mod timeline;

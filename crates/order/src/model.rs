@@ -140,12 +140,27 @@ pub fn check(
 
 /// The actions `actor` may take on an order in `status` now: exactly those the
 /// commands would accept, because they ask the same two questions.
-pub fn allowed_actions(actor: &Actor, status: OrderStatus, overridable: bool) -> Vec<OrderAction> {
+pub fn allowed_actions(
+    actor: &Actor,
+    status: OrderStatus,
+    overridable: bool,
+    shipped_out: bool,
+) -> Vec<OrderAction> {
     OrderAction::ALL
         .iter()
         .copied()
-        .filter(|a| actor.may(a.needs()) && check(status, *a, overridable).is_ok())
+        .filter(|a| {
+            actor.may(a.needs())
+                && check(status, *a, overridable).is_ok()
+                && !(shipped_out && ends(*a))
+        })
         .collect()
+}
+
+/// Whether `action` ends the order (letting go of what has not shipped): refused
+/// once everything that ships has left.
+pub fn ends(action: OrderAction) -> bool {
+    matches!(action, OrderAction::Cancel | OrderAction::Reject)
 }
 
 /// Quantities per line: the convention's bound.
@@ -377,7 +392,7 @@ mod tests {
             Ok(())
         );
         assert!(check(OrderStatus::Cancelled, OrderAction::Cancel, true).is_err());
-        let all = allowed_actions(&Actor::System, OrderStatus::OnHold, false);
+        let all = allowed_actions(&Actor::System, OrderStatus::OnHold, false, false);
         assert_eq!(
             all,
             vec![

@@ -15,7 +15,7 @@ use utoipa::IntoParams;
 use uuid::Uuid;
 
 use crate::dto::{
-    Address, OrderCustomer, OrderData, OrderLineView, OrderView, PrepaymentView, Review,
+    Address, Milestones, OrderCustomer, OrderData, OrderLineView, OrderView, PrepaymentView, Review,
 };
 use crate::entity::{order, order_line, prepayment};
 use crate::error::OrderError;
@@ -26,6 +26,26 @@ use crate::model::{
 
 /// Orders `actor` may see.
 pub(crate) fn visible(actor: &Actor) -> Select<order::Entity> {
+    let mut select = seen_by(actor);
+    if matches!(actor, Actor::User(u) if u.role == Role::Warehouse) {
+        select = select.filter(order::COLUMN.status.eq(OrderStatus::Approved.as_str()));
+    }
+    select
+}
+
+/// Orders whose dispatch notes and shipments `actor` may see: as [`visible`], except
+/// that the warehouse sees every order approved at least once (put on hold since, or
+/// cancelled after a partial shipment).
+pub(crate) fn visible_for_fulfillment(actor: &Actor) -> Select<order::Entity> {
+    let mut select = seen_by(actor);
+    if matches!(actor, Actor::User(u) if u.role == Role::Warehouse) {
+        select = select.filter(order::COLUMN.approved_at.is_not_null());
+    }
+    select
+}
+
+/// Orders of the customers `actor` sees, of its channel when it is a bound key.
+fn seen_by(actor: &Actor) -> Select<order::Entity> {
     let mut select = order::Entity::find();
     match actor.visibility() {
         Visibility::All => {}
@@ -44,9 +64,6 @@ pub(crate) fn visible(actor: &Actor) -> Select<order::Entity> {
         if !binding.name.is_empty() {
             select = select.filter(order::COLUMN.channel_name.eq(binding.name.clone()));
         }
-    }
-    if matches!(actor, Actor::User(u) if u.role == Role::Warehouse) {
-        select = select.filter(order::COLUMN.status.eq(OrderStatus::Approved.as_str()));
     }
     select
 }
@@ -111,6 +128,28 @@ async fn parts_of_many(
     Ok(parts)
 }
 
+/// The orders `ids` as every reader sees them, with their lines: three queries.
+pub(crate) async fn orders_with_parts(
+    conn: &impl ConnectionTrait,
+    ids: impl IntoIterator<Item = Uuid>,
+) -> Result<HashMap<Uuid, OrderData>> {
+    let mut ids: Vec<Uuid> = ids.into_iter().collect();
+    ids.sort();
+    ids.dedup();
+    let rows = order::Entity::find()
+        .filter(order::COLUMN.id.is_in(ids.clone()))
+        .all(conn)
+        .await?;
+    let mut parts = parts_of_many(conn, ids).await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| {
+            let own = parts.remove(&row.id).unwrap_or_default();
+            (row.id, data(&row, &own))
+        })
+        .collect())
+}
+
 fn currency(code: &str) -> Currency {
     code.parse().unwrap_or_else(|_| {
         Currency::all()
@@ -143,6 +182,15 @@ pub(crate) fn overridable(row: &order::Model) -> bool {
             .verdicts
             .iter()
             .any(|v| v.verdict == VerdictKind::Reject || v.code == "insufficient_stock")
+}
+
+/// Whether everything that ships has left: nothing is left to cancel or reject (a
+/// return brings goods back).
+pub(crate) fn shipped_out(row: &order::Model) -> bool {
+    matches!(
+        FulfillmentStatus::parse(&row.fulfillment_status),
+        Some(FulfillmentStatus::Shipped | FulfillmentStatus::Delivered)
+    )
 }
 
 pub(crate) fn data(row: &order::Model, parts: &Parts) -> OrderData {
@@ -181,6 +229,7 @@ pub(crate) fn data(row: &order::Model, parts: &Parts) -> OrderData {
                 total: m(l.total_amount),
                 warehouse_code: l.warehouse_code.clone(),
                 warehouse_id: l.warehouse_id,
+                shipped_quantity: l.shipped_quantity,
             })
             .collect(),
         subtotal: m(row.subtotal_amount),
@@ -224,6 +273,13 @@ pub(crate) fn data(row: &order::Model, parts: &Parts) -> OrderData {
         status_reason: row.status_reason.clone(),
         reservation_id: row.reservation_id,
         submitted_at: row.submitted_at,
+        milestones: Milestones {
+            received_at: row.created_at,
+            approved_at: row.approved_at,
+            first_shipped_at: row.first_shipped_at,
+            delivered_at: row.delivered_at,
+            completed_at: row.completed_at,
+        },
         version: row.version,
         created_at: row.created_at,
         updated_at: row.updated_at,
@@ -237,7 +293,8 @@ fn address(value: Option<&serde_json::Value>) -> Option<Address> {
 /// The order as `actor` gets it: with the actions it may take.
 pub(crate) fn view(actor: &Actor, row: &order::Model, parts: &Parts) -> OrderView {
     let order = data(row, parts);
-    let allowed_actions = model::allowed_actions(actor, order.status, overridable(row));
+    let allowed_actions =
+        model::allowed_actions(actor, order.status, overridable(row), shipped_out(row));
     OrderView {
         order,
         allowed_actions,

@@ -20,7 +20,7 @@ use customer::{
 };
 use identity::{api_keys, audit, auth, users};
 use inventory::{levels, product_transfer, products, purchasing, reservations, warehouses};
-use order::orders;
+use order::{fulfillment, orders};
 use ordercrm_kernel::Error;
 use platform::{docs, exchange_rates, ops, settings};
 use utoipa_actix_web::scope;
@@ -153,6 +153,12 @@ route_table! {
         orders::approve,
         orders::reject,
         orders::cancel,
+        fulfillment::list_dispatch_notes,
+        fulfillment::get_dispatch_note,
+        fulfillment::create_shipment,
+        fulfillment::list_order_shipments,
+        fulfillment::get_shipment,
+        fulfillment::cancel_shipment,
         webhook_endpoints::list,
         webhook_endpoints::create,
         webhook_endpoints::get,

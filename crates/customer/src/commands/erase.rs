@@ -239,6 +239,8 @@ fn redact(value: &mut serde_json::Value) {
         "shipping_address",
         "billing_address",
         "status_reason",
+        "ship_to",
+        "cancel_reason",
     ];
     match value {
         Value::Object(fields) => {

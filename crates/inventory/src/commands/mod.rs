@@ -8,6 +8,7 @@ pub mod products;
 pub mod purchase_orders;
 pub mod replenishment;
 pub mod reservations;
+pub mod shipping;
 pub mod stock;
 pub mod suppliers;
 pub mod warehouses;

@@ -334,7 +334,7 @@ pub async fn still_holds(conn: &impl sea_orm::ConnectionTrait, id: Uuid) -> Resu
         .is_some())
 }
 
-async fn lines_of(
+pub(super) async fn lines_of(
     txn: &DatabaseTransaction,
     id: Uuid,
 ) -> Result<Vec<(reservation_line::Model, Place)>> {
@@ -355,7 +355,11 @@ async fn lines_of(
         .collect())
 }
 
-async fn set_status(txn: &DatabaseTransaction, id: Uuid, status: ReservationStatus) -> Result<()> {
+pub(super) async fn set_status(
+    txn: &DatabaseTransaction,
+    id: Uuid,
+    status: ReservationStatus,
+) -> Result<()> {
     reservation::Entity::update_many()
         .col_expr(reservation::Column::Status, Expr::value(status.as_str()))
         .filter(reservation::COLUMN.id.eq(id))
@@ -366,7 +370,7 @@ async fn set_status(txn: &DatabaseTransaction, id: Uuid, status: ReservationStat
 
 /// The reservation as it stands after a change: the claimed row with its new status,
 /// and its lines (read before the change) with `apply` done to each.
-fn finished(
+pub(super) fn finished(
     mut claimed: reservation::Model,
     status: ReservationStatus,
     mut lines: Vec<(reservation_line::Model, Place)>,

@@ -17,6 +17,7 @@ use crate::dto::{ActionReason, OrderView, RequiredReason};
 use crate::entity::{order, order_line};
 use crate::error::OrderError;
 use crate::events;
+use crate::fulfillment::dispatch;
 use crate::model::{self, OrderAction, OrderStatus};
 use crate::queries;
 
@@ -58,6 +59,9 @@ async fn claim(
     let status = OrderStatus::parse(&claimed.status).unwrap_or(OrderStatus::Draft);
     if model::check(status, action, queries::overridable(&claimed)).is_err() {
         return Err(OrderError::NotOverridable.into());
+    }
+    if model::ends(action) && queries::shipped_out(&claimed) {
+        return Err(OrderError::ShippedOut(action, status).into());
     }
     Ok(claimed)
 }
@@ -146,12 +150,17 @@ async fn apply_review(
     }
     let version = claimed.version;
     let submitted_at = claimed.submitted_at.unwrap_or(ctx.now);
+    let approved_at = match outcome {
+        OrderStatus::Approved => claimed.approved_at.or(Some(ctx.now)),
+        _ => claimed.approved_at,
+    };
     let mut row = claimed.into_active_model();
     row.status = Set(outcome.as_str().to_owned());
     row.review = Set(Some(json!(reviewed.review)));
     row.reservation_id = Set(reservation_id);
     row.status_reason = Set(None);
     row.submitted_at = Set(Some(submitted_at));
+    row.approved_at = Set(approved_at);
     row.version = Set(version);
     row.updated_at = Set(ctx.now);
     if let Some((currency, rate, amount)) = reviewed.base {
@@ -171,7 +180,11 @@ async fn apply_review(
         "order.submit"
     };
     let changes = json!({"status": outcome, "review": reviewed.review});
-    finish(txn, ctx, row, event, audit_action, changes).await
+    let view = finish(txn, ctx, row, event, audit_action, changes).await?;
+    if outcome == OrderStatus::Approved {
+        dispatch::open_for(txn, ctx, &view.order).await?;
+    }
+    Ok(view)
 }
 
 /// Stop an approved order: its stock stays reserved; `release` reviews it again.
@@ -216,11 +229,15 @@ pub async fn approve(
 ) -> Result<OrderView> {
     let reason = required_reason(input)?;
     let claimed = claim(txn, ctx, id, if_match, OrderAction::Approve).await?;
+    let approved_at = claimed.approved_at.or(Some(ctx.now));
     let mut row = claimed.into_active_model();
     row.status = Set(OrderStatus::Approved.as_str().to_owned());
     row.status_reason = Set(reason.clone());
+    row.approved_at = Set(approved_at);
     let changes = json!({"status": OrderStatus::Approved, "override": true, "reason": reason});
-    finish(txn, ctx, row, &events::APPROVED, "order.approve", changes).await
+    let view = finish(txn, ctx, row, &events::APPROVED, "order.approve", changes).await?;
+    dispatch::open_for(txn, ctx, &view.order).await?;
+    Ok(view)
 }
 
 /// Refuse a held order; anything it holds is let go.
@@ -271,5 +288,9 @@ async fn end(
         (&events::REJECTED, "order.reject")
     };
     let changes = json!({"status": status, "reason": reason});
-    finish(txn, ctx, row, event, audit_action, changes).await
+    let view = finish(txn, ctx, row, event, audit_action, changes).await?;
+    // What has not shipped is not going to: its dispatch notes are voided.
+    let lines = queries::lines_of(txn, view.order.id).await?;
+    dispatch::refresh(txn, ctx, &lines, &view.order).await?;
+    Ok(view)
 }

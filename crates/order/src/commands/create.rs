@@ -349,6 +349,10 @@ pub async fn create(
         }),
         prepaid_amount: Set(prepaid),
         submitted_at: Set(None),
+        approved_at: Set(None),
+        first_shipped_at: Set(None),
+        delivered_at: Set(None),
+        completed_at: Set(None),
         version: Set(1),
         created_at: Set(ctx.now),
         updated_at: Set(ctx.now),
@@ -377,6 +381,7 @@ pub async fn create(
             total_amount: t.total,
             warehouse_id: l.warehouse.as_ref().map(|w| w.id),
             warehouse_code: l.warehouse.map(|w| w.code),
+            shipped_quantity: 0,
         })
         .collect();
     order_line::Entity::insert_many(

@@ -1,13 +1,14 @@
 //! When a customer's personal data is erased, their orders forget it too: the name
-//! and addresses copied at intake, the notes, and what `q` searched. The orders
-//! stay (numbers, lines, money), so the books still add up.
+//! and addresses copied at intake (and onto dispatch notes), the notes, reasons
+//! people typed, and what `q` searched. The orders stay (numbers, lines, money,
+//! shipments), so the books still add up.
 
 use ordercrm_kernel::Result;
 use sea_orm::ActiveValue::Set;
 use sea_orm::{ActiveModelTrait, DatabaseTransaction, EntityTrait, IntoActiveModel, QueryFilter};
 use uuid::Uuid;
 
-use crate::entity::order;
+use crate::entity::{dispatch_note, order, shipment};
 use crate::model;
 
 /// What an erased customer is called on their orders.
@@ -20,6 +21,44 @@ pub async fn forget_customers(txn: &DatabaseTransaction, customers: &[Uuid]) -> 
         .all(txn)
         .await?;
     let count = orders.len();
+    let order_ids: Vec<Uuid> = orders.iter().map(|o| o.id).collect();
+    dispatch_note::Entity::update_many()
+        .col_expr(
+            dispatch_note::Column::ShipTo,
+            sea_orm::sea_query::Expr::value(Option::<serde_json::Value>::None),
+        )
+        .filter(dispatch_note::COLUMN.order_id.is_in(order_ids.clone()))
+        .exec(txn)
+        .await?;
+    let shipments = shipment::Entity::find()
+        .filter(shipment::COLUMN.order_id.is_in(order_ids))
+        .all(txn)
+        .await?;
+    shipment::Entity::update_many()
+        .col_expr(
+            shipment::Column::CancelReason,
+            sea_orm::sea_query::Expr::value(Option::<String>::None),
+        )
+        .filter(shipment::COLUMN.id.is_in(shipments.iter().map(|s| s.id)))
+        .exec(txn)
+        .await?;
+    ordercrm_kernel::audit::entity::Entity::update_many()
+        .col_expr(
+            ordercrm_kernel::audit::entity::Column::Changes,
+            sea_orm::sea_query::Expr::value(serde_json::json!({"erased": true})),
+        )
+        .filter(
+            ordercrm_kernel::audit::entity::COLUMN
+                .entity_type
+                .eq("shipment"),
+        )
+        .filter(
+            ordercrm_kernel::audit::entity::COLUMN
+                .entity_id
+                .is_in(shipments.iter().map(|s| s.id.to_string())),
+        )
+        .exec(txn)
+        .await?;
     // Reasons people typed into holds and cancellations may name the customer.
     let ids: Vec<String> = orders.iter().map(|o| o.id.to_string()).collect();
     ordercrm_kernel::audit::entity::Entity::update_many()

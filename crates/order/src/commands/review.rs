@@ -177,8 +177,9 @@ pub(crate) async fn run(
     })
 }
 
-/// Hold every stocked line, summed per product and warehouse, unless the order
-/// already holds its stock (released after a manual hold).
+/// Hold every stocked line's unshipped units, summed per product and warehouse,
+/// unless the order already holds its stock (released after a manual hold) or has
+/// nothing left to hold (everything shipped).
 async fn stock(
     txn: &DatabaseTransaction,
     ctx: &Ctx,
@@ -199,9 +200,10 @@ async fn stock(
     }
     let mut wanted: BTreeMap<(Uuid, Uuid), i64> = BTreeMap::new();
     for l in lines {
-        if let (true, Some(w)) = (l.tracks_inventory, l.warehouse_id) {
+        let unshipped = l.quantity - l.shipped_quantity;
+        if let (true, Some(w), true) = (l.tracks_inventory, l.warehouse_id, unshipped > 0) {
             let q = wanted.entry((l.product_id, w)).or_default();
-            *q = q.saturating_add(l.quantity);
+            *q = q.saturating_add(unshipped);
         }
     }
     if wanted.is_empty() {
@@ -209,7 +211,7 @@ async fn stock(
             "stock",
             VerdictKind::Pass,
             "ok",
-            "no line tracks inventory".into(),
+            "no line has unshipped stock to reserve".into(),
             json!({"lines": []}),
         ));
     }

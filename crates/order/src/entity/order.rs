@@ -49,6 +49,11 @@ pub struct Model {
     /// The sum of the prepayments taken at intake.
     pub prepaid_amount: i64,
     pub submitted_at: Option<DateTimeUtc>,
+    /// Milestones: first approval, first shipment, all delivered, completed.
+    pub approved_at: Option<DateTimeUtc>,
+    pub first_shipped_at: Option<DateTimeUtc>,
+    pub delivered_at: Option<DateTimeUtc>,
+    pub completed_at: Option<DateTimeUtc>,
     pub version: i64,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,

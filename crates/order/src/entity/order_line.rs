@@ -24,6 +24,8 @@ pub struct Model {
     pub total_amount: i64,
     pub warehouse_id: Option<Uuid>,
     pub warehouse_code: Option<String>,
+    /// Units that left in shipments not cancelled: never above `quantity`.
+    pub shipped_quantity: i64,
 }
 
 impl ActiveModelBehavior for ActiveModel {}

@@ -1,3 +1,4 @@
 //! Orders: intake, review, transitions and reads.
 
+pub mod fulfillment;
 pub mod orders;

@@ -1,0 +1,228 @@
+//! `/v1/dispatch-notes`, `/v1/orders/{id}/shipments`, `/v1/shipments`
+
+use actix_web::http::header;
+use actix_web::web::{Data, Path};
+use actix_web::{HttpRequest, HttpResponse, get, post};
+use ordercrm_kernel::Ctx;
+use ordercrm_kernel::authz::Action;
+use ordercrm_kernel::input::{CursorParam, Limit};
+use ordercrm_kernel::{Page, Problem};
+use ordercrm_order::fulfillment::commands;
+use ordercrm_order::fulfillment::dto::{
+    CancelShipment, CreateShipment, DispatchNoteView, ShipmentView,
+};
+use ordercrm_order::fulfillment::queries::{self, ListDispatchNotes, ListShipments};
+use uuid::Uuid;
+
+use crate::error::ApiResult;
+use crate::extract::{
+    IfMatch, Json, OptionalJson, Query, RequestCtx, json_with_etag, read_with_etag,
+};
+use crate::routes::csv_transfer;
+use crate::state::AppState;
+use crate::tx::Writer;
+
+/// The dispatch queue: notes earliest promise first (the requested delivery day, or
+/// the approval day when none was asked), then oldest.
+///
+/// `?warehouse=SH-01&status=open` is one warehouse's work. A note's `order.status`
+/// says whether it may ship now (`on_hold` may not). With `Accept: text/csv`, every
+/// matching note, one row each.
+#[utoipa::path(
+    operation_id = "listDispatchNotes",
+    tag = "fulfillment",
+    security(("userToken" = []), ("apiKey" = [])),
+    params(ListDispatchNotes),
+    responses(
+        (status = 200, description = "One page of dispatch notes; with `Accept: text/csv`, every matching note as CSV, streamed",
+            content((Page<DispatchNoteView> = "application/json"), (String = "text/csv"))),
+        (status = 400, description = "An unknown or invalid query parameter, or a bad cursor",
+            body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[get("/dispatch-notes")]
+pub async fn list_dispatch_notes(
+    req: HttpRequest,
+    state: Data<AppState>,
+    RequestCtx(ctx): RequestCtx,
+    Query(query): Query<ListDispatchNotes>,
+) -> ApiResult<HttpResponse> {
+    if csv_transfer::wants_csv(&req) {
+        ctx.actor.require(Action::FulfillmentRead)?;
+        queries::check_notes(&query)?;
+        return Ok(export_notes(state, ctx, query));
+    }
+    let page = queries::list_notes(state.db.reader(), &ctx.actor, query).await?;
+    Ok(HttpResponse::Ok().json(page))
+}
+
+fn export_notes(state: Data<AppState>, ctx: Ctx, mut query: ListDispatchNotes) -> HttpResponse {
+    query.limit = Some(Limit(200));
+    csv_transfer::export(
+        "dispatch-notes.csv",
+        ordercrm_order::fulfillment::transfer::note_header_row(),
+        query,
+        move |q| {
+            let state = state.clone();
+            let actor = ctx.actor.clone();
+            async move { queries::list_notes(state.db.reader(), &actor, q).await }
+        },
+        |q, cursor| ListDispatchNotes {
+            cursor: Some(CursorParam(cursor)),
+            ..q
+        },
+        ordercrm_order::fulfillment::transfer::note_row,
+    )
+}
+
+/// Get a dispatch note.
+#[utoipa::path(
+    operation_id = "getDispatchNote",
+    tag = "fulfillment",
+    security(("userToken" = []), ("apiKey" = [])),
+    params(
+        ("id" = Uuid, Path, description = "Dispatch note id"),
+        ("If-None-Match" = Option<String>, Header, description = "An ETag you hold; 304 if still current"),
+    ),
+    responses(
+        (status = 200, description = "The dispatch note", body = DispatchNoteView,
+            headers(("ETag" = String, description = "Version"))),
+        (status = 304, description = "Not modified since the ETag in If-None-Match"),
+        (status = 404, description = "No such note, or not one you may see", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[get("/dispatch-notes/{id}")]
+pub async fn get_dispatch_note(
+    req: HttpRequest,
+    state: Data<AppState>,
+    RequestCtx(ctx): RequestCtx,
+    id: Path<Uuid>,
+) -> ApiResult<HttpResponse> {
+    let view = queries::get_note(state.db.reader(), &ctx.actor, *id).await?;
+    Ok(read_with_etag(&req, &view))
+}
+
+/// Ship lines of an approved order (partial and from several warehouses allowed).
+///
+/// The goods leave the order's reservation in the same transaction (a `shipment`
+/// movement per stock level); a line never ships more than ordered minus shipped,
+/// also under concurrent requests. `fulfillment_status` follows:
+/// unfulfilled → partially_shipped → shipped.
+#[utoipa::path(
+    operation_id = "createShipment",
+    tag = "fulfillment",
+    security(("userToken" = []), ("apiKey" = [])),
+    request_body = CreateShipment,
+    params(("id" = Uuid, Path, description = "Order id")),
+    responses(
+        (status = 201, description = "Shipped", body = ShipmentView, headers(
+            ("Location" = String, description = "URL of the new shipment"),
+            ("ETag" = String, description = "Version, for If-Match"),
+        )),
+        (status = 404, description = "No such order, or not one you may see, or the order has no line with a `line_no` named \
+            (`/problems/not-found`, with `errors`)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The order is not approved (on hold, say: `/problems/invalid-transition`), \
+            a line would ship more than is left (`/problems/over-shipment`), \
+            or the idempotency key is in use",
+            body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[post("/orders/{id}/shipments")]
+pub async fn create_shipment(
+    writer: Writer,
+    RequestCtx(ctx): RequestCtx,
+    id: Path<Uuid>,
+    Json(input): Json<CreateShipment>,
+) -> ApiResult<HttpResponse> {
+    let txn = writer.begin().await?;
+    let view = commands::create_shipment(&txn, &ctx, *id, input).await?;
+    txn.commit().await?;
+    let mut response = HttpResponse::Created();
+    response.insert_header((header::LOCATION, format!("/v1/shipments/{}", view.id)));
+    Ok(json_with_etag(&mut response, &view))
+}
+
+/// An order's shipments, oldest first (cancelled ones included).
+#[utoipa::path(
+    operation_id = "listOrderShipments",
+    tag = "fulfillment",
+    security(("userToken" = []), ("apiKey" = [])),
+    params(("id" = Uuid, Path, description = "Order id"), ListShipments),
+    responses(
+        (status = 200, description = "One page of shipments", body = Page<ShipmentView>),
+        (status = 400, description = "An unknown or invalid query parameter, or a bad cursor",
+            body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such order, or not one you may see", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[get("/orders/{id}/shipments")]
+pub async fn list_order_shipments(
+    state: Data<AppState>,
+    RequestCtx(ctx): RequestCtx,
+    id: Path<Uuid>,
+    Query(query): Query<ListShipments>,
+) -> ApiResult<HttpResponse> {
+    let page = queries::list_order_shipments(state.db.reader(), &ctx.actor, *id, query).await?;
+    Ok(HttpResponse::Ok().json(page))
+}
+
+/// Get a shipment.
+#[utoipa::path(
+    operation_id = "getShipment",
+    tag = "fulfillment",
+    security(("userToken" = []), ("apiKey" = [])),
+    params(
+        ("id" = Uuid, Path, description = "Shipment id"),
+        ("If-None-Match" = Option<String>, Header, description = "An ETag you hold; 304 if still current"),
+    ),
+    responses(
+        (status = 200, description = "The shipment", body = ShipmentView,
+            headers(("ETag" = String, description = "Version, for If-Match"))),
+        (status = 304, description = "Not modified since the ETag in If-None-Match"),
+        (status = 404, description = "No such shipment, or not one you may see", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[get("/shipments/{id}")]
+pub async fn get_shipment(
+    req: HttpRequest,
+    state: Data<AppState>,
+    RequestCtx(ctx): RequestCtx,
+    id: Path<Uuid>,
+) -> ApiResult<HttpResponse> {
+    let view = queries::get_shipment(state.db.reader(), &ctx.actor, *id).await?;
+    Ok(read_with_etag(&req, &view))
+}
+
+/// Cancel a shipment before pickup (`pending` or `label_printed`): its goods are
+/// back on-hand (a `shipment_reversal` movement), held again for the order while
+/// it still wants them; `fulfillment_status` moves back.
+#[utoipa::path(
+    operation_id = "cancelShipment",
+    tag = "fulfillment",
+    security(("userToken" = []), ("apiKey" = [])),
+    request_body(content = CancelShipment, description = "Optional: a reason"),
+    params(
+        ("id" = Uuid, Path, description = "Shipment id"),
+        ("If-Match" = Option<String>, Header, description = "The ETag you read"),
+    ),
+    responses(
+        (status = 200, description = "Cancelled", body = ShipmentView,
+            headers(("ETag" = String, description = "The new version"))),
+        (status = 404, description = "No such shipment, or not one you may see", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Picked up already, or cancelled (`/problems/conflict`)", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[post("/shipments/{id}/cancel")]
+pub async fn cancel_shipment(
+    writer: Writer,
+    RequestCtx(ctx): RequestCtx,
+    id: Path<Uuid>,
+    IfMatch(if_match): IfMatch,
+    OptionalJson(input): OptionalJson<CancelShipment>,
+) -> ApiResult<HttpResponse> {
+    let txn = writer.begin().await?;
+    let view =
+        commands::cancel_shipment(&txn, &ctx, *id, if_match, input.unwrap_or_default()).await?;
+    txn.commit().await?;
+    Ok(json_with_etag(&mut HttpResponse::Ok(), &view))
+}

@@ -1,0 +1,162 @@
+//! What fulfillment takes and shows.
+
+use std::borrow::Cow;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use ordercrm_kernel::input::{Int, NonBlank, Text};
+use serde::{Deserialize, Serialize};
+use utoipa::openapi::{ObjectBuilder, RefOr, Schema, Type};
+use utoipa::{PartialSchema, ToSchema};
+use uuid::Uuid;
+
+use super::model::{DispatchStatus, ShipmentStatus};
+use crate::dto::{Address, OrderCustomer, Quantity};
+use crate::model::OrderStatus;
+
+/// A carrier's code (`sf`, `ups`, `kuaidi100.zto`): letters, digits, `_ - .`,
+/// starting with a letter or digit, up to 50; stored in lower case.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct CarrierCode(pub String);
+
+impl PartialSchema for CarrierCode {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .min_length(Some(1))
+            .max_length(Some(50))
+            .pattern(Some(r"^\s*[A-Za-z0-9][A-Za-z0-9_.-]*\s*$"))
+            .examples([serde_json::json!("sf")])
+            .into()
+    }
+}
+
+impl ToSchema for CarrierCode {
+    fn name() -> Cow<'static, str> {
+        Cow::Borrowed("CarrierCode")
+    }
+}
+
+/// One order line and how many of it this shipment carries.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ShipLine {
+    /// The order line's `line_no`.
+    pub line_no: Int<1, 1000>,
+    pub quantity: Quantity,
+}
+
+/// Dimensions and weight, as the carrier will want them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Package {
+    pub weight_grams: Option<Int<1, 1_000_000_000>>,
+    pub length_mm: Option<Int<1, 100_000>>,
+    pub width_mm: Option<Int<1, 100_000>>,
+    pub height_mm: Option<Int<1, 100_000>>,
+    /// The warehouse's own package or label reference.
+    pub reference: Option<Text<100>>,
+}
+
+/// `POST /v1/orders/{id}/shipments`: the lines and quantities leaving now, from
+/// one warehouse or several, with the carrier and its tracking number.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"lines": [{"line_no": 1, "quantity": 1}], "carrier": "sf",
+    "tracking_number": "SF1234567890", "package": {"weight_grams": 1200}}))]
+pub struct CreateShipment {
+    /// 1 to 200 lines; a line named twice ships the sum.
+    pub lines: Vec<ShipLine>,
+    pub carrier: CarrierCode,
+    pub tracking_number: NonBlank<100>,
+    pub package: Option<Package>,
+}
+
+/// `POST /v1/shipments/{id}/cancel`.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"reason": "the customer changed the address; re-packing"}))]
+pub struct CancelShipment {
+    pub reason: Option<Text<500>>,
+}
+
+/// One line of a shipment.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct ShipmentLineView {
+    pub line_no: i32,
+    /// The order line it ships.
+    pub order_line_no: i32,
+    pub product_id: Uuid,
+    pub sku: String,
+    pub name: String,
+    pub warehouse_id: Uuid,
+    pub warehouse_code: String,
+    pub quantity: i64,
+}
+
+/// A shipment: goods of one order leaving with one carrier under one tracking number.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct ShipmentView {
+    pub id: Uuid,
+    pub order_id: Uuid,
+    pub order_number: String,
+    pub status: ShipmentStatus,
+    pub carrier: String,
+    pub tracking_number: String,
+    pub package: Option<Package>,
+    pub lines: Vec<ShipmentLineView>,
+    pub cancel_reason: Option<String>,
+    pub cancelled_at: Option<DateTime<Utc>>,
+    pub delivered_at: Option<DateTime<Utc>>,
+    pub created_by: String,
+    /// Also the `ETag`.
+    pub version: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// The order a dispatch note is for.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct DispatchOrder {
+    pub id: Uuid,
+    pub number: String,
+    /// An order `on_hold` cannot ship until it is released.
+    pub status: OrderStatus,
+    pub customer: OrderCustomer,
+}
+
+/// One order line a dispatch note asks the warehouse to ship.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct DispatchLineView {
+    pub line_no: i32,
+    pub product_id: Uuid,
+    pub sku: String,
+    pub name: String,
+    pub unit: String,
+    pub quantity: i64,
+    pub shipped_quantity: i64,
+    /// Still to ship: `quantity - shipped_quantity`.
+    pub open_quantity: i64,
+}
+
+/// What one warehouse ships for one approved order.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct DispatchNoteView {
+    pub id: Uuid,
+    /// The order's number and the warehouse's code: `SO-000123-SH-01`.
+    pub number: String,
+    pub order: DispatchOrder,
+    pub warehouse_id: Uuid,
+    pub warehouse_code: String,
+    pub status: DispatchStatus,
+    pub ship_to: Option<Address>,
+    pub requested_delivery_on: Option<NaiveDate>,
+    /// The queue's order: the requested day, or the day the order was approved.
+    pub promised_on: NaiveDate,
+    pub lines: Vec<DispatchLineView>,
+    /// Also the `ETag`.
+    pub version: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+ordercrm_kernel::versioned!(ShipmentView, DispatchNoteView);

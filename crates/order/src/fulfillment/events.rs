@@ -1,0 +1,87 @@
+//! Fulfillment's events: one per transition of a dispatch note or a shipment, each
+//! carrying its order's id (and customer's), so the order's timeline, per-order
+//! ordering and channel filtering find them.
+
+use ordercrm_kernel::Ctx;
+use ordercrm_kernel::events::{self, Catalogued, EventType, NewEvent};
+use sea_orm::{DatabaseTransaction, DbErr};
+use uuid::Uuid;
+
+use super::dto::{DispatchNoteView, ShipmentView};
+
+pub const DISPATCH_NOTE_CREATED: EventType<DispatchNoteView> = EventType::new(
+    "dispatch_note.created",
+    "An order was approved: one note per warehouse holding its stock, for the warehouse to pick.",
+)
+.example(r#"{"status": "open"}"#);
+pub const DISPATCH_NOTE_UPDATED: EventType<DispatchNoteView> = EventType::new(
+    "dispatch_note.updated",
+    "What the note's lines have shipped changed its status (a shipment, or a shipment cancelled).",
+)
+.example(r#"{"status": "partially_shipped"}"#);
+pub const DISPATCH_NOTE_VOIDED: EventType<DispatchNoteView> = EventType::new(
+    "dispatch_note.voided",
+    "The order was cancelled or rejected before the note shipped in full: pick no more.",
+)
+.example(r#"{"status": "voided"}"#);
+pub const SHIPMENT_CREATED: EventType<ShipmentView> = EventType::new(
+    "shipment.created",
+    "Goods left (or are about to leave) with a carrier: the order's reservation shipped them.",
+)
+.example(r#"{"status": "pending"}"#);
+pub const SHIPMENT_CANCELLED: EventType<ShipmentView> = EventType::new(
+    "shipment.cancelled",
+    "A shipment was cancelled before pickup: its goods are back in stock (held again for the \
+     order when it still wants them).",
+)
+.example(r#"{"status": "cancelled"}"#);
+
+pub fn catalogue() -> Vec<Catalogued> {
+    vec![
+        DISPATCH_NOTE_CREATED.entry(),
+        DISPATCH_NOTE_UPDATED.entry(),
+        DISPATCH_NOTE_VOIDED.entry(),
+        SHIPMENT_CREATED.entry(),
+        SHIPMENT_CANCELLED.entry(),
+    ]
+}
+
+pub(crate) async fn note(
+    txn: &DatabaseTransaction,
+    ctx: &Ctx,
+    event_type: &EventType<DispatchNoteView>,
+    note: &DispatchNoteView,
+) -> Result<(), DbErr> {
+    events::record(
+        txn,
+        ctx,
+        NewEvent::about(event_type, "dispatch_note", (note.id, note.version), note)
+            .order(note.order.id)
+            .customer(note.order.customer.id),
+    )
+    .await
+    .map(drop)
+}
+
+pub(crate) async fn shipment(
+    txn: &DatabaseTransaction,
+    ctx: &Ctx,
+    event_type: &EventType<ShipmentView>,
+    shipment: &ShipmentView,
+    customer_id: Uuid,
+) -> Result<(), DbErr> {
+    events::record(
+        txn,
+        ctx,
+        NewEvent::about(
+            event_type,
+            "shipment",
+            (shipment.id, shipment.version),
+            shipment,
+        )
+        .order(shipment.order_id)
+        .customer(customer_id),
+    )
+    .await
+    .map(drop)
+}

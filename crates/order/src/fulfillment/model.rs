@@ -1,0 +1,158 @@
+//! The fulfillment states and the rules that derive them from the order's lines.
+
+use ordercrm_kernel::string_enum;
+
+use crate::entity::order_line;
+use crate::model::FulfillmentStatus;
+
+string_enum! {
+    /// Where a dispatch note is: nothing picked yet, some shipped, all shipped, or
+    /// voided (the order was cancelled or rejected before all of it shipped).
+    pub DispatchStatus {
+        Open = "open",
+        PartiallyShipped = "partially_shipped",
+        Shipped = "shipped",
+        Voided = "voided",
+    }
+}
+
+string_enum! {
+    /// Where a shipment is. `pending` until the carrier reports; the tracking
+    /// statuses follow the carrier's events; `cancelled` before pickup only.
+    pub ShipmentStatus {
+        Pending = "pending",
+        LabelPrinted = "label_printed",
+        PickedUp = "picked_up",
+        InTransit = "in_transit",
+        OutForDelivery = "out_for_delivery",
+        AttemptedDelivery = "attempted_delivery",
+        Delayed = "delayed",
+        ReadyForPickup = "ready_for_pickup",
+        Delivered = "delivered",
+        Failure = "failure",
+        ReturnedToSender = "returned_to_sender",
+        Cancelled = "cancelled",
+    }
+}
+
+impl ShipmentStatus {
+    /// Before the carrier has the goods: the shipment may still be cancelled.
+    pub fn before_pickup(self) -> bool {
+        matches!(self, ShipmentStatus::Pending | ShipmentStatus::LabelPrinted)
+    }
+}
+
+/// Lines per shipment request.
+pub const MAX_SHIPMENT_LINES: usize = 200;
+
+/// What has shipped of `lines` (only lines with a warehouse ship; the rest, products
+/// that track no stock, do not count): none, some, or all.
+pub fn shipped_state<'a>(lines: impl IntoIterator<Item = &'a order_line::Model>) -> Shipped {
+    let (mut any, mut all, mut counted) = (false, true, false);
+    for l in lines.into_iter().filter(|l| l.warehouse_id.is_some()) {
+        counted = true;
+        any |= l.shipped_quantity > 0;
+        all &= l.shipped_quantity >= l.quantity;
+    }
+    match (counted, any, all) {
+        (false, _, _) | (true, false, _) => Shipped::Nothing,
+        (true, true, true) => Shipped::All,
+        (true, true, false) => Shipped::Some,
+    }
+}
+
+/// How much of a set of lines has shipped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shipped {
+    Nothing,
+    Some,
+    All,
+}
+
+impl Shipped {
+    pub fn fulfillment(self) -> FulfillmentStatus {
+        match self {
+            Shipped::Nothing => FulfillmentStatus::Unfulfilled,
+            Shipped::Some => FulfillmentStatus::PartiallyShipped,
+            Shipped::All => FulfillmentStatus::Shipped,
+        }
+    }
+
+    pub fn dispatch(self) -> DispatchStatus {
+        match self {
+            Shipped::Nothing => DispatchStatus::Open,
+            Shipped::Some => DispatchStatus::PartiallyShipped,
+            Shipped::All => DispatchStatus::Shipped,
+        }
+    }
+}
+
+/// A carrier code as stored: trimmed, lower case (`SF` and `sf` are one carrier).
+pub fn carrier_code(raw: &str) -> Option<String> {
+    let code = raw.trim().to_ascii_lowercase();
+    let ok = (1..=50).contains(&code.len())
+        && code
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+        && code
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphanumeric());
+    ok.then_some(code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use uuid::Uuid;
+
+    fn line(quantity: i64, shipped: i64, warehouse: bool) -> order_line::Model {
+        order_line::Model {
+            id: Uuid::nil(),
+            order_id: Uuid::nil(),
+            line_no: 1,
+            product_id: Uuid::nil(),
+            sku: "A".into(),
+            name: "A".into(),
+            unit: "pcs".into(),
+            tax_rate_bps: 0,
+            tracks_inventory: warehouse,
+            quantity,
+            unit_price_amount: 0,
+            discount_amount: 0,
+            order_discount_share: 0,
+            tax_amount: 0,
+            total_amount: 0,
+            warehouse_id: warehouse.then(Uuid::nil),
+            warehouse_code: None,
+            shipped_quantity: shipped,
+        }
+    }
+
+    #[test]
+    fn shipped_state_counts_stocked_lines_only() {
+        assert_eq!(shipped_state(&[line(5, 0, true)]), Shipped::Nothing);
+        assert_eq!(
+            shipped_state(&[line(5, 5, true), line(2, 0, false)]),
+            Shipped::All
+        );
+        assert_eq!(
+            shipped_state(&[line(5, 5, true), line(2, 1, true)]),
+            Shipped::Some
+        );
+        assert_eq!(shipped_state(&[line(2, 0, false)]), Shipped::Nothing);
+    }
+
+    #[test]
+    fn carrier_codes_are_lower_case_and_plain() {
+        assert_eq!(carrier_code(" SF ").as_deref(), Some("sf"));
+        assert_eq!(
+            carrier_code("kuaidi100.zto").as_deref(),
+            Some("kuaidi100.zto")
+        );
+        assert_eq!(carrier_code("-x"), None);
+        assert_eq!(carrier_code("a b"), None);
+        assert_eq!(carrier_code(""), None);
+        assert_eq!(carrier_code(&"a".repeat(51)), None);
+    }
+}

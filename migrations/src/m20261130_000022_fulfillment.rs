@@ -1,0 +1,195 @@
+//! Fulfillment: a dispatch note per warehouse of an approved order (the
+//! warehouse's queue, earliest promise first), shipments with their lines, how much
+//! of each order line has shipped, and the order's milestone times. The CHECKs hold
+//! what must never break: a line never ships more than was ordered, nor less than
+//! nothing; a shipment line ships at least one unit.
+
+use sea_orm_migration::prelude::*;
+use sea_orm_migration::schema::*;
+
+use crate::index;
+
+#[derive(DeriveMigrationName)]
+pub struct Migration;
+
+#[async_trait::async_trait]
+impl MigrationTrait for Migration {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        let conn = manager.get_connection();
+        // Same statement on both engines; SQLite adds one column at a time and takes
+        // a CHECK on an added column when the default satisfies it.
+        conn.execute_unprepared(
+            "ALTER TABLE order_lines ADD COLUMN shipped_quantity BIGINT NOT NULL DEFAULT 0 \
+             CHECK (shipped_quantity >= 0 AND shipped_quantity <= quantity)",
+        )
+        .await?;
+        for column in [
+            "approved_at",
+            "first_shipped_at",
+            "delivered_at",
+            "completed_at",
+        ] {
+            manager
+                .alter_table(
+                    Table::alter()
+                        .table("orders")
+                        .add_column(timestamp_with_time_zone_null(column))
+                        .to_owned(),
+                )
+                .await?;
+        }
+
+        manager
+            .create_table(
+                Table::create()
+                    .table("dispatch_notes")
+                    .col(uuid("id").primary_key())
+                    .col(string_uniq("number"))
+                    .col(uuid("order_id"))
+                    .col(uuid("warehouse_id"))
+                    .col(string("warehouse_code"))
+                    .col(string("status"))
+                    .col(json_binary_null("ship_to"))
+                    .col(date_null("requested_delivery_on"))
+                    // The queue's key: the requested day, or the approval day when
+                    // the customer asked for none (as soon as possible).
+                    .col(date("promised_on"))
+                    .col(big_integer("version"))
+                    .col(timestamp_with_time_zone("created_at"))
+                    .col(timestamp_with_time_zone("updated_at"))
+                    .check(Expr::cust(
+                        "status IN ('open', 'partially_shipped', 'shipped', 'voided')",
+                    ))
+                    .foreign_key(
+                        ForeignKey::create()
+                            .name("dispatch_notes_order")
+                            .from("dispatch_notes", "order_id")
+                            .to("orders", "id"),
+                    )
+                    .foreign_key(
+                        ForeignKey::create()
+                            .name("dispatch_notes_warehouse")
+                            .from("dispatch_notes", "warehouse_id")
+                            .to("warehouses", "id"),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        index(
+            manager,
+            "dispatch_notes",
+            "dispatch_notes_order_warehouse",
+            &["order_id", "warehouse_id"],
+            true,
+        )
+        .await?;
+        index(
+            manager,
+            "dispatch_notes",
+            "dispatch_notes_queue",
+            &["warehouse_id", "status", "promised_on", "created_at", "id"],
+            false,
+        )
+        .await?;
+        index(
+            manager,
+            "dispatch_notes",
+            "dispatch_notes_promised",
+            &["promised_on", "created_at", "id"],
+            false,
+        )
+        .await?;
+
+        manager
+            .create_table(
+                Table::create()
+                    .table("shipments")
+                    .col(uuid("id").primary_key())
+                    .col(uuid("order_id"))
+                    .col(string("carrier"))
+                    .col(string("tracking_number"))
+                    .col(string("status"))
+                    .col(json_binary_null("package"))
+                    .col(text_null("cancel_reason"))
+                    .col(timestamp_with_time_zone_null("cancelled_at"))
+                    .col(timestamp_with_time_zone_null("delivered_at"))
+                    .col(string("created_by"))
+                    .col(big_integer("version"))
+                    .col(timestamp_with_time_zone("created_at"))
+                    .col(timestamp_with_time_zone("updated_at"))
+                    .foreign_key(
+                        ForeignKey::create()
+                            .name("shipments_order")
+                            .from("shipments", "order_id")
+                            .to("orders", "id"),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        index(
+            manager,
+            "shipments",
+            "shipments_order",
+            &["order_id", "created_at"],
+            false,
+        )
+        .await?;
+        index(
+            manager,
+            "shipments",
+            "shipments_tracking",
+            &["carrier", "tracking_number", "created_at"],
+            false,
+        )
+        .await?;
+        index(
+            manager,
+            "shipments",
+            "shipments_created",
+            &["created_at", "id"],
+            false,
+        )
+        .await?;
+
+        manager
+            .create_table(
+                Table::create()
+                    .table("shipment_lines")
+                    .col(uuid("id").primary_key())
+                    .col(uuid("shipment_id"))
+                    .col(integer("line_no"))
+                    .col(uuid("order_line_id"))
+                    .col(integer("order_line_no"))
+                    .col(uuid("product_id"))
+                    .col(string("sku"))
+                    .col(string("name"))
+                    .col(uuid("warehouse_id"))
+                    .col(string("warehouse_code"))
+                    .col(big_integer("quantity"))
+                    .check(Expr::cust("quantity > 0"))
+                    .foreign_key(
+                        ForeignKey::create()
+                            .name("shipment_lines_shipment")
+                            .from("shipment_lines", "shipment_id")
+                            .to("shipments", "id"),
+                    )
+                    .foreign_key(
+                        ForeignKey::create()
+                            .name("shipment_lines_order_line")
+                            .from("shipment_lines", "order_line_id")
+                            .to("order_lines", "id"),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        index(
+            manager,
+            "shipment_lines",
+            "shipment_lines_shipment",
+            &["shipment_id", "line_no"],
+            true,
+        )
+        .await?;
+        Ok(())
+    }
+}
