@@ -6,6 +6,7 @@
 use futures_util::future::join_all;
 use ordercrm_tests::{Engine, TestApp, both_engines, problem};
 use reqwest::Method;
+use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
 
 both_engines!(
@@ -13,6 +14,7 @@ both_engines!(
     a_hold_stops_shipping_and_a_cancel_ships_no_more,
     no_over_shipping_under_concurrent_requests,
     who_may_ship_and_bad_input_changes_nothing,
+    orders_approved_before_the_upgrade_get_notes_and_ship,
 );
 
 /// SH-01 holds TEA (10), BJ-01 holds MUG (5); a customer. Returns the customer.
@@ -578,6 +580,77 @@ async fn who_may_ship_and_bad_input_changes_nothing(engine: Engine) {
         .get("/v1/shipments/00000000-0000-0000-0000-000000000000")
         .await;
     assert_eq!(res.status(), 404);
+    verify(&app).await;
+    app.stop().await;
+}
+
+/// The migration's backfill, run on rows as an older version left them (approved and
+/// manually held orders without approval times or notes): they get both, a draft
+/// gets neither, and the warehouse can then see and ship them.
+async fn orders_approved_before_the_upgrade_get_notes_and_ship(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let customer = world(&app).await;
+    let approved_one = approved(&app, &customer, 2, 1).await;
+    let held = approved(&app, &customer, 1, 0).await;
+    let res = app
+        .post(
+            &format!("/v1/orders/{}/hold", held["id"].as_str().unwrap()),
+            &json!({"reason": "check"}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let res = app
+        .post(
+            "/v1/orders",
+            &json!({"customer_id": customer, "currency": "CNY",
+                "lines": [{"sku": "TEA", "quantity": 1}]}),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    let db = app.raw_db().await;
+    let backend = db.get_database_backend();
+    for sql in [
+        "DELETE FROM dispatch_notes",
+        "UPDATE orders SET approved_at = NULL",
+    ] {
+        db.execute_unprepared(sql).await.unwrap();
+    }
+    for sql in ordercrm_migrations::fulfillment_backfill(backend) {
+        db.execute_unprepared(&sql).await.unwrap();
+    }
+    // Twice: a second run adds nothing.
+    for sql in ordercrm_migrations::fulfillment_backfill(backend) {
+        db.execute_unprepared(&sql).await.unwrap();
+    }
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM orders WHERE approved_at IS NOT NULL")
+            .await,
+        2
+    );
+    let id = approved_one["id"].as_str().unwrap();
+    let n = notes(&app, id).await;
+    assert_eq!(n.len(), 2, "{n:?}");
+    let sh = n.iter().find(|n| n["warehouse_code"] == "SH-01").unwrap();
+    assert_eq!(sh["status"], "open");
+    assert_eq!(sh["promised_on"], "2026-12-05");
+    assert_eq!(sh["ship_to"]["city"], "Shanghai");
+    assert_eq!(sh["lines"][0]["open_quantity"], 2);
+    assert_eq!(notes(&app, held["id"].as_str().unwrap()).await.len(), 1);
+    let (_, warehouse) = app.user("wh@example.com", "warehouse", None).await;
+    let res = app
+        .request_as(
+            &warehouse,
+            Method::POST,
+            &format!("/v1/orders/{id}/shipments"),
+        )
+        .json(&ship(&[(1, 2), (2, 1)], "SF9"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let n = notes(&app, id).await;
+    assert_eq!(note_status(&n, "SH-01"), "shipped");
+    assert_eq!(note_status(&n, "BJ-01"), "shipped");
     verify(&app).await;
     app.stop().await;
 }

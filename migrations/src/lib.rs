@@ -27,6 +27,8 @@ mod m20261129_000020_webhook_endpoints;
 mod m20261129_000021_webhook_deliveries;
 mod m20261130_000022_fulfillment;
 
+pub use m20261130_000022_fulfillment::backfill_statements as fulfillment_backfill;
+
 pub struct Migrator;
 
 #[async_trait::async_trait]

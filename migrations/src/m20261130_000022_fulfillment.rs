@@ -8,6 +8,7 @@ use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::*;
 
 use crate::index;
+use sea_orm_migration::sea_orm::DatabaseBackend;
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -190,6 +191,45 @@ impl MigrationTrait for Migration {
             true,
         )
         .await?;
-        Ok(())
+        backfill(manager).await
     }
+}
+
+/// Orders approved before this migration: their approval time (the submission, or
+/// the last change for a manual hold, which only an approved order can be in), and
+/// an open dispatch note per warehouse, so they ship like any other.
+async fn backfill(manager: &SchemaManager<'_>) -> Result<(), DbErr> {
+    for statement in backfill_statements(manager.get_database_backend()) {
+        manager
+            .get_connection()
+            .execute_unprepared(&statement)
+            .await?;
+    }
+    Ok(())
+}
+
+/// The backfill's statements, public for the test that runs them on old rows.
+pub fn backfill_statements(backend: DatabaseBackend) -> [String; 2] {
+    // Ids: a random UUID on PostgreSQL, 16 random bytes (how SQLite keeps a UUID) here.
+    let (new_id, day) = match backend {
+        DatabaseBackend::Postgres => ("gen_random_uuid()", "CAST(o.approved_at AS DATE)"),
+        _ => ("randomblob(16)", "substr(o.approved_at, 1, 10)"),
+    };
+    [
+        "UPDATE orders SET approved_at = COALESCE(submitted_at, updated_at) \
+         WHERE approved_at IS NULL \
+         AND (status = 'approved' OR (status = 'on_hold' AND status_reason IS NOT NULL))"
+            .to_owned(),
+        format!(
+            "INSERT INTO dispatch_notes (id, number, order_id, warehouse_id, warehouse_code, status, \
+             ship_to, requested_delivery_on, promised_on, version, created_at, updated_at) \
+             SELECT {new_id}, o.number || '-' || l.warehouse_code, o.id, l.warehouse_id, \
+             l.warehouse_code, 'open', o.shipping_address, o.requested_delivery_on, \
+             COALESCE(o.requested_delivery_on, {day}), 1, o.approved_at, o.approved_at \
+             FROM orders o JOIN (SELECT DISTINCT order_id, warehouse_id, warehouse_code \
+             FROM order_lines WHERE warehouse_id IS NOT NULL) l ON l.order_id = o.id \
+             WHERE o.approved_at IS NOT NULL \
+             AND NOT EXISTS (SELECT 1 FROM dispatch_notes d WHERE d.order_id = o.id)"
+        ),
+    ]
 }
