@@ -398,16 +398,23 @@ async fn every_change_writes_an_event(engine: Engine) {
     let held_to_reject = made(app.post("/v1/orders", &order(true, "USD")).await, "order").await;
     let held_to_release = made(app.post("/v1/orders", &order(true, "USD")).await, "order").await;
     let to_ship = made(app.post("/v1/orders", &order(true, "CNY")).await, "order").await;
-    let shipped = made(app.post("/v1/orders", &order(true, "CNY")).await, "order").await;
-    let shipment = made(
-        app.post(
-            &format!("/v1/orders/{shipped}/shipments"),
-            &json!({"lines": [{"line_no": 1, "quantity": 1}], "carrier": "sf", "tracking_number": "SF1"}),
-        )
-        .await,
-        "shipment",
-    )
-    .await;
+    // Shipments to cancel, to sign for, and to track (the example's number).
+    let mut shipments = Vec::new();
+    for number in ["SF-CANCEL", "SF-SIGN", "SF1234567890"] {
+        let shipped = made(app.post("/v1/orders", &order(true, "CNY")).await, "order").await;
+        shipments.push(
+            made(
+                app.post(
+                    &format!("/v1/orders/{shipped}/shipments"),
+                    &json!({"lines": [{"line_no": 1, "quantity": 1}], "carrier": "sf",
+                        "tracking_number": number}),
+                )
+                .await,
+                "shipment",
+            )
+            .await,
+        );
+    }
     let hook = json!({"url": "https://shop.test/hooks", "event_types": ["order.*"]});
     let endpoint = made(app.post("/v1/webhook-endpoints", &hook).await, "endpoint").await;
     let endpoint_to_delete = made(app.post("/v1/webhook-endpoints", &hook).await, "endpoint").await;
@@ -450,7 +457,8 @@ async fn every_change_writes_an_event(engine: Engine) {
                 (_, "/v1/orders/{id}/reject") => held_to_reject.clone(),
                 (_, "/v1/orders/{id}/release") => held_to_release.clone(),
                 (_, "/v1/orders/{id}/shipments") => to_ship.clone(),
-                (_, "/v1/shipments/{id}/cancel") => shipment.clone(),
+                (_, "/v1/shipments/{id}/cancel") => shipments[0].clone(),
+                (_, "/v1/shipments/{id}/deliver") => shipments[1].clone(),
                 (_, p) if p.starts_with("/v1/users/{id}") => user.clone(),
                 ("delete", "/v1/webhook-endpoints/{id}") => endpoint_to_delete.clone(),
                 (_, p) if p.starts_with("/v1/webhook-endpoints/{id}") => endpoint.clone(),

@@ -15,6 +15,8 @@ both_engines!(
     no_over_shipping_under_concurrent_requests,
     who_may_ship_and_bad_input_changes_nothing,
     orders_approved_before_the_upgrade_get_notes_and_ship,
+    tracking_converges_whatever_the_arrival_order,
+    sign_off_and_tracking_deliver_and_a_paid_order_completes,
 );
 
 /// SH-01 holds TEA (10), BJ-01 holds MUG (5); a customer. Returns the customer.
@@ -651,6 +653,392 @@ async fn orders_approved_before_the_upgrade_get_notes_and_ship(engine: Engine) {
     let n = notes(&app, id).await;
     assert_eq!(note_status(&n, "SH-01"), "shipped");
     assert_eq!(note_status(&n, "BJ-01"), "shipped");
+    verify(&app).await;
+    app.stop().await;
+}
+
+/// A realistic carrier history: (status, time, place, provider id).
+fn history() -> Vec<(&'static str, &'static str, &'static str, &'static str)> {
+    vec![
+        ("label_printed", "2026-11-21T08:00:00Z", "Shanghai", "e1"),
+        ("picked_up", "2026-11-21T10:00:00Z", "Shanghai", "e2"),
+        ("in_transit", "2026-11-21T18:00:00Z", "Shanghai Hub", "e3"),
+        ("in_transit", "2026-11-22T02:00:00Z", "Hangzhou Hub", "e4"),
+        ("out_for_delivery", "2026-11-22T08:00:00Z", "Hangzhou", "e5"),
+        (
+            "attempted_delivery",
+            "2026-11-22T11:00:00Z",
+            "Hangzhou",
+            "e6",
+        ),
+        ("out_for_delivery", "2026-11-22T14:00:00Z", "Hangzhou", "e7"),
+        ("delivered", "2026-11-22T16:30:00Z", "Hangzhou", "e8"),
+    ]
+}
+
+fn tracking(number: &str, events: &[(&str, &str, &str, &str)], with_ids: bool) -> Value {
+    let events: Vec<Value> = events
+        .iter()
+        .map(|(status, at, place, id)| {
+            let mut e = json!({"carrier": "sf", "tracking_number": number, "status": status,
+                "occurred_at": at, "location": place, "message": format!("{status} at {place}")});
+            if with_ids {
+                e["event_id"] = json!(format!("{number}-{id}"));
+            }
+            e
+        })
+        .collect();
+    json!({"events": events})
+}
+
+/// What a shipment's tracking came to: its status, its history (status, time,
+/// place), the order's fulfillment, and how many events it wrote.
+async fn tracked(
+    app: &TestApp,
+    shipment: &str,
+    order_id: &str,
+) -> (Value, Vec<Value>, Value, i64, i64) {
+    let s: Value = app
+        .get(&format!("/v1/shipments/{shipment}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let h: Value = app
+        .get(&format!(
+            "/v1/shipments/{shipment}/tracking-events?limit=200"
+        ))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let history: Vec<Value> = h["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| json!([e["status"], e["occurred_at"], e["location"]]))
+        .collect();
+    let o = order(app, order_id).await;
+    let updates = app
+        .count(&format!(
+            "SELECT COUNT(*) FROM events WHERE event_type = 'shipment.tracking_updated' \
+             AND resource_id = '{shipment}'"
+        ))
+        .await;
+    let exceptions = app
+        .count(&format!(
+            "SELECT COUNT(*) FROM events WHERE event_type = 'shipment.exception_reported' \
+             AND resource_id = '{shipment}'"
+        ))
+        .await;
+    (
+        json!([s["status"], s["delivered_at"]]),
+        history,
+        o["fulfillment_status"].clone(),
+        updates,
+        exceptions,
+    )
+}
+
+async fn tracking_converges_whatever_the_arrival_order(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let customer = world(&app).await;
+    let mut shipments = Vec::new();
+    for number in ["SF-ONCE", "SF-MESSY"] {
+        let o = approved(&app, &customer, 1, 0).await;
+        let id = o["id"].as_str().unwrap().to_owned();
+        let res = app
+            .post(
+                &format!("/v1/orders/{id}/shipments"),
+                &ship(&[(1, 1)], number),
+            )
+            .await;
+        assert_eq!(res.status(), 201);
+        let s: Value = res.json().await.unwrap();
+        shipments.push((id, s["id"].as_str().unwrap().to_owned()));
+    }
+    let events = history();
+
+    // Once, in order, one request.
+    let res = app
+        .post("/v1/tracking-events", &tracking("SF-ONCE", &events, true))
+        .await;
+    assert_eq!(res.status(), 200);
+    let once: Value = res.json().await.unwrap();
+    assert!(
+        once["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["result"] == "applied"),
+        "{once}"
+    );
+
+    // Shuffled, each event on its own and all at once; then shuffled again in one
+    // batch; then a Kuaidi100-style full history without ids.
+    let mut shuffled = events.clone();
+    shuffled.swap(0, 7);
+    shuffled.swap(2, 5);
+    shuffled.swap(1, 6);
+    let sends = shuffled.iter().map(|e| {
+        let req = app
+            .request(Method::POST, "/v1/tracking-events")
+            .json(&tracking("SF-MESSY", std::slice::from_ref(e), true));
+        async move {
+            let res = ordercrm_tests::send_until_served(req).await;
+            assert_eq!(res.status(), 200);
+            res.json::<Value>().await.unwrap()
+        }
+    });
+    let first_round = join_all(sends).await;
+    let outcomes: Vec<&str> = first_round
+        .iter()
+        .map(|r| r["results"][0]["result"].as_str().unwrap())
+        .collect();
+    assert!(
+        outcomes.iter().all(|o| *o == "applied" || *o == "stale"),
+        "{outcomes:?}"
+    );
+    let mut again = shuffled.clone();
+    again.reverse();
+    let res = app
+        .post("/v1/tracking-events", &tracking("SF-MESSY", &again, true))
+        .await;
+    let second: Value = res.json().await.unwrap();
+    let res = app
+        .post("/v1/tracking-events", &tracking("SF-MESSY", &events, false))
+        .await;
+    let kuaidi: Value = res.json().await.unwrap();
+    for answer in [&second, &kuaidi] {
+        assert!(
+            answer["results"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|r| r["result"] == "duplicate"),
+            "{answer}"
+        );
+    }
+
+    let (o1, s1) = &shipments[0];
+    let (o2, s2) = &shipments[1];
+    let reference = tracked(&app, s1, o1).await;
+    let messy = tracked(&app, s2, o2).await;
+    assert_eq!(reference.0, json!(["delivered", "2026-11-22T16:30:00Z"]));
+    assert_eq!(reference.1.len(), 8);
+    assert_eq!(reference.2, "delivered");
+    assert_eq!((reference.3, reference.4), (8, 1));
+    assert_eq!(
+        messy, reference,
+        "the messy history converged to the same state"
+    );
+
+    // A late scan after delivery changes nothing; unknown numbers are not found.
+    let res = app
+        .post(
+            "/v1/tracking-events",
+            &tracking(
+                "SF-ONCE",
+                &[("in_transit", "2026-11-22T20:00:00Z", "Hangzhou Hub", "late")],
+                true,
+            ),
+        )
+        .await;
+    let late: Value = res.json().await.unwrap();
+    assert_eq!(late["results"][0]["shipment_status"], "delivered");
+    let res = app
+        .post(
+            "/v1/tracking-events",
+            &tracking(
+                "NOPE",
+                &[("in_transit", "2026-11-22T20:00:00Z", "X", "n")],
+                true,
+            ),
+        )
+        .await;
+    let nope: Value = res.json().await.unwrap();
+    assert_eq!(nope["results"][0]["result"], "not_found");
+    assert!(nope["results"][0]["shipment_id"].is_null());
+    // Returned to the sender after delivery: the one status that overrides it.
+    let res = app
+        .post(
+            "/v1/tracking-events",
+            &tracking(
+                "SF-ONCE",
+                &[(
+                    "returned_to_sender",
+                    "2026-11-23T06:00:00Z",
+                    "Hangzhou",
+                    "rts",
+                )],
+                true,
+            ),
+        )
+        .await;
+    let rts: Value = res.json().await.unwrap();
+    assert_eq!(rts["results"][0]["shipment_status"], "returned_to_sender");
+    let now = order(&app, o1).await;
+    assert_eq!(now["fulfillment_status"], "shipped");
+    assert_eq!(now["lines"][0]["delivered_quantity"], 0);
+
+    // One bad event refuses the whole request and records nothing.
+    let before = app.count("SELECT COUNT(*) FROM tracking_events").await;
+    let mut bad = tracking("SF-ONCE", &events, false);
+    bad["events"][3]["status"] = json!("teleported");
+    let res = app.post("/v1/tracking-events", &bad).await;
+    assert_eq!(
+        problem(res, 400).await["errors"][0]["field"],
+        "events[3].status"
+    );
+    let mut bad = tracking("SF-ONCE", &events, false);
+    bad["events"][1]["occurred_at"] = json!("2026-12-30T00:00:00Z");
+    let res = app.post("/v1/tracking-events", &bad).await;
+    assert_eq!(problem(res, 400).await["errors"][0]["code"], "in_future");
+    let res = app
+        .post("/v1/tracking-events", &json!({"events": []}))
+        .await;
+    problem(res, 400).await;
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM tracking_events").await,
+        before
+    );
+    // Sales may not report tracking.
+    let (_, sales) = app.user("rep@example.com", "sales", None).await;
+    let res = app
+        .request_as(&sales, Method::POST, "/v1/tracking-events")
+        .json(&tracking("SF-ONCE", &events, true))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+    app.stop().await;
+}
+
+async fn sign_off_and_tracking_deliver_and_a_paid_order_completes(engine: Engine) {
+    let mut app = TestApp::spawn(engine).await;
+    let customer = world(&app).await;
+    let res = app
+        .post(
+            "/v1/orders",
+            &json!({"customer_id": customer, "currency": "CNY", "submit": true, "channel": "web",
+                "lines": [{"sku": "TEA", "quantity": 1, "warehouse_code": "SH-01"},
+                          {"sku": "MUG", "quantity": 1, "warehouse_code": "BJ-01"}],
+                "payment": {"amount": {"amount": 2260, "currency": "CNY"}, "method": "online",
+                    "provider": "alipay", "reference": "AP-9", "paid_at": "2026-11-23T07:00:00Z"}}),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    let o: Value = res.json().await.unwrap();
+    assert_eq!(o["payment_status"], "paid", "{o}");
+    let id = o["id"].as_str().unwrap();
+    let mut shipments = Vec::new();
+    for (line, number) in [(1, "SF-A"), (2, "SF-B")] {
+        let res = app
+            .post(
+                &format!("/v1/orders/{id}/shipments"),
+                &ship(&[(line, 1)], number),
+            )
+            .await;
+        assert_eq!(res.status(), 201);
+        let s: Value = res.json().await.unwrap();
+        shipments.push(s["id"].as_str().unwrap().to_owned());
+    }
+
+    app.clock.advance(chrono::Duration::hours(2));
+    app.relogin().await;
+    // Bad sign-offs change nothing.
+    let deliver = |s: &str| format!("/v1/shipments/{s}/deliver");
+    let res = app.post(&deliver(&shipments[0]), &json!({})).await;
+    assert_eq!(problem(res, 400).await["errors"][0]["field"], "signed_by");
+    let res = app
+        .post(
+            &deliver(&shipments[0]),
+            &json!({"signed_by": "Li Lei", "delivered_at": "2026-12-30T00:00:00Z"}),
+        )
+        .await;
+    assert_eq!(problem(res, 400).await["errors"][0]["code"], "in_future");
+    let res = app
+        .post(
+            &deliver(&shipments[0]),
+            &json!({"signed_by": "Li Lei", "proof": {"kind": "fingerprint", "reference": "x"}}),
+        )
+        .await;
+    problem(res, 400).await;
+
+    // The first by sign-off: partly delivered.
+    let res = app
+        .post(
+            &deliver(&shipments[0]),
+            &json!({"signed_by": "Li Lei", "delivered_at": "2026-11-23T09:30:00Z",
+                "proof": {"kind": "signature", "reference": "pod/SF-A.png"}}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let signed: Value = res.json().await.unwrap();
+    assert_eq!(signed["status"], "delivered");
+    assert_eq!(signed["signed_by"], "Li Lei");
+    assert_eq!(signed["proof"]["kind"], "signature");
+    assert_eq!(signed["delivered_at"], "2026-11-23T09:30:00Z");
+    let res = app
+        .post(&deliver(&shipments[0]), &json!({"signed_by": "Li Lei"}))
+        .await;
+    assert_eq!(problem(res, 409).await["current_status"], "delivered");
+    let now = order(&app, id).await;
+    assert_eq!(now["fulfillment_status"], "partially_delivered");
+    assert_eq!(now["status"], "approved");
+    assert!(now["milestones"]["delivered_at"].is_null());
+
+    // The second by the carrier: delivered in full and paid, so completed.
+    let res = app
+        .post(
+            "/v1/tracking-events",
+            &tracking(
+                "SF-B",
+                &[("delivered", "2026-11-23T09:45:00Z", "Beijing", "d")],
+                true,
+            ),
+        )
+        .await;
+    let answer: Value = res.json().await.unwrap();
+    assert_eq!(answer["results"][0]["result"], "applied", "{answer}");
+    let now = order(&app, id).await;
+    assert_eq!(now["fulfillment_status"], "delivered");
+    assert_eq!(now["status"], "completed");
+    assert_eq!(now["milestones"]["delivered_at"], "2026-11-23T09:45:00Z");
+    assert!(now["milestones"]["completed_at"].is_string());
+    assert_eq!(now["allowed_actions"], json!([]));
+    assert_eq!(now["lines"][1]["delivered_quantity"], 1);
+
+    // The timeline, in order, from approval to completion.
+    let res = app.get(&format!("/v1/orders/{id}/timeline")).await;
+    let timeline: Value = res.json().await.unwrap();
+    let types: Vec<&str> = timeline["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "event")
+        .filter_map(|e| e["name"].as_str())
+        .filter(|t| !t.starts_with("reservation") && !t.starts_with("dispatch_note"))
+        .collect();
+    assert_eq!(
+        types,
+        [
+            "order.created",
+            "order.approved",
+            "shipment.created",
+            "order.shipped",
+            "shipment.created",
+            "order.shipped",
+            "shipment.tracking_updated",
+            "shipment.delivered",
+            "order.delivered",
+            "shipment.tracking_updated",
+            "shipment.delivered",
+            "order.delivered",
+            "order.completed",
+        ],
+        "{timeline}"
+    );
     verify(&app).await;
     app.stop().await;
 }

@@ -24,6 +24,11 @@ impl MigrationTrait for Migration {
              CHECK (shipped_quantity >= 0 AND shipped_quantity <= quantity)",
         )
         .await?;
+        conn.execute_unprepared(
+            "ALTER TABLE order_lines ADD COLUMN delivered_quantity BIGINT NOT NULL DEFAULT 0 \
+             CHECK (delivered_quantity >= 0 AND delivered_quantity <= shipped_quantity)",
+        )
+        .await?;
         for column in [
             "approved_at",
             "first_shipped_at",
@@ -114,6 +119,8 @@ impl MigrationTrait for Migration {
                     .col(text_null("cancel_reason"))
                     .col(timestamp_with_time_zone_null("cancelled_at"))
                     .col(timestamp_with_time_zone_null("delivered_at"))
+                    .col(string_null("signed_by"))
+                    .col(json_binary_null("proof"))
                     .col(string("created_by"))
                     .col(big_integer("version"))
                     .col(timestamp_with_time_zone("created_at"))
@@ -189,6 +196,52 @@ impl MigrationTrait for Migration {
             "shipment_lines_shipment",
             &["shipment_id", "line_no"],
             true,
+        )
+        .await?;
+
+        // What carriers report, and sign-offs: one row per distinct event. Its
+        // identity is its content (`fingerprint`: carrier, number, time, status,
+        // place), and also the provider's id when it has one.
+        manager
+            .create_table(
+                Table::create()
+                    .table("tracking_events")
+                    .col(uuid("id").primary_key())
+                    .col(uuid("shipment_id"))
+                    .col(string("carrier"))
+                    .col(string("tracking_number"))
+                    .col(string_null("provider_event_id"))
+                    .col(string_uniq("fingerprint"))
+                    .col(string("status"))
+                    .col(timestamp_with_time_zone("occurred_at"))
+                    .col(string_null("location"))
+                    .col(text_null("message"))
+                    .col(string("source"))
+                    .col(string("recorded_by"))
+                    .col(timestamp_with_time_zone("recorded_at"))
+                    .foreign_key(
+                        ForeignKey::create()
+                            .name("tracking_events_shipment")
+                            .from("tracking_events", "shipment_id")
+                            .to("shipments", "id"),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        index(
+            manager,
+            "tracking_events",
+            "tracking_events_provider",
+            &["carrier", "provider_event_id"],
+            true,
+        )
+        .await?;
+        index(
+            manager,
+            "tracking_events",
+            "tracking_events_shipment",
+            &["shipment_id", "occurred_at"],
+            false,
         )
         .await?;
         backfill(manager).await

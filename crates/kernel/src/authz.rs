@@ -91,10 +91,12 @@ pub enum Action {
     FulfillmentRead,
     /// Ship an order's goods and cancel a shipment before pickup: the warehouse's job.
     FulfillmentWrite,
+    /// Report what carriers say about shipments, and sign for deliveries.
+    TrackingWrite,
 }
 
 impl Action {
-    pub const ALL: [Action; 25] = [
+    pub const ALL: [Action; 26] = [
         Action::SettingsRead,
         Action::SettingsWrite,
         Action::UsersRead,
@@ -120,6 +122,7 @@ impl Action {
         Action::WebhooksWrite,
         Action::FulfillmentRead,
         Action::FulfillmentWrite,
+        Action::TrackingWrite,
     ];
 
     pub fn name(self) -> &'static str {
@@ -149,6 +152,7 @@ impl Action {
             Action::WebhooksWrite => "webhooks.write",
             Action::FulfillmentRead => "fulfillment.read",
             Action::FulfillmentWrite => "fulfillment.write",
+            Action::TrackingWrite => "tracking.write",
         }
     }
 
@@ -188,6 +192,7 @@ impl Action {
             Action::WebhooksRead | Action::WebhooksWrite => Some("webhooks:write"),
             Action::FulfillmentRead => Some("fulfillment:read"),
             Action::FulfillmentWrite => Some("fulfillment:write"),
+            Action::TrackingWrite => Some("tracking:write"),
             Action::UsersRead
             | Action::UsersWrite
             | Action::ApiKeysManage
@@ -227,6 +232,7 @@ pub fn role_allows(role: Role, action: Action) -> bool {
                 | OrdersApprove
                 | FulfillmentRead
                 | FulfillmentWrite
+                | TrackingWrite
         ),
         // Sales sells from what is available; it does not move stock.
         Role::Sales => matches!(
@@ -280,6 +286,7 @@ pub fn role_allows(role: Role, action: Action) -> bool {
                 | OrdersRead
                 | FulfillmentRead
                 | FulfillmentWrite
+                | TrackingWrite
         ),
     }
 }

@@ -275,6 +275,9 @@ pub struct OrderLineView {
     /// Units in shipments not cancelled.
     #[schema(minimum = 0, maximum = 1_000_000_000)]
     pub shipped_quantity: i64,
+    /// Units in shipments delivered.
+    #[schema(minimum = 0, maximum = 1_000_000_000)]
+    pub delivered_quantity: i64,
 }
 
 /// When an order reached each step: received (taken), first approved, first

@@ -44,10 +44,22 @@ pub const SHIPPED: EventType<OrderData> = EventType::new(
 .example(r#"{"fulfillment_status": "shipped"}"#);
 pub const UPDATED: EventType<OrderData> = EventType::new(
     "order.updated",
-    "The order changed without a change of `status`: a shipment cancelled before pickup moved \
-     `fulfillment_status` back.",
+    "The order changed without a change of `status`: a shipment cancelled before pickup, or a \
+     delivered parcel returned to the sender, moved `fulfillment_status` back.",
 )
 .example(r#"{"fulfillment_status": "partially_shipped"}"#);
+
+pub const DELIVERED: EventType<OrderData> = EventType::new(
+    "order.delivered",
+    "A delivery moved `fulfillment_status` to `partially_delivered` or `delivered`. Each \
+     delivery also writes `shipment.delivered`.",
+)
+.example(r#"{"fulfillment_status": "delivered"}"#);
+pub const COMPLETED: EventType<OrderData> = EventType::new(
+    "order.completed",
+    "Everything that ships was delivered and the order is paid: `completed`.",
+)
+.example(r#"{"status": "completed", "fulfillment_status": "delivered", "payment_status": "paid"}"#);
 
 pub fn catalogue() -> Vec<Catalogued> {
     vec![
@@ -59,6 +71,8 @@ pub fn catalogue() -> Vec<Catalogued> {
         CANCELLED.entry(),
         SHIPPED.entry(),
         UPDATED.entry(),
+        DELIVERED.entry(),
+        COMPLETED.entry(),
     ]
 }
 

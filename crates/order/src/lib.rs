@@ -8,6 +8,7 @@
 mod entity;
 
 pub mod commands;
+pub mod completion;
 pub mod dto;
 pub mod error;
 pub mod events;

@@ -19,11 +19,13 @@ string_enum! {
 }
 
 string_enum! {
-    /// Where the goods are. Fulfillment moves it; until then every order is unfulfilled.
+    /// Where the goods are, over the lines that ship (products that track stock):
+    /// nothing shipped, some, all; some delivered, all delivered.
     pub FulfillmentStatus {
         Unfulfilled = "unfulfilled",
         PartiallyShipped = "partially_shipped",
         Shipped = "shipped",
+        PartiallyDelivered = "partially_delivered",
         Delivered = "delivered",
     }
 }

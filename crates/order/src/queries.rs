@@ -44,6 +44,32 @@ pub(crate) fn visible_for_fulfillment(actor: &Actor) -> Select<order::Entity> {
     select
 }
 
+/// The ids of the orders whose fulfillment `actor` may see, as a subquery, when that
+/// is not every order (`None`): lets a lookup by other keys skip the subquery for
+/// callers that see everything.
+pub(crate) fn fulfillment_restriction(
+    actor: &Actor,
+) -> Option<sea_orm::sea_query::SelectStatement> {
+    use sea_orm::{QuerySelect, QueryTrait};
+    let everything = actor.visibility() == Visibility::All
+        && actor.channel().is_none()
+        && !matches!(actor, Actor::User(u) if u.role == Role::Warehouse);
+    (!everything).then(|| {
+        visible_for_fulfillment(actor)
+            .select_only()
+            .column(order::Column::Id)
+            .into_query()
+    })
+}
+
+/// An order's row, whoever asks (the caller checked what it may see).
+pub(crate) async fn order_row(conn: &impl ConnectionTrait, id: Uuid) -> Result<order::Model> {
+    order::Entity::find_by_id(id)
+        .one(conn)
+        .await?
+        .ok_or_else(|| OrderError::NotFound(id.to_string()).into())
+}
+
 /// Orders of the customers `actor` sees, of its channel when it is a bound key.
 fn seen_by(actor: &Actor) -> Select<order::Entity> {
     let mut select = order::Entity::find();
@@ -186,11 +212,8 @@ pub(crate) fn overridable(row: &order::Model) -> bool {
 
 /// Whether everything that ships has left: nothing is left to cancel or reject (a
 /// return brings goods back).
-pub(crate) fn shipped_out(row: &order::Model) -> bool {
-    matches!(
-        FulfillmentStatus::parse(&row.fulfillment_status),
-        Some(FulfillmentStatus::Shipped | FulfillmentStatus::Delivered)
-    )
+pub(crate) fn shipped_out(lines: &[order_line::Model]) -> bool {
+    crate::fulfillment::model::shipped_state(lines) == crate::fulfillment::model::Shipped::All
 }
 
 pub(crate) fn data(row: &order::Model, parts: &Parts) -> OrderData {
@@ -230,6 +253,7 @@ pub(crate) fn data(row: &order::Model, parts: &Parts) -> OrderData {
                 warehouse_code: l.warehouse_code.clone(),
                 warehouse_id: l.warehouse_id,
                 shipped_quantity: l.shipped_quantity,
+                delivered_quantity: l.delivered_quantity,
             })
             .collect(),
         subtotal: m(row.subtotal_amount),
@@ -293,8 +317,12 @@ fn address(value: Option<&serde_json::Value>) -> Option<Address> {
 /// The order as `actor` gets it: with the actions it may take.
 pub(crate) fn view(actor: &Actor, row: &order::Model, parts: &Parts) -> OrderView {
     let order = data(row, parts);
-    let allowed_actions =
-        model::allowed_actions(actor, order.status, overridable(row), shipped_out(row));
+    let allowed_actions = model::allowed_actions(
+        actor,
+        order.status,
+        overridable(row),
+        shipped_out(&parts.lines),
+    );
     OrderView {
         order,
         allowed_actions,

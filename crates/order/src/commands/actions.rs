@@ -60,7 +60,7 @@ async fn claim(
     if model::check(status, action, queries::overridable(&claimed)).is_err() {
         return Err(OrderError::NotOverridable.into());
     }
-    if model::ends(action) && queries::shipped_out(&claimed) {
+    if model::ends(action) && queries::shipped_out(&queries::lines_of(txn, id).await?) {
         return Err(OrderError::ShippedOut(action, status).into());
     }
     Ok(claimed)
@@ -183,6 +183,14 @@ async fn apply_review(
     let view = finish(txn, ctx, row, event, audit_action, changes).await?;
     if outcome == OrderStatus::Approved {
         dispatch::open_for(txn, ctx, &view.order).await?;
+        // Delivered while on hold: released, it may be done.
+        if view.order.fulfillment_status == crate::model::FulfillmentStatus::Delivered {
+            let row = queries::order_row(txn, view.order.id).await?;
+            let lines = queries::lines_of(txn, row.id).await?;
+            if crate::completion::complete_if_done(txn, ctx, &row, &lines).await? {
+                return queries::get(txn, &ctx.actor, row.id).await;
+            }
+        }
     }
     Ok(view)
 }

@@ -382,6 +382,7 @@ pub async fn create(
             warehouse_id: l.warehouse.as_ref().map(|w| w.id),
             warehouse_code: l.warehouse.map(|w| w.code),
             shipped_quantity: 0,
+            delivered_quantity: 0,
         })
         .collect();
     order_line::Entity::insert_many(

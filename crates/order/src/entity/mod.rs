@@ -4,3 +4,4 @@ pub mod order_line;
 pub mod prepayment;
 pub mod shipment;
 pub mod shipment_line;
+pub mod tracking_event;

@@ -26,6 +26,8 @@ pub struct Model {
     pub warehouse_code: Option<String>,
     /// Units that left in shipments not cancelled: never above `quantity`.
     pub shipped_quantity: i64,
+    /// Units in shipments delivered: never above `shipped_quantity`.
+    pub delivered_quantity: i64,
 }
 
 impl ActiveModelBehavior for ActiveModel {}

@@ -14,6 +14,8 @@ pub struct Model {
     pub cancel_reason: Option<String>,
     pub cancelled_at: Option<DateTimeUtc>,
     pub delivered_at: Option<DateTimeUtc>,
+    pub signed_by: Option<String>,
+    pub proof: Option<Json>,
     pub created_by: String,
     pub version: i64,
     pub created_at: DateTimeUtc,

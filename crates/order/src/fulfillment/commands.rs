@@ -23,7 +23,7 @@ use super::dispatch;
 use super::dto::{CancelShipment, CreateShipment, Package, ShipmentView};
 use super::error::{FulfillmentError, OverLine};
 use super::events;
-use super::model::{MAX_SHIPMENT_LINES, ShipmentStatus, carrier_code, shipped_state};
+use super::model::{MAX_SHIPMENT_LINES, ShipmentStatus, carrier_code, fulfillment_of, progress};
 use super::queries;
 use crate::entity::{order, order_line, shipment, shipment_line};
 use crate::error::OrderError;
@@ -61,6 +61,26 @@ async fn claim_order(
             )
             .into(),
         },
+    )
+    .await
+}
+
+/// Take the order's row for a change another row's change caused (a delivery), after
+/// the caller checked what it may see.
+pub(crate) async fn claim_any_order(
+    txn: &DatabaseTransaction,
+    ctx: &Ctx,
+    id: Uuid,
+) -> Result<order::Model> {
+    ordercrm_kernel::version::claim(
+        txn,
+        order::Entity::update_many()
+            .col_expr(order::Column::UpdatedAt, Expr::value(ctx.now))
+            .filter(order::COLUMN.id.eq(id)),
+        order::Entity::find_by_id(id),
+        order::Column::Version,
+        None,
+        |_| OrderError::NotFound(id.to_string()).into(),
     )
     .await
 }
@@ -130,20 +150,19 @@ async fn move_shipped(
     Ok(true)
 }
 
-/// Write the order's new fulfillment facts, its dispatch notes' statuses and, when
-/// `fulfillment_status` moved, the order's event.
-async fn settle_order(
+/// After a fulfillment change: each line's delivered quantity from the shipments
+/// delivered, the order's `fulfillment_status` and milestones, its dispatch notes,
+/// the order's event when its fulfillment moved (forward: `order.shipped` or
+/// `order.delivered`; back: `order.updated`), and the completion rule.
+pub(crate) async fn settle_order(
     txn: &DatabaseTransaction,
     ctx: &Ctx,
     claimed: order::Model,
-    event_forward: bool,
 ) -> Result<()> {
-    let before = claimed.fulfillment_status.clone();
+    let before = FulfillmentStatus::parse(&claimed.fulfillment_status)
+        .unwrap_or(FulfillmentStatus::Unfulfilled);
     let order_id = claimed.id;
-    let lines = crate::queries::lines_of(txn, order_id).await?;
-    let fulfillment = shipped_state(&lines).fulfillment();
-    // The first shipment still standing: a cancelled one never left.
-    let first_shipped = shipment::Entity::find()
+    let shipments = shipment::Entity::find()
         .filter(shipment::COLUMN.order_id.eq(order_id))
         .filter(
             shipment::COLUMN
@@ -151,25 +170,60 @@ async fn settle_order(
                 .ne(ShipmentStatus::Cancelled.as_str()),
         )
         .order_by_asc(shipment::Column::CreatedAt)
-        .one(txn)
-        .await?
-        .map(|s| s.created_at);
+        .all(txn)
+        .await?;
+    let delivered_ids: Vec<Uuid> = shipments
+        .iter()
+        .filter(|s| s.delivered_at.is_some())
+        .map(|s| s.id)
+        .collect();
+    let mut delivered: BTreeMap<Uuid, i64> = BTreeMap::new();
+    if !delivered_ids.is_empty() {
+        for l in shipment_line::Entity::find()
+            .filter(shipment_line::COLUMN.shipment_id.is_in(delivered_ids))
+            .all(txn)
+            .await?
+        {
+            *delivered.entry(l.order_line_id).or_default() += l.quantity;
+        }
+    }
+    let mut lines = crate::queries::lines_of(txn, order_id).await?;
+    for l in &mut lines {
+        let now = delivered.get(&l.id).copied().unwrap_or(0);
+        if now != l.delivered_quantity {
+            order_line::Entity::update_many()
+                .col_expr(order_line::Column::DeliveredQuantity, Expr::value(now))
+                .filter(order_line::COLUMN.id.eq(l.id))
+                .exec(txn)
+                .await?;
+            l.delivered_quantity = now;
+        }
+    }
+    let fulfillment = fulfillment_of(&lines);
     let mut row = claimed.into_active_model();
     row.fulfillment_status = Set(fulfillment.as_str().to_owned());
-    row.first_shipped_at = Set(first_shipped);
+    // The first shipment still standing (a cancelled one never left); the last
+    // delivery, once everything is delivered.
+    row.first_shipped_at = Set(shipments.first().map(|s| s.created_at));
+    row.delivered_at = Set((fulfillment == FulfillmentStatus::Delivered)
+        .then(|| shipments.iter().filter_map(|s| s.delivered_at).max())
+        .flatten());
     row.updated_at = Set(ctx.now);
     let row = row.update(txn).await?;
     let parts = crate::queries::parts_of(txn, order_id).await?;
     let data = crate::queries::data(&row, &parts);
     dispatch::refresh(txn, ctx, &lines, &data).await?;
-    if before != fulfillment.as_str() {
-        let event = if event_forward && fulfillment != FulfillmentStatus::Unfulfilled {
-            &crate::events::SHIPPED
-        } else {
+    if before != fulfillment {
+        let event = if progress(fulfillment) < progress(before) {
             &crate::events::UPDATED
+        } else if progress(fulfillment) >= progress(FulfillmentStatus::PartiallyDelivered) {
+            &crate::events::DELIVERED
+        } else {
+            &crate::events::SHIPPED
         };
         crate::events::record(txn, ctx, event, &data).await?;
     }
+    crate::completion::complete_if_done(txn, ctx, &row, &lines).await?;
     Ok(())
 }
 
@@ -289,6 +343,8 @@ pub async fn create_shipment(
         cancel_reason: Set(None),
         cancelled_at: Set(None),
         delivered_at: Set(None),
+        signed_by: Set(None),
+        proof: Set(None),
         created_by: Set(ctx.actor.principal()),
         version: Set(1),
         created_at: Set(ctx.now),
@@ -338,7 +394,7 @@ pub async fn create_shipment(
         })),
     )
     .await?;
-    settle_order(txn, ctx, claimed, true).await?;
+    settle_order(txn, ctx, claimed).await?;
     Ok(view)
 }
 
@@ -363,9 +419,11 @@ pub async fn cancel_shipment(
         .one(txn)
         .await?
         .ok_or_else(not_found)?;
-    let claimed_order = claim_order(txn, ctx, found.order_id, None)
+    // Visible first; then the shipment's row and then the order's, the order every
+    // change that takes both follows.
+    queries::find_order(txn, &ctx.actor, found.order_id)
         .await
-        .map_err(|e| if e.status() == 404 { not_found() } else { e })?;
+        .map_err(|_| not_found())?;
     let before_pickup = [
         ShipmentStatus::Pending.as_str(),
         ShipmentStatus::LabelPrinted.as_str(),
@@ -394,6 +452,7 @@ pub async fn cancel_shipment(
         },
     )
     .await?;
+    let claimed_order = claim_order(txn, ctx, found.order_id, None).await?;
     let line_rows = queries::lines_of_shipment(txn, id).await?;
     let order_lines = crate::queries::lines_of(txn, claimed_order.id).await?;
     let back: Vec<(order_line::Model, i64)> = line_rows
@@ -449,6 +508,6 @@ pub async fn cancel_shipment(
             .changes(json!({"status": view.status, "reason": reason})),
     )
     .await?;
-    settle_order(txn, ctx, claimed_order, false).await?;
+    settle_order(txn, ctx, claimed_order).await?;
     Ok(view)
 }

@@ -3,13 +3,13 @@
 use std::borrow::Cow;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use ordercrm_kernel::input::{Int, NonBlank, Text};
+use ordercrm_kernel::input::{At, Choice, Int, NonBlank, Text};
 use serde::{Deserialize, Serialize};
 use utoipa::openapi::{ObjectBuilder, RefOr, Schema, Type};
 use utoipa::{PartialSchema, ToSchema};
 use uuid::Uuid;
 
-use super::model::{DispatchStatus, ShipmentStatus};
+use super::model::{DispatchStatus, ShipmentStatus, TrackingStatus};
 use crate::dto::{Address, OrderCustomer, Quantity};
 use crate::model::OrderStatus;
 
@@ -108,6 +108,9 @@ pub struct ShipmentView {
     pub cancel_reason: Option<String>,
     pub cancelled_at: Option<DateTime<Utc>>,
     pub delivered_at: Option<DateTime<Utc>>,
+    /// Who signed for it, and the proof, when a sign-off recorded them.
+    pub signed_by: Option<String>,
+    pub proof: Option<Proof>,
     pub created_by: String,
     /// Also the `ETag`.
     pub version: i64,
@@ -159,4 +162,120 @@ pub struct DispatchNoteView {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
+
 ordercrm_kernel::versioned!(ShipmentView, DispatchNoteView);
+
+ordercrm_kernel::string_enum! {
+    /// What proves a delivery.
+    pub ProofKind {
+        Signature = "signature",
+        Photo = "photo",
+        PickupCode = "pickup_code",
+    }
+}
+
+/// A delivery's proof: its kind and where to find it (a file reference, a code).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Proof {
+    #[schema(value_type = ProofKind)]
+    pub kind: Choice<ProofKind>,
+    pub reference: NonBlank<500>,
+}
+
+/// `POST /v1/shipments/{id}/deliver`: the customer has the goods.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"signed_by": "Li Lei",
+    "proof": {"kind": "signature", "reference": "pod/2026/11/22/SF1234567890.png"}}))]
+pub struct DeliverShipment {
+    /// Who signed; this or `proof` is required.
+    pub signed_by: Option<Text<200>>,
+    /// When; default now. Not in the future, not before the shipment was made.
+    pub delivered_at: Option<At>,
+    pub proof: Option<Proof>,
+}
+
+/// One event a carrier reports.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TrackingEventInput {
+    pub carrier: CarrierCode,
+    pub tracking_number: NonBlank<100>,
+    /// The provider's id for the event, when it has one.
+    pub event_id: Option<Text<200>>,
+    #[schema(value_type = TrackingStatus)]
+    pub status: Choice<TrackingStatus>,
+    /// When it happened (not more than a day ahead of the server's clock).
+    pub occurred_at: At,
+    pub location: Option<Text<200>>,
+    pub message: Option<Text<1000>>,
+}
+
+/// `POST /v1/tracking-events`: 1 to 500 events, any carriers and numbers, in any
+/// order, repeats welcome.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"events": [{"carrier": "sf", "tracking_number": "SF1234567890",
+    "event_id": "ev-1001", "status": "picked_up", "occurred_at": "2026-11-22T08:00:00Z",
+    "location": "Shanghai Hub", "message": "Picked up"}]}))]
+pub struct RecordTracking {
+    pub events: Vec<TrackingEventInput>,
+}
+
+ordercrm_kernel::string_enum! {
+    /// What became of one reported event.
+    pub TrackingOutcome {
+        /// New, and the latest the shipment has heard: its status follows.
+        Applied = "applied",
+        /// Seen before (same provider id, or same carrier, number, time, status and place).
+        Duplicate = "duplicate",
+        /// New but older than what the shipment already knows: kept in the history;
+        /// the status is what the whole history says.
+        Stale = "stale",
+        /// No shipment (that you may see) has this carrier and number.
+        NotFound = "not_found",
+    }
+}
+
+/// The answer for one event, in request order.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct TrackingResult {
+    /// Its position in `events`.
+    pub index: usize,
+    pub result: TrackingOutcome,
+    pub shipment_id: Option<Uuid>,
+    /// The shipment's status after the whole request.
+    pub shipment_status: Option<ShipmentStatus>,
+}
+
+/// `results[i]` answers `events[i]`.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct TrackingResults {
+    pub results: Vec<TrackingResult>,
+}
+
+/// One event in a shipment's tracking history.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct TrackingEventView {
+    pub id: Uuid,
+    pub shipment_id: Uuid,
+    pub carrier: String,
+    pub tracking_number: String,
+    /// The provider's id, if it sent one.
+    pub event_id: Option<String>,
+    pub status: TrackingStatus,
+    pub occurred_at: DateTime<Utc>,
+    pub location: Option<String>,
+    pub message: Option<String>,
+    /// `carrier`, or `sign_off` (recorded through `/deliver`).
+    pub source: String,
+    pub recorded_at: DateTime<Utc>,
+}
+
+/// A shipment and the tracking event that just reached it.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct TrackingUpdate {
+    pub shipment: ShipmentView,
+    pub event: TrackingEventView,
+}

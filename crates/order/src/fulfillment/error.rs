@@ -37,6 +37,10 @@ pub enum FulfillmentError {
         "the shipment is {0}; only a pending or label_printed shipment (before pickup) can be cancelled"
     )]
     NotCancellable(ShipmentStatus),
+    #[error(
+        "the shipment is {0}; only a shipment not cancelled and not yet delivered can be signed for"
+    )]
+    NotDeliverable(ShipmentStatus),
     #[error("{} line(s) would ship more than is left", .0.len())]
     OverShipment(Vec<OverLine>),
 }
@@ -53,6 +57,8 @@ impl From<FulfillmentError> for Error {
                     .with_extension("allowed_from", json!([OrderStatus::Approved]))
             }
             FulfillmentError::NotCancellable(status) => Error::new(problems::CONFLICT, detail)
+                .with_extension("current_status", json!(status)),
+            FulfillmentError::NotDeliverable(status) => Error::new(problems::CONFLICT, detail)
                 .with_extension("current_status", json!(status)),
             FulfillmentError::OverShipment(lines) => {
                 Error::new(OVER_SHIPMENT, detail).with_extension("lines", json!(lines))

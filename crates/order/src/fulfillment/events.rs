@@ -7,7 +7,7 @@ use ordercrm_kernel::events::{self, Catalogued, EventType, NewEvent};
 use sea_orm::{DatabaseTransaction, DbErr};
 use uuid::Uuid;
 
-use super::dto::{DispatchNoteView, ShipmentView};
+use super::dto::{DispatchNoteView, ShipmentView, TrackingUpdate};
 
 pub const DISPATCH_NOTE_CREATED: EventType<DispatchNoteView> = EventType::new(
     "dispatch_note.created",
@@ -36,6 +36,27 @@ pub const SHIPMENT_CANCELLED: EventType<ShipmentView> = EventType::new(
 )
 .example(r#"{"status": "cancelled"}"#);
 
+pub const SHIPMENT_TRACKING_UPDATED: EventType<TrackingUpdate> = EventType::new(
+    "shipment.tracking_updated",
+    "A carrier (or a sign-off) reported an event not seen before: one per distinct event, \
+     whatever order they arrived in. `shipment.status` is what the whole history says.",
+)
+.example(r#"{"shipment": {"status": "in_transit"}, "event": {"status": "in_transit"}}"#);
+pub const SHIPMENT_EXCEPTION_REPORTED: EventType<TrackingUpdate> = EventType::new(
+    "shipment.exception_reported",
+    "A new tracking event says someone should act: `attempted_delivery`, `failure` or \
+     `returned_to_sender`.",
+)
+.example(
+    r#"{"shipment": {"status": "attempted_delivery"}, "event": {"status": "attempted_delivery"}}"#,
+);
+pub const SHIPMENT_DELIVERED: EventType<ShipmentView> = EventType::new(
+    "shipment.delivered",
+    "The shipment reached its customer (a `delivered` tracking event, or a sign-off with who \
+     signed and the proof).",
+)
+.example(r#"{"status": "delivered"}"#);
+
 pub fn catalogue() -> Vec<Catalogued> {
     vec![
         DISPATCH_NOTE_CREATED.entry(),
@@ -43,6 +64,9 @@ pub fn catalogue() -> Vec<Catalogued> {
         DISPATCH_NOTE_VOIDED.entry(),
         SHIPMENT_CREATED.entry(),
         SHIPMENT_CANCELLED.entry(),
+        SHIPMENT_TRACKING_UPDATED.entry(),
+        SHIPMENT_EXCEPTION_REPORTED.entry(),
+        SHIPMENT_DELIVERED.entry(),
     ]
 }
 
@@ -80,6 +104,29 @@ pub(crate) async fn shipment(
             shipment,
         )
         .order(shipment.order_id)
+        .customer(customer_id),
+    )
+    .await
+    .map(drop)
+}
+
+pub(crate) async fn tracking(
+    txn: &DatabaseTransaction,
+    ctx: &Ctx,
+    event_type: &EventType<TrackingUpdate>,
+    update: &TrackingUpdate,
+    customer_id: Uuid,
+) -> Result<(), DbErr> {
+    events::record(
+        txn,
+        ctx,
+        NewEvent::about(
+            event_type,
+            "shipment",
+            (update.shipment.id, update.shipment.version),
+            update,
+        )
+        .order(update.shipment.order_id)
         .customer(customer_id),
     )
     .await

@@ -13,6 +13,7 @@ pub mod error;
 pub mod events;
 pub mod model;
 pub mod queries;
+pub mod tracking;
 pub mod transfer;
 
 pub(crate) mod dispatch;

@@ -42,6 +42,104 @@ impl ShipmentStatus {
     }
 }
 
+string_enum! {
+    /// What a carrier (or a sign-off) reports about a shipment.
+    pub TrackingStatus {
+        LabelPrinted = "label_printed",
+        PickedUp = "picked_up",
+        InTransit = "in_transit",
+        OutForDelivery = "out_for_delivery",
+        AttemptedDelivery = "attempted_delivery",
+        Delayed = "delayed",
+        ReadyForPickup = "ready_for_pickup",
+        Delivered = "delivered",
+        Failure = "failure",
+        ReturnedToSender = "returned_to_sender",
+    }
+}
+
+impl TrackingStatus {
+    /// Among events at the same instant, the later in a parcel's life wins: a fixed
+    /// order, so the outcome never depends on which arrived first.
+    pub fn precedence(self) -> u8 {
+        match self {
+            TrackingStatus::LabelPrinted => 0,
+            TrackingStatus::PickedUp => 1,
+            TrackingStatus::InTransit => 2,
+            TrackingStatus::Delayed => 3,
+            TrackingStatus::OutForDelivery => 4,
+            TrackingStatus::AttemptedDelivery => 5,
+            TrackingStatus::ReadyForPickup => 6,
+            TrackingStatus::Failure => 7,
+            TrackingStatus::Delivered => 8,
+            TrackingStatus::ReturnedToSender => 9,
+        }
+    }
+
+    /// Someone should act: `shipment.exception_reported`.
+    pub fn is_exception(self) -> bool {
+        matches!(
+            self,
+            TrackingStatus::AttemptedDelivery
+                | TrackingStatus::Failure
+                | TrackingStatus::ReturnedToSender
+        )
+    }
+
+    pub fn shipment(self) -> ShipmentStatus {
+        ShipmentStatus::parse(self.as_str()).unwrap_or(ShipmentStatus::Pending)
+    }
+}
+
+/// A shipment's status from its tracking history, whatever order it arrived in:
+/// events sorted by time (ties by [`TrackingStatus::precedence`], then identity),
+/// each one setting the status, except that `delivered` is final but for
+/// `returned_to_sender`. `None` without events.
+pub fn derive_status<'a, I>(events: I) -> Option<TrackingStatus>
+where
+    I: IntoIterator<Item = (chrono::DateTime<chrono::Utc>, TrackingStatus, &'a str)>,
+{
+    let mut sorted: Vec<_> = events.into_iter().collect();
+    sorted.sort_by(|a, b| (a.0, a.1.precedence(), a.2).cmp(&(b.0, b.1.precedence(), b.2)));
+    let mut state = None;
+    for (_, status, _) in sorted {
+        if state == Some(TrackingStatus::Delivered) && status != TrackingStatus::ReturnedToSender {
+            continue;
+        }
+        state = Some(status);
+    }
+    state
+}
+
+/// Where an order's goods are, from its lines that ship: delivery first (some or
+/// all delivered), else shipping (none, some, all shipped).
+pub fn fulfillment_of(lines: &[order_line::Model]) -> FulfillmentStatus {
+    let stocked: Vec<&order_line::Model> =
+        lines.iter().filter(|l| l.warehouse_id.is_some()).collect();
+    if !stocked.is_empty() && stocked.iter().all(|l| l.delivered_quantity >= l.quantity) {
+        return FulfillmentStatus::Delivered;
+    }
+    if stocked.iter().any(|l| l.delivered_quantity > 0) {
+        return FulfillmentStatus::PartiallyDelivered;
+    }
+    shipped_state(stocked).fulfillment()
+}
+
+/// How far along `status` is, to tell an order's fulfillment moving forward (a
+/// shipment, a delivery) from moving back (a cancelled shipment, a parcel returned).
+pub fn progress(status: FulfillmentStatus) -> u8 {
+    match status {
+        FulfillmentStatus::Unfulfilled => 0,
+        FulfillmentStatus::PartiallyShipped => 1,
+        FulfillmentStatus::Shipped => 2,
+        FulfillmentStatus::PartiallyDelivered => 3,
+        FulfillmentStatus::Delivered => 4,
+    }
+}
+
+/// Events per tracking request.
+pub const MAX_TRACKING_EVENTS: usize = 500;
+
 /// Lines per shipment request.
 pub const MAX_SHIPMENT_LINES: usize = 200;
 
@@ -126,6 +224,7 @@ mod tests {
             warehouse_id: warehouse.then(Uuid::nil),
             warehouse_code: None,
             shipped_quantity: shipped,
+            delivered_quantity: 0,
         }
     }
 
@@ -141,6 +240,31 @@ mod tests {
             Shipped::Some
         );
         assert_eq!(shipped_state(&[line(2, 0, false)]), Shipped::Nothing);
+    }
+
+    #[test]
+    fn the_derived_status_does_not_depend_on_arrival_order() {
+        use chrono::TimeZone;
+        let at = |h| chrono::Utc.with_ymd_and_hms(2026, 11, 30, h, 0, 0).unwrap();
+        let history = [
+            (at(8), TrackingStatus::PickedUp, "a"),
+            (at(9), TrackingStatus::InTransit, "b"),
+            (at(12), TrackingStatus::Delivered, "c"),
+            // A late scan after delivery changes nothing; a tie goes to delivered.
+            (at(13), TrackingStatus::InTransit, "d"),
+            (at(12), TrackingStatus::OutForDelivery, "e"),
+        ];
+        let mut reversed = history;
+        reversed.reverse();
+        assert_eq!(derive_status(history), Some(TrackingStatus::Delivered));
+        assert_eq!(derive_status(reversed), Some(TrackingStatus::Delivered));
+        let mut returned = history.to_vec();
+        returned.push((at(14), TrackingStatus::ReturnedToSender, "f"));
+        assert_eq!(
+            derive_status(returned),
+            Some(TrackingStatus::ReturnedToSender)
+        );
+        assert_eq!(derive_status([]), None);
     }
 
     #[test]

@@ -16,10 +16,12 @@ use utoipa::IntoParams;
 use uuid::Uuid;
 
 use super::dispatch;
-use super::dto::{DispatchNoteView, Package, ShipmentLineView, ShipmentView};
+use super::dto::{
+    DispatchNoteView, Package, Proof, ShipmentLineView, ShipmentView, TrackingEventView,
+};
 use super::error::FulfillmentError;
-use super::model::{DispatchStatus, ShipmentStatus};
-use crate::entity::{dispatch_note, order, shipment, shipment_line};
+use super::model::{DispatchStatus, ShipmentStatus, TrackingStatus};
+use crate::entity::{dispatch_note, order, shipment, shipment_line, tracking_event};
 use crate::error::OrderError;
 
 pub(crate) async fn find_order(
@@ -77,6 +79,11 @@ pub(crate) fn shipment_view(
         cancel_reason: row.cancel_reason.clone(),
         cancelled_at: row.cancelled_at,
         delivered_at: row.delivered_at,
+        signed_by: row.signed_by.clone(),
+        proof: row
+            .proof
+            .clone()
+            .and_then(|p| serde_json::from_value::<Proof>(p).ok()),
         created_by: row.created_by.clone(),
         version: row.version,
         created_at: row.created_at,
@@ -262,4 +269,57 @@ pub async fn list_notes(
         })
         .collect::<Result<Vec<_>>>()?;
     Ok(seek.page_of(&rows, &page, views))
+}
+
+pub(crate) fn tracking_event_view(row: &tracking_event::Model) -> TrackingEventView {
+    TrackingEventView {
+        id: row.id,
+        shipment_id: row.shipment_id,
+        carrier: row.carrier.clone(),
+        tracking_number: row.tracking_number.clone(),
+        event_id: row.provider_event_id.clone(),
+        status: TrackingStatus::parse(&row.status).unwrap_or(TrackingStatus::InTransit),
+        occurred_at: row.occurred_at,
+        location: row.location.clone(),
+        message: row.message.clone(),
+        source: row.source.clone(),
+        recorded_at: row.recorded_at,
+    }
+}
+
+pub(crate) async fn order_number(conn: &impl ConnectionTrait, order_id: Uuid) -> Result<String> {
+    Ok(crate::queries::order_row(conn, order_id).await?.number)
+}
+
+/// Query parameters of `GET /v1/shipments/{id}/tracking-events`: by time, oldest first.
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ListTrackingEvents {
+    /// Page size, 1 to 200 (default 50).
+    pub limit: Option<Limit>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<CursorParam>,
+}
+
+/// A shipment's tracking history, by when each event happened.
+pub async fn tracking_history(
+    conn: &impl ConnectionTrait,
+    actor: &Actor,
+    shipment_id: Uuid,
+    query: ListTrackingEvents,
+) -> Result<Page<TrackingEventView>> {
+    get_shipment(conn, actor, shipment_id).await?;
+    let seek = Seek::by(
+        sea_orm::Order::Asc,
+        [
+            tracking_event::Column::OccurredAt,
+            tracking_event::Column::Id,
+        ],
+    );
+    let page = PageRequest::new(query.limit, query.cursor.as_deref(), "occurred_at")?;
+    let select =
+        tracking_event::Entity::find().filter(tracking_event::COLUMN.shipment_id.eq(shipment_id));
+    let rows = seek.select(select, &page)?.all(conn).await?;
+    Ok(seek.page(rows, &page, |row| tracking_event_view(&row)))
 }

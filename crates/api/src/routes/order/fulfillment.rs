@@ -7,11 +7,14 @@ use ordercrm_kernel::Ctx;
 use ordercrm_kernel::authz::Action;
 use ordercrm_kernel::input::{CursorParam, Limit};
 use ordercrm_kernel::{Page, Problem};
-use ordercrm_order::fulfillment::commands;
 use ordercrm_order::fulfillment::dto::{
-    CancelShipment, CreateShipment, DispatchNoteView, ShipmentView,
+    CancelShipment, CreateShipment, DeliverShipment, DispatchNoteView, RecordTracking,
+    ShipmentView, TrackingEventView, TrackingResults,
 };
-use ordercrm_order::fulfillment::queries::{self, ListDispatchNotes, ListShipments};
+use ordercrm_order::fulfillment::queries::{
+    self, ListDispatchNotes, ListShipments, ListTrackingEvents,
+};
+use ordercrm_order::fulfillment::{commands, tracking};
 use uuid::Uuid;
 
 use crate::error::ApiResult;
@@ -223,6 +226,97 @@ pub async fn cancel_shipment(
     let txn = writer.begin().await?;
     let view =
         commands::cancel_shipment(&txn, &ctx, *id, if_match, input.unwrap_or_default()).await?;
+    txn.commit().await?;
+    Ok(json_with_etag(&mut HttpResponse::Ok(), &view))
+}
+
+/// Report carrier tracking: 1 to 500 events, any shipments, any order, repeats welcome.
+///
+/// Each event gets a result: `applied`, `duplicate` (seen before: the same provider
+/// `event_id`, or the same carrier, number, time, status and place), `stale` (older
+/// than what the shipment knows: kept in the history) or `not_found` (no shipment you
+/// may see has this carrier and number; the most recent one not cancelled matches).
+/// A shipment's status is what its whole history says, by time (ties by a fixed
+/// precedence); `delivered` is final except for `returned_to_sender`. One invalid
+/// event refuses the request (400) and records nothing.
+#[utoipa::path(
+    operation_id = "recordTrackingEvents",
+    tag = "fulfillment",
+    security(("userToken" = []), ("apiKey" = [])),
+    request_body = RecordTracking,
+    responses(
+        (status = 200, description = "One result per event, in request order", body = TrackingResults),
+        (status = 409, description = "The idempotency key is in use", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[post("/tracking-events")]
+pub async fn record_tracking(
+    writer: Writer,
+    RequestCtx(ctx): RequestCtx,
+    Json(input): Json<RecordTracking>,
+) -> ApiResult<HttpResponse> {
+    let txn = writer.begin().await?;
+    let results = tracking::record(&txn, &ctx, input).await?;
+    txn.commit().await?;
+    Ok(HttpResponse::Ok().json(results))
+}
+
+/// A shipment's tracking history, by when each event happened.
+#[utoipa::path(
+    operation_id = "listShipmentTrackingEvents",
+    tag = "fulfillment",
+    security(("userToken" = []), ("apiKey" = [])),
+    params(("id" = Uuid, Path, description = "Shipment id"), ListTrackingEvents),
+    responses(
+        (status = 200, description = "One page of tracking events", body = Page<TrackingEventView>),
+        (status = 400, description = "An unknown or invalid query parameter, or a bad cursor",
+            body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such shipment, or not one you may see", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[get("/shipments/{id}/tracking-events")]
+pub async fn list_tracking_events(
+    state: Data<AppState>,
+    RequestCtx(ctx): RequestCtx,
+    id: Path<Uuid>,
+    Query(query): Query<ListTrackingEvents>,
+) -> ApiResult<HttpResponse> {
+    let page = queries::tracking_history(state.db.reader(), &ctx.actor, *id, query).await?;
+    Ok(HttpResponse::Ok().json(page))
+}
+
+/// Sign for a delivery: who signed, when (default now), and the proof (a signature,
+/// a photo, a pickup code).
+///
+/// Recorded as the shipment's `delivered` tracking event. The order's
+/// `fulfillment_status` follows (`partially_delivered`, `delivered`), and an order
+/// delivered in full and paid completes.
+#[utoipa::path(
+    operation_id = "deliverShipment",
+    tag = "fulfillment",
+    security(("userToken" = []), ("apiKey" = [])),
+    request_body = DeliverShipment,
+    params(
+        ("id" = Uuid, Path, description = "Shipment id"),
+        ("If-Match" = Option<String>, Header, description = "The ETag you read"),
+    ),
+    responses(
+        (status = 200, description = "Delivered", body = ShipmentView,
+            headers(("ETag" = String, description = "The new version"))),
+        (status = 404, description = "No such shipment, or not one you may see", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Cancelled, or delivered already (`/problems/conflict`)", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[post("/shipments/{id}/deliver")]
+pub async fn deliver_shipment(
+    writer: Writer,
+    RequestCtx(ctx): RequestCtx,
+    id: Path<Uuid>,
+    IfMatch(if_match): IfMatch,
+    Json(input): Json<DeliverShipment>,
+) -> ApiResult<HttpResponse> {
+    let txn = writer.begin().await?;
+    let view = tracking::deliver(&txn, &ctx, *id, if_match, input).await?;
     txn.commit().await?;
     Ok(json_with_etag(&mut HttpResponse::Ok(), &view))
 }
