@@ -17,6 +17,9 @@ both_engines!(
     orders_approved_before_the_upgrade_get_notes_and_ship,
     tracking_converges_whatever_the_arrival_order,
     sign_off_and_tracking_deliver_and_a_paid_order_completes,
+    a_logistics_key_sees_and_reports_only_its_carriers,
+    concurrent_deliveries_and_batches_neither_deadlock_nor_double_sign,
+    what_the_audit_found_stays_fixed,
 );
 
 /// SH-01 holds TEA (10), BJ-01 holds MUG (5); a customer. Returns the customer.
@@ -1039,6 +1042,404 @@ async fn sign_off_and_tracking_deliver_and_a_paid_order_completes(engine: Engine
         ],
         "{timeline}"
     );
+    verify(&app).await;
+
+    // Returned to the sender after completion: the shipment says so (an exception
+    // for someone to act on); the completed order stays as it was.
+    let answer: Value = app
+        .post(
+            "/v1/tracking-events",
+            &tracking(
+                "SF-B",
+                &[("returned_to_sender", "2026-11-23T09:55:00Z", "Beijing", "r")],
+                true,
+            ),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        answer["results"][0]["shipment_status"],
+        "returned_to_sender"
+    );
+    let now = order(&app, id).await;
+    assert_eq!(
+        (now["status"].as_str(), now["fulfillment_status"].as_str()),
+        (Some("completed"), Some("delivered"))
+    );
+    let res = app
+        .post(&deliver(&shipments[1]), &json!({"signed_by": "Li Lei"}))
+        .await;
+    assert_eq!(
+        problem(res, 409).await["current_status"],
+        "returned_to_sender"
+    );
+
+    // Erasing the customer takes who signed, the proof and the carrier's words too.
+    let res = app
+        .post(&format!("/v1/customers/{customer}/erase"), &json!({}))
+        .await;
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    let stored = ordercrm_tests::everything_stored(&app).await;
+    for personal in ["Li Lei", "pod/SF-A.png", "delivered at Beijing"] {
+        assert!(!stored.contains(personal), "{personal} is still stored");
+    }
+    let signed: Value = app
+        .get(&format!("/v1/shipments/{}", shipments[0]))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(signed["signed_by"].is_null() && signed["proof"].is_null());
+    app.stop().await;
+}
+
+async fn a_logistics_key_sees_and_reports_only_its_carriers(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let customer = world(&app).await;
+    for carriers in [json!([]), json!(["a b"]), json!(vec!["x"; 21])] {
+        let res = app
+            .post(
+                "/v1/api-keys",
+                &json!({"name": "bad", "kind": "logistics", "scopes": ["tracking:write"],
+                    "carriers": carriers}),
+            )
+            .await;
+        problem(res, 400).await;
+    }
+    let res = app
+        .post(
+            "/v1/api-keys",
+            &json!({"name": "SF Express", "kind": "logistics",
+                "scopes": ["fulfillment:read", "fulfillment:write", "tracking:write"],
+                "carriers": [" SF ", "sf"]}),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    let key: Value = res.json().await.unwrap();
+    assert_eq!(key["carriers"], json!(["sf"]));
+    let secret = key["secret"].as_str().unwrap().to_owned();
+    let as_key = |method: Method, path: &str| app.request_as(&secret, method, path);
+
+    let o = approved(&app, &customer, 4, 0).await;
+    let id = o["id"].as_str().unwrap();
+    let path = format!("/v1/orders/{id}/shipments");
+    // Its own carrier ships; another is refused.
+    let res = as_key(Method::POST, &path)
+        .json(&ship(&[(1, 1)], "SF-OWN"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let own: Value = res.json().await.unwrap();
+    let mut ups = ship(&[(1, 1)], "UPS-1");
+    ups["carrier"] = json!("ups");
+    let res = as_key(Method::POST, &path).json(&ups).send().await.unwrap();
+    assert_eq!(problem(res, 403).await["type"], "/problems/forbidden");
+    let res = app.post(&path, &ups).await;
+    assert_eq!(res.status(), 201);
+    let other: Value = res.json().await.unwrap();
+    let other_id = other["id"].as_str().unwrap();
+
+    // It sees its own shipments only, and no dispatch notes.
+    let res = as_key(Method::GET, &format!("/v1/shipments/{other_id}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+    let res = as_key(
+        Method::GET,
+        &format!("/v1/shipments/{}", own["id"].as_str().unwrap()),
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(res.status(), 200);
+    let list: Value = as_key(Method::GET, &path)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list["data"].as_array().unwrap().len(), 1, "{list}");
+    let notes: Value = as_key(Method::GET, "/v1/dispatch-notes")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(notes["data"], json!([]));
+
+    // Tracking for another carrier's number is not found; its own applies.
+    let mut body = tracking(
+        "UPS-1",
+        &[("picked_up", "2026-11-23T07:00:00Z", "X", "u1")],
+        true,
+    );
+    body["events"][0]["carrier"] = json!("ups");
+    let answer: Value = as_key(Method::POST, "/v1/tracking-events")
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(answer["results"][0]["result"], "not_found", "{answer}");
+    let answer: Value = as_key(Method::POST, "/v1/tracking-events")
+        .json(&tracking(
+            "SF-OWN",
+            &[("picked_up", "2026-11-23T07:00:00Z", "X", "s1")],
+            true,
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(answer["results"][0]["result"], "applied", "{answer}");
+    for (action, body) in [
+        ("deliver", json!({"signed_by": "X"})),
+        ("cancel", json!({})),
+    ] {
+        let res = as_key(Method::POST, &format!("/v1/shipments/{other_id}/{action}"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 404, "{action}");
+    }
+    app.stop().await;
+}
+
+/// Two orders with two shipments each; batches that deliver them crosswise, and
+/// sign-offs racing batches: on PostgreSQL the locks are taken in one order
+/// (shipments by id, then orders by id), so nothing deadlocks into a 500; and of two
+/// sign-offs at one version exactly one goes through.
+async fn concurrent_deliveries_and_batches_neither_deadlock_nor_double_sign(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let customer = world(&app).await;
+    let res = app
+        .post(
+            "/v1/inventory/receipts",
+            &json!({"sku": "TEA", "warehouse_code": "SH-01", "quantity": 100}),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    for round in 0..4 {
+        let mut numbers = Vec::new();
+        for o in 0..2 {
+            let order = approved(&app, &customer, 2, 0).await;
+            let id = order["id"].as_str().unwrap();
+            for s in 0..2 {
+                let number = format!("R{round}-O{o}-S{s}");
+                let res = app
+                    .post(
+                        &format!("/v1/orders/{id}/shipments"),
+                        &ship(&[(1, 1)], &number),
+                    )
+                    .await;
+                assert_eq!(res.status(), 201);
+                let shipment: Value = res.json().await.unwrap();
+                numbers.push((number, shipment["id"].as_str().unwrap().to_owned()));
+            }
+        }
+        let at = "2026-11-23T07:00:00Z";
+        let batch = |a: usize, b: usize| {
+            let mut body = tracking(&numbers[a].0, &[("delivered", at, "Door", "d")], true);
+            let other = tracking(&numbers[b].0, &[("delivered", at, "Door", "d")], true);
+            body["events"]
+                .as_array_mut()
+                .unwrap()
+                .push(other["events"][0].clone());
+            body
+        };
+        // O0's first with O1's first, and O1's second with O0's second; and a
+        // sign-off of one of them on its own.
+        let sends = vec![
+            app.request(Method::POST, "/v1/tracking-events")
+                .json(&batch(0, 2)),
+            app.request(Method::POST, "/v1/tracking-events")
+                .json(&batch(3, 1)),
+            app.request(
+                Method::POST,
+                &format!("/v1/shipments/{}/deliver", numbers[1].1),
+            )
+            .json(&json!({"signed_by": "Li Lei"})),
+        ];
+        let answers = join_all(sends.into_iter().map(|req| async move {
+            ordercrm_tests::send_until_served(req)
+                .await
+                .status()
+                .as_u16()
+        }))
+        .await;
+        // The sign-off may find the carrier's delivery first: 409, never 500.
+        assert!(answers[..2].iter().all(|s| *s == 200), "{answers:?}");
+        assert!(matches!(answers[2], 200 | 409), "{answers:?}");
+    }
+    // Two sign-offs at the version both read: one is 200, the other 412 or 409.
+    let order = approved(&app, &customer, 1, 0).await;
+    let res = app
+        .post(
+            &format!("/v1/orders/{}/shipments", order["id"].as_str().unwrap()),
+            &ship(&[(1, 1)], "RACE"),
+        )
+        .await;
+    let shipment: Value = res.json().await.unwrap();
+    let path = format!("/v1/shipments/{}/deliver", shipment["id"].as_str().unwrap());
+    let sends = ["Alice", "Bob"].map(|who| {
+        app.request(Method::POST, &path)
+            .header("if-match", "\"1\"")
+            .json(&json!({"signed_by": who}))
+    });
+    let answers = join_all(sends.into_iter().map(|req| async move {
+        ordercrm_tests::send_until_served(req)
+            .await
+            .status()
+            .as_u16()
+    }))
+    .await;
+    let mut sorted = answers.to_vec();
+    sorted.sort_unstable();
+    assert!(sorted == [200, 409] || sorted == [200, 412], "{answers:?}");
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM tracking_events WHERE tracking_number = 'RACE'")
+            .await,
+        1
+    );
+    verify(&app).await;
+    app.stop().await;
+}
+
+async fn what_the_audit_found_stays_fixed(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let customer = world(&app).await;
+
+    // A label reprinted after pickup does not make the shipment cancellable.
+    let o = approved(&app, &customer, 2, 0).await;
+    let id = o["id"].as_str().unwrap();
+    let res = app
+        .post(
+            &format!("/v1/orders/{id}/shipments"),
+            &ship(&[(1, 1)], "REPRINT"),
+        )
+        .await;
+    let s: Value = res.json().await.unwrap();
+    let reprint = tracking(
+        "REPRINT",
+        &[
+            ("picked_up", "2026-11-23T05:00:00Z", "A", "1"),
+            ("label_printed", "2026-11-23T06:00:00Z", "A", "2"),
+        ],
+        true,
+    );
+    let answer: Value = app
+        .post("/v1/tracking-events", &reprint)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(answer["results"][1]["shipment_status"], "label_printed");
+    let res = app
+        .post(
+            &format!("/v1/shipments/{}/cancel", s["id"].as_str().unwrap()),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(problem(res, 409).await["reported"], "picked_up");
+
+    // Provider ids count per tracking number: two waybills' event "1" are two events.
+    let res = app
+        .post(
+            &format!("/v1/orders/{id}/shipments"),
+            &ship(&[(1, 1)], "WAYBILL-2"),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    let answer: Value = app
+        .post(
+            "/v1/tracking-events",
+            &tracking(
+                "WAYBILL-2",
+                &[("picked_up", "2026-11-23T05:30:00Z", "B", "1")],
+                false,
+            ),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(answer["results"][0]["result"], "applied");
+    let mut same_id = tracking(
+        "WAYBILL-2",
+        &[("in_transit", "2026-11-23T06:30:00Z", "B", "x")],
+        false,
+    );
+    same_id["events"][0]["event_id"] = json!("REPRINT-1");
+    let answer: Value = app
+        .post("/v1/tracking-events", &same_id)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(answer["results"][0]["result"], "applied", "{answer}");
+    // Not from the year 1.
+    let old = tracking(
+        "WAYBILL-2",
+        &[("delivered", "0001-01-01T00:00:00Z", "B", "old")],
+        true,
+    );
+    let res = app.post("/v1/tracking-events", &old).await;
+    assert_eq!(
+        problem(res, 400).await["errors"][0]["field"],
+        "events[0].occurred_at"
+    );
+
+    // A held, partly shipped order rejected on release keeps its reservation: the
+    // rest is let go, its notes voided, and a shipment cancelled later comes back.
+    let o = approved(&app, &customer, 3, 0).await;
+    let id = o["id"].as_str().unwrap();
+    let res = app
+        .post(
+            &format!("/v1/orders/{id}/shipments"),
+            &ship(&[(1, 1)], "PART"),
+        )
+        .await;
+    let part: Value = res.json().await.unwrap();
+    let res = app
+        .post(
+            &format!("/v1/orders/{id}/hold"),
+            &json!({"reason": "check"}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let res = app
+        .post(&format!("/v1/customers/{customer}/archive"), &json!({}))
+        .await;
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    let released: Value = app
+        .post(&format!("/v1/orders/{id}/release"), &json!({}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(released["status"], "rejected", "{released}");
+    assert!(released["reservation_id"].is_string());
+    assert_eq!(note_status(&notes(&app, id).await, "SH-01"), "voided");
+    let before = level(&app, "TEA", "SH-01").await;
+    let res = app
+        .post(
+            &format!("/v1/shipments/{}/cancel", part["id"].as_str().unwrap()),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(level(&app, "TEA", "SH-01").await, (before.0 + 1, before.1));
     verify(&app).await;
     app.stop().await;
 }

@@ -29,6 +29,15 @@ impl MigrationTrait for Migration {
              CHECK (delivered_quantity >= 0 AND delivered_quantity <= shipped_quantity)",
         )
         .await?;
+        // A logistics key may be bound to carrier codes (a JSON list).
+        manager
+            .alter_table(
+                Table::alter()
+                    .table("api_keys")
+                    .add_column(json_binary_null("carriers"))
+                    .to_owned(),
+            )
+            .await?;
         for column in [
             "approved_at",
             "first_shipped_at",
@@ -201,7 +210,8 @@ impl MigrationTrait for Migration {
 
         // What carriers report, and sign-offs: one row per distinct event. Its
         // identity is its content (`fingerprint`: carrier, number, time, status,
-        // place), and also the provider's id when it has one.
+        // place), and also the provider's id when it has one (per carrier and
+        // number: some providers number each waybill's events 1, 2, 3 …).
         manager
             .create_table(
                 Table::create()
@@ -232,7 +242,7 @@ impl MigrationTrait for Migration {
             manager,
             "tracking_events",
             "tracking_events_provider",
-            &["carrier", "provider_event_id"],
+            &["carrier", "tracking_number", "provider_event_id"],
             true,
         )
         .await?;

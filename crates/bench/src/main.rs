@@ -20,6 +20,7 @@ mod outbox;
 mod pgbench;
 mod reservations;
 mod statements;
+mod tracking;
 mod webhooks;
 use clap::Parser;
 use sea_orm::{ConnectionTrait, Database};
@@ -59,6 +60,9 @@ struct Args {
     /// Skip the webhook delivery scenarios.
     #[arg(long)]
     no_webhooks: bool,
+    /// Skip the tracking scenarios.
+    #[arg(long)]
+    no_tracking: bool,
 }
 
 pub(crate) struct Server {
@@ -232,7 +236,7 @@ pub(crate) async fn post_load(
                         .send()
                         .await;
                     match sent {
-                        Ok(res) if res.status() == 201 => {
+                        Ok(res) if res.status().is_success() => {
                             if res.bytes().await.is_ok_and(|b| ok(&b)) {
                                 latencies.push(t.elapsed());
                             } else {
@@ -509,7 +513,7 @@ async fn run_engine(args: &Args, engine: &str, url: &str) -> anyhow::Result<()> 
             row(engine, name, 1, &o);
         }
     }
-    if !args.no_reservations || !args.no_orders {
+    if !args.no_reservations || !args.no_orders || !args.no_tracking {
         let took = reservations::seed(&server.base, &token).await?;
         println!(
             "{engine}: seeded {} SKUs with stock in {:.1} s",
@@ -522,6 +526,9 @@ async fn run_engine(args: &Args, engine: &str, url: &str) -> anyhow::Result<()> 
         }
         if !args.no_orders {
             orders::run(engine, &server.base, &token, pg, args.seconds).await?;
+        }
+        if !args.no_tracking {
+            tracking::run(engine, &server.base, &token, pg, args.seconds).await?;
         }
         if engine == "postgres" && !args.no_outbox && !args.no_reservations {
             outbox::run(&server.base, &token, url, args.seconds).await?;

@@ -76,7 +76,7 @@ async fn stored(db: &DatabaseConnection, what: &str) -> anyhow::Result<String> {
     Ok(literal(&text(db, what).await?))
 }
 
-async fn event(db: &DatabaseConnection, kind: &str) -> anyhow::Result<String> {
+pub(crate) async fn event(db: &DatabaseConnection, kind: &str) -> anyhow::Result<String> {
     stored(
         db,
         &format!(
@@ -86,7 +86,7 @@ async fn event(db: &DatabaseConnection, kind: &str) -> anyhow::Result<String> {
     .await
 }
 
-async fn audit(db: &DatabaseConnection, action: &str) -> anyhow::Result<String> {
+pub(crate) async fn audit(db: &DatabaseConnection, action: &str) -> anyhow::Result<String> {
     stored(
         db,
         &format!("SELECT changes::text FROM audit_events WHERE action = '{action}' ORDER BY seq DESC LIMIT 1"),
@@ -95,7 +95,10 @@ async fn audit(db: &DatabaseConnection, action: &str) -> anyhow::Result<String> 
 }
 
 /// `-D` definitions for the script: the user, customer and warehouse.
-async fn defines(db: &DatabaseConnection, customer: &str) -> anyhow::Result<Vec<String>> {
+pub(crate) async fn defines(
+    db: &DatabaseConnection,
+    customer: &str,
+) -> anyhow::Result<Vec<String>> {
     let user = text(db, "SELECT id::text FROM users ORDER BY created_at LIMIT 1").await?;
     let warehouse = text(
         db,
@@ -109,9 +112,9 @@ async fn defines(db: &DatabaseConnection, customer: &str) -> anyhow::Result<Vec<
     ])
 }
 
-const EVENT: &str = "INSERT INTO events (id, event_type, resource_type, resource_id, resource_version, \
+pub(crate) const EVENT: &str = "INSERT INTO events (id, event_type, resource_type, resource_id, resource_version, \
     payload, actor, request_id, created_at, order_id, customer_id) VALUES";
-const AUDIT: &str = "INSERT INTO audit_events (id, occurred_at, actor_type, actor_id, action, \
+pub(crate) const AUDIT: &str = "INSERT INTO audit_events (id, occurred_at, actor_type, actor_id, action, \
     entity_type, entity_id, changes, outcome, ip, user_agent, request_id) VALUES";
 const RESERVATION: &str = "INSERT INTO reservations (id, reference, status, expires_at, actor, \
     order_id, version, created_at, updated_at) VALUES";

@@ -101,6 +101,10 @@ fn key_actor(key: api_key::Model) -> Actor {
                 channel,
                 name: key.channel_name.unwrap_or_default(),
             }),
+        carriers: key
+            .carriers
+            .and_then(|c| serde_json::from_value(c).ok())
+            .unwrap_or_default(),
     })
 }
 

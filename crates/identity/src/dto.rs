@@ -126,6 +126,10 @@ pub struct CreateApiKey {
     pub channel: Option<Choice<ordercrm_kernel::authz::Channel>>,
     /// And to one shop within it (`tmall`); absent: every shop of the channel.
     pub channel_name: Option<Text<50>>,
+    /// Bind a logistics key to carrier codes (1 to 20): it sees, ships and reports
+    /// tracking for those carriers' shipments only, and no dispatch notes.
+    #[schema(max_items = 20)]
+    pub carriers: Option<Vec<ordercrm_kernel::authz::CarrierCode>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
@@ -146,6 +150,8 @@ pub struct ApiKeyView {
     pub channel: Option<ordercrm_kernel::authz::Channel>,
     /// The shop within it; null: every shop of the channel.
     pub channel_name: Option<String>,
+    /// The carriers a logistics key is bound to; empty: not bound.
+    pub carriers: Vec<String>,
     pub created_at: DateTime<Utc>,
 }
 

@@ -417,6 +417,9 @@ pub struct KeyActor {
     pub default_owner: Option<Uuid>,
     /// Bound to one channel: it creates, sees and changes only that channel's orders.
     pub channel: Option<ChannelBinding>,
+    /// A logistics key bound to carrier codes (lower case): it sees and reports only
+    /// those carriers' shipments. Empty: not bound.
+    pub carriers: Vec<String>,
 }
 
 impl Actor {
@@ -426,6 +429,74 @@ impl Actor {
             Actor::ApiKey(k) => k.channel.as_ref(),
             _ => None,
         }
+    }
+
+    /// The carriers this caller is bound to, if it is a logistics key bound to some.
+    pub fn carriers(&self) -> Option<&[String]> {
+        match self {
+            Actor::ApiKey(k) if !k.carriers.is_empty() => Some(&k.carriers),
+            _ => None,
+        }
+    }
+
+    /// Whether this caller may see and report shipments of `carrier`.
+    pub fn serves_carrier(&self, carrier: &str) -> bool {
+        self.carriers()
+            .is_none_or(|carriers| carriers.iter().any(|c| c == carrier))
+    }
+}
+
+/// A carrier code as stored: trimmed, lower case (`SF` and `sf` are one carrier);
+/// letters, digits, `_ - .`, starting with a letter or digit, up to 50.
+pub fn carrier_code(raw: &str) -> Option<String> {
+    let code = raw.trim().to_ascii_lowercase();
+    let ok = (1..=50).contains(&code.len())
+        && code
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+        && code
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphanumeric());
+    ok.then_some(code)
+}
+
+/// A carrier's code as a request sends it (`sf`, `ups`, `kuaidi100.zto`); see
+/// [`carrier_code`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct CarrierCode(pub String);
+
+impl CarrierCode {
+    /// The stored form; a field error when it is not a carrier code.
+    pub fn check(&self, errors: &mut Vec<crate::error::FieldError>, field: &str) -> Option<String> {
+        let code = carrier_code(&self.0);
+        if code.is_none() {
+            errors.push(crate::error::FieldError::new(
+                field,
+                "invalid_carrier",
+                "must be 1 to 50 letters, digits, '_', '-' or '.', starting with a letter or digit",
+            ));
+        }
+        code
+    }
+}
+
+impl utoipa::PartialSchema for CarrierCode {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .min_length(Some(1))
+            .max_length(Some(50))
+            .pattern(Some(r"^\s*[A-Za-z0-9][A-Za-z0-9_.-]*\s*$"))
+            .examples([serde_json::json!("sf")])
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for CarrierCode {
+    fn name() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed("CarrierCode")
     }
 }
 
@@ -644,6 +715,7 @@ mod tests {
             scopes: vec!["settings:read".into()],
             default_owner: None,
             channel: None,
+            carriers: Vec::new(),
         });
         assert!(key.may(Action::SettingsRead));
         assert!(!key.may(Action::SettingsWrite));

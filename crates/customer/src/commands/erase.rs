@@ -223,7 +223,7 @@ async fn erase_one(
 /// (products, not people) stay.
 fn redact(value: &mut serde_json::Value) {
     use serde_json::Value;
-    const REQUIRED_TEXT: &[&str] = &["name", "line1", "city", "body", "title"];
+    const REQUIRED_TEXT: &[&str] = &["name", "line1", "city", "body", "title", "message"];
     const OPTIONAL: &[&str] = &[
         "email",
         "phone",
@@ -241,6 +241,9 @@ fn redact(value: &mut serde_json::Value) {
         "status_reason",
         "ship_to",
         "cancel_reason",
+        "signed_by",
+        "proof",
+        "location",
     ];
     match value {
         Value::Object(fields) => {

@@ -64,6 +64,23 @@ pub async fn create(
             "bind the key to a channel to name a shop in it",
         ));
     }
+    let mut carriers: Vec<String> = Vec::new();
+    if let Some(list) = &input.carriers {
+        if !(1..=20).contains(&list.len()) {
+            errors.push(FieldError::new(
+                "carriers",
+                "length",
+                "name 1 to 20 carriers, or leave the key unbound",
+            ));
+        }
+        for (i, c) in list.iter().enumerate() {
+            if let Some(code) = c.check(&mut errors, &format!("carriers[{i}]")) {
+                carriers.push(code);
+            }
+        }
+    }
+    carriers.sort();
+    carriers.dedup();
     if !errors.is_empty() {
         return Err(ordercrm_kernel::Error::validation(errors));
     }
@@ -84,6 +101,7 @@ pub async fn create(
         default_owner_id: Set(input.default_owner_id),
         channel: Set(channel.map(|c: ordercrm_kernel::authz::Channel| c.as_str().to_owned())),
         channel_name: Set(channel_name),
+        carriers: Set((!carriers.is_empty()).then(|| serde_json::json!(carriers))),
         created_at: Set(ctx.now),
     }
     .insert(txn)
@@ -96,7 +114,8 @@ pub async fn create(
         Entry::new("api_key.create", "api_key", key.id).changes(
             serde_json::json!({"name": key.name, "kind": key.kind, "scopes": key.scopes,
                 "expires_at": key.expires_at, "default_owner_id": key.default_owner_id,
-                "channel": key.channel, "channel_name": key.channel_name}),
+                "channel": key.channel, "channel_name": key.channel_name,
+                "carriers": key.carriers}),
         ),
     )
     .await?;
@@ -146,6 +165,10 @@ impl From<api_key::Model> for ApiKeyView {
                 .as_deref()
                 .and_then(ordercrm_kernel::authz::Channel::parse),
             channel_name: m.channel_name,
+            carriers: m
+                .carriers
+                .and_then(|c| serde_json::from_value(c).ok())
+                .unwrap_or_default(),
             created_at: m.created_at,
         }
     }

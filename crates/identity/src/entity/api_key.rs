@@ -21,6 +21,8 @@ pub struct Model {
     /// The sales channel an e-commerce key is bound to, and the shop within it.
     pub channel: Option<String>,
     pub channel_name: Option<String>,
+    /// A logistics key's carrier codes (a JSON list); null: not bound.
+    pub carriers: Option<Json>,
     pub created_at: DateTimeUtc,
 }
 

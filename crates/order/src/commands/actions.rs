@@ -143,10 +143,16 @@ async fn apply_review(
     let reviewed = review::run(txn, ctx, &claimed, lines).await?;
     let outcome = reviewed.review.outcome;
     let mut reservation_id = reviewed.reservation_id;
+    // Rejected: let go of what is held. An order that shipped some keeps naming its
+    // reservation, so a shipment cancelled later puts its goods back through it.
+    let shipped_some = lines.iter().any(|l| l.shipped_quantity > 0);
     if outcome == OrderStatus::Rejected
-        && let Some(held) = reservation_id.take()
+        && let Some(held) = reservation_id
     {
         release_for_order(txn, ctx, claimed.id, held).await?;
+        if !shipped_some {
+            reservation_id = None;
+        }
     }
     let version = claimed.version;
     let submitted_at = claimed.submitted_at.unwrap_or(ctx.now);
@@ -181,6 +187,10 @@ async fn apply_review(
     };
     let changes = json!({"status": outcome, "review": reviewed.review});
     let view = finish(txn, ctx, row, event, audit_action, changes).await?;
+    if outcome == OrderStatus::Rejected {
+        // What has not shipped is not going to: its dispatch notes are voided.
+        dispatch::refresh(txn, ctx, lines, &view.order).await?;
+    }
     if outcome == OrderStatus::Approved {
         dispatch::open_for(txn, ctx, &view.order).await?;
         // Delivered while on hold: released, it may be done.

@@ -8,7 +8,7 @@ use sea_orm::ActiveValue::Set;
 use sea_orm::{ActiveModelTrait, DatabaseTransaction, EntityTrait, IntoActiveModel, QueryFilter};
 use uuid::Uuid;
 
-use crate::entity::{dispatch_note, order, shipment};
+use crate::entity::{dispatch_note, order, shipment, tracking_event};
 use crate::model;
 
 /// What an erased customer is called on their orders.
@@ -34,12 +34,60 @@ pub async fn forget_customers(txn: &DatabaseTransaction, customers: &[Uuid]) -> 
         .filter(shipment::COLUMN.order_id.is_in(order_ids))
         .all(txn)
         .await?;
+    // Who signed, the proof, and what carriers wrote about the door step.
     shipment::Entity::update_many()
         .col_expr(
             shipment::Column::CancelReason,
             sea_orm::sea_query::Expr::value(Option::<String>::None),
         )
+        .col_expr(
+            shipment::Column::SignedBy,
+            sea_orm::sea_query::Expr::value(Option::<String>::None),
+        )
+        .col_expr(
+            shipment::Column::Proof,
+            sea_orm::sea_query::Expr::value(Option::<serde_json::Value>::None),
+        )
         .filter(shipment::COLUMN.id.is_in(shipments.iter().map(|s| s.id)))
+        .exec(txn)
+        .await?;
+    // An event's identity is a hash of what it said, the place included: a guess
+    // at the address must not confirm it, so erased events get a new one.
+    for e in tracking_event::Entity::find()
+        .filter(
+            tracking_event::COLUMN
+                .shipment_id
+                .is_in(shipments.iter().map(|s| s.id)),
+        )
+        .all(txn)
+        .await?
+    {
+        tracking_event::Entity::update_many()
+            .col_expr(
+                tracking_event::Column::Fingerprint,
+                sea_orm::sea_query::Expr::value(format!(
+                    "erased-{}",
+                    ordercrm_kernel::id::new_id()
+                )),
+            )
+            .filter(tracking_event::COLUMN.id.eq(e.id))
+            .exec(txn)
+            .await?;
+    }
+    tracking_event::Entity::update_many()
+        .col_expr(
+            tracking_event::Column::Location,
+            sea_orm::sea_query::Expr::value(Option::<String>::None),
+        )
+        .col_expr(
+            tracking_event::Column::Message,
+            sea_orm::sea_query::Expr::value(Option::<String>::None),
+        )
+        .filter(
+            tracking_event::COLUMN
+                .shipment_id
+                .is_in(shipments.iter().map(|s| s.id)),
+        )
         .exec(txn)
         .await?;
     ordercrm_kernel::audit::entity::Entity::update_many()

@@ -159,13 +159,28 @@ pub(crate) async fn run(
         }
     };
 
-    let outcome = if verdicts.iter().any(|v| v.verdict == VerdictKind::Reject) {
+    let mut outcome = if verdicts.iter().any(|v| v.verdict == VerdictKind::Reject) {
         OrderStatus::Rejected
     } else if verdicts.iter().any(|v| v.verdict == VerdictKind::Hold) {
         OrderStatus::OnHold
     } else {
         OrderStatus::Approved
     };
+    // A held order whose goods have all left: rejecting it would let go of nothing
+    // and strand it. It goes on to delivery; the verdicts stay for people to see.
+    if outcome != OrderStatus::Approved && crate::queries::shipped_out(lines) {
+        verdicts.push(verdict(
+            "fulfillment",
+            VerdictKind::Pass,
+            "shipped_out",
+            "everything has shipped: the order goes on to delivery whatever the other rules say \
+             (a return brings goods back)"
+                .into(),
+            json!({"lines": lines.iter().map(|l| json!({"line_no": l.line_no,
+                "quantity": l.quantity, "shipped_quantity": l.shipped_quantity})).collect::<Vec<_>>()}),
+        ));
+        outcome = OrderStatus::Approved;
+    }
     Ok(Reviewed {
         review: Review {
             outcome,

@@ -23,7 +23,7 @@ use super::dispatch;
 use super::dto::{CancelShipment, CreateShipment, Package, ShipmentView};
 use super::error::{FulfillmentError, OverLine};
 use super::events;
-use super::model::{MAX_SHIPMENT_LINES, ShipmentStatus, carrier_code, fulfillment_of, progress};
+use super::model::{MAX_SHIPMENT_LINES, ShipmentStatus, fulfillment_of, progress};
 use super::queries;
 use crate::entity::{order, order_line, shipment, shipment_line};
 use crate::error::OrderError;
@@ -246,15 +246,17 @@ pub async fn create_shipment(
             format!("must have 1 to {MAX_SHIPMENT_LINES} lines"),
         ));
     }
-    let carrier = carrier_code(&input.carrier.0).unwrap_or_else(|| {
-        errors.push(FieldError::new(
-            "carrier",
-            "invalid_carrier",
-            "must be 1 to 50 letters, digits, '_', '-' or '.', starting with a letter or digit",
-        ));
-        String::new()
-    });
+    let carrier = input
+        .carrier
+        .check(&mut errors, "carrier")
+        .unwrap_or_default();
     let tracking_number = input.tracking_number.check(&mut errors, "tracking_number");
+    if !carrier.is_empty() && !ctx.actor.serves_carrier(&carrier) {
+        return Err(Error::new(
+            ordercrm_kernel::error::problems::FORBIDDEN,
+            format!("this key ships for its own carriers only, not '{carrier}'"),
+        ));
+    }
     let package = input.package.map(|p| check_package(p, &mut errors));
     // Per order line, the sum asked (checked) and the first field that asked it.
     let mut asked: BTreeMap<i32, (i64, String)> = BTreeMap::new();
@@ -418,6 +420,7 @@ pub async fn cancel_shipment(
     let found = shipment::Entity::find_by_id(id)
         .one(txn)
         .await?
+        .filter(|s| ctx.actor.serves_carrier(&s.carrier))
         .ok_or_else(not_found)?;
     // Visible first; then the shipment's row and then the order's, the order every
     // change that takes both follows.
@@ -452,6 +455,20 @@ pub async fn cancel_shipment(
         },
     )
     .await?;
+    // Before pickup by its history too: a label reprinted after a pickup scan puts
+    // the status back to label_printed, but the goods are gone.
+    let moved = crate::entity::tracking_event::Entity::find()
+        .filter(crate::entity::tracking_event::COLUMN.shipment_id.eq(id))
+        .filter(
+            crate::entity::tracking_event::COLUMN
+                .status
+                .ne(super::model::TrackingStatus::LabelPrinted.as_str()),
+        )
+        .one(txn)
+        .await?;
+    if let Some(event) = moved {
+        return Err(FulfillmentError::PickedUp(event.status).into());
+    }
     let claimed_order = claim_order(txn, ctx, found.order_id, None).await?;
     let line_rows = queries::lines_of_shipment(txn, id).await?;
     let order_lines = crate::queries::lines_of(txn, claimed_order.id).await?;

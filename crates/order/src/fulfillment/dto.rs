@@ -1,41 +1,16 @@
 //! What fulfillment takes and shows.
 
-use std::borrow::Cow;
-
 use chrono::{DateTime, NaiveDate, Utc};
 use ordercrm_kernel::input::{At, Choice, Int, NonBlank, Text};
 use serde::{Deserialize, Serialize};
-use utoipa::openapi::{ObjectBuilder, RefOr, Schema, Type};
-use utoipa::{PartialSchema, ToSchema};
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::model::{DispatchStatus, ShipmentStatus, TrackingStatus};
 use crate::dto::{Address, OrderCustomer, Quantity};
 use crate::model::OrderStatus;
 
-/// A carrier's code (`sf`, `ups`, `kuaidi100.zto`): letters, digits, `_ - .`,
-/// starting with a letter or digit, up to 50; stored in lower case.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct CarrierCode(pub String);
-
-impl PartialSchema for CarrierCode {
-    fn schema() -> RefOr<Schema> {
-        ObjectBuilder::new()
-            .schema_type(Type::String)
-            .min_length(Some(1))
-            .max_length(Some(50))
-            .pattern(Some(r"^\s*[A-Za-z0-9][A-Za-z0-9_.-]*\s*$"))
-            .examples([serde_json::json!("sf")])
-            .into()
-    }
-}
-
-impl ToSchema for CarrierCode {
-    fn name() -> Cow<'static, str> {
-        Cow::Borrowed("CarrierCode")
-    }
-}
+pub use ordercrm_kernel::authz::CarrierCode;
 
 /// One order line and how many of it this shipment carries.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
@@ -66,6 +41,7 @@ pub struct Package {
     "tracking_number": "SF1234567890", "package": {"weight_grams": 1200}}))]
 pub struct CreateShipment {
     /// 1 to 200 lines; a line named twice ships the sum.
+    #[schema(min_items = 1, max_items = 200)]
     pub lines: Vec<ShipLine>,
     pub carrier: CarrierCode,
     pub tracking_number: NonBlank<100>,
@@ -202,7 +178,8 @@ pub struct DeliverShipment {
 pub struct TrackingEventInput {
     pub carrier: CarrierCode,
     pub tracking_number: NonBlank<100>,
-    /// The provider's id for the event, when it has one.
+    /// The provider's id for the event, when it has one (unique per carrier and
+    /// tracking number).
     pub event_id: Option<Text<200>>,
     #[schema(value_type = TrackingStatus)]
     pub status: Choice<TrackingStatus>,
@@ -220,6 +197,7 @@ pub struct TrackingEventInput {
     "event_id": "ev-1001", "status": "picked_up", "occurred_at": "2026-11-22T08:00:00Z",
     "location": "Shanghai Hub", "message": "Picked up"}]}))]
 pub struct RecordTracking {
+    #[schema(min_items = 1, max_items = 500)]
     pub events: Vec<TrackingEventInput>,
 }
 

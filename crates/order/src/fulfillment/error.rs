@@ -41,6 +41,10 @@ pub enum FulfillmentError {
         "the shipment is {0}; only a shipment not cancelled and not yet delivered can be signed for"
     )]
     NotDeliverable(ShipmentStatus),
+    #[error(
+        "the carrier has reported the shipment {0}: it was picked up and can no longer be cancelled"
+    )]
+    PickedUp(String),
     #[error("{} line(s) would ship more than is left", .0.len())]
     OverShipment(Vec<OverLine>),
 }
@@ -60,6 +64,9 @@ impl From<FulfillmentError> for Error {
                 .with_extension("current_status", json!(status)),
             FulfillmentError::NotDeliverable(status) => Error::new(problems::CONFLICT, detail)
                 .with_extension("current_status", json!(status)),
+            FulfillmentError::PickedUp(status) => {
+                Error::new(problems::CONFLICT, detail).with_extension("reported", json!(status))
+            }
             FulfillmentError::OverShipment(lines) => {
                 Error::new(OVER_SHIPMENT, detail).with_extension("lines", json!(lines))
             }

@@ -185,19 +185,7 @@ impl Shipped {
     }
 }
 
-/// A carrier code as stored: trimmed, lower case (`SF` and `sf` are one carrier).
-pub fn carrier_code(raw: &str) -> Option<String> {
-    let code = raw.trim().to_ascii_lowercase();
-    let ok = (1..=50).contains(&code.len())
-        && code
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
-        && code
-            .chars()
-            .next()
-            .is_some_and(|c| c.is_ascii_alphanumeric());
-    ok.then_some(code)
-}
+pub use ordercrm_kernel::authz::carrier_code;
 
 #[cfg(test)]
 mod tests {

@@ -101,6 +101,7 @@ pub async fn get_shipment(
     let row = shipment::Entity::find_by_id(id)
         .one(conn)
         .await?
+        .filter(|s| actor.serves_carrier(&s.carrier))
         .ok_or_else(not_found)?;
     let order = find_order(conn, actor, row.order_id)
         .await
@@ -133,7 +134,10 @@ pub async fn list_order_shipments(
         [shipment::Column::CreatedAt, shipment::Column::Id],
     );
     let page = PageRequest::new(query.limit, query.cursor.as_deref(), "created_at")?;
-    let select = shipment::Entity::find().filter(shipment::COLUMN.order_id.eq(order_id));
+    let mut select = shipment::Entity::find().filter(shipment::COLUMN.order_id.eq(order_id));
+    if let Some(carriers) = actor.carriers() {
+        select = select.filter(shipment::COLUMN.carrier.is_in(carriers.iter().cloned()));
+    }
     let rows = seek.select(select, &page)?.all(conn).await?;
     let mut lines: HashMap<Uuid, Vec<shipment_line::Model>> = HashMap::new();
     for l in shipment_line::Entity::find()
@@ -161,6 +165,10 @@ pub async fn get_note(
 ) -> Result<DispatchNoteView> {
     actor.require(Action::FulfillmentRead)?;
     let not_found = || -> Error { FulfillmentError::NoteNotFound(id.to_string()).into() };
+    // A logistics key bound to carriers ships; picking is the warehouse's.
+    if actor.carriers().is_some() {
+        return Err(not_found());
+    }
     let note = dispatch_note::Entity::find_by_id(id)
         .one(conn)
         .await?
@@ -223,6 +231,9 @@ pub async fn list_notes(
         .into_query();
     let mut select = dispatch_note::Entity::find()
         .filter(Expr::col(dispatch_note::Column::OrderId).in_subquery(visible));
+    if actor.carriers().is_some() {
+        select = select.filter(Expr::value(false));
+    }
     if let Some(code) = Text::param(query.warehouse.as_ref(), "warehouse")? {
         // By id, so the queue's index serves it: codes compare without case.
         let mut warehouse = sea_orm::sea_query::Query::select();

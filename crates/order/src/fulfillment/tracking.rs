@@ -27,14 +27,16 @@ use super::dto::{
 };
 use super::error::FulfillmentError;
 use super::events;
-use super::model::{
-    MAX_TRACKING_EVENTS, ShipmentStatus, TrackingStatus, carrier_code, derive_status,
-};
+use super::model::{MAX_TRACKING_EVENTS, ShipmentStatus, TrackingStatus, derive_status};
 use super::queries;
 use crate::entity::{shipment, tracking_event};
+use crate::model::OrderStatus;
 
 /// How far ahead of the server's clock a carrier's time may be.
 const FUTURE_SKEW_HOURS: i64 = 24;
+/// How old an event may be: a year covers any parcel's life and keeps the
+/// milestones sane.
+const PAST_DAYS: i64 = 366;
 
 /// One event to record, checked.
 #[derive(Debug, Clone)]
@@ -88,22 +90,23 @@ pub async fn record(
         ));
     }
     let latest = ctx.now + chrono::Duration::hours(FUTURE_SKEW_HOURS);
+    let earliest = ctx.now - chrono::Duration::days(PAST_DAYS);
     let mut reported = Vec::with_capacity(input.events.len());
     for (index, e) in input.events.into_iter().enumerate() {
         let f = |name: &str| format!("events[{index}].{name}");
-        let carrier = carrier_code(&e.carrier.0);
-        if carrier.is_none() {
-            errors.push(FieldError::new(
-                f("carrier"),
-                "invalid_carrier",
-                "must be 1 to 50 letters, digits, '_', '-' or '.', starting with a letter or digit",
-            ));
-        }
+        let carrier = e.carrier.check(&mut errors, &f("carrier"));
         let tracking_number = e.tracking_number.check(&mut errors, &f("tracking_number"));
         let provider_event_id = Text::check(e.event_id, &mut errors, &f("event_id"));
         let status = e.status.check(&mut errors, &f("status"));
         let location = Text::check(e.location, &mut errors, &f("location"));
         let message = Text::check(e.message, &mut errors, &f("message"));
+        if e.occurred_at.0 < earliest {
+            errors.push(FieldError::new(
+                f("occurred_at"),
+                "range",
+                format!("is more than {PAST_DAYS} days ago"),
+            ));
+        }
         if e.occurred_at.0 > latest {
             errors.push(FieldError::new(
                 f("occurred_at"),
@@ -152,11 +155,16 @@ pub async fn record(
             per_shipment.entry(*id).or_default().push(r);
         }
     }
-    // In id order: two requests about the same shipments take them in one order.
+    // Every shipment first, in id order, then the orders whose deliveries changed, in
+    // id order: whatever else takes shipments and orders takes them in that order, so
+    // two requests never wait for each other in a circle.
+    let mut orders = std::collections::BTreeSet::new();
     for (id, items) in per_shipment {
-        let Some(applied) = apply(txn, ctx, id, items, Source::Carrier).await? else {
+        let Some(row) = take(txn, id, None, &[ShipmentStatus::Cancelled]).await? else {
             continue;
         };
+        let applied = apply(txn, ctx, row, items, Source::Carrier).await?;
+        orders.extend(applied.settle);
         for (index, outcome) in applied.outcomes {
             if let Some(r) = results.get_mut(index) {
                 r.result = outcome;
@@ -164,6 +172,9 @@ pub async fn record(
                 r.shipment_status = Some(applied.shipment.status);
             }
         }
+    }
+    for order_id in orders {
+        settle(txn, ctx, order_id).await?;
     }
     Ok(TrackingResults { results })
 }
@@ -188,6 +199,9 @@ async fn find_shipments(
                 .status
                 .ne(ShipmentStatus::Cancelled.as_str()),
         );
+    if let Some(carriers) = actor.carriers() {
+        select = select.filter(shipment::COLUMN.carrier.is_in(carriers.iter().cloned()));
+    }
     if let Some(visible) = crate::queries::fulfillment_restriction(actor) {
         select = select.filter(Expr::col(shipment::Column::OrderId).in_subquery(visible));
     }
@@ -226,6 +240,44 @@ impl Source {
 struct Applied {
     outcomes: Vec<(usize, TrackingOutcome)>,
     shipment: ShipmentView,
+    /// The order, when this changed what of it is delivered.
+    settle: Option<Uuid>,
+}
+
+/// Take shipment `id`'s row for this transaction (its version unchanged until
+/// something is recorded), unless it is in one of `not_in`, or at another version
+/// than `if_match`. `None`: it is not (any more) in a state to take.
+async fn take(
+    txn: &DatabaseTransaction,
+    id: Uuid,
+    if_match: Option<i64>,
+    not_in: &[ShipmentStatus],
+) -> Result<Option<shipment::Model>> {
+    let mut update = shipment::Entity::update_many()
+        .col_expr(
+            shipment::Column::Version,
+            Expr::col(shipment::Column::Version),
+        )
+        .filter(shipment::COLUMN.id.eq(id))
+        .filter(
+            shipment::COLUMN
+                .status
+                .is_not_in(not_in.iter().map(|s| s.as_str())),
+        );
+    if let Some(version) = if_match {
+        update = update.filter(shipment::COLUMN.version.eq(version));
+    }
+    if update.exec(txn).await?.rows_affected != 1 {
+        return Ok(None);
+    }
+    Ok(shipment::Entity::find_by_id(id).one(txn).await?)
+}
+
+/// The order's fulfillment after deliveries changed. A completed order stays as it
+/// was: what comes back after completion is a return's business.
+async fn settle(txn: &DatabaseTransaction, ctx: &Ctx, order_id: Uuid) -> Result<()> {
+    let claimed = super::commands::claim_any_order(txn, ctx, order_id).await?;
+    super::commands::settle_order(txn, ctx, claimed).await
 }
 
 /// Record `items` on shipment `id`: take its row, keep the new events, derive its
@@ -235,29 +287,11 @@ struct Applied {
 async fn apply(
     txn: &DatabaseTransaction,
     ctx: &Ctx,
-    id: Uuid,
+    row: shipment::Model,
     items: Vec<Reported>,
     source: Source,
-) -> Result<Option<Applied>> {
-    let taken = shipment::Entity::update_many()
-        .col_expr(
-            shipment::Column::Version,
-            Expr::col(shipment::Column::Version),
-        )
-        .filter(shipment::COLUMN.id.eq(id))
-        .filter(
-            shipment::COLUMN
-                .status
-                .ne(ShipmentStatus::Cancelled.as_str()),
-        )
-        .exec(txn)
-        .await?;
-    if taken.rows_affected != 1 {
-        return Ok(None);
-    }
-    let Some(row) = shipment::Entity::find_by_id(id).one(txn).await? else {
-        return Ok(None);
-    };
+) -> Result<Applied> {
+    let id = row.id;
     let history = tracking_event::Entity::find()
         .filter(tracking_event::COLUMN.shipment_id.eq(id))
         .order_by_asc(tracking_event::Column::OccurredAt)
@@ -287,6 +321,11 @@ async fn apply(
                     .add(
                         Condition::all()
                             .add(tracking_event::COLUMN.carrier.eq(row.carrier.clone()))
+                            .add(
+                                tracking_event::COLUMN
+                                    .tracking_number
+                                    .eq(row.tracking_number.clone()),
+                            )
                             .add(tracking_event::COLUMN.provider_event_id.is_in(ids)),
                     ),
             )
@@ -347,10 +386,11 @@ async fn apply(
     if fresh.is_empty() {
         let lines = queries::lines_of_shipment(txn, id).await?;
         let order_number = queries::order_number(txn, row.order_id).await?;
-        return Ok(Some(Applied {
+        return Ok(Applied {
             outcomes,
             shipment: queries::shipment_view(&row, &lines, &order_number),
-        }));
+            settle: None,
+        });
     }
     tracking_event::Entity::insert_many(
         fresh
@@ -459,11 +499,15 @@ async fn apply(
             "delivered_at": shipment.delivered_at})),
     )
     .await?;
-    if delivery_changed {
-        let claimed = super::commands::claim_any_order(txn, ctx, order.id).await?;
-        super::commands::settle_order(txn, ctx, claimed).await?;
-    }
-    Ok(Some(Applied { outcomes, shipment }))
+    // A completed order stays as it was: what comes back after completion is a
+    // return's business (the shipment's own status and exception event say so).
+    let settle =
+        (delivery_changed && order.status != OrderStatus::Completed.as_str()).then_some(order.id);
+    Ok(Applied {
+        outcomes,
+        shipment,
+        settle,
+    })
 }
 
 /// When a delivered shipment was delivered: its first `delivered` event (the later
@@ -522,25 +566,32 @@ pub async fn deliver(
         return Err(Error::validation(errors));
     }
     let not_found = || -> Error { FulfillmentError::ShipmentNotFound(id.to_string()).into() };
-    let row = shipment::Entity::find_by_id(id)
+    let found = shipment::Entity::find_by_id(id)
         .one(txn)
         .await?
+        .filter(|s| ctx.actor.serves_carrier(&s.carrier))
         .ok_or_else(not_found)?;
-    queries::find_order(txn, &ctx.actor, row.order_id)
+    queries::find_order(txn, &ctx.actor, found.order_id)
         .await
         .map_err(|_| not_found())?;
-    if let Some(expected) = if_match
-        && expected != row.version
-    {
-        return Err(Error::precondition_failed(row.version));
-    }
-    let status = ShipmentStatus::parse(&row.status).unwrap_or(ShipmentStatus::Pending);
-    if matches!(
-        status,
-        ShipmentStatus::Cancelled | ShipmentStatus::Delivered
-    ) {
+    // The check and the taking are one statement: of two sign-offs at once, or one
+    // at a version no longer current, exactly one goes through.
+    let final_states = [
+        ShipmentStatus::Cancelled,
+        ShipmentStatus::Delivered,
+        ShipmentStatus::ReturnedToSender,
+    ];
+    let Some(row) = take(txn, id, if_match, &final_states).await? else {
+        let now = shipment::Entity::find_by_id(id)
+            .one(txn)
+            .await?
+            .ok_or_else(not_found)?;
+        if if_match.is_some_and(|v| v != now.version) {
+            return Err(Error::precondition_failed(now.version));
+        }
+        let status = ShipmentStatus::parse(&now.status).unwrap_or(ShipmentStatus::Pending);
         return Err(FulfillmentError::NotDeliverable(status).into());
-    }
+    };
     if at < row.created_at {
         return Err(Error::invalid_field(
             "delivered_at",
@@ -566,8 +617,9 @@ pub async fn deliver(
         message: signed_by.as_ref().map(|s| format!("signed by {s}")),
     };
     let source = Source::SignOff { signed_by, proof };
-    match apply(txn, ctx, id, vec![item], source).await? {
-        Some(applied) => Ok(applied.shipment),
-        None => Err(FulfillmentError::NotDeliverable(ShipmentStatus::Cancelled).into()),
+    let applied = apply(txn, ctx, row, vec![item], source).await?;
+    if let Some(order_id) = applied.settle {
+        settle(txn, ctx, order_id).await?;
     }
+    Ok(applied.shipment)
 }
