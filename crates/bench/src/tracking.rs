@@ -61,18 +61,18 @@ async fn seed(base: &str, token: &str, customer: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Request `n`: shipments `n % SHIPMENTS` on, one `in_transit` event each, at a time
-/// no other request uses (so every event is new).
+/// Request `n`: shipments `n % SHIPMENTS` on, one `in_transit` event each, its time
+/// and id from the clock (each run counts `n` from 0 again), so every event is new.
 fn body(n: usize) -> serde_json::Value {
-    let at = chrono::DateTime::parse_from_rfc3339("2020-01-01T00:00:00Z")
-        .map(|t| t.to_utc())
-        .unwrap_or_default()
-        + chrono::Duration::seconds(i64::try_from(n).unwrap_or(0));
+    // A day ago, plus n microseconds: a time no other request uses, within the
+    // year the server takes.
+    let at = chrono::Utc::now() - chrono::Duration::days(1)
+        + chrono::Duration::microseconds(i64::try_from(n).unwrap_or(0));
     let events: Vec<_> = (0..BATCH)
         .map(|j| {
             serde_json::json!({"carrier": "bench",
                 "tracking_number": format!("BT-{:04}", (n + j) % SHIPMENTS),
-                "event_id": format!("{n}-{j}"), "status": "in_transit",
+                "event_id": format!("{}-{j}", at.timestamp_micros()), "status": "in_transit",
                 "occurred_at": at, "location": format!("Hub {}", j % 10),
                 "message": "Departed the sorting centre"})
         })
@@ -250,7 +250,7 @@ SELECT * FROM shipments WHERE carrier IN ('bench') AND tracking_number IN ({numb
             "UPDATE shipments SET version = version WHERE id = {s} AND status <> 'cancelled';
 SELECT * FROM shipments WHERE id = {s} LIMIT 1;
 SELECT * FROM tracking_events WHERE shipment_id = {s} ORDER BY occurred_at;
-SELECT * FROM tracking_events WHERE fingerprint IN (md5(clock_timestamp()::text) || md5({s}::text)) OR (carrier = 'bench' AND provider_event_id IN (gen_random_uuid()::text));
+SELECT * FROM tracking_events WHERE fingerprint IN (md5({s}::text) || md5(:b::text)) OR (carrier = 'bench' AND tracking_number = {n} AND provider_event_id IN ({s}::text));
 {TRACKING} (gen_random_uuid(), {s}, 'bench', {n}, gen_random_uuid()::text, md5(clock_timestamp()::text) || md5(random()::text), 'in_transit', clock_timestamp(), 'Hub 1', 'Departed the sorting centre', 'carrier', 'user:' || :u, now());
 SELECT * FROM shipment_lines WHERE shipment_id = {s} ORDER BY line_no;
 SELECT * FROM orders WHERE id = {o} LIMIT 1;
