@@ -16,7 +16,7 @@ both_engines!(
     who_may_ship_and_bad_input_changes_nothing,
     orders_approved_before_the_upgrade_get_notes_and_ship,
     tracking_converges_whatever_the_arrival_order,
-    sign_off_and_tracking_deliver_and_a_paid_order_completes,
+    the_whole_path_two_warehouses_tracking_sign_off_completion,
     a_logistics_key_sees_and_reports_only_its_carriers,
     concurrent_deliveries_and_batches_neither_deadlock_nor_double_sign,
     what_the_audit_found_stays_fixed,
@@ -917,7 +917,7 @@ async fn tracking_converges_whatever_the_arrival_order(engine: Engine) {
     app.stop().await;
 }
 
-async fn sign_off_and_tracking_deliver_and_a_paid_order_completes(engine: Engine) {
+async fn the_whole_path_two_warehouses_tracking_sign_off_completion(engine: Engine) {
     let mut app = TestApp::spawn(engine).await;
     let customer = world(&app).await;
     let res = app
@@ -934,6 +934,13 @@ async fn sign_off_and_tracking_deliver_and_a_paid_order_completes(engine: Engine
     let o: Value = res.json().await.unwrap();
     assert_eq!(o["payment_status"], "paid", "{o}");
     let id = o["id"].as_str().unwrap();
+    // The whole path: approved, a note per warehouse, two partial shipments from
+    // two warehouses, tracking, a sign-off and a carrier's delivery.
+    let n = notes(&app, id).await;
+    assert_eq!(
+        (note_status(&n, "SH-01"), note_status(&n, "BJ-01")),
+        ("open".into(), "open".into())
+    );
     let mut shipments = Vec::new();
     for (line, number) in [(1, "SF-A"), (2, "SF-B")] {
         let res = app
@@ -947,6 +954,31 @@ async fn sign_off_and_tracking_deliver_and_a_paid_order_completes(engine: Engine
         shipments.push(s["id"].as_str().unwrap().to_owned());
     }
 
+    let n = notes(&app, id).await;
+    assert_eq!(
+        (note_status(&n, "SH-01"), note_status(&n, "BJ-01")),
+        ("shipped".into(), "shipped".into())
+    );
+    let answer: Value = app
+        .post(
+            "/v1/tracking-events",
+            &tracking(
+                "SF-A",
+                &[
+                    ("picked_up", "2026-11-23T08:00:00Z", "Shanghai", "p"),
+                    ("in_transit", "2026-11-23T09:00:00Z", "Hangzhou", "t"),
+                ],
+                true,
+            ),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        answer["results"][1]["shipment_status"], "in_transit",
+        "{answer}"
+    );
     app.clock.advance(chrono::Duration::hours(2));
     app.relogin().await;
     // Bad sign-offs change nothing.
@@ -1021,17 +1053,23 @@ async fn sign_off_and_tracking_deliver_and_a_paid_order_completes(engine: Engine
         .iter()
         .filter(|e| e["kind"] == "event")
         .filter_map(|e| e["name"].as_str())
-        .filter(|t| !t.starts_with("reservation") && !t.starts_with("dispatch_note"))
+        .filter(|t| !t.starts_with("reservation"))
         .collect();
     assert_eq!(
         types,
         [
             "order.created",
             "order.approved",
+            "dispatch_note.created",
+            "dispatch_note.created",
             "shipment.created",
+            "dispatch_note.updated",
             "order.shipped",
             "shipment.created",
+            "dispatch_note.updated",
             "order.shipped",
+            "shipment.tracking_updated",
+            "shipment.tracking_updated",
             "shipment.tracking_updated",
             "shipment.delivered",
             "order.delivered",

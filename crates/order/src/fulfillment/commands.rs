@@ -417,16 +417,9 @@ pub async fn cancel_shipment(
         return Err(Error::validation(errors));
     }
     let not_found = || -> Error { FulfillmentError::ShipmentNotFound(id.to_string()).into() };
-    let found = shipment::Entity::find_by_id(id)
-        .one(txn)
-        .await?
-        .filter(|s| ctx.actor.serves_carrier(&s.carrier))
-        .ok_or_else(not_found)?;
     // Visible first; then the shipment's row and then the order's, the order every
     // change that takes both follows.
-    queries::find_order(txn, &ctx.actor, found.order_id)
-        .await
-        .map_err(|_| not_found())?;
+    let (found, _) = queries::find_shipment(txn, &ctx.actor, id).await?;
     let before_pickup = [
         ShipmentStatus::Pending.as_str(),
         ShipmentStatus::LabelPrinted.as_str(),

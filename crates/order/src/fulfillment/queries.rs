@@ -91,12 +91,13 @@ pub(crate) fn shipment_view(
     }
 }
 
-pub async fn get_shipment(
+/// Shipment `id` and its order, if `actor` may see them (its carrier, when it is a
+/// key bound to carriers; its order for fulfillment): 404 otherwise, either way.
+pub(crate) async fn find_shipment(
     conn: &impl ConnectionTrait,
     actor: &Actor,
     id: Uuid,
-) -> Result<ShipmentView> {
-    actor.require(Action::FulfillmentRead)?;
+) -> Result<(shipment::Model, order::Model)> {
     let not_found = || -> Error { FulfillmentError::ShipmentNotFound(id.to_string()).into() };
     let row = shipment::Entity::find_by_id(id)
         .one(conn)
@@ -106,6 +107,16 @@ pub async fn get_shipment(
     let order = find_order(conn, actor, row.order_id)
         .await
         .map_err(|_| not_found())?;
+    Ok((row, order))
+}
+
+pub async fn get_shipment(
+    conn: &impl ConnectionTrait,
+    actor: &Actor,
+    id: Uuid,
+) -> Result<ShipmentView> {
+    actor.require(Action::FulfillmentRead)?;
+    let (row, order) = find_shipment(conn, actor, id).await?;
     let lines = lines_of_shipment(conn, id).await?;
     Ok(shipment_view(&row, &lines, &order.number))
 }

@@ -566,14 +566,7 @@ pub async fn deliver(
         return Err(Error::validation(errors));
     }
     let not_found = || -> Error { FulfillmentError::ShipmentNotFound(id.to_string()).into() };
-    let found = shipment::Entity::find_by_id(id)
-        .one(txn)
-        .await?
-        .filter(|s| ctx.actor.serves_carrier(&s.carrier))
-        .ok_or_else(not_found)?;
-    queries::find_order(txn, &ctx.actor, found.order_id)
-        .await
-        .map_err(|_| not_found())?;
+    queries::find_shipment(txn, &ctx.actor, id).await?;
     // The check and the taking are one statement: of two sign-offs at once, or one
     // at a version no longer current, exactly one goes through.
     let final_states = [
