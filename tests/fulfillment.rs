@@ -1130,6 +1130,26 @@ async fn the_whole_path_two_warehouses_tracking_sign_off_completion(engine: Engi
         .await
         .unwrap();
     assert!(signed["signed_by"].is_null() && signed["proof"].is_null());
+    // An aggregator pushing the whole history again brings nothing back.
+    let again: Value = app
+        .post(
+            "/v1/tracking-events",
+            &tracking(
+                "SF-B",
+                &[("delivered", "2026-11-23T09:45:00Z", "Beijing", "d")],
+                false,
+            ),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(again["results"][0]["result"], "duplicate", "{again}");
+    assert!(
+        !ordercrm_tests::everything_stored(&app)
+            .await
+            .contains("delivered at Beijing")
+    );
     app.stop().await;
 }
 
@@ -1150,7 +1170,7 @@ async fn a_logistics_key_sees_and_reports_only_its_carriers(engine: Engine) {
         .post(
             "/v1/api-keys",
             &json!({"name": "SF Express", "kind": "logistics",
-                "scopes": ["fulfillment:read", "fulfillment:write", "tracking:write"],
+                "scopes": ["orders:read", "fulfillment:read", "fulfillment:write", "tracking:write"],
                 "carriers": [" SF ", "sf"]}),
         )
         .await;
@@ -1210,6 +1230,23 @@ async fn a_logistics_key_sees_and_reports_only_its_carriers(engine: Engine) {
         .await
         .unwrap();
     assert_eq!(notes["data"], json!([]));
+    // Nor through the order's timeline.
+    let timeline: Value = as_key(Method::GET, &format!("/v1/orders/{id}/timeline"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let text = timeline.to_string();
+    assert!(
+        text.contains("SF-OWN") && text.contains("shipment.created"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("UPS-1") && !text.contains("dispatch_note"),
+        "{text}"
+    );
 
     // Tracking for another carrier's number is not found; its own applies.
     let mut body = tracking(
@@ -1350,6 +1387,69 @@ async fn concurrent_deliveries_and_batches_neither_deadlock_nor_double_sign(engi
             .await,
         1
     );
+    // A sign-off racing a return to the sender of the other parcel: whichever wins,
+    // a completed order is delivered in full.
+    for round in 0..4 {
+        let res = app
+            .post(
+                "/v1/orders",
+                &json!({"customer_id": customer, "currency": "CNY", "submit": true,
+                    "lines": [{"sku": "TEA", "quantity": 2, "warehouse_code": "SH-01"}],
+                    "payment": {"amount": {"amount": 2260, "currency": "CNY"}, "method": "online",
+                        "provider": "alipay", "reference": format!("RACE-{round}"),
+                        "paid_at": "2026-11-23T07:00:00Z"}}),
+            )
+            .await;
+        let o: Value = res.json().await.unwrap();
+        let id = o["id"].as_str().unwrap();
+        let mut ids = Vec::new();
+        for n in 0..2 {
+            let res = app
+                .post(
+                    &format!("/v1/orders/{id}/shipments"),
+                    &ship(&[(1, 1)], &format!("RR{round}-{n}")),
+                )
+                .await;
+            let s: Value = res.json().await.unwrap();
+            ids.push(s["id"].as_str().unwrap().to_owned());
+        }
+        let res = app
+            .post(
+                &format!("/v1/shipments/{}/deliver", ids[1]),
+                &json!({"signed_by": "B"}),
+            )
+            .await;
+        assert_eq!(res.status(), 200);
+        let rts = tracking(
+            &format!("RR{round}-1"),
+            &[("returned_to_sender", "2026-11-23T08:00:00Z", "X", "r")],
+            true,
+        );
+        let sends = vec![
+            app.request(Method::POST, &format!("/v1/shipments/{}/deliver", ids[0]))
+                .json(&json!({"signed_by": "A"})),
+            app.request(Method::POST, "/v1/tracking-events").json(&rts),
+        ];
+        let answers = join_all(sends.into_iter().map(|req| async move {
+            ordercrm_tests::send_until_served(req)
+                .await
+                .status()
+                .as_u16()
+        }))
+        .await;
+        assert_eq!(answers, [200, 200]);
+        let now: Value = app
+            .get(&format!("/v1/orders/{id}"))
+            .await
+            .json()
+            .await
+            .unwrap();
+        if now["status"] == "completed" {
+            assert_eq!(now["fulfillment_status"], "delivered", "{now}");
+        } else {
+            assert_eq!(now["fulfillment_status"], "partially_delivered", "{now}");
+        }
+    }
     verify(&app).await;
     app.stop().await;
 }

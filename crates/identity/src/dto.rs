@@ -128,7 +128,7 @@ pub struct CreateApiKey {
     pub channel_name: Option<Text<50>>,
     /// Bind a logistics key to carrier codes (1 to 20): it sees, ships and reports
     /// tracking for those carriers' shipments only, and no dispatch notes.
-    #[schema(max_items = 20)]
+    #[schema(min_items = 1, max_items = 20)]
     pub carriers: Option<Vec<ordercrm_kernel::authz::CarrierCode>>,
 }
 

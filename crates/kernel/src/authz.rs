@@ -444,6 +444,26 @@ impl Actor {
         self.carriers()
             .is_none_or(|carriers| carriers.iter().any(|c| c == carrier))
     }
+
+    /// Whether an event about `resource_type` with `data` is one this caller's
+    /// carrier binding lets it see: a bound key sees its carriers' shipments
+    /// (`data.carrier`, or `data.shipment.carrier` for tracking updates) and no
+    /// dispatch notes; everything else is for its scopes to decide. The one rule the
+    /// order timeline and the webhook fan-out share.
+    pub fn carrier_allows(&self, resource_type: &str, data: &serde_json::Value) -> bool {
+        if self.carriers().is_none() {
+            return true;
+        }
+        match resource_type {
+            "dispatch_note" => false,
+            "shipment" => data
+                .get("carrier")
+                .or_else(|| data.get("shipment").and_then(|s| s.get("carrier")))
+                .and_then(serde_json::Value::as_str)
+                .is_some_and(|c| self.serves_carrier(c)),
+            _ => true,
+        }
+    }
 }
 
 /// A carrier code as stored: trimmed, lower case (`SF` and `sf` are one carrier);

@@ -65,7 +65,10 @@ pub async fn timeline(conn: &impl ConnectionTrait, actor: &Actor, id: Uuid) -> R
         .all(conn)
         .await?;
     let mut data: Vec<(DateTime<Utc>, u8, i64, TimelineEntry)> = Vec::new();
-    for e in evs {
+    for e in evs
+        .into_iter()
+        .filter(|e| actor.carrier_allows(&e.resource_type, &e.payload))
+    {
         data.push((
             e.created_at,
             1,

@@ -16,64 +16,40 @@ pub const ERASED_NAME: &str = "[erased]";
 
 /// Take the personal data of `customers` out of their orders; how many changed.
 pub async fn forget_customers(txn: &DatabaseTransaction, customers: &[Uuid]) -> Result<usize> {
-    let orders = order::Entity::find()
+    let mut orders = order::Entity::find()
         .filter(order::COLUMN.customer_id.is_in(customers.to_vec()))
         .all(txn)
         .await?;
+    orders.sort_by_key(|o| o.id);
     let count = orders.len();
     let order_ids: Vec<Uuid> = orders.iter().map(|o| o.id).collect();
-    dispatch_note::Entity::update_many()
-        .col_expr(
-            dispatch_note::Column::ShipTo,
-            sea_orm::sea_query::Expr::value(Option::<serde_json::Value>::None),
-        )
-        .filter(dispatch_note::COLUMN.order_id.is_in(order_ids.clone()))
-        .exec(txn)
-        .await?;
-    let shipments = shipment::Entity::find()
-        .filter(shipment::COLUMN.order_id.is_in(order_ids))
+    let mut shipments = shipment::Entity::find()
+        .filter(shipment::COLUMN.order_id.is_in(order_ids.clone()))
         .all(txn)
         .await?;
-    // Who signed, the proof, and what carriers wrote about the door step.
-    shipment::Entity::update_many()
-        .col_expr(
-            shipment::Column::CancelReason,
-            sea_orm::sea_query::Expr::value(Option::<String>::None),
-        )
-        .col_expr(
-            shipment::Column::SignedBy,
-            sea_orm::sea_query::Expr::value(Option::<String>::None),
-        )
-        .col_expr(
-            shipment::Column::Proof,
-            sea_orm::sea_query::Expr::value(Option::<serde_json::Value>::None),
-        )
-        .filter(shipment::COLUMN.id.is_in(shipments.iter().map(|s| s.id)))
-        .exec(txn)
-        .await?;
-    // An event's identity is a hash of what it said, the place included: a guess
-    // at the address must not confirm it, so erased events get a new one.
-    for e in tracking_event::Entity::find()
-        .filter(
-            tracking_event::COLUMN
-                .shipment_id
-                .is_in(shipments.iter().map(|s| s.id)),
-        )
-        .all(txn)
-        .await?
-    {
-        tracking_event::Entity::update_many()
+    // Who signed, the proof, and what carriers wrote about the door step: one
+    // shipment at a time in id order, as tracking takes them.
+    shipments.sort_by_key(|s| s.id);
+    for s in &shipments {
+        shipment::Entity::update_many()
             .col_expr(
-                tracking_event::Column::Fingerprint,
-                sea_orm::sea_query::Expr::value(format!(
-                    "erased-{}",
-                    ordercrm_kernel::id::new_id()
-                )),
+                shipment::Column::CancelReason,
+                sea_orm::sea_query::Expr::value(Option::<String>::None),
             )
-            .filter(tracking_event::COLUMN.id.eq(e.id))
+            .col_expr(
+                shipment::Column::SignedBy,
+                sea_orm::sea_query::Expr::value(Option::<String>::None),
+            )
+            .col_expr(
+                shipment::Column::Proof,
+                sea_orm::sea_query::Expr::value(Option::<serde_json::Value>::None),
+            )
+            .filter(shipment::COLUMN.id.eq(s.id))
             .exec(txn)
             .await?;
     }
+    // The events keep their identity (a hash), so a carrier's next full-history push
+    // is recognised as repeats and does not bring the erased words back.
     tracking_event::Entity::update_many()
         .col_expr(
             tracking_event::Column::Location,
@@ -138,5 +114,16 @@ pub async fn forget_customers(txn: &DatabaseTransaction, customers: &[Uuid]) -> 
         row.search_text = Set(search_text);
         row.update(txn).await?;
     }
+    // Shipments, then orders, then notes: the order every change that takes more
+    // than one of them follows, so an erasure and a cancelled shipment never wait
+    // for each other in a circle.
+    dispatch_note::Entity::update_many()
+        .col_expr(
+            dispatch_note::Column::ShipTo,
+            sea_orm::sea_query::Expr::value(Option::<serde_json::Value>::None),
+        )
+        .filter(dispatch_note::COLUMN.order_id.is_in(order_ids))
+        .exec(txn)
+        .await?;
     Ok(count)
 }

@@ -65,26 +65,6 @@ async fn claim_order(
     .await
 }
 
-/// Take the order's row for a change another row's change caused (a delivery), after
-/// the caller checked what it may see.
-pub(crate) async fn claim_any_order(
-    txn: &DatabaseTransaction,
-    ctx: &Ctx,
-    id: Uuid,
-) -> Result<order::Model> {
-    ordercrm_kernel::version::claim(
-        txn,
-        order::Entity::update_many()
-            .col_expr(order::Column::UpdatedAt, Expr::value(ctx.now))
-            .filter(order::COLUMN.id.eq(id)),
-        order::Entity::find_by_id(id),
-        order::Column::Version,
-        None,
-        |_| OrderError::NotFound(id.to_string()).into(),
-    )
-    .await
-}
-
 fn check_package(p: Package, errors: &mut Vec<FieldError>) -> Package {
     let f = |name: &str| format!("package.{name}");
     Package {

@@ -276,8 +276,29 @@ async fn take(
 /// The order's fulfillment after deliveries changed. A completed order stays as it
 /// was: what comes back after completion is a return's business.
 async fn settle(txn: &DatabaseTransaction, ctx: &Ctx, order_id: Uuid) -> Result<()> {
-    let claimed = super::commands::claim_any_order(txn, ctx, order_id).await?;
-    super::commands::settle_order(txn, ctx, claimed).await
+    // Checked in the statement that takes the order: one completed meanwhile (by a
+    // delivery racing this one) is left alone.
+    let claimed = ordercrm_kernel::version::try_claim(
+        txn,
+        crate::entity::order::Entity::update_many()
+            .col_expr(
+                crate::entity::order::Column::UpdatedAt,
+                Expr::value(ctx.now),
+            )
+            .filter(crate::entity::order::COLUMN.id.eq(order_id))
+            .filter(
+                crate::entity::order::COLUMN
+                    .status
+                    .ne(OrderStatus::Completed.as_str()),
+            ),
+        crate::entity::order::Column::Version,
+        None,
+    )
+    .await?;
+    match claimed {
+        Some(claimed) => super::commands::settle_order(txn, ctx, claimed).await,
+        None => Ok(()),
+    }
 }
 
 /// Record `items` on shipment `id`: take its row, keep the new events, derive its

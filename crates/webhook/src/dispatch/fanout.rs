@@ -248,15 +248,8 @@ impl Subscribers {
             return false;
         }
         // A key bound to carriers: only its carriers' shipments.
-        if actor.carriers().is_some() && e.resource_type == "shipment" {
-            let carrier = e
-                .payload
-                .get("carrier")
-                .or_else(|| e.payload.get("shipment").and_then(|s| s.get("carrier")))
-                .and_then(serde_json::Value::as_str);
-            if !carrier.is_some_and(|c| actor.serves_carrier(c)) {
-                return false;
-            }
+        if !actor.carrier_allows(&e.resource_type, &e.payload) {
+            return false;
         }
         match (actor.channel(), e.order_id) {
             (Some(binding), Some(order)) => self
