@@ -30,3 +30,4 @@ mod security;
 mod settings;
 mod webhook_delivery;
 mod webhook_endpoints;
+mod webhook_operations;

@@ -321,7 +321,9 @@ async fn failures_follow_the_schedule_and_a_410_turns_the_endpoint_off(engine: D
     customer(&app, "Later").await;
     receiver.stays_at(3, Duration::from_millis(600)).await;
 
-    // Turned on again: what is written from then on is sent.
+    // Turned on again: what is written from then on is sent. Nothing was kept for
+    // a receiver that said it is gone (a turned-off endpoint's deliveries are kept
+    // otherwise: see webhook_operations).
     receiver.reply_with(Reply::status(200));
     let res = app
         .patch(

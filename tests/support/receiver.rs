@@ -32,6 +32,7 @@ pub struct Reply {
     pub status: u16,
     pub headers: Vec<(String, String)>,
     pub delay: Duration,
+    pub body: String,
 }
 
 impl Reply {
@@ -40,7 +41,13 @@ impl Reply {
             status,
             headers: Vec::new(),
             delay: Duration::ZERO,
+            body: "ok".to_owned(),
         }
+    }
+
+    pub fn body(mut self, body: &str) -> Self {
+        self.body = body.to_owned();
+        self
     }
 
     pub fn header(mut self, name: &str, value: &str) -> Self {
@@ -54,10 +61,15 @@ impl Reply {
     }
 }
 
+/// Chooses the answer from the request (and the requests before it), or leaves it
+/// to the standing reply.
+type Script = Arc<dyn Fn(&Captured, &[Captured]) -> Option<Reply> + Send + Sync>;
+
 #[derive(Clone)]
 struct Shared {
     log: Arc<Mutex<Vec<Captured>>>,
     reply: Arc<Mutex<Reply>>,
+    script: Arc<Mutex<Option<Script>>>,
 }
 
 pub struct Receiver {
@@ -68,8 +80,7 @@ pub struct Receiver {
 }
 
 async fn receive(req: HttpRequest, body: web::Bytes, shared: web::Data<Shared>) -> HttpResponse {
-    let reply = shared.reply.lock().unwrap().clone();
-    shared.log.lock().unwrap().push(Captured {
+    let captured = Captured {
         headers: req
             .headers()
             .iter()
@@ -77,7 +88,14 @@ async fn receive(req: HttpRequest, body: web::Bytes, shared: web::Data<Shared>) 
             .collect(),
         body: body.to_vec(),
         at: Instant::now(),
-    });
+    };
+    let reply = {
+        let mut log = shared.log.lock().unwrap();
+        let script = shared.script.lock().unwrap().clone();
+        let scripted = script.and_then(|f| f(&captured, &log));
+        log.push(captured);
+        scripted.unwrap_or_else(|| shared.reply.lock().unwrap().clone())
+    };
     if !reply.delay.is_zero() {
         tokio::time::sleep(reply.delay).await;
     }
@@ -85,7 +103,7 @@ async fn receive(req: HttpRequest, body: web::Bytes, shared: web::Data<Shared>) 
     for (name, value) in &reply.headers {
         res.insert_header((name.as_str(), value.as_str()));
     }
-    res.body("ok")
+    res.body(reply.body)
 }
 
 impl Receiver {
@@ -94,6 +112,7 @@ impl Receiver {
         let shared = Shared {
             log: Arc::default(),
             reply: Arc::new(Mutex::new(Reply::status(200))),
+            script: Arc::default(),
         };
         let data = web::Data::new(shared.clone());
         let server = HttpServer::new(move || {
@@ -119,6 +138,15 @@ impl Receiver {
 
     pub fn reply_with(&self, reply: Reply) {
         *self.shared.reply.lock().unwrap() = reply;
+    }
+
+    /// Answer each request as `f` says (given it and the ones before), or with the
+    /// standing reply when it says nothing.
+    pub fn reply_by(
+        &self,
+        f: impl Fn(&Captured, &[Captured]) -> Option<Reply> + Send + Sync + 'static,
+    ) {
+        *self.shared.script.lock().unwrap() = Some(Arc::new(f));
     }
 
     pub fn received(&self) -> Vec<Captured> {

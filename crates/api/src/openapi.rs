@@ -47,6 +47,10 @@ use utoipa::openapi::{ContentBuilder, Ref, RefOr, Required, Response, ResponseBu
         (name = "webhook-endpoints", description = "Where events are pushed: endpoints with their event types or patterns, \
             signing secrets (shown once; rotation keeps the old one valid for 24 hours) and an address guard. \
             Admins manage every endpoint; a key with `webhooks:write` its own, which receive only what the key may read."),
+        (name = "webhook-deliveries", description = "The delivery log: what the dispatcher owes each endpoint for each event, \
+            every attempt (time, status code, duration, the first 4 KiB of the answer, why it failed), and sending one again."),
+        (name = "events", description = "The pull feed: the outbox in delivery order with no gaps, as webhooks carry it, \
+            for integrators who poll or reconcile after an outage."),
         (name = "webhooks", description = "Events, as the pull feed and webhook deliveries carry them: \
             `{\"id\", \"type\", \"created_at\", \"data\"}`, `data` being the resource as a full-access reader sees it \
             (tax ids masked). Deliveries are signed per Standard Webhooks. One entry per event type."),
@@ -103,6 +107,7 @@ fn all_problem_types() -> Vec<ProblemType> {
         ordercrm_inventory::error::ALL,
         ordercrm_order::error::ALL,
         ordercrm_order::fulfillment::error::ALL,
+        ordercrm_webhook::feed::ALL,
         &[crate::routes::csv_transfer::IMPORT_FAILED],
     ]
     .concat()

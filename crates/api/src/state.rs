@@ -67,6 +67,8 @@ pub struct AppState {
     pub hooks: Hooks,
     /// Where webhooks may point (the operator's rules and the resolver).
     pub webhooks: ordercrm_webhook::destination::Destinations,
+    /// This server's webhook dispatcher's counts (zero where none runs).
+    pub dispatch_stats: Arc<ordercrm_webhook::dispatch::stats::Stats>,
 }
 
 impl AppState {
@@ -83,6 +85,7 @@ impl AppState {
             idempotency: Arc::default(),
             hooks: Hooks::default(),
             webhooks: ordercrm_webhook::destination::Destinations::default(),
+            dispatch_stats: Arc::default(),
             db,
             clock,
             limits,

@@ -93,10 +93,12 @@ pub enum Action {
     FulfillmentWrite,
     /// Report what carriers say about shipments, and sign for deliveries.
     TrackingWrite,
+    /// The event feed (`GET /v1/events`): a key reads what its other scopes let it.
+    EventsRead,
 }
 
 impl Action {
-    pub const ALL: [Action; 26] = [
+    pub const ALL: [Action; 27] = [
         Action::SettingsRead,
         Action::SettingsWrite,
         Action::UsersRead,
@@ -123,6 +125,7 @@ impl Action {
         Action::FulfillmentRead,
         Action::FulfillmentWrite,
         Action::TrackingWrite,
+        Action::EventsRead,
     ];
 
     pub fn name(self) -> &'static str {
@@ -153,6 +156,7 @@ impl Action {
             Action::FulfillmentRead => "fulfillment.read",
             Action::FulfillmentWrite => "fulfillment.write",
             Action::TrackingWrite => "tracking.write",
+            Action::EventsRead => "events.read",
         }
     }
 
@@ -170,6 +174,7 @@ impl Action {
                 | Action::OrdersRead
                 | Action::WebhooksRead
                 | Action::FulfillmentRead
+                | Action::EventsRead
         )
     }
 
@@ -193,6 +198,7 @@ impl Action {
             Action::FulfillmentRead => Some("fulfillment:read"),
             Action::FulfillmentWrite => Some("fulfillment:write"),
             Action::TrackingWrite => Some("tracking:write"),
+            Action::EventsRead => Some("events:read"),
             Action::UsersRead
             | Action::UsersWrite
             | Action::ApiKeysManage

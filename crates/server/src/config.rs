@@ -97,6 +97,17 @@ pub struct Settings {
     /// [default: 60]
     #[arg(long, env = "ORDERCRM_WEBHOOK_LEASE_SECS", global = true)]
     pub webhook_lease_secs: Option<String>,
+    /// Days succeeded webhook deliveries are kept (undelivered ones always are)
+    /// [default: 30]
+    #[arg(long, env = "ORDERCRM_WEBHOOK_DELIVERY_RETENTION_DAYS", global = true)]
+    pub webhook_delivery_retention_days: Option<String>,
+    /// Days the attempts of succeeded webhook deliveries are kept [default: 30]
+    #[arg(long, env = "ORDERCRM_WEBHOOK_ATTEMPT_RETENTION_DAYS", global = true)]
+    pub webhook_attempt_retention_days: Option<String>,
+    /// Days events are kept; older ones leave the feed and order timelines (those a
+    /// delivery still owes stay) [default: unset, kept for ever]
+    #[arg(long, env = "ORDERCRM_EVENT_RETENTION_DAYS", global = true)]
+    pub event_retention_days: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -138,6 +149,11 @@ pub struct Config {
     pub dispatch: ordercrm_webhook::dispatch::Settings,
     /// Whether this server runs the dispatcher at all.
     pub run_dispatcher: bool,
+    /// How long deliveries, attempts and events are kept.
+    pub retention: ordercrm_webhook::retention::Retention,
+    /// How often expired keys, old deliveries and events are pruned (tests shorten it;
+    /// not settable from outside).
+    pub maintenance_interval: Duration,
 }
 
 /// A value that must never reach a log line or a panic message.
@@ -195,6 +211,13 @@ impl Settings {
             webhook_endpoint_rate: self.webhook_endpoint_rate.or(other.webhook_endpoint_rate),
             webhook_timeout_secs: self.webhook_timeout_secs.or(other.webhook_timeout_secs),
             webhook_lease_secs: self.webhook_lease_secs.or(other.webhook_lease_secs),
+            webhook_delivery_retention_days: self
+                .webhook_delivery_retention_days
+                .or(other.webhook_delivery_retention_days),
+            webhook_attempt_retention_days: self
+                .webhook_attempt_retention_days
+                .or(other.webhook_attempt_retention_days),
+            event_retention_days: self.event_retention_days.or(other.event_retention_days),
         }
     }
 
@@ -260,6 +283,34 @@ where
     }
 }
 
+/// How long deliveries, attempts and events are kept.
+fn retention(s: &Settings) -> Result<ordercrm_webhook::retention::Retention, ConfigError> {
+    let defaults = ordercrm_webhook::retention::Retention::default();
+    let days = |value: &Option<String>, setting: &'static str, default: i64| {
+        bounded(value.clone(), setting, default, 1..=36_500).map(chrono::Duration::days)
+    };
+    Ok(ordercrm_webhook::retention::Retention {
+        deliveries: days(
+            &s.webhook_delivery_retention_days,
+            "ORDERCRM_WEBHOOK_DELIVERY_RETENTION_DAYS",
+            defaults.deliveries.num_days(),
+        )?,
+        attempts: days(
+            &s.webhook_attempt_retention_days,
+            "ORDERCRM_WEBHOOK_ATTEMPT_RETENTION_DAYS",
+            defaults.attempts.num_days(),
+        )?,
+        events: match s.event_retention_days.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(_) => Some(days(
+                &s.event_retention_days,
+                "ORDERCRM_EVENT_RETENTION_DAYS",
+                0,
+            )?),
+        },
+    })
+}
+
 /// The webhook dispatcher's settings.
 fn dispatch_settings(s: &Settings) -> Result<ordercrm_webhook::dispatch::Settings, ConfigError> {
     let defaults = ordercrm_webhook::dispatch::Settings::default();
@@ -320,6 +371,7 @@ impl Config {
 
     pub fn from_settings(s: Settings) -> Result<Config, ConfigError> {
         let dispatch = dispatch_settings(&s)?;
+        let retention = retention(&s)?;
         let listen = parse(
             s.listen,
             "ORDERCRM_LISTEN",
@@ -490,6 +542,8 @@ impl Config {
             },
             dispatch,
             run_dispatcher,
+            retention,
+            maintenance_interval: Duration::from_secs(600),
             reservation_sweep_interval: Duration::from_secs(sweep_secs),
             listen,
             database_url,

@@ -56,6 +56,15 @@ impl Application {
         );
         state.hooks = config.hooks.clone();
         state.webhooks = config.webhooks.clone();
+        let dispatcher = ordercrm_webhook::dispatch::Dispatcher::new(
+            db.clone(),
+            clock.clone(),
+            keys::load_data_key(config)?,
+            config.webhooks.clone(),
+            config.dispatch.clone(),
+        )
+        .map_err(anyhow::Error::msg)?;
+        state.dispatch_stats = dispatcher.stats();
         let rate_limits = state.rate_limits.clone();
         let limiters = rate_limits.clone();
         let throttle = state.identity.throttle;
@@ -80,19 +89,13 @@ impl Application {
         }
         let server = server.run();
 
-        let dispatcher = ordercrm_webhook::dispatch::Dispatcher::new(
-            db.clone(),
-            clock.clone(),
-            keys::load_data_key(config)?,
-            config.webhooks.clone(),
-            config.dispatch.clone(),
-        )
-        .map_err(anyhow::Error::msg)?;
         let (stop_workers, stopped) = watch::channel(false);
         let mut workers = vec![
             tokio::spawn(purge_idempotency_keys(
                 db.clone(),
                 clock.clone(),
+                config.retention,
+                config.maintenance_interval,
                 stopped.clone(),
             )),
             tokio::spawn(forget_idle_limits(
@@ -170,10 +173,17 @@ impl Application {
     }
 }
 
-/// Expired idempotency keys, abandoned import batches and succeeded webhook
-/// deliveries past their keeping go every ten minutes.
-async fn purge_idempotency_keys(db: Db, clock: SharedClock, mut stop: watch::Receiver<bool>) {
-    let mut tick = tokio::time::interval(Duration::from_secs(600));
+/// Expired idempotency keys, abandoned import batches, and succeeded webhook
+/// deliveries, their attempts and events past their keeping go every ten minutes.
+async fn purge_idempotency_keys(
+    db: Db,
+    clock: SharedClock,
+    retention: ordercrm_webhook::retention::Retention,
+    every: Duration,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             _ = tick.tick() => {
@@ -189,10 +199,11 @@ async fn purge_idempotency_keys(db: Db, clock: SharedClock, mut stop: watch::Rec
                     Ok(n) => tracing::info!(purged = n, "abandoned import batches removed"),
                     Err(err) => tracing::warn!(error = %err, "import staging purge failed"),
                 }
-                match ordercrm_webhook::dispatch::purge(db.writer(), clock.now()).await {
-                    Ok(0) => {}
-                    Ok(n) => tracing::info!(purged = n, "old succeeded webhook deliveries removed"),
-                    Err(err) => tracing::warn!(error = %err, "webhook delivery purge failed"),
+                match ordercrm_webhook::retention::prune(db.writer(), clock.now(), &retention).await {
+                    Ok(p) if p == ordercrm_webhook::retention::Pruned::default() => {}
+                    Ok(p) => tracing::info!(attempts = p.attempts, deliveries = p.deliveries,
+                        events = p.events, "webhook deliveries, attempts and events past their keeping removed"),
+                    Err(err) => tracing::warn!(error = %err, "webhook and event pruning failed"),
                 }
             }
             _ = stop.changed() => return,

@@ -25,7 +25,7 @@ use crate::dto::{
     WebhookEndpointView, WebhookEndpointWithSecret,
 };
 use crate::entity::{self, COLUMN, Entity};
-use crate::model::{self, MAX_EVENT_TYPES, Profile, Refused};
+use crate::model::{self, MAX_EVENT_TYPES, PayloadStyle, Profile, Refused};
 use crate::signing::Secret;
 use crate::{events, queries};
 
@@ -172,6 +172,7 @@ fn audit_view(view: &WebhookEndpointView) -> serde_json::Value {
     json!({
         "url": view.url, "description": view.description, "event_types": view.event_types,
         "profile": view.profile, "enabled": view.enabled, "metadata": view.metadata,
+        "ordered": view.ordered, "payload": view.payload,
     })
 }
 
@@ -190,6 +191,7 @@ pub async fn create(
     let url = url.map_err(|e| errors.push(e)).ok();
     let description = Text::check(input.description, &mut errors, "description");
     let profile = Choice::check_opt(input.profile.as_ref(), &mut errors, "profile");
+    let payload = Choice::check_opt(input.payload.as_ref(), &mut errors, "payload");
     let event_types = match (&input.event_types, profile) {
         (Some(entries), _) => check_event_types(&ctx.actor, entries, known, &mut errors),
         (None, Some(p)) => profile_types(&ctx.actor, p, &mut errors),
@@ -244,6 +246,10 @@ pub async fn create(
             _ => None,
         }),
         created_by: Set(ctx.actor.user_id()),
+        ordered: Set(input.ordered.unwrap_or(false)),
+        payload: Set(payload.unwrap_or(PayloadStyle::Full).as_str().to_owned()),
+        failing_since: Set(None),
+        failing_announced_at: Set(None),
         version: Set(1),
         created_at: Set(ctx.now),
         updated_at: Set(ctx.now),
@@ -308,6 +314,7 @@ pub async fn update(
             .profile
             .as_ref()
             .map(|p| Choice::check_opt(p.as_ref(), &mut errors, "profile"));
+        let payload = Choice::check_opt(patch.payload.as_ref(), &mut errors, "payload");
         let event_types = match (&patch.event_types, profile) {
             (Some(entries), _) => Some(check_event_types(&ctx.actor, entries, known, &mut errors)),
             (None, Some(Some(p))) => Some(profile_types(&ctx.actor, p, &mut errors)),
@@ -327,10 +334,15 @@ pub async fn update(
         row.profile = patch::set(profile.map(|p| p.map(|p| p.as_str().to_owned())));
         row.event_types = patch::set(event_types.map(|t| json!(t)));
         row.metadata = patch::set(patch.metadata.map(|m| m.0));
+        row.ordered = patch::set(patch.ordered);
+        row.payload = patch::set(payload.map(|p: PayloadStyle| p.as_str().to_owned()));
         if let Some(enabled) = patch.enabled {
             row.enabled = Set(enabled);
-            if enabled {
+            if enabled && !before.enabled {
+                // A fresh start: the failure clock begins again.
                 row.disabled_reason = Set(None);
+                row.failing_since = Set(None);
+                row.failing_announced_at = Set(None);
             }
         }
         let after = queries::view(row.update(txn).await?);
@@ -414,32 +426,37 @@ pub async fn delete(
     Ok(())
 }
 
-/// What the dispatcher does when a receiver answers 410 Gone: the endpoint is
-/// turned off (once: a second 410 in flight changes nothing), announced and audited.
-pub(crate) async fn disable_gone(
+/// Why the server turned an endpoint off.
+pub const GONE: &str = "the receiver answered 410 Gone";
+pub const FAILED_FOR_DAYS: &str = "every attempt failed for 5 days";
+
+/// What the dispatcher does when a receiver answers 410 Gone, and the health sweep
+/// after 5 days of failures: the endpoint is turned off (once: a second call finds
+/// it off and changes nothing), its deliveries paused, announced and audited.
+/// `failing_before`: only if it has been failing since before then.
+pub(crate) async fn disable(
     txn: &DatabaseTransaction,
     id: Uuid,
+    reason: &str,
+    failing_before: Option<chrono::DateTime<chrono::Utc>>,
     now: chrono::DateTime<chrono::Utc>,
-) -> std::result::Result<(), sea_orm::DbErr> {
-    let changed = Entity::update_many()
+) -> std::result::Result<bool, sea_orm::DbErr> {
+    let mut update = Entity::update_many()
         .col_expr(COLUMN.enabled, Expr::value(false))
-        .col_expr(
-            COLUMN.disabled_reason,
-            Expr::value("the receiver answered 410 Gone"),
-        )
+        .col_expr(COLUMN.disabled_reason, Expr::value(reason))
         .col_expr(COLUMN.version, Expr::col(COLUMN.version).add(1))
         .col_expr(COLUMN.updated_at, Expr::value(now))
         .filter(COLUMN.id.eq(id))
-        .filter(COLUMN.enabled.eq(true))
-        .exec(txn)
-        .await?
-        .rows_affected;
-    if changed == 0 {
-        return Ok(());
+        .filter(COLUMN.enabled.eq(true));
+    if let Some(before) = failing_before {
+        update = update.filter(COLUMN.failing_since.lte(before));
+    }
+    if update.exec(txn).await?.rows_affected == 0 {
+        return Ok(false);
     }
     crate::dispatch::park(txn, id, false, now).await?;
     let Some(row) = Entity::find_by_id(id).one(txn).await? else {
-        return Ok(());
+        return Ok(false);
     };
     let view = queries::view(row);
     let ctx = Ctx::system(now);
@@ -450,5 +467,73 @@ pub(crate) async fn disable_gone(
         Entry::new("webhook_endpoint.disable", "webhook_endpoint", view.id)
             .changes(json!({"enabled": false, "disabled_reason": view.disabled_reason})),
     )
-    .await
+    .await?;
+    Ok(true)
+}
+
+/// Announce, once per run of failures, an endpoint failing since before `before`.
+pub(crate) async fn announce_failing(
+    txn: &DatabaseTransaction,
+    id: Uuid,
+    before: chrono::DateTime<chrono::Utc>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> std::result::Result<bool, sea_orm::DbErr> {
+    let changed = Entity::update_many()
+        .col_expr(COLUMN.failing_announced_at, Expr::value(now))
+        .col_expr(COLUMN.version, Expr::col(COLUMN.version).add(1))
+        .col_expr(COLUMN.updated_at, Expr::value(now))
+        .filter(COLUMN.id.eq(id))
+        .filter(COLUMN.enabled.eq(true))
+        .filter(COLUMN.failing_since.lte(before))
+        .filter(COLUMN.failing_announced_at.is_null())
+        .exec(txn)
+        .await?
+        .rows_affected;
+    if changed == 0 {
+        return Ok(false);
+    }
+    let Some(row) = Entity::find_by_id(id).one(txn).await? else {
+        return Ok(false);
+    };
+    let view = queries::view(row);
+    let ctx = Ctx::system(now);
+    events::record(txn, &ctx, &events::FAILING, &view, view.version).await?;
+    audit::record(
+        txn,
+        &ctx,
+        Entry::new("webhook_endpoint.failing", "webhook_endpoint", view.id)
+            .changes(json!({"failing_since": view.failing_since})),
+    )
+    .await?;
+    Ok(true)
+}
+
+/// An attempt's outcome on the endpoint's failure clock: a failure starts it (if
+/// it is not running), a success stops it. Writes only when it changes.
+pub(crate) async fn clock_health(
+    txn: &DatabaseTransaction,
+    id: Uuid,
+    succeeded: bool,
+    at: chrono::DateTime<chrono::Utc>,
+) -> std::result::Result<(), sea_orm::DbErr> {
+    // No new version: the clock is the server's bookkeeping, and a client's
+    // `If-Match` must not fail because a delivery did.
+    let update = Entity::update_many().filter(COLUMN.id.eq(id));
+    let update = if succeeded {
+        update
+            .col_expr(
+                COLUMN.failing_since,
+                Expr::value(Option::<chrono::DateTime<chrono::Utc>>::None),
+            )
+            .col_expr(
+                COLUMN.failing_announced_at,
+                Expr::value(Option::<chrono::DateTime<chrono::Utc>>::None),
+            )
+            .filter(COLUMN.failing_since.is_not_null())
+    } else {
+        update
+            .col_expr(COLUMN.failing_since, Expr::value(Some(at)))
+            .filter(COLUMN.failing_since.is_null())
+    };
+    update.exec(txn).await.map(drop)
 }

@@ -25,7 +25,19 @@ pub const SECRET_ROTATED: EventType<WebhookEndpointView> = EventType::new(
 
 pub const DISABLED: EventType<WebhookEndpointView> = EventType::new(
     "webhook_endpoint.disabled",
-    "The server turned a webhook endpoint off because its receiver answered 410 Gone; `disabled_reason` says so. Nothing is sent to it until it is enabled again.",
+    "The server turned a webhook endpoint off: its receiver answered 410 Gone, or every attempt failed for 5 days; `disabled_reason` says which. Its deliveries wait (paused, never dropped) until it is enabled again; `recover` re-sends those that failed meanwhile.",
+);
+
+pub const FAILING: EventType<WebhookEndpointView> = EventType::new(
+    "webhook_endpoint.failing",
+    "Every attempt to a webhook endpoint has failed for 24 hours (`failing_since`); once per run of failures. After 5 days it is turned off. One success ends the run.",
+);
+
+/// Sent by `POST /v1/webhook-endpoints/{id}/test` to that endpoint only, whatever it
+/// subscribes to; never written to the outbox, so never in the feed.
+pub const TESTED: EventType<WebhookEndpointView> = EventType::new(
+    "webhook_endpoint.tested",
+    "A test delivery asked for with `POST /v1/webhook-endpoints/{id}/test`, sent to that endpoint only (whatever it subscribes to) and never in the feed.",
 );
 
 pub fn catalogue() -> Vec<Catalogued> {
@@ -35,6 +47,8 @@ pub fn catalogue() -> Vec<Catalogued> {
         DELETED.entry(),
         SECRET_ROTATED.entry(),
         DISABLED.entry(),
+        FAILING.entry(),
+        TESTED.entry(),
     ]
 }
 

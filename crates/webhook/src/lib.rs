@@ -7,13 +7,19 @@
 
 mod entity;
 
+pub mod access;
+
 pub mod commands;
+pub mod deliveries;
 pub mod destination;
 pub mod dispatch;
 pub mod dto;
+pub mod envelope;
 pub mod events;
+pub mod feed;
 pub mod model;
 pub mod queries;
+pub mod retention;
 pub mod schedule;
 pub mod signing;
 pub mod ssrf;

@@ -17,6 +17,32 @@ ordercrm_kernel::string_enum! {
     }
 }
 
+ordercrm_kernel::string_enum! {
+    /// What a delivery's `data` holds.
+    pub PayloadStyle {
+        /// The resource's event view, as the `webhooks` map documents it.
+        Full = "full",
+        /// Only `{"resource", "id", "version"}`: for receivers with body limits, which
+        /// read the resource itself when they need it.
+        Thin = "thin",
+    }
+}
+
+ordercrm_kernel::string_enum! {
+    /// Where a delivery stands.
+    pub DeliveryStatus {
+        /// Waiting for its next attempt (or being sent, while leased).
+        Pending = "pending",
+        /// Its endpoint is turned off: kept until it is turned on again.
+        Paused = "paused",
+        /// A receiver answered 2xx.
+        Succeeded = "succeeded",
+        /// Every attempt failed, or the receiver is gone: kept for a redelivery or a
+        /// recovery.
+        Failed = "failed",
+    }
+}
+
 impl Profile {
     pub fn patterns(self) -> &'static [&'static str] {
         match self {

@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use crate::dto::{ListWebhookEndpoints, WebhookEndpointView};
 use crate::entity::{self, COLUMN, Column, Entity};
-use crate::model::Profile;
+use crate::model::{PayloadStyle, Profile};
 
 pub(crate) fn view(row: entity::Model) -> WebhookEndpointView {
     WebhookEndpointView {
@@ -20,6 +20,9 @@ pub(crate) fn view(row: entity::Model) -> WebhookEndpointView {
         profile: row.profile.as_deref().and_then(Profile::parse),
         enabled: row.enabled,
         disabled_reason: row.disabled_reason,
+        ordered: row.ordered,
+        payload: PayloadStyle::parse(&row.payload).unwrap_or(PayloadStyle::Full),
+        failing_since: row.failing_since,
         metadata: row.metadata,
         previous_secret_expires_at: row.previous_secret_expires_at,
         owner_key_id: row.owner_key_id,

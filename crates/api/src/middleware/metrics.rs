@@ -34,6 +34,16 @@ struct RouteLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ResultLabels {
+    result: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct EndpointLabels {
+    endpoint: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct PoolLabels {
     pool: &'static str,
     state: &'static str,
@@ -57,6 +67,10 @@ pub struct Metrics {
     pool: Family<PoolLabels, Gauge>,
     outbox_unsequenced: Gauge,
     outbox_lag: Gauge<f64, AtomicU64>,
+    webhook_results: Family<ResultLabels, Counter>,
+    webhook_in_flight: Gauge,
+    webhook_fanout_lag: Gauge<f64, AtomicU64>,
+    webhook_oldest_due: Family<EndpointLabels, Gauge<f64, AtomicU64>>,
     /// When the outbox was last measured: scrapes (anonymous ones too) query the
     /// database at most every [`OUTBOX_EVERY`].
     outbox_measured: Mutex<Option<Instant>>,
@@ -104,6 +118,30 @@ impl Metrics {
             "Age of the oldest event not yet in the feed (0 when none)",
             outbox_lag.clone(),
         );
+        let webhook_results = Family::<ResultLabels, Counter>::default();
+        let webhook_in_flight = Gauge::default();
+        let webhook_fanout_lag = Gauge::<f64, AtomicU64>::default();
+        let webhook_oldest_due = Family::<EndpointLabels, Gauge<f64, AtomicU64>>::default();
+        registry.register(
+            "webhook_deliveries",
+            "Webhook attempts this server finished, by result: succeeded, retrying (failed, tried again later), failed (for good)",
+            webhook_results.clone(),
+        );
+        registry.register(
+            "webhook_attempts_in_flight",
+            "Webhook requests this server has in flight",
+            webhook_in_flight.clone(),
+        );
+        registry.register(
+            "webhook_fanout_lag_seconds",
+            "Age of the oldest event not yet fanned out to webhook deliveries (0 when none)",
+            webhook_fanout_lag.clone(),
+        );
+        registry.register(
+            "webhook_oldest_due_delivery_seconds",
+            "Per endpoint with deliveries due, how long its oldest due delivery has waited",
+            webhook_oldest_due.clone(),
+        );
         Self {
             registry,
             requests,
@@ -111,6 +149,10 @@ impl Metrics {
             pool,
             outbox_unsequenced,
             outbox_lag,
+            webhook_results,
+            webhook_in_flight,
+            webhook_fanout_lag,
+            webhook_oldest_due,
             outbox_measured: Mutex::new(None),
             scrape: Mutex::new(()),
         }
@@ -148,11 +190,19 @@ impl Metrics {
     /// The outbox could not be measured: its lag is unknown, not zero.
     pub fn outbox_unknown(&self) {
         self.outbox_lag.set(f64::NAN);
+        self.webhook_fanout_lag.set(f64::NAN);
     }
 
     /// The exposition text, with pool gauges read at this moment and the outbox's
     /// lag as the caller measured it (`None`: unknown, left as last seen).
-    pub fn render(&self, state: &AppState, outbox: Option<ordercrm_kernel::events::Lag>) -> String {
+    pub fn render(
+        &self,
+        state: &AppState,
+        outbox: Option<(
+            ordercrm_kernel::events::Lag,
+            ordercrm_webhook::dispatch::stats::Backlog,
+        )>,
+    ) -> String {
         let _guard = self
             .scrape
             .lock()
@@ -170,10 +220,32 @@ impl Metrics {
             set("in_use", i64::from(p.size).saturating_sub(idle));
             set("max", i64::from(p.max));
         }
-        if let Some(lag) = outbox {
+        if let Some((lag, backlog)) = outbox {
             self.outbox_unsequenced.set(lag.unsequenced);
             self.outbox_lag.set(lag.oldest_seconds);
+            self.webhook_fanout_lag.set(backlog.fanout_lag_seconds);
+            self.webhook_oldest_due.clear();
+            for (endpoint, seconds) in backlog.oldest_due_seconds {
+                self.webhook_oldest_due
+                    .get_or_create(&EndpointLabels {
+                        endpoint: endpoint.to_string(),
+                    })
+                    .set(seconds);
+            }
         }
+        use ordercrm_webhook::dispatch::stats::Stats;
+        let stats = &state.dispatch_stats;
+        for (result, counter) in [
+            ("succeeded", &stats.succeeded),
+            ("retrying", &stats.retrying),
+            ("failed", &stats.failed),
+        ] {
+            let c = self.webhook_results.get_or_create(&ResultLabels { result });
+            // The dispatcher counts; the counter catches up (both only grow).
+            c.inc_by(Stats::get(counter).saturating_sub(c.get()));
+        }
+        self.webhook_in_flight
+            .set(i64::try_from(Stats::get(&stats.in_flight)).unwrap_or(i64::MAX));
         let mut out = String::new();
         // Writing into a String cannot fail.
         let _ = encode(&mut out, &self.registry);

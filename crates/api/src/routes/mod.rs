@@ -25,7 +25,9 @@ use ordercrm_kernel::Error;
 use platform::{docs, exchange_rates, ops, settings};
 use utoipa_actix_web::scope;
 use utoipa_actix_web::service_config::ServiceConfig;
+use webhook::deliveries as webhook_deliveries;
 use webhook::endpoints as webhook_endpoints;
+use webhook::feed as event_feed;
 
 use crate::error::ApiError;
 
@@ -168,6 +170,13 @@ route_table! {
         webhook_endpoints::update,
         webhook_endpoints::delete,
         webhook_endpoints::rotate_secret,
+        webhook_endpoints::recover,
+        webhook_endpoints::test,
+        webhook_deliveries::list,
+        webhook_deliveries::get,
+        webhook_deliveries::attempts,
+        webhook_deliveries::redeliver,
+        event_feed::read,
     ],
 }
 

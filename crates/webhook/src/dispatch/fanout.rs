@@ -1,27 +1,27 @@
 //! From the outbox to deliveries: events are read in `position` order (the order
 //! the outbox gives them once they are committed) past a cursor, and each becomes a
-//! pending delivery for every enabled endpoint that subscribes to its type and may
-//! read it. The cursor and the deliveries move in one transaction, so an event is
+//! delivery for every endpoint that subscribes to its type and may read it: pending,
+//! or paused while the endpoint is turned off (kept for it, never dropped). The cursor and the deliveries move in one transaction, so an event is
 //! fanned out once or, if the transaction fails, again: never half, never twice
 //! (deliveries are unique per endpoint and event). On PostgreSQL one server fans out
 //! at a time (the cursor row is taken with `SKIP LOCKED`: the others go on sending).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use ordercrm_kernel::Actor;
 use ordercrm_kernel::events::entity as event;
 use ordercrm_kernel::id::new_id;
 use sea_orm::ActiveValue::Set;
-use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseConnection, DbErr, EntityTrait,
     QueryFilter, QueryOrder, QuerySelect, Statement, TransactionTrait,
 };
 use uuid::Uuid;
 
+use crate::access;
 use crate::entity::{self as endpoint, delivery};
-use crate::model::{permitted, subscribed};
+use crate::model::subscribed;
 
 /// Events one fan-out transaction takes at most.
 const BATCH: u64 = 500;
@@ -77,13 +77,19 @@ pub async fn run(
     let endpoints = Subscribers::load(&txn, now, &events).await?;
     let mut rows = Vec::new();
     for e in &events {
-        for ep in endpoints.for_event(e) {
+        for (ep, enabled) in endpoints.for_event(e) {
+            let status = if enabled {
+                super::Status::Pending
+            } else {
+                super::Status::Paused
+            };
             rows.push(delivery::ActiveModel {
                 id: Set(new_id()),
                 endpoint_id: Set(ep),
                 event_id: Set(e.id),
                 event_position: Set(e.position.unwrap_or_default()),
-                status: Set(super::Status::Pending.as_str().to_owned()),
+                order_id: Set(e.order_id),
+                status: Set(status.as_str().to_owned()),
                 attempts: Set(0),
                 // Due at once, on every server: not later than the event, whatever
                 // this server's clock says.
@@ -99,7 +105,7 @@ pub async fn run(
             });
         }
     }
-    // Bounded statements: 15 columns a row stays far below either engine's limit on
+    // Bounded statements: 16 columns a row stays far below either engine's limit on
     // bound values.
     for chunk in rows.chunks(500) {
         delivery::Entity::insert_many(chunk.to_vec())
@@ -120,15 +126,16 @@ pub async fn run(
     Ok(events.len())
 }
 
-/// The enabled endpoints and what each may read.
+/// The endpoints and what each may read.
 struct Subscribers {
     endpoints: Vec<Subscriber>,
     /// The channel and shop of each order the batch's events belong to.
-    orders: HashMap<Uuid, (String, String)>,
+    orders: access::OrderChannels,
 }
 
 struct Subscriber {
     id: Uuid,
+    enabled: bool,
     entries: Vec<String>,
     /// The position of its `webhook_endpoint.created` event: it gets the events
     /// after it. `None` while that event has none yet (it gets none of these).
@@ -144,10 +151,21 @@ impl Subscribers {
         now: DateTime<Utc>,
         events: &[event::Model],
     ) -> Result<Self, DbErr> {
-        let rows = endpoint::Entity::find()
-            .filter(endpoint::COLUMN.enabled.eq(true))
+        // Turning an endpoint on or off (which resumes or pauses its deliveries) waits
+        // for this fan-out on PostgreSQL, and this one for it: a delivery made paused
+        // is never left paused behind an endpoint turned on meanwhile. (SQLite's one
+        // writer takes them in turn.)
+        let mut select = endpoint::Entity::find();
+        if conn.get_database_backend() == DatabaseBackend::Postgres {
+            select = select.lock_shared();
+        }
+        // A receiver that answered 410 Gone wants nothing more: nothing is kept for it.
+        let rows: Vec<endpoint::Model> = select
             .all(conn)
-            .await?;
+            .await?
+            .into_iter()
+            .filter(|r| r.enabled || r.disabled_reason.as_deref() != Some(crate::commands::GONE))
+            .collect();
         // Where each endpoint's life begins in the outbox's order: positions, not
         // clocks, which may disagree between servers.
         let mut since: HashMap<String, i64> = HashMap::new();
@@ -188,6 +206,7 @@ impl Subscribers {
             };
             endpoints.push(Subscriber {
                 id: row.id,
+                enabled: row.enabled,
                 entries: serde_json::from_value(row.event_types).unwrap_or_default(),
                 since: since.get(&row.id.to_string()).copied(),
                 key,
@@ -196,33 +215,16 @@ impl Subscribers {
         let bound = endpoints
             .iter()
             .any(|s| matches!(&s.key, Some(Some(a)) if a.channel().is_some()));
-        let order_ids: HashSet<Uuid> = events.iter().filter_map(|e| e.order_id).collect();
-        let mut orders = HashMap::new();
-        if bound && !order_ids.is_empty() {
-            let mut select = Query::select();
-            select
-                .columns([
-                    Alias::new("id"),
-                    Alias::new("channel"),
-                    Alias::new("channel_name"),
-                ])
-                .from(Alias::new("orders"))
-                .and_where(Expr::col(Alias::new("id")).is_in(order_ids));
-            for row in conn.query_all(&select).await? {
-                orders.insert(
-                    row.try_get::<Uuid>("", "id")?,
-                    (
-                        row.try_get::<String>("", "channel")?,
-                        row.try_get::<String>("", "channel_name")?,
-                    ),
-                );
-            }
-        }
+        let orders = if bound {
+            access::order_channels(conn, events).await?
+        } else {
+            access::OrderChannels::new()
+        };
         Ok(Self { endpoints, orders })
     }
 
-    /// The endpoints `e` goes to.
-    fn for_event<'a>(&'a self, e: &'a event::Model) -> impl Iterator<Item = Uuid> + 'a {
+    /// The endpoints `e` goes to, and whether each is on.
+    fn for_event<'a>(&'a self, e: &'a event::Model) -> impl Iterator<Item = (Uuid, bool)> + 'a {
         self.endpoints
             .iter()
             .filter(move |s| {
@@ -233,30 +235,15 @@ impl Subscribers {
                     && subscribed(&s.entries, &e.event_type)
                     && self.may_read(s, e)
             })
-            .map(|s| s.id)
+            .map(|s| (s.id, s.enabled))
     }
 
-    /// What the endpoint's key could read through the API: the event's resource by
-    /// its scopes, and of orders only its channel's when it is bound to one.
+    /// What the endpoint's key could read through the API.
     fn may_read(&self, s: &Subscriber, e: &event::Model) -> bool {
-        let actor = match &s.key {
-            None => return true,
-            Some(None) => return false,
-            Some(Some(actor)) => actor,
-        };
-        if !permitted(actor, &e.event_type) {
-            return false;
-        }
-        // A key bound to carriers: only its carriers' shipments.
-        if !actor.carrier_allows(&e.resource_type, &e.payload) {
-            return false;
-        }
-        match (actor.channel(), e.order_id) {
-            (Some(binding), Some(order)) => self
-                .orders
-                .get(&order)
-                .is_some_and(|(channel, name)| binding.covers(channel, name)),
-            _ => true,
+        match &s.key {
+            None => true,
+            Some(None) => false,
+            Some(Some(actor)) => access::may_read(actor, e, &self.orders),
         }
     }
 }

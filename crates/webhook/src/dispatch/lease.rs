@@ -85,9 +85,17 @@ pub async fn claim(
             vec!["?"; skip.len()].join(", ")
         )
     };
+    // An ordered endpoint's delivery waits while an earlier one of its order is
+    // still owed (pending, or paused); one that succeeded or failed for good lets
+    // the next go. Other orders and unordered endpoints never wait on it.
     let claimable = format!(
         "FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id \
-         WHERE {due} AND e.enabled{skip_clause}"
+         WHERE {due} AND e.enabled{skip_clause} \
+         AND (NOT e.ordered OR d.order_id IS NULL OR NOT EXISTS ( \
+             SELECT 1 FROM webhook_deliveries p \
+             WHERE p.endpoint_id = d.endpoint_id AND p.order_id = d.order_id \
+             AND p.event_position < d.event_position \
+             AND p.order_id IS NOT NULL AND p.status IN ('pending', 'paused')))"
     );
     let claimable_values = || -> Vec<Value> {
         let mut v = due_values();

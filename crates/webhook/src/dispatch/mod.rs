@@ -10,9 +10,11 @@
 //! requests a second to one endpoint.
 
 pub mod fanout;
+pub mod health;
 pub mod lease;
 pub mod record;
 pub mod send;
+pub mod stats;
 
 use std::collections::HashMap;
 use std::num::NonZeroU32;
@@ -32,29 +34,7 @@ use crate::destination::Destinations;
 use lease::Claimed;
 use send::{Sender, Timeouts};
 
-/// Where a delivery stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Status {
-    /// Waiting for its next attempt (or being sent, while leased).
-    Pending,
-    /// Its endpoint is turned off: waiting for it to be turned on again.
-    Paused,
-    /// A receiver answered 2xx.
-    Succeeded,
-    /// Every attempt failed, or the receiver is gone; kept for a redelivery by hand.
-    Failed,
-}
-
-impl Status {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Pending => "pending",
-            Status::Paused => "paused",
-            Status::Succeeded => "succeeded",
-            Status::Failed => "failed",
-        }
-    }
-}
+pub use crate::model::DeliveryStatus as Status;
 
 /// How hard one server pushes.
 #[derive(Debug, Clone)]
@@ -74,6 +54,9 @@ pub struct Settings {
     /// How long a stopping server lets requests in flight finish.
     pub drain: Duration,
 }
+
+/// How often a dispatcher looks for endpoints to announce or turn off.
+const HEALTH_EVERY: Duration = Duration::from_secs(1);
 
 /// The lease's margin over the request timeout.
 pub const LEASE_MARGIN: Duration = Duration::from_secs(10);
@@ -136,42 +119,6 @@ pub async fn park(
         .rows_affected())
 }
 
-/// How long a succeeded delivery and its attempts are kept (failed ones stay until
-/// they are dealt with).
-pub const KEEP_SUCCEEDED: chrono::Duration = chrono::Duration::days(30);
-
-/// Rows one purge statement removes at most.
-const PURGE_BATCH: i64 = 10_000;
-
-/// Remove succeeded deliveries (and, with them, their attempts) finished more than
-/// [`KEEP_SUCCEEDED`] before `now`. Returns how many went.
-pub async fn purge(
-    conn: &impl sea_orm::ConnectionTrait,
-    now: chrono::DateTime<chrono::Utc>,
-) -> Result<u64, DbErr> {
-    let backend = conn.get_database_backend();
-    let mut total = 0;
-    loop {
-        let gone = conn
-            .execute_raw(sea_orm::Statement::from_sql_and_values(
-                backend,
-                numbered(
-                    backend,
-                    "DELETE FROM webhook_deliveries WHERE id IN (
-                         SELECT id FROM webhook_deliveries
-                         WHERE status = 'succeeded' AND finished_at < ? LIMIT ?)",
-                ),
-                [(now - KEEP_SUCCEEDED).into(), PURGE_BATCH.into()],
-            ))
-            .await?
-            .rows_affected();
-        total += gone;
-        if i64::try_from(gone).unwrap_or(i64::MAX) < PURGE_BATCH {
-            return Ok(total);
-        }
-    }
-}
-
 /// `?` placeholders as the backend wants them (`$1`, `$2`… on PostgreSQL).
 pub(crate) fn numbered(backend: DatabaseBackend, sql: &str) -> String {
     if backend != DatabaseBackend::Postgres {
@@ -212,6 +159,7 @@ pub(crate) struct Inner {
     limiter: DefaultKeyedRateLimiter<Uuid>,
     /// A request finished (a slot is free), or new events have their positions.
     freed: Arc<Notify>,
+    pub(crate) stats: Arc<stats::Stats>,
 }
 
 impl Inner {
@@ -252,6 +200,7 @@ impl Drop for Slot {
             }
         }
         drop(load);
+        stats::Stats::sub(&self.inner.stats.in_flight);
         self.inner.freed.notify_one();
     }
 }
@@ -283,8 +232,14 @@ impl Dispatcher {
                 settings,
                 load: Mutex::new(Load::default()),
                 freed: Arc::new(Notify::new()),
+                stats: Arc::default(),
             }),
         })
+    }
+
+    /// This server's delivery counts, for `/metrics`.
+    pub fn stats(&self) -> Arc<stats::Stats> {
+        self.inner.stats.clone()
     }
 
     /// What wakes an idle dispatcher at once (the sequencer pokes it when it gave new
@@ -298,6 +253,7 @@ impl Dispatcher {
     pub async fn run(self, mut stop: watch::Receiver<bool>) {
         let mut tasks = JoinSet::new();
         let mut last_trim = Instant::now();
+        let mut last_health = Instant::now() - HEALTH_EVERY;
         loop {
             if *stop.borrow() {
                 break;
@@ -306,6 +262,15 @@ impl Dispatcher {
             if last_trim.elapsed() > Duration::from_secs(60) {
                 self.inner.limiter.retain_recent();
                 last_trim = Instant::now();
+            }
+            if last_health.elapsed() >= HEALTH_EVERY {
+                last_health = Instant::now();
+                let inner = &self.inner;
+                if let Err(err) =
+                    health::sweep(inner.db.writer(), inner.db.reader(), inner.clock.now()).await
+                {
+                    tracing::warn!(error = %err, "webhook health sweep failed");
+                }
             }
             let worked = match self.round(&mut tasks).await {
                 Ok(n) => n > 0,
@@ -417,6 +382,7 @@ impl Dispatcher {
         }
         load.total += 1;
         *load.per_endpoint.entry(c.endpoint_id).or_insert(0) += 1;
+        stats::Stats::add(&inner.stats.in_flight);
         Some(Slot {
             inner: inner.clone(),
             endpoint: c.endpoint_id,

@@ -15,6 +15,8 @@ use super::lease::{self, Claimed};
 use super::send::{ErrorKind, Outcome};
 use super::{Inner, Status};
 use crate::entity::{self as endpoint, attempt, delivery};
+use crate::envelope::envelope;
+use crate::model::PayloadStyle;
 use crate::schedule::next_delay;
 use crate::signing::{Secret, signature_header};
 
@@ -50,7 +52,7 @@ pub(crate) async fn deliver(inner: &Inner, c: &Claimed) -> Result<(), DbErr> {
             return finish(inner, c, None, &outcome, now).await;
         }
     }
-    let Some(secrets) = secrets(inner, &ep, now) else {
+    let Some(secrets) = signing_secrets(&inner.cipher, &ep, now) else {
         // This server cannot sign for it (another data key): it says so on the
         // delivery, uses up no attempt, and leaves the endpoint to the servers that
         // can for a while.
@@ -65,13 +67,9 @@ pub(crate) async fn deliver(inner: &Inner, c: &Claimed) -> Result<(), DbErr> {
         .await;
     };
     let id = public_id(ev.id);
-    let body = serde_json::to_vec(&serde_json::json!({
-        "id": id,
-        "type": ev.event_type,
-        "created_at": ev.created_at,
-        "data": ev.payload,
-    }))
-    .map_err(|e| DbErr::Custom(format!("event {id} does not serialize: {e}")))?;
+    let style = PayloadStyle::parse(&ep.payload).unwrap_or(PayloadStyle::Full);
+    let body = serde_json::to_vec(&envelope(&ev, style))
+        .map_err(|e| DbErr::Custom(format!("event {id} does not serialize: {e}")))?;
     let timestamp = now.timestamp();
     let refs: Vec<&Secret> = secrets.iter().collect();
     let signature = signature_header(&refs, &id, timestamp, &body)
@@ -89,10 +87,13 @@ pub(crate) async fn deliver(inner: &Inner, c: &Claimed) -> Result<(), DbErr> {
 /// The endpoint's secrets that sign now: the current one, and the previous one
 /// during its grace. `None` when the current one does not open (another data key);
 /// a previous one that does not open is left out.
-fn secrets(inner: &Inner, ep: &endpoint::Model, now: DateTime<Utc>) -> Option<Vec<Secret>> {
+pub(crate) fn signing_secrets(
+    cipher: &ordercrm_kernel::crypto::FieldCipher,
+    ep: &endpoint::Model,
+    now: DateTime<Utc>,
+) -> Option<Vec<Secret>> {
     let open = |sealed: &str| {
-        inner
-            .cipher
+        cipher
             .decrypt(sealed)
             .ok()
             .and_then(|text| Secret::parse(&text).ok())
@@ -198,6 +199,16 @@ async fn finish(
         }
     };
     let txn = inner.db.writer().begin().await?;
+    if let Some((started_at, _)) = sent {
+        // The endpoint first, then the delivery: the order turning it off takes.
+        crate::commands::clock_health(
+            &txn,
+            c.endpoint_id,
+            matches!(outcome, Outcome::Delivered { .. }),
+            started_at,
+        )
+        .await?;
+    }
     if let Some((started_at, took)) = sent {
         attempt::Entity::insert(attempt::ActiveModel {
             id: Set(new_id()),
@@ -249,7 +260,16 @@ async fn finish(
         .rows_affected
         == 1;
     if ours && outcome.is_gone() {
-        crate::commands::disable_gone(&txn, c.endpoint_id, now).await?;
+        crate::commands::disable(&txn, c.endpoint_id, crate::commands::GONE, None, now).await?;
     }
-    txn.commit().await
+    txn.commit().await?;
+    if ours && sent.is_some() {
+        let stats = &inner.stats;
+        super::stats::Stats::add(match status {
+            Status::Succeeded => &stats.succeeded,
+            Status::Failed => &stats.failed,
+            _ => &stats.retrying,
+        });
+    }
+    Ok(())
 }

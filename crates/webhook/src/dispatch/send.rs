@@ -17,7 +17,7 @@ use crate::schedule::{honours_retry_after, parse_retry_after};
 use crate::ssrf::literal_host;
 
 /// Bytes of a receiver's answer kept with the attempt.
-const EXCERPT_BYTES: usize = 512;
+pub const EXCERPT_BYTES: usize = 4096;
 
 /// Why an attempt failed, as `error_kind` records it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,8 +28,11 @@ pub enum ErrorKind {
     BlockedIp,
     /// The name did not resolve.
     Dns,
-    /// No connection (refused, unreachable, TLS).
+    /// No connection (refused, unreachable).
     Connect,
+    /// The TLS handshake failed (a certificate not trusted, expired or for another
+    /// name; no common protocol).
+    Tls,
     /// No answer within the timeout.
     Timeout,
     /// Anything else on the way (a broken connection, a malformed answer).
@@ -48,6 +51,7 @@ impl ErrorKind {
             ErrorKind::BlockedIp => "blocked_ip",
             ErrorKind::Dns => "dns",
             ErrorKind::Connect => "connect",
+            ErrorKind::Tls => "tls",
             ErrorKind::Timeout => "timeout",
             ErrorKind::Request => "request",
             ErrorKind::NotPermitted => "not_permitted",
@@ -266,6 +270,8 @@ fn transport_failure(err: reqwest::Error) -> Outcome {
     }
     let kind = if err.is_timeout() {
         ErrorKind::Timeout
+    } else if is_tls(&err) {
+        ErrorKind::Tls
     } else if err.is_connect() {
         ErrorKind::Connect
     } else {
@@ -279,7 +285,27 @@ fn transport_failure(err: reqwest::Error) -> Outcome {
         text.push_str(&e.to_string());
         source = e.source();
     }
-    Outcome::failed(kind, clip(text, 500))
+    Outcome::failed(kind, clip(text.replace('\0', "\u{fffd}"), 500))
+}
+
+/// Whether a TLS failure is behind `err`: rustls's error, which the connector
+/// wraps in an I/O error (whose `source` skips it).
+fn is_tls(err: &reqwest::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = source {
+        if e.is::<rustls::Error>() {
+            return true;
+        }
+        if let Some(inner) = e
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+            && inner.is::<rustls::Error>()
+        {
+            return true;
+        }
+        source = e.source();
+    }
+    false
 }
 
 /// At most `max` bytes of `text`, cut at a character boundary.
@@ -304,6 +330,8 @@ async fn excerpt(mut response: reqwest::Response) -> Option<String> {
         }
     }
     bytes.truncate(EXCERPT_BYTES);
-    let text = String::from_utf8_lossy(&bytes).into_owned();
+    // PostgreSQL's text holds no NUL: a binary answer must not make the attempt
+    // unrecordable (and the delivery sent again for ever).
+    let text = String::from_utf8_lossy(&bytes).replace('\0', "\u{fffd}");
     (!text.is_empty()).then_some(text)
 }

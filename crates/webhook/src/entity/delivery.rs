@@ -10,6 +10,9 @@ pub struct Model {
     pub endpoint_id: Uuid,
     pub event_id: Uuid,
     pub event_position: i64,
+    /// The order the event belongs to: an ordered endpoint gets one order's
+    /// deliveries one after another.
+    pub order_id: Option<Uuid>,
     /// `pending`, `succeeded` or `failed` (see `dispatch::Status`).
     pub status: String,
     pub attempts: i32,

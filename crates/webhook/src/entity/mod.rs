@@ -23,6 +23,14 @@ pub struct Model {
     /// The API key that registered it: it receives only what that key may read.
     pub owner_key_id: Option<Uuid>,
     pub created_by: Option<Uuid>,
+    /// One order's events one after another (see `dispatch::lease`).
+    pub ordered: bool,
+    /// `full` (the event's view) or `thin` (the resource's id, type and version).
+    pub payload: String,
+    /// Since when every attempt failed; `None` once one succeeds.
+    pub failing_since: Option<DateTimeUtc>,
+    /// When this run of failures was announced (`webhook_endpoint.failing`).
+    pub failing_announced_at: Option<DateTimeUtc>,
     pub version: i64,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,

@@ -87,7 +87,14 @@ pub async fn readyz(state: Data<AppState>) -> ApiResult<HttpResponse> {
 #[get("/metrics")]
 pub async fn metrics(state: Data<AppState>) -> HttpResponse {
     let outbox = if state.metrics.outbox_due() {
-        ordercrm_kernel::events::lag(state.db.reader(), state.clock.now())
+        let now = state.clock.now();
+        let measured = async {
+            let lag = ordercrm_kernel::events::lag(state.db.reader(), now).await?;
+            let backlog =
+                ordercrm_webhook::dispatch::stats::backlog(state.db.reader(), now).await?;
+            Ok::<_, sea_orm::DbErr>((lag, backlog))
+        };
+        measured
             .await
             .inspect_err(|e| {
                 tracing::warn!(error = %e, "cannot measure the outbox lag");

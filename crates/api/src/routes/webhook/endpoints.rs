@@ -8,8 +8,9 @@ use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post};
 use ordercrm_kernel::{Page, Problem};
 use ordercrm_webhook::commands;
 use ordercrm_webhook::dto::{
-    CreateWebhookEndpoint, ListWebhookEndpoints, RotateWebhookSecret, UpdateWebhookEndpoint,
-    WebhookEndpointView, WebhookEndpointWithSecret,
+    CreateWebhookEndpoint, ListWebhookEndpoints, RecoverWebhookEndpoint, RotateWebhookSecret,
+    UpdateWebhookEndpoint, WebhookEndpointView, WebhookEndpointWithSecret, WebhookRecovery,
+    WebhookTestResult,
 };
 use ordercrm_webhook::queries;
 use uuid::Uuid;
@@ -21,7 +22,7 @@ use crate::state::AppState;
 use crate::tx::Writer;
 
 /// Every event type the server writes: what `event_types` may name.
-static KNOWN: LazyLock<Vec<&'static str>> = LazyLock::new(|| {
+pub(crate) static KNOWN: LazyLock<Vec<&'static str>> = LazyLock::new(|| {
     crate::webhooks_doc::all_event_types()
         .iter()
         .map(|t| t.name)
@@ -221,4 +222,73 @@ pub async fn rotate_secret(
         &mut HttpResponse::Ok(),
         &rotated,
     )))
+}
+
+/// Send again every delivery of the endpoint made since `since` that did not
+/// succeed: failed ones, ones still waiting for a retry, and those kept while the
+/// endpoint was off. All are due now and go oldest first, each with its own
+/// `webhook-id`, so receivers that deduplicate by it act once. On an endpoint that
+/// is off they wait and go when it is turned on: recover first, then turn it on, and
+/// everything arrives in the order it happened. Writes no event.
+#[utoipa::path(
+    operation_id = "recoverWebhookEndpoint",
+    tag = "webhook-endpoints",
+    security(("userToken" = []), ("apiKey" = [])),
+    params(("id" = Uuid, Path, description = "Endpoint id")),
+    request_body = RecoverWebhookEndpoint,
+    responses(
+        (status = 202, description = "That many deliveries are due now", body = WebhookRecovery),
+        (status = 400, description = "`since` is in the future (`/problems/validation`)", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such endpoint, or not one you may see", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[post("/webhook-endpoints/{id}/recover")]
+pub async fn recover(
+    writer: Writer,
+    RequestCtx(ctx): RequestCtx,
+    id: Path<Uuid>,
+    Json(input): Json<RecoverWebhookEndpoint>,
+) -> ApiResult<HttpResponse> {
+    let txn = writer.begin().await?;
+    let recovery = ordercrm_webhook::deliveries::commands::recover(&txn, &ctx, *id, input).await?;
+    txn.commit().await?;
+    Ok(HttpResponse::Accepted().json(recovery))
+}
+
+/// Send a test delivery (`webhook_endpoint.tested`, its `data` the endpoint) to
+/// the endpoint now, signed as every delivery is, on or off and whatever it
+/// subscribes to, and say what came back. Nothing is stored; no event is written.
+#[utoipa::path(
+    operation_id = "testWebhookEndpoint",
+    tag = "webhook-endpoints",
+    security(("userToken" = []), ("apiKey" = [])),
+    params(("id" = Uuid, Path, description = "Endpoint id")),
+    responses(
+        (status = 200, description = "What the receiver answered (`delivered` false when it did not answer 2xx, or could not be reached)",
+            body = WebhookTestResult),
+        (status = 404, description = "No such endpoint, or not one you may see", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The endpoint's secret does not open with this server's data key (`/problems/conflict`)",
+            body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[post("/webhook-endpoints/{id}/test")]
+pub async fn test(
+    state: Data<AppState>,
+    RequestCtx(ctx): RequestCtx,
+    id: Path<Uuid>,
+) -> ApiResult<HttpResponse> {
+    let sender = ordercrm_webhook::dispatch::send::Sender::new(
+        state.webhooks.clone(),
+        ordercrm_webhook::dispatch::Settings::default().timeouts,
+    )
+    .map_err(|e| ordercrm_kernel::Error::internal(std::io::Error::other(e)))?;
+    let result = ordercrm_webhook::deliveries::commands::test(
+        state.db.reader(),
+        &ctx,
+        &state.cipher,
+        &sender,
+        *id,
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(result))
 }
