@@ -92,6 +92,13 @@ async fn failing_for_a_day_is_announced_five_days_turn_it_off_and_nothing_is_los
     let t0 = app.clock_now();
     app.customer("C-000").await;
     receiver.wait_for(1, WAIT).await;
+    // The attempt is recorded once the answer is in.
+    until_count(
+        &app,
+        "SELECT COUNT(*) FROM webhook_endpoints WHERE failing_since IS NOT NULL",
+        1,
+    )
+    .await;
     let ep: Value = app.get(&path).await.json().await.unwrap();
     assert_eq!(
         ep["failing_since"]
@@ -478,7 +485,98 @@ async fn the_feed_yields_every_event_once_under_concurrent_writers(engine: Engin
         .await
         .unwrap();
     assert_eq!(res.status(), 403, "events:read is needed");
+    // A type it may not read is refused; a filter that matches nothing pages on to
+    // the newest position at once.
+    let res = app
+        .request_as(
+            key_secret(&app, json!(["events:read", "inventory:read"]))
+                .await
+                .as_str(),
+            Method::GET,
+            "/v1/events?type=order.*",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    until_count(
+        &app,
+        "SELECT COUNT(*) FROM events WHERE position IS NULL",
+        0,
+    )
+    .await;
+    let newest = app.count("SELECT MAX(position) FROM events").await;
+    assert!(newest > total, "the keys made since wrote events");
+    let page: Value = app
+        .get("/v1/events?type=refund.*")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(page["data"].as_array().unwrap().len(), 0);
+    assert_eq!(page["next_after"], newest);
+    assert_eq!(page["has_more"], false);
+
+    // A channel's key reads its channel's orders and nothing of the others', not
+    // even where they are.
+    let res = app
+        .post(
+            "/v1/api-keys",
+            &json!({"name": "Shop", "kind": "ecommerce", "scopes": ["events:read", "orders:read"],
+                "channel": "web", "channel_name": "shop"}),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    let shop: Value = res.json().await.unwrap();
+    let shop = shop["secret"].as_str().unwrap();
+    for name in ["shop", "other"] {
+        let res = app
+            .post(
+                "/v1/orders",
+                &json!({"customer_id": customer, "currency": "CNY", "channel": "web",
+                    "channel_name": name, "lines": [{"sku": "TEA", "quantity": 1}]}),
+            )
+            .await;
+        assert_eq!(res.status(), 201);
+    }
+    until_count(
+        &app,
+        "SELECT COUNT(*) FROM events WHERE position IS NULL",
+        0,
+    )
+    .await;
+    let newest = app.count("SELECT MAX(position) FROM events").await;
+    let res = app
+        .request_as(
+            shop,
+            Method::GET,
+            &format!("/v1/events?type=order.created&after={total}"),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let page: Value = res.json().await.unwrap();
+    let data = page["data"].as_array().unwrap();
+    assert_eq!(data.len(), 1);
+    assert_eq!(data[0]["data"]["channel_name"], "shop");
+    assert_eq!(
+        page["next_after"], newest,
+        "no trace of the other channel's order"
+    );
     app.stop().await;
+}
+
+async fn key_secret(app: &TestApp, scopes: Value) -> String {
+    let res = app
+        .post(
+            "/v1/api-keys",
+            &json!({"name": "k", "kind": "erp", "scopes": scopes}),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    let key: Value = res.json().await.unwrap();
+    key["secret"].as_str().unwrap().to_owned()
 }
 
 async fn below_the_horizon_the_feed_is_gone(engine: Engine) {

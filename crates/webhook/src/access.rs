@@ -1,7 +1,8 @@
 //! Which events a caller may read: one rule for the endpoints a key registers and
 //! for the feed it reads. People who may read events read all of them; a key reads
 //! the resources its scopes let it read, only its carriers' shipments when it is
-//! bound to carriers, and only its channel's orders when it is bound to a channel.
+//! bound to carriers, only its channel's orders when it is bound to a channel, and
+//! of webhook endpoints only those it registered.
 
 use std::collections::{HashMap, HashSet};
 
@@ -23,6 +24,14 @@ pub fn may_read(actor: &Actor, e: &event::Model, orders: &OrderChannels) -> bool
         return false;
     }
     if !actor.carrier_allows(&e.resource_type, &e.payload) {
+        return false;
+    }
+    // A key reads the events of the endpoints it registered, no one else's.
+    if e.resource_type == "webhook_endpoint"
+        && let Actor::ApiKey(key) = actor
+        && e.payload.get("owner_key_id").and_then(|v| v.as_str())
+            != Some(key.id.to_string().as_str())
+    {
         return false;
     }
     match (actor.channel(), e.order_id) {
@@ -62,4 +71,64 @@ pub async fn order_channels(
         );
     }
     Ok(orders)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(event_type: &str, resource_type: &str, payload: serde_json::Value) -> event::Model {
+        event::Model {
+            seq: 1,
+            id: Uuid::nil(),
+            event_type: event_type.into(),
+            resource_type: resource_type.into(),
+            resource_id: "r".into(),
+            resource_version: 1,
+            payload,
+            actor: "system".into(),
+            request_id: None,
+            created_at: chrono::Utc::now(),
+            order_id: None,
+            customer_id: None,
+            position: Some(1),
+        }
+    }
+
+    fn key(id: u128, scopes: &[&str]) -> Actor {
+        Actor::ApiKey(ordercrm_kernel::authz::KeyActor {
+            id: Uuid::from_u128(id),
+            name: "k".into(),
+            scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
+            default_owner: None,
+            channel: None,
+            carriers: Vec::new(),
+        })
+    }
+
+    #[test]
+    fn a_key_reads_its_own_endpoints_events_only() {
+        let mine = Uuid::from_u128(7).to_string();
+        let failing = |owner: &str| {
+            event(
+                "webhook_endpoint.failing",
+                "webhook_endpoint",
+                serde_json::json!({"owner_key_id": owner}),
+            )
+        };
+        let none = OrderChannels::new();
+        assert!(may_read(
+            &key(7, &["webhooks:write"]),
+            &failing(&mine),
+            &none
+        ));
+        let theirs = Uuid::from_u128(8).to_string();
+        assert!(!may_read(
+            &key(7, &["webhooks:write"]),
+            &failing(&theirs),
+            &none
+        ));
+        assert!(!may_read(&key(7, &["orders:read"]), &failing(&mine), &none));
+        assert!(may_read(&Actor::System, &failing(&theirs), &none));
+    }
 }

@@ -9,7 +9,7 @@ use ordercrm_kernel::authz::Action;
 use ordercrm_kernel::events::{entity as event, public_id};
 use ordercrm_kernel::input::Text;
 use ordercrm_kernel::{Actor, Error, FieldError, ProblemType, Result};
-use sea_orm::sea_query::{Condition, Expr, ExprTrait, LikeExpr};
+use sea_orm::sea_query::{Alias, Condition, Expr, ExprTrait, LikeExpr, Query};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Statement,
 };
@@ -35,6 +35,24 @@ pub const DEFAULT_LIMIT: i64 = 100;
 pub const MAX_LIMIT: i64 = 500;
 /// Most entries `type` may name.
 pub const MAX_TYPES: usize = 20;
+/// Positions one page looks through at most, whatever its filters skip: a page's
+/// cost is bounded, and a filter that matches little pages on with `next_after`.
+pub const WINDOW: i64 = 10_000;
+
+/// Every resource pattern (`order.*`) a key may read.
+fn readable_patterns(actor: &Actor, known: &[&str]) -> Vec<String> {
+    let mut resources: Vec<&str> = known
+        .iter()
+        .filter_map(|t| t.split_once('.').map(|(r, _)| r))
+        .collect();
+    resources.sort_unstable();
+    resources.dedup();
+    resources
+        .into_iter()
+        .map(|r| format!("{r}.*"))
+        .filter(|p| crate::model::permitted(actor, p))
+        .collect()
+}
 
 /// The highest position pruned (0: none).
 pub async fn horizon(conn: &impl ConnectionTrait) -> std::result::Result<i64, sea_orm::DbErr> {
@@ -131,11 +149,28 @@ pub async fn read(
     if after < horizon {
         return Err(expired(conn, horizon).await);
     }
+    // A key looks only at the types it may read: what it may not leaves no trace
+    // in `next_after` or `has_more`.
+    if types.is_empty() && matches!(actor, Actor::ApiKey(_)) {
+        types = readable_patterns(actor, known);
+    }
+    // The newest position first, then the rows up to it: a batch the sequencer
+    // commits in between is past `newest`, read by the next page.
+    let newest: i64 = event::Entity::find()
+        .select_only()
+        .column_as(event::Column::Position.max(), "newest")
+        .into_tuple::<Option<i64>>()
+        .one(conn)
+        .await?
+        .flatten()
+        .unwrap_or(0);
+    let window_end = std::cmp::min(after.saturating_add(WINDOW), newest);
     let mut select = event::Entity::find()
         .filter(event::Column::Position.gt(after))
+        .filter(event::Column::Position.lte(window_end))
         .order_by_asc(event::Column::Position)
         .limit(u64::try_from(limit + 1).unwrap_or(1));
-    if !types.is_empty() && !types.iter().any(|t| t == "*") {
+    if !types.iter().any(|t| t == "*") {
         let mut any = Condition::any();
         for t in &types {
             any = match t.strip_suffix(".*") {
@@ -146,7 +181,28 @@ pub async fn read(
                 None => any.add(event::Column::EventType.eq(t.as_str())),
             };
         }
-        select = select.filter(any);
+        if !types.is_empty() {
+            select = select.filter(any);
+        } else if matches!(actor, Actor::ApiKey(_)) {
+            // A key whose scopes let it read no events' resources.
+            select = select.filter(Expr::val(1).eq(0));
+        }
+    }
+    // A channel's key: other channels' orders are not looked at either.
+    if let Some(binding) = actor.channel() {
+        let mut orders = Query::select();
+        orders
+            .column(Alias::new("id"))
+            .from(Alias::new("orders"))
+            .and_where(Expr::col(Alias::new("channel")).eq(binding.channel.as_str()));
+        if !binding.name.is_empty() {
+            orders.and_where(Expr::col(Alias::new("channel_name")).eq(binding.name.as_str()));
+        }
+        select = select.filter(
+            Condition::any()
+                .add(event::Column::OrderId.is_null())
+                .add(event::Column::OrderId.in_subquery(orders)),
+        );
     }
     let mut rows = select.all(conn).await?;
     // A prune that committed since the horizon was read may have taken some of the
@@ -155,9 +211,16 @@ pub async fn read(
     if after < now_horizon {
         return Err(expired(conn, now_horizon).await);
     }
-    let has_more = rows.len() > usize::try_from(limit).unwrap_or(usize::MAX);
+    let full = rows.len() > usize::try_from(limit).unwrap_or(usize::MAX);
     rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
-    let next_after = rows.last().and_then(|e| e.position).unwrap_or(after);
+    // A full page ends at its last event; otherwise everything up to the window's
+    // end was looked at.
+    let next_after = if full {
+        rows.last().and_then(|e| e.position).unwrap_or(after)
+    } else {
+        std::cmp::max(window_end, after)
+    };
+    let has_more = full || next_after < newest;
     let orders = if actor.channel().is_some() {
         access::order_channels(conn, &rows).await?
     } else {

@@ -86,7 +86,8 @@ pub async fn claim(
         )
     };
     // An ordered endpoint's delivery waits while an earlier one of its order is
-    // still owed (pending, or paused); one that succeeded or failed for good lets
+    // still owed (pending, or paused), and while a later one is being sent (an
+    // earlier one sent again by hand); one that succeeded or failed for good lets
     // the next go. Other orders and unordered endpoints never wait on it.
     let claimable = format!(
         "FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id \
@@ -94,12 +95,14 @@ pub async fn claim(
          AND (NOT e.ordered OR d.order_id IS NULL OR NOT EXISTS ( \
              SELECT 1 FROM webhook_deliveries p \
              WHERE p.endpoint_id = d.endpoint_id AND p.order_id = d.order_id \
-             AND p.event_position < d.event_position \
-             AND p.order_id IS NOT NULL AND p.status IN ('pending', 'paused')))"
+             AND p.id <> d.id AND p.order_id IS NOT NULL \
+             AND p.status IN ('pending', 'paused') \
+             AND (p.event_position < d.event_position OR p.lease_until > {clock})))"
     );
     let claimable_values = || -> Vec<Value> {
         let mut v = due_values();
         v.extend(skip.iter().map(|id| Value::from(*id)));
+        v.extend(clock_value.clone());
         v
     };
     // Mostly there is nothing to do: a read first, so an idle server takes no lock

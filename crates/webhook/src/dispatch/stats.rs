@@ -40,7 +40,7 @@ impl Stats {
 pub struct Backlog {
     /// Age of the oldest event not yet fanned out to deliveries (0 when none).
     pub fanout_lag_seconds: f64,
-    /// Per endpoint with deliveries due, the age of its oldest due one.
+    /// Per endpoint that is on and has deliveries due, the age of its oldest due one.
     pub oldest_due_seconds: Vec<(Uuid, f64)>,
 }
 
@@ -66,8 +66,9 @@ pub async fn backlog(conn: &impl ConnectionTrait, now: DateTime<Utc>) -> Result<
             backend,
             numbered(
                 backend,
-                "SELECT endpoint_id, MIN(next_attempt_at) FROM webhook_deliveries \
-                 WHERE status = 'pending' AND next_attempt_at <= ? GROUP BY endpoint_id",
+                "SELECT d.endpoint_id, MIN(d.next_attempt_at) FROM webhook_deliveries d \
+                 JOIN webhook_endpoints e ON e.id = d.endpoint_id AND e.enabled \
+                 WHERE d.status = 'pending' AND d.next_attempt_at <= ? GROUP BY d.endpoint_id",
             ),
             [now.into()],
         ))
