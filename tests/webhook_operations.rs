@@ -236,14 +236,16 @@ async fn recovery_after_an_outage_sends_each_once_oldest_first(engine: Engine) {
             .await,
         20
     );
-    // A time to come is refused, and changes nothing.
-    let res = app
-        .post(
-            &format!("{path}/recover"),
-            &json!({"since": app.clock_now() + Span::hours(1)}),
-        )
-        .await;
-    assert_eq!(res.status(), 400);
+    // A time to come, or one before year 1, is refused, and changes nothing.
+    for since in [
+        json!(app.clock_now() + Span::hours(1)),
+        json!("0000-01-01T00:00:00Z"),
+    ] {
+        let res = app
+            .post(&format!("{path}/recover"), &json!({"since": since}))
+            .await;
+        assert_eq!(res.status(), 400, "{since}");
+    }
     app.stop().await;
 }
 
@@ -515,6 +517,11 @@ async fn the_feed_yields_every_event_once_under_concurrent_writers(engine: Engin
         .unwrap();
     assert_eq!(page["data"].as_array().unwrap().len(), 0);
     assert_eq!(page["next_after"], newest);
+    // A position the feed never gave is refused, not answered with nothing.
+    let res = app
+        .get(&format!("/v1/events?after={}", newest + 1000))
+        .await;
+    assert_eq!(res.status(), 400);
     assert_eq!(page["has_more"], false);
 
     // A channel's key reads its channel's orders and nothing of the others', not

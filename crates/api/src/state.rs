@@ -50,6 +50,9 @@ impl Default for Limits {
     }
 }
 
+/// Test deliveries one server sends at once (the dispatcher's per-endpoint default).
+pub const WEBHOOK_TESTS_AT_ONCE: usize = 8;
+
 /// Shared by every request.
 #[derive(Debug, Clone)]
 pub struct AppState {
@@ -69,6 +72,11 @@ pub struct AppState {
     pub webhooks: ordercrm_webhook::destination::Destinations,
     /// This server's webhook dispatcher's counts (zero where none runs).
     pub dispatch_stats: Arc<ordercrm_webhook::dispatch::stats::Stats>,
+    /// How long a test delivery waits for its receiver (the dispatcher's timeouts).
+    pub webhook_timeouts: ordercrm_webhook::dispatch::send::Timeouts,
+    /// Test deliveries in flight at once on this server: each holds an outbound
+    /// request open for up to the timeout.
+    pub webhook_tests: Arc<tokio::sync::Semaphore>,
 }
 
 impl AppState {
@@ -86,6 +94,8 @@ impl AppState {
             hooks: Hooks::default(),
             webhooks: ordercrm_webhook::destination::Destinations::default(),
             dispatch_stats: Arc::default(),
+            webhook_timeouts: ordercrm_webhook::dispatch::Settings::default().timeouts,
+            webhook_tests: Arc::new(tokio::sync::Semaphore::new(WEBHOOK_TESTS_AT_ONCE)),
             db,
             clock,
             limits,

@@ -65,6 +65,7 @@ impl Application {
         )
         .map_err(anyhow::Error::msg)?;
         state.dispatch_stats = dispatcher.stats();
+        state.webhook_timeouts = config.dispatch.timeouts;
         let rate_limits = state.rate_limits.clone();
         let limiters = rate_limits.clone();
         let throttle = state.identity.throttle;

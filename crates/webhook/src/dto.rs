@@ -144,7 +144,9 @@ pub struct WebhookEndpointView {
     pub payload: PayloadStyle,
     /// Since when every attempt failed (`null`: the last one succeeded, or none was
     /// made yet). After 24 hours `webhook_endpoint.failing` is sent; after 5 days the
-    /// endpoint is turned off (`webhook_endpoint.disabled`).
+    /// endpoint is turned off (`webhook_endpoint.disabled`). The server's
+    /// bookkeeping: it changes without a new `version` (ETag), so an `If-Match`
+    /// never fails because a delivery did.
     pub failing_since: Option<DateTime<Utc>>,
     #[schema(value_type = Object)]
     pub metadata: serde_json::Value,
@@ -200,9 +202,12 @@ impl EventId {
     /// The id, or `None` when the text is not one.
     pub fn parse(&self) -> Option<Uuid> {
         let hex = self.0.strip_prefix("evt_")?;
-        (hex.len() == 32 && hex.bytes().all(|b| b.is_ascii_hexdigit()))
-            .then(|| Uuid::try_parse(hex).ok())
-            .flatten()
+        (hex.len() == 32
+            && hex
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)))
+        .then(|| Uuid::try_parse(hex).ok())
+        .flatten()
     }
 }
 

@@ -33,6 +33,9 @@ pub const ALL: &[ProblemType] = &[FEED_EXPIRED];
 /// Events a page looks at: the default and the most.
 pub const DEFAULT_LIMIT: i64 = 100;
 pub const MAX_LIMIT: i64 = 500;
+/// The largest `after` (JSON's safe integers).
+pub const MAX_POSITION: i64 = 9_007_199_254_740_991;
+
 /// Most entries `type` may name.
 pub const MAX_TYPES: usize = 20;
 /// Positions one page looks through at most, whatever its filters skip: a page's
@@ -106,8 +109,15 @@ pub async fn read(
             format!("must be between 1 and {MAX_LIMIT}"),
         ));
     }
-    if query.after.is_some_and(|a| a < 0) {
-        errors.push(FieldError::new("after", "range", "must not be negative"));
+    if query
+        .after
+        .is_some_and(|a| !(0..=MAX_POSITION).contains(&a))
+    {
+        errors.push(FieldError::new(
+            "after",
+            "range",
+            format!("must be between 0 and {MAX_POSITION}"),
+        ));
     }
     let mut types = Vec::new();
     if let Some(text) = Text::check(query.types.clone(), &mut errors, "type") {
@@ -164,6 +174,15 @@ pub async fn read(
         .await?
         .flatten()
         .unwrap_or(0);
+    // A position the feed never gave (a cursor from another database, a restore):
+    // refused, rather than answered with nothing until positions catch up.
+    if after > newest {
+        return Err(Error::validation(vec![FieldError::new(
+            "after",
+            "past_newest",
+            format!("no event has position {after} yet; the newest is {newest}"),
+        )]));
+    }
     let window_end = std::cmp::min(after.saturating_add(WINDOW), newest);
     let mut select = event::Entity::find()
         .filter(event::Column::Position.gt(after))

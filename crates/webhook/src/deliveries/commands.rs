@@ -113,9 +113,10 @@ pub async fn redeliver(
 
 /// Send again every delivery of the endpoint made at or after `since` that did not
 /// succeed (failed, waiting for a retry, or kept while the endpoint was off): all
-/// due now, so they go oldest first, each with its own `webhook-id`. On an endpoint
-/// that is off they wait, paused, and go when it is turned on: recovering first
-/// and turning on after sends everything in the order it happened.
+/// due now, so they are claimed oldest first, each with its own `webhook-id`. On an
+/// endpoint that is off they wait, paused, and go when it is turned on: recovering
+/// first and turning on after starts everything in the order it happened (strictly
+/// one after another with an endpoint concurrency of 1).
 #[tracing::instrument(skip(txn, ctx))]
 pub async fn recover(
     txn: &DatabaseTransaction,
@@ -130,6 +131,13 @@ pub async fn recover(
             "since",
             "in_future",
             "must not be later than now",
+        )]));
+    }
+    if chrono::Datelike::year(&input.since) < 1 {
+        return Err(Error::validation(vec![FieldError::new(
+            "since",
+            "range",
+            "must be in the years 1 to 9999",
         )]));
     }
     let backend = txn.get_database_backend();

@@ -68,9 +68,10 @@ pub async fn backlog(conn: &impl ConnectionTrait, now: DateTime<Utc>) -> Result<
                 backend,
                 "SELECT d.endpoint_id, MIN(d.next_attempt_at) FROM webhook_deliveries d \
                  JOIN webhook_endpoints e ON e.id = d.endpoint_id AND e.enabled \
-                 WHERE d.status = 'pending' AND d.next_attempt_at <= ? GROUP BY d.endpoint_id",
+                 WHERE d.status = 'pending' AND d.next_attempt_at <= ? \
+                 AND (d.lease_until IS NULL OR d.lease_until <= ?) GROUP BY d.endpoint_id",
             ),
-            [now.into()],
+            [now.into(), now.into()],
         ))
         .await?;
     let mut oldest_due_seconds = Vec::with_capacity(rows.len());

@@ -226,10 +226,12 @@ pub async fn rotate_secret(
 
 /// Send again every delivery of the endpoint made since `since` that did not
 /// succeed: failed ones, ones still waiting for a retry, and those kept while the
-/// endpoint was off. All are due now and go oldest first, each with its own
-/// `webhook-id`, so receivers that deduplicate by it act once. On an endpoint that
-/// is off they wait and go when it is turned on: recover first, then turn it on, and
-/// everything arrives in the order it happened. Writes no event.
+/// endpoint was off. All are due now and are started oldest first, each with its
+/// own `webhook-id`, so receivers that deduplicate by it act once; up to the
+/// endpoint's concurrency (8 by default) are in flight at once, so arrivals may
+/// interleave within that (`ordered: true` keeps each order's events in sequence).
+/// On an endpoint that is off they wait and go when it is turned on: recover first,
+/// then turn it on, and the backlog starts in the order it happened. Writes no event.
 #[utoipa::path(
     operation_id = "recoverWebhookEndpoint",
     tag = "webhook-endpoints",
@@ -277,9 +279,15 @@ pub async fn test(
     RequestCtx(ctx): RequestCtx,
     id: Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
+    // Each holds a request open for up to the timeout: a few at a time, the rest wait.
+    let _permit = state
+        .webhook_tests
+        .acquire()
+        .await
+        .map_err(ordercrm_kernel::Error::internal)?;
     let sender = ordercrm_webhook::dispatch::send::Sender::new(
         state.webhooks.clone(),
-        ordercrm_webhook::dispatch::Settings::default().timeouts,
+        state.webhook_timeouts,
     )
     .map_err(|e| ordercrm_kernel::Error::internal(std::io::Error::other(e)))?;
     let result = ordercrm_webhook::deliveries::commands::test(
