@@ -16,6 +16,7 @@ use serde_json::{Value, json};
 both_engines!(
     failing_for_a_day_is_announced_five_days_turn_it_off_and_nothing_is_lost,
     recovery_after_an_outage_sends_each_once_oldest_first,
+    a_failure_recorded_after_a_later_success_starts_no_run,
     one_orders_events_arrive_in_order_while_others_do_not_wait,
     the_feed_yields_every_event_once_under_concurrent_writers,
     below_the_horizon_the_feed_is_gone,
@@ -25,11 +26,19 @@ both_engines!(
 
 const WAIT: Duration = Duration::from_secs(20);
 
-/// One request at a time to an endpoint, the maintenance every 100 ms.
-fn one_at_a_time(c: &mut ordercrm_server::config::Config) {
+/// The default concurrency (8 requests at once to an endpoint: catching up must
+/// keep the order by itself), the maintenance every 100 ms.
+fn quick_maintenance(c: &mut ordercrm_server::config::Config) {
     allow_loopback(c);
-    c.dispatch.per_endpoint = 1;
     c.maintenance_interval = Duration::from_millis(100);
+}
+
+/// Whether the endpoint at `path` is catching up.
+async fn catching_up(app: &TestApp, path: &str) -> bool {
+    let ep: Value = app.get(path).await.json().await.unwrap();
+    ep["catching_up"]
+        .as_bool()
+        .expect("catching_up is a boolean")
 }
 
 async fn endpoint(app: &TestApp, body: Value) -> Value {
@@ -82,7 +91,7 @@ async fn customers(app: &TestApp, names: impl Iterator<Item = String>) {
 async fn failing_for_a_day_is_announced_five_days_turn_it_off_and_nothing_is_lost(engine: Engine) {
     let receiver = Receiver::start().await;
     receiver.reply_with(Reply::status(500));
-    let mut app = TestApp::spawn_with(engine, one_at_a_time).await;
+    let mut app = TestApp::spawn_with(engine, quick_maintenance).await;
     let created = endpoint(
         &app,
         json!({"url": receiver.url, "event_types": ["customer.*"]}),
@@ -172,19 +181,29 @@ async fn failing_for_a_day_is_announced_five_days_turn_it_off_and_nothing_is_los
     assert_eq!(res.status(), 202, "{}", res.text().await.unwrap());
     let recovery: Value = res.json().await.unwrap();
     assert_eq!(recovery["deliveries"], 301);
+    assert!(catching_up(&app, &path).await);
     let res = app.patch(&path, &json!({"enabled": true})).await;
     assert_eq!(res.status(), 200);
-    let got = receiver.wait_for(sent_before + 301, WAIT * 3).await;
+    // An event after it is turned on waits behind the backlog.
+    app.customer("C-301").await;
+    let got = receiver.wait_for(sent_before + 302, WAIT * 3).await;
     let names: Vec<String> = arrivals(&receiver)[sent_before..]
         .iter()
         .map(|(_, name)| name.clone())
         .collect();
-    let expected: Vec<String> = (0..=300).map(|i| format!("C-{i:03}")).collect();
+    let expected: Vec<String> = (0..=301).map(|i| format!("C-{i:03}")).collect();
     assert_eq!(names, expected, "every event, in order, once");
     receiver
         .stays_at(got.len(), Duration::from_millis(500))
         .await;
+    until_count(
+        &app,
+        "SELECT COUNT(*) FROM webhook_endpoints WHERE backlog_until IS NULL",
+        1,
+    )
+    .await;
     let ep: Value = app.get(&path).await.json().await.unwrap();
+    assert_eq!(ep["catching_up"], false, "through the backlog");
     assert_eq!(ep["failing_since"], Value::Null, "one success ends the run");
     app.stop().await;
 }
@@ -192,7 +211,7 @@ async fn failing_for_a_day_is_announced_five_days_turn_it_off_and_nothing_is_los
 async fn recovery_after_an_outage_sends_each_once_oldest_first(engine: Engine) {
     let receiver = Receiver::start().await;
     receiver.reply_with(Reply::status(503));
-    let mut app = TestApp::spawn_with(engine, one_at_a_time).await;
+    let mut app = TestApp::spawn_with(engine, quick_maintenance).await;
     let created = endpoint(
         &app,
         json!({"url": receiver.url, "event_types": ["customer.created"]}),
@@ -212,7 +231,9 @@ async fn recovery_after_an_outage_sends_each_once_oldest_first(engine: Engine) {
     assert_eq!(failed_ids.len(), 20);
     let before = receiver.received().len();
 
+    // Back, but the first resend fails once more.
     receiver.reply_with(Reply::status(200));
+    receiver.reply_by(move |_, prior| (prior.len() == before).then(|| Reply::status(503)));
     let res = app
         .post(
             &format!("{path}/recover"),
@@ -221,20 +242,43 @@ async fn recovery_after_an_outage_sends_each_once_oldest_first(engine: Engine) {
         .await;
     assert_eq!(res.status(), 202);
     assert_eq!(res.json::<Value>().await.unwrap()["deliveries"], 20);
-    receiver.wait_for(before + 20, WAIT).await;
+    assert!(catching_up(&app, &path).await);
+    // Eight may be in flight to an endpoint, but one catching up sends one at a
+    // time, and what happens meanwhile comes after; the oldest failing holds the
+    // line until its retry.
+    app.customer("C-020").await;
+    receiver.wait_for(before + 1, WAIT).await;
     receiver
-        .stays_at(before + 20, Duration::from_millis(800))
+        .stays_at(before + 1, Duration::from_millis(800))
+        .await;
+    // Its fifth attempt: the schedule waits hours (counting every attempt).
+    app.clock.set(app.clock_now() + Span::hours(7));
+    app.relogin().await;
+    receiver.wait_for(before + 22, WAIT).await;
+    receiver
+        .stays_at(before + 22, Duration::from_millis(800))
         .await;
     let resent = &arrivals(&receiver)[before..];
     let names: Vec<&str> = resent.iter().map(|a| a.1.as_str()).collect();
-    let expected: Vec<String> = (0..20).map(|i| format!("C-{i:03}")).collect();
-    assert_eq!(names, expected, "oldest first, each once");
-    let ids: HashSet<String> = resent.iter().map(|a| a.0.clone()).collect();
+    let expected: Vec<String> = std::iter::once(0)
+        .chain(0..=20)
+        .map(|i| format!("C-{i:03}"))
+        .collect();
+    assert_eq!(
+        names, expected,
+        "oldest first (the first twice: it failed once), each once, the new one last"
+    );
+    let ids: HashSet<String> = resent
+        .iter()
+        .skip(1)
+        .take(20)
+        .map(|a| a.0.clone())
+        .collect();
     assert_eq!(ids, failed_ids, "the same webhook-ids");
     assert_eq!(
         app.count("SELECT COUNT(*) FROM webhook_deliveries WHERE status = 'succeeded'")
             .await,
-        20
+        21
     );
     // A time to come, or one before year 1, is refused, and changes nothing.
     for since in [
@@ -246,6 +290,42 @@ async fn recovery_after_an_outage_sends_each_once_oldest_first(engine: Engine) {
             .await;
         assert_eq!(res.status(), 400, "{since}");
     }
+    app.stop().await;
+}
+
+async fn a_failure_recorded_after_a_later_success_starts_no_run(engine: Engine) {
+    let receiver = Receiver::start().await;
+    receiver.reply_with(Reply::status(200));
+    // The first request is answered slowly, with a failure; the second at once.
+    receiver.reply_by(|r, _| {
+        (r.json()["data"]["name"] == "C-SLOW").then(|| Reply {
+            delay: Duration::from_millis(1500),
+            ..Reply::status(500)
+        })
+    });
+    let app = TestApp::spawn_with(engine, quick_maintenance).await;
+    let created = endpoint(
+        &app,
+        json!({"url": receiver.url, "event_types": ["customer.created"]}),
+    )
+    .await;
+    let path = format!("/v1/webhook-endpoints/{}", created["id"].as_str().unwrap());
+    app.customer("C-SLOW").await;
+    receiver.wait_for(1, WAIT).await;
+    app.customer("C-FAST").await;
+    until_count(&app, "SELECT COUNT(*) FROM webhook_attempts", 2).await;
+    let ep: Value = app.get(&path).await.json().await.unwrap();
+    assert_eq!(
+        ep["failing_since"],
+        Value::Null,
+        "the success (recorded first, started no earlier) says the receiver is fine"
+    );
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM webhook_deliveries WHERE status = 'pending'")
+            .await,
+        1,
+        "the failed one waits for its retry"
+    );
     app.stop().await;
 }
 

@@ -27,6 +27,7 @@ mod m20261129_000020_webhook_endpoints;
 mod m20261129_000021_webhook_deliveries;
 mod m20261130_000022_fulfillment;
 mod m20261201_000023_webhook_operations;
+mod m20261202_000024_webhook_backlog;
 
 pub use m20261130_000022_fulfillment::backfill_statements as fulfillment_backfill;
 
@@ -59,6 +60,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000021_webhook_deliveries::Migration),
             Box::new(m20261130_000022_fulfillment::Migration),
             Box::new(m20261201_000023_webhook_operations::Migration),
+            Box::new(m20261202_000024_webhook_backlog::Migration),
         ]
     }
 }

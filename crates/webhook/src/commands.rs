@@ -13,8 +13,8 @@ use ordercrm_kernel::{Actor, Ctx, Error, FieldError, Result, id::new_id, patch};
 use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ActiveModelTrait, DatabaseTransaction, EntityTrait, IntoActiveModel, PaginatorTrait,
-    QueryFilter,
+    ActiveModelTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, IntoActiveModel,
+    PaginatorTrait, QueryFilter,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -250,6 +250,7 @@ pub async fn create(
         payload: Set(payload.unwrap_or(PayloadStyle::Full).as_str().to_owned()),
         failing_since: Set(None),
         failing_announced_at: Set(None),
+        backlog_until: Set(None),
         version: Set(1),
         created_at: Set(ctx.now),
         updated_at: Set(ctx.now),
@@ -531,9 +532,22 @@ pub(crate) async fn clock_health(
             )
             .filter(COLUMN.failing_since.is_not_null())
     } else {
+        // A success that started no earlier but was recorded first (requests run
+        // side by side) already said the receiver is fine: this failure starts no
+        // run, or a quiet endpoint would be announced and turned off for it.
+        let backend = txn.get_database_backend();
         update
             .col_expr(COLUMN.failing_since, Expr::value(Some(at)))
             .filter(COLUMN.failing_since.is_null())
+            .filter(Expr::cust_with_values(
+                crate::dispatch::numbered(
+                    backend,
+                    "NOT EXISTS (SELECT 1 FROM webhook_attempts a \
+                     JOIN webhook_deliveries d ON d.id = a.delivery_id \
+                     WHERE d.endpoint_id = ? AND a.started_at >= ? AND a.error_kind IS NULL)",
+                ),
+                [sea_orm::Value::from(id), sea_orm::Value::from(at)],
+            ))
     };
     update.exec(txn).await.map(drop)
 }

@@ -124,7 +124,7 @@ pub struct RotateWebhookSecret {
     "url": "https://shop.example.com/hooks/ordercrm",
     "description": "Storefront order updates",
     "event_types": ["order.*"], "profile": null, "enabled": true, "disabled_reason": null,
-    "ordered": false, "payload": "full", "failing_since": null,
+    "ordered": false, "payload": "full", "failing_since": null, "catching_up": false,
     "metadata": {"team": "storefront"}, "previous_secret_expires_at": null,
     "owner_key_id": null, "created_by": "01937c4e-0000-7000-8000-000000000001",
     "version": 1, "created_at": "2026-11-29T08:00:00Z", "updated_at": "2026-11-29T08:00:00Z"
@@ -148,6 +148,11 @@ pub struct WebhookEndpointView {
     /// bookkeeping: it changes without a new `version` (ETag), so an `If-Match`
     /// never fails because a delivery did.
     pub failing_since: Option<DateTime<Utc>>,
+    /// Sending a backlog one delivery at a time, oldest first: after a recovery,
+    /// or when turned on again with deliveries kept while it was off. Events that
+    /// happen meanwhile wait behind it; once it is through, deliveries go side by
+    /// side again. Bookkeeping like `failing_since` (no new `version`).
+    pub catching_up: bool,
     #[schema(value_type = Object)]
     pub metadata: serde_json::Value,
     /// During a rotation, until when the previous secret signs beside the new one.

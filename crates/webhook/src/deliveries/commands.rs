@@ -113,10 +113,10 @@ pub async fn redeliver(
 
 /// Send again every delivery of the endpoint made at or after `since` that did not
 /// succeed (failed, waiting for a retry, or kept while the endpoint was off): all
-/// due now, so they are claimed oldest first, each with its own `webhook-id`. On an
-/// endpoint that is off they wait, paused, and go when it is turned on: recovering
-/// first and turning on after starts everything in the order it happened (strictly
-/// one after another with an endpoint concurrency of 1).
+/// due now, each with its own `webhook-id`. The endpoint then catches up (see
+/// `dispatch::backlog`): everything it owes goes one at a time, oldest first, and
+/// new events wait behind it. On an endpoint that is off they wait, paused, and go
+/// when it is turned on.
 #[tracing::instrument(skip(txn, ctx))]
 pub async fn recover(
     txn: &DatabaseTransaction,
@@ -184,6 +184,9 @@ pub async fn recover(
         ))
         .await?
         .rows_affected();
+    if deliveries > 0 {
+        crate::dispatch::backlog::begin(txn, id).await?;
+    }
     audit::record(
         txn,
         ctx,

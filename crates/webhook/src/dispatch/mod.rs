@@ -9,6 +9,7 @@
 //! `per_endpoint` of them to one endpoint, and at most `rate_per_endpoint` new
 //! requests a second to one endpoint.
 
+pub mod backlog;
 pub mod fanout;
 pub mod health;
 pub mod lease;
@@ -84,7 +85,8 @@ impl Default for Settings {
 /// turned off or on: a turned-off endpoint's deliveries are no one's work, and the
 /// claim never has to look past them. A delivery being sent right now (its lease
 /// live) is left to finish; what it leaves pending the claim passes over while the
-/// endpoint is off.
+/// endpoint is off. Resumed deliveries are a backlog the endpoint catches up on,
+/// oldest first ([`backlog`]).
 pub async fn park(
     conn: &impl sea_orm::ConnectionTrait,
     endpoint: Uuid,
@@ -109,14 +111,18 @@ pub async fn park(
     let mut all: Vec<sea_orm::Value> =
         vec![to.as_str().into(), endpoint.into(), from.as_str().into()];
     all.append(&mut values);
-    Ok(conn
+    let moved = conn
         .execute_raw(sea_orm::Statement::from_sql_and_values(
             backend,
             numbered(backend, &sql),
             all,
         ))
         .await?
-        .rows_affected())
+        .rows_affected();
+    if enabled && moved > 0 {
+        backlog::begin(conn, endpoint).await?;
+    }
+    Ok(moved)
 }
 
 /// `?` placeholders as the backend wants them (`$1`, `$2`… on PostgreSQL).
@@ -270,6 +276,9 @@ impl Dispatcher {
                     health::sweep(inner.db.writer(), inner.db.reader(), inner.clock.now()).await
                 {
                     tracing::warn!(error = %err, "webhook health sweep failed");
+                }
+                if let Err(err) = backlog::settle(inner.db.writer(), inner.db.reader()).await {
+                    tracing::warn!(error = %err, "webhook backlog settling failed");
                 }
             }
             let worked = match self.round(&mut tasks).await {

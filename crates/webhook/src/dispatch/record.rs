@@ -9,7 +9,9 @@ use ordercrm_kernel::events::{entity as event, public_id};
 use ordercrm_kernel::id::new_id;
 use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, DbErr, EntityTrait, QueryFilter, TransactionTrait};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QuerySelect, TransactionTrait,
+};
 
 use super::lease::{self, Claimed};
 use super::send::{ErrorKind, Outcome};
@@ -199,6 +201,15 @@ async fn finish(
         }
     };
     let txn = inner.db.writer().begin().await?;
+    if outcome.is_gone() && txn.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
+        // It will be turned off below: its row first, as every change that
+        // touches an endpoint and its deliveries takes them (no deadlock with a
+        // PATCH turning it on or off meanwhile).
+        endpoint::Entity::find_by_id(c.endpoint_id)
+            .lock_exclusive()
+            .one(&txn)
+            .await?;
+    }
     if let Some((started_at, _)) = sent {
         // The endpoint first, then the delivery: the order turning it off takes.
         crate::commands::clock_health(

@@ -226,12 +226,13 @@ pub async fn rotate_secret(
 
 /// Send again every delivery of the endpoint made since `since` that did not
 /// succeed: failed ones, ones still waiting for a retry, and those kept while the
-/// endpoint was off. All are due now and are started oldest first, each with its
-/// own `webhook-id`, so receivers that deduplicate by it act once; up to the
-/// endpoint's concurrency (8 by default) are in flight at once, so arrivals may
-/// interleave within that (`ordered: true` keeps each order's events in sequence).
-/// On an endpoint that is off they wait and go when it is turned on: recover first,
-/// then turn it on, and the backlog starts in the order it happened. Writes no event.
+/// endpoint was off, each with its own `webhook-id`, so receivers that deduplicate
+/// by it act once. The endpoint then catches up (`catching_up: true`): everything it
+/// owes is sent one at a time, in the order it happened, and events that happen
+/// meanwhile wait behind it; a delivery that fails holds the line until it succeeds
+/// or fails for good. Once through, deliveries go side by side again. On an
+/// endpoint that is off they wait and go when it is turned on (turning on alone
+/// also catches up on what was kept while it was off). Writes no event.
 #[utoipa::path(
     operation_id = "recoverWebhookEndpoint",
     tag = "webhook-endpoints",
