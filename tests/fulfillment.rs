@@ -23,7 +23,7 @@ both_engines!(
 );
 
 /// SH-01 holds TEA (10), BJ-01 holds MUG (5); a customer. Returns the customer.
-async fn world(app: &TestApp) -> String {
+pub(crate) async fn world(app: &TestApp) -> String {
     for (code, priority) in [("SH-01", 100), ("BJ-01", 50)] {
         let res = app
             .post(
@@ -55,7 +55,7 @@ async fn world(app: &TestApp) -> String {
 }
 
 /// An approved order of `tea` TEA from SH-01 and `mug` MUG from BJ-01 (lines 1, 2).
-async fn approved(app: &TestApp, customer: &str, tea: i64, mug: i64) -> Value {
+pub(crate) async fn approved(app: &TestApp, customer: &str, tea: i64, mug: i64) -> Value {
     let mut lines = vec![json!({"sku": "TEA", "quantity": tea, "warehouse_code": "SH-01"})];
     if mug > 0 {
         lines.push(json!({"sku": "MUG", "quantity": mug, "warehouse_code": "BJ-01"}));
@@ -75,7 +75,7 @@ async fn approved(app: &TestApp, customer: &str, tea: i64, mug: i64) -> Value {
     order
 }
 
-fn ship(lines: &[(i64, i64)], tracking: &str) -> Value {
+pub(crate) fn ship(lines: &[(i64, i64)], tracking: &str) -> Value {
     let lines: Vec<Value> = lines
         .iter()
         .map(|(line_no, quantity)| json!({"line_no": line_no, "quantity": quantity}))
@@ -126,7 +126,7 @@ fn note_status(notes: &[Value], warehouse: &str) -> String {
         .unwrap()
 }
 
-async fn order(app: &TestApp, id: &str) -> Value {
+pub(crate) async fn order(app: &TestApp, id: &str) -> Value {
     app.get(&format!("/v1/orders/{id}"))
         .await
         .json()

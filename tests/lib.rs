@@ -403,6 +403,17 @@ impl TestApp {
         self.task = Some(tokio::spawn(app.run_until_stopped()));
     }
 
+    /// Another server on this database and clock, as a second instance of a
+    /// deployment: its background tasks race this one's. Stops when dropped.
+    pub async fn sibling(&self) -> Sibling {
+        let app = Application::build(&self.config, Arc::new(self.clock.clone()))
+            .await
+            .unwrap();
+        let handle = app.handle();
+        tokio::spawn(app.run_until_stopped());
+        Sibling { handle }
+    }
+
     /// Sign the admin in again (after moving the clock past the token's life).
     pub async fn relogin(&mut self) {
         self.token = self.login(ADMIN_EMAIL, PASSWORD).await;
@@ -519,6 +530,18 @@ impl TestApp {
         if let Some(task) = self.task.take() {
             task.await.unwrap().unwrap();
         }
+    }
+}
+
+/// A second server started by [`TestApp::sibling`].
+pub struct Sibling {
+    handle: actix_web::dev::ServerHandle,
+}
+
+impl Drop for Sibling {
+    fn drop(&mut self) {
+        let handle = self.handle.clone();
+        tokio::spawn(async move { handle.stop(false).await });
     }
 }
 

@@ -26,6 +26,7 @@ mod order_model;
 mod orders;
 mod platform;
 mod process;
+mod promise_watch;
 mod security;
 mod settings;
 mod webhook_delivery;

@@ -28,6 +28,7 @@ mod m20261129_000021_webhook_deliveries;
 mod m20261130_000022_fulfillment;
 mod m20261201_000023_webhook_operations;
 mod m20261202_000024_webhook_backlog;
+mod m20261202_000025_order_delays;
 
 pub use m20261130_000022_fulfillment::backfill_statements as fulfillment_backfill;
 
@@ -61,6 +62,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000022_fulfillment::Migration),
             Box::new(m20261201_000023_webhook_operations::Migration),
             Box::new(m20261202_000024_webhook_backlog::Migration),
+            Box::new(m20261202_000025_order_delays::Migration),
         ]
     }
 }

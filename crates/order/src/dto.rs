@@ -380,6 +380,10 @@ pub struct OrderData {
 pub struct OrderView {
     #[serde(flatten)]
     pub order: OrderData,
+    /// Late: the requested day has passed (UTC) while it is approved or on hold and
+    /// something that ships has not left. As of this answer (not part of the ETag
+    /// or the events; `order.delayed` announces it once).
+    pub delayed: bool,
     /// The actions this caller may take now: exactly those the server accepts.
     pub allowed_actions: Vec<OrderAction>,
 }

@@ -61,6 +61,14 @@ pub const COMPLETED: EventType<OrderData> = EventType::new(
 )
 .example(r#"{"status": "completed", "fulfillment_status": "delivered", "payment_status": "paid"}"#);
 
+pub const DELAYED: EventType<OrderData> = EventType::new(
+    "order.delayed",
+    "The day the order was promised for (`requested_delivery_on`) has passed and something that \
+     ships has not left: approved or on hold, not fully shipped. Once per order, written by the \
+     promise watch (within its interval of the day turning, UTC).",
+)
+.example(r#"{"status": "approved", "fulfillment_status": "partially_shipped"}"#);
+
 pub fn catalogue() -> Vec<Catalogued> {
     vec![
         CREATED.entry(),
@@ -73,6 +81,7 @@ pub fn catalogue() -> Vec<Catalogued> {
         UPDATED.entry(),
         DELIVERED.entry(),
         COMPLETED.entry(),
+        DELAYED.entry(),
     ]
 }
 

@@ -14,6 +14,7 @@ pub mod error;
 pub mod events;
 pub mod fulfillment;
 pub mod model;
+pub mod promise;
 pub mod queries;
 pub mod timeline;
 pub mod transfer;

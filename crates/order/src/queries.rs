@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use chrono::NaiveDate;
 use ordercrm_kernel::authz::{Action, Actor, Role, Visibility};
 use ordercrm_kernel::input::{At, Choice, CursorParam, Day, Limit, Text};
 use ordercrm_kernel::pagination::{PageRequest, Seek};
@@ -315,8 +316,14 @@ fn address(value: Option<&serde_json::Value>) -> Option<Address> {
 }
 
 /// The order as `actor` gets it: with the actions it may take.
-pub(crate) fn view(actor: &Actor, row: &order::Model, parts: &Parts) -> OrderView {
+pub(crate) fn view(
+    actor: &Actor,
+    row: &order::Model,
+    parts: &Parts,
+    today: NaiveDate,
+) -> OrderView {
     let order = data(row, parts);
+    let delayed = crate::promise::is_delayed(row, &parts.lines, today);
     let allowed_actions = model::allowed_actions(
         actor,
         order.status,
@@ -325,15 +332,22 @@ pub(crate) fn view(actor: &Actor, row: &order::Model, parts: &Parts) -> OrderVie
     );
     OrderView {
         order,
+        delayed,
         allowed_actions,
     }
 }
 
-pub async fn get(conn: &impl ConnectionTrait, actor: &Actor, id: Uuid) -> Result<OrderView> {
+/// The order as `actor` sees it on `today` (what `delayed` is judged by).
+pub async fn get(
+    conn: &impl ConnectionTrait,
+    actor: &Actor,
+    id: Uuid,
+    today: NaiveDate,
+) -> Result<OrderView> {
     actor.require(Action::OrdersRead)?;
     let row = find_visible(conn, actor, id).await?;
     let parts = parts_of(conn, id).await?;
-    Ok(view(actor, &row, &parts))
+    Ok(view(actor, &row, &parts, today))
 }
 
 ordercrm_kernel::string_enum! {
@@ -387,6 +401,9 @@ pub struct ListOrders {
     pub promised_from: Option<Day>,
     /// Requested delivery on or before this day.
     pub promised_until: Option<Day>,
+    /// Only late orders (`true`: the requested day has passed, UTC, while approved or
+    /// on hold and not fully shipped), or only the others (`false`).
+    pub delayed: Option<bool>,
     /// Case-insensitive substring of the number, the external id or the customer's name.
     pub q: Option<Text<100>>,
     /// `-created_at` (default), `created_at`, `number` or `-number`.
@@ -420,10 +437,12 @@ pub fn check_list(query: &ListOrders) -> Result<()> {
     Ok(())
 }
 
+/// A page of the orders `actor` sees, as of `today` (`delayed`).
 pub async fn list(
     conn: &impl ConnectionTrait,
     actor: &Actor,
     query: ListOrders,
+    today: NaiveDate,
 ) -> Result<Page<OrderView>> {
     actor.require(Action::OrdersRead)?;
     let mut errors = Vec::new();
@@ -479,6 +498,11 @@ pub async fn list(
     if let Some(d) = query.promised_until {
         select = select.filter(order::COLUMN.requested_delivery_on.lte(d.0));
     }
+    match query.delayed {
+        Some(true) => select = select.filter(crate::promise::delayed(today)),
+        Some(false) => select = select.filter(crate::promise::delayed(today).not()),
+        None => {}
+    }
     if let Some(q) = Text::param(query.q.as_ref(), "q")? {
         select = select
             .filter(Expr::col(order::Column::SearchText).like(ordercrm_kernel::text::contains(q)));
@@ -488,6 +512,6 @@ pub async fn list(
     let mut parts = parts_of_many(conn, rows.iter().map(|r| r.id).collect()).await?;
     Ok(seek.page(rows, &page, |row| {
         let own = parts.remove(&row.id).unwrap_or_default();
-        view(actor, &row, &own)
+        view(actor, &row, &own, today)
     }))
 }

@@ -27,6 +27,7 @@ pub fn header_row() -> Vec<String> {
         "payment_terms",
         "payment_terms_days",
         "requested_delivery_on",
+        "delayed",
         "created_at",
         "id",
     ]
@@ -69,6 +70,7 @@ pub fn row(v: &OrderView) -> Vec<String> {
         o.requested_delivery_on
             .map(|d| d.to_string())
             .unwrap_or_default(),
+        v.delayed.to_string(),
         o.created_at.to_rfc3339(),
         o.id.to_string(),
     ]

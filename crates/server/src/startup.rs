@@ -92,7 +92,7 @@ impl Application {
 
         let (stop_workers, stopped) = watch::channel(false);
         let mut workers = vec![
-            tokio::spawn(purge_idempotency_keys(
+            tokio::spawn(maintain(
                 db.clone(),
                 clock.clone(),
                 config.retention,
@@ -174,9 +174,10 @@ impl Application {
     }
 }
 
-/// Expired idempotency keys, abandoned import batches, and succeeded webhook
-/// deliveries, their attempts and events past their keeping go every ten minutes.
-async fn purge_idempotency_keys(
+/// Every ten minutes: expired idempotency keys, abandoned import batches, and
+/// succeeded webhook deliveries, their attempts and events past their keeping go;
+/// late orders are announced (`order.delayed`).
+async fn maintain(
     db: Db,
     clock: SharedClock,
     retention: ordercrm_webhook::retention::Retention,
@@ -199,6 +200,11 @@ async fn purge_idempotency_keys(
                     Ok(0) => {}
                     Ok(n) => tracing::info!(purged = n, "abandoned import batches removed"),
                     Err(err) => tracing::warn!(error = %err, "import staging purge failed"),
+                }
+                match ordercrm_order::promise::announce(&db, clock.now()).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(orders = n, "late orders announced (order.delayed)"),
+                    Err(err) => tracing::warn!(error = %err, "promise watch failed"),
                 }
                 match ordercrm_webhook::retention::prune(db.writer(), clock.now(), &retention).await {
                     Ok(p) if p == ordercrm_webhook::retention::Pruned::default() => {}

@@ -105,7 +105,12 @@ async fn finish(
         Entry::new(audit_action, "order", row.id).changes(changes),
     )
     .await?;
-    Ok(queries::view(&ctx.actor, &row, &parts))
+    Ok(queries::view(
+        &ctx.actor,
+        &row,
+        &parts,
+        ctx.now.date_naive(),
+    ))
 }
 
 /// Review a draft: approved, held or rejected, synchronously.
@@ -198,7 +203,7 @@ async fn apply_review(
             let row = queries::order_row(txn, view.order.id).await?;
             let lines = queries::lines_of(txn, row.id).await?;
             if crate::completion::complete_if_done(txn, ctx, &row, &lines).await? {
-                return queries::get(txn, &ctx.actor, row.id).await;
+                return queries::get(txn, &ctx.actor, row.id, ctx.now.date_naive()).await;
             }
         }
     }

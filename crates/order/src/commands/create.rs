@@ -132,7 +132,12 @@ pub async fn create(
                 .into());
             }
             let parts = queries::parts_of(txn, row.id).await?;
-            return Ok(Intake::Existing(queries::view(&ctx.actor, &row, &parts)));
+            return Ok(Intake::Existing(queries::view(
+                &ctx.actor,
+                &row,
+                &parts,
+                ctx.now.date_naive(),
+            )));
         }
     }
 
@@ -353,6 +358,7 @@ pub async fn create(
         first_shipped_at: Set(None),
         delivered_at: Set(None),
         completed_at: Set(None),
+        delay_announced_at: Set(None),
         version: Set(1),
         created_at: Set(ctx.now),
         updated_at: Set(ctx.now),
@@ -429,7 +435,12 @@ pub async fn create(
         let view = actions::submit_claimed(txn, ctx, row, parts.lines).await?;
         return Ok(Intake::Created(view));
     }
-    Ok(Intake::Created(queries::view(&ctx.actor, &row, &parts)))
+    Ok(Intake::Created(queries::view(
+        &ctx.actor,
+        &row,
+        &parts,
+        ctx.now.date_naive(),
+    )))
 }
 
 /// A prepayment after its checks.

@@ -54,6 +54,8 @@ pub struct Model {
     pub first_shipped_at: Option<DateTimeUtc>,
     pub delivered_at: Option<DateTimeUtc>,
     pub completed_at: Option<DateTimeUtc>,
+    /// When the promise watch announced it late (`order.delayed`, once).
+    pub delay_announced_at: Option<DateTimeUtc>,
     pub version: i64,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,

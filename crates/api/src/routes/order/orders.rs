@@ -51,7 +51,7 @@ pub async fn list(
         queries::check_list(&query)?;
         return Ok(export(state, ctx, query));
     }
-    let page = queries::list(state.db.reader(), &ctx.actor, query).await?;
+    let page = queries::list(state.db.reader(), &ctx.actor, query, ctx.now.date_naive()).await?;
     Ok(HttpResponse::Ok().json(page))
 }
 
@@ -64,7 +64,8 @@ fn export(state: Data<AppState>, ctx: Ctx, mut query: ListOrders) -> HttpRespons
         move |q| {
             let state = state.clone();
             let actor = ctx.actor.clone();
-            async move { queries::list(state.db.reader(), &actor, q).await }
+            let today = ctx.now.date_naive();
+            async move { queries::list(state.db.reader(), &actor, q, today).await }
         },
         |q, cursor| ListOrders {
             cursor: Some(CursorParam(cursor)),
@@ -144,7 +145,7 @@ pub async fn get(
     RequestCtx(ctx): RequestCtx,
     id: Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
-    let view = queries::get(state.db.reader(), &ctx.actor, *id).await?;
+    let view = queries::get(state.db.reader(), &ctx.actor, *id, ctx.now.date_naive()).await?;
     Ok(read_with_etag(&req, &view))
 }
 
