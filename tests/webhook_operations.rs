@@ -184,6 +184,8 @@ async fn failing_for_a_day_is_announced_five_days_turn_it_off_and_nothing_is_los
     assert!(catching_up(&app, &path).await);
     let res = app.patch(&path, &json!({"enabled": true})).await;
     assert_eq!(res.status(), 200);
+    let turned_on: Value = res.json().await.unwrap();
+    assert_eq!(turned_on["catching_up"], true, "the answer says so too");
     // An event after it is turned on waits behind the backlog.
     app.customer("C-301").await;
     let got = receiver.wait_for(sent_before + 302, WAIT * 3).await;
@@ -198,7 +200,7 @@ async fn failing_for_a_day_is_announced_five_days_turn_it_off_and_nothing_is_los
         .await;
     until_count(
         &app,
-        "SELECT COUNT(*) FROM webhook_endpoints WHERE backlog_until IS NULL",
+        "SELECT COUNT(*) FROM webhook_endpoints WHERE catching_up_since IS NULL",
         1,
     )
     .await;
@@ -244,13 +246,20 @@ async fn recovery_after_an_outage_sends_each_once_oldest_first(engine: Engine) {
     assert_eq!(res.json::<Value>().await.unwrap()["deliveries"], 20);
     assert!(catching_up(&app, &path).await);
     // Eight may be in flight to an endpoint, but one catching up sends one at a
-    // time, and what happens meanwhile comes after; the oldest failing holds the
-    // line until its retry.
+    // time, and what happens meanwhile joins the end of the line. The oldest fails
+    // again: it steps out and retries on its schedule; the line goes on.
     app.customer("C-020").await;
-    receiver.wait_for(before + 1, WAIT).await;
+    receiver.wait_for(before + 21, WAIT).await;
     receiver
-        .stays_at(before + 1, Duration::from_millis(800))
+        .stays_at(before + 21, Duration::from_millis(800))
         .await;
+    until_count(
+        &app,
+        "SELECT COUNT(*) FROM webhook_endpoints WHERE catching_up_since IS NULL",
+        1,
+    )
+    .await;
+    assert!(!catching_up(&app, &path).await, "through the line");
     // Its fifth attempt: the schedule waits hours (counting every attempt).
     app.clock.set(app.clock_now() + Span::hours(7));
     app.relogin().await;
@@ -260,20 +269,15 @@ async fn recovery_after_an_outage_sends_each_once_oldest_first(engine: Engine) {
         .await;
     let resent = &arrivals(&receiver)[before..];
     let names: Vec<&str> = resent.iter().map(|a| a.1.as_str()).collect();
-    let expected: Vec<String> = std::iter::once(0)
-        .chain(0..=20)
+    let expected: Vec<String> = (0..=20)
+        .chain(std::iter::once(0))
         .map(|i| format!("C-{i:03}"))
         .collect();
     assert_eq!(
         names, expected,
-        "oldest first (the first twice: it failed once), each once, the new one last"
+        "oldest first, each once, the new one at the end, the refused one on its retry"
     );
-    let ids: HashSet<String> = resent
-        .iter()
-        .skip(1)
-        .take(20)
-        .map(|a| a.0.clone())
-        .collect();
+    let ids: HashSet<String> = resent.iter().take(20).map(|a| a.0.clone()).collect();
     assert_eq!(ids, failed_ids, "the same webhook-ids");
     assert_eq!(
         app.count("SELECT COUNT(*) FROM webhook_deliveries WHERE status = 'succeeded'")
@@ -298,10 +302,13 @@ async fn a_failure_recorded_after_a_later_success_starts_no_run(engine: Engine) 
     receiver.reply_with(Reply::status(200));
     // The first request is answered slowly, with a failure; the second at once.
     receiver.reply_by(|r, _| {
-        (r.json()["data"]["name"] == "C-SLOW").then(|| Reply {
-            delay: Duration::from_millis(1500),
-            ..Reply::status(500)
-        })
+        r.json()["data"]["name"]
+            .as_str()
+            .is_some_and(|n| n.starts_with("C-SLOW"))
+            .then(|| Reply {
+                delay: Duration::from_millis(1500),
+                ..Reply::status(500)
+            })
     });
     let app = TestApp::spawn_with(engine, quick_maintenance).await;
     let created = endpoint(
@@ -326,6 +333,26 @@ async fn a_failure_recorded_after_a_later_success_starts_no_run(engine: Engine) 
         1,
         "the failed one waits for its retry"
     );
+    // A success stamped later than now (a server whose clock runs ahead) proves
+    // nothing: the next failure starts the run.
+    {
+        use sea_orm::{ConnectionTrait, Statement};
+        let db = app.raw_db().await;
+        let backend = db.get_database_backend();
+        let sql = if backend == sea_orm::DatabaseBackend::Postgres {
+            "UPDATE webhook_attempts SET started_at = $1 WHERE error_kind IS NULL"
+        } else {
+            "UPDATE webhook_attempts SET started_at = ? WHERE error_kind IS NULL"
+        };
+        let ahead = app.clock_now() + Span::days(10);
+        db.execute_raw(Statement::from_sql_and_values(backend, sql, [ahead.into()]))
+            .await
+            .unwrap();
+    }
+    app.customer("C-SLOW-2").await;
+    until_count(&app, "SELECT COUNT(*) FROM webhook_attempts", 3).await;
+    let ep: Value = app.get(&path).await.json().await.unwrap();
+    assert_ne!(ep["failing_since"], Value::Null, "{ep}");
     app.stop().await;
 }
 

@@ -250,7 +250,7 @@ pub async fn create(
         payload: Set(payload.unwrap_or(PayloadStyle::Full).as_str().to_owned()),
         failing_since: Set(None),
         failing_announced_at: Set(None),
-        backlog_until: Set(None),
+        catching_up_since: Set(None),
         version: Set(1),
         created_at: Set(ctx.now),
         updated_at: Set(ctx.now),
@@ -346,9 +346,16 @@ pub async fn update(
                 row.failing_announced_at = Set(None);
             }
         }
-        let after = queries::view(row.update(txn).await?);
+        let mut after = queries::view(row.update(txn).await?);
         if after.enabled != before.enabled {
             crate::dispatch::park(txn, id, after.enabled, ctx.now).await?;
+            // Turning it on may start it catching up.
+            after = queries::view(
+                Entity::find_by_id(id)
+                    .one(txn)
+                    .await?
+                    .ok_or_else(|| Error::not_found("webhook endpoint", id))?,
+            );
         }
         Ok((before, after))
     })
@@ -516,6 +523,7 @@ pub(crate) async fn clock_health(
     id: Uuid,
     succeeded: bool,
     at: chrono::DateTime<chrono::Utc>,
+    now: chrono::DateTime<chrono::Utc>,
 ) -> std::result::Result<(), sea_orm::DbErr> {
     // No new version: the clock is the server's bookkeeping, and a client's
     // `If-Match` must not fail because a delivery did.
@@ -534,7 +542,8 @@ pub(crate) async fn clock_health(
     } else {
         // A success that started no earlier but was recorded first (requests run
         // side by side) already said the receiver is fine: this failure starts no
-        // run, or a quiet endpoint would be announced and turned off for it.
+        // run, or a quiet endpoint would be announced and turned off for it. One
+        // stamped later than now (a server whose clock runs ahead) proves nothing.
         let backend = txn.get_database_backend();
         update
             .col_expr(COLUMN.failing_since, Expr::value(Some(at)))
@@ -544,9 +553,14 @@ pub(crate) async fn clock_health(
                     backend,
                     "NOT EXISTS (SELECT 1 FROM webhook_attempts a \
                      JOIN webhook_deliveries d ON d.id = a.delivery_id \
-                     WHERE d.endpoint_id = ? AND a.started_at >= ? AND a.error_kind IS NULL)",
+                     WHERE d.endpoint_id = ? AND a.started_at >= ? AND a.started_at <= ? \
+                     AND a.error_kind IS NULL)",
                 ),
-                [sea_orm::Value::from(id), sea_orm::Value::from(at)],
+                [
+                    sea_orm::Value::from(id),
+                    sea_orm::Value::from(at),
+                    sea_orm::Value::from(now),
+                ],
             ))
     };
     update.exec(txn).await.map(drop)

@@ -150,8 +150,9 @@ pub struct WebhookEndpointView {
     pub failing_since: Option<DateTime<Utc>>,
     /// Sending a backlog one delivery at a time, oldest first: after a recovery,
     /// or when turned on again with deliveries kept while it was off. Events that
-    /// happen meanwhile wait behind it; once it is through, deliveries go side by
-    /// side again. Bookkeeping like `failing_since` (no new `version`).
+    /// happen meanwhile join the end of the line; one the receiver refuses steps
+    /// out and retries on its schedule. Once through, deliveries go side by side
+    /// again. Bookkeeping like `failing_since` (no new `version`).
     pub catching_up: bool,
     #[schema(value_type = Object)]
     pub metadata: serde_json::Value,

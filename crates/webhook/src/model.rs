@@ -33,7 +33,8 @@ ordercrm_kernel::string_enum! {
     pub DeliveryStatus {
         /// Waiting for its next attempt (or being sent, while leased).
         Pending = "pending",
-        /// Its endpoint is turned off: kept until it is turned on again.
+        /// Waiting its turn: its endpoint is turned off (kept until it is turned on
+        /// again), or catching up and this one is further down the line.
         Paused = "paused",
         /// A receiver answered 2xx.
         Succeeded = "succeeded",

@@ -115,8 +115,8 @@ pub async fn redeliver(
 /// succeed (failed, waiting for a retry, or kept while the endpoint was off): all
 /// due now, each with its own `webhook-id`. The endpoint then catches up (see
 /// `dispatch::backlog`): everything it owes goes one at a time, oldest first, and
-/// new events wait behind it. On an endpoint that is off they wait, paused, and go
-/// when it is turned on.
+/// new events wait behind it. On an endpoint that is off they wait, paused, and
+/// catch up when it is turned on.
 #[tracing::instrument(skip(txn, ctx))]
 pub async fn recover(
     txn: &DatabaseTransaction,
@@ -185,7 +185,7 @@ pub async fn recover(
         .await?
         .rows_affected();
     if deliveries > 0 {
-        crate::dispatch::backlog::begin(txn, id).await?;
+        crate::dispatch::backlog::begin(txn, id, ctx.now).await?;
     }
     audit::record(
         txn,

@@ -88,8 +88,8 @@ pub async fn claim(
     // An ordered endpoint's delivery waits while an earlier one of its order is
     // still owed (pending, or paused), and while a later one is being sent (an
     // earlier one sent again by hand); one that succeeded or failed for good lets
-    // the next go. Other orders and unordered endpoints never wait on it. An
-    // endpoint catching up sends its backlog one at a time (see `backlog`).
+    // the next go. Other orders and unordered endpoints never wait on it. (An
+    // endpoint catching up keeps its line paused: see `backlog`.)
     let claimable = format!(
         "FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id \
          WHERE {due} AND e.enabled{skip_clause} \
@@ -98,14 +98,11 @@ pub async fn claim(
              WHERE p.endpoint_id = d.endpoint_id AND p.order_id = d.order_id \
              AND p.id <> d.id AND p.order_id IS NOT NULL \
              AND p.status IN ('pending', 'paused') \
-             AND (p.event_position < d.event_position OR p.lease_until > {clock}))) \
-         AND {catching_up}",
-        catching_up = super::backlog::claimable(clock)
+             AND (p.event_position < d.event_position OR p.lease_until > {clock})))"
     );
     let claimable_values = || -> Vec<Value> {
         let mut v = due_values();
         v.extend(skip.iter().map(|id| Value::from(*id)));
-        v.extend(clock_value.clone());
         v.extend(clock_value.clone());
         v
     };

@@ -86,19 +86,20 @@ impl Default for Settings {
 /// claim never has to look past them. A delivery being sent right now (its lease
 /// live) is left to finish; what it leaves pending the claim passes over while the
 /// endpoint is off. Resumed deliveries are a backlog the endpoint catches up on,
-/// oldest first ([`backlog`]).
+/// oldest first ([`backlog`]); returns how many were paused, or on resuming
+/// whether there is a line.
 pub async fn park(
     conn: &impl sea_orm::ConnectionTrait,
     endpoint: Uuid,
     enabled: bool,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<u64, DbErr> {
+    if enabled {
+        // What waited is a backlog: it goes in line.
+        return Ok(u64::from(backlog::begin(conn, endpoint, now).await?));
+    }
     let backend = conn.get_database_backend();
-    let (from, to) = if enabled {
-        (Status::Paused, Status::Pending)
-    } else {
-        (Status::Pending, Status::Paused)
-    };
+    let (from, to) = (Status::Pending, Status::Paused);
     // Leases lapse by the database's clock on PostgreSQL (see `lease::claim`).
     let (clock, mut values): (&str, Vec<sea_orm::Value>) = match backend {
         DatabaseBackend::Postgres => ("statement_timestamp()", Vec::new()),
@@ -111,18 +112,14 @@ pub async fn park(
     let mut all: Vec<sea_orm::Value> =
         vec![to.as_str().into(), endpoint.into(), from.as_str().into()];
     all.append(&mut values);
-    let moved = conn
+    Ok(conn
         .execute_raw(sea_orm::Statement::from_sql_and_values(
             backend,
             numbered(backend, &sql),
             all,
         ))
         .await?
-        .rows_affected();
-    if enabled && moved > 0 {
-        backlog::begin(conn, endpoint).await?;
-    }
-    Ok(moved)
+        .rows_affected())
 }
 
 /// `?` placeholders as the backend wants them (`$1`, `$2`… on PostgreSQL).
@@ -277,7 +274,9 @@ impl Dispatcher {
                 {
                     tracing::warn!(error = %err, "webhook health sweep failed");
                 }
-                if let Err(err) = backlog::settle(inner.db.writer(), inner.db.reader()).await {
+                if let Err(err) =
+                    backlog::settle(inner.db.writer(), inner.db.reader(), inner.clock.now()).await
+                {
                     tracing::warn!(error = %err, "webhook backlog settling failed");
                 }
             }

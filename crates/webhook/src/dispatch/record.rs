@@ -201,10 +201,14 @@ async fn finish(
         }
     };
     let txn = inner.db.writer().begin().await?;
-    if outcome.is_gone() && txn.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
-        // It will be turned off below: its row first, as every change that
-        // touches an endpoint and its deliveries takes them (no deadlock with a
-        // PATCH turning it on or off meanwhile).
+    // Catching up, the next in line goes once this one has had its attempt.
+    let in_line = super::backlog::is_catching_up(&txn, c.endpoint_id).await?;
+    if (outcome.is_gone() || in_line)
+        && txn.get_database_backend() == sea_orm::DatabaseBackend::Postgres
+    {
+        // It will be turned off or its line moved below: its row first, as every
+        // change that touches an endpoint and its deliveries takes them (no
+        // deadlock with a PATCH turning it on or off meanwhile).
         endpoint::Entity::find_by_id(c.endpoint_id)
             .lock_exclusive()
             .one(&txn)
@@ -217,6 +221,7 @@ async fn finish(
             c.endpoint_id,
             matches!(outcome, Outcome::Delivered { .. }),
             started_at,
+            now,
         )
         .await?;
     }
@@ -272,6 +277,9 @@ async fn finish(
         == 1;
     if ours && outcome.is_gone() {
         crate::commands::disable(&txn, c.endpoint_id, crate::commands::GONE, None, now).await?;
+    }
+    if ours && in_line && sent.is_some() {
+        super::backlog::advance(&txn, c.endpoint_id, now).await?;
     }
     txn.commit().await?;
     if ours && sent.is_some() {

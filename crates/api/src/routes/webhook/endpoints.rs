@@ -229,8 +229,9 @@ pub async fn rotate_secret(
 /// endpoint was off, each with its own `webhook-id`, so receivers that deduplicate
 /// by it act once. The endpoint then catches up (`catching_up: true`): everything it
 /// owes is sent one at a time, in the order it happened, and events that happen
-/// meanwhile wait behind it; a delivery that fails holds the line until it succeeds
-/// or fails for good. Once through, deliveries go side by side again. On an
+/// meanwhile join the end of the line (`paused` until their turn); one the receiver
+/// refuses steps out and retries on its schedule, so it cannot hold the rest for
+/// days. Once through, deliveries go side by side again. On an
 /// endpoint that is off they wait and go when it is turned on (turning on alone
 /// also catches up on what was kept while it was off). Writes no event.
 #[utoipa::path(
@@ -241,7 +242,7 @@ pub async fn rotate_secret(
     request_body = RecoverWebhookEndpoint,
     responses(
         (status = 202, description = "That many deliveries are due now", body = WebhookRecovery),
-        (status = 400, description = "`since` is in the future (`/problems/validation`)", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "`since` is in the future, before year 1, or not a date-time (`/problems/validation`)", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such endpoint, or not one you may see", body = Problem, content_type = "application/problem+json"),
     ),
 )]
