@@ -1,6 +1,6 @@
 //! The promise watch: when an order's lateness was announced (`order.delayed`,
 //! once per order), and the index the watch reads by: approved or held orders
-//! with a requested day, not yet announced, earliest day first.
+//! with a requested day, not fully shipped, not yet announced, earliest day first.
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::*;
@@ -24,7 +24,8 @@ impl MigrationTrait for Migration {
             .execute_unprepared(
                 "CREATE INDEX orders_promise_watch ON orders (requested_delivery_on) \
                  WHERE delay_announced_at IS NULL AND requested_delivery_on IS NOT NULL \
-                 AND status IN ('approved', 'on_hold')",
+                 AND status IN ('approved', 'on_hold') \
+                 AND fulfillment_status IN ('unfulfilled', 'partially_shipped')",
             )
             .await?;
         Ok(())

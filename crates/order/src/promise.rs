@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use crate::entity::{order, order_line};
 use crate::events;
-use crate::model::OrderStatus;
+use crate::model::{FulfillmentStatus, OrderStatus};
 
 /// Orders one pass of the watch looks at; the next pass takes the rest.
 const BATCH: u64 = 500;
@@ -56,6 +56,12 @@ pub(crate) fn delayed(today: NaiveDate) -> SimpleExpr {
                 .status
                 .is_in([OrderStatus::Approved.as_str(), OrderStatus::OnHold.as_str()]),
         )
+        // What the lines say below, as the row says it: orders that shipped in
+        // full leave the watch's index.
+        .add(order::COLUMN.fulfillment_status.is_in([
+            FulfillmentStatus::Unfulfilled.as_str(),
+            FulfillmentStatus::PartiallyShipped.as_str(),
+        ]))
         .add(order::COLUMN.requested_delivery_on.is_not_null())
         .add(order::COLUMN.requested_delivery_on.lt(today))
         .add(Expr::exists(unshipped))

@@ -250,7 +250,7 @@ pub async fn create(
         payload: Set(payload.unwrap_or(PayloadStyle::Full).as_str().to_owned()),
         failing_since: Set(None),
         failing_announced_at: Set(None),
-        catching_up_since: Set(None),
+        catching_up_until: Set(None),
         version: Set(1),
         created_at: Set(ctx.now),
         updated_at: Set(ctx.now),

@@ -23,7 +23,7 @@ pub(crate) fn view(row: entity::Model) -> WebhookEndpointView {
         ordered: row.ordered,
         payload: PayloadStyle::parse(&row.payload).unwrap_or(PayloadStyle::Full),
         failing_since: row.failing_since,
-        catching_up: row.catching_up_since.is_some(),
+        catching_up: row.catching_up_until.is_some(),
         metadata: row.metadata,
         previous_secret_expires_at: row.previous_secret_expires_at,
         owner_key_id: row.owner_key_id,

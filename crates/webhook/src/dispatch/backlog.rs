@@ -1,15 +1,18 @@
 //! An endpoint catching up. After a recovery, or when it is turned on again with
 //! deliveries kept while it was off, an endpoint owes a backlog, and a receiver
-//! that was down wants it as it happened. So it is sent one delivery at a time,
-//! oldest first by event position: the one in front is `pending`, the rest of the
-//! line waits `paused` (so the claim never looks at it, however long the line),
-//! and events that happen meanwhile join the end (the fan-out makes them paused).
+//! that was down wants it as it happened. So that backlog (what it owes at that
+//! moment, up to `catching_up_until`) is sent one delivery at a time, oldest first
+//! by event position: the one in front is `pending`, the rest of the line waits
+//! `paused` (the claim never looks at it, however long). Events that happen
+//! meanwhile go at once, as ever: an endpoint busier than its receiver's one
+//! answer at a time still gets through its line.
 //!
 //! When the one in front has had its attempt, [`advance`] lets the next go. One
-//! that failed steps out of the line and retries on its own schedule: a delivery
-//! the receiver refuses must not hold every later one for the days its retries
-//! take (and run the endpoint into being turned off). With nothing left paused,
-//! the endpoint has caught up and deliveries go side by side again.
+//! that failed steps out of the line and retries on its own schedule, and so does
+//! one an ordered endpoint must hold back behind an earlier event of its order: a
+//! delivery the receiver refuses must not hold every later one for the days its
+//! retries take (and run the endpoint into being turned off). With nothing of the
+//! line left paused, the endpoint has caught up.
 //!
 //! Every change here holds the endpoint's row first (as turning it on or off and
 //! the fan-out do), so the line is never changed by two at once. The dispatcher's
@@ -25,12 +28,12 @@ use uuid::Uuid;
 use super::numbered;
 
 /// Hold the endpoint's row for this transaction (PostgreSQL; SQLite's one writer
-/// already does). Returns since when it catches up and whether it is on; `None`
-/// when it is gone.
+/// already does). Returns the end of its line (`None`: not catching up) and
+/// whether it is on; `None` when it is gone.
 async fn hold(
     conn: &impl ConnectionTrait,
     endpoint: Uuid,
-) -> Result<Option<(Option<DateTime<Utc>>, bool)>, DbErr> {
+) -> Result<Option<(Option<i64>, bool)>, DbErr> {
     let backend = conn.get_database_backend();
     let lock = if backend == DatabaseBackend::Postgres {
         " FOR UPDATE"
@@ -43,7 +46,7 @@ async fn hold(
             numbered(
                 backend,
                 &format!(
-                    "SELECT catching_up_since, enabled FROM webhook_endpoints WHERE id = ?{lock}"
+                    "SELECT catching_up_until, enabled FROM webhook_endpoints WHERE id = ?{lock}"
                 ),
             ),
             [endpoint.into()],
@@ -64,13 +67,13 @@ pub(crate) async fn is_catching_up(
             backend,
             numbered(
                 backend,
-                "SELECT catching_up_since FROM webhook_endpoints WHERE id = ?",
+                "SELECT catching_up_until FROM webhook_endpoints WHERE id = ?",
             ),
             [endpoint.into()],
         ))
         .await?;
     Ok(match row {
-        Some(row) => row.try_get_by_index::<Option<DateTime<Utc>>>(0)?.is_some(),
+        Some(row) => row.try_get_by_index::<Option<i64>>(0)?.is_some(),
         None => false,
     })
 }
@@ -98,11 +101,25 @@ pub async fn begin(
     let Some((_, enabled)) = hold(conn, endpoint).await? else {
         return Ok(false);
     };
-    set_since(conn, endpoint, Some(now)).await?;
-    if !enabled {
-        return Ok(true);
-    }
     let backend = conn.get_database_backend();
+    conn.execute_raw(Statement::from_sql_and_values(
+        backend,
+        numbered(
+            backend,
+            "UPDATE webhook_endpoints SET catching_up_until = ( \
+                 SELECT MAX(d.event_position) FROM webhook_deliveries d \
+                 WHERE d.endpoint_id = webhook_endpoints.id \
+                 AND d.status IN ('pending', 'paused')) \
+             WHERE id = ?",
+        ),
+        [endpoint.into()],
+    ))
+    .await?;
+    if !enabled {
+        return Ok(hold(conn, endpoint)
+            .await?
+            .is_some_and(|(until, _)| until.is_some()));
+    }
     let (live, live_values) = leased(backend, now);
     let mut values: Vec<Value> = vec![endpoint.into()];
     values.extend(live_values);
@@ -122,6 +139,13 @@ pub async fn begin(
     Ok(!advance(conn, endpoint, now).await?)
 }
 
+/// `d` of endpoint `e` is held back by an ordered endpoint's rule: an earlier
+/// delivery of its order is still owed.
+const HELD_BY_ORDER: &str = "(e.ordered AND d.order_id IS NOT NULL AND EXISTS ( \
+    SELECT 1 FROM webhook_deliveries p \
+    WHERE p.endpoint_id = d.endpoint_id AND p.order_id = d.order_id \
+    AND p.status IN ('pending', 'paused') AND p.event_position < d.event_position))";
+
 /// Let the next in line go when nothing of the endpoint is under way (due, or
 /// being sent); with no one left in line, end the catching up. Holds the
 /// endpoint's row; call it in the transaction that recorded an attempt (or on its
@@ -132,22 +156,25 @@ pub async fn advance(
     now: DateTime<Utc>,
 ) -> Result<bool, DbErr> {
     // Off: its line waits as it is. Not catching up: nothing to do.
-    let Some((Some(_), true)) = hold(conn, endpoint).await? else {
+    let Some((Some(until), true)) = hold(conn, endpoint).await? else {
         return Ok(false);
     };
     let backend = conn.get_database_backend();
     let (live, live_values) = leased(backend, now);
-    let mut values: Vec<Value> = vec![endpoint.into(), now.into()];
+    // Under way: one of the line being sent, or due and free to be sent.
+    let mut values: Vec<Value> = vec![endpoint.into(), until.into()];
     values.extend(live_values);
+    values.push(now.into());
     let under_way = conn
         .query_one_raw(Statement::from_sql_and_values(
             backend,
             numbered(
                 backend,
                 &format!(
-                    "SELECT 1 FROM webhook_deliveries \
-                     WHERE endpoint_id = ? AND status = 'pending' \
-                     AND (next_attempt_at <= ? OR {live}) LIMIT 1"
+                    "SELECT 1 FROM webhook_deliveries d \
+                     JOIN webhook_endpoints e ON e.id = d.endpoint_id \
+                     WHERE d.endpoint_id = ? AND d.status = 'pending' AND d.event_position <= ? \
+                     AND (d.{live} OR (d.next_attempt_at <= ? AND NOT {HELD_BY_ORDER})) LIMIT 1"
                 ),
             ),
             values,
@@ -157,16 +184,21 @@ pub async fn advance(
     if under_way {
         return Ok(false);
     }
-    // The next due goes. Those ahead of it waiting for a retry keep their time (a
-    // receiver's Retry-After included): they step out, and the line goes on.
+    // The next free one goes: never tried yet, or due. Those ahead of it wait for
+    // a retry (a receiver's Retry-After included) or behind an earlier event of
+    // their order: they step out, keep their time, and the line goes on.
     let next: Option<(Uuid, i64)> = conn
         .query_one_raw(Statement::from_sql_and_values(
             backend,
             numbered(
                 backend,
-                "SELECT id, event_position FROM webhook_deliveries \
-                 WHERE endpoint_id = ? AND status = 'paused' AND next_attempt_at <= ? \
-                 ORDER BY event_position LIMIT 1",
+                &format!(
+                    "SELECT d.id, d.event_position FROM webhook_deliveries d \
+                     JOIN webhook_endpoints e ON e.id = d.endpoint_id \
+                     WHERE d.endpoint_id = ? AND d.status = 'paused' \
+                     AND (d.attempts = 0 OR d.next_attempt_at <= ?) AND NOT {HELD_BY_ORDER} \
+                     ORDER BY d.event_position LIMIT 1"
+                ),
             ),
             [endpoint.into(), now.into()],
         ))
@@ -178,12 +210,10 @@ pub async fn advance(
         numbered(
             backend,
             "UPDATE webhook_deliveries SET status = 'pending' \
-             WHERE endpoint_id = ? AND status = 'paused' AND next_attempt_at > ? \
-             AND event_position < ?",
+             WHERE endpoint_id = ? AND status = 'paused' AND event_position < ?",
         ),
         [
             endpoint.into(),
-            now.into(),
             next.map_or(i64::MAX, |(_, position)| position).into(),
         ],
     ))
@@ -194,7 +224,7 @@ pub async fn advance(
             Ok(false)
         }
         None => {
-            set_since(conn, endpoint, None).await?;
+            set_until(conn, endpoint, None).await?;
             tracing::info!(endpoint = %endpoint, "webhook endpoint caught up");
             Ok(true)
         }
@@ -216,57 +246,40 @@ async fn go(conn: &impl ConnectionTrait, delivery: Uuid) -> Result<(), DbErr> {
     .map(drop)
 }
 
-async fn set_since(
+async fn set_until(
     conn: &impl ConnectionTrait,
     endpoint: Uuid,
-    since: Option<DateTime<Utc>>,
+    until: Option<i64>,
 ) -> Result<(), DbErr> {
     let backend = conn.get_database_backend();
-    // A start keeps the first start's time.
-    let sql = if since.is_some() {
-        "UPDATE webhook_endpoints SET catching_up_since = COALESCE(catching_up_since, ?) WHERE id = ?"
-    } else {
-        "UPDATE webhook_endpoints SET catching_up_since = ? WHERE id = ? \
-         AND catching_up_since IS NOT NULL"
-    };
     conn.execute_raw(Statement::from_sql_and_values(
         backend,
-        numbered(backend, sql),
-        [since.into(), endpoint.into()],
+        numbered(
+            backend,
+            "UPDATE webhook_endpoints SET catching_up_until = ? WHERE id = ?",
+        ),
+        [until.into(), endpoint.into()],
     ))
     .await
     .map(drop)
 }
 
-/// Move every line whose front finished without moving it on (the sweep's part).
-/// Returns how many endpoints caught up.
+/// Move every line whose front finished without moving it on (the sweep's part;
+/// [`advance`] judges each). Returns how many endpoints caught up.
 pub async fn settle(
     conn: &DatabaseConnection,
     reader: &impl ConnectionTrait,
     now: DateTime<Utc>,
 ) -> Result<usize, DbErr> {
     let backend = conn.get_database_backend();
-    let (live, live_values) = leased(backend, now);
-    let mut values: Vec<Value> = vec![now.into()];
-    values.extend(live_values);
-    let stalled = reader
-        .query_all_raw(Statement::from_sql_and_values(
+    let lines = reader
+        .query_all_raw(Statement::from_string(
             backend,
-            numbered(
-                backend,
-                &format!(
-                    "SELECT e.id FROM webhook_endpoints e \
-                     WHERE e.catching_up_since IS NOT NULL AND e.enabled AND NOT EXISTS ( \
-                         SELECT 1 FROM webhook_deliveries d \
-                         WHERE d.endpoint_id = e.id AND d.status = 'pending' \
-                         AND (d.next_attempt_at <= ? OR d.{live}))"
-                ),
-            ),
-            values,
+            "SELECT id FROM webhook_endpoints WHERE catching_up_until IS NOT NULL AND enabled",
         ))
         .await?;
     let mut caught_up = 0;
-    for row in stalled {
+    for row in lines {
         let id: Uuid = row.try_get_by_index(0)?;
         let txn = conn.begin().await?;
         if advance(&txn, id, now).await? {

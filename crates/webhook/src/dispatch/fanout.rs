@@ -135,8 +135,7 @@ struct Subscribers {
 
 struct Subscriber {
     id: Uuid,
-    /// Its deliveries go at once (`pending`), or wait (`paused`: it is off, or
-    /// catching up).
+    /// Its deliveries go at once (`pending`), or wait (`paused`) while it is off.
     enabled: bool,
     entries: Vec<String>,
     /// The position of its `webhook_endpoint.created` event: it gets the events
@@ -208,8 +207,7 @@ impl Subscribers {
             };
             endpoints.push(Subscriber {
                 id: row.id,
-                // One catching up takes new events at the end of its line.
-                enabled: row.enabled && row.catching_up_since.is_none(),
+                enabled: row.enabled,
                 entries: serde_json::from_value(row.event_types).unwrap_or_default(),
                 since: since.get(&row.id.to_string()).copied(),
                 key,

@@ -31,9 +31,9 @@ pub struct Model {
     pub failing_since: Option<DateTimeUtc>,
     /// When this run of failures was announced (`webhook_endpoint.failing`).
     pub failing_announced_at: Option<DateTimeUtc>,
-    /// Since when it catches up, sending what it owes one at a time, oldest first
-    /// (see `dispatch::backlog`); `None` when it is not.
-    pub catching_up_since: Option<DateTimeUtc>,
+    /// Catching up: the newest event position of the line it sends one at a time,
+    /// oldest first (see `dispatch::backlog`); `None` when it is not.
+    pub catching_up_until: Option<i64>,
     pub version: i64,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
