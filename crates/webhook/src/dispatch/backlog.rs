@@ -102,18 +102,15 @@ pub async fn begin(
         return Ok(false);
     };
     let backend = conn.get_database_backend();
-    conn.execute_raw(Statement::from_sql_and_values(
-        backend,
-        numbered(
-            backend,
-            "UPDATE webhook_endpoints SET catching_up_until = ( \
+    exec(
+        conn,
+        "UPDATE webhook_endpoints SET catching_up_until = ( \
                  SELECT MAX(d.event_position) FROM webhook_deliveries d \
                  WHERE d.endpoint_id = webhook_endpoints.id \
                  AND d.status IN ('pending', 'paused')) \
              WHERE id = ?",
-        ),
         [endpoint.into()],
-    ))
+    )
     .await?;
     if !enabled {
         return Ok(hold(conn, endpoint)
@@ -123,18 +120,15 @@ pub async fn begin(
     let (live, live_values) = leased(backend, now);
     let mut values: Vec<Value> = vec![endpoint.into()];
     values.extend(live_values);
-    conn.execute_raw(Statement::from_sql_and_values(
-        backend,
-        numbered(
-            backend,
-            &format!(
-                "UPDATE webhook_deliveries SET status = 'paused' \
+    exec(
+        conn,
+        &format!(
+            "UPDATE webhook_deliveries SET status = 'paused' \
                  WHERE endpoint_id = ? AND status = 'pending' \
                  AND NOT (lease_until IS NOT NULL AND {live})"
-            ),
         ),
         values,
-    ))
+    )
     .await?;
     Ok(!advance(conn, endpoint, now).await?)
 }
@@ -205,18 +199,15 @@ pub async fn advance(
         .await?
         .map(|row| Ok::<_, DbErr>((row.try_get_by_index(0)?, row.try_get_by_index(1)?)))
         .transpose()?;
-    conn.execute_raw(Statement::from_sql_and_values(
-        backend,
-        numbered(
-            backend,
-            "UPDATE webhook_deliveries SET status = 'pending' \
+    exec(
+        conn,
+        "UPDATE webhook_deliveries SET status = 'pending' \
              WHERE endpoint_id = ? AND status = 'paused' AND event_position < ?",
-        ),
         [
             endpoint.into(),
             next.map_or(i64::MAX, |(_, position)| position).into(),
         ],
-    ))
+    )
     .await?;
     match next {
         Some((next, _)) => {
@@ -231,19 +222,30 @@ pub async fn advance(
     }
 }
 
-/// Let `delivery` go (at its time).
-async fn go(conn: &impl ConnectionTrait, delivery: Uuid) -> Result<(), DbErr> {
+/// Run one statement written with `?` placeholders.
+async fn exec(
+    conn: &impl ConnectionTrait,
+    sql: &str,
+    values: impl IntoIterator<Item = Value>,
+) -> Result<(), DbErr> {
     let backend = conn.get_database_backend();
     conn.execute_raw(Statement::from_sql_and_values(
         backend,
-        numbered(
-            backend,
-            "UPDATE webhook_deliveries SET status = 'pending' WHERE id = ? AND status = 'paused'",
-        ),
-        [delivery.into()],
+        numbered(backend, sql),
+        values,
     ))
     .await
     .map(drop)
+}
+
+/// Let `delivery` go (at its time).
+async fn go(conn: &impl ConnectionTrait, delivery: Uuid) -> Result<(), DbErr> {
+    exec(
+        conn,
+        "UPDATE webhook_deliveries SET status = 'pending' WHERE id = ? AND status = 'paused'",
+        [delivery.into()],
+    )
+    .await
 }
 
 async fn set_until(
@@ -251,17 +253,12 @@ async fn set_until(
     endpoint: Uuid,
     until: Option<i64>,
 ) -> Result<(), DbErr> {
-    let backend = conn.get_database_backend();
-    conn.execute_raw(Statement::from_sql_and_values(
-        backend,
-        numbered(
-            backend,
-            "UPDATE webhook_endpoints SET catching_up_until = ? WHERE id = ?",
-        ),
+    exec(
+        conn,
+        "UPDATE webhook_endpoints SET catching_up_until = ? WHERE id = ?",
         [until.into(), endpoint.into()],
-    ))
+    )
     .await
-    .map(drop)
 }
 
 /// Move every line whose front finished without moving it on (the sweep's part;
