@@ -206,6 +206,8 @@ const CHANGE_NOTHING: &[(&str, &str)] = &[
     ("post", "/v1/webhook-endpoints/{id}/recover"),
     ("post", "/v1/webhook-endpoints/{id}/test"),
     ("post", "/v1/webhook-deliveries/{id}/redeliver"),
+    // A dry run.
+    ("post", "/v1/orders/{id}/edits/preview"),
 ];
 
 /// Every mutating operation in the OpenAPI document, called successfully with its
@@ -403,6 +405,7 @@ async fn every_change_writes_an_event(engine: Engine) {
     let held_to_reject = made(app.post("/v1/orders", &order(true, "USD")).await, "order").await;
     let held_to_release = made(app.post("/v1/orders", &order(true, "USD")).await, "order").await;
     let to_ship = made(app.post("/v1/orders", &order(true, "CNY")).await, "order").await;
+    let to_edit = made(app.post("/v1/orders", &order(true, "CNY")).await, "order").await;
     // Shipments to cancel, to sign for, and to track (the example's number).
     let mut shipments = Vec::new();
     for number in ["SF-CANCEL", "SF-SIGN", "SF1234567890"] {
@@ -462,6 +465,7 @@ async fn every_change_writes_an_event(engine: Engine) {
                 (_, "/v1/orders/{id}/reject") => held_to_reject.clone(),
                 (_, "/v1/orders/{id}/release") => held_to_release.clone(),
                 (_, "/v1/orders/{id}/shipments") => to_ship.clone(),
+                (_, "/v1/orders/{id}/edits") => to_edit.clone(),
                 (_, "/v1/shipments/{id}/cancel") => shipments[0].clone(),
                 (_, "/v1/shipments/{id}/deliver") => shipments[1].clone(),
                 (_, p) if p.starts_with("/v1/users/{id}") => user.clone(),
@@ -514,6 +518,11 @@ async fn every_change_writes_an_event(engine: Engine) {
                     &concrete,
                 )
             };
+            if path == "/v1/orders/{id}/edits" {
+                // An edit applies only at the version read.
+                let order = app.get(&format!("/v1/orders/{id}")).await;
+                req = req.header("if-match", order.headers()["etag"].clone());
+            }
             if path == "/v1/me/password" {
                 body = Some(json!({"current_password": ordercrm_tests::PASSWORD,
                     "new_password": "a new, longer passphrase"}));

@@ -13,6 +13,7 @@
     clippy::print_stdout
 )]
 
+mod customer_statistics;
 mod customers;
 mod events;
 mod exchange_rates;
@@ -22,6 +23,7 @@ mod identity;
 mod integrity;
 mod inventory;
 mod openapi;
+mod order_edits;
 mod order_model;
 mod orders;
 mod platform;

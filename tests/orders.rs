@@ -129,7 +129,7 @@ async fn intake_prices_totals_and_reserves(engine: Engine) {
     );
     assert_eq!(created["base_rate"], "1");
     assert_eq!(created["review"]["outcome"], "approved");
-    assert_eq!(actions(&created), ["hold", "cancel"]);
+    assert_eq!(actions(&created), ["hold", "cancel", "edit"]);
     assert_eq!(reserved(&app).await, 2);
     assert_eq!(created["shipping_address"]["recipient"], "李雷");
     assert_eq!(created["metadata"]["shop_order"], "A-1");
@@ -178,7 +178,7 @@ async fn intake_prices_totals_and_reserves(engine: Engine) {
     assert_eq!(draft["tax_total"]["amount"], 441);
     assert_eq!(draft["grand_total"]["amount"], 3840);
     assert_eq!(draft["status"], "draft");
-    assert_eq!(actions(&draft), ["submit", "cancel"]);
+    assert_eq!(actions(&draft), ["submit", "cancel", "edit"]);
     assert!(draft["review"].is_null());
     assert_eq!(reserved(&app).await, 2, "a draft holds nothing");
 }
@@ -204,7 +204,7 @@ async fn short_stock_holds_with_its_inputs_and_release_takes_it(engine: Engine) 
     assert_eq!(stock["inputs"]["lines"][0]["available"], 1);
     assert_eq!(reserved(&app).await, 0, "nothing held");
     // A stock hold is not a manager's to override.
-    assert_eq!(actions(&held), ["release", "reject", "cancel"]);
+    assert_eq!(actions(&held), ["release", "reject", "cancel", "edit"]);
     let p = problem(
         act(&app, id, "approve", &json!({"reason": "VIP"})).await,
         409,
@@ -273,7 +273,7 @@ async fn transitions_follow_the_table_and_allowed_actions(engine: Engine) {
     .unwrap();
     assert_eq!(held["status"], "on_hold");
     assert_eq!(held["status_reason"], "Customer asked to wait");
-    assert_eq!(actions(&held), ["release", "reject", "cancel"]);
+    assert_eq!(actions(&held), ["release", "reject", "cancel", "edit"]);
     assert_eq!(reserved(&app).await, 2);
     let back: Value = act(&app, id, "release", &json!({}))
         .await
@@ -614,7 +614,7 @@ async fn review_rules_hold_with_their_inputs_and_a_manager_overrides(engine: Eng
         "its stock is held while a manager looks"
     );
     // The rep may not override; the manager sees the approve action and uses it.
-    assert_eq!(actions(&second), ["release", "reject", "cancel"]);
+    assert_eq!(actions(&second), ["release", "reject", "cancel", "edit"]);
     let path = format!("/v1/orders/{}/approve", second["id"].as_str().unwrap());
     let res = app
         .request_as(&rep, Method::POST, &path)
@@ -635,7 +635,10 @@ async fn review_rules_hold_with_their_inputs_and_a_manager_overrides(engine: Eng
         .json()
         .await
         .unwrap();
-    assert_eq!(actions(&seen), ["release", "approve", "reject", "cancel"]);
+    assert_eq!(
+        actions(&seen),
+        ["release", "approve", "reject", "cancel", "edit"]
+    );
     let res = app
         .request_as(&manager, Method::POST, &path)
         .json(&json!({"reason": "Known customer, pays on time"}))
@@ -824,7 +827,7 @@ async fn a_manual_hold_is_released_not_approved(engine: Engine) {
         .json()
         .await
         .unwrap();
-    assert_eq!(actions(&on_hold), ["release", "reject", "cancel"]);
+    assert_eq!(actions(&on_hold), ["release", "reject", "cancel", "edit"]);
     let p = problem(act(&app, id, "approve", &json!({"reason": "x"})).await, 409).await;
     assert_eq!(p["type"], "/problems/invalid-transition");
     let p = problem(act(&app, id, "approve", &json!({})).await, 400).await;

@@ -29,6 +29,8 @@ mod m20261130_000022_fulfillment;
 mod m20261201_000023_webhook_operations;
 mod m20261202_000024_webhook_backlog;
 mod m20261202_000025_order_delays;
+mod m20261203_000026_customer_statistics;
+mod m20261203_000027_order_edits;
 
 pub use m20261130_000022_fulfillment::backfill_statements as fulfillment_backfill;
 
@@ -63,6 +65,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000023_webhook_operations::Migration),
             Box::new(m20261202_000024_webhook_backlog::Migration),
             Box::new(m20261202_000025_order_delays::Migration),
+            Box::new(m20261203_000026_customer_statistics::Migration),
+            Box::new(m20261203_000027_order_edits::Migration),
         ]
     }
 }

@@ -550,6 +550,7 @@ fn usual_problem(status: &str) -> Option<ProblemType> {
         "404" => problems::NOT_FOUND,
         "409" => problems::CONFLICT,
         "412" => problems::PRECONDITION_FAILED,
+        "428" => problems::PRECONDITION_REQUIRED,
         "413" => problems::PAYLOAD_TOO_LARGE,
         "415" => problems::UNSUPPORTED_MEDIA_TYPE,
         "429" => problems::RATE_LIMITED,

@@ -1,5 +1,6 @@
 //! Order intake: `POST /v1/orders` with three lines, submitted and approved in the
-//! same request, at 1, 8 and 32 clients (the median of three runs each); on
+//! same request, at 1, 8 and 32 clients (the median of three runs each), and at 32
+//! for one customer against orders spread over 1,000 customers; on
 //! PostgreSQL next to pgbench running the same statements, with the statements per
 //! order counted for 1, 10 and 50 lines; and the reservation endpoint next to its
 //! own statements.
@@ -45,16 +46,63 @@ async fn load(
     concurrency: usize,
     seconds: u64,
 ) -> Outcome {
-    let customer = customer.to_owned();
+    spread(base, token, vec![customer.to_owned()], concurrency, seconds).await
+}
+
+/// [`load`] with each order for the next of `customers`.
+async fn spread(
+    base: &str,
+    token: &str,
+    customers: Vec<String>,
+    concurrency: usize,
+    seconds: u64,
+) -> Outcome {
     crate::post_load(
         format!("{base}/v1/orders"),
         token,
         concurrency,
         seconds,
-        move |n| body(&customer, n % SKUS, 3),
+        move |n| {
+            let customer = customers
+                .get((n / 7919) % customers.len().max(1))
+                .map_or("", String::as_str);
+            body(customer, n % SKUS, 3)
+        },
         approved,
     )
     .await
+}
+
+/// Customers one order intake run spreads its orders over.
+const CUSTOMERS: usize = 1_000;
+
+/// Intake at 32 clients for one customer against the same spread over 1,000: one
+/// customer with many orders must not be a row intake waits on (its statistics are
+/// kept in the background). Runs alternate; the medians and their ratio are printed.
+async fn one_customer_versus_many(
+    engine: &str,
+    base: &str,
+    token: &str,
+    customer: &str,
+    seconds: u64,
+) -> anyhow::Result<()> {
+    let mut many = Vec::with_capacity(CUSTOMERS);
+    for _ in 0..CUSTOMERS {
+        many.push(seed_customer(base, token).await?);
+    }
+    let (mut one_runs, mut many_runs) = (Vec::new(), Vec::new());
+    for _ in 0..crate::RUNS {
+        one_runs.push(load(base, token, customer, 32, seconds).await);
+        many_runs.push(spread(base, token, many.clone(), 32, seconds).await);
+    }
+    let (one, many) = (crate::median(one_runs), crate::median(many_runs));
+    crate::row(engine, "orders of one customer", 32, &one);
+    crate::row(engine, "orders of 1,000 customers", 32, &many);
+    println!(
+        "{engine}: one customer at {:.0} % of 1,000 customers (goal: within 20 %)",
+        100.0 * one.rate() / many.rate()
+    );
+    Ok(())
 }
 
 fn approved(body: &[u8]) -> bool {
@@ -116,6 +164,7 @@ pub async fn run(
         )
         .await;
     }
+    one_customer_versus_many(engine, base, token, &customer, seconds).await?;
     if let (Some(url), Some(script)) = (pg_url, &script) {
         statements_per_order(url, base, token, &customer, pgbench::statements(&script.0)).await;
     }

@@ -159,8 +159,34 @@ pub struct CustomerView {
     pub merged_into_id: Option<Uuid>,
     /// When personal data was erased, if it was.
     pub erased_at: Option<DateTime<Utc>>,
+    /// By recent spend and order count (the `customer_tiers` setting); `standard`
+    /// when no rule fits. Moves with orders and, once a day, as orders age out.
+    pub tier: String,
+    /// When the customer reached its tier (`null`: always `standard`).
+    pub tier_since: Option<DateTime<Utc>>,
+    /// `null` until the customer's first approved order is counted.
+    pub statistics: Option<CustomerStatistics>,
     pub version: i64,
     pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// What a customer's orders add up to, in the base currency: approved orders (also
+/// those later completed or held), less cancelled and rejected ones. Kept from the
+/// order events by a background consumer, so it follows an order within about a
+/// second (`updated_at` says when it last moved).
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[schema(example = json!({"lifetime_value": {"amount": 1250000, "currency": "CNY"}, "order_count": 5,
+    "average_order_value": {"amount": 250000, "currency": "CNY"}, "first_order_at": "2026-01-05T08:00:00Z",
+    "last_order_at": "2026-11-20T10:30:00Z", "updated_at": "2026-11-20T10:30:01Z"}))]
+pub struct CustomerStatistics {
+    pub lifetime_value: Money,
+    pub order_count: i64,
+    /// `lifetime_value / order_count`, rounded down to the minor unit.
+    pub average_order_value: Money,
+    /// When the first and the latest counted order were placed.
+    pub first_order_at: Option<DateTime<Utc>>,
+    pub last_order_at: Option<DateTime<Utc>>,
     pub updated_at: DateTime<Utc>,
 }
 
@@ -217,6 +243,8 @@ pub struct ListCustomers {
     pub created_before: Option<DateTime<Utc>>,
     /// `false` (default): active customers; `true`: archived ones.
     pub archived: Option<bool>,
+    /// Customers in this tier (`standard`, or a tier of `customer_tiers`).
+    pub tier: Option<Text<50>>,
     /// `-created_at` (default), `created_at`, `name` or `-name`.
     #[param(inline)]
     pub sort: Option<CustomerSort>,

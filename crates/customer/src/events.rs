@@ -25,7 +25,8 @@ pub const MERGED: EventType<CustomerView> = EventType::new(
     "customer.merged",
     "A duplicate was merged into this customer (`data`): the duplicate is archived and \
      points here (`customer.archived`), its contacts, addresses and follow-ups moved here \
-     (a `*.updated` each), and so did its notes and external references.",
+     (a `*.updated` each), and so did its notes, external references and orders (an \
+     `order.updated` each).",
 )
     .example(r#"{"archived": false, "archived_at": null, "merged_into_id": null, "erased_at": null, "tax_id": "••••••••••••••234X", "kind": "company"}"#);
 pub const ERASED: EventType<CustomerView> = EventType::new(
@@ -37,6 +38,13 @@ pub const ERASED: EventType<CustomerView> = EventType::new(
      `[erased]`, optional fields are null.",
 )
     .example(r#"{"name": "Erased customer C-000123", "kind": "person", "email": null, "phone": null, "legal_name": null, "tax_id": null, "birthday": null, "tags": [], "attributes": {}, "external_refs": [], "archived": true, "merged_into_id": null}"#);
+pub const TIER_CHANGED: EventType<CustomerView> = EventType::new(
+    "customer.tier_changed",
+    "A customer's tier changed (`tier`, `tier_since`): its recent orders crossed a rule of \
+     `customer_tiers`, up or down, also by ageing out of the rule's window (found once a day). \
+     Once per crossing.",
+)
+.example(r#"{"tier": "gold", "tier_since": "2026-11-20T10:30:01Z", "archived": false, "merged_into_id": null, "erased_at": null, "tax_id": "••••••••••••••234X", "kind": "company"}"#);
 
 pub const CONTACT_CREATED: EventType<ContactView> = EventType::new(
     "contact.created",
@@ -83,6 +91,7 @@ pub fn catalogue() -> Vec<Catalogued> {
         ARCHIVED.entry(),
         MERGED.entry(),
         ERASED.entry(),
+        TIER_CHANGED.entry(),
         CONTACT_CREATED.entry(),
         CONTACT_UPDATED.entry(),
         CONTACT_DELETED.entry(),

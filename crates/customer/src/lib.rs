@@ -11,6 +11,7 @@ pub mod error;
 pub mod events;
 pub mod model;
 pub mod queries;
+pub mod statistics;
 pub mod transfer;
 
 pub use error::CustomerError;

@@ -82,6 +82,9 @@ pub async fn list(
     if let Some(before) = query.created_before {
         select = select.filter(c.created_at.lt(before));
     }
+    if let Some(tier) = Text::param(query.tier.as_ref(), "tier")? {
+        select = select.filter(c.tier.eq(tier));
+    }
     let seek = sort.seek();
     let rows = seek.select(select, &page)?.all(conn).await?;
     let data = views(conn, actor, cipher, rows.clone()).await?;
@@ -130,11 +133,12 @@ pub(crate) async fn views(
         Vec::new()
     } else {
         external_ref::Entity::find()
-            .filter(external_ref::COLUMN.customer_id.is_in(ids))
+            .filter(external_ref::COLUMN.customer_id.is_in(ids.iter().copied()))
             .order_by(external_ref::Column::Channel, Order::Asc)
             .all(conn)
             .await?
     };
+    let mut statistics = crate::statistics::of(conn, &ids).await?;
     let full = actor.may(Action::CustomersReadSensitive);
     rows.into_iter()
         .map(|r| {
@@ -150,7 +154,8 @@ pub(crate) async fn views(
                 .filter(|x| x.customer_id == r.id)
                 .map(|x| ExternalRef::new(x.channel.clone(), x.external_id.clone()))
                 .collect();
-            Ok(view(r, tax_id, external_refs))
+            let statistics = statistics.remove(&r.id);
+            Ok(view(r, tax_id, external_refs, statistics))
         })
         .collect()
 }
@@ -159,6 +164,7 @@ fn view(
     r: customer::Model,
     tax_id: Option<String>,
     external_refs: Vec<ExternalRef>,
+    statistics: Option<crate::dto::CustomerStatistics>,
 ) -> CustomerView {
     let credit_limit = match (
         r.credit_limit_amount,
@@ -196,6 +202,9 @@ fn view(
         archived_at: r.archived_at,
         merged_into_id: r.merged_into_id,
         erased_at: r.erased_at,
+        tier: r.tier,
+        tier_since: r.tier_since,
+        statistics,
         version: r.version,
         created_at: r.created_at,
         updated_at: r.updated_at,

@@ -109,6 +109,14 @@ pub const RESERVATION_CONSUMED: EventType<ReservationView> = EventType::new(
 )
 .example(r#"{"status": "consumed"}"#);
 
+pub const RESERVATION_ADJUSTED: EventType<ReservationView> = EventType::new(
+    "reservation.adjusted",
+    "An edit of its order grew or shrank what an order's reservation holds, by the difference \
+     only: a line's `quantity` grew, or what it let go of went to `released`; a new product or \
+     warehouse is a new line.",
+)
+.example(r#"{"status": "active"}"#);
+
 pub const RESERVATION_RESTORED: EventType<ReservationView> = EventType::new(
     "reservation.restored",
     "A shipment cancelled before pickup gave back what it took from an order's reservation: \
@@ -161,6 +169,7 @@ pub fn catalogue() -> Vec<Catalogued> {
         RESERVATION_RELEASED.entry(),
         RESERVATION_EXPIRED.entry(),
         RESERVATION_CONSUMED.entry(),
+        RESERVATION_ADJUSTED.entry(),
         RESERVATION_RESTORED.entry(),
         PURCHASE_ORDER_CREATED.entry(),
         PURCHASE_ORDER_PLACED.entry(),

@@ -64,6 +64,8 @@ pub mod problems {
             "The request with this `Idempotency-Key` succeeded, but its answer carried a secret (a token, a key secret, unmasked personal data), which is never stored. `original_status` is the status it had; `location` (also the `Location` header), when there is one, is what it created.");
         PRECONDITION_FAILED = ("precondition-failed", 412, "Precondition failed",
             "`If-Match` does not match the current `ETag`: someone else changed the resource. Fetch it again and reapply your change.");
+        PRECONDITION_REQUIRED = ("precondition-required", 428, "Precondition required",
+            "This change applies only to the version you read: send `If-Match` with its `ETag`.");
         PAYLOAD_TOO_LARGE = ("payload-too-large", 413, "Payload too large",
             "The request body exceeds the configured limit.");
         UNSUPPORTED_MEDIA_TYPE = ("unsupported-media-type", 415, "Unsupported media type",

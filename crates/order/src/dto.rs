@@ -393,3 +393,137 @@ impl ordercrm_kernel::version::Versioned for OrderView {
         self.order.version
     }
 }
+
+/// A line's number on its order: 1 to 10,000.
+pub type LineNo = Int<1, 10_000>;
+
+/// A change to an order that has not shipped in full: lines added, removed,
+/// re-quantified or re-priced; addresses, the requested day, payment terms, the
+/// order discount and the shipping fee. What is not named stays.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "change_lines": [{"line_no": 1, "quantity": 3}],
+    "requested_delivery_on": "2026-12-20",
+    "reason": "the customer called"
+}))]
+pub struct OrderEdit {
+    /// New lines, numbered after the last one (a product by `product_id` or `sku`).
+    #[serde(default)]
+    #[schema(max_items = 200)]
+    pub add_lines: Vec<CreateOrderLine>,
+    /// Lines to re-quantify or re-price, by number. A line that shipped some keeps
+    /// its price and cannot go below what shipped.
+    #[serde(default)]
+    #[schema(max_items = 200)]
+    pub change_lines: Vec<LineChange>,
+    /// Lines to remove, by number: only lines no shipment ever took.
+    #[serde(default)]
+    #[schema(max_items = 200)]
+    pub remove_lines: Vec<LineNo>,
+    /// `null` removes it.
+    #[serde(default, deserialize_with = "ordercrm_kernel::patch::nullable")]
+    #[schema(value_type = Option<AddressInput>)]
+    pub shipping_address: Option<Option<AddressInput>>,
+    /// `null` removes it.
+    #[serde(default, deserialize_with = "ordercrm_kernel::patch::nullable")]
+    #[schema(value_type = Option<AddressInput>)]
+    pub billing_address: Option<Option<AddressInput>>,
+    /// `null` removes it. A new day is a new promise: the promise watch may announce
+    /// the order late again.
+    #[serde(default, deserialize_with = "ordercrm_kernel::patch::nullable")]
+    #[schema(value_type = Option<Day>)]
+    pub requested_delivery_on: Option<Option<Day>>,
+    #[schema(value_type = Option<PaymentTerms>)]
+    pub payment_terms: Option<Choice<PaymentTerms>>,
+    /// Days for `net` and `eom` (required when switching to them).
+    pub payment_terms_days: Option<Int<0, 365>>,
+    pub order_discount: Option<Amount>,
+    pub shipping_fee: Option<Amount>,
+    /// Why, for the edit's record.
+    pub reason: Option<Text<500>>,
+}
+
+/// A line re-quantified and/or re-priced.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LineChange {
+    pub line_no: LineNo,
+    pub quantity: Option<Quantity>,
+    pub unit_price: Option<Amount>,
+    pub discount: Option<Amount>,
+}
+
+/// What an edit does to the stock of one product in one warehouse.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct StockImpact {
+    pub product_id: Uuid,
+    pub sku: String,
+    pub warehouse_id: Uuid,
+    pub warehouse_code: String,
+    /// Units the order needs held here before and after the edit (ordered, not
+    /// yet shipped).
+    pub needed_before: i64,
+    pub needed_after: i64,
+    /// What the order's reservation gains (positive) or lets go of (negative) here:
+    /// 0 when the order holds no stock (a draft, or held for want of it; the review
+    /// reserves when it is submitted or released).
+    pub reserve_change: i64,
+    /// Available here now (on hand less reserved).
+    pub available: i64,
+    /// Whether the change can be held now.
+    pub sufficient: bool,
+}
+
+/// What an edit would do, changing nothing: the order as it would be, the money,
+/// the stock and the review.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct EditPreview {
+    /// The order as it would be (its version as the edit would leave it).
+    pub order: OrderView,
+    pub grand_total_before: Money,
+    pub grand_total_after: Money,
+    /// After less before: negative when the order gets cheaper.
+    pub grand_total_change: Money,
+    pub stock: Vec<StockImpact>,
+    /// Whether the edit can be applied now: `false` when some stock is short (an
+    /// apply would be 409 `/problems/insufficient-stock`).
+    pub applicable: bool,
+    /// The review an approved order would get: its `outcome` `on_hold` means the
+    /// edit puts it on hold (the credit verdict says what it does to the customer's
+    /// credit). `null` for drafts and held orders, reviewed when submitted or released.
+    pub review: Option<Review>,
+}
+
+/// An edit as it was applied: who, when, what and what it did to the money.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct OrderEditView {
+    pub id: Uuid,
+    pub order_id: Uuid,
+    /// The order's version the edit made.
+    pub order_version: i64,
+    pub actor: String,
+    pub reason: Option<String>,
+    /// The change as sent.
+    #[schema(value_type = Object)]
+    pub change: Value,
+    pub grand_total_before: Money,
+    pub grand_total_after: Money,
+    pub grand_total_change: Money,
+    /// The order's status after the edit (`on_hold` when it failed the review again).
+    pub status_after: OrderStatus,
+    pub created_at: DateTime<Utc>,
+}
+
+/// The edited order and the record of the edit.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct EditApplied {
+    pub order: OrderView,
+    pub edit: OrderEditView,
+}
+
+impl ordercrm_kernel::version::Versioned for EditApplied {
+    fn version(&self) -> i64 {
+        self.order.order.version
+    }
+}

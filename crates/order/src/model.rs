@@ -94,6 +94,8 @@ string_enum! {
         Approve = "approve",
         Reject = "reject",
         Cancel = "cancel",
+        /// `POST /v1/orders/{id}/edits` (and its preview).
+        Edit = "edit",
     }
 }
 
@@ -119,6 +121,8 @@ pub fn starts_from(action: OrderAction) -> &'static [OrderStatus] {
         OrderAction::Reject => &[OnHold],
         // A draft nobody will submit is cancelled rather than left lying around.
         OrderAction::Cancel => &[Draft, Approved, OnHold],
+        // What has not shipped: refused once everything that ships has left.
+        OrderAction::Edit => &[Draft, Approved, OnHold],
     }
 }
 
@@ -154,7 +158,7 @@ pub fn allowed_actions(
         .filter(|a| {
             actor.may(a.needs())
                 && check(status, *a, overridable).is_ok()
-                && !(shipped_out && ends(*a))
+                && !(shipped_out && (ends(*a) || *a == OrderAction::Edit))
         })
         .collect()
 }
@@ -400,7 +404,8 @@ mod tests {
             vec![
                 OrderAction::Release,
                 OrderAction::Reject,
-                OrderAction::Cancel
+                OrderAction::Cancel,
+                OrderAction::Edit
             ]
         );
     }

@@ -177,7 +177,7 @@ pub(crate) async fn orders_with_parts(
         .collect())
 }
 
-fn currency(code: &str) -> Currency {
+pub(crate) fn currency(code: &str) -> Currency {
     code.parse().unwrap_or_else(|_| {
         Currency::all()
             .first()
@@ -404,6 +404,8 @@ pub struct ListOrders {
     /// Only late orders (`true`: the requested day has passed, UTC, while approved or
     /// on hold and not fully shipped), or only the others (`false`).
     pub delayed: Option<bool>,
+    /// Orders of the customers now in this tier (`standard`, or a tier of `customer_tiers`).
+    pub customer_tier: Option<Text<50>>,
     /// Case-insensitive substring of the number, the external id or the customer's name.
     pub q: Option<Text<100>>,
     /// `-created_at` (default), `created_at`, `number` or `-number`.
@@ -432,6 +434,7 @@ pub fn check_list(query: &ListOrders) -> Result<()> {
     }
     Text::param(query.channel_name.as_ref(), "channel_name")?;
     Text::param(query.q.as_ref(), "q")?;
+    Text::param(query.customer_tier.as_ref(), "customer_tier")?;
     let sort = query.sort.unwrap_or_default();
     PageRequest::new(query.limit, query.cursor.as_deref(), sort.as_str())?;
     Ok(())
@@ -502,6 +505,14 @@ pub async fn list(
         Some(true) => select = select.filter(crate::promise::delayed(today)),
         Some(false) => select = select.filter(crate::promise::delayed(today).not()),
         None => {}
+    }
+    if let Some(tier) = Text::param(query.customer_tier.as_ref(), "customer_tier")? {
+        let mut customers = Query::select();
+        customers
+            .column(Alias::new("id"))
+            .from(Alias::new("customers"))
+            .and_where(Expr::col(Alias::new("tier")).eq(tier));
+        select = select.filter(Expr::col(order::Column::CustomerId).in_subquery(customers));
     }
     if let Some(q) = Text::param(query.q.as_ref(), "q")? {
         select = select

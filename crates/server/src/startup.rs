@@ -95,6 +95,7 @@ impl Application {
             tokio::spawn(maintain(
                 db.clone(),
                 clock.clone(),
+                keys::load_data_key(config)?,
                 config.retention,
                 config.maintenance_interval,
                 stopped.clone(),
@@ -104,6 +105,12 @@ impl Application {
                 clock.clone(),
                 rate_limits,
                 throttle,
+                stopped.clone(),
+            )),
+            tokio::spawn(follow_customer_statistics(
+                db.clone(),
+                clock.clone(),
+                keys::load_data_key(config)?,
                 stopped.clone(),
             )),
             tokio::spawn(sequence_events(
@@ -176,10 +183,12 @@ impl Application {
 
 /// Every ten minutes: expired idempotency keys, abandoned import batches, and
 /// succeeded webhook deliveries, their attempts and events past their keeping go;
-/// late orders are announced (`order.delayed`).
+/// late orders are announced (`order.delayed`); on a new day, customer tiers are
+/// recomputed (orders age out of their windows).
 async fn maintain(
     db: Db,
     clock: SharedClock,
+    cipher: ordercrm_kernel::crypto::FieldCipher,
     retention: ordercrm_webhook::retention::Retention,
     every: Duration,
     mut stop: watch::Receiver<bool>,
@@ -205,6 +214,11 @@ async fn maintain(
                     Ok(0) => {}
                     Ok(n) => tracing::info!(orders = n, "late orders announced (order.delayed)"),
                     Err(err) => tracing::warn!(error = %err, "promise watch failed"),
+                }
+                match ordercrm_customer::statistics::sweep(&db, &cipher, clock.now()).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(customers = n, "customer tiers changed by the daily recomputation"),
+                    Err(err) => tracing::warn!(error = %err, "daily customer tier recomputation failed"),
                 }
                 match ordercrm_webhook::retention::prune(db.writer(), clock.now(), &retention).await {
                     Ok(p) if p == ordercrm_webhook::retention::Pruned::default() => {}
@@ -238,6 +252,39 @@ async fn forget_idle_limits(
                     Err(err) => tracing::warn!(error = %err, "sign-in failure purge failed"),
                 }
             }
+            _ = stop.changed() => return,
+        }
+    }
+}
+
+/// How often customer statistics catch up with the order events.
+const STATISTICS_EVERY: Duration = Duration::from_millis(500);
+
+/// Keep customer statistics and tiers with the orders
+/// ([`ordercrm_order::statistics::follow`]), a batch at a time until caught up.
+async fn follow_customer_statistics(
+    db: Db,
+    clock: SharedClock,
+    cipher: ordercrm_kernel::crypto::FieldCipher,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut tick = tokio::time::interval(STATISTICS_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => loop {
+                match ordercrm_order::statistics::follow(&db, &cipher, clock.now()).await {
+                    Ok(0) => break,
+                    Ok(_) => tokio::task::yield_now().await,
+                    Err(err) => {
+                        tracing::warn!(error = %err, "customer statistics failed");
+                        break;
+                    }
+                }
+                if *stop.borrow() {
+                    return;
+                }
+            },
             _ = stop.changed() => return,
         }
     }

@@ -19,10 +19,85 @@ pub enum WellKnown {
     /// Per role (and `api_key`), the largest discount in basis points of a line's
     /// price its orders may carry without a price review.
     DiscountCaps,
+    /// Customer tiers by spend and order count over a recent window ([`TierRule`]).
+    TierRules,
+}
+
+/// One customer tier: a customer whose counted orders placed in the last `months`
+/// months add up to at least `min_spend` (minor units of the base currency) and
+/// number at least `min_orders` has it. Rules are read in the order given; the
+/// first a customer meets is its tier, and one that meets none is `standard`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TierRule {
+    pub tier: String,
+    pub min_spend: i64,
+    pub min_orders: i64,
+    pub months: u32,
+}
+
+impl TierRule {
+    /// The tier of a customer no rule fits.
+    pub const STANDARD: &str = "standard";
+    pub const MAX_RULES: usize = 10;
+    pub const MAX_MONTHS: u32 = 120;
+    pub const MAX_ORDERS: i64 = 1_000_000_000;
+    pub const NAME_PATTERN: &str = "^[a-z][a-z0-9_]{0,31}$";
+
+    /// The rules a `customer_tiers` value holds, if it is valid.
+    pub fn parse(value: &Value) -> Result<Vec<TierRule>, String> {
+        let rules: Vec<TierRule> = serde_json::from_value(value.clone()).map_err(|e| {
+            format!(
+                "must be a list of {{\"tier\", \"min_spend\", \"min_orders\", \"months\"}}: {e}"
+            )
+        })?;
+        if rules.len() > Self::MAX_RULES {
+            return Err(format!("at most {} tiers", Self::MAX_RULES));
+        }
+        for (n, r) in rules.iter().enumerate() {
+            let name_ok = r.tier.len() <= 32
+                && r.tier
+                    .chars()
+                    .next()
+                    .is_some_and(|c| c.is_ascii_lowercase())
+                && r.tier
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+            if !name_ok || r.tier == Self::STANDARD {
+                return Err(format!(
+                    "tier {n}: a name of 1 to 32 lowercase letters, digits or '_' (not \"standard\", which is the tier of everyone else)"
+                ));
+            }
+            if rules.iter().take(n).any(|o| o.tier == r.tier) {
+                return Err(format!("tier {n}: {:?} is named twice", r.tier));
+            }
+            if !(0..=WellKnown::MAX_BASE_AMOUNT).contains(&r.min_spend) {
+                return Err(format!(
+                    "tier {n}: min_spend from 0 to {} (minor units of the base currency)",
+                    WellKnown::MAX_BASE_AMOUNT
+                ));
+            }
+            if !(0..=Self::MAX_ORDERS).contains(&r.min_orders) {
+                return Err(format!(
+                    "tier {n}: min_orders from 0 to {}",
+                    Self::MAX_ORDERS
+                ));
+            }
+            if r.min_spend == 0 && r.min_orders == 0 {
+                return Err(format!(
+                    "tier {n}: min_spend or min_orders above 0 (a customer without orders is standard)"
+                ));
+            }
+            if !(1..=Self::MAX_MONTHS).contains(&r.months) {
+                return Err(format!("tier {n}: months from 1 to {}", Self::MAX_MONTHS));
+            }
+        }
+        Ok(rules)
+    }
 }
 
 impl WellKnown {
-    pub const KEYS: [(&str, WellKnown); 12] = [
+    pub const KEYS: [(&str, WellKnown); 13] = [
         ("company_name", Self::CompanyName),
         ("default_currency", Self::CurrencyCode),
         // What orders store their exchange rate to when submitted, and what credit
@@ -42,6 +117,8 @@ impl WellKnown {
         ("order_approval_threshold", Self::BaseAmount),
         // An order line discounted beyond its creator's cap is held (`price_review`).
         ("order_discount_caps", Self::DiscountCaps),
+        // Customer tiers by recent spend and order count (see `TierRule`).
+        ("customer_tiers", Self::TierRules),
     ];
 
     /// The largest [`WellKnown::BaseAmount`].
@@ -100,6 +177,58 @@ impl WellKnown {
                 .examples([serde_json::json!({"sales": 1000, "manager": 3000})])
                 .into()
             }
+            Self::TierRules => utoipa::openapi::schema::ArrayBuilder::new()
+                .items(
+                    ObjectBuilder::new()
+                        .property(
+                            "tier",
+                            ObjectBuilder::new()
+                                .schema_type(Type::String)
+                                .pattern(Some(TierRule::NAME_PATTERN))
+                                .description(Some("Not `standard`, the tier of everyone else.")),
+                        )
+                        .property(
+                            "min_spend",
+                            ObjectBuilder::new()
+                                .schema_type(Type::Integer)
+                                .minimum(Some(0))
+                                .maximum(Some(Self::MAX_BASE_AMOUNT))
+                                .description(Some("Minor units of the base currency.")),
+                        )
+                        .property(
+                            "min_orders",
+                            ObjectBuilder::new()
+                                .schema_type(Type::Integer)
+                                .minimum(Some(0))
+                                .maximum(Some(TierRule::MAX_ORDERS)),
+                        )
+                        .property(
+                            "months",
+                            ObjectBuilder::new()
+                                .schema_type(Type::Integer)
+                                .minimum(Some(1))
+                                .maximum(Some(TierRule::MAX_MONTHS)),
+                        )
+                        .required("tier")
+                        .required("min_spend")
+                        .required("min_orders")
+                        .required("months")
+                        .additional_properties(Some(
+                            utoipa::openapi::schema::AdditionalProperties::FreeForm(false),
+                        )),
+                )
+                .max_items(Some(TierRule::MAX_RULES))
+                .description(Some(
+                    "Read in order: a customer's tier is the first whose spend and order count over \
+                     the last `months` months (approved orders, not cancelled or rejected, by when \
+                     they were placed) it meets; `standard` when none. Tier names are unique; each \
+                     rule asks for some spend or some orders.",
+                ))
+                .examples([serde_json::json!([
+                    {"tier": "gold", "min_spend": 5_000_000, "min_orders": 10, "months": 12},
+                    {"tier": "silver", "min_spend": 1_000_000, "min_orders": 3, "months": 12}
+                ])])
+                .into(),
             Self::NumberPrefix => ObjectBuilder::new()
                 .schema_type(Type::String)
                 .pattern(Some(Self::PREFIX_PATTERN))
@@ -190,6 +319,23 @@ pub fn canonical(key: &str, value: Value) -> Value {
                 })
                 .collect(),
         ),
+        (Some(WellKnown::TierRules), Value::Array(rules)) => Value::Array(
+            rules
+                .into_iter()
+                .map(|rule| match rule {
+                    Value::Object(fields) => Value::Object(
+                        fields
+                            .into_iter()
+                            .map(|(k, v)| {
+                                let v = whole(&v).unwrap_or(v);
+                                (k, v)
+                            })
+                            .collect(),
+                    ),
+                    other => other,
+                })
+                .collect(),
+        ),
         (_, v) => v,
     }
 }
@@ -259,6 +405,10 @@ pub fn check_value(key: &str, value: &Value) -> Result<(), FieldError> {
                 )
             }
         }
+        Some(WellKnown::TierRules) => match TierRule::parse(value) {
+            Ok(_) => Ok(()),
+            Err(message) => invalid("invalid_tiers", message),
+        },
         Some(WellKnown::NumberPrefix) => match value.as_str() {
             Some(s) if is_prefix(s) => Ok(()),
             _ => invalid(

@@ -23,6 +23,23 @@ pub async fn value(conn: &impl ConnectionTrait, key: &str) -> Result<Option<serd
         .map(|m| m.value))
 }
 
+/// What money is added up in (credit checks, tiers, reports): `base_currency`,
+/// else `default_currency`, else `None` (each order's own).
+pub async fn base_currency(
+    conn: &impl ConnectionTrait,
+) -> Result<Option<ordercrm_kernel::Currency>> {
+    let mut base = None;
+    for key in ["default_currency", "base_currency"] {
+        if let Some(c) = value(conn, key)
+            .await?
+            .and_then(|v| v.as_str().and_then(|s| s.parse().ok()))
+        {
+            base = Some(c);
+        }
+    }
+    Ok(base)
+}
+
 /// The document-number prefix a `*_number_prefix` setting holds, or `default`.
 pub async fn number_prefix(
     conn: &impl ConnectionTrait,

@@ -107,7 +107,8 @@ async fn batches(
     }
 }
 
-/// Events older than `before`, fanned out, and referred to by no delivery, oldest
+/// Events older than `before`, fanned out, read by every consumer of the outbox
+/// (`event_consumers`: customer statistics), and referred to by no delivery, oldest
 /// first, never the newest (positions and SQLite's ids continue from it) nor an
 /// endpoint's `created` (fan-out reads where its deliveries begin from it); the horizon moves to the highest position removed, in the same
 /// transaction.
@@ -124,6 +125,7 @@ async fn prune_events(conn: &DatabaseConnection, before: DateTime<Utc>) -> Resul
                     "SELECT e.seq, e.position FROM events e
                      WHERE e.created_at < ? AND e.position IS NOT NULL
                      AND e.position <= (SELECT position FROM webhook_cursors WHERE name = 'fanout')
+                     AND e.position <= COALESCE((SELECT MIN(position) FROM event_consumers), e.position)
                      AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = e.id)
                      AND e.position < (SELECT MAX(position) FROM events)
                      AND e.event_type <> 'webhook_endpoint.created'

@@ -135,6 +135,8 @@ pub async fn create(
         archived_at: Set(None),
         merged_into_id: Set(None),
         erased_at: Set(None),
+        tier: Set(ordercrm_settings::model::TierRule::STANDARD.to_owned()),
+        tier_since: Set(None),
         version: Set(1),
         created_at: Set(ctx.now),
         updated_at: Set(ctx.now),

@@ -38,6 +38,9 @@ pub struct Model {
     pub merged_into_id: Option<Uuid>,
     /// Set when personal data was erased; the row stays for accounting.
     pub erased_at: Option<DateTimeUtc>,
+    /// By spend and order count (`customer_tiers`); `standard` when no rule fits.
+    pub tier: String,
+    pub tier_since: Option<DateTimeUtc>,
     pub version: i64,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,

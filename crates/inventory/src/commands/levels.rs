@@ -305,7 +305,9 @@ pub(crate) async fn change(
 /// many there are: the levels locked in key order by one `SELECT … FOR UPDATE` (on
 /// PostgreSQL; SQLite's one writer already runs transactions one at a time), checked,
 /// then raised by one `UPDATE … FROM (VALUES …)` that re-checks each row. A short
-/// level changes nothing: `Err` gives (key, available) of each short one.
+/// level changes nothing: `Err` gives (key, available) of each short one. A negative
+/// quantity lets go of that much (an edited order's reservation shrinking); it is
+/// never short, and never takes `reserved` below zero.
 pub(crate) async fn reserve_many(
     txn: &DatabaseTransaction,
     ctx: &Ctx,
@@ -366,14 +368,15 @@ pub(crate) async fn reserve_many(
             "UPDATE stock_levels AS l SET reserved = l.reserved + v.column3, \
              version = l.version + 1, updated_at = $1 FROM (VALUES {}) AS v \
              WHERE l.product_id = v.column1 AND l.warehouse_id = v.column2 \
-             AND l.on_hand - l.reserved >= v.column3 RETURNING l.*",
+             AND l.on_hand - l.reserved >= v.column3 AND l.reserved + v.column3 >= 0 RETURNING l.*",
             rows.join(", ")
         ),
         _ => format!(
             "UPDATE stock_levels SET reserved = stock_levels.reserved + v.column3, \
              version = stock_levels.version + 1, updated_at = ? FROM (VALUES {}) AS v \
              WHERE stock_levels.product_id = v.column1 AND stock_levels.warehouse_id = v.column2 \
-             AND stock_levels.on_hand - stock_levels.reserved >= v.column3 RETURNING *",
+             AND stock_levels.on_hand - stock_levels.reserved >= v.column3 \
+             AND stock_levels.reserved + v.column3 >= 0 RETURNING *",
             rows.join(", ")
         ),
     };

@@ -159,6 +159,175 @@ pub async fn release_for_order(
     }
 }
 
+/// Grow or shrink what an order's reservation holds by `changes` (a signed quantity
+/// per product and warehouse, each pair once), in the order's transaction, when the
+/// order is edited: all or nothing. The stock moves by one statement for every level
+/// after one that locks them in key order ([`levels::reserve_many`]); a pair the
+/// reservation has no line for gets a new line; a shrink is recorded as released.
+/// `Ok(Err(short))`: nothing changed, and `short` names each level that has too little.
+#[tracing::instrument(skip(txn, ctx, changes))]
+pub async fn adjust_for_order(
+    txn: &DatabaseTransaction,
+    ctx: &Ctx,
+    order_id: Uuid,
+    reservation_id: Uuid,
+    changes: &[OrderHold],
+) -> Result<std::result::Result<ReservationView, Vec<ShortLine>>> {
+    // Taken while it still belongs to the order: held, partly shipped, or shipped
+    // in full (an edit may add to an order whose held lines all left).
+    let held = [
+        ReservationStatus::Active.as_str(),
+        ReservationStatus::PartiallyConsumed.as_str(),
+        ReservationStatus::Consumed.as_str(),
+    ];
+    let claimed = ordercrm_kernel::version::try_claim(
+        txn,
+        reservation::Entity::update_many()
+            .col_expr(reservation::Column::UpdatedAt, Expr::value(ctx.now))
+            .filter(reservation::COLUMN.id.eq(reservation_id))
+            .filter(reservation::COLUMN.order_id.eq(order_id))
+            .filter(reservation::COLUMN.status.is_in(held)),
+        reservation::Column::Version,
+        None,
+    )
+    .await?
+    .ok_or_else(|| {
+        InventoryError::Conflict(format!(
+            "reservation {reservation_id} no longer holds stock for order {order_id}"
+        ))
+    })?;
+    let mut lines = lines_of(txn, reservation_id).await?;
+    let places =
+        queries::places(txn, changes.iter().map(|c| (c.product_id, c.warehouse_id))).await?;
+    let mut wanted: Vec<((Uuid, Uuid), i64)> = changes
+        .iter()
+        .filter(|c| c.quantity != 0)
+        .map(|c| ((c.product_id, c.warehouse_id), c.quantity))
+        .collect();
+    wanted.sort_by_key(|(key, _)| *key);
+    // A shrink takes from what the reservation still holds there.
+    for (key, quantity) in &wanted {
+        let open: i64 = lines
+            .iter()
+            .filter(|(l, _)| (l.product_id, l.warehouse_id) == *key)
+            .map(|(l, _)| l.open())
+            .sum();
+        if open + quantity < 0 {
+            return Err(InventoryError::Conflict(
+                "the reservation holds less than the order had: run `ordercrm inventory verify`"
+                    .into(),
+            )
+            .into());
+        }
+    }
+    let raised = match levels::reserve_many(txn, ctx, &wanted).await? {
+        Ok(raised) => raised,
+        Err(short_keys) => {
+            let mut short = Vec::new();
+            for (key, available) in short_keys {
+                let quantity = wanted
+                    .iter()
+                    .find(|(k, _)| *k == key)
+                    .map_or(0, |(_, q)| *q);
+                short.push(queries::place_of(&places, key)?.short(quantity, available));
+            }
+            return Ok(Err(short));
+        }
+    };
+    let mut next_line = lines.iter().map(|(l, _)| l.line_no).max().unwrap_or(0);
+    for (key, quantity) in &wanted {
+        if *quantity > 0 {
+            if let Some((line, _)) = lines
+                .iter_mut()
+                .find(|(l, _)| (l.product_id, l.warehouse_id) == *key)
+            {
+                reservation_line::Entity::update_many()
+                    .col_expr(
+                        reservation_line::Column::Quantity,
+                        Expr::col(reservation_line::Column::Quantity).add(*quantity),
+                    )
+                    .filter(reservation_line::COLUMN.id.eq(line.id))
+                    .exec(txn)
+                    .await?;
+                line.quantity += quantity;
+            } else {
+                next_line += 1;
+                let line = reservation_line::Model {
+                    id: new_id(),
+                    reservation_id,
+                    line_no: next_line,
+                    product_id: key.0,
+                    warehouse_id: key.1,
+                    quantity: *quantity,
+                    consumed: 0,
+                    released: 0,
+                };
+                reservation_line::ActiveModel::from(line.clone())
+                    .insert(txn)
+                    .await?;
+                lines.push((line, queries::place_of(&places, *key)?.clone()));
+            }
+        } else {
+            let mut left = -quantity;
+            for (line, _) in lines
+                .iter_mut()
+                .filter(|(l, _)| (l.product_id, l.warehouse_id) == *key)
+            {
+                let take = std::cmp::min(left, line.open());
+                if take == 0 {
+                    continue;
+                }
+                reservation_line::Entity::update_many()
+                    .col_expr(
+                        reservation_line::Column::Released,
+                        Expr::col(reservation_line::Column::Released).add(take),
+                    )
+                    .filter(reservation_line::COLUMN.id.eq(line.id))
+                    .exec(txn)
+                    .await?;
+                line.released += take;
+                left -= take;
+            }
+        }
+    }
+    for after in &raised {
+        let key = (after.product_id, after.warehouse_id);
+        levels::check_alert(txn, ctx, queries::place_of(&places, key)?, after).await?;
+    }
+    let open: i64 = lines.iter().map(|(l, _)| l.open()).sum();
+    let consumed: i64 = lines.iter().map(|(l, _)| l.consumed).sum();
+    let status = match (open > 0, consumed > 0) {
+        (true, true) => ReservationStatus::PartiallyConsumed,
+        (true, false) => ReservationStatus::Active,
+        (false, true) => ReservationStatus::Consumed,
+        (false, false) => ReservationStatus::Released,
+    };
+    set_status(txn, reservation_id, status).await?;
+    let view = finished(claimed, status, lines, |_| {});
+    events::reservation_of(
+        txn,
+        ctx,
+        &events::RESERVATION_ADJUSTED,
+        &view,
+        Some(order_id),
+    )
+    .await?;
+    let changed: Vec<serde_json::Value> = wanted
+        .iter()
+        .map(|((product, warehouse), quantity)| {
+            json!({"product_id": product, "warehouse_id": warehouse, "change": quantity})
+        })
+        .collect();
+    audit::record(
+        txn,
+        ctx,
+        Entry::new("reservation.adjust", "reservation", reservation_id)
+            .changes(json!({"lines": changed, "status": view.status})),
+    )
+    .await?;
+    Ok(Ok(view))
+}
+
 /// Hold `lines` (quantity, place) for `holder`: all or none.
 async fn hold(
     txn: &DatabaseTransaction,

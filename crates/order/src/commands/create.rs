@@ -38,12 +38,12 @@ pub enum Intake {
 }
 
 /// A line after its checks: what to store, before the money is computed.
-struct Line {
-    product: ProductFacts,
-    quantity: i64,
-    unit_price: i64,
-    discount: i64,
-    warehouse: Option<WarehouseFacts>,
+pub(crate) struct Line {
+    pub product: ProductFacts,
+    pub quantity: i64,
+    pub unit_price: i64,
+    pub discount: i64,
+    pub warehouse: Option<WarehouseFacts>,
 }
 
 /// The hash that tells a resend (same body) from a different order under the same
@@ -56,7 +56,7 @@ fn intake_hash(input: &CreateOrder) -> String {
 }
 
 /// An amount in the order's currency, within the bounds.
-fn amount(
+pub(crate) fn amount(
     errors: &mut Vec<FieldError>,
     field: &str,
     money: Option<Amount>,
@@ -261,23 +261,8 @@ pub async fn create(
             tax_rate_bps: l.product.tax_rate_bps,
         })
         .collect();
-    let totals = model::totals(&money, order_discount, shipping, prices_include_tax).map_err(
-        |e| match e {
-            TotalsError::LineDiscount(i) => Error::invalid_field(
-                format!("lines[{i}].discount"),
-                "range",
-                "must not be more than quantity × unit price",
-            ),
-            TotalsError::OrderDiscount => Error::invalid_field(
-                "order_discount",
-                "range",
-                "must not be more than the lines after their discounts",
-            ),
-            TotalsError::Overflow => {
-                Error::invalid_field("lines", "range", "the order's total is too large to count")
-            }
-        },
-    )?;
+    let totals = model::totals(&money, order_discount, shipping, prices_include_tax)
+        .map_err(|e| totals_error(e, |i| format!("lines[{i}].discount")))?;
     let grand_total = Money::new(totals.grand_total, input.currency);
     if let Some(expected) = expected
         && expected != grand_total
@@ -443,6 +428,26 @@ pub async fn create(
     )))
 }
 
+/// The totals rule's refusal as a field error; `discount_field` names the field of
+/// the line at an index.
+pub(crate) fn totals_error(e: TotalsError, discount_field: impl Fn(usize) -> String) -> Error {
+    match e {
+        TotalsError::LineDiscount(i) => Error::invalid_field(
+            discount_field(i),
+            "range",
+            "must not be more than quantity × unit price",
+        ),
+        TotalsError::OrderDiscount => Error::invalid_field(
+            "order_discount",
+            "range",
+            "must not be more than the lines after their discounts",
+        ),
+        TotalsError::Overflow => {
+            Error::invalid_field("lines", "range", "the order's total is too large to count")
+        }
+    }
+}
+
 /// A prepayment after its checks.
 struct Payment {
     amount: i64,
@@ -552,7 +557,7 @@ fn payment_terms(
 
 /// Each line's product, price and warehouse; `None` when any line is wrong (the
 /// errors say which).
-async fn check_lines(
+pub(crate) async fn check_lines(
     txn: &DatabaseTransaction,
     input: &[CreateOrderLine],
     currency: Currency,

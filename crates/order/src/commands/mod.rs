@@ -4,6 +4,8 @@
 
 pub mod actions;
 pub mod create;
+pub mod customers;
+pub mod edit;
 pub mod erasure;
 mod review;
 mod warehouses;

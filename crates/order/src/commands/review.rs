@@ -48,6 +48,28 @@ pub(crate) async fn run(
     row: &order::Model,
     lines: &[order_line::Model],
 ) -> Result<Reviewed> {
+    review(txn, ctx, row, lines, false).await
+}
+
+/// The review of an approved order as an edit would leave it (`row`, `lines`, not
+/// written): every rule but stock, which the edit settles itself (it adjusts the
+/// reservation by the difference, or is refused), so this reserves nothing.
+pub(crate) async fn run_for_edit(
+    txn: &DatabaseTransaction,
+    ctx: &Ctx,
+    row: &order::Model,
+    lines: &[order_line::Model],
+) -> Result<Reviewed> {
+    review(txn, ctx, row, lines, true).await
+}
+
+async fn review(
+    txn: &DatabaseTransaction,
+    ctx: &Ctx,
+    row: &order::Model,
+    lines: &[order_line::Model],
+    edit: bool,
+) -> Result<Reviewed> {
     let mut verdicts = Vec::new();
     let currency: Currency = row.currency.parse().map_err(|_| {
         ordercrm_kernel::Error::new(
@@ -89,7 +111,17 @@ pub(crate) async fn run(
     let today = ctx.now.date_naive();
     let mut reservation_id = row.reservation_id;
     if !rejected {
-        verdicts.push(stock(txn, ctx, row, lines, &mut reservation_id).await?);
+        verdicts.push(if edit {
+            verdict(
+                "stock",
+                VerdictKind::Pass,
+                "ok",
+                "the edit holds what the order needs, by the difference".into(),
+                json!({"reservation_id": reservation_id}),
+            )
+        } else {
+            stock(txn, ctx, row, lines, &mut reservation_id).await?
+        });
         let limit = customer.as_ref().and_then(|c| c.credit_limit);
         verdicts.extend(credit(txn, row, limit, currency, today).await?);
         verdicts.push(price(txn, row, lines, currency, today).await?);
@@ -97,15 +129,9 @@ pub(crate) async fn run(
 
     // The base currency; without one, the default currency; without that, the
     // order's own (a one-currency business needs neither setting).
-    let mut base_code = currency;
-    for key in ["default_currency", "base_currency"] {
-        if let Some(c) = ordercrm_settings::queries::value(txn, key)
-            .await?
-            .and_then(|v| v.as_str().and_then(|s| s.parse::<Currency>().ok()))
-        {
-            base_code = c;
-        }
-    }
+    let base_code = ordercrm_settings::queries::base_currency(txn)
+        .await?
+        .unwrap_or(currency);
     let rate = ordercrm_settings::rates::queries::rate_on(txn, currency, base_code, today).await?;
     let threshold = ordercrm_settings::queries::value(txn, "order_approval_threshold")
         .await?

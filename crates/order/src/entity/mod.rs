@@ -1,5 +1,6 @@
 pub mod dispatch_note;
 pub mod order;
+pub mod order_edit;
 pub mod order_line;
 pub mod prepayment;
 pub mod shipment;

@@ -157,6 +157,67 @@ pub(crate) async fn refresh(
     Ok(())
 }
 
+/// Bring the notes in line with an edit of their order: a note whose warehouse has
+/// no lines left is voided; one whose lines or ship-to changed takes the order's
+/// address and requested day (while it has not shipped in full) and its status from
+/// its lines, one `dispatch_note.updated` each; a warehouse new to the order gets a
+/// note (approved orders).
+pub(crate) async fn follow_edit(
+    txn: &DatabaseTransaction,
+    ctx: &Ctx,
+    before: &[order_line::Model],
+    lines: &[order_line::Model],
+    order: &OrderData,
+    shipping_changed: bool,
+) -> Result<()> {
+    let of = |lines: &[order_line::Model], warehouse: Uuid| -> Vec<order_line::Model> {
+        let mut mine: Vec<order_line::Model> = lines
+            .iter()
+            .filter(|l| l.warehouse_id == Some(warehouse))
+            .cloned()
+            .collect();
+        mine.sort_by_key(|l| l.line_no);
+        mine
+    };
+    for note in notes_of(txn, order.id).await? {
+        let (was, now) = (of(before, note.warehouse_id), of(lines, note.warehouse_id));
+        let target = if now.is_empty() {
+            DispatchStatus::Voided
+        } else {
+            shipped_state(now.iter()).dispatch()
+        };
+        let lines_changed = was != now;
+        let ships_later = target != DispatchStatus::Shipped && target != DispatchStatus::Voided;
+        let readdressed = shipping_changed && ships_later;
+        if !lines_changed && !readdressed && note.status == target.as_str() {
+            continue;
+        }
+        let mut active: dispatch_note::ActiveModel = note.clone().into();
+        active.status = Set(target.as_str().to_owned());
+        if readdressed {
+            active.ship_to = Set(order
+                .shipping_address
+                .as_ref()
+                .map(|a| serde_json::json!(a)));
+            active.requested_delivery_on = Set(order.requested_delivery_on);
+            active.promised_on = Set(order.requested_delivery_on.unwrap_or(note.promised_on));
+        }
+        active.version = Set(note.version + 1);
+        active.updated_at = Set(ctx.now);
+        let changed = active.update(txn).await?;
+        let event = if target == DispatchStatus::Voided {
+            &events::DISPATCH_NOTE_VOIDED
+        } else {
+            &events::DISPATCH_NOTE_UPDATED
+        };
+        events::note(txn, ctx, event, &view(&changed, order)).await?;
+    }
+    if order.status == OrderStatus::Approved {
+        open_for(txn, ctx, order).await?;
+    }
+    Ok(())
+}
+
 async fn set_status(
     txn: &DatabaseTransaction,
     ctx: &Ctx,

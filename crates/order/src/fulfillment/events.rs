@@ -16,12 +16,14 @@ pub const DISPATCH_NOTE_CREATED: EventType<DispatchNoteView> = EventType::new(
 .example(r#"{"status": "open"}"#);
 pub const DISPATCH_NOTE_UPDATED: EventType<DispatchNoteView> = EventType::new(
     "dispatch_note.updated",
-    "What the note's lines have shipped changed its status (a shipment, or a shipment cancelled).",
+    "What the note's lines have shipped changed its status (a shipment, or a shipment cancelled), \
+     or an edit of the order changed its lines, ship-to or requested day.",
 )
 .example(r#"{"status": "partially_shipped"}"#);
 pub const DISPATCH_NOTE_VOIDED: EventType<DispatchNoteView> = EventType::new(
     "dispatch_note.voided",
-    "The order was cancelled or rejected before the note shipped in full: pick no more.",
+    "The order was cancelled or rejected before the note shipped in full, or an edit removed \
+     every line of its warehouse: pick no more.",
 )
 .example(r#"{"status": "voided"}"#);
 pub const SHIPMENT_CREATED: EventType<ShipmentView> = EventType::new(

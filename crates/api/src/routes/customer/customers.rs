@@ -223,9 +223,11 @@ pub async fn possible_duplicates(
     }))
 }
 
-/// Fold a duplicate into this customer: its contacts, addresses, notes, follow-ups and
-/// external references move here in one transaction; the duplicate is archived with
-/// `merged_into_id` pointing here.
+/// Fold a duplicate into this customer: its contacts, addresses, notes, follow-ups,
+/// external references and orders move here in one transaction (each moved order
+/// writes `order.updated`); the duplicate is archived with `merged_into_id` pointing
+/// here. Both customers' statistics and tiers are recomputed from their orders
+/// shortly after.
 #[utoipa::path(
     operation_id = "mergeCustomers",
     tag = "customers",
@@ -253,6 +255,7 @@ pub async fn merge(
 ) -> ApiResult<HttpResponse> {
     let txn = writer.begin().await?;
     let view = commands::merge(&txn, &ctx, &state.cipher, *id, input.source_id, if_match).await?;
+    ordercrm_order::commands::customers::carry(&txn, &ctx, input.source_id, *id).await?;
     txn.commit().await?;
     Ok(shown(
         json_with_etag(&mut HttpResponse::Ok(), &view),

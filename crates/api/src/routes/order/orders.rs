@@ -7,8 +7,11 @@ use ordercrm_kernel::Ctx;
 use ordercrm_kernel::authz::Action;
 use ordercrm_kernel::input::{CursorParam, Limit};
 use ordercrm_kernel::{Page, Problem};
-use ordercrm_order::commands::{actions, create::Intake, create::create as create_order};
-use ordercrm_order::dto::{ActionReason, CreateOrder, OrderView, RequiredReason};
+use ordercrm_order::commands::{actions, create::Intake, create::create as create_order, edit};
+use ordercrm_order::dto::{
+    ActionReason, CreateOrder, EditApplied, EditPreview, OrderEdit, OrderEditView, OrderView,
+    RequiredReason,
+};
 use ordercrm_order::queries::{self, ListOrders};
 use ordercrm_order::timeline::Timeline;
 use ordercrm_order::transfer;
@@ -354,4 +357,97 @@ pub async fn timeline(
 ) -> ApiResult<HttpResponse> {
     let timeline = ordercrm_order::timeline::timeline(state.db.reader(), &ctx.actor, *id).await?;
     Ok(HttpResponse::Ok().json(timeline))
+}
+
+/// What an edit would do, changing nothing: the order as it would be, the change to
+/// its grand total, the stock each product needs per warehouse (what the
+/// reservation would gain or let go of, and whether it is there), and for an
+/// approved order the review it would get (an outcome `on_hold` means the edit would
+/// put it on hold; the credit verdict shows the customer's exposure).
+#[utoipa::path(
+    operation_id = "previewOrderEdit",
+    tag = "orders",
+    security(("userToken" = []), ("apiKey" = [])),
+    request_body = OrderEdit,
+    params(("id" = Uuid, Path, description = "Order id")),
+    responses(
+        (status = 200, description = "What the edit would do; nothing was changed", body = EditPreview),
+        (status = 400, description = "The change is invalid or changes nothing", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such order, or not one you may see", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The order cannot be edited (`/problems/invalid-transition`: rejected, cancelled, completed or shipped in full), or a line named has shipped (`/problems/validation`)", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[post("/orders/{id}/edits/preview")]
+pub async fn preview_edit(
+    writer: Writer,
+    RequestCtx(ctx): RequestCtx,
+    id: Path<Uuid>,
+    Json(input): Json<OrderEdit>,
+) -> ApiResult<HttpResponse> {
+    let txn = writer.begin().await?;
+    let preview = edit::preview(&txn, &ctx, *id, input).await?;
+    // A preview writes nothing; the transaction only gave it a consistent view.
+    txn.rollback().await?;
+    Ok(HttpResponse::Ok().json(preview))
+}
+
+/// Edit what has not shipped, atomically, at the version you read (`If-Match` is
+/// required): the lines and totals change, the reservation grows or shrinks by the
+/// difference only, an approved order is reviewed again and goes on hold if it now
+/// fails a rule (`order.held` after `order.updated`), the dispatch notes follow,
+/// and the edit is kept (`GET …/edits`). An edit that cannot be satisfied (stock
+/// short) changes nothing. Channel keys may edit their channel's orders.
+#[utoipa::path(
+    operation_id = "editOrder",
+    tag = "orders",
+    security(("userToken" = []), ("apiKey" = [])),
+    request_body = OrderEdit,
+    params(
+        ("id" = Uuid, Path, description = "Order id"),
+        ("If-Match" = String, Header, description = "The ETag you read (required)"),
+    ),
+    responses(
+        (status = 200, description = "Edited", body = EditApplied,
+            headers(("ETag" = String, description = "The order's new version"))),
+        (status = 400, description = "The change is invalid or changes nothing", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such order, or not one you may see", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Stock is short (`/problems/insufficient-stock`, nothing changed), the order cannot be edited (`/problems/invalid-transition`), or a line named has shipped", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "Changed since your ETag", body = Problem, content_type = "application/problem+json"),
+        (status = 428, description = "No If-Match (`/problems/precondition-required`)", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[post("/orders/{id}/edits")]
+pub async fn edit_order(
+    writer: Writer,
+    RequestCtx(ctx): RequestCtx,
+    id: Path<Uuid>,
+    IfMatch(if_match): IfMatch,
+    Json(input): Json<OrderEdit>,
+) -> ApiResult<HttpResponse> {
+    let txn = writer.begin().await?;
+    let applied = edit::apply(&txn, &ctx, *id, if_match, input).await?;
+    txn.commit().await?;
+    Ok(json_with_etag(&mut HttpResponse::Ok(), &applied))
+}
+
+/// The edits made to an order, oldest first: who, when, the change as sent, and
+/// what it did to the grand total.
+#[utoipa::path(
+    operation_id = "listOrderEdits",
+    tag = "orders",
+    security(("userToken" = []), ("apiKey" = [])),
+    params(("id" = Uuid, Path, description = "Order id")),
+    responses(
+        (status = 200, description = "The order's edits", body = Vec<OrderEditView>),
+        (status = 404, description = "No such order, or not one you may see", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[get("/orders/{id}/edits")]
+pub async fn list_edits(
+    state: Data<AppState>,
+    RequestCtx(ctx): RequestCtx,
+    id: Path<Uuid>,
+) -> ApiResult<HttpResponse> {
+    let edits = edit::list(state.db.reader(), &ctx.actor, *id).await?;
+    Ok(HttpResponse::Ok().json(edits))
 }
