@@ -16,7 +16,8 @@ both_engines!(
     random_edits_keep_reserved_stock_equal_to_what_orders_hold,
     two_edits_with_one_etag_apply_once,
     an_edit_that_fails_the_review_puts_the_order_on_hold,
-    a_channel_key_edits_its_channels_orders_only
+    a_channel_key_edits_its_channels_orders_only,
+    edits_keep_to_credit_the_editors_cap_and_what_shipped
 );
 
 /// A deterministic generator: random but reproducible by seed.
@@ -442,7 +443,7 @@ async fn random_edits_keep_reserved_stock_equal_to_what_orders_hold(engine: Engi
         let o = approved(&app, &customer, 2, 1).await;
         orders.push(o["id"].as_str().unwrap().to_owned());
     }
-    let (mut applied, mut refused, mut cancelled) = (0, 0, 0);
+    let (mut applied, mut refused, mut cancelled, mut stale) = (0, 0, 0, 0);
     for step in 0..40 {
         let id = orders[rng.next(orders.len() as u64) as usize].clone();
         let current = order(&app, &id).await;
@@ -488,7 +489,8 @@ async fn random_edits_keep_reserved_stock_equal_to_what_orders_hold(engine: Engi
         };
         let before = state(&app).await;
         let res = edit(&app, &id, &etag(&current), &body).await;
-        match res.status().as_u16() {
+        let status = res.status().as_u16();
+        match status {
             200 => applied += 1,
             409 => {
                 let p: Value = res.json().await.unwrap();
@@ -511,19 +513,25 @@ async fn random_edits_keep_reserved_stock_equal_to_what_orders_hold(engine: Engi
             ),
         }
         check_reserved_matches_orders(&app, &format!("step {step} seed {seed}")).await;
-        // The ETag just used is stale now, if the edit applied.
-        if applied > 0 && step % 7 == 0 {
+        // The ETag just used is stale once the edit applied: 412, and nothing changes.
+        if status == 200 && step % 3 == 0 {
+            let before = state(&app).await;
             let res = edit(&app, &id, &etag(&current), &body).await;
-            assert!(
-                [412, 400, 409].contains(&res.status().as_u16()),
-                "stale If-Match: {}",
-                res.status()
+            problem(res, 412).await;
+            same(
+                &before,
+                &state(&app).await,
+                &format!("step {step}: stale If-Match"),
             );
+            stale += 1;
         }
     }
     assert!(applied >= 10, "only {applied} edits applied (seed {seed})");
     assert!(refused >= 1, "no edit was short of stock (seed {seed})");
-    let _ = cancelled;
+    assert!(stale >= 1, "no stale If-Match tried (seed {seed})");
+    println!(
+        "seed {seed}: {applied} edits applied, {refused} refused for stock, {stale} stale, {cancelled} cancelled"
+    );
 }
 
 async fn two_edits_with_one_etag_apply_once(engine: Engine) {
@@ -686,4 +694,196 @@ async fn a_channel_key_edits_its_channels_orders_only(engine: Engine) {
         .await
         .unwrap();
     assert_eq!(res.status(), 403);
+}
+
+async fn edits_keep_to_credit_the_editors_cap_and_what_shipped(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let plain = world(&app).await;
+    receive(&app, "TEA", "SH-01", 40).await;
+    let res = app
+        .post(
+            "/v1/settings",
+            &json!({"key": "order_discount_caps", "value": {"sales": 1000}}),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    let (_, rep) = app.user("rep@example.com", "sales", None).await;
+    // The rep's customer, on 30 days' credit up to 100.00 CNY.
+    let res = app
+        .request_as(&rep, Method::POST, "/v1/customers")
+        .json(&json!({"kind": "company", "name": "On Credit",
+            "credit_limit": {"amount": 10_000, "currency": "CNY"}, "payment_terms_days": 30}))
+        .send()
+        .await
+        .unwrap();
+    let customer: Value = res.json().await.unwrap();
+    let customer = customer["id"].as_str().unwrap().to_owned();
+
+    // Past the credit limit by an edit: on hold, its credit verdict at the new total.
+    let o = approved(&app, &customer, 1, 0).await;
+    let id = o["id"].as_str().unwrap();
+    let res = edit(
+        &app,
+        id,
+        &etag(&o),
+        &json!({"change_lines": [{"line_no": 1, "quantity": 10}]}),
+    )
+    .await;
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    let done: Value = res.json().await.unwrap();
+    assert_eq!(done["order"]["status"], "on_hold", "{done}");
+    let credit = done["order"]["review"]["verdicts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["rule"] == "credit")
+        .cloned()
+        .unwrap();
+    assert_eq!(credit["code"], "credit_limit_exceeded", "{credit}");
+    // Held, edited down: its base-currency total follows (other orders' credit sees it).
+    let res = edit(
+        &app,
+        id,
+        &etag(&done["order"]),
+        &json!({"change_lines": [{"line_no": 1, "quantity": 2}]}),
+    )
+    .await;
+    assert_eq!(res.status(), 200);
+    let done: Value = res.json().await.unwrap();
+    assert_eq!(done["order"]["grand_total"]["amount"], 2260);
+    assert_eq!(done["order"]["grand_total_base"]["amount"], 2260, "{done}");
+    let res = app
+        .request(Method::POST, &format!("/v1/orders/{id}/cancel"))
+        .header("if-match", etag(&done["order"]))
+        .json(&json!({"reason": "start again"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+
+    // An admin's order for the rep's customer: the rep re-pricing it (40 % off the
+    // list price, above cost) is held to the rep's cap (10 %), not the admin's (none).
+    let o = approved(&app, &customer, 1, 0).await;
+    let id = o["id"].as_str().unwrap();
+    let res = app
+        .request_as(&rep, Method::POST, &format!("/v1/orders/{id}/edits"))
+        .header("if-match", etag(&o))
+        .json(&json!({"change_lines": [{"line_no": 1, "unit_price": {"amount": 600, "currency": "CNY"}}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    let done: Value = res.json().await.unwrap();
+    assert_eq!(done["order"]["status"], "on_hold", "{done}");
+    let price = done["order"]["review"]["verdicts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["rule"] == "price")
+        .cloned()
+        .unwrap();
+    assert_eq!(price["code"], "price_review", "{price}");
+    assert_eq!(price["inputs"]["lines"][0]["role"], "sales", "{price}");
+
+    // With an order discount, once a line shipped, nothing may move its money.
+    let res = app
+        .post(
+            "/v1/orders",
+            &json!({"customer_id": plain, "currency": "CNY", "submit": true,
+                "order_discount": {"amount": 500, "currency": "CNY"},
+                "lines": [{"sku": "TEA", "quantity": 3, "warehouse_code": "SH-01"},
+                          {"sku": "TEA", "quantity": 2, "warehouse_code": "SH-01"}]}),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    let o: Value = res.json().await.unwrap();
+    let id = o["id"].as_str().unwrap();
+    let res = app
+        .post(
+            &format!("/v1/orders/{id}/shipments"),
+            &ship(&[(1, 3)], "SF-D"),
+        )
+        .await;
+    assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+    let now = order(&app, id).await;
+    let res = edit(
+        &app,
+        id,
+        &etag(&now),
+        &json!({"change_lines": [{"line_no": 2, "quantity": 4}]}),
+    )
+    .await;
+    let p = problem(res, 409).await;
+    assert_eq!(p["errors"][0]["code"], "shipped_value", "{p}");
+
+    // Line numbers are not given twice; an order whose stock lines all went can
+    // take new ones (its reservation let go, a new one is made).
+    let res = app
+        .post(
+            "/v1/products",
+            &json!({"sku": "SVC", "name": "Setup", "tax_rate_bps": 600, "tracks_inventory": false,
+                "list_price": {"amount": 5000, "currency": "CNY"}}),
+        )
+        .await;
+    assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+    let res = app
+        .post(
+            "/v1/orders",
+            &json!({"customer_id": plain, "currency": "CNY", "submit": true,
+                "lines": [{"sku": "TEA", "quantity": 1, "warehouse_code": "SH-01"}, {"sku": "SVC", "quantity": 1}]}),
+        )
+        .await;
+    let o: Value = res.json().await.unwrap();
+    assert_eq!(o["status"], "approved", "{o}");
+    let id = o["id"].as_str().unwrap();
+    let res = edit(&app, id, &etag(&o), &json!({"remove_lines": [1]})).await;
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    let done: Value = res.json().await.unwrap();
+    let res = edit(
+        &app,
+        id,
+        &etag(&done["order"]),
+        &json!({"add_lines": [{"sku": "TEA", "quantity": 2, "warehouse_code": "SH-01"}]}),
+    )
+    .await;
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    let done: Value = res.json().await.unwrap();
+    let numbers: Vec<i64> = done["order"]["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["line_no"].as_i64().unwrap())
+        .collect();
+    assert_eq!(
+        numbers,
+        [2, 3],
+        "line 1 was removed: its number stays unused"
+    );
+    check_reserved_matches_orders(&app, "after a new hold").await;
+
+    // Erasing the customer takes what edits recorded of them too.
+    let res = edit(
+        &app,
+        id,
+        &etag(&done["order"]),
+        &json!({"shipping_address": {"recipient": "Zhang Secret", "line1": "88 Private Lane",
+            "city": "Shanghai", "country": "CN", "phone": "+8613911112222"},
+            "reason": "Zhang Secret asked"}),
+    )
+    .await;
+    assert_eq!(res.status(), 200);
+    let res = app
+        .post(&format!("/v1/customers/{plain}/erase"), &json!({}))
+        .await;
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    let edits = app
+        .get(&format!("/v1/orders/{id}/edits"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        !edits.contains("Zhang") && !edits.contains("Private"),
+        "{edits}"
+    );
 }

@@ -102,7 +102,18 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        // From the start of the outbox: the orders placed so far are counted too.
+        // The orders placed so far, whatever the outbox still holds of them (the
+        // daily recomputation fills in their customers' figures); the consumer
+        // then reads the outbox from its start, which changes nothing it already has.
+        manager
+            .get_connection()
+            .execute_unprepared(
+                "INSERT INTO customer_order_facts (order_id, customer_id, value_amount, currency, ordered_at) \
+                 SELECT id, customer_id, COALESCE(grand_total_base_amount, grand_total_amount), \
+                 COALESCE(base_currency, currency), COALESCE(submitted_at, created_at) FROM orders \
+                 WHERE approved_at IS NOT NULL AND status NOT IN ('cancelled', 'rejected')",
+            )
+            .await?;
         manager
             .get_connection()
             .execute_unprepared(

@@ -25,8 +25,8 @@ pub const MERGED: EventType<CustomerView> = EventType::new(
     "customer.merged",
     "A duplicate was merged into this customer (`data`): the duplicate is archived and \
      points here (`customer.archived`), its contacts, addresses and follow-ups moved here \
-     (a `*.updated` each), and so did its notes, external references and orders (an \
-     `order.updated` each).",
+     (a `*.updated` each), and so did its notes, external references and orders (each \
+     order a new version, without an event of its own: this one says they moved).",
 )
     .example(r#"{"archived": false, "archived_at": null, "merged_into_id": null, "erased_at": null, "tax_id": "••••••••••••••234X", "kind": "company"}"#);
 pub const ERASED: EventType<CustomerView> = EventType::new(

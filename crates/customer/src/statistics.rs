@@ -12,7 +12,7 @@
 //! reading facts, and change a tier only from the tier they read: each crossing is
 //! one `customer.tier_changed`, however many servers recompute.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use chrono::{DateTime, Months, Utc};
 use ordercrm_kernel::audit::{self, Entry};
@@ -21,7 +21,7 @@ use ordercrm_kernel::version::try_claim;
 use ordercrm_kernel::{Actor, Ctx, Currency, Db, Money, Result};
 use ordercrm_settings::model::TierRule;
 use sea_orm::ActiveValue::Set;
-use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{
     ConnectionTrait, DatabaseBackend, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder,
     QuerySelect, Statement,
@@ -89,7 +89,7 @@ pub async fn put_facts(
                     put.push(order_fact::ActiveModel {
                         order_id: Set(*order_id),
                         customer_id: Set(f.customer_id),
-                        value_amount: Set(f.value.max(0)),
+                        value_amount: Set(std::cmp::max(f.value, 0)),
                         currency: Set(f.currency.clone()),
                         ordered_at: Set(f.ordered_at),
                     });
@@ -248,19 +248,19 @@ pub async fn refresh(
             .filter(customer::COLUMN.id.is_in(chunk.iter().copied()))
             .order_by_asc(customer::Column::Id);
         if txn.get_database_backend() == DatabaseBackend::Postgres {
-            lock = lock.lock_exclusive();
+            // Not FOR UPDATE: that would also block every new order of these
+            // customers (the foreign key's KEY SHARE lock), which is what keeping
+            // statistics out of intake is for.
+            lock = lock.lock(sea_orm::sea_query::LockType::NoKeyUpdate);
         }
         let tiers: Vec<(Uuid, String)> = lock.into_tuple().all(txn).await?;
         let all = sums(txn, chunk, None).await?;
-        // The currency of figures already shown, for a customer with no orders left.
-        let shown: HashMap<Uuid, String> = statistics::Entity::find()
-            .select_only()
-            .columns([statistics::Column::CustomerId, statistics::Column::Currency])
+        let shown: HashMap<Uuid, statistics::Model> = statistics::Entity::find()
             .filter(statistics::COLUMN.customer_id.is_in(chunk.iter().copied()))
-            .into_tuple()
             .all(txn)
             .await?
             .into_iter()
+            .map(|s| (s.customer_id, s))
             .collect();
         let mut recent: HashMap<u32, HashMap<(Uuid, String), Sums>> = HashMap::new();
         for months in &windows {
@@ -268,28 +268,41 @@ pub async fn refresh(
             recent.insert(*months, sums(txn, chunk, since).await?);
         }
         let mut rows = Vec::new();
+        let mut moved = Vec::new();
+        let mut crossings = Vec::new();
         for (id, tier) in tiers {
-            let currency = currency_of(id, base, &all).or_else(|| shown.get(&id).cloned());
+            // A customer with no orders left keeps the currency its figures were in.
+            let was = shown.get(&id);
+            let currency = currency_of(id, base, &all).or_else(|| was.map(|w| w.currency.clone()));
             let key = (id, currency.clone().unwrap_or_default());
             let life = all.get(&key).copied().unwrap_or_default();
             if let Some(currency) = currency {
-                rows.push(statistics::ActiveModel {
-                    customer_id: Set(id),
-                    currency: Set(currency),
-                    lifetime_value_amount: Set(i64::try_from(life.spend).unwrap_or(i64::MAX)),
-                    order_count: Set(life.orders),
-                    first_order_at: Set(life.first),
-                    last_order_at: Set(life.last),
-                    updated_at: Set(ctx.now),
+                let value = i64::try_from(life.spend).unwrap_or(i64::MAX);
+                let same = was.is_some_and(|w| {
+                    (w.currency.as_str(), w.lifetime_value_amount, w.order_count)
+                        == (currency.as_str(), value, life.orders)
+                        && (w.first_order_at, w.last_order_at) == (life.first, life.last)
                 });
+                if !same {
+                    moved.push(id);
+                    rows.push(statistics::ActiveModel {
+                        customer_id: Set(id),
+                        currency: Set(currency),
+                        lifetime_value_amount: Set(value),
+                        order_count: Set(life.orders),
+                        first_order_at: Set(life.first),
+                        last_order_at: Set(life.last),
+                        updated_at: Set(ctx.now),
+                    });
+                }
             }
             let in_window: HashMap<u32, Sums> = recent
                 .iter()
                 .map(|(m, sums)| (*m, sums.get(&key).copied().unwrap_or_default()))
                 .collect();
             let now_tier = tier_of(&rules, &in_window);
-            if now_tier != tier && change_tier(txn, ctx, cipher, id, &tier, &now_tier).await? {
-                changed += 1;
+            if now_tier != tier {
+                crossings.push((id, tier, now_tier));
             }
         }
         if !rows.is_empty() {
@@ -308,6 +321,29 @@ pub async fn refresh(
                 )
                 .exec_without_returning(txn)
                 .await?;
+        }
+        // The figures are part of the customer as read: a new version (its ETag moves),
+        // once, whether or not its tier moves too.
+        let crossing: HashSet<Uuid> = crossings.iter().map(|(id, _, _)| *id).collect();
+        let bumped: Vec<Uuid> = moved
+            .into_iter()
+            .filter(|id| !crossing.contains(id))
+            .collect();
+        if !bumped.is_empty() {
+            customer::Entity::update_many()
+                .col_expr(
+                    customer::Column::Version,
+                    Expr::col(customer::Column::Version).add(1),
+                )
+                .filter(customer::COLUMN.id.is_in(bumped))
+                .exec(txn)
+                .await?;
+        }
+        // After the figures, so the event shows those that crossed the rule.
+        for (id, from, to) in crossings {
+            if change_tier(txn, ctx, cipher, id, &from, &to).await? {
+                changed += 1;
+            }
         }
     }
     Ok(changed)
@@ -371,6 +407,14 @@ pub async fn sweep(db: &Db, cipher: &FieldCipher, now: DateTime<Utc>) -> Result<
                             sea_orm::sea_query::Query::select()
                                 .column(statistics::Column::CustomerId)
                                 .from(statistics::Entity)
+                                .to_owned(),
+                        ),
+                    )
+                    .add(
+                        customer::COLUMN.id.in_subquery(
+                            sea_orm::sea_query::Query::select()
+                                .column(order_fact::Column::CustomerId)
+                                .from(order_fact::Entity)
                                 .to_owned(),
                         ),
                     ),

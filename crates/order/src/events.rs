@@ -45,8 +45,8 @@ pub const SHIPPED: EventType<OrderData> = EventType::new(
 pub const UPDATED: EventType<OrderData> = EventType::new(
     "order.updated",
     "The order changed without a change of `status`: a shipment cancelled before pickup, or a \
-     delivered parcel returned to the sender, moved `fulfillment_status` back; or its customer \
-     was merged into another, which the order now belongs to (`customer.id`).",
+     delivered parcel returned to the sender, moved `fulfillment_status` back; or an edit \
+     changed its lines, money, addresses, requested day or terms (`GET /v1/orders/{id}/edits`).",
 )
 .example(r#"{"fulfillment_status": "partially_shipped"}"#);
 

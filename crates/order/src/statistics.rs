@@ -17,7 +17,8 @@ use ordercrm_customer::statistics::{self as customer_statistics, OrderFact};
 use ordercrm_kernel::crypto::FieldCipher;
 use ordercrm_kernel::{Ctx, Db, Result};
 use sea_orm::{
-    ConnectionTrait, DatabaseBackend, EntityTrait, QueryFilter, Statement, TransactionTrait,
+    ConnectionTrait, DatabaseBackend, EntityTrait, QueryFilter, QuerySelect, Statement,
+    TransactionTrait,
 };
 use uuid::Uuid;
 
@@ -119,6 +120,36 @@ pub async fn follow(db: &Db, cipher: &FieldCipher, now: DateTime<Utc>) -> Result
     for row in &named {
         ids.push(row.try_get_by_index::<Uuid>(0)?);
     }
+    // A merge moves the duplicate's orders without an event each: every order of
+    // the customer that stayed is looked at again (the moved ones move their facts).
+    let merged = txn
+        .query_all_raw(Statement::from_sql_and_values(
+            backend,
+            format!(
+                "SELECT DISTINCT resource_id FROM events WHERE {range} \
+                 AND event_type = 'customer.merged'"
+            ),
+            [cursor.into(), upto.into()],
+        ))
+        .await?;
+    let mut kept = Vec::new();
+    for row in &merged {
+        if let Ok(id) = row.try_get_by_index::<String>(0)?.parse::<Uuid>() {
+            kept.push(id);
+        }
+    }
+    if !kept.is_empty() {
+        let theirs: Vec<Uuid> = order::Entity::find()
+            .select_only()
+            .column(order::Column::Id)
+            .filter(order::COLUMN.customer_id.is_in(kept))
+            .into_tuple()
+            .all(&txn)
+            .await?;
+        ids.extend(theirs);
+    }
+    ids.sort_unstable();
+    ids.dedup();
     let mut facts = Vec::with_capacity(ids.len());
     for chunk in ids.chunks(500) {
         let rows = order::Entity::find()

@@ -490,6 +490,21 @@ async fn claim(
     })
 }
 
+/// Whether an order's edit can grow or shrink this reservation: it holds stock, or
+/// everything it held shipped ([`adjust_for_order`]); not once released or expired.
+pub async fn adjustable(conn: &impl sea_orm::ConnectionTrait, id: Uuid) -> Result<bool> {
+    let held = [
+        ReservationStatus::Active.as_str(),
+        ReservationStatus::PartiallyConsumed.as_str(),
+        ReservationStatus::Consumed.as_str(),
+    ];
+    Ok(reservation::Entity::find_by_id(id)
+        .filter(reservation::COLUMN.status.is_in(held))
+        .one(conn)
+        .await?
+        .is_some())
+}
+
 /// Whether an order's reservation still holds stock (active or partly shipped).
 pub async fn still_holds(conn: &impl sea_orm::ConnectionTrait, id: Uuid) -> Result<bool> {
     let open = [

@@ -136,7 +136,11 @@ pub async fn apply(
 
     // Stock first: a refusal leaves nothing written.
     if holds_stock && !holds.is_empty() {
-        match row.reservation_id {
+        let adjustable = match row.reservation_id {
+            Some(r) => ordercrm_inventory::commands::reservations::adjustable(txn, r).await?,
+            None => false,
+        };
+        match row.reservation_id.filter(|_| adjustable) {
             Some(reservation) => {
                 if let Err(short) = adjust_for_order(txn, ctx, row.id, reservation, &holds).await? {
                     return Err(ordercrm_inventory::InventoryError::Insufficient(short).into());
@@ -391,6 +395,8 @@ async fn plan(
 
     // Lines named twice, or not on the order.
     let mut named = HashSet::new();
+    // Lines whose price or discount the edit sets: the editor's discount cap applies.
+    let mut touched: HashSet<i32> = HashSet::new();
     let in_shipments: HashSet<Uuid> = shipment_line::Entity::find()
         .filter(
             shipment_line::COLUMN
@@ -431,7 +437,9 @@ async fn plan(
                     errors.push(FieldError::state(
                         &field,
                         "line_shipped",
-                        format!("line {no} is in a shipment: reduce it to what shipped instead"),
+                        format!(
+                            "line {no} was in a shipment (a cancelled one too): reduce its quantity instead"
+                        ),
                     ));
                 }
                 removed.push(line.id);
@@ -462,8 +470,9 @@ async fn plan(
             continue;
         };
         if let Some(q) = &change.quantity {
+            let found = errors.len();
             let q = q.check(&mut errors, &f("quantity"));
-            if q < line.shipped_quantity {
+            if errors.len() == found && q < line.shipped_quantity {
                 errors.push(FieldError::state(
                     f("quantity"),
                     "below_shipped",
@@ -482,6 +491,9 @@ async fn plan(
                 "line_shipped",
                 format!("line {no} shipped some at its price: its price stays"),
             ));
+        }
+        if repriced {
+            touched.insert(no);
         }
         if change.unit_price.is_some() {
             line.unit_price_amount = price;
@@ -544,9 +556,11 @@ async fn plan(
         return Err(Error::validation(errors));
     }
 
-    // New lines after the highest number the order had before this edit.
-    let first_no = old_lines.iter().map(|l| l.line_no).max().unwrap_or(0) + 1;
+    // New lines after the highest number the order ever had (a removed line's
+    // number is not given to another product).
+    let first_no = highest_line_no(txn, current.id, &old_lines).await? + 1;
     for (next_no, l) in (first_no..).zip(added) {
+        touched.insert(next_no);
         lines.push(order_line::Model {
             id: new_id(),
             order_id: current.id,
@@ -590,6 +604,30 @@ async fn plan(
         line.tax_amount = t.tax;
         line.total_amount = t.total;
     }
+    // What shipped was priced: an edit elsewhere may not move a shipped line's
+    // money (the order discount is shared over every line by its net).
+    let moved: Vec<i32> = lines
+        .iter()
+        .filter(|l| l.shipped_quantity > 0)
+        .filter(|l| {
+            old_lines.iter().any(|o| {
+                o.id == l.id
+                    && o.quantity == l.quantity
+                    && (o.order_discount_share, o.tax_amount, o.total_amount)
+                        != (l.order_discount_share, l.tax_amount, l.total_amount)
+            })
+        })
+        .map(|l| l.line_no)
+        .collect();
+    if !moved.is_empty() {
+        return Err(Error::validation(vec![FieldError::state(
+            "order_discount",
+            "shipped_value",
+            format!(
+                "the order discount is shared over every line: this edit would change what shipped line(s) {moved:?} cost; change the order discount before shipping, or leave it"
+            ),
+        )]));
+    }
     if current.prepaid_amount > totals.grand_total {
         return Err(Error::validation(vec![FieldError::state(
             "change_lines",
@@ -603,6 +641,22 @@ async fn plan(
     }
 
     let mut row = current.clone();
+    // The base-currency total at the rate the order was reviewed at, so the credit
+    // check, the statistics and other orders' exposure see the edited total (an
+    // approved order's review below replaces it at today's rate).
+    if let (Some(rate), Some(base)) = (
+        row.base_rate
+            .as_deref()
+            .and_then(ordercrm_kernel::rate::Rate::parse),
+        row.base_currency
+            .as_deref()
+            .and_then(|b| b.parse::<Currency>().ok()),
+    ) {
+        row.grand_total_base_amount = rate
+            .convert(Money::new(totals.grand_total, c), base)
+            .ok()
+            .map(|m| m.amount);
+    }
     row.subtotal_amount = totals.subtotal;
     row.discount_amount = totals.discount;
     row.order_discount_amount = order_discount;
@@ -719,7 +773,15 @@ async fn plan(
     // The review again, for an approved order: as the order would be. Its stock rule
     // passes on the reservation the edit adjusts (or finds none needed).
     let review = if status == OrderStatus::Approved {
-        Some(review::run_for_edit(txn, ctx, &row, &lines).await?)
+        let editor = match &ctx.actor {
+            Actor::User(u) => Some(u.role.as_str().to_owned()),
+            Actor::ApiKey(_) => Some("api_key".to_owned()),
+            _ => None,
+        };
+        if input.order_discount.is_some() {
+            touched.extend(lines.iter().map(|l| l.line_no));
+        }
+        Some(review::run_for_edit(txn, ctx, &row, &lines, editor.as_deref(), &touched).await?)
     } else {
         None
     };
@@ -735,6 +797,31 @@ async fn plan(
         review,
         shipping_changed,
     })
+}
+
+/// The highest line number `order` has had: its lines now, and those its edits removed.
+async fn highest_line_no(
+    txn: &DatabaseTransaction,
+    order: Uuid,
+    lines: &[order_line::Model],
+) -> Result<i32> {
+    let mut highest = lines.iter().map(|l| l.line_no).max().unwrap_or(0);
+    for e in order_edit::Entity::find()
+        .filter(order_edit::COLUMN.order_id.eq(order))
+        .all(txn)
+        .await?
+    {
+        let removed = e
+            .change
+            .get("remove_lines")
+            .and_then(|r| r.as_array())
+            .cloned();
+        for n in removed.unwrap_or_default() {
+            let n = n.as_i64().and_then(|n| i32::try_from(n).ok()).unwrap_or(0);
+            highest = highest.max(n);
+        }
+    }
+    Ok(highest)
 }
 
 /// The payment terms after the edit, with their days.

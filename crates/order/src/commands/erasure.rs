@@ -1,6 +1,6 @@
 //! When a customer's personal data is erased, their orders forget it too: the name
 //! and addresses copied at intake (and onto dispatch notes), the notes, reasons
-//! people typed, and what `q` searched. The orders stay (numbers, lines, money,
+//! people typed, what their edits changed, and what `q` searched. The orders stay (numbers, lines, money,
 //! shipments), so the books still add up.
 
 use ordercrm_kernel::Result;
@@ -48,6 +48,23 @@ pub async fn forget_customers(txn: &DatabaseTransaction, customers: &[Uuid]) -> 
             .exec(txn)
             .await?;
     }
+    // What edits changed and why: addresses and words people typed.
+    crate::entity::order_edit::Entity::update_many()
+        .col_expr(
+            crate::entity::order_edit::Column::Change,
+            sea_orm::sea_query::Expr::value(serde_json::json!({"erased": true})),
+        )
+        .col_expr(
+            crate::entity::order_edit::Column::Reason,
+            sea_orm::sea_query::Expr::value(Option::<String>::None),
+        )
+        .filter(
+            crate::entity::order_edit::COLUMN
+                .order_id
+                .is_in(order_ids.clone()),
+        )
+        .exec(txn)
+        .await?;
     // The events keep their identity (a hash), so a carrier's next full-history push
     // is recognised as repeats and does not bring the erased words back.
     tracking_event::Entity::update_many()

@@ -48,27 +48,34 @@ pub(crate) async fn run(
     row: &order::Model,
     lines: &[order_line::Model],
 ) -> Result<Reviewed> {
-    review(txn, ctx, row, lines, false).await
+    review(txn, ctx, row, lines, None).await
 }
 
 /// The review of an approved order as an edit would leave it (`row`, `lines`, not
 /// written): every rule but stock, which the edit settles itself (it adjusts the
 /// reservation by the difference, or is refused), so this reserves nothing.
+/// Lines whose price the edit set (`touched`, by number) are held to the editor's
+/// discount cap (`editor`: a role, or `api_key`), the others to their creator's.
 pub(crate) async fn run_for_edit(
     txn: &DatabaseTransaction,
     ctx: &Ctx,
     row: &order::Model,
     lines: &[order_line::Model],
+    editor: Option<&str>,
+    touched: &std::collections::HashSet<i32>,
 ) -> Result<Reviewed> {
-    review(txn, ctx, row, lines, true).await
+    review(txn, ctx, row, lines, Some((editor, touched))).await
 }
+
+/// Who edited which lines' prices, for an edit's review.
+type Edited<'a> = Option<(Option<&'a str>, &'a std::collections::HashSet<i32>)>;
 
 async fn review(
     txn: &DatabaseTransaction,
     ctx: &Ctx,
     row: &order::Model,
     lines: &[order_line::Model],
-    edit: bool,
+    edit: Edited<'_>,
 ) -> Result<Reviewed> {
     let mut verdicts = Vec::new();
     let currency: Currency = row.currency.parse().map_err(|_| {
@@ -111,7 +118,7 @@ async fn review(
     let today = ctx.now.date_naive();
     let mut reservation_id = row.reservation_id;
     if !rejected {
-        verdicts.push(if edit {
+        verdicts.push(if edit.is_some() {
             verdict(
                 "stock",
                 VerdictKind::Pass,
@@ -124,7 +131,7 @@ async fn review(
         });
         let limit = customer.as_ref().and_then(|c| c.credit_limit);
         verdicts.extend(credit(txn, row, limit, currency, today).await?);
-        verdicts.push(price(txn, row, lines, currency, today).await?);
+        verdicts.push(price(txn, row, lines, currency, today, edit).await?);
     }
 
     // The base currency; without one, the default currency; without that, the
@@ -297,14 +304,13 @@ async fn price(
     lines: &[order_line::Model],
     currency: Currency,
     today: chrono::NaiveDate,
+    edit: Edited<'_>,
 ) -> Result<Verdict> {
     let ids: Vec<Uuid> = lines.iter().map(|l| l.product_id).collect();
     let (products, _) = for_orders::products(txn, &ids, &[]).await?;
     let caps = ordercrm_settings::queries::value(txn, "order_discount_caps").await?;
-    let cap = row
-        .creator_role
-        .as_deref()
-        .and_then(|role| caps.as_ref()?.get(role)?.as_i64());
+    let cap_of = |role: Option<&str>| role.and_then(|role| caps.as_ref()?.get(role)?.as_i64());
+    let cap = cap_of(row.creator_role.as_deref());
     let mut findings = Vec::new();
     let mut missing = Vec::new();
     for l in lines {
@@ -350,6 +356,10 @@ async fn price(
             - i128::from(l.discount_amount)
             - i128::from(l.order_discount_share);
         let off = full - paid;
+        let (cap, role) = match edit {
+            Some((editor, touched)) if touched.contains(&l.line_no) => (cap_of(editor), editor),
+            _ => (cap, row.creator_role.as_deref()),
+        };
         if let Some(cap) = cap
             && full > 0
             // off / full > cap / 10000, without division.
@@ -359,7 +369,7 @@ async fn price(
             findings.push(
                 json!({"line_no": l.line_no, "sku": l.sku, "reason": "discount_over_cap",
                 "discount_bps": i64::try_from(bps).unwrap_or(i64::MAX), "cap_bps": cap,
-                "role": row.creator_role}),
+                "role": role}),
             );
         }
     }

@@ -224,9 +224,9 @@ pub async fn possible_duplicates(
 }
 
 /// Fold a duplicate into this customer: its contacts, addresses, notes, follow-ups,
-/// external references and orders move here in one transaction (each moved order
-/// writes `order.updated`); the duplicate is archived with `merged_into_id` pointing
-/// here. Both customers' statistics and tiers are recomputed from their orders
+/// external references and orders move here in one transaction (orders in one
+/// statement, each a new version); the duplicate is archived with `merged_into_id`
+/// pointing here. Both customers' statistics and tiers are recomputed from their orders
 /// shortly after.
 #[utoipa::path(
     operation_id = "mergeCustomers",

@@ -374,7 +374,7 @@ pub async fn timeline(
         (status = 200, description = "What the edit would do; nothing was changed", body = EditPreview),
         (status = 400, description = "The change is invalid or changes nothing", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such order, or not one you may see", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The order cannot be edited (`/problems/invalid-transition`: rejected, cancelled, completed or shipped in full), or a line named has shipped (`/problems/validation`)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The order cannot be edited (`/problems/invalid-transition`: rejected, cancelled, completed or shipped in full), or the change conflicts with what shipped or was paid (`/problems/conflict`: `line_shipped`, `below_shipped`, `shipped_value`, `below_prepaid`)", body = Problem, content_type = "application/problem+json"),
     ),
 )]
 #[post("/orders/{id}/edits/preview")]
@@ -411,7 +411,7 @@ pub async fn preview_edit(
             headers(("ETag" = String, description = "The order's new version"))),
         (status = 400, description = "The change is invalid or changes nothing", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such order, or not one you may see", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Stock is short (`/problems/insufficient-stock`, nothing changed), the order cannot be edited (`/problems/invalid-transition`), or a line named has shipped", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Stock is short (`/problems/insufficient-stock`, nothing changed), the order cannot be edited (`/problems/invalid-transition`), or the change conflicts with what shipped or was paid (`/problems/conflict`: `line_shipped`, `below_shipped`, `shipped_value`, `below_prepaid`)", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "Changed since your ETag", body = Problem, content_type = "application/problem+json"),
         (status = 428, description = "No If-Match (`/problems/precondition-required`)", body = Problem, content_type = "application/problem+json"),
     ),
