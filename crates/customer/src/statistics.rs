@@ -392,6 +392,28 @@ pub async fn sweep(db: &Db, cipher: &FieldCipher, now: DateTime<Utc>) -> Result<
     if !claim_day(db, now).await? {
         return Ok(0);
     }
+    let swept = sweep_all(db, cipher, now).await;
+    if swept.is_err() {
+        // Unfinished: give the day back, so the next pass (on any server) runs it.
+        let backend = db.backend();
+        let sql = match backend {
+            DatabaseBackend::Postgres => "UPDATE task_runs SET ran_on = $1 WHERE name = $2",
+            _ => "UPDATE task_runs SET ran_on = ?1 WHERE name = ?2",
+        };
+        let yesterday = now.date_naive().pred_opt().unwrap_or(now.date_naive());
+        let _ = db
+            .writer()
+            .execute_raw(Statement::from_sql_and_values(
+                backend,
+                sql,
+                [yesterday.into(), SWEEP.into()],
+            ))
+            .await;
+    }
+    swept
+}
+
+async fn sweep_all(db: &Db, cipher: &FieldCipher, now: DateTime<Utc>) -> Result<u64> {
     let ctx = Ctx::system(now);
     let mut after: Option<Uuid> = None;
     let mut changed = 0;
