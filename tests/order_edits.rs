@@ -815,6 +815,26 @@ async fn edits_keep_to_credit_the_editors_cap_and_what_shipped(engine: Engine) {
     .await;
     let p = problem(res, 409).await;
     assert_eq!(p["errors"][0]["code"], "shipped_value", "{p}");
+    // Not by re-quantifying the shipped line at the same time either.
+    let res = edit(
+        &app,
+        id,
+        &etag(&now),
+        &json!({"change_lines": [{"line_no": 1, "quantity": 4}],
+            "order_discount": {"amount": 3000, "currency": "CNY"}}),
+    )
+    .await;
+    let p = problem(res, 409).await;
+    assert_eq!(p["errors"][0]["code"], "shipped_value", "{p}");
+    // What does not touch the money still changes.
+    let res = edit(
+        &app,
+        id,
+        &etag(&now),
+        &json!({"requested_delivery_on": "2026-12-30"}),
+    )
+    .await;
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
 
     // Line numbers are not given twice; an order whose stock lines all went can
     // take new ones (its reservation let go, a new one is made).

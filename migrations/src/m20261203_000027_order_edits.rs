@@ -26,6 +26,7 @@ impl MigrationTrait for Migration {
                     .col(big_integer("grand_total_before"))
                     .col(big_integer("grand_total_after"))
                     .col(string("status_after"))
+                    .col(integer("highest_line_no"))
                     .col(timestamp_with_time_zone("created_at"))
                     .foreign_key(
                         ForeignKey::create()

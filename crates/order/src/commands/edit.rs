@@ -21,6 +21,7 @@ use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, DatabaseTransaction, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
+    QuerySelect,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -248,6 +249,9 @@ pub async fn apply(
         grand_total_before: Set(before.grand_total_amount),
         grand_total_after: Set(data.grand_total.amount),
         status_after: Set(view.order.status.as_str().to_owned()),
+        highest_line_no: Set(highest_line_no(txn, id, &old_lines)
+            .await?
+            .max(parts.lines.iter().map(|l| l.line_no).max().unwrap_or(0))),
         created_at: Set(ctx.now),
     }
     .insert(txn)
@@ -492,7 +496,10 @@ async fn plan(
                 format!("line {no} shipped some at its price: its price stays"),
             ));
         }
-        if repriced {
+        // The editor's cap counts where the editor gives more off than there was.
+        let more_off = (change.unit_price.is_some() && price < line.unit_price_amount)
+            || (change.discount.is_some() && discount > line.discount_amount);
+        if more_off {
             touched.insert(no);
         }
         if change.unit_price.is_some() {
@@ -604,28 +611,26 @@ async fn plan(
         line.tax_amount = t.tax;
         line.total_amount = t.total;
     }
-    // What shipped was priced: an edit elsewhere may not move a shipped line's
-    // money (the order discount is shared over every line by its net).
-    let moved: Vec<i32> = lines
-        .iter()
-        .filter(|l| l.shipped_quantity > 0)
-        .filter(|l| {
-            old_lines.iter().any(|o| {
-                o.id == l.id
-                    && o.quantity == l.quantity
-                    && (o.order_discount_share, o.tax_amount, o.total_amount)
-                        != (l.order_discount_share, l.tax_amount, l.total_amount)
-            })
-        })
-        .map(|l| l.line_no)
-        .collect();
-    if !moved.is_empty() {
+    // What shipped was priced. Without an order discount a line's money is its own,
+    // and a shipped line's price stays (above). With one, the discount is shared
+    // over every line by its net: once anything shipped, no edit may change the
+    // lines' money or the discount (returns and credit notes settle those).
+    let discounted = current.order_discount_amount > 0 || order_discount > 0;
+    let shipped_any = old_lines.iter().any(|l| l.shipped_quantity > 0);
+    let money = |l: &order_line::Model| (l.id, l.quantity, l.unit_price_amount, l.discount_amount);
+    let lines_moved = lines.len() != old_lines.len()
+        || lines
+            .iter()
+            .zip(&old_lines)
+            .any(|(a, b)| money(a) != money(b))
+        || order_discount != current.order_discount_amount;
+    if discounted && shipped_any && lines_moved {
         return Err(Error::validation(vec![FieldError::state(
-            "order_discount",
+            "change_lines",
             "shipped_value",
-            format!(
-                "the order discount is shared over every line: this edit would change what shipped line(s) {moved:?} cost; change the order discount before shipping, or leave it"
-            ),
+            "the order discount is shared over every line, and some of them shipped: \
+             their lines and discount no longer change (addresses, the requested day, the \
+             shipping fee and terms still do)",
         )]));
     }
     if current.prepaid_amount > totals.grand_total {
@@ -778,7 +783,7 @@ async fn plan(
             Actor::ApiKey(_) => Some("api_key".to_owned()),
             _ => None,
         };
-        if input.order_discount.is_some() {
+        if order_discount > current.order_discount_amount {
             touched.extend(lines.iter().map(|l| l.line_no));
         }
         Some(review::run_for_edit(txn, ctx, &row, &lines, editor.as_deref(), &touched).await?)
@@ -799,29 +804,24 @@ async fn plan(
     })
 }
 
-/// The highest line number `order` has had: its lines now, and those its edits removed.
+/// The highest line number `order` has had: its lines now, and what its edits left
+/// (a removed line's number is not given again).
 async fn highest_line_no(
     txn: &DatabaseTransaction,
     order: Uuid,
     lines: &[order_line::Model],
 ) -> Result<i32> {
-    let mut highest = lines.iter().map(|l| l.line_no).max().unwrap_or(0);
-    for e in order_edit::Entity::find()
+    let now = lines.iter().map(|l| l.line_no).max().unwrap_or(0);
+    let edited: Option<Option<i32>> = order_edit::Entity::find()
+        .select_only()
+        .expr(sea_orm::sea_query::Func::max(
+            sea_orm::sea_query::Expr::col(order_edit::Column::HighestLineNo),
+        ))
         .filter(order_edit::COLUMN.order_id.eq(order))
-        .all(txn)
-        .await?
-    {
-        let removed = e
-            .change
-            .get("remove_lines")
-            .and_then(|r| r.as_array())
-            .cloned();
-        for n in removed.unwrap_or_default() {
-            let n = n.as_i64().and_then(|n| i32::try_from(n).ok()).unwrap_or(0);
-            highest = highest.max(n);
-        }
-    }
-    Ok(highest)
+        .into_tuple()
+        .one(txn)
+        .await?;
+    Ok(std::cmp::max(now, edited.flatten().unwrap_or(0)))
 }
 
 /// The payment terms after the edit, with their days.

@@ -15,6 +15,8 @@ pub struct Model {
     pub grand_total_before: i64,
     pub grand_total_after: i64,
     pub status_after: String,
+    /// The highest line number the order had after this edit.
+    pub highest_line_no: i32,
     pub created_at: DateTimeUtc,
 }
 
