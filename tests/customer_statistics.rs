@@ -13,7 +13,8 @@ use crate::fulfillment::{approved, world};
 
 both_engines!(
     tiers_follow_a_scripted_history_once_per_crossing_on_two_servers,
-    statistics_net_out_cancellations_and_follow_a_merge
+    statistics_net_out_cancellations_and_follow_a_merge,
+    orders_taken_during_a_merge_follow_it
 );
 
 async fn customer(app: &TestApp, id: &str) -> Value {
@@ -291,4 +292,64 @@ async fn statistics_net_out_cancellations_and_follow_a_merge(engine: Engine) {
             .await,
         0
     );
+}
+
+/// Orders taken for the duplicate while it is merged end up with the customer that
+/// stays, or are refused (the duplicate is archived): none is left behind.
+async fn orders_taken_during_a_merge_follow_it(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let keep = world(&app).await;
+    let res = app
+        .post(
+            "/v1/inventory/receipts",
+            &json!({"sku": "TEA", "warehouse_code": "SH-01", "quantity": 500}),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    for round in 0..3 {
+        let dup = app.customer(&format!("Duplicate {round}")).await;
+        let mut tasks = Vec::new();
+        for _ in 0..4 {
+            let req = app
+                .request(reqwest::Method::POST, "/v1/orders")
+                .json(&json!({
+                "customer_id": dup, "currency": "CNY", "submit": true,
+                "lines": [{"sku": "TEA", "quantity": 1, "warehouse_code": "SH-01"}]}));
+            tasks.push(tokio::spawn(async move {
+                let mut statuses = Vec::new();
+                for _ in 0..8 {
+                    let res = req.try_clone().unwrap().send().await.unwrap();
+                    statuses.push(res.status().as_u16());
+                }
+                statuses
+            }));
+        }
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        let res = app
+            .post(
+                &format!("/v1/customers/{keep}/merge"),
+                &json!({"source_id": dup}),
+            )
+            .await;
+        assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+        for t in tasks {
+            for status in t.await.unwrap() {
+                assert!(
+                    [201, 409, 503].contains(&status),
+                    "intake answered {status}"
+                );
+            }
+        }
+        let left: Value = app
+            .get(&format!("/v1/orders?customer_id={dup}"))
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(
+            left["data"].as_array().unwrap().len(),
+            0,
+            "round {round}: orders left on the merged duplicate"
+        );
+    }
 }

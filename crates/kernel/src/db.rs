@@ -344,3 +344,19 @@ pub async fn lock_for_check(txn: &DatabaseTransaction, key: &str) -> Result<(), 
     }
     Ok(())
 }
+
+/// [`lock_for_check`]'s shared side: many holders of `key` at once, none while one
+/// holds it exclusively (orders of one customer go side by side; a merge of that
+/// customer waits for them, and they for it).
+pub async fn share_for_check(txn: &DatabaseTransaction, key: &str) -> Result<(), DbErr> {
+    use sea_orm::{ConnectionTrait, Statement};
+    if txn.get_database_backend() == DatabaseBackend::Postgres {
+        txn.execute_raw(Statement::from_sql_and_values(
+            DatabaseBackend::Postgres,
+            "SELECT pg_advisory_xact_lock_shared(hashtextextended($1, 0))",
+            [key.into()],
+        ))
+        .await?;
+    }
+    Ok(())
+}

@@ -212,7 +212,12 @@ pub async fn create(
         }
     };
     let customer = match customer_id {
-        Some(id) => ordering_customer(txn, &ctx.actor, id).await?,
+        Some(id) => {
+            // A merge of this customer waits for this order, and this order for a
+            // merge under way (it then reads the customer archived).
+            ordercrm_kernel::db::share_for_check(txn, &format!("customer:{id}")).await?;
+            ordering_customer(txn, &ctx.actor, id).await?
+        }
         None => None,
     };
     if customer_id.is_some() && customer.is_none() {

@@ -254,6 +254,9 @@ pub async fn merge(
     Json(input): Json<MergeCustomers>,
 ) -> ApiResult<HttpResponse> {
     let txn = writer.begin().await?;
+    // Orders being taken for the duplicate finish first (and move with it); orders
+    // after this read it archived.
+    ordercrm_kernel::db::lock_for_check(&txn, &format!("customer:{}", input.source_id)).await?;
     let view = commands::merge(&txn, &ctx, &state.cipher, *id, input.source_id, if_match).await?;
     ordercrm_order::commands::customers::carry(&txn, &ctx, input.source_id, *id).await?;
     txn.commit().await?;
