@@ -212,7 +212,7 @@ pub async fn adjust_for_order(
             .filter(|(l, _)| (l.product_id, l.warehouse_id) == *key)
             .map(|(l, _)| l.open())
             .sum();
-        if open + quantity < 0 {
+        if open.checked_add(*quantity).is_none_or(|left| left < 0) {
             return Err(InventoryError::Conflict(
                 "the reservation holds less than the order had: run `ordercrm inventory verify`"
                     .into(),
@@ -241,15 +241,17 @@ pub async fn adjust_for_order(
                 .iter_mut()
                 .find(|(l, _)| (l.product_id, l.warehouse_id) == *key)
             {
-                reservation_line::Entity::update_many()
-                    .col_expr(
-                        reservation_line::Column::Quantity,
-                        Expr::col(reservation_line::Column::Quantity).add(*quantity),
+                let grown = line.quantity.checked_add(*quantity).ok_or_else(|| {
+                    InventoryError::Conflict(
+                        "a reservation line would hold more than can be counted".into(),
                     )
+                })?;
+                reservation_line::Entity::update_many()
+                    .col_expr(reservation_line::Column::Quantity, Expr::value(grown))
                     .filter(reservation_line::COLUMN.id.eq(line.id))
                     .exec(txn)
                     .await?;
-                line.quantity += quantity;
+                line.quantity = grown;
             } else {
                 next_line += 1;
                 let line = reservation_line::Model {
