@@ -423,6 +423,64 @@ async fn every_change_writes_an_event(engine: Engine) {
             .await,
         );
     }
+    // A delivered order of five, and returns in each state an action starts from;
+    // one unit is left for the example's new return.
+    let returned = made(
+        app.post(
+            "/v1/orders",
+            &json!({"customer_id": main, "currency": "CNY", "submit": true,
+                "lines": [{"sku": "TEA-LJ-250", "quantity": 5,
+                    "unit_price": {"amount": 100, "currency": "CNY"}}]}),
+        )
+        .await,
+        "order",
+    )
+    .await;
+    let parcel = made(
+        app.post(
+            &format!("/v1/orders/{returned}/shipments"),
+            &json!({"lines": [{"line_no": 1, "quantity": 5}], "carrier": "sf",
+                "tracking_number": "SF-RETURNS"}),
+        )
+        .await,
+        "shipment",
+    )
+    .await;
+    let res = app
+        .post(
+            &format!("/v1/shipments/{parcel}/deliver"),
+            &json!({"signed_by": "Li Lei"}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let mut returns = Vec::new();
+    for steps in [
+        &[][..],
+        &[][..],
+        &["approve"][..],
+        &["approve", "receive"][..],
+    ] {
+        let id = made(
+            app.post(
+                &format!("/v1/orders/{returned}/returns"),
+                &json!({"lines": [{"line_no": 1, "quantity": 1}], "reason": "fixture",
+                    "resolution": "refund"}),
+            )
+            .await,
+            "return",
+        )
+        .await;
+        for step in steps {
+            let body = if *step == "receive" {
+                json!({"lines": [{"line_no": 1, "quantity": 1, "disposition": "restock"}]})
+            } else {
+                json!({})
+            };
+            let res = app.post(&format!("/v1/returns/{id}/{step}"), &body).await;
+            assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+        }
+        returns.push(id);
+    }
     let hook = json!({"url": "https://shop.test/hooks", "event_types": ["order.*"]});
     let endpoint = made(app.post("/v1/webhook-endpoints", &hook).await, "endpoint").await;
     let endpoint_to_delete = made(app.post("/v1/webhook-endpoints", &hook).await, "endpoint").await;
@@ -468,6 +526,11 @@ async fn every_change_writes_an_event(engine: Engine) {
                 (_, "/v1/orders/{id}/edits") => to_edit.clone(),
                 (_, "/v1/shipments/{id}/cancel") => shipments[0].clone(),
                 (_, "/v1/shipments/{id}/deliver") => shipments[1].clone(),
+                (_, "/v1/orders/{id}/returns") => returned.clone(),
+                (_, "/v1/returns/{id}/approve") => returns[0].clone(),
+                (_, "/v1/returns/{id}/reject") => returns[1].clone(),
+                (_, "/v1/returns/{id}/receive") => returns[2].clone(),
+                (_, "/v1/returns/{id}/close") => returns[3].clone(),
                 (_, p) if p.starts_with("/v1/users/{id}") => user.clone(),
                 ("delete", "/v1/webhook-endpoints/{id}") => endpoint_to_delete.clone(),
                 (_, p) if p.starts_with("/v1/webhook-endpoints/{id}") => endpoint.clone(),

@@ -710,17 +710,27 @@ pub async fn everything_stored(app: &TestApp) -> String {
             ))
             .await
             .unwrap();
+        // Sorted: PostgreSQL returns rows in physical order, which an update that
+        // changes nothing a test compares (the outbox sequencer numbering events)
+        // moves.
+        let mut lines = Vec::with_capacity(rows.len());
         for row in rows {
+            let mut line = String::new();
             for i in 0..row.column_names().len() {
                 if let Ok(Some(v)) = row.try_get_by_index::<Option<String>>(i) {
-                    text.push_str(&v);
+                    line.push_str(&v);
                 } else if let Ok(Some(v)) = row.try_get_by_index::<Option<Vec<u8>>>(i) {
-                    text.push_str(&String::from_utf8_lossy(&v));
+                    line.push_str(&String::from_utf8_lossy(&v));
                 } else if let Ok(Some(v)) = row.try_get_by_index::<Option<serde_json::Value>>(i) {
-                    text.push_str(&v.to_string());
+                    line.push_str(&v.to_string());
                 }
-                text.push('\t');
+                line.push('\t');
             }
+            lines.push(line);
+        }
+        lines.sort_unstable();
+        for line in lines {
+            text.push_str(&line);
             text.push('\n');
         }
     }

@@ -29,6 +29,7 @@ mod orders;
 mod platform;
 mod process;
 mod promise_watch;
+mod returns;
 mod security;
 mod settings;
 mod webhook_delivery;

@@ -39,6 +39,10 @@ use utoipa::openapi::{ContentBuilder, Ref, RefOr, Required, Response, ResponseBu
             (open → partially_shipped → shipped, or voided; the queue is earliest promise first), shipments that \
             take the goods out of the order's reservation (never more than ordered minus shipped) and can be \
             cancelled before pickup."),
+        (name = "returns", description = "Goods a customer sends back (RMA) for a refund, an exchange or a repair: \
+            requested → approved → received → closed, or rejected (from requested or approved). A line returns at most \
+            what was delivered minus what other returns claim; the warehouse restocks or scraps what arrives; a refund \
+            return owes what the customer paid for those units (`refund_due`)."),
         (name = "purchasing", description = "Suppliers, purchase orders (draft → ordered → partially_received → received) and replenishment suggestions."),
         (name = "settings", description = "Company settings: company name, default currency, document-number prefixes, and any small JSON a front end wants to keep."),
         (name = "exchange-rates", description = "Exchange rates per currency pair and effective date, exact decimals published by finance. \
@@ -107,6 +111,7 @@ fn all_problem_types() -> Vec<ProblemType> {
         ordercrm_inventory::error::ALL,
         ordercrm_order::error::ALL,
         ordercrm_order::fulfillment::error::ALL,
+        ordercrm_order::returns::error::ALL,
         ordercrm_webhook::feed::ALL,
         &[crate::routes::csv_transfer::IMPORT_FAILED],
     ]

@@ -95,10 +95,18 @@ pub enum Action {
     TrackingWrite,
     /// The event feed (`GET /v1/events`): a key reads what its other scopes let it.
     EventsRead,
+    /// Returns of the orders one sees.
+    ReturnsRead,
+    /// Request a return for delivered goods (support, sales, a channel's key).
+    ReturnsWrite,
+    /// Approve, reject and close returns: a manager's decision.
+    ReturnsApprove,
+    /// Record what came back and restock or scrap it: the warehouse's job.
+    ReturnsReceive,
 }
 
 impl Action {
-    pub const ALL: [Action; 27] = [
+    pub const ALL: [Action; 31] = [
         Action::SettingsRead,
         Action::SettingsWrite,
         Action::UsersRead,
@@ -126,6 +134,10 @@ impl Action {
         Action::FulfillmentWrite,
         Action::TrackingWrite,
         Action::EventsRead,
+        Action::ReturnsRead,
+        Action::ReturnsWrite,
+        Action::ReturnsApprove,
+        Action::ReturnsReceive,
     ];
 
     pub fn name(self) -> &'static str {
@@ -155,6 +167,10 @@ impl Action {
             Action::WebhooksWrite => "webhooks.write",
             Action::FulfillmentRead => "fulfillment.read",
             Action::FulfillmentWrite => "fulfillment.write",
+            Action::ReturnsRead => "returns.read",
+            Action::ReturnsWrite => "returns.write",
+            Action::ReturnsApprove => "returns.approve",
+            Action::ReturnsReceive => "returns.receive",
             Action::TrackingWrite => "tracking.write",
             Action::EventsRead => "events.read",
         }
@@ -175,6 +191,7 @@ impl Action {
                 | Action::WebhooksRead
                 | Action::FulfillmentRead
                 | Action::EventsRead
+                | Action::ReturnsRead
         )
     }
 
@@ -199,13 +216,18 @@ impl Action {
             Action::FulfillmentWrite => Some("fulfillment:write"),
             Action::TrackingWrite => Some("tracking:write"),
             Action::EventsRead => Some("events:read"),
+            Action::ReturnsRead => Some("returns:read"),
+            Action::ReturnsWrite => Some("returns:write"),
+            // A WMS key that ships also receives what comes back.
+            Action::ReturnsReceive => Some("fulfillment:write"),
             Action::UsersRead
             | Action::UsersWrite
             | Action::ApiKeysManage
             | Action::AuditRead
             | Action::CustomersReadSensitive
             | Action::CustomersErase
-            | Action::OrdersApprove => None,
+            | Action::OrdersApprove
+            | Action::ReturnsApprove => None,
         }
     }
 }
@@ -239,6 +261,10 @@ pub fn role_allows(role: Role, action: Action) -> bool {
                 | FulfillmentRead
                 | FulfillmentWrite
                 | TrackingWrite
+                | ReturnsRead
+                | ReturnsWrite
+                | ReturnsApprove
+                | ReturnsReceive
         ),
         // Sales sells from what is available; it does not move stock.
         Role::Sales => matches!(
@@ -253,6 +279,8 @@ pub fn role_allows(role: Role, action: Action) -> bool {
                 | OrdersRead
                 | OrdersWrite
                 | FulfillmentRead
+                | ReturnsRead
+                | ReturnsWrite
         ),
         Role::Finance => matches!(
             action,
@@ -267,6 +295,7 @@ pub fn role_allows(role: Role, action: Action) -> bool {
                 | PurchasingRead
                 | OrdersRead
                 | FulfillmentRead
+                | ReturnsRead
         ),
         Role::Support => matches!(
             action,
@@ -278,6 +307,8 @@ pub fn role_allows(role: Role, action: Action) -> bool {
                 | InventoryRead
                 | OrdersRead
                 | FulfillmentRead
+                | ReturnsRead
+                | ReturnsWrite
         ),
         Role::Warehouse => matches!(
             action,
@@ -293,6 +324,8 @@ pub fn role_allows(role: Role, action: Action) -> bool {
                 | FulfillmentRead
                 | FulfillmentWrite
                 | TrackingWrite
+                | ReturnsRead
+                | ReturnsReceive
         ),
     }
 }
@@ -311,6 +344,8 @@ pub const SCOPES: &[&str] = &[
     "fulfillment:read",
     "fulfillment:write",
     "tracking:write",
+    "returns:read",
+    "returns:write",
     "payments:read",
     "payments:write",
     "events:read",

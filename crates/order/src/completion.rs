@@ -10,16 +10,15 @@ use serde_json::json;
 
 use crate::entity::{order, order_line};
 use crate::events;
-use crate::fulfillment::model::fulfillment_of;
-use crate::model::{FulfillmentStatus, OrderStatus, PaymentStatus};
+use crate::fulfillment::model::delivered_in_full;
+use crate::model::{OrderStatus, PaymentStatus};
 
 /// Whether `row` with `lines` is done: approved, delivered in full (lines of
 /// products that track no stock do not ship and do not count, but at least one line
-/// must ship), and paid.
+/// must ship; units returned since still count as delivered), and paid.
 pub fn is_done(row: &order::Model, lines: &[order_line::Model]) -> bool {
     row.status == OrderStatus::Approved.as_str()
-        && lines.iter().any(|l| l.warehouse_id.is_some())
-        && fulfillment_of(lines) == FulfillmentStatus::Delivered
+        && delivered_in_full(lines)
         && row.payment_status == PaymentStatus::Paid.as_str()
 }
 

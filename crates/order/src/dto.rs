@@ -278,6 +278,10 @@ pub struct OrderLineView {
     /// Units in shipments delivered.
     #[schema(minimum = 0, maximum = 1_000_000_000)]
     pub delivered_quantity: i64,
+    /// Units received back in returns (a repair's goods, which go back to the
+    /// customer, are not counted).
+    #[schema(minimum = 0, maximum = 1_000_000_000)]
+    pub returned_quantity: i64,
 }
 
 /// When an order reached each step: received (taken), first approved, first

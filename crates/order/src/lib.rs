@@ -16,6 +16,7 @@ pub mod fulfillment;
 pub mod model;
 pub mod promise;
 pub mod queries;
+pub mod returns;
 pub mod statistics;
 pub mod timeline;
 pub mod transfer;

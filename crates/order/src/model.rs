@@ -20,13 +20,16 @@ string_enum! {
 
 string_enum! {
     /// Where the goods are, over the lines that ship (products that track stock):
-    /// nothing shipped, some, all; some delivered, all delivered.
+    /// nothing shipped, some, all; some delivered, all delivered; some of what was
+    /// delivered received back in returns, or all of it.
     pub FulfillmentStatus {
         Unfulfilled = "unfulfilled",
         PartiallyShipped = "partially_shipped",
         Shipped = "shipped",
         PartiallyDelivered = "partially_delivered",
         Delivered = "delivered",
+        PartiallyReturned = "partially_returned",
+        Returned = "returned",
     }
 }
 

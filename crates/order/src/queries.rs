@@ -255,6 +255,7 @@ pub(crate) fn data(row: &order::Model, parts: &Parts) -> OrderData {
                 warehouse_id: l.warehouse_id,
                 shipped_quantity: l.shipped_quantity,
                 delivered_quantity: l.delivered_quantity,
+                returned_quantity: l.returned_quantity,
             })
             .collect(),
         subtotal: m(row.subtotal_amount),

@@ -97,7 +97,7 @@ impl TierRule {
 }
 
 impl WellKnown {
-    pub const KEYS: [(&str, WellKnown); 13] = [
+    pub const KEYS: [(&str, WellKnown); 15] = [
         ("company_name", Self::CompanyName),
         ("default_currency", Self::CurrencyCode),
         // What orders store their exchange rate to when submitted, and what credit
@@ -112,6 +112,10 @@ impl WellKnown {
         ("contract_number_prefix", Self::NumberPrefix),
         ("purchase_order_number_prefix", Self::NumberPrefix),
         ("ticket_number_prefix", Self::NumberPrefix),
+        ("return_number_prefix", Self::NumberPrefix),
+        // Whether a refund return that brings back the order's last units also
+        // refunds its shipping fee.
+        ("refund_shipping_on_full_return", Self::Flag),
         // Orders whose grand total in the base currency reaches this are held for a
         // manager (`manual_approval`).
         ("order_approval_threshold", Self::BaseAmount),

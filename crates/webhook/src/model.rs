@@ -63,7 +63,7 @@ impl Profile {
 /// Resources whose events are announced but not written yet: a pattern for them is
 /// accepted now (and matches once they exist), a typo is not.
 pub const PLANNED_RESOURCES: &[&str] = &[
-    "return", "invoice", "payment", "refund", "contract", "ticket", "visit",
+    "invoice", "payment", "refund", "contract", "ticket", "visit",
 ];
 
 /// Whether `actor` may subscribe to `entry`: people who manage webhooks may
@@ -83,8 +83,11 @@ pub fn permitted(actor: &Actor, entry: &str) -> bool {
     if matches!(resource, "shipment" | "dispatch_note") {
         return has(Action::OrdersRead.scope()) || has(Action::FulfillmentRead.scope());
     }
+    if resource == "return" {
+        return has(Action::OrdersRead.scope()) || has(Action::ReturnsRead.scope());
+    }
     let needs = match resource {
-        "order" | "return" => Action::OrdersRead.scope(),
+        "order" => Action::OrdersRead.scope(),
         "reservation" | "stock_level" | "product" | "warehouse" | "supplier" | "purchase_order" => {
             Action::InventoryRead.scope()
         }

@@ -20,7 +20,7 @@ use customer::{
 };
 use identity::{api_keys, audit, auth, users};
 use inventory::{levels, product_transfer, products, purchasing, reservations, warehouses};
-use order::{fulfillment, orders};
+use order::{fulfillment, orders, returns};
 use ordercrm_kernel::Error;
 use platform::{docs, exchange_rates, ops, settings};
 use utoipa_actix_web::scope;
@@ -167,6 +167,14 @@ route_table! {
         fulfillment::deliver_shipment,
         fulfillment::list_tracking_events,
         fulfillment::record_tracking,
+        returns::create,
+        returns::list_for_order,
+        returns::list,
+        returns::get,
+        returns::approve,
+        returns::reject,
+        returns::receive,
+        returns::close,
         webhook_endpoints::list,
         webhook_endpoints::create,
         webhook_endpoints::get,

@@ -276,3 +276,64 @@ pub async fn unship_for_order(
     .await?;
     Ok(())
 }
+
+/// Goods a customer sent back under an order's return, at a warehouse the caller
+/// checked is active: restocked (on-hand rises, a `return_restock` line) or
+/// scrapped (a `return_scrap` line, on-hand unchanged). Nothing is held: the order
+/// let go of these units when they shipped. `reference` names the return.
+#[tracing::instrument(skip_all)]
+pub async fn receive_return(
+    txn: &DatabaseTransaction,
+    ctx: &Ctx,
+    (product_id, warehouse_id): (Uuid, Uuid),
+    quantity: i64,
+    restock: bool,
+    reference: &str,
+) -> Result<crate::dto::StockChange> {
+    let product = crate::entity::product::Entity::find_by_id(product_id)
+        .one(txn)
+        .await?;
+    let warehouse = crate::entity::warehouse::Entity::find_by_id(warehouse_id)
+        .one(txn)
+        .await?;
+    let (Some(product), Some(warehouse)) = (product, warehouse) else {
+        return Err(out_of_step());
+    };
+    let place = Place { product, warehouse };
+    let note = Note {
+        reference: Some(reference.to_owned()),
+        ..Default::default()
+    };
+    if restock {
+        return super::stock::receive_at(
+            txn,
+            ctx,
+            &place,
+            quantity,
+            (MovementKind::ReturnRestock, &events::STOCK_LEVEL_RETURNED),
+            note,
+        )
+        .await;
+    }
+    levels::ensure(txn, ctx, &place).await?;
+    // A no-op change still locks the row and returns it, so the ledger line carries
+    // an on-hand no concurrent writer can make stale.
+    let after = levels::change(txn, ctx, place.key(), 0, 0, Floor::Zero)
+        .await?
+        .ok_or_else(out_of_step)?;
+    let movement = levels::record(
+        txn,
+        ctx,
+        &place,
+        &after,
+        Moved::new(MovementKind::ReturnScrap, quantity, 0),
+        note,
+    )
+    .await?;
+    let level = place.level_view(&after);
+    events::level_changed(txn, ctx, &events::STOCK_LEVEL_RETURNED, &movement, &level).await?;
+    Ok(crate::dto::StockChange {
+        movements: vec![movement],
+        levels: vec![level],
+    })
+}

@@ -199,9 +199,9 @@ async fn apply_review(
     if outcome == OrderStatus::Approved {
         dispatch::open_for(txn, ctx, &view.order).await?;
         // Delivered while on hold: released, it may be done.
-        if view.order.fulfillment_status == crate::model::FulfillmentStatus::Delivered {
+        let lines = queries::lines_of(txn, view.order.id).await?;
+        if crate::fulfillment::model::delivered_in_full(&lines) {
             let row = queries::order_row(txn, view.order.id).await?;
-            let lines = queries::lines_of(txn, row.id).await?;
             if crate::completion::complete_if_done(txn, ctx, &row, &lines).await? {
                 return queries::get(txn, &ctx.actor, row.id, ctx.now.date_naive()).await;
             }

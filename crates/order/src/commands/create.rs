@@ -379,6 +379,10 @@ pub async fn create(
             warehouse_code: l.warehouse.map(|w| w.code),
             shipped_quantity: 0,
             delivered_quantity: 0,
+            return_claimed_quantity: 0,
+            returned_quantity: 0,
+            credited_quantity: 0,
+            credited_amount: 0,
         })
         .collect();
     order_line::Entity::insert_many(

@@ -33,7 +33,7 @@ use crate::entity::{order, order_edit, order_line, shipment_line};
 use crate::error::OrderError;
 use crate::fulfillment::dispatch;
 use crate::fulfillment::model::fulfillment_of;
-use crate::model::{self, FulfillmentStatus, LineMoney, OrderAction, OrderStatus, PaymentTerms};
+use crate::model::{self, LineMoney, OrderAction, OrderStatus, PaymentTerms};
 use crate::{events, queries};
 
 /// The edit worked out: the order and its lines as they would be.
@@ -173,10 +173,14 @@ pub async fn apply(
         match old.iter().find(|o| o.id == line.id) {
             Some(was) if was == line => {}
             Some(_) => {
-                order_line::ActiveModel::from(line.clone())
-                    .reset_all()
-                    .update(txn)
-                    .await?;
+                let mut changed = order_line::ActiveModel::from(line.clone()).reset_all();
+                // Returns count on the line without taking the order: an edit
+                // never writes those counts back from what it read.
+                changed.return_claimed_quantity = sea_orm::ActiveValue::NotSet;
+                changed.returned_quantity = sea_orm::ActiveValue::NotSet;
+                changed.credited_quantity = sea_orm::ActiveValue::NotSet;
+                changed.credited_amount = sea_orm::ActiveValue::NotSet;
+                changed.update(txn).await?;
             }
             None => added.push(order_line::ActiveModel::from(line.clone())),
         }
@@ -231,7 +235,7 @@ pub async fn apply(
     }
     // Delivered in full by taking away what had not shipped, and paid: done.
     if view.order.status == OrderStatus::Approved
-        && view.order.fulfillment_status == FulfillmentStatus::Delivered
+        && crate::fulfillment::model::delivered_in_full(&parts.lines)
     {
         let row = queries::order_row(txn, id).await?;
         if crate::completion::complete_if_done(txn, ctx, &row, &parts.lines).await? {
@@ -588,6 +592,10 @@ async fn plan(
             warehouse_code: l.warehouse.map(|w| w.code),
             shipped_quantity: 0,
             delivered_quantity: 0,
+            return_claimed_quantity: 0,
+            returned_quantity: 0,
+            credited_quantity: 0,
+            credited_amount: 0,
         });
     }
     let money: Vec<LineMoney> = lines
@@ -694,9 +702,10 @@ async fn plan(
     // Taking away what had not shipped can leave the rest shipped, or delivered.
     let fulfillment = fulfillment_of(&lines);
     row.fulfillment_status = fulfillment.as_str().to_owned();
-    row.delivered_at = match fulfillment {
-        FulfillmentStatus::Delivered => row.delivered_at.or(Some(ctx.now)),
-        _ => None,
+    row.delivered_at = if crate::fulfillment::model::delivered_in_full(&lines) {
+        row.delivered_at.or(Some(ctx.now))
+    } else {
+        None
     };
     if lines == old_lines && row == current {
         return Err(Error::validation(vec![FieldError::new(

@@ -65,6 +65,48 @@ pub async fn forget_customers(txn: &DatabaseTransaction, customers: &[Uuid]) -> 
         )
         .exec(txn)
         .await?;
+    // Why goods came back, and what people wrote deciding and receiving them.
+    let returns: Vec<uuid::Uuid> = crate::entity::return_row::Entity::find()
+        .filter(
+            crate::entity::return_row::COLUMN
+                .order_id
+                .is_in(order_ids.clone()),
+        )
+        .all(txn)
+        .await?
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
+    if !returns.is_empty() {
+        crate::entity::return_row::Entity::update_many()
+            .col_expr(
+                crate::entity::return_row::Column::Reason,
+                sea_orm::sea_query::Expr::value("(erased)"),
+            )
+            .col_expr(
+                crate::entity::return_row::Column::DecisionNote,
+                sea_orm::sea_query::Expr::value(Option::<String>::None),
+            )
+            .filter(
+                crate::entity::return_row::COLUMN
+                    .id
+                    .is_in(returns.iter().copied()),
+            )
+            .exec(txn)
+            .await?;
+        crate::entity::return_receipt::Entity::update_many()
+            .col_expr(
+                crate::entity::return_receipt::Column::Note,
+                sea_orm::sea_query::Expr::value(Option::<String>::None),
+            )
+            .filter(
+                crate::entity::return_receipt::COLUMN
+                    .return_id
+                    .is_in(returns),
+            )
+            .exec(txn)
+            .await?;
+    }
     // The events keep their identity (a hash), so a carrier's next full-history push
     // is recognised as repeats and does not bring the erased words back.
     tracking_event::Entity::update_many()

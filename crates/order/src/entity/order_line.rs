@@ -28,6 +28,15 @@ pub struct Model {
     pub shipped_quantity: i64,
     /// Units in shipments delivered: never above `shipped_quantity`.
     pub delivered_quantity: i64,
+    /// Units that returns not rejected claim: never above `delivered_quantity`
+    /// when claimed.
+    pub return_claimed_quantity: i64,
+    /// Units received back from the customer (repairs aside).
+    pub returned_quantity: i64,
+    /// Units received back for a refund, and what they were credited: the last
+    /// units of a line take what is left of its total.
+    pub credited_quantity: i64,
+    pub credited_amount: i64,
 }
 
 impl ActiveModelBehavior for ActiveModel {}

@@ -31,7 +31,7 @@ use crate::model::{FulfillmentStatus, OrderStatus};
 
 /// Take the order for a fulfillment change: visible to the caller for fulfillment,
 /// in one of `statuses` when given. Its version bumps.
-async fn claim_order(
+pub(crate) async fn claim_order(
     txn: &DatabaseTransaction,
     ctx: &Ctx,
     id: Uuid,
@@ -185,7 +185,7 @@ pub(crate) async fn settle_order(
     // The first shipment still standing (a cancelled one never left); the last
     // delivery, once everything is delivered.
     row.first_shipped_at = Set(shipments.first().map(|s| s.created_at));
-    row.delivered_at = Set((fulfillment == FulfillmentStatus::Delivered)
+    row.delivered_at = Set(super::model::delivered_in_full(&lines)
         .then(|| shipments.iter().filter_map(|s| s.delivered_at).max())
         .flatten());
     row.updated_at = Set(ctx.now);
@@ -194,7 +194,15 @@ pub(crate) async fn settle_order(
     let data = crate::queries::data(&row, &parts);
     dispatch::refresh(txn, ctx, &lines, &data).await?;
     if before != fulfillment {
-        let event = if progress(fulfillment) < progress(before) {
+        // Goods coming back (or a delivery after a return) change the order but
+        // are no delivery: `order.updated`, next to the return's own event.
+        let returns = |s: FulfillmentStatus| {
+            matches!(
+                s,
+                FulfillmentStatus::PartiallyReturned | FulfillmentStatus::Returned
+            )
+        };
+        let event = if progress(fulfillment) < progress(before) || returns(fulfillment) {
             &crate::events::UPDATED
         } else if progress(fulfillment) >= progress(FulfillmentStatus::PartiallyDelivered) {
             &crate::events::DELIVERED

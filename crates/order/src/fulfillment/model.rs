@@ -111,18 +111,32 @@ where
     state
 }
 
-/// Where an order's goods are, from its lines that ship: delivery first (some or
-/// all delivered), else shipping (none, some, all shipped).
+/// Where an order's goods are, from its lines that ship: returns first (everything
+/// received back, or some), then delivery (some or all delivered), else shipping
+/// (none, some, all shipped).
 pub fn fulfillment_of(lines: &[order_line::Model]) -> FulfillmentStatus {
     let stocked: Vec<&order_line::Model> =
         lines.iter().filter(|l| l.warehouse_id.is_some()).collect();
-    if !stocked.is_empty() && stocked.iter().all(|l| l.delivered_quantity >= l.quantity) {
+    if !stocked.is_empty() && stocked.iter().all(|l| l.returned_quantity >= l.quantity) {
+        return FulfillmentStatus::Returned;
+    }
+    if stocked.iter().any(|l| l.returned_quantity > 0) {
+        return FulfillmentStatus::PartiallyReturned;
+    }
+    if delivered_in_full(lines) {
         return FulfillmentStatus::Delivered;
     }
     if stocked.iter().any(|l| l.delivered_quantity > 0) {
         return FulfillmentStatus::PartiallyDelivered;
     }
     shipped_state(stocked).fulfillment()
+}
+
+/// Whether every line that ships was delivered in full (returns since do not
+/// undo a delivery), with at least one such line.
+pub fn delivered_in_full(lines: &[order_line::Model]) -> bool {
+    let mut stocked = lines.iter().filter(|l| l.warehouse_id.is_some()).peekable();
+    stocked.peek().is_some() && stocked.all(|l| l.delivered_quantity >= l.quantity)
 }
 
 /// How far along `status` is, to tell an order's fulfillment moving forward (a
@@ -134,6 +148,8 @@ pub fn progress(status: FulfillmentStatus) -> u8 {
         FulfillmentStatus::Shipped => 2,
         FulfillmentStatus::PartiallyDelivered => 3,
         FulfillmentStatus::Delivered => 4,
+        FulfillmentStatus::PartiallyReturned => 5,
+        FulfillmentStatus::Returned => 6,
     }
 }
 
@@ -213,6 +229,10 @@ mod tests {
             warehouse_code: None,
             shipped_quantity: shipped,
             delivered_quantity: 0,
+            return_claimed_quantity: 0,
+            returned_quantity: 0,
+            credited_quantity: 0,
+            credited_amount: 0,
         }
     }
 

@@ -2,3 +2,4 @@
 
 pub mod fulfillment;
 pub mod orders;
+pub mod returns;

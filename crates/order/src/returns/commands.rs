@@ -1,0 +1,715 @@
+//! Requesting, deciding, receiving and closing returns.
+
+use std::collections::BTreeMap;
+
+use ordercrm_inventory::queries::for_orders;
+use ordercrm_kernel::audit::{self, Entry};
+use ordercrm_kernel::authz::Action;
+use ordercrm_kernel::id::new_id;
+use ordercrm_kernel::input::Text;
+use ordercrm_kernel::{Ctx, Error, FieldError, Result, numbers};
+use sea_orm::ActiveValue::Set;
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{ActiveModelTrait, DatabaseTransaction, EntityTrait, QueryFilter, UpdateMany};
+use serde_json::json;
+use uuid::Uuid;
+
+use super::dto::{CreateReturn, ReceiveReturn, ReturnData, ReturnDecision, ReturnView};
+use super::error::{OverLine, ReturnError};
+use super::events;
+use super::model::{
+    Disposition, MAX_RETURN_LINES, Resolution, ReturnAction, ReturnStatus, credit, starts_from,
+};
+use super::queries;
+use crate::entity::{order, order_line, return_line, return_receipt, return_row};
+
+pub const NUMBERS: numbers::Kind = numbers::Kind::sequence("return");
+const DEFAULT_PREFIX: &str = "RMA-";
+
+fn lines_length(count: usize, errors: &mut Vec<FieldError>) {
+    if !(1..=MAX_RETURN_LINES).contains(&count) {
+        errors.push(FieldError::new(
+            "lines",
+            "length",
+            format!("must have 1 to {MAX_RETURN_LINES} lines"),
+        ));
+    }
+}
+
+/// Take return `id` for `action`: visible to the caller, in a state the action
+/// starts from, at `if_match` when given; `set` says what changes. Its version
+/// bumps. Returns the row as changed and its order.
+async fn claim_return(
+    txn: &DatabaseTransaction,
+    ctx: &Ctx,
+    id: Uuid,
+    action: ReturnAction,
+    if_match: Option<i64>,
+    set: impl FnOnce(UpdateMany<return_row::Entity>) -> UpdateMany<return_row::Entity>,
+) -> Result<(return_row::Model, order::Model)> {
+    ctx.actor.require(action.needs())?;
+    let (_, order) = queries::find(txn, &ctx.actor, id).await?;
+    let update = return_row::Entity::update_many()
+        .col_expr(return_row::Column::UpdatedAt, Expr::value(ctx.now))
+        .filter(return_row::COLUMN.id.eq(id))
+        .filter(
+            return_row::COLUMN
+                .status
+                .is_in(starts_from(action).iter().map(|s| s.as_str())),
+        );
+    let claimed = ordercrm_kernel::version::claim(
+        txn,
+        set(update),
+        return_row::Entity::find_by_id(id),
+        return_row::Column::Version,
+        if_match,
+        |found| match found {
+            None => ReturnError::NotFound(id.to_string()).into(),
+            Some(r) => ReturnError::InvalidTransition {
+                status: ReturnStatus::parse(&r.status).unwrap_or(ReturnStatus::Requested),
+                action,
+            }
+            .into(),
+        },
+    )
+    .await?;
+    Ok((claimed, order))
+}
+
+/// Give back the units a return claimed and will not bring: each line's claim
+/// falls by what it asked for minus what arrived.
+async fn release_claims(txn: &DatabaseTransaction, lines: &[return_line::Model]) -> Result<()> {
+    let mut lines: Vec<&return_line::Model> = lines.iter().collect();
+    lines.sort_by_key(|l| l.order_line_no);
+    for l in lines {
+        let unreceived = l.quantity - l.received_quantity;
+        if unreceived > 0 {
+            order_line::Entity::update_many()
+                .col_expr(
+                    order_line::Column::ReturnClaimedQuantity,
+                    Expr::col(order_line::Column::ReturnClaimedQuantity).sub(unreceived),
+                )
+                .filter(order_line::COLUMN.id.eq(l.order_line_id))
+                .exec(txn)
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+async fn announce(
+    txn: &DatabaseTransaction,
+    ctx: &Ctx,
+    event: &ordercrm_kernel::events::EventType<ReturnData>,
+    row: &return_row::Model,
+    order: &order::Model,
+    audit_action: &str,
+    changes: serde_json::Value,
+) -> Result<ReturnView> {
+    let lines = queries::lines_of(txn, row.id).await?;
+    let data = queries::data(row, &lines, order);
+    events::record(txn, ctx, event, &data).await?;
+    audit::record(
+        txn,
+        ctx,
+        Entry::new(audit_action, "return", row.id).changes(changes),
+    )
+    .await?;
+    Ok(queries::view(&ctx.actor, data))
+}
+
+/// Ask to send delivered goods back. Each line's units are claimed by one
+/// conditional statement (claimed + asked ≤ delivered), so concurrent requests
+/// together never claim more than was delivered.
+#[tracing::instrument(skip(txn, ctx, input))]
+pub async fn request(
+    txn: &DatabaseTransaction,
+    ctx: &Ctx,
+    order_id: Uuid,
+    input: CreateReturn,
+) -> Result<ReturnView> {
+    ctx.actor.require(Action::ReturnsWrite)?;
+    let mut errors = Vec::new();
+    lines_length(input.lines.len(), &mut errors);
+    let reason = input.reason.check(&mut errors, "reason");
+    let resolution = input.resolution.check(&mut errors, "resolution");
+    // Per order line, the sum asked (checked) and the first field that asked it.
+    let mut asked: BTreeMap<i32, (i64, String)> = BTreeMap::new();
+    for (i, l) in input.lines.iter().enumerate() {
+        let line_no = l
+            .line_no
+            .check_i32(&mut errors, &format!("lines[{i}].line_no"));
+        let field = format!("lines[{i}].quantity");
+        let quantity = l.quantity.check(&mut errors, &field);
+        let entry = asked.entry(line_no).or_insert((0, format!("lines[{i}]")));
+        match entry.0.checked_add(quantity) {
+            Some(sum) => entry.0 = sum,
+            None => errors.push(FieldError::new(
+                field,
+                "range",
+                "the lines naming this order line add up to more than can be counted",
+            )),
+        }
+    }
+    let (Some(resolution), true) = (resolution, errors.is_empty()) else {
+        return Err(Error::validation(errors));
+    };
+    let order = crate::fulfillment::queries::find_order(txn, &ctx.actor, order_id).await?;
+    let lines = crate::queries::lines_of(txn, order_id).await?;
+    let mut claiming: Vec<(order_line::Model, i64)> = Vec::new();
+    let mut over = Vec::new();
+    for (line_no, (quantity, field)) in &asked {
+        match lines.iter().find(|l| l.line_no == *line_no) {
+            None => errors.push(FieldError::new(
+                format!("{field}.line_no"),
+                "unknown_line",
+                format!("the order has no line {line_no}"),
+            )),
+            Some(l) => {
+                let returnable = l.delivered_quantity - l.return_claimed_quantity;
+                if *quantity > returnable {
+                    over.push(OverLine {
+                        line_no: *line_no,
+                        requested: *quantity,
+                        available: std::cmp::max(returnable, 0),
+                    });
+                }
+                claiming.push((l.clone(), *quantity));
+            }
+        }
+    }
+    if !errors.is_empty() {
+        return Err(Error::validation(errors));
+    }
+    if !over.is_empty() {
+        return Err(ReturnError::OverReturn(over).into());
+    }
+    for (l, q) in &claiming {
+        let claimed = Expr::col(order_line::Column::ReturnClaimedQuantity);
+        let done = order_line::Entity::update_many()
+            .col_expr(
+                order_line::Column::ReturnClaimedQuantity,
+                claimed.clone().add(*q),
+            )
+            .filter(order_line::COLUMN.id.eq(l.id))
+            .filter(
+                claimed
+                    .add(*q)
+                    .lte(Expr::col(order_line::Column::DeliveredQuantity)),
+            )
+            .exec(txn)
+            .await?;
+        if done.rows_affected != 1 {
+            // Another return claimed these units since they were read.
+            let now = order_line::Entity::find_by_id(l.id).one(txn).await?;
+            let available = now.map_or(0, |n| {
+                std::cmp::max(n.delivered_quantity - n.return_claimed_quantity, 0)
+            });
+            return Err(ReturnError::OverReturn(vec![OverLine {
+                line_no: l.line_no,
+                requested: *q,
+                available,
+            }])
+            .into());
+        }
+    }
+
+    let prefix =
+        ordercrm_settings::queries::number_prefix(txn, "return_number_prefix", DEFAULT_PREFIX)
+            .await?;
+    let number = numbers::format(&prefix, numbers::next(txn, NUMBERS).await?);
+    let id = new_id();
+    let row = return_row::ActiveModel {
+        id: Set(id),
+        number: Set(number),
+        order_id: Set(order_id),
+        status: Set(ReturnStatus::Requested.as_str().to_owned()),
+        resolution: Set(resolution.as_str().to_owned()),
+        reason: Set(reason),
+        decision_note: Set(None),
+        currency: Set(order.currency.clone()),
+        refund_due_amount: Set(0),
+        shipping_refund_amount: Set(0),
+        replacement_order_id: Set(None),
+        requested_by: Set(ctx.actor.principal()),
+        decided_by: Set(None),
+        decided_at: Set(None),
+        received_at: Set(None),
+        closed_at: Set(None),
+        version: Set(1),
+        created_at: Set(ctx.now),
+        updated_at: Set(ctx.now),
+    }
+    .insert(txn)
+    .await?;
+    let line_rows: Vec<return_line::Model> = claiming
+        .iter()
+        .zip(1..)
+        .map(|((l, q), line_no)| return_line::Model {
+            id: new_id(),
+            return_id: id,
+            line_no,
+            order_line_id: l.id,
+            order_line_no: l.line_no,
+            product_id: l.product_id,
+            sku: l.sku.clone(),
+            name: l.name.clone(),
+            quantity: *q,
+            received_quantity: 0,
+            restocked_quantity: 0,
+            scrapped_quantity: 0,
+            refund_amount: 0,
+        })
+        .collect();
+    return_line::Entity::insert_many(
+        line_rows
+            .iter()
+            .map(|l| return_line::ActiveModel::from(l.clone())),
+    )
+    .exec_without_returning(txn)
+    .await?;
+    announce(
+        txn,
+        ctx,
+        &events::REQUESTED,
+        &row,
+        &order,
+        "return.request",
+        json!({"number": row.number, "order_id": order_id, "resolution": resolution,
+            "lines": claiming.iter().map(|(l, q)| json!({"line_no": l.line_no, "quantity": q}))
+                .collect::<Vec<_>>()}),
+    )
+    .await
+}
+
+/// Approve a requested return: the warehouse expects the goods.
+#[tracing::instrument(skip(txn, ctx, input))]
+pub async fn approve(
+    txn: &DatabaseTransaction,
+    ctx: &Ctx,
+    id: Uuid,
+    if_match: Option<i64>,
+    input: ReturnDecision,
+) -> Result<ReturnView> {
+    ctx.actor.require(Action::ReturnsApprove)?;
+    let mut errors = Vec::new();
+    let note = Text::check(input.note, &mut errors, "note");
+    if !errors.is_empty() {
+        return Err(Error::validation(errors));
+    }
+    let (row, order) = claim_return(txn, ctx, id, ReturnAction::Approve, if_match, |u| {
+        u.col_expr(
+            return_row::Column::Status,
+            Expr::value(ReturnStatus::Approved.as_str()),
+        )
+        .col_expr(return_row::Column::DecisionNote, Expr::value(note.clone()))
+        .col_expr(
+            return_row::Column::DecidedBy,
+            Expr::value(ctx.actor.principal()),
+        )
+        .col_expr(return_row::Column::DecidedAt, Expr::value(ctx.now))
+    })
+    .await?;
+    announce(
+        txn,
+        ctx,
+        &events::APPROVED,
+        &row,
+        &order,
+        "return.approve",
+        json!({"status": ReturnStatus::Approved, "note": note}),
+    )
+    .await
+}
+
+/// Reject a return before anything arrived: its units may be returned again.
+#[tracing::instrument(skip(txn, ctx, input))]
+pub async fn reject(
+    txn: &DatabaseTransaction,
+    ctx: &Ctx,
+    id: Uuid,
+    if_match: Option<i64>,
+    input: ReturnDecision,
+) -> Result<ReturnView> {
+    ctx.actor.require(Action::ReturnsApprove)?;
+    let mut errors = Vec::new();
+    let note = Text::check(input.note, &mut errors, "note");
+    if !errors.is_empty() {
+        return Err(Error::validation(errors));
+    }
+    let (row, order) = claim_return(txn, ctx, id, ReturnAction::Reject, if_match, |u| {
+        u.col_expr(
+            return_row::Column::Status,
+            Expr::value(ReturnStatus::Rejected.as_str()),
+        )
+        .col_expr(return_row::Column::DecisionNote, Expr::value(note.clone()))
+        .col_expr(
+            return_row::Column::DecidedBy,
+            Expr::value(ctx.actor.principal()),
+        )
+        .col_expr(return_row::Column::DecidedAt, Expr::value(ctx.now))
+    })
+    .await?;
+    release_claims(txn, &queries::lines_of(txn, id).await?).await?;
+    announce(
+        txn,
+        ctx,
+        &events::REJECTED,
+        &row,
+        &order,
+        "return.reject",
+        json!({"status": ReturnStatus::Rejected, "note": note}),
+    )
+    .await
+}
+
+/// Close a received return: its refund due is final; units asked for that never
+/// arrived may be returned again.
+#[tracing::instrument(skip(txn, ctx, input))]
+pub async fn close(
+    txn: &DatabaseTransaction,
+    ctx: &Ctx,
+    id: Uuid,
+    if_match: Option<i64>,
+    input: ReturnDecision,
+) -> Result<ReturnView> {
+    ctx.actor.require(Action::ReturnsApprove)?;
+    let mut errors = Vec::new();
+    let note = Text::check(input.note, &mut errors, "note");
+    if !errors.is_empty() {
+        return Err(Error::validation(errors));
+    }
+    let (row, order) = claim_return(txn, ctx, id, ReturnAction::Close, if_match, |u| {
+        u.col_expr(
+            return_row::Column::Status,
+            Expr::value(ReturnStatus::Closed.as_str()),
+        )
+        .col_expr(return_row::Column::ClosedAt, Expr::value(ctx.now))
+    })
+    .await?;
+    release_claims(txn, &queries::lines_of(txn, id).await?).await?;
+    announce(
+        txn,
+        ctx,
+        &events::CLOSED,
+        &row,
+        &order,
+        "return.close",
+        json!({"status": ReturnStatus::Closed, "refund_due": row.refund_due_amount,
+            "note": note}),
+    )
+    .await
+}
+
+/// One checked receipt line.
+struct Arrival {
+    line: return_line::Model,
+    quantity: i64,
+    disposition: Disposition,
+    warehouse: for_orders::WarehouseFacts,
+}
+
+/// Record goods that arrived: each unit restocked or scrapped at a warehouse, the
+/// return line and the order line counting it, and for a refund what it is
+/// credited. The order's `fulfillment_status` follows (`partially_returned`,
+/// `returned`).
+#[tracing::instrument(skip(txn, ctx, input))]
+pub async fn receive(
+    txn: &DatabaseTransaction,
+    ctx: &Ctx,
+    id: Uuid,
+    if_match: Option<i64>,
+    input: ReceiveReturn,
+) -> Result<ReturnView> {
+    ctx.actor.require(Action::ReturnsReceive)?;
+    let mut errors = Vec::new();
+    lines_length(input.lines.len(), &mut errors);
+    let note = Text::check(input.note, &mut errors, "note");
+    let mut checked = Vec::with_capacity(input.lines.len());
+    for (i, l) in input.lines.iter().enumerate() {
+        let f = |name: &str| format!("lines[{i}].{name}");
+        checked.push((
+            l.line_no.check_i32(&mut errors, &f("line_no")),
+            l.quantity.check(&mut errors, &f("quantity")),
+            l.disposition.check(&mut errors, &f("disposition")),
+            l.warehouse_code
+                .as_ref()
+                .map(|c| c.check(&mut errors, &f("warehouse_code"))),
+        ));
+    }
+    if !errors.is_empty() {
+        return Err(Error::validation(errors));
+    }
+    // The return's row, then the order's (its version bumps: its lines count what
+    // came back), as fulfillment takes them.
+    let (row, _) = claim_return(txn, ctx, id, ReturnAction::Receive, if_match, |u| {
+        u.col_expr(
+            return_row::Column::Status,
+            Expr::value(ReturnStatus::Received.as_str()),
+        )
+    })
+    .await?;
+    let claimed_order =
+        crate::fulfillment::commands::claim_order(txn, ctx, row.order_id, None).await?;
+    let lines = queries::lines_of(txn, id).await?;
+    let order_lines = crate::queries::lines_of(txn, row.order_id).await?;
+    let warehouses = for_orders::warehouses(txn).await?;
+    let mut arrivals: Vec<Arrival> = Vec::new();
+    let mut asked: BTreeMap<i32, i64> = BTreeMap::new();
+    for (i, (line_no, quantity, disposition, code)) in checked.into_iter().enumerate() {
+        let f = |name: &str| format!("lines[{i}].{name}");
+        let Some(line) = lines.iter().find(|l| l.line_no == line_no) else {
+            errors.push(FieldError::new(
+                f("line_no"),
+                "unknown_line",
+                format!("the return has no line {line_no}"),
+            ));
+            continue;
+        };
+        let warehouse = match &code {
+            Some(code) => match warehouses.get(&for_orders::normalize_code(code)) {
+                None => {
+                    errors.push(FieldError::new(
+                        f("warehouse_code"),
+                        "unknown_warehouse",
+                        format!("no warehouse with code '{code}'"),
+                    ));
+                    None
+                }
+                Some(w) => Some(w.clone()),
+            },
+            None => order_lines
+                .iter()
+                .find(|o| o.id == line.order_line_id)
+                .and_then(|o| o.warehouse_id)
+                .and_then(|w| warehouses.values().find(|f| f.id == w).cloned()),
+        };
+        let Some(warehouse) = warehouse else {
+            if code.is_none() {
+                errors.push(FieldError::new(
+                    f("warehouse_code"),
+                    "required",
+                    "the order line ships from no warehouse: name one",
+                ));
+            }
+            continue;
+        };
+        if !warehouse.active {
+            errors.push(FieldError::state(
+                f("warehouse_code"),
+                "inactive",
+                format!("warehouse '{}' is inactive: name another", warehouse.code),
+            ));
+            continue;
+        }
+        let sum = asked.entry(line_no).or_default();
+        match sum.checked_add(quantity) {
+            Some(s) => *sum = s,
+            None => errors.push(FieldError::new(
+                f("quantity"),
+                "range",
+                "the lines naming this return line add up to more than can be counted",
+            )),
+        }
+        if let Some(disposition) = disposition {
+            arrivals.push(Arrival {
+                line: line.clone(),
+                quantity,
+                disposition,
+                warehouse,
+            });
+        }
+    }
+    if !errors.is_empty() {
+        return Err(Error::validation(errors));
+    }
+    let over: Vec<OverLine> = asked
+        .iter()
+        .filter_map(|(line_no, q)| {
+            let l = lines.iter().find(|l| l.line_no == *line_no)?;
+            let expected = l.quantity - l.received_quantity;
+            (*q > expected).then_some(OverLine {
+                line_no: *line_no,
+                requested: *q,
+                available: expected,
+            })
+        })
+        .collect();
+    if !over.is_empty() {
+        return Err(ReturnError::OverReceipt(over).into());
+    }
+
+    let refund = row.resolution == Resolution::Refund.as_str();
+    let mut credits: BTreeMap<Uuid, (i64, i64)> = order_lines
+        .iter()
+        .map(|l| (l.id, (l.credited_quantity, l.credited_amount)))
+        .collect();
+    let all_credited = |credits: &BTreeMap<Uuid, (i64, i64)>| {
+        order_lines
+            .iter()
+            .filter(|l| l.warehouse_id.is_some())
+            .all(|l| credits.get(&l.id).is_some_and(|c| c.0 >= l.quantity))
+    };
+    let credited_before = all_credited(&credits);
+    // Stock levels in key order, so two receipts never wait on each other's levels.
+    arrivals.sort_by_key(|a| (a.line.product_id, a.warehouse.id, a.line.line_no));
+    let mut refunded: i64 = 0;
+    let mut receipts = Vec::with_capacity(arrivals.len());
+    for a in &arrivals {
+        let order_line = order_lines
+            .iter()
+            .find(|o| o.id == a.line.order_line_id)
+            .ok_or_else(out_of_step)?;
+        let amount = if refund {
+            let c = credits.entry(order_line.id).or_default();
+            let amount = credit(
+                order_line.total_amount,
+                order_line.quantity,
+                c.0,
+                c.1,
+                a.quantity,
+            )
+            .ok_or_else(out_of_step)?;
+            c.0 += a.quantity;
+            c.1 += amount;
+            amount
+        } else {
+            0
+        };
+        refunded = refunded.checked_add(amount).ok_or_else(out_of_step)?;
+        let (credited_units, credited_amount) = if refund { (a.quantity, amount) } else { (0, 0) };
+        order_line::Entity::update_many()
+            .col_expr(
+                order_line::Column::ReturnedQuantity,
+                Expr::col(order_line::Column::ReturnedQuantity).add(a.quantity),
+            )
+            .col_expr(
+                order_line::Column::CreditedQuantity,
+                Expr::col(order_line::Column::CreditedQuantity).add(credited_units),
+            )
+            .col_expr(
+                order_line::Column::CreditedAmount,
+                Expr::col(order_line::Column::CreditedAmount).add(credited_amount),
+            )
+            .filter(order_line::COLUMN.id.eq(order_line.id))
+            .exec(txn)
+            .await?;
+        let restock = a.disposition == Disposition::Restock;
+        let received = Expr::col(return_line::Column::ReceivedQuantity);
+        let (restocked, scrapped) = if restock {
+            (a.quantity, 0)
+        } else {
+            (0, a.quantity)
+        };
+        let done = return_line::Entity::update_many()
+            .col_expr(
+                return_line::Column::ReceivedQuantity,
+                received.clone().add(a.quantity),
+            )
+            .col_expr(
+                return_line::Column::RestockedQuantity,
+                Expr::col(return_line::Column::RestockedQuantity).add(restocked),
+            )
+            .col_expr(
+                return_line::Column::ScrappedQuantity,
+                Expr::col(return_line::Column::ScrappedQuantity).add(scrapped),
+            )
+            .col_expr(
+                return_line::Column::RefundAmount,
+                Expr::col(return_line::Column::RefundAmount).add(amount),
+            )
+            .filter(return_line::COLUMN.id.eq(a.line.id))
+            .filter(
+                received
+                    .add(a.quantity)
+                    .lte(Expr::col(return_line::Column::Quantity)),
+            )
+            .exec(txn)
+            .await?;
+        if done.rows_affected != 1 {
+            return Err(out_of_step());
+        }
+        ordercrm_inventory::commands::shipping::receive_return(
+            txn,
+            ctx,
+            (a.line.product_id, a.warehouse.id),
+            a.quantity,
+            restock,
+            &row.number,
+        )
+        .await?;
+        let receipt = return_receipt::Model {
+            id: new_id(),
+            return_id: id,
+            return_line_no: a.line.line_no,
+            quantity: a.quantity,
+            disposition: a.disposition.as_str().to_owned(),
+            warehouse_id: Some(a.warehouse.id),
+            warehouse_code: Some(a.warehouse.code.clone()),
+            refund_amount: amount,
+            note: note.clone(),
+            received_by: ctx.actor.principal(),
+            created_at: ctx.now,
+        };
+        return_receipt::ActiveModel::from(receipt.clone())
+            .insert(txn)
+            .await?;
+        receipts.push(
+            json!({"line_no": receipt.return_line_no, "quantity": receipt.quantity,
+            "disposition": receipt.disposition, "warehouse_code": receipt.warehouse_code,
+            "refund": amount}),
+        );
+    }
+    // The shipping fee goes back with the order's last units, when the setting says so.
+    let shipping = if refund
+        && !credited_before
+        && all_credited(&credits)
+        && claimed_order.shipping_amount > 0
+        && ordercrm_settings::queries::value(txn, "refund_shipping_on_full_return")
+            .await?
+            .and_then(|v| v.as_bool())
+            .unwrap_or(false)
+    {
+        claimed_order.shipping_amount
+    } else {
+        0
+    };
+    let due = refunded.checked_add(shipping).ok_or_else(out_of_step)?;
+    let row = return_row::Entity::update_many()
+        .col_expr(
+            return_row::Column::RefundDueAmount,
+            Expr::col(return_row::Column::RefundDueAmount).add(due),
+        )
+        .col_expr(
+            return_row::Column::ShippingRefundAmount,
+            Expr::col(return_row::Column::ShippingRefundAmount).add(shipping),
+        )
+        .col_expr(
+            return_row::Column::ReceivedAt,
+            Expr::value(row.received_at.unwrap_or(ctx.now)),
+        )
+        .filter(return_row::COLUMN.id.eq(id))
+        .exec_with_returning(txn)
+        .await?
+        .pop()
+        .ok_or_else(out_of_step)?;
+    crate::fulfillment::commands::settle_order(txn, ctx, claimed_order).await?;
+    let order = crate::queries::order_row(txn, row.order_id).await?;
+    announce(
+        txn,
+        ctx,
+        &events::RECEIVED,
+        &row,
+        &order,
+        "return.receive",
+        json!({"receipts": receipts, "refund": refunded, "shipping_refund": shipping}),
+    )
+    .await
+}
+
+fn out_of_step() -> Error {
+    ordercrm_inventory::error::InventoryError::Conflict(
+        "the return's counts are out of step with its order; nothing was recorded".into(),
+    )
+    .into()
+}

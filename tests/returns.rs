@@ -1,0 +1,750 @@
+//! Returns (RMA): never more than delivered (also under concurrent requests),
+//! restocked units back on hand and scrapped ones not, refunds that add up to
+//! exactly what was charged, who may do what, and the events.
+
+use futures_util::future::join_all;
+use ordercrm_tests::{Engine, TestApp, both_engines, problem};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+both_engines!(
+    no_more_returned_than_delivered_also_under_concurrent_requests,
+    restocked_units_go_back_on_hand_and_scrapped_ones_do_not,
+    three_partial_returns_refund_exactly_what_was_charged,
+    who_may_do_what_and_bad_input_changes_nothing,
+);
+
+/// SH-01 holding A, B and C (20 each) at 13 % tax; a customer.
+async fn world(app: &TestApp) -> String {
+    let res = app
+        .post(
+            "/v1/warehouses",
+            &json!({"code": "SH-01", "name": "Shanghai", "priority": 100}),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    let res = app
+        .post(
+            "/v1/warehouses",
+            &json!({"code": "BJ-01", "name": "Beijing", "priority": 50}),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    for (sku, price) in [("A", 1000), ("B", 2500), ("C", 333)] {
+        let res = app
+            .post(
+                "/v1/products",
+                &json!({"sku": sku, "name": sku, "tax_rate_bps": 1300,
+                    "list_price": {"amount": price, "currency": "CNY"}}),
+            )
+            .await;
+        assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+        let res = app
+            .post(
+                "/v1/inventory/receipts",
+                &json!({"sku": sku, "warehouse_code": "SH-01", "quantity": 20}),
+            )
+            .await;
+        assert_eq!(res.status(), 201);
+    }
+    app.customer("Tea House").await
+}
+
+/// An approved order of `lines` (sku, quantity, unit price, discount) from SH-01.
+async fn approved(
+    app: &TestApp,
+    customer: &str,
+    lines: &[(&str, i64, i64, i64)],
+    extra: Value,
+) -> Value {
+    let lines: Vec<Value> = lines
+        .iter()
+        .map(|(sku, q, price, discount)| {
+            json!({"sku": sku, "quantity": q, "warehouse_code": "SH-01",
+                "unit_price": {"amount": price, "currency": "CNY"},
+                "discount": {"amount": discount, "currency": "CNY"}})
+        })
+        .collect();
+    let mut body = json!({"customer_id": customer, "currency": "CNY", "submit": true,
+        "shipping_address": {"line1": "1 Road", "city": "Shanghai", "country": "CN"},
+        "lines": lines});
+    for (k, v) in extra.as_object().unwrap() {
+        body[k] = v.clone();
+    }
+    let res = app.post("/v1/orders", &body).await;
+    assert_eq!(res.status(), 201);
+    let order: Value = res.json().await.unwrap();
+    assert_eq!(order["status"], "approved", "{order}");
+    order
+}
+
+/// Ship `lines` (line_no, quantity) of the order and, with `deliver`, sign for them.
+async fn ship(app: &TestApp, order_id: &str, lines: &[(i64, i64)], tracking: &str, deliver: bool) {
+    let lines: Vec<Value> = lines
+        .iter()
+        .map(|(line_no, quantity)| json!({"line_no": line_no, "quantity": quantity}))
+        .collect();
+    let res = app
+        .post(
+            &format!("/v1/orders/{order_id}/shipments"),
+            &json!({"lines": lines, "carrier": "SF", "tracking_number": tracking}),
+        )
+        .await;
+    assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+    let shipment: Value = res.json().await.unwrap();
+    if deliver {
+        let res = app
+            .post(
+                &format!("/v1/shipments/{}/deliver", shipment["id"].as_str().unwrap()),
+                &json!({"signed_by": "Li Lei"}),
+            )
+            .await;
+        assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    }
+}
+
+fn return_body(lines: &[(i64, i64)], resolution: &str) -> Value {
+    let lines: Vec<Value> = lines
+        .iter()
+        .map(|(line_no, quantity)| json!({"line_no": line_no, "quantity": quantity}))
+        .collect();
+    json!({"lines": lines, "reason": "not as described", "resolution": resolution})
+}
+
+async fn request(app: &TestApp, order_id: &str, lines: &[(i64, i64)], resolution: &str) -> Value {
+    let res = app
+        .post(
+            &format!("/v1/orders/{order_id}/returns"),
+            &return_body(lines, resolution),
+        )
+        .await;
+    assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+    let location = res.headers()["location"].to_str().unwrap().to_owned();
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(
+        location,
+        format!("/v1/returns/{}", body["id"].as_str().unwrap())
+    );
+    body
+}
+
+async fn act(app: &TestApp, id: &str, action: &str, body: &Value) -> Value {
+    let res = app.post(&format!("/v1/returns/{id}/{action}"), body).await;
+    assert_eq!(res.status(), 200, "{action}: {}", res.text().await.unwrap());
+    res.json().await.unwrap()
+}
+
+/// Receive (return line, quantity, disposition) at the order line's warehouse.
+fn receipt(lines: &[(i64, i64, &str)]) -> Value {
+    let lines: Vec<Value> = lines
+        .iter()
+        .map(|(line_no, quantity, d)| json!({"line_no": line_no, "quantity": quantity, "disposition": d}))
+        .collect();
+    json!({"lines": lines})
+}
+
+async fn on_hand(app: &TestApp, sku: &str, warehouse: &str) -> i64 {
+    let res = app
+        .get(&format!("/v1/inventory/levels/{sku}/{warehouse}"))
+        .await;
+    assert_eq!(res.status(), 200);
+    let body: Value = res.json().await.unwrap();
+    body["on_hand"].as_i64().unwrap()
+}
+
+async fn verify(app: &TestApp) {
+    let report = ordercrm_inventory::queries::verify::run(&app.raw_db().await)
+        .await
+        .unwrap();
+    assert!(
+        report.mismatches.is_empty() && report.impossible.is_empty(),
+        "the books disagree: {:?} {:?}",
+        report.mismatches,
+        report.impossible
+    );
+}
+
+async fn order(app: &TestApp, id: &str) -> Value {
+    app.get(&format!("/v1/orders/{id}"))
+        .await
+        .json()
+        .await
+        .unwrap()
+}
+
+async fn events_of(app: &TestApp, event_type: &str) -> i64 {
+    app.count(&format!(
+        "SELECT COUNT(*) FROM events WHERE event_type = '{event_type}'"
+    ))
+    .await
+}
+
+async fn no_more_returned_than_delivered_also_under_concurrent_requests(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let customer = world(&app).await;
+    let o = approved(
+        &app,
+        &customer,
+        &[("A", 8, 1000, 0), ("B", 2, 2500, 0)],
+        json!({}),
+    )
+    .await;
+    let id = o["id"].as_str().unwrap().to_owned();
+    // Nothing delivered yet: nothing to return.
+    let res = app
+        .post(
+            &format!("/v1/orders/{id}/returns"),
+            &return_body(&[(1, 1)], "refund"),
+        )
+        .await;
+    let p = problem(res, 409).await;
+    assert_eq!(p["type"], "/problems/over-return");
+    assert_eq!(
+        p["lines"],
+        json!([{"line_no": 1, "requested": 1, "available": 0}])
+    );
+    // 6 shipped, 5 of them delivered: 5 returnable.
+    ship(&app, &id, &[(1, 5)], "SF1", true).await;
+    ship(&app, &id, &[(1, 1)], "SF2", false).await;
+    let res = app
+        .post(
+            &format!("/v1/orders/{id}/returns"),
+            &return_body(&[(1, 6)], "refund"),
+        )
+        .await;
+    assert_eq!(problem(res, 409).await["lines"][0]["available"], 5);
+    // A line named twice adds up.
+    let res = app
+        .post(
+            &format!("/v1/orders/{id}/returns"),
+            &return_body(&[(1, 3), (1, 3)], "refund"),
+        )
+        .await;
+    assert_eq!(problem(res, 409).await["lines"][0]["requested"], 6);
+    // Ten at once, one unit each: exactly five accepted.
+    let sends = (0..10).map(|_| {
+        let req = app
+            .request(Method::POST, &format!("/v1/orders/{id}/returns"))
+            .json(&return_body(&[(1, 1)], "refund"));
+        async move {
+            let res = ordercrm_tests::send_until_served(req).await;
+            let status = res.status().as_u16();
+            let body: Value = res.json().await.unwrap();
+            (status, body)
+        }
+    });
+    let answers = join_all(sends).await;
+    let created: Vec<&Value> = answers
+        .iter()
+        .filter(|(s, _)| *s == 201)
+        .map(|(_, b)| b)
+        .collect();
+    let refused: Vec<&Value> = answers
+        .iter()
+        .filter(|(s, _)| *s == 409)
+        .map(|(_, b)| b)
+        .collect();
+    assert_eq!((created.len(), refused.len()), (5, 5), "{answers:?}");
+    assert!(
+        refused.iter().all(|p| p["type"] == "/problems/over-return"),
+        "{refused:?}"
+    );
+    let mut numbers: Vec<&str> = created
+        .iter()
+        .map(|r| r["number"].as_str().unwrap())
+        .collect();
+    numbers.sort_unstable();
+    numbers.dedup();
+    assert_eq!(numbers.len(), 5);
+    assert!(numbers.iter().all(|n| n.starts_with("RMA-")), "{numbers:?}");
+    assert_eq!(events_of(&app, "return.requested").await, 5);
+    let claimed = app
+        .count("SELECT CAST(SUM(return_claimed_quantity) AS BIGINT) FROM order_lines")
+        .await;
+    assert_eq!(claimed, 5);
+    // A rejected return gives its unit back; a closed one what never arrived.
+    let first = created[0]["id"].as_str().unwrap();
+    let rejected = act(
+        &app,
+        first,
+        "reject",
+        &json!({"note": "photos show no fault"}),
+    )
+    .await;
+    assert_eq!(rejected["status"], "rejected");
+    assert_eq!(rejected["decision_note"], "photos show no fault");
+    assert_eq!(rejected["allowed_actions"], json!([]));
+    let again = request(&app, &id, &[(1, 1)], "refund").await;
+    assert_eq!(again["status"], "requested");
+    let res = app
+        .post(
+            &format!("/v1/orders/{id}/returns"),
+            &return_body(&[(1, 1)], "refund"),
+        )
+        .await;
+    assert_eq!(problem(res, 409).await["lines"][0]["available"], 0);
+    // Nothing of this changed the order itself.
+    assert_eq!(
+        order(&app, &id).await["fulfillment_status"],
+        "partially_delivered"
+    );
+    verify(&app).await;
+    app.stop().await;
+}
+
+async fn restocked_units_go_back_on_hand_and_scrapped_ones_do_not(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let customer = world(&app).await;
+    let o = approved(&app, &customer, &[("A", 4, 1000, 0)], json!({})).await;
+    let id = o["id"].as_str().unwrap().to_owned();
+    ship(&app, &id, &[(1, 4)], "SF1", true).await;
+    assert_eq!(on_hand(&app, "A", "SH-01").await, 16);
+    let r = request(&app, &id, &[(1, 3)], "refund").await;
+    let rid = r["id"].as_str().unwrap().to_owned();
+    assert_eq!(r["allowed_actions"], json!(["approve", "reject"]));
+    // Not before it is approved.
+    let res = app
+        .post(
+            &format!("/v1/returns/{rid}/receive"),
+            &receipt(&[(1, 1, "restock")]),
+        )
+        .await;
+    let p = problem(res, 409).await;
+    assert_eq!(
+        (p["current_status"].clone(), p["allowed_from"].clone()),
+        (json!("requested"), json!(["approved", "received"]))
+    );
+    let approved = act(&app, &rid, "approve", &json!({})).await;
+    assert_eq!(approved["status"], "approved");
+    assert_eq!(
+        approved["decided_by"].as_str().map(|s| !s.is_empty()),
+        Some(true)
+    );
+    // Two restocked at SH-01, then one scrapped there: in parts.
+    let after = act(&app, &rid, "receive", &receipt(&[(1, 2, "restock")])).await;
+    assert_eq!(after["status"], "received");
+    assert_eq!(after["lines"][0]["received_quantity"], 2);
+    assert_eq!(on_hand(&app, "A", "SH-01").await, 18);
+    let now = order(&app, &id).await;
+    assert_eq!(now["fulfillment_status"], "partially_returned");
+    assert_eq!(now["lines"][0]["returned_quantity"], 2);
+    assert_eq!(events_of(&app, "order.updated").await, 1);
+    // More than is expected is refused, and changes nothing.
+    let res = app
+        .post(
+            &format!("/v1/returns/{rid}/receive"),
+            &receipt(&[(1, 1, "scrap"), (1, 1, "restock")]),
+        )
+        .await;
+    let p = problem(res, 409).await;
+    assert_eq!(p["type"], "/problems/over-receipt");
+    assert_eq!(
+        p["lines"],
+        json!([{"line_no": 1, "requested": 2, "available": 1}])
+    );
+    let after = act(&app, &rid, "receive", &receipt(&[(1, 1, "scrap")])).await;
+    assert_eq!(
+        (
+            after["lines"][0]["restocked_quantity"].clone(),
+            after["lines"][0]["scrapped_quantity"].clone()
+        ),
+        (json!(2), json!(1))
+    );
+    assert_eq!(
+        on_hand(&app, "A", "SH-01").await,
+        18,
+        "a scrapped unit is not on hand"
+    );
+    let kinds = app
+        .count("SELECT COUNT(*) FROM stock_movements WHERE kind = 'return_scrap' AND quantity = 0 AND units = 1")
+        .await;
+    assert_eq!(kinds, 1);
+    let restocked = app
+        .count("SELECT CAST(SUM(quantity) AS BIGINT) FROM stock_movements WHERE kind = 'return_restock'")
+        .await;
+    assert_eq!(restocked, 2);
+    assert_eq!(
+        app.count(&format!(
+            "SELECT COUNT(*) FROM stock_movements WHERE reference = '{}'",
+            r["number"].as_str().unwrap()
+        ))
+        .await,
+        2
+    );
+    // 3 of 4 back: each unit refunded 1130 (10.00 + 13 %), the last unit still out.
+    assert_eq!(
+        after["refund_due"],
+        json!({"amount": 3390, "currency": "CNY"})
+    );
+    let closed = act(&app, &rid, "close", &json!({})).await;
+    assert_eq!(closed["status"], "closed");
+    // The last unit comes back on a second return, restocked in Beijing.
+    let r2 = request(&app, &id, &[(1, 1)], "refund").await;
+    let r2id = r2["id"].as_str().unwrap();
+    act(&app, r2id, "approve", &json!({})).await;
+    let done = act(
+        &app,
+        r2id,
+        "receive",
+        &json!({"lines": [{"line_no": 1, "quantity": 1, "disposition": "restock", "warehouse_code": "bj-01"}]}),
+    )
+    .await;
+    assert_eq!(done["refund_due"]["amount"], 1130);
+    assert_eq!(on_hand(&app, "A", "BJ-01").await, 1);
+    let now = order(&app, &id).await;
+    assert_eq!(now["fulfillment_status"], "returned");
+    assert_eq!(now["lines"][0]["returned_quantity"], 4);
+    assert_eq!(events_of(&app, "order.updated").await, 2);
+    for (event, n) in [
+        ("return.requested", 2),
+        ("return.approved", 2),
+        ("return.received", 3),
+        ("return.closed", 1),
+        ("return.rejected", 0),
+    ] {
+        assert_eq!(events_of(&app, event).await, n, "{event}");
+    }
+    verify(&app).await;
+    app.stop().await;
+}
+
+async fn three_partial_returns_refund_exactly_what_was_charged(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let customer = world(&app).await;
+    let res = app
+        .post(
+            "/v1/settings",
+            &json!({"key": "refund_shipping_on_full_return", "value": true}),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    let o = approved(
+        &app,
+        &customer,
+        &[("A", 3, 1000, 150), ("B", 2, 2500, 99), ("C", 4, 333, 0)],
+        json!({"order_discount": {"amount": 500, "currency": "CNY"},
+            "shipping_fee": {"amount": 800, "currency": "CNY"}}),
+    )
+    .await;
+    // By hand: nets 2850, 4901, 1332 (9083); the 5.00 order discount shared 157,
+    // 270, 73 (156.9, 269.8, 73.3 rounded down, the two largest remainders a unit
+    // more); taxable 2693, 4631, 1259; 13 % tax 350, 602, 164.
+    let totals: Vec<i64> = o["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["total"]["amount"].as_i64().unwrap())
+        .collect();
+    assert_eq!(totals, vec![3043, 5233, 1423]);
+    assert_eq!(o["grand_total"]["amount"], 10499);
+    let id = o["id"].as_str().unwrap().to_owned();
+    ship(&app, &id, &[(1, 3), (2, 2), (3, 4)], "SF1", true).await;
+    let mut refunded = 0;
+    // Each return: its lines, and what each is refunded by hand. A line's share
+    // is its total × units ÷ quantity rounded down; its last units take the rest.
+    type Return<'a> = (&'a [(i64, i64)], &'a [i64], i64);
+    let returns: [Return; 3] = [
+        // 3043/3 = 1014.3; 5233/2 = 2616.5; 1423/4 = 355.75.
+        (&[(1, 1), (2, 1), (3, 1)], &[1014, 2616, 355], 0),
+        // 3043/3 = 1014.3; 1423 × 2/4 = 711.5.
+        (&[(1, 1), (3, 2)], &[1014, 711], 0),
+        // The last of each line: 3043 − 2028, 5233 − 2616, 1423 − 1066; and the
+        // shipping fee, with the order's last units.
+        (&[(1, 1), (2, 1), (3, 1)], &[1015, 2617, 357], 800),
+    ];
+    for (lines, expected, shipping) in returns {
+        let r = request(&app, &id, lines, "refund").await;
+        let rid = r["id"].as_str().unwrap();
+        act(&app, rid, "approve", &json!({})).await;
+        let received: Vec<(i64, i64, &str)> = (1..)
+            .zip(lines.iter())
+            .map(|(n, (_, q))| (n, *q, "restock"))
+            .collect();
+        let r = act(&app, rid, "receive", &receipt(&received)).await;
+        let got: Vec<i64> = r["lines"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l["refund"]["amount"].as_i64().unwrap())
+            .collect();
+        assert_eq!(got, expected, "{r}");
+        assert_eq!(r["shipping_refund"]["amount"], shipping);
+        let due = expected.iter().sum::<i64>() + shipping;
+        assert_eq!(r["refund_due"]["amount"], due);
+        let closed = act(&app, rid, "close", &json!({"note": "refund due"})).await;
+        assert_eq!(closed["refund_due"]["amount"], due);
+        refunded += due;
+    }
+    assert_eq!(refunded, 10499, "everything back refunds the grand total");
+    let now = order(&app, &id).await;
+    assert_eq!(now["fulfillment_status"], "returned");
+    let credited = app
+        .count("SELECT CAST(SUM(credited_amount) AS BIGINT) FROM order_lines")
+        .await;
+    assert_eq!(credited, 9699);
+    verify(&app).await;
+    app.stop().await;
+}
+
+async fn who_may_do_what_and_bad_input_changes_nothing(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let customer = world(&app).await;
+    let (rep_id, rep) = app.user("rep@example.com", "sales", None).await;
+    let (_, support) = app.user("support@example.com", "support", None).await;
+    let (_, warehouse) = app.user("wh@example.com", "warehouse", None).await;
+    let (_, finance) = app.user("fin@example.com", "finance", None).await;
+    let o = approved(&app, &customer, &[("A", 4, 1000, 0)], json!({})).await;
+    let id = o["id"].as_str().unwrap().to_owned();
+    ship(&app, &id, &[(1, 4)], "SF1", true).await;
+    let path = format!("/v1/orders/{id}/returns");
+    // The statistics consumer counts the order in the background: once it has,
+    // nothing else writes while bad requests are checked for changing nothing.
+    for _ in 0..100 {
+        let c: Value = app
+            .get(&format!("/v1/customers/{customer}"))
+            .await
+            .json()
+            .await
+            .unwrap();
+        if !c["statistics"].is_null() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let stored = ordercrm_tests::everything_stored(&app).await;
+    // Bad bodies: 400 naming each field, nothing stored.
+    for (body, field) in [
+        (
+            json!({"lines": [], "reason": "x", "resolution": "refund"}),
+            "lines",
+        ),
+        (
+            json!({"lines": [{"line_no": 1, "quantity": 0}], "reason": "x", "resolution": "refund"}),
+            "lines[0].quantity",
+        ),
+        (
+            json!({"lines": [{"line_no": 1, "quantity": 1}], "reason": " ", "resolution": "refund"}),
+            "reason",
+        ),
+        (
+            json!({"lines": [{"line_no": 1, "quantity": 1}], "reason": "x", "resolution": "swap"}),
+            "resolution",
+        ),
+        (
+            json!({"lines": [{"line_no": 0, "quantity": 1}], "reason": "x", "resolution": "refund"}),
+            "lines[0].line_no",
+        ),
+    ] {
+        let res = app.post(&path, &body).await;
+        let p = problem(res, 400).await;
+        assert!(
+            p["errors"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|e| e["field"] == field),
+            "{field}: {p}"
+        );
+    }
+    let res = app.post(&path, &return_body(&[(9, 1)], "refund")).await;
+    assert_eq!(problem(res, 404).await["errors"][0]["code"], "unknown_line");
+    assert_eq!(ordercrm_tests::everything_stored(&app).await, stored);
+    // The rep's customer's order is the rep's; another customer's is not.
+    let res = app
+        .request_as(&rep, Method::POST, &path)
+        .json(&return_body(&[(1, 1)], "refund"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404, "not the rep's customer");
+    let res = app
+        .patch(
+            &format!("/v1/customers/{customer}"),
+            &json!({"owner_id": rep_id}),
+        )
+        .await;
+    assert!(res.status().is_success(), "{}", res.text().await.unwrap());
+    let by_rep: Value = app
+        .request_as(&rep, Method::POST, &path)
+        .json(&return_body(&[(1, 1)], "exchange"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(by_rep["status"], "requested", "{by_rep}");
+    assert_eq!(by_rep["allowed_actions"], json!([]), "a rep only asks");
+    let rid = by_rep["id"].as_str().unwrap().to_owned();
+    let res = app
+        .request_as(&support, Method::POST, &path)
+        .json(&return_body(&[(1, 1)], "repair"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    // Neither the warehouse nor finance requests; neither the rep nor the
+    // warehouse approves; finance reads.
+    for token in [&warehouse, &finance] {
+        let res = app
+            .request_as(token, Method::POST, &path)
+            .json(&return_body(&[(1, 1)], "refund"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 403);
+    }
+    for token in [&rep, &warehouse] {
+        let res = app
+            .request_as(token, Method::POST, &format!("/v1/returns/{rid}/approve"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 403);
+    }
+    let res = app
+        .request_as(&finance, Method::GET, &format!("/v1/returns/{rid}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    // A stale If-Match is 412; the current one passes.
+    let res = app
+        .request(Method::POST, &format!("/v1/returns/{rid}/approve"))
+        .header("If-Match", "\"7\"")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 412);
+    let res = app
+        .request(Method::POST, &format!("/v1/returns/{rid}/approve"))
+        .header("If-Match", "\"1\"")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let res = app
+        .post(&format!("/v1/returns/{rid}/approve"), &json!({}))
+        .await;
+    assert_eq!(problem(res, 409).await["current_status"], "approved");
+    // The rep may not receive; the warehouse does, where it names.
+    let res = app
+        .request_as(&rep, Method::POST, &format!("/v1/returns/{rid}/receive"))
+        .json(&receipt(&[(1, 1, "restock")]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+    let stored = ordercrm_tests::everything_stored(&app).await;
+    for (body, status, code) in [
+        (
+            json!({"lines": [{"line_no": 2, "quantity": 1, "disposition": "restock"}]}),
+            404,
+            "unknown_line",
+        ),
+        (
+            json!({"lines": [{"line_no": 1, "quantity": 1, "disposition": "restock", "warehouse_code": "XX-9"}]}),
+            404,
+            "unknown_warehouse",
+        ),
+        (
+            json!({"lines": [{"line_no": 1, "quantity": 1, "disposition": "burn"}]}),
+            400,
+            "invalid_value",
+        ),
+    ] {
+        let res = app
+            .request_as(
+                &warehouse,
+                Method::POST,
+                &format!("/v1/returns/{rid}/receive"),
+            )
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let p = problem(res, status).await;
+        assert!(
+            p["errors"]
+                .as_array()
+                .is_some_and(|e| e.iter().any(|e| e["code"] == code)),
+            "{code}: {p}"
+        );
+    }
+    assert_eq!(ordercrm_tests::everything_stored(&app).await, stored);
+    let res = app
+        .request_as(
+            &warehouse,
+            Method::POST,
+            &format!("/v1/returns/{rid}/receive"),
+        )
+        .json(&receipt(&[(1, 1, "restock")]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let received: Value = res.json().await.unwrap();
+    assert_eq!(
+        received["refund_due"]["amount"], 0,
+        "an exchange refunds nothing"
+    );
+    // Rejecting after goods arrived is refused.
+    let res = app
+        .post(&format!("/v1/returns/{rid}/reject"), &json!({}))
+        .await;
+    assert_eq!(
+        problem(res, 409).await["allowed_from"],
+        json!(["requested", "approved"])
+    );
+    // Lists: by status, by order; the warehouse's queue.
+    let list: Value = app
+        .get("/v1/returns?status=requested")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list["data"].as_array().unwrap().len(), 1);
+    let list: Value = app
+        .get(&format!("/v1/orders/{id}/returns"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list["data"].as_array().unwrap().len(), 2);
+    let res = app.get("/v1/returns?status=lost").await;
+    assert_eq!(problem(res, 400).await["errors"][0]["field"], "status");
+    // A channel key: its own channel's orders only.
+    let res = app
+        .post(
+            "/v1/api-keys",
+            &json!({"name": "Shop", "kind": "ecommerce", "scopes": ["returns:read", "returns:write"],
+                "channel": "web", "channel_name": "shop"}),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    let key: Value = res.json().await.unwrap();
+    let secret = key["secret"].as_str().unwrap();
+    let res = app
+        .request_as(secret, Method::POST, &path)
+        .json(&return_body(&[(1, 1)], "refund"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404, "a manual order is not the shop's");
+    let res = app
+        .request_as(secret, Method::GET, &format!("/v1/returns/{rid}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+    let list: Value = app
+        .request_as(secret, Method::GET, "/v1/returns")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list["data"], json!([]));
+    app.stop().await;
+}
