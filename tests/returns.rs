@@ -12,6 +12,7 @@ both_engines!(
     restocked_units_go_back_on_hand_and_scrapped_ones_do_not,
     three_partial_returns_refund_exactly_what_was_charged,
     who_may_do_what_and_bad_input_changes_nothing,
+    an_exchange_is_a_replacement_order_reviewed_like_any_other,
 );
 
 /// SH-01 holding A, B and C (20 each) at 13 % tax; a customer.
@@ -35,7 +36,8 @@ async fn world(app: &TestApp) -> String {
             .post(
                 "/v1/products",
                 &json!({"sku": sku, "name": sku, "tax_rate_bps": 1300,
-                    "list_price": {"amount": price, "currency": "CNY"}}),
+                    "list_price": {"amount": price, "currency": "CNY"},
+                    "cost": {"amount": 100, "currency": "CNY"}}),
             )
             .await;
         assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
@@ -578,11 +580,17 @@ async fn who_may_do_what_and_bad_input_changes_nothing(engine: Engine) {
     let rid = by_rep["id"].as_str().unwrap().to_owned();
     let res = app
         .request_as(&support, Method::POST, &path)
-        .json(&return_body(&[(1, 1)], "repair"))
+        .json(&return_body(&[(1, 1)], "refund"))
         .send()
         .await
         .unwrap();
     assert_eq!(res.status(), 201);
+    // Repairs are not taken yet: said, not half done.
+    let res = app.post(&path, &return_body(&[(1, 1)], "repair")).await;
+    assert_eq!(
+        problem(res, 409).await["errors"][0]["code"],
+        "not_available"
+    );
     // Neither the warehouse nor finance requests; neither the rep nor the
     // warehouse approves; finance reads.
     for token in [&warehouse, &finance] {
@@ -746,5 +754,136 @@ async fn who_may_do_what_and_bad_input_changes_nothing(engine: Engine) {
         .await
         .unwrap();
     assert_eq!(list["data"], json!([]));
+    app.stop().await;
+}
+
+async fn exchange(app: &TestApp, order_id: &str, body: Value) -> (Value, Value) {
+    let res = app
+        .post(&format!("/v1/orders/{order_id}/returns"), &body)
+        .await;
+    assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+    let r: Value = res.json().await.unwrap();
+    let rid = r["id"].as_str().unwrap().to_owned();
+    act(app, &rid, "approve", &json!({})).await;
+    act(app, &rid, "receive", &receipt(&[(1, 1, "restock")])).await;
+    let closed = act(app, &rid, "close", &json!({})).await;
+    let replacement = closed["replacement_order_id"].as_str().unwrap().to_owned();
+    (r, order(app, &replacement).await)
+}
+
+async fn reserved(app: &TestApp, sku: &str) -> i64 {
+    let body: Value = app
+        .get(&format!("/v1/inventory/levels/{sku}/SH-01"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    body["reserved"].as_i64().unwrap()
+}
+
+async fn an_exchange_is_a_replacement_order_reviewed_like_any_other(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let customer = world(&app).await;
+    // D is listed but was never stocked.
+    let res = app
+        .post(
+            "/v1/products",
+            &json!({"sku": "D", "name": "D", "tax_rate_bps": 1300,
+                "list_price": {"amount": 1200, "currency": "CNY"},
+                "cost": {"amount": 100, "currency": "CNY"}}),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    let o = approved(&app, &customer, &[("A", 3, 1000, 0)], json!({})).await;
+    let id = o["id"].as_str().unwrap().to_owned();
+    ship(&app, &id, &[(1, 3)], "SF1", true).await;
+    let before = reserved(&app, "A").await;
+    // Like for like: nothing to pay, below cost, yet not held for price.
+    let (r, rep) = exchange(&app, &id, return_body(&[(1, 1)], "exchange")).await;
+    assert_eq!(r["lines"][0]["replacement_unit_price"]["amount"], 0);
+    assert_eq!(rep["status"], "approved", "{rep}");
+    assert_eq!(rep["replaces_return_id"], r["id"]);
+    assert_eq!(rep["grand_total"]["amount"], 0);
+    assert_eq!(rep["payment_status"], "paid");
+    assert_eq!(rep["tags"], json!(["exchange"]));
+    assert_eq!(rep["customer"]["id"], customer.as_str());
+    assert_eq!(
+        (
+            rep["lines"][0]["sku"].clone(),
+            rep["lines"][0]["unit_price"]["amount"].clone()
+        ),
+        (json!("A"), json!(0))
+    );
+    let price = rep["review"]["verdicts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["rule"] == "price")
+        .unwrap()
+        .clone();
+    assert_eq!(price["code"], "exchange");
+    assert_eq!(
+        reserved(&app, "A").await,
+        before + 1,
+        "it holds its stock like any order"
+    );
+    // For a dearer product: its list price less what the returned unit was paid
+    // before tax (10.00): 25.00 − 10.00 = 15.00, plus 13 %.
+    let mut body = return_body(&[(1, 1)], "exchange");
+    body["exchange"] = json!([{"line_no": 1, "sku": "b"}]);
+    let (r, rep) = exchange(&app, &id, body).await;
+    assert_eq!(r["lines"][0]["replacement_unit_price"]["amount"], 2500);
+    assert_eq!(rep["status"], "approved", "{rep}");
+    let line = &rep["lines"][0];
+    assert_eq!(
+        (
+            line["sku"].clone(),
+            line["unit_price"]["amount"].clone(),
+            line["discount"]["amount"].clone()
+        ),
+        (json!("B"), json!(2500), json!(1000))
+    );
+    assert_eq!(rep["grand_total"]["amount"], 1695);
+    // Short of stock: held, like any order.
+    let mut body = return_body(&[(1, 1)], "exchange");
+    body["exchange"] = json!([{"line_no": 1, "sku": "D"}]);
+    let (_, rep) = exchange(&app, &id, body).await;
+    assert_eq!(rep["status"], "on_hold", "{rep}");
+    let codes: Vec<&str> = rep["review"]["verdicts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["code"].as_str().unwrap())
+        .collect();
+    assert!(
+        codes.contains(&"insufficient_stock") && codes.contains(&"exchange"),
+        "{codes:?}"
+    );
+    assert_eq!(order(&app, &id).await["fulfillment_status"], "returned");
+    // An exchange's words are checked: not with a refund, only lines returned,
+    // products that exist.
+    let o2 = approved(&app, &customer, &[("A", 1, 1000, 0)], json!({})).await;
+    let id2 = o2["id"].as_str().unwrap().to_owned();
+    ship(&app, &id2, &[(1, 1)], "SF2", true).await;
+    let path2 = format!("/v1/orders/{id2}/returns");
+    let mut body = return_body(&[(1, 1)], "refund");
+    body["exchange"] = json!([{"line_no": 1, "sku": "B"}]);
+    assert_eq!(
+        problem(app.post(&path2, &body).await, 400).await["errors"][0]["code"],
+        "unexpected"
+    );
+    let mut body = return_body(&[(1, 1)], "exchange");
+    body["exchange"] = json!([{"line_no": 2, "sku": "B"}]);
+    assert_eq!(
+        problem(app.post(&path2, &body).await, 400).await["errors"][0]["code"],
+        "not_returned"
+    );
+    body["exchange"] = json!([{"line_no": 1, "sku": "NOPE"}]);
+    assert_eq!(
+        problem(app.post(&path2, &body).await, 404).await["errors"][0]["code"],
+        "unknown_product"
+    );
+    assert_eq!(events_of(&app, "return.closed").await, 3);
+    verify(&app).await;
     app.stop().await;
 }

@@ -29,6 +29,15 @@ impl MigrationTrait for Migration {
         ] {
             conn.execute_unprepared(statement).await?;
         }
+        // A replacement order marks the return it replaces goods for.
+        manager
+            .alter_table(
+                Table::alter()
+                    .table("orders")
+                    .add_column(uuid_null("replaces_return_id"))
+                    .to_owned(),
+            )
+            .await?;
         manager
             .create_table(
                 Table::create()
@@ -110,6 +119,10 @@ impl MigrationTrait for Migration {
                     .col(big_integer("restocked_quantity").default(0))
                     .col(big_integer("scrapped_quantity").default(0))
                     .col(big_integer("refund_amount").default(0))
+                    // An exchange's replacement: the product (null: the same) and
+                    // its unit price, fixed when the return was asked for.
+                    .col(uuid_null("replacement_product_id"))
+                    .col(big_integer_null("replacement_unit_price"))
                     .check(Expr::cust(
                         "quantity > 0 AND received_quantity >= 0 AND received_quantity <= quantity \
                          AND restocked_quantity >= 0 AND scrapped_quantity >= 0 \

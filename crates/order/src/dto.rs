@@ -370,6 +370,9 @@ pub struct OrderData {
     pub status_reason: Option<String>,
     /// The stock held for it (`/v1/inventory/reservations/{id}`).
     pub reservation_id: Option<Uuid>,
+    /// A replacement order: the exchange (`/v1/returns/{id}`) it replaces goods
+    /// for. The price rule does not apply to it.
+    pub replaces_return_id: Option<Uuid>,
     pub submitted_at: Option<DateTime<Utc>>,
     /// When things happened to it, for cycle times.
     pub milestones: Milestones,

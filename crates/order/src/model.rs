@@ -68,8 +68,9 @@ string_enum! {
 }
 
 /// What the prepayments say of an order's money: paid in full, in part, or not.
+/// An order with nothing to pay (an exchange's like-for-like replacement) is paid.
 pub fn payment_status(prepaid: i64, grand_total: i64) -> PaymentStatus {
-    if prepaid > 0 && prepaid >= grand_total {
+    if prepaid >= grand_total {
         PaymentStatus::Paid
     } else if prepaid > 0 {
         PaymentStatus::PartiallyPaid

@@ -298,6 +298,7 @@ pub(crate) fn data(row: &order::Model, parts: &Parts) -> OrderData {
             .and_then(|r| serde_json::from_value(r).ok()),
         status_reason: row.status_reason.clone(),
         reservation_id: row.reservation_id,
+        replaces_return_id: row.replaces_return_id,
         submitted_at: row.submitted_at,
         milestones: Milestones {
             received_at: row.created_at,

@@ -169,6 +169,7 @@ mod tests {
     const KNOWN: &[&str] = &[
         "order.created",
         "order.approved",
+        "return.requested",
         "stock_level.low",
         "shipment.created",
         "dispatch_note.created",

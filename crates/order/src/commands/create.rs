@@ -82,6 +82,18 @@ pub async fn create(
     input: CreateOrder,
 ) -> Result<Intake> {
     ctx.actor.require(Action::OrdersWrite)?;
+    create_as(txn, ctx, cipher, input, None).await
+}
+
+/// Intake, for a caller that checked access itself; `replaces_return`: a
+/// replacement for an exchange's goods (exempt from the price rule).
+pub(crate) async fn create_as(
+    txn: &DatabaseTransaction,
+    ctx: &Ctx,
+    cipher: &FieldCipher,
+    input: CreateOrder,
+    replaces_return: Option<Uuid>,
+) -> Result<Intake> {
     let hash = intake_hash(&input);
     let mut errors = Vec::new();
     let binding = ctx.actor.channel();
@@ -349,6 +361,7 @@ pub async fn create(
         delivered_at: Set(None),
         completed_at: Set(None),
         delay_announced_at: Set(None),
+        replaces_return_id: Set(replaces_return),
         version: Set(1),
         created_at: Set(ctx.now),
         updated_at: Set(ctx.now),

@@ -306,6 +306,16 @@ async fn price(
     today: chrono::NaiveDate,
     edit: Edited<'_>,
 ) -> Result<Verdict> {
+    if let Some(return_id) = row.replaces_return_id {
+        return Ok(verdict(
+            "price",
+            VerdictKind::Pass,
+            "exchange",
+            "a replacement for returned goods: priced by the exchange, not held to costs or caps"
+                .into(),
+            json!({"return_id": return_id}),
+        ));
+    }
     let ids: Vec<Uuid> = lines.iter().map(|l| l.product_id).collect();
     let (products, _) = for_orders::products(txn, &ids, &[]).await?;
     let caps = ordercrm_settings::queries::value(txn, "order_discount_caps").await?;

@@ -56,6 +56,8 @@ pub struct Model {
     pub completed_at: Option<DateTimeUtc>,
     /// When the promise watch announced it late (`order.delayed`, once).
     pub delay_announced_at: Option<DateTimeUtc>,
+    /// A replacement order: the exchange (return) it replaces goods for.
+    pub replaces_return_id: Option<Uuid>,
     pub version: i64,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,

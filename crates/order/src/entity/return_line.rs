@@ -20,6 +20,9 @@ pub struct Model {
     pub scrapped_quantity: i64,
     /// What the units received are refunded (refund resolution only).
     pub refund_amount: i64,
+    /// An exchange's replacement product when not the same one, and its unit price.
+    pub replacement_product_id: Option<Uuid>,
+    pub replacement_unit_price: Option<i64>,
 }
 
 impl ActiveModelBehavior for ActiveModel {}

@@ -151,6 +151,63 @@ pub async fn request(
             )),
         }
     }
+    let exchange: Vec<(usize, i32, String)> = input
+        .exchange
+        .iter()
+        .flatten()
+        .enumerate()
+        .map(|(i, e)| {
+            (
+                i,
+                e.line_no
+                    .check_i32(&mut errors, &format!("exchange[{i}].line_no")),
+                e.sku.check(&mut errors, &format!("exchange[{i}].sku")),
+            )
+        })
+        .collect();
+    if input
+        .exchange
+        .as_ref()
+        .is_some_and(|e| e.len() > MAX_RETURN_LINES)
+    {
+        errors.push(FieldError::new(
+            "exchange",
+            "length",
+            format!("at most {MAX_RETURN_LINES} lines"),
+        ));
+    }
+    if input.exchange.is_some() && resolution.is_some_and(|r| r != Resolution::Exchange) {
+        errors.push(FieldError::new(
+            "exchange",
+            "unexpected",
+            "only with the resolution exchange",
+        ));
+    }
+    for (i, line_no, _) in &exchange {
+        if !asked.contains_key(line_no) {
+            errors.push(FieldError::new(
+                format!("exchange[{i}].line_no"),
+                "not_returned",
+                format!("line {line_no} is not one this return sends back"),
+            ));
+        }
+        if exchange.iter().filter(|(_, n, _)| n == line_no).count() > 1 {
+            errors.push(FieldError::new(
+                format!("exchange[{i}].line_no"),
+                "duplicate",
+                format!("line {line_no} is named twice"),
+            ));
+        }
+    }
+    if resolution == Some(Resolution::Repair) {
+        // A repair's goods go back to the customer as a shipment of the order:
+        // not built yet, so refused rather than received like a refund.
+        errors.push(FieldError::state(
+            "resolution",
+            "not_available",
+            "repair returns are not taken yet: use refund or exchange",
+        ));
+    }
     let (Some(resolution), true) = (resolution, errors.is_empty()) else {
         return Err(Error::validation(errors));
     };
@@ -175,6 +232,51 @@ pub async fn request(
                     });
                 }
                 claiming.push((l.clone(), *quantity));
+            }
+        }
+    }
+    // An exchange's replacements: (product, unit price) per order line.
+    let mut replacements: BTreeMap<i32, (Option<Uuid>, i64)> = BTreeMap::new();
+    if resolution == Resolution::Exchange {
+        let skus: Vec<&str> = exchange.iter().map(|(_, _, s)| s.as_str()).collect();
+        let (products, by_sku) = for_orders::products(txn, &[], &skus).await?;
+        let currency = crate::queries::currency(&order.currency);
+        for (i, line_no, sku) in &exchange {
+            let field = format!("exchange[{i}].sku");
+            let Some(p) = by_sku
+                .get(&for_orders::normalize_sku(sku))
+                .and_then(|id| products.get(id))
+            else {
+                errors.push(FieldError::new(
+                    field,
+                    "unknown_product",
+                    format!("no product with SKU '{sku}'"),
+                ));
+                continue;
+            };
+            let same = lines
+                .iter()
+                .any(|l| l.line_no == *line_no && l.product_id == p.id);
+            if same {
+                continue;
+            }
+            if !p.active {
+                errors.push(FieldError::state(
+                    field,
+                    "inactive",
+                    format!("'{}' is inactive", p.sku),
+                ));
+                continue;
+            }
+            match p.list_price.filter(|m| m.currency == currency) {
+                Some(price) => {
+                    replacements.insert(*line_no, (Some(p.id), price.amount));
+                }
+                None => errors.push(FieldError::state(
+                    field,
+                    "no_list_price",
+                    format!("'{}' has no list price in {currency}", p.sku),
+                )),
             }
         }
     }
@@ -259,6 +361,9 @@ pub async fn request(
             restocked_quantity: 0,
             scrapped_quantity: 0,
             refund_amount: 0,
+            replacement_product_id: replacements.get(&l.line_no).and_then(|r| r.0),
+            replacement_unit_price: (resolution == Resolution::Exchange)
+                .then(|| replacements.get(&l.line_no).map_or(0, |r| r.1)),
         })
         .collect();
     return_line::Entity::insert_many(
@@ -369,6 +474,7 @@ pub async fn reject(
 pub async fn close(
     txn: &DatabaseTransaction,
     ctx: &Ctx,
+    cipher: &ordercrm_kernel::crypto::FieldCipher,
     id: Uuid,
     if_match: Option<i64>,
     input: ReturnDecision,
@@ -387,7 +493,24 @@ pub async fn close(
         .col_expr(return_row::Column::ClosedAt, Expr::value(ctx.now))
     })
     .await?;
-    release_claims(txn, &queries::lines_of(txn, id).await?).await?;
+    let lines = queries::lines_of(txn, id).await?;
+    release_claims(txn, &lines).await?;
+    let mut row = row;
+    if row.resolution == Resolution::Exchange.as_str()
+        && lines.iter().any(|l| l.received_quantity > 0)
+    {
+        let replacement = replace(txn, ctx, cipher, &row, &order, &lines).await?;
+        row = return_row::Entity::update_many()
+            .col_expr(
+                return_row::Column::ReplacementOrderId,
+                Expr::value(replacement),
+            )
+            .filter(return_row::COLUMN.id.eq(id))
+            .exec_with_returning(txn)
+            .await?
+            .pop()
+            .ok_or_else(out_of_step)?;
+    }
     announce(
         txn,
         ctx,
@@ -399,6 +522,76 @@ pub async fn close(
             "note": note}),
     )
     .await
+}
+
+/// An exchange's replacement for the units received: an order through intake and
+/// review like any other (its stock reserved, or held when short), marked as the
+/// return's so the price rule leaves it alone. The same product costs nothing;
+/// another costs its list price less what the returned units were paid.
+async fn replace(
+    txn: &DatabaseTransaction,
+    ctx: &Ctx,
+    cipher: &ordercrm_kernel::crypto::FieldCipher,
+    row: &return_row::Model,
+    order: &order::Model,
+    lines: &[return_line::Model],
+) -> Result<Uuid> {
+    let order_lines = crate::queries::lines_of(txn, order.id).await?;
+    let money = |amount: i64| json!({"amount": amount, "currency": order.currency});
+    let mut wanted = Vec::new();
+    for l in lines.iter().filter(|l| l.received_quantity > 0) {
+        let units = l.received_quantity;
+        let price = l.replacement_unit_price.unwrap_or(0);
+        let discount = match (
+            l.replacement_product_id,
+            order_lines.iter().find(|o| o.id == l.order_line_id),
+        ) {
+            (Some(_), Some(o)) => {
+                let paid = super::model::value_in_price_terms(
+                    o.total_amount,
+                    o.tax_amount,
+                    order.prices_include_tax,
+                    o.quantity,
+                    units,
+                );
+                let gross = i128::from(price) * i128::from(units);
+                i64::try_from(std::cmp::min(gross, i128::from(paid))).unwrap_or(0)
+            }
+            _ => 0,
+        };
+        wanted.push(json!({
+            "product_id": l.replacement_product_id.unwrap_or(l.product_id),
+            "quantity": units,
+            "unit_price": money(price),
+            "discount": money(discount),
+        }));
+    }
+    let mut body = json!({
+        "customer_id": order.customer_id,
+        "channel": order.channel,
+        "currency": order.currency,
+        "lines": wanted,
+        "shipping_address": order.shipping_address,
+        "billing_address": order.billing_address,
+        "payment_terms": order.payment_terms,
+        "payment_terms_days": order.payment_terms_days,
+        "notes": format!("Replacement for {} (order {})", row.number, order.number),
+        "tags": ["exchange"],
+        "submit": true,
+    });
+    if let (false, Some(fields)) = (order.channel_name.is_empty(), body.as_object_mut()) {
+        fields.insert("channel_name".into(), json!(order.channel_name));
+    }
+    let input: crate::dto::CreateOrder = serde_json::from_value(body).map_err(|e| {
+        Error::new(
+            ordercrm_kernel::error::problems::INTERNAL,
+            format!("the replacement order could not be written: {e}"),
+        )
+    })?;
+    match crate::commands::create::create_as(txn, ctx, cipher, input, Some(row.id)).await? {
+        crate::commands::create::Intake::Created(v)
+        | crate::commands::create::Intake::Existing(v) => Ok(v.order.id),
+    }
 }
 
 /// One checked receipt line.

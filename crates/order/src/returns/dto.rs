@@ -31,6 +31,21 @@ pub struct CreateReturn {
     pub reason: NonBlank<500>,
     #[schema(value_type = Resolution)]
     pub resolution: Choice<Resolution>,
+    /// With `exchange`: a returned line's replacement when it is another product
+    /// (at its list price in the order's currency, less what the customer paid for
+    /// the units returned; never below zero). Lines not named are replaced like for
+    /// like, at no charge.
+    #[schema(max_items = 200)]
+    pub exchange: Option<Vec<ExchangeLine>>,
+}
+
+/// The product a returned order line is exchanged for.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExchangeLine {
+    /// The order line's `line_no` (one the return names).
+    pub line_no: LineNo,
+    pub sku: NonBlank<64>,
 }
 
 /// `POST /v1/returns/{id}/approve`, `/reject`, `/close`: an optional note.
@@ -84,6 +99,11 @@ pub struct ReturnLineView {
     pub scrapped_quantity: i64,
     /// What the units received are refunded (zero unless the resolution is `refund`).
     pub refund: Money,
+    /// An exchange's replacement, when another product than the one returned.
+    pub replacement_product_id: Option<Uuid>,
+    /// An exchange's replacement unit price (its list price when asked for; zero
+    /// for the same product).
+    pub replacement_unit_price: Option<Money>,
 }
 
 /// A return as every reader sees it; events carry this.
@@ -107,6 +127,9 @@ pub struct ReturnData {
     /// The order's shipping fee, when the setting `refund_shipping_on_full_return`
     /// is on and this return brought back the order's last units.
     pub shipping_refund: Money,
+    /// An exchange's replacement order, made when the return closed (for the
+    /// units received), through intake and review like any order.
+    pub replacement_order_id: Option<Uuid>,
     pub requested_by: String,
     pub decided_by: Option<String>,
     pub decided_at: Option<DateTime<Utc>>,

@@ -109,6 +109,29 @@ pub fn credit(
     i64::try_from(share).ok()
 }
 
+/// What `units` of a line are worth in its prices' terms (before tax when prices
+/// exclude it, as list prices then do): the line's net after both discounts shared
+/// by units, rounded down. What an exchange for a dearer product takes off.
+pub fn value_in_price_terms(
+    line_total: i64,
+    line_tax: i64,
+    prices_include_tax: bool,
+    line_quantity: i64,
+    units: i64,
+) -> i64 {
+    let net = if prices_include_tax {
+        line_total
+    } else {
+        line_total.saturating_sub(line_tax)
+    };
+    if line_quantity <= 0 || units <= 0 {
+        return 0;
+    }
+    let share = i128::from(net) * i128::from(std::cmp::min(units, line_quantity))
+        / i128::from(line_quantity);
+    i64::try_from(share).unwrap_or(0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -63,10 +63,13 @@ pub(crate) fn data(
                 restocked_quantity: l.restocked_quantity,
                 scrapped_quantity: l.scrapped_quantity,
                 refund: m(l.refund_amount),
+                replacement_product_id: l.replacement_product_id,
+                replacement_unit_price: l.replacement_unit_price.map(m),
             })
             .collect(),
         refund_due: m(row.refund_due_amount),
         shipping_refund: m(row.shipping_refund_amount),
+        replacement_order_id: row.replacement_order_id,
         requested_by: row.requested_by.clone(),
         decided_by: row.decided_by.clone(),
         decided_at: row.decided_at,

@@ -253,6 +253,7 @@ pub async fn receive(
 )]
 #[post("/returns/{id}/close")]
 pub async fn close(
+    state: Data<AppState>,
     writer: Writer,
     RequestCtx(ctx): RequestCtx,
     id: Path<Uuid>,
@@ -260,7 +261,15 @@ pub async fn close(
     OptionalJson(input): OptionalJson<ReturnDecision>,
 ) -> ApiResult<HttpResponse> {
     let txn = writer.begin().await?;
-    let view = commands::close(&txn, &ctx, *id, if_match, input.unwrap_or_default()).await?;
+    let view = commands::close(
+        &txn,
+        &ctx,
+        &state.cipher,
+        *id,
+        if_match,
+        input.unwrap_or_default(),
+    )
+    .await?;
     txn.commit().await?;
     Ok(json_with_etag(&mut HttpResponse::Ok(), &view))
 }
