@@ -423,13 +423,13 @@ async fn every_change_writes_an_event(engine: Engine) {
             .await,
         );
     }
-    // A delivered order of five, and returns in each state an action starts from;
+    // A delivered order of six, and returns in each state an action starts from;
     // one unit is left for the example's new return.
     let returned = made(
         app.post(
             "/v1/orders",
             &json!({"customer_id": main, "currency": "CNY", "submit": true,
-                "lines": [{"sku": "TEA-LJ-250", "quantity": 5,
+                "lines": [{"sku": "TEA-LJ-250", "quantity": 6,
                     "unit_price": {"amount": 100, "currency": "CNY"}}]}),
         )
         .await,
@@ -439,7 +439,7 @@ async fn every_change_writes_an_event(engine: Engine) {
     let parcel = made(
         app.post(
             &format!("/v1/orders/{returned}/shipments"),
-            &json!({"lines": [{"line_no": 1, "quantity": 5}], "carrier": "sf",
+            &json!({"lines": [{"line_no": 1, "quantity": 6}], "carrier": "sf",
                 "tracking_number": "SF-RETURNS"}),
         )
         .await,
@@ -454,25 +454,31 @@ async fn every_change_writes_an_event(engine: Engine) {
         .await;
     assert_eq!(res.status(), 200);
     let mut returns = Vec::new();
-    for steps in [
-        &[][..],
-        &[][..],
-        &["approve"][..],
-        &["approve", "receive"][..],
+    for (steps, resolution) in [
+        (&[][..], "refund"),
+        (&[][..], "refund"),
+        (&["approve"][..], "refund"),
+        (&["approve", "receive"][..], "refund"),
+        (&["approve", "receive"][..], "repair"),
     ] {
         let id = made(
             app.post(
                 &format!("/v1/orders/{returned}/returns"),
                 &json!({"lines": [{"line_no": 1, "quantity": 1}], "reason": "fixture",
-                    "resolution": "refund"}),
+                    "resolution": resolution}),
             )
             .await,
             "return",
         )
         .await;
         for step in steps {
+            let disposition = if resolution == "repair" {
+                "repair"
+            } else {
+                "restock"
+            };
             let body = if *step == "receive" {
-                json!({"lines": [{"line_no": 1, "quantity": 1, "disposition": "restock"}]})
+                json!({"lines": [{"line_no": 1, "quantity": 1, "disposition": disposition}]})
             } else {
                 json!({})
             };
@@ -531,6 +537,7 @@ async fn every_change_writes_an_event(engine: Engine) {
                 (_, "/v1/returns/{id}/reject") => returns[1].clone(),
                 (_, "/v1/returns/{id}/receive") => returns[2].clone(),
                 (_, "/v1/returns/{id}/close") => returns[3].clone(),
+                (_, "/v1/returns/{id}/shipments") => returns[4].clone(),
                 (_, p) if p.starts_with("/v1/users/{id}") => user.clone(),
                 ("delete", "/v1/webhook-endpoints/{id}") => endpoint_to_delete.clone(),
                 (_, p) if p.starts_with("/v1/webhook-endpoints/{id}") => endpoint.clone(),

@@ -243,7 +243,9 @@ async fn metrics_count_requests_by_route(engine: Engine) {
             );
             let in_use = gauge(&text, "requests", "in_use").unwrap();
             let idle = gauge(&text, "requests", "idle").unwrap();
-            assert!(in_use >= 0 && idle >= 1 && in_use + idle <= 12, "{text}");
+            // No idle connection at this instant is possible under a loaded suite
+            // (connections open lazily and close when idle): only the bounds hold.
+            assert!(in_use >= 0 && idle >= 0 && in_use + idle <= 12, "{text}");
         }
     }
     // Raw paths never become labels.

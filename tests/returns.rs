@@ -13,6 +13,7 @@ both_engines!(
     three_partial_returns_refund_exactly_what_was_charged,
     who_may_do_what_and_bad_input_changes_nothing,
     an_exchange_is_a_replacement_order_reviewed_like_any_other,
+    a_repair_goes_back_as_a_shipment_of_the_order,
 );
 
 /// SH-01 holding A, B and C (20 each) at 13 % tax; a customer.
@@ -585,12 +586,6 @@ async fn who_may_do_what_and_bad_input_changes_nothing(engine: Engine) {
         .await
         .unwrap();
     assert_eq!(res.status(), 201);
-    // Repairs are not taken yet: said, not half done.
-    let res = app.post(&path, &return_body(&[(1, 1)], "repair")).await;
-    assert_eq!(
-        problem(res, 409).await["errors"][0]["code"],
-        "not_available"
-    );
     // Neither the warehouse nor finance requests; neither the rep nor the
     // warehouse approves; finance reads.
     for token in [&warehouse, &finance] {
@@ -884,6 +879,110 @@ async fn an_exchange_is_a_replacement_order_reviewed_like_any_other(engine: Engi
         "unknown_product"
     );
     assert_eq!(events_of(&app, "return.closed").await, 3);
+    verify(&app).await;
+    app.stop().await;
+}
+
+async fn a_repair_goes_back_as_a_shipment_of_the_order(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let customer = world(&app).await;
+    let o = approved(&app, &customer, &[("A", 2, 1000, 0)], json!({})).await;
+    let id = o["id"].as_str().unwrap().to_owned();
+    ship(&app, &id, &[(1, 2)], "SF1", true).await;
+    assert_eq!(on_hand(&app, "A", "SH-01").await, 18);
+    let r = request(&app, &id, &[(1, 1)], "repair").await;
+    let rid = r["id"].as_str().unwrap().to_owned();
+    act(&app, &rid, "approve", &json!({})).await;
+    // A repair's goods are received for repair, nothing else; a refund's never so.
+    let res = app
+        .post(
+            &format!("/v1/returns/{rid}/receive"),
+            &receipt(&[(1, 1, "restock")]),
+        )
+        .await;
+    assert_eq!(problem(res, 400).await["errors"][0]["code"], "repair_only");
+    let got = act(&app, &rid, "receive", &receipt(&[(1, 1, "repair")])).await;
+    assert_eq!(got["lines"][0]["received_quantity"], 1);
+    assert_eq!(got["refund_due"]["amount"], 0);
+    assert_eq!(
+        got["allowed_actions"],
+        json!(["receive", "ship_back", "close"])
+    );
+    assert_eq!(
+        on_hand(&app, "A", "SH-01").await,
+        18,
+        "no stock moves for a repair"
+    );
+    let now = order(&app, &id).await;
+    assert_eq!(
+        (
+            now["fulfillment_status"].clone(),
+            now["lines"][0]["returned_quantity"].clone()
+        ),
+        (json!("delivered"), json!(0))
+    );
+    // Not closed while the goods are with us.
+    let res = app
+        .post(&format!("/v1/returns/{rid}/close"), &json!({}))
+        .await;
+    problem(res, 409).await;
+    // Back to the customer: a shipment of the order, for what was received.
+    let back = |n: i64, tracking: &str| json!({"lines": [{"line_no": 1, "quantity": n}], "carrier": "sf", "tracking_number": tracking});
+    let path = format!("/v1/returns/{rid}/shipments");
+    let res = app.post(&path, &back(2, "RP0")).await;
+    let p = problem(res, 409).await;
+    assert_eq!(p["type"], "/problems/over-shipment");
+    let res = app.post(&path, &back(1, "RP1")).await;
+    assert_eq!(res.status(), 201);
+    let first: Value = res.json().await.unwrap();
+    assert_eq!(first["return_id"], rid.as_str());
+    assert_eq!(first["order_id"], id.as_str());
+    let res = app.post(&path, &back(1, "RP1b")).await;
+    assert_eq!(problem(res, 409).await["type"], "/problems/over-shipment");
+    // Cancelled before pickup, its unit may go again.
+    let res = app
+        .post(
+            &format!("/v1/shipments/{}/cancel", first["id"].as_str().unwrap()),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    let res = app.post(&path, &back(1, "RP2")).await;
+    assert_eq!(res.status(), 201);
+    let second: Value = res.json().await.unwrap();
+    let res = app
+        .post(
+            &format!("/v1/shipments/{}/deliver", second["id"].as_str().unwrap()),
+            &json!({"signed_by": "Li Lei"}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let now = order(&app, &id).await;
+    assert_eq!(
+        (
+            now["lines"][0]["shipped_quantity"].clone(),
+            now["lines"][0]["delivered_quantity"].clone(),
+            now["fulfillment_status"].clone()
+        ),
+        (json!(2), json!(2), json!("delivered")),
+        "the way back counts towards none of the order's quantities"
+    );
+    assert_eq!(on_hand(&app, "A", "SH-01").await, 18);
+    let closed = act(&app, &rid, "close", &json!({})).await;
+    assert_eq!(closed["status"], "closed");
+    // The goods are the customer's again: both units may come back.
+    let again = request(&app, &id, &[(1, 2)], "refund").await;
+    assert_eq!(again["lines"][0]["quantity"], 2);
+    // Only a received repair ships back.
+    let res = app
+        .post(
+            &format!("/v1/returns/{}/shipments", again["id"].as_str().unwrap()),
+            &back(1, "RP3"),
+        )
+        .await;
+    problem(res, 409).await;
+    assert_eq!(events_of(&app, "shipment.created").await, 3);
+    assert_eq!(events_of(&app, "shipment.cancelled").await, 1);
     verify(&app).await;
     app.stop().await;
 }

@@ -29,6 +29,23 @@ impl MigrationTrait for Migration {
         ] {
             conn.execute_unprepared(statement).await?;
         }
+        // A repair's way back is a shipment of the order, marked with its return.
+        manager
+            .alter_table(
+                Table::alter()
+                    .table("shipments")
+                    .add_column(uuid_null("return_id"))
+                    .to_owned(),
+            )
+            .await?;
+        index(
+            manager,
+            "shipments",
+            "shipments_return",
+            &["return_id"],
+            false,
+        )
+        .await?;
         // A replacement order marks the return it replaces goods for.
         manager
             .alter_table(
@@ -123,10 +140,13 @@ impl MigrationTrait for Migration {
                     // its unit price, fixed when the return was asked for.
                     .col(uuid_null("replacement_product_id"))
                     .col(big_integer_null("replacement_unit_price"))
+                    // A repair's units on their way back to the customer.
+                    .col(big_integer("sent_back_quantity").default(0))
                     .check(Expr::cust(
                         "quantity > 0 AND received_quantity >= 0 AND received_quantity <= quantity \
                          AND restocked_quantity >= 0 AND scrapped_quantity >= 0 \
                          AND restocked_quantity + scrapped_quantity <= received_quantity \
+                         AND sent_back_quantity >= 0 AND sent_back_quantity <= received_quantity \
                          AND refund_amount >= 0",
                     ))
                     .foreign_key(

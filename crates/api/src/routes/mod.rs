@@ -174,6 +174,7 @@ route_table! {
         returns::approve,
         returns::reject,
         returns::receive,
+        returns::ship_back,
         returns::close,
         webhook_endpoints::list,
         webhook_endpoints::create,

@@ -23,6 +23,8 @@ pub struct Model {
     /// An exchange's replacement product when not the same one, and its unit price.
     pub replacement_product_id: Option<Uuid>,
     pub replacement_unit_price: Option<i64>,
+    /// A repair's units in shipments back to the customer (not cancelled).
+    pub sent_back_quantity: i64,
 }
 
 impl ActiveModelBehavior for ActiveModel {}

@@ -17,6 +17,8 @@ pub struct Model {
     pub signed_by: Option<String>,
     pub proof: Option<Json>,
     pub created_by: String,
+    /// A repair's way back: the return whose goods it carries (no stock, no value).
+    pub return_id: Option<Uuid>,
     pub version: i64,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,

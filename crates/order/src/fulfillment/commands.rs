@@ -144,6 +144,7 @@ pub(crate) async fn settle_order(
     let order_id = claimed.id;
     let shipments = shipment::Entity::find()
         .filter(shipment::COLUMN.order_id.eq(order_id))
+        .filter(shipment::COLUMN.return_id.is_null())
         .filter(
             shipment::COLUMN
                 .status
@@ -215,17 +216,18 @@ pub(crate) async fn settle_order(
     Ok(())
 }
 
-/// Ship lines of an approved order: the goods leave its reservation in this
-/// transaction; never more than ordered minus shipped. 409 `over-shipment` names
-/// each line asked for more than it has left.
-#[tracing::instrument(skip(txn, ctx, input))]
-pub async fn create_shipment(
-    txn: &DatabaseTransaction,
-    ctx: &Ctx,
-    order_id: Uuid,
-    input: CreateShipment,
-) -> Result<ShipmentView> {
-    ctx.actor.require(Action::FulfillmentWrite)?;
+/// A shipment request after its checks.
+pub(crate) struct Checked {
+    pub carrier: String,
+    pub tracking_number: String,
+    pub package: Option<Package>,
+    /// Per order line, the sum asked and the first field that asked it.
+    pub asked: BTreeMap<i32, (i64, String)>,
+}
+
+/// The checks every shipment request gets, before anything is looked up: 400
+/// listing what is wrong, 403 for a carrier the key does not serve.
+pub(crate) fn check_shipment(ctx: &Ctx, input: CreateShipment) -> Result<Checked> {
     let mut errors = Vec::new();
     if !(1..=MAX_SHIPMENT_LINES).contains(&input.lines.len()) {
         errors.push(FieldError::new(
@@ -267,7 +269,32 @@ pub async fn create_shipment(
     if !errors.is_empty() {
         return Err(Error::validation(errors));
     }
+    Ok(Checked {
+        carrier,
+        tracking_number,
+        package,
+        asked,
+    })
+}
 
+/// Ship lines of an approved order: the goods leave its reservation in this
+/// transaction; never more than ordered minus shipped. 409 `over-shipment` names
+/// each line asked for more than it has left.
+#[tracing::instrument(skip(txn, ctx, input))]
+pub async fn create_shipment(
+    txn: &DatabaseTransaction,
+    ctx: &Ctx,
+    order_id: Uuid,
+    input: CreateShipment,
+) -> Result<ShipmentView> {
+    ctx.actor.require(Action::FulfillmentWrite)?;
+    let Checked {
+        carrier,
+        tracking_number,
+        package,
+        asked,
+    } = check_shipment(ctx, input)?;
+    let mut errors = Vec::new();
     let claimed = claim_order(txn, ctx, order_id, Some(&[OrderStatus::Approved])).await?;
     let lines = crate::queries::lines_of(txn, order_id).await?;
     let mut shipping: Vec<(order_line::Model, i64)> = Vec::new();
@@ -336,6 +363,7 @@ pub async fn create_shipment(
         signed_by: Set(None),
         proof: Set(None),
         created_by: Set(ctx.actor.principal()),
+        return_id: Set(None),
         version: Set(1),
         created_at: Set(ctx.now),
         updated_at: Set(ctx.now),
@@ -449,6 +477,10 @@ pub async fn cancel_shipment(
         .await?;
     if let Some(event) = moved {
         return Err(FulfillmentError::PickedUp(event.status).into());
+    }
+    if let Some(return_id) = claimed.return_id {
+        return crate::returns::commands::cancel_sent_back(txn, ctx, &claimed, return_id, reason)
+            .await;
     }
     let claimed_order = claim_order(txn, ctx, found.order_id, None).await?;
     let line_rows = queries::lines_of_shipment(txn, id).await?;

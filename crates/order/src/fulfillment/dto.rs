@@ -88,6 +88,10 @@ pub struct ShipmentView {
     pub signed_by: Option<String>,
     pub proof: Option<Proof>,
     pub created_by: String,
+    /// A repair's way back to the customer: the return whose goods it carries.
+    /// Such a shipment moves no stock and carries no value; it does not count
+    /// towards the order's shipped or delivered quantities.
+    pub return_id: Option<Uuid>,
     /// Also the `ETag`.
     pub version: i64,
     pub created_at: DateTime<Utc>,

@@ -85,6 +85,7 @@ pub(crate) fn shipment_view(
             .clone()
             .and_then(|p| serde_json::from_value::<Proof>(p).ok()),
         created_by: row.created_by.clone(),
+        return_id: row.return_id,
         version: row.version,
         created_at: row.created_at,
         updated_at: row.updated_at,

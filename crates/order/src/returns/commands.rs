@@ -199,15 +199,6 @@ pub async fn request(
             ));
         }
     }
-    if resolution == Some(Resolution::Repair) {
-        // A repair's goods go back to the customer as a shipment of the order:
-        // not built yet, so refused rather than received like a refund.
-        errors.push(FieldError::state(
-            "resolution",
-            "not_available",
-            "repair returns are not taken yet: use refund or exchange",
-        ));
-    }
     let (Some(resolution), true) = (resolution, errors.is_empty()) else {
         return Err(Error::validation(errors));
     };
@@ -364,6 +355,7 @@ pub async fn request(
             replacement_product_id: replacements.get(&l.line_no).and_then(|r| r.0),
             replacement_unit_price: (resolution == Resolution::Exchange)
                 .then(|| replacements.get(&l.line_no).map_or(0, |r| r.1)),
+            sent_back_quantity: 0,
         })
         .collect();
     return_line::Entity::insert_many(
@@ -494,7 +486,32 @@ pub async fn close(
     })
     .await?;
     let lines = queries::lines_of(txn, id).await?;
-    release_claims(txn, &lines).await?;
+    if row.resolution == Resolution::Repair.as_str() {
+        let waiting: i64 = lines
+            .iter()
+            .map(|l| l.received_quantity - l.sent_back_quantity)
+            .sum();
+        if waiting > 0 {
+            return Err(Error::new(
+                ordercrm_kernel::error::problems::CONFLICT,
+                format!(
+                    "{waiting} unit(s) received for repair have not been shipped back: \
+                     POST /v1/returns/{id}/shipments first"
+                ),
+            ));
+        }
+        // The goods are the customer's again: they may be returned again.
+        let all: Vec<return_line::Model> = lines
+            .iter()
+            .map(|l| return_line::Model {
+                received_quantity: 0,
+                ..l.clone()
+            })
+            .collect();
+        release_claims(txn, &all).await?;
+    } else {
+        release_claims(txn, &lines).await?;
+    }
     let mut row = row;
     if row.resolution == Resolution::Exchange.as_str()
         && lines.iter().any(|l| l.received_quantity > 0)
@@ -592,6 +609,196 @@ async fn replace(
         crate::commands::create::Intake::Created(v)
         | crate::commands::create::Intake::Existing(v) => Ok(v.order.id),
     }
+}
+
+/// Ship a repair's goods back to the customer: a shipment of the order marked with
+/// the return, for units received and not yet sent back. It moves no stock and
+/// counts towards none of the order's quantities; carriers track it and the
+/// customer signs for it like any shipment.
+#[tracing::instrument(skip(txn, ctx, input))]
+pub async fn ship_back(
+    txn: &DatabaseTransaction,
+    ctx: &Ctx,
+    id: Uuid,
+    input: crate::fulfillment::dto::CreateShipment,
+) -> Result<crate::fulfillment::dto::ShipmentView> {
+    use crate::entity::{shipment, shipment_line};
+    use crate::fulfillment::error::{FulfillmentError, OverLine as OverShipped};
+    ctx.actor.require(Action::FulfillmentWrite)?;
+    ctx.actor.require(Action::ReturnsRead)?;
+    let checked = crate::fulfillment::commands::check_shipment(ctx, input)?;
+    let (row, order) = queries::find(txn, &ctx.actor, id).await?;
+    let status = ReturnStatus::parse(&row.status).unwrap_or(ReturnStatus::Requested);
+    if row.resolution != Resolution::Repair.as_str()
+        || !starts_from(ReturnAction::ShipBack).contains(&status)
+    {
+        return Err(Error::new(
+            ordercrm_kernel::error::problems::CONFLICT,
+            format!(
+                "the return is a {} and {status}: only a received repair ships goods back",
+                row.resolution
+            ),
+        )
+        .with_extension("current_status", json!(status)));
+    }
+    let lines = queries::lines_of(txn, id).await?;
+    let order_lines = crate::queries::lines_of(txn, order.id).await?;
+    let mut errors = Vec::new();
+    let mut over = Vec::new();
+    let mut sending = Vec::new();
+    for (line_no, (quantity, field)) in &checked.asked {
+        match lines.iter().find(|l| l.order_line_no == *line_no) {
+            None => errors.push(FieldError::new(
+                format!("{field}.line_no"),
+                "unknown_line",
+                format!("the return has no goods of order line {line_no}"),
+            )),
+            Some(l) => {
+                let left = l.received_quantity - l.sent_back_quantity;
+                if *quantity > left {
+                    over.push(OverShipped {
+                        line_no: *line_no,
+                        requested: *quantity,
+                        unshipped: left,
+                    });
+                }
+                sending.push((l.clone(), *quantity));
+            }
+        }
+    }
+    if !errors.is_empty() {
+        return Err(Error::validation(errors));
+    }
+    if !over.is_empty() {
+        return Err(FulfillmentError::OverShipment(over).into());
+    }
+    // One conditional statement per line: two requests never send one unit twice.
+    for (l, q) in &sending {
+        let sent = Expr::col(return_line::Column::SentBackQuantity);
+        let done = return_line::Entity::update_many()
+            .col_expr(return_line::Column::SentBackQuantity, sent.clone().add(*q))
+            .filter(return_line::COLUMN.id.eq(l.id))
+            .filter(
+                sent.add(*q)
+                    .lte(Expr::col(return_line::Column::ReceivedQuantity)),
+            )
+            .exec(txn)
+            .await?;
+        if done.rows_affected != 1 {
+            return Err(FulfillmentError::OverShipment(Vec::new()).into());
+        }
+    }
+    let shipment_id = new_id();
+    let shipped = shipment::ActiveModel {
+        id: Set(shipment_id),
+        order_id: Set(order.id),
+        carrier: Set(checked.carrier),
+        tracking_number: Set(checked.tracking_number),
+        status: Set(crate::fulfillment::model::ShipmentStatus::Pending
+            .as_str()
+            .to_owned()),
+        package: Set(checked.package.map(|p| json!(p))),
+        cancel_reason: Set(None),
+        cancelled_at: Set(None),
+        delivered_at: Set(None),
+        signed_by: Set(None),
+        proof: Set(None),
+        created_by: Set(ctx.actor.principal()),
+        return_id: Set(Some(id)),
+        version: Set(1),
+        created_at: Set(ctx.now),
+        updated_at: Set(ctx.now),
+    }
+    .insert(txn)
+    .await?;
+    let line_rows: Vec<shipment_line::Model> = sending
+        .iter()
+        .zip(1..)
+        .map(|((l, q), line_no)| {
+            let order_line = order_lines.iter().find(|o| o.id == l.order_line_id);
+            shipment_line::Model {
+                id: new_id(),
+                shipment_id,
+                line_no,
+                order_line_id: l.order_line_id,
+                order_line_no: l.order_line_no,
+                product_id: l.product_id,
+                sku: l.sku.clone(),
+                name: l.name.clone(),
+                warehouse_id: order_line.and_then(|o| o.warehouse_id).unwrap_or_default(),
+                warehouse_code: order_line
+                    .and_then(|o| o.warehouse_code.clone())
+                    .unwrap_or_default(),
+                quantity: *q,
+            }
+        })
+        .collect();
+    shipment_line::Entity::insert_many(
+        line_rows
+            .iter()
+            .map(|l| shipment_line::ActiveModel::from(l.clone())),
+    )
+    .exec_without_returning(txn)
+    .await?;
+    let view = crate::fulfillment::queries::shipment_view(&shipped, &line_rows, &order.number);
+    crate::fulfillment::events::shipment(
+        txn,
+        ctx,
+        &crate::fulfillment::events::SHIPMENT_CREATED,
+        &view,
+        order.customer_id,
+    )
+    .await?;
+    audit::record(
+        txn,
+        ctx,
+        Entry::new("shipment.create", "shipment", shipment_id).changes(json!({
+            "order_id": order.id, "return_id": id, "carrier": view.carrier,
+            "tracking_number": view.tracking_number, "lines": view.lines,
+        })),
+    )
+    .await?;
+    Ok(view)
+}
+
+/// A repair's shipment cancelled before pickup: its units wait to be sent again.
+pub(crate) async fn cancel_sent_back(
+    txn: &DatabaseTransaction,
+    ctx: &Ctx,
+    claimed: &crate::entity::shipment::Model,
+    return_id: Uuid,
+    reason: Option<String>,
+) -> Result<crate::fulfillment::dto::ShipmentView> {
+    let line_rows = crate::fulfillment::queries::lines_of_shipment(txn, claimed.id).await?;
+    for s in &line_rows {
+        return_line::Entity::update_many()
+            .col_expr(
+                return_line::Column::SentBackQuantity,
+                Expr::col(return_line::Column::SentBackQuantity).sub(s.quantity),
+            )
+            .filter(return_line::COLUMN.return_id.eq(return_id))
+            .filter(return_line::COLUMN.order_line_id.eq(s.order_line_id))
+            .exec(txn)
+            .await?;
+    }
+    let order = crate::queries::order_row(txn, claimed.order_id).await?;
+    let view = crate::fulfillment::queries::shipment_view(claimed, &line_rows, &order.number);
+    crate::fulfillment::events::shipment(
+        txn,
+        ctx,
+        &crate::fulfillment::events::SHIPMENT_CANCELLED,
+        &view,
+        order.customer_id,
+    )
+    .await?;
+    audit::record(
+        txn,
+        ctx,
+        Entry::new("shipment.cancel", "shipment", claimed.id)
+            .changes(json!({"status": view.status, "reason": reason, "return_id": return_id})),
+    )
+    .await?;
+    Ok(view)
 }
 
 /// One checked receipt line.
@@ -704,6 +911,22 @@ pub async fn receive(
                 "the lines naming this return line add up to more than can be counted",
             )),
         }
+        let repair = row.resolution == Resolution::Repair.as_str();
+        match disposition {
+            Some(Disposition::Repair) if !repair => errors.push(FieldError::new(
+                f("disposition"),
+                "not_a_repair",
+                "only a repair's goods are held for repair: restock or scrap",
+            )),
+            Some(Disposition::Restock | Disposition::Scrap) if repair => {
+                errors.push(FieldError::new(
+                    f("disposition"),
+                    "repair_only",
+                    "a repair's goods are received for repair (and shipped back)",
+                ));
+            }
+            _ => {}
+        }
         if let Some(disposition) = disposition {
             arrivals.push(Arrival {
                 line: line.clone(),
@@ -771,10 +994,13 @@ pub async fn receive(
         };
         refunded = refunded.checked_add(amount).ok_or_else(out_of_step)?;
         let (credited_units, credited_amount) = if refund { (a.quantity, amount) } else { (0, 0) };
+        // A repair's goods stay the customer's: the order line does not count them.
+        let for_repair = a.disposition == Disposition::Repair;
+        let returned_units = if for_repair { 0 } else { a.quantity };
         order_line::Entity::update_many()
             .col_expr(
                 order_line::Column::ReturnedQuantity,
-                Expr::col(order_line::Column::ReturnedQuantity).add(a.quantity),
+                Expr::col(order_line::Column::ReturnedQuantity).add(returned_units),
             )
             .col_expr(
                 order_line::Column::CreditedQuantity,
@@ -789,10 +1015,10 @@ pub async fn receive(
             .await?;
         let restock = a.disposition == Disposition::Restock;
         let received = Expr::col(return_line::Column::ReceivedQuantity);
-        let (restocked, scrapped) = if restock {
-            (a.quantity, 0)
-        } else {
-            (0, a.quantity)
+        let (restocked, scrapped) = match a.disposition {
+            Disposition::Restock => (a.quantity, 0),
+            Disposition::Scrap => (0, a.quantity),
+            Disposition::Repair => (0, 0),
         };
         let done = return_line::Entity::update_many()
             .col_expr(
@@ -822,15 +1048,17 @@ pub async fn receive(
         if done.rows_affected != 1 {
             return Err(out_of_step());
         }
-        ordercrm_inventory::commands::shipping::receive_return(
-            txn,
-            ctx,
-            (a.line.product_id, a.warehouse.id),
-            a.quantity,
-            restock,
-            &row.number,
-        )
-        .await?;
+        if !for_repair {
+            ordercrm_inventory::commands::shipping::receive_return(
+                txn,
+                ctx,
+                (a.line.product_id, a.warehouse.id),
+                a.quantity,
+                restock,
+                &row.number,
+            )
+            .await?;
+        }
         let receipt = return_receipt::Model {
             id: new_id(),
             return_id: id,

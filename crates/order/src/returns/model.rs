@@ -25,10 +25,13 @@ string_enum! {
 
 string_enum! {
     /// What the warehouse does with units that arrived: back on the shelf
-    /// (on-hand rises) or scrapped (recorded in the ledger, on-hand unchanged).
+    /// (on-hand rises), scrapped (recorded in the ledger, on-hand unchanged), or,
+    /// for a repair, held to be repaired and sent back (no stock movement: the
+    /// goods stay the customer's).
     pub Disposition {
         Restock = "restock",
         Scrap = "scrap",
+        Repair = "repair",
     }
 }
 
@@ -38,6 +41,8 @@ string_enum! {
         Approve = "approve",
         Reject = "reject",
         Receive = "receive",
+        /// A repair's goods back to the customer: `POST /v1/returns/{id}/shipments`.
+        ShipBack = "ship_back",
         Close = "close",
     }
 }
@@ -50,6 +55,7 @@ pub fn starts_from(action: ReturnAction) -> &'static [ReturnStatus] {
         ReturnAction::Reject => &[Requested, Approved],
         // Partial receipts: more may arrive after the first.
         ReturnAction::Receive => &[Approved, Received],
+        ReturnAction::ShipBack => &[Received],
         ReturnAction::Close => &[Received],
     }
 }
@@ -60,6 +66,7 @@ impl ReturnAction {
         use ordercrm_kernel::authz::Action;
         match self {
             ReturnAction::Receive => Action::ReturnsReceive,
+            ReturnAction::ShipBack => Action::FulfillmentWrite,
             ReturnAction::Approve | ReturnAction::Reject | ReturnAction::Close => {
                 Action::ReturnsApprove
             }
@@ -68,15 +75,21 @@ impl ReturnAction {
 }
 
 /// The actions `actor` may take on a return in `status`: exactly those the
-/// commands accept, because they ask the same two questions.
+/// commands accept, because they ask the same questions (only a repair ships
+/// goods back).
 pub fn allowed_actions(
     actor: &ordercrm_kernel::authz::Actor,
     status: ReturnStatus,
+    resolution: Resolution,
 ) -> Vec<ReturnAction> {
     ReturnAction::ALL
         .iter()
         .copied()
-        .filter(|a| actor.may(a.needs()) && starts_from(*a).contains(&status))
+        .filter(|a| {
+            actor.may(a.needs())
+                && starts_from(*a).contains(&status)
+                && (*a != ReturnAction::ShipBack || resolution == Resolution::Repair)
+        })
         .collect()
 }
 

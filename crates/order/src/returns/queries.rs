@@ -82,7 +82,7 @@ pub(crate) fn data(
 }
 
 pub(crate) fn view(actor: &Actor, data: ReturnData) -> ReturnView {
-    let allowed_actions = allowed_actions(actor, data.status);
+    let allowed_actions = allowed_actions(actor, data.status, data.resolution);
     ReturnView {
         data,
         allowed_actions,

@@ -4,6 +4,7 @@ use actix_web::http::header;
 use actix_web::web::{Data, Path};
 use actix_web::{HttpRequest, HttpResponse, get, post};
 use ordercrm_kernel::{Page, Problem};
+use ordercrm_order::fulfillment::dto::{CreateShipment, ShipmentView};
 use ordercrm_order::returns::commands;
 use ordercrm_order::returns::dto::{CreateReturn, ReceiveReturn, ReturnDecision, ReturnView};
 use ordercrm_order::returns::queries::{self, ListReturns};
@@ -230,6 +231,46 @@ pub async fn receive(
     let view = commands::receive(&txn, &ctx, *id, if_match, input).await?;
     txn.commit().await?;
     Ok(json_with_etag(&mut HttpResponse::Ok(), &view))
+}
+
+/// Ship a repair's goods back to the customer (the warehouse): a shipment of the
+/// order marked with `return_id`, for units received for repair and not yet sent.
+///
+/// `lines` name the order's lines, as for any shipment. It moves no stock and
+/// counts towards none of the order's quantities (a zero-value shipment); carriers
+/// track it and the customer signs for it like any other. Cancelling it before
+/// pickup lets its units be sent again.
+#[utoipa::path(
+    operation_id = "shipReturnBack",
+    tag = "returns",
+    security(("userToken" = []), ("apiKey" = [])),
+    request_body = CreateShipment,
+    params(("id" = Uuid, Path, description = "Return id")),
+    responses(
+        (status = 201, description = "Shipped back", body = ShipmentView, headers(
+            ("Location" = String, description = "URL of the new shipment"),
+            ("ETag" = String, description = "Version, for If-Match"),
+        )),
+        (status = 404, description = "No such return, or not one you may see, or it has no goods of a `line_no` named \
+            (`/problems/not-found`, with `errors`)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not a received repair (`/problems/conflict`), more than was received and not sent \
+            (`/problems/over-shipment`), or the idempotency key is in use",
+            body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[post("/returns/{id}/shipments")]
+pub async fn ship_back(
+    writer: Writer,
+    RequestCtx(ctx): RequestCtx,
+    id: Path<Uuid>,
+    Json(input): Json<CreateShipment>,
+) -> ApiResult<HttpResponse> {
+    let txn = writer.begin().await?;
+    let view = commands::ship_back(&txn, &ctx, *id, input).await?;
+    txn.commit().await?;
+    let mut response = HttpResponse::Created();
+    response.insert_header((header::LOCATION, format!("/v1/shipments/{}", view.id)));
+    Ok(json_with_etag(&mut response, &view))
 }
 
 /// Close a received return (a manager): `refund_due` is final; units asked for
