@@ -216,6 +216,28 @@ pub(crate) async fn settle_order(
     Ok(())
 }
 
+/// Per order line, the sum of the quantities `lines` (line number, quantity, in
+/// request order) ask for and the first entry (`lines[i]`) that asked it: a line
+/// named twice asks the sum, which must still be countable.
+pub(crate) fn sum_per_line(
+    lines: &[(i32, i64)],
+    errors: &mut Vec<FieldError>,
+) -> BTreeMap<i32, (i64, String)> {
+    let mut asked: BTreeMap<i32, (i64, String)> = BTreeMap::new();
+    for (i, (line_no, quantity)) in lines.iter().enumerate() {
+        let entry = asked.entry(*line_no).or_insert((0, format!("lines[{i}]")));
+        match entry.0.checked_add(*quantity) {
+            Some(sum) => entry.0 = sum,
+            None => errors.push(FieldError::new(
+                format!("lines[{i}].quantity"),
+                "range",
+                "the lines naming this order line add up to more than can be counted",
+            )),
+        }
+    }
+    asked
+}
+
 /// A shipment request after its checks.
 pub(crate) struct Checked {
     pub carrier: String,
@@ -248,24 +270,20 @@ pub(crate) fn check_shipment(ctx: &Ctx, input: CreateShipment) -> Result<Checked
         ));
     }
     let package = input.package.map(|p| check_package(p, &mut errors));
-    // Per order line, the sum asked (checked) and the first field that asked it.
-    let mut asked: BTreeMap<i32, (i64, String)> = BTreeMap::new();
-    for (i, l) in input.lines.iter().enumerate() {
-        let line_no = l
-            .line_no
-            .check_i32(&mut errors, &format!("lines[{i}].line_no"));
-        let field = format!("lines[{i}].quantity");
-        let quantity = l.quantity.check(&mut errors, &field);
-        let entry = asked.entry(line_no).or_insert((0, format!("lines[{i}]")));
-        match entry.0.checked_add(quantity) {
-            Some(sum) => entry.0 = sum,
-            None => errors.push(FieldError::new(
-                field,
-                "range",
-                "the lines naming this order line add up to more than can be counted",
-            )),
-        }
-    }
+    let lines: Vec<(i32, i64)> = input
+        .lines
+        .iter()
+        .enumerate()
+        .map(|(i, l)| {
+            (
+                l.line_no
+                    .check_i32(&mut errors, &format!("lines[{i}].line_no")),
+                l.quantity
+                    .check(&mut errors, &format!("lines[{i}].quantity")),
+            )
+        })
+        .collect();
+    let asked = sum_per_line(&lines, &mut errors);
     if !errors.is_empty() {
         return Err(Error::validation(errors));
     }

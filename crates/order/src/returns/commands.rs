@@ -133,24 +133,20 @@ pub async fn request(
     lines_length(input.lines.len(), &mut errors);
     let reason = input.reason.check(&mut errors, "reason");
     let resolution = input.resolution.check(&mut errors, "resolution");
-    // Per order line, the sum asked (checked) and the first field that asked it.
-    let mut asked: BTreeMap<i32, (i64, String)> = BTreeMap::new();
-    for (i, l) in input.lines.iter().enumerate() {
-        let line_no = l
-            .line_no
-            .check_i32(&mut errors, &format!("lines[{i}].line_no"));
-        let field = format!("lines[{i}].quantity");
-        let quantity = l.quantity.check(&mut errors, &field);
-        let entry = asked.entry(line_no).or_insert((0, format!("lines[{i}]")));
-        match entry.0.checked_add(quantity) {
-            Some(sum) => entry.0 = sum,
-            None => errors.push(FieldError::new(
-                field,
-                "range",
-                "the lines naming this order line add up to more than can be counted",
-            )),
-        }
-    }
+    let lines: Vec<(i32, i64)> = input
+        .lines
+        .iter()
+        .enumerate()
+        .map(|(i, l)| {
+            (
+                l.line_no
+                    .check_i32(&mut errors, &format!("lines[{i}].line_no")),
+                l.quantity
+                    .check(&mut errors, &format!("lines[{i}].quantity")),
+            )
+        })
+        .collect();
+    let asked = crate::fulfillment::commands::sum_per_line(&lines, &mut errors);
     let exchange: Vec<(usize, i32, String)> = input
         .exchange
         .iter()
@@ -379,6 +375,39 @@ pub async fn request(
     .await
 }
 
+/// A manager's decision: the note checked, the return taken for `action` and
+/// moved to `to`. Approving and rejecting record who decided, when and why;
+/// closing records when.
+async fn decide(
+    txn: &DatabaseTransaction,
+    ctx: &Ctx,
+    (id, if_match): (Uuid, Option<i64>),
+    action: ReturnAction,
+    to: ReturnStatus,
+    input: ReturnDecision,
+) -> Result<(return_row::Model, order::Model, Option<String>)> {
+    ctx.actor.require(Action::ReturnsApprove)?;
+    let mut errors = Vec::new();
+    let note = Text::check(input.note, &mut errors, "note");
+    if !errors.is_empty() {
+        return Err(Error::validation(errors));
+    }
+    let (row, order) = claim_return(txn, ctx, id, action, if_match, |u| {
+        let u = u.col_expr(return_row::Column::Status, Expr::value(to.as_str()));
+        if to == ReturnStatus::Closed {
+            return u.col_expr(return_row::Column::ClosedAt, Expr::value(ctx.now));
+        }
+        u.col_expr(return_row::Column::DecisionNote, Expr::value(note.clone()))
+            .col_expr(
+                return_row::Column::DecidedBy,
+                Expr::value(ctx.actor.principal()),
+            )
+            .col_expr(return_row::Column::DecidedAt, Expr::value(ctx.now))
+    })
+    .await?;
+    Ok((row, order, note))
+}
+
 /// Approve a requested return: the warehouse expects the goods.
 #[tracing::instrument(skip(txn, ctx, input))]
 pub async fn approve(
@@ -388,25 +417,9 @@ pub async fn approve(
     if_match: Option<i64>,
     input: ReturnDecision,
 ) -> Result<ReturnView> {
-    ctx.actor.require(Action::ReturnsApprove)?;
-    let mut errors = Vec::new();
-    let note = Text::check(input.note, &mut errors, "note");
-    if !errors.is_empty() {
-        return Err(Error::validation(errors));
-    }
-    let (row, order) = claim_return(txn, ctx, id, ReturnAction::Approve, if_match, |u| {
-        u.col_expr(
-            return_row::Column::Status,
-            Expr::value(ReturnStatus::Approved.as_str()),
-        )
-        .col_expr(return_row::Column::DecisionNote, Expr::value(note.clone()))
-        .col_expr(
-            return_row::Column::DecidedBy,
-            Expr::value(ctx.actor.principal()),
-        )
-        .col_expr(return_row::Column::DecidedAt, Expr::value(ctx.now))
-    })
-    .await?;
+    let to = ReturnStatus::Approved;
+    let (row, order, note) =
+        decide(txn, ctx, (id, if_match), ReturnAction::Approve, to, input).await?;
     announce(
         txn,
         ctx,
@@ -414,7 +427,7 @@ pub async fn approve(
         &row,
         &order,
         "return.approve",
-        json!({"status": ReturnStatus::Approved, "note": note}),
+        json!({"status": to, "note": note}),
     )
     .await
 }
@@ -428,25 +441,9 @@ pub async fn reject(
     if_match: Option<i64>,
     input: ReturnDecision,
 ) -> Result<ReturnView> {
-    ctx.actor.require(Action::ReturnsApprove)?;
-    let mut errors = Vec::new();
-    let note = Text::check(input.note, &mut errors, "note");
-    if !errors.is_empty() {
-        return Err(Error::validation(errors));
-    }
-    let (row, order) = claim_return(txn, ctx, id, ReturnAction::Reject, if_match, |u| {
-        u.col_expr(
-            return_row::Column::Status,
-            Expr::value(ReturnStatus::Rejected.as_str()),
-        )
-        .col_expr(return_row::Column::DecisionNote, Expr::value(note.clone()))
-        .col_expr(
-            return_row::Column::DecidedBy,
-            Expr::value(ctx.actor.principal()),
-        )
-        .col_expr(return_row::Column::DecidedAt, Expr::value(ctx.now))
-    })
-    .await?;
+    let to = ReturnStatus::Rejected;
+    let (row, order, note) =
+        decide(txn, ctx, (id, if_match), ReturnAction::Reject, to, input).await?;
     release_claims(txn, &queries::lines_of(txn, id).await?).await?;
     announce(
         txn,
@@ -455,7 +452,7 @@ pub async fn reject(
         &row,
         &order,
         "return.reject",
-        json!({"status": ReturnStatus::Rejected, "note": note}),
+        json!({"status": to, "note": note}),
     )
     .await
 }
@@ -471,19 +468,14 @@ pub async fn close(
     if_match: Option<i64>,
     input: ReturnDecision,
 ) -> Result<ReturnView> {
-    ctx.actor.require(Action::ReturnsApprove)?;
-    let mut errors = Vec::new();
-    let note = Text::check(input.note, &mut errors, "note");
-    if !errors.is_empty() {
-        return Err(Error::validation(errors));
-    }
-    let (row, order) = claim_return(txn, ctx, id, ReturnAction::Close, if_match, |u| {
-        u.col_expr(
-            return_row::Column::Status,
-            Expr::value(ReturnStatus::Closed.as_str()),
-        )
-        .col_expr(return_row::Column::ClosedAt, Expr::value(ctx.now))
-    })
+    let (row, order, note) = decide(
+        txn,
+        ctx,
+        (id, if_match),
+        ReturnAction::Close,
+        ReturnStatus::Closed,
+        input,
+    )
     .await?;
     let lines = queries::lines_of(txn, id).await?;
     if row.resolution == Resolution::Repair.as_str() {
@@ -625,7 +617,6 @@ pub async fn ship_back(
     use crate::entity::{shipment, shipment_line};
     use crate::fulfillment::error::{FulfillmentError, OverLine as OverShipped};
     ctx.actor.require(Action::FulfillmentWrite)?;
-    ctx.actor.require(Action::ReturnsRead)?;
     let checked = crate::fulfillment::commands::check_shipment(ctx, input)?;
     let (row, order) = queries::find(txn, &ctx.actor, id).await?;
     let status = ReturnStatus::parse(&row.status).unwrap_or(ReturnStatus::Requested);
