@@ -576,6 +576,10 @@ async fn every_change_writes_an_event(engine: Engine) {
                 if method == "post" && path == "/v1/warehouses" {
                     body["code"] = json!("COV-WH");
                 }
+                // A repair's parcel has a number of its own.
+                if path == "/v1/returns/{id}/shipments" {
+                    body["tracking_number"] = json!("SF-REPAIR");
+                }
                 if path == "/v1/replenishment/purchase-orders" {
                     body["lines"][0]["sku"] = json!("CUP-CELADON");
                 }

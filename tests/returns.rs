@@ -14,6 +14,8 @@ both_engines!(
     who_may_do_what_and_bad_input_changes_nothing,
     an_exchange_is_a_replacement_order_reviewed_like_any_other,
     a_repair_goes_back_as_a_shipment_of_the_order,
+    receipts_and_requests_at_once_on_lines_in_either_order,
+    a_parcel_back_with_the_sender_is_no_longer_the_customers_to_return,
 );
 
 /// SH-01 holding A, B and C (20 each) at 13 % tax; a customer.
@@ -486,6 +488,15 @@ async fn three_partial_returns_refund_exactly_what_was_charged(engine: Engine) {
         .await;
     assert_eq!(credited, 9699);
     verify(&app).await;
+    // Erasing the customer takes why the goods came back and what people noted.
+    let res = app
+        .post(&format!("/v1/customers/{customer}/erase"), &json!({}))
+        .await;
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    let stored = ordercrm_tests::everything_stored(&app).await;
+    for personal in ["not as described", "refund due"] {
+        assert!(!stored.contains(personal), "{personal} is still stored");
+    }
     app.stop().await;
 }
 
@@ -691,6 +702,27 @@ async fn who_may_do_what_and_bad_input_changes_nothing(engine: Engine) {
         received["refund_due"]["amount"], 0,
         "an exchange refunds nothing"
     );
+    // A logistics key bound to carriers carries parcels: returns are not its own.
+    let res = app
+        .post(
+            "/v1/api-keys",
+            &json!({"name": "EMS", "kind": "logistics", "scopes": ["fulfillment:write"],
+                "carriers": ["ems"]}),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    let ems: Value = res.json().await.unwrap();
+    let res = app
+        .request_as(
+            ems["secret"].as_str().unwrap(),
+            Method::POST,
+            &format!("/v1/returns/{rid}/receive"),
+        )
+        .json(&receipt(&[(1, 1, "restock")]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
     // Rejecting after goods arrived is refused.
     let res = app
         .post(&format!("/v1/returns/{rid}/reject"), &json!({}))
@@ -822,6 +854,25 @@ async fn an_exchange_is_a_replacement_order_reviewed_like_any_other(engine: Engi
         before + 1,
         "it holds its stock like any order"
     );
+    // Its goods and prices are what the exchange settled: no edit changes them.
+    let rep_id = rep["id"].as_str().unwrap();
+    let res = app
+        .request(Method::POST, &format!("/v1/orders/{rep_id}/edits"))
+        .header("if-match", format!("\"{}\"", rep["version"]))
+        .json(&json!({"change_lines": [{"line_no": 1, "quantity": 50}]}))
+        .send()
+        .await
+        .unwrap();
+    let p = problem(res, 409).await;
+    assert_eq!(p["errors"][0]["code"], "replacement", "{p}");
+    let res = app
+        .request(Method::POST, &format!("/v1/orders/{rep_id}/edits"))
+        .header("if-match", format!("\"{}\"", rep["version"]))
+        .json(&json!({"requested_delivery_on": "2026-12-24"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
     // For a dearer product: its list price less what the returned unit was paid
     // before tax (10.00): 25.00 − 10.00 = 15.00, plus 13 %.
     let mut body = return_body(&[(1, 1)], "exchange");
@@ -854,6 +905,35 @@ async fn an_exchange_is_a_replacement_order_reviewed_like_any_other(engine: Engi
         codes.contains(&"insufficient_stock") && codes.contains(&"exchange"),
         "{codes:?}"
     );
+    // A replacement that cannot be made (its product withdrawn since) leaves the
+    // return received, saying why; closed without one, it settles otherwise.
+    let o3 = approved(&app, &customer, &[("C", 1, 333, 0)], json!({})).await;
+    let id3 = o3["id"].as_str().unwrap().to_owned();
+    ship(&app, &id3, &[(1, 1)], "SF3", true).await;
+    let r = request(&app, &id3, &[(1, 1)], "exchange").await;
+    let rid = r["id"].as_str().unwrap();
+    act(&app, rid, "approve", &json!({})).await;
+    act(&app, rid, "receive", &receipt(&[(1, 1, "restock")])).await;
+    let c_id = r["lines"][0]["product_id"].as_str().unwrap();
+    let res = app
+        .patch(&format!("/v1/products/{c_id}"), &json!({"active": false}))
+        .await;
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    let res = app
+        .post(&format!("/v1/returns/{rid}/close"), &json!({}))
+        .await;
+    let p = problem(res, 409).await;
+    assert_eq!(p["replacement_errors"][0]["code"], "inactive", "{p}");
+    let res = app
+        .post(
+            &format!("/v1/returns/{rid}/approve"),
+            &json!({"replace": false}),
+        )
+        .await;
+    assert_eq!(problem(res, 400).await["errors"][0]["field"], "replace");
+    let closed = act(&app, rid, "close", &json!({"replace": false})).await;
+    assert_eq!(closed["status"], "closed");
+    assert_eq!(closed["replacement_order_id"], Value::Null);
     assert_eq!(order(&app, &id).await["fulfillment_status"], "returned");
     // An exchange's words are checked: not with a refund, only lines returned,
     // products that exist.
@@ -878,7 +958,7 @@ async fn an_exchange_is_a_replacement_order_reviewed_like_any_other(engine: Engi
         problem(app.post(&path2, &body).await, 404).await["errors"][0]["code"],
         "unknown_product"
     );
-    assert_eq!(events_of(&app, "return.closed").await, 3);
+    assert_eq!(events_of(&app, "return.closed").await, 4);
     verify(&app).await;
     app.stop().await;
 }
@@ -947,6 +1027,9 @@ async fn a_repair_goes_back_as_a_shipment_of_the_order(engine: Engine) {
         )
         .await;
     assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    // The original parcel's number is not the repair's.
+    let res = app.post(&path, &back(1, "SF1")).await;
+    assert_eq!(problem(res, 409).await["errors"][0]["code"], "in_use");
     let res = app.post(&path, &back(1, "RP2")).await;
     assert_eq!(res.status(), 201);
     let second: Value = res.json().await.unwrap();
@@ -970,6 +1053,24 @@ async fn a_repair_goes_back_as_a_shipment_of_the_order(engine: Engine) {
     assert_eq!(on_hand(&app, "A", "SH-01").await, 18);
     let closed = act(&app, &rid, "close", &json!({})).await;
     assert_eq!(closed["status"], "closed");
+    // A closed repair's parcel is on its way: not cancelled.
+    let r2 = request(&app, &id, &[(1, 1)], "repair").await;
+    let r2id = r2["id"].as_str().unwrap();
+    act(&app, r2id, "approve", &json!({})).await;
+    act(&app, r2id, "receive", &receipt(&[(1, 1, "repair")])).await;
+    let res = app
+        .post(&format!("/v1/returns/{r2id}/shipments"), &back(1, "RP4"))
+        .await;
+    assert_eq!(res.status(), 201);
+    let third: Value = res.json().await.unwrap();
+    act(&app, r2id, "close", &json!({})).await;
+    let res = app
+        .post(
+            &format!("/v1/shipments/{}/cancel", third["id"].as_str().unwrap()),
+            &json!({}),
+        )
+        .await;
+    problem(res, 409).await;
     // The goods are the customer's again: both units may come back.
     let again = request(&app, &id, &[(1, 2)], "refund").await;
     assert_eq!(again["lines"][0]["quantity"], 2);
@@ -981,8 +1082,122 @@ async fn a_repair_goes_back_as_a_shipment_of_the_order(engine: Engine) {
         )
         .await;
     problem(res, 409).await;
-    assert_eq!(events_of(&app, "shipment.created").await, 3);
+    assert_eq!(events_of(&app, "shipment.created").await, 4);
     assert_eq!(events_of(&app, "shipment.cancelled").await, 1);
     verify(&app).await;
+    app.stop().await;
+}
+
+/// Requests claim lines in line order; receipts must count them in the same order,
+/// or the two wait on each other (PostgreSQL found that, as a deadlock). Line 1 is
+/// B and line 2 is A, the opposite of their products' order.
+async fn receipts_and_requests_at_once_on_lines_in_either_order(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let customer = world(&app).await;
+    for sku in ["A", "B"] {
+        let res = app
+            .post(
+                "/v1/inventory/receipts",
+                &json!({"sku": sku, "warehouse_code": "SH-01", "quantity": 20}),
+            )
+            .await;
+        assert_eq!(res.status(), 201);
+    }
+    let o = approved(
+        &app,
+        &customer,
+        &[("B", 30, 2500, 0), ("A", 30, 1000, 0)],
+        json!({}),
+    )
+    .await;
+    let id = o["id"].as_str().unwrap().to_owned();
+    ship(&app, &id, &[(1, 30), (2, 30)], "SF1", true).await;
+    let mut waiting = Vec::new();
+    for _ in 0..12 {
+        let r = request(&app, &id, &[(1, 1), (2, 1)], "refund").await;
+        let rid = r["id"].as_str().unwrap().to_owned();
+        act(&app, &rid, "approve", &json!({})).await;
+        waiting.push(rid);
+    }
+    let mut sends = Vec::new();
+    for rid in &waiting {
+        sends.push(
+            app.request(Method::POST, &format!("/v1/returns/{rid}/receive"))
+                .json(&receipt(&[(1, 1, "restock"), (2, 1, "restock")])),
+        );
+        sends.push(
+            app.request(Method::POST, &format!("/v1/orders/{id}/returns"))
+                .json(&return_body(&[(2, 1), (1, 1)], "refund")),
+        );
+    }
+    let answers = join_all(sends.into_iter().map(|req| async move {
+        ordercrm_tests::send_until_served(req)
+            .await
+            .status()
+            .as_u16()
+    }))
+    .await;
+    assert!(
+        answers.iter().all(|s| *s == 200 || *s == 201),
+        "{answers:?}"
+    );
+    let claimed = app
+        .count("SELECT CAST(SUM(return_claimed_quantity) AS BIGINT) FROM order_lines")
+        .await;
+    let returned = app
+        .count("SELECT CAST(SUM(returned_quantity) AS BIGINT) FROM order_lines")
+        .await;
+    assert_eq!((claimed, returned), (48, 24));
+    assert_eq!(on_hand(&app, "A", "SH-01").await, 40 - 30 + 12);
+    verify(&app).await;
+    app.stop().await;
+}
+
+async fn a_parcel_back_with_the_sender_is_no_longer_the_customers_to_return(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let customer = world(&app).await;
+    let o = approved(&app, &customer, &[("A", 2, 1000, 0)], json!({})).await;
+    let id = o["id"].as_str().unwrap().to_owned();
+    ship(&app, &id, &[(1, 2)], "SF-RTS", true).await;
+    let r = request(&app, &id, &[(1, 2)], "refund").await;
+    let rid = r["id"].as_str().unwrap();
+    act(&app, rid, "approve", &json!({})).await;
+    // The carrier brings the parcel back to us instead.
+    let later = (app.clock_now() + chrono::Duration::hours(1)).to_rfc3339();
+    let res = app
+        .post(
+            "/v1/tracking-events",
+            &json!({"events": [{"carrier": "sf", "tracking_number": "SF-RTS",
+                "status": "returned_to_sender", "occurred_at": later}]}),
+        )
+        .await;
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    assert_eq!(order(&app, &id).await["lines"][0]["delivered_quantity"], 0);
+    let stored = ordercrm_tests::everything_stored(&app).await;
+    let res = app
+        .post(
+            &format!("/v1/returns/{rid}/receive"),
+            &receipt(&[(1, 1, "restock")]),
+        )
+        .await;
+    let p = problem(res, 409).await;
+    assert_eq!(p["lines"], json!([{"line_no": 1, "available": 0}]), "{p}");
+    assert_eq!(ordercrm_tests::everything_stored(&app).await, stored);
+    // What never reached the customer is not theirs to return: rejected, it is
+    // not asked for again.
+    act(
+        &app,
+        rid,
+        "reject",
+        &json!({"note": "the parcel came back to us"}),
+    )
+    .await;
+    let res = app
+        .post(
+            &format!("/v1/orders/{id}/returns"),
+            &return_body(&[(1, 1)], "refund"),
+        )
+        .await;
+    assert_eq!(problem(res, 409).await["lines"][0]["available"], 0);
     app.stop().await;
 }

@@ -223,7 +223,9 @@ async fn erase_one(
 /// (products, not people) stay.
 fn redact(value: &mut serde_json::Value) {
     use serde_json::Value;
-    const REQUIRED_TEXT: &[&str] = &["name", "line1", "city", "body", "title", "message"];
+    const REQUIRED_TEXT: &[&str] = &[
+        "name", "line1", "city", "body", "title", "message", "reason",
+    ];
     const OPTIONAL: &[&str] = &[
         "email",
         "phone",
@@ -244,6 +246,7 @@ fn redact(value: &mut serde_json::Value) {
         "signed_by",
         "proof",
         "location",
+        "decision_note",
     ];
     match value {
         Value::Object(fields) => {

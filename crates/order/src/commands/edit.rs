@@ -397,6 +397,25 @@ async fn plan(
     field_count(input.add_lines.len(), "add_lines", &mut errors);
     field_count(input.change_lines.len(), "change_lines", &mut errors);
     field_count(input.remove_lines.len(), "remove_lines", &mut errors);
+    // A replacement's goods and prices are what its exchange settled (and why the
+    // price rule leaves it alone): an edit changes its address, day and terms only.
+    if current.replaces_return_id.is_some() {
+        for (field, named) in [
+            ("add_lines", !input.add_lines.is_empty()),
+            ("change_lines", !input.change_lines.is_empty()),
+            ("remove_lines", !input.remove_lines.is_empty()),
+            ("order_discount", input.order_discount.is_some()),
+        ] {
+            if named {
+                errors.push(FieldError::state(
+                    field,
+                    "replacement",
+                    "a replacement order's goods and prices are what its exchange settled: \
+                     cancel it and ask for another exchange",
+                ));
+            }
+        }
+    }
     if !errors.is_empty() {
         return Err(Error::validation(errors));
     }

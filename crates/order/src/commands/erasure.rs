@@ -66,7 +66,7 @@ pub async fn forget_customers(txn: &DatabaseTransaction, customers: &[Uuid]) -> 
         .exec(txn)
         .await?;
     // Why goods came back, and what people wrote deciding and receiving them.
-    let returns: Vec<uuid::Uuid> = crate::entity::return_row::Entity::find()
+    let returns: Vec<Uuid> = crate::entity::return_row::Entity::find()
         .filter(
             crate::entity::return_row::COLUMN
                 .order_id
@@ -102,7 +102,24 @@ pub async fn forget_customers(txn: &DatabaseTransaction, customers: &[Uuid]) -> 
             .filter(
                 crate::entity::return_receipt::COLUMN
                     .return_id
-                    .is_in(returns),
+                    .is_in(returns.iter().copied()),
+            )
+            .exec(txn)
+            .await?;
+        ordercrm_kernel::audit::entity::Entity::update_many()
+            .col_expr(
+                ordercrm_kernel::audit::entity::Column::Changes,
+                sea_orm::sea_query::Expr::value(serde_json::json!({"erased": true})),
+            )
+            .filter(
+                ordercrm_kernel::audit::entity::COLUMN
+                    .entity_type
+                    .eq("return"),
+            )
+            .filter(
+                ordercrm_kernel::audit::entity::COLUMN
+                    .entity_id
+                    .is_in(returns.iter().map(Uuid::to_string)),
             )
             .exec(txn)
             .await?;

@@ -198,6 +198,9 @@ pub async fn request(
     let (Some(resolution), true) = (resolution, errors.is_empty()) else {
         return Err(Error::validation(errors));
     };
+    if ctx.actor.carriers().is_some() {
+        return Err(crate::error::OrderError::NotFound(order_id.to_string()).into());
+    }
     let order = crate::fulfillment::queries::find_order(txn, &ctx.actor, order_id).await?;
     let lines = crate::queries::lines_of(txn, order_id).await?;
     let mut claiming: Vec<(order_line::Model, i64)> = Vec::new();
@@ -389,6 +392,13 @@ async fn decide(
     ctx.actor.require(Action::ReturnsApprove)?;
     let mut errors = Vec::new();
     let note = Text::check(input.note, &mut errors, "note");
+    if input.replace.is_some() && action != ReturnAction::Close {
+        errors.push(FieldError::new(
+            "replace",
+            "unexpected",
+            "only when closing an exchange",
+        ));
+    }
     if !errors.is_empty() {
         return Err(Error::validation(errors));
     }
@@ -468,6 +478,7 @@ pub async fn close(
     if_match: Option<i64>,
     input: ReturnDecision,
 ) -> Result<ReturnView> {
+    let replace = input.replace;
     let (row, order, note) = decide(
         txn,
         ctx,
@@ -505,10 +516,31 @@ pub async fn close(
         release_claims(txn, &lines).await?;
     }
     let mut row = row;
-    if row.resolution == Resolution::Exchange.as_str()
-        && lines.iter().any(|l| l.received_quantity > 0)
-    {
-        let replacement = replace(txn, ctx, cipher, &row, &order, &lines).await?;
+    let exchange = row.resolution == Resolution::Exchange.as_str();
+    if replace.is_some() && !exchange {
+        return Err(Error::invalid_field(
+            "replace",
+            "unexpected",
+            format!("only when closing an exchange, not a {}", row.resolution),
+        ));
+    }
+    if exchange && replace != Some(false) && lines.iter().any(|l| l.received_quantity > 0) {
+        let replacement = replace_goods(txn, ctx, cipher, &row, &order, &lines)
+            .await
+            .map_err(|e| {
+                if e.status() >= 500 {
+                    return e;
+                }
+                Error::new(
+                    ordercrm_kernel::error::problems::CONFLICT,
+                    format!(
+                        "the replacement order could not be taken ({}): fix that and close \
+                         again, or close with \"replace\": false",
+                        e.detail
+                    ),
+                )
+                .with_extension("replacement_errors", json!(e.errors))
+            })?;
         row = return_row::Entity::update_many()
             .col_expr(
                 return_row::Column::ReplacementOrderId,
@@ -537,7 +569,7 @@ pub async fn close(
 /// review like any other (its stock reserved, or held when short), marked as the
 /// return's so the price rule leaves it alone. The same product costs nothing;
 /// another costs its list price less what the returned units were paid.
-async fn replace(
+async fn replace_goods(
     txn: &DatabaseTransaction,
     ctx: &Ctx,
     cipher: &ordercrm_kernel::crypto::FieldCipher,
@@ -620,9 +652,7 @@ pub async fn ship_back(
     let checked = crate::fulfillment::commands::check_shipment(ctx, input)?;
     let (row, order) = queries::find(txn, &ctx.actor, id).await?;
     let status = ReturnStatus::parse(&row.status).unwrap_or(ReturnStatus::Requested);
-    if row.resolution != Resolution::Repair.as_str()
-        || !starts_from(ReturnAction::ShipBack).contains(&status)
-    {
+    if row.resolution != Resolution::Repair.as_str() || !hold_open_repair(txn, id).await? {
         return Err(Error::new(
             ordercrm_kernel::error::problems::CONFLICT,
             format!(
@@ -631,6 +661,32 @@ pub async fn ship_back(
             ),
         )
         .with_extension("current_status", json!(status)));
+    }
+    // A parcel of its own: a carrier's later report about another parcel's number
+    // must not land on the repair's, nor the other way round.
+    let in_use = shipment::Entity::find()
+        .filter(shipment::COLUMN.carrier.eq(&checked.carrier))
+        .filter(
+            shipment::COLUMN
+                .tracking_number
+                .eq(&checked.tracking_number),
+        )
+        .filter(
+            shipment::COLUMN
+                .status
+                .ne(crate::fulfillment::model::ShipmentStatus::Cancelled.as_str()),
+        )
+        .one(txn)
+        .await?;
+    if in_use.is_some() {
+        return Err(Error::validation(vec![FieldError::state(
+            "tracking_number",
+            "in_use",
+            format!(
+                "{} {} is another shipment's number: the repaired goods go in a parcel of their own",
+                checked.carrier, checked.tracking_number
+            ),
+        )]));
     }
     let lines = queries::lines_of(txn, id).await?;
     let order_lines = crate::queries::lines_of(txn, order.id).await?;
@@ -752,7 +808,28 @@ pub async fn ship_back(
     Ok(view)
 }
 
-/// A repair's shipment cancelled before pickup: its units wait to be sent again.
+/// Take a repair's row while it is `received` (nothing changes on it): closing it
+/// waits for a shipment back or its cancellation, and they for the close, which
+/// then sees what they did. `false`: it is not received (closed, say).
+async fn hold_open_repair(txn: &DatabaseTransaction, id: Uuid) -> Result<bool> {
+    let held = return_row::Entity::update_many()
+        .col_expr(
+            return_row::Column::UpdatedAt,
+            Expr::col(return_row::Column::UpdatedAt),
+        )
+        .filter(return_row::COLUMN.id.eq(id))
+        .filter(
+            return_row::COLUMN
+                .status
+                .eq(ReturnStatus::Received.as_str()),
+        )
+        .exec(txn)
+        .await?;
+    Ok(held.rows_affected == 1)
+}
+
+/// A repair's shipment cancelled before pickup: its units wait to be sent again,
+/// as long as the repair is open (once closed, its goods are on their way).
 pub(crate) async fn cancel_sent_back(
     txn: &DatabaseTransaction,
     ctx: &Ctx,
@@ -760,6 +837,12 @@ pub(crate) async fn cancel_sent_back(
     return_id: Uuid,
     reason: Option<String>,
 ) -> Result<crate::fulfillment::dto::ShipmentView> {
+    if !hold_open_repair(txn, return_id).await? {
+        return Err(Error::new(
+            ordercrm_kernel::error::problems::CONFLICT,
+            "the repair this parcel carries is closed: its goods are on their way back",
+        ));
+    }
     let line_rows = crate::fulfillment::queries::lines_of_shipment(txn, claimed.id).await?;
     for s in &line_rows {
         return_line::Entity::update_many()
@@ -958,10 +1041,12 @@ pub async fn receive(
             .all(|l| credits.get(&l.id).is_some_and(|c| c.0 >= l.quantity))
     };
     let credited_before = all_credited(&credits);
-    // Stock levels in key order, so two receipts never wait on each other's levels.
-    arrivals.sort_by_key(|a| (a.line.product_id, a.warehouse.id, a.line.line_no));
+    // The counts first, order lines in line order (as requests claim them), so a
+    // receipt and a request never wait on each other's lines; then the stock, levels
+    // in key order, so two receipts never wait on each other's levels.
+    arrivals.sort_by_key(|a| (a.line.order_line_no, a.line.line_no));
     let mut refunded: i64 = 0;
-    let mut receipts = Vec::with_capacity(arrivals.len());
+    let mut amounts = Vec::with_capacity(arrivals.len());
     for a in &arrivals {
         let order_line = order_lines
             .iter()
@@ -984,14 +1069,19 @@ pub async fn receive(
             0
         };
         refunded = refunded.checked_add(amount).ok_or_else(out_of_step)?;
+        amounts.push(amount);
         let (credited_units, credited_amount) = if refund { (a.quantity, amount) } else { (0, 0) };
         // A repair's goods stay the customer's: the order line does not count them.
-        let for_repair = a.disposition == Disposition::Repair;
-        let returned_units = if for_repair { 0 } else { a.quantity };
-        order_line::Entity::update_many()
+        let returned_units = if a.disposition == Disposition::Repair {
+            0
+        } else {
+            a.quantity
+        };
+        let returned = Expr::col(order_line::Column::ReturnedQuantity);
+        let counted = order_line::Entity::update_many()
             .col_expr(
                 order_line::Column::ReturnedQuantity,
-                Expr::col(order_line::Column::ReturnedQuantity).add(returned_units),
+                returned.clone().add(returned_units),
             )
             .col_expr(
                 order_line::Column::CreditedQuantity,
@@ -1002,9 +1092,34 @@ pub async fn receive(
                 Expr::col(order_line::Column::CreditedAmount).add(credited_amount),
             )
             .filter(order_line::COLUMN.id.eq(order_line.id))
+            // Back from the customer only what is still delivered to them: a parcel
+            // that came back to the sender since no longer counts.
+            .filter(
+                returned
+                    .add(returned_units)
+                    .lte(Expr::col(order_line::Column::DeliveredQuantity)),
+            )
             .exec(txn)
             .await?;
-        let restock = a.disposition == Disposition::Restock;
+        if counted.rows_affected != 1 {
+            let available = std::cmp::max(
+                order_line.delivered_quantity - order_line.returned_quantity,
+                0,
+            );
+            return Err(Error::new(
+                ordercrm_kernel::error::problems::CONFLICT,
+                format!(
+                    "order line {}: {available} unit(s) delivered and not yet returned remain \
+                     with the customer (a parcel returned to the sender no longer counts as \
+                     delivered); nothing was recorded",
+                    order_line.line_no
+                ),
+            )
+            .with_extension(
+                "lines",
+                json!([{"line_no": order_line.line_no, "available": available}]),
+            ));
+        }
         let received = Expr::col(return_line::Column::ReceivedQuantity);
         let (restocked, scrapped) = match a.disposition {
             Disposition::Restock => (a.quantity, 0),
@@ -1039,13 +1154,18 @@ pub async fn receive(
         if done.rows_affected != 1 {
             return Err(out_of_step());
         }
-        if !for_repair {
+    }
+    let mut stock: Vec<(&Arrival, i64)> = arrivals.iter().zip(amounts).collect();
+    stock.sort_by_key(|(a, _)| (a.line.product_id, a.warehouse.id, a.line.line_no));
+    let mut receipts = Vec::with_capacity(stock.len());
+    for (a, amount) in stock {
+        if a.disposition != Disposition::Repair {
             ordercrm_inventory::commands::shipping::receive_return(
                 txn,
                 ctx,
                 (a.line.product_id, a.warehouse.id),
                 a.quantity,
-                restock,
+                a.disposition == Disposition::Restock,
                 &row.number,
             )
             .await?;

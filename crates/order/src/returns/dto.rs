@@ -54,6 +54,10 @@ pub struct ExchangeLine {
 #[schema(example = json!({"note": "photos show transport damage"}))]
 pub struct ReturnDecision {
     pub note: Option<Text<500>>,
+    /// Closing an exchange only: `false` closes it without a replacement order
+    /// (when one cannot be made: the product withdrawn, the customer erased), the
+    /// exchange settled otherwise. Default: a replacement for the units received.
+    pub replace: Option<bool>,
 }
 
 /// Units of one return line that arrived, and what becomes of them.

@@ -96,6 +96,10 @@ pub(crate) async fn find(
     id: Uuid,
 ) -> Result<(return_row::Model, order::Model)> {
     let not_found = || -> Error { ReturnError::NotFound(id.to_string()).into() };
+    // A logistics key bound to carriers carries parcels; returns are not its own.
+    if actor.carriers().is_some() {
+        return Err(not_found());
+    }
     let row = return_row::Entity::find_by_id(id)
         .one(conn)
         .await?
@@ -148,6 +152,9 @@ pub async fn list(
     }
     let page = PageRequest::new(query.limit, query.cursor.as_deref(), "created_at")?;
     let mut select = return_row::Entity::find();
+    if actor.carriers().is_some() {
+        select = select.filter(Expr::value(false));
+    }
     if let Some(order_id) = order_id {
         crate::fulfillment::queries::find_order(conn, actor, order_id).await?;
         select = select.filter(return_row::COLUMN.order_id.eq(order_id));
