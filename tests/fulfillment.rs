@@ -97,18 +97,6 @@ async fn level(app: &TestApp, sku: &str, warehouse: &str) -> (i64, i64) {
     )
 }
 
-async fn verify(app: &TestApp) {
-    let report = ordercrm_inventory::queries::verify::run(&app.raw_db().await)
-        .await
-        .unwrap();
-    assert!(
-        report.mismatches.is_empty() && report.impossible.is_empty(),
-        "the books disagree: {:?} {:?}",
-        report.mismatches,
-        report.impossible
-    );
-}
-
 async fn notes(app: &TestApp, order_id: &str) -> Vec<Value> {
     let res = app
         .get(&format!("/v1/dispatch-notes?order_id={order_id}"))
@@ -124,21 +112,6 @@ fn note_status(notes: &[Value], warehouse: &str) -> String {
         .find(|n| n["warehouse_code"] == warehouse)
         .map(|n| n["status"].as_str().unwrap().to_owned())
         .unwrap()
-}
-
-pub(crate) async fn order(app: &TestApp, id: &str) -> Value {
-    app.get(&format!("/v1/orders/{id}"))
-        .await
-        .json()
-        .await
-        .unwrap()
-}
-
-async fn events_of(app: &TestApp, event_type: &str) -> i64 {
-    app.count(&format!(
-        "SELECT COUNT(*) FROM events WHERE event_type = '{event_type}'"
-    ))
-    .await
 }
 
 async fn two_warehouses_ship_in_parts_and_a_cancelled_shipment_puts_stock_back(engine: Engine) {
@@ -163,7 +136,7 @@ async fn two_warehouses_ship_in_parts_and_a_cancelled_shipment_puts_stock_back(e
     assert_eq!(sh["ship_to"]["city"], "Shanghai");
     assert_eq!(sh["lines"][0]["sku"], "TEA");
     assert_eq!(sh["lines"][0]["open_quantity"], 4);
-    assert_eq!(events_of(&app, "dispatch_note.created").await, 2);
+    assert_eq!(app.events_of("dispatch_note.created").await, 2);
     // The queue of one warehouse.
     let res = app
         .get("/v1/dispatch-notes?warehouse=bj-01&status=open")
@@ -202,7 +175,7 @@ async fn two_warehouses_ship_in_parts_and_a_cancelled_shipment_puts_stock_back(e
     assert_eq!(first["package"]["weight_grams"], 1200);
     assert_eq!(first["lines"][0]["warehouse_code"], "SH-01");
     assert_eq!(level(&app, "TEA", "SH-01").await, (9, 3));
-    let now = order(&app, id).await;
+    let now = app.order(id).await;
     assert_eq!(now["fulfillment_status"], "partially_shipped");
     assert_eq!(now["lines"][0]["shipped_quantity"], 1);
     assert!(now["milestones"]["first_shipped_at"].is_string());
@@ -237,7 +210,7 @@ async fn two_warehouses_ship_in_parts_and_a_cancelled_shipment_puts_stock_back(e
     assert_eq!(second["lines"].as_array().unwrap().len(), 2);
     assert_eq!(level(&app, "TEA", "SH-01").await, (6, 0));
     assert_eq!(level(&app, "MUG", "BJ-01").await, (3, 0));
-    let now = order(&app, id).await;
+    let now = app.order(id).await;
     assert_eq!(now["fulfillment_status"], "shipped");
     // Nothing left to cancel: a return is the way back.
     let actions: Vec<&str> = now["allowed_actions"]
@@ -260,7 +233,7 @@ async fn two_warehouses_ship_in_parts_and_a_cancelled_shipment_puts_stock_back(e
     let n = notes(&app, id).await;
     assert_eq!(note_status(&n, "SH-01"), "shipped");
     assert_eq!(note_status(&n, "BJ-01"), "shipped");
-    assert_eq!(events_of(&app, "order.shipped").await, 2);
+    assert_eq!(app.events_of("order.shipped").await, 2);
 
     // The second shipment is cancelled before pickup: its stock is held again.
     let second_id = second["id"].as_str().unwrap();
@@ -277,7 +250,7 @@ async fn two_warehouses_ship_in_parts_and_a_cancelled_shipment_puts_stock_back(e
     assert_eq!(cancelled["cancel_reason"], "the van broke down");
     assert_eq!(level(&app, "TEA", "SH-01").await, (9, 3));
     assert_eq!(level(&app, "MUG", "BJ-01").await, (5, 2));
-    let now = order(&app, id).await;
+    let now = app.order(id).await;
     assert_eq!(now["fulfillment_status"], "partially_shipped");
     assert_eq!(now["lines"][0]["shipped_quantity"], 1);
     assert_eq!(now["lines"][1]["shipped_quantity"], 0);
@@ -295,7 +268,7 @@ async fn two_warehouses_ship_in_parts_and_a_cancelled_shipment_puts_stock_back(e
         .await;
     let r: Value = res.json().await.unwrap();
     assert_eq!(r["status"], "partially_consumed", "{r}");
-    verify(&app).await;
+    app.verify_books().await;
 
     // The shipments, oldest first; one by id; the timeline tells it all in order.
     let res = app.get(&format!("/v1/orders/{id}/shipments")).await;
@@ -423,7 +396,7 @@ async fn a_hold_stops_shipping_and_a_cancel_ships_no_more(engine: Engine) {
     let n = notes(&app, id).await;
     assert_eq!(note_status(&n, "SH-01"), "voided");
     assert_eq!(note_status(&n, "BJ-01"), "voided");
-    assert_eq!(events_of(&app, "dispatch_note.voided").await, 2);
+    assert_eq!(app.events_of("dispatch_note.voided").await, 2);
     let res = app
         .post(
             &format!("/v1/orders/{id}/shipments"),
@@ -441,10 +414,10 @@ async fn a_hold_stops_shipping_and_a_cancel_ships_no_more(engine: Engine) {
         .await;
     assert_eq!(res.status(), 200);
     assert_eq!(level(&app, "TEA", "SH-01").await, (10, 0));
-    let now = order(&app, id).await;
+    let now = app.order(id).await;
     assert_eq!(now["fulfillment_status"], "unfulfilled");
     assert!(now["milestones"]["first_shipped_at"].is_null());
-    verify(&app).await;
+    app.verify_books().await;
     app.stop().await;
 }
 
@@ -480,11 +453,11 @@ async fn no_over_shipping_under_concurrent_requests(engine: Engine) {
         "{refused:?}"
     );
     assert_eq!(level(&app, "TEA", "SH-01").await, (5, 0));
-    let now = order(&app, &id).await;
+    let now = app.order(&id).await;
     assert_eq!(now["fulfillment_status"], "shipped");
     assert_eq!(now["lines"][0]["shipped_quantity"], 5);
-    assert_eq!(events_of(&app, "shipment.created").await, 5);
-    verify(&app).await;
+    assert_eq!(app.events_of("shipment.created").await, 5);
+    app.verify_books().await;
     app.stop().await;
 }
 
@@ -585,7 +558,7 @@ async fn who_may_ship_and_bad_input_changes_nothing(engine: Engine) {
         .get("/v1/shipments/00000000-0000-0000-0000-000000000000")
         .await;
     assert_eq!(res.status(), 404);
-    verify(&app).await;
+    app.verify_books().await;
     app.stop().await;
 }
 
@@ -656,7 +629,7 @@ async fn orders_approved_before_the_upgrade_get_notes_and_ship(engine: Engine) {
     let n = notes(&app, id).await;
     assert_eq!(note_status(&n, "SH-01"), "shipped");
     assert_eq!(note_status(&n, "BJ-01"), "shipped");
-    verify(&app).await;
+    app.verify_books().await;
     app.stop().await;
 }
 
@@ -721,7 +694,7 @@ async fn tracked(
         .iter()
         .map(|e| json!([e["status"], e["occurred_at"], e["location"]]))
         .collect();
-    let o = order(app, order_id).await;
+    let o = app.order(order_id).await;
     let updates = app
         .count(&format!(
             "SELECT COUNT(*) FROM events WHERE event_type = 'shipment.tracking_updated' \
@@ -880,7 +853,7 @@ async fn tracking_converges_whatever_the_arrival_order(engine: Engine) {
         .await;
     let rts: Value = res.json().await.unwrap();
     assert_eq!(rts["results"][0]["shipment_status"], "returned_to_sender");
-    let now = order(&app, o1).await;
+    let now = app.order(o1).await;
     assert_eq!(now["fulfillment_status"], "shipped");
     assert_eq!(now["lines"][0]["delivered_quantity"], 0);
 
@@ -1018,7 +991,7 @@ async fn the_whole_path_two_warehouses_tracking_sign_off_completion(engine: Engi
         .post(&deliver(&shipments[0]), &json!({"signed_by": "Li Lei"}))
         .await;
     assert_eq!(problem(res, 409).await["current_status"], "delivered");
-    let now = order(&app, id).await;
+    let now = app.order(id).await;
     assert_eq!(now["fulfillment_status"], "partially_delivered");
     assert_eq!(now["status"], "approved");
     assert!(now["milestones"]["delivered_at"].is_null());
@@ -1036,7 +1009,7 @@ async fn the_whole_path_two_warehouses_tracking_sign_off_completion(engine: Engi
         .await;
     let answer: Value = res.json().await.unwrap();
     assert_eq!(answer["results"][0]["result"], "applied", "{answer}");
-    let now = order(&app, id).await;
+    let now = app.order(id).await;
     assert_eq!(now["fulfillment_status"], "delivered");
     assert_eq!(now["status"], "completed");
     assert_eq!(now["milestones"]["delivered_at"], "2026-11-23T09:45:00Z");
@@ -1080,7 +1053,7 @@ async fn the_whole_path_two_warehouses_tracking_sign_off_completion(engine: Engi
         ],
         "{timeline}"
     );
-    verify(&app).await;
+    app.verify_books().await;
 
     // Returned to the sender after completion: the shipment says so (an exception
     // for someone to act on); the completed order stays as it was.
@@ -1101,7 +1074,7 @@ async fn the_whole_path_two_warehouses_tracking_sign_off_completion(engine: Engi
         answer["results"][0]["shipment_status"],
         "returned_to_sender"
     );
-    let now = order(&app, id).await;
+    let now = app.order(id).await;
     assert_eq!(
         (now["status"].as_str(), now["fulfillment_status"].as_str()),
         (Some("completed"), Some("delivered"))
@@ -1450,7 +1423,7 @@ async fn concurrent_deliveries_and_batches_neither_deadlock_nor_double_sign(engi
             assert_eq!(now["fulfillment_status"], "partially_delivered", "{now}");
         }
     }
-    verify(&app).await;
+    app.verify_books().await;
     app.stop().await;
 }
 
@@ -1578,6 +1551,6 @@ async fn what_the_audit_found_stays_fixed(engine: Engine) {
         .await;
     assert_eq!(res.status(), 200);
     assert_eq!(level(&app, "TEA", "SH-01").await, (before.0 + 1, before.1));
-    verify(&app).await;
+    app.verify_books().await;
     app.stop().await;
 }

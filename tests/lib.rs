@@ -509,6 +509,35 @@ impl TestApp {
     }
 
     /// The first column of the first row of `sql` (a `SELECT COUNT(*)`), on this test's database.
+    /// How many events of `event_type` the outbox holds.
+    pub async fn events_of(&self, event_type: &str) -> i64 {
+        self.count(&format!(
+            "SELECT COUNT(*) FROM events WHERE event_type = '{event_type}'"
+        ))
+        .await
+    }
+
+    /// `GET /v1/orders/{id}` as the admin.
+    pub async fn order(&self, id: &str) -> Value {
+        let res = self.get(&format!("/v1/orders/{id}")).await;
+        assert_eq!(res.status(), 200);
+        res.json().await.unwrap()
+    }
+
+    /// The stock books agree: every level equals its ledger, and nothing held or
+    /// counted is impossible (`ordercrm inventory verify`).
+    pub async fn verify_books(&self) {
+        let report = ordercrm_inventory::queries::verify::run(&self.raw_db().await)
+            .await
+            .unwrap();
+        assert!(
+            report.mismatches.is_empty() && report.impossible.is_empty(),
+            "the books disagree: {:?} {:?}",
+            report.mismatches,
+            report.impossible
+        );
+    }
+
     pub async fn count(&self, sql: &str) -> i64 {
         let db = self.raw_db().await;
         let row = db

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use ordercrm_tests::{Engine, TestApp, both_engines, problem};
 
-use crate::fulfillment::{approved, order, ship, world};
+use crate::fulfillment::{approved, ship, world};
 
 both_engines!(
     a_preview_changes_nothing_and_says_what_an_edit_would_do,
@@ -271,7 +271,7 @@ async fn an_edit_applies_at_the_version_read_and_moves_stock_and_notes(engine: E
     let res = app.post(&format!("/v1/orders/{id}/edits"), &body).await;
     let p = problem(res, 428).await;
     assert_eq!(p["type"], "/problems/precondition-required");
-    assert_eq!(order(&app, id).await["version"], o["version"]);
+    assert_eq!(app.order(id).await["version"], o["version"]);
 
     let levels = reserved(&app).await;
     let res = edit(&app, id, &etag(&o), &body).await;
@@ -331,7 +331,7 @@ async fn an_edit_applies_at_the_version_read_and_moves_stock_and_notes(engine: E
     )
     .await;
     problem(res, 412).await;
-    assert_eq!(order(&app, id).await["lines"][0]["quantity"], 3);
+    assert_eq!(app.order(id).await["lines"][0]["quantity"], 3);
 
     // More than there is: 409, nothing changes.
     let before = state(&app).await;
@@ -359,7 +359,7 @@ async fn an_edit_applies_at_the_version_read_and_moves_stock_and_notes(engine: E
         )
         .await;
     assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
-    let current = order(&app, id).await;
+    let current = app.order(id).await;
     let res = edit(
         &app,
         id,
@@ -446,7 +446,7 @@ async fn random_edits_keep_reserved_stock_equal_to_what_orders_hold(engine: Engi
     let (mut applied, mut refused, mut cancelled, mut stale) = (0, 0, 0, 0);
     for step in 0..40 {
         let id = orders[rng.next(orders.len() as u64) as usize].clone();
-        let current = order(&app, &id).await;
+        let current = app.order(&id).await;
         if current["status"] == "cancelled" {
             continue;
         }
@@ -805,7 +805,7 @@ async fn edits_keep_to_credit_the_editors_cap_and_what_shipped(engine: Engine) {
         )
         .await;
     assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
-    let now = order(&app, id).await;
+    let now = app.order(id).await;
     let res = edit(
         &app,
         id,

@@ -9,7 +9,7 @@ use chrono::{NaiveDate, TimeZone, Utc};
 use ordercrm_tests::{Engine, TestApp, both_engines, problem};
 use serde_json::{Value, json};
 
-use crate::fulfillment::{approved, order, ship, world};
+use crate::fulfillment::{approved, ship, world};
 
 both_engines!(late_orders_are_flagged_and_announced_once_by_two_servers);
 
@@ -112,7 +112,7 @@ async fn late_orders_are_flagged_and_announced_once_by_two_servers(engine: Engin
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(announced(&app).await, 0);
     assert!(listed(&app, "delayed=true").await.is_empty());
-    let on_the_day = order(&app, &id(&waiting)).await;
+    let on_the_day = app.order(&id(&waiting)).await;
     assert_eq!(on_the_day["delayed"], false);
 
     // The day after: flagged on read at once, announced once each by either server.
@@ -144,16 +144,16 @@ async fn late_orders_are_flagged_and_announced_once_by_two_servers(engine: Engin
         .collect()
     };
     assert_eq!(announced_ids, late, "exactly the late ones");
-    let before = order(&app, &id(&waiting)).await;
+    let before = app.order(&id(&waiting)).await;
     assert_eq!(before["delayed"], true);
     assert_eq!(
         before["version"].as_i64(),
         on_the_day["version"].as_i64().map(|v| v + 1),
         "the announcement is a new version"
     );
-    assert_eq!(order(&app, &id(&held)).await["delayed"], true);
-    assert_eq!(order(&app, &id(&shipped)).await["delayed"], false);
-    assert_eq!(order(&app, &id(&cancelled)).await["delayed"], false);
+    assert_eq!(app.order(&id(&held)).await["delayed"], true);
+    assert_eq!(app.order(&id(&shipped)).await["delayed"], false);
+    assert_eq!(app.order(&id(&cancelled)).await["delayed"], false);
     let on_time = listed(&app, "delayed=false").await;
     assert!(on_time.contains(&id(&shipped)) && on_time.is_disjoint(&late));
     assert_eq!(
@@ -169,7 +169,7 @@ async fn late_orders_are_flagged_and_announced_once_by_two_servers(engine: Engin
         )
         .await;
     assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
-    assert_eq!(order(&app, &id(&waiting)).await["delayed"], false);
+    assert_eq!(app.order(&id(&waiting)).await["delayed"], false);
     app.clock.set(
         NaiveDate::from_ymd_opt(2026, 12, 9)
             .unwrap()

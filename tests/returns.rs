@@ -157,33 +157,6 @@ async fn on_hand(app: &TestApp, sku: &str, warehouse: &str) -> i64 {
     body["on_hand"].as_i64().unwrap()
 }
 
-async fn verify(app: &TestApp) {
-    let report = ordercrm_inventory::queries::verify::run(&app.raw_db().await)
-        .await
-        .unwrap();
-    assert!(
-        report.mismatches.is_empty() && report.impossible.is_empty(),
-        "the books disagree: {:?} {:?}",
-        report.mismatches,
-        report.impossible
-    );
-}
-
-async fn order(app: &TestApp, id: &str) -> Value {
-    app.get(&format!("/v1/orders/{id}"))
-        .await
-        .json()
-        .await
-        .unwrap()
-}
-
-async fn events_of(app: &TestApp, event_type: &str) -> i64 {
-    app.count(&format!(
-        "SELECT COUNT(*) FROM events WHERE event_type = '{event_type}'"
-    ))
-    .await
-}
-
 async fn no_more_returned_than_delivered_also_under_concurrent_requests(engine: Engine) {
     let app = TestApp::spawn(engine).await;
     let customer = world(&app).await;
@@ -262,7 +235,7 @@ async fn no_more_returned_than_delivered_also_under_concurrent_requests(engine: 
     numbers.dedup();
     assert_eq!(numbers.len(), 5);
     assert!(numbers.iter().all(|n| n.starts_with("RMA-")), "{numbers:?}");
-    assert_eq!(events_of(&app, "return.requested").await, 5);
+    assert_eq!(app.events_of("return.requested").await, 5);
     let claimed = app
         .count("SELECT CAST(SUM(return_claimed_quantity) AS BIGINT) FROM order_lines")
         .await;
@@ -290,10 +263,10 @@ async fn no_more_returned_than_delivered_also_under_concurrent_requests(engine: 
     assert_eq!(problem(res, 409).await["lines"][0]["available"], 0);
     // Nothing of this changed the order itself.
     assert_eq!(
-        order(&app, &id).await["fulfillment_status"],
+        app.order(&id).await["fulfillment_status"],
         "partially_delivered"
     );
-    verify(&app).await;
+    app.verify_books().await;
     app.stop().await;
 }
 
@@ -330,10 +303,10 @@ async fn restocked_units_go_back_on_hand_and_scrapped_ones_do_not(engine: Engine
     assert_eq!(after["status"], "received");
     assert_eq!(after["lines"][0]["received_quantity"], 2);
     assert_eq!(on_hand(&app, "A", "SH-01").await, 18);
-    let now = order(&app, &id).await;
+    let now = app.order(&id).await;
     assert_eq!(now["fulfillment_status"], "partially_returned");
     assert_eq!(now["lines"][0]["returned_quantity"], 2);
-    assert_eq!(events_of(&app, "order.updated").await, 1);
+    assert_eq!(app.events_of("order.updated").await, 1);
     // More than is expected is refused, and changes nothing.
     let res = app
         .post(
@@ -396,10 +369,10 @@ async fn restocked_units_go_back_on_hand_and_scrapped_ones_do_not(engine: Engine
     .await;
     assert_eq!(done["refund_due"]["amount"], 1130);
     assert_eq!(on_hand(&app, "A", "BJ-01").await, 1);
-    let now = order(&app, &id).await;
+    let now = app.order(&id).await;
     assert_eq!(now["fulfillment_status"], "returned");
     assert_eq!(now["lines"][0]["returned_quantity"], 4);
-    assert_eq!(events_of(&app, "order.updated").await, 2);
+    assert_eq!(app.events_of("order.updated").await, 2);
     for (event, n) in [
         ("return.requested", 2),
         ("return.approved", 2),
@@ -407,9 +380,9 @@ async fn restocked_units_go_back_on_hand_and_scrapped_ones_do_not(engine: Engine
         ("return.closed", 1),
         ("return.rejected", 0),
     ] {
-        assert_eq!(events_of(&app, event).await, n, "{event}");
+        assert_eq!(app.events_of(event).await, n, "{event}");
     }
-    verify(&app).await;
+    app.verify_books().await;
     app.stop().await;
 }
 
@@ -481,13 +454,13 @@ async fn three_partial_returns_refund_exactly_what_was_charged(engine: Engine) {
         refunded += due;
     }
     assert_eq!(refunded, 10499, "everything back refunds the grand total");
-    let now = order(&app, &id).await;
+    let now = app.order(&id).await;
     assert_eq!(now["fulfillment_status"], "returned");
     let credited = app
         .count("SELECT CAST(SUM(credited_amount) AS BIGINT) FROM order_lines")
         .await;
     assert_eq!(credited, 9699);
-    verify(&app).await;
+    app.verify_books().await;
     // Erasing the customer takes why the goods came back and what people noted.
     let res = app
         .post(&format!("/v1/customers/{customer}/erase"), &json!({}))
@@ -795,7 +768,7 @@ async fn exchange(app: &TestApp, order_id: &str, body: Value) -> (Value, Value) 
     act(app, &rid, "receive", &receipt(&[(1, 1, "restock")])).await;
     let closed = act(app, &rid, "close", &json!({})).await;
     let replacement = closed["replacement_order_id"].as_str().unwrap().to_owned();
-    (r, order(app, &replacement).await)
+    (r, app.order(&replacement).await)
 }
 
 async fn reserved(app: &TestApp, sku: &str) -> i64 {
@@ -934,7 +907,7 @@ async fn an_exchange_is_a_replacement_order_reviewed_like_any_other(engine: Engi
     let closed = act(&app, rid, "close", &json!({"replace": false})).await;
     assert_eq!(closed["status"], "closed");
     assert_eq!(closed["replacement_order_id"], Value::Null);
-    assert_eq!(order(&app, &id).await["fulfillment_status"], "returned");
+    assert_eq!(app.order(&id).await["fulfillment_status"], "returned");
     // An exchange's words are checked: not with a refund, only lines returned,
     // products that exist.
     let o2 = approved(&app, &customer, &[("A", 1, 1000, 0)], json!({})).await;
@@ -958,8 +931,8 @@ async fn an_exchange_is_a_replacement_order_reviewed_like_any_other(engine: Engi
         problem(app.post(&path2, &body).await, 404).await["errors"][0]["code"],
         "unknown_product"
     );
-    assert_eq!(events_of(&app, "return.closed").await, 4);
-    verify(&app).await;
+    assert_eq!(app.events_of("return.closed").await, 4);
+    app.verify_books().await;
     app.stop().await;
 }
 
@@ -993,7 +966,7 @@ async fn a_repair_goes_back_as_a_shipment_of_the_order(engine: Engine) {
         18,
         "no stock moves for a repair"
     );
-    let now = order(&app, &id).await;
+    let now = app.order(&id).await;
     assert_eq!(
         (
             now["fulfillment_status"].clone(),
@@ -1040,7 +1013,7 @@ async fn a_repair_goes_back_as_a_shipment_of_the_order(engine: Engine) {
         )
         .await;
     assert_eq!(res.status(), 200);
-    let now = order(&app, &id).await;
+    let now = app.order(&id).await;
     assert_eq!(
         (
             now["lines"][0]["shipped_quantity"].clone(),
@@ -1082,9 +1055,9 @@ async fn a_repair_goes_back_as_a_shipment_of_the_order(engine: Engine) {
         )
         .await;
     problem(res, 409).await;
-    assert_eq!(events_of(&app, "shipment.created").await, 4);
-    assert_eq!(events_of(&app, "shipment.cancelled").await, 1);
-    verify(&app).await;
+    assert_eq!(app.events_of("shipment.created").await, 4);
+    assert_eq!(app.events_of("shipment.cancelled").await, 1);
+    app.verify_books().await;
     app.stop().await;
 }
 
@@ -1149,7 +1122,7 @@ async fn receipts_and_requests_at_once_on_lines_in_either_order(engine: Engine) 
         .await;
     assert_eq!((claimed, returned), (48, 24));
     assert_eq!(on_hand(&app, "A", "SH-01").await, 40 - 30 + 12);
-    verify(&app).await;
+    app.verify_books().await;
     app.stop().await;
 }
 
@@ -1172,7 +1145,7 @@ async fn a_parcel_back_with_the_sender_is_no_longer_the_customers_to_return(engi
         )
         .await;
     assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
-    assert_eq!(order(&app, &id).await["lines"][0]["delivered_quantity"], 0);
+    assert_eq!(app.order(&id).await["lines"][0]["delivered_quantity"], 0);
     let stored = ordercrm_tests::everything_stored(&app).await;
     let res = app
         .post(

@@ -48,13 +48,6 @@ async fn endpoint(app: &TestApp, body: Value) -> Value {
     res.json().await.unwrap()
 }
 
-async fn events_of(app: &TestApp, event_type: &str) -> i64 {
-    app.count(&format!(
-        "SELECT COUNT(*) FROM events WHERE event_type = '{event_type}'"
-    ))
-    .await
-}
-
 /// Wait until `sql` (a count) is `n`.
 async fn until_count(app: &TestApp, sql: &str, n: i64) {
     let until = std::time::Instant::now() + WAIT;
@@ -123,7 +116,7 @@ async fn failing_for_a_day_is_announced_five_days_turn_it_off_and_nothing_is_los
     app.clock.set(t0 + Span::hours(23));
     app.relogin().await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    assert_eq!(events_of(&app, "webhook_endpoint.failing").await, 0);
+    assert_eq!(app.events_of("webhook_endpoint.failing").await, 0);
     app.clock.set(t0 + Span::hours(24) + Span::seconds(1));
     app.relogin().await;
     until_count(
@@ -136,7 +129,7 @@ async fn failing_for_a_day_is_announced_five_days_turn_it_off_and_nothing_is_los
     app.relogin().await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert_eq!(
-        events_of(&app, "webhook_endpoint.failing").await,
+        app.events_of("webhook_endpoint.failing").await,
         1,
         "once a run"
     );
