@@ -16,6 +16,7 @@ both_engines!(
     a_repair_goes_back_as_a_shipment_of_the_order,
     receipts_and_requests_at_once_on_lines_in_either_order,
     a_parcel_back_with_the_sender_is_no_longer_the_customers_to_return,
+    a_repair_parcel_has_its_number_to_itself,
 );
 
 /// SH-01 holding A, B and C (20 each) at 13 % tax; a customer.
@@ -679,7 +680,8 @@ async fn who_may_do_what_and_bad_input_changes_nothing(engine: Engine) {
     let res = app
         .post(
             "/v1/api-keys",
-            &json!({"name": "EMS", "kind": "logistics", "scopes": ["fulfillment:write"],
+            &json!({"name": "EMS", "kind": "logistics",
+                "scopes": ["fulfillment:write", "returns:read", "events:read", "orders:read"],
                 "carriers": ["ems"]}),
         )
         .await;
@@ -696,6 +698,48 @@ async fn who_may_do_what_and_bad_input_changes_nothing(engine: Engine) {
         .await
         .unwrap();
     assert_eq!(res.status(), 404);
+    // Nor their events: not in the feed, not on the order's timeline.
+    let ems_secret = ems["secret"].as_str().unwrap();
+    let feed: Value = app
+        .request_as(ems_secret, Method::GET, "/v1/events?limit=500")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        feed["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| !e["type"].as_str().unwrap().starts_with("return.")),
+        "{feed}"
+    );
+    let timeline = app
+        .request_as(
+            ems_secret,
+            Method::GET,
+            &format!("/v1/orders/{id}/timeline"),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(timeline.status(), 200);
+    let timeline = timeline.text().await.unwrap();
+    assert!(
+        timeline.contains("order.approved") && !timeline.contains("return."),
+        "{timeline}"
+    );
+    let res = app
+        .request_as(ems_secret, Method::GET, "/v1/events?type=return.*")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        problem(res, 400).await["errors"][0]["code"],
+        "event_type_not_permitted"
+    );
     // Rejecting after goods arrived is refused.
     let res = app
         .post(&format!("/v1/returns/{rid}/reject"), &json!({}))
@@ -1132,9 +1176,12 @@ async fn a_parcel_back_with_the_sender_is_no_longer_the_customers_to_return(engi
     let o = approved(&app, &customer, &[("A", 2, 1000, 0)], json!({})).await;
     let id = o["id"].as_str().unwrap().to_owned();
     ship(&app, &id, &[(1, 2)], "SF-RTS", true).await;
-    let r = request(&app, &id, &[(1, 2)], "refund").await;
+    let r = request(&app, &id, &[(1, 1)], "refund").await;
     let rid = r["id"].as_str().unwrap();
     act(&app, rid, "approve", &json!({})).await;
+    let repair = request(&app, &id, &[(1, 1)], "repair").await;
+    let repair_id = repair["id"].as_str().unwrap();
+    act(&app, repair_id, "approve", &json!({})).await;
     // The carrier brings the parcel back to us instead.
     let later = (app.clock_now() + chrono::Duration::hours(1)).to_rfc3339();
     let res = app
@@ -1155,6 +1202,13 @@ async fn a_parcel_back_with_the_sender_is_no_longer_the_customers_to_return(engi
         .await;
     let p = problem(res, 409).await;
     assert_eq!(p["lines"], json!([{"line_no": 1, "available": 0}]), "{p}");
+    let res = app
+        .post(
+            &format!("/v1/returns/{repair_id}/receive"),
+            &receipt(&[(1, 1, "repair")]),
+        )
+        .await;
+    problem(res, 409).await;
     assert_eq!(ordercrm_tests::everything_stored(&app).await, stored);
     // What never reached the customer is not theirs to return: rejected, it is
     // not asked for again.
@@ -1172,5 +1226,49 @@ async fn a_parcel_back_with_the_sender_is_no_longer_the_customers_to_return(engi
         )
         .await;
     assert_eq!(problem(res, 409).await["lines"][0]["available"], 0);
+    app.stop().await;
+}
+
+async fn a_repair_parcel_has_its_number_to_itself(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let customer = world(&app).await;
+    let o = approved(&app, &customer, &[("A", 4, 1000, 0)], json!({})).await;
+    let id = o["id"].as_str().unwrap().to_owned();
+    ship(&app, &id, &[(1, 3)], "SF1", true).await;
+    let mut repairs = Vec::new();
+    for _ in 0..2 {
+        let r = request(&app, &id, &[(1, 1)], "repair").await;
+        let rid = r["id"].as_str().unwrap().to_owned();
+        act(&app, &rid, "approve", &json!({})).await;
+        act(&app, &rid, "receive", &receipt(&[(1, 1, "repair")])).await;
+        repairs.push(rid);
+    }
+    let back = json!({"lines": [{"line_no": 1, "quantity": 1}], "carrier": "sf",
+        "tracking_number": "RP-SAME"});
+    // Two at once with one number: one parcel gets it.
+    let sends = repairs.iter().map(|rid| {
+        let req = app
+            .request(Method::POST, &format!("/v1/returns/{rid}/shipments"))
+            .json(&back);
+        async move {
+            ordercrm_tests::send_until_served(req)
+                .await
+                .status()
+                .as_u16()
+        }
+    });
+    let mut answers = join_all(sends).await;
+    answers.sort_unstable();
+    assert_eq!(answers, vec![201, 409]);
+    // Nor does a shipment of goods take a repair parcel's number.
+    let res = app
+        .post(
+            &format!("/v1/orders/{id}/shipments"),
+            &json!({"lines": [{"line_no": 1, "quantity": 1}], "carrier": "SF",
+                "tracking_number": "RP-SAME"}),
+        )
+        .await;
+    assert_eq!(problem(res, 409).await["errors"][0]["code"], "in_use");
+    ship(&app, &id, &[(1, 1)], "SF2", false).await;
     app.stop().await;
 }

@@ -496,7 +496,8 @@ impl Actor {
             return true;
         }
         match resource_type {
-            "dispatch_note" => false,
+            // Picking and what customers send back are not a carrier's business.
+            "dispatch_note" | "return" => false,
             "shipment" => data
                 .get("carrier")
                 .or_else(|| data.get("shipment").and_then(|s| s.get("carrier")))

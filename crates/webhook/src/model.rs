@@ -77,7 +77,7 @@ pub fn permitted(actor: &Actor, entry: &str) -> bool {
     let has =
         |scope: Option<&str>| scope.is_some_and(|scope| key.scopes.iter().any(|s| s == scope));
     // A logistics key bound to carriers reads its carriers' shipments, nothing picked.
-    if resource == "dispatch_note" && !key.carriers.is_empty() {
+    if matches!(resource, "dispatch_note" | "return") && !key.carriers.is_empty() {
         return false;
     }
     if matches!(resource, "shipment" | "dispatch_note") {

@@ -411,7 +411,8 @@ async fn plan(
                     field,
                     "replacement",
                     "a replacement order's goods and prices are what its exchange settled: \
-                     cancel it and ask for another exchange",
+                     cancel it and take a new order for what the customer wants (reviewed \
+                     like any order)",
                 ));
             }
         }

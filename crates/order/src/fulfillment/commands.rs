@@ -295,6 +295,34 @@ pub(crate) fn check_shipment(ctx: &Ctx, input: CreateShipment) -> Result<Checked
     })
 }
 
+/// Whether a shipment not cancelled has the carrier and number of `checked`
+/// (`repairs_only`: a repair's parcel back to its customer), the number taken in
+/// turns with every other shipment checking it, so two cannot both find it free.
+pub(crate) async fn number_in_use(
+    txn: &DatabaseTransaction,
+    checked: &Checked,
+    repairs_only: bool,
+) -> Result<bool> {
+    let key = format!("tracking:{}:{}", checked.carrier, checked.tracking_number);
+    ordercrm_kernel::db::lock_for_check(txn, &key).await?;
+    let mut select = shipment::Entity::find()
+        .filter(shipment::COLUMN.carrier.eq(&checked.carrier))
+        .filter(
+            shipment::COLUMN
+                .tracking_number
+                .eq(&checked.tracking_number),
+        )
+        .filter(
+            shipment::COLUMN
+                .status
+                .ne(ShipmentStatus::Cancelled.as_str()),
+        );
+    if repairs_only {
+        select = select.filter(shipment::COLUMN.return_id.is_not_null());
+    }
+    Ok(select.one(txn).await?.is_some())
+}
+
 /// Ship lines of an approved order: the goods leave its reservation in this
 /// transaction; never more than ordered minus shipped. 409 `over-shipment` names
 /// each line asked for more than it has left.
@@ -306,14 +334,27 @@ pub async fn create_shipment(
     input: CreateShipment,
 ) -> Result<ShipmentView> {
     ctx.actor.require(Action::FulfillmentWrite)?;
+    let checked = check_shipment(ctx, input)?;
+    let mut errors = Vec::new();
+    let claimed = claim_order(txn, ctx, order_id, Some(&[OrderStatus::Approved])).await?;
+    // A repair's parcel has its number to itself (a carrier's report about it must
+    // not land elsewhere); shipments of goods may share one, the latest winning.
+    if number_in_use(txn, &checked, true).await? {
+        return Err(Error::validation(vec![FieldError::state(
+            "tracking_number",
+            "in_use",
+            format!(
+                "{} {} is a repair's parcel back to its customer",
+                checked.carrier, checked.tracking_number
+            ),
+        )]));
+    }
     let Checked {
         carrier,
         tracking_number,
         package,
         asked,
-    } = check_shipment(ctx, input)?;
-    let mut errors = Vec::new();
-    let claimed = claim_order(txn, ctx, order_id, Some(&[OrderStatus::Approved])).await?;
+    } = checked;
     let lines = crate::queries::lines_of(txn, order_id).await?;
     let mut shipping: Vec<(order_line::Model, i64)> = Vec::new();
     let mut over = Vec::new();

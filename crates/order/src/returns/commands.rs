@@ -650,9 +650,15 @@ pub async fn ship_back(
     use crate::fulfillment::error::{FulfillmentError, OverLine as OverShipped};
     ctx.actor.require(Action::FulfillmentWrite)?;
     let checked = crate::fulfillment::commands::check_shipment(ctx, input)?;
-    let (row, order) = queries::find(txn, &ctx.actor, id).await?;
+    let (_, order) = queries::find(txn, &ctx.actor, id).await?;
+    let held = hold_open_repair(txn, id).await?;
+    // Read after taking the row: a close that won the race is what the answer says.
+    let row = return_row::Entity::find_by_id(id)
+        .one(txn)
+        .await?
+        .ok_or_else(|| Error::from(ReturnError::NotFound(id.to_string())))?;
     let status = ReturnStatus::parse(&row.status).unwrap_or(ReturnStatus::Requested);
-    if row.resolution != Resolution::Repair.as_str() || !hold_open_repair(txn, id).await? {
+    if row.resolution != Resolution::Repair.as_str() || !held {
         return Err(Error::new(
             ordercrm_kernel::error::problems::CONFLICT,
             format!(
@@ -664,21 +670,7 @@ pub async fn ship_back(
     }
     // A parcel of its own: a carrier's later report about another parcel's number
     // must not land on the repair's, nor the other way round.
-    let in_use = shipment::Entity::find()
-        .filter(shipment::COLUMN.carrier.eq(&checked.carrier))
-        .filter(
-            shipment::COLUMN
-                .tracking_number
-                .eq(&checked.tracking_number),
-        )
-        .filter(
-            shipment::COLUMN
-                .status
-                .ne(crate::fulfillment::model::ShipmentStatus::Cancelled.as_str()),
-        )
-        .one(txn)
-        .await?;
-    if in_use.is_some() {
+    if crate::fulfillment::commands::number_in_use(txn, &checked, false).await? {
         return Err(Error::validation(vec![FieldError::state(
             "tracking_number",
             "in_use",
@@ -1096,7 +1088,7 @@ pub async fn receive(
             // that came back to the sender since no longer counts.
             .filter(
                 returned
-                    .add(returned_units)
+                    .add(a.quantity)
                     .lte(Expr::col(order_line::Column::DeliveredQuantity)),
             )
             .exec(txn)

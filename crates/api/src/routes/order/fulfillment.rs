@@ -125,8 +125,8 @@ pub async fn get_dispatch_note(
         (status = 404, description = "No such order, or not one you may see, or the order has no line with a `line_no` named \
             (`/problems/not-found`, with `errors`)", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The order is not approved (on hold, say: `/problems/invalid-transition`), \
-            a line would ship more than is left (`/problems/over-shipment`), \
-            or the idempotency key is in use",
+            a line would ship more than is left (`/problems/over-shipment`), the tracking number is a repair's parcel \
+            (`/problems/conflict`, code `in_use`), or the idempotency key is in use",
             body = Problem, content_type = "application/problem+json"),
     ),
 )]
@@ -212,7 +212,7 @@ pub async fn get_shipment(
         (status = 200, description = "Cancelled", body = ShipmentView,
             headers(("ETag" = String, description = "The new version"))),
         (status = 404, description = "No such shipment, or not one you may see", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Picked up already, or cancelled (`/problems/conflict`)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Picked up already, or cancelled, or a repair's parcel whose repair is closed (`/problems/conflict`)", body = Problem, content_type = "application/problem+json"),
     ),
 )]
 #[post("/shipments/{id}/cancel")]

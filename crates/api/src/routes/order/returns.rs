@@ -215,7 +215,8 @@ pub async fn reject(
         (status = 404, description = "No such return, or not one you may see; or a `line_no` or `warehouse_code` named \
             that does not exist (`/problems/not-found`, with `errors`)", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Not `approved` or `received` (`/problems/conflict`), more than the return expects \
-            (`/problems/over-receipt`), or an inactive warehouse (`/problems/conflict`, with `errors`)",
+            (`/problems/over-receipt`), more than is still delivered to the customer (`/problems/conflict`, with `lines`), \
+            or an inactive warehouse (`/problems/conflict`, with `errors`)",
             body = Problem, content_type = "application/problem+json"),
     ),
 )]
@@ -254,7 +255,8 @@ pub async fn receive(
         (status = 404, description = "No such return, or not one you may see, or it has no goods of a `line_no` named \
             (`/problems/not-found`, with `errors`)", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Not a received repair (`/problems/conflict`), more than was received and not sent \
-            (`/problems/over-shipment`), or the idempotency key is in use",
+            (`/problems/over-shipment`), a tracking number another shipment uses (`/problems/conflict`, code `in_use`), \
+            or the idempotency key is in use",
             body = Problem, content_type = "application/problem+json"),
     ),
 )]
@@ -288,7 +290,9 @@ pub async fn ship_back(
         (status = 200, description = "Closed", body = ReturnView,
             headers(("ETag" = String, description = "The new version"))),
         (status = 404, description = "No such return, or not one you may see", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Not `received` (`/problems/conflict`, with `current_status` and `allowed_from`)",
+        (status = 409, description = "Not `received` (`/problems/conflict`, with `current_status` and `allowed_from`); a repair \
+            with units not yet shipped back; an exchange whose replacement order cannot be taken (`replacement_errors`: \
+            fix that, or close with `replace: false`)",
             body = Problem, content_type = "application/problem+json"),
     ),
 )]
