@@ -14,7 +14,9 @@ use sea_orm::{ActiveModelTrait, DatabaseTransaction, EntityTrait, QueryFilter, U
 use serde_json::json;
 use uuid::Uuid;
 
-use super::dto::{CreateReturn, ReceiveReturn, ReturnData, ReturnDecision, ReturnView};
+use super::dto::{
+    CloseReturn, CreateReturn, ReceiveReturn, ReturnData, ReturnDecision, ReturnView,
+};
 use super::error::{OverLine, ReturnError};
 use super::events;
 use super::model::{
@@ -392,13 +394,6 @@ async fn decide(
     ctx.actor.require(Action::ReturnsApprove)?;
     let mut errors = Vec::new();
     let note = Text::check(input.note, &mut errors, "note");
-    if input.replace.is_some() && action != ReturnAction::Close {
-        errors.push(FieldError::new(
-            "replace",
-            "unexpected",
-            "only when closing an exchange",
-        ));
-    }
     if !errors.is_empty() {
         return Err(Error::validation(errors));
     }
@@ -476,7 +471,7 @@ pub async fn close(
     cipher: &ordercrm_kernel::crypto::FieldCipher,
     id: Uuid,
     if_match: Option<i64>,
-    input: ReturnDecision,
+    input: CloseReturn,
 ) -> Result<ReturnView> {
     let replace = input.replace;
     let (row, order, note) = decide(
@@ -485,7 +480,7 @@ pub async fn close(
         (id, if_match),
         ReturnAction::Close,
         ReturnStatus::Closed,
-        input,
+        ReturnDecision { note: input.note },
     )
     .await?;
     let lines = queries::lines_of(txn, id).await?;

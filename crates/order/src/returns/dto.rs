@@ -48,15 +48,24 @@ pub struct ExchangeLine {
     pub sku: NonBlank<64>,
 }
 
-/// `POST /v1/returns/{id}/approve`, `/reject`, `/close`: an optional note.
+/// `POST /v1/returns/{id}/approve`, `/reject`: an optional note.
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"note": "photos show transport damage"}))]
 pub struct ReturnDecision {
     pub note: Option<Text<500>>,
-    /// Closing an exchange only: `false` closes it without a replacement order
-    /// (when one cannot be made: the product withdrawn, the customer erased), the
-    /// exchange settled otherwise. Default: a replacement for the units received.
+}
+
+/// `POST /v1/returns/{id}/close`: an optional note, and for an exchange whether
+/// to make its replacement.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"note": "refund due"}))]
+pub struct CloseReturn {
+    pub note: Option<Text<500>>,
+    /// An exchange only: `false` closes it without a replacement order (when one
+    /// cannot be made: the product withdrawn, the customer erased), the exchange
+    /// settled otherwise. Default: a replacement for the units received.
     pub replace: Option<bool>,
 }
 

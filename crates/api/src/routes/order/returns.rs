@@ -6,7 +6,9 @@ use actix_web::{HttpRequest, HttpResponse, get, post};
 use ordercrm_kernel::{Page, Problem};
 use ordercrm_order::fulfillment::dto::{CreateShipment, ShipmentView};
 use ordercrm_order::returns::commands;
-use ordercrm_order::returns::dto::{CreateReturn, ReceiveReturn, ReturnDecision, ReturnView};
+use ordercrm_order::returns::dto::{
+    CloseReturn, CreateReturn, ReceiveReturn, ReturnDecision, ReturnView,
+};
 use ordercrm_order::returns::queries::{self, ListReturns};
 use uuid::Uuid;
 
@@ -281,7 +283,7 @@ pub async fn ship_back(
     operation_id = "closeReturn",
     tag = "returns",
     security(("userToken" = []), ("apiKey" = [])),
-    request_body(content = ReturnDecision, description = "Optional: a note"),
+    request_body(content = CloseReturn, description = "Optional: a note; for an exchange, `replace`"),
     params(
         ("id" = Uuid, Path, description = "Return id"),
         ("If-Match" = Option<String>, Header, description = "The ETag you read"),
@@ -303,7 +305,7 @@ pub async fn close(
     RequestCtx(ctx): RequestCtx,
     id: Path<Uuid>,
     IfMatch(if_match): IfMatch,
-    OptionalJson(input): OptionalJson<ReturnDecision>,
+    OptionalJson(input): OptionalJson<CloseReturn>,
 ) -> ApiResult<HttpResponse> {
     let txn = writer.begin().await?;
     let view = commands::close(
