@@ -360,3 +360,20 @@ pub async fn share_for_check(txn: &DatabaseTransaction, key: &str) -> Result<(),
     }
     Ok(())
 }
+
+/// A read-only transaction whose statements all see one snapshot: a read that
+/// takes several statements (a row, then what hangs off it) never shows half of
+/// another transaction's commit. PostgreSQL: REPEATABLE READ, READ ONLY. SQLite:
+/// a plain transaction (a WAL reader keeps the snapshot of its first read).
+pub async fn snapshot(conn: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
+    use sea_orm::TransactionTrait;
+    if conn.get_database_backend() == DatabaseBackend::Postgres {
+        return conn
+            .begin_with_config(
+                Some(sea_orm::IsolationLevel::RepeatableRead),
+                Some(sea_orm::AccessMode::ReadOnly),
+            )
+            .await;
+    }
+    conn.begin().await
+}

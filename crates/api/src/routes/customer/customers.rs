@@ -53,8 +53,11 @@ pub async fn list(
             .require(ordercrm_kernel::authz::Action::CustomersRead)?;
         return Ok(super::transfer::export(state, ctx, q));
     }
-    Ok(HttpResponse::Ok()
-        .json(queries::list(state.db.reader(), &ctx.actor, &state.cipher, q).await?))
+    // One snapshot, as for one customer: each row with its own statistics.
+    let read = ordercrm_kernel::db::snapshot(state.db.reader()).await?;
+    let page = queries::list(&read, &ctx.actor, &state.cipher, q).await?;
+    read.commit().await?;
+    Ok(HttpResponse::Ok().json(page))
 }
 
 /// Create a customer. A matching email or phone is 409 `/problems/duplicate-customer`
@@ -124,7 +127,11 @@ pub async fn get(
     RequestCtx(ctx): RequestCtx,
     id: Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
-    let view = queries::get(state.db.reader(), &ctx.actor, &state.cipher, *id).await?;
+    // One snapshot: the row and its statistics (their consumer commits both, and
+    // the version) are never read half before and half after a commit.
+    let read = ordercrm_kernel::db::snapshot(state.db.reader()).await?;
+    let view = queries::get(&read, &ctx.actor, &state.cipher, *id).await?;
+    read.commit().await?;
     Ok(shown(read_with_etag(&req, &view), &ctx.actor, &view))
 }
 
