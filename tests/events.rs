@@ -487,6 +487,41 @@ async fn every_change_writes_an_event(engine: Engine) {
         }
         returns.push(id);
     }
+    // Invoices: an order to invoice, drafts to issue and void, an open one to write
+    // off and one owing money for a payment's credit to pay.
+    // On credit terms: prepaid orders are invoiced at approval.
+    let on_credit = || {
+        let mut body = order(true, "CNY");
+        body["payment_terms"] = json!("net");
+        body["payment_terms_days"] = json!(30);
+        body
+    };
+    let to_invoice = made(app.post("/v1/orders", &on_credit()).await, "order").await;
+    let mut invoices = Vec::new();
+    for issue in [false, false, true, true] {
+        let invoiced = made(app.post("/v1/orders", &on_credit()).await, "order").await;
+        invoices.push(
+            made(
+                app.post(
+                    &format!("/v1/orders/{invoiced}/invoices"),
+                    &json!({"issue": issue}),
+                )
+                .await,
+                "invoice",
+            )
+            .await,
+        );
+    }
+    let with_credit = made(
+        app.post(
+            "/v1/payments",
+            &json!({"customer_id": main, "amount": {"amount": 100, "currency": "CNY"},
+                "method": "cash", "allocations": []}),
+        )
+        .await,
+        "payment",
+    )
+    .await;
     let hook = json!({"url": "https://shop.test/hooks", "event_types": ["order.*"]});
     let endpoint = made(app.post("/v1/webhook-endpoints", &hook).await, "endpoint").await;
     let endpoint_to_delete = made(app.post("/v1/webhook-endpoints", &hook).await, "endpoint").await;
@@ -538,6 +573,11 @@ async fn every_change_writes_an_event(engine: Engine) {
                 (_, "/v1/returns/{id}/receive") => returns[2].clone(),
                 (_, "/v1/returns/{id}/close") => returns[3].clone(),
                 (_, "/v1/returns/{id}/shipments") => returns[4].clone(),
+                (_, "/v1/orders/{id}/invoices") => to_invoice.clone(),
+                (_, "/v1/invoices/{id}/issue") => invoices[0].clone(),
+                (_, "/v1/invoices/{id}/void") => invoices[1].clone(),
+                (_, "/v1/invoices/{id}/mark-uncollectible") => invoices[2].clone(),
+                (_, "/v1/payments/{id}/allocate") => with_credit.clone(),
                 (_, p) if p.starts_with("/v1/users/{id}") => user.clone(),
                 ("delete", "/v1/webhook-endpoints/{id}") => endpoint_to_delete.clone(),
                 (_, p) if p.starts_with("/v1/webhook-endpoints/{id}") => endpoint.clone(),
@@ -579,6 +619,16 @@ async fn every_change_writes_an_event(engine: Engine) {
                 // A repair's parcel has a number of its own.
                 if path == "/v1/returns/{id}/shipments" {
                     body["tracking_number"] = json!("SF-REPAIR");
+                }
+                // All credit: the open invoice left owing is the allocation's.
+                if path == "/v1/payments" {
+                    body["allocations"] = json!([]);
+                    if let Some(b) = body.as_object_mut() {
+                        b.remove("received_on");
+                    }
+                }
+                if path == "/v1/payments/{id}/allocate" {
+                    *body = json!({});
                 }
                 if path == "/v1/replenishment/purchase-orders" {
                     body["lines"][0]["sku"] = json!("CUP-CELADON");

@@ -292,6 +292,8 @@ async fn two_warehouses_ship_in_parts_and_a_cancelled_shipment_puts_stock_back(e
         .filter(|e| e["kind"] == "event")
         .filter_map(|e| e["name"].as_str())
         .filter(|t| !t.starts_with("reservation") && !t.starts_with("order.created"))
+        // Prepaid orders are invoiced at approval: the payments tests follow those.
+        .filter(|t| !t.starts_with("invoice.") && !t.starts_with("payment."))
         .collect();
     assert_eq!(
         types,
@@ -1027,6 +1029,8 @@ async fn the_whole_path_two_warehouses_tracking_sign_off_completion(engine: Engi
         .filter(|e| e["kind"] == "event")
         .filter_map(|e| e["name"].as_str())
         .filter(|t| !t.starts_with("reservation"))
+        // Prepaid orders are invoiced at approval: the payments tests follow those.
+        .filter(|t| !t.starts_with("invoice.") && !t.starts_with("payment."))
         .collect();
     assert_eq!(
         types,

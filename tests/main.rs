@@ -26,6 +26,7 @@ mod openapi;
 mod order_edits;
 mod order_model;
 mod orders;
+mod payments;
 mod platform;
 mod process;
 mod promise_watch;

@@ -157,8 +157,9 @@ async fn intake_prices_totals_and_reserves(engine: Engine) {
     let with_order = app
         .count("SELECT COUNT(*) FROM events WHERE order_id IS NOT NULL")
         .await;
-    // And the dispatch note the approval opened.
-    assert_eq!(with_order, 4, "every event names its order");
+    // And the dispatch note the approval opened, and the invoice it made and
+    // issued (prepaid terms).
+    assert_eq!(with_order, 6, "every event names its order");
 
     // An order discount is shared over the lines; tax on what is left.
     let mut body = order(&customer, 1, false);
@@ -1114,12 +1115,16 @@ async fn the_timeline_tells_the_story_and_lists_filter_sort_and_export(engine: E
             ("event", "reservation.created"),
             ("event", "order.approved"),
             ("event", "dispatch_note.created"),
+            // Prepaid: invoiced at approval, the invoice voided with the order.
+            ("event", "invoice.created"),
+            ("event", "invoice.issued"),
             ("audit", "order.hold"),
             ("event", "order.held"),
             ("audit", "order.cancel"),
             ("event", "reservation.released"),
             ("event", "order.cancelled"),
             ("event", "dispatch_note.voided"),
+            ("event", "invoice.voided"),
         ]
     );
     assert!(

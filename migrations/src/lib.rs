@@ -32,6 +32,7 @@ mod m20261202_000025_order_delays;
 mod m20261203_000026_customer_statistics;
 mod m20261203_000027_order_edits;
 mod m20261204_000028_returns;
+mod m20261205_000029_payments;
 
 pub use m20261130_000022_fulfillment::backfill_statements as fulfillment_backfill;
 
@@ -69,6 +70,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000026_customer_statistics::Migration),
             Box::new(m20261203_000027_order_edits::Migration),
             Box::new(m20261204_000028_returns::Migration),
+            Box::new(m20261205_000029_payments::Migration),
         ]
     }
 }

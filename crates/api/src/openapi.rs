@@ -43,6 +43,15 @@ use utoipa::openapi::{ContentBuilder, Ref, RefOr, Required, Response, ResponseBu
             requested → approved → received → closed, or rejected (from requested or approved). A line returns at most \
             what was delivered minus what other returns claim; the warehouse restocks or scraps what arrives; a refund \
             return owes what the customer paid for those units (`refund_due`)."),
+        (name = "invoices", description = "Invoices of orders (all of an order, or chosen lines and units): draft → open \
+            (issued: a gap-free number, due dates by the payment terms or an instalment schedule, the rate to the base \
+            currency) → void | uncollectible. `payment_status` (unpaid, partially_paid, paid) and `overdue` are derived \
+            from allocations and due dates when read. The `invoice_policy` setting invoices orders at approval, \
+            shipment or delivery; prepaid orders are invoiced at approval."),
+        (name = "payments", description = "Money received from customers (bank transfer, gateway, cash on delivery, ...), \
+            once per provider and reference, allocated to invoices (never above what one owes), held for an order's \
+            invoices to come, or kept as the customer's credit per currency. An order is paid when its invoices and \
+            what is held for it cover its grand total, and completed when it is also delivered."),
         (name = "purchasing", description = "Suppliers, purchase orders (draft → ordered → partially_received → received) and replenishment suggestions."),
         (name = "settings", description = "Company settings: company name, default currency, document-number prefixes, and any small JSON a front end wants to keep."),
         (name = "exchange-rates", description = "Exchange rates per currency pair and effective date, exact decimals published by finance. \
@@ -112,6 +121,7 @@ fn all_problem_types() -> Vec<ProblemType> {
         ordercrm_order::error::ALL,
         ordercrm_order::fulfillment::error::ALL,
         ordercrm_order::returns::error::ALL,
+        ordercrm_payment::error::ALL,
         ordercrm_webhook::feed::ALL,
         &[crate::routes::csv_transfer::IMPORT_FAILED],
     ]

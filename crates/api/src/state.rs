@@ -87,6 +87,8 @@ impl AppState {
         identity: IdentityConfig,
         cipher: FieldCipher,
     ) -> Self {
+        // Orders tell payments when they move: installed once, before any request.
+        ordercrm_payment::settlement::install();
         Self {
             cipher,
             rate_limits: Arc::new(RateLimits::new(&limits, clock.clone())),

@@ -18,6 +18,7 @@ pub fn all_event_types() -> Vec<Catalogued> {
         ordercrm_order::events::catalogue(),
         ordercrm_order::fulfillment::events::catalogue(),
         ordercrm_order::returns::events::catalogue(),
+        ordercrm_payment::events::catalogue(),
         ordercrm_webhook::events::catalogue(),
     ]
     .concat()

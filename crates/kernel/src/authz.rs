@@ -103,10 +103,15 @@ pub enum Action {
     ReturnsApprove,
     /// Record what came back and restock or scrap it: the warehouse's job.
     ReturnsReceive,
+    /// Invoices and payments of the customers one sees.
+    PaymentsRead,
+    /// Invoice orders, issue, void and write off invoices, record and allocate
+    /// payments: finance's job (and a gateway's or an ERP's key).
+    PaymentsWrite,
 }
 
 impl Action {
-    pub const ALL: [Action; 31] = [
+    pub const ALL: [Action; 33] = [
         Action::SettingsRead,
         Action::SettingsWrite,
         Action::UsersRead,
@@ -138,6 +143,8 @@ impl Action {
         Action::ReturnsWrite,
         Action::ReturnsApprove,
         Action::ReturnsReceive,
+        Action::PaymentsRead,
+        Action::PaymentsWrite,
     ];
 
     pub fn name(self) -> &'static str {
@@ -171,6 +178,8 @@ impl Action {
             Action::ReturnsWrite => "returns.write",
             Action::ReturnsApprove => "returns.approve",
             Action::ReturnsReceive => "returns.receive",
+            Action::PaymentsRead => "payments.read",
+            Action::PaymentsWrite => "payments.write",
             Action::TrackingWrite => "tracking.write",
             Action::EventsRead => "events.read",
         }
@@ -192,6 +201,7 @@ impl Action {
                 | Action::FulfillmentRead
                 | Action::EventsRead
                 | Action::ReturnsRead
+                | Action::PaymentsRead
         )
     }
 
@@ -220,6 +230,8 @@ impl Action {
             Action::ReturnsWrite => Some("returns:write"),
             // A WMS key that ships also receives what comes back.
             Action::ReturnsReceive => Some("fulfillment:write"),
+            Action::PaymentsRead => Some("payments:read"),
+            Action::PaymentsWrite => Some("payments:write"),
             Action::UsersRead
             | Action::UsersWrite
             | Action::ApiKeysManage
@@ -265,6 +277,7 @@ pub fn role_allows(role: Role, action: Action) -> bool {
                 | ReturnsWrite
                 | ReturnsApprove
                 | ReturnsReceive
+                | PaymentsRead
         ),
         // Sales sells from what is available; it does not move stock.
         Role::Sales => matches!(
@@ -281,6 +294,7 @@ pub fn role_allows(role: Role, action: Action) -> bool {
                 | FulfillmentRead
                 | ReturnsRead
                 | ReturnsWrite
+                | PaymentsRead
         ),
         Role::Finance => matches!(
             action,
@@ -296,6 +310,8 @@ pub fn role_allows(role: Role, action: Action) -> bool {
                 | OrdersRead
                 | FulfillmentRead
                 | ReturnsRead
+                | PaymentsRead
+                | PaymentsWrite
         ),
         Role::Support => matches!(
             action,
@@ -497,7 +513,7 @@ impl Actor {
         }
         match resource_type {
             // Picking and what customers send back are not a carrier's business.
-            "dispatch_note" | "return" => false,
+            "dispatch_note" | "return" | "invoice" | "payment" => false,
             "shipment" => data
                 .get("carrier")
                 .or_else(|| data.get("shipment").and_then(|s| s.get("carrier")))

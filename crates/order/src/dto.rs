@@ -223,15 +223,17 @@ pub struct PrepaymentInput {
     pub paid_at: At,
 }
 
-/// A payment the order arrived with.
+/// A payment made for the order: at intake, or against the order since
+/// (`/v1/payments/{id}` has its allocations).
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct PrepaymentView {
     pub id: Uuid,
+    pub number: String,
     pub amount: Money,
     pub method: PaymentMethod,
-    pub provider: String,
-    pub reference: String,
-    pub paid_at: DateTime<Utc>,
+    pub provider: Option<String>,
+    pub reference: Option<String>,
+    pub received_on: NaiveDate,
 }
 
 /// Why, for reject: optional.
@@ -347,8 +349,11 @@ pub struct OrderData {
     pub tax_total: Money,
     pub shipping_fee: Money,
     pub grand_total: Money,
-    /// What the prepayments add up to; `payment_status` follows from it.
+    /// What the order arrived with as paid (its intake prepayment).
     pub prepaid: Money,
+    /// What payments applied to its invoices or hold for it: `payment_status`
+    /// follows from it (`paid` once it covers the grand total).
+    pub paid: Money,
     pub prepayments: Vec<PrepaymentView>,
     /// Whether unit prices contain tax (the `prices_include_tax` setting at intake).
     pub prices_include_tax: bool,

@@ -62,6 +62,14 @@ pub const COMPLETED: EventType<OrderData> = EventType::new(
 )
 .example(r#"{"status": "completed", "fulfillment_status": "delivered", "payment_status": "paid"}"#);
 
+pub const PAID: EventType<OrderData> = EventType::new(
+    "order.paid",
+    "Payments applied to the order's invoices or held for it cover its grand total: \
+     `payment_status` is `paid`. Once per time it becomes paid; `order.completed` follows when \
+     everything that ships was delivered.",
+)
+.example(r#"{"payment_status": "paid"}"#);
+
 pub const DELAYED: EventType<OrderData> = EventType::new(
     "order.delayed",
     "The day the order was promised for (`requested_delivery_on`) has passed and something that \
@@ -81,6 +89,7 @@ pub fn catalogue() -> Vec<Catalogued> {
         SHIPPED.entry(),
         UPDATED.entry(),
         DELIVERED.entry(),
+        PAID.entry(),
         COMPLETED.entry(),
         DELAYED.entry(),
     ]

@@ -17,6 +17,7 @@ pub mod model;
 pub mod promise;
 pub mod queries;
 pub mod returns;
+pub mod settlement;
 pub mod statistics;
 pub mod timeline;
 pub mod transfer;

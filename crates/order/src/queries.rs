@@ -146,11 +146,13 @@ async fn parts_of_many(
     }
     for p in prepayment::Entity::find()
         .filter(prepayment::COLUMN.order_id.is_in(ids))
-        .order_by_asc(prepayment::Column::PaidAt)
+        .order_by_asc(prepayment::Column::CreatedAt)
         .all(conn)
         .await?
     {
-        parts.entry(p.order_id).or_default().prepayments.push(p);
+        if let Some(order_id) = p.order_id {
+            parts.entry(order_id).or_default().prepayments.push(p);
+        }
     }
     Ok(parts)
 }
@@ -265,16 +267,18 @@ pub(crate) fn data(row: &order::Model, parts: &Parts) -> OrderData {
         shipping_fee: m(row.shipping_amount),
         grand_total: m(row.grand_total_amount),
         prepaid: m(row.prepaid_amount),
+        paid: m(row.paid_amount),
         prepayments: parts
             .prepayments
             .iter()
             .map(|p| PrepaymentView {
                 id: p.id,
+                number: p.number.clone(),
                 amount: Money::new(p.amount, currency(&p.currency)),
                 method: PaymentMethod::parse(&p.method).unwrap_or(PaymentMethod::Other),
                 provider: p.provider.clone(),
                 reference: p.reference.clone(),
-                paid_at: p.paid_at,
+                received_on: p.received_on,
             })
             .collect(),
         prices_include_tax: row.prices_include_tax,

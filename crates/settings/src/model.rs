@@ -21,6 +21,8 @@ pub enum WellKnown {
     DiscountCaps,
     /// Customer tiers by spend and order count over a recent window ([`TierRule`]).
     TierRules,
+    /// When orders are invoiced: one of [`WellKnown::INVOICE_POLICIES`].
+    InvoicePolicy,
 }
 
 /// One customer tier: a customer whose counted orders placed in the last `months`
@@ -97,7 +99,7 @@ impl TierRule {
 }
 
 impl WellKnown {
-    pub const KEYS: [(&str, WellKnown); 15] = [
+    pub const KEYS: [(&str, WellKnown); 17] = [
         ("company_name", Self::CompanyName),
         ("default_currency", Self::CurrencyCode),
         // What orders store their exchange rate to when submitted, and what credit
@@ -113,6 +115,11 @@ impl WellKnown {
         ("purchase_order_number_prefix", Self::NumberPrefix),
         ("ticket_number_prefix", Self::NumberPrefix),
         ("return_number_prefix", Self::NumberPrefix),
+        ("payment_number_prefix", Self::NumberPrefix),
+        // When an order's invoice is made and issued: at approval, at each shipment
+        // (its goods), at delivery (what is not invoiced yet), or by hand. Prepaid
+        // orders are invoiced at approval whatever this says.
+        ("invoice_policy", Self::InvoicePolicy),
         // Whether a refund return that brings back the order's last units also
         // refunds its shipping fee.
         ("refund_shipping_on_full_return", Self::Flag),
@@ -124,6 +131,9 @@ impl WellKnown {
         // Customer tiers by recent spend and order count (see `TierRule`).
         ("customer_tiers", Self::TierRules),
     ];
+
+    /// What `invoice_policy` may be; `manual` when unset.
+    pub const INVOICE_POLICIES: [&str; 4] = ["manual", "approval", "shipment", "delivery"];
 
     /// The largest [`WellKnown::BaseAmount`].
     pub const MAX_BASE_AMOUNT: i64 = 1_000_000_000_000_000;
@@ -232,6 +242,15 @@ impl WellKnown {
                     {"tier": "gold", "min_spend": 5_000_000, "min_orders": 10, "months": 12},
                     {"tier": "silver", "min_spend": 1_000_000, "min_orders": 3, "months": 12}
                 ])])
+                .into(),
+            Self::InvoicePolicy => ObjectBuilder::new()
+                .schema_type(Type::String)
+                .enum_values(Some(Self::INVOICE_POLICIES))
+                .description(Some(
+                    "When orders are invoiced (and the invoice issued): `approval`, each `shipment`, \
+                     `delivery`, or `manual` (the default). Prepaid orders are invoiced at approval.",
+                ))
+                .examples([serde_json::json!("delivery")])
                 .into(),
             Self::NumberPrefix => ObjectBuilder::new()
                 .schema_type(Type::String)
@@ -365,6 +384,13 @@ pub fn check_value(key: &str, value: &Value) -> Result<(), FieldError> {
             _ => invalid(
                 "invalid_company_name",
                 "must be a non-blank string of at most 200 characters".into(),
+            ),
+        },
+        Some(WellKnown::InvoicePolicy) => match value.as_str() {
+            Some(p) if WellKnown::INVOICE_POLICIES.contains(&p) => Ok(()),
+            _ => invalid(
+                "invalid_policy",
+                format!("must be one of {}", WellKnown::INVOICE_POLICIES.join(", ")),
             ),
         },
         Some(WellKnown::Flag) => match value {

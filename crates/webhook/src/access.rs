@@ -38,6 +38,8 @@ pub fn may_read(actor: &Actor, e: &event::Model, orders: &OrderChannels) -> bool
         (Some(binding), Some(order)) => orders
             .get(&order)
             .is_some_and(|(channel, name)| binding.covers(channel, name)),
+        // Money not for one of its channel's orders is not a channel's business.
+        (Some(_), None) => !matches!(e.resource_type.as_str(), "invoice" | "payment"),
         _ => true,
     }
 }

@@ -62,9 +62,7 @@ impl Profile {
 
 /// Resources whose events are announced but not written yet: a pattern for them is
 /// accepted now (and matches once they exist), a typo is not.
-pub const PLANNED_RESOURCES: &[&str] = &[
-    "invoice", "payment", "refund", "contract", "ticket", "visit",
-];
+pub const PLANNED_RESOURCES: &[&str] = &["refund", "credit_note", "contract", "ticket", "visit"];
 
 /// Whether `actor` may subscribe to `entry`: people who manage webhooks may
 /// subscribe to anything; an API key to the resources its scopes let it read (never
@@ -77,7 +75,9 @@ pub fn permitted(actor: &Actor, entry: &str) -> bool {
     let has =
         |scope: Option<&str>| scope.is_some_and(|scope| key.scopes.iter().any(|s| s == scope));
     // A logistics key bound to carriers reads its carriers' shipments, nothing picked.
-    if matches!(resource, "dispatch_note" | "return") && !key.carriers.is_empty() {
+    if matches!(resource, "dispatch_note" | "return" | "invoice" | "payment")
+        && !key.carriers.is_empty()
+    {
         return false;
     }
     if matches!(resource, "shipment" | "dispatch_note") {
@@ -170,6 +170,8 @@ mod tests {
         "order.created",
         "order.approved",
         "return.requested",
+        "invoice.paid",
+        "payment.received",
         "stock_level.low",
         "shipment.created",
         "dispatch_note.created",

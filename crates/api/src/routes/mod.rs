@@ -5,6 +5,7 @@ pub mod customer;
 pub mod identity;
 pub mod inventory;
 pub mod order;
+pub mod payment;
 pub mod platform;
 pub mod webhook;
 
@@ -22,6 +23,7 @@ use identity::{api_keys, audit, auth, users};
 use inventory::{levels, product_transfer, products, purchasing, reservations, warehouses};
 use order::{fulfillment, orders, returns};
 use ordercrm_kernel::Error;
+use payment::{invoices, payments};
 use platform::{docs, exchange_rates, ops, settings};
 use utoipa_actix_web::scope;
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -176,6 +178,18 @@ route_table! {
         returns::receive,
         returns::ship_back,
         returns::close,
+        invoices::create,
+        invoices::list_for_order,
+        invoices::list,
+        invoices::get,
+        invoices::issue,
+        invoices::void,
+        invoices::mark_uncollectible,
+        payments::create,
+        payments::list,
+        payments::get,
+        payments::allocate,
+        payments::balance,
         webhook_endpoints::list,
         webhook_endpoints::create,
         webhook_endpoints::get,

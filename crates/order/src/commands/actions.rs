@@ -20,6 +20,7 @@ use crate::events;
 use crate::fulfillment::dispatch;
 use crate::model::{self, OrderAction, OrderStatus};
 use crate::queries;
+use crate::settlement::{self, Moment};
 
 /// Take the order for `action`: visible to the caller, allowed by its permission and
 /// by the table, at `if_match` when given. The version bumps here.
@@ -198,13 +199,15 @@ async fn apply_review(
     }
     if outcome == OrderStatus::Approved {
         dispatch::open_for(txn, ctx, &view.order).await?;
+        settlement::moved(txn, ctx, view.order.id, Moment::Approved).await?;
         // Delivered while on hold: released, it may be done.
         let lines = queries::lines_of(txn, view.order.id).await?;
-        if crate::fulfillment::model::delivered_in_full(&lines) {
-            let row = queries::order_row(txn, view.order.id).await?;
-            if crate::completion::complete_if_done(txn, ctx, &row, &lines).await? {
-                return queries::get(txn, &ctx.actor, row.id, ctx.now.date_naive()).await;
-            }
+        let row = queries::order_row(txn, view.order.id).await?;
+        let completed = crate::fulfillment::model::delivered_in_full(&lines)
+            && crate::completion::complete_if_done(txn, ctx, &row, &lines).await?;
+        // Invoicing at approval or the completion moved it on: the order as it stands.
+        if completed || row.version != view.order.version {
+            return queries::get(txn, &ctx.actor, row.id, ctx.now.date_naive()).await;
         }
     }
     Ok(view)
@@ -260,7 +263,9 @@ pub async fn approve(
     let changes = json!({"status": OrderStatus::Approved, "override": true, "reason": reason});
     let view = finish(txn, ctx, row, &events::APPROVED, "order.approve", changes).await?;
     dispatch::open_for(txn, ctx, &view.order).await?;
-    Ok(view)
+    settlement::moved(txn, ctx, view.order.id, Moment::Approved).await?;
+    // Invoicing at approval may have applied a prepayment: the order as it stands.
+    queries::get(txn, &ctx.actor, view.order.id, ctx.now.date_naive()).await
 }
 
 /// Refuse a held order; anything it holds is let go.
@@ -302,6 +307,7 @@ async fn end(
     if let Some(held) = claimed.reservation_id {
         release_for_order(txn, ctx, claimed.id, held).await?;
     }
+    let order_id = claimed.id;
     let mut row = claimed.into_active_model();
     row.status = Set(status.as_str().to_owned());
     row.status_reason = Set(reason.clone());
@@ -315,5 +321,10 @@ async fn end(
     // What has not shipped is not going to: its dispatch notes are voided.
     let lines = queries::lines_of(txn, view.order.id).await?;
     dispatch::refresh(txn, ctx, &lines, &view.order).await?;
+    // Its invoices are voided; what was paid for it is the customer's credit.
+    settlement::moved(txn, ctx, order_id, Moment::Ended).await?;
+    if view.order.paid.amount > 0 {
+        return queries::get(txn, &ctx.actor, order_id, ctx.now.date_naive()).await;
+    }
     Ok(view)
 }

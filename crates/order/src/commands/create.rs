@@ -19,7 +19,7 @@ use uuid::Uuid;
 
 use super::{actions, warehouses};
 use crate::dto::{Amount, CreateOrder, CreateOrderLine, OrderView, PrepaymentInput};
-use crate::entity::{order, order_line, prepayment};
+use crate::entity::{order, order_line};
 use crate::error::OrderError;
 use crate::model::{
     self, Channel, FulfillmentStatus, LineMoney, OrderStatus, PaymentMethod, PaymentTerms,
@@ -298,9 +298,6 @@ pub(crate) async fn create_as(
             format!("must not be more than the grand total, {grand_total}"),
         ));
     }
-    if let Some(p) = &payment {
-        taken_once(txn, p).await?;
-    }
 
     let prefix =
         ordercrm_settings::queries::number_prefix(txn, "order_number_prefix", DEFAULT_PREFIX)
@@ -355,6 +352,8 @@ pub(crate) async fn create_as(
             _ => None,
         }),
         prepaid_amount: Set(prepaid),
+        paid_amount: Set(prepaid),
+        shipping_invoiced: Set(false),
         submitted_at: Set(None),
         approved_at: Set(None),
         first_shipped_at: Set(None),
@@ -396,6 +395,9 @@ pub(crate) async fn create_as(
             returned_quantity: 0,
             credited_quantity: 0,
             credited_amount: 0,
+            invoiced_quantity: 0,
+            invoiced_amount: 0,
+            invoiced_tax_amount: 0,
         })
         .collect();
     order_line::Entity::insert_many(
@@ -405,26 +407,21 @@ pub(crate) async fn create_as(
     )
     .exec_without_returning(txn)
     .await?;
-    let prepayments: Vec<prepayment::Model> = payment
-        .into_iter()
-        .map(|p| prepayment::Model {
-            id: new_id(),
-            order_id: id,
+    if let Some(p) = payment {
+        let order = crate::settlement::Invoiceable::of(&row, &line_rows);
+        let payment = crate::settlement::IntakePayment {
             amount: p.amount,
-            currency: input.currency.code().to_owned(),
-            method: p.method.as_str().to_owned(),
+            currency: input.currency,
+            method: p.method,
             provider: p.provider,
             reference: p.reference,
             paid_at: p.paid_at,
-            created_at: ctx.now,
-        })
-        .collect();
-    for p in &prepayments {
-        prepayment::ActiveModel::from(p.clone()).insert(txn).await?;
+        };
+        crate::settlement::intake(txn, ctx, &order, payment).await?;
     }
     let parts = queries::Parts {
+        prepayments: queries::parts_of(txn, id).await?.prepayments,
         lines: line_rows,
-        prepayments,
     };
     let data = queries::data(&row, &parts);
     events::record(txn, ctx, &events::CREATED, &data).await?;
@@ -514,28 +511,6 @@ fn check_payment(
         reference,
         paid_at: p.paid_at.0,
     })
-}
-
-/// A provider's payment is recorded once: a second order naming it is refused.
-async fn taken_once(txn: &DatabaseTransaction, p: &Payment) -> Result<()> {
-    let key = format!("prepayment:{}:{}", p.provider, p.reference);
-    ordercrm_kernel::db::lock_for_check(txn, &key).await?;
-    let used = prepayment::Entity::find()
-        .filter(prepayment::COLUMN.provider.eq(&p.provider))
-        .filter(prepayment::COLUMN.reference.eq(&p.reference))
-        .one(txn)
-        .await?;
-    match used {
-        None => Ok(()),
-        // Not naming the order: the caller may not be one who sees it.
-        Some(_) => Err(Error::new(
-            ordercrm_kernel::error::problems::ALREADY_EXISTS,
-            format!(
-                "{} payment '{}' is already recorded on another order",
-                p.provider, p.reference
-            ),
-        )),
-    }
 }
 
 /// Terms as sent, or the customer's: `net` with their days, else `prepaid`. Days go

@@ -52,6 +52,8 @@ struct Planned {
     review: Option<review::Reviewed>,
     /// Whether the addresses or the requested day changed (the notes carry them).
     shipping_changed: bool,
+    /// Whether the edit changes money an invoice billed.
+    touches_invoiced: bool,
 }
 
 /// What the edit would do, writing nothing.
@@ -132,6 +134,7 @@ pub async fn apply(
         holds_stock,
         review,
         shipping_changed,
+        touches_invoiced,
         ..
     } = planned;
 
@@ -160,6 +163,9 @@ pub async fn apply(
         }
     }
 
+    if touches_invoiced {
+        crate::settlement::moved(txn, ctx, id, crate::settlement::Moment::Editing).await?;
+    }
     // The lines: removed, rewritten where anything changed, added.
     if !removed.is_empty() {
         order_line::Entity::delete_many()
@@ -180,6 +186,10 @@ pub async fn apply(
                 changed.returned_quantity = sea_orm::ActiveValue::NotSet;
                 changed.credited_quantity = sea_orm::ActiveValue::NotSet;
                 changed.credited_amount = sea_orm::ActiveValue::NotSet;
+                // Nor invoices' (undone above when the edit touches them).
+                changed.invoiced_quantity = sea_orm::ActiveValue::NotSet;
+                changed.invoiced_amount = sea_orm::ActiveValue::NotSet;
+                changed.invoiced_tax_amount = sea_orm::ActiveValue::NotSet;
                 changed.update(txn).await?;
             }
             None => added.push(order_line::ActiveModel::from(line.clone())),
@@ -203,7 +213,11 @@ pub async fn apply(
         }
     }
     row.updated_at = ctx.now;
-    let row = row.into_active_model().reset_all().update(txn).await?;
+    let mut active = row.into_active_model().reset_all();
+    // Payments keep these, in their own statements.
+    active.paid_amount = sea_orm::ActiveValue::NotSet;
+    active.shipping_invoiced = sea_orm::ActiveValue::NotSet;
+    let row = active.update(txn).await?;
     let parts = queries::parts_of(txn, row.id).await?;
     let data = queries::data(&row, &parts);
     events::record(txn, ctx, &events::UPDATED, &data).await?;
@@ -232,6 +246,9 @@ pub async fn apply(
             shipping_changed,
         )
         .await?;
+    }
+    if view.order.status != OrderStatus::Draft {
+        crate::settlement::moved(txn, ctx, id, crate::settlement::Moment::Edited).await?;
     }
     // Delivered in full by taking away what had not shipped, and paid: done.
     if view.order.status == OrderStatus::Approved
@@ -616,6 +633,9 @@ async fn plan(
             returned_quantity: 0,
             credited_quantity: 0,
             credited_amount: 0,
+            invoiced_quantity: 0,
+            invoiced_amount: 0,
+            invoiced_tax_amount: 0,
         });
     }
     let money: Vec<LineMoney> = lines
@@ -661,18 +681,40 @@ async fn plan(
              shipping fee and terms still do)",
         )]));
     }
-    if current.prepaid_amount > totals.grand_total {
+    if current.paid_amount > totals.grand_total {
         return Err(Error::validation(vec![FieldError::state(
             "change_lines",
-            "below_prepaid",
+            "below_paid",
             format!(
                 "the grand total would be {}, less than the {} already paid: refunds come with payments, not edits",
                 Money::new(totals.grand_total, c),
-                Money::new(current.prepaid_amount, c)
+                Money::new(current.paid_amount, c)
             ),
         )]));
     }
-
+    // What was invoiced was billed at its money: an edit that changes an invoiced
+    // line (its units, price or discount), the order discount shared over invoiced
+    // lines, or an invoiced shipping fee has the order's invoices undone first
+    // (voided, money applied to them held for the order again) and made again
+    // after, by the company's invoicing policy.
+    let invoiced_any = old_lines.iter().any(|l| l.invoiced_quantity > 0);
+    let line_touched = old_lines
+        .iter()
+        .filter(|l| l.invoiced_quantity > 0)
+        .any(|old| {
+            lines.iter().find(|l| l.id == old.id).is_none_or(|l| {
+                money(l)
+                    != (
+                        old.id,
+                        old.quantity,
+                        old.unit_price_amount,
+                        old.discount_amount,
+                    )
+            })
+        });
+    let touches_invoiced = line_touched
+        || (invoiced_any && discounted && lines_moved)
+        || (current.shipping_invoiced && shipping != current.shipping_amount);
     let mut row = current.clone();
     // The base-currency total at the rate the order was reviewed at, so the credit
     // check, the statistics and other orders' exposure see the edited total (an
@@ -696,7 +738,7 @@ async fn plan(
     row.tax_amount = totals.tax;
     row.shipping_amount = shipping;
     row.grand_total_amount = totals.grand_total;
-    row.payment_status = model::payment_status(row.prepaid_amount, totals.grand_total)
+    row.payment_status = model::payment_status(row.paid_amount, totals.grand_total)
         .as_str()
         .to_owned();
     let mut shipping_changed = false;
@@ -830,6 +872,7 @@ async fn plan(
         holds_stock,
         review,
         shipping_changed,
+        touches_invoiced,
     })
 }
 

@@ -420,7 +420,9 @@ async fn price(
 }
 
 /// Orders on credit (`net`, `eom`): this order plus the customer's approved orders
-/// not yet paid, in the credit limit's currency, must stay within the limit.
+/// not yet paid, in the credit limit's currency, must stay within the limit. An
+/// order counts what is still unpaid of it, invoiced or not, so its open invoices
+/// and what is not invoiced yet count once each.
 /// Submissions for one customer take turns here, so two cannot both fit the last
 /// of the limit.
 async fn credit(
@@ -483,7 +485,7 @@ async fn credit(
     // What an order still owes in the limit's currency: at the rate it stored when
     // submitted if that is the limit's currency, else at today's.
     let mut owed = async |o: &order::Model| -> Result<i64> {
-        let unpaid = i128::from(o.grand_total_amount - o.prepaid_amount);
+        let unpaid = i128::from(o.grand_total_amount - o.paid_amount);
         if let (Some(base), Some(code)) = (o.grand_total_base_amount, o.base_currency.as_deref())
             && code == limit.currency.code()
             && o.grand_total_amount > 0

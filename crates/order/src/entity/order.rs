@@ -48,6 +48,11 @@ pub struct Model {
     pub creator_role: Option<String>,
     /// The sum of the prepayments taken at intake.
     pub prepaid_amount: i64,
+    /// What payments applied to its invoices or hold for it: `payment_status`
+    /// follows from it.
+    pub paid_amount: i64,
+    /// Whether an invoice (not void) took the shipping fee.
+    pub shipping_invoiced: bool,
     pub submitted_at: Option<DateTimeUtc>,
     /// Milestones: first approval, first shipment, all delivered, completed.
     pub approved_at: Option<DateTimeUtc>,

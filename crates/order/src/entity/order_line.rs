@@ -37,6 +37,11 @@ pub struct Model {
     /// units of a line take what is left of its total.
     pub credited_quantity: i64,
     pub credited_amount: i64,
+    /// Units invoices (not void) took, and the money and tax they took with them:
+    /// the last units of a line take what is left of its total and tax.
+    pub invoiced_quantity: i64,
+    pub invoiced_amount: i64,
+    pub invoiced_tax_amount: i64,
 }
 
 impl ActiveModelBehavior for ActiveModel {}

@@ -1,18 +1,22 @@
+//! The payments made for an order, as the order shows them: a read-only view of
+//! the payment crate's table (which writes it).
+
 use sea_orm::entity::prelude::*;
 
 #[sea_orm::model]
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
-#[sea_orm(table_name = "order_prepayments")]
+#[sea_orm(table_name = "payments")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: Uuid,
-    pub order_id: Uuid,
+    pub number: String,
+    pub order_id: Option<Uuid>,
     pub amount: i64,
     pub currency: String,
     pub method: String,
-    pub provider: String,
-    pub reference: String,
-    pub paid_at: DateTimeUtc,
+    pub provider: Option<String>,
+    pub reference: Option<String>,
+    pub received_on: Date,
     pub created_at: DateTimeUtc,
 }
 

@@ -142,6 +142,7 @@ pub(crate) async fn settle_order(
     let before = FulfillmentStatus::parse(&claimed.fulfillment_status)
         .unwrap_or(FulfillmentStatus::Unfulfilled);
     let order_id = claimed.id;
+    let was_delivered = claimed.delivered_at.is_some();
     let shipments = shipment::Entity::find()
         .filter(shipment::COLUMN.order_id.eq(order_id))
         .filter(shipment::COLUMN.return_id.is_null())
@@ -211,6 +212,13 @@ pub(crate) async fn settle_order(
             &crate::events::SHIPPED
         };
         crate::events::record(txn, ctx, event, &data).await?;
+    }
+    if !was_delivered && row.delivered_at.is_some() {
+        crate::settlement::moved(txn, ctx, order_id, crate::settlement::Moment::Delivered).await?;
+        // Invoicing may have applied a prepayment: read the order again.
+        let row = crate::queries::order_row(txn, order_id).await?;
+        crate::completion::complete_if_done(txn, ctx, &row, &lines).await?;
+        return Ok(());
     }
     crate::completion::complete_if_done(txn, ctx, &row, &lines).await?;
     Ok(())
@@ -472,6 +480,7 @@ pub async fn create_shipment(
     )
     .await?;
     settle_order(txn, ctx, claimed).await?;
+    crate::settlement::moved(txn, ctx, order_id, crate::settlement::Moment::Shipped(id)).await?;
     Ok(view)
 }
 

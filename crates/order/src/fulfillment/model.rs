@@ -233,6 +233,9 @@ mod tests {
             returned_quantity: 0,
             credited_quantity: 0,
             credited_amount: 0,
+            invoiced_quantity: 0,
+            invoiced_amount: 0,
+            invoiced_tax_amount: 0,
         }
     }
 

@@ -266,6 +266,7 @@ pub async fn merge(
     ordercrm_kernel::db::lock_for_check(&txn, &format!("customer:{}", input.source_id)).await?;
     let view = commands::merge(&txn, &ctx, &state.cipher, *id, input.source_id, if_match).await?;
     ordercrm_order::commands::customers::carry(&txn, &ctx, input.source_id, *id).await?;
+    ordercrm_payment::customers::carry(&txn, &ctx, input.source_id, *id).await?;
     txn.commit().await?;
     Ok(shown(
         json_with_etag(&mut HttpResponse::Ok(), &view),
@@ -299,6 +300,8 @@ pub async fn erase(
     idempotency::forget_mentions(&txn, &erasure.erased_ids).await?;
     // And the orders, which copied the name and addresses at intake.
     ordercrm_order::commands::erasure::forget_customers(&txn, &erasure.erased_ids).await?;
+    // And invoices, issued to the name.
+    ordercrm_payment::customers::forget(&txn, &erasure.erased_ids).await?;
     // So may the batches of an import still being checked.
     for id in &erasure.erased_ids {
         ordercrm_kernel::staging::forget_mentions(&txn, *id).await?;

@@ -1,0 +1,4 @@
+//! Payments: invoices, payments and their allocation.
+
+pub mod invoices;
+pub mod payments;

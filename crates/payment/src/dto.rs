@@ -1,0 +1,284 @@
+//! What invoices and payments take and show.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use ordercrm_kernel::Money;
+use ordercrm_kernel::input::{Choice, Day, Int, NonBlank, Text};
+use ordercrm_kernel::money::MoneyUpTo;
+use ordercrm_order::dto::{LineNo, OrderCustomer, Quantity};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::model::{
+    InvoiceAction, InvoiceStatus, MAX_PAYMENT, PaymentMethod, PaymentState, PaymentStatus,
+    PaymentTerms,
+};
+
+/// A payment or allocation amount: 0 to 10¹⁴ minor units (a payment more than 0).
+pub type PaymentAmount = MoneyUpTo<MAX_PAYMENT>;
+
+/// Units of one order line to invoice.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InvoiceLineInput {
+    /// The order line's `line_no`.
+    pub line_no: LineNo,
+    pub quantity: Quantity,
+}
+
+/// One row of an instalment schedule: a share of the total, due some days after
+/// the invoice is issued.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InstalmentInput {
+    /// Basis points of the total (3000 = 30 %); the rows add up to 10000. The
+    /// last row takes what rounding leaves.
+    #[schema(value_type = i32, minimum = 1, maximum = 10000)]
+    pub share_bps: Int<1, 10_000>,
+    /// Days after the issue date it falls due, 0 to 3650, not before the row above.
+    #[schema(value_type = i32, minimum = 0, maximum = 3650)]
+    pub due_days: Int<0, 3650>,
+}
+
+/// `POST /v1/orders/{id}/invoices`: an invoice of the order, a draft unless
+/// `issue` is true.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"lines": [{"line_no": 1, "quantity": 1}], "issue": true}))]
+pub struct CreateInvoice {
+    /// What to invoice; default every unit not invoiced yet. 1 to 200 lines; a
+    /// line named twice invoices the sum.
+    #[schema(min_items = 1, max_items = 200)]
+    pub lines: Option<Vec<InvoiceLineInput>>,
+    /// Whether the order's shipping fee goes on this invoice; default: when no
+    /// other invoice (not void) carries it.
+    pub shipping: Option<bool>,
+    /// Instalments (e.g. 30 % now, 70 % in 30 days); default one row, due by the
+    /// order's payment terms.
+    #[schema(min_items = 1, max_items = 24)]
+    pub schedule: Option<Vec<InstalmentInput>>,
+    pub notes: Option<Text<1000>>,
+    /// Issue it at once (it gets its number and due dates).
+    #[serde(default)]
+    pub issue: bool,
+}
+
+/// `POST /v1/invoices/{id}/void`, `/mark-uncollectible`: why.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"reason": "issued to the wrong customer"}))]
+pub struct InvoiceReason {
+    pub reason: Option<Text<500>>,
+}
+
+/// One line of an invoice.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct InvoiceLineView {
+    pub line_no: i32,
+    /// The order line it bills.
+    pub order_line_no: Option<i32>,
+    pub product_id: Option<Uuid>,
+    pub sku: Option<String>,
+    pub name: String,
+    pub quantity: i64,
+    pub unit_price: Money,
+    /// The line's discount and its share of the order discount, for these units.
+    pub discount: Money,
+    pub tax_rate_bps: i32,
+    /// After discounts, before tax.
+    pub net: Money,
+    pub tax: Money,
+    /// What the customer pays for it: net plus tax.
+    pub total: Money,
+}
+
+/// One instalment row: what is due when, and what of it is paid (payments fill
+/// the rows in due order).
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct InstalmentView {
+    pub row_no: i32,
+    pub share_bps: i32,
+    pub due_days: i32,
+    pub amount: Money,
+    /// Set when the invoice is issued.
+    pub due_on: Option<NaiveDate>,
+    pub paid: Money,
+    pub outstanding: Money,
+    /// Open, past its due date, and not paid in full: as of the moment of reading.
+    pub overdue: bool,
+}
+
+/// An invoice as every reader sees it: the event payload.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct InvoiceData {
+    pub id: Uuid,
+    /// `INV-000123`, gap-free, given at issue; null for a draft.
+    pub number: Option<String>,
+    pub status: InvoiceStatus,
+    /// From its allocations, never stored: `paid` once they cover the total.
+    pub payment_status: PaymentStatus,
+    /// Open, past a due date with something unpaid on it, as of the moment of reading.
+    pub overdue: bool,
+    pub customer: OrderCustomer,
+    pub order_id: Option<Uuid>,
+    pub order_number: Option<String>,
+    pub currency: ordercrm_kernel::Currency,
+    pub lines: Vec<InvoiceLineView>,
+    /// The lines' net.
+    pub subtotal: Money,
+    pub tax_total: Money,
+    pub shipping_fee: Money,
+    pub total: Money,
+    /// What payments applied.
+    pub paid: Money,
+    /// Total minus paid: never below zero.
+    pub outstanding: Money,
+    pub payment_terms: PaymentTerms,
+    pub payment_terms_days: Option<i32>,
+    pub issued_on: Option<NaiveDate>,
+    /// The last instalment's due date.
+    pub due_on: Option<NaiveDate>,
+    pub instalments: Vec<InstalmentView>,
+    /// The total in the base currency at the rate in force on the issue date.
+    pub total_base: Option<Money>,
+    /// That rate, exact decimal text.
+    pub base_rate: Option<String>,
+    pub notes: Option<String>,
+    /// Why it was voided or written off.
+    pub status_reason: Option<String>,
+    pub created_by: String,
+    pub issued_by: Option<String>,
+    pub issued_at: Option<DateTime<Utc>>,
+    pub closed_at: Option<DateTime<Utc>>,
+    pub version: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// An invoice, with what the caller may do to it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct InvoiceView {
+    #[serde(flatten)]
+    pub data: InvoiceData,
+    pub allowed_actions: Vec<InvoiceAction>,
+}
+
+impl ordercrm_kernel::version::Versioned for InvoiceView {
+    fn version(&self) -> i64 {
+        self.data.version
+    }
+}
+
+/// Money of a payment for one invoice.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AllocationInput {
+    pub invoice_id: Uuid,
+    /// More than 0, in the payment's currency, at most what the invoice still owes.
+    pub amount: PaymentAmount,
+}
+
+/// `POST /v1/payments`: money received from a customer.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"customer_id": "0193a000-0000-7000-8000-000000000001",
+    "amount": {"amount": 30000, "currency": "CNY"}, "method": "bank_transfer",
+    "provider": "icbc", "reference": "TX-2026-0001", "received_on": "2026-11-30"}))]
+pub struct CreatePayment {
+    pub customer_id: Uuid,
+    /// More than 0.
+    pub amount: PaymentAmount,
+    #[schema(value_type = PaymentMethod)]
+    pub method: Choice<PaymentMethod>,
+    /// Who took the money (`alipay`, `stripe`, the bank): with `reference`, unique.
+    /// Posting the same provider and reference again answers the payment already
+    /// recorded (200), never a second one.
+    pub provider: Option<NonBlank<50>>,
+    /// The provider's id of the payment.
+    pub reference: Option<NonBlank<100>>,
+    /// When the money arrived; default today, not in the future.
+    pub received_on: Option<Day>,
+    /// A payment for this order (of this customer): it pays the order's open
+    /// invoices, and what is left is held for the invoices still to come (up to
+    /// what the order still owes); beyond that it is credit.
+    pub order_id: Option<Uuid>,
+    /// Which invoices it pays and how much. Absent: automatically, oldest due
+    /// first (the order's invoices, with `order_id`). Empty: none, all credit.
+    #[schema(max_items = 200)]
+    pub allocations: Option<Vec<AllocationInput>>,
+    pub notes: Option<Text<1000>>,
+}
+
+/// `POST /v1/payments/{id}/allocate`: apply a payment's unallocated credit.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"allocations": [{"invoice_id": "0193a000-0000-7000-8000-000000000002",
+    "amount": {"amount": 5000, "currency": "CNY"}}]}))]
+pub struct AllocatePayment {
+    /// Absent: the customer's open invoices in the payment's currency, oldest due first.
+    #[schema(min_items = 1, max_items = 200)]
+    pub allocations: Option<Vec<AllocationInput>>,
+}
+
+/// One row of a payment's allocation ledger.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct AllocationView {
+    pub id: Uuid,
+    /// The invoice the money went to; null: held for `order_id`'s invoices to come.
+    pub invoice_id: Option<Uuid>,
+    pub invoice_number: Option<String>,
+    pub order_id: Option<Uuid>,
+    /// Negative when held money moved onto an invoice (a row for the invoice follows).
+    pub amount: Money,
+    pub effective_on: NaiveDate,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A payment as every reader sees it: the event payload.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct PaymentData {
+    pub id: Uuid,
+    /// `PAY-000123`.
+    pub number: String,
+    pub status: PaymentState,
+    pub customer: OrderCustomer,
+    pub order_id: Option<Uuid>,
+    pub amount: Money,
+    /// Applied to invoices or held for an order.
+    pub allocated: Money,
+    /// The customer's credit from this payment, usable later.
+    pub unallocated: Money,
+    pub method: PaymentMethod,
+    pub provider: Option<String>,
+    pub reference: Option<String>,
+    pub received_on: NaiveDate,
+    pub notes: Option<String>,
+    pub allocations: Vec<AllocationView>,
+    pub created_by: String,
+    pub version: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A payment.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct PaymentView {
+    #[serde(flatten)]
+    pub data: PaymentData,
+}
+
+impl ordercrm_kernel::version::Versioned for PaymentView {
+    fn version(&self) -> i64 {
+        self.data.version
+    }
+}
+
+/// What a customer owes and holds, per currency.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct CustomerBalance {
+    pub customer_id: Uuid,
+    /// Open invoices' outstanding, per currency.
+    pub outstanding: Vec<Money>,
+    /// Unallocated payments, per currency: usable for invoices to come.
+    pub credit: Vec<Money>,
+}

@@ -1,0 +1,29 @@
+use sea_orm::entity::prelude::*;
+
+#[sea_orm::model]
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "payments")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    pub number: String,
+    pub status: String,
+    pub customer_id: Uuid,
+    /// The order it was paid for (held for that order's invoices).
+    pub order_id: Option<Uuid>,
+    pub currency: String,
+    pub amount: i64,
+    /// The sum of its allocations: never above the amount. The rest is credit.
+    pub allocated_amount: i64,
+    pub method: String,
+    pub provider: Option<String>,
+    pub reference: Option<String>,
+    pub received_on: Date,
+    pub notes: Option<String>,
+    pub created_by: String,
+    pub version: i64,
+    pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,98 @@
+//! Invoices' and payments' events: one per transition, each carrying the customer
+//! and (when there is one) the order, so an order's timeline, per-order ordering
+//! and channel filtering find them.
+
+use ordercrm_kernel::Ctx;
+use ordercrm_kernel::events::{self, Catalogued, EventType, NewEvent};
+use sea_orm::{DatabaseTransaction, DbErr};
+
+use crate::dto::{InvoiceData, PaymentData};
+
+pub const INVOICE_CREATED: EventType<InvoiceData> = EventType::new(
+    "invoice.created",
+    "An invoice was put together (a draft: no number yet), from an order's lines.",
+)
+.example(r#"{"status": "draft"}"#);
+pub const INVOICE_ISSUED: EventType<InvoiceData> = EventType::new(
+    "invoice.issued",
+    "The invoice was issued: it has its gap-free number, its due dates and its rate to the base \
+     currency, and no longer changes. Money held for its order was applied to it.",
+)
+.example(r#"{"status": "open", "number": "INV-000042"}"#);
+pub const INVOICE_VOIDED: EventType<InvoiceData> = EventType::new(
+    "invoice.voided",
+    "The invoice was cancelled (nothing was paid on it): what it took of its order may be invoiced \
+     again. An issued invoice keeps its number.",
+)
+.example(r#"{"status": "void"}"#);
+pub const INVOICE_MARKED_UNCOLLECTIBLE: EventType<InvoiceData> = EventType::new(
+    "invoice.marked_uncollectible",
+    "What is still owed on the invoice was written off.",
+)
+.example(r#"{"status": "uncollectible"}"#);
+pub const INVOICE_PARTIALLY_PAID: EventType<InvoiceData> = EventType::new(
+    "invoice.partially_paid",
+    "The invoice's first money arrived and it is not paid in full: `payment_status` moved from \
+     `unpaid` to `partially_paid`.",
+)
+.example(r#"{"payment_status": "partially_paid"}"#);
+pub const INVOICE_PAID: EventType<InvoiceData> = EventType::new(
+    "invoice.paid",
+    "Allocations cover the invoice's total: `payment_status` is `paid`. Once per time it becomes paid.",
+)
+.example(r#"{"payment_status": "paid"}"#);
+
+pub const PAYMENT_RECEIVED: EventType<PaymentData> = EventType::new(
+    "payment.received",
+    "Money from a customer was recorded, with the allocations made with it (to invoices, or held \
+     for an order); what is left is the customer's credit. A provider's notification sent again \
+     writes nothing.",
+)
+.example(r#"{"status": "received"}"#);
+pub const PAYMENT_ALLOCATED: EventType<PaymentData> = EventType::new(
+    "payment.allocated",
+    "A payment recorded earlier was allocated further: its credit applied to invoices, or money \
+     held for an order moved onto the order's invoice when it was issued.",
+)
+.example(r#"{"status": "received"}"#);
+
+pub fn catalogue() -> Vec<Catalogued> {
+    vec![
+        INVOICE_CREATED.entry(),
+        INVOICE_ISSUED.entry(),
+        INVOICE_VOIDED.entry(),
+        INVOICE_MARKED_UNCOLLECTIBLE.entry(),
+        INVOICE_PARTIALLY_PAID.entry(),
+        INVOICE_PAID.entry(),
+        PAYMENT_RECEIVED.entry(),
+        PAYMENT_ALLOCATED.entry(),
+    ]
+}
+
+pub(crate) async fn invoice(
+    txn: &DatabaseTransaction,
+    ctx: &Ctx,
+    event_type: &EventType<InvoiceData>,
+    data: &InvoiceData,
+) -> Result<(), DbErr> {
+    let mut event = NewEvent::about(event_type, "invoice", (data.id, data.version), data)
+        .customer(data.customer.id);
+    if let Some(order) = data.order_id {
+        event = event.order(order);
+    }
+    events::record(txn, ctx, event).await.map(drop)
+}
+
+pub(crate) async fn payment(
+    txn: &DatabaseTransaction,
+    ctx: &Ctx,
+    event_type: &EventType<PaymentData>,
+    data: &PaymentData,
+) -> Result<(), DbErr> {
+    let mut event = NewEvent::about(event_type, "payment", (data.id, data.version), data)
+        .customer(data.customer.id);
+    if let Some(order) = data.order_id {
+        event = event.order(order);
+    }
+    events::record(txn, ctx, event).await.map(drop)
+}

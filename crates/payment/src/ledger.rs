@@ -1,0 +1,300 @@
+//! The allocation ledger: the only place money moves between payments, invoices
+//! and orders. Each move adds rows (never changes one) and keeps three sums in
+//! step with them in the same transaction: the payment's allocated amount, the
+//! invoice's paid amount (by a conditional statement: never above its total) and
+//! the order's paid amount (the order crate's rule, which also completes it).
+
+use std::collections::BTreeMap;
+
+use ordercrm_kernel::id::new_id;
+use ordercrm_kernel::{Ctx, Error, Result};
+use ordercrm_order::settlement;
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{ActiveModelTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder};
+use uuid::Uuid;
+
+use crate::entity::{allocation, invoice, payment};
+use crate::error::{OverAllocation, PaymentError};
+use crate::model::{PaymentStatus, payment_status};
+use crate::{events, queries};
+
+async fn row(
+    txn: &DatabaseTransaction,
+    ctx: &Ctx,
+    pay: &payment::Model,
+    order_id: Option<Uuid>,
+    invoice_id: Option<Uuid>,
+    amount: i64,
+) -> Result<()> {
+    allocation::ActiveModel::from(allocation::Model {
+        id: new_id(),
+        payment_id: pay.id,
+        customer_id: pay.customer_id,
+        currency: pay.currency.clone(),
+        order_id,
+        invoice_id,
+        amount,
+        effective_on: ctx.now.date_naive(),
+        created_by: ctx.actor.principal(),
+        created_at: ctx.now,
+    })
+    .insert(txn)
+    .await?;
+    Ok(())
+}
+
+/// Invoice `id`'s paid amount up by `amount`, if it is open and owes that much:
+/// the invoice as it now stands, `None` when it does not.
+async fn pay_invoice(
+    txn: &DatabaseTransaction,
+    ctx: &Ctx,
+    id: Uuid,
+    amount: i64,
+) -> Result<Option<invoice::Model>> {
+    let paid = Expr::col(invoice::Column::PaidAmount).add(amount);
+    Ok(invoice::Entity::update_many()
+        .col_expr(invoice::Column::PaidAmount, paid.clone())
+        .col_expr(
+            invoice::Column::Version,
+            Expr::col(invoice::Column::Version).add(1),
+        )
+        .col_expr(invoice::Column::UpdatedAt, Expr::value(ctx.now))
+        .filter(invoice::COLUMN.id.eq(id))
+        .filter(
+            invoice::COLUMN
+                .status
+                .eq(crate::model::InvoiceStatus::Open.as_str()),
+        )
+        .filter(paid.lte(Expr::col(invoice::Column::TotalAmount)))
+        .exec_with_returning(txn)
+        .await?
+        .pop())
+}
+
+/// The invoice's payment-status event, when `amount` moved it.
+async fn announce_invoice(
+    txn: &DatabaseTransaction,
+    ctx: &Ctx,
+    inv: &invoice::Model,
+    amount: i64,
+) -> Result<()> {
+    let before = payment_status(inv.paid_amount - amount, inv.total_amount);
+    let after = payment_status(inv.paid_amount, inv.total_amount);
+    let event = match (before, after) {
+        (b, PaymentStatus::Paid) if b != PaymentStatus::Paid => &events::INVOICE_PAID,
+        (PaymentStatus::Unpaid, PaymentStatus::PartiallyPaid) => &events::INVOICE_PARTIALLY_PAID,
+        _ => return Ok(()),
+    };
+    let data = queries::invoice_data_of(txn, inv, ctx.now.date_naive()).await?;
+    events::invoice(txn, ctx, event, &data).await?;
+    Ok(())
+}
+
+/// The payment's allocated amount up by `amount` (never above its amount), its
+/// version bumped: the payment as it now stands.
+async fn allocate_from(
+    txn: &DatabaseTransaction,
+    ctx: &Ctx,
+    id: Uuid,
+    amount: i64,
+) -> Result<payment::Model> {
+    let allocated = Expr::col(payment::Column::AllocatedAmount).add(amount);
+    payment::Entity::update_many()
+        .col_expr(payment::Column::AllocatedAmount, allocated.clone())
+        .col_expr(
+            payment::Column::Version,
+            Expr::col(payment::Column::Version).add(1),
+        )
+        .col_expr(payment::Column::UpdatedAt, Expr::value(ctx.now))
+        .filter(payment::COLUMN.id.eq(id))
+        .filter(allocated.clone().gte(0))
+        .filter(allocated.lte(Expr::col(payment::Column::Amount)))
+        .exec_with_returning(txn)
+        .await?
+        .pop()
+        .ok_or_else(|| {
+            PaymentError::OverAllocation(vec![OverAllocation {
+                invoice_id: None,
+                requested: amount,
+                available: 0,
+            }])
+            .into()
+        })
+}
+
+/// Apply `amount` of payment `pay` (its credit) to invoice `inv_id`, whose order
+/// the caller locked: 409 `over-allocation` when the invoice owes less.
+pub(crate) async fn apply(
+    txn: &DatabaseTransaction,
+    ctx: &Ctx,
+    pay: &payment::Model,
+    inv_id: Uuid,
+    amount: i64,
+) -> Result<payment::Model> {
+    let Some(inv) = pay_invoice(txn, ctx, inv_id, amount).await? else {
+        let owed = invoice::Entity::find_by_id(inv_id)
+            .one(txn)
+            .await?
+            .filter(|i| i.status == crate::model::InvoiceStatus::Open.as_str())
+            .map_or(0, |i| i.total_amount - i.paid_amount);
+        return Err(PaymentError::OverAllocation(vec![OverAllocation {
+            invoice_id: Some(inv_id),
+            requested: amount,
+            available: owed,
+        }])
+        .into());
+    };
+    let pay = allocate_from(txn, ctx, pay.id, amount).await?;
+    row(txn, ctx, &pay, inv.order_id, Some(inv.id), amount).await?;
+    if let Some(order) = inv.order_id {
+        settlement::add_paid(txn, ctx, order, amount).await?;
+    }
+    announce_invoice(txn, ctx, &inv, amount).await?;
+    Ok(pay)
+}
+
+/// Hold `amount` of payment `pay` for order `order_id` (locked by the caller),
+/// for its invoices to come.
+pub(crate) async fn hold(
+    txn: &DatabaseTransaction,
+    ctx: &Ctx,
+    pay: &payment::Model,
+    order_id: Uuid,
+    amount: i64,
+) -> Result<payment::Model> {
+    let pay = allocate_from(txn, ctx, pay.id, amount).await?;
+    row(txn, ctx, &pay, Some(order_id), None, amount).await?;
+    settlement::add_paid(txn, ctx, order_id, amount).await?;
+    Ok(pay)
+}
+
+/// What each payment holds for order `order_id`, oldest payment first.
+async fn held_for(txn: &DatabaseTransaction, order_id: Uuid) -> Result<Vec<(Uuid, i64)>> {
+    let mut held: BTreeMap<Uuid, i64> = BTreeMap::new();
+    for a in allocation::Entity::find()
+        .filter(allocation::COLUMN.order_id.eq(order_id))
+        .filter(allocation::COLUMN.invoice_id.is_null())
+        .order_by_asc(allocation::Column::CreatedAt)
+        .all(txn)
+        .await?
+    {
+        *held.entry(a.payment_id).or_default() += a.amount;
+    }
+    // Payment ids are v7: their order is the order they were recorded in.
+    Ok(held.into_iter().filter(|(_, a)| *a > 0).collect())
+}
+
+/// Money held for order `order_id` goes onto `inv`, just issued for it, oldest
+/// payment first, up to what it owes: two rows per payment (off the hold, onto
+/// the invoice); the payment's and the order's sums do not move. One
+/// `payment.allocated` per payment, the invoice's payment event once.
+pub(crate) async fn apply_held(
+    txn: &DatabaseTransaction,
+    ctx: &Ctx,
+    order_id: Uuid,
+    inv: &invoice::Model,
+) -> Result<()> {
+    let mut owed = inv.total_amount - inv.paid_amount;
+    let mut moved = 0;
+    let mut last = None;
+    for (payment_id, held) in held_for(txn, order_id).await? {
+        if owed <= 0 {
+            break;
+        }
+        let amount = std::cmp::min(held, owed);
+        let Some(now) = pay_invoice(txn, ctx, inv.id, amount).await? else {
+            return Err(Error::new(
+                ordercrm_kernel::error::problems::CONFLICT,
+                "the invoice changed while held money was applied to it",
+            ));
+        };
+        let pay = payment::Entity::update_many()
+            .col_expr(
+                payment::Column::Version,
+                Expr::col(payment::Column::Version).add(1),
+            )
+            .col_expr(payment::Column::UpdatedAt, Expr::value(ctx.now))
+            .filter(payment::COLUMN.id.eq(payment_id))
+            .exec_with_returning(txn)
+            .await?
+            .pop()
+            .ok_or_else(|| Error::from(PaymentError::PaymentNotFound(payment_id.to_string())))?;
+        row(txn, ctx, &pay, Some(order_id), None, -amount).await?;
+        row(txn, ctx, &pay, Some(order_id), Some(inv.id), amount).await?;
+        let data = queries::payment_data(txn, &pay).await?;
+        events::payment(txn, ctx, &events::PAYMENT_ALLOCATED, &data).await?;
+        owed -= amount;
+        moved += amount;
+        last = Some(now);
+    }
+    if let Some(now) = last {
+        announce_invoice(txn, ctx, &now, moved).await?;
+    }
+    Ok(())
+}
+
+/// Order `order_id` ended: what payments held for it is their credit again.
+pub(crate) async fn release_held(
+    txn: &DatabaseTransaction,
+    ctx: &Ctx,
+    order_id: Uuid,
+) -> Result<()> {
+    for (payment_id, held) in held_for(txn, order_id).await? {
+        let pay = allocate_from(txn, ctx, payment_id, -held).await?;
+        row(txn, ctx, &pay, Some(order_id), None, -held).await?;
+        settlement::add_paid(txn, ctx, order_id, -held).await?;
+        let data = queries::payment_data(txn, &pay).await?;
+        events::payment(txn, ctx, &events::PAYMENT_ALLOCATED, &data).await?;
+    }
+    Ok(())
+}
+
+/// Money applied to `inv` (an invoice of order `order_id`, about to be voided
+/// because the order changed) goes back to being held for the order: two rows per
+/// payment; the payment's and the order's sums do not move. One
+/// `payment.allocated` per payment.
+pub(crate) async fn unapply_to_hold(
+    txn: &DatabaseTransaction,
+    ctx: &Ctx,
+    order_id: Uuid,
+    inv: &invoice::Model,
+) -> Result<()> {
+    let mut applied: BTreeMap<Uuid, i64> = BTreeMap::new();
+    for a in allocation::Entity::find()
+        .filter(allocation::COLUMN.invoice_id.eq(inv.id))
+        .all(txn)
+        .await?
+    {
+        *applied.entry(a.payment_id).or_default() += a.amount;
+    }
+    for (payment_id, amount) in applied.into_iter().filter(|(_, a)| *a > 0) {
+        invoice::Entity::update_many()
+            .col_expr(
+                invoice::Column::PaidAmount,
+                Expr::col(invoice::Column::PaidAmount).sub(amount),
+            )
+            .col_expr(
+                invoice::Column::Version,
+                Expr::col(invoice::Column::Version).add(1),
+            )
+            .filter(invoice::COLUMN.id.eq(inv.id))
+            .exec(txn)
+            .await?;
+        let pay = payment::Entity::update_many()
+            .col_expr(
+                payment::Column::Version,
+                Expr::col(payment::Column::Version).add(1),
+            )
+            .col_expr(payment::Column::UpdatedAt, Expr::value(ctx.now))
+            .filter(payment::COLUMN.id.eq(payment_id))
+            .exec_with_returning(txn)
+            .await?
+            .pop()
+            .ok_or_else(|| Error::from(PaymentError::PaymentNotFound(payment_id.to_string())))?;
+        row(txn, ctx, &pay, Some(order_id), Some(inv.id), -amount).await?;
+        row(txn, ctx, &pay, Some(order_id), None, amount).await?;
+        let data = queries::payment_data(txn, &pay).await?;
+        events::payment(txn, ctx, &events::PAYMENT_ALLOCATED, &data).await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,490 @@
+//! Recording payments and allocating them.
+
+use std::collections::BTreeSet;
+
+use ordercrm_kernel::audit::{self, Entry};
+use ordercrm_kernel::authz::Action;
+use ordercrm_kernel::error::problems;
+use ordercrm_kernel::id::new_id;
+use ordercrm_kernel::input::Text;
+use ordercrm_kernel::{Ctx, Currency, Error, FieldError, Result, numbers};
+use ordercrm_order::model::OrderStatus;
+use ordercrm_order::settlement::{self, IntakePayment, Invoiceable};
+use sea_orm::ActiveValue::Set;
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{ActiveModelTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder};
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::dto::{AllocatePayment, AllocationInput, CreatePayment, PaymentView};
+use crate::entity::{invoice, payment};
+use crate::error::{OverAllocation, PaymentError};
+use crate::model::{InvoiceStatus, MAX_ALLOCATIONS, PaymentState};
+use crate::{events, ledger, queries};
+
+/// Payment numbers may have gaps (a rolled-back payment uses its number up).
+pub const NUMBERS: numbers::Kind = numbers::Kind::sequence("payment");
+const DEFAULT_PREFIX: &str = "PAY-";
+
+/// What `POST /v1/payments` did: recorded a new payment, or found the one the
+/// provider's reference names (a notification sent again).
+pub enum Received {
+    Created(PaymentView),
+    Existing(PaymentView),
+}
+
+/// Explicit allocations after their checks: (invoice, amount) in request order.
+fn check_allocations(
+    input: &[AllocationInput],
+    currency: Option<Currency>,
+    errors: &mut Vec<FieldError>,
+) -> Vec<(Uuid, i64)> {
+    if input.len() > MAX_ALLOCATIONS {
+        errors.push(FieldError::new(
+            "allocations",
+            "length",
+            format!("must have at most {MAX_ALLOCATIONS} entries"),
+        ));
+    }
+    let mut seen = BTreeSet::new();
+    let mut out = Vec::with_capacity(input.len());
+    for (i, a) in input.iter().enumerate() {
+        let field = format!("allocations[{i}].amount");
+        let m = a.amount.check(errors, &field);
+        if m.amount == 0 {
+            errors.push(FieldError::new(
+                format!("{field}.amount"),
+                "range",
+                "must be more than 0",
+            ));
+        }
+        if currency.is_some_and(|c| c != m.currency) {
+            errors.push(FieldError::new(
+                format!("{field}.currency"),
+                "currency_mismatch",
+                "must be the payment's currency",
+            ));
+        }
+        if !seen.insert(a.invoice_id) {
+            errors.push(FieldError::new(
+                format!("allocations[{i}].invoice_id"),
+                "duplicate",
+                "an invoice is named once",
+            ));
+        }
+        out.push((a.invoice_id, m.amount));
+    }
+    out
+}
+
+/// Record money received from a customer, and allocate it: to the invoices
+/// named, or automatically (oldest due first; a payment for an order: its
+/// invoices, then held for the ones to come). What is left is credit.
+#[tracing::instrument(skip(txn, ctx, input))]
+pub async fn receive(
+    txn: &DatabaseTransaction,
+    ctx: &Ctx,
+    input: CreatePayment,
+) -> Result<Received> {
+    ctx.actor.require(Action::PaymentsWrite)?;
+    let mut errors = Vec::new();
+    let money = input.amount.check(&mut errors, "amount");
+    if money.amount == 0 {
+        errors.push(FieldError::new(
+            "amount.amount",
+            "range",
+            "must be more than 0",
+        ));
+    }
+    let method = input.method.check(&mut errors, "method");
+    let provider = input
+        .provider
+        .as_ref()
+        .map(|p| p.check(&mut errors, "provider").to_lowercase());
+    let reference = input
+        .reference
+        .as_ref()
+        .map(|r| r.check(&mut errors, "reference"));
+    if provider.is_some() != reference.is_some() {
+        errors.push(FieldError::new(
+            if provider.is_some() {
+                "reference"
+            } else {
+                "provider"
+            },
+            "required",
+            "provider and reference go together",
+        ));
+    }
+    let today = ctx.now.date_naive();
+    let received_on = input.received_on.map_or(today, |d| d.0);
+    if received_on > today + chrono::Days::new(1) {
+        errors.push(FieldError::new(
+            "received_on",
+            "in_future",
+            "must not be in the future",
+        ));
+    }
+    let notes = Text::check(input.notes, &mut errors, "notes");
+    let explicit = input
+        .allocations
+        .as_ref()
+        .map(|a| check_allocations(a, Some(money.currency), &mut errors));
+    let customer =
+        ordercrm_customer::queries::ordering_customer(txn, &ctx.actor, input.customer_id).await?;
+    if customer.is_none() {
+        errors.push(FieldError::new(
+            "customer_id",
+            "unknown_customer",
+            "no such customer, or not one of yours",
+        ));
+    }
+    let (Some(method), Some(customer), true) = (method, customer, errors.is_empty()) else {
+        return Err(Error::validation(errors));
+    };
+    if let (Some(p), Some(r)) = (&provider, &reference) {
+        ordercrm_kernel::db::lock_for_check(txn, &format!("payment:{p}:{r}")).await?;
+        if let Some(existing) = payment::Entity::find()
+            .filter(payment::COLUMN.provider.eq(p.as_str()))
+            .filter(payment::COLUMN.reference.eq(r.as_str()))
+            .one(txn)
+            .await?
+        {
+            let same = existing.customer_id == customer.id
+                && existing.amount == money.amount
+                && existing.currency == money.currency.code();
+            let visible = queries::find_payment(txn, &ctx.actor, existing.id)
+                .await
+                .is_ok();
+            if same && visible {
+                return Ok(Received::Existing(PaymentView {
+                    data: queries::payment_data(txn, &existing).await?,
+                }));
+            }
+            return Err(Error::new(
+                problems::ALREADY_EXISTS,
+                format!("{p} payment '{r}' is already recorded, for another customer or amount"),
+            ));
+        }
+    }
+    // The order first (lock order: orders, invoices, payments).
+    let order = match input.order_id {
+        None => None,
+        Some(id) => {
+            let o = settlement::lock(txn, Some(&ctx.actor), id).await?;
+            let mut errors = Vec::new();
+            if o.customer_id != customer.id {
+                errors.push(FieldError::new(
+                    "order_id",
+                    "other_customer",
+                    "the order is another customer's",
+                ));
+            }
+            if o.currency != money.currency {
+                errors.push(FieldError::new(
+                    "amount.currency",
+                    "currency_mismatch",
+                    format!("the order is in {}", o.currency),
+                ));
+            }
+            if !errors.is_empty() {
+                return Err(Error::validation(errors));
+            }
+            if matches!(o.status, OrderStatus::Cancelled | OrderStatus::Rejected) {
+                return Err(PaymentError::Conflict(
+                    "order_ended",
+                    format!("order {} is {}: nothing is paid for it", o.number, o.status),
+                )
+                .into());
+            }
+            Some(o)
+        }
+    };
+    // A customer's payments take turns: automatic allocation reads what is owed.
+    ordercrm_kernel::db::lock_for_check(txn, &format!("payments:{}", customer.id)).await?;
+    let prefix =
+        ordercrm_settings::queries::number_prefix(txn, "payment_number_prefix", DEFAULT_PREFIX)
+            .await?;
+    let number = numbers::format(&prefix, numbers::next(txn, NUMBERS).await?);
+    let pay = payment::ActiveModel {
+        id: Set(new_id()),
+        number: Set(number),
+        status: Set(PaymentState::Received.as_str().to_owned()),
+        customer_id: Set(customer.id),
+        order_id: Set(order.as_ref().map(|o| o.id)),
+        currency: Set(money.currency.code().to_owned()),
+        amount: Set(money.amount),
+        allocated_amount: Set(0),
+        method: Set(method.as_str().to_owned()),
+        provider: Set(provider),
+        reference: Set(reference),
+        received_on: Set(received_on),
+        notes: Set(notes),
+        created_by: Set(ctx.actor.principal()),
+        version: Set(1),
+        created_at: Set(ctx.now),
+        updated_at: Set(ctx.now),
+    }
+    .insert(txn)
+    .await?;
+    let pay = allocate_now(txn, ctx, pay, explicit, order.as_ref()).await?;
+    let data = queries::payment_data(txn, &pay).await?;
+    events::payment(txn, ctx, &events::PAYMENT_RECEIVED, &data).await?;
+    audit::record(
+        txn,
+        ctx,
+        Entry::new("payment.receive", "payment", pay.id).changes(json!({
+            "customer_id": pay.customer_id, "amount": data.amount, "method": data.method,
+            "allocated": data.allocated,
+        })),
+    )
+    .await?;
+    Ok(Received::Created(PaymentView { data }))
+}
+
+/// Allocate what `pay` has left: `explicit` (invoice, amount) pairs, or
+/// automatically when `None`; held for `order` with what is left when given.
+async fn allocate_now(
+    txn: &DatabaseTransaction,
+    ctx: &Ctx,
+    mut pay: payment::Model,
+    explicit: Option<Vec<(Uuid, i64)>>,
+    order: Option<&Invoiceable>,
+) -> Result<payment::Model> {
+    let left = pay.amount - pay.allocated_amount;
+    let plan: Vec<(Uuid, i64)> = match explicit {
+        Some(pairs) => {
+            let mut over = Vec::new();
+            let mut sum: i64 = 0;
+            for (id, amount) in &pairs {
+                let inv = queries::visible_invoices(&ctx.actor)
+                    .filter(invoice::COLUMN.id.eq(*id))
+                    .one(txn)
+                    .await?
+                    .filter(|i| i.customer_id == pay.customer_id);
+                let Some(inv) = inv else {
+                    return Err(Error::validation(vec![FieldError::new(
+                        "allocations",
+                        "unknown_invoice",
+                        format!("no invoice {id} of this customer"),
+                    )]));
+                };
+                if inv.currency != pay.currency {
+                    return Err(Error::validation(vec![FieldError::new(
+                        "allocations",
+                        "currency_mismatch",
+                        format!("invoice {id} is in {}", inv.currency),
+                    )]));
+                }
+                let owed = if inv.status == InvoiceStatus::Open.as_str() {
+                    inv.total_amount - inv.paid_amount
+                } else {
+                    0
+                };
+                if *amount > owed {
+                    over.push(OverAllocation {
+                        invoice_id: Some(*id),
+                        requested: *amount,
+                        available: owed,
+                    });
+                }
+                sum = sum.saturating_add(*amount);
+            }
+            if sum > left {
+                over.push(OverAllocation {
+                    invoice_id: None,
+                    requested: sum,
+                    available: left,
+                });
+            }
+            if !over.is_empty() {
+                return Err(PaymentError::OverAllocation(over).into());
+            }
+            pairs
+        }
+        None => automatic(txn, &pay, order.map(|o| o.id), left).await?,
+    };
+    // Orders' rows first, in one order, then the invoices.
+    let invoices: Vec<invoice::Model> = invoice::Entity::find()
+        .filter(invoice::COLUMN.id.is_in(plan.iter().map(|(id, _)| *id)))
+        .all(txn)
+        .await?;
+    let mut orders: Vec<Uuid> = invoices.iter().filter_map(|i| i.order_id).collect();
+    orders.sort();
+    orders.dedup();
+    for o in orders {
+        if order.is_none_or(|locked| locked.id != o) {
+            settlement::lock(txn, None, o).await?;
+        }
+    }
+    for (id, amount) in plan {
+        pay = ledger::apply(txn, ctx, &pay, id, amount).await?;
+    }
+    if let Some(o) = order {
+        let fresh = settlement::lock(txn, None, o.id).await?;
+        let room = std::cmp::max(fresh.grand_total - fresh.paid, 0);
+        let hold = std::cmp::min(room, pay.amount - pay.allocated_amount);
+        if hold > 0 {
+            pay = ledger::hold(txn, ctx, &pay, o.id, hold).await?;
+        }
+    }
+    Ok(pay)
+}
+
+/// The customer's open invoices in the payment's currency that owe something,
+/// oldest due first (of `order` only, when given), filled with `left`.
+async fn automatic(
+    txn: &DatabaseTransaction,
+    pay: &payment::Model,
+    order: Option<Uuid>,
+    mut left: i64,
+) -> Result<Vec<(Uuid, i64)>> {
+    let mut select = invoice::Entity::find()
+        .filter(invoice::COLUMN.customer_id.eq(pay.customer_id))
+        .filter(invoice::COLUMN.currency.eq(pay.currency.as_str()))
+        .filter(invoice::COLUMN.status.eq(InvoiceStatus::Open.as_str()))
+        .filter(Expr::col(invoice::Column::PaidAmount).lt(Expr::col(invoice::Column::TotalAmount)));
+    if let Some(o) = order {
+        select = select.filter(invoice::COLUMN.order_id.eq(o));
+    }
+    let mut plan = Vec::new();
+    for inv in select
+        .order_by_asc(invoice::Column::DueOn)
+        .order_by_asc(invoice::Column::Number)
+        .all(txn)
+        .await?
+    {
+        if left <= 0 {
+            break;
+        }
+        let take = std::cmp::min(left, inv.total_amount - inv.paid_amount);
+        plan.push((inv.id, take));
+        left -= take;
+    }
+    Ok(plan)
+}
+
+/// `POST /v1/payments/{id}/allocate`: apply a payment's credit to invoices.
+#[tracing::instrument(skip(txn, ctx, input))]
+pub async fn allocate(
+    txn: &DatabaseTransaction,
+    ctx: &Ctx,
+    id: Uuid,
+    input: AllocatePayment,
+) -> Result<PaymentView> {
+    ctx.actor.require(Action::PaymentsWrite)?;
+    let found = queries::find_payment(txn, &ctx.actor, id).await?;
+    let mut errors = Vec::new();
+    let explicit = input.allocations.as_ref().map(|a| {
+        if a.is_empty() {
+            errors.push(FieldError::new(
+                "allocations",
+                "length",
+                "must have 1 to 200 entries",
+            ));
+        }
+        check_allocations(a, queries::currency(&found.currency).into(), &mut errors)
+    });
+    if !errors.is_empty() {
+        return Err(Error::validation(errors));
+    }
+    ordercrm_kernel::db::lock_for_check(txn, &format!("payments:{}", found.customer_id)).await?;
+    let before = payment::Entity::find_by_id(id)
+        .one(txn)
+        .await?
+        .ok_or_else(|| Error::from(PaymentError::PaymentNotFound(id.to_string())))?;
+    if before.allocated_amount >= before.amount {
+        return Err(PaymentError::Conflict(
+            "fully_allocated",
+            "the payment has nothing left to allocate".into(),
+        )
+        .into());
+    }
+    let pay = allocate_now(txn, ctx, before.clone(), explicit, None).await?;
+    if pay.allocated_amount == before.allocated_amount {
+        return Err(PaymentError::Conflict(
+            "nothing_owed",
+            "the customer has no open invoice in the payment's currency that owes anything".into(),
+        )
+        .into());
+    }
+    let data = queries::payment_data(txn, &pay).await?;
+    events::payment(txn, ctx, &events::PAYMENT_ALLOCATED, &data).await?;
+    audit::record(
+        txn,
+        ctx,
+        Entry::new("payment.allocate", "payment", pay.id)
+            .changes(json!({"allocated": data.allocated})),
+    )
+    .await?;
+    Ok(PaymentView { data })
+}
+
+/// The prepayment an order arrived with: a payment held for the order (whose
+/// paid amount the order set itself). A provider's reference already recorded is
+/// 409, without naming the order it is on.
+pub(crate) async fn intake(
+    txn: &DatabaseTransaction,
+    ctx: &Ctx,
+    order: &Invoiceable,
+    p: IntakePayment,
+) -> Result<()> {
+    ordercrm_kernel::db::lock_for_check(txn, &format!("payment:{}:{}", p.provider, p.reference))
+        .await?;
+    let used = payment::Entity::find()
+        .filter(payment::COLUMN.provider.eq(p.provider.as_str()))
+        .filter(payment::COLUMN.reference.eq(p.reference.as_str()))
+        .one(txn)
+        .await?;
+    if used.is_some() {
+        return Err(Error::new(
+            problems::ALREADY_EXISTS,
+            format!(
+                "{} payment '{}' is already recorded on another order",
+                p.provider, p.reference
+            ),
+        ));
+    }
+    let prefix =
+        ordercrm_settings::queries::number_prefix(txn, "payment_number_prefix", DEFAULT_PREFIX)
+            .await?;
+    let number = numbers::format(&prefix, numbers::next(txn, NUMBERS).await?);
+    let pay = payment::ActiveModel {
+        id: Set(new_id()),
+        number: Set(number),
+        status: Set(PaymentState::Received.as_str().to_owned()),
+        customer_id: Set(order.customer_id),
+        order_id: Set(Some(order.id)),
+        currency: Set(p.currency.code().to_owned()),
+        amount: Set(p.amount),
+        allocated_amount: Set(p.amount),
+        method: Set(p.method.as_str().to_owned()),
+        provider: Set(Some(p.provider)),
+        reference: Set(Some(p.reference)),
+        received_on: Set(p.paid_at.date_naive()),
+        notes: Set(None),
+        created_by: Set(ctx.actor.principal()),
+        version: Set(1),
+        created_at: Set(ctx.now),
+        updated_at: Set(ctx.now),
+    }
+    .insert(txn)
+    .await?;
+    crate::entity::allocation::ActiveModel::from(crate::entity::allocation::Model {
+        id: new_id(),
+        payment_id: pay.id,
+        customer_id: pay.customer_id,
+        currency: pay.currency.clone(),
+        order_id: Some(order.id),
+        invoice_id: None,
+        amount: p.amount,
+        effective_on: pay.received_on,
+        created_by: ctx.actor.principal(),
+        created_at: ctx.now,
+    })
+    .insert(txn)
+    .await?;
+    let data = queries::payment_data(txn, &pay).await?;
+    events::payment(txn, ctx, &events::PAYMENT_RECEIVED, &data).await?;
+    Ok(())
+}

@@ -1,0 +1,629 @@
+//! Reads. Invoices and payments are seen by whoever sees their customer (a sales
+//! rep: their own customers'), with `payments.read`; a key bound to a channel sees
+//! those of its channel's orders; a key bound to carriers none.
+
+use std::collections::HashMap;
+
+use chrono::NaiveDate;
+use ordercrm_kernel::authz::{Action, Actor, Visibility};
+use ordercrm_kernel::input::{Choice, CursorParam, Day, Limit, NonBlank};
+use ordercrm_kernel::pagination::{PageRequest, Seek};
+use ordercrm_kernel::{Currency, Error, Money, Page, Result};
+use ordercrm_order::dto::OrderCustomer;
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
+use sea_orm::{ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Select};
+use serde::Deserialize;
+use utoipa::IntoParams;
+use uuid::Uuid;
+
+use crate::dto::{
+    AllocationView, CustomerBalance, InstalmentView, InvoiceData, InvoiceLineView, InvoiceView,
+    PaymentData, PaymentView,
+};
+use crate::entity::{allocation, instalment, invoice, invoice_line, payment};
+use crate::error::PaymentError;
+use crate::model::{
+    InvoiceStatus, PaymentMethod, PaymentState, PaymentStatus, PaymentTerms, allowed_actions,
+    payment_status, rows_paid,
+};
+
+pub(crate) fn currency(code: &str) -> Currency {
+    code.parse().unwrap_or_else(|_| {
+        Currency::all()
+            .first()
+            .copied()
+            .unwrap_or_else(|| unreachable!())
+    })
+}
+
+/// Rows of `customer_id` column `customer` that `actor` may see, as a condition.
+fn customers_seen(actor: &Actor, customer: impl sea_orm::ColumnTrait) -> sea_orm::Condition {
+    match actor.visibility() {
+        Visibility::All => sea_orm::Condition::all(),
+        Visibility::Nothing => sea_orm::Condition::all().add(Expr::value(false)),
+        Visibility::OwnedBy(owners) => {
+            let mut customers = Query::select();
+            customers
+                .column(Alias::new("id"))
+                .from(Alias::new("customers"))
+                .and_where(Expr::col(Alias::new("owner_id")).is_in(owners));
+            sea_orm::Condition::all().add(Expr::col(customer).in_subquery(customers))
+        }
+    }
+}
+
+pub(crate) fn visible_invoices(actor: &Actor) -> Select<invoice::Entity> {
+    let mut select =
+        invoice::Entity::find().filter(customers_seen(actor, invoice::Column::CustomerId));
+    if actor.carriers().is_some() {
+        select = select.filter(Expr::value(false));
+    }
+    if let Some(orders) = ordercrm_order::settlement::channel_orders(actor) {
+        select = select.filter(Expr::col(invoice::Column::OrderId).in_subquery(orders));
+    }
+    select
+}
+
+pub(crate) fn visible_payments(actor: &Actor) -> Select<payment::Entity> {
+    let mut select =
+        payment::Entity::find().filter(customers_seen(actor, payment::Column::CustomerId));
+    if actor.carriers().is_some() {
+        select = select.filter(Expr::value(false));
+    }
+    if let Some(orders) = ordercrm_order::settlement::channel_orders(actor) {
+        select = select.filter(Expr::col(payment::Column::OrderId).in_subquery(orders));
+    }
+    select
+}
+
+pub(crate) async fn find_invoice(
+    conn: &impl ConnectionTrait,
+    actor: &Actor,
+    id: Uuid,
+) -> Result<invoice::Model> {
+    visible_invoices(actor)
+        .filter(invoice::COLUMN.id.eq(id))
+        .one(conn)
+        .await?
+        .ok_or_else(|| PaymentError::InvoiceNotFound(id.to_string()).into())
+}
+
+pub(crate) async fn find_payment(
+    conn: &impl ConnectionTrait,
+    actor: &Actor,
+    id: Uuid,
+) -> Result<payment::Model> {
+    visible_payments(actor)
+        .filter(payment::COLUMN.id.eq(id))
+        .one(conn)
+        .await?
+        .ok_or_else(|| PaymentError::PaymentNotFound(id.to_string()).into())
+}
+
+/// Order numbers of `ids` (invoices and payments show them).
+async fn order_numbers(
+    conn: &impl ConnectionTrait,
+    ids: Vec<Uuid>,
+) -> Result<HashMap<Uuid, String>> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let mut select = Query::select();
+    select
+        .column(Alias::new("id"))
+        .column(Alias::new("number"))
+        .from(Alias::new("orders"))
+        .and_where(Expr::col(Alias::new("id")).is_in(ids));
+    let mut out = HashMap::new();
+    for row in conn.query_all(&select).await? {
+        out.insert(
+            row.try_get::<Uuid>("", "id")?,
+            row.try_get::<String>("", "number")?,
+        );
+    }
+    Ok(out)
+}
+
+/// Customer names of `ids`.
+async fn customer_names(
+    conn: &impl ConnectionTrait,
+    ids: Vec<Uuid>,
+) -> Result<HashMap<Uuid, String>> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let mut select = Query::select();
+    select
+        .column(Alias::new("id"))
+        .column(Alias::new("name"))
+        .from(Alias::new("customers"))
+        .and_where(Expr::col(Alias::new("id")).is_in(ids));
+    let mut out = HashMap::new();
+    for row in conn.query_all(&select).await? {
+        out.insert(
+            row.try_get::<Uuid>("", "id")?,
+            row.try_get::<String>("", "name")?,
+        );
+    }
+    Ok(out)
+}
+
+/// An invoice's rows besides its own.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct InvoiceParts {
+    pub lines: Vec<invoice_line::Model>,
+    pub instalments: Vec<instalment::Model>,
+    pub order_number: Option<String>,
+}
+
+async fn invoice_parts(
+    conn: &impl ConnectionTrait,
+    rows: &[invoice::Model],
+) -> Result<HashMap<Uuid, InvoiceParts>> {
+    let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
+    let mut parts: HashMap<Uuid, InvoiceParts> = HashMap::new();
+    for l in invoice_line::Entity::find()
+        .filter(invoice_line::COLUMN.invoice_id.is_in(ids.clone()))
+        .order_by_asc(invoice_line::Column::LineNo)
+        .all(conn)
+        .await?
+    {
+        parts.entry(l.invoice_id).or_default().lines.push(l);
+    }
+    for i in instalment::Entity::find()
+        .filter(instalment::COLUMN.invoice_id.is_in(ids))
+        .order_by_asc(instalment::Column::RowNo)
+        .all(conn)
+        .await?
+    {
+        parts.entry(i.invoice_id).or_default().instalments.push(i);
+    }
+    let numbers = order_numbers(conn, rows.iter().filter_map(|r| r.order_id).collect()).await?;
+    for r in rows {
+        if let Some(n) = r.order_id.and_then(|o| numbers.get(&o)) {
+            parts.entry(r.id).or_default().order_number = Some(n.clone());
+        }
+    }
+    Ok(parts)
+}
+
+pub(crate) async fn invoice_data_of(
+    conn: &impl ConnectionTrait,
+    row: &invoice::Model,
+    today: NaiveDate,
+) -> Result<InvoiceData> {
+    let mut parts = invoice_parts(conn, std::slice::from_ref(row)).await?;
+    Ok(invoice_data(
+        row,
+        &parts.remove(&row.id).unwrap_or_default(),
+        today,
+    ))
+}
+
+pub(crate) fn invoice_data(
+    row: &invoice::Model,
+    parts: &InvoiceParts,
+    today: NaiveDate,
+) -> InvoiceData {
+    let c = currency(&row.currency);
+    let m = |amount: i64| Money::new(amount, c);
+    let status = InvoiceStatus::parse(&row.status).unwrap_or(InvoiceStatus::Draft);
+    let open = status == InvoiceStatus::Open;
+    let amounts: Vec<i64> = parts.instalments.iter().map(|i| i.amount).collect();
+    let paid_rows = rows_paid(&amounts, row.paid_amount);
+    let instalments: Vec<InstalmentView> = parts
+        .instalments
+        .iter()
+        .zip(paid_rows)
+        .map(|(i, paid)| InstalmentView {
+            row_no: i.row_no,
+            share_bps: i.share_bps,
+            due_days: i.due_days,
+            amount: m(i.amount),
+            due_on: i.due_on,
+            paid: m(paid),
+            outstanding: m(i.amount - paid),
+            overdue: open && i.due_on.is_some_and(|d| d < today) && paid < i.amount,
+        })
+        .collect();
+    InvoiceData {
+        id: row.id,
+        number: row.number.clone(),
+        status,
+        payment_status: payment_status(row.paid_amount, row.total_amount),
+        overdue: instalments.iter().any(|i| i.overdue),
+        customer: OrderCustomer {
+            id: row.customer_id,
+            name: row.customer_name.clone(),
+        },
+        order_id: row.order_id,
+        order_number: parts.order_number.clone(),
+        currency: c,
+        lines: parts
+            .lines
+            .iter()
+            .map(|l| InvoiceLineView {
+                line_no: l.line_no,
+                order_line_no: l.order_line_no,
+                product_id: l.product_id,
+                sku: l.sku.clone(),
+                name: l.name.clone(),
+                quantity: l.quantity,
+                unit_price: m(l.unit_price_amount),
+                discount: m(l.discount_amount),
+                tax_rate_bps: l.tax_rate_bps,
+                net: m(l.net_amount),
+                tax: m(l.tax_amount),
+                total: m(l.total_amount),
+            })
+            .collect(),
+        subtotal: m(row.subtotal_amount),
+        tax_total: m(row.tax_amount),
+        shipping_fee: m(row.shipping_amount),
+        total: m(row.total_amount),
+        paid: m(row.paid_amount),
+        outstanding: m(std::cmp::max(row.total_amount - row.paid_amount, 0)),
+        payment_terms: PaymentTerms::parse(&row.payment_terms).unwrap_or(PaymentTerms::Prepaid),
+        payment_terms_days: row.payment_terms_days,
+        issued_on: row.issued_on,
+        due_on: row.due_on,
+        instalments,
+        total_base: match (row.total_base_amount, row.base_currency.as_deref()) {
+            (Some(a), Some(b)) => Some(Money::new(a, currency(b))),
+            _ => None,
+        },
+        base_rate: row.base_rate.clone(),
+        notes: row.notes.clone(),
+        status_reason: row.status_reason.clone(),
+        created_by: row.created_by.clone(),
+        issued_by: row.issued_by.clone(),
+        issued_at: row.issued_at,
+        closed_at: row.closed_at,
+        version: row.version,
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+    }
+}
+
+pub(crate) fn invoice_view(actor: &Actor, data: InvoiceData) -> InvoiceView {
+    let allowed_actions = allowed_actions(actor, data.status, data.paid.amount, data.total.amount);
+    InvoiceView {
+        data,
+        allowed_actions,
+    }
+}
+
+pub async fn get_invoice(
+    conn: &impl ConnectionTrait,
+    actor: &Actor,
+    id: Uuid,
+    today: NaiveDate,
+) -> Result<InvoiceView> {
+    actor.require(Action::PaymentsRead)?;
+    let row = find_invoice(conn, actor, id).await?;
+    Ok(invoice_view(
+        actor,
+        invoice_data_of(conn, &row, today).await?,
+    ))
+}
+
+/// Query parameters of `GET /v1/invoices` and `GET /v1/orders/{id}/invoices`:
+/// newest first.
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ListInvoices {
+    #[param(value_type = Option<InvoiceStatus>)]
+    pub status: Option<Choice<InvoiceStatus>>,
+    /// Derived from allocations: `unpaid`, `partially_paid`, `paid`.
+    #[param(value_type = Option<PaymentStatus>)]
+    pub payment_status: Option<Choice<PaymentStatus>>,
+    pub customer_id: Option<Uuid>,
+    /// Open invoices due before today with something unpaid (`true`), or the others.
+    pub overdue: Option<bool>,
+    #[param(value_type = Option<Currency>)]
+    pub currency: Option<Choice<Currency>>,
+    /// The invoice number, exactly (`INV-000042`).
+    #[param(value_type = Option<String>, max_length = 40)]
+    pub number: Option<NonBlank<40>>,
+    /// Due on or after this day.
+    #[param(value_type = Option<String>, format = Date)]
+    pub due_from: Option<Day>,
+    /// Due on or before this day.
+    #[param(value_type = Option<String>, format = Date)]
+    pub due_until: Option<Day>,
+    /// Page size, 1 to 200 (default 50).
+    pub limit: Option<Limit>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<CursorParam>,
+}
+
+/// Invoices `actor` may see, of one order when `order_id` is given (404 when the
+/// order is not one it sees).
+pub async fn list_invoices(
+    conn: &impl ConnectionTrait,
+    actor: &Actor,
+    order_id: Option<Uuid>,
+    query: ListInvoices,
+    today: NaiveDate,
+) -> Result<Page<InvoiceView>> {
+    actor.require(Action::PaymentsRead)?;
+    let mut errors = Vec::new();
+    let status = Choice::check_opt(query.status.as_ref(), &mut errors, "status");
+    let paid = Choice::check_opt(query.payment_status.as_ref(), &mut errors, "payment_status");
+    let cur = Choice::check_opt(query.currency.as_ref(), &mut errors, "currency");
+    if !errors.is_empty() {
+        return Err(Error::validation(errors));
+    }
+    let page = PageRequest::new(query.limit, query.cursor.as_deref(), "-created_at")?;
+    if let Some(order_id) = order_id {
+        ordercrm_order::settlement::read(conn, actor, order_id).await?;
+    }
+    let mut select = visible_invoices(actor);
+    if let Some(order_id) = order_id {
+        select = select.filter(invoice::COLUMN.order_id.eq(order_id));
+    }
+    if let Some(s) = status {
+        select = select.filter(invoice::COLUMN.status.eq(s.as_str()));
+    }
+    if let Some(p) = paid {
+        let paid = Expr::col(invoice::Column::PaidAmount);
+        let total = Expr::col(invoice::Column::TotalAmount);
+        select = select.filter(match p {
+            PaymentStatus::Paid => paid.gte(total),
+            PaymentStatus::PartiallyPaid => paid.clone().gt(0).and(paid.lt(total)),
+            PaymentStatus::Unpaid => paid.clone().eq(0).and(paid.lt(total)),
+        });
+    }
+    if let Some(c) = query.customer_id {
+        select = select.filter(invoice::COLUMN.customer_id.eq(c));
+    }
+    if let Some(c) = cur {
+        select = select.filter(invoice::COLUMN.currency.eq(c.code()));
+    }
+    if let Some(n) = &query.number {
+        select = select.filter(invoice::COLUMN.number.eq(n.as_str().trim()));
+    }
+    if let Some(d) = query.due_from {
+        select = select.filter(invoice::COLUMN.due_on.gte(d.0));
+    }
+    if let Some(d) = query.due_until {
+        select = select.filter(invoice::COLUMN.due_on.lte(d.0));
+    }
+    if let Some(overdue) = query.overdue {
+        // Some row due before today not covered by what was paid: the rows due
+        // before today add up to more than the paid amount.
+        let mut due_before = Query::select();
+        due_before
+            .expr(Expr::cust("COALESCE(SUM(amount), 0)"))
+            .from(Alias::new("invoice_instalments"))
+            .and_where(
+                Expr::col((Alias::new("invoice_instalments"), Alias::new("invoice_id")))
+                    .equals((Alias::new("invoices"), Alias::new("id"))),
+            )
+            .and_where(Expr::col(Alias::new("due_on")).lt(today));
+        let late = Expr::col((Alias::new("invoices"), Alias::new("status")))
+            .eq(InvoiceStatus::Open.as_str())
+            .and(
+                Expr::SubQuery(None, Box::new(due_before.into())).gt(Expr::col((
+                    Alias::new("invoices"),
+                    Alias::new("paid_amount"),
+                ))),
+            );
+        select = select.filter(if overdue { late } else { late.not() });
+    }
+    let seek = Seek::newest_first(invoice::Column::CreatedAt, invoice::Column::Id);
+    let rows = seek.select(select, &page)?.all(conn).await?;
+    let parts = invoice_parts(conn, &rows).await?;
+    let views = rows
+        .iter()
+        .map(|r| {
+            let p = parts.get(&r.id).cloned().unwrap_or_default();
+            invoice_view(actor, invoice_data(r, &p, today))
+        })
+        .collect();
+    Ok(seek.page_of(&rows, &page, views))
+}
+
+pub(crate) async fn payment_data(
+    conn: &impl ConnectionTrait,
+    row: &payment::Model,
+) -> Result<PaymentData> {
+    let ledger = allocation::Entity::find()
+        .filter(allocation::COLUMN.payment_id.eq(row.id))
+        .order_by_asc(allocation::Column::CreatedAt)
+        .order_by_asc(allocation::Column::Id)
+        .all(conn)
+        .await?;
+    let invoice_ids: Vec<Uuid> = ledger.iter().filter_map(|a| a.invoice_id).collect();
+    let numbers: HashMap<Uuid, Option<String>> = if invoice_ids.is_empty() {
+        HashMap::new()
+    } else {
+        invoice::Entity::find()
+            .filter(invoice::COLUMN.id.is_in(invoice_ids))
+            .all(conn)
+            .await?
+            .into_iter()
+            .map(|i| (i.id, i.number))
+            .collect()
+    };
+    let name = customer_names(conn, vec![row.customer_id])
+        .await?
+        .remove(&row.customer_id)
+        .unwrap_or_default();
+    let c = currency(&row.currency);
+    let m = |amount: i64| Money::new(amount, c);
+    Ok(PaymentData {
+        id: row.id,
+        number: row.number.clone(),
+        status: PaymentState::parse(&row.status).unwrap_or(PaymentState::Received),
+        customer: OrderCustomer {
+            id: row.customer_id,
+            name,
+        },
+        order_id: row.order_id,
+        amount: m(row.amount),
+        allocated: m(row.allocated_amount),
+        unallocated: m(row.amount - row.allocated_amount),
+        method: PaymentMethod::parse(&row.method).unwrap_or(PaymentMethod::Other),
+        provider: row.provider.clone(),
+        reference: row.reference.clone(),
+        received_on: row.received_on,
+        notes: row.notes.clone(),
+        allocations: ledger
+            .iter()
+            .map(|a| AllocationView {
+                id: a.id,
+                invoice_id: a.invoice_id,
+                invoice_number: a
+                    .invoice_id
+                    .and_then(|i| numbers.get(&i).cloned().flatten()),
+                order_id: a.order_id,
+                amount: m(a.amount),
+                effective_on: a.effective_on,
+                created_at: a.created_at,
+            })
+            .collect(),
+        created_by: row.created_by.clone(),
+        version: row.version,
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+    })
+}
+
+pub async fn get_payment(
+    conn: &impl ConnectionTrait,
+    actor: &Actor,
+    id: Uuid,
+) -> Result<PaymentView> {
+    actor.require(Action::PaymentsRead)?;
+    let row = find_payment(conn, actor, id).await?;
+    Ok(PaymentView {
+        data: payment_data(conn, &row).await?,
+    })
+}
+
+/// Query parameters of `GET /v1/payments`: newest first.
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ListPayments {
+    pub customer_id: Option<Uuid>,
+    pub order_id: Option<Uuid>,
+    #[param(value_type = Option<PaymentMethod>)]
+    pub method: Option<Choice<PaymentMethod>>,
+    #[param(value_type = Option<Currency>)]
+    pub currency: Option<Choice<Currency>>,
+    /// The provider's reference, exactly.
+    #[param(value_type = Option<String>, max_length = 100)]
+    pub reference: Option<NonBlank<100>>,
+    /// Payments with unallocated credit left (`true`), or fully allocated.
+    pub unallocated: Option<bool>,
+    /// Received on or after this day.
+    #[param(value_type = Option<String>, format = Date)]
+    pub received_from: Option<Day>,
+    /// Received on or before this day.
+    #[param(value_type = Option<String>, format = Date)]
+    pub received_until: Option<Day>,
+    /// Page size, 1 to 200 (default 50).
+    pub limit: Option<Limit>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<CursorParam>,
+}
+
+pub async fn list_payments(
+    conn: &impl ConnectionTrait,
+    actor: &Actor,
+    query: ListPayments,
+) -> Result<Page<PaymentView>> {
+    actor.require(Action::PaymentsRead)?;
+    let mut errors = Vec::new();
+    let method = Choice::check_opt(query.method.as_ref(), &mut errors, "method");
+    let cur = Choice::check_opt(query.currency.as_ref(), &mut errors, "currency");
+    if !errors.is_empty() {
+        return Err(Error::validation(errors));
+    }
+    let page = PageRequest::new(query.limit, query.cursor.as_deref(), "-created_at")?;
+    let mut select = visible_payments(actor);
+    if let Some(c) = query.customer_id {
+        select = select.filter(payment::COLUMN.customer_id.eq(c));
+    }
+    if let Some(o) = query.order_id {
+        select = select.filter(payment::COLUMN.order_id.eq(o));
+    }
+    if let Some(m) = method {
+        select = select.filter(payment::COLUMN.method.eq(m.as_str()));
+    }
+    if let Some(c) = cur {
+        select = select.filter(payment::COLUMN.currency.eq(c.code()));
+    }
+    if let Some(r) = &query.reference {
+        select = select.filter(payment::COLUMN.reference.eq(r.as_str().trim()));
+    }
+    if let Some(u) = query.unallocated {
+        let left =
+            Expr::col(payment::Column::AllocatedAmount).lt(Expr::col(payment::Column::Amount));
+        select = select.filter(if u { left } else { left.not() });
+    }
+    if let Some(d) = query.received_from {
+        select = select.filter(payment::COLUMN.received_on.gte(d.0));
+    }
+    if let Some(d) = query.received_until {
+        select = select.filter(payment::COLUMN.received_on.lte(d.0));
+    }
+    let seek = Seek::newest_first(payment::Column::CreatedAt, payment::Column::Id);
+    let rows = seek.select(select, &page)?.all(conn).await?;
+    let mut views = Vec::with_capacity(rows.len());
+    for r in &rows {
+        views.push(PaymentView {
+            data: payment_data(conn, r).await?,
+        });
+    }
+    Ok(seek.page_of(&rows, &page, views))
+}
+
+/// What customer `id` owes on open invoices and holds as credit, per currency.
+pub async fn balance(
+    conn: &impl ConnectionTrait,
+    actor: &Actor,
+    id: Uuid,
+) -> Result<CustomerBalance> {
+    actor.require(Action::PaymentsRead)?;
+    if ordercrm_customer::queries::ordering_customer(conn, actor, id)
+        .await?
+        .is_none()
+    {
+        return Err(Error::not_found("customer", id));
+    }
+    let mut outstanding: std::collections::BTreeMap<String, i64> = Default::default();
+    for i in invoice::Entity::find()
+        .filter(invoice::COLUMN.customer_id.eq(id))
+        .filter(invoice::COLUMN.status.eq(InvoiceStatus::Open.as_str()))
+        .all(conn)
+        .await?
+    {
+        let e = outstanding.entry(i.currency).or_default();
+        *e = e.saturating_add(i.total_amount - i.paid_amount);
+    }
+    let mut credit: std::collections::BTreeMap<String, i64> = Default::default();
+    for p in payment::Entity::find()
+        .filter(payment::COLUMN.customer_id.eq(id))
+        .filter(Expr::col(payment::Column::AllocatedAmount).lt(Expr::col(payment::Column::Amount)))
+        .all(conn)
+        .await?
+    {
+        let e = credit.entry(p.currency).or_default();
+        *e = e.saturating_add(p.amount - p.allocated_amount);
+    }
+    let list = |m: std::collections::BTreeMap<String, i64>| {
+        m.into_iter()
+            .filter(|(_, a)| *a != 0)
+            .map(|(c, a)| Money::new(a, currency(&c)))
+            .collect()
+    };
+    Ok(CustomerBalance {
+        customer_id: id,
+        outstanding: list(outstanding),
+        credit: list(credit),
+    })
+}

@@ -1,0 +1,1014 @@
+//! Payments, part 1: invoices paid in parts (outstanding never below zero, one
+//! `invoice.paid`), the order paid and completed by the completion rule, a
+//! prepayment applied at issue, an instalment schedule that adds up exactly, and a
+//! gateway's notification recorded once under concurrent resends.
+
+use futures_util::future::join_all;
+use ordercrm_tests::{Engine, TestApp, both_engines};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+both_engines!(
+    an_invoice_paid_in_parts_completes_the_delivered_order,
+    a_prepaid_marketplace_order_completes_on_delivery_with_no_further_payment,
+    a_30_70_schedule_adds_up_exactly_and_each_row_has_its_day,
+    one_gateway_notification_sent_ten_times_is_one_payment,
+    random_invoices_payments_and_allocations_keep_the_books_balanced,
+    who_may_do_what_and_bad_input_changes_nothing,
+    credit_counts_open_invoices_and_uninvoiced_orders_once,
+    edits_and_cancellations_undo_invoices_and_keep_the_money,
+    the_invoice_policy_invoices_at_shipment_or_delivery,
+    concurrent_invoices_never_bill_a_line_twice,
+);
+
+/// SH-01 holding TEA (1000.00 CNY, no tax) and ODD (1000.01 CNY); a customer.
+async fn world(app: &TestApp) -> String {
+    let res = app
+        .post(
+            "/v1/warehouses",
+            &json!({"code": "SH-01", "name": "Shanghai"}),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    for (sku, price) in [("TEA", 100_000), ("ODD", 100_001)] {
+        let res = app
+            .post(
+                "/v1/products",
+                &json!({"sku": sku, "name": sku, "tax_rate_bps": 0,
+                    "list_price": {"amount": price, "currency": "CNY"}}),
+            )
+            .await;
+        assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+        let res = app
+            .post(
+                "/v1/inventory/receipts",
+                &json!({"sku": sku, "warehouse_code": "SH-01", "quantity": 20}),
+            )
+            .await;
+        assert_eq!(res.status(), 201);
+    }
+    app.customer("Tea House").await
+}
+
+async fn order(app: &TestApp, customer: &str, sku: &str, extra: Value) -> Value {
+    let mut body = json!({"customer_id": customer, "currency": "CNY", "submit": true,
+        "payment_terms": "net", "payment_terms_days": 30,
+        "lines": [{"sku": sku, "quantity": 1, "warehouse_code": "SH-01"}]});
+    for (k, v) in extra.as_object().unwrap() {
+        body[k] = v.clone();
+    }
+    let res = app.post("/v1/orders", &body).await;
+    assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+    let order: Value = res.json().await.unwrap();
+    assert_eq!(order["status"], "approved", "{order}");
+    order
+}
+
+async fn deliver(app: &TestApp, order_id: &str, tracking: &str) {
+    let res = app
+        .post(
+            &format!("/v1/orders/{order_id}/shipments"),
+            &json!({"lines": [{"line_no": 1, "quantity": 1}], "carrier": "SF",
+                "tracking_number": tracking}),
+        )
+        .await;
+    assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+    let shipment: Value = res.json().await.unwrap();
+    let res = app
+        .post(
+            &format!("/v1/shipments/{}/deliver", shipment["id"].as_str().unwrap()),
+            &json!({"signed_by": "Li Lei"}),
+        )
+        .await;
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+}
+
+async fn pay(app: &TestApp, customer: &str, amount: i64, extra: Value) -> Value {
+    let mut body = json!({"customer_id": customer, "method": "bank_transfer",
+        "amount": {"amount": amount, "currency": "CNY"}});
+    for (k, v) in extra.as_object().unwrap() {
+        body[k] = v.clone();
+    }
+    let res = app.post("/v1/payments", &body).await;
+    assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+    res.json().await.unwrap()
+}
+
+async fn invoice(app: &TestApp, id: &str) -> Value {
+    let res = app.get(&format!("/v1/invoices/{id}")).await;
+    assert_eq!(res.status(), 200);
+    res.json().await.unwrap()
+}
+
+async fn an_invoice_paid_in_parts_completes_the_delivered_order(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let customer = world(&app).await;
+    let o = order(&app, &customer, "TEA", json!({})).await;
+    let order_id = o["id"].as_str().unwrap();
+    deliver(&app, order_id, "SF-1").await;
+    assert_eq!(
+        app.order(order_id).await["status"],
+        "approved",
+        "delivered, not paid"
+    );
+
+    let res = app
+        .post(
+            &format!("/v1/orders/{order_id}/invoices"),
+            &json!({"issue": true}),
+        )
+        .await;
+    assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+    let inv: Value = res.json().await.unwrap();
+    let inv_id = inv["id"].as_str().unwrap().to_owned();
+    assert_eq!(inv["status"], "open");
+    assert_eq!(inv["total"]["amount"], 100_000);
+    assert_eq!(inv["outstanding"]["amount"], 100_000);
+    assert!(inv["number"].as_str().unwrap().starts_with("INV-"));
+    // Nothing is left to invoice.
+    let res = app
+        .post(&format!("/v1/orders/{order_id}/invoices"), &json!({}))
+        .await;
+    assert_eq!(res.status(), 409);
+
+    pay(&app, &customer, 30_000, json!({})).await;
+    let inv = invoice(&app, &inv_id).await;
+    assert_eq!(inv["payment_status"], "partially_paid");
+    assert_eq!(inv["outstanding"]["amount"], 70_000);
+    assert_eq!(inv["paid"]["amount"], 30_000);
+    assert_eq!(
+        app.order(order_id).await["payment_status"],
+        "partially_paid"
+    );
+    assert_eq!(app.events_of("invoice.partially_paid").await, 1);
+
+    pay(&app, &customer, 70_000, json!({})).await;
+    let inv = invoice(&app, &inv_id).await;
+    assert_eq!(inv["payment_status"], "paid");
+    assert_eq!(inv["outstanding"]["amount"], 0);
+    assert_eq!(app.events_of("invoice.paid").await, 1);
+    let done = app.order(order_id).await;
+    assert_eq!(done["payment_status"], "paid");
+    assert_eq!(done["paid"]["amount"], 100_000);
+    assert_eq!(done["status"], "completed", "paid second: completed then");
+    assert_eq!(app.events_of("order.paid").await, 1);
+    assert_eq!(app.events_of("order.completed").await, 1);
+
+    // A further 50.00 is credit; the invoice never goes below zero.
+    let extra = pay(&app, &customer, 5_000, json!({})).await;
+    assert_eq!(extra["unallocated"]["amount"], 5_000);
+    assert_eq!(extra["allocations"].as_array().unwrap().len(), 0);
+    let inv = invoice(&app, &inv_id).await;
+    assert_eq!(inv["outstanding"]["amount"], 0);
+    assert_eq!(inv["paid"]["amount"], 100_000);
+    assert_eq!(app.events_of("invoice.paid").await, 1);
+    let balance: Value = app
+        .get(&format!("/v1/customers/{customer}/balance"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        balance["credit"],
+        json!([{"amount": 5_000, "currency": "CNY"}])
+    );
+    assert_eq!(balance["outstanding"], json!([]));
+    // Paying an invoice more than it owes is refused, and changes nothing.
+    let res = app
+        .post(
+            "/v1/payments",
+            &json!({"customer_id": customer, "method": "cash",
+                "amount": {"amount": 100, "currency": "CNY"},
+                "allocations": [{"invoice_id": inv_id, "amount": {"amount": 100, "currency": "CNY"}}]}),
+        )
+        .await;
+    assert_eq!(res.status(), 409);
+    assert_eq!(app.count("SELECT COUNT(*) FROM payments").await, 3);
+    // A paid invoice is not voided.
+    let res = app
+        .post(&format!("/v1/invoices/{inv_id}/void"), &json!({}))
+        .await;
+    assert_eq!(res.status(), 409);
+    app.stop().await;
+}
+
+async fn a_prepaid_marketplace_order_completes_on_delivery_with_no_further_payment(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let customer = world(&app).await;
+    let o = order(
+        &app,
+        &customer,
+        "TEA",
+        json!({"channel": "marketplace", "external_id": "TM-1", "payment_terms": "prepaid",
+            "payment_terms_days": null,
+            "payment": {"amount": {"amount": 100_000, "currency": "CNY"}, "method": "online",
+                "provider": "tmall", "reference": "TM-PAY-1", "paid_at": "2026-11-20T08:00:00Z"}}),
+    )
+    .await;
+    let order_id = o["id"].as_str().unwrap();
+    assert_eq!(o["payment_status"], "paid");
+    // Invoiced at approval, the prepayment applied to it.
+    let list: Value = app
+        .get(&format!("/v1/orders/{order_id}/invoices"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let invoices = list["data"].as_array().unwrap();
+    assert_eq!(invoices.len(), 1, "{list}");
+    assert_eq!(invoices[0]["status"], "open");
+    assert_eq!(invoices[0]["payment_status"], "paid");
+    assert_eq!(invoices[0]["outstanding"]["amount"], 0);
+    assert_eq!(app.events_of("payment.allocated").await, 1);
+    assert_eq!(app.events_of("payment.received").await, 1);
+    deliver(&app, order_id, "SF-2").await;
+    let done = app.order(order_id).await;
+    assert_eq!(done["status"], "completed");
+    assert_eq!(done["prepayments"][0]["reference"], "TM-PAY-1");
+    assert_eq!(app.count("SELECT COUNT(*) FROM payments").await, 1);
+    app.stop().await;
+}
+
+async fn a_30_70_schedule_adds_up_exactly_and_each_row_has_its_day(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let customer = world(&app).await;
+    let o = order(&app, &customer, "ODD", json!({})).await;
+    let order_id = o["id"].as_str().unwrap();
+    let res = app
+        .post(
+            &format!("/v1/orders/{order_id}/invoices"),
+            &json!({"issue": true, "schedule": [{"share_bps": 3000, "due_days": 0},
+                {"share_bps": 7000, "due_days": 30}]}),
+        )
+        .await;
+    assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+    let inv: Value = res.json().await.unwrap();
+    assert_eq!(inv["total"]["amount"], 100_001);
+    let rows = inv["instalments"].as_array().unwrap();
+    assert_eq!(rows[0]["amount"]["amount"], 30_000);
+    assert_eq!(rows[1]["amount"]["amount"], 70_001);
+    let today = app.clock_now().date_naive();
+    assert_eq!(rows[0]["due_on"], json!(today.to_string()));
+    let later = today + chrono::Days::new(30);
+    assert_eq!(rows[1]["due_on"], json!(later.to_string()));
+    assert_eq!(inv["due_on"], json!(later.to_string()));
+    // A schedule that does not add up to the whole is refused.
+    let res = app
+        .post(
+            &format!("/v1/orders/{order_id}/invoices"),
+            &json!({"schedule": [{"share_bps": 3000, "due_days": 0}]}),
+        )
+        .await;
+    assert_eq!(res.status(), 400);
+    // The first row paid: the second still owes all of its own.
+    pay(&app, &customer, 30_000, json!({})).await;
+    let inv = invoice(&app, inv["id"].as_str().unwrap()).await;
+    let rows = inv["instalments"].as_array().unwrap();
+    assert_eq!(rows[0]["outstanding"]["amount"], 0);
+    assert_eq!(rows[1]["outstanding"]["amount"], 70_001);
+    app.stop().await;
+}
+
+async fn one_gateway_notification_sent_ten_times_is_one_payment(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let customer = world(&app).await;
+    let body = json!({"customer_id": customer, "method": "online", "provider": "Alipay",
+        "reference": "2026113022001", "amount": {"amount": 12_345, "currency": "CNY"}});
+    let answers = join_all((0..10).map(|_| app.post("/v1/payments", &body))).await;
+    let mut created = 0;
+    let mut ids = Vec::new();
+    for res in answers {
+        let status = res.status().as_u16();
+        assert!(status == 201 || status == 200, "{status}");
+        if status == 201 {
+            created += 1;
+        }
+        let p: Value = res.json().await.unwrap();
+        ids.push(p["id"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(created, 1);
+    ids.dedup();
+    assert_eq!(ids.len(), 1, "every answer names the one payment");
+    assert_eq!(app.count("SELECT COUNT(*) FROM payments").await, 1);
+    assert_eq!(app.events_of("payment.received").await, 1);
+    // The same reference for another amount is not the same payment.
+    let mut other = body.clone();
+    other["amount"]["amount"] = json!(1);
+    let res = app.post("/v1/payments", &other).await;
+    assert_eq!(res.status(), 409);
+    app.stop().await;
+}
+
+/// SplitMix64: small, seeded, the same on every machine.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+async fn all(app: &TestApp, path: &str) -> Vec<Value> {
+    let page: Value = app
+        .get(&format!("{path}?limit=200"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(page["has_more"], false);
+    page["data"].as_array().unwrap().clone()
+}
+
+/// Every invoice: total = paid + outstanding, outstanding never below zero, and
+/// paid = what the payments' ledgers put on it; every payment: its ledger adds up
+/// to its allocated amount, never above its amount; every order: what its
+/// invoices (not void) bill never passes its grand total, and its paid amount is
+/// what the ledger puts on it.
+async fn books_balance(app: &TestApp, context: &str) {
+    let invoices = all(app, "/v1/invoices").await;
+    let payments = all(app, "/v1/payments").await;
+    let mut applied: std::collections::HashMap<String, i64> = Default::default();
+    let mut per_order: std::collections::HashMap<String, i64> = Default::default();
+    for p in &payments {
+        let amount = p["amount"]["amount"].as_i64().unwrap();
+        let allocated = p["allocated"]["amount"].as_i64().unwrap();
+        let ledger: i64 = p["allocations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["amount"]["amount"].as_i64().unwrap())
+            .sum();
+        assert_eq!(ledger, allocated, "{context}: payment {p}");
+        assert!(
+            allocated <= amount && allocated >= 0,
+            "{context}: payment {p}"
+        );
+        assert_eq!(
+            p["unallocated"]["amount"].as_i64().unwrap(),
+            amount - allocated
+        );
+        for a in p["allocations"].as_array().unwrap() {
+            let amount = a["amount"]["amount"].as_i64().unwrap();
+            if let Some(inv) = a["invoice_id"].as_str() {
+                *applied.entry(inv.to_owned()).or_default() += amount;
+            }
+            if let Some(order) = a["order_id"].as_str() {
+                *per_order.entry(order.to_owned()).or_default() += amount;
+            }
+        }
+    }
+    let mut billed: std::collections::HashMap<String, i64> = Default::default();
+    for i in &invoices {
+        let total = i["total"]["amount"].as_i64().unwrap();
+        let paid = i["paid"]["amount"].as_i64().unwrap();
+        let outstanding = i["outstanding"]["amount"].as_i64().unwrap();
+        assert_eq!(total, paid + outstanding, "{context}: invoice {i}");
+        assert!(outstanding >= 0 && paid >= 0, "{context}: invoice {i}");
+        let id = i["id"].as_str().unwrap();
+        assert_eq!(
+            applied.get(id).copied().unwrap_or(0),
+            paid,
+            "{context}: invoice {i}"
+        );
+        let rows: i64 = i["instalments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["amount"]["amount"].as_i64().unwrap())
+            .sum();
+        assert_eq!(rows, total, "{context}: instalments of {i}");
+        if i["status"] != "void" {
+            *billed
+                .entry(i["order_id"].as_str().unwrap().to_owned())
+                .or_default() += total;
+        }
+    }
+    for (order_id, billed) in billed {
+        let o = app.order(&order_id).await;
+        let grand = o["grand_total"]["amount"].as_i64().unwrap();
+        assert!(
+            billed <= grand,
+            "{context}: order {order_id} billed {billed} of {grand}"
+        );
+    }
+    for (order_id, paid) in per_order {
+        let o = app.order(&order_id).await;
+        assert_eq!(
+            o["paid"]["amount"].as_i64().unwrap(),
+            paid,
+            "{context}: order {o}"
+        );
+    }
+}
+
+async fn random_invoices_payments_and_allocations_keep_the_books_balanced(engine: Engine) {
+    let seeds: Vec<u64> = match std::env::var("PAYMENTS_MODEL_SEED") {
+        Ok(s) => vec![s.parse().unwrap()],
+        Err(_) => vec![20261130],
+    };
+    for seed in seeds {
+        let app = TestApp::spawn(engine).await;
+        let mut rng = Rng(seed);
+        let res = app
+            .post(
+                "/v1/warehouses",
+                &json!({"code": "SH-01", "name": "Shanghai"}),
+            )
+            .await;
+        assert_eq!(res.status(), 201);
+        for (sku, price, tax) in [("P-A", 333, 1300), ("P-B", 1999, 600), ("P-C", 7, 0)] {
+            let res = app
+                .post(
+                    "/v1/products",
+                    &json!({"sku": sku, "name": sku, "tax_rate_bps": tax,
+                        "list_price": {"amount": price, "currency": "CNY"}}),
+                )
+                .await;
+            assert_eq!(res.status(), 201);
+            let res = app
+                .post(
+                    "/v1/inventory/receipts",
+                    &json!({"sku": sku, "warehouse_code": "SH-01", "quantity": 1000}),
+                )
+                .await;
+            assert_eq!(res.status(), 201);
+        }
+        let customer = app.customer("Model Co").await;
+        let mut orders = Vec::new();
+        for n in 0..4 {
+            let lines: Vec<Value> = ["P-A", "P-B", "P-C"]
+                .iter()
+                .map(|sku| {
+                    json!({"sku": sku, "quantity": 1 + rng.below(5), "warehouse_code": "SH-01",
+                        "discount": {"amount": rng.below(5), "currency": "CNY"}})
+                })
+                .collect();
+            let o = order(
+                &app,
+                &customer,
+                "P-A",
+                json!({"lines": lines, "order_discount": {"amount": rng.below(50), "currency": "CNY"},
+                    "shipping_fee": {"amount": 100 * n, "currency": "CNY"}}),
+            )
+            .await;
+            orders.push(o);
+        }
+        let mut payments: Vec<String> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        for step in 0..60 {
+            let context = format!("seed {seed}, step {step}");
+            let invoices = all(&app, "/v1/invoices").await;
+            for i in &invoices {
+                seen.insert(format!("{}/{}", i["status"], i["payment_status"]));
+            }
+            let pick = |rng: &mut Rng, status: &str| -> Option<String> {
+                let of: Vec<&Value> = invoices.iter().filter(|i| i["status"] == status).collect();
+                (!of.is_empty()).then(|| {
+                    of[rng.below(of.len() as u64) as usize]["id"]
+                        .as_str()
+                        .unwrap()
+                        .to_owned()
+                })
+            };
+            let res = match rng.below(6) {
+                0 | 1 => {
+                    let o = &orders[rng.below(orders.len() as u64) as usize];
+                    let id = o["id"].as_str().unwrap();
+                    let mut lines: Vec<Value> = Vec::new();
+                    for n in 1..=3 {
+                        if rng.below(2) == 0 {
+                            lines.push(json!({"line_no": n, "quantity": 1 + rng.below(3)}));
+                        }
+                    }
+                    let mut body = json!({"issue": rng.below(3) > 0});
+                    if !lines.is_empty() {
+                        body["lines"] = json!(lines);
+                    }
+                    if rng.below(3) == 0 {
+                        body["schedule"] = json!([{"share_bps": 3333, "due_days": 0},
+                            {"share_bps": 6667, "due_days": 30}]);
+                    }
+                    app.post(&format!("/v1/orders/{id}/invoices"), &body).await
+                }
+                2 => match pick(&mut rng, "draft") {
+                    Some(id) => {
+                        let action = if rng.below(2) == 0 { "issue" } else { "void" };
+                        app.post(&format!("/v1/invoices/{id}/{action}"), &json!({}))
+                            .await
+                    }
+                    None => continue,
+                },
+                3 => {
+                    let mut body = json!({"customer_id": customer, "method": "bank_transfer",
+                        "amount": {"amount": 1 + rng.below(12_000), "currency": "CNY"}});
+                    match rng.below(3) {
+                        0 => {
+                            if let Some(inv) = pick(&mut rng, "open") {
+                                body["allocations"] = json!([{"invoice_id": inv,
+                                    "amount": {"amount": 1 + rng.below(1500), "currency": "CNY"}}]);
+                            }
+                        }
+                        1 => {
+                            let o = &orders[rng.below(orders.len() as u64) as usize];
+                            body["order_id"] = o["id"].clone();
+                        }
+                        _ => {}
+                    }
+                    let res = app.post("/v1/payments", &body).await;
+                    if res.status() == 201 {
+                        let p: Value = res.json().await.unwrap();
+                        payments.push(p["id"].as_str().unwrap().to_owned());
+                        books_balance(&app, &context).await;
+                        continue;
+                    }
+                    res
+                }
+                4 => match payments.get(rng.below(payments.len().max(1) as u64) as usize) {
+                    Some(p) => {
+                        app.post(&format!("/v1/payments/{p}/allocate"), &json!({}))
+                            .await
+                    }
+                    None => continue,
+                },
+                _ => match pick(&mut rng, "open") {
+                    Some(id) => {
+                        app.post(&format!("/v1/invoices/{id}/void"), &json!({}))
+                            .await
+                    }
+                    None => continue,
+                },
+            };
+            let status = res.status().as_u16();
+            assert!(
+                [200, 201, 400, 409].contains(&status),
+                "{context}: {status} {}",
+                res.text().await.unwrap()
+            );
+            books_balance(&app, &context).await;
+        }
+        // Money applied never exceeds what was received.
+        let invoiced: Vec<Value> = all(&app, "/v1/invoices").await;
+        let paid: i64 = invoiced
+            .iter()
+            .map(|i| i["paid"]["amount"].as_i64().unwrap())
+            .sum();
+        let received: i64 = all(&app, "/v1/payments")
+            .await
+            .iter()
+            .map(|p| p["amount"]["amount"].as_i64().unwrap())
+            .sum();
+        assert!(paid <= received);
+        // The walk did what it set out to: invoices issued, paid in part and in
+        // full, voided; payments allocated and left as credit.
+        let count = |status: &str| invoiced.iter().filter(|i| i["status"] == status).count();
+        assert!(count("open") >= 3 && count("void") >= 1, "{invoiced:?}");
+        for state in [
+            "\"open\"/\"paid\"",
+            "\"open\"/\"partially_paid\"",
+            "\"draft\"/\"unpaid\"",
+        ] {
+            assert!(seen.contains(state), "{state} never seen: {seen:?}");
+        }
+        assert!(payments.len() >= 5);
+        app.stop().await;
+    }
+}
+
+async fn who_may_do_what_and_bad_input_changes_nothing(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    world(&app).await;
+    let (rep_id, rep) = app.user("rep@example.com", "sales", None).await;
+    let (_, other_rep) = app.user("other@example.com", "sales", None).await;
+    let (_, finance) = app.user("finance@example.com", "finance", None).await;
+    let (_, support) = app.user("support@example.com", "support", None).await;
+    let (_, auditor) = app.user("auditor@example.com", "auditor", None).await;
+    let (_, warehouse) = app.user("wh@example.com", "warehouse", None).await;
+    let res = app
+        .post(
+            "/v1/customers",
+            &json!({"kind": "company", "name": "Rep's", "owner_id": rep_id}),
+        )
+        .await;
+    let customer = res.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let o = order(&app, &customer, "TEA", json!({})).await;
+    let order_id = o["id"].as_str().unwrap();
+    let path = format!("/v1/orders/{order_id}/invoices");
+    // Only finance (and admins) invoice.
+    for token in [&rep, &support, &auditor, &warehouse] {
+        let res = app
+            .request_as(token, Method::POST, &path)
+            .json(&json!({"issue": true}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 403);
+    }
+    let res = app
+        .request_as(&finance, Method::POST, &path)
+        .json(&json!({"issue": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+    let inv: Value = res.json().await.unwrap();
+    let inv_path = format!("/v1/invoices/{}", inv["id"].as_str().unwrap());
+    // The rep reads their customer's invoice; another rep does not see it; support
+    // and the warehouse may not read money; the auditor reads.
+    for (token, status) in [
+        (&rep, 200),
+        (&other_rep, 404),
+        (&support, 403),
+        (&warehouse, 403),
+        (&auditor, 200),
+    ] {
+        let res = app
+            .request_as(token, Method::GET, &inv_path)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), status);
+    }
+    let listed: Value = app
+        .request_as(&other_rep, Method::GET, "/v1/invoices")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["data"], json!([]));
+    // The warehouse's view of the order's timeline leaves the money out.
+    let timeline: Value = app
+        .request_as(
+            &warehouse,
+            Method::GET,
+            &format!("/v1/orders/{order_id}/timeline"),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        !timeline.to_string().contains("invoice."),
+        "the warehouse saw invoices: {timeline}"
+    );
+    // A gateway key posts payments (and reads what it posted); without the scope, no.
+    let key: Value = app
+        .post(
+            "/v1/api-keys",
+            &json!({"name": "Gateway", "kind": "erp", "scopes": ["payments:write"]}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let gateway = key["secret"].as_str().unwrap();
+    let body = json!({"customer_id": customer, "method": "online", "provider": "stripe",
+        "reference": "ch_1", "amount": {"amount": 100, "currency": "CNY"}});
+    let res = app
+        .request_as(gateway, Method::POST, "/v1/payments")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+    let res = app
+        .request_as(gateway, Method::GET, "/v1/payments")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403, "payments:write does not read the list");
+    let res = app
+        .request_as(&rep, Method::POST, "/v1/payments")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+    // Bad input: each refused with its field, nothing recorded.
+    let payments = app.count("SELECT COUNT(*) FROM payments").await;
+    for (bad, field) in [
+        (
+            json!({"amount": {"amount": 0, "currency": "CNY"}}),
+            "amount.amount",
+        ),
+        (
+            json!({"amount": {"amount": -5, "currency": "CNY"}}),
+            "amount.amount",
+        ),
+        (
+            json!({"amount": {"amount": 100_000_000_000_000_001_i64, "currency": "CNY"}}),
+            "amount.amount",
+        ),
+        (json!({"method": "barter"}), "method"),
+        (json!({"provider": "x", "reference": null}), "reference"),
+        (json!({"received_on": "2999-01-01"}), "received_on"),
+        (
+            json!({"allocations": [{"invoice_id": inv["id"], "amount": {"amount": 1, "currency": "USD"}}]}),
+            "allocations[0].amount.currency",
+        ),
+    ] {
+        let mut body = json!({"customer_id": customer, "method": "cash",
+            "amount": {"amount": 100, "currency": "CNY"}});
+        for (k, v) in bad.as_object().unwrap() {
+            body[k] = v.clone();
+        }
+        let res = app.post("/v1/payments", &body).await;
+        assert_eq!(res.status(), 400, "{bad}");
+        let problem: Value = res.json().await.unwrap();
+        assert!(
+            problem["errors"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|e| e["field"] == field),
+            "{bad}: {problem}"
+        );
+    }
+    let res = app
+        .post(
+            "/v1/payments",
+            &json!({"customer_id": uuid::Uuid::now_v7(), "method": "cash",
+                "amount": {"amount": 100, "currency": "CNY"}}),
+        )
+        .await;
+    assert_eq!(res.status(), 404);
+    assert_eq!(app.count("SELECT COUNT(*) FROM payments").await, payments);
+    // An invoice of more than is left, or of a line that does not exist.
+    let o = order(&app, &customer, "TEA", json!({})).await;
+    let path = format!("/v1/orders/{}/invoices", o["id"].as_str().unwrap());
+    let res = app
+        .post(&path, &json!({"lines": [{"line_no": 1, "quantity": 2}]}))
+        .await;
+    assert_eq!(res.status(), 409);
+    assert_eq!(
+        res.json::<Value>().await.unwrap()["type"],
+        "/problems/over-invoice"
+    );
+    let res = app
+        .post(&path, &json!({"lines": [{"line_no": 9, "quantity": 1}]}))
+        .await;
+    assert_eq!(res.status(), 404);
+    let res = app
+        .post(
+            &path,
+            &json!({"schedule": [{"share_bps": 5000, "due_days": 30},
+            {"share_bps": 5000, "due_days": 10}]}),
+        )
+        .await;
+    assert_eq!(res.status(), 400);
+    app.stop().await;
+}
+
+async fn credit_counts_open_invoices_and_uninvoiced_orders_once(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    world(&app).await;
+    let res = app
+        .post(
+            "/v1/customers",
+            &json!({"kind": "company", "name": "On credit", "payment_terms_days": 30,
+                "credit_limit": {"amount": 150_000, "currency": "CNY"}}),
+        )
+        .await;
+    assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+    let customer = res.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let first = order(&app, &customer, "TEA", json!({})).await;
+    let res = app
+        .post(
+            &format!("/v1/orders/{}/invoices", first["id"].as_str().unwrap()),
+            &json!({"issue": true}),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    // 1000.00 invoiced and unpaid, and 1000.00 more: 2000.00, counted once each.
+    let res = app
+        .post(
+            "/v1/orders",
+            &json!({"customer_id": customer, "currency": "CNY", "submit": true,
+                "lines": [{"sku": "TEA", "quantity": 1, "warehouse_code": "SH-01"}]}),
+        )
+        .await;
+    let second: Value = res.json().await.unwrap();
+    assert_eq!(second["status"], "on_hold", "{second}");
+    let credit = second["review"]["verdicts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["rule"] == "credit")
+        .unwrap()
+        .clone();
+    assert_eq!(credit["code"], "credit_limit_exceeded");
+    assert_eq!(credit["inputs"]["exposure"]["amount"], 200_000);
+    // The first paid: the second fits.
+    pay(&app, &customer, 100_000, json!({})).await;
+    let res = app
+        .post(
+            &format!("/v1/orders/{}/release", second["id"].as_str().unwrap()),
+            &json!({}),
+        )
+        .await;
+    let released: Value = res.json().await.unwrap();
+    assert_eq!(released["status"], "approved", "{released}");
+    app.stop().await;
+}
+
+async fn edits_and_cancellations_undo_invoices_and_keep_the_money(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let customer = world(&app).await;
+    // Prepaid with 1000.00 of 2000.00 paid: invoiced at approval, half paid.
+    let o = order(
+        &app,
+        &customer,
+        "TEA",
+        json!({"payment_terms": "prepaid", "payment_terms_days": null,
+            "lines": [{"sku": "TEA", "quantity": 2, "warehouse_code": "SH-01"}],
+            "payment": {"amount": {"amount": 100_000, "currency": "CNY"}, "method": "online",
+                "provider": "alipay", "reference": "AP-EDIT", "paid_at": "2026-11-20T08:00:00Z"}}),
+    )
+    .await;
+    let id = o["id"].as_str().unwrap();
+    let first = all(&app, &format!("/v1/orders/{id}/invoices")).await;
+    assert_eq!(first.len(), 1);
+    assert_eq!(first[0]["paid"]["amount"], 100_000);
+    // An edit to 1 unit would take the total to what was paid: allowed, the invoice
+    // made again for 1000.00, paid by the same money.
+    let etag = app.get(&format!("/v1/orders/{id}")).await.headers()["etag"].clone();
+    let res = app
+        .request(Method::POST, &format!("/v1/orders/{id}/edits"))
+        .header("if-match", etag)
+        .json(&json!({"change_lines": [{"line_no": 1, "quantity": 1}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    let invoices = all(&app, &format!("/v1/orders/{id}/invoices")).await;
+    let open: Vec<&Value> = invoices.iter().filter(|i| i["status"] == "open").collect();
+    assert_eq!(invoices.len(), 2, "{invoices:?}");
+    assert_eq!(open.len(), 1);
+    assert_eq!(open[0]["total"]["amount"], 100_000);
+    assert_eq!(open[0]["payment_status"], "paid");
+    let now = app.order(id).await;
+    assert_eq!(now["payment_status"], "paid");
+    books_balance(&app, "after the edit").await;
+    // Below what was paid: refused.
+    let etag = app.get(&format!("/v1/orders/{id}")).await.headers()["etag"].clone();
+    let res = app
+        .request(Method::POST, &format!("/v1/orders/{id}/edits"))
+        .header("if-match", etag)
+        .json(&json!({"change_lines": [{"line_no": 1, "unit_price": {"amount": 50_000, "currency": "CNY"}}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 409);
+    // Cancelled: the invoice is voided and the 1000.00 is the customer's credit.
+    let res = app
+        .post(
+            &format!("/v1/orders/{id}/cancel"),
+            &json!({"reason": "changed mind"}),
+        )
+        .await;
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    let cancelled: Value = res.json().await.unwrap();
+    assert_eq!(cancelled["payment_status"], "unpaid");
+    let invoices = all(&app, &format!("/v1/orders/{id}/invoices")).await;
+    assert!(
+        invoices.iter().all(|i| i["status"] == "void"),
+        "{invoices:?}"
+    );
+    let balance: Value = app
+        .get(&format!("/v1/customers/{customer}/balance"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        balance["credit"],
+        json!([{"amount": 100_000, "currency": "CNY"}])
+    );
+    books_balance(&app, "after the cancellation").await;
+    app.stop().await;
+}
+
+async fn the_invoice_policy_invoices_at_shipment_or_delivery(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let customer = world(&app).await;
+    let res = app
+        .post(
+            "/v1/settings",
+            &json!({"key": "invoice_policy", "value": "shipment"}),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    let o = order(
+        &app,
+        &customer,
+        "TEA",
+        json!({"lines": [{"sku": "TEA", "quantity": 3, "warehouse_code": "SH-01"}],
+            "shipping_fee": {"amount": 1_000, "currency": "CNY"}}),
+    )
+    .await;
+    let id = o["id"].as_str().unwrap();
+    assert!(
+        all(&app, &format!("/v1/orders/{id}/invoices"))
+            .await
+            .is_empty()
+    );
+    for (n, q) in [(1, 1), (2, 2)] {
+        let res = app
+            .post(
+                &format!("/v1/orders/{id}/shipments"),
+                &json!({"lines": [{"line_no": 1, "quantity": q}], "carrier": "SF",
+                    "tracking_number": format!("SF-P{n}")}),
+            )
+            .await;
+        assert_eq!(res.status(), 201);
+    }
+    let invoices = all(&app, &format!("/v1/orders/{id}/invoices")).await;
+    let mut totals: Vec<i64> = invoices
+        .iter()
+        .map(|i| i["total"]["amount"].as_i64().unwrap())
+        .collect();
+    totals.sort();
+    // One per shipment, the first carrying the shipping fee; together the order.
+    assert_eq!(totals, [101_000, 200_000]);
+    assert!(invoices.iter().all(|i| i["status"] == "open"));
+    let res = app
+        .post(
+            "/v1/settings",
+            &json!({"key": "invoice_policy", "value": "nightly"}),
+        )
+        .await;
+    assert_eq!(res.status(), 400);
+    let res = app
+        .patch("/v1/settings/invoice_policy", &json!({"value": "delivery"}))
+        .await;
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    let o = order(&app, &customer, "ODD", json!({})).await;
+    let id = o["id"].as_str().unwrap();
+    deliver(&app, id, "SF-D1").await;
+    let invoices = all(&app, &format!("/v1/orders/{id}/invoices")).await;
+    assert_eq!(invoices.len(), 1);
+    assert_eq!(invoices[0]["total"]["amount"], 100_001);
+    app.stop().await;
+}
+
+async fn concurrent_invoices_never_bill_a_line_twice(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let customer = world(&app).await;
+    let o = order(
+        &app,
+        &customer,
+        "TEA",
+        json!({"lines": [{"sku": "TEA", "quantity": 5, "warehouse_code": "SH-01"}]}),
+    )
+    .await;
+    let path = format!("/v1/orders/{}/invoices", o["id"].as_str().unwrap());
+    let body = json!({"lines": [{"line_no": 1, "quantity": 1}], "issue": true});
+    let answers = join_all((0..8).map(|_| app.post(&path, &body))).await;
+    let made = answers.iter().filter(|r| r.status() == 201).count();
+    assert_eq!(made, 5);
+    assert!(
+        answers
+            .iter()
+            .all(|r| r.status() == 201 || r.status() == 409)
+    );
+    let invoices = all(&app, &path).await;
+    assert_eq!(invoices.len(), 5);
+    let total: i64 = invoices
+        .iter()
+        .map(|i| i["total"]["amount"].as_i64().unwrap())
+        .sum();
+    assert_eq!(total, 500_000);
+    let mut numbers: Vec<&str> = invoices
+        .iter()
+        .map(|i| i["number"].as_str().unwrap())
+        .collect();
+    numbers.sort();
+    assert_eq!(
+        numbers,
+        [
+            "INV-000001",
+            "INV-000002",
+            "INV-000003",
+            "INV-000004",
+            "INV-000005"
+        ]
+    );
+    app.stop().await;
+}
