@@ -184,6 +184,37 @@ async fn an_invoice_paid_in_parts_completes_the_delivered_order(engine: Engine) 
         .await;
     assert_eq!(res.status(), 409);
     assert_eq!(app.count("SELECT COUNT(*) FROM payments").await, 3);
+    // The spreadsheet's view: one row per invoice and per payment.
+    let csv = app
+        .request(Method::GET, "/v1/invoices")
+        .header("accept", "text/csv")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let rows: Vec<&str> = csv.lines().collect();
+    assert_eq!(rows.len(), 2, "{csv}");
+    assert!(rows[0].starts_with("number,status,payment_status"));
+    assert!(
+        rows[1].contains(",open,paid,false,") && rows[1].contains(",1000.00,1000.00,0.00,"),
+        "{csv}"
+    );
+    let csv = app
+        .request(Method::GET, "/v1/payments?unallocated=true")
+        .header("accept", "text/csv")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(
+        csv.lines().count(),
+        2,
+        "only the payment with credit left: {csv}"
+    );
     // A paid invoice is not voided.
     let res = app
         .post(&format!("/v1/invoices/{inv_id}/void"), &json!({}))

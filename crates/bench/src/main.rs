@@ -17,6 +17,7 @@ mod customers;
 mod imports;
 mod orders;
 mod outbox;
+mod payments;
 mod pgbench;
 mod reservations;
 mod statements;
@@ -63,6 +64,9 @@ struct Args {
     /// Skip the tracking scenarios.
     #[arg(long)]
     no_tracking: bool,
+    /// Skip the payment scenarios.
+    #[arg(long)]
+    no_payments: bool,
 }
 
 pub(crate) struct Server {
@@ -533,6 +537,9 @@ async fn run_engine(args: &Args, engine: &str, url: &str) -> anyhow::Result<()> 
         if engine == "postgres" && !args.no_outbox && !args.no_reservations {
             outbox::run(&server.base, &token, url, args.seconds).await?;
         }
+    }
+    if !args.no_payments {
+        payments::run(engine, &server.base, &token, url, args.seconds).await?;
     }
     if args.import_rows > 0 {
         let r = imports::run(&server.base, &token, args.import_rows, args.seconds).await?;

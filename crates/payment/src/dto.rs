@@ -203,7 +203,8 @@ pub struct CreatePayment {
     /// what the order still owes); beyond that it is credit.
     pub order_id: Option<Uuid>,
     /// Which invoices it pays and how much. Absent: automatically, oldest due
-    /// first (the order's invoices, with `order_id`). Empty: none, all credit.
+    /// first (the order's invoices, with `order_id`), at most 200 invoices per
+    /// payment. Empty: none, all credit.
     #[schema(max_items = 200)]
     pub allocations: Option<Vec<AllocationInput>>,
     pub notes: Option<Text<1000>>,
@@ -215,7 +216,8 @@ pub struct CreatePayment {
 #[schema(example = json!({"allocations": [{"invoice_id": "0193a000-0000-7000-8000-000000000002",
     "amount": {"amount": 5000, "currency": "CNY"}}]}))]
 pub struct AllocatePayment {
-    /// Absent: the customer's open invoices in the payment's currency, oldest due first.
+    /// Absent: the customer's open invoices in the payment's currency, oldest due
+    /// first (at most 200 of them per request).
     #[schema(min_items = 1, max_items = 200)]
     pub allocations: Option<Vec<AllocationInput>>,
 }

@@ -19,5 +19,6 @@ pub mod model;
 pub mod payments;
 pub mod queries;
 pub mod settlement;
+pub mod transfer;
 
 pub use error::PaymentError;

@@ -12,7 +12,9 @@ use ordercrm_order::model::OrderStatus;
 use ordercrm_order::settlement::{self, IntakePayment, Invoiceable};
 use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{ActiveModelTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{
+    ActiveModelTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -348,9 +350,12 @@ async fn automatic(
         select = select.filter(invoice::COLUMN.order_id.eq(o));
     }
     let mut plan = Vec::new();
+    // Oldest due first (the index's order); one request pays at most
+    // MAX_ALLOCATIONS invoices, the rest of the money stays credit.
     for inv in select
         .order_by_asc(invoice::Column::DueOn)
-        .order_by_asc(invoice::Column::Number)
+        .order_by_asc(invoice::Column::Id)
+        .limit(u64::try_from(MAX_ALLOCATIONS).unwrap_or(200))
         .all(txn)
         .await?
     {

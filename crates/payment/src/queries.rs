@@ -338,6 +338,32 @@ pub struct ListInvoices {
     pub cursor: Option<CursorParam>,
 }
 
+/// The checks `list_invoices` makes of its query, for an export to make before it
+/// starts streaming.
+pub fn check_invoices(query: &ListInvoices) -> Result<()> {
+    let mut errors = Vec::new();
+    Choice::check_opt(query.status.as_ref(), &mut errors, "status");
+    Choice::check_opt(query.payment_status.as_ref(), &mut errors, "payment_status");
+    Choice::check_opt(query.currency.as_ref(), &mut errors, "currency");
+    if !errors.is_empty() {
+        return Err(Error::validation(errors));
+    }
+    PageRequest::new(query.limit, query.cursor.as_deref(), "-created_at")?;
+    Ok(())
+}
+
+/// The checks `list_payments` makes of its query.
+pub fn check_payments(query: &ListPayments) -> Result<()> {
+    let mut errors = Vec::new();
+    Choice::check_opt(query.method.as_ref(), &mut errors, "method");
+    Choice::check_opt(query.currency.as_ref(), &mut errors, "currency");
+    if !errors.is_empty() {
+        return Err(Error::validation(errors));
+    }
+    PageRequest::new(query.limit, query.cursor.as_deref(), "-created_at")?;
+    Ok(())
+}
+
 /// Invoices `actor` may see, of one order when `order_id` is given (404 when the
 /// order is not one it sees).
 pub async fn list_invoices(

@@ -3,16 +3,20 @@
 use actix_web::http::header;
 use actix_web::web::{Data, Path};
 use actix_web::{HttpRequest, HttpResponse, get, post};
-use ordercrm_kernel::{Page, Problem};
+use ordercrm_kernel::authz::Action;
+use ordercrm_kernel::input::{CursorParam, Limit};
+use ordercrm_kernel::{Ctx, Page, Problem};
 use ordercrm_payment::dto::{CreateInvoice, InvoiceReason, InvoiceView};
 use ordercrm_payment::invoices as commands;
 use ordercrm_payment::queries::{self, ListInvoices};
+use ordercrm_payment::transfer;
 use uuid::Uuid;
 
 use crate::error::ApiResult;
 use crate::extract::{
     IfMatch, Json, OptionalJson, Query, RequestCtx, json_with_etag, read_with_etag,
 };
+use crate::routes::csv_transfer;
 use crate::state::AppState;
 use crate::tx::Writer;
 
@@ -85,27 +89,57 @@ pub async fn list_for_order(
 }
 
 /// Invoices of the customers you see, newest first: `?overdue=true` is what to
-/// chase, `?payment_status=partially_paid` what is half settled.
+/// chase, `?payment_status=partially_paid` what is half settled. With
+/// `Accept: text/csv`, every matching invoice, one row each.
 #[utoipa::path(
     operation_id = "listInvoices",
     tag = "invoices",
     security(("userToken" = []), ("apiKey" = [])),
     params(ListInvoices),
     responses(
-        (status = 200, description = "One page of invoices", body = Page<InvoiceView>),
+        (status = 200, description = "One page of invoices; with `Accept: text/csv`, every matching invoice as CSV \
+            (amounts in major units), streamed",
+            content((Page<InvoiceView> = "application/json"), (String = "text/csv"))),
         (status = 400, description = "An unknown or invalid query parameter, or a bad cursor",
             body = Problem, content_type = "application/problem+json"),
     ),
 )]
 #[get("/invoices")]
 pub async fn list(
+    req: HttpRequest,
     state: Data<AppState>,
     RequestCtx(ctx): RequestCtx,
     Query(query): Query<ListInvoices>,
 ) -> ApiResult<HttpResponse> {
+    if csv_transfer::wants_csv(&req) {
+        // Refuse up front: once streaming starts, the status is sent.
+        ctx.actor.require(Action::PaymentsRead)?;
+        queries::check_invoices(&query)?;
+        return Ok(export(state, ctx, query));
+    }
     let today = ctx.now.date_naive();
     let page = queries::list_invoices(state.db.reader(), &ctx.actor, None, query, today).await?;
     Ok(HttpResponse::Ok().json(page))
+}
+
+fn export(state: Data<AppState>, ctx: Ctx, mut query: ListInvoices) -> HttpResponse {
+    query.limit = Some(Limit(200));
+    csv_transfer::export(
+        "invoices.csv",
+        transfer::invoice_header(),
+        query,
+        move |q| {
+            let state = state.clone();
+            let actor = ctx.actor.clone();
+            let today = ctx.now.date_naive();
+            async move { queries::list_invoices(state.db.reader(), &actor, None, q, today).await }
+        },
+        |q, cursor| ListInvoices {
+            cursor: Some(CursorParam(cursor)),
+            ..q
+        },
+        transfer::invoice_row,
+    )
 }
 
 /// Get an invoice: its lines, instalments, and what is paid and outstanding now.

@@ -3,14 +3,18 @@
 use actix_web::http::header;
 use actix_web::web::{Data, Path};
 use actix_web::{HttpRequest, HttpResponse, get, post};
-use ordercrm_kernel::{Page, Problem};
+use ordercrm_kernel::authz::Action;
+use ordercrm_kernel::input::{CursorParam, Limit};
+use ordercrm_kernel::{Ctx, Page, Problem};
 use ordercrm_payment::dto::{AllocatePayment, CreatePayment, CustomerBalance, PaymentView};
 use ordercrm_payment::payments::{self as commands, Received};
 use ordercrm_payment::queries::{self, ListPayments};
+use ordercrm_payment::transfer;
 use uuid::Uuid;
 
 use crate::error::ApiResult;
 use crate::extract::{Json, OptionalJson, Query, RequestCtx, json_with_etag, read_with_etag};
+use crate::routes::csv_transfer;
 use crate::state::AppState;
 use crate::tx::Writer;
 
@@ -61,26 +65,54 @@ pub async fn create(
     })
 }
 
-/// Payments of the customers you see, newest first.
+/// Payments of the customers you see, newest first. With `Accept: text/csv`,
+/// every matching payment, one row each.
 #[utoipa::path(
     operation_id = "listPayments",
     tag = "payments",
     security(("userToken" = []), ("apiKey" = [])),
     params(ListPayments),
     responses(
-        (status = 200, description = "One page of payments", body = Page<PaymentView>),
+        (status = 200, description = "One page of payments; with `Accept: text/csv`, every matching payment as CSV \
+            (amounts in major units), streamed",
+            content((Page<PaymentView> = "application/json"), (String = "text/csv"))),
         (status = 400, description = "An unknown or invalid query parameter, or a bad cursor",
             body = Problem, content_type = "application/problem+json"),
     ),
 )]
 #[get("/payments")]
 pub async fn list(
+    req: HttpRequest,
     state: Data<AppState>,
     RequestCtx(ctx): RequestCtx,
     Query(query): Query<ListPayments>,
 ) -> ApiResult<HttpResponse> {
+    if csv_transfer::wants_csv(&req) {
+        ctx.actor.require(Action::PaymentsRead)?;
+        queries::check_payments(&query)?;
+        return Ok(export(state, ctx, query));
+    }
     let page = queries::list_payments(state.db.reader(), &ctx.actor, query).await?;
     Ok(HttpResponse::Ok().json(page))
+}
+
+fn export(state: Data<AppState>, ctx: Ctx, mut query: ListPayments) -> HttpResponse {
+    query.limit = Some(Limit(200));
+    csv_transfer::export(
+        "payments.csv",
+        transfer::payment_header(),
+        query,
+        move |q| {
+            let state = state.clone();
+            let actor = ctx.actor.clone();
+            async move { queries::list_payments(state.db.reader(), &actor, q).await }
+        },
+        |q, cursor| ListPayments {
+            cursor: Some(CursorParam(cursor)),
+            ..q
+        },
+        transfer::payment_row,
+    )
 }
 
 /// Get a payment, with its allocation ledger.
