@@ -19,6 +19,7 @@ both_engines!(
     edits_and_cancellations_undo_invoices_and_keep_the_money,
     the_invoice_policy_invoices_at_shipment_or_delivery,
     concurrent_invoices_never_bill_a_line_twice,
+    prepayments_become_payments_in_the_migration,
 );
 
 /// SH-01 holding TEA (1000.00 CNY, no tax) and ODD (1000.01 CNY); a customer.
@@ -1042,4 +1043,139 @@ async fn concurrent_invoices_never_bill_a_line_twice(engine: Engine) {
         ]
     );
     app.stop().await;
+}
+
+/// The order prepayments taken before payments existed become payments held for
+/// their orders: numbered in the order they were taken, the numbering moved past
+/// them, each order paid what was prepaid.
+async fn prepayments_become_payments_in_the_migration(engine: Engine) {
+    use ordercrm_migrations::{Migrator, MigratorTrait};
+    use sea_orm::{ConnectionTrait, Statement, Value as V};
+    let db = ordercrm_tests::TestDb::new_unmigrated(engine).await;
+    let url = match engine {
+        Engine::Sqlite => format!("{}?mode=rwc", db.url),
+        Engine::Postgres => db.url.clone(),
+    };
+    let conn = sea_orm::Database::connect(url.as_str()).await.unwrap();
+    let before = Migrator::migrations()
+        .iter()
+        .position(|m| m.name() == "m20261205_000029_payments")
+        .unwrap();
+    Migrator::up(&conn, Some(u32::try_from(before).unwrap()))
+        .await
+        .unwrap();
+    let backend = conn.get_database_backend();
+    let now = ordercrm_tests::start_time();
+    let exec = |sql: &str, values: Vec<V>| {
+        let sql = match backend {
+            sea_orm::DatabaseBackend::Postgres => {
+                let mut n = 0;
+                sql.chars()
+                    .map(|c| {
+                        if c == '?' {
+                            n += 1;
+                            format!("${n}")
+                        } else {
+                            c.to_string()
+                        }
+                    })
+                    .collect()
+            }
+            _ => sql.to_owned(),
+        };
+        conn.execute_raw(Statement::from_sql_and_values(backend, sql, values))
+    };
+    let customer = uuid::Uuid::now_v7();
+    exec(
+        "INSERT INTO customers (id, number, kind, name, tags, marketing_consent, attributes, archived, \
+         search_text, version, created_at, updated_at) VALUES (?, 'C-000001', 'company', 'Old Shop', ?, \
+         false, ?, false, 'old shop', 1, ?, ?)",
+        vec![
+            customer.into(),
+            json!([]).into(),
+            json!({}).into(),
+            now.into(),
+            now.into(),
+        ],
+    )
+    .await
+    .unwrap();
+    let mut orders = Vec::new();
+    for (n, paid) in [(1, 3000i64), (2, 1000)] {
+        let order = uuid::Uuid::now_v7();
+        exec(
+            "INSERT INTO orders (id, number, status, fulfillment_status, payment_status, channel, \
+             channel_name, customer_id, customer_name, currency, prices_include_tax, subtotal_amount, \
+             discount_amount, order_discount_amount, tax_amount, shipping_amount, grand_total_amount, \
+             payment_terms, tags, metadata, search_text, created_by, prepaid_amount, version, created_at, \
+             updated_at) VALUES (?, ?, 'approved', 'unfulfilled', ?, 'web', '', ?, 'Old Shop', 'CNY', false, \
+             3000, 0, 0, 0, 0, 3000, 'prepaid', ?, ?, 'old', 'system', ?, 1, ?, ?)",
+            vec![
+                order.into(),
+                format!("SO-00000{n}").into(),
+                (if paid == 3000 { "paid" } else { "partially_paid" }).into(),
+                customer.into(),
+                json!([]).into(),
+                json!({}).into(),
+                paid.into(),
+                now.into(),
+                now.into(),
+            ],
+        )
+        .await
+        .unwrap();
+        exec(
+            "INSERT INTO order_prepayments (id, order_id, amount, currency, method, provider, reference, \
+             paid_at, created_at) VALUES (?, ?, ?, 'CNY', 'online', 'alipay', ?, ?, ?)",
+            vec![
+                uuid::Uuid::now_v7().into(),
+                order.into(),
+                paid.into(),
+                format!("AP-OLD-{n}").into(),
+                now.into(),
+                now.into(),
+            ],
+        )
+        .await
+        .unwrap();
+        orders.push(order);
+    }
+    Migrator::up(&conn, None).await.unwrap();
+    let one = |sql: &str| {
+        let conn = &conn;
+        let sql = sql.to_owned();
+        async move {
+            conn.query_one_raw(Statement::from_string(backend, sql))
+                .await
+                .unwrap()
+                .unwrap()
+        }
+    };
+    let row = one("SELECT COUNT(*), SUM(amount), SUM(allocated_amount), MIN(number), MAX(number) FROM payments").await;
+    assert_eq!(row.try_get_by_index::<i64>(0).unwrap(), 2);
+    assert_eq!(row.try_get_by_index::<String>(3).unwrap(), "PAY-000001");
+    assert_eq!(row.try_get_by_index::<String>(4).unwrap(), "PAY-000002");
+    let row = one(
+        "SELECT COUNT(*), CAST(SUM(amount) AS BIGINT) FROM payment_allocations \
+         WHERE invoice_id IS NULL AND order_id IS NOT NULL",
+    )
+    .await;
+    assert_eq!(row.try_get_by_index::<i64>(0).unwrap(), 2);
+    assert_eq!(row.try_get_by_index::<i64>(1).unwrap(), 4000);
+    let row = one("SELECT CAST(SUM(paid_amount) AS BIGINT) FROM orders").await;
+    assert_eq!(row.try_get_by_index::<i64>(0).unwrap(), 4000);
+    let row = one(
+        "SELECT COUNT(*) FROM payments p JOIN payment_allocations a ON a.payment_id = p.id \
+         WHERE a.amount = p.amount AND a.order_id = p.order_id AND p.reference LIKE 'AP-OLD-%'",
+    )
+    .await;
+    assert_eq!(row.try_get_by_index::<i64>(0).unwrap(), 2);
+    // The next payment is number 3.
+    let txn = sea_orm::TransactionTrait::begin(&conn).await.unwrap();
+    let next = ordercrm_kernel::numbers::next(&txn, ordercrm_payment::payments::NUMBERS)
+        .await
+        .unwrap();
+    assert_eq!(next, 3);
+    txn.rollback().await.unwrap();
+    conn.close().await.unwrap();
 }

@@ -220,7 +220,7 @@ SELECT * FROM products WHERE id IN (:p1, :p2, :p3) OR 1 = 0;
 {order_approval_threshold}
 UPDATE orders SET status = 'approved', base_currency = 'CNY', base_rate = '1', grand_total_base_amount = 3000, review = {review}, status_reason = NULL, reservation_id = :r, submitted_at = now(), version = 2, updated_at = now() WHERE id = :o RETURNING *;
 SELECT * FROM order_lines WHERE order_id IN (:o) ORDER BY line_no;
-SELECT * FROM order_prepayments WHERE order_id IN (:o) ORDER BY paid_at;
+SELECT id, number, order_id, amount, currency, method, provider, reference, received_on, created_at FROM payments WHERE order_id IN (:o) ORDER BY created_at;
 {EVENT} (gen_random_uuid(), 'order.approved', 'order', :o, 2, {approved}, 'user:' || :u, gen_random_uuid()::text, now(), :o, :c);
 {AUDIT} (gen_random_uuid(), now(), 'user', :u, 'order.submit', 'order', :o, {submit}, 'success', '127.0.0.1', 'bench', gen_random_uuid()::text) RETURNING *;
 COMMIT;

@@ -169,7 +169,9 @@ pub async fn receive(
             ));
         }
     }
-    // The order first (lock order: orders, invoices, payments).
+    // A customer's payments take turns (automatic allocation reads what is owed);
+    // then the orders, invoices and payments, in the order every change takes them.
+    ordercrm_kernel::db::lock_for_check(txn, &format!("payments:{}", customer.id)).await?;
     let order = match input.order_id {
         None => None,
         Some(id) => {
@@ -202,8 +204,6 @@ pub async fn receive(
             Some(o)
         }
     };
-    // A customer's payments take turns: automatic allocation reads what is owed.
-    ordercrm_kernel::db::lock_for_check(txn, &format!("payments:{}", customer.id)).await?;
     let prefix =
         ordercrm_settings::queries::number_prefix(txn, "payment_number_prefix", DEFAULT_PREFIX)
             .await?;
