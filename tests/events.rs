@@ -498,7 +498,7 @@ async fn every_change_writes_an_event(engine: Engine) {
     };
     let to_invoice = made(app.post("/v1/orders", &on_credit()).await, "order").await;
     let mut invoices = Vec::new();
-    for issue in [false, false, true, true] {
+    for issue in [false, false, true, true, false] {
         let invoiced = made(app.post("/v1/orders", &on_credit()).await, "order").await;
         invoices.push(
             made(
@@ -574,6 +574,7 @@ async fn every_change_writes_an_event(engine: Engine) {
                 (_, "/v1/returns/{id}/close") => returns[3].clone(),
                 (_, "/v1/returns/{id}/shipments") => returns[4].clone(),
                 (_, "/v1/orders/{id}/invoices") => to_invoice.clone(),
+                (_, "/v1/invoices/{id}") => invoices[4].clone(),
                 (_, "/v1/invoices/{id}/issue") => invoices[0].clone(),
                 (_, "/v1/invoices/{id}/void") => invoices[1].clone(),
                 (_, "/v1/invoices/{id}/mark-uncollectible") => invoices[2].clone(),

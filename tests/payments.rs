@@ -284,6 +284,41 @@ async fn a_30_70_schedule_adds_up_exactly_and_each_row_has_its_day(engine: Engin
     let later = today + chrono::Days::new(30);
     assert_eq!(rows[1]["due_on"], json!(later.to_string()));
     assert_eq!(inv["due_on"], json!(later.to_string()));
+    // A draft's schedule changes until it is issued; the same change again is none.
+    let o2 = order(&app, &customer, "ODD", json!({})).await;
+    let res = app
+        .post(
+            &format!("/v1/orders/{}/invoices", o2["id"].as_str().unwrap()),
+            &json!({}),
+        )
+        .await;
+    let draft: Value = res.json().await.unwrap();
+    let path = format!("/v1/invoices/{}", draft["id"].as_str().unwrap());
+    let change = json!({"notes": "PO 4711", "schedule": [{"share_bps": 5000, "due_days": 0},
+        {"share_bps": 5000, "due_days": 10}]});
+    let res = app.patch(&path, &change).await;
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    let etag = res.headers()["etag"].clone();
+    let edited: Value = res.json().await.unwrap();
+    let amounts: Vec<i64> = edited["instalments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["amount"]["amount"].as_i64().unwrap())
+        .collect();
+    assert_eq!(amounts, [50_000, 50_001]);
+    assert_eq!(edited["notes"], "PO 4711");
+    let res = app.patch(&path, &change).await;
+    assert_eq!(
+        res.headers()["etag"],
+        etag,
+        "the same change again moves nothing"
+    );
+    assert_eq!(app.events_of("invoice.updated").await, 1);
+    let res = app.post(&format!("{path}/issue"), &json!({})).await;
+    assert_eq!(res.status(), 200);
+    let res = app.patch(&path, &json!({"notes": "later"})).await;
+    assert_eq!(res.status(), 409);
     // A schedule that does not add up to the whole is refused.
     let res = app
         .post(
@@ -293,7 +328,13 @@ async fn a_30_70_schedule_adds_up_exactly_and_each_row_has_its_day(engine: Engin
         .await;
     assert_eq!(res.status(), 400);
     // The first row paid: the second still owes all of its own.
-    pay(&app, &customer, 30_000, json!({})).await;
+    pay(
+        &app,
+        &customer,
+        30_000,
+        json!({"allocations": [{"invoice_id": inv["id"], "amount": {"amount": 30_000, "currency": "CNY"}}]}),
+    )
+    .await;
     let inv = invoice(&app, inv["id"].as_str().unwrap()).await;
     let rows = inv["instalments"].as_array().unwrap();
     assert_eq!(rows[0]["outstanding"]["amount"], 0);

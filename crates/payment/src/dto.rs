@@ -63,6 +63,21 @@ pub struct CreateInvoice {
     pub issue: bool,
 }
 
+/// `PATCH /v1/invoices/{id}`: a draft's notes and schedule (absent fields stay,
+/// `null` clears the notes). An issued invoice no longer changes.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"notes": "PO 4711", "schedule": [{"share_bps": 5000, "due_days": 0},
+    {"share_bps": 5000, "due_days": 30}]}))]
+pub struct UpdateInvoice {
+    #[serde(default, deserialize_with = "ordercrm_kernel::patch::nullable")]
+    #[schema(value_type = Option<Text<1000>>)]
+    pub notes: Option<Option<Text<1000>>>,
+    /// Replaces the schedule; rows as at creation.
+    #[schema(min_items = 1, max_items = 24)]
+    pub schedule: Option<Vec<InstalmentInput>>,
+}
+
 /// `POST /v1/invoices/{id}/void`, `/mark-uncollectible`: why.
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -203,8 +218,9 @@ pub struct CreatePayment {
     /// what the order still owes); beyond that it is credit.
     pub order_id: Option<Uuid>,
     /// Which invoices it pays and how much. Absent: automatically, oldest due
-    /// first (the order's invoices, with `order_id`), at most 200 invoices per
-    /// payment. Empty: none, all credit.
+    /// first (by the invoice's due date, its last instalment's; the order's
+    /// invoices, with `order_id`), at most 200 invoices per payment. Empty: none,
+    /// all credit.
     #[schema(max_items = 200)]
     pub allocations: Option<Vec<AllocationInput>>,
     pub notes: Option<Text<1000>>,

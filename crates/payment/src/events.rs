@@ -13,6 +13,11 @@ pub const INVOICE_CREATED: EventType<InvoiceData> = EventType::new(
     "An invoice was put together (a draft: no number yet), from an order's lines.",
 )
 .example(r#"{"status": "draft"}"#);
+pub const INVOICE_UPDATED: EventType<InvoiceData> = EventType::new(
+    "invoice.updated",
+    "A draft's notes or instalment schedule changed.",
+)
+.example(r#"{"status": "draft"}"#);
 pub const INVOICE_ISSUED: EventType<InvoiceData> = EventType::new(
     "invoice.issued",
     "The invoice was issued: it has its gap-free number, its due dates and its rate to the base \
@@ -59,6 +64,7 @@ pub const PAYMENT_ALLOCATED: EventType<PaymentData> = EventType::new(
 pub fn catalogue() -> Vec<Catalogued> {
     vec![
         INVOICE_CREATED.entry(),
+        INVOICE_UPDATED.entry(),
         INVOICE_ISSUED.entry(),
         INVOICE_VOIDED.entry(),
         INVOICE_MARKED_UNCOLLECTIBLE.entry(),

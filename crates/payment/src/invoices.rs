@@ -17,7 +17,7 @@ use sea_orm::{ActiveModelTrait, DatabaseTransaction, EntityTrait, QueryFilter, U
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::dto::{CreateInvoice, InvoiceReason, InvoiceView};
+use crate::dto::{CreateInvoice, InvoiceReason, InvoiceView, UpdateInvoice};
 use crate::entity::{instalment, invoice, invoice_line};
 use crate::error::{OverLine, PaymentError};
 use crate::model::{
@@ -136,6 +136,98 @@ pub async fn create_for_order(
     };
     let data = queries::invoice_data_of(txn, &row, ctx.now.date_naive()).await?;
     Ok(queries::invoice_view(&ctx.actor, data))
+}
+
+/// Change a draft's notes or schedule, at `if_match` when given. Nothing changed
+/// (an empty body, or what it already says): no new version, no event.
+#[tracing::instrument(skip(txn, ctx, input))]
+pub async fn update(
+    txn: &DatabaseTransaction,
+    ctx: &Ctx,
+    id: Uuid,
+    if_match: Option<i64>,
+    input: UpdateInvoice,
+) -> Result<InvoiceView> {
+    ctx.actor.require(Action::PaymentsWrite)?;
+    let mut errors = Vec::new();
+    let notes = input.notes.map(|n| Text::check(n, &mut errors, "notes"));
+    let schedule = input
+        .schedule
+        .map(|rows| check_schedule(Some(rows), &mut errors));
+    if !errors.is_empty() {
+        return Err(Error::validation(errors));
+    }
+    let today = ctx.now.date_naive();
+    let before = queries::find_invoice(txn, &ctx.actor, id).await?;
+    let changed = ordercrm_kernel::version::unless_unchanged(txn, async |t| {
+        let row = claim(
+            t,
+            ctx,
+            id,
+            InvoiceAction::Edit,
+            if_match,
+            |u| match &notes {
+                Some(n) => u.col_expr(invoice::Column::Notes, Expr::value(n.clone())),
+                None => u,
+            },
+        )
+        .await?;
+        if let Some(rows) = &schedule {
+            instalment::Entity::delete_many()
+                .filter(instalment::COLUMN.invoice_id.eq(id))
+                .exec(t)
+                .await?;
+            insert_schedule(t, id, row.total_amount, rows).await?;
+        }
+        Ok((
+            queries::invoice_data_of(t, &before, today).await?,
+            queries::invoice_data_of(t, &row, today).await?,
+        ))
+    })
+    .await?;
+    let Some((_, data)) = changed else {
+        return Ok(queries::invoice_view(
+            &ctx.actor,
+            queries::invoice_data_of(txn, &before, today).await?,
+        ));
+    };
+    events::invoice(txn, ctx, &events::INVOICE_UPDATED, &data).await?;
+    audit::record(
+        txn,
+        ctx,
+        Entry::new("invoice.update", "invoice", id)
+            .changes(json!({"notes": data.notes, "instalments": data.instalments.len()})),
+    )
+    .await?;
+    Ok(queries::invoice_view(&ctx.actor, data))
+}
+
+async fn insert_schedule(
+    txn: &DatabaseTransaction,
+    id: Uuid,
+    total: i64,
+    schedule: &[(i32, i32)],
+) -> Result<()> {
+    let shares: Vec<i32> = schedule.iter().map(|(s, _)| *s).collect();
+    let amounts = split(total, &shares);
+    let rows: Vec<instalment::Model> = schedule
+        .iter()
+        .zip(amounts)
+        .zip(1..)
+        .map(|(((share, days), amount), row_no)| instalment::Model {
+            id: new_id(),
+            invoice_id: id,
+            row_no,
+            share_bps: *share,
+            due_days: *days,
+            amount,
+            due_on: None,
+        })
+        .collect();
+    instalment::Entity::insert_many(rows.into_iter().map(instalment::ActiveModel::from))
+        .exec_without_returning(txn)
+        .await?;
+    Ok(())
 }
 
 /// Put a draft together from `order` (locked by the caller): its lines take
@@ -297,26 +389,7 @@ pub(crate) async fn make(
     )
     .exec_without_returning(txn)
     .await?;
-    let shares: Vec<i32> = plan.schedule.iter().map(|(s, _)| *s).collect();
-    let amounts = split(total, &shares);
-    let rows: Vec<instalment::Model> = plan
-        .schedule
-        .iter()
-        .zip(amounts)
-        .zip(1..)
-        .map(|(((share, days), amount), row_no)| instalment::Model {
-            id: new_id(),
-            invoice_id: id,
-            row_no,
-            share_bps: *share,
-            due_days: *days,
-            amount,
-            due_on: None,
-        })
-        .collect();
-    instalment::Entity::insert_many(rows.into_iter().map(instalment::ActiveModel::from))
-        .exec_without_returning(txn)
-        .await?;
+    insert_schedule(txn, id, total, &plan.schedule).await?;
     let data = queries::invoice_data_of(txn, &row, ctx.now.date_naive()).await?;
     events::invoice(txn, ctx, &events::INVOICE_CREATED, &data).await?;
     audit::record(

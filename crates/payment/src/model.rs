@@ -23,6 +23,8 @@ string_enum! {
 string_enum! {
     /// What a caller can do to an invoice, each an action endpoint.
     pub InvoiceAction {
+        /// `PATCH /v1/invoices/{id}`: a draft's notes and schedule.
+        Edit = "edit",
         Issue = "issue",
         Void = "void",
         MarkUncollectible = "mark_uncollectible",
@@ -51,7 +53,7 @@ string_enum! {
 pub fn starts_from(action: InvoiceAction) -> &'static [InvoiceStatus] {
     use InvoiceStatus::*;
     match action {
-        InvoiceAction::Issue => &[Draft],
+        InvoiceAction::Edit | InvoiceAction::Issue => &[Draft],
         InvoiceAction::Void => &[Draft, Open],
         InvoiceAction::MarkUncollectible => &[Open],
     }
@@ -75,7 +77,7 @@ pub fn allowed_actions(
         .filter(|a| match a {
             InvoiceAction::Void => paid == 0,
             InvoiceAction::MarkUncollectible => paid < total,
-            InvoiceAction::Issue => true,
+            InvoiceAction::Issue | InvoiceAction::Edit => true,
         })
         .collect()
 }

@@ -182,6 +182,7 @@ route_table! {
         invoices::list_for_order,
         invoices::list,
         invoices::get,
+        invoices::update,
         invoices::issue,
         invoices::void,
         invoices::mark_uncollectible,

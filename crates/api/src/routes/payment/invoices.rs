@@ -2,11 +2,11 @@
 
 use actix_web::http::header;
 use actix_web::web::{Data, Path};
-use actix_web::{HttpRequest, HttpResponse, get, post};
+use actix_web::{HttpRequest, HttpResponse, get, patch, post};
 use ordercrm_kernel::authz::Action;
 use ordercrm_kernel::input::{CursorParam, Limit};
 use ordercrm_kernel::{Ctx, Page, Problem};
-use ordercrm_payment::dto::{CreateInvoice, InvoiceReason, InvoiceView};
+use ordercrm_payment::dto::{CreateInvoice, InvoiceReason, InvoiceView, UpdateInvoice};
 use ordercrm_payment::invoices as commands;
 use ordercrm_payment::queries::{self, ListInvoices};
 use ordercrm_payment::transfer;
@@ -168,6 +168,40 @@ pub async fn get(
     let view =
         queries::get_invoice(state.db.reader(), &ctx.actor, *id, ctx.now.date_naive()).await?;
     Ok(read_with_etag(&req, &view))
+}
+
+/// Change a draft's notes or instalment schedule. Send the `ETag` you read as
+/// `If-Match`; an issued invoice no longer changes (409).
+#[utoipa::path(
+    operation_id = "updateInvoice",
+    tag = "invoices",
+    security(("userToken" = []), ("apiKey" = [])),
+    request_body = UpdateInvoice,
+    params(
+        ("id" = Uuid, Path, description = "Invoice id"),
+        ("If-Match" = Option<String>, Header, description = "The ETag you read"),
+    ),
+    responses(
+        (status = 200, description = "The invoice as it now stands", body = InvoiceView,
+            headers(("ETag" = String, description = "The new version"))),
+        (status = 404, description = "No such invoice, or not one you may see", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not a draft (`/problems/conflict`, with `current_status` and `allowed_from`)",
+            body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "If-Match does not match the current version", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[patch("/invoices/{id}")]
+pub async fn update(
+    writer: Writer,
+    RequestCtx(ctx): RequestCtx,
+    id: Path<Uuid>,
+    IfMatch(if_match): IfMatch,
+    Json(input): Json<UpdateInvoice>,
+) -> ApiResult<HttpResponse> {
+    let txn = writer.begin().await?;
+    let view = commands::update(&txn, &ctx, *id, if_match, input).await?;
+    txn.commit().await?;
+    Ok(json_with_etag(&mut HttpResponse::Ok(), &view))
 }
 
 /// Issue a draft invoice: its gap-free number, due dates, base-currency rate; money
