@@ -262,7 +262,7 @@ async fn a_prepaid_marketplace_order_completes_on_delivery_with_no_further_payme
 }
 
 async fn a_30_70_schedule_adds_up_exactly_and_each_row_has_its_day(engine: Engine) {
-    let app = TestApp::spawn(engine).await;
+    let mut app = TestApp::spawn(engine).await;
     let customer = world(&app).await;
     let o = order(&app, &customer, "ODD", json!({})).await;
     let order_id = o["id"].as_str().unwrap();
@@ -339,6 +339,53 @@ async fn a_30_70_schedule_adds_up_exactly_and_each_row_has_its_day(engine: Engin
     let rows = inv["instalments"].as_array().unwrap();
     assert_eq!(rows[0]["outstanding"]["amount"], 0);
     assert_eq!(rows[1]["outstanding"]["amount"], 70_001);
+    assert_eq!(inv["next_due_on"], json!(later.to_string()));
+    // Overdue is read against the clock: not yet, and a day past row 2's date, yes.
+    let page: Value = app
+        .get("/v1/invoices?overdue=true")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        page["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|i| i["id"] != inv["id"]),
+        "{page}"
+    );
+    app.clock.advance(chrono::Duration::days(31));
+    app.relogin().await;
+    let page: Value = app
+        .get("/v1/invoices?overdue=true")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let late = page["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["id"] == inv["id"])
+        .expect("overdue a day past its second row")
+        .clone();
+    assert_eq!(late["overdue"], true);
+    assert_eq!(late["instalments"][0]["overdue"], false);
+    assert_eq!(late["instalments"][1]["overdue"], true);
+    let page: Value = app
+        .get("/v1/invoices?overdue=false")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        page["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|i| i["id"] != inv["id"])
+    );
     app.stop().await;
 }
 

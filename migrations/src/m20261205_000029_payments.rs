@@ -51,6 +51,9 @@ impl MigrationTrait for Migration {
                     .col(integer_null("payment_terms_days"))
                     .col(date_null("issued_on"))
                     .col(date_null("due_on"))
+                    // The due date of the first instalment not paid in full (null when
+                    // nothing is owed): what "oldest due first" and "overdue" read.
+                    .col(date_null("next_due_on"))
                     .col(string_null("base_currency"))
                     .col(string_null("base_rate"))
                     .col(big_integer_null("total_base_amount"))
@@ -94,7 +97,7 @@ impl MigrationTrait for Migration {
             manager,
             "invoices",
             "invoices_customer_due",
-            &["customer_id", "currency", "status", "due_on", "id"],
+            &["customer_id", "currency", "status", "next_due_on", "id"],
             false,
         )
         .await?;
@@ -111,7 +114,7 @@ impl MigrationTrait for Migration {
             manager,
             "invoices",
             "invoices_status_due",
-            &["status", "due_on"],
+            &["status", "next_due_on"],
             false,
         )
         .await?;

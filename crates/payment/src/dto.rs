@@ -153,6 +153,9 @@ pub struct InvoiceData {
     pub issued_on: Option<NaiveDate>,
     /// The last instalment's due date.
     pub due_on: Option<NaiveDate>,
+    /// The due date of the first instalment not paid in full; null when nothing
+    /// is owed (or a draft).
+    pub next_due_on: Option<NaiveDate>,
     pub instalments: Vec<InstalmentView>,
     /// The total in the base currency at the rate in force on the issue date.
     pub total_base: Option<Money>,
@@ -218,9 +221,9 @@ pub struct CreatePayment {
     /// what the order still owes); beyond that it is credit.
     pub order_id: Option<Uuid>,
     /// Which invoices it pays and how much. Absent: automatically, oldest due
-    /// first (by the invoice's due date, its last instalment's; the order's
-    /// invoices, with `order_id`), at most 200 invoices per payment. Empty: none,
-    /// all credit.
+    /// first (by `next_due_on`, the first instalment each still owes on; the
+    /// order's invoices, with `order_id`), at most 200 invoices per payment.
+    /// Empty: none, all credit.
     #[schema(max_items = 200)]
     pub allocations: Option<Vec<AllocationInput>>,
     pub notes: Option<Text<1000>>,

@@ -367,6 +367,7 @@ pub(crate) async fn make(
         payment_terms_days: Set(order.terms_days),
         issued_on: Set(None),
         due_on: Set(None),
+        next_due_on: Set(None),
         base_currency: Set(None),
         base_rate: Set(None),
         total_base_amount: Set(None),
@@ -554,6 +555,11 @@ pub(crate) async fn issue_row(
         .exec_with_returning(txn)
         .await?
         .pop()
+        .ok_or_else(|| Error::from(PaymentError::InvoiceNotFound(row.id.to_string())))?;
+    ledger::refresh_next_due(txn, row.id).await?;
+    let row = invoice::Entity::find_by_id(row.id)
+        .one(txn)
+        .await?
         .ok_or_else(|| Error::from(PaymentError::InvoiceNotFound(row.id.to_string())))?;
     let data = queries::invoice_data_of(txn, &row, today).await?;
     events::invoice(txn, ctx, &events::INVOICE_ISSUED, &data).await?;

@@ -71,6 +71,34 @@ async fn pay_invoice(
         .pop())
 }
 
+/// Keep invoice `id`'s `next_due_on` with what is paid of it: the due date of its
+/// first instalment (in row order) not paid in full, null when nothing is owed.
+pub(crate) async fn refresh_next_due(txn: &DatabaseTransaction, id: Uuid) -> Result<()> {
+    let Some(inv) = invoice::Entity::find_by_id(id).one(txn).await? else {
+        return Ok(());
+    };
+    let rows = crate::entity::instalment::Entity::find()
+        .filter(crate::entity::instalment::COLUMN.invoice_id.eq(id))
+        .order_by_asc(crate::entity::instalment::Column::RowNo)
+        .all(txn)
+        .await?;
+    let amounts: Vec<i64> = rows.iter().map(|r| r.amount).collect();
+    let paid = crate::model::rows_paid(&amounts, inv.paid_amount);
+    let next = rows
+        .iter()
+        .zip(paid)
+        .find(|(r, p)| *p < r.amount)
+        .and_then(|(r, _)| r.due_on);
+    if next != inv.next_due_on {
+        invoice::Entity::update_many()
+            .col_expr(invoice::Column::NextDueOn, Expr::value(next))
+            .filter(invoice::COLUMN.id.eq(id))
+            .exec(txn)
+            .await?;
+    }
+    Ok(())
+}
+
 /// The invoice's payment-status event, when `amount` moved it.
 async fn announce_invoice(
     txn: &DatabaseTransaction,
@@ -144,6 +172,7 @@ pub(crate) async fn apply(
         }])
         .into());
     };
+    refresh_next_due(txn, inv.id).await?;
     let pay = allocate_from(txn, ctx, pay.id, amount).await?;
     row(txn, ctx, &pay, inv.order_id, Some(inv.id), amount).await?;
     if let Some(order) = inv.order_id {
@@ -228,6 +257,7 @@ pub(crate) async fn apply_held(
         last = Some(now);
     }
     if let Some(now) = last {
+        refresh_next_due(txn, inv.id).await?;
         announce_invoice(txn, ctx, &now, moved).await?;
     }
     Ok(())
@@ -293,6 +323,7 @@ pub(crate) async fn unapply_to_hold(
             .ok_or_else(|| Error::from(PaymentError::PaymentNotFound(payment_id.to_string())))?;
         row(txn, ctx, &pay, Some(order_id), Some(inv.id), -amount).await?;
         row(txn, ctx, &pay, Some(order_id), None, amount).await?;
+        refresh_next_due(txn, inv.id).await?;
         let data = queries::payment_data(txn, &pay).await?;
         events::payment(txn, ctx, &events::PAYMENT_ALLOCATED, &data).await?;
     }

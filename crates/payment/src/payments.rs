@@ -350,10 +350,11 @@ async fn automatic(
         select = select.filter(invoice::COLUMN.order_id.eq(o));
     }
     let mut plan = Vec::new();
-    // Oldest due first (the index's order); one request pays at most
+    // Oldest due first, by the first instalment each still owes on (the index's
+    // order); one request pays at most
     // MAX_ALLOCATIONS invoices, the rest of the money stays credit.
     for inv in select
-        .order_by_asc(invoice::Column::DueOn)
+        .order_by_asc(invoice::Column::NextDueOn)
         .order_by_asc(invoice::Column::Id)
         .limit(u64::try_from(MAX_ALLOCATIONS).unwrap_or(200))
         .all(txn)

@@ -267,6 +267,11 @@ pub(crate) fn invoice_data(
         payment_terms_days: row.payment_terms_days,
         issued_on: row.issued_on,
         due_on: row.due_on,
+        next_due_on: if status == InvoiceStatus::Open {
+            row.next_due_on
+        } else {
+            None
+        },
         instalments,
         total_base: match (row.total_base_amount, row.base_currency.as_deref()) {
             (Some(a), Some(b)) => Some(Money::new(a, currency(b))),
@@ -417,25 +422,11 @@ pub async fn list_invoices(
         select = select.filter(invoice::COLUMN.due_on.lte(d.0));
     }
     if let Some(overdue) = query.overdue {
-        // Some row due before today not covered by what was paid: the rows due
-        // before today add up to more than the paid amount.
-        let mut due_before = Query::select();
-        due_before
-            .expr(Expr::cust("COALESCE(SUM(amount), 0)"))
-            .from(Alias::new("invoice_instalments"))
-            .and_where(
-                Expr::col((Alias::new("invoice_instalments"), Alias::new("invoice_id")))
-                    .equals((Alias::new("invoices"), Alias::new("id"))),
-            )
-            .and_where(Expr::col(Alias::new("due_on")).lt(today));
-        let late = Expr::col((Alias::new("invoices"), Alias::new("status")))
+        // Open, with an instalment due before today not paid in full.
+        let late = Expr::col(invoice::Column::Status)
             .eq(InvoiceStatus::Open.as_str())
-            .and(
-                Expr::SubQuery(None, Box::new(due_before.into())).gt(Expr::col((
-                    Alias::new("invoices"),
-                    Alias::new("paid_amount"),
-                ))),
-            );
+            .and(Expr::col(invoice::Column::NextDueOn).is_not_null())
+            .and(Expr::col(invoice::Column::NextDueOn).lt(today));
         select = select.filter(if overdue { late } else { late.not() });
     }
     let seek = Seek::newest_first(invoice::Column::CreatedAt, invoice::Column::Id);

@@ -24,6 +24,9 @@ pub struct Model {
     pub payment_terms_days: Option<i32>,
     pub issued_on: Option<Date>,
     pub due_on: Option<Date>,
+    /// The due date of the first instalment not paid in full; null when nothing
+    /// is owed (or a draft).
+    pub next_due_on: Option<Date>,
     pub base_currency: Option<String>,
     pub base_rate: Option<String>,
     pub total_base_amount: Option<i64>,
