@@ -411,6 +411,35 @@ async fn one_gateway_notification_sent_ten_times_is_one_payment(engine: Engine) 
     assert_eq!(ids.len(), 1, "every answer names the one payment");
     assert_eq!(app.count("SELECT COUNT(*) FROM payments").await, 1);
     assert_eq!(app.events_of("payment.received").await, 1);
+    // The notification came before the order: the order's intake adopts it.
+    let early = json!({"customer_id": customer, "method": "online", "provider": "alipay",
+        "reference": "EARLY-1", "amount": {"amount": 100_000, "currency": "CNY"}});
+    let res = app.post("/v1/payments", &early).await;
+    assert_eq!(res.status(), 201);
+    let early: Value = res.json().await.unwrap();
+    let res = app
+        .post(
+            "/v1/orders",
+            &json!({"customer_id": customer, "currency": "CNY", "submit": true,
+                "channel": "web", "external_id": "WEB-EARLY",
+                "lines": [{"sku": "TEA", "quantity": 1, "warehouse_code": "SH-01"}],
+                "payment": {"amount": {"amount": 100_000, "currency": "CNY"}, "method": "online",
+                    "provider": "alipay", "reference": "EARLY-1", "paid_at": "2026-11-20T08:00:00Z"}}),
+        )
+        .await;
+    assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+    let o: Value = res.json().await.unwrap();
+    assert_eq!(o["payment_status"], "paid");
+    assert_eq!(o["prepayments"][0]["id"], early["id"]);
+    let adopted: Value = app
+        .get(&format!("/v1/payments/{}", early["id"].as_str().unwrap()))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(adopted["order_id"], o["id"]);
+    assert_eq!(adopted["unallocated"]["amount"], 0);
+    assert_eq!(app.count("SELECT COUNT(*) FROM payments").await, 2);
     // The same reference for another amount is not the same payment.
     let mut other = body.clone();
     other["amount"]["amount"] = json!(1);
@@ -818,6 +847,85 @@ async fn who_may_do_what_and_bad_input_changes_nothing(engine: Engine) {
         .await
         .unwrap();
     assert_eq!(res.status(), 403);
+    // A key bound to a channel names its channel's order; it pays only what it sees.
+    let shop: Value = app
+        .post(
+            "/v1/api-keys",
+            &json!({"name": "Shop", "kind": "ecommerce", "scopes": ["payments:write", "payments:read"],
+                "channel": "web", "channel_name": "shop"}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let shop = shop["secret"].as_str().unwrap().to_owned();
+    let res = app
+        .request_as(&shop, Method::POST, "/v1/payments")
+        .json(&json!({"customer_id": customer, "method": "online",
+            "amount": {"amount": 100, "currency": "CNY"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400, "a channel key names the order");
+    let res = app
+        .request_as(&shop, Method::POST, "/v1/payments")
+        .json(
+            &json!({"customer_id": customer, "method": "online", "order_id": order_id,
+            "amount": {"amount": 100, "currency": "CNY"}}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404, "another channel's order");
+    let balance = app
+        .request_as(
+            &shop,
+            Method::GET,
+            &format!("/v1/customers/{customer}/balance"),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap();
+    assert_eq!(
+        balance["outstanding"],
+        json!([]),
+        "not its channel's invoices: {balance}"
+    );
+    let carrier: Value = app
+        .post(
+            "/v1/api-keys",
+            &json!({"name": "SF", "kind": "logistics", "scopes": ["payments:read", "orders:read"],
+                "carriers": ["sf"]}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let carrier = carrier["secret"].as_str().unwrap().to_owned();
+    let res = app
+        .request_as(
+            &carrier,
+            Method::GET,
+            &format!("/v1/customers/{customer}/balance"),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+    // Support sees that the order is paid, not the payments themselves.
+    let seen: Value = app
+        .request_as(&support, Method::GET, &format!("/v1/orders/{order_id}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(seen["prepayments"], json!([]));
+    assert!(seen["paid"].is_object());
     // Bad input: each refused with its field, nothing recorded.
     let payments = app.count("SELECT COUNT(*) FROM payments").await;
     for (bad, field) in [
@@ -1022,6 +1130,66 @@ async fn edits_and_cancellations_undo_invoices_and_keep_the_money(engine: Engine
         json!([{"amount": 100_000, "currency": "CNY"}])
     );
     books_balance(&app, "after the cancellation").await;
+    // An ended order is invoiced no more, and takes no payments.
+    let res = app
+        .post(
+            &format!("/v1/orders/{id}/invoices"),
+            &json!({"issue": true}),
+        )
+        .await;
+    assert_eq!(res.status(), 409);
+    assert_eq!(res.json::<Value>().await.unwrap()["code"], "order_ended");
+    let res = app
+        .post(
+            "/v1/payments",
+            &json!({"customer_id": customer, "method": "cash", "order_id": id,
+                "amount": {"amount": 100, "currency": "CNY"}}),
+        )
+        .await;
+    assert_eq!(res.status(), 409);
+
+    // Money for an order whose invoice was written off is not held for it: it is
+    // the customer's credit (nothing of the order is left to invoice).
+    let o = order(&app, &customer, "TEA", json!({})).await;
+    let written_off = o["id"].as_str().unwrap();
+    let res = app
+        .post(
+            &format!("/v1/orders/{written_off}/invoices"),
+            &json!({"issue": true}),
+        )
+        .await;
+    let inv: Value = res.json().await.unwrap();
+    let res = app
+        .post(
+            &format!(
+                "/v1/invoices/{}/mark-uncollectible",
+                inv["id"].as_str().unwrap()
+            ),
+            &json!({"reason": "customer insolvent"}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let p = pay(&app, &customer, 100_000, json!({"order_id": written_off})).await;
+    assert_eq!(p["allocated"]["amount"], 0, "{p}");
+    assert_eq!(app.order(written_off).await["paid"]["amount"], 0);
+    // With `"allocations": []` a payment for an order holds nothing either.
+    let o = order(&app, &customer, "TEA", json!({})).await;
+    let p = pay(
+        &app,
+        &customer,
+        100,
+        json!({"order_id": o["id"], "allocations": []}),
+    )
+    .await;
+    assert_eq!(p["unallocated"]["amount"], 100);
+    let res = app
+        .post(
+            &format!("/v1/orders/{written_off}/cancel"),
+            &json!({"reason": "try"}),
+        )
+        .await;
+    assert_eq!(res.status(), 409, "a written-off invoice stays");
+    books_balance(&app, "after the write-off").await;
     app.stop().await;
 }
 

@@ -54,6 +54,9 @@ impl MigrationTrait for Migration {
                     // The due date of the first instalment not paid in full (null when
                     // nothing is owed): what "oldest due first" and "overdue" read.
                     .col(date_null("next_due_on"))
+                    // Whether the instalments were asked for (their own days), or the one
+                    // row follows the payment terms.
+                    .col(boolean("scheduled").default(false))
                     .col(string_null("base_currency"))
                     .col(string_null("base_rate"))
                     .col(big_integer_null("total_base_amount"))

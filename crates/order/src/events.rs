@@ -66,7 +66,8 @@ pub const PAID: EventType<OrderData> = EventType::new(
     "order.paid",
     "Payments applied to the order's invoices or held for it cover its grand total: \
      `payment_status` is `paid`. Once per time it becomes paid; `order.completed` follows when \
-     everything that ships was delivered.",
+     everything that ships was delivered. An order that arrives paid in full (its intake \
+     prepayment) says so in `order.created` instead.",
 )
 .example(r#"{"payment_status": "paid"}"#);
 

@@ -328,7 +328,12 @@ pub(crate) fn view(
     parts: &Parts,
     today: NaiveDate,
 ) -> OrderView {
-    let order = data(row, parts);
+    let mut order = data(row, parts);
+    // The payments themselves (references, methods) are for those who read
+    // payments, and for the channel the order came from; everyone sees `paid`.
+    if !actor.may(Action::PaymentsRead) && actor.channel().is_none() {
+        order.prepayments.clear();
+    }
     let delayed = crate::promise::is_delayed(row, &parts.lines, today);
     let allowed_actions = model::allowed_actions(
         actor,

@@ -10,6 +10,7 @@ use ordercrm_kernel::authz::Action;
 use ordercrm_kernel::id::new_id;
 use ordercrm_kernel::input::Text;
 use ordercrm_kernel::{Ctx, Error, FieldError, Money, Result, numbers};
+use ordercrm_order::model::OrderStatus;
 use ordercrm_order::settlement::{self, Invoiceable, Take, Taken};
 use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::{Expr, ExprTrait};
@@ -36,6 +37,8 @@ pub(crate) struct Plan {
     pub lines: Option<Vec<(i32, i64)>>,
     pub shipping: Option<bool>,
     pub schedule: Vec<(i32, i32)>,
+    /// Whether `schedule` was asked for (else one row, due by the terms).
+    pub scheduled: bool,
     pub notes: Option<String>,
 }
 
@@ -116,6 +119,7 @@ pub async fn create_for_order(
             })
             .collect::<Vec<_>>()
     });
+    let scheduled = input.schedule.is_some();
     let schedule = check_schedule(input.schedule, &mut errors);
     let notes = Text::check(input.notes, &mut errors, "notes");
     if !errors.is_empty() {
@@ -126,6 +130,7 @@ pub async fn create_for_order(
         lines,
         shipping: input.shipping,
         schedule,
+        scheduled,
         notes,
     };
     let row = make(txn, ctx, &order, plan).await?;
@@ -160,17 +165,16 @@ pub async fn update(
     let today = ctx.now.date_naive();
     let before = queries::find_invoice(txn, &ctx.actor, id).await?;
     let changed = ordercrm_kernel::version::unless_unchanged(txn, async |t| {
-        let row = claim(
-            t,
-            ctx,
-            id,
-            InvoiceAction::Edit,
-            if_match,
-            |u| match &notes {
+        let row = claim(t, ctx, id, InvoiceAction::Edit, if_match, |u| {
+            let u = match &notes {
                 Some(n) => u.col_expr(invoice::Column::Notes, Expr::value(n.clone())),
                 None => u,
-            },
-        )
+            };
+            match &schedule {
+                Some(_) => u.col_expr(invoice::Column::Scheduled, Expr::value(true)),
+                None => u,
+            }
+        })
         .await?;
         if let Some(rows) = &schedule {
             instalment::Entity::delete_many()
@@ -248,6 +252,16 @@ pub(crate) async fn make(
         )
         .into());
     }
+    if matches!(order.status, OrderStatus::Cancelled | OrderStatus::Rejected) {
+        return Err(PaymentError::Conflict(
+            "order_ended",
+            format!(
+                "order {} is {}: nothing of it is invoiced",
+                order.number, order.status
+            ),
+        )
+        .into());
+    }
     let mut errors = Vec::new();
     let asked: Vec<(&settlement::InvoiceableLine, i64)> = match &plan.lines {
         None => order
@@ -284,7 +298,8 @@ pub(crate) async fn make(
             )
             .into());
         }
-        Some(s) => s,
+        // A fee of nothing is not taken: an edit may set one later.
+        Some(s) => s && order.shipping > 0,
     };
     if asked.is_empty() && !shipping {
         return Err(PaymentError::Conflict(
@@ -368,6 +383,7 @@ pub(crate) async fn make(
         issued_on: Set(None),
         due_on: Set(None),
         next_due_on: Set(None),
+        scheduled: Set(plan.scheduled),
         base_currency: Set(None),
         base_rate: Set(None),
         total_base_amount: Set(None),
@@ -507,7 +523,8 @@ pub(crate) async fn issue_row(
         .filter(instalment::COLUMN.invoice_id.eq(row.id))
         .all(txn)
         .await?;
-    let single = rows.len() == 1;
+    // One row asked for no days of its own: it follows the terms.
+    let single = !row.scheduled;
     let mut last_due = by_terms;
     for r in &rows {
         // One row follows the terms; a schedule's rows their own days.
@@ -596,6 +613,11 @@ pub async fn void(
         return Err(Error::validation(errors));
     }
     ctx.actor.require(Action::PaymentsWrite)?;
+    // Under the order's lock: payments take it before they touch its invoices.
+    let found = queries::find_invoice(txn, &ctx.actor, id).await?;
+    if let Some(order) = found.order_id {
+        settlement::lock(txn, None, order).await?;
+    }
     if queries::find_invoice(txn, &ctx.actor, id)
         .await?
         .paid_amount

@@ -197,6 +197,20 @@ pub(crate) async fn hold(
     Ok(pay)
 }
 
+/// Hold `amount` of payment `pay` for order `order_id`, whose paid amount already
+/// counts it (an intake prepayment the order recorded itself).
+pub(crate) async fn hold_recorded(
+    txn: &DatabaseTransaction,
+    ctx: &Ctx,
+    pay: &payment::Model,
+    order_id: Uuid,
+    amount: i64,
+) -> Result<payment::Model> {
+    let pay = allocate_from(txn, ctx, pay.id, amount).await?;
+    row(txn, ctx, &pay, Some(order_id), None, amount).await?;
+    Ok(pay)
+}
+
 /// What each payment holds for order `order_id`, oldest payment first.
 async fn held_for(txn: &DatabaseTransaction, order_id: Uuid) -> Result<Vec<(Uuid, i64)>> {
     let mut held: BTreeMap<Uuid, i64> = BTreeMap::new();

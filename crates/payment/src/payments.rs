@@ -120,11 +120,26 @@ pub async fn receive(
     }
     let today = ctx.now.date_naive();
     let received_on = input.received_on.map_or(today, |d| d.0);
+    // A day ahead for the time zones a bank's date may be in; ten years back at most.
     if received_on > today + chrono::Days::new(1) {
         errors.push(FieldError::new(
             "received_on",
             "in_future",
             "must not be in the future",
+        ));
+    } else if received_on < today - chrono::Days::new(3660) {
+        errors.push(FieldError::new(
+            "received_on",
+            "range",
+            "must be within the last ten years",
+        ));
+    }
+    // A key bound to a channel records payments for its channel's orders only.
+    if ctx.actor.channel().is_some() && input.order_id.is_none() {
+        errors.push(FieldError::new(
+            "order_id",
+            "required",
+            "a key bound to a channel names the order (of its channel) the payment is for",
         ));
     }
     let notes = Text::check(input.notes, &mut errors, "notes");
@@ -154,7 +169,9 @@ pub async fn receive(
         {
             let same = existing.customer_id == customer.id
                 && existing.amount == money.amount
-                && existing.currency == money.currency.code();
+                && existing.currency == money.currency.code()
+                && existing.method == method.as_str()
+                && input.order_id.is_none_or(|o| existing.order_id == Some(o));
             let visible = queries::find_payment(txn, &ctx.actor, existing.id)
                 .await
                 .is_ok();
@@ -165,7 +182,9 @@ pub async fn receive(
             }
             return Err(Error::new(
                 problems::ALREADY_EXISTS,
-                format!("{p} payment '{r}' is already recorded, for another customer or amount"),
+                format!(
+                    "{p} payment '{r}' is already recorded, for another customer, amount, method or order"
+                ),
             ));
         }
     }
@@ -254,6 +273,8 @@ async fn allocate_now(
     order: Option<&Invoiceable>,
 ) -> Result<payment::Model> {
     let left = pay.amount - pay.allocated_amount;
+    // `[]`: nothing allocated, nothing held: all of it credit.
+    let hold_rest = explicit.as_ref().is_none_or(|pairs| !pairs.is_empty());
     let plan: Vec<(Uuid, i64)> = match explicit {
         Some(pairs) => {
             let mut over = Vec::new();
@@ -304,7 +325,7 @@ async fn allocate_now(
             }
             pairs
         }
-        None => automatic(txn, &pay, order.map(|o| o.id), left).await?,
+        None => automatic(txn, &ctx.actor, &pay, order.map(|o| o.id), left).await?,
     };
     // Orders' rows first, in one order, then the invoices.
     let invoices: Vec<invoice::Model> = invoice::Entity::find()
@@ -322,9 +343,22 @@ async fn allocate_now(
     for (id, amount) in plan {
         pay = ledger::apply(txn, ctx, &pay, id, amount).await?;
     }
-    if let Some(o) = order {
+    if let Some(o) = order.filter(|_| hold_rest) {
+        // Held money waits for invoices to come: at most what is not invoiced yet
+        // (an invoice written off is not one to come), and what is still owed.
         let fresh = settlement::lock(txn, None, o.id).await?;
-        let room = std::cmp::max(fresh.grand_total - fresh.paid, 0);
+        let invoiced: i64 = invoice::Entity::find()
+            .filter(invoice::COLUMN.order_id.eq(o.id))
+            .filter(invoice::COLUMN.status.ne(InvoiceStatus::Void.as_str()))
+            .all(txn)
+            .await?
+            .iter()
+            .map(|i| i.total_amount)
+            .sum();
+        let room = std::cmp::max(
+            std::cmp::min(fresh.grand_total - fresh.paid, fresh.grand_total - invoiced),
+            0,
+        );
         let hold = std::cmp::min(room, pay.amount - pay.allocated_amount);
         if hold > 0 {
             pay = ledger::hold(txn, ctx, &pay, o.id, hold).await?;
@@ -337,11 +371,13 @@ async fn allocate_now(
 /// oldest due first (of `order` only, when given), filled with `left`.
 async fn automatic(
     txn: &DatabaseTransaction,
+    actor: &ordercrm_kernel::Actor,
     pay: &payment::Model,
     order: Option<Uuid>,
     mut left: i64,
 ) -> Result<Vec<(Uuid, i64)>> {
-    let mut select = invoice::Entity::find()
+    // Only invoices the caller sees: a channel's key pays its channel's.
+    let mut select = queries::visible_invoices(actor)
         .filter(invoice::COLUMN.customer_id.eq(pay.customer_id))
         .filter(invoice::COLUMN.currency.eq(pay.currency.as_str()))
         .filter(invoice::COLUMN.status.eq(InvoiceStatus::Open.as_str()))
@@ -442,14 +478,35 @@ pub(crate) async fn intake(
         .filter(payment::COLUMN.reference.eq(p.reference.as_str()))
         .one(txn)
         .await?;
-    if used.is_some() {
-        return Err(Error::new(
-            problems::ALREADY_EXISTS,
-            format!(
-                "{} payment '{}' is already recorded on another order",
-                p.provider, p.reference
-            ),
-        ));
+    if let Some(used) = used {
+        // The gateway's notification came before the order: the same money, for
+        // this customer and not allocated yet, is this order's prepayment.
+        let adoptable = used.order_id.is_none()
+            && used.customer_id == order.customer_id
+            && used.currency == p.currency.code()
+            && used.amount == p.amount
+            && used.allocated_amount == 0;
+        if !adoptable {
+            return Err(Error::new(
+                problems::ALREADY_EXISTS,
+                format!(
+                    "{} payment '{}' is already recorded ({}), for another order, customer or amount",
+                    p.provider, p.reference, used.number
+                ),
+            ));
+        }
+        let pay = payment::Entity::update_many()
+            .col_expr(payment::Column::OrderId, Expr::value(order.id))
+            .col_expr(payment::Column::UpdatedAt, Expr::value(ctx.now))
+            .filter(payment::COLUMN.id.eq(used.id))
+            .exec_with_returning(txn)
+            .await?
+            .pop()
+            .ok_or_else(|| Error::from(PaymentError::PaymentNotFound(used.id.to_string())))?;
+        let pay = ledger::hold_recorded(txn, ctx, &pay, order.id, p.amount).await?;
+        let data = queries::payment_data(txn, &pay).await?;
+        events::payment(txn, ctx, &events::PAYMENT_ALLOCATED, &data).await?;
+        return Ok(());
     }
     let prefix =
         ordercrm_settings::queries::number_prefix(txn, "payment_number_prefix", DEFAULT_PREFIX)

@@ -61,6 +61,7 @@ fn plan(lines: Option<Vec<(i32, i64)>>) -> Plan {
         lines,
         shipping: None,
         schedule: vec![(WHOLE_BPS, 0)],
+        scheduled: false,
         notes: None,
     }
 }

@@ -27,6 +27,9 @@ pub struct Model {
     /// The due date of the first instalment not paid in full; null when nothing
     /// is owed (or a draft).
     pub next_due_on: Option<Date>,
+    /// The instalments were asked for (each due its own days after issue); else
+    /// the one row is due by the payment terms.
+    pub scheduled: bool,
     pub base_currency: Option<String>,
     pub base_rate: Option<String>,
     pub total_base_amount: Option<i64>,

@@ -288,7 +288,8 @@ pub async fn approve(
         (status = 200, description = "Rejected", body = OrderView,
             headers(("ETag" = String, description = "The new version"))),
         (status = 404, description = "No such order, or not one you may see", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Not on hold (`/problems/invalid-transition`)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not on hold (`/problems/invalid-transition`), or an invoice of the order was \
+            written off (`/problems/conflict`: `written_off`)", body = Problem, content_type = "application/problem+json"),
     ),
 )]
 #[post("/orders/{id}/reject")]
@@ -319,7 +320,8 @@ pub async fn reject(
         (status = 200, description = "Cancelled", body = OrderView,
             headers(("ETag" = String, description = "The new version"))),
         (status = 404, description = "No such order, or not one you may see", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Already rejected, cancelled or completed (`/problems/invalid-transition`)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Already rejected, cancelled or completed (`/problems/invalid-transition`), or an \
+            invoice of the order was written off (`/problems/conflict`: `written_off`)", body = Problem, content_type = "application/problem+json"),
     ),
 )]
 #[post("/orders/{id}/cancel")]
@@ -374,7 +376,7 @@ pub async fn timeline(
         (status = 200, description = "What the edit would do; nothing was changed", body = EditPreview),
         (status = 400, description = "The change is invalid or changes nothing", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such order, or not one you may see", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The order cannot be edited (`/problems/invalid-transition`: rejected, cancelled, completed or shipped in full), or the change conflicts with what shipped or was paid (`/problems/conflict`: `line_shipped`, `below_shipped`, `shipped_value`, `below_prepaid`)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The order cannot be edited (`/problems/invalid-transition`: rejected, cancelled, completed or shipped in full), or the change conflicts with what shipped or was paid (`/problems/conflict`: `line_shipped`, `below_shipped`, `shipped_value`, `below_paid`; and `written_off` when an invoice of what the edit changes was written off)", body = Problem, content_type = "application/problem+json"),
     ),
 )]
 #[post("/orders/{id}/edits/preview")]
@@ -411,7 +413,7 @@ pub async fn preview_edit(
             headers(("ETag" = String, description = "The order's new version"))),
         (status = 400, description = "The change is invalid or changes nothing", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such order, or not one you may see", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Stock is short (`/problems/insufficient-stock`, nothing changed), the order cannot be edited (`/problems/invalid-transition`), or the change conflicts with what shipped or was paid (`/problems/conflict`: `line_shipped`, `below_shipped`, `shipped_value`, `below_prepaid`)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Stock is short (`/problems/insufficient-stock`, nothing changed), the order cannot be edited (`/problems/invalid-transition`), or the change conflicts with what shipped or was paid (`/problems/conflict`: `line_shipped`, `below_shipped`, `shipped_value`, `below_paid`; and `written_off` when an invoice of what the edit changes was written off)", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "Changed since your ETag", body = Problem, content_type = "application/problem+json"),
         (status = 428, description = "No If-Match (`/problems/precondition-required`)", body = Problem, content_type = "application/problem+json"),
     ),

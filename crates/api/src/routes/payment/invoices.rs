@@ -42,7 +42,7 @@ use crate::tx::Writer;
         (status = 404, description = "No such order, or not one you may see, or the order has no line with a `line_no` named \
             (`/problems/not-found`, with `errors`)", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "A line would invoice more than is left (`/problems/over-invoice`); the order was never \
-            approved, everything is invoiced, the shipping fee is on another invoice, or (with `issue`) no exchange rate to the \
+            approved or has ended (`order_ended`), everything is invoiced, the shipping fee is on another invoice, or (with `issue`) no exchange rate to the \
             base currency is published (`/problems/conflict`: `not_approved`, `nothing_to_invoice`, `shipping_invoiced`, \
             `exchange_rate_missing`); or the idempotency key is in use", body = Problem, content_type = "application/problem+json"),
     ),
