@@ -315,6 +315,18 @@ async fn a_30_70_schedule_adds_up_exactly_and_each_row_has_its_day(engine: Engin
         "the same change again moves nothing"
     );
     assert_eq!(app.events_of("invoice.updated").await, 1);
+    // The schedule alone changes too.
+    let res = app
+        .patch(
+            &path,
+            &json!({"schedule": [{"share_bps": 10000, "due_days": 7}]}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    assert_ne!(res.headers()["etag"], etag);
+    let edited: Value = res.json().await.unwrap();
+    assert_eq!(edited["instalments"].as_array().unwrap().len(), 1);
+    assert_eq!(app.events_of("invoice.updated").await, 2);
     let res = app.post(&format!("{path}/issue"), &json!({})).await;
     assert_eq!(res.status(), 200);
     let res = app.patch(&path, &json!({"notes": "later"})).await;
@@ -1182,6 +1194,25 @@ async fn edits_and_cancellations_undo_invoices_and_keep_the_money(engine: Engine
     )
     .await;
     assert_eq!(p["unallocated"]["amount"], 100);
+    // A draft is an invoice to come: money paid for its order is held for it, and
+    // applied when it is issued.
+    let res = app
+        .post(
+            &format!("/v1/orders/{}/invoices", o["id"].as_str().unwrap()),
+            &json!({}),
+        )
+        .await;
+    let draft: Value = res.json().await.unwrap();
+    let p = pay(&app, &customer, 100_000, json!({"order_id": o["id"]})).await;
+    assert_eq!(p["allocated"]["amount"], 100_000, "{p}");
+    let res = app
+        .post(
+            &format!("/v1/invoices/{}/issue", draft["id"].as_str().unwrap()),
+            &json!({}),
+        )
+        .await;
+    let issued: Value = res.json().await.unwrap();
+    assert_eq!(issued["payment_status"], "paid", "{issued}");
     let res = app
         .post(
             &format!("/v1/orders/{written_off}/cancel"),

@@ -164,6 +164,8 @@ pub async fn update(
     }
     let today = ctx.now.date_naive();
     let before = queries::find_invoice(txn, &ctx.actor, id).await?;
+    // As it stands now: inside the change its instalments are already the new ones.
+    let before_data = queries::invoice_data_of(txn, &before, today).await?;
     let changed = ordercrm_kernel::version::unless_unchanged(txn, async |t| {
         let row = claim(t, ctx, id, InvoiceAction::Edit, if_match, |u| {
             let u = match &notes {
@@ -184,7 +186,7 @@ pub async fn update(
             insert_schedule(t, id, row.total_amount, rows).await?;
         }
         Ok((
-            queries::invoice_data_of(t, &before, today).await?,
+            before_data.clone(),
             queries::invoice_data_of(t, &row, today).await?,
         ))
     })

@@ -127,7 +127,10 @@ pub async fn receive(
             "in_future",
             "must not be in the future",
         ));
-    } else if received_on < today - chrono::Days::new(3660) {
+    } else if today
+        .checked_sub_months(chrono::Months::new(120))
+        .is_some_and(|limit| received_on < limit)
+    {
         errors.push(FieldError::new(
             "received_on",
             "range",
@@ -347,9 +350,13 @@ async fn allocate_now(
         // Held money waits for invoices to come: at most what is not invoiced yet
         // (an invoice written off is not one to come), and what is still owed.
         let fresh = settlement::lock(txn, None, o.id).await?;
+        // Issued ones (open or written off): a draft is an invoice to come.
         let invoiced: i64 = invoice::Entity::find()
             .filter(invoice::COLUMN.order_id.eq(o.id))
-            .filter(invoice::COLUMN.status.ne(InvoiceStatus::Void.as_str()))
+            .filter(invoice::COLUMN.status.is_in([
+                InvoiceStatus::Open.as_str(),
+                InvoiceStatus::Uncollectible.as_str(),
+            ]))
             .all(txn)
             .await?
             .iter()
@@ -479,19 +486,21 @@ pub(crate) async fn intake(
         .one(txn)
         .await?;
     if let Some(used) = used {
-        // The gateway's notification came before the order: the same money, for
-        // this customer and not allocated yet, is this order's prepayment.
+        // The gateway's notification came before the order: the same money (the
+        // provider's reference, customer, amount, currency and method), not
+        // allocated yet, is this order's prepayment.
         let adoptable = used.order_id.is_none()
             && used.customer_id == order.customer_id
             && used.currency == p.currency.code()
             && used.amount == p.amount
+            && used.method == p.method.as_str()
             && used.allocated_amount == 0;
         if !adoptable {
             return Err(Error::new(
                 problems::ALREADY_EXISTS,
                 format!(
-                    "{} payment '{}' is already recorded ({}), for another order, customer or amount",
-                    p.provider, p.reference, used.number
+                    "{} payment '{}' is already recorded, and is not one this order can take",
+                    p.provider, p.reference
                 ),
             ));
         }
