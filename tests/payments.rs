@@ -257,6 +257,24 @@ async fn a_prepaid_marketplace_order_completes_on_delivery_with_no_further_payme
     let done = app.order(order_id).await;
     assert_eq!(done["status"], "completed");
     assert_eq!(done["prepayments"][0]["reference"], "TM-PAY-1");
+    // The order's events carry no payments (readers of orders are not all readers
+    // of money); the payment's own events do.
+    assert_eq!(
+        app.count(
+            "SELECT COUNT(*) FROM events WHERE event_type LIKE 'order.%' \
+             AND CAST(payload AS TEXT) LIKE '%TM-PAY-1%'"
+        )
+        .await,
+        0
+    );
+    assert!(
+        app.count(
+            "SELECT COUNT(*) FROM events WHERE event_type = 'payment.received' \
+             AND CAST(payload AS TEXT) LIKE '%TM-PAY-1%'"
+        )
+        .await
+            == 1
+    );
     assert_eq!(app.count("SELECT COUNT(*) FROM payments").await, 1);
     app.stop().await;
 }

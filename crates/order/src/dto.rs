@@ -354,6 +354,8 @@ pub struct OrderData {
     /// What payments applied to its invoices or hold for it: `payment_status`
     /// follows from it (`paid` once it covers the grand total).
     pub paid: Money,
+    /// The payments made for the order: shown to those who read payments and to
+    /// the order's channel; empty for others and in events (payments have their own).
     pub prepayments: Vec<PrepaymentView>,
     /// Whether unit prices contain tax (the `prices_include_tax` setting at intake).
     pub prices_include_tax: bool,

@@ -268,19 +268,9 @@ pub(crate) fn data(row: &order::Model, parts: &Parts) -> OrderData {
         grand_total: m(row.grand_total_amount),
         prepaid: m(row.prepaid_amount),
         paid: m(row.paid_amount),
-        prepayments: parts
-            .prepayments
-            .iter()
-            .map(|p| PrepaymentView {
-                id: p.id,
-                number: p.number.clone(),
-                amount: Money::new(p.amount, currency(&p.currency)),
-                method: PaymentMethod::parse(&p.method).unwrap_or(PaymentMethod::Other),
-                provider: p.provider.clone(),
-                reference: p.reference.clone(),
-                received_on: p.received_on,
-            })
-            .collect(),
+        // Only in the view of callers who may read payments (see `view`): events
+        // reach readers of orders, and payments have events of their own.
+        prepayments: Vec::new(),
         prices_include_tax: row.prices_include_tax,
         grand_total_base: row
             .grand_total_base_amount
@@ -330,9 +320,23 @@ pub(crate) fn view(
 ) -> OrderView {
     let mut order = data(row, parts);
     // The payments themselves (references, methods) are for those who read
-    // payments, and for the channel the order came from; everyone sees `paid`.
-    if !actor.may(Action::PaymentsRead) && actor.channel().is_none() {
-        order.prepayments.clear();
+    // payments (not keys bound to carriers), and for the channel the order came
+    // from; everyone sees `paid`.
+    let reads_money = actor.may(Action::PaymentsRead) && actor.carriers().is_none();
+    if reads_money || actor.channel().is_some() {
+        order.prepayments = parts
+            .prepayments
+            .iter()
+            .map(|p| PrepaymentView {
+                id: p.id,
+                number: p.number.clone(),
+                amount: Money::new(p.amount, currency(&p.currency)),
+                method: PaymentMethod::parse(&p.method).unwrap_or(PaymentMethod::Other),
+                provider: p.provider.clone(),
+                reference: p.reference.clone(),
+                received_on: p.received_on,
+            })
+            .collect();
     }
     let delayed = crate::promise::is_delayed(row, &parts.lines, today);
     let allowed_actions = model::allowed_actions(
