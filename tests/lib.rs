@@ -538,6 +538,21 @@ impl TestApp {
         );
     }
 
+    /// Wait until the issuer has issued the invoices orders asked for: it runs
+    /// moments after the change that asked commits.
+    pub async fn invoices_issued(&self) {
+        for _ in 0..400 {
+            let waiting = self
+                .count("SELECT COUNT(*) FROM invoices WHERE issue_requested_at IS NOT NULL")
+                .await;
+            if waiting == 0 {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
+        panic!("invoices orders asked for were not issued within 10 s");
+    }
+
     pub async fn count(&self, sql: &str) -> i64 {
         let db = self.raw_db().await;
         let row = db
@@ -717,6 +732,8 @@ impl Probe {
 /// Everything the database holds, as text: every column of every row of every
 /// table (blobs as lossy UTF-8, so a secret inside a stored response body is found).
 pub async fn everything_stored(app: &TestApp) -> String {
+    // Not the issuer's work on invoices asked for earlier, done in between.
+    app.invoices_issued().await;
     let db = app.raw_db().await;
     let backend = db.get_database_backend();
     let tables_sql = match app.db.engine {

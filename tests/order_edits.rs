@@ -83,6 +83,8 @@ async fn reserved(app: &TestApp) -> Vec<(String, i64, i64)> {
 /// dispatch notes, stock levels, reservations, the ledger, the outbox and the
 /// audit log (not what background workers keep, such as customer statistics).
 async fn state(app: &TestApp) -> Vec<String> {
+    // Not the issuer's work on invoices an edit asked for, done after it.
+    app.invoices_issued().await;
     let db = app.raw_db().await;
     use sea_orm::{ConnectionTrait, Statement};
     let mut out = Vec::new();

@@ -154,11 +154,12 @@ async fn intake_prices_totals_and_reserves(engine: Engine) {
         types,
         ["order.created", "reservation.created", "order.approved"]
     );
+    app.invoices_issued().await;
     let with_order = app
         .count("SELECT COUNT(*) FROM events WHERE order_id IS NOT NULL")
         .await;
     // And the dispatch note the approval opened, and the invoice it made and
-    // issued (prepaid terms).
+    // the issuer issued (prepaid terms).
     assert_eq!(with_order, 6, "every event names its order");
 
     // An order discount is shared over the lines; tax on what is left.
@@ -1092,6 +1093,7 @@ async fn the_timeline_tells_the_story_and_lists_filter_sort_and_export(engine: E
         .await
         .unwrap();
     let id = made["id"].as_str().unwrap();
+    app.invoices_issued().await;
     app.clock.advance(chrono::Duration::seconds(1));
     act(&app, id, "hold", &json!({"reason": "check the address"})).await;
     app.clock.advance(chrono::Duration::seconds(1));

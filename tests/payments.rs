@@ -20,6 +20,8 @@ both_engines!(
     the_invoice_policy_invoices_at_shipment_or_delivery,
     concurrent_invoices_never_bill_a_line_twice,
     prepayments_become_payments_in_the_migration,
+    a_notification_used_in_part_pays_its_order_the_rest_and_merged_customers_pay_on,
+    the_issuer_issues_what_orders_asked_for_or_leaves_it_to_finance,
 );
 
 /// SH-01 holding TEA (1000.00 CNY, no tax) and ODD (1000.01 CNY); a customer.
@@ -239,7 +241,9 @@ async fn a_prepaid_marketplace_order_completes_on_delivery_with_no_further_payme
     .await;
     let order_id = o["id"].as_str().unwrap();
     assert_eq!(o["payment_status"], "paid");
-    // Invoiced at approval, the prepayment applied to it.
+    // Invoiced at approval (the issuer issues it moments after), the prepayment
+    // applied to it.
+    app.invoices_issued().await;
     let list: Value = app
         .get(&format!("/v1/orders/{order_id}/invoices"))
         .await
@@ -496,6 +500,13 @@ impl Rng {
 }
 
 async fn all(app: &TestApp, path: &str) -> Vec<Value> {
+    // Invoices orders asked for are issued moments after the order's change.
+    app.invoices_issued().await;
+    all_now(app, path).await
+}
+
+/// Without waiting for the issuer.
+async fn all_now(app: &TestApp, path: &str) -> Vec<Value> {
     let page: Value = app
         .get(&format!("{path}?limit=200"))
         .await
@@ -1483,4 +1494,288 @@ async fn prepayments_become_payments_in_the_migration(engine: Engine) {
     assert_eq!(next, 3);
     txn.rollback().await.unwrap();
     conn.close().await.unwrap();
+}
+
+async fn a_notification_used_in_part_pays_its_order_the_rest_and_merged_customers_pay_on(
+    engine: Engine,
+) {
+    let app = TestApp::spawn(engine).await;
+    let customer = world(&app).await;
+    // An open invoice of 1000.00 (net terms, invoiced by hand).
+    let first = order(&app, &customer, "TEA", json!({})).await;
+    let res = app
+        .post(
+            &format!("/v1/orders/{}/invoices", first["id"].as_str().unwrap()),
+            &json!({"issue": true}),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    let older: Value = res.json().await.unwrap();
+    // The gateway's notification of 1300.00 comes first and, allocated
+    // automatically, pays the older invoice (1000.00): 300.00 stays credit.
+    let note = pay(
+        &app,
+        &customer,
+        130_000,
+        json!({"method": "online", "provider": "alipay", "reference": "EARLY-PART"}),
+    )
+    .await;
+    assert_eq!(note["unallocated"]["amount"], 30_000);
+    assert_eq!(
+        invoice(&app, older["id"].as_str().unwrap()).await["payment_status"],
+        "paid"
+    );
+    // The order it was for arrives naming it: taken in, paid what is left of it.
+    let res = app
+        .post(
+            "/v1/orders",
+            &json!({"customer_id": customer, "currency": "CNY", "submit": true,
+                "channel": "web", "external_id": "WEB-PART", "payment_terms": "prepaid",
+                "payment_terms_days": null,
+                "lines": [{"sku": "TEA", "quantity": 1, "warehouse_code": "SH-01"}],
+                "payment": {"amount": {"amount": 130_000, "currency": "CNY"}, "method": "online",
+                    "provider": "alipay", "reference": "EARLY-PART",
+                    "paid_at": "2026-11-20T08:00:00Z"}}),
+        )
+        .await;
+    assert_eq!(res.status(), 400, "more than the order's total");
+    let res = app
+        .post(
+            "/v1/orders",
+            &json!({"customer_id": customer, "currency": "CNY", "submit": true,
+                "channel": "web", "external_id": "WEB-PART", "payment_terms": "prepaid",
+                "payment_terms_days": null,
+                "lines": [{"sku": "TEA", "quantity": 2, "warehouse_code": "SH-01"}],
+                "payment": {"amount": {"amount": 130_000, "currency": "CNY"}, "method": "online",
+                    "provider": "alipay", "reference": "EARLY-PART",
+                    "paid_at": "2026-11-20T08:00:00Z"}}),
+        )
+        .await;
+    assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+    let o: Value = res.json().await.unwrap();
+    let id = o["id"].as_str().unwrap();
+    assert_eq!(o["prepaid"]["amount"], 130_000, "what the channel said");
+    assert_eq!(o["paid"]["amount"], 30_000, "what of it was left");
+    assert_eq!(o["payment_status"], "partially_paid");
+    assert_eq!(o["prepayments"].as_array().unwrap().len(), 1);
+    assert_eq!(o["prepayments"][0]["id"], note["id"]);
+    assert_eq!(o["prepayments"][0]["amount"]["amount"], 130_000);
+    assert_eq!(o["prepayments"][0]["applied"]["amount"], 30_000);
+    // Issued moments later, the 300.00 held applied to it.
+    let invoices = all(&app, &format!("/v1/orders/{id}/invoices")).await;
+    assert_eq!(invoices.len(), 1);
+    assert_eq!(invoices[0]["status"], "open");
+    assert_eq!(invoices[0]["paid"]["amount"], 30_000);
+    assert_eq!(invoices[0]["outstanding"]["amount"], 170_000);
+    let p: Value = app
+        .get(&format!("/v1/payments/{}", note["id"].as_str().unwrap()))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(p["order_id"], o["id"]);
+    assert_eq!(p["unallocated"]["amount"], 0);
+    // The first order shows the payment that paid its invoice, though made for another.
+    let f = app.order(first["id"].as_str().unwrap()).await;
+    assert_eq!(f["prepayments"][0]["id"], note["id"]);
+    assert_eq!(f["prepayments"][0]["applied"]["amount"], 100_000);
+
+    // A customer merged into this one: money sent to it is this one's.
+    let res = app
+        .post(
+            "/v1/customers",
+            &json!({"kind": "company", "name": "Duplicate Co"}),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    let dup: Value = res.json().await.unwrap();
+    let dup = dup["id"].as_str().unwrap();
+    let res = app
+        .post(
+            &format!("/v1/customers/{customer}/merge"),
+            &json!({"source_id": dup}),
+        )
+        .await;
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    let late = pay(&app, dup, 170_000, json!({})).await;
+    assert_eq!(late["customer"]["id"], customer.as_str());
+    let inv = invoice(&app, invoices[0]["id"].as_str().unwrap()).await;
+    assert_eq!(inv["payment_status"], "paid", "{inv}");
+
+    // A key bound to the channel sees the payments made for its order, not the
+    // customer's others; it cannot take a payment finance recorded as its prepayment.
+    let key: Value = app
+        .post(
+            "/v1/api-keys",
+            &json!({"name": "Web", "kind": "ecommerce", "channel": "web",
+                "scopes": ["orders:read", "orders:write", "payments:read"]}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let key = key["secret"].as_str().unwrap().to_owned();
+    let seen: Value = app
+        .request_as(&key, Method::GET, &format!("/v1/orders/{id}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let listed: Vec<&str> = seen["prepayments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        listed,
+        [note["id"].as_str().unwrap()],
+        "not the merged one's"
+    );
+    let wire = pay(
+        &app,
+        &customer,
+        100_000,
+        json!({"provider": "icbc", "reference": "FIN-1"}),
+    )
+    .await;
+    let res = app
+        .request_as(&key, Method::POST, "/v1/orders")
+        .json(
+            &json!({"customer_id": customer, "currency": "CNY", "submit": true,
+            "external_id": "WEB-TAKE", "payment_terms": "prepaid", "payment_terms_days": null,
+            "lines": [{"sku": "TEA", "quantity": 1, "warehouse_code": "SH-01"}],
+            "payment": {"amount": {"amount": 100_000, "currency": "CNY"},
+                "method": "bank_transfer", "provider": "icbc", "reference": "FIN-1",
+                "paid_at": "2026-11-20T08:00:00Z"}}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 409);
+    let problem = res.text().await.unwrap();
+    assert!(problem.contains("already recorded"), "{problem}");
+    let wire: Value = app
+        .get(&format!("/v1/payments/{}", wire["id"].as_str().unwrap()))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(wire["order_id"], Value::Null);
+    app.stop().await;
+}
+
+async fn the_issuer_issues_what_orders_asked_for_or_leaves_it_to_finance(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let customer = world(&app).await;
+    // An invoice in USD, asked for while a USD rate was published; the rate is
+    // withdrawn before the issuer gets to it: the draft is left to finance, with
+    // the reason in the audit log.
+    let res = app
+        .post(
+            "/v1/settings",
+            &json!({"key": "base_currency", "value": "CNY"}),
+        )
+        .await;
+    assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+    let res = app
+        .post(
+            "/v1/exchange-rates",
+            &json!({"from": "USD", "to": "CNY", "rate": "7.1", "effective_on": "2026-01-01"}),
+        )
+        .await;
+    assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+    let rate: Value = res.json().await.unwrap();
+    let held = app.probe.hold("issuer.picked");
+    let res = app
+        .post(
+            "/v1/orders",
+            &json!({"customer_id": customer, "currency": "USD", "submit": true,
+                "payment_terms": "prepaid", "payment_terms_days": null,
+                "lines": [{"sku": "TEA", "quantity": 1, "warehouse_code": "SH-01",
+                    "unit_price": {"amount": 10_000, "currency": "USD"}}]}),
+        )
+        .await;
+    assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+    let o: Value = res.json().await.unwrap();
+    held.reached().await;
+    let waiting = all_now(
+        &app,
+        &format!("/v1/orders/{}/invoices", o["id"].as_str().unwrap()),
+    )
+    .await;
+    assert_eq!(waiting.len(), 1);
+    assert_eq!(waiting[0]["status"], "draft");
+    assert!(
+        waiting[0]["issue_requested_at"].is_string(),
+        "{}",
+        waiting[0]
+    );
+    let res = app
+        .request(
+            Method::DELETE,
+            &format!("/v1/exchange-rates/{}", rate["id"].as_str().unwrap()),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 204);
+    held.release();
+    let left = all(
+        &app,
+        &format!("/v1/orders/{}/invoices", o["id"].as_str().unwrap()),
+    )
+    .await;
+    assert_eq!(left[0]["status"], "draft");
+    assert_eq!(left[0]["issue_requested_at"], Value::Null);
+    assert_eq!(
+        left[0]["version"],
+        waiting[0]["version"].as_i64().unwrap() + 1
+    );
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM audit_events WHERE action = 'invoice.issue_refused'")
+            .await,
+        1
+    );
+    assert_eq!(app.events_of("invoice.issued").await, 0);
+    // Orders asking for invoices at once, a prepaid one each, with two servers'
+    // issuers: every invoice is issued once, numbered without a gap.
+    let _sibling = app.sibling().await;
+    let bodies: Vec<Value> = (0..6)
+        .map(|i| {
+            json!({"customer_id": customer, "currency": "CNY", "submit": true,
+                "payment_terms": "prepaid", "payment_terms_days": null,
+                "channel": "web", "external_id": format!("ISSUE-{i}"),
+                "lines": [{"sku": "TEA", "quantity": 1, "warehouse_code": "SH-01"}]})
+        })
+        .collect();
+    let made = join_all(bodies.iter().map(|b| app.post("/v1/orders", b))).await;
+    for res in made {
+        assert_eq!(res.status(), 201);
+    }
+    let invoices: Vec<Value> = all(&app, "/v1/invoices")
+        .await
+        .into_iter()
+        .filter(|i| i["currency"] == "CNY")
+        .collect();
+    assert_eq!(invoices.len(), 6);
+    let mut numbers: Vec<String> = invoices
+        .iter()
+        .map(|i| {
+            assert_eq!(i["status"], "open");
+            assert_eq!(i["issue_requested_at"], Value::Null);
+            assert_eq!(i["issued_by"], "system");
+            i["number"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    numbers.sort();
+    assert_eq!(
+        numbers,
+        (1..=6).map(|n| format!("INV-{n:06}")).collect::<Vec<_>>()
+    );
+    assert_eq!(app.events_of("invoice.issued").await, 6);
+
+    app.stop().await;
 }

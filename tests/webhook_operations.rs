@@ -590,6 +590,8 @@ async fn the_feed_yields_every_event_once_under_concurrent_writers(engine: Engin
                 .buffer_unordered(32)
                 .collect::<Vec<()>>()
                 .await;
+            // And the invoices the orders asked for, issued just after.
+            app.invoices_issued().await;
             done.store(true, std::sync::atomic::Ordering::SeqCst);
         }
     };

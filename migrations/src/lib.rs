@@ -33,6 +33,7 @@ mod m20261203_000026_customer_statistics;
 mod m20261203_000027_order_edits;
 mod m20261204_000028_returns;
 mod m20261205_000029_payments;
+mod m20261206_000030_invoice_issuer;
 
 pub use m20261130_000022_fulfillment::backfill_statements as fulfillment_backfill;
 
@@ -71,6 +72,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000027_order_edits::Migration),
             Box::new(m20261204_000028_returns::Migration),
             Box::new(m20261205_000029_payments::Migration),
+            Box::new(m20261206_000030_invoice_issuer::Migration),
         ]
     }
 }

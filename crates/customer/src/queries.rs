@@ -548,6 +548,8 @@ pub struct OrderingCustomer {
     pub owner_id: Option<Uuid>,
     pub archived: bool,
     pub erased: bool,
+    /// The customer it was merged into (it is archived then).
+    pub merged_into: Option<Uuid>,
     pub payment_terms_days: Option<i32>,
     pub credit_limit: Option<Money>,
 }
@@ -577,6 +579,7 @@ pub async fn ordering_customer(
         owner_id: row.owner_id,
         archived: row.archived,
         erased: row.erased_at.is_some(),
+        merged_into: row.merged_into_id,
         payment_terms_days: row.payment_terms_days,
         credit_limit,
     }))

@@ -172,28 +172,32 @@ impl ToSchema for NonNegativeMoney {
     }
 }
 
-/// Money from 0 to `MAX` minor units (prices, fees, discounts of one document):
-/// any amount deserializes; [`MoneyUpTo::check`] refuses one out of range with the
-/// other field errors, and the schema says `minimum: 0, maximum: MAX`.
+/// Money from `MIN` to `MAX` minor units (prices, fees, discounts of one
+/// document; a payment, more than nothing): any amount deserializes;
+/// [`MoneyIn::check`] refuses one out of range with the other field errors, and
+/// the schema says `minimum: MIN, maximum: MAX`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
-pub struct MoneyUpTo<const MAX: i64>(pub Money);
+pub struct MoneyIn<const MIN: i64, const MAX: i64>(pub Money);
 
-impl<const MAX: i64> MoneyUpTo<MAX> {
-    /// The money; a `range` error on `<field>.amount` when outside 0..=MAX.
+/// Money from 0 to `MAX` minor units.
+pub type MoneyUpTo<const MAX: i64> = MoneyIn<0, MAX>;
+
+impl<const MIN: i64, const MAX: i64> MoneyIn<MIN, MAX> {
+    /// The money; a `range` error on `<field>.amount` when outside MIN..=MAX.
     pub fn check(self, errors: &mut Vec<crate::FieldError>, field: &str) -> Money {
-        if !(0..=MAX).contains(&self.0.amount) {
+        if !(MIN..=MAX).contains(&self.0.amount) {
             errors.push(crate::FieldError::new(
                 format!("{field}.amount"),
                 "range",
-                format!("must be from 0 to {MAX}"),
+                format!("must be from {MIN} to {MAX}"),
             ));
         }
         self.0
     }
 }
 
-impl<const MAX: i64> utoipa::PartialSchema for MoneyUpTo<MAX> {
+impl<const MIN: i64, const MAX: i64> utoipa::PartialSchema for MoneyIn<MIN, MAX> {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
         use utoipa::openapi::schema::{AdditionalProperties, ObjectBuilder, Type};
         use utoipa::openapi::{KnownFormat, Ref, SchemaFormat};
@@ -204,10 +208,10 @@ impl<const MAX: i64> utoipa::PartialSchema for MoneyUpTo<MAX> {
                 ObjectBuilder::new()
                     .schema_type(Type::Integer)
                     .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64)))
-                    .minimum(Some(0))
+                    .minimum(Some(MIN))
                     .maximum(Some(MAX))
                     .description(Some(format!(
-                        "Integer amount in the currency's minor unit, 0 to {MAX}."
+                        "Integer amount in the currency's minor unit, {MIN} to {MAX}."
                     ))),
             )
             .property("currency", Ref::from_schema_name("Currency"))
@@ -219,9 +223,13 @@ impl<const MAX: i64> utoipa::PartialSchema for MoneyUpTo<MAX> {
     }
 }
 
-impl<const MAX: i64> ToSchema for MoneyUpTo<MAX> {
+impl<const MIN: i64, const MAX: i64> ToSchema for MoneyIn<MIN, MAX> {
     fn name() -> std::borrow::Cow<'static, str> {
-        std::borrow::Cow::Owned(format!("MoneyUpTo{MAX}"))
+        std::borrow::Cow::Owned(if MIN == 0 {
+            format!("MoneyUpTo{MAX}")
+        } else {
+            format!("MoneyFrom{MIN}To{MAX}")
+        })
     }
 
     fn schemas(

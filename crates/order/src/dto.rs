@@ -6,7 +6,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use ordercrm_customer::dto::IntakeCustomer;
 use ordercrm_customer::model::Tags;
 use ordercrm_kernel::input::{At, Choice, Country, Day, Int, NonBlank, Phone, Text};
-use ordercrm_kernel::money::MoneyUpTo;
+use ordercrm_kernel::money::{MoneyIn, MoneyUpTo};
 use ordercrm_kernel::{Currency, FieldError, Money, NonNegativeMoney};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -23,6 +23,9 @@ pub type Quantity = Int<1, { model::MAX_QUANTITY }>;
 
 /// A price, discount, fee or payment of an order: 0 to 10¹² minor units.
 pub type Amount = MoneyUpTo<{ model::MAX_AMOUNT }>;
+
+/// An amount of an order's that is more than nothing (a prepayment).
+pub type PositiveAmount = MoneyIn<1, { model::MAX_AMOUNT }>;
 
 /// A new order: a draft, or reviewed at once with `"submit": true`.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -212,7 +215,7 @@ impl ToSchema for Metadata {}
     "provider": "alipay", "reference": "2026112922001", "paid_at": "2026-11-23T07:55:00Z"}))]
 pub struct PrepaymentInput {
     /// More than 0, at most the grand total, in the order's currency.
-    pub amount: Amount,
+    pub amount: PositiveAmount,
     #[schema(value_type = PaymentMethod)]
     pub method: Choice<PaymentMethod>,
     /// Who took the money: `alipay`, `wechat_pay`, `stripe`, the marketplace.
@@ -230,6 +233,10 @@ pub struct PrepaymentView {
     pub id: Uuid,
     pub number: String,
     pub amount: Money,
+    /// What of it is on this order: held for it or applied to its invoices. The
+    /// rest is the customer's credit or paid their other invoices (0 once an
+    /// ended order gave its money back).
+    pub applied: Money,
     pub method: PaymentMethod,
     pub provider: Option<String>,
     pub reference: Option<String>,
@@ -354,8 +361,9 @@ pub struct OrderData {
     /// What payments applied to its invoices or hold for it: `payment_status`
     /// follows from it (`paid` once it covers the grand total).
     pub paid: Money,
-    /// The payments made for the order: shown to those who read payments and to
-    /// the order's channel; empty for others and in events (payments have their own).
+    /// The payments made for the order (`order_id`) or that paid its invoices,
+    /// oldest first: shown to those who read payments and to the order's channel;
+    /// empty for others and in events (payments have their own).
     pub prepayments: Vec<PrepaymentView>,
     /// Whether unit prices contain tax (the `prices_include_tax` setting at intake).
     pub prices_include_tax: bool,

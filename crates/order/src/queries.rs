@@ -10,7 +10,7 @@ use ordercrm_kernel::input::{At, Choice, CursorParam, Day, Limit, Text};
 use ordercrm_kernel::pagination::{PageRequest, Seek};
 use ordercrm_kernel::{Currency, Error, Money, Page, Result};
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
-use sea_orm::{ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Select};
+use sea_orm::{ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Select};
 use serde::Deserialize;
 use utoipa::IntoParams;
 use uuid::Uuid;
@@ -18,7 +18,7 @@ use uuid::Uuid;
 use crate::dto::{
     Address, Milestones, OrderCustomer, OrderData, OrderLineView, OrderView, PrepaymentView, Review,
 };
-use crate::entity::{order, order_line, prepayment};
+use crate::entity::{order, order_line, payment_share, prepayment};
 use crate::error::OrderError;
 use crate::model::{
     self, Channel, FulfillmentStatus, OrderStatus, PaymentMethod, PaymentStatus, PaymentTerms,
@@ -118,11 +118,19 @@ pub(crate) async fn lines_of(
         .await?)
 }
 
-/// An order's rows besides its own: lines and prepayments.
+/// An order's rows besides its own: lines and the payments for it.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Parts {
     pub lines: Vec<order_line::Model>,
-    pub prepayments: Vec<prepayment::Model>,
+    pub prepayments: Vec<OrderPayment>,
+}
+
+/// A payment made for an order (its `order_id`), or one that paid its invoices,
+/// and how much of it is on the order (held for it or applied to its invoices).
+#[derive(Debug, Clone)]
+pub(crate) struct OrderPayment {
+    pub payment: prepayment::Model,
+    pub applied: i64,
 }
 
 pub(crate) async fn parts_of(conn: &impl ConnectionTrait, order_id: Uuid) -> Result<Parts> {
@@ -130,7 +138,7 @@ pub(crate) async fn parts_of(conn: &impl ConnectionTrait, order_id: Uuid) -> Res
     Ok(all.remove(&order_id).unwrap_or_default())
 }
 
-/// Lines and prepayments of many orders: two queries in all.
+/// Lines and payments of many orders: four queries in all.
 async fn parts_of_many(
     conn: &impl ConnectionTrait,
     ids: Vec<Uuid>,
@@ -144,14 +152,52 @@ async fn parts_of_many(
     {
         parts.entry(l.order_id).or_default().lines.push(l);
     }
-    for p in prepayment::Entity::find()
-        .filter(prepayment::COLUMN.order_id.is_in(ids))
-        .order_by_asc(prepayment::Column::CreatedAt)
+    // What each payment put on these orders.
+    let shares: Vec<(Uuid, Option<Uuid>, i64)> = payment_share::Entity::find()
+        .select_only()
+        .column(payment_share::Column::PaymentId)
+        .column(payment_share::Column::OrderId)
+        .column_as(Expr::cust("CAST(SUM(amount) AS BIGINT)"), "applied")
+        .filter(payment_share::COLUMN.order_id.is_in(ids.clone()))
+        .group_by(payment_share::Column::PaymentId)
+        .group_by(payment_share::Column::OrderId)
+        .into_tuple()
         .all(conn)
-        .await?
-    {
-        if let Some(order_id) = p.order_id {
-            parts.entry(order_id).or_default().prepayments.push(p);
+        .await?;
+    let mut applied: HashMap<(Uuid, Uuid), i64> = HashMap::new();
+    for (payment_id, order_id, amount) in shares {
+        if let Some(order_id) = order_id {
+            applied.insert((order_id, payment_id), amount);
+        }
+    }
+    let paying: Vec<Uuid> = applied
+        .iter()
+        .filter(|(_, a)| **a != 0)
+        .map(|((_, p), _)| *p)
+        .collect();
+    let payments = prepayment::Entity::find()
+        .filter(
+            sea_orm::Condition::any()
+                .add(prepayment::COLUMN.order_id.is_in(ids.clone()))
+                .add(prepayment::COLUMN.id.is_in(paying)),
+        )
+        .order_by_asc(prepayment::Column::CreatedAt)
+        .order_by_asc(prepayment::Column::Id)
+        .all(conn)
+        .await?;
+    for order_id in &ids {
+        for p in &payments {
+            let share = applied.get(&(*order_id, p.id)).copied().unwrap_or(0);
+            if p.order_id == Some(*order_id) || share != 0 {
+                parts
+                    .entry(*order_id)
+                    .or_default()
+                    .prepayments
+                    .push(OrderPayment {
+                        payment: p.clone(),
+                        applied: share,
+                    });
+            }
         }
     }
     Ok(parts)
@@ -321,21 +367,29 @@ pub(crate) fn view(
     let mut order = data(row, parts);
     // The payments themselves (references, methods) are for those who read
     // payments (not keys bound to carriers), and for the channel the order came
-    // from; everyone sees `paid`.
+    // from (the payments made for this order: not those of the customer's that
+    // paid its invoices, which the channel does not see); everyone sees `paid`.
     let reads_money = actor.may(Action::PaymentsRead) && actor.carriers().is_none();
     if reads_money || actor.channel().is_some() {
         order.prepayments = parts
             .prepayments
             .iter()
-            .map(|p| PrepaymentView {
-                id: p.id,
-                number: p.number.clone(),
-                amount: Money::new(p.amount, currency(&p.currency)),
-                method: PaymentMethod::parse(&p.method).unwrap_or(PaymentMethod::Other),
-                provider: p.provider.clone(),
-                reference: p.reference.clone(),
-                received_on: p.received_on,
-            })
+            .filter(|p| actor.channel().is_none() || p.payment.order_id == Some(row.id))
+            .map(
+                |OrderPayment {
+                     payment: p,
+                     applied,
+                 }| PrepaymentView {
+                    id: p.id,
+                    number: p.number.clone(),
+                    amount: Money::new(p.amount, currency(&p.currency)),
+                    applied: Money::new(*applied, currency(&p.currency)),
+                    method: PaymentMethod::parse(&p.method).unwrap_or(PaymentMethod::Other),
+                    provider: p.provider.clone(),
+                    reference: p.reference.clone(),
+                    received_on: p.received_on,
+                },
+            )
             .collect();
     }
     let delayed = crate::promise::is_delayed(row, &parts.lines, today);

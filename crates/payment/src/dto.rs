@@ -3,7 +3,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use ordercrm_kernel::Money;
 use ordercrm_kernel::input::{Choice, Day, Int, NonBlank, Text};
-use ordercrm_kernel::money::MoneyUpTo;
+use ordercrm_kernel::money::MoneyIn;
 use ordercrm_order::dto::{LineNo, OrderCustomer, Quantity};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -14,8 +14,8 @@ use crate::model::{
     PaymentTerms,
 };
 
-/// A payment or allocation amount: 0 to 10¹⁴ minor units (a payment more than 0).
-pub type PaymentAmount = MoneyUpTo<MAX_PAYMENT>;
+/// A payment or allocation amount: 1 to 10¹⁴ minor units.
+pub type PaymentAmount = MoneyIn<1, MAX_PAYMENT>;
 
 /// Units of one order line to invoice.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -168,6 +168,11 @@ pub struct InvoiceData {
     pub issued_by: Option<String>,
     pub issued_at: Option<DateTime<Utc>>,
     pub closed_at: Option<DateTime<Utc>>,
+    /// A draft the order's invoicing asked for (`invoice_policy`, or a prepaid
+    /// order's approval): the issuer issues it moments after that change commits,
+    /// so order intake never waits on the gap-free numbering. Null once issued, and
+    /// for a draft left to finance (no exchange rate yet: see the audit log).
+    pub issue_requested_at: Option<DateTime<Utc>>,
     pub version: i64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -203,6 +208,8 @@ pub struct AllocationInput {
     "amount": {"amount": 30000, "currency": "CNY"}, "method": "bank_transfer",
     "provider": "icbc", "reference": "TX-2026-0001", "received_on": "2026-11-30"}))]
 pub struct CreatePayment {
+    /// A customer merged into another: the payment is recorded for that other one
+    /// (its invoices and credit went there), and the answer names it.
     pub customer_id: Uuid,
     /// More than 0.
     pub amount: PaymentAmount,

@@ -395,6 +395,7 @@ pub(crate) async fn make(
         issued_by: Set(None),
         issued_at: Set(None),
         closed_at: Set(None),
+        issue_requested_at: Set(None),
         version: Set(1),
         created_at: Set(ctx.now),
         updated_at: Set(ctx.now),
@@ -557,6 +558,10 @@ pub(crate) async fn issue_row(
             Expr::value(ctx.actor.principal()),
         )
         .col_expr(invoice::Column::IssuedAt, Expr::value(ctx.now))
+        .col_expr(
+            invoice::Column::IssueRequestedAt,
+            Expr::value(Option::<chrono::DateTime<chrono::Utc>>::None),
+        )
         .col_expr(invoice::Column::UpdatedAt, Expr::value(ctx.now))
         .col_expr(
             invoice::Column::Version,

@@ -15,6 +15,7 @@ pub mod dto;
 pub mod error;
 pub mod events;
 pub mod invoices;
+pub mod issuer;
 pub mod model;
 pub mod payments;
 pub mod queries;

@@ -53,13 +53,6 @@ fn check_allocations(
     for (i, a) in input.iter().enumerate() {
         let field = format!("allocations[{i}].amount");
         let m = a.amount.check(errors, &field);
-        if m.amount == 0 {
-            errors.push(FieldError::new(
-                format!("{field}.amount"),
-                "range",
-                "must be more than 0",
-            ));
-        }
         if currency.is_some_and(|c| c != m.currency) {
             errors.push(FieldError::new(
                 format!("{field}.currency"),
@@ -91,13 +84,6 @@ pub async fn receive(
     ctx.actor.require(Action::PaymentsWrite)?;
     let mut errors = Vec::new();
     let money = input.amount.check(&mut errors, "amount");
-    if money.amount == 0 {
-        errors.push(FieldError::new(
-            "amount.amount",
-            "range",
-            "must be more than 0",
-        ));
-    }
     let method = input.method.check(&mut errors, "method");
     let provider = input
         .provider
@@ -150,8 +136,7 @@ pub async fn receive(
         .allocations
         .as_ref()
         .map(|a| check_allocations(a, Some(money.currency), &mut errors));
-    let customer =
-        ordercrm_customer::queries::ordering_customer(txn, &ctx.actor, input.customer_id).await?;
+    let customer = paying_customer(txn, &ctx.actor, input.customer_id).await?;
     if customer.is_none() {
         errors.push(FieldError::new(
             "customer_id",
@@ -469,9 +454,39 @@ pub async fn allocate(
     Ok(PaymentView { data })
 }
 
+/// How many merges a payment's customer is followed through.
+const MERGE_HOPS: usize = 16;
+
+/// Whom a payment is recorded for: a customer merged into another is that other
+/// one (where its invoices and credit went), through any chain of merges.
+/// `None`: no such customer for this caller.
+async fn paying_customer(
+    txn: &DatabaseTransaction,
+    actor: &ordercrm_kernel::Actor,
+    id: Uuid,
+) -> Result<Option<ordercrm_customer::queries::OrderingCustomer>> {
+    let mut id = id;
+    for _ in 0..MERGE_HOPS {
+        // A merge of this customer waits for this payment, or this payment for it.
+        ordercrm_kernel::db::share_for_check(txn, &format!("customer:{id}")).await?;
+        let Some(c) = ordercrm_customer::queries::ordering_customer(txn, actor, id).await? else {
+            return Ok(None);
+        };
+        match c.merged_into {
+            Some(next) if next != id => id = next,
+            _ => return Ok(Some(c)),
+        }
+    }
+    Ok(None)
+}
+
 /// The prepayment an order arrived with: a payment held for the order (whose
 /// paid amount the order set itself). A provider's reference already recorded is
-/// 409, without naming the order it is on.
+/// the same money when the gateway's notification came first (same customer,
+/// amount, currency and method, for no order): what of it is not allocated yet
+/// is held for the order, and the order is paid only that (automatic allocation
+/// may have paid the customer's older invoices with the rest). Any other use of
+/// the reference is 409, without naming the order it is on.
 pub(crate) async fn intake(
     txn: &DatabaseTransaction,
     ctx: &Ctx,
@@ -487,14 +502,18 @@ pub(crate) async fn intake(
         .await?;
     if let Some(used) = used {
         // The gateway's notification came before the order: the same money (the
-        // provider's reference, customer, amount, currency and method), not
-        // allocated yet, is this order's prepayment.
+        // provider's reference, customer, amount, currency and method), for no
+        // order yet, is this order's prepayment, if the caller may see it (a key
+        // bound to a channel sees only its channel's orders' payments: it cannot
+        // take one recorded by someone else).
         let adoptable = used.order_id.is_none()
             && used.customer_id == order.customer_id
             && used.currency == p.currency.code()
             && used.amount == p.amount
             && used.method == p.method.as_str()
-            && used.allocated_amount == 0;
+            && queries::find_payment(txn, &ctx.actor, used.id)
+                .await
+                .is_ok();
         if !adoptable {
             return Err(Error::new(
                 problems::ALREADY_EXISTS,
@@ -504,15 +523,37 @@ pub(crate) async fn intake(
                 ),
             ));
         }
+        // What is left of it is read as allocations of the customer's money take turns.
+        ordercrm_kernel::db::lock_for_check(txn, &format!("payments:{}", used.customer_id)).await?;
         let pay = payment::Entity::update_many()
             .col_expr(payment::Column::OrderId, Expr::value(order.id))
             .col_expr(payment::Column::UpdatedAt, Expr::value(ctx.now))
+            .col_expr(
+                payment::Column::Version,
+                Expr::col(payment::Column::Version).add(1),
+            )
             .filter(payment::COLUMN.id.eq(used.id))
+            .filter(payment::COLUMN.order_id.is_null())
             .exec_with_returning(txn)
             .await?
             .pop()
             .ok_or_else(|| Error::from(PaymentError::PaymentNotFound(used.id.to_string())))?;
-        let pay = ledger::hold_recorded(txn, ctx, &pay, order.id, p.amount).await?;
+        let free = std::cmp::min(pay.amount - pay.allocated_amount, p.amount);
+        if free < p.amount {
+            settlement::add_paid(txn, ctx, order.id, free - p.amount).await?;
+        }
+        let pay = if free > 0 {
+            ledger::hold_recorded(txn, ctx, &pay, order.id, free).await?
+        } else {
+            pay
+        };
+        audit::record(
+            txn,
+            ctx,
+            Entry::new("payment.adopt", "payment", pay.id)
+                .changes(json!({"order_id": order.id, "held": free})),
+        )
+        .await?;
         let data = queries::payment_data(txn, &pay).await?;
         events::payment(txn, ctx, &events::PAYMENT_ALLOCATED, &data).await?;
         return Ok(());

@@ -284,6 +284,7 @@ pub(crate) fn invoice_data(
         issued_by: row.issued_by.clone(),
         issued_at: row.issued_at,
         closed_at: row.closed_at,
+        issue_requested_at: row.issue_requested_at,
         version: row.version,
         created_at: row.created_at,
         updated_at: row.updated_at,

@@ -8,7 +8,7 @@ use ordercrm_order::settlement::{IntakePayment, Invoiceable, Moment, Settlement}
 use sea_orm::DatabaseTransaction;
 use uuid::Uuid;
 
-use crate::invoices::{Plan, issue_row, make};
+use crate::invoices::{Plan, make};
 use crate::model::{InvoicePolicy, WHOLE_BPS};
 
 pub struct Payments;
@@ -26,9 +26,9 @@ async fn policy(txn: &DatabaseTransaction) -> Result<InvoicePolicy> {
         .unwrap_or(InvoicePolicy::Manual))
 }
 
-/// Invoice what `plan` says of `order` and issue it; an invoice that cannot be
-/// issued (no exchange rate yet) stays a draft for finance, and nothing left to
-/// invoice is no invoice.
+/// Invoice what `plan` says of `order`, for the issuer to issue once this change
+/// commits ([`crate::issuer`]); an invoice that cannot be issued (no exchange rate
+/// yet) stays a draft for finance, and nothing left to invoice is no invoice.
 async fn invoice_now(
     txn: &DatabaseTransaction,
     ctx: &Ctx,
@@ -52,8 +52,7 @@ async fn invoice_now(
     {
         return Ok(());
     }
-    issue_row(txn, ctx, row).await?;
-    Ok(())
+    crate::issuer::request(txn, ctx, row.id).await
 }
 
 fn plan(lines: Option<Vec<(i32, i64)>>) -> Plan {

@@ -118,6 +118,12 @@ impl Application {
                 dispatcher.waker(),
                 stopped.clone(),
             )),
+            tokio::spawn(issue_invoices(
+                db.clone(),
+                clock.clone(),
+                config.hooks.clone(),
+                stopped.clone(),
+            )),
             tokio::spawn(release_expired_reservations(
                 db.clone(),
                 clock,
@@ -319,6 +325,41 @@ async fn sequence_events(
                     }
                 }
             }
+            _ = stop.changed() => return,
+        }
+    }
+}
+
+/// How often the issuer looks for invoices orders asked for.
+const ISSUE_EVERY: Duration = Duration::from_millis(50);
+
+/// Issue the invoices order transitions asked for ([`ordercrm_payment::issuer`]),
+/// a batch at a time until none waits.
+async fn issue_invoices(
+    db: Db,
+    clock: SharedClock,
+    hooks: ordercrm_kernel::Hooks,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut tick = tokio::time::interval(ISSUE_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut issuer = ordercrm_payment::issuer::Issuer::default();
+    let now = || clock.now();
+    loop {
+        tokio::select! {
+            _ = tick.tick() => loop {
+                match issuer.pass(&db, &now, &hooks).await {
+                    Ok(0) => break,
+                    Ok(_) => tokio::task::yield_now().await,
+                    Err(err) => {
+                        tracing::warn!(error = %err, "issuing invoices failed");
+                        break;
+                    }
+                }
+                if *stop.borrow() {
+                    return;
+                }
+            },
             _ = stop.changed() => return,
         }
     }

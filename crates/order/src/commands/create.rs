@@ -10,6 +10,7 @@ use ordercrm_kernel::audit::{self, Entry};
 use ordercrm_kernel::authz::{Action, Actor};
 use ordercrm_kernel::crypto::FieldCipher;
 use ordercrm_kernel::input::Text;
+use ordercrm_kernel::money::MoneyIn;
 use ordercrm_kernel::{Ctx, Currency, Error, FieldError, Money, Result, id::new_id, numbers};
 use sea_orm::ActiveValue::Set;
 use sea_orm::{ActiveModelTrait, DatabaseTransaction, EntityTrait, QueryFilter};
@@ -18,7 +19,7 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use super::{actions, warehouses};
-use crate::dto::{Amount, CreateOrder, CreateOrderLine, OrderView, PrepaymentInput};
+use crate::dto::{CreateOrder, CreateOrderLine, OrderView, PrepaymentInput};
 use crate::entity::{order, order_line};
 use crate::error::OrderError;
 use crate::model::{
@@ -56,10 +57,10 @@ fn intake_hash(input: &CreateOrder) -> String {
 }
 
 /// An amount in the order's currency, within the bounds.
-pub(crate) fn amount(
+pub(crate) fn amount<const MIN: i64>(
     errors: &mut Vec<FieldError>,
     field: &str,
-    money: Option<Amount>,
+    money: Option<MoneyIn<MIN, { crate::model::MAX_AMOUNT }>>,
     currency: Option<Currency>,
 ) -> i64 {
     let Some(money) = money else { return 0 };
@@ -407,7 +408,7 @@ pub(crate) async fn create_as(
     )
     .exec_without_returning(txn)
     .await?;
-    if let Some(p) = payment {
+    let row = if let Some(p) = payment {
         let order = crate::settlement::Invoiceable::of(&row, &line_rows);
         let payment = crate::settlement::IntakePayment {
             amount: p.amount,
@@ -418,7 +419,11 @@ pub(crate) async fn create_as(
             paid_at: p.paid_at,
         };
         crate::settlement::intake(txn, ctx, &order, payment).await?;
-    }
+        // Payments may have found the prepayment already used in part (paid less).
+        queries::order_row(txn, id).await?
+    } else {
+        row
+    };
     let parts = queries::Parts {
         prepayments: queries::parts_of(txn, id).await?.prepayments,
         lines: line_rows,
@@ -484,13 +489,6 @@ fn check_payment(
 ) -> Option<Payment> {
     let before = errors.len();
     let amount = amount(errors, "payment.amount", Some(p.amount), Some(currency));
-    if amount == 0 {
-        errors.push(FieldError::new(
-            "payment.amount.amount",
-            "range",
-            "must be more than 0",
-        ));
-    }
     let method = p.method.check(errors, "payment.method");
     // `Alipay` and `alipay` are one provider: a reference is unique per provider.
     let provider = p.provider.check(errors, "payment.provider").to_lowercase();

@@ -2,6 +2,7 @@ pub mod dispatch_note;
 pub mod order;
 pub mod order_edit;
 pub mod order_line;
+pub mod payment_share;
 pub mod prepayment;
 pub mod return_line;
 pub mod return_receipt;

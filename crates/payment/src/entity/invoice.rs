@@ -40,6 +40,8 @@ pub struct Model {
     pub issued_at: Option<DateTimeUtc>,
     /// When it was voided or marked uncollectible.
     pub closed_at: Option<DateTimeUtc>,
+    /// A draft an order's transition asked for, waiting for the issuer.
+    pub issue_requested_at: Option<DateTimeUtc>,
     pub version: i64,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
