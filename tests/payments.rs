@@ -1664,6 +1664,39 @@ async fn a_notification_used_in_part_pays_its_order_the_rest_and_merged_customer
         .await
         .unwrap();
     assert_eq!(wire["order_id"], Value::Null);
+    // Nor a key that does not read payments, bound to no channel.
+    let erp: Value = app
+        .post(
+            "/v1/api-keys",
+            &json!({"name": "ERP", "kind": "erp", "scopes": ["orders:read", "orders:write"]}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let erp = erp["secret"].as_str().unwrap().to_owned();
+    let take = json!({"customer_id": customer, "currency": "CNY", "submit": true,
+        "channel": "web", "external_id": "ERP-TAKE", "payment_terms": "prepaid",
+        "payment_terms_days": null,
+        "lines": [{"sku": "TEA", "quantity": 1, "warehouse_code": "SH-01"}],
+        "payment": {"amount": {"amount": 100_000, "currency": "CNY"},
+            "method": "bank_transfer", "provider": "icbc", "reference": "FIN-1",
+            "paid_at": "2026-11-20T08:00:00Z"}});
+    let res = app
+        .request_as(&erp, Method::POST, "/v1/orders")
+        .json(&take)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 409);
+    // Finance itself may.
+    let res = app.post("/v1/orders", &take).await;
+    assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM audit_events WHERE action = 'payment.adopt'")
+            .await,
+        2
+    );
     app.stop().await;
 }
 

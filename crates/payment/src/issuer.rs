@@ -146,6 +146,12 @@ async fn issue_one(
         // issued to the erased name: never a name written while it scrubs. Then
         // the order, as every change of an order's invoices takes its locks. Not
         // waited for: a busy one is tried again on a later pass.
+        // The invoice too, before its number is taken: whoever else holds it
+        // would otherwise keep every issuer waiting behind the counter. What is
+        // left to lock (the payments holding money for the order) is waited for a
+        // moment at most, then tried again.
+        txn.execute_unprepared("SET LOCAL lock_timeout = '2s'")
+            .await?;
         let mut locks = vec![(
             "SELECT 1 FROM customers WHERE id = $1 FOR SHARE SKIP LOCKED",
             customer,
@@ -156,6 +162,10 @@ async fn issue_one(
                 order,
             ));
         }
+        locks.push((
+            "SELECT 1 FROM invoices WHERE id = $1 FOR UPDATE SKIP LOCKED",
+            id,
+        ));
         for (sql, key) in locks {
             let got = txn
                 .query_one_raw(Statement::from_sql_and_values(

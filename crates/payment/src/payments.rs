@@ -503,14 +503,15 @@ pub(crate) async fn intake(
     if let Some(used) = used {
         // The gateway's notification came before the order: the same money (the
         // provider's reference, customer, amount, currency and method), for no
-        // order yet, is this order's prepayment, if the caller may see it (a key
-        // bound to a channel sees only its channel's orders' payments: it cannot
-        // take one recorded by someone else).
+        // order yet, is this order's prepayment, if the caller may read it (reads
+        // payments, and sees this one: a key bound to a channel sees only its
+        // channel's orders' payments, so it cannot take one recorded by someone else).
         let adoptable = used.order_id.is_none()
             && used.customer_id == order.customer_id
             && used.currency == p.currency.code()
             && used.amount == p.amount
             && used.method == p.method.as_str()
+            && ctx.actor.may(Action::PaymentsRead)
             && queries::find_payment(txn, &ctx.actor, used.id)
                 .await
                 .is_ok();
