@@ -522,6 +522,16 @@ async fn every_change_writes_an_event(engine: Engine) {
         "payment",
     )
     .await;
+    // A credit note to void, on the open invoice nothing else changes.
+    let credit_note = made(
+        app.post(
+            &format!("/v1/invoices/{}/credit-notes", invoices[3]),
+            &json!({"amount": {"amount": 20, "currency": "CNY"}, "reason": "fixture"}),
+        )
+        .await,
+        "credit note",
+    )
+    .await;
     let hook = json!({"url": "https://shop.test/hooks", "event_types": ["order.*"]});
     let endpoint = made(app.post("/v1/webhook-endpoints", &hook).await, "endpoint").await;
     let endpoint_to_delete = made(app.post("/v1/webhook-endpoints", &hook).await, "endpoint").await;
@@ -578,6 +588,8 @@ async fn every_change_writes_an_event(engine: Engine) {
                 (_, "/v1/invoices/{id}/issue") => invoices[0].clone(),
                 (_, "/v1/invoices/{id}/void") => invoices[1].clone(),
                 (_, "/v1/invoices/{id}/mark-uncollectible") => invoices[2].clone(),
+                (_, "/v1/invoices/{id}/credit-notes") => invoices[3].clone(),
+                (_, "/v1/credit-notes/{id}/void") => credit_note.clone(),
                 (_, "/v1/payments/{id}/allocate") => with_credit.clone(),
                 (_, p) if p.starts_with("/v1/users/{id}") => user.clone(),
                 ("delete", "/v1/webhook-endpoints/{id}") => endpoint_to_delete.clone(),
@@ -630,6 +642,11 @@ async fn every_change_writes_an_event(engine: Engine) {
                 }
                 if path == "/v1/payments/{id}/allocate" {
                     *body = json!({});
+                }
+                // Within what the fixture's invoice owes: nothing to split.
+                if path == "/v1/invoices/{id}/credit-notes" {
+                    *body =
+                        json!({"amount": {"amount": 50, "currency": "CNY"}, "reason": "fixture"});
                 }
                 if path == "/v1/replenishment/purchase-orders" {
                     body["lines"][0]["sku"] = json!("CUP-CELADON");

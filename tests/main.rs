@@ -13,6 +13,7 @@
     clippy::print_stdout
 )]
 
+mod credit_notes;
 mod customer_statistics;
 mod customers;
 mod events;

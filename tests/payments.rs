@@ -541,9 +541,10 @@ async fn books_balance(app: &TestApp, context: &str) {
             allocated <= amount && allocated >= 0,
             "{context}: payment {p}"
         );
+        let refunded = p["refunded"]["amount"].as_i64().unwrap();
         assert_eq!(
             p["unallocated"]["amount"].as_i64().unwrap(),
-            amount - allocated
+            amount - allocated - refunded
         );
         for a in p["allocations"].as_array().unwrap() {
             let amount = a["amount"]["amount"].as_i64().unwrap();
@@ -560,7 +561,12 @@ async fn books_balance(app: &TestApp, context: &str) {
         let total = i["total"]["amount"].as_i64().unwrap();
         let paid = i["paid"]["amount"].as_i64().unwrap();
         let outstanding = i["outstanding"]["amount"].as_i64().unwrap();
-        assert_eq!(total, paid + outstanding, "{context}: invoice {i}");
+        let credited = i["credited"]["amount"].as_i64().unwrap();
+        assert_eq!(
+            total,
+            paid + credited + outstanding,
+            "{context}: invoice {i}"
+        );
         assert!(outstanding >= 0 && paid >= 0, "{context}: invoice {i}");
         let id = i["id"].as_str().unwrap();
         assert_eq!(

@@ -34,6 +34,7 @@ mod m20261203_000027_order_edits;
 mod m20261204_000028_returns;
 mod m20261205_000029_payments;
 mod m20261206_000030_invoice_issuer;
+mod m20261207_000031_credit_notes;
 
 pub use m20261130_000022_fulfillment::backfill_statements as fulfillment_backfill;
 
@@ -73,6 +74,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000028_returns::Migration),
             Box::new(m20261205_000029_payments::Migration),
             Box::new(m20261206_000030_invoice_issuer::Migration),
+            Box::new(m20261207_000031_credit_notes::Migration),
         ]
     }
 }

@@ -52,6 +52,14 @@ use utoipa::openapi::{ContentBuilder, Ref, RefOr, Required, Response, ResponseBu
             once per provider and reference, allocated to invoices (never above what one owes), held for an order's \
             invoices to come, or kept as the customer's credit per currency. An order is paid when its invoices and \
             what is held for it cover its grand total, and completed when it is also delivered."),
+        (name = "credit-notes", description = "Part of an open invoice taken back (a return's refund due, a price put \
+            right): issued → void. It first lowers what the invoice owes; what it credits beyond that was paid, is \
+            released from the invoice's payments and split exactly into refunds, the customer's credit and settlements \
+            outside. For every invoice, total = paid + credited + outstanding; for every credit note, amount = applied + \
+            refund + credit + outside. Voiding one restores the invoice as it was."),
+        (name = "refunds", description = "Money going back to a customer from one payment: pending_approval (at or above \
+            `refund_approval_threshold`) → pending → succeeded | failed. A refund takes its money off the payment at \
+            once; a failed one gives it back as credit."),
         (name = "purchasing", description = "Suppliers, purchase orders (draft → ordered → partially_received → received) and replenishment suggestions."),
         (name = "settings", description = "Company settings: company name, default currency, document-number prefixes, and any small JSON a front end wants to keep."),
         (name = "exchange-rates", description = "Exchange rates per currency pair and effective date, exact decimals published by finance. \

@@ -361,6 +361,10 @@ pub struct OrderData {
     /// What payments applied to its invoices or hold for it: `payment_status`
     /// follows from it (`paid` once it covers the grand total).
     pub paid: Money,
+    /// What credit notes on its invoices took off what it owes (a return's
+    /// refund, a price adjusted after the fact): with `paid`, it settles the grand
+    /// total.
+    pub credited: Money,
     /// The payments made for the order (`order_id`) or that paid its invoices,
     /// oldest first: shown to those who read payments and to the order's channel;
     /// empty for others and in events (payments have their own).

@@ -67,12 +67,13 @@ string_enum! {
     }
 }
 
-/// What the prepayments say of an order's money: paid in full, in part, or not.
-/// An order with nothing to pay (an exchange's like-for-like replacement) is paid.
-pub fn payment_status(prepaid: i64, grand_total: i64) -> PaymentStatus {
-    if prepaid >= grand_total {
+/// What the money settled (paid, or taken off by credit notes) says of an order:
+/// paid in full, in part, or not. An order with nothing to pay (an exchange's
+/// like-for-like replacement) is paid.
+pub fn payment_status(settled: i64, grand_total: i64) -> PaymentStatus {
+    if settled >= grand_total {
         PaymentStatus::Paid
-    } else if prepaid > 0 {
+    } else if settled > 0 {
         PaymentStatus::PartiallyPaid
     } else {
         PaymentStatus::Unpaid

@@ -314,6 +314,7 @@ pub(crate) fn data(row: &order::Model, parts: &Parts) -> OrderData {
         grand_total: m(row.grand_total_amount),
         prepaid: m(row.prepaid_amount),
         paid: m(row.paid_amount),
+        credited: m(row.credited_amount),
         // Only in the view of callers who may read payments (see `view`): events
         // reach readers of orders, and payments have events of their own.
         prepayments: Vec::new(),

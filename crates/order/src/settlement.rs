@@ -128,6 +128,8 @@ pub struct Invoiceable {
     pub shipping_invoiced: bool,
     pub grand_total: i64,
     pub paid: i64,
+    /// What credit notes took off it.
+    pub credited: i64,
     pub lines: Vec<InvoiceableLine>,
 }
 
@@ -166,6 +168,7 @@ impl Invoiceable {
             shipping_invoiced: row.shipping_invoiced,
             grand_total: row.grand_total_amount,
             paid: row.paid_amount,
+            credited: row.credited_amount,
             lines: lines
                 .iter()
                 .map(|l| InvoiceableLine {
@@ -420,19 +423,34 @@ pub async fn give_back(
     Ok(())
 }
 
-/// Payments applied to or held for order `order_id` changed by `delta`: its paid
-/// amount (never below 0 or above its grand total: 409 otherwise, nothing
-/// changed), its `payment_status`, `order.paid` when it becomes paid, and then
-/// the completion rule (delivered before, paid now: completed).
+/// Payments applied to or held for order `order_id` changed by `delta`: see
+/// [`settle`].
 pub async fn add_paid(
     txn: &DatabaseTransaction,
     ctx: &Ctx,
     order_id: Uuid,
     delta: i64,
 ) -> Result<()> {
-    let paid = Expr::col(order::Column::PaidAmount).add(delta);
+    settle(txn, ctx, order_id, delta, 0).await
+}
+
+/// What payments applied to or hold for order `order_id` changed by `paid`, and
+/// what credit notes took off it by `credited`: both never below 0, together never
+/// above its grand total (409 otherwise, nothing changed); then its
+/// `payment_status` (from the two together), `order.paid` when it becomes paid,
+/// and the completion rule (delivered before, paid now: completed).
+pub async fn settle(
+    txn: &DatabaseTransaction,
+    ctx: &Ctx,
+    order_id: Uuid,
+    paid: i64,
+    credited: i64,
+) -> Result<()> {
+    let credited = Expr::col(order::Column::CreditedAmount).add(credited);
+    let paid = Expr::col(order::Column::PaidAmount).add(paid);
     let Some(row) = order::Entity::update_many()
         .col_expr(order::Column::PaidAmount, paid.clone())
+        .col_expr(order::Column::CreditedAmount, credited.clone())
         .col_expr(
             order::Column::Version,
             Expr::col(order::Column::Version).add(1),
@@ -440,17 +458,24 @@ pub async fn add_paid(
         .col_expr(order::Column::UpdatedAt, Expr::value(ctx.now))
         .filter(order::COLUMN.id.eq(order_id))
         .filter(paid.clone().gte(0))
-        .filter(paid.lte(Expr::col(order::Column::GrandTotalAmount)))
+        .filter(credited.clone().gte(0))
+        .filter(
+            paid.add(credited)
+                .lte(Expr::col(order::Column::GrandTotalAmount)),
+        )
         .exec_with_returning(txn)
         .await?
         .pop()
     else {
         return Err(Error::new(
             ordercrm_kernel::error::problems::CONFLICT,
-            format!("order {order_id} would be paid more than its grand total"),
+            format!("order {order_id} would be paid or credited more than its grand total"),
         ));
     };
-    let status = model::payment_status(row.paid_amount, row.grand_total_amount);
+    let status = model::payment_status(
+        row.paid_amount.saturating_add(row.credited_amount),
+        row.grand_total_amount,
+    );
     if status.as_str() == row.payment_status {
         return Ok(());
     }
@@ -483,4 +508,31 @@ pub fn channel_orders(actor: &Actor) -> Option<sea_orm::sea_query::SelectStateme
         select = select.filter(order::COLUMN.channel_name.eq(binding.name.clone()));
     }
     Some(select.into_query())
+}
+
+/// A return, as credit notes see it.
+#[derive(Debug, Clone)]
+pub struct ReturnDue {
+    pub id: Uuid,
+    pub number: String,
+    pub order_id: Uuid,
+    /// Closed with its refund due final.
+    pub closed: bool,
+    pub refund_due: i64,
+    pub currency: String,
+}
+
+/// Return `id`, when there is one.
+pub async fn return_due(txn: &DatabaseTransaction, id: Uuid) -> Result<Option<ReturnDue>> {
+    Ok(crate::entity::return_row::Entity::find_by_id(id)
+        .one(txn)
+        .await?
+        .map(|r| ReturnDue {
+            id: r.id,
+            number: r.number,
+            order_id: r.order_id,
+            closed: r.status == crate::returns::model::ReturnStatus::Closed.as_str(),
+            refund_due: r.refund_due_amount,
+            currency: r.currency,
+        }))
 }

@@ -146,7 +146,9 @@ pub struct InvoiceData {
     pub total: Money,
     /// What payments applied.
     pub paid: Money,
-    /// Total minus paid: never below zero.
+    /// What credit notes (not void) took off it.
+    pub credited: Money,
+    /// Total minus paid and credited: never below zero.
     pub outstanding: Money,
     pub payment_terms: PaymentTerms,
     pub payment_terms_days: Option<i32>,
@@ -274,6 +276,8 @@ pub struct PaymentData {
     pub amount: Money,
     /// Applied to invoices or held for an order.
     pub allocated: Money,
+    /// Paid back to the customer (refunds not failed) or settled outside.
+    pub refunded: Money,
     /// The customer's credit from this payment, usable later.
     pub unallocated: Money,
     pub method: PaymentMethod,
@@ -309,4 +313,146 @@ pub struct CustomerBalance {
     pub outstanding: Vec<Money>,
     /// Unallocated payments, per currency: usable for invoices to come.
     pub credit: Vec<Money>,
+}
+
+/// An amount of a credit note's split: 0 to 10¹⁴ minor units.
+pub type SplitAmount = ordercrm_kernel::money::MoneyUpTo<MAX_PAYMENT>;
+
+/// `POST /v1/invoices/{id}/credit-notes`: take part of an invoice back.
+///
+/// What it credits first lowers what the invoice still owes; the part beyond that
+/// was paid, and is released from the invoice's payments (newest first) and split,
+/// exactly, into `refund` + `credit` + `outside`.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"amount": {"amount": 60000, "currency": "CNY"}, "reason": "price adjusted",
+    "refund": {"amount": 40000, "currency": "CNY"}, "credit": {"amount": 20000, "currency": "CNY"}}))]
+pub struct CreateCreditNote {
+    /// In the invoice's currency, at most what it is worth after earlier credit
+    /// notes. Default with `return_id`: what of the return's refund due no credit
+    /// note took yet.
+    pub amount: Option<PaymentAmount>,
+    /// Why. Default with `return_id`: the return's number.
+    pub reason: Option<Text<500>>,
+    /// A closed return of the invoice's order whose refund due this credits; all
+    /// its credit notes (not void) together take at most that.
+    pub return_id: Option<Uuid>,
+    /// Of the part released from payments, what is paid back to the customer: one
+    /// refund per payment it comes from (waiting for approval at or above
+    /// `refund_approval_threshold`).
+    pub refund: Option<SplitAmount>,
+    /// How the refund is paid; default the payment's own method.
+    #[schema(value_type = Option<PaymentMethod>)]
+    pub refund_method: Option<Choice<PaymentMethod>>,
+    /// Of the part released, what stays with the customer as credit (the
+    /// payments' unallocated money, for invoices to come).
+    pub credit: Option<SplitAmount>,
+    /// Of the part released, what was settled outside OrderCRM (cash at the
+    /// counter, a set-off): recorded as refunds already succeeded.
+    pub outside: Option<SplitAmount>,
+}
+
+/// `POST /v1/credit-notes/{id}/void`: why.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"reason": "issued against the wrong invoice"}))]
+pub struct VoidCreditNote {
+    pub reason: Option<Text<500>>,
+}
+
+/// A credit note as every reader sees it: the event payload. `amount` =
+/// `applied` + `refund` + `credit` + `outside`, always.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct CreditNoteData {
+    pub id: Uuid,
+    /// `CN-000042`: gap-free, given at issue.
+    pub number: String,
+    pub status: crate::model::CreditNoteStatus,
+    pub customer: OrderCustomer,
+    pub invoice_id: Uuid,
+    pub invoice_number: Option<String>,
+    pub order_id: Option<Uuid>,
+    pub return_id: Option<Uuid>,
+    pub amount: Money,
+    /// What it took off the invoice's outstanding.
+    pub applied: Money,
+    /// Released from the invoice's payments and paid back (see `refunds`).
+    pub refund: Money,
+    /// Released and kept as the customer's credit.
+    pub credit: Money,
+    /// Released and settled outside OrderCRM.
+    pub outside: Money,
+    /// The refunds it made (the `outside` part's among them).
+    pub refunds: Vec<Uuid>,
+    pub reason: String,
+    /// The day it counts from (aging, statements).
+    pub effective_on: NaiveDate,
+    pub created_by: String,
+    pub void_reason: Option<String>,
+    pub voided_by: Option<String>,
+    pub voided_on: Option<NaiveDate>,
+    pub voided_at: Option<DateTime<Utc>>,
+    pub version: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A credit note, with what the caller may do to it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CreditNoteView {
+    #[serde(flatten)]
+    pub data: CreditNoteData,
+    /// `void` while it is issued and none of its refunds succeeded.
+    pub allowed_actions: Vec<crate::model::CreditNoteAction>,
+}
+
+impl ordercrm_kernel::version::Versioned for CreditNoteView {
+    fn version(&self) -> i64 {
+        self.data.version
+    }
+}
+
+/// Money going back to a customer from one payment: the event payload.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct RefundData {
+    pub id: Uuid,
+    /// `RF-000042`.
+    pub number: String,
+    pub status: crate::model::RefundStatus,
+    pub customer: OrderCustomer,
+    pub payment_id: Uuid,
+    pub payment_number: String,
+    pub credit_note_id: Option<Uuid>,
+    pub order_id: Option<Uuid>,
+    pub amount: Money,
+    pub method: PaymentMethod,
+    /// Settled outside OrderCRM: recorded as done.
+    pub outside: bool,
+    /// Who paid it out and their id of it, once it succeeded.
+    pub provider: Option<String>,
+    pub reference: Option<String>,
+    pub reason: Option<String>,
+    pub failure_reason: Option<String>,
+    pub requested_by: String,
+    pub approved_by: Option<String>,
+    pub approved_at: Option<DateTime<Utc>>,
+    /// The day the money left (or, failed, came back).
+    pub settled_on: Option<NaiveDate>,
+    pub completed_at: Option<DateTime<Utc>>,
+    pub version: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A refund.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct RefundView {
+    #[serde(flatten)]
+    pub data: RefundData,
+}
+
+impl ordercrm_kernel::version::Versioned for RefundView {
+    fn version(&self) -> i64 {
+        self.data.version
+    }
 }

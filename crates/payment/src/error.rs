@@ -26,7 +26,28 @@ pub const OVER_ALLOCATION: ProblemType = ProblemType {
         with what was asked and what is allowed; nothing was changed.",
 };
 
-pub const ALL: &[ProblemType] = &[OVER_INVOICE, OVER_ALLOCATION];
+/// A credit note for more than the invoice (or the return) has left to credit.
+pub const OVER_CREDIT: ProblemType = ProblemType {
+    slug: "over-credit",
+    title: "More than can be credited",
+    status: 409,
+    description: "A credit note would credit more than the invoice is still worth after its other \
+        credit notes, or more of a return's refund due than other credit notes left. `requested` \
+        and `available` say how much; nothing was changed.",
+};
+
+/// A credit note's released part split in a way that does not add up.
+pub const CREDIT_SPLIT: ProblemType = ProblemType {
+    slug: "credit-note-split",
+    title: "The credit note's split does not add up",
+    status: 409,
+    description: "What a credit note credits beyond what the invoice still owes was paid, so it must \
+        be split exactly into `refund` + `credit` + `outside`. `applied` is what comes off the \
+        outstanding, `to_split` what must be split, `split` what the request split; nothing was \
+        changed.",
+};
+
+pub const ALL: &[ProblemType] = &[OVER_INVOICE, OVER_ALLOCATION, OVER_CREDIT, CREDIT_SPLIT];
 
 /// One line asked for more than it has left.
 #[derive(Debug, Clone, Serialize)]
@@ -59,6 +80,20 @@ pub enum PaymentError {
     OverInvoice(Vec<OverLine>),
     #[error("{} allocation(s) would pay more than is owed or left", .0.len())]
     OverAllocation(Vec<OverAllocation>),
+    #[error("{requested} is more than the {available} left to credit")]
+    OverCredit { requested: i64, available: i64 },
+    #[error(
+        "{to_split} was paid beyond what is owed and must be split exactly into refund, credit and outside; the request split {split}"
+    )]
+    CreditSplit {
+        applied: i64,
+        to_split: i64,
+        split: i64,
+    },
+    #[error("credit note '{0}' was not found")]
+    CreditNoteNotFound(String),
+    #[error("refund '{0}' was not found")]
+    RefundNotFound(String),
     /// A rule of the current state, with a machine-readable code.
     #[error("{1}")]
     Conflict(&'static str, String),
@@ -89,6 +124,22 @@ impl From<PaymentError> for Error {
             PaymentError::OverAllocation(a) => {
                 Error::new(OVER_ALLOCATION, detail).with_extension("allocations", json!(a))
             }
+            PaymentError::OverCredit {
+                requested,
+                available,
+            } => Error::new(OVER_CREDIT, detail)
+                .with_extension("requested", json!(requested))
+                .with_extension("available", json!(available)),
+            PaymentError::CreditSplit {
+                applied,
+                to_split,
+                split,
+            } => Error::new(CREDIT_SPLIT, detail)
+                .with_extension("applied", json!(applied))
+                .with_extension("to_split", json!(to_split))
+                .with_extension("split", json!(split)),
+            PaymentError::CreditNoteNotFound(id) => Error::not_found("credit_note", id),
+            PaymentError::RefundNotFound(id) => Error::not_found("refund", id),
             PaymentError::Conflict(code, _) => {
                 Error::new(problems::CONFLICT, detail).with_extension("code", json!(code))
             }

@@ -6,7 +6,7 @@ use ordercrm_kernel::Ctx;
 use ordercrm_kernel::events::{self, Catalogued, EventType, NewEvent};
 use sea_orm::{DatabaseTransaction, DbErr};
 
-use crate::dto::{InvoiceData, PaymentData};
+use crate::dto::{CreditNoteData, InvoiceData, PaymentData, RefundData};
 
 pub const INVOICE_CREATED: EventType<InvoiceData> = EventType::new(
     "invoice.created",
@@ -57,9 +57,42 @@ pub const PAYMENT_RECEIVED: EventType<PaymentData> = EventType::new(
 pub const PAYMENT_ALLOCATED: EventType<PaymentData> = EventType::new(
     "payment.allocated",
     "A payment recorded earlier was allocated further: its credit applied to invoices, or money \
-     held for an order moved onto the order's invoice when it was issued.",
+     held for an order moved onto the order's invoice when it was issued; or a credit note \
+     released money from an invoice (or, voided, applied it again).",
 )
 .example(r#"{"status": "received"}"#);
+
+pub const CREDIT_NOTE_ISSUED: EventType<CreditNoteData> = EventType::new(
+    "credit_note.issued",
+    "A credit note was issued against an invoice: `applied` came off what the invoice owed; what \
+     was paid beyond that was released from its payments and split into `refund`, `credit` and \
+     `outside`. The invoice (`credited`, `outstanding`) and its order changed with it.",
+)
+.example(r#"{"status": "issued", "number": "CN-000001"}"#);
+pub const CREDIT_NOTE_VOIDED: EventType<CreditNoteData> = EventType::new(
+    "credit_note.voided",
+    "A credit note was withdrawn: the invoice owes what it owed before, the money it released is \
+     applied to the invoice again, and its refunds not paid out failed.",
+)
+.example(r#"{"status": "void"}"#);
+
+pub const REFUND_REQUESTED: EventType<RefundData> = EventType::new(
+    "refund.requested",
+    "Money is to go back to a customer from a payment: `pending_approval` (at or above the \
+     `refund_approval_threshold`, for a manager) or `pending` (for whoever pays it out).",
+)
+.example(r#"{"status": "pending"}"#);
+pub const REFUND_SUCCEEDED: EventType<RefundData> = EventType::new(
+    "refund.succeeded",
+    "The money left: a refund paid out, or a settlement outside OrderCRM recorded (`outside`).",
+)
+.example(r#"{"status": "succeeded"}"#);
+pub const REFUND_FAILED: EventType<RefundData> = EventType::new(
+    "refund.failed",
+    "The refund did not happen (refused, bounced, or its credit note was voided): the money is \
+     the payment's unallocated credit again.",
+)
+.example(r#"{"status": "failed"}"#);
 
 pub fn catalogue() -> Vec<Catalogued> {
     vec![
@@ -72,6 +105,11 @@ pub fn catalogue() -> Vec<Catalogued> {
         INVOICE_PAID.entry(),
         PAYMENT_RECEIVED.entry(),
         PAYMENT_ALLOCATED.entry(),
+        CREDIT_NOTE_ISSUED.entry(),
+        CREDIT_NOTE_VOIDED.entry(),
+        REFUND_REQUESTED.entry(),
+        REFUND_SUCCEEDED.entry(),
+        REFUND_FAILED.entry(),
     ]
 }
 
@@ -96,6 +134,34 @@ pub(crate) async fn payment(
     data: &PaymentData,
 ) -> Result<(), DbErr> {
     let mut event = NewEvent::about(event_type, "payment", (data.id, data.version), data)
+        .customer(data.customer.id);
+    if let Some(order) = data.order_id {
+        event = event.order(order);
+    }
+    events::record(txn, ctx, event).await.map(drop)
+}
+
+pub(crate) async fn credit_note(
+    txn: &DatabaseTransaction,
+    ctx: &Ctx,
+    event_type: &EventType<CreditNoteData>,
+    data: &CreditNoteData,
+) -> Result<(), DbErr> {
+    let mut event = NewEvent::about(event_type, "credit_note", (data.id, data.version), data)
+        .customer(data.customer.id);
+    if let Some(order) = data.order_id {
+        event = event.order(order);
+    }
+    events::record(txn, ctx, event).await.map(drop)
+}
+
+pub(crate) async fn refund(
+    txn: &DatabaseTransaction,
+    ctx: &Ctx,
+    event_type: &EventType<RefundData>,
+    data: &RefundData,
+) -> Result<(), DbErr> {
+    let mut event = NewEvent::about(event_type, "refund", (data.id, data.version), data)
         .customer(data.customer.id);
     if let Some(order) = data.order_id {
         event = event.order(order);

@@ -380,6 +380,7 @@ pub(crate) async fn make(
         shipping_amount: Set(shipping_amount),
         total_amount: Set(total),
         paid_amount: Set(0),
+        credited_amount: Set(0),
         payment_terms: Set(order.terms.as_str().to_owned()),
         payment_terms_days: Set(order.terms_days),
         issued_on: Set(None),
@@ -625,15 +626,20 @@ pub async fn void(
     if let Some(order) = found.order_id {
         settlement::lock(txn, None, order).await?;
     }
-    if queries::find_invoice(txn, &ctx.actor, id)
-        .await?
-        .paid_amount
-        > 0
-    {
+    let current = queries::find_invoice(txn, &ctx.actor, id).await?;
+    if current.paid_amount > 0 {
         return Err(PaymentError::Conflict(
             "has_payments",
-            "money was applied to the invoice: it is not voided (credit notes come with part 2)"
+            "money was applied to the invoice: it is not voided; a credit note takes back what \
+             it billed"
                 .into(),
+        )
+        .into());
+    }
+    if current.credited_amount > 0 {
+        return Err(PaymentError::Conflict(
+            "has_credit_notes",
+            "credit notes stand against the invoice: void them first".into(),
         )
         .into());
     }
@@ -645,6 +651,7 @@ pub async fn void(
         .col_expr(invoice::Column::StatusReason, Expr::value(reason.clone()))
         .col_expr(invoice::Column::ClosedAt, Expr::value(ctx.now))
         .filter(invoice::COLUMN.paid_amount.eq(0))
+        .filter(invoice::COLUMN.credited_amount.eq(0))
     })
     .await?;
     if let Some(order) = row.order_id {
@@ -689,7 +696,9 @@ pub async fn mark_uncollectible(
             .col_expr(invoice::Column::StatusReason, Expr::value(reason.clone()))
             .col_expr(invoice::Column::ClosedAt, Expr::value(ctx.now))
             .filter(
-                Expr::col(invoice::Column::PaidAmount).lt(Expr::col(invoice::Column::TotalAmount)),
+                Expr::col(invoice::Column::PaidAmount)
+                    .add(Expr::col(invoice::Column::CreditedAmount))
+                    .lt(Expr::col(invoice::Column::TotalAmount)),
             )
         },
     )
@@ -747,6 +756,17 @@ pub(crate) async fn undo_for_order(
             format!(
                 "invoice {} of the order was written off: what it billed no longer changes",
                 written_off.number.as_deref().unwrap_or_default()
+            ),
+        )
+        .into());
+    }
+    if let Some(credited) = invoices.iter().find(|i| i.credited_amount > 0) {
+        return Err(PaymentError::Conflict(
+            "credited",
+            format!(
+                "credit notes stand against invoice {} of the order: what it billed no longer \
+                 changes (void them first)",
+                credited.number.as_deref().unwrap_or_default()
             ),
         )
         .into());

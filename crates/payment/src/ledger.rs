@@ -26,6 +26,18 @@ async fn row(
     invoice_id: Option<Uuid>,
     amount: i64,
 ) -> Result<()> {
+    note_row(txn, ctx, pay, order_id, invoice_id, amount, None).await
+}
+
+async fn note_row(
+    txn: &DatabaseTransaction,
+    ctx: &Ctx,
+    pay: &payment::Model,
+    order_id: Option<Uuid>,
+    invoice_id: Option<Uuid>,
+    amount: i64,
+    credit_note_id: Option<Uuid>,
+) -> Result<()> {
     allocation::ActiveModel::from(allocation::Model {
         id: new_id(),
         payment_id: pay.id,
@@ -35,6 +47,7 @@ async fn row(
         invoice_id,
         amount,
         effective_on: ctx.now.date_naive(),
+        credit_note_id,
         created_by: ctx.actor.principal(),
         created_at: ctx.now,
     })
@@ -65,7 +78,10 @@ async fn pay_invoice(
                 .status
                 .eq(crate::model::InvoiceStatus::Open.as_str()),
         )
-        .filter(paid.lte(Expr::col(invoice::Column::TotalAmount)))
+        .filter(
+            paid.add(Expr::col(invoice::Column::CreditedAmount))
+                .lte(Expr::col(invoice::Column::TotalAmount)),
+        )
         .exec_with_returning(txn)
         .await?
         .pop())
@@ -83,7 +99,7 @@ pub(crate) async fn refresh_next_due(txn: &DatabaseTransaction, id: Uuid) -> Res
         .all(txn)
         .await?;
     let amounts: Vec<i64> = rows.iter().map(|r| r.amount).collect();
-    let paid = crate::model::rows_paid(&amounts, inv.paid_amount);
+    let paid = crate::model::rows_paid(&amounts, inv.settled());
     let next = rows
         .iter()
         .zip(paid)
@@ -100,14 +116,14 @@ pub(crate) async fn refresh_next_due(txn: &DatabaseTransaction, id: Uuid) -> Res
 }
 
 /// The invoice's payment-status event, when `amount` moved it.
-async fn announce_invoice(
+pub(crate) async fn announce_invoice(
     txn: &DatabaseTransaction,
     ctx: &Ctx,
     inv: &invoice::Model,
     amount: i64,
 ) -> Result<()> {
-    let before = payment_status(inv.paid_amount - amount, inv.total_amount);
-    let after = payment_status(inv.paid_amount, inv.total_amount);
+    let before = payment_status(inv.settled() - amount, inv.total_amount);
+    let after = payment_status(inv.settled(), inv.total_amount);
     let event = match (before, after) {
         (b, PaymentStatus::Paid) if b != PaymentStatus::Paid => &events::INVOICE_PAID,
         (PaymentStatus::Unpaid, PaymentStatus::PartiallyPaid) => &events::INVOICE_PARTIALLY_PAID,
@@ -136,7 +152,11 @@ async fn allocate_from(
         .col_expr(payment::Column::UpdatedAt, Expr::value(ctx.now))
         .filter(payment::COLUMN.id.eq(id))
         .filter(allocated.clone().gte(0))
-        .filter(allocated.lte(Expr::col(payment::Column::Amount)))
+        .filter(
+            allocated
+                .add(Expr::col(payment::Column::RefundedAmount))
+                .lte(Expr::col(payment::Column::Amount)),
+        )
         .exec_with_returning(txn)
         .await?
         .pop()
@@ -164,7 +184,7 @@ pub(crate) async fn apply(
             .one(txn)
             .await?
             .filter(|i| i.status == crate::model::InvoiceStatus::Open.as_str())
-            .map_or(0, |i| i.total_amount - i.paid_amount);
+            .map_or(0, |i| i.owed());
         return Err(PaymentError::OverAllocation(vec![OverAllocation {
             invoice_id: Some(inv_id),
             requested: amount,
@@ -237,7 +257,7 @@ pub(crate) async fn apply_held(
     order_id: Uuid,
     inv: &invoice::Model,
 ) -> Result<()> {
-    let mut owed = inv.total_amount - inv.paid_amount;
+    let mut owed = inv.owed();
     let mut moved = 0;
     let mut last = None;
     for (payment_id, held) in held_for(txn, order_id).await? {
@@ -342,4 +362,108 @@ pub(crate) async fn unapply_to_hold(
         events::payment(txn, ctx, &events::PAYMENT_ALLOCATED, &data).await?;
     }
     Ok(())
+}
+
+/// Release `amount` applied to invoice `inv` back to its payments (their credit
+/// again), the payment applied last first: one negative row per payment, naming
+/// credit note `note`. What each payment got back, in that order; the invoice's
+/// and the order's sums are the caller's to move.
+pub(crate) async fn release(
+    txn: &DatabaseTransaction,
+    ctx: &Ctx,
+    inv: &invoice::Model,
+    note: Uuid,
+    amount: i64,
+) -> Result<Vec<(payment::Model, i64)>> {
+    let mut applied: BTreeMap<Uuid, (i64, chrono::DateTime<chrono::Utc>)> = BTreeMap::new();
+    for a in allocation::Entity::find()
+        .filter(allocation::COLUMN.invoice_id.eq(inv.id))
+        .all(txn)
+        .await?
+    {
+        let e = applied.entry(a.payment_id).or_insert((0, a.created_at));
+        e.0 += a.amount;
+        if a.amount > 0 && a.created_at > e.1 {
+            e.1 = a.created_at;
+        }
+    }
+    let mut newest: Vec<(Uuid, i64, chrono::DateTime<chrono::Utc>)> = applied
+        .into_iter()
+        .filter(|(_, (sum, _))| *sum > 0)
+        .map(|(id, (sum, at))| (id, sum, at))
+        .collect();
+    newest.sort_by(|a, b| b.2.cmp(&a.2).then(b.0.cmp(&a.0)));
+    let mut left = amount;
+    let mut out = Vec::new();
+    for (payment_id, sum, _) in newest {
+        if left <= 0 {
+            break;
+        }
+        let take = std::cmp::min(sum, left);
+        let pay = allocate_from(txn, ctx, payment_id, -take).await?;
+        note_row(
+            txn,
+            ctx,
+            &pay,
+            inv.order_id,
+            Some(inv.id),
+            -take,
+            Some(note),
+        )
+        .await?;
+        left -= take;
+        out.push((pay, take));
+    }
+    if left != 0 {
+        return Err(Error::new(
+            ordercrm_kernel::error::problems::CONFLICT,
+            "the invoice's allocations do not cover what it says was paid",
+        ));
+    }
+    Ok(out)
+}
+
+/// Apply to invoice `inv` again what credit note `note` released from it, from
+/// the same payments: 409 `credit_used` when one of them no longer has that much
+/// unallocated. The payments as they now stand.
+pub(crate) async fn restore(
+    txn: &DatabaseTransaction,
+    ctx: &Ctx,
+    inv: &invoice::Model,
+    note: Uuid,
+) -> Result<Vec<(payment::Model, i64)>> {
+    let mut released: BTreeMap<Uuid, i64> = BTreeMap::new();
+    for a in allocation::Entity::find()
+        .filter(allocation::COLUMN.credit_note_id.eq(note))
+        .filter(allocation::COLUMN.invoice_id.eq(inv.id))
+        .all(txn)
+        .await?
+    {
+        *released.entry(a.payment_id).or_default() -= a.amount;
+    }
+    let mut out = Vec::new();
+    for (payment_id, amount) in released.into_iter().filter(|(_, a)| *a > 0) {
+        let pay = allocate_from(txn, ctx, payment_id, amount)
+            .await
+            .map_err(|_| {
+                Error::from(PaymentError::Conflict(
+                    "credit_used",
+                    "the credit the credit note released was used since (applied to another \
+                     invoice or refunded): it is not voided"
+                        .into(),
+                ))
+            })?;
+        note_row(
+            txn,
+            ctx,
+            &pay,
+            inv.order_id,
+            Some(inv.id),
+            amount,
+            Some(note),
+        )
+        .await?;
+        out.push((pay, amount));
+    }
+    Ok(out)
 }

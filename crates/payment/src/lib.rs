@@ -2,7 +2,8 @@
 //! without gaps when issued, due by the payment terms or an instalment schedule),
 //! payments from customers allocated to invoices (by hand or oldest due first),
 //! held for an order before its invoice exists, or kept as credit; and the
-//! settlement that marks orders paid and completes them once delivered.
+//! settlement that marks orders paid and completes them once delivered; credit
+//! notes that take part of an invoice back, and refunds of what was paid.
 //!
 //! Whether an invoice is paid, partly paid or overdue is derived when read; the
 //! allocation ledger is the only place money moves.
@@ -10,6 +11,7 @@
 mod entity;
 mod ledger;
 
+pub mod credit_notes;
 pub mod customers;
 pub mod dto;
 pub mod error;
@@ -19,6 +21,7 @@ pub mod issuer;
 pub mod model;
 pub mod payments;
 pub mod queries;
+pub mod refunds;
 pub mod settlement;
 pub mod transfer;
 

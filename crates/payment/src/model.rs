@@ -48,6 +48,35 @@ string_enum! {
     }
 }
 
+string_enum! {
+    /// A credit note is `issued` (it stands: the invoice is worth its amount less)
+    /// or `void` (withdrawn: the invoice owes what it owed before).
+    pub CreditNoteStatus {
+        Issued = "issued",
+        Void = "void",
+    }
+}
+
+string_enum! {
+    /// What a caller can do to a credit note.
+    pub CreditNoteAction {
+        Void = "void",
+    }
+}
+
+string_enum! {
+    /// Where a refund is: waiting for a manager's approval (at or above the
+    /// `refund_approval_threshold`), approved and waiting for the money to leave
+    /// (`pending`), done (`succeeded`), or `failed` (the money is the customer's
+    /// credit again). A settlement outside OrderCRM is recorded `succeeded`.
+    pub RefundStatus {
+        PendingApproval = "pending_approval",
+        Pending = "pending",
+        Succeeded = "succeeded",
+        Failed = "failed",
+    }
+}
+
 /// The states `action` starts from. A paid invoice is not voided: its payments
 /// would have nothing to stand on (credit notes, part 2, undo payments).
 pub fn starts_from(action: InvoiceAction) -> &'static [InvoiceStatus] {

@@ -224,6 +224,7 @@ pub async fn receive(
         currency: Set(money.currency.code().to_owned()),
         amount: Set(money.amount),
         allocated_amount: Set(0),
+        refunded_amount: Set(0),
         method: Set(method.as_str().to_owned()),
         provider: Set(provider),
         reference: Set(reference),
@@ -260,7 +261,7 @@ async fn allocate_now(
     explicit: Option<Vec<(Uuid, i64)>>,
     order: Option<&Invoiceable>,
 ) -> Result<payment::Model> {
-    let left = pay.amount - pay.allocated_amount;
+    let left = pay.free();
     // `[]`: nothing allocated, nothing held: all of it credit.
     let hold_rest = explicit.as_ref().is_none_or(|pairs| !pairs.is_empty());
     let plan: Vec<(Uuid, i64)> = match explicit {
@@ -288,7 +289,7 @@ async fn allocate_now(
                     )]));
                 }
                 let owed = if inv.status == InvoiceStatus::Open.as_str() {
-                    inv.total_amount - inv.paid_amount
+                    inv.owed()
                 } else {
                     0
                 };
@@ -348,10 +349,13 @@ async fn allocate_now(
             .map(|i| i.total_amount)
             .sum();
         let room = std::cmp::max(
-            std::cmp::min(fresh.grand_total - fresh.paid, fresh.grand_total - invoiced),
+            std::cmp::min(
+                fresh.grand_total - fresh.paid - fresh.credited,
+                fresh.grand_total - invoiced,
+            ),
             0,
         );
-        let hold = std::cmp::min(room, pay.amount - pay.allocated_amount);
+        let hold = std::cmp::min(room, pay.free());
         if hold > 0 {
             pay = ledger::hold(txn, ctx, &pay, o.id, hold).await?;
         }
@@ -373,7 +377,11 @@ async fn automatic(
         .filter(invoice::COLUMN.customer_id.eq(pay.customer_id))
         .filter(invoice::COLUMN.currency.eq(pay.currency.as_str()))
         .filter(invoice::COLUMN.status.eq(InvoiceStatus::Open.as_str()))
-        .filter(Expr::col(invoice::Column::PaidAmount).lt(Expr::col(invoice::Column::TotalAmount)));
+        .filter(
+            Expr::col(invoice::Column::PaidAmount)
+                .add(Expr::col(invoice::Column::CreditedAmount))
+                .lt(Expr::col(invoice::Column::TotalAmount)),
+        );
     if let Some(o) = order {
         select = select.filter(invoice::COLUMN.order_id.eq(o));
     }
@@ -391,7 +399,7 @@ async fn automatic(
         if left <= 0 {
             break;
         }
-        let take = std::cmp::min(left, inv.total_amount - inv.paid_amount);
+        let take = std::cmp::min(left, inv.owed());
         plan.push((inv.id, take));
         left -= take;
     }
@@ -427,7 +435,7 @@ pub async fn allocate(
         .one(txn)
         .await?
         .ok_or_else(|| Error::from(PaymentError::PaymentNotFound(id.to_string())))?;
-    if before.allocated_amount >= before.amount {
+    if before.free() <= 0 {
         return Err(PaymentError::Conflict(
             "fully_allocated",
             "the payment has nothing left to allocate".into(),
@@ -539,7 +547,7 @@ pub(crate) async fn intake(
             .await?
             .pop()
             .ok_or_else(|| Error::from(PaymentError::PaymentNotFound(used.id.to_string())))?;
-        let free = std::cmp::min(pay.amount - pay.allocated_amount, p.amount);
+        let free = std::cmp::min(pay.free(), p.amount);
         if free < p.amount {
             settlement::add_paid(txn, ctx, order.id, free - p.amount).await?;
         }
@@ -572,6 +580,7 @@ pub(crate) async fn intake(
         currency: Set(p.currency.code().to_owned()),
         amount: Set(p.amount),
         allocated_amount: Set(p.amount),
+        refunded_amount: Set(0),
         method: Set(p.method.as_str().to_owned()),
         provider: Set(Some(p.provider)),
         reference: Set(Some(p.reference)),
@@ -593,6 +602,7 @@ pub(crate) async fn intake(
         invoice_id: None,
         amount: p.amount,
         effective_on: pay.received_on,
+        credit_note_id: None,
         created_by: ctx.actor.principal(),
         created_at: ctx.now,
     })

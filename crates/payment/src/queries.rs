@@ -17,14 +17,14 @@ use utoipa::IntoParams;
 use uuid::Uuid;
 
 use crate::dto::{
-    AllocationView, CustomerBalance, InstalmentView, InvoiceData, InvoiceLineView, InvoiceView,
-    PaymentData, PaymentView,
+    AllocationView, CreditNoteData, CreditNoteView, CustomerBalance, InstalmentView, InvoiceData,
+    InvoiceLineView, InvoiceView, PaymentData, PaymentView, RefundData, RefundView,
 };
-use crate::entity::{allocation, instalment, invoice, invoice_line, payment};
+use crate::entity::{allocation, credit_note, instalment, invoice, invoice_line, payment, refund};
 use crate::error::PaymentError;
 use crate::model::{
-    InvoiceStatus, PaymentMethod, PaymentState, PaymentStatus, PaymentTerms, allowed_actions,
-    payment_status, rows_paid,
+    CreditNoteAction, CreditNoteStatus, InvoiceStatus, PaymentMethod, PaymentState, PaymentStatus,
+    PaymentTerms, RefundStatus, allowed_actions, payment_status, rows_paid,
 };
 
 pub(crate) fn currency(code: &str) -> Currency {
@@ -210,7 +210,8 @@ pub(crate) fn invoice_data(
     let status = InvoiceStatus::parse(&row.status).unwrap_or(InvoiceStatus::Draft);
     let open = status == InvoiceStatus::Open;
     let amounts: Vec<i64> = parts.instalments.iter().map(|i| i.amount).collect();
-    let paid_rows = rows_paid(&amounts, row.paid_amount);
+    // Credit notes settle the earliest rows first, as payments do.
+    let paid_rows = rows_paid(&amounts, row.settled());
     let instalments: Vec<InstalmentView> = parts
         .instalments
         .iter()
@@ -230,7 +231,7 @@ pub(crate) fn invoice_data(
         id: row.id,
         number: row.number.clone(),
         status,
-        payment_status: payment_status(row.paid_amount, row.total_amount),
+        payment_status: payment_status(row.settled(), row.total_amount),
         overdue: instalments.iter().any(|i| i.overdue),
         customer: OrderCustomer {
             id: row.customer_id,
@@ -262,7 +263,8 @@ pub(crate) fn invoice_data(
         shipping_fee: m(row.shipping_amount),
         total: m(row.total_amount),
         paid: m(row.paid_amount),
-        outstanding: m(std::cmp::max(row.total_amount - row.paid_amount, 0)),
+        credited: m(row.credited_amount),
+        outstanding: m(row.owed()),
         payment_terms: PaymentTerms::parse(&row.payment_terms).unwrap_or(PaymentTerms::Prepaid),
         payment_terms_days: row.payment_terms_days,
         issued_on: row.issued_on,
@@ -292,7 +294,12 @@ pub(crate) fn invoice_data(
 }
 
 pub(crate) fn invoice_view(actor: &Actor, data: InvoiceData) -> InvoiceView {
-    let allowed_actions = allowed_actions(actor, data.status, data.paid.amount, data.total.amount);
+    let allowed_actions = allowed_actions(
+        actor,
+        data.status,
+        data.paid.amount.saturating_add(data.credited.amount),
+        data.total.amount,
+    );
     InvoiceView {
         data,
         allowed_actions,
@@ -399,7 +406,8 @@ pub async fn list_invoices(
         select = select.filter(invoice::COLUMN.status.eq(s.as_str()));
     }
     if let Some(p) = paid {
-        let paid = Expr::col(invoice::Column::PaidAmount);
+        let paid =
+            Expr::col(invoice::Column::PaidAmount).add(Expr::col(invoice::Column::CreditedAmount));
         let total = Expr::col(invoice::Column::TotalAmount);
         select = select.filter(match p {
             PaymentStatus::Paid => paid.gte(total),
@@ -482,7 +490,8 @@ pub(crate) async fn payment_data(
         order_id: row.order_id,
         amount: m(row.amount),
         allocated: m(row.allocated_amount),
-        unallocated: m(row.amount - row.allocated_amount),
+        refunded: m(row.refunded_amount),
+        unallocated: m(row.free()),
         method: PaymentMethod::parse(&row.method).unwrap_or(PaymentMethod::Other),
         provider: row.provider.clone(),
         reference: row.reference.clone(),
@@ -579,8 +588,9 @@ pub async fn list_payments(
         select = select.filter(payment::COLUMN.reference.eq(r.as_str().trim()));
     }
     if let Some(u) = query.unallocated {
-        let left =
-            Expr::col(payment::Column::AllocatedAmount).lt(Expr::col(payment::Column::Amount));
+        let left = Expr::col(payment::Column::AllocatedAmount)
+            .add(Expr::col(payment::Column::RefundedAmount))
+            .lt(Expr::col(payment::Column::Amount));
         select = select.filter(if u { left } else { left.not() });
     }
     if let Some(d) = query.received_from {
@@ -622,18 +632,24 @@ pub async fn balance(
         .all(conn)
         .await?
     {
+        let owed = i.owed();
         let e = outstanding.entry(i.currency).or_default();
-        *e = e.saturating_add(i.total_amount - i.paid_amount);
+        *e = e.saturating_add(owed);
     }
     let mut credit: std::collections::BTreeMap<String, i64> = Default::default();
     for p in visible_payments(actor)
         .filter(payment::COLUMN.customer_id.eq(id))
-        .filter(Expr::col(payment::Column::AllocatedAmount).lt(Expr::col(payment::Column::Amount)))
+        .filter(
+            Expr::col(payment::Column::AllocatedAmount)
+                .add(Expr::col(payment::Column::RefundedAmount))
+                .lt(Expr::col(payment::Column::Amount)),
+        )
         .all(conn)
         .await?
     {
+        let free = p.free();
         let e = credit.entry(p.currency).or_default();
-        *e = e.saturating_add(p.amount - p.allocated_amount);
+        *e = e.saturating_add(free);
     }
     let list = |m: std::collections::BTreeMap<String, i64>| {
         m.into_iter()
@@ -646,4 +662,291 @@ pub async fn balance(
         outstanding: list(outstanding),
         credit: list(credit),
     })
+}
+
+pub(crate) fn visible_credit_notes(actor: &Actor) -> Select<credit_note::Entity> {
+    let mut select =
+        credit_note::Entity::find().filter(customers_seen(actor, credit_note::Column::CustomerId));
+    if actor.carriers().is_some() {
+        select = select.filter(Expr::value(false));
+    }
+    if let Some(orders) = ordercrm_order::settlement::channel_orders(actor) {
+        select = select.filter(Expr::col(credit_note::Column::OrderId).in_subquery(orders));
+    }
+    select
+}
+
+pub(crate) fn visible_refunds(actor: &Actor) -> Select<refund::Entity> {
+    let mut select =
+        refund::Entity::find().filter(customers_seen(actor, refund::Column::CustomerId));
+    if actor.carriers().is_some() {
+        select = select.filter(Expr::value(false));
+    }
+    if let Some(orders) = ordercrm_order::settlement::channel_orders(actor) {
+        select = select.filter(Expr::col(refund::Column::OrderId).in_subquery(orders));
+    }
+    select
+}
+
+pub(crate) async fn find_credit_note(
+    conn: &impl ConnectionTrait,
+    actor: &Actor,
+    id: Uuid,
+) -> Result<credit_note::Model> {
+    visible_credit_notes(actor)
+        .filter(credit_note::COLUMN.id.eq(id))
+        .one(conn)
+        .await?
+        .ok_or_else(|| PaymentError::CreditNoteNotFound(id.to_string()).into())
+}
+
+pub(crate) async fn find_refund(
+    conn: &impl ConnectionTrait,
+    actor: &Actor,
+    id: Uuid,
+) -> Result<refund::Model> {
+    visible_refunds(actor)
+        .filter(refund::COLUMN.id.eq(id))
+        .one(conn)
+        .await?
+        .ok_or_else(|| PaymentError::RefundNotFound(id.to_string()).into())
+}
+
+pub(crate) async fn credit_note_data(
+    conn: &impl ConnectionTrait,
+    row: &credit_note::Model,
+) -> Result<CreditNoteData> {
+    let invoice_number = invoice::Entity::find_by_id(row.invoice_id)
+        .one(conn)
+        .await?
+        .and_then(|i| i.number);
+    let refunds = refund::Entity::find()
+        .filter(refund::COLUMN.credit_note_id.eq(row.id))
+        .order_by_asc(refund::Column::Id)
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
+    let name = customer_names(conn, vec![row.customer_id])
+        .await?
+        .remove(&row.customer_id)
+        .unwrap_or_default();
+    let c = currency(&row.currency);
+    let m = |amount: i64| Money::new(amount, c);
+    Ok(CreditNoteData {
+        id: row.id,
+        number: row.number.clone(),
+        status: CreditNoteStatus::parse(&row.status).unwrap_or(CreditNoteStatus::Issued),
+        customer: OrderCustomer {
+            id: row.customer_id,
+            name,
+        },
+        invoice_id: row.invoice_id,
+        invoice_number,
+        order_id: row.order_id,
+        return_id: row.return_id,
+        amount: m(row.amount),
+        applied: m(row.applied_amount),
+        refund: m(row.refund_amount),
+        credit: m(row.credit_amount),
+        outside: m(row.outside_amount),
+        refunds,
+        reason: row.reason.clone(),
+        effective_on: row.effective_on,
+        created_by: row.created_by.clone(),
+        void_reason: row.void_reason.clone(),
+        voided_by: row.voided_by.clone(),
+        voided_on: row.voided_on,
+        voided_at: row.voided_at,
+        version: row.version,
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+    })
+}
+
+pub(crate) fn credit_note_view(actor: &Actor, data: CreditNoteData) -> CreditNoteView {
+    let allowed_actions =
+        if actor.may(Action::PaymentsWrite) && data.status == CreditNoteStatus::Issued {
+            vec![CreditNoteAction::Void]
+        } else {
+            Vec::new()
+        };
+    CreditNoteView {
+        data,
+        allowed_actions,
+    }
+}
+
+pub async fn get_credit_note(
+    conn: &impl ConnectionTrait,
+    actor: &Actor,
+    id: Uuid,
+) -> Result<CreditNoteView> {
+    actor.require(Action::PaymentsRead)?;
+    let row = find_credit_note(conn, actor, id).await?;
+    Ok(credit_note_view(actor, credit_note_data(conn, &row).await?))
+}
+
+/// Query parameters of `GET /v1/credit-notes`: newest first.
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ListCreditNotes {
+    #[param(value_type = Option<CreditNoteStatus>)]
+    pub status: Option<Choice<CreditNoteStatus>>,
+    pub invoice_id: Option<Uuid>,
+    pub customer_id: Option<Uuid>,
+    pub order_id: Option<Uuid>,
+    pub return_id: Option<Uuid>,
+    /// Page size, 1 to 200 (default 50).
+    pub limit: Option<Limit>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<CursorParam>,
+}
+
+pub async fn list_credit_notes(
+    conn: &impl ConnectionTrait,
+    actor: &Actor,
+    query: ListCreditNotes,
+) -> Result<Page<CreditNoteView>> {
+    actor.require(Action::PaymentsRead)?;
+    let mut errors = Vec::new();
+    let status = Choice::check_opt(query.status.as_ref(), &mut errors, "status");
+    if !errors.is_empty() {
+        return Err(Error::validation(errors));
+    }
+    let page = PageRequest::new(query.limit, query.cursor.as_deref(), "-created_at")?;
+    let mut select = visible_credit_notes(actor);
+    if let Some(s) = status {
+        select = select.filter(credit_note::COLUMN.status.eq(s.as_str()));
+    }
+    if let Some(i) = query.invoice_id {
+        select = select.filter(credit_note::COLUMN.invoice_id.eq(i));
+    }
+    if let Some(c) = query.customer_id {
+        select = select.filter(credit_note::COLUMN.customer_id.eq(c));
+    }
+    if let Some(o) = query.order_id {
+        select = select.filter(credit_note::COLUMN.order_id.eq(o));
+    }
+    if let Some(r) = query.return_id {
+        select = select.filter(credit_note::COLUMN.return_id.eq(r));
+    }
+    let seek = Seek::newest_first(credit_note::Column::CreatedAt, credit_note::Column::Id);
+    let rows = seek.select(select, &page)?.all(conn).await?;
+    let mut views = Vec::with_capacity(rows.len());
+    for r in &rows {
+        views.push(credit_note_view(actor, credit_note_data(conn, r).await?));
+    }
+    Ok(seek.page_of(&rows, &page, views))
+}
+
+pub(crate) async fn refund_data(
+    conn: &impl ConnectionTrait,
+    row: &refund::Model,
+) -> Result<RefundData> {
+    let payment_number = payment::Entity::find_by_id(row.payment_id)
+        .one(conn)
+        .await?
+        .map(|p| p.number)
+        .unwrap_or_default();
+    let name = customer_names(conn, vec![row.customer_id])
+        .await?
+        .remove(&row.customer_id)
+        .unwrap_or_default();
+    let c = currency(&row.currency);
+    Ok(RefundData {
+        id: row.id,
+        number: row.number.clone(),
+        status: RefundStatus::parse(&row.status).unwrap_or(RefundStatus::Pending),
+        customer: OrderCustomer {
+            id: row.customer_id,
+            name,
+        },
+        payment_id: row.payment_id,
+        payment_number,
+        credit_note_id: row.credit_note_id,
+        order_id: row.order_id,
+        amount: Money::new(row.amount, c),
+        method: PaymentMethod::parse(&row.method).unwrap_or(PaymentMethod::Other),
+        outside: row.outside,
+        provider: row.provider.clone(),
+        reference: row.reference.clone(),
+        reason: row.reason.clone(),
+        failure_reason: row.failure_reason.clone(),
+        requested_by: row.requested_by.clone(),
+        approved_by: row.approved_by.clone(),
+        approved_at: row.approved_at,
+        settled_on: row.settled_on,
+        completed_at: row.completed_at,
+        version: row.version,
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+    })
+}
+
+pub async fn get_refund(
+    conn: &impl ConnectionTrait,
+    actor: &Actor,
+    id: Uuid,
+) -> Result<RefundView> {
+    actor.require(Action::PaymentsRead)?;
+    let row = find_refund(conn, actor, id).await?;
+    Ok(RefundView {
+        data: refund_data(conn, &row).await?,
+    })
+}
+
+/// Query parameters of `GET /v1/refunds`: newest first.
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ListRefunds {
+    /// `pending_approval` is what waits for a manager, `pending` what waits to be paid out.
+    #[param(value_type = Option<RefundStatus>)]
+    pub status: Option<Choice<RefundStatus>>,
+    pub payment_id: Option<Uuid>,
+    pub credit_note_id: Option<Uuid>,
+    pub customer_id: Option<Uuid>,
+    /// Page size, 1 to 200 (default 50).
+    pub limit: Option<Limit>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<CursorParam>,
+}
+
+pub async fn list_refunds(
+    conn: &impl ConnectionTrait,
+    actor: &Actor,
+    query: ListRefunds,
+) -> Result<Page<RefundView>> {
+    actor.require(Action::PaymentsRead)?;
+    let mut errors = Vec::new();
+    let status = Choice::check_opt(query.status.as_ref(), &mut errors, "status");
+    if !errors.is_empty() {
+        return Err(Error::validation(errors));
+    }
+    let page = PageRequest::new(query.limit, query.cursor.as_deref(), "-created_at")?;
+    let mut select = visible_refunds(actor);
+    if let Some(s) = status {
+        select = select.filter(refund::COLUMN.status.eq(s.as_str()));
+    }
+    if let Some(p) = query.payment_id {
+        select = select.filter(refund::COLUMN.payment_id.eq(p));
+    }
+    if let Some(c) = query.credit_note_id {
+        select = select.filter(refund::COLUMN.credit_note_id.eq(c));
+    }
+    if let Some(c) = query.customer_id {
+        select = select.filter(refund::COLUMN.customer_id.eq(c));
+    }
+    let seek = Seek::newest_first(refund::Column::CreatedAt, refund::Column::Id);
+    let rows = seek.select(select, &page)?.all(conn).await?;
+    let mut views = Vec::with_capacity(rows.len());
+    for r in &rows {
+        views.push(RefundView {
+            data: refund_data(conn, r).await?,
+        });
+    }
+    Ok(seek.page_of(&rows, &page, views))
 }

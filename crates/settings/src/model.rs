@@ -99,7 +99,7 @@ impl TierRule {
 }
 
 impl WellKnown {
-    pub const KEYS: [(&str, WellKnown); 17] = [
+    pub const KEYS: [(&str, WellKnown); 20] = [
         ("company_name", Self::CompanyName),
         ("default_currency", Self::CurrencyCode),
         // What orders store their exchange rate to when submitted, and what credit
@@ -116,6 +116,8 @@ impl WellKnown {
         ("ticket_number_prefix", Self::NumberPrefix),
         ("return_number_prefix", Self::NumberPrefix),
         ("payment_number_prefix", Self::NumberPrefix),
+        ("credit_note_number_prefix", Self::NumberPrefix),
+        ("refund_number_prefix", Self::NumberPrefix),
         // When an order's invoice is made and issued: at approval, at each shipment
         // (its goods), at delivery (what is not invoiced yet), or by hand. Prepaid
         // orders are invoiced at approval whatever this says.
@@ -126,6 +128,9 @@ impl WellKnown {
         // Orders whose grand total in the base currency reaches this are held for a
         // manager (`manual_approval`).
         ("order_approval_threshold", Self::BaseAmount),
+        // Refunds whose amount in the base currency reaches this wait for a manager
+        // who did not ask for them (`pending_approval`).
+        ("refund_approval_threshold", Self::BaseAmount),
         // An order line discounted beyond its creator's cap is held (`price_review`).
         ("order_discount_caps", Self::DiscountCaps),
         // Customer tiers by recent spend and order count (see `TierRule`).

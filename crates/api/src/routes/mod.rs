@@ -23,7 +23,7 @@ use identity::{api_keys, audit, auth, users};
 use inventory::{levels, product_transfer, products, purchasing, reservations, warehouses};
 use order::{fulfillment, orders, returns};
 use ordercrm_kernel::Error;
-use payment::{invoices, payments};
+use payment::{credit_notes, invoices, payments};
 use platform::{docs, exchange_rates, ops, settings};
 use utoipa_actix_web::scope;
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -191,6 +191,12 @@ route_table! {
         payments::get,
         payments::allocate,
         payments::balance,
+        credit_notes::create,
+        credit_notes::list,
+        credit_notes::get,
+        credit_notes::void,
+        credit_notes::list_refunds,
+        credit_notes::get_refund,
         webhook_endpoints::list,
         webhook_endpoints::create,
         webhook_endpoints::get,

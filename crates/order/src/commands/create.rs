@@ -354,6 +354,7 @@ pub(crate) async fn create_as(
         }),
         prepaid_amount: Set(prepaid),
         paid_amount: Set(prepaid),
+        credited_amount: Set(0),
         shipping_invoiced: Set(false),
         submitted_at: Set(None),
         approved_at: Set(None),

@@ -681,14 +681,16 @@ async fn plan(
              shipping fee and terms still do)",
         )]));
     }
-    if current.paid_amount > totals.grand_total {
+    let settled = current.paid_amount.saturating_add(current.credited_amount);
+    if settled > totals.grand_total {
         return Err(Error::validation(vec![FieldError::state(
             "change_lines",
             "below_paid",
             format!(
-                "the grand total would be {}, less than the {} already paid: refunds come with payments, not edits",
+                "the grand total would be {}, less than the {} already paid or credited: refunds \
+                 come with credit notes, not edits",
                 Money::new(totals.grand_total, c),
-                Money::new(current.paid_amount, c)
+                Money::new(settled, c)
             ),
         )]));
     }
@@ -738,7 +740,7 @@ async fn plan(
     row.tax_amount = totals.tax;
     row.shipping_amount = shipping;
     row.grand_total_amount = totals.grand_total;
-    row.payment_status = model::payment_status(row.paid_amount, totals.grand_total)
+    row.payment_status = model::payment_status(settled, totals.grand_total)
         .as_str()
         .to_owned();
     let mut shipping_changed = false;

@@ -485,7 +485,7 @@ async fn credit(
     // What an order still owes in the limit's currency: at the rate it stored when
     // submitted if that is the limit's currency, else at today's.
     let mut owed = async |o: &order::Model| -> Result<i64> {
-        let unpaid = i128::from(o.grand_total_amount - o.paid_amount);
+        let unpaid = i128::from(o.grand_total_amount - o.paid_amount - o.credited_amount);
         if let (Some(base), Some(code)) = (o.grand_total_base_amount, o.base_currency.as_deref())
             && code == limit.currency.code()
             && o.grand_total_amount > 0

@@ -51,6 +51,9 @@ pub struct Model {
     /// What payments applied to its invoices or hold for it: `payment_status`
     /// follows from it.
     pub paid_amount: i64,
+    /// What credit notes on its invoices took off what it owes: paid + credited
+    /// never exceeds the grand total.
+    pub credited_amount: i64,
     /// Whether an invoice (not void) took the shipping fee.
     pub shipping_invoiced: bool,
     pub submitted_at: Option<DateTimeUtc>,

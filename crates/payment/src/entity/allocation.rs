@@ -17,6 +17,8 @@ pub struct Model {
     /// Signed: a hold moved onto an invoice is one negative row and one positive.
     pub amount: i64,
     pub effective_on: Date,
+    /// The credit note whose issue or void moved the money.
+    pub credit_note_id: Option<Uuid>,
     pub created_by: String,
     pub created_at: DateTimeUtc,
 }

@@ -20,6 +20,9 @@ pub struct Model {
     pub total_amount: i64,
     /// What allocations applied to it: never above the total.
     pub paid_amount: i64,
+    /// What credit notes (not void) took off it: paid + credited never exceeds the
+    /// total, and what is left is outstanding.
+    pub credited_amount: i64,
     pub payment_terms: String,
     pub payment_terms_days: Option<i32>,
     pub issued_on: Option<Date>,
@@ -48,3 +51,15 @@ pub struct Model {
 }
 
 impl ActiveModelBehavior for ActiveModel {}
+
+impl Model {
+    /// What payments and credit notes settled of it.
+    pub fn settled(&self) -> i64 {
+        self.paid_amount.saturating_add(self.credited_amount)
+    }
+
+    /// What is still owed on it: the total less what was paid and credited.
+    pub fn owed(&self) -> i64 {
+        self.total_amount.saturating_sub(self.settled()).max(0)
+    }
+}

@@ -15,6 +15,9 @@ pub struct Model {
     pub amount: i64,
     /// The sum of its allocations: never above the amount. The rest is credit.
     pub allocated_amount: i64,
+    /// What left it again: refunds (not failed) and settlements outside.
+    /// Allocated + refunded never exceeds the amount; the rest is credit.
+    pub refunded_amount: i64,
     pub method: String,
     pub provider: Option<String>,
     pub reference: Option<String>,
@@ -27,3 +30,10 @@ pub struct Model {
 }
 
 impl ActiveModelBehavior for ActiveModel {}
+
+impl Model {
+    /// What of it is still the customer's credit: neither allocated nor refunded.
+    pub fn free(&self) -> i64 {
+        self.amount - self.allocated_amount - self.refunded_amount
+    }
+}

@@ -1,4 +1,5 @@
-//! Payments: invoices, payments and their allocation.
+//! Payments: invoices, payments and their allocation, credit notes and refunds.
 
+pub mod credit_notes;
 pub mod invoices;
 pub mod payments;

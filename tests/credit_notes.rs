@@ -1,0 +1,473 @@
+//! Payments, part 2: credit notes lower what an invoice owes, split what was paid
+//! beyond it exactly (refund, credit, settled outside), and voiding one puts the
+//! invoice, its order and its payments back as they were; a return's refund due
+//! becomes a credit note and a refund.
+
+use ordercrm_tests::{Engine, TestApp, both_engines};
+use serde_json::{Value, json};
+
+both_engines!(
+    a_credit_note_lowers_what_is_owed_and_the_part_paid_is_split_exactly,
+    a_returns_refund_due_becomes_a_credit_note_and_a_refund,
+);
+
+/// SH-01 holding TEA (1000.00 CNY, no tax); a customer.
+async fn world(app: &TestApp) -> String {
+    let res = app
+        .post(
+            "/v1/warehouses",
+            &json!({"code": "SH-01", "name": "Shanghai"}),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    let res = app
+        .post(
+            "/v1/products",
+            &json!({"sku": "TEA", "name": "Tea", "tax_rate_bps": 0,
+                "list_price": {"amount": 100_000, "currency": "CNY"}}),
+        )
+        .await;
+    assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+    let res = app
+        .post(
+            "/v1/inventory/receipts",
+            &json!({"sku": "TEA", "warehouse_code": "SH-01", "quantity": 50}),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    app.customer("Tea House").await
+}
+
+/// An approved order of `quantity` TEA on 30 days' credit, invoiced and issued:
+/// (order id, invoice id).
+async fn invoiced(app: &TestApp, customer: &str, quantity: i64) -> (String, String) {
+    let res = app
+        .post(
+            "/v1/orders",
+            &json!({"customer_id": customer, "currency": "CNY", "submit": true,
+                "payment_terms": "net", "payment_terms_days": 30,
+                "lines": [{"sku": "TEA", "quantity": quantity, "warehouse_code": "SH-01"}]}),
+        )
+        .await;
+    assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+    let order: Value = res.json().await.unwrap();
+    let order_id = order["id"].as_str().unwrap().to_owned();
+    let res = app
+        .post(
+            &format!("/v1/orders/{order_id}/invoices"),
+            &json!({"issue": true}),
+        )
+        .await;
+    assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+    let inv: Value = res.json().await.unwrap();
+    (order_id, inv["id"].as_str().unwrap().to_owned())
+}
+
+async fn pay(app: &TestApp, customer: &str, invoice: &str, amount: i64) -> Value {
+    let cny = json!({"amount": amount, "currency": "CNY"});
+    let res = app
+        .post(
+            "/v1/payments",
+            &json!({"customer_id": customer, "method": "bank_transfer", "amount": cny,
+                "allocations": [{"invoice_id": invoice, "amount": cny}]}),
+        )
+        .await;
+    assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+    res.json().await.unwrap()
+}
+
+async fn get(app: &TestApp, path: &str) -> Value {
+    let res = app.get(path).await;
+    assert_eq!(res.status(), 200, "{path}");
+    res.json().await.unwrap()
+}
+
+fn cny(amount: i64) -> Value {
+    json!({"amount": amount, "currency": "CNY"})
+}
+
+fn amount(v: &Value, field: &str) -> i64 {
+    v[field]["amount"]
+        .as_i64()
+        .unwrap_or_else(|| panic!("no {field} in {v}"))
+}
+
+/// total = paid + credited + outstanding on the invoice; paid + credited on
+/// its order as on the invoice (one invoice per order here).
+async fn invoice_adds_up(app: &TestApp, invoice: &str) -> Value {
+    let inv = get(app, &format!("/v1/invoices/{invoice}")).await;
+    assert_eq!(
+        amount(&inv, "total"),
+        amount(&inv, "paid") + amount(&inv, "credited") + amount(&inv, "outstanding"),
+        "{inv}"
+    );
+    let order = app.order(inv["order_id"].as_str().unwrap()).await;
+    assert_eq!(amount(&order, "paid"), amount(&inv, "paid"), "{order}");
+    assert_eq!(
+        amount(&order, "credited"),
+        amount(&inv, "credited"),
+        "{order}"
+    );
+    inv
+}
+
+async fn a_credit_note_lowers_what_is_owed_and_the_part_paid_is_split_exactly(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let customer = world(&app).await;
+
+    // Invoice 1000 with 300 paid: a credit note of 200 leaves 500 owed.
+    let (first_order, first) = invoiced(&app, &customer, 1).await;
+    pay(&app, &customer, &first, 30_000).await;
+    let res = app
+        .post(
+            &format!("/v1/invoices/{first}/credit-notes"),
+            &json!({"amount": cny(20_000), "reason": "price adjusted"}),
+        )
+        .await;
+    assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+    let small: Value = res.json().await.unwrap();
+    assert_eq!(small["number"], "CN-000001");
+    assert_eq!(small["status"], "issued");
+    assert_eq!(amount(&small, "applied"), 20_000);
+    for part in ["refund", "credit", "outside"] {
+        assert_eq!(amount(&small, part), 0);
+    }
+    let inv = invoice_adds_up(&app, &first).await;
+    assert_eq!(amount(&inv, "outstanding"), 50_000);
+    assert_eq!(amount(&inv, "paid"), 30_000);
+    assert_eq!(amount(&inv, "credited"), 20_000);
+    assert_eq!(inv["payment_status"], "partially_paid");
+    assert_eq!(
+        app.order(&first_order).await["payment_status"],
+        "partially_paid"
+    );
+
+    // A paid 1000 invoice: 600 credited must be split exactly.
+    let (second_order, second) = invoiced(&app, &customer, 1).await;
+    let payment = pay(&app, &customer, &second, 100_000).await;
+    let payment_id = payment["id"].as_str().unwrap();
+    assert_eq!(app.order(&second_order).await["payment_status"], "paid");
+    let events_before = app.count("SELECT COUNT(*) FROM events").await;
+    let url = format!("/v1/invoices/{second}/credit-notes");
+    for (split, given) in [
+        (json!({}), 0),
+        (
+            json!({"refund": cny(40_000), "credit": cny(10_000)}),
+            50_000,
+        ),
+        (
+            json!({"refund": cny(40_000), "credit": cny(10_000), "outside": cny(10_001)}),
+            60_001,
+        ),
+    ] {
+        let mut body = json!({"amount": cny(60_000), "reason": "damaged in transit"});
+        for (k, v) in split.as_object().unwrap() {
+            body[k] = v.clone();
+        }
+        let res = app.post(&url, &body).await;
+        assert_eq!(res.status(), 409, "{body}");
+        let problem: Value = res.json().await.unwrap();
+        assert_eq!(problem["type"], "/problems/credit-note-split", "{problem}");
+        assert_eq!(problem["applied"], 0);
+        assert_eq!(problem["to_split"], 60_000);
+        assert_eq!(problem["split"], given);
+    }
+    // Bad input: 400, naming the field.
+    for (body, field) in [
+        (json!({"amount": cny(0), "reason": "x"}), "amount.amount"),
+        (
+            json!({"amount": {"amount": 100, "currency": "USD"}, "reason": "x"}),
+            "amount.currency",
+        ),
+        (json!({"amount": cny(100)}), "reason"),
+        (json!({"reason": "no amount"}), "amount"),
+        (
+            json!({"amount": cny(100), "reason": "x", "refund": cny(-1)}),
+            "refund.amount",
+        ),
+        (
+            json!({"amount": cny(100), "reason": "x", "refund_method": "barter"}),
+            "refund_method",
+        ),
+    ] {
+        let res = app.post(&url, &body).await;
+        assert_eq!(res.status(), 400, "{body}");
+        let problem: Value = res.json().await.unwrap();
+        assert!(
+            problem["errors"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|e| e["field"] == field),
+            "{body}: {problem}"
+        );
+    }
+    assert_eq!(app.count("SELECT COUNT(*) FROM credit_notes").await, 1);
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM events").await,
+        events_before
+    );
+
+    let res = app
+        .post(
+            &url,
+            &json!({"amount": cny(60_000), "reason": "damaged in transit",
+                "refund": cny(30_000), "credit": cny(20_000), "outside": cny(10_000)}),
+        )
+        .await;
+    assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+    let big: Value = res.json().await.unwrap();
+    let big_id = big["id"].as_str().unwrap().to_owned();
+    assert_eq!(big["number"], "CN-000002");
+    assert_eq!(amount(&big, "applied"), 0);
+    assert_eq!(
+        amount(&big, "applied")
+            + amount(&big, "refund")
+            + amount(&big, "credit")
+            + amount(&big, "outside"),
+        60_000
+    );
+    assert_eq!(big["allowed_actions"], json!(["void"]));
+    let inv = invoice_adds_up(&app, &second).await;
+    assert_eq!(amount(&inv, "paid"), 40_000);
+    assert_eq!(amount(&inv, "credited"), 60_000);
+    assert_eq!(amount(&inv, "outstanding"), 0);
+    assert_eq!(inv["payment_status"], "paid");
+    assert_eq!(app.order(&second_order).await["payment_status"], "paid");
+    let pay_now = get(&app, &format!("/v1/payments/{payment_id}")).await;
+    assert_eq!(amount(&pay_now, "allocated"), 40_000);
+    assert_eq!(amount(&pay_now, "refunded"), 40_000);
+    assert_eq!(amount(&pay_now, "unallocated"), 20_000);
+    let refunds: Value = get(&app, &format!("/v1/refunds?credit_note_id={big_id}")).await;
+    let refunds = refunds["data"].as_array().unwrap().clone();
+    assert_eq!(refunds.len(), 2, "{refunds:?}");
+    let paid_back = refunds.iter().find(|r| r["outside"] == false).unwrap();
+    assert_eq!(paid_back["status"], "pending");
+    assert_eq!(amount(paid_back, "amount"), 30_000);
+    assert_eq!(paid_back["method"], "bank_transfer");
+    assert_eq!(paid_back["payment_id"], payment_id);
+    let outside = refunds.iter().find(|r| r["outside"] == true).unwrap();
+    assert_eq!(outside["status"], "succeeded");
+    assert_eq!(amount(outside, "amount"), 10_000);
+    let balance = get(&app, &format!("/v1/customers/{customer}/balance")).await;
+    assert_eq!(balance["credit"], json!([cny(20_000)]), "{balance}");
+    assert_eq!(balance["outstanding"], json!([cny(50_000)]), "{balance}");
+    assert_eq!(app.events_of("credit_note.issued").await, 2);
+    assert_eq!(app.events_of("refund.requested").await, 1);
+    assert_eq!(app.events_of("refund.succeeded").await, 1);
+
+    // Never more than the invoice is still worth: 400 is left of the 1000.
+    let res = app
+        .post(
+            &url,
+            &json!({"amount": cny(40_001), "reason": "too much", "credit": cny(40_001)}),
+        )
+        .await;
+    assert_eq!(res.status(), 409);
+    let problem: Value = res.json().await.unwrap();
+    assert_eq!(problem["type"], "/problems/over-credit");
+    assert_eq!(problem["available"], 40_000);
+
+    // Voiding puts the invoice, the order and the payment back as they were, and
+    // the refunds not paid out fail.
+    let res = app
+        .post(
+            &format!("/v1/credit-notes/{big_id}/void"),
+            &json!({"reason": "entered twice"}),
+        )
+        .await;
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    let voided: Value = res.json().await.unwrap();
+    assert_eq!(voided["status"], "void");
+    assert_eq!(voided["number"], "CN-000002");
+    assert_eq!(voided["allowed_actions"], json!([]));
+    let inv = invoice_adds_up(&app, &second).await;
+    assert_eq!(amount(&inv, "paid"), 100_000);
+    assert_eq!(amount(&inv, "credited"), 0);
+    assert_eq!(amount(&inv, "outstanding"), 0);
+    let pay_now = get(&app, &format!("/v1/payments/{payment_id}")).await;
+    assert_eq!(amount(&pay_now, "allocated"), 100_000);
+    assert_eq!(amount(&pay_now, "refunded"), 0);
+    assert_eq!(amount(&pay_now, "unallocated"), 0);
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM refunds WHERE status = 'failed'")
+            .await,
+        2
+    );
+    assert_eq!(app.events_of("credit_note.voided").await, 1);
+    assert_eq!(app.events_of("refund.failed").await, 2);
+    let res = app
+        .post(&format!("/v1/credit-notes/{big_id}/void"), &json!({}))
+        .await;
+    assert_eq!(res.status(), 409);
+
+    // Void the small one: 700 owed again, as before it.
+    let res = app
+        .post(
+            &format!("/v1/credit-notes/{}/void", small["id"].as_str().unwrap()),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let inv = invoice_adds_up(&app, &first).await;
+    assert_eq!(amount(&inv, "outstanding"), 70_000);
+    assert_eq!(amount(&inv, "credited"), 0);
+
+    // Credit a credit note released that was spent since: its void is refused.
+    let res = app
+        .post(
+            &url,
+            &json!({"amount": cny(10_000), "reason": "goodwill", "credit": cny(10_000)}),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    let goodwill: Value = res.json().await.unwrap();
+    assert_eq!(goodwill["number"], "CN-000003");
+    let res = app
+        .post(&format!("/v1/payments/{payment_id}/allocate"), &json!({}))
+        .await;
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    let res = app
+        .post(
+            &format!("/v1/credit-notes/{}/void", goodwill["id"].as_str().unwrap()),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(res.status(), 409);
+    let problem: Value = res.json().await.unwrap();
+    assert_eq!(problem["code"], "credit_used", "{problem}");
+    invoice_adds_up(&app, &second).await;
+    invoice_adds_up(&app, &first).await;
+    let first_now = get(&app, &format!("/v1/invoices/{first}")).await;
+    assert_eq!(
+        amount(&first_now, "outstanding"),
+        60_000,
+        "the credit paid it"
+    );
+
+    // An invoice with credit notes is not voided; its order's edits that would
+    // re-bill it are refused.
+    let res = app
+        .post(&format!("/v1/invoices/{second}/void"), &json!({}))
+        .await;
+    assert_eq!(res.status(), 409);
+    let listed = get(&app, &format!("/v1/credit-notes?invoice_id={second}")).await;
+    assert_eq!(listed["data"].as_array().unwrap().len(), 2);
+    let listed = get(&app, "/v1/credit-notes?status=void").await;
+    assert_eq!(listed["data"].as_array().unwrap().len(), 2);
+    let res = app.get("/v1/credit-notes?status=torn").await;
+    assert_eq!(res.status(), 400);
+    app.stop().await;
+}
+
+async fn a_returns_refund_due_becomes_a_credit_note_and_a_refund(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let customer = world(&app).await;
+    let (order_id, inv) = invoiced(&app, &customer, 2).await;
+    pay(&app, &customer, &inv, 200_000).await;
+    let res = app
+        .post(
+            &format!("/v1/orders/{order_id}/shipments"),
+            &json!({"lines": [{"line_no": 1, "quantity": 2}], "carrier": "SF",
+                "tracking_number": "SF-1"}),
+        )
+        .await;
+    assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+    let shipment: Value = res.json().await.unwrap();
+    let res = app
+        .post(
+            &format!("/v1/shipments/{}/deliver", shipment["id"].as_str().unwrap()),
+            &json!({"signed_by": "Li Lei"}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(app.order(&order_id).await["status"], "completed");
+    let res = app
+        .post(
+            &format!("/v1/orders/{order_id}/returns"),
+            &json!({"lines": [{"line_no": 1, "quantity": 1}], "reason": "arrived damaged",
+                "resolution": "refund"}),
+        )
+        .await;
+    assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+    let ret: Value = res.json().await.unwrap();
+    let rid = ret["id"].as_str().unwrap().to_owned();
+    let url = format!("/v1/invoices/{inv}/credit-notes");
+    // Not closed yet: its refund due is not final.
+    let res = app
+        .post(&url, &json!({"return_id": rid, "refund": cny(100_000)}))
+        .await;
+    assert_eq!(res.status(), 409);
+    assert_eq!(
+        res.json::<Value>().await.unwrap()["code"],
+        "return_not_closed"
+    );
+    for (step, body) in [
+        ("approve", json!({})),
+        (
+            "receive",
+            json!({"lines": [{"line_no": 1, "quantity": 1, "disposition": "restock"}]}),
+        ),
+        ("close", json!({})),
+    ] {
+        let res = app.post(&format!("/v1/returns/{rid}/{step}"), &body).await;
+        assert_eq!(res.status(), 200, "{step}: {}", res.text().await.unwrap());
+    }
+    let closed = get(&app, &format!("/v1/returns/{rid}")).await;
+    assert_eq!(amount(&closed, "refund_due"), 100_000);
+
+    // Refunds of 500.00 or more wait for a manager.
+    let res = app
+        .post(
+            "/v1/settings",
+            &json!({"key": "refund_approval_threshold", "value": 50_000}),
+        )
+        .await;
+    assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+    // A return of another order is not this invoice's.
+    let (_, other_inv) = invoiced(&app, &customer, 1).await;
+    let res = app
+        .post(
+            &format!("/v1/invoices/{other_inv}/credit-notes"),
+            &json!({"return_id": rid, "credit": cny(100_000)}),
+        )
+        .await;
+    assert_eq!(res.status(), 404);
+    let problem: Value = res.json().await.unwrap();
+    assert_eq!(problem["errors"][0]["field"], "return_id", "{problem}");
+    // The amount defaults to the refund due, the reason to the return.
+    let res = app
+        .post(&url, &json!({"return_id": rid, "refund": cny(100_000)}))
+        .await;
+    assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+    let note: Value = res.json().await.unwrap();
+    assert_eq!(amount(&note, "amount"), 100_000);
+    assert_eq!(amount(&note, "refund"), 100_000);
+    assert_eq!(note["return_id"], rid.as_str());
+    assert_eq!(
+        note["reason"],
+        format!("return {}", closed["number"].as_str().unwrap())
+    );
+    let refund_id = note["refunds"][0].as_str().unwrap();
+    let refund = get(&app, &format!("/v1/refunds/{refund_id}")).await;
+    assert_eq!(refund["status"], "pending_approval");
+    assert_eq!(amount(&refund, "amount"), 100_000);
+    assert_eq!(refund["credit_note_id"], note["id"]);
+    let waiting = get(&app, "/v1/refunds?status=pending_approval").await;
+    assert_eq!(waiting["data"].as_array().unwrap().len(), 1);
+    let inv_now = invoice_adds_up(&app, &inv).await;
+    assert_eq!(amount(&inv_now, "paid"), 100_000);
+    assert_eq!(amount(&inv_now, "credited"), 100_000);
+    let order = app.order(&order_id).await;
+    assert_eq!(order["payment_status"], "paid");
+    assert_eq!(order["status"], "completed");
+    // The return is credited in full: nothing more for it.
+    let res = app
+        .post(&url, &json!({"return_id": rid, "credit": cny(1)}))
+        .await;
+    assert_eq!(res.status(), 409);
+    let problem: Value = res.json().await.unwrap();
+    assert_eq!(problem["type"], "/problems/over-credit");
+    assert_eq!(problem["available"], 0);
+    app.stop().await;
+}
