@@ -1,7 +1,8 @@
 //! Payments, part 2: credit notes lower what an invoice owes, split what was paid
 //! beyond it exactly (refund, credit, settled outside), and voiding one puts the
 //! invoice, its order and its payments back as they were; a return's refund due
-//! becomes a credit note and a refund.
+//! becomes a credit note and a refund; a refund above the threshold waits for a
+//! manager who did not ask for it; a reversed payment re-opens what it settled.
 
 use ordercrm_tests::{Engine, TestApp, both_engines};
 use serde_json::{Value, json};
@@ -9,6 +10,8 @@ use serde_json::{Value, json};
 both_engines!(
     a_credit_note_lowers_what_is_owed_and_the_part_paid_is_split_exactly,
     a_returns_refund_due_becomes_a_credit_note_and_a_refund,
+    a_refund_above_the_threshold_waits_for_another_manager,
+    a_reversed_payment_reopens_what_it_settled,
 );
 
 /// SH-01 holding TEA (1000.00 CNY, no tax); a customer.
@@ -469,5 +472,258 @@ async fn a_returns_refund_due_becomes_a_credit_note_and_a_refund(engine: Engine)
     let problem: Value = res.json().await.unwrap();
     assert_eq!(problem["type"], "/problems/over-credit");
     assert_eq!(problem["available"], 0);
+    app.stop().await;
+}
+
+async fn a_refund_above_the_threshold_waits_for_another_manager(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let customer = world(&app).await;
+    let res = app
+        .post(
+            "/v1/settings",
+            &json!({"key": "refund_approval_threshold", "value": 50_000}),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    let (_, finance) = app.user("finance@example.com", "finance", None).await;
+    let (manager_id, manager) = app.user("manager@example.com", "manager", None).await;
+    // The manager's customer: managers decide for the customers they see.
+    let res = app
+        .patch(
+            &format!("/v1/customers/{customer}"),
+            &json!({"owner_id": manager_id}),
+        )
+        .await;
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    let res = app
+        .post(
+            "/v1/payments",
+            &json!({"customer_id": customer, "method": "card", "amount": cny(100_000),
+                "allocations": []}),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    let payment: Value = res.json().await.unwrap();
+    let payment_id = payment["id"].as_str().unwrap().to_owned();
+    let url = format!("/v1/payments/{payment_id}/refunds");
+
+    // Finance asks for 600.00: above the threshold, it waits.
+    let res = app
+        .request_as(&finance, reqwest::Method::POST, &url)
+        .json(&json!({"amount": cny(60_000), "reason": "overpaid"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+    let big: Value = res.json().await.unwrap();
+    let big_id = big["id"].as_str().unwrap().to_owned();
+    assert_eq!(big["status"], "pending_approval");
+    assert_eq!(big["method"], "card", "the payment's own method");
+    assert_eq!(big["allowed_actions"], json!(["fail"]));
+    assert!(big["number"].as_str().unwrap().starts_with("RF-"));
+    let approve = format!("/v1/refunds/{big_id}/approve");
+    // Finance may not approve; nor is it paid out before approval.
+    let res = app
+        .request_as(&finance, reqwest::Method::POST, &approve)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+    let res = app
+        .post(&format!("/v1/refunds/{big_id}/succeed"), &json!({}))
+        .await;
+    assert_eq!(res.status(), 409);
+    let problem: Value = res.json().await.unwrap();
+    assert_eq!(problem["current_status"], "pending_approval");
+    // A manager who did not ask approves it.
+    let res = app
+        .request_as(&manager, reqwest::Method::POST, &approve)
+        .json(&json!({"reason": "checked the bank statement"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    let approved: Value = res.json().await.unwrap();
+    assert_eq!(approved["status"], "pending");
+    assert_eq!(approved["approved_by"].as_str().unwrap().is_empty(), false);
+    let res = app
+        .post(
+            &format!("/v1/refunds/{big_id}/succeed"),
+            &json!({"provider": "unionpay", "reference": "RF-BANK-1"}),
+        )
+        .await;
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    let done: Value = res.json().await.unwrap();
+    assert_eq!(done["status"], "succeeded");
+    assert_eq!(done["reference"], "RF-BANK-1");
+    let pay = get(&app, &format!("/v1/payments/{payment_id}")).await;
+    assert_eq!(amount(&pay, "refunded"), 60_000);
+    assert_eq!(amount(&pay, "unallocated"), 40_000);
+
+    // Whoever asked may not approve their own request, even as an admin.
+    let res = app
+        .post(&url, &json!({"amount": cny(50_000), "reason": "x"}))
+        .await;
+    assert_eq!(res.status(), 409, "more than is left");
+    let res = app.post(&url, &json!({"amount": cny(0)})).await;
+    assert_eq!(res.status(), 400);
+    let res = app
+        .post(&url, &json!({"amount": {"amount": 100, "currency": "USD"}}))
+        .await;
+    assert_eq!(res.status(), 400);
+    let res = app
+        .patch(
+            "/v1/settings/refund_approval_threshold",
+            &json!({"value": 10_000}),
+        )
+        .await;
+    assert!(res.status().is_success(), "{}", res.text().await.unwrap());
+    let res = app.post(&url, &json!({"amount": cny(10_000)})).await;
+    assert_eq!(res.status(), 201);
+    let own: Value = res.json().await.unwrap();
+    assert_eq!(own["status"], "pending_approval");
+    assert_eq!(
+        own["allowed_actions"],
+        json!(["fail"]),
+        "not approve: own request"
+    );
+    let res = app
+        .post(
+            &format!("/v1/refunds/{}/approve", own["id"].as_str().unwrap()),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(res.status(), 403);
+    // It fails: the money is credit again.
+    let res = app
+        .post(
+            &format!("/v1/refunds/{}/fail", own["id"].as_str().unwrap()),
+            &json!({"reason": "the account is closed"}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let failed: Value = res.json().await.unwrap();
+    assert_eq!(failed["status"], "failed");
+    assert_eq!(failed["failure_reason"], "the account is closed");
+    let res = app
+        .post(
+            &format!("/v1/refunds/{}/fail", own["id"].as_str().unwrap()),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(res.status(), 409);
+
+    // Five refunds of 100.00 at once from the 400.00 left: four, never more.
+    let answers = futures_util::future::join_all((0..5).map(|_| {
+        app.request(reqwest::Method::POST, &url)
+            .json(&json!({"amount": cny(10_000)}))
+            .send()
+    }))
+    .await;
+    let created = answers
+        .iter()
+        .filter(|r| r.as_ref().unwrap().status() == 201)
+        .count();
+    let refused = answers
+        .iter()
+        .filter(|r| r.as_ref().unwrap().status() == 409)
+        .count();
+    assert_eq!((created, refused), (4, 1));
+    let pay = get(&app, &format!("/v1/payments/{payment_id}")).await;
+    assert_eq!(amount(&pay, "refunded"), 100_000);
+    assert_eq!(amount(&pay, "unallocated"), 0);
+    assert_eq!(app.events_of("refund.requested").await, 6);
+    assert_eq!(app.events_of("refund.approved").await, 1);
+    assert_eq!(app.events_of("refund.succeeded").await, 1);
+    assert_eq!(app.events_of("refund.failed").await, 1);
+    let waiting = get(&app, "/v1/refunds?status=pending_approval").await;
+    assert_eq!(waiting["data"].as_array().unwrap().len(), 4);
+    let res = app.get("/v1/refunds?status=lost").await;
+    assert_eq!(res.status(), 400);
+    app.stop().await;
+}
+
+async fn a_reversed_payment_reopens_what_it_settled(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let customer = world(&app).await;
+    let (order_id, inv) = invoiced(&app, &customer, 1).await;
+    let res = app
+        .post(
+            &format!("/v1/orders/{order_id}/shipments"),
+            &json!({"lines": [{"line_no": 1, "quantity": 1}], "carrier": "SF",
+                "tracking_number": "SF-9"}),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    let shipment: Value = res.json().await.unwrap();
+    let res = app
+        .post(
+            &format!("/v1/shipments/{}/deliver", shipment["id"].as_str().unwrap()),
+            &json!({"signed_by": "Li Lei"}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    // 1100.00 arrives: 1000.00 pays the invoice, 100.00 is credit, 50.00 of it
+    // asked back.
+    let res = app
+        .post(
+            "/v1/payments",
+            &json!({"customer_id": customer, "method": "bank_transfer",
+                "amount": cny(110_000)}),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    let payment: Value = res.json().await.unwrap();
+    let payment_id = payment["id"].as_str().unwrap().to_owned();
+    assert_eq!(app.order(&order_id).await["status"], "completed");
+    let res = app
+        .post(
+            &format!("/v1/payments/{payment_id}/refunds"),
+            &json!({"amount": cny(5_000)}),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+
+    let url = format!("/v1/payments/{payment_id}/reverse");
+    let res = app.post(&url, &json!({})).await;
+    assert_eq!(res.status(), 400, "a reason is required");
+    assert_eq!(app.events_of("payment.reversed").await, 0);
+    let res = app
+        .post(&url, &json!({"reason": "charge-back CB-77"}))
+        .await;
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    let reversed: Value = res.json().await.unwrap();
+    assert_eq!(reversed["status"], "reversed");
+    assert_eq!(amount(&reversed, "allocated"), 0);
+    assert_eq!(amount(&reversed, "refunded"), 0);
+    assert_eq!(amount(&reversed, "reversed"), 110_000);
+    assert_eq!(amount(&reversed, "unallocated"), 0);
+    assert_eq!(reversed["reversal_reason"], "charge-back CB-77");
+    let inv_now = invoice_adds_up(&app, &inv).await;
+    assert_eq!(amount(&inv_now, "paid"), 0);
+    assert_eq!(amount(&inv_now, "outstanding"), 100_000);
+    assert_eq!(inv_now["payment_status"], "unpaid");
+    let order = app.order(&order_id).await;
+    assert_eq!(order["status"], "approved", "delivered, no longer paid");
+    assert_eq!(order["payment_status"], "unpaid");
+    assert_eq!(order["completed_at"], Value::Null);
+    assert_eq!(app.events_of("payment.reversed").await, 1);
+    assert_eq!(app.events_of("order.reopened").await, 1);
+    assert_eq!(app.events_of("refund.failed").await, 1);
+    let balance = get(&app, &format!("/v1/customers/{customer}/balance")).await;
+    assert_eq!(balance["credit"], json!([]), "{balance}");
+    assert_eq!(balance["outstanding"], json!([cny(100_000)]), "{balance}");
+    // Once; and it allocates nothing any more.
+    let res = app.post(&url, &json!({"reason": "again"})).await;
+    assert_eq!(res.status(), 409);
+    let res = app
+        .post(&format!("/v1/payments/{payment_id}/allocate"), &json!({}))
+        .await;
+    assert_eq!(res.status(), 409);
+    // Paid again: completed again.
+    pay(&app, &customer, &inv, 100_000).await;
+    let order = app.order(&order_id).await;
+    assert_eq!(order["status"], "completed");
+    assert_eq!(app.events_of("order.completed").await, 2);
     app.stop().await;
 }

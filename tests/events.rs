@@ -532,6 +532,34 @@ async fn every_change_writes_an_event(engine: Engine) {
         "credit note",
     )
     .await;
+    // Payments with credit to refund and to reverse; refunds to approve (asked for
+    // by finance, above the threshold), to pay out and to fail.
+    let credit = || {
+        json!({"customer_id": main, "amount": {"amount": 100, "currency": "CNY"},
+            "method": "cash", "allocations": []})
+    };
+    let to_refund = made(app.post("/v1/payments", &credit()).await, "payment").await;
+    let to_reverse = made(app.post("/v1/payments", &credit()).await, "payment").await;
+    let res = app
+        .post(
+            "/v1/settings",
+            &json!({"key": "refund_approval_threshold", "value": 50}),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    let (_, finance) = app.user("finance@example.com", "finance", None).await;
+    let refund = |amount: i64| {
+        app.request_as(
+            &finance,
+            Method::POST,
+            &format!("/v1/payments/{to_refund}/refunds"),
+        )
+        .json(&json!({"amount": {"amount": amount, "currency": "CNY"}}))
+        .send()
+    };
+    let refund_to_approve = made(refund(60).await.unwrap(), "refund").await;
+    let refund_to_succeed = made(refund(10).await.unwrap(), "refund").await;
+    let refund_to_fail = made(refund(10).await.unwrap(), "refund").await;
     let hook = json!({"url": "https://shop.test/hooks", "event_types": ["order.*"]});
     let endpoint = made(app.post("/v1/webhook-endpoints", &hook).await, "endpoint").await;
     let endpoint_to_delete = made(app.post("/v1/webhook-endpoints", &hook).await, "endpoint").await;
@@ -590,6 +618,11 @@ async fn every_change_writes_an_event(engine: Engine) {
                 (_, "/v1/invoices/{id}/mark-uncollectible") => invoices[2].clone(),
                 (_, "/v1/invoices/{id}/credit-notes") => invoices[3].clone(),
                 (_, "/v1/credit-notes/{id}/void") => credit_note.clone(),
+                (_, "/v1/payments/{id}/refunds") => to_refund.clone(),
+                (_, "/v1/payments/{id}/reverse") => to_reverse.clone(),
+                (_, "/v1/refunds/{id}/approve") => refund_to_approve.clone(),
+                (_, "/v1/refunds/{id}/succeed") => refund_to_succeed.clone(),
+                (_, "/v1/refunds/{id}/fail") => refund_to_fail.clone(),
                 (_, "/v1/payments/{id}/allocate") => with_credit.clone(),
                 (_, p) if p.starts_with("/v1/users/{id}") => user.clone(),
                 ("delete", "/v1/webhook-endpoints/{id}") => endpoint_to_delete.clone(),
@@ -642,6 +675,10 @@ async fn every_change_writes_an_event(engine: Engine) {
                 }
                 if path == "/v1/payments/{id}/allocate" {
                     *body = json!({});
+                }
+                // Within what the fixture's payment has left.
+                if path == "/v1/payments/{id}/refunds" {
+                    *body = json!({"amount": {"amount": 10, "currency": "CNY"}});
                 }
                 // Within what the fixture's invoice owes: nothing to split.
                 if path == "/v1/invoices/{id}/credit-notes" {

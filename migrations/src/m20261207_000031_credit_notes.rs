@@ -5,8 +5,11 @@
 //! it credits beyond what was still owed is released from the invoice's
 //! allocations (ledger rows naming the credit note) and split, exactly, into money
 //! refunded, kept as the customer's credit, and settled outside. Money that leaves
-//! a payment (a refund, a settlement outside) is its `refunded_amount`, so a
-//! payment's amount = allocated + refunded + unallocated.
+//! a payment (a refund, a settlement outside) is its `refunded_amount`; what a
+//! bank or card scheme took back (a bounced transfer, a charge-back) its
+//! `reversed_amount`, so a payment's amount = allocated + refunded + reversed +
+//! unallocated. A reversed payment keeps `status` = 'received' (the money did
+//! arrive); `reversed_at` says it was taken back, and the API shows `reversed`.
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::*;
@@ -28,10 +31,28 @@ impl MigrationTrait for Migration {
              CHECK (credited_amount >= 0 AND paid_amount + credited_amount <= grand_total_amount)",
             "ALTER TABLE payments ADD COLUMN refunded_amount BIGINT NOT NULL DEFAULT 0 \
              CHECK (refunded_amount >= 0 AND allocated_amount + refunded_amount <= amount)",
+            "ALTER TABLE payments ADD COLUMN reversed_amount BIGINT NOT NULL DEFAULT 0 \
+             CHECK (reversed_amount >= 0 \
+             AND allocated_amount + refunded_amount + reversed_amount <= amount)",
             // The credit note whose issue (or void) added the row.
             "ALTER TABLE payment_allocations ADD COLUMN credit_note_id UUID NULL",
         ] {
             conn.execute_unprepared(statement).await?;
+        }
+        // SQLite adds one column per statement.
+        for column in [
+            date_null("reversed_on"),
+            timestamp_with_time_zone_null("reversed_at"),
+            text_null("reversal_reason"),
+        ] {
+            manager
+                .alter_table(
+                    Table::alter()
+                        .table("payments")
+                        .add_column(column)
+                        .to_owned(),
+                )
+                .await?;
         }
         manager
             .create_table(

@@ -108,10 +108,13 @@ pub enum Action {
     /// Invoice orders, issue, void and write off invoices, record and allocate
     /// payments: finance's job (and a gateway's or an ERP's key).
     PaymentsWrite,
+    /// Approve a refund at or above the `refund_approval_threshold`: a manager's
+    /// decision, never on one's own request.
+    RefundsApprove,
 }
 
 impl Action {
-    pub const ALL: [Action; 33] = [
+    pub const ALL: [Action; 34] = [
         Action::SettingsRead,
         Action::SettingsWrite,
         Action::UsersRead,
@@ -145,6 +148,7 @@ impl Action {
         Action::ReturnsReceive,
         Action::PaymentsRead,
         Action::PaymentsWrite,
+        Action::RefundsApprove,
     ];
 
     pub fn name(self) -> &'static str {
@@ -180,6 +184,7 @@ impl Action {
             Action::ReturnsReceive => "returns.receive",
             Action::PaymentsRead => "payments.read",
             Action::PaymentsWrite => "payments.write",
+            Action::RefundsApprove => "refunds.approve",
             Action::TrackingWrite => "tracking.write",
             Action::EventsRead => "events.read",
         }
@@ -239,7 +244,8 @@ impl Action {
             | Action::CustomersReadSensitive
             | Action::CustomersErase
             | Action::OrdersApprove
-            | Action::ReturnsApprove => None,
+            | Action::ReturnsApprove
+            | Action::RefundsApprove => None,
         }
     }
 }
@@ -278,6 +284,7 @@ pub fn role_allows(role: Role, action: Action) -> bool {
                 | ReturnsApprove
                 | ReturnsReceive
                 | PaymentsRead
+                | RefundsApprove
         ),
         // Sales sells from what is available; it does not move stock.
         Role::Sales => matches!(

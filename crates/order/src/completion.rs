@@ -64,3 +64,41 @@ pub async fn complete_if_done(
     .await?;
     Ok(true)
 }
+
+/// A completed order no longer paid goes back to `approved` (delivered, waiting
+/// for payment): `completed_at` cleared, its version bumped, `order.reopened`.
+pub async fn reopen(txn: &DatabaseTransaction, ctx: &Ctx, row: &order::Model) -> Result<()> {
+    let Some(open) = ordercrm_kernel::version::try_claim(
+        txn,
+        order::Entity::update_many()
+            .col_expr(
+                order::Column::Status,
+                Expr::value(OrderStatus::Approved.as_str()),
+            )
+            .col_expr(
+                order::Column::CompletedAt,
+                Expr::value(Option::<chrono::DateTime<chrono::Utc>>::None),
+            )
+            .col_expr(order::Column::UpdatedAt, Expr::value(ctx.now))
+            .filter(order::COLUMN.id.eq(row.id))
+            .filter(order::COLUMN.status.eq(OrderStatus::Completed.as_str())),
+        order::Column::Version,
+        None,
+    )
+    .await?
+    else {
+        return Ok(());
+    };
+    let parts = crate::queries::parts_of(txn, open.id).await?;
+    let data = crate::queries::data(&open, &parts);
+    events::record(txn, ctx, &events::REOPENED, &data).await?;
+    audit::record(
+        txn,
+        ctx,
+        Entry::new("order.reopen", "order", open.id).changes(
+            json!({"status": OrderStatus::Approved, "payment_status": open.payment_status}),
+        ),
+    )
+    .await?;
+    Ok(())
+}

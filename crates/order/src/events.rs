@@ -62,6 +62,15 @@ pub const COMPLETED: EventType<OrderData> = EventType::new(
 )
 .example(r#"{"status": "completed", "fulfillment_status": "delivered", "payment_status": "paid"}"#);
 
+pub const REOPENED: EventType<OrderData> = EventType::new(
+    "order.reopened",
+    "A completed order is no longer paid (a payment reversed, a credit note voided): back to \
+     `approved`, delivered and waiting for payment; it completes again once paid.",
+)
+.example(
+    r#"{"status": "approved", "fulfillment_status": "delivered", "payment_status": "unpaid"}"#,
+);
+
 pub const PAID: EventType<OrderData> = EventType::new(
     "order.paid",
     "Payments applied to the order's invoices or held for it cover its grand total: \
@@ -92,6 +101,7 @@ pub fn catalogue() -> Vec<Catalogued> {
         DELIVERED.entry(),
         PAID.entry(),
         COMPLETED.entry(),
+        REOPENED.entry(),
         DELAYED.entry(),
     ]
 }

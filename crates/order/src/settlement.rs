@@ -438,7 +438,8 @@ pub async fn add_paid(
 /// what credit notes took off it by `credited`: both never below 0, together never
 /// above its grand total (409 otherwise, nothing changed); then its
 /// `payment_status` (from the two together), `order.paid` when it becomes paid,
-/// and the completion rule (delivered before, paid now: completed).
+/// and the completion rule (delivered before, paid now: completed; completed,
+/// no longer paid: approved again, `order.reopened`).
 pub async fn settle(
     txn: &DatabaseTransaction,
     ctx: &Ctx,
@@ -491,6 +492,8 @@ pub async fn settle(
         let data = queries::data(&row, &parts);
         events::record(txn, ctx, &events::PAID, &data).await?;
         crate::completion::complete_if_done(txn, ctx, &row, &parts.lines).await?;
+    } else if row.status == OrderStatus::Completed.as_str() {
+        crate::completion::reopen(txn, ctx, &row).await?;
     }
     Ok(())
 }

@@ -278,12 +278,17 @@ pub struct PaymentData {
     pub allocated: Money,
     /// Paid back to the customer (refunds not failed) or settled outside.
     pub refunded: Money,
+    /// Taken back by the bank or card scheme when the payment was reversed.
+    pub reversed: Money,
     /// The customer's credit from this payment, usable later.
     pub unallocated: Money,
     pub method: PaymentMethod,
     pub provider: Option<String>,
     pub reference: Option<String>,
     pub received_on: NaiveDate,
+    /// When it was reversed, and why.
+    pub reversed_on: Option<NaiveDate>,
+    pub reversal_reason: Option<String>,
     pub notes: Option<String>,
     pub allocations: Vec<AllocationView>,
     pub created_by: String,
@@ -444,11 +449,53 @@ pub struct RefundData {
     pub updated_at: DateTime<Utc>,
 }
 
-/// A refund.
+/// A refund, with what the caller may do to it.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct RefundView {
     #[serde(flatten)]
     pub data: RefundData,
+    pub allowed_actions: Vec<crate::model::RefundAction>,
+}
+
+/// `POST /v1/payments/{id}/reverse`: why it was taken back.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"reason": "charge-back: goods not received"}))]
+pub struct ReversePayment {
+    /// Required: a bounced transfer, a charge-back, and its reference.
+    pub reason: Option<Text<500>>,
+}
+
+/// `POST /v1/payments/{id}/refunds`: pay back part of a payment's credit.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"amount": {"amount": 5000, "currency": "CNY"}, "reason": "overpaid"}))]
+pub struct CreateRefund {
+    /// In the payment's currency, at most what it has unallocated.
+    pub amount: PaymentAmount,
+    /// How it is paid back; default the payment's method.
+    #[schema(value_type = Option<PaymentMethod>)]
+    pub method: Option<Choice<PaymentMethod>>,
+    pub reason: Option<Text<500>>,
+}
+
+/// `POST /v1/refunds/{id}/succeed`: the money left.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"provider": "alipay", "reference": "RF-2026-0001"}))]
+pub struct SucceedRefund {
+    /// Who paid it out.
+    pub provider: Option<NonBlank<50>>,
+    /// Their id of the refund.
+    pub reference: Option<NonBlank<100>>,
+}
+
+/// `POST /v1/refunds/{id}/approve`, `/fail`: a note, or why.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"reason": "the account is closed"}))]
+pub struct RefundReason {
+    pub reason: Option<Text<500>>,
 }
 
 impl ordercrm_kernel::version::Versioned for RefundView {

@@ -62,6 +62,15 @@ pub const PAYMENT_ALLOCATED: EventType<PaymentData> = EventType::new(
 )
 .example(r#"{"status": "received"}"#);
 
+pub const PAYMENT_REVERSED: EventType<PaymentData> = EventType::new(
+    "payment.reversed",
+    "The bank or card scheme took the payment back (a bounced transfer, a charge-back): what it paid \
+     on invoices is owed again and what it held for orders is no longer held (its `allocations` end \
+     in the rows that took them off), its refunds not paid out failed, and the orders' \
+     `payment_status` followed.",
+)
+.example(r#"{"status": "reversed"}"#);
+
 pub const CREDIT_NOTE_ISSUED: EventType<CreditNoteData> = EventType::new(
     "credit_note.issued",
     "A credit note was issued against an invoice: `applied` came off what the invoice owed; what \
@@ -80,6 +89,11 @@ pub const REFUND_REQUESTED: EventType<RefundData> = EventType::new(
     "refund.requested",
     "Money is to go back to a customer from a payment: `pending_approval` (at or above the \
      `refund_approval_threshold`, for a manager) or `pending` (for whoever pays it out).",
+)
+.example(r#"{"status": "pending"}"#);
+pub const REFUND_APPROVED: EventType<RefundData> = EventType::new(
+    "refund.approved",
+    "A manager who did not ask for the refund approved it: `pending`, for whoever pays it out.",
 )
 .example(r#"{"status": "pending"}"#);
 pub const REFUND_SUCCEEDED: EventType<RefundData> = EventType::new(
@@ -105,9 +119,11 @@ pub fn catalogue() -> Vec<Catalogued> {
         INVOICE_PAID.entry(),
         PAYMENT_RECEIVED.entry(),
         PAYMENT_ALLOCATED.entry(),
+        PAYMENT_REVERSED.entry(),
         CREDIT_NOTE_ISSUED.entry(),
         CREDIT_NOTE_VOIDED.entry(),
         REFUND_REQUESTED.entry(),
+        REFUND_APPROVED.entry(),
         REFUND_SUCCEEDED.entry(),
         REFUND_FAILED.entry(),
     ]

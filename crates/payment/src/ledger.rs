@@ -467,3 +467,60 @@ pub(crate) async fn restore(
     }
     Ok(out)
 }
+
+/// Everything payment `pay` still has on invoices or holds for orders comes off
+/// (it was reversed): one negative row per invoice and per hold, the invoices'
+/// paid amounts, their next due dates and the orders' paid amounts with them. The
+/// caller holds the customer's payments lock and locks nothing else first.
+pub(crate) async fn unwind(
+    txn: &DatabaseTransaction,
+    ctx: &Ctx,
+    pay: &payment::Model,
+) -> Result<payment::Model> {
+    let mut net: BTreeMap<(Option<Uuid>, Option<Uuid>), i64> = BTreeMap::new();
+    for a in allocation::Entity::find()
+        .filter(allocation::COLUMN.payment_id.eq(pay.id))
+        .all(txn)
+        .await?
+    {
+        *net.entry((a.order_id, a.invoice_id)).or_default() += a.amount;
+    }
+    let net: Vec<((Option<Uuid>, Option<Uuid>), i64)> =
+        net.into_iter().filter(|(_, a)| *a > 0).collect();
+    // Orders' rows first, in one order, as every change of money does.
+    let mut orders: Vec<Uuid> = net.iter().filter_map(|((o, _), _)| *o).collect();
+    orders.sort();
+    orders.dedup();
+    for o in &orders {
+        settlement::lock(txn, None, *o).await?;
+    }
+    let total: i64 = net.iter().map(|(_, a)| *a).sum();
+    let pay = allocate_from(txn, ctx, pay.id, -total).await?;
+    let mut per_order: BTreeMap<Uuid, i64> = BTreeMap::new();
+    for ((order_id, invoice_id), amount) in &net {
+        if let Some(inv) = invoice_id {
+            invoice::Entity::update_many()
+                .col_expr(
+                    invoice::Column::PaidAmount,
+                    Expr::col(invoice::Column::PaidAmount).sub(*amount),
+                )
+                .col_expr(
+                    invoice::Column::Version,
+                    Expr::col(invoice::Column::Version).add(1),
+                )
+                .col_expr(invoice::Column::UpdatedAt, Expr::value(ctx.now))
+                .filter(invoice::COLUMN.id.eq(*inv))
+                .exec(txn)
+                .await?;
+            refresh_next_due(txn, *inv).await?;
+        }
+        row(txn, ctx, &pay, *order_id, *invoice_id, -amount).await?;
+        if let Some(o) = order_id {
+            *per_order.entry(*o).or_default() += amount;
+        }
+    }
+    for (order_id, amount) in per_order {
+        settlement::add_paid(txn, ctx, order_id, -amount).await?;
+    }
+    Ok(pay)
+}

@@ -22,6 +22,7 @@ pub mod model;
 pub mod payments;
 pub mod queries;
 pub mod refunds;
+pub mod reversals;
 pub mod settlement;
 pub mod transfer;
 

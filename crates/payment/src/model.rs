@@ -42,9 +42,11 @@ string_enum! {
 }
 
 string_enum! {
-    /// The state a payment is in (reversals come with part 2).
+    /// The state a payment is in: `received`, or `reversed` (a bounced transfer, a
+    /// charge-back: what it paid is owed again, and it is nobody's credit).
     pub PaymentState {
         Received = "received",
+        Reversed = "reversed",
     }
 }
 
@@ -75,6 +77,46 @@ string_enum! {
         Succeeded = "succeeded",
         Failed = "failed",
     }
+}
+
+string_enum! {
+    /// What a caller can do to a refund, each an action endpoint.
+    pub RefundAction {
+        /// A manager who did not ask for it (`refunds.approve`).
+        Approve = "approve",
+        /// The money left: whoever pays it out says so (`payments.write`).
+        Succeed = "succeed",
+        Fail = "fail",
+    }
+}
+
+/// The states refund `action` starts from.
+pub fn refund_starts_from(action: RefundAction) -> &'static [RefundStatus] {
+    use RefundStatus::*;
+    match action {
+        RefundAction::Approve => &[PendingApproval],
+        RefundAction::Succeed => &[Pending],
+        RefundAction::Fail => &[PendingApproval, Pending],
+    }
+}
+
+/// What `actor` may do to a refund in `status` that `requested_by` asked for.
+pub fn refund_actions(
+    actor: &Actor,
+    status: RefundStatus,
+    requested_by: &str,
+) -> Vec<RefundAction> {
+    RefundAction::ALL
+        .iter()
+        .copied()
+        .filter(|a| refund_starts_from(*a).contains(&status))
+        .filter(|a| match a {
+            RefundAction::Approve => {
+                actor.may(Action::RefundsApprove) && actor.principal() != requested_by
+            }
+            RefundAction::Succeed | RefundAction::Fail => actor.may(Action::PaymentsWrite),
+        })
+        .collect()
 }
 
 /// The states `action` starts from. A paid invoice is not voided: its payments

@@ -482,7 +482,11 @@ pub(crate) async fn payment_data(
     Ok(PaymentData {
         id: row.id,
         number: row.number.clone(),
-        status: PaymentState::parse(&row.status).unwrap_or(PaymentState::Received),
+        status: if row.reversed_at.is_some() {
+            PaymentState::Reversed
+        } else {
+            PaymentState::Received
+        },
         customer: OrderCustomer {
             id: row.customer_id,
             name,
@@ -491,11 +495,14 @@ pub(crate) async fn payment_data(
         amount: m(row.amount),
         allocated: m(row.allocated_amount),
         refunded: m(row.refunded_amount),
+        reversed: m(row.reversed_amount),
         unallocated: m(row.free()),
         method: PaymentMethod::parse(&row.method).unwrap_or(PaymentMethod::Other),
         provider: row.provider.clone(),
         reference: row.reference.clone(),
         received_on: row.received_on,
+        reversed_on: row.reversed_on,
+        reversal_reason: row.reversal_reason.clone(),
         notes: row.notes.clone(),
         allocations: ledger
             .iter()
@@ -590,6 +597,7 @@ pub async fn list_payments(
     if let Some(u) = query.unallocated {
         let left = Expr::col(payment::Column::AllocatedAmount)
             .add(Expr::col(payment::Column::RefundedAmount))
+            .add(Expr::col(payment::Column::ReversedAmount))
             .lt(Expr::col(payment::Column::Amount));
         select = select.filter(if u { left } else { left.not() });
     }
@@ -642,6 +650,7 @@ pub async fn balance(
         .filter(
             Expr::col(payment::Column::AllocatedAmount)
                 .add(Expr::col(payment::Column::RefundedAmount))
+                .add(Expr::col(payment::Column::ReversedAmount))
                 .lt(Expr::col(payment::Column::Amount)),
         )
         .all(conn)
@@ -886,6 +895,14 @@ pub(crate) async fn refund_data(
     })
 }
 
+pub(crate) fn refund_view(actor: &Actor, data: RefundData) -> RefundView {
+    let allowed_actions = crate::model::refund_actions(actor, data.status, &data.requested_by);
+    RefundView {
+        data,
+        allowed_actions,
+    }
+}
+
 pub async fn get_refund(
     conn: &impl ConnectionTrait,
     actor: &Actor,
@@ -893,9 +910,7 @@ pub async fn get_refund(
 ) -> Result<RefundView> {
     actor.require(Action::PaymentsRead)?;
     let row = find_refund(conn, actor, id).await?;
-    Ok(RefundView {
-        data: refund_data(conn, &row).await?,
-    })
+    Ok(refund_view(actor, refund_data(conn, &row).await?))
 }
 
 /// Query parameters of `GET /v1/refunds`: newest first.
@@ -944,9 +959,7 @@ pub async fn list_refunds(
     let rows = seek.select(select, &page)?.all(conn).await?;
     let mut views = Vec::with_capacity(rows.len());
     for r in &rows {
-        views.push(RefundView {
-            data: refund_data(conn, r).await?,
-        });
+        views.push(refund_view(actor, refund_data(conn, r).await?));
     }
     Ok(seek.page_of(&rows, &page, views))
 }

@@ -2,16 +2,22 @@
 //! money off the payment at once (`refunded_amount`), so it cannot be allocated
 //! or refunded twice; a failed one gives it back as the payment's credit.
 
+use ordercrm_kernel::audit::{self, Entry};
+use ordercrm_kernel::authz::Action;
+use ordercrm_kernel::error::problems;
 use ordercrm_kernel::id::new_id;
-use ordercrm_kernel::{Ctx, Error, Money, Result, numbers};
+use ordercrm_kernel::input::{Choice, Text};
+use ordercrm_kernel::{Ctx, Error, FieldError, Money, Result, numbers};
 use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{ActiveModelTrait, DatabaseTransaction, EntityTrait, QueryFilter};
+use sea_orm::{ActiveModelTrait, DatabaseTransaction, EntityTrait, QueryFilter, UpdateMany};
+use serde_json::json;
 use uuid::Uuid;
 
+use crate::dto::{CreateRefund, RefundReason, RefundView, SucceedRefund};
 use crate::entity::{payment, refund};
 use crate::error::PaymentError;
-use crate::model::{PaymentMethod, RefundStatus};
-use crate::queries;
+use crate::model::{PaymentMethod, RefundAction, RefundStatus, refund_starts_from};
+use crate::{events, queries};
 
 pub const NUMBERS: numbers::Kind = numbers::Kind::sequence("refund");
 const DEFAULT_PREFIX: &str = "RF-";
@@ -175,4 +181,240 @@ pub(crate) async fn fail_row(
         .await?
         .pop()
         .ok_or_else(|| PaymentError::RefundNotFound(row.id.to_string()).into())
+}
+
+/// `POST /v1/payments/{id}/refunds`: pay back part of what a payment left as the
+/// customer's credit (409 `over-allocation` beyond its unallocated money).
+#[tracing::instrument(skip(txn, ctx, input))]
+pub async fn create(
+    txn: &DatabaseTransaction,
+    ctx: &Ctx,
+    payment_id: Uuid,
+    input: CreateRefund,
+) -> Result<RefundView> {
+    ctx.actor.require(Action::PaymentsWrite)?;
+    let found = queries::find_payment(txn, &ctx.actor, payment_id).await?;
+    let mut errors = Vec::new();
+    let amount = input.amount.check(&mut errors, "amount");
+    if amount.currency.code() != found.currency {
+        errors.push(FieldError::new(
+            "amount.currency",
+            "currency_mismatch",
+            format!("the payment is in {}", found.currency),
+        ));
+    }
+    let method = Choice::check_opt(input.method.as_ref(), &mut errors, "method");
+    let reason = Text::check(input.reason, &mut errors, "reason");
+    if !errors.is_empty() {
+        return Err(Error::validation(errors));
+    }
+    ordercrm_kernel::db::lock_for_check(txn, &format!("payments:{}", found.customer_id)).await?;
+    let pay = payment::Entity::find_by_id(payment_id)
+        .one(txn)
+        .await?
+        .ok_or_else(|| Error::from(PaymentError::PaymentNotFound(payment_id.to_string())))?;
+    let method = method
+        .or_else(|| PaymentMethod::parse(&pay.method))
+        .unwrap_or(PaymentMethod::Other);
+    let row = request(
+        txn,
+        ctx,
+        Ask {
+            pay: &pay,
+            amount: amount.amount,
+            method,
+            credit_note_id: None,
+            order_id: pay.order_id,
+            reason,
+            outside: false,
+        },
+    )
+    .await?;
+    let data = queries::refund_data(txn, &row).await?;
+    events::refund(txn, ctx, &events::REFUND_REQUESTED, &data).await?;
+    audit::record(
+        txn,
+        ctx,
+        Entry::new("refund.request", "refund", row.id)
+            .changes(json!({"payment_id": pay.id, "amount": amount, "status": data.status})),
+    )
+    .await?;
+    Ok(queries::refund_view(&ctx.actor, data))
+}
+
+/// Take refund `id` for `action`: visible, in a state it starts from, at
+/// `if_match` when given; `set` says what changes.
+async fn claim(
+    txn: &DatabaseTransaction,
+    ctx: &Ctx,
+    id: Uuid,
+    action: RefundAction,
+    if_match: Option<i64>,
+    set: impl FnOnce(UpdateMany<refund::Entity>) -> UpdateMany<refund::Entity>,
+) -> Result<refund::Model> {
+    let update = refund::Entity::update_many()
+        .col_expr(refund::Column::UpdatedAt, Expr::value(ctx.now))
+        .filter(refund::COLUMN.id.eq(id))
+        .filter(
+            refund::COLUMN
+                .status
+                .is_in(refund_starts_from(action).iter().map(|s| s.as_str())),
+        );
+    ordercrm_kernel::version::claim(
+        txn,
+        set(update),
+        refund::Entity::find_by_id(id),
+        refund::Column::Version,
+        if_match,
+        |found| match found {
+            None => PaymentError::RefundNotFound(id.to_string()).into(),
+            Some(r) => Error::new(
+                problems::CONFLICT,
+                format!(
+                    "the refund is {}; {} starts from {}",
+                    r.status,
+                    action.as_str(),
+                    refund_starts_from(action)
+                        .iter()
+                        .map(|s| s.as_str())
+                        .collect::<Vec<_>>()
+                        .join(" or ")
+                ),
+            )
+            .with_extension("current_status", json!(r.status))
+            .with_extension("allowed_from", json!(refund_starts_from(action))),
+        },
+    )
+    .await
+}
+
+async fn announce(
+    txn: &DatabaseTransaction,
+    ctx: &Ctx,
+    row: &refund::Model,
+    event: &ordercrm_kernel::events::EventType<crate::dto::RefundData>,
+    audit_action: &str,
+    changes: serde_json::Value,
+) -> Result<RefundView> {
+    let data = queries::refund_data(txn, row).await?;
+    events::refund(txn, ctx, event, &data).await?;
+    audit::record(
+        txn,
+        ctx,
+        Entry::new(audit_action, "refund", row.id).changes(changes),
+    )
+    .await?;
+    Ok(queries::refund_view(&ctx.actor, data))
+}
+
+/// `POST /v1/refunds/{id}/approve`: a manager who did not ask for it lets a
+/// refund at or above the threshold go ahead (`pending`).
+#[tracing::instrument(skip(txn, ctx, input))]
+pub async fn approve(
+    txn: &DatabaseTransaction,
+    ctx: &Ctx,
+    id: Uuid,
+    if_match: Option<i64>,
+    input: RefundReason,
+) -> Result<RefundView> {
+    let mut errors = Vec::new();
+    let note = Text::check(input.reason, &mut errors, "reason");
+    if !errors.is_empty() {
+        return Err(Error::validation(errors));
+    }
+    ctx.actor.require(Action::RefundsApprove)?;
+    let found = queries::find_refund(txn, &ctx.actor, id).await?;
+    let me = ctx.actor.principal();
+    if found.requested_by == me {
+        return Err(Error::new(
+            problems::FORBIDDEN,
+            "a refund is approved by someone other than who asked for it",
+        ));
+    }
+    let row = claim(txn, ctx, id, RefundAction::Approve, if_match, |u| {
+        u.col_expr(
+            refund::Column::Status,
+            Expr::value(RefundStatus::Pending.as_str()),
+        )
+        .col_expr(refund::Column::ApprovedBy, Expr::value(me.clone()))
+        .col_expr(refund::Column::ApprovedAt, Expr::value(ctx.now))
+        .filter(refund::COLUMN.requested_by.ne(me.clone()))
+    })
+    .await?;
+    announce(
+        txn,
+        ctx,
+        &row,
+        &events::REFUND_APPROVED,
+        "refund.approve",
+        json!({"status": RefundStatus::Pending, "note": note}),
+    )
+    .await
+}
+
+/// `POST /v1/refunds/{id}/succeed`: the money left.
+#[tracing::instrument(skip(txn, ctx, input))]
+pub async fn succeed(
+    txn: &DatabaseTransaction,
+    ctx: &Ctx,
+    id: Uuid,
+    if_match: Option<i64>,
+    input: SucceedRefund,
+) -> Result<RefundView> {
+    ctx.actor.require(Action::PaymentsWrite)?;
+    queries::find_refund(txn, &ctx.actor, id).await?;
+    let provider = input.provider.map(|p| p.as_str().trim().to_owned());
+    let reference = input.reference.map(|r| r.as_str().trim().to_owned());
+    let row = claim(txn, ctx, id, RefundAction::Succeed, if_match, |u| {
+        u.col_expr(
+            refund::Column::Status,
+            Expr::value(RefundStatus::Succeeded.as_str()),
+        )
+        .col_expr(refund::Column::Provider, Expr::value(provider.clone()))
+        .col_expr(refund::Column::Reference, Expr::value(reference.clone()))
+        .col_expr(refund::Column::SettledOn, Expr::value(ctx.now.date_naive()))
+        .col_expr(refund::Column::CompletedAt, Expr::value(ctx.now))
+    })
+    .await?;
+    announce(
+        txn,
+        ctx,
+        &row,
+        &events::REFUND_SUCCEEDED,
+        "refund.succeed",
+        json!({"status": RefundStatus::Succeeded, "provider": provider, "reference": reference}),
+    )
+    .await
+}
+
+/// `POST /v1/refunds/{id}/fail`: it did not happen (refused, bounced); the money
+/// is the payment's credit again.
+#[tracing::instrument(skip(txn, ctx, input))]
+pub async fn fail(
+    txn: &DatabaseTransaction,
+    ctx: &Ctx,
+    id: Uuid,
+    if_match: Option<i64>,
+    input: RefundReason,
+) -> Result<RefundView> {
+    let mut errors = Vec::new();
+    let reason = Text::check(input.reason, &mut errors, "reason");
+    if !errors.is_empty() {
+        return Err(Error::validation(errors));
+    }
+    ctx.actor.require(Action::PaymentsWrite)?;
+    let found = queries::find_refund(txn, &ctx.actor, id).await?;
+    ordercrm_kernel::db::lock_for_check(txn, &format!("payments:{}", found.customer_id)).await?;
+    // The state and version first; the money after.
+    let row = claim(txn, ctx, id, RefundAction::Fail, if_match, |u| u).await?;
+    let row = fail_row(txn, ctx, &row, reason.as_deref().unwrap_or("failed")).await?;
+    announce(
+        txn,
+        ctx,
+        &row,
+        &events::REFUND_FAILED,
+        "refund.fail",
+        json!({"status": RefundStatus::Failed, "reason": reason}),
+    )
+    .await
 }

@@ -23,7 +23,7 @@ use identity::{api_keys, audit, auth, users};
 use inventory::{levels, product_transfer, products, purchasing, reservations, warehouses};
 use order::{fulfillment, orders, returns};
 use ordercrm_kernel::Error;
-use payment::{credit_notes, invoices, payments};
+use payment::{credit_notes, invoices, payments, refunds};
 use platform::{docs, exchange_rates, ops, settings};
 use utoipa_actix_web::scope;
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -191,12 +191,17 @@ route_table! {
         payments::get,
         payments::allocate,
         payments::balance,
+        payments::reverse,
         credit_notes::create,
         credit_notes::list,
         credit_notes::get,
         credit_notes::void,
-        credit_notes::list_refunds,
-        credit_notes::get_refund,
+        refunds::create,
+        refunds::list,
+        refunds::get,
+        refunds::approve,
+        refunds::succeed,
+        refunds::fail,
         webhook_endpoints::list,
         webhook_endpoints::create,
         webhook_endpoints::get,

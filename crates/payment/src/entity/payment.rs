@@ -18,6 +18,12 @@ pub struct Model {
     /// What left it again: refunds (not failed) and settlements outside.
     /// Allocated + refunded never exceeds the amount; the rest is credit.
     pub refunded_amount: i64,
+    /// What the bank or card scheme took back when it was reversed.
+    pub reversed_amount: i64,
+    pub reversed_on: Option<Date>,
+    /// Set when reversed: the API's status is then `reversed`.
+    pub reversed_at: Option<DateTimeUtc>,
+    pub reversal_reason: Option<String>,
     pub method: String,
     pub provider: Option<String>,
     pub reference: Option<String>,
@@ -32,8 +38,8 @@ pub struct Model {
 impl ActiveModelBehavior for ActiveModel {}
 
 impl Model {
-    /// What of it is still the customer's credit: neither allocated nor refunded.
+    /// What of it is still the customer's credit: not allocated, refunded or reversed.
     pub fn free(&self) -> i64 {
-        self.amount - self.allocated_amount - self.refunded_amount
+        self.amount - self.allocated_amount - self.refunded_amount - self.reversed_amount
     }
 }

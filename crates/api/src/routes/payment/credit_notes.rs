@@ -1,12 +1,12 @@
-//! `/v1/invoices/{id}/credit-notes`, `/v1/credit-notes`, `/v1/refunds`
+//! `/v1/invoices/{id}/credit-notes`, `/v1/credit-notes`
 
 use actix_web::http::header;
 use actix_web::web::{Data, Path};
 use actix_web::{HttpRequest, HttpResponse, get, post};
 use ordercrm_kernel::{Page, Problem};
 use ordercrm_payment::credit_notes as commands;
-use ordercrm_payment::dto::{CreateCreditNote, CreditNoteView, RefundView, VoidCreditNote};
-use ordercrm_payment::queries::{self, ListCreditNotes, ListRefunds};
+use ordercrm_payment::dto::{CreateCreditNote, CreditNoteView, VoidCreditNote};
+use ordercrm_payment::queries::{self, ListCreditNotes};
 use uuid::Uuid;
 
 use crate::error::ApiResult;
@@ -147,54 +147,4 @@ pub async fn void(
     let view = commands::void(&txn, &ctx, *id, if_match, input.unwrap_or_default()).await?;
     txn.commit().await?;
     Ok(json_with_etag(&mut HttpResponse::Ok(), &view))
-}
-
-/// Refunds of the customers you see, newest first: `?status=pending_approval` is
-/// what waits for a manager, `?status=pending` what waits to be paid out.
-#[utoipa::path(
-    operation_id = "listRefunds",
-    tag = "refunds",
-    security(("userToken" = []), ("apiKey" = [])),
-    params(ListRefunds),
-    responses(
-        (status = 200, description = "One page of refunds", body = Page<RefundView>),
-        (status = 400, description = "An unknown or invalid query parameter, or a bad cursor",
-            body = Problem, content_type = "application/problem+json"),
-    ),
-)]
-#[get("/refunds")]
-pub async fn list_refunds(
-    state: Data<AppState>,
-    RequestCtx(ctx): RequestCtx,
-    Query(query): Query<ListRefunds>,
-) -> ApiResult<HttpResponse> {
-    let page = queries::list_refunds(state.db.reader(), &ctx.actor, query).await?;
-    Ok(HttpResponse::Ok().json(page))
-}
-
-/// Get a refund.
-#[utoipa::path(
-    operation_id = "getRefund",
-    tag = "refunds",
-    security(("userToken" = []), ("apiKey" = [])),
-    params(
-        ("id" = Uuid, Path, description = "Refund id"),
-        ("If-None-Match" = Option<String>, Header, description = "An ETag you hold; 304 if still current"),
-    ),
-    responses(
-        (status = 200, description = "The refund", body = RefundView,
-            headers(("ETag" = String, description = "Version, for If-Match"))),
-        (status = 304, description = "Not modified since the ETag in If-None-Match"),
-        (status = 404, description = "No such refund, or not one you may see", body = Problem, content_type = "application/problem+json"),
-    ),
-)]
-#[get("/refunds/{id}")]
-pub async fn get_refund(
-    req: HttpRequest,
-    state: Data<AppState>,
-    RequestCtx(ctx): RequestCtx,
-    id: Path<Uuid>,
-) -> ApiResult<HttpResponse> {
-    let view = queries::get_refund(state.db.reader(), &ctx.actor, *id).await?;
-    Ok(read_with_etag(&req, &view))
 }

@@ -3,3 +3,4 @@
 pub mod credit_notes;
 pub mod invoices;
 pub mod payments;
+pub mod refunds;

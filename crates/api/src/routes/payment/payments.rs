@@ -6,14 +6,18 @@ use actix_web::{HttpRequest, HttpResponse, get, post};
 use ordercrm_kernel::authz::Action;
 use ordercrm_kernel::input::{CursorParam, Limit};
 use ordercrm_kernel::{Ctx, Page, Problem};
-use ordercrm_payment::dto::{AllocatePayment, CreatePayment, CustomerBalance, PaymentView};
+use ordercrm_payment::dto::{
+    AllocatePayment, CreatePayment, CustomerBalance, PaymentView, ReversePayment,
+};
 use ordercrm_payment::payments::{self as commands, Received};
 use ordercrm_payment::queries::{self, ListPayments};
 use ordercrm_payment::transfer;
 use uuid::Uuid;
 
 use crate::error::ApiResult;
-use crate::extract::{Json, OptionalJson, Query, RequestCtx, json_with_etag, read_with_etag};
+use crate::extract::{
+    IfMatch, Json, OptionalJson, Query, RequestCtx, json_with_etag, read_with_etag,
+};
 use crate::routes::csv_transfer;
 use crate::state::AppState;
 use crate::tx::Writer;
@@ -168,6 +172,43 @@ pub async fn allocate(
 ) -> ApiResult<HttpResponse> {
     let txn = writer.begin().await?;
     let view = commands::allocate(&txn, &ctx, *id, input.unwrap_or_default()).await?;
+    txn.commit().await?;
+    Ok(json_with_etag(&mut HttpResponse::Ok(), &view))
+}
+
+/// Reverse a payment the bank or card scheme took back (a bounced transfer, a
+/// charge-back): what it paid on invoices is owed again, what it held for orders
+/// is no longer held, its refunds not paid out fail, and what was left of it is
+/// nobody's credit. Its orders' `payment_status` follows; a completed order no
+/// longer paid is `approved` again (`order.reopened`) and completes once paid.
+#[utoipa::path(
+    operation_id = "reversePayment",
+    tag = "payments",
+    security(("userToken" = []), ("apiKey" = [])),
+    request_body = ReversePayment,
+    params(
+        ("id" = Uuid, Path, description = "Payment id"),
+        ("If-Match" = Option<String>, Header, description = "The ETag you read"),
+    ),
+    responses(
+        (status = 200, description = "Reversed", body = PaymentView,
+            headers(("ETag" = String, description = "The new version"))),
+        (status = 404, description = "No such payment, or not one you may see", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Reversed already (`/problems/conflict`: `already_reversed`)",
+            body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "If-Match does not match the current version", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[post("/payments/{id}/reverse")]
+pub async fn reverse(
+    writer: Writer,
+    RequestCtx(ctx): RequestCtx,
+    id: Path<Uuid>,
+    IfMatch(if_match): IfMatch,
+    Json(input): Json<ReversePayment>,
+) -> ApiResult<HttpResponse> {
+    let txn = writer.begin().await?;
+    let view = ordercrm_payment::reversals::reverse(&txn, &ctx, *id, if_match, input).await?;
     txn.commit().await?;
     Ok(json_with_etag(&mut HttpResponse::Ok(), &view))
 }
