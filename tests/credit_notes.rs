@@ -2,7 +2,9 @@
 //! beyond it exactly (refund, credit, settled outside), and voiding one puts the
 //! invoice, its order and its payments back as they were; a return's refund due
 //! becomes a credit note and a refund; a refund above the threshold waits for a
-//! manager who did not ask for it; a reversed payment re-opens what it settled.
+//! manager who did not ask for it; a reversed payment re-opens what it settled;
+//! a payment at another rate than the invoice's realises an exchange difference
+//! in the base currency and leaves the invoice's outstanding alone.
 
 use ordercrm_tests::{Engine, TestApp, both_engines};
 use serde_json::{Value, json};
@@ -12,6 +14,7 @@ both_engines!(
     a_returns_refund_due_becomes_a_credit_note_and_a_refund,
     a_refund_above_the_threshold_waits_for_another_manager,
     a_reversed_payment_reopens_what_it_settled,
+    a_usd_invoice_paid_at_another_rate_records_the_difference_in_cny,
 );
 
 /// SH-01 holding TEA (1000.00 CNY, no tax); a customer.
@@ -725,5 +728,77 @@ async fn a_reversed_payment_reopens_what_it_settled(engine: Engine) {
     let order = app.order(&order_id).await;
     assert_eq!(order["status"], "completed");
     assert_eq!(app.events_of("order.completed").await, 2);
+    app.stop().await;
+}
+
+async fn a_usd_invoice_paid_at_another_rate_records_the_difference_in_cny(engine: Engine) {
+    let mut app = TestApp::spawn(engine).await;
+    let customer = world(&app).await;
+    let today = app.clock_now().date_naive();
+    let tomorrow = today.succ_opt().unwrap();
+    let res = app
+        .post(
+            "/v1/settings",
+            &json!({"key": "base_currency", "value": "CNY"}),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    for (rate, on) in [("7.10", today), ("7.20", tomorrow)] {
+        let res = app
+            .post(
+                "/v1/exchange-rates",
+                &json!({"from": "USD", "to": "CNY", "rate": rate, "effective_on": on}),
+            )
+            .await;
+        assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+    }
+    let usd = |amount: i64| json!({"amount": amount, "currency": "USD"});
+    let res = app
+        .post(
+            "/v1/orders",
+            &json!({"customer_id": customer, "currency": "USD", "submit": true,
+                "payment_terms": "net", "payment_terms_days": 30,
+                "lines": [{"sku": "TEA", "quantity": 1, "warehouse_code": "SH-01",
+                    "unit_price": usd(10_000)}]}),
+        )
+        .await;
+    assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+    let order: Value = res.json().await.unwrap();
+    assert_eq!(order["status"], "approved", "{order}");
+    let res = app
+        .post(
+            &format!("/v1/orders/{}/invoices", order["id"].as_str().unwrap()),
+            &json!({"issue": true}),
+        )
+        .await;
+    assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+    let inv: Value = res.json().await.unwrap();
+    let inv_id = inv["id"].as_str().unwrap().to_owned();
+    assert_eq!(inv["base_rate"], "7.1");
+    assert_eq!(inv["total_base"], cny(71_000));
+    assert_eq!(inv["exchange_difference"], Value::Null);
+
+    // Paid in full the next day, at 7.20.
+    app.clock.advance(chrono::Duration::days(1));
+    app.relogin().await;
+    let res = app
+        .post(
+            "/v1/payments",
+            &json!({"customer_id": customer, "method": "bank_transfer", "amount": usd(10_000),
+                "allocations": [{"invoice_id": inv_id, "amount": usd(10_000)}]}),
+        )
+        .await;
+    assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+    let payment: Value = res.json().await.unwrap();
+    assert_eq!(payment["allocations"][0]["exchange_difference"], cny(1_000));
+    let inv = get(&app, &format!("/v1/invoices/{inv_id}")).await;
+    assert_eq!(inv["outstanding"], usd(0));
+    assert_eq!(inv["paid"], usd(10_000));
+    assert_eq!(inv["payment_status"], "paid");
+    assert_eq!(inv["exchange_difference"], cny(1_000));
+    // A CNY invoice realises none.
+    let (_, cny_inv) = invoiced(&app, &customer, 1).await;
+    let paid = pay(&app, &customer, &cny_inv, 100_000).await;
+    assert_eq!(paid["allocations"][0]["exchange_difference"], Value::Null);
     app.stop().await;
 }

@@ -508,7 +508,10 @@ async fn all(app: &TestApp, path: &str) -> Vec<Value> {
 /// Without waiting for the issuer.
 async fn all_now(app: &TestApp, path: &str) -> Vec<Value> {
     let page: Value = app
-        .get(&format!("{path}?limit=200"))
+        .get(&format!(
+            "{path}{}limit=200",
+            if path.contains('?') { '&' } else { '?' }
+        ))
         .await
         .json()
         .await
@@ -525,6 +528,32 @@ async fn all_now(app: &TestApp, path: &str) -> Vec<Value> {
 async fn books_balance(app: &TestApp, context: &str) {
     let invoices = all(app, "/v1/invoices").await;
     let payments = all(app, "/v1/payments").await;
+    let notes = all(app, "/v1/credit-notes").await;
+    let refunds = all(app, "/v1/refunds").await;
+    // Every credit note adds up; what those not void credit is what their
+    // invoices say; what refunds not failed took is what their payments say.
+    let mut credited: std::collections::HashMap<String, i64> = Default::default();
+    for n in &notes {
+        let a = |f: &str| n[f]["amount"].as_i64().unwrap();
+        assert_eq!(
+            a("amount"),
+            a("applied") + a("refund") + a("credit") + a("outside"),
+            "{context}: credit note {n}"
+        );
+        if n["status"] == "issued" {
+            *credited
+                .entry(n["invoice_id"].as_str().unwrap().to_owned())
+                .or_default() += a("amount");
+        }
+    }
+    let mut refunded: std::collections::HashMap<String, i64> = Default::default();
+    for r in &refunds {
+        if r["status"] != "failed" {
+            *refunded
+                .entry(r["payment_id"].as_str().unwrap().to_owned())
+                .or_default() += r["amount"]["amount"].as_i64().unwrap();
+        }
+    }
     let mut applied: std::collections::HashMap<String, i64> = Default::default();
     let mut per_order: std::collections::HashMap<String, i64> = Default::default();
     for p in &payments {
@@ -541,11 +570,28 @@ async fn books_balance(app: &TestApp, context: &str) {
             allocated <= amount && allocated >= 0,
             "{context}: payment {p}"
         );
-        let refunded = p["refunded"]["amount"].as_i64().unwrap();
+        let refunded_here = p["refunded"]["amount"].as_i64().unwrap();
+        let reversed = p["reversed"]["amount"].as_i64().unwrap();
+        assert_eq!(
+            refunded
+                .get(p["id"].as_str().unwrap())
+                .copied()
+                .unwrap_or(0),
+            refunded_here,
+            "{context}: payment {p}"
+        );
         assert_eq!(
             p["unallocated"]["amount"].as_i64().unwrap(),
-            amount - allocated - refunded
+            amount - allocated - refunded_here - reversed,
+            "{context}: payment {p}"
         );
+        assert!(
+            p["unallocated"]["amount"].as_i64().unwrap() >= 0,
+            "{context}: payment {p}"
+        );
+        if p["status"] == "reversed" {
+            assert_eq!(allocated, 0, "{context}: payment {p}");
+        }
         for a in p["allocations"].as_array().unwrap() {
             let amount = a["amount"]["amount"].as_i64().unwrap();
             if let Some(inv) = a["invoice_id"].as_str() {
@@ -561,7 +607,16 @@ async fn books_balance(app: &TestApp, context: &str) {
         let total = i["total"]["amount"].as_i64().unwrap();
         let paid = i["paid"]["amount"].as_i64().unwrap();
         let outstanding = i["outstanding"]["amount"].as_i64().unwrap();
-        let credited = i["credited"]["amount"].as_i64().unwrap();
+        let credited_here = i["credited"]["amount"].as_i64().unwrap();
+        assert_eq!(
+            credited
+                .get(i["id"].as_str().unwrap())
+                .copied()
+                .unwrap_or(0),
+            credited_here,
+            "{context}: invoice {i}"
+        );
+        let credited = credited_here;
         assert_eq!(
             total,
             paid + credited + outstanding,
@@ -611,7 +666,9 @@ async fn random_invoices_payments_and_allocations_keep_the_books_balanced(engine
         Err(_) => vec![20261130],
     };
     for seed in seeds {
-        let app = TestApp::spawn(engine).await;
+        // Hundreds of steps, each reading the books back: past the rate limit of a
+        // clock that does not move.
+        let app = TestApp::spawn_with(engine, |c| c.rate_limit_per_minute = 1_000_000).await;
         let mut rng = Rng(seed);
         let res = app
             .post(
@@ -659,7 +716,7 @@ async fn random_invoices_payments_and_allocations_keep_the_books_balanced(engine
         }
         let mut payments: Vec<String> = Vec::new();
         let mut seen = std::collections::HashSet::new();
-        for step in 0..60 {
+        for step in 0..100 {
             let context = format!("seed {seed}, step {step}");
             let invoices = all(&app, "/v1/invoices").await;
             for i in &invoices {
@@ -674,7 +731,7 @@ async fn random_invoices_payments_and_allocations_keep_the_books_balanced(engine
                         .to_owned()
                 })
             };
-            let res = match rng.below(6) {
+            let res = match rng.below(10) {
                 0 | 1 => {
                     let o = &orders[rng.below(orders.len() as u64) as usize];
                     let id = o["id"].as_str().unwrap();
@@ -734,12 +791,79 @@ async fn random_invoices_payments_and_allocations_keep_the_books_balanced(engine
                     }
                     None => continue,
                 },
-                _ => match pick(&mut rng, "open") {
+                5 => match pick(&mut rng, "open") {
                     Some(id) => {
                         app.post(&format!("/v1/invoices/{id}/void"), &json!({}))
                             .await
                     }
                     None => continue,
+                },
+                // A credit note: what is left of the invoice's worth, the part
+                // beyond what it owes split at random (now and then not exactly).
+                6 | 7 => match pick(&mut rng, "open") {
+                    Some(id) => {
+                        let inv = invoices.iter().find(|i| i["id"] == id.as_str()).unwrap();
+                        let a = |f: &str| inv[f]["amount"].as_i64().unwrap();
+                        let worth = a("total") - a("credited");
+                        if worth <= 0 {
+                            continue;
+                        }
+                        let amount = 1 + rng.below(worth as u64) as i64;
+                        let to_split = amount - std::cmp::min(amount, a("outstanding"));
+                        let refund = rng.below(to_split as u64 + 1) as i64;
+                        let credit = rng.below((to_split - refund) as u64 + 1) as i64;
+                        let mut outside = to_split - refund - credit;
+                        if rng.below(6) == 0 {
+                            outside += 1;
+                        }
+                        let cny = |v: i64| json!({"amount": v, "currency": "CNY"});
+                        app.post(
+                            &format!("/v1/invoices/{id}/credit-notes"),
+                            &json!({"amount": cny(amount), "reason": "model",
+                                "refund": cny(refund), "credit": cny(credit),
+                                "outside": cny(outside)}),
+                        )
+                        .await
+                    }
+                    None => continue,
+                },
+                // Void a credit note, settle a refund, or reverse a payment.
+                _ => match rng.below(4) {
+                    0 => {
+                        let notes = all(&app, "/v1/credit-notes?status=issued").await;
+                        if notes.is_empty() {
+                            continue;
+                        }
+                        let n = &notes[rng.below(notes.len() as u64) as usize];
+                        app.post(
+                            &format!("/v1/credit-notes/{}/void", n["id"].as_str().unwrap()),
+                            &json!({}),
+                        )
+                        .await
+                    }
+                    1 | 2 => {
+                        let refunds = all(&app, "/v1/refunds?status=pending").await;
+                        if refunds.is_empty() {
+                            continue;
+                        }
+                        let r = &refunds[rng.below(refunds.len() as u64) as usize];
+                        let action = if rng.below(2) == 0 { "succeed" } else { "fail" };
+                        app.post(
+                            &format!("/v1/refunds/{}/{action}", r["id"].as_str().unwrap()),
+                            &json!({}),
+                        )
+                        .await
+                    }
+                    _ => match payments.get(rng.below(payments.len().max(1) as u64) as usize) {
+                        Some(p) => {
+                            app.post(
+                                &format!("/v1/payments/{p}/reverse"),
+                                &json!({"reason": "model"}),
+                            )
+                            .await
+                        }
+                        None => continue,
+                    },
                 },
             };
             let status = res.status().as_u16();
@@ -774,6 +898,28 @@ async fn random_invoices_payments_and_allocations_keep_the_books_balanced(engine
             assert!(seen.contains(state), "{state} never seen: {seen:?}");
         }
         assert!(payments.len() >= 5);
+        // And credited, voided credit notes, refunded and reversed.
+        let notes = all(&app, "/v1/credit-notes").await;
+        let refunds = all(&app, "/v1/refunds").await;
+        let reversed = all(&app, "/v1/payments")
+            .await
+            .iter()
+            .filter(|p| p["status"] == "reversed")
+            .count();
+        let void = notes.iter().filter(|n| n["status"] == "void").count();
+        let split = notes
+            .iter()
+            .filter(|n| n["applied"]["amount"] != n["amount"]["amount"])
+            .count();
+        println!(
+            "seed {seed}: {} credit notes ({void} void, {split} split), {} refunds, {reversed} reversed",
+            notes.len(),
+            refunds.len()
+        );
+        assert!(
+            notes.len() >= 3 && void >= 1 && split >= 1 && reversed >= 1 && !refunds.is_empty(),
+            "{notes:?} {refunds:?}"
+        );
         app.stop().await;
     }
 }

@@ -36,6 +36,10 @@ impl MigrationTrait for Migration {
              AND allocated_amount + refunded_amount + reversed_amount <= amount)",
             // The credit note whose issue (or void) added the row.
             "ALTER TABLE payment_allocations ADD COLUMN credit_note_id UUID NULL",
+            // Realised on a row of an invoice in another currency than the base: the
+            // amount at the payment date's rate less the same at the invoice's, in
+            // minor units of the invoice's base currency.
+            "ALTER TABLE payment_allocations ADD COLUMN exchange_difference BIGINT NULL",
         ] {
             conn.execute_unprepared(statement).await?;
         }

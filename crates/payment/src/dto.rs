@@ -150,6 +150,10 @@ pub struct InvoiceData {
     pub credited: Money,
     /// Total minus paid and credited: never below zero.
     pub outstanding: Money,
+    /// The exchange difference its allocations realised, in the base currency:
+    /// what was received at the rates of the payment days less the same amounts
+    /// at the invoice's rate. Null for an invoice in the base currency.
+    pub exchange_difference: Option<Money>,
     pub payment_terms: PaymentTerms,
     pub payment_terms_days: Option<i32>,
     pub issued_on: Option<NaiveDate>,
@@ -260,6 +264,12 @@ pub struct AllocationView {
     pub order_id: Option<Uuid>,
     /// Negative when held money moved onto an invoice (a row for the invoice follows).
     pub amount: Money,
+    /// On an invoice in a currency other than the base: the amount at the rate of
+    /// the day the payment was received less the same at the invoice's rate, in
+    /// the base currency. The invoice's outstanding never moves by it.
+    pub exchange_difference: Option<Money>,
+    /// The credit note whose issue (or void) moved it.
+    pub credit_note_id: Option<Uuid>,
     pub effective_on: NaiveDate,
     pub created_at: DateTime<Utc>,
 }

@@ -38,6 +38,10 @@ async fn note_row(
     amount: i64,
     credit_note_id: Option<Uuid>,
 ) -> Result<()> {
+    let exchange_difference = match invoice_id {
+        Some(id) => realised(txn, pay, id, amount).await?,
+        None => None,
+    };
     allocation::ActiveModel::from(allocation::Model {
         id: new_id(),
         payment_id: pay.id,
@@ -48,12 +52,56 @@ async fn note_row(
         amount,
         effective_on: ctx.now.date_naive(),
         credit_note_id,
+        exchange_difference,
         created_by: ctx.actor.principal(),
         created_at: ctx.now,
     })
     .insert(txn)
     .await?;
     Ok(())
+}
+
+/// The exchange difference realised by `amount` of payment `pay` on invoice
+/// `id`: at the rate on the day the money was received less at the invoice's
+/// rate, in its base currency; `None` when the invoice is in the base currency,
+/// has no rate, or no rate was published by the day the money arrived.
+async fn realised(
+    txn: &DatabaseTransaction,
+    pay: &payment::Model,
+    id: Uuid,
+    amount: i64,
+) -> Result<Option<i64>> {
+    use ordercrm_kernel::{Currency, Money, rate::Rate};
+    let Some(inv) = invoice::Entity::find_by_id(id).one(txn).await? else {
+        return Ok(None);
+    };
+    let (Some(base), Some(at_invoice)) = (
+        inv.base_currency
+            .as_deref()
+            .and_then(|b| b.parse::<Currency>().ok()),
+        inv.base_rate.as_deref().and_then(Rate::parse),
+    ) else {
+        return Ok(None);
+    };
+    let currency = queries::currency(&inv.currency);
+    if currency == base {
+        return Ok(None);
+    }
+    let Some(at_payment) =
+        ordercrm_settings::rates::queries::rate_on(txn, currency, base, pay.received_on).await?
+    else {
+        return Ok(None);
+    };
+    let money = Money::new(amount, currency);
+    Ok(
+        match (
+            at_payment.convert(money, base),
+            at_invoice.convert(money, base),
+        ) {
+            (Ok(paid), Ok(billed)) => paid.amount.checked_sub(billed.amount),
+            _ => None,
+        },
+    )
 }
 
 /// Invoice `id`'s paid amount up by `amount`, if it is open and owes that much:
@@ -477,7 +525,9 @@ pub(crate) async fn unwind(
     ctx: &Ctx,
     pay: &payment::Model,
 ) -> Result<payment::Model> {
-    let mut net: BTreeMap<(Option<Uuid>, Option<Uuid>), i64> = BTreeMap::new();
+    // (order, invoice): what the payment has on it.
+    type Place = (Option<Uuid>, Option<Uuid>);
+    let mut net: BTreeMap<Place, i64> = BTreeMap::new();
     for a in allocation::Entity::find()
         .filter(allocation::COLUMN.payment_id.eq(pay.id))
         .all(txn)
@@ -485,8 +535,7 @@ pub(crate) async fn unwind(
     {
         *net.entry((a.order_id, a.invoice_id)).or_default() += a.amount;
     }
-    let net: Vec<((Option<Uuid>, Option<Uuid>), i64)> =
-        net.into_iter().filter(|(_, a)| *a > 0).collect();
+    let net: Vec<(Place, i64)> = net.into_iter().filter(|(_, a)| *a > 0).collect();
     // Orders' rows first, in one order, as every change of money does.
     let mut orders: Vec<Uuid> = net.iter().filter_map(|((o, _), _)| *o).collect();
     orders.sort();

@@ -611,6 +611,7 @@ pub(crate) async fn intake(
         amount: p.amount,
         effective_on: pay.received_on,
         credit_note_id: None,
+        exchange_difference: None,
         created_by: ctx.actor.principal(),
         created_at: ctx.now,
     })

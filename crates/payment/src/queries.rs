@@ -152,6 +152,8 @@ async fn customer_names(
 #[derive(Debug, Clone, Default)]
 pub(crate) struct InvoiceParts {
     pub lines: Vec<invoice_line::Model>,
+    /// The exchange difference its allocations realised, when any did.
+    pub exchange_difference: Option<i64>,
     pub instalments: Vec<instalment::Model>,
     pub order_number: Option<String>,
 }
@@ -169,6 +171,17 @@ async fn invoice_parts(
         .await?
     {
         parts.entry(l.invoice_id).or_default().lines.push(l);
+    }
+    for a in allocation::Entity::find()
+        .filter(allocation::COLUMN.invoice_id.is_in(ids.clone()))
+        .filter(allocation::COLUMN.exchange_difference.is_not_null())
+        .all(conn)
+        .await?
+    {
+        if let (Some(id), Some(d)) = (a.invoice_id, a.exchange_difference) {
+            let e = &mut parts.entry(id).or_default().exchange_difference;
+            *e = Some(e.unwrap_or(0).saturating_add(d));
+        }
     }
     for i in instalment::Entity::find()
         .filter(instalment::COLUMN.invoice_id.is_in(ids))
@@ -265,6 +278,10 @@ pub(crate) fn invoice_data(
         paid: m(row.paid_amount),
         credited: m(row.credited_amount),
         outstanding: m(row.owed()),
+        exchange_difference: match (parts.exchange_difference, row.base_currency.as_deref()) {
+            (Some(d), Some(b)) => Some(Money::new(d, currency(b))),
+            _ => None,
+        },
         payment_terms: PaymentTerms::parse(&row.payment_terms).unwrap_or(PaymentTerms::Prepaid),
         payment_terms_days: row.payment_terms_days,
         issued_on: row.issued_on,
@@ -462,7 +479,8 @@ pub(crate) async fn payment_data(
         .all(conn)
         .await?;
     let invoice_ids: Vec<Uuid> = ledger.iter().filter_map(|a| a.invoice_id).collect();
-    let numbers: HashMap<Uuid, Option<String>> = if invoice_ids.is_empty() {
+    // Each invoice's number, and the base currency its differences are in.
+    let numbers: HashMap<Uuid, (Option<String>, Option<String>)> = if invoice_ids.is_empty() {
         HashMap::new()
     } else {
         invoice::Entity::find()
@@ -470,7 +488,7 @@ pub(crate) async fn payment_data(
             .all(conn)
             .await?
             .into_iter()
-            .map(|i| (i.id, i.number))
+            .map(|i| (i.id, (i.number, i.base_currency)))
             .collect()
     };
     let name = customer_names(conn, vec![row.customer_id])
@@ -511,9 +529,16 @@ pub(crate) async fn payment_data(
                 invoice_id: a.invoice_id,
                 invoice_number: a
                     .invoice_id
-                    .and_then(|i| numbers.get(&i).cloned().flatten()),
+                    .and_then(|i| numbers.get(&i).and_then(|n| n.0.clone())),
                 order_id: a.order_id,
                 amount: m(a.amount),
+                exchange_difference: a.exchange_difference.and_then(|d| {
+                    let base = a
+                        .invoice_id
+                        .and_then(|i| numbers.get(&i).and_then(|n| n.1.clone()))?;
+                    Some(Money::new(d, currency(&base)))
+                }),
+                credit_note_id: a.credit_note_id,
                 effective_on: a.effective_on,
                 created_at: a.created_at,
             })

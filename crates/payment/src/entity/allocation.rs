@@ -19,6 +19,10 @@ pub struct Model {
     pub effective_on: Date,
     /// The credit note whose issue or void moved the money.
     pub credit_note_id: Option<Uuid>,
+    /// On a row of an invoice in a currency other than its base: the amount at
+    /// the payment date's rate less the same amount at the invoice's rate, in the
+    /// invoice's base currency. It never touches what the invoice owes.
+    pub exchange_difference: Option<i64>,
     pub created_by: String,
     pub created_at: DateTimeUtc,
 }
