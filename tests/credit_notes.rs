@@ -4,7 +4,8 @@
 //! becomes a credit note and a refund; a refund above the threshold waits for a
 //! manager who did not ask for it; a reversed payment re-opens what it settled;
 //! a payment at another rate than the invoice's realises an exchange difference
-//! in the base currency and leaves the invoice's outstanding alone.
+//! in the base currency and leaves the invoice's outstanding alone; overdue rows
+//! and reminders are announced once each, naming only the rows still open.
 
 use ordercrm_tests::{Engine, TestApp, both_engines};
 use serde_json::{Value, json};
@@ -15,6 +16,7 @@ both_engines!(
     a_refund_above_the_threshold_waits_for_another_manager,
     a_reversed_payment_reopens_what_it_settled,
     a_usd_invoice_paid_at_another_rate_records_the_difference_in_cny,
+    overdue_rows_are_announced_once_per_level_by_two_servers,
 );
 
 /// SH-01 holding TEA (1000.00 CNY, no tax); a customer.
@@ -800,5 +802,133 @@ async fn a_usd_invoice_paid_at_another_rate_records_the_difference_in_cny(engine
     let (_, cny_inv) = invoiced(&app, &customer, 1).await;
     let paid = pay(&app, &customer, &cny_inv, 100_000).await;
     assert_eq!(paid["allocations"][0]["exchange_difference"], Value::Null);
+    app.stop().await;
+}
+
+/// The events of `event_type` in the feed, oldest first.
+async fn feed(app: &TestApp, event_type: &str) -> Vec<Value> {
+    let page = get(app, &format!("/v1/events?type={event_type}&limit=500")).await;
+    page["data"].as_array().unwrap().clone()
+}
+
+/// Wait until the feed holds `n` events of `event_type` (the sweep runs every
+/// 100 ms on both servers), then a little longer, so a duplicate would show.
+async fn until_events(app: &TestApp, event_type: &str, n: usize) -> Vec<Value> {
+    for _ in 0..200 {
+        if app.events_of(event_type).await >= n as i64 {
+            tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+            let events = feed(app, event_type).await;
+            assert_eq!(events.len(), n, "{event_type}: {events:?}");
+            return events;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!(
+        "{event_type}: {} events, not {n}",
+        app.events_of(event_type).await
+    );
+}
+
+async fn overdue_rows_are_announced_once_per_level_by_two_servers(engine: Engine) {
+    let mut app = TestApp::spawn_with(engine, |c| {
+        c.maintenance_interval = std::time::Duration::from_millis(100);
+    })
+    .await;
+    let _second = app.sibling().await;
+    let customer = world(&app).await;
+    let res = app
+        .post(
+            "/v1/settings",
+            &json!({"key": "reminder_days", "value": [3, 10]}),
+        )
+        .await;
+    assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+    let res = app
+        .post(
+            "/v1/settings",
+            &json!({"key": "reminder_days_typo", "value": [3, 10]}),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    let res = app
+        .patch("/v1/settings/reminder_days", &json!({"value": [10, 3]}))
+        .await;
+    assert_eq!(res.status(), 400, "ascending");
+    // 1000.00: 300.00 due today, 700.00 in 10 days.
+    let res = app
+        .post(
+            "/v1/orders",
+            &json!({"customer_id": customer, "currency": "CNY", "submit": true,
+                "payment_terms": "net", "payment_terms_days": 30,
+                "lines": [{"sku": "TEA", "quantity": 1, "warehouse_code": "SH-01"}]}),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    let order: Value = res.json().await.unwrap();
+    let res = app
+        .post(
+            &format!("/v1/orders/{}/invoices", order["id"].as_str().unwrap()),
+            &json!({"issue": true, "schedule": [{"share_bps": 3000, "due_days": 0},
+                {"share_bps": 7000, "due_days": 10}]}),
+        )
+        .await;
+    assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+    let inv: Value = res.json().await.unwrap();
+    let inv_id = inv["id"].as_str().unwrap().to_owned();
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(
+        app.events_of("invoice.overdue").await,
+        0,
+        "due today: not yet"
+    );
+
+    // The day after: row 1 is overdue, once, though two servers sweep.
+    app.clock.advance(chrono::Duration::days(1));
+    app.relogin().await;
+    let overdue = until_events(&app, "invoice.overdue", 1).await;
+    assert_eq!(overdue[0]["data"]["notice"]["row_no"], 1);
+    assert_eq!(overdue[0]["data"]["notice"]["overdue_rows"], json!([1]));
+    assert_eq!(overdue[0]["data"]["id"], inv_id.as_str());
+    // Three days past due: the first reminder, for row 1.
+    app.clock.advance(chrono::Duration::days(2));
+    app.relogin().await;
+    let reminders = until_events(&app, "invoice.reminder_due", 1).await;
+    assert_eq!(reminders[0]["data"]["notice"]["level_days"], 3);
+    assert_eq!(reminders[0]["data"]["notice"]["overdue_rows"], json!([1]));
+
+    // A credit note settles row 1: its 10-day reminder never comes; row 2 is
+    // overdue the day after its due date, and its reminder names it alone.
+    let res = app
+        .post(
+            &format!("/v1/invoices/{inv_id}/credit-notes"),
+            &json!({"amount": cny(30_000), "reason": "first instalment waived"}),
+        )
+        .await;
+    assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+    let now = get(&app, &format!("/v1/invoices/{inv_id}")).await;
+    assert_eq!(now["instalments"][0]["outstanding"], cny(0));
+    assert_eq!(now["overdue"], false);
+    app.clock.advance(chrono::Duration::days(8));
+    app.relogin().await;
+    let overdue = until_events(&app, "invoice.overdue", 2).await;
+    assert_eq!(overdue[1]["data"]["notice"]["row_no"], 2);
+    assert_eq!(overdue[1]["data"]["notice"]["overdue_rows"], json!([2]));
+    assert_eq!(app.events_of("invoice.reminder_due").await, 1);
+    app.clock.advance(chrono::Duration::days(2));
+    app.relogin().await;
+    let reminders = until_events(&app, "invoice.reminder_due", 2).await;
+    let last = &reminders[1]["data"]["notice"];
+    assert_eq!(last["row_no"], 2);
+    assert_eq!(last["level_days"], 3);
+    assert_eq!(last["days_past_due"], 3);
+    assert_eq!(last["overdue_rows"], json!([2]), "row 1 was settled");
+    // Paid: nothing more, at any level.
+    pay(&app, &customer, &inv_id, 70_000).await;
+    app.clock.advance(chrono::Duration::days(30));
+    app.relogin().await;
+    tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+    assert_eq!(app.events_of("invoice.reminder_due").await, 2);
+    assert_eq!(app.events_of("invoice.overdue").await, 2);
+    assert_eq!(app.count("SELECT COUNT(*) FROM invoice_notices").await, 4);
     app.stop().await;
 }

@@ -1,4 +1,5 @@
-//! Payments, part 2: credit notes and refunds.
+//! Payments, part 2: credit notes, refunds, reversals, exchange differences and
+//! the notices of what is overdue.
 //!
 //! A credit note lowers what an invoice is worth: `credited_amount` on the invoice
 //! (and on its order), so that total = paid + credited + outstanding always. What
@@ -44,20 +45,47 @@ impl MigrationTrait for Migration {
             conn.execute_unprepared(statement).await?;
         }
         // SQLite adds one column per statement.
-        for column in [
-            date_null("reversed_on"),
-            timestamp_with_time_zone_null("reversed_at"),
-            text_null("reversal_reason"),
+        for (table, column) in [
+            ("payments", date_null("reversed_on")),
+            ("payments", timestamp_with_time_zone_null("reversed_at")),
+            ("payments", text_null("reversal_reason")),
+            // The day the overdue sweep last looked at the invoice: once a day each.
+            ("invoices", date_null("dunned_on")),
         ] {
             manager
-                .alter_table(
-                    Table::alter()
-                        .table("payments")
-                        .add_column(column)
-                        .to_owned(),
-                )
+                .alter_table(Table::alter().table(table).add_column(column).to_owned())
                 .await?;
         }
+        // One row per notice sent about an invoice's instalment row: `overdue`
+        // (level 0) and each `reminder` level (days past due), each once.
+        manager
+            .create_table(
+                Table::create()
+                    .table("invoice_notices")
+                    .col(uuid("id").primary_key())
+                    .col(uuid("invoice_id"))
+                    .col(integer("row_no"))
+                    .col(string("kind"))
+                    .col(integer("level_days"))
+                    .col(timestamp_with_time_zone("created_at"))
+                    .check(Expr::cust("kind IN ('overdue', 'reminder')"))
+                    .foreign_key(
+                        ForeignKey::create()
+                            .name("invoice_notices_invoice")
+                            .from("invoice_notices", "invoice_id")
+                            .to("invoices", "id"),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        index(
+            manager,
+            "invoice_notices",
+            "invoice_notices_once",
+            &["invoice_id", "row_no", "kind", "level_days"],
+            true,
+        )
+        .await?;
         manager
             .create_table(
                 Table::create()

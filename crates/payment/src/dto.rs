@@ -513,3 +513,26 @@ impl ordercrm_kernel::version::Versioned for RefundView {
         self.data.version
     }
 }
+
+/// Which instalment row a notice is about, and what is overdue with it.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct NoticeData {
+    /// The row that passed its due date (`invoice.overdue`) or reached the
+    /// reminder level (`invoice.reminder_due`).
+    pub row_no: i32,
+    pub due_on: NaiveDate,
+    pub days_past_due: i64,
+    /// The reminder level reached, in days past due; 0 for `invoice.overdue`.
+    pub level_days: i64,
+    /// Every row of the invoice past its due date and not settled, now: only those.
+    pub overdue_rows: Vec<i32>,
+}
+
+/// An invoice overdue or due a reminder: the event payload, the invoice as every
+/// reader sees it with the notice.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct InvoiceNotice {
+    #[serde(flatten)]
+    pub invoice: InvoiceData,
+    pub notice: NoticeData,
+}

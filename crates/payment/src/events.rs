@@ -6,7 +6,7 @@ use ordercrm_kernel::Ctx;
 use ordercrm_kernel::events::{self, Catalogued, EventType, NewEvent};
 use sea_orm::{DatabaseTransaction, DbErr};
 
-use crate::dto::{CreditNoteData, InvoiceData, PaymentData, RefundData};
+use crate::dto::{CreditNoteData, InvoiceData, InvoiceNotice, PaymentData, RefundData};
 
 pub const INVOICE_CREATED: EventType<InvoiceData> = EventType::new(
     "invoice.created",
@@ -46,6 +46,21 @@ pub const INVOICE_PAID: EventType<InvoiceData> = EventType::new(
     "Allocations cover the invoice's total: `payment_status` is `paid`. Once per time it becomes paid.",
 )
 .example(r#"{"payment_status": "paid"}"#);
+
+pub const INVOICE_OVERDUE: EventType<InvoiceNotice> = EventType::new(
+    "invoice.overdue",
+    "An instalment row of an open invoice passed its due date unsettled: once per row. `notice` \
+     names the row and every row overdue with it. We send nothing to the customer; integrations \
+     act on this.",
+)
+.example(r#"{"notice": {"row_no": 1, "days_past_due": 1, "level_days": 0, "overdue_rows": [1]}}"#);
+pub const INVOICE_REMINDER_DUE: EventType<InvoiceNotice> = EventType::new(
+    "invoice.reminder_due",
+    "An overdue row is still unsettled at a reminder level (`reminder_days`, default 3, 10 and 30 \
+     days past due): once per row and level. `notice.overdue_rows` names only the rows overdue \
+     now (a row settled by a payment or credit note is not named).",
+)
+.example(r#"{"notice": {"row_no": 2, "days_past_due": 3, "level_days": 3, "overdue_rows": [2]}}"#);
 
 pub const PAYMENT_RECEIVED: EventType<PaymentData> = EventType::new(
     "payment.received",
@@ -117,6 +132,8 @@ pub fn catalogue() -> Vec<Catalogued> {
         INVOICE_MARKED_UNCOLLECTIBLE.entry(),
         INVOICE_PARTIALLY_PAID.entry(),
         INVOICE_PAID.entry(),
+        INVOICE_OVERDUE.entry(),
+        INVOICE_REMINDER_DUE.entry(),
         PAYMENT_RECEIVED.entry(),
         PAYMENT_ALLOCATED.entry(),
         PAYMENT_REVERSED.entry(),
@@ -180,6 +197,21 @@ pub(crate) async fn refund(
     let mut event = NewEvent::about(event_type, "refund", (data.id, data.version), data)
         .customer(data.customer.id);
     if let Some(order) = data.order_id {
+        event = event.order(order);
+    }
+    events::record(txn, ctx, event).await.map(drop)
+}
+
+pub(crate) async fn notice(
+    txn: &DatabaseTransaction,
+    ctx: &Ctx,
+    event_type: &EventType<InvoiceNotice>,
+    data: &InvoiceNotice,
+) -> Result<(), DbErr> {
+    let invoice = &data.invoice;
+    let mut event = NewEvent::about(event_type, "invoice", (invoice.id, invoice.version), data)
+        .customer(invoice.customer.id);
+    if let Some(order) = invoice.order_id {
         event = event.order(order);
     }
     events::record(txn, ctx, event).await.map(drop)

@@ -397,6 +397,7 @@ pub(crate) async fn make(
         issued_at: Set(None),
         closed_at: Set(None),
         issue_requested_at: Set(None),
+        dunned_on: Set(None),
         version: Set(1),
         created_at: Set(ctx.now),
         updated_at: Set(ctx.now),

@@ -14,6 +14,7 @@ mod ledger;
 pub mod credit_notes;
 pub mod customers;
 pub mod dto;
+pub mod dunning;
 pub mod error;
 pub mod events;
 pub mod invoices;

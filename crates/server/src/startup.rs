@@ -221,6 +221,11 @@ async fn maintain(
                     Ok(n) => tracing::info!(orders = n, "late orders announced (order.delayed)"),
                     Err(err) => tracing::warn!(error = %err, "promise watch failed"),
                 }
+                match ordercrm_payment::dunning::sweep(&db, clock.now()).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(notices = n, "overdue invoices announced (invoice.overdue, invoice.reminder_due)"),
+                    Err(err) => tracing::warn!(error = %err, "overdue sweep failed"),
+                }
                 match ordercrm_customer::statistics::sweep(&db, &cipher, clock.now()).await {
                     Ok(0) => {}
                     Ok(n) => tracing::info!(customers = n, "customer tiers changed by the daily recomputation"),

@@ -23,6 +23,8 @@ pub enum WellKnown {
     TierRules,
     /// When orders are invoiced: one of [`WellKnown::INVOICE_POLICIES`].
     InvoicePolicy,
+    /// Days past due, ascending, 1 to 3650, at most 10 of them.
+    DayLevels,
 }
 
 /// One customer tier: a customer whose counted orders placed in the last `months`
@@ -99,7 +101,7 @@ impl TierRule {
 }
 
 impl WellKnown {
-    pub const KEYS: [(&str, WellKnown); 20] = [
+    pub const KEYS: [(&str, WellKnown); 21] = [
         ("company_name", Self::CompanyName),
         ("default_currency", Self::CurrencyCode),
         // What orders store their exchange rate to when submitted, and what credit
@@ -131,6 +133,9 @@ impl WellKnown {
         // Refunds whose amount in the base currency reaches this wait for a manager
         // who did not ask for them (`pending_approval`).
         ("refund_approval_threshold", Self::BaseAmount),
+        // Days past due at which `invoice.reminder_due` is sent for a row still
+        // unsettled (default 3, 10 and 30).
+        ("reminder_days", Self::DayLevels),
         // An order line discounted beyond its creator's cap is held (`price_review`).
         ("order_discount_caps", Self::DiscountCaps),
         // Customer tiers by recent spend and order count (see `TierRule`).
@@ -256,6 +261,19 @@ impl WellKnown {
                      `delivery`, or `manual` (the default). Prepaid orders are invoiced at approval.",
                 ))
                 .examples([serde_json::json!("delivery")])
+                .into(),
+            Self::DayLevels => utoipa::openapi::schema::ArrayBuilder::new()
+                .items(
+                    ObjectBuilder::new()
+                        .schema_type(Type::Integer)
+                        .minimum(Some(1))
+                        .maximum(Some(3650)),
+                )
+                .max_items(Some(10))
+                .description(Some(
+                    "Days past due, ascending, none twice: a reminder for each row still unsettled at each.",
+                ))
+                .examples([serde_json::json!([3, 10, 30])])
                 .into(),
             Self::NumberPrefix => ObjectBuilder::new()
                 .schema_type(Type::String)
@@ -398,6 +416,24 @@ pub fn check_value(key: &str, value: &Value) -> Result<(), FieldError> {
                 format!("must be one of {}", WellKnown::INVOICE_POLICIES.join(", ")),
             ),
         },
+        Some(WellKnown::DayLevels) => {
+            let days: Option<Vec<i64>> = value
+                .as_array()
+                .and_then(|a| a.iter().map(Value::as_i64).collect());
+            match days {
+                Some(d)
+                    if d.len() <= 10
+                        && d.iter().all(|n| (1..=3650).contains(n))
+                        && d.windows(2).all(|w| w.first() < w.last()) =>
+                {
+                    Ok(())
+                }
+                _ => invalid(
+                    "invalid_days",
+                    "must be up to 10 whole days from 1 to 3650, ascending, none twice".into(),
+                ),
+            }
+        }
         Some(WellKnown::Flag) => match value {
             Value::Bool(_) => Ok(()),
             _ => invalid("invalid_flag", "must be true or false".into()),

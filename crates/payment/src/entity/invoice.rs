@@ -45,6 +45,8 @@ pub struct Model {
     pub closed_at: Option<DateTimeUtc>,
     /// A draft an order's transition asked for, waiting for the issuer.
     pub issue_requested_at: Option<DateTimeUtc>,
+    /// The day the overdue sweep last looked at it.
+    pub dunned_on: Option<Date>,
     pub version: i64,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
