@@ -550,7 +550,7 @@ async fn a_refund_above_the_threshold_waits_for_another_manager(engine: Engine) 
     assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
     let approved: Value = res.json().await.unwrap();
     assert_eq!(approved["status"], "pending");
-    assert_eq!(approved["approved_by"].as_str().unwrap().is_empty(), false);
+    assert_eq!(approved["approved_by"], format!("user:{manager_id}"));
     let res = app
         .post(
             &format!("/v1/refunds/{big_id}/succeed"),
