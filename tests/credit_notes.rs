@@ -725,6 +725,21 @@ async fn a_reversed_payment_reopens_what_it_settled(engine: Engine) {
         .post(&format!("/v1/payments/{payment_id}/allocate"), &json!({}))
         .await;
     assert_eq!(res.status(), 409);
+    let res = app
+        .post(
+            &format!("/v1/payments/{payment_id}/refunds"),
+            &json!({"amount": cny(100_000)}),
+        )
+        .await;
+    assert_eq!(
+        res.status(),
+        409,
+        "nothing to refund: the bank took it back"
+    );
+    assert_eq!(
+        res.json::<Value>().await.unwrap()["code"],
+        "payment_reversed"
+    );
     // Paid again: completed again.
     pay(&app, &customer, &inv, 100_000).await;
     let order = app.order(&order_id).await;

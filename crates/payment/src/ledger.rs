@@ -203,6 +203,7 @@ async fn allocate_from(
         .filter(
             allocated
                 .add(Expr::col(payment::Column::RefundedAmount))
+                .add(Expr::col(payment::Column::ReversedAmount))
                 .lte(Expr::col(payment::Column::Amount)),
         )
         .exec_with_returning(txn)
@@ -497,7 +498,7 @@ pub(crate) async fn restore(
                 Error::from(PaymentError::Conflict(
                     "credit_used",
                     "the credit the credit note released was used since (applied to another \
-                     invoice or refunded): it is not voided"
+                     invoice, refunded, or its payment reversed): it is not voided"
                         .into(),
                 ))
             })?;

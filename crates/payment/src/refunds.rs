@@ -86,6 +86,7 @@ pub(crate) async fn request(
         .filter(
             refunded
                 .add(Expr::col(payment::Column::AllocatedAmount))
+                .add(Expr::col(payment::Column::ReversedAmount))
                 .lte(Expr::col(payment::Column::Amount)),
         )
         .exec_with_returning(txn)
@@ -213,6 +214,14 @@ pub async fn create(
         .one(txn)
         .await?
         .ok_or_else(|| Error::from(PaymentError::PaymentNotFound(payment_id.to_string())))?;
+    if pay.reversed_at.is_some() {
+        return Err(PaymentError::Conflict(
+            "payment_reversed",
+            "the payment was reversed: the bank took the money back, there is none to refund"
+                .into(),
+        )
+        .into());
+    }
     let method = method
         .or_else(|| PaymentMethod::parse(&pay.method))
         .unwrap_or(PaymentMethod::Other);

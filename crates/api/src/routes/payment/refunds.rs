@@ -32,8 +32,8 @@ use crate::tx::Writer;
             ("ETag" = String, description = "Version, for If-Match"),
         )),
         (status = 404, description = "No such payment, or not one you may see", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "More than the payment has unallocated (`/problems/over-allocation`), or the \
-            idempotency key is in use", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "More than the payment has unallocated (`/problems/over-allocation`), the payment \
+            was reversed (`/problems/conflict`: `payment_reversed`), or the idempotency key is in use", body = Problem, content_type = "application/problem+json"),
     ),
 )]
 #[post("/payments/{id}/refunds")]
