@@ -20,7 +20,7 @@ both_engines!(
 );
 
 /// SH-01 holding TEA (1000.00 CNY, no tax); a customer.
-async fn world(app: &TestApp) -> String {
+pub(crate) async fn world(app: &TestApp) -> String {
     let res = app
         .post(
             "/v1/warehouses",
@@ -48,7 +48,7 @@ async fn world(app: &TestApp) -> String {
 
 /// An approved order of `quantity` TEA on 30 days' credit, invoiced and issued:
 /// (order id, invoice id).
-async fn invoiced(app: &TestApp, customer: &str, quantity: i64) -> (String, String) {
+pub(crate) async fn invoiced(app: &TestApp, customer: &str, quantity: i64) -> (String, String) {
     let res = app
         .post(
             "/v1/orders",
@@ -71,7 +71,7 @@ async fn invoiced(app: &TestApp, customer: &str, quantity: i64) -> (String, Stri
     (order_id, inv["id"].as_str().unwrap().to_owned())
 }
 
-async fn pay(app: &TestApp, customer: &str, invoice: &str, amount: i64) -> Value {
+pub(crate) async fn pay(app: &TestApp, customer: &str, invoice: &str, amount: i64) -> Value {
     let cny = json!({"amount": amount, "currency": "CNY"});
     let res = app
         .post(
@@ -84,13 +84,13 @@ async fn pay(app: &TestApp, customer: &str, invoice: &str, amount: i64) -> Value
     res.json().await.unwrap()
 }
 
-async fn get(app: &TestApp, path: &str) -> Value {
+pub(crate) async fn get(app: &TestApp, path: &str) -> Value {
     let res = app.get(path).await;
     assert_eq!(res.status(), 200, "{path}");
     res.json().await.unwrap()
 }
 
-fn cny(amount: i64) -> Value {
+pub(crate) fn cny(amount: i64) -> Value {
     json!({"amount": amount, "currency": "CNY"})
 }
 
@@ -945,5 +945,18 @@ async fn overdue_rows_are_announced_once_per_level_by_two_servers(engine: Engine
     assert_eq!(app.events_of("invoice.reminder_due").await, 2);
     assert_eq!(app.events_of("invoice.overdue").await, 2);
     assert_eq!(app.count("SELECT COUNT(*) FROM invoice_notices").await, 4);
+
+    // After a pause of 15 days past due (the servers were down): the overdue
+    // notice and the 10-day reminder, not the 3-day one as well.
+    let (_, late) = invoiced(&app, &customer, 1).await;
+    app.clock.advance(chrono::Duration::days(45));
+    app.relogin().await;
+    let overdue = until_events(&app, "invoice.overdue", 3).await;
+    assert_eq!(overdue[2]["data"]["id"], late.as_str());
+    let reminders = until_events(&app, "invoice.reminder_due", 3).await;
+    assert_eq!(reminders[2]["data"]["id"], late.as_str());
+    assert_eq!(reminders[2]["data"]["notice"]["level_days"], 10);
+    assert_eq!(reminders[2]["data"]["notice"]["days_past_due"], 15);
+    assert_eq!(app.count("SELECT COUNT(*) FROM invoice_notices").await, 7);
     app.stop().await;
 }

@@ -31,6 +31,7 @@ mod payments;
 mod platform;
 mod process;
 mod promise_watch;
+mod receivables;
 mod returns;
 mod security;
 mod settings;

@@ -60,6 +60,9 @@ use utoipa::openapi::{ContentBuilder, Ref, RefOr, Required, Response, ResponseBu
         (name = "refunds", description = "Money going back to a customer from one payment: pending_approval (at or above \
             `refund_approval_threshold`) → pending → succeeded | failed. A refund takes its money off the payment at \
             once; a failed one gives it back as credit."),
+        (name = "receivables", description = "What customers owe over time: aging as of any day (current, 1–30, 31–60, \
+            61–90, 91+ days past due, per instalment row, in the base currency) and customer statements (opening balance, \
+            every document, running and closing balance). JSON or CSV."),
         (name = "purchasing", description = "Suppliers, purchase orders (draft → ordered → partially_received → received) and replenishment suggestions."),
         (name = "settings", description = "Company settings: company name, default currency, document-number prefixes, and any small JSON a front end wants to keep."),
         (name = "exchange-rates", description = "Exchange rates per currency pair and effective date, exact decimals published by finance. \

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 
+mod aging;
 mod customers;
 mod imports;
 mod orders;
@@ -67,6 +68,9 @@ struct Args {
     /// Skip the payment scenarios.
     #[arg(long)]
     no_payments: bool,
+    /// Skip the receivables aging scenarios.
+    #[arg(long)]
+    no_aging: bool,
 }
 
 pub(crate) struct Server {
@@ -158,7 +162,7 @@ pub(crate) struct Outcome {
     max: Duration,
 }
 
-async fn load(url: String, token: &str, concurrency: usize, seconds: u64) -> Outcome {
+pub(crate) async fn load(url: String, token: &str, concurrency: usize, seconds: u64) -> Outcome {
     let token = Arc::new(format!("Bearer {token}"));
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(concurrency)
@@ -540,6 +544,9 @@ async fn run_engine(args: &Args, engine: &str, url: &str) -> anyhow::Result<()> 
     }
     if !args.no_payments {
         payments::run(engine, &server.base, &token, url, args.seconds).await?;
+    }
+    if !args.no_aging {
+        aging::run(engine, &server.base, &token, url, args.seconds).await?;
     }
     if args.import_rows > 0 {
         let r = imports::run(&server.base, &token, args.import_rows, args.seconds).await?;

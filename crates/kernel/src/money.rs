@@ -294,24 +294,30 @@ impl Money {
     }
 }
 
-/// `19.99 CNY`, `-0.05 EUR`, `500 JPY`: for humans and logs, never for parsing.
-impl fmt::Display for Money {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl Money {
+    /// The amount in major units, `19.99`, `-0.05`, `500`: what a spreadsheet reads
+    /// as a number (CSV exports), with the currency in a column of its own.
+    pub fn decimal(self) -> String {
         let digits = self.currency.minor_digits();
         let sign = if self.amount < 0 { "-" } else { "" };
         let abs = self.amount.unsigned_abs();
         if digits == 0 {
-            return write!(f, "{sign}{abs} {}", self.currency);
+            return format!("{sign}{abs}");
         }
         let scale = 10u64.pow(digits);
-        write!(
-            f,
-            "{sign}{}.{:0width$} {}",
+        format!(
+            "{sign}{}.{:0width$}",
             abs / scale,
             abs % scale,
-            self.currency,
             width = digits as usize
         )
+    }
+}
+
+/// `19.99 CNY`, `-0.05 EUR`, `500 JPY`: for humans and logs, never for parsing.
+impl fmt::Display for Money {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.decimal(), self.currency)
     }
 }
 

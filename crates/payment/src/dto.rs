@@ -472,7 +472,8 @@ pub struct RefundView {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"reason": "charge-back: goods not received"}))]
 pub struct ReversePayment {
-    /// Required: a bounced transfer, a charge-back, and its reference.
+    /// A bounced transfer, a charge-back, and its reference.
+    #[schema(required = true, nullable = false)]
     pub reason: Option<Text<500>>,
 }
 
@@ -535,4 +536,105 @@ pub struct InvoiceNotice {
     #[serde(flatten)]
     pub invoice: InvoiceData,
     pub notice: NoticeData,
+}
+
+/// What is owed, by how long past due: amounts in minor units of `currency`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, ToSchema)]
+pub struct AgingBuckets {
+    pub currency: String,
+    /// Not yet due (due on the day asked about, or later).
+    pub current: i64,
+    pub days_1_30: i64,
+    pub days_31_60: i64,
+    pub days_61_90: i64,
+    /// 91 days past due and more.
+    pub days_over_90: i64,
+    pub total: i64,
+}
+
+/// One customer's receivables by age.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct CustomerAging {
+    pub customer_id: Uuid,
+    /// As on their latest invoice.
+    pub customer_name: String,
+    /// Invoices with something owed.
+    pub invoices: u64,
+    /// In the base currency (null when none is set); rows that cannot be converted
+    /// are left out of it and counted in the report's `unconverted_rows`.
+    pub base: Option<AgingBuckets>,
+    /// In each invoice currency.
+    pub by_currency: Vec<AgingBuckets>,
+}
+
+/// An instalment row with something owed on the day asked about.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct AgingRowView {
+    pub invoice_id: Uuid,
+    pub invoice_number: Option<String>,
+    pub row_no: i32,
+    pub currency: String,
+    pub due_on: Option<NaiveDate>,
+    /// Days past due on `as_of`: 0 or less is current.
+    pub days_past_due: i64,
+    /// `current`, `1-30`, `31-60`, `61-90` or `91+`.
+    pub bucket: String,
+    /// What was owed on the row, in minor units of `currency`.
+    pub outstanding: i64,
+    /// The same at the invoice's rate, in the base currency; null when it cannot
+    /// be converted.
+    pub outstanding_base: Option<i64>,
+}
+
+/// `GET /v1/receivables/aging`: what customers owed on the day asked about.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct AgingReport {
+    pub as_of: NaiveDate,
+    pub base_currency: Option<String>,
+    /// Everyone's, in the base currency (null when none is set).
+    pub total: Option<AgingBuckets>,
+    /// Everyone's, in each invoice currency.
+    pub by_currency: Vec<AgingBuckets>,
+    /// Owed rows in another currency than the base with no rate on their invoice
+    /// (issued before a base currency was set): in `by_currency`, not in `total`.
+    pub unconverted_rows: u64,
+    /// The customers who owed something, by name.
+    pub customers: Vec<CustomerAging>,
+    /// With `customer_id`: that customer's owed instalment rows, oldest due first.
+    pub rows: Option<Vec<AgingRowView>>,
+}
+
+/// A line of a customer statement. `debit` raises what the customer owes
+/// (invoices, refunds paid out, payments taken back, credit notes voided),
+/// `credit` lowers it.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct StatementEntry {
+    pub date: NaiveDate,
+    pub kind: crate::model::StatementKind,
+    /// The invoice, payment, credit note or refund.
+    pub document_id: Uuid,
+    pub number: Option<String>,
+    pub description: String,
+    pub debit: i64,
+    pub credit: i64,
+    /// After this line.
+    pub balance: i64,
+}
+
+/// `GET /v1/customers/{id}/statement`: a customer's account in one currency over a
+/// period. A positive balance is owed by the customer, a negative one is theirs
+/// (credit).
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct Statement {
+    pub customer_id: Uuid,
+    pub customer_name: String,
+    pub currency: String,
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    /// Everything dated before `from`.
+    pub opening_balance: i64,
+    pub total_debit: i64,
+    pub total_credit: i64,
+    pub closing_balance: i64,
+    pub entries: Vec<StatementEntry>,
 }

@@ -7,8 +7,10 @@
 //!
 //! Safe with several servers: each notice is a row with a unique key, inserted in
 //! the transaction that writes its event, so one of them writes it and the others
-//! find it there. A server that was down catches up: every level reached is
-//! announced, each once.
+//! find it there. A server that was down catches up with the overdue notice and
+//! the highest level reached; the lower levels it passed meanwhile are recorded,
+//! not announced. A row is announced overdue once: settled and reopened later (a
+//! reversal), it is named in the next notices, and `payment.reversed` tells.
 
 use chrono::{DateTime, NaiveDate, Utc};
 use ordercrm_kernel::db::Db;
@@ -70,7 +72,9 @@ pub async fn sweep(db: &Db, now: DateTime<Utc>) -> Result<usize> {
             .order_by_asc(invoice::Column::Id)
             .limit(BATCH)
             .into_tuple()
-            .all(db.reader())
+            // From the writer: a replica that lags would hand back the invoices
+            // just claimed, again and again, until it caught up.
+            .all(db.writer())
             .await?;
         if due.is_empty() {
             if let Some(first) = failed.first() {
@@ -139,6 +143,10 @@ async fn one(db: &Db, ctx: &Ctx, id: Uuid, today: NaiveDate, levels: &[i64]) -> 
         for level in levels.iter().filter(|l| **l <= past) {
             wanted.push((notice::REMINDER, *level));
         }
+        // After a pause (the servers were down, the row was settled and reopened),
+        // only the highest level reached is announced: the lower ones it passed are
+        // recorded as passed, so an integration never sends three reminders at once.
+        let highest = wanted.last().map_or(0, |(_, l)| *l);
         for (kind, level) in wanted {
             let inserted = notice::Entity::insert(notice::ActiveModel::from(notice::Model {
                 id: new_id(),
@@ -158,6 +166,9 @@ async fn one(db: &Db, ctx: &Ctx, id: Uuid, today: NaiveDate, levels: &[i64]) -> 
             .await?;
             if !matches!(inserted, sea_orm::TryInsertResult::Inserted(n) if n > 0) {
                 // Sent already (by this server or another).
+                continue;
+            }
+            if kind == notice::REMINDER && level < highest {
                 continue;
             }
             let invoice = match &data {

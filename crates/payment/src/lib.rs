@@ -11,6 +11,7 @@
 mod entity;
 mod ledger;
 
+pub mod aging;
 pub mod credit_notes;
 pub mod customers;
 pub mod dto;
@@ -25,6 +26,7 @@ pub mod queries;
 pub mod refunds;
 pub mod reversals;
 pub mod settlement;
+pub mod statements;
 pub mod transfer;
 
 pub use error::PaymentError;

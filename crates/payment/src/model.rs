@@ -51,6 +51,23 @@ string_enum! {
 }
 
 string_enum! {
+    /// What a statement line records, in the order lines of one day are listed:
+    /// an invoice issued, voided or written off; a payment received or taken back
+    /// (a bounced transfer, a charge-back); a credit note issued or voided; a
+    /// refund paid out (or settled outside).
+    pub StatementKind {
+        Invoice = "invoice",
+        InvoiceVoided = "invoice_voided",
+        WriteOff = "write_off",
+        Payment = "payment",
+        PaymentReversed = "payment_reversed",
+        CreditNote = "credit_note",
+        CreditNoteVoided = "credit_note_voided",
+        Refund = "refund",
+    }
+}
+
+string_enum! {
     /// A credit note is `issued` (it stands: the invoice is worth its amount less)
     /// or `void` (withdrawn: the invoice owes what it owed before).
     pub CreditNoteStatus {

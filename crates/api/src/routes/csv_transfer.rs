@@ -96,6 +96,27 @@ where
         .streaming(head.chain(rows))
 }
 
+/// A report that is built whole (not page by page) as one CSV file.
+pub fn file(filename: &str, header_row: &[&str], rows: Vec<Vec<String>>) -> HttpResponse {
+    let mut body = csv_line(
+        &header_row
+            .iter()
+            .map(|h| (*h).to_owned())
+            .collect::<Vec<_>>(),
+    )
+    .to_vec();
+    for r in &rows {
+        body.extend_from_slice(&csv_line(r));
+    }
+    HttpResponse::Ok()
+        .content_type("text/csv; charset=utf-8")
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"{filename}\""),
+        ))
+        .body(body)
+}
+
 /// The file of an import: a `text/csv` body, or the `file` part of a
 /// `multipart/form-data` body (what a browser's file input sends).
 #[derive(utoipa::ToSchema)]

@@ -23,7 +23,7 @@ use identity::{api_keys, audit, auth, users};
 use inventory::{levels, product_transfer, products, purchasing, reservations, warehouses};
 use order::{fulfillment, orders, returns};
 use ordercrm_kernel::Error;
-use payment::{credit_notes, invoices, payments, refunds};
+use payment::{credit_notes, invoices, payments, receivables, refunds};
 use platform::{docs, exchange_rates, ops, settings};
 use utoipa_actix_web::scope;
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -202,6 +202,8 @@ route_table! {
         refunds::approve,
         refunds::succeed,
         refunds::fail,
+        receivables::aging,
+        receivables::statement,
         webhook_endpoints::list,
         webhook_endpoints::create,
         webhook_endpoints::get,

@@ -3,4 +3,5 @@
 pub mod credit_notes;
 pub mod invoices;
 pub mod payments;
+pub mod receivables;
 pub mod refunds;
