@@ -642,6 +642,7 @@ async fn books_balance(app: &TestApp, context: &str) {
                 .or_default() += total;
         }
     }
+    receivables_agree(app, context, &invoices, &payments, &refunds).await;
     for (order_id, billed) in billed {
         let o = app.order(&order_id).await;
         let grand = o["grand_total"]["amount"].as_i64().unwrap();
@@ -656,6 +657,84 @@ async fn books_balance(app: &TestApp, context: &str) {
             o["paid"]["amount"].as_i64().unwrap(),
             paid,
             "{context}: order {o}"
+        );
+    }
+}
+
+/// Today's aging owes what the open invoices owe, per currency and customer; each
+/// customer's statement closes on that less their credit, what is held for their
+/// orders and what refunds not yet paid out will pay them.
+async fn receivables_agree(
+    app: &TestApp,
+    context: &str,
+    invoices: &[Value],
+    payments: &[Value],
+    refunds: &[Value],
+) {
+    type Key = (String, String);
+    let mut owed: std::collections::BTreeMap<Key, i64> = Default::default();
+    for i in invoices.iter().filter(|i| i["status"] == "open") {
+        *owed
+            .entry((
+                i["customer"]["id"].as_str().unwrap().to_owned(),
+                i["total"]["currency"].as_str().unwrap().to_owned(),
+            ))
+            .or_default() += i["outstanding"]["amount"].as_i64().unwrap();
+    }
+    let mut held: std::collections::BTreeMap<Key, i64> = Default::default();
+    for p in payments {
+        let key = (
+            p["customer"]["id"].as_str().unwrap().to_owned(),
+            p["amount"]["currency"].as_str().unwrap().to_owned(),
+        );
+        let mut h = p["unallocated"]["amount"].as_i64().unwrap();
+        for a in p["allocations"].as_array().unwrap() {
+            if a["invoice_id"].is_null() {
+                h += a["amount"]["amount"].as_i64().unwrap();
+            }
+        }
+        *held.entry(key).or_default() += h;
+    }
+    for r in refunds
+        .iter()
+        .filter(|r| r["status"] == "pending" || r["status"] == "pending_approval")
+    {
+        *held
+            .entry((
+                r["customer"]["id"].as_str().unwrap().to_owned(),
+                r["amount"]["currency"].as_str().unwrap().to_owned(),
+            ))
+            .or_default() += r["amount"]["amount"].as_i64().unwrap();
+    }
+    let aging = app.get("/v1/receivables/aging").await;
+    assert_eq!(aging.status(), 200, "{context}");
+    let aging: Value = aging.json().await.unwrap();
+    let mut aged: std::collections::BTreeMap<Key, i64> = Default::default();
+    for c in aging["customers"].as_array().unwrap() {
+        for b in c["by_currency"].as_array().unwrap() {
+            aged.insert(
+                (
+                    c["customer_id"].as_str().unwrap().to_owned(),
+                    b["currency"].as_str().unwrap().to_owned(),
+                ),
+                b["total"].as_i64().unwrap(),
+            );
+        }
+    }
+    owed.retain(|_, v| *v != 0);
+    assert_eq!(aged, owed, "{context}: aging today {aging}");
+    let mut keys: std::collections::BTreeSet<&Key> = owed.keys().collect();
+    keys.extend(held.keys());
+    for (customer, currency) in keys {
+        let path = format!("/v1/customers/{customer}/statement?currency={currency}");
+        let res = app.get(&path).await;
+        assert_eq!(res.status(), 200, "{context}: {path}");
+        let s: Value = res.json().await.unwrap();
+        let key = (customer.clone(), currency.clone());
+        assert_eq!(
+            s["closing_balance"].as_i64().unwrap(),
+            owed.get(&key).copied().unwrap_or(0) - held.get(&key).copied().unwrap_or(0),
+            "{context}: statement {s}"
         );
     }
 }

@@ -1,5 +1,5 @@
 //! Receivables aging over a large ledger: 100,000 issued invoices of 100
-//! customers (every fifth on a 30/70 schedule), paid in part by 300,000
+//! customers (every fifth on a 30/70 schedule, whose rows age apart), paid in part by 300,000
 //! allocation rows of 1,000 payments, all written straight into the database;
 //! then `GET /v1/receivables/aging` today, as of a past day, and for one customer
 //! (with their rows), each at one client. The goal: p99 under 1 s.
@@ -106,6 +106,7 @@ async fn seed(url: &str, customers: &[Uuid]) -> anyhow::Result<Duration> {
             now.into(),
             now.into(),
             due.into(),
+            (i % 5 == 0).into(),
         ]);
         let schedule: &[(i32, i64, u64)] = if i % 5 == 0 {
             &[(1, 30_000, 15), (2, 70_000, 45)]
@@ -174,8 +175,8 @@ async fn seed(url: &str, customers: &[Uuid]) -> anyhow::Result<Duration> {
         "INSERT INTO invoices (id, number, customer_id, total_amount, paid_amount, issued_on, \
          due_on, issued_at, status, customer_name, currency, subtotal_amount, tax_amount, \
          shipping_amount, payment_terms, payment_terms_days, created_by, issued_by, version, \
-         created_at, updated_at, next_due_on)",
-        22,
+         created_at, updated_at, next_due_on, scheduled)",
+        23,
         invoices,
     )
     .await?;

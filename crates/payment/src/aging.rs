@@ -10,28 +10,32 @@
 //! What was settled of an invoice pays its rows earliest first, as the ledger
 //! does.
 //!
-//! One query streams each invoice's rows with the two sums beside them, in
-//! invoice order; memory holds one invoice and the customers' totals.
+//! The database does the arithmetic and sends back sums: one statement sums the
+//! invoices of one row (most of them) and the rows of scheduled invoices by
+//! customer, currency, rate and bucket; only the sums cross to Rust, which
+//! converts each at its invoice rate. 100,000 invoices stay well under a second
+//! on SQLite (see `make bench`).
 
 use std::collections::{BTreeMap, HashMap};
 
 use chrono::NaiveDate;
-use futures_util::TryStreamExt;
 use ordercrm_kernel::authz::{Action, Actor};
 use ordercrm_kernel::input::Day;
 use ordercrm_kernel::rate::Rate;
 use ordercrm_kernel::{Currency, Error, Money, Result};
-use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, JoinType, Order, Query};
+use sea_orm::sea_query::{Alias, Func, JoinType, Query};
+use sea_orm::sea_query::{Expr, ExprTrait, SelectStatement};
 use sea_orm::{
-    ConnectionTrait, EntityName, FromQueryResult, QueryFilter, QuerySelect, QueryTrait, StreamTrait,
+    AccessMode, ConnectionTrait, DatabaseBackend, DatabaseConnection, DatabaseTransaction,
+    EntityName, IsolationLevel, QueryFilter, QuerySelect, QueryTrait, Statement, TransactionTrait,
 };
 use serde::Deserialize;
 use utoipa::IntoParams;
 use uuid::Uuid;
 
 use crate::dto::{AgingBuckets, AgingReport, AgingRowView, CustomerAging};
-use crate::entity::{allocation, credit_note, instalment, invoice};
-use crate::model::{InvoiceStatus, rows_paid};
+use crate::entity::{allocation, credit_note, invoice};
+use crate::model::InvoiceStatus;
 use crate::queries::visible_invoices;
 
 /// `GET /v1/receivables/aging`.
@@ -101,37 +105,53 @@ struct Totals {
     base: Sums,
     native: BTreeMap<String, Sums>,
     unconverted: u64,
-    rows: Option<Vec<AgingRowView>>,
 }
 
-#[derive(Debug, FromQueryResult)]
-struct Row {
-    id: Uuid,
-    number: Option<String>,
-    customer_id: Uuid,
-    customer_name: String,
+/// What one group of owed money is: whose, in what, at which rate.
+struct Group {
+    customer: Uuid,
     currency: String,
-    due_on: Option<NaiveDate>,
     base_currency: Option<String>,
     base_rate: Option<String>,
-    row_no: i32,
-    row_amount: i64,
-    row_due_on: Option<NaiveDate>,
-    paid: Option<i64>,
-    credited: Option<i64>,
+    bucket: usize,
+    owed: i64,
 }
 
-/// The aging as of `query.as_of` (today when absent) of what `actor` may see.
-pub async fn aging<C>(
-    conn: &C,
+/// The aging as of `query.as_of` (today when absent) of what `actor` may see,
+/// read in one transaction so that its statements see the same books.
+pub async fn aging(
+    db: &DatabaseConnection,
     actor: &Actor,
     query: &AgingQuery,
     today: NaiveDate,
-) -> Result<AgingReport>
-where
-    C: ConnectionTrait + StreamTrait + Send,
-{
+) -> Result<AgingReport> {
     actor.require(Action::PaymentsRead)?;
+    let txn = match db.get_database_backend() {
+        DatabaseBackend::Postgres => {
+            let txn = db
+                .begin_with_config(
+                    Some(IsolationLevel::RepeatableRead),
+                    Some(AccessMode::ReadOnly),
+                )
+                .await?;
+            // A report's plan looks costly enough for PostgreSQL to compile it, which
+            // takes longer (~0.6 s) than running it.
+            txn.execute_unprepared("SET LOCAL jit = off").await?;
+            txn
+        }
+        _ => db.begin().await?,
+    };
+    let report = aging_in(&txn, actor, query, today).await?;
+    txn.commit().await?;
+    Ok(report)
+}
+
+async fn aging_in(
+    conn: &DatabaseTransaction,
+    actor: &Actor,
+    query: &AgingQuery,
+    today: NaiveDate,
+) -> Result<AgingReport> {
     let as_of = query.as_of.map_or(today, |d| d.0);
     if let Some(id) = query.customer_id
         && (actor.carriers().is_some()
@@ -142,67 +162,145 @@ where
         return Err(Error::not_found("customer", id));
     }
     let base = ordercrm_settings::queries::base_currency(conn).await?;
-    let mut totals = Totals {
-        rows: query.customer_id.map(|_| Vec::new()),
-        ..Totals::default()
-    };
-    let mut stream = rows(actor, as_of, query.customer_id)
-        .into_model::<Row>()
-        .stream(conn)
-        .await?;
-    let mut invoice: Vec<Row> = Vec::new();
-    while let Some(row) = stream.try_next().await? {
-        if invoice.first().is_some_and(|first| first.id != row.id) {
-            totals.add(std::mem::take(&mut invoice), as_of, base);
+    let backend = conn.get_database_backend();
+    let bucket_of = bucket_sql(as_of);
+    let mut totals = Totals::default();
+
+    // One statement, one pass over the ledger: part 0 sums the invoices (each
+    // counted once; one of a single row is that row), part 1 the rows of
+    // scheduled invoices.
+    let inner = backend.build(&invoices_as_of(backend, actor, as_of, query.customer_id));
+    let sql = format!(
+        "{rows} \
+         SELECT CAST(0 AS BIGINT) AS part, customer_id, MAX(customer_name) AS customer_name, currency, \
+           base_currency, base_rate, scheduled, {bucket} AS bucket, \
+           CAST(SUM(total_amount - settled) AS BIGINT) AS owed, COUNT(*) AS invoices \
+         FROM o WHERE total_amount - settled > 0 GROUP BY 2, 4, 5, 6, 7, 8 \
+         UNION ALL \
+         SELECT CAST(1 AS BIGINT), customer_id, '', currency, base_currency, base_rate, TRUE, bucket, \
+           CAST(SUM(owed) AS BIGINT), 0 \
+         FROM s WHERE owed > 0 GROUP BY 2, 4, 5, 6, 8",
+        rows = rows_sql(&inner.sql, &bucket_of("due_on"), "o.scheduled = TRUE"),
+        bucket = bucket_of("due_on"),
+    );
+    for row in conn.query_all_raw(raw(backend, sql, &inner)).await? {
+        let group = Group {
+            customer: row.try_get("", "customer_id")?,
+            currency: row.try_get("", "currency")?,
+            base_currency: row.try_get("", "base_currency")?,
+            base_rate: row.try_get("", "base_rate")?,
+            bucket: usize::try_from(row.try_get::<i64>("", "bucket")?).unwrap_or(4),
+            owed: row.try_get("", "owed")?,
+        };
+        if row.try_get::<i64>("", "part")? == 0 {
+            let customer = totals.customers.entry(group.customer).or_default();
+            customer.name = row.try_get("", "customer_name")?;
+            customer.invoices += u64::try_from(row.try_get::<i64>("", "invoices")?).unwrap_or(0);
+            if row.try_get::<bool>("", "scheduled")? {
+                continue;
+            }
         }
-        invoice.push(row);
+        totals.add(&group, base);
     }
-    totals.add(invoice, as_of, base);
-    Ok(totals.report(as_of, base))
+
+    // One customer's: their owed rows too, by the same arithmetic.
+    let mut rows = None;
+    if query.customer_id.is_some() {
+        let inner = backend.build(&invoices_as_of(backend, actor, as_of, query.customer_id));
+        let sql = format!(
+            "{rows} SELECT id, number, row_no, currency, due_on, bucket, owed, base_currency, \
+             base_rate FROM s WHERE owed > 0 ORDER BY due_on, number, row_no",
+            rows = rows_sql(&inner.sql, &bucket_of("due_on"), "TRUE"),
+        );
+        let mut list = Vec::new();
+        for row in conn.query_all_raw(raw(backend, sql, &inner)).await? {
+            let currency: String = row.try_get("", "currency")?;
+            let owed: i64 = row.try_get("", "owed")?;
+            let due_on: Option<NaiveDate> = row.try_get("", "due_on")?;
+            let bucket = usize::try_from(row.try_get::<i64>("", "bucket")?).unwrap_or(4);
+            let base_currency: Option<String> = row.try_get("", "base_currency")?;
+            let base_rate: Option<String> = row.try_get("", "base_rate")?;
+            list.push(AgingRowView {
+                invoice_id: row.try_get("", "id")?,
+                invoice_number: row.try_get("", "number")?,
+                row_no: row.try_get("", "row_no")?,
+                due_on,
+                days_past_due: due_on.map_or(0, |d| (as_of - d).num_days()),
+                bucket: BUCKETS.get(bucket).copied().unwrap_or("91+").to_owned(),
+                outstanding: owed,
+                outstanding_base: in_base(
+                    owed,
+                    &currency,
+                    base_currency.as_deref(),
+                    base_rate.as_deref(),
+                    base,
+                ),
+                currency,
+            });
+        }
+        rows = Some(list);
+    }
+    Ok(totals.report(as_of, base, rows))
 }
 
-/// `SUM(column)` as a BIGINT: PostgreSQL sums BIGINTs as NUMERIC.
-fn sum_of(column: impl sea_orm::sea_query::IntoColumnRef) -> sea_orm::sea_query::FunctionCall {
-    Func::cast_as(Func::sum(Expr::col(column)), Alias::new("BIGINT"))
+/// `sql` around `inner`, with `inner`'s values.
+fn raw(backend: sea_orm::DatabaseBackend, sql: String, inner: &Statement) -> Statement {
+    Statement {
+        sql,
+        values: inner.values.clone(),
+        db_backend: backend,
+    }
 }
 
-/// Each instalment row of the invoices issued by `as_of` and not closed by then,
-/// with what allocations and credit notes had settled of its invoice by then.
-fn rows(
+/// The bucket (0 to 4) of a row due on `column`, as of `as_of`, as SQL: the
+/// boundaries are days, written out (they come from a date, never from input).
+fn bucket_sql(as_of: NaiveDate) -> impl Fn(&str) -> String {
+    let back = move |days: u64| {
+        // Never before 0001-01-01, which PostgreSQL's dates start at.
+        let first = NaiveDate::from_ymd_opt(1, 1, 1).unwrap_or(as_of);
+        as_of
+            .checked_sub_days(chrono::Days::new(days))
+            .filter(|d| *d >= first)
+            .unwrap_or(first)
+            .format("%Y-%m-%d")
+            .to_string()
+    };
+    let (d0, d30, d60, d90) = (back(0), back(30), back(60), back(90));
+    move |column: &str| {
+        format!(
+            "CAST(CASE WHEN {column} >= '{d0}' THEN 0 WHEN {column} >= '{d30}' THEN 1 \
+             WHEN {column} >= '{d60}' THEN 2 WHEN {column} >= '{d90}' THEN 3 ELSE 4 END AS BIGINT)"
+        )
+    }
+}
+
+/// `WITH o (the invoices), r (the rows of those `which` picks with something
+/// owed, with what was settled ahead of each), s (each row's owed and bucket)`: a row is paid by what is left of the settled
+/// amount after the rows before it, earliest first.
+fn rows_sql(invoices: &str, bucket: &str, which: &str) -> String {
+    format!(
+        "WITH o AS MATERIALIZED ({invoices}), \
+         r AS MATERIALIZED (SELECT o.id, o.number, o.customer_id, o.currency, o.base_currency, \
+           o.base_rate, i.row_no, COALESCE(i.due_on, o.due_on) AS due_on, i.amount, \
+           o.settled - CAST(COALESCE((SELECT SUM(p.amount) FROM invoice_instalments p \
+             WHERE p.invoice_id = i.invoice_id AND p.row_no < i.row_no), 0) AS BIGINT) AS ahead \
+           FROM o JOIN invoice_instalments i ON i.invoice_id = o.id \
+           WHERE o.total_amount - o.settled > 0 AND {which}), \
+         s AS (SELECT r.*, r.amount - CASE WHEN r.ahead <= 0 THEN 0 \
+           WHEN r.ahead >= r.amount THEN r.amount ELSE r.ahead END AS owed, \
+           {bucket} AS bucket FROM r)"
+    )
+}
+
+/// The invoices `actor` sees issued by `as_of` and not closed by then (of one
+/// customer, when asked), each with `settled`: what its
+/// allocations and credit notes had settled of it by then.
+fn invoices_as_of(
+    backend: DatabaseBackend,
     actor: &Actor,
     as_of: NaiveDate,
     customer: Option<Uuid>,
-) -> sea_orm::Select<invoice::Entity> {
-    let paid = {
-        let mut q = Query::select();
-        q.column(allocation::Column::InvoiceId)
-            .expr_as(sum_of(allocation::Column::Amount), Alias::new("paid"))
-            .from(allocation::Entity.table_ref())
-            .and_where(Expr::col(allocation::Column::InvoiceId).is_not_null())
-            .and_where(Expr::col(allocation::Column::EffectiveOn).lte(as_of))
-            .group_by_col(allocation::Column::InvoiceId);
-        if let Some(id) = customer {
-            q.and_where(Expr::col(allocation::Column::CustomerId).eq(id));
-        }
-        q
-    };
-    let credited = {
-        let mut q = Query::select();
-        q.column(credit_note::Column::InvoiceId)
-            .expr_as(sum_of(credit_note::Column::Amount), Alias::new("credited"))
-            .from(credit_note::Entity.table_ref())
-            .and_where(Expr::col(credit_note::Column::EffectiveOn).lte(as_of))
-            .and_where(
-                Expr::col(credit_note::Column::VoidedOn)
-                    .is_null()
-                    .or(Expr::col(credit_note::Column::VoidedOn).gt(as_of)),
-            )
-            .group_by_col(credit_note::Column::InvoiceId);
-        if let Some(id) = customer {
-            q.and_where(Expr::col(credit_note::Column::CustomerId).eq(id));
-        }
-        q
-    };
+) -> SelectStatement {
     let mut select = visible_invoices(actor)
         .select_only()
         .column(invoice::Column::Id)
@@ -213,6 +311,8 @@ fn rows(
         .column(invoice::Column::DueOn)
         .column(invoice::Column::BaseCurrency)
         .column(invoice::Column::BaseRate)
+        .column(invoice::Column::Scheduled)
+        .column(invoice::Column::TotalAmount)
         .filter(invoice::COLUMN.status.ne(InvoiceStatus::Draft.as_str()))
         .filter(invoice::COLUMN.issued_on.lte(as_of));
     // Closed (voided, written off) after the day asked about, or never.
@@ -228,131 +328,141 @@ fn rows(
     if let Some(id) = customer {
         select = select.filter(invoice::COLUMN.customer_id.eq(id));
     }
-    let (a, c) = (Alias::new("a"), Alias::new("c"));
-    QueryTrait::query(&mut select)
-        .join(
-            JoinType::InnerJoin,
-            instalment::Entity,
-            Expr::col((instalment::Entity, instalment::Column::InvoiceId))
-                .equals((invoice::Entity, invoice::Column::Id)),
-        )
-        .join_subquery(
-            JoinType::LeftJoin,
-            paid,
-            a.clone(),
-            Expr::col((a.clone(), allocation::Column::InvoiceId))
-                .equals((invoice::Entity, invoice::Column::Id)),
-        )
-        .join_subquery(
-            JoinType::LeftJoin,
-            credited,
-            c.clone(),
-            Expr::col((c.clone(), credit_note::Column::InvoiceId))
-                .equals((invoice::Entity, invoice::Column::Id)),
-        )
+    let mut query = select.into_query();
+    if backend == DatabaseBackend::Postgres {
+        // Hash joins of the sums by invoice: one pass over each table.
+        let (a, c) = (Alias::new("a"), Alias::new("c"));
+        query
+            .join_subquery(
+                JoinType::LeftJoin,
+                allocation_sums(as_of),
+                a.clone(),
+                Expr::col((a, allocation::Column::InvoiceId))
+                    .equals((invoice::Entity, invoice::Column::Id)),
+            )
+            .join_subquery(
+                JoinType::LeftJoin,
+                credit_sums(as_of),
+                c.clone(),
+                Expr::col((c, credit_note::Column::InvoiceId))
+                    .equals((invoice::Entity, invoice::Column::Id)),
+            )
+            .expr_as(
+                Expr::cust("CAST(COALESCE(a.settled, 0) + COALESCE(c.settled, 0) AS BIGINT)"),
+                Alias::new("settled"),
+            );
+    } else {
+        // SQLite: a lookup per invoice by the ledger's invoice index is quicker
+        // than materialising the sums. The day is written out (it is a date, never
+        // input): placeholders differ between the engines, a date does not.
+        let day = as_of.format("%Y-%m-%d");
+        query.expr_as(
+            Expr::cust(format!(
+                "CAST(COALESCE((SELECT SUM(a.amount) FROM payment_allocations a \
+                   WHERE a.invoice_id = invoices.id AND a.effective_on <= '{day}'), 0) \
+                 + COALESCE((SELECT SUM(c.amount) FROM credit_notes c \
+                   WHERE c.invoice_id = invoices.id AND c.effective_on <= '{day}' \
+                   AND (c.voided_on IS NULL OR c.voided_on > '{day}')), 0) AS BIGINT)"
+            )),
+            Alias::new("settled"),
+        );
+    }
+    query
+}
+
+/// What the ledger applied to each invoice by the end of `as_of`.
+// Not narrowed to the customer asked about: a ledger row keeps the customer of
+// its payment, which a merge may have made another than the invoice's.
+fn allocation_sums(as_of: NaiveDate) -> SelectStatement {
+    Query::select()
+        .column(allocation::Column::InvoiceId)
         .expr_as(
-            Expr::col((instalment::Entity, instalment::Column::RowNo)),
-            Alias::new("row_no"),
+            Func::sum(Expr::col(allocation::Column::Amount)),
+            Alias::new("settled"),
         )
+        .from(allocation::Entity.table_ref())
+        .and_where(Expr::col(allocation::Column::InvoiceId).is_not_null())
+        .and_where(Expr::col(allocation::Column::EffectiveOn).lte(as_of))
+        .group_by_col(allocation::Column::InvoiceId)
+        .to_owned()
+}
+
+/// What credit notes standing at the end of `as_of` took off each invoice.
+fn credit_sums(as_of: NaiveDate) -> SelectStatement {
+    Query::select()
+        .column(credit_note::Column::InvoiceId)
         .expr_as(
-            Expr::col((instalment::Entity, instalment::Column::Amount)),
-            Alias::new("row_amount"),
+            Func::sum(Expr::col(credit_note::Column::Amount)),
+            Alias::new("settled"),
         )
-        .expr_as(
-            Expr::col((instalment::Entity, instalment::Column::DueOn)),
-            Alias::new("row_due_on"),
+        .from(credit_note::Entity.table_ref())
+        .and_where(Expr::col(credit_note::Column::EffectiveOn).lte(as_of))
+        .and_where(
+            Expr::col(credit_note::Column::VoidedOn)
+                .is_null()
+                .or(Expr::col(credit_note::Column::VoidedOn).gt(as_of)),
         )
-        .expr_as(Expr::col((a, Alias::new("paid"))), Alias::new("paid"))
-        .expr_as(
-            Expr::col((c, Alias::new("credited"))),
-            Alias::new("credited"),
-        )
-        .order_by((invoice::Entity, invoice::Column::Id), Order::Asc)
-        .order_by((instalment::Entity, instalment::Column::RowNo), Order::Asc);
-    select
+        .group_by_col(credit_note::Column::InvoiceId)
+        .to_owned()
+}
+
+/// `owed` of `currency` in the base currency at the invoice's rate: itself in
+/// the base currency; `None` without a base currency or a rate to it.
+fn in_base(
+    owed: i64,
+    currency: &str,
+    base_currency: Option<&str>,
+    base_rate: Option<&str>,
+    base: Option<Currency>,
+) -> Option<i64> {
+    let to = base?;
+    let from = crate::queries::currency(currency);
+    if from == to {
+        return Some(owed);
+    }
+    if base_currency != Some(to.code()) {
+        return None;
+    }
+    Rate::parse(base_rate?)?
+        .convert(Money::new(owed, from), to)
+        .ok()
+        .map(|m| m.amount)
 }
 
 impl Totals {
-    /// Age one invoice's rows (all of them, in row order).
-    fn add(&mut self, rows: Vec<Row>, as_of: NaiveDate, base: Option<Currency>) {
-        let Some(first) = rows.first() else {
-            return;
-        };
-        let settled = first
-            .paid
-            .unwrap_or(0)
-            .saturating_add(first.credited.unwrap_or(0));
-        let amounts: Vec<i64> = rows.iter().map(|r| r.row_amount).collect();
-        let paid = rows_paid(&amounts, settled);
-        let currency = crate::queries::currency(&first.currency);
-        // The invoice's own rate, when it has one to the base currency asked for.
-        let rate = match base {
-            Some(b) if b == currency => Some(None),
-            Some(b) => first
-                .base_rate
-                .as_deref()
-                .and_then(Rate::parse)
-                .filter(|_| first.base_currency.as_deref() == Some(b.code()))
-                .map(Some),
-            None => None,
-        };
-        let mut owed_any = false;
-        for (r, p) in rows.iter().zip(paid) {
-            let owed = r.row_amount.saturating_sub(p);
-            if owed <= 0 {
-                continue;
+    fn add(&mut self, g: &Group, base: Option<Currency>) {
+        let customer = self.customers.entry(g.customer).or_default();
+        customer
+            .native
+            .entry(g.currency.clone())
+            .or_default()
+            .add(g.bucket, g.owed);
+        self.native
+            .entry(g.currency.clone())
+            .or_default()
+            .add(g.bucket, g.owed);
+        match in_base(
+            g.owed,
+            &g.currency,
+            g.base_currency.as_deref(),
+            g.base_rate.as_deref(),
+            base,
+        ) {
+            Some(v) => {
+                customer.base.add(g.bucket, v);
+                self.base.add(g.bucket, v);
             }
-            owed_any = true;
-            let due = r.row_due_on.or(first.due_on);
-            let days = due.map_or(0, |d| (as_of - d).num_days());
-            let b = bucket(days);
-            let in_base = match (base, rate) {
-                (Some(_), Some(None)) => Some(owed),
-                (Some(to), Some(Some(rate))) => rate
-                    .convert(Money::new(owed, currency), to)
-                    .ok()
-                    .map(|m| m.amount),
-                _ => None,
-            };
-            let customer = self.customers.entry(first.customer_id).or_default();
-            customer.name.clone_from(&first.customer_name);
-            customer
-                .native
-                .entry(first.currency.clone())
-                .or_default()
-                .add(b, owed);
-            self.native
-                .entry(first.currency.clone())
-                .or_default()
-                .add(b, owed);
-            match in_base {
-                Some(v) => {
-                    customer.base.add(b, v);
-                    self.base.add(b, v);
-                }
-                None if base.is_some() => self.unconverted += 1,
-                None => {}
-            }
-            if let Some(list) = self.rows.as_mut() {
-                list.push(AgingRowView {
-                    invoice_id: first.id,
-                    invoice_number: first.number.clone(),
-                    row_no: r.row_no,
-                    currency: first.currency.clone(),
-                    due_on: due,
-                    days_past_due: days,
-                    bucket: BUCKETS.get(b).copied().unwrap_or("91+").to_owned(),
-                    outstanding: owed,
-                    outstanding_base: in_base,
-                });
-            }
-        }
-        if owed_any && let Some(c) = self.customers.get_mut(&first.customer_id) {
-            c.invoices += 1;
+            None if base.is_some() => self.unconverted += 1,
+            None => {}
         }
     }
 
-    fn report(self, as_of: NaiveDate, base: Option<Currency>) -> AgingReport {
+    fn report(
+        self,
+        as_of: NaiveDate,
+        base: Option<Currency>,
+        rows: Option<Vec<AgingRowView>>,
+    ) -> AgingReport {
         let base_code = base.map(|b| b.code().to_owned());
         let mut customers: Vec<CustomerAging> = self
             .customers
@@ -370,21 +480,12 @@ impl Totals {
                 .cmp(&b.customer_name)
                 .then(a.customer_id.cmp(&b.customer_id))
         });
-        let mut rows = self.rows;
-        if let Some(list) = rows.as_mut() {
-            list.sort_by(|a, b| {
-                a.due_on
-                    .cmp(&b.due_on)
-                    .then(a.invoice_number.cmp(&b.invoice_number))
-                    .then(a.row_no.cmp(&b.row_no))
-            });
-        }
         AgingReport {
             as_of,
             total: base_code.as_deref().map(|b| self.base.view(b)),
             base_currency: base_code,
             by_currency: self.native.iter().map(|(k, s)| s.view(k)).collect(),
-            unconverted_rows: self.unconverted,
+            unconverted: self.unconverted,
             customers,
             rows,
         }

@@ -556,7 +556,7 @@ pub struct AgingBuckets {
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct CustomerAging {
     pub customer_id: Uuid,
-    /// As on their latest invoice.
+    /// As on their invoices.
     pub customer_name: String,
     /// Invoices with something owed.
     pub invoices: u64,
@@ -595,9 +595,10 @@ pub struct AgingReport {
     pub total: Option<AgingBuckets>,
     /// Everyone's, in each invoice currency.
     pub by_currency: Vec<AgingBuckets>,
-    /// Owed rows in another currency than the base with no rate on their invoice
-    /// (issued before a base currency was set): in `by_currency`, not in `total`.
-    pub unconverted_rows: u64,
+    /// Sums owed in another currency than the base by invoices with no rate to it
+    /// (issued before the base currency was set or changed): in `by_currency`, not
+    /// in `total`; 0 when everything converted.
+    pub unconverted: u64,
     /// The customers who owed something, by name.
     pub customers: Vec<CustomerAging>,
     /// With `customer_id`: that customer's owed instalment rows, oldest due first.
