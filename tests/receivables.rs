@@ -198,11 +198,13 @@ async fn aging_counts_by_booked_days_and_a_past_day_keeps_its_answer(engine: Eng
             "{query}"
         );
     }
-    // The far ends of the calendar answer, empty.
-    for day in ["0001-01-01", "9999-12-31"] {
-        let res = app.get(&format!("/v1/receivables/aging?as_of={day}")).await;
-        assert_eq!(res.status(), 200, "{day}");
-    }
+    // The far ends of the calendar answer: nothing yet, and all of it 91+ (the
+    // voided invoice stays out).
+    let first = aging(&app, chrono::NaiveDate::from_ymd_opt(1, 1, 1), None).await;
+    assert_eq!(bucket(&first["total"], "total"), 0);
+    let last = aging(&app, chrono::NaiveDate::from_ymd_opt(9999, 12, 31), None).await;
+    assert_eq!(bucket(&last["total"], "days_over_90"), 140_000, "{last}");
+    assert_eq!(bucket(&last["total"], "total"), 140_000);
     // A sales rep sees only their own customers: none here.
     let (_, rep) = app.user("rep@example.com", "sales", None).await;
     let res = app
@@ -402,5 +404,117 @@ async fn a_statement_runs_the_balance_from_opening_to_closing(engine: Engine) {
         .get("/v1/customers/0190f0f0-0000-7000-8000-000000000000/statement")
         .await;
     assert_eq!(res.status(), 404);
+    // A key bound to a channel sees part of a customer's books at most: it gets
+    // no statement and no one customer's aging.
+    let shop: Value = app
+        .post(
+            "/v1/api-keys",
+            &json!({"name": "Shop", "kind": "ecommerce", "scopes": ["payments:read"],
+                "channel": "web", "channel_name": "shop"}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let shop = shop["secret"].as_str().unwrap();
+    for path in [
+        format!("/v1/customers/{customer}/statement"),
+        format!("/v1/receivables/aging?customer_id={customer}"),
+    ] {
+        let res = app
+            .request_as(shop, reqwest::Method::GET, &path)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 404, "{path}");
+    }
+
+    // A write-off shows what was owed that day, whatever a reversal moves later.
+    let (_, c) = invoiced(&app, &customer, 1).await;
+    let paid = pay(&app, &customer, &c, 30_000).await;
+    let res = app
+        .post(
+            &format!("/v1/invoices/{c}/mark-uncollectible"),
+            &json!({"reason": "gone bust"}),
+        )
+        .await;
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    let res = app
+        .post(
+            &format!("/v1/payments/{}/reverse", paid["id"].as_str().unwrap()),
+            &json!({"reason": "bounced"}),
+        )
+        .await;
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    let today = get(&app, &format!("/v1/customers/{customer}/statement")).await;
+    let of_c: Vec<(String, i64, i64)> = today["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["document_id"] == c.as_str() || e["document_id"] == paid["id"])
+        .map(|e| {
+            (
+                e["kind"].as_str().unwrap().to_owned(),
+                e["debit"].as_i64().unwrap(),
+                e["credit"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        of_c,
+        vec![
+            ("invoice".to_owned(), 100_000, 0),
+            ("write_off".to_owned(), 0, 70_000),
+            ("payment".to_owned(), 0, 30_000),
+            ("payment_reversed".to_owned(), 30_000, 0),
+        ],
+        "{today}"
+    );
+
+    // A merged duplicate's invoices, credit notes and refunds are the survivor's.
+    let dup = app.customer("Tea House (duplicate)").await;
+    let (_, d) = invoiced(&app, &dup, 1).await;
+    let res = app
+        .post(
+            &format!("/v1/invoices/{d}/credit-notes"),
+            &json!({"amount": cny(10_000), "reason": "discount"}),
+        )
+        .await;
+    assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+    let before = get(&app, &format!("/v1/customers/{customer}/statement")).await;
+    let res = app
+        .post(
+            &format!("/v1/customers/{customer}/merge"),
+            &json!({"source_id": dup}),
+        )
+        .await;
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    let after = get(&app, &format!("/v1/customers/{customer}/statement")).await;
+    assert_eq!(
+        after["closing_balance"].as_i64().unwrap(),
+        before["closing_balance"].as_i64().unwrap() + 90_000,
+        "{after}"
+    );
+    let balance = get(&app, &format!("/v1/customers/{customer}/balance")).await;
+    let credit: i64 = balance["credit"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["amount"].as_i64().unwrap())
+        .sum();
+    let owed: i64 = balance["outstanding"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["amount"].as_i64().unwrap())
+        .sum();
+    // The reversal took back 300.00 that had paid the written-off invoice: owed
+    // again, on an invoice that no longer counts as open.
+    assert_eq!(
+        after["closing_balance"].as_i64().unwrap(),
+        owed - credit + 30_000
+    );
+    let gone = get(&app, &format!("/v1/customers/{dup}/statement")).await;
+    assert_eq!(gone["closing_balance"], 0, "{gone}");
     app.stop().await;
 }

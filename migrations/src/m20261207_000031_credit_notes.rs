@@ -51,6 +51,9 @@ impl MigrationTrait for Migration {
             ("payments", text_null("reversal_reason")),
             // The day the overdue sweep last looked at the invoice: once a day each.
             ("invoices", date_null("dunned_on")),
+            // What was still owed when it was written off: statements show that,
+            // whatever a reversal moves later.
+            ("invoices", big_integer_null("written_off_amount")),
         ] {
             manager
                 .alter_table(Table::alter().table(table).add_column(column).to_owned())

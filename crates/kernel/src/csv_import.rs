@@ -176,10 +176,24 @@ impl Row {
 /// against CSV injection); so is a cell that starts with `'` itself, so that
 /// [`unneutralize`] gives back exactly what was written.
 pub fn neutralize(cell: &str) -> std::borrow::Cow<'_, str> {
+    // A plain number (`-450.00`) is no formula: left alone, a spreadsheet sums it.
+    if is_plain_number(cell) {
+        return cell.into();
+    }
     match cell.chars().next() {
         Some('=' | '+' | '-' | '@' | '\t' | '\r' | '\'') => format!("'{cell}").into(),
         _ => cell.into(),
     }
+}
+
+/// `-?digits(.digits)?`, nothing else.
+fn is_plain_number(cell: &str) -> bool {
+    let digits = cell.strip_prefix('-').unwrap_or(cell);
+    let (whole, fraction) = digits.split_once('.').unwrap_or((digits, "0"));
+    !whole.is_empty()
+        && !fraction.is_empty()
+        && whole.bytes().all(|b| b.is_ascii_digit())
+        && fraction.bytes().all(|b| b.is_ascii_digit())
 }
 
 /// The cell as it was before [`neutralize`]: one leading `'` removed.
@@ -406,7 +420,9 @@ mod tests {
         for cell in [
             "=HYPERLINK(\"http://evil\",\"x\")",
             "+1",
-            "-5",
+            "-5+A1",
+            "-",
+            "-.5",
             "@SUM(A1)",
             "\tx",
             "\rx",
@@ -423,6 +439,10 @@ mod tests {
                 assert_eq!(out, cell);
             }
             assert_eq!(unneutralize(&out), cell);
+        }
+        // Plain numbers, negative ones too, stay numbers.
+        for number in ["-5", "-450.00", "0", "12.5"] {
+            assert_eq!(neutralize(number), number);
         }
     }
 

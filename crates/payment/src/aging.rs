@@ -126,7 +126,16 @@ pub async fn aging(
     today: NaiveDate,
 ) -> Result<AgingReport> {
     actor.require(Action::PaymentsRead)?;
-    let txn = match db.get_database_backend() {
+    let txn = snapshot(db).await?;
+    let report = aging_in(&txn, actor, query, today).await?;
+    txn.commit().await?;
+    Ok(report)
+}
+
+/// A read-only transaction that sees one state of the books, for a report of
+/// several statements.
+pub(crate) async fn snapshot(db: &DatabaseConnection) -> Result<DatabaseTransaction> {
+    Ok(match db.get_database_backend() {
         DatabaseBackend::Postgres => {
             let txn = db
                 .begin_with_config(
@@ -139,11 +148,9 @@ pub async fn aging(
             txn.execute_unprepared("SET LOCAL jit = off").await?;
             txn
         }
+        // SQLite in WAL mode: a transaction reads one snapshot.
         _ => db.begin().await?,
-    };
-    let report = aging_in(&txn, actor, query, today).await?;
-    txn.commit().await?;
-    Ok(report)
+    })
 }
 
 async fn aging_in(
@@ -153,8 +160,11 @@ async fn aging_in(
     today: NaiveDate,
 ) -> Result<AgingReport> {
     let as_of = query.as_of.map_or(today, |d| d.0);
+    // A key bound to a channel or to carriers sees part of a customer's books at
+    // most: one customer's aging is not theirs to ask for.
     if let Some(id) = query.customer_id
         && (actor.carriers().is_some()
+            || ordercrm_order::settlement::channel_orders(actor).is_some()
             || ordercrm_customer::queries::ordering_customer(conn, actor, id)
                 .await?
                 .is_none())
@@ -172,7 +182,8 @@ async fn aging_in(
     let inner = backend.build(&invoices_as_of(backend, actor, as_of, query.customer_id));
     let sql = format!(
         "{rows} \
-         SELECT CAST(0 AS BIGINT) AS part, customer_id, MAX(customer_name) AS customer_name, currency, \
+         SELECT CAST(0 AS BIGINT) AS part, customer_id, \
+           (SELECT cu.name FROM customers cu WHERE cu.id = o.customer_id) AS customer_name, currency, \
            base_currency, base_rate, scheduled, {bucket} AS bucket, \
            CAST(SUM(total_amount - settled) AS BIGINT) AS owed, COUNT(*) AS invoices \
          FROM o WHERE total_amount - settled > 0 GROUP BY 2, 4, 5, 6, 7, 8 \
@@ -315,16 +326,19 @@ fn invoices_as_of(
         .column(invoice::Column::TotalAmount)
         .filter(invoice::COLUMN.status.ne(InvoiceStatus::Draft.as_str()))
         .filter(invoice::COLUMN.issued_on.lte(as_of));
-    // Closed (voided, written off) after the day asked about, or never.
-    if let Some(next) = as_of.succ_opt() {
-        let end = next.and_time(chrono::NaiveTime::MIN).and_utc();
-        select = select.filter(
-            invoice::COLUMN
-                .closed_at
-                .is_null()
-                .or(invoice::COLUMN.closed_at.gte(end)),
-        );
-    }
+    // Not closed by the end of the day: closed on a later day, or never (after
+    // 9999-12-31 no day comes, and a five-digit year would sort before every day as
+    // text in SQLite).
+    let open_then = match as_of
+        .succ_opt()
+        .filter(|d| chrono::Datelike::year(d) <= 9999)
+    {
+        Some(next) => invoice::COLUMN.closed_at.is_null().or(invoice::COLUMN
+            .closed_at
+            .gte(next.and_time(chrono::NaiveTime::MIN).and_utc())),
+        None => invoice::COLUMN.closed_at.is_null(),
+    };
+    select = select.filter(open_then);
     if let Some(id) = customer {
         select = select.filter(invoice::COLUMN.customer_id.eq(id));
     }

@@ -9,10 +9,10 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{DatabaseTransaction, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
-use crate::entity::{allocation, invoice, payment};
+use crate::entity::{allocation, credit_note, invoice, payment, refund};
 
-/// Move every invoice, payment and allocation of `from` to `to`, in the merge's
-/// transaction.
+/// Move every invoice, payment, allocation, credit note and refund of `from` to
+/// `to`, in the merge's transaction.
 #[tracing::instrument(skip(txn, ctx))]
 pub async fn carry(txn: &DatabaseTransaction, ctx: &Ctx, from: Uuid, to: Uuid) -> Result<()> {
     bump_all(
@@ -38,8 +38,29 @@ pub async fn carry(txn: &DatabaseTransaction, ctx: &Ctx, from: Uuid, to: Uuid) -
         .filter(allocation::COLUMN.customer_id.eq(from))
         .exec(txn)
         .await?;
+    bump_all(
+        txn,
+        credit_note::Entity::update_many()
+            .col_expr(credit_note::Column::CustomerId, Expr::value(to))
+            .col_expr(credit_note::Column::UpdatedAt, Expr::value(ctx.now))
+            .filter(credit_note::COLUMN.customer_id.eq(from)),
+        credit_note::Column::Version,
+    )
+    .await?;
+    bump_all(
+        txn,
+        refund::Entity::update_many()
+            .col_expr(refund::Column::CustomerId, Expr::value(to))
+            .col_expr(refund::Column::UpdatedAt, Expr::value(ctx.now))
+            .filter(refund::COLUMN.customer_id.eq(from)),
+        refund::Column::Version,
+    )
+    .await?;
     Ok(())
 }
+
+/// What a credit note's reason (required) says once it is erased.
+const ERASED_TEXT: &str = "(erased)";
 
 /// When customers' personal data is erased: the name their invoices were issued
 /// to, and the words people typed about their invoices and payments (notes,
@@ -60,7 +81,29 @@ pub async fn forget(txn: &DatabaseTransaction, customers: &[Uuid]) -> Result<()>
         .await?;
     let payments = payment::Entity::update_many()
         .col_expr(payment::Column::Notes, Expr::value(Option::<String>::None))
+        .col_expr(
+            payment::Column::ReversalReason,
+            Expr::value(Option::<String>::None),
+        )
         .filter(payment::COLUMN.customer_id.is_in(customers.to_vec()))
+        .exec_with_returning(txn)
+        .await?;
+    let notes = credit_note::Entity::update_many()
+        .col_expr(credit_note::Column::Reason, Expr::value(ERASED_TEXT))
+        .col_expr(
+            credit_note::Column::VoidReason,
+            Expr::value(Option::<String>::None),
+        )
+        .filter(credit_note::COLUMN.customer_id.is_in(customers.to_vec()))
+        .exec_with_returning(txn)
+        .await?;
+    let refunds = refund::Entity::update_many()
+        .col_expr(refund::Column::Reason, Expr::value(Option::<String>::None))
+        .col_expr(
+            refund::Column::FailureReason,
+            Expr::value(Option::<String>::None),
+        )
+        .filter(refund::COLUMN.customer_id.is_in(customers.to_vec()))
         .exec_with_returning(txn)
         .await?;
     for (kind, ids) in [
@@ -75,6 +118,11 @@ pub async fn forget(txn: &DatabaseTransaction, customers: &[Uuid]) -> Result<()>
             "payment",
             payments.iter().map(|p| p.id.to_string()).collect(),
         ),
+        (
+            "credit_note",
+            notes.iter().map(|n| n.id.to_string()).collect(),
+        ),
+        ("refund", refunds.iter().map(|r| r.id.to_string()).collect()),
     ] {
         if ids.is_empty() {
             continue;

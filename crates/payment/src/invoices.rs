@@ -398,6 +398,7 @@ pub(crate) async fn make(
         closed_at: Set(None),
         issue_requested_at: Set(None),
         dunned_on: Set(None),
+        written_off_amount: Set(None),
         version: Set(1),
         created_at: Set(ctx.now),
         updated_at: Set(ctx.now),
@@ -696,6 +697,12 @@ pub async fn mark_uncollectible(
             )
             .col_expr(invoice::Column::StatusReason, Expr::value(reason.clone()))
             .col_expr(invoice::Column::ClosedAt, Expr::value(ctx.now))
+            .col_expr(
+                invoice::Column::WrittenOffAmount,
+                Expr::col(invoice::Column::TotalAmount)
+                    .sub(Expr::col(invoice::Column::PaidAmount))
+                    .sub(Expr::col(invoice::Column::CreditedAmount)),
+            )
             .filter(
                 Expr::col(invoice::Column::PaidAmount)
                     .add(Expr::col(invoice::Column::CreditedAmount))

@@ -14,7 +14,7 @@ use chrono::NaiveDate;
 use ordercrm_kernel::authz::{Action, Actor};
 use ordercrm_kernel::input::{Choice, Day};
 use ordercrm_kernel::{Currency, Error, FieldError, Result};
-use sea_orm::{ConnectionTrait, QueryFilter};
+use sea_orm::{ConnectionTrait, DatabaseConnection, QueryFilter};
 use serde::Deserialize;
 use utoipa::IntoParams;
 use uuid::Uuid;
@@ -56,7 +56,7 @@ struct Line {
 
 /// Customer `id`'s statement in `query.currency` for the period asked.
 pub async fn statement(
-    conn: &impl ConnectionTrait,
+    db: &DatabaseConnection,
     actor: &Actor,
     id: Uuid,
     query: &StatementQuery,
@@ -83,9 +83,13 @@ pub async fn statement(
     if !errors.is_empty() {
         return Err(Error::validation(errors));
     }
-    if actor.carriers().is_some() {
+    // A customer's account is all of it: a key bound to a channel (or carriers)
+    // sees part of their books at most, so it gets none.
+    if actor.carriers().is_some() || ordercrm_order::settlement::channel_orders(actor).is_some() {
         return Err(Error::not_found("customer", id));
     }
+    let txn = crate::aging::snapshot(db).await?;
+    let conn = &txn;
     let Some(customer) = ordercrm_customer::queries::ordering_customer(conn, actor, id).await?
     else {
         return Err(Error::not_found("customer", id));
@@ -103,6 +107,7 @@ pub async fn statement(
             })?,
     };
     let lines = lines(conn, actor, id, currency.code()).await?;
+    txn.commit().await?;
     Ok(run(customer.name, id, currency.code(), from, to, lines))
 }
 
@@ -129,7 +134,14 @@ async fn lines(
             kind: StatementKind::Invoice,
             id: i.id,
             number: i.number.clone(),
-            description: format!("invoice, due {}", i.due_on.unwrap_or(issued)),
+            description: if i.scheduled {
+                format!(
+                    "invoice in instalments, the last due {}",
+                    i.due_on.unwrap_or(issued)
+                )
+            } else {
+                format!("invoice, due {}", i.due_on.unwrap_or(issued))
+            },
             amount: i.total_amount,
         });
         let closed = i.closed_at.map(|t| t.date_naive());
@@ -142,14 +154,20 @@ async fn lines(
                 description: reason("invoice voided", i.status_reason.as_deref()),
                 amount: -i.total_amount,
             }),
-            (Some(InvoiceStatus::Uncollectible), Some(on)) if i.owed() > 0 => out.push(Line {
-                date: on,
-                kind: StatementKind::WriteOff,
-                id: i.id,
-                number: i.number.clone(),
-                description: reason("written off", i.status_reason.as_deref()),
-                amount: -i.owed(),
-            }),
+            (Some(InvoiceStatus::Uncollectible), Some(on)) => {
+                // What was owed that day: a reversal later is a line of its own.
+                let written_off = i.written_off_amount.unwrap_or_else(|| i.owed());
+                if written_off > 0 {
+                    out.push(Line {
+                        date: on,
+                        kind: StatementKind::WriteOff,
+                        id: i.id,
+                        number: i.number.clone(),
+                        description: reason("written off", i.status_reason.as_deref()),
+                        amount: -written_off,
+                    });
+                }
+            }
             _ => {}
         }
     }

@@ -47,6 +47,8 @@ pub struct Model {
     pub issue_requested_at: Option<DateTimeUtc>,
     /// The day the overdue sweep last looked at it.
     pub dunned_on: Option<Date>,
+    /// What was still owed when it was marked uncollectible.
+    pub written_off_amount: Option<i64>,
     pub version: i64,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,

@@ -38,7 +38,8 @@ fn decimal(amount: i64, code: &str) -> String {
     responses(
         (status = 200, description = "The aging", content((AgingReport = "application/json"), (String = "text/csv"))),
         (status = 400, description = "An unknown or invalid query parameter", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such customer, or not one you may see", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such customer, or not one you may see (a key bound to a channel or to carriers \
+            asks for no one customer's aging)", body = Problem, content_type = "application/problem+json"),
     ),
 )]
 #[get("/receivables/aging")]
@@ -151,7 +152,8 @@ fn customer_lines(report: &AgingReport) -> Vec<Vec<String>> {
 /// owed by the customer, a negative one is their credit.
 ///
 /// Each document is dated as the customer knows it (a payment by the day the money
-/// was received). With `Accept: text/csv`, the same as lines, opening and closing
+/// was received; a write-off by its day, for what was owed then). Read in one
+/// snapshot. With `Accept: text/csv`, the same as lines, opening and closing
 /// balance included; amounts in major units. `payments.read`.
 #[utoipa::path(
     operation_id = "getCustomerStatement",
@@ -162,7 +164,8 @@ fn customer_lines(report: &AgingReport) -> Vec<Vec<String>> {
         (status = 200, description = "The statement", content((Statement = "application/json"), (String = "text/csv"))),
         (status = 400, description = "An unknown or invalid query parameter, `from` after `to`, a period over 366 days, \
             or no `currency` while no base currency is set", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such customer, or not one you may see", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such customer, or not one you may see (a key bound to a channel or to carriers \
+            sees part of a customer's books at most, so no statement)", body = Problem, content_type = "application/problem+json"),
     ),
 )]
 #[get("/customers/{id}/statement")]
