@@ -71,6 +71,31 @@ pub(crate) async fn invoiced(app: &TestApp, customer: &str, quantity: i64) -> (S
     (order_id, inv["id"].as_str().unwrap().to_owned())
 }
 
+/// An order of one TEA (1000.00) invoiced and issued on a 30/70 schedule, due
+/// today and in 10 days: the invoice's id.
+pub(crate) async fn scheduled_invoice(app: &TestApp, customer: &str) -> String {
+    let res = app
+        .post(
+            "/v1/orders",
+            &json!({"customer_id": customer, "currency": "CNY", "submit": true,
+                "payment_terms": "net", "payment_terms_days": 30,
+                "lines": [{"sku": "TEA", "quantity": 1, "warehouse_code": "SH-01"}]}),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    let order: Value = res.json().await.unwrap();
+    let res = app
+        .post(
+            &format!("/v1/orders/{}/invoices", order["id"].as_str().unwrap()),
+            &json!({"issue": true, "schedule": [{"share_bps": 3000, "due_days": 0},
+                {"share_bps": 7000, "due_days": 10}]}),
+        )
+        .await;
+    assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+    let inv: Value = res.json().await.unwrap();
+    inv["id"].as_str().unwrap().to_owned()
+}
+
 pub(crate) async fn pay(app: &TestApp, customer: &str, invoice: &str, amount: i64) -> Value {
     let cny = json!({"amount": amount, "currency": "CNY"});
     let res = app
@@ -870,26 +895,7 @@ async fn overdue_rows_are_announced_once_per_level_by_two_servers(engine: Engine
         .await;
     assert_eq!(res.status(), 400, "ascending");
     // 1000.00: 300.00 due today, 700.00 in 10 days.
-    let res = app
-        .post(
-            "/v1/orders",
-            &json!({"customer_id": customer, "currency": "CNY", "submit": true,
-                "payment_terms": "net", "payment_terms_days": 30,
-                "lines": [{"sku": "TEA", "quantity": 1, "warehouse_code": "SH-01"}]}),
-        )
-        .await;
-    assert_eq!(res.status(), 201);
-    let order: Value = res.json().await.unwrap();
-    let res = app
-        .post(
-            &format!("/v1/orders/{}/invoices", order["id"].as_str().unwrap()),
-            &json!({"issue": true, "schedule": [{"share_bps": 3000, "due_days": 0},
-                {"share_bps": 7000, "due_days": 10}]}),
-        )
-        .await;
-    assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
-    let inv: Value = res.json().await.unwrap();
-    let inv_id = inv["id"].as_str().unwrap().to_owned();
+    let inv_id = scheduled_invoice(&app, &customer).await;
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     assert_eq!(
         app.events_of("invoice.overdue").await,

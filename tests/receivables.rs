@@ -7,7 +7,7 @@ use chrono::Duration;
 use ordercrm_tests::{Engine, TestApp, both_engines};
 use serde_json::{Value, json};
 
-use crate::credit_notes::{cny, get, invoiced, pay, world};
+use crate::credit_notes::{cny, get, invoiced, pay, scheduled_invoice, world};
 
 both_engines!(
     aging_counts_by_booked_days_and_a_past_day_keeps_its_answer,
@@ -32,8 +32,9 @@ async fn aging(app: &TestApp, as_of: Option<chrono::NaiveDate>, customer: Option
     get(app, &format!("/v1/receivables/aging?{}", q.join("&"))).await
 }
 
-async fn aging_counts_by_booked_days_and_a_past_day_keeps_its_answer(engine: Engine) {
-    let mut app = TestApp::spawn(engine).await;
+/// A server with CNY as the base currency and the tea-house world: its customer.
+async fn with_cny_base(engine: Engine) -> (TestApp, String) {
+    let app = TestApp::spawn(engine).await;
     let customer = world(&app).await;
     let res = app
         .post(
@@ -42,6 +43,11 @@ async fn aging_counts_by_booked_days_and_a_past_day_keeps_its_answer(engine: Eng
         )
         .await;
     assert_eq!(res.status(), 201);
+    (app, customer)
+}
+
+async fn aging_counts_by_booked_days_and_a_past_day_keeps_its_answer(engine: Engine) {
+    let (mut app, customer) = with_cny_base(engine).await;
     let issued = app.clock_now().date_naive();
     let due = issued + Duration::days(30);
     // 1000 due on D (net 30).
@@ -94,26 +100,7 @@ async fn aging_counts_by_booked_days_and_a_past_day_keeps_its_answer(engine: Eng
         )
         .await;
     assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
-    let res = app
-        .post(
-            "/v1/orders",
-            &json!({"customer_id": customer, "currency": "CNY", "submit": true,
-                "payment_terms": "net", "payment_terms_days": 30,
-                "lines": [{"sku": "TEA", "quantity": 1, "warehouse_code": "SH-01"}]}),
-        )
-        .await;
-    assert_eq!(res.status(), 201);
-    let order: Value = res.json().await.unwrap();
-    let res = app
-        .post(
-            &format!("/v1/orders/{}/invoices", order["id"].as_str().unwrap()),
-            &json!({"issue": true, "schedule": [{"share_bps": 3000, "due_days": 0},
-                {"share_bps": 7000, "due_days": 10}]}),
-        )
-        .await;
-    assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
-    let scheduled: Value = res.json().await.unwrap();
-    let scheduled_id = scheduled["id"].as_str().unwrap().to_owned();
+    let scheduled_id = scheduled_invoice(&app, &customer).await;
     let issued_scheduled = app.clock_now().date_naive();
     app.clock.advance(Duration::days(5));
     app.relogin().await;
@@ -230,15 +217,7 @@ async fn aging_counts_by_booked_days_and_a_past_day_keeps_its_answer(engine: Eng
 }
 
 async fn a_statement_runs_the_balance_from_opening_to_closing(engine: Engine) {
-    let mut app = TestApp::spawn(engine).await;
-    let customer = world(&app).await;
-    let res = app
-        .post(
-            "/v1/settings",
-            &json!({"key": "base_currency", "value": "CNY"}),
-        )
-        .await;
-    assert_eq!(res.status(), 201);
+    let (mut app, customer) = with_cny_base(engine).await;
     let start = app.clock_now().date_naive();
     // Day 0: invoice A 1000, 300 paid.
     let (_, a) = invoiced(&app, &customer, 1).await;
